@@ -1,0 +1,100 @@
+using System.Collections.Frozen;
+
+namespace Archestra.Gateway.Configuration;
+
+/// <summary>
+/// The validated configuration. Produced only by <see cref="ConfigLoader"/>; every <c>env:NAME</c>
+/// reference is already resolved and every default applied, so readers never re-check it.
+/// </summary>
+public sealed record GatewayConfig
+{
+    /// <summary>The file it was loaded from (for messages), or null for the built-in defaults.</summary>
+    public string? SourcePath { get; init; }
+
+    public ListenConfig Listen { get; init; } = new();
+
+    public LimitsConfig Limits { get; init; } = new();
+
+    public SecurityConfig Security { get; init; } = new();
+
+    /// <summary>Servers by name, in file order.</summary>
+    public IReadOnlyList<McpServerConfig> McpServers { get; init; } = [];
+
+    /// <summary>Profiles by name, in file order.</summary>
+    public IReadOnlyList<ProfileConfig> Profiles { get; init; } = [];
+}
+
+public sealed record ListenConfig
+{
+    public string Gateway { get; init; } = "http://127.0.0.1:9000";
+    public string Admin { get; init; } = "http://127.0.0.1:9001";
+    public string Metrics { get; init; } = "http://127.0.0.1:9050";
+}
+
+public sealed record LimitsConfig
+{
+    /// <summary>4 MiB: the default; large enough for base64 images in tool arguments.</summary>
+    public long MaxRequestBodyBytes { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>A session with no request for this long is ended. 30 min, like common MCP server defaults.</summary>
+    public TimeSpan SessionIdleTimeout { get; init; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Upper bound on live sessions, so a client looping on initialize can't exhaust memory.</summary>
+    public int MaxSessions { get; init; } = 10_000;
+}
+
+public sealed record SecurityConfig
+{
+    /// <summary>
+    /// Origins allowed to call the gateway from a browser (exact match, or <c>*</c> for any). Requests
+    /// without an Origin header (SDKs, curl) are always allowed. Loopback origins are allowed by default.
+    /// </summary>
+    public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
+
+    /// <summary>Host header values accepted on a loopback listener besides localhost/127.0.0.1/[::1].</summary>
+    public IReadOnlyList<string> AllowedHosts { get; init; } = [];
+}
+
+public enum McpServerKind
+{
+    Stdio,
+    StreamableHttp,
+    Sse,
+}
+
+public sealed record McpServerConfig
+{
+    public required string Name { get; init; }
+    public required McpServerKind Kind { get; init; }
+
+    // stdio
+    public string? Command { get; init; }
+    public IReadOnlyList<string> Args { get; init; } = [];
+    public IReadOnlyDictionary<string, string> Env { get; init; } = FrozenDictionary<string, string>.Empty;
+    public string? Cwd { get; init; }
+
+    // remote
+    public Uri? Url { get; init; }
+    public IReadOnlyDictionary<string, string> Headers { get; init; } = FrozenDictionary<string, string>.Empty;
+
+    /// <summary>Per-call timeout; 60 s default matches the MCP TypeScript SDK's request timeout.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
+}
+
+public enum ToolPrefixMode
+{
+    /// <summary>Prefix names with <c>{server}__</c> only when the profile has more than one server.</summary>
+    Multiplex,
+    Always,
+}
+
+public sealed record ProfileConfig
+{
+    public required string Name { get; init; }
+    public required IReadOnlyList<string> Servers { get; init; }
+
+    /// <summary>SHA-256 hashes (32 bytes each) of the accepted bearer tokens. Empty: no authentication.</summary>
+    public IReadOnlyList<byte[]> TokenHashes { get; init; } = [];
+
+    public ToolPrefixMode ToolPrefix { get; init; } = ToolPrefixMode.Multiplex;
+}

@@ -1,0 +1,406 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Archestra.Runtime.JsonRpc;
+using Microsoft.Extensions.Logging;
+
+namespace Archestra.Runtime.Upstreams;
+
+public enum UpstreamState
+{
+    Starting,
+    Ready,
+    Down,
+    Stopped,
+}
+
+/// <summary>Receives messages from an in-flight call before its response: progress, logging, server requests.</summary>
+public interface IUpstreamCallObserver
+{
+    /// <summary>Called on the upstream's reader; must not block.</summary>
+    void OnRelated(UpstreamMessage message);
+}
+
+/// <summary>Receives what an upstream sends outside of any call, and its state changes.</summary>
+public interface IUpstreamListener
+{
+    /// <summary>list_changed, resources/updated, logging and server requests that belong to no call. Must not block.</summary>
+    void OnUnsolicited(McpUpstream upstream, UpstreamMessage message);
+
+    void OnStateChanged(McpUpstream upstream, UpstreamState state, string? detail);
+}
+
+/// <summary>
+/// One connection to an upstream MCP server, shared by every gateway session that uses the server.
+/// Requests are multiplexed by id: the gateway allocates ids with <see cref="NextId"/>, and also uses
+/// the same number as the progress token of the call, so progress notifications route back exactly.
+/// </summary>
+public abstract class McpUpstream : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<long, PendingCall> _pending = new();
+    private long _nextId;
+    private volatile UpstreamState _state = UpstreamState.Starting;
+    private string? _stateDetail;
+
+    protected McpUpstream(UpstreamOptions options, IUpstreamListener listener, ILogger logger)
+    {
+        Options = options;
+        Listener = listener;
+        Logger = logger;
+    }
+
+    public string Name => Options.Name;
+
+    public UpstreamOptions Options { get; }
+
+    protected IUpstreamListener Listener { get; }
+
+    protected ILogger Logger { get; }
+
+    public UpstreamState State => _state;
+
+    /// <summary>Why the upstream is not ready, for error messages.</summary>
+    public string? StateDetail => _stateDetail;
+
+    /// <summary>The raw JSON <c>result</c> of the upstream's initialize answer (capabilities, serverInfo, instructions).</summary>
+    public byte[]? InitializeResult { get; private set; }
+
+    /// <summary>The protocol revision the upstream agreed to.</summary>
+    public string? ProtocolVersion { get; private set; }
+
+    /// <summary>Number of calls currently waiting for an answer.</summary>
+    public int InFlight => _pending.Count;
+
+    public long NextId() => Interlocked.Increment(ref _nextId);
+
+    /// <summary>Starts connecting. Returns after the first attempt; a failed upstream keeps retrying in the background.</summary>
+    public abstract Task StartAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Sends a request whose id is <paramref name="id"/> (from <see cref="NextId"/>) and waits for its response.
+    /// Related messages before the response go to <paramref name="observer"/>. On timeout or cancellation the
+    /// upstream is sent notifications/cancelled for the id.
+    /// </summary>
+    public async ValueTask<UpstreamCallResult> CallAsync(ReadOnlyMemory<byte> request, long id, bool idempotent, IUpstreamCallObserver? observer, CancellationToken cancellationToken)
+    {
+        if (_state != UpstreamState.Ready)
+        {
+            return UpstreamCallResult.Failure(UpstreamError.Unavailable, $"MCP server '{Name}' is not available: {_stateDetail ?? "starting"}");
+        }
+
+        var call = new PendingCall(id, observer);
+        _pending[id] = call;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(Options.Timeout);
+        try
+        {
+            var sent = await SendRequestCoreAsync(request, call, idempotent, timeout.Token).ConfigureAwait(false);
+            if (!sent.IsSuccess)
+            {
+                return sent;
+            }
+
+            if (sent.Response is not null)
+            {
+                return sent;
+            }
+
+            return await call.Completion.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            if (call.Completion.Task.IsCompletedSuccessfully)
+            {
+                return call.Completion.Task.Result;
+            }
+
+            await SendCancelledAsync(id, cancellationToken.IsCancellationRequested ? "client cancelled" : "timeout").ConfigureAwait(false);
+            return cancellationToken.IsCancellationRequested
+                ? UpstreamCallResult.Failure(UpstreamError.Cancelled, $"call to MCP server '{Name}' was cancelled")
+                : UpstreamCallResult.Failure(UpstreamError.Timeout, $"MCP server '{Name}' did not answer within {Options.Timeout.TotalSeconds:0.###} s");
+        }
+        finally
+        {
+            _pending.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>
+    /// Transport-specific send. Streamable HTTP returns the response directly (and dispatches related
+    /// messages from the POST's stream); stdio and legacy SSE return a success without a response and the
+    /// reader completes the call through <see cref="Dispatch"/>.
+    /// </summary>
+    protected abstract ValueTask<UpstreamCallResult> SendRequestCoreAsync(ReadOnlyMemory<byte> request, PendingCall call, bool idempotent, CancellationToken cancellationToken);
+
+    /// <summary>Sends a notification or a response to a server request. False when the upstream is not connected.</summary>
+    public abstract ValueTask<bool> SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken);
+
+    private async ValueTask SendCancelledAsync(long id, string reason)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("jsonrpc"u8, "2.0"u8);
+            w.WriteString("method"u8, "notifications/cancelled"u8);
+            w.WriteStartObject("params"u8);
+            w.WriteNumber("requestId"u8, id);
+            w.WriteString("reason"u8, reason);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await SendAsync(buffer.WrittenMemory, cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
+        {
+            // Best effort: the upstream may already be gone.
+        }
+    }
+
+    /// <summary>
+    /// Routes one message read from the upstream. <paramref name="related"/> is the call whose stream
+    /// carried it (Streamable HTTP POST responses); stdio and SSE pass null and routing uses ids, progress
+    /// tokens and, for messages that carry neither, the only call in flight when there is exactly one.
+    /// </summary>
+    protected void Dispatch(UpstreamMessage message, PendingCall? related)
+    {
+        var env = message.Envelope;
+        switch (env.Kind)
+        {
+            case JsonRpcKind.Response:
+            case JsonRpcKind.ErrorResponse:
+                if (JsonRpcRewriter.TryParseId(env.Id.Of(message.Span), out var id) && _pending.TryGetValue(id, out var owner))
+                {
+                    owner.Completion.TrySetResult(UpstreamCallResult.Success(message));
+                }
+                else
+                {
+                    Log.UnmatchedResponse(Logger, Name);
+                }
+
+                return;
+
+            case JsonRpcKind.Notification:
+                if (!env.ProgressToken.IsEmpty && message.MethodIs("notifications/progress"u8))
+                {
+                    if (JsonRpcRewriter.TryParseId(env.ProgressToken.Of(message.Span), out var token) && _pending.TryGetValue(token, out var progressOwner))
+                    {
+                        progressOwner.Observer?.OnRelated(message);
+                    }
+
+                    // Progress for a call that has ended is dropped, as the spec allows.
+                    return;
+                }
+
+                if (message.MethodIs("notifications/message"u8) && (related ?? SoleInFlight()) is { Observer: not null } logOwner)
+                {
+                    logOwner.Observer.OnRelated(message);
+                    return;
+                }
+
+                Listener.OnUnsolicited(this, message);
+                return;
+
+            case JsonRpcKind.Request:
+                if (message.MethodIs("ping"u8))
+                {
+                    _ = AnswerPingAsync(message);
+                    return;
+                }
+
+                if ((related ?? SoleInFlight()) is { Observer: not null } requestOwner)
+                {
+                    requestOwner.Observer.OnRelated(message);
+                }
+                else
+                {
+                    Listener.OnUnsolicited(this, message);
+                }
+
+                return;
+        }
+    }
+
+    private PendingCall? SoleInFlight()
+    {
+        PendingCall? only = null;
+        foreach (var pair in _pending)
+        {
+            if (only is not null)
+            {
+                return null;
+            }
+
+            only = pair.Value;
+        }
+
+        return only;
+    }
+
+    private async Task AnswerPingAsync(UpstreamMessage ping)
+    {
+        var id = ping.Envelope.Id.Of(ping.Span).ToArray();
+        var buffer = new byte[id.Length + 40];
+        var n = 0;
+        "{\"jsonrpc\":\"2.0\",\"id\":"u8.CopyTo(buffer);
+        n += 22;
+        id.CopyTo(buffer.AsSpan(n));
+        n += id.Length;
+        ",\"result\":{}}"u8.CopyTo(buffer.AsSpan(n));
+        n += 13;
+        try
+        {
+            await SendAsync(buffer.AsMemory(0, n), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException)
+        {
+            // The upstream went away; its reader reports that.
+        }
+    }
+
+    /// <summary>Fails every call in flight, e.g. when the stdio process exits.</summary>
+    protected void FailAllPending(UpstreamError error, string detail)
+    {
+        foreach (var pair in _pending)
+        {
+            pair.Value.Completion.TrySetResult(UpstreamCallResult.Failure(error, detail));
+        }
+    }
+
+    protected void SetState(UpstreamState state, string? detail)
+    {
+        _stateDetail = detail;
+        var previous = _state;
+        _state = state;
+        if (previous != state)
+        {
+            Listener.OnStateChanged(this, state, detail);
+        }
+    }
+
+    /// <summary>
+    /// Runs the MCP handshake over the transport (initialize, then notifications/initialized).
+    /// Transports call this once connected, before <see cref="SetState"/>(Ready).
+    /// </summary>
+    protected async Task<UpstreamCallResult> HandshakeAsync(CancellationToken cancellationToken)
+    {
+        var id = NextId();
+        var request = BuildInitialize(id);
+        var call = new PendingCall(id, null);
+        _pending[id] = call;
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(Options.Timeout);
+            var sent = await SendRequestCoreAsync(request, call, idempotent: false, timeout.Token).ConfigureAwait(false);
+            var result = !sent.IsSuccess || sent.Response is not null
+                ? sent
+                : await call.Completion.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+            if (!result.IsSuccess)
+            {
+                return result;
+            }
+
+            var response = result.Response!;
+            if (response.Kind != JsonRpcKind.Response)
+            {
+                return UpstreamCallResult.Failure(UpstreamError.ConnectFailed, $"MCP server '{Name}' refused initialize: {System.Text.Encoding.UTF8.GetString(response.Envelope.Error.Of(response.Span))}");
+            }
+
+            var resultJson = response.Envelope.Result.Of(response.Span).ToArray();
+            InitializeResult = resultJson;
+            ProtocolVersion = ReadProtocolVersion(resultJson) ?? Options.ProtocolVersion;
+            OnInitialized();
+            await SendAsync("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}"u8.ToArray(), cancellationToken).ConfigureAwait(false);
+            return result;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return UpstreamCallResult.Failure(UpstreamError.Timeout, $"MCP server '{Name}' did not answer initialize within {Options.Timeout.TotalSeconds:0.###} s");
+        }
+        finally
+        {
+            _pending.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>Hook for transports that need the negotiated version (the HTTP header).</summary>
+    protected virtual void OnInitialized()
+    {
+    }
+
+    private byte[] BuildInitialize(long id)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("jsonrpc"u8, "2.0"u8);
+            w.WriteNumber("id"u8, id);
+            w.WriteString("method"u8, "initialize"u8);
+            w.WriteStartObject("params"u8);
+            w.WriteString("protocolVersion"u8, Options.ProtocolVersion);
+            w.WritePropertyName("capabilities"u8);
+            w.WriteRawValue(Options.ClientCapabilitiesJson);
+            w.WriteStartObject("clientInfo"u8);
+            w.WriteString("name"u8, Options.ClientName);
+            w.WriteString("version"u8, Options.ClientVersion);
+            w.WriteEndObject();
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static string? ReadProtocolVersion(byte[] result)
+    {
+        var reader = new Utf8JsonReader(result);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return null;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("protocolVersion"u8))
+            {
+                reader.Read();
+                return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            }
+
+            reader.Read();
+            reader.Skip();
+        }
+
+        return null;
+    }
+
+    public abstract ValueTask DisposeAsync();
+
+    /// <summary>A request waiting for its response.</summary>
+    protected internal sealed class PendingCall
+    {
+        public PendingCall(long id, IUpstreamCallObserver? observer)
+        {
+            Id = id;
+            Observer = observer;
+        }
+
+        public long Id { get; }
+
+        public IUpstreamCallObserver? Observer { get; }
+
+        public TaskCompletionSource<UpstreamCallResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}
+
+internal static partial class Log
+{
+    [LoggerMessage(1001, LogLevel.Debug, "MCP server '{Server}' sent a response that matches no call in flight")]
+    public static partial void UnmatchedResponse(ILogger logger, string server);
+}
