@@ -1,0 +1,232 @@
+using System.Text.Json;
+using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Mcp;
+using Archestra.Gateway.Metrics;
+using Archestra.Gateway.Security;
+using Archestra.Runtime.Upstreams;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Archestra.Gateway;
+
+/// <summary>
+/// One gateway process: three Kestrel listeners (gateway, admin, metrics) over shared state. Separate
+/// WebApplications keep each port's surface exactly what DESIGN.md lists, with no host-based routing
+/// on the hot path.
+/// </summary>
+internal sealed class GatewayServer : IAsyncDisposable
+{
+    private readonly WebApplication _gatewayApp;
+    private readonly WebApplication _adminApp;
+    private readonly WebApplication _metricsApp;
+    private readonly McpGateway _gateway;
+    private volatile bool _ready;
+
+    private GatewayServer(WebApplication gatewayApp, WebApplication adminApp, WebApplication metricsApp, McpGateway gateway)
+    {
+        _gatewayApp = gatewayApp;
+        _adminApp = adminApp;
+        _metricsApp = metricsApp;
+        _gateway = gateway;
+    }
+
+    public Uri GatewayUrl { get; private set; } = null!;
+
+    public Uri AdminUrl { get; private set; } = null!;
+
+    public Uri MetricsUrl { get; private set; } = null!;
+
+    internal McpGateway Gateway => _gateway;
+
+    public static async Task<GatewayServer> StartAsync(GatewayConfig config, CancellationToken cancellationToken, Action<ILoggingBuilder>? configureLogging = null)
+    {
+        var metrics = new GatewayMetrics();
+        var gatewayApp = Build(config.Listen.Gateway, configureLogging);
+        var loggerFactory = gatewayApp.Services.GetRequiredService<ILoggerFactory>();
+        var gateway = new McpGateway(config, metrics, loggerFactory);
+        var adminApp = Build(config.Listen.Admin, configureLogging);
+        var metricsApp = Build(config.Listen.Metrics, configureLogging);
+        var server = new GatewayServer(gatewayApp, adminApp, metricsApp, gateway);
+
+        var logger = loggerFactory.CreateLogger("Archestra");
+        foreach (var profile in gateway.Profiles.Values)
+        {
+            if (!profile.RequiresToken)
+            {
+                Mcp.Log.OpenProfile(logger, profile.Name);
+            }
+        }
+
+        var endpoint = new McpEndpoint(gateway, new RequestGuard(config.Security));
+        gatewayApp.MapGet("/healthz", static () => Results.Text("ok\n"));
+        gatewayApp.MapGet("/readyz", (HttpContext context) => server.WriteReadiness(context));
+        gatewayApp.MapMethods("/v1/mcp/{profile}", ["POST", "GET", "DELETE", "PUT", "PATCH"], endpoint.HandleAsync);
+
+        adminApp.MapGet("/healthz", static () => Results.Text("ok\n"));
+        adminApp.MapGet("/api/status", (HttpContext context) => server.WriteStatusAsync(context));
+
+        metricsApp.MapMetrics(metrics, () => gateway.Sessions.Count);
+
+        await gateway.StartAsync(cancellationToken).ConfigureAwait(false);
+        await gatewayApp.StartAsync(cancellationToken).ConfigureAwait(false);
+        await adminApp.StartAsync(cancellationToken).ConfigureAwait(false);
+        await metricsApp.StartAsync(cancellationToken).ConfigureAwait(false);
+        server.GatewayUrl = Address(gatewayApp);
+        server.AdminUrl = Address(adminApp);
+        server.MetricsUrl = Address(metricsApp);
+        server._ready = true;
+        return server;
+    }
+
+    private static WebApplication Build(string url, Action<ILoggingBuilder>? configureLogging)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls(url);
+        builder.WebHost.ConfigureKestrel(static options =>
+        {
+            options.AddServerHeader = false;
+
+            // The MCP endpoint enforces limits.maxRequestBodyBytes itself, with a JSON-RPC error body.
+            options.Limits.MaxRequestBodySize = null;
+        });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(static o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Logging.SetMinimumLevel(ParseLevel(Environment.GetEnvironmentVariable("ARCHESTRA_LOG_LEVEL")));
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+        configureLogging?.Invoke(builder.Logging);
+        return builder.Build();
+    }
+
+    private static LogLevel ParseLevel(string? value) => value?.ToLowerInvariant() switch
+    {
+        "trace" => LogLevel.Trace,
+        "debug" => LogLevel.Debug,
+        "warning" or "warn" => LogLevel.Warning,
+        "error" => LogLevel.Error,
+        _ => LogLevel.Information,
+    };
+
+    private static Uri Address(WebApplication app)
+    {
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        foreach (var address in addresses)
+        {
+            return new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal));
+        }
+
+        throw new InvalidOperationException("Kestrel reported no listening address.");
+    }
+
+    private Task WriteReadiness(HttpContext context)
+    {
+        context.Response.StatusCode = _ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
+        context.Response.ContentType = "text/plain";
+        return context.Response.WriteAsync(_ready ? "ready\n" : "starting\n");
+    }
+
+    private async Task WriteStatusAsync(HttpContext context)
+    {
+        context.Response.ContentType = "application/json";
+        await using var w = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Indented = true });
+        w.WriteStartObject();
+        w.WriteString("version"u8, GatewayInfo.Version);
+        w.WriteNumber("sessions"u8, _gateway.Sessions.Count);
+        w.WriteStartArray("servers"u8);
+        foreach (var entry in _gateway.Entries.Values)
+        {
+            w.WriteStartObject();
+            w.WriteString("name"u8, entry.Name);
+            w.WriteString("state"u8, entry.Upstream.State switch
+            {
+                UpstreamState.Ready => "ready",
+                UpstreamState.Starting => "starting",
+                UpstreamState.Down => "down",
+                _ => "stopped",
+            });
+            if (entry.Upstream.StateDetail is { } detail && entry.Upstream.State != UpstreamState.Ready)
+            {
+                w.WriteString("detail"u8, detail);
+            }
+
+            w.WriteString("protocolVersion"u8, entry.Upstream.ProtocolVersion);
+            w.WriteNumber("inFlight"u8, entry.Upstream.InFlight);
+            w.WriteNumber("tools"u8, entry.Cached(ListKind.Tools)?.Items.Length ?? 0);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteStartArray("profiles"u8);
+        foreach (var profile in _gateway.Profiles.Values)
+        {
+            w.WriteStartObject();
+            w.WriteString("name"u8, profile.Name);
+            w.WriteString("endpoint"u8, $"/v1/mcp/{profile.Name}");
+            w.WriteBoolean("authenticated"u8, profile.RequiresToken);
+            w.WriteStartArray("servers"u8);
+            foreach (var s in profile.Servers)
+            {
+                w.WriteStringValue(s.Name);
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    /// <summary>Runs until SIGINT/SIGTERM.</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken) => _gatewayApp.WaitForShutdownAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        _ready = false;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await _gatewayApp.StopAsync(cts.Token).ConfigureAwait(false);
+        await _adminApp.StopAsync(cts.Token).ConfigureAwait(false);
+        await _metricsApp.StopAsync(cts.Token).ConfigureAwait(false);
+        await _gateway.DisposeAsync().ConfigureAwait(false);
+        await _gatewayApp.DisposeAsync().ConfigureAwait(false);
+        await _adminApp.DisposeAsync().ConfigureAwait(false);
+        await _metricsApp.DisposeAsync().ConfigureAwait(false);
+    }
+}
+
+internal static class GatewayHost
+{
+    public static async Task<int> RunAsync(GatewayConfig config, CancellationToken cancellationToken)
+    {
+        GatewayServer server;
+        try
+        {
+            server = await GatewayServer.StartAsync(config, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            // Kestrel reports a port in use as an IOException.
+            await Console.Error.WriteLineAsync($"archestra: cannot listen: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
+
+        await using (server.ConfigureAwait(false))
+        {
+            await Console.Out.WriteLineAsync($"archestra {GatewayInfo.Version}: gateway {server.GatewayUrl} (MCP at /v1/mcp/{{profile}}), admin {server.AdminUrl}, metrics {server.MetricsUrl}metrics").ConfigureAwait(false);
+            await server.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return 0;
+    }
+}

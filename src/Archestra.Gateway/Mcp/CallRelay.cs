@@ -1,0 +1,254 @@
+using System.Buffers;
+using System.Threading.Channels;
+using Archestra.Runtime.JsonRpc;
+using Archestra.Runtime.Upstreams;
+using Microsoft.AspNetCore.Http;
+
+namespace Archestra.Gateway.Mcp;
+
+/// <summary>
+/// Carries one routed client request through the upstream. The common case (the upstream answers
+/// with no progress, log or request first) writes a single JSON response and allocates no channel.
+/// The first related message switches the HTTP response to SSE: a pump writes related messages as
+/// events, and the final answer is written as the last event.
+/// </summary>
+internal sealed class CallRelay : IUpstreamCallObserver
+{
+    private readonly HttpContext _context;
+    private readonly McpSession? _session;
+    private readonly UpstreamEntry _server;
+    private readonly byte[]? _clientProgressToken;
+    private readonly bool _acceptsSse;
+    private readonly Action<UpstreamEntry, UpstreamMessage, string> _rejectServerRequest;
+    private readonly Lock _gate = new();
+    private Channel<byte[]>? _channel;
+    private Task? _pump;
+    private bool _finished;
+
+    public CallRelay(HttpContext context, McpSession? session, UpstreamEntry server, byte[]? clientProgressToken, bool acceptsSse, Action<UpstreamEntry, UpstreamMessage, string> rejectServerRequest)
+    {
+        _context = context;
+        _session = session;
+        _server = server;
+        _clientProgressToken = clientProgressToken;
+        _acceptsSse = acceptsSse;
+        _rejectServerRequest = rejectServerRequest;
+    }
+
+    public bool Streaming => _pump is not null;
+
+    public void OnRelated(UpstreamMessage message)
+    {
+        byte[]? forClient;
+        var isRequest = message.Kind == JsonRpcKind.Request;
+        if (isRequest)
+        {
+            forClient = RelayServerRequest(_session, _server, message, _rejectServerRequest);
+            if (forClient is null)
+            {
+                return;
+            }
+        }
+        else if (message.MethodIs(Methods.Progress))
+        {
+            if (_clientProgressToken is null)
+            {
+                return;
+            }
+
+            forClient = Replace(message, message.Envelope.ProgressToken, _clientProgressToken);
+        }
+        else if (message.MethodIs(Methods.Message))
+        {
+            if (_session is not null && !LogFilter.Passes(_session, message))
+            {
+                return;
+            }
+
+            forClient = message.Buffer;
+        }
+        else
+        {
+            forClient = message.Buffer;
+        }
+
+        if (!_acceptsSse)
+        {
+            // A JSON-only client can still get server requests on its GET stream; notifications are dropped.
+            if (isRequest)
+            {
+                _session!.Post(forClient);
+            }
+
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (_finished)
+            {
+                if (isRequest)
+                {
+                    _session?.Post(forClient);
+                }
+
+                return;
+            }
+
+            if (_channel is null)
+            {
+                _channel = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+                _pump = PumpAsync(_channel.Reader);
+            }
+
+            _channel.Writer.TryWrite(forClient);
+        }
+    }
+
+    /// <summary>
+    /// Rewrites a server-to-client request for the session (new id, remembered for the answer), or
+    /// rejects it to the upstream when the client cannot take it. Null when rejected.
+    /// </summary>
+    public static byte[]? RelayServerRequest(McpSession? session, UpstreamEntry server, UpstreamMessage message, Action<UpstreamEntry, UpstreamMessage, string> reject)
+    {
+        if (session is null)
+        {
+            reject(server, message, "the client has no MCP session (stateless request), so it cannot answer server requests");
+            return null;
+        }
+
+        var caps = session.Capabilities;
+        var allowed = message.MethodIs("sampling/createMessage"u8) ? caps.Sampling
+            : message.MethodIs("elicitation/create"u8) ? caps.Elicitation
+            : message.MethodIs("roots/list"u8) ? caps.Roots
+            : true;
+        if (!allowed)
+        {
+            reject(server, message, "the client did not declare this capability");
+            return null;
+        }
+
+        var gatewayId = session.NextServerRequestId();
+        session.PendingServerRequests[gatewayId] = new PendingServerRequest(server, message.Envelope.Id.Of(message.Span).ToArray(), Environment.TickCount64);
+        Span<byte> digits = stackalloc byte[20];
+        var n = JsonRpcRewriter.FormatId(gatewayId, digits);
+        return Replace(message, message.Envelope.Id, digits[..n]);
+    }
+
+    public static byte[] Replace(UpstreamMessage message, Slice range, ReadOnlySpan<byte> value)
+    {
+        var edit = new JsonRpcRewriter.Edit(range, value);
+        var buffer = new byte[JsonRpcRewriter.MaxLength(message.Buffer.Length, edit)];
+        var n = JsonRpcRewriter.Rewrite(message.Span, buffer, edit);
+        return n == buffer.Length ? buffer : buffer.AsSpan(0, n).ToArray();
+    }
+
+    private async Task PumpAsync(ChannelReader<byte[]> reader)
+    {
+        var response = _context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        if (_session is not null)
+        {
+            response.Headers[McpProtocol.SessionHeader] = _session.Id;
+        }
+
+        try
+        {
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var message))
+                {
+                    JsonRpcWriter.WriteSseEvent(response.BodyWriter, message);
+                }
+
+                await response.BodyWriter.FlushAsync(_context.RequestAborted).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Client went away; the call itself is cancelled through RequestAborted.
+        }
+    }
+
+    /// <summary>Writes the final answer: as the last SSE event if streaming started, otherwise as JSON.</summary>
+    public async ValueTask FinishAsync(ReadOnlyMemory<byte> final)
+    {
+        Task? pump;
+        lock (_gate)
+        {
+            _finished = true;
+            _channel?.Writer.TryComplete();
+            pump = _pump;
+        }
+
+        var response = _context.Response;
+        if (pump is not null)
+        {
+            await pump.ConfigureAwait(false);
+            JsonRpcWriter.WriteSseEvent(response.BodyWriter, final.Span);
+            await response.BodyWriter.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            return;
+        }
+
+        await McpEndpoint.WriteMessageAsync(_context, final, _session, preferSse: !McpEndpoint.AcceptsJson(_context.Request)).ConfigureAwait(false);
+    }
+}
+
+/// <summary>Per-session filtering of notifications/message by the level set with logging/setLevel.</summary>
+internal static class LogFilter
+{
+    public static bool Passes(McpSession session, UpstreamMessage message)
+    {
+        if (!session.LogLevelSet)
+        {
+            return true;
+        }
+
+        var level = ReadLevel(message);
+        return level is null || level.Value >= session.LogLevel;
+    }
+
+    public static LogLevelMcp? Parse(ReadOnlySpan<byte> name) => name switch
+    {
+        _ when name.SequenceEqual("debug"u8) => LogLevelMcp.Debug,
+        _ when name.SequenceEqual("info"u8) => LogLevelMcp.Info,
+        _ when name.SequenceEqual("notice"u8) => LogLevelMcp.Notice,
+        _ when name.SequenceEqual("warning"u8) => LogLevelMcp.Warning,
+        _ when name.SequenceEqual("error"u8) => LogLevelMcp.Error,
+        _ when name.SequenceEqual("critical"u8) => LogLevelMcp.Critical,
+        _ when name.SequenceEqual("alert"u8) => LogLevelMcp.Alert,
+        _ when name.SequenceEqual("emergency"u8) => LogLevelMcp.Emergency,
+        _ => null,
+    };
+
+    private static LogLevelMcp? ReadLevel(UpstreamMessage message)
+    {
+        var p = message.Envelope.Params;
+        if (p.IsEmpty)
+        {
+            return null;
+        }
+
+        var reader = new System.Text.Json.Utf8JsonReader(p.Of(message.Span));
+        if (!reader.Read() || reader.TokenType != System.Text.Json.JsonTokenType.StartObject)
+        {
+            return null;
+        }
+
+        while (reader.Read() && reader.TokenType == System.Text.Json.JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("level"u8))
+            {
+                reader.Read();
+                return reader.TokenType == System.Text.Json.JsonTokenType.String ? Parse(reader.ValueSpan) : null;
+            }
+
+            reader.Read();
+            reader.Skip();
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,86 @@
+using System.Security.Cryptography;
+using System.Text;
+using Archestra.Gateway.Configuration;
+
+namespace Archestra.Gateway.Mcp;
+
+/// <summary>A profile ready for routing: its upstreams in order, its prefix rule and its token hashes.</summary>
+internal sealed class GatewayProfile
+{
+    private readonly byte[][] _tokenHashes;
+
+    public GatewayProfile(ProfileConfig config, IReadOnlyList<UpstreamEntry> servers)
+    {
+        Name = config.Name;
+        Servers = [.. servers];
+        Prefixed = config.ToolPrefix == ToolPrefixMode.Always || servers.Count > 1;
+        _tokenHashes = [.. config.TokenHashes];
+    }
+
+    public string Name { get; }
+
+    public UpstreamEntry[] Servers { get; }
+
+    /// <summary>Whether tool and prompt names carry the <c>{server}__</c> prefix in this profile.</summary>
+    public bool Prefixed { get; }
+
+    public bool RequiresToken => _tokenHashes.Length > 0;
+
+    public bool Uses(UpstreamEntry entry) => Array.IndexOf(Servers, entry) >= 0;
+
+    /// <summary>
+    /// Finds the server that owns a tool or prompt name given as raw UTF-8 (unescaped, without quotes),
+    /// and the part of the name to send upstream. Allocation-free.
+    /// </summary>
+    public UpstreamEntry? Route(ReadOnlySpan<byte> name, out int upstreamNameOffset)
+    {
+        upstreamNameOffset = 0;
+        if (!Prefixed)
+        {
+            return Servers[0];
+        }
+
+        var sep = name.IndexOf(McpProtocol.Separator);
+        if (sep <= 0)
+        {
+            return null;
+        }
+
+        var prefix = name[..sep];
+        foreach (var server in Servers)
+        {
+            if (prefix.SequenceEqual(server.NameUtf8))
+            {
+                upstreamNameOffset = sep + McpProtocol.Separator.Length;
+                return server;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Checks a bearer token in constant time: the token is hashed with SHA-256 and compared with every
+    /// configured hash with <see cref="CryptographicOperations.FixedTimeEquals"/>, without an early exit,
+    /// so timing reveals neither the token nor which one matched.
+    /// </summary>
+    public bool AcceptsToken(ReadOnlySpan<char> token)
+    {
+        if (token.IsEmpty || token.Length > 4096)
+        {
+            return false;
+        }
+
+        Span<byte> utf8 = token.Length <= 256 ? stackalloc byte[token.Length * 3] : new byte[token.Length * 3];
+        var n = Encoding.UTF8.GetBytes(token, utf8);
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(utf8[..n], hash);
+        var ok = false;
+        foreach (var expected in _tokenHashes)
+        {
+            ok |= CryptographicOperations.FixedTimeEquals(hash, expected);
+        }
+
+        return ok;
+    }
+}

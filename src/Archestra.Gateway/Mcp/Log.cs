@@ -1,0 +1,33 @@
+using Microsoft.Extensions.Logging;
+
+namespace Archestra.Gateway.Mcp;
+
+internal static partial class Log
+{
+    [LoggerMessage(2001, LogLevel.Information, "MCP server '{Server}' is ready (protocol {Version})")]
+    public static partial void UpstreamReady(ILogger logger, string server, string version);
+
+    [LoggerMessage(2002, LogLevel.Warning, "MCP server '{Server}' is down: {Detail}")]
+    public static partial void UpstreamDown(ILogger logger, string server, string detail);
+
+    [LoggerMessage(2003, LogLevel.Warning, "MCP server '{Server}' failed to start: {Detail}")]
+    public static partial void UpstreamStartFailed(ILogger logger, string server, string detail);
+
+    [LoggerMessage(2004, LogLevel.Warning, "Listing from MCP server '{Server}' failed; its items are left out: {Detail}")]
+    public static partial void ListFailed(ILogger logger, string server, string detail);
+
+    [LoggerMessage(2005, LogLevel.Information, "Rejected {Method} from MCP server '{Server}': {Reason}")]
+    public static partial void ServerRequestRejected(ILogger logger, string server, string method, string reason);
+
+    [LoggerMessage(2006, LogLevel.Warning, "Stopping MCP server '{Server}' failed: {Detail}")]
+    public static partial void UpstreamStopFailed(ILogger logger, string server, string detail);
+
+    [LoggerMessage(2007, LogLevel.Debug, "Call to MCP server '{Server}' failed ({Error}): {Detail}")]
+    public static partial void CallFailed(ILogger logger, string server, string error, string detail);
+
+    [LoggerMessage(2008, LogLevel.Debug, "Client answered unknown server request id {Id} in session {Session}")]
+    public static partial void UnknownServerRequestAnswer(ILogger logger, string id, string session);
+
+    [LoggerMessage(2009, LogLevel.Warning, "Profile '{Profile}' has no tokens: anyone who can reach the gateway port can use it")]
+    public static partial void OpenProfile(ILogger logger, string profile);
+}

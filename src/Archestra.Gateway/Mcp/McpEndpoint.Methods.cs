@@ -1,0 +1,638 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using Archestra.Runtime.JsonRpc;
+using Microsoft.AspNetCore.Http;
+
+namespace Archestra.Gateway.Mcp;
+
+internal sealed partial class McpEndpoint
+{
+    /// <summary>
+    /// Items per page of a merged list. 500 keeps a page of typical tool definitions (~1–2 KB each)
+    /// under a megabyte while letting most profiles answer in one page.
+    /// </summary>
+    internal const int ListPageSize = 500;
+
+    private static ReadOnlySpan<byte> CursorPrefix => "arc1."u8;
+
+    // ---- initialize ----
+
+    private async Task InitializeAsync(HttpContext context, GatewayProfile profile, byte[] body, JsonRpcEnvelope env, bool acceptsSse)
+    {
+        var rawId = env.Id.Of(body).ToArray();
+        var preferSse = !AcceptsJson(context.Request);
+        string? requested = null;
+        var caps = default(ClientCapabilities);
+        if (!env.Params.IsEmpty)
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(body.AsMemory(env.Params.Start, env.Params.Length));
+                var root = doc.RootElement;
+                if (root.ValueKind == JsonValueKind.Object)
+                {
+                    if (root.TryGetProperty("protocolVersion"u8, out var v) && v.ValueKind == JsonValueKind.String)
+                    {
+                        requested = v.GetString();
+                    }
+
+                    if (root.TryGetProperty("capabilities"u8, out var c) && c.ValueKind == JsonValueKind.Object)
+                    {
+                        caps = new ClientCapabilities(
+                            c.TryGetProperty("sampling"u8, out _),
+                            c.TryGetProperty("elicitation"u8, out _),
+                            c.TryGetProperty("roots"u8, out _));
+                    }
+                }
+            }
+            catch (JsonException)
+            {
+                requested = null;
+            }
+        }
+
+        if (requested is null)
+        {
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: initialize needs params.protocolVersion (a string) and params.capabilities."), null, preferSse).ConfigureAwait(false);
+            return;
+        }
+
+        var version = McpProtocol.Negotiate(requested);
+        var session = _gateway.Sessions.Create(profile, version, caps);
+        if (session is null)
+        {
+            context.Response.Headers.RetryAfter = "5";
+            await WriteHttpErrorAsync(context, StatusCodes.Status503ServiceUnavailable, ErrorCodes.InternalError, $"Too many sessions (limits.maxSessions = {_gateway.Config.Limits.MaxSessions}); retry later.").ConfigureAwait(false);
+            return;
+        }
+
+        _gateway.Metrics.SessionOpened();
+        _gateway.Metrics.RecordRequest(profile.Name, "initialize", "ok");
+        var result = JsonRpcWriter.Result(rawId, (profile, version), static (w, state) => WriteInitializeResult(w, state.profile, state.version));
+        await WriteMessageAsync(context, result, session, preferSse).ConfigureAwait(false);
+    }
+
+    private static void WriteInitializeResult(Utf8JsonWriter w, GatewayProfile profile, string version)
+    {
+        bool prompts = false, resources = false, subscribe = false, logging = false, completions = false;
+        var instructions = new StringBuilder();
+        foreach (var server in profile.Servers)
+        {
+            var c = server.Capabilities;
+            prompts |= c.Prompts;
+            resources |= c.Resources;
+            subscribe |= c.ResourcesSubscribe;
+            logging |= c.Logging;
+            completions |= c.Completions;
+            var text = ReadInstructions(server.Upstream.InitializeResult);
+            if (!string.IsNullOrWhiteSpace(text))
+            {
+                if (instructions.Length > 0)
+                {
+                    instructions.Append("\n\n");
+                }
+
+                instructions.Append(profile.Prefixed ? $"[{server.Name}] {text}" : text);
+            }
+        }
+
+        w.WriteStartObject();
+        w.WriteString("protocolVersion"u8, version);
+        w.WriteStartObject("capabilities"u8);
+        // Tools are always offered: the gateway itself announces list changes when an upstream reconnects.
+        w.WriteStartObject("tools"u8);
+        w.WriteBoolean("listChanged"u8, true);
+        w.WriteEndObject();
+        if (prompts)
+        {
+            w.WriteStartObject("prompts"u8);
+            w.WriteBoolean("listChanged"u8, true);
+            w.WriteEndObject();
+        }
+
+        if (resources)
+        {
+            w.WriteStartObject("resources"u8);
+            w.WriteBoolean("subscribe"u8, subscribe);
+            w.WriteBoolean("listChanged"u8, true);
+            w.WriteEndObject();
+        }
+
+        if (logging)
+        {
+            w.WriteStartObject("logging"u8);
+            w.WriteEndObject();
+        }
+
+        if (completions)
+        {
+            w.WriteStartObject("completions"u8);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndObject();
+        w.WriteStartObject("serverInfo"u8);
+        w.WriteString("name"u8, "archestra"u8);
+        w.WriteString("title"u8, "Archestra MCP gateway"u8);
+        w.WriteString("version"u8, GatewayInfo.Version);
+        w.WriteEndObject();
+        if (instructions.Length > 0)
+        {
+            w.WriteString("instructions"u8, instructions.ToString());
+        }
+
+        w.WriteEndObject();
+    }
+
+    private static string? ReadInstructions(byte[]? initializeResult)
+    {
+        if (initializeResult is null)
+        {
+            return null;
+        }
+
+        var reader = new Utf8JsonReader(initializeResult);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return null;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("instructions"u8))
+            {
+                reader.Read();
+                return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            }
+
+            reader.Read();
+            reader.Skip();
+        }
+
+        return null;
+    }
+
+    // ---- lists ----
+
+    private async Task ListAsync(HttpContext context, GatewayProfile profile, McpSession? session, ListKind kind, byte[] body, JsonRpcEnvelope env)
+    {
+        var rawId = env.Id.Of(body).ToArray();
+        var preferSse = !AcceptsJson(context.Request);
+        if (!TryReadCursor(body, env.Params, out var offset))
+        {
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: unknown cursor; pass back nextCursor exactly as received."), session, preferSse).ConfigureAwait(false);
+            return;
+        }
+
+        var servers = profile.Servers;
+        var snapshots = new ListSnapshot?[servers.Length];
+        Task<ListSnapshot?>[]? pending = null;
+        for (var i = 0; i < servers.Length; i++)
+        {
+            var task = servers[i].GetListAsync(kind, _gateway.OnListFailed);
+            if (task.IsCompletedSuccessfully)
+            {
+                snapshots[i] = task.Result;
+            }
+            else
+            {
+                pending ??= new Task<ListSnapshot?>[servers.Length];
+                pending[i] = task;
+            }
+        }
+
+        if (pending is not null)
+        {
+            for (var i = 0; i < pending.Length; i++)
+            {
+                if (pending[i] is { } task)
+                {
+                    snapshots[i] = await task.ConfigureAwait(false);
+                }
+            }
+        }
+
+        var property = kind switch
+        {
+            ListKind.Tools => "tools"u8,
+            ListKind.Prompts => "prompts"u8,
+            ListKind.Resources => "resources"u8,
+            _ => "resourceTemplates"u8,
+        };
+        var prefix = profile.Prefixed && kind is ListKind.Tools or ListKind.Prompts;
+
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        buffer.Write("{\"jsonrpc\":\"2.0\",\"id\":"u8);
+        buffer.Write(rawId);
+        buffer.Write(",\"result\":{\""u8);
+        buffer.Write(property);
+        buffer.Write("\":["u8);
+        var index = 0;
+        var written = 0;
+        var more = false;
+        for (var i = 0; i < servers.Length && !more; i++)
+        {
+            if (snapshots[i] is not { } snapshot)
+            {
+                continue;
+            }
+
+            foreach (var item in snapshot.Items)
+            {
+                if (index++ < offset)
+                {
+                    continue;
+                }
+
+                if (written == ListPageSize)
+                {
+                    more = true;
+                    break;
+                }
+
+                if (written++ > 0)
+                {
+                    buffer.Write(","u8);
+                }
+
+                buffer.Write(prefix ? item.Prefixed(servers[i].NameUtf8) : item.Json);
+            }
+        }
+
+        buffer.Write("]"u8);
+        if (more)
+        {
+            buffer.Write(",\"nextCursor\":\""u8);
+            buffer.Write(CursorPrefix);
+            Span<byte> digits = stackalloc byte[12];
+            System.Buffers.Text.Utf8Formatter.TryFormat(offset + written, digits, out var n);
+            buffer.Write(digits[..n]);
+            buffer.Write("\""u8);
+        }
+
+        buffer.Write("}}"u8);
+        _gateway.Metrics.RecordRequest(profile.Name, kind switch
+        {
+            ListKind.Tools => "tools/list",
+            ListKind.Prompts => "prompts/list",
+            ListKind.Resources => "resources/list",
+            _ => "resources/templates/list",
+        }, "ok");
+        await WriteMessageAsync(context, buffer.WrittenMemory, session, preferSse).ConfigureAwait(false);
+    }
+
+    private static bool TryReadCursor(byte[] body, Slice paramsSlice, out int offset)
+    {
+        offset = 0;
+        if (paramsSlice.IsEmpty)
+        {
+            return true;
+        }
+
+        var reader = new Utf8JsonReader(paramsSlice.Of(body));
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return true;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("cursor"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.Null)
+                {
+                    return true;
+                }
+
+                if (reader.TokenType != JsonTokenType.String || reader.ValueIsEscaped)
+                {
+                    return false;
+                }
+
+                var value = reader.ValueSpan;
+                return value.StartsWith(CursorPrefix)
+                    && System.Buffers.Text.Utf8Parser.TryParse(value[CursorPrefix.Length..], out offset, out var consumed)
+                    && consumed == value.Length - CursorPrefix.Length
+                    && offset >= 0;
+            }
+
+            reader.Read();
+            reader.Skip();
+        }
+
+        return true;
+    }
+
+    // ---- prompts/get ----
+
+    private async Task GetPromptAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, bool acceptsSse)
+    {
+        var span = body.AsSpan(0, length);
+        var rawId = env.Id.Of(span);
+        var preferSse = !AcceptsJson(context.Request);
+        if (env.ParamsName.Length < 2 || span[env.ParamsName.Start] != (byte)'"' || span.Slice(env.ParamsName.Start, env.ParamsName.Length).IndexOf((byte)'\\') >= 0)
+        {
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: prompts/get needs params.name (a string)."), session, preferSse).ConfigureAwait(false);
+            return;
+        }
+
+        var nameSlice = new Slice(env.ParamsName.Start + 1, env.ParamsName.Length - 2);
+        var server = profile.Route(nameSlice.Of(span), out var offset);
+        if (server is null)
+        {
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, UnknownName("prompt", Encoding.UTF8.GetString(nameSlice.Of(span)), profile)), session, preferSse).ConfigureAwait(false);
+            return;
+        }
+
+        var outcome = await ForwardAsync(context, session, server, body, length, env, new Slice(nameSlice.Start, offset), acceptsSse, inspectToolResult: false, idempotent: true).ConfigureAwait(false);
+        _gateway.Metrics.RecordRequest(profile.Name, "prompts/get", outcome);
+    }
+
+    // ---- resources ----
+
+    private async Task ResourceRequestAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, bool acceptsSse)
+    {
+        var rawId = env.Id.Of(body).ToArray();
+        var isSubscribe = env.MethodIs(body, Methods.ResourcesSubscribe);
+        var isUnsubscribe = env.MethodIs(body, Methods.ResourcesUnsubscribe);
+        var preferSse = !AcceptsJson(context.Request);
+        var uri = ReadString(body, env.ParamsUri);
+        if (uri is null)
+        {
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: params.uri (a string) is required."), session, preferSse).ConfigureAwait(false);
+            return;
+        }
+
+        var server = await RouteUriAsync(profile, uri).ConfigureAwait(false);
+        if (server is null)
+        {
+            // -32002 is MCP's "Resource not found" (spec: server/resources, Error Handling).
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, -32002, $"Resource not found: no MCP server in profile '{profile.Name}' lists '{uri}'."), session, preferSse).ConfigureAwait(false);
+            return;
+        }
+
+        var method = "resources/read";
+        if (isSubscribe)
+        {
+            method = "resources/subscribe";
+            session?.Subscriptions.TryAdd(uri, server);
+        }
+        else if (isUnsubscribe)
+        {
+            method = "resources/unsubscribe";
+            if (session is not null)
+            {
+                session.Subscriptions.TryRemove(uri, out _);
+                if (_gateway.AnySubscriber(uri, server, except: session))
+                {
+                    // Another session still wants updates for this URI on the shared upstream connection.
+                    await WriteMessageAsync(context, JsonRpcWriter.EmptyResult(rawId), session, preferSse).ConfigureAwait(false);
+                    return;
+                }
+            }
+        }
+
+        var outcome = await ForwardAsync(context, session, server, body, length, env, default, acceptsSse, inspectToolResult: false, idempotent: method == "resources/read").ConfigureAwait(false);
+        _gateway.Metrics.RecordRequest(profile.Name, method, outcome);
+    }
+
+    /// <summary>The server owning a resource URI: the one that lists it, else the one whose template's literal prefix matches.</summary>
+    private async Task<UpstreamEntry?> RouteUriAsync(GatewayProfile profile, string uri)
+    {
+        if (profile.Servers.Length == 1)
+        {
+            return profile.Servers[0];
+        }
+
+        foreach (var server in profile.Servers)
+        {
+            if (server.Capabilities.Resources && await server.GetListAsync(ListKind.Resources, _gateway.OnListFailed).ConfigureAwait(false) is { } list && list.Index.ContainsKey(uri))
+            {
+                return server;
+            }
+        }
+
+        UpstreamEntry? best = null;
+        var bestLength = -1;
+        foreach (var server in profile.Servers)
+        {
+            if (!server.Capabilities.Resources || await server.GetListAsync(ListKind.ResourceTemplates, _gateway.OnListFailed).ConfigureAwait(false) is not { } templates)
+            {
+                continue;
+            }
+
+            foreach (var template in templates.Items)
+            {
+                var brace = template.Key.IndexOf('{');
+                var literal = brace < 0 ? template.Key : template.Key[..brace];
+                if (literal.Length > bestLength && uri.StartsWith(literal, StringComparison.Ordinal))
+                {
+                    best = server;
+                    bestLength = literal.Length;
+                }
+            }
+        }
+
+        return best;
+    }
+
+    private static string? ReadString(ReadOnlySpan<byte> span, Slice slice)
+    {
+        if (slice.IsEmpty)
+        {
+            return null;
+        }
+
+        var reader = new Utf8JsonReader(slice.Of(span));
+        return reader.Read() && reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+    }
+
+    // ---- completion/complete ----
+
+    private async Task CompleteAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, bool acceptsSse)
+    {
+        var rawId = env.Id.Of(body).ToArray();
+        var preferSse = !AcceptsJson(context.Request);
+        var (type, name, uri) = FindCompletionRef(body, env.Params);
+        UpstreamEntry? server = null;
+        var remove = default(Slice);
+        if (type == "ref/prompt" && name.Length >= 2)
+        {
+            var nameSlice = new Slice(name.Start + 1, name.Length - 2);
+            server = profile.Route(nameSlice.Of(body), out var offset);
+            remove = new Slice(nameSlice.Start, offset);
+        }
+        else if (type == "ref/resource" && ReadString(body, uri) is { } uriText)
+        {
+            server = await RouteUriAsync(profile, uriText).ConfigureAwait(false);
+        }
+        else
+        {
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: completion/complete needs params.ref of type ref/prompt (with name) or ref/resource (with uri)."), session, preferSse).ConfigureAwait(false);
+            return;
+        }
+
+        if (server is null)
+        {
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, $"Invalid params: no MCP server in profile '{profile.Name}' owns that {(type == "ref/prompt" ? "prompt" : "resource")}."), session, preferSse).ConfigureAwait(false);
+            return;
+        }
+
+        var outcome = await ForwardAsync(context, session, server, body, length, env, remove, acceptsSse, inspectToolResult: false, idempotent: true).ConfigureAwait(false);
+        _gateway.Metrics.RecordRequest(profile.Name, "completion/complete", outcome);
+    }
+
+    private static (string? Type, Slice Name, Slice Uri) FindCompletionRef(ReadOnlySpan<byte> span, Slice paramsSlice)
+    {
+        if (paramsSlice.IsEmpty)
+        {
+            return (null, default, default);
+        }
+
+        var reader = new Utf8JsonReader(paramsSlice.Of(span));
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return (null, default, default);
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (!reader.ValueTextEquals("ref"u8))
+            {
+                reader.Read();
+                reader.Skip();
+                continue;
+            }
+
+            reader.Read();
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                return (null, default, default);
+            }
+
+            string? type = null;
+            Slice name = default, uri = default;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("type"u8))
+                {
+                    reader.Read();
+                    type = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                }
+                else if (reader.ValueTextEquals("name"u8) || reader.ValueTextEquals("uri"u8))
+                {
+                    var isName = reader.ValueTextEquals("name"u8);
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.String && !reader.ValueIsEscaped)
+                    {
+                        var start = paramsSlice.Start + (int)reader.TokenStartIndex;
+                        var slice = new Slice(start, reader.ValueSpan.Length + 2);
+                        if (isName)
+                        {
+                            name = slice;
+                        }
+                        else
+                        {
+                            uri = slice;
+                        }
+                    }
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+
+            return (type, name, uri);
+        }
+
+        return (null, default, default);
+    }
+
+    // ---- logging/setLevel ----
+
+    private async Task SetLogLevelAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, JsonRpcEnvelope env)
+    {
+        var span = body;
+        var rawId = env.Id.Of(span).ToArray();
+        var preferSse = !AcceptsJson(context.Request);
+        var levelText = ReadLevel(span, env.Params);
+        var level = levelText is null ? null : LogFilter.Parse(Encoding.UTF8.GetBytes(levelText));
+        if (level is null)
+        {
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: params.level must be one of debug, info, notice, warning, error, critical, alert, emergency."), session, preferSse).ConfigureAwait(false);
+            return;
+        }
+
+        if (session is not null)
+        {
+            session.LogLevel = level.Value;
+            session.LogLevelSet = true;
+        }
+
+        // Upstream connections are shared, so the upstream gets the level and each session is filtered here.
+        var calls = new List<Task>();
+        foreach (var server in profile.Servers)
+        {
+            if (server.IsReady && server.Capabilities.Logging)
+            {
+                var id = server.Upstream.NextId();
+                var request = BuildSetLevel(id, levelText!);
+                calls.Add(server.Upstream.CallAsync(request, id, idempotent: true, observer: null, context.RequestAborted).AsTask());
+            }
+        }
+
+        await Task.WhenAll(calls).ConfigureAwait(false);
+        _gateway.Metrics.RecordRequest(profile.Name, "logging/setLevel", "ok");
+        await WriteMessageAsync(context, JsonRpcWriter.EmptyResult(rawId), session, preferSse).ConfigureAwait(false);
+    }
+
+    private static string? ReadLevel(ReadOnlySpan<byte> span, Slice paramsSlice)
+    {
+        if (paramsSlice.IsEmpty)
+        {
+            return null;
+        }
+
+        var reader = new Utf8JsonReader(paramsSlice.Of(span));
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return null;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("level"u8))
+            {
+                reader.Read();
+                return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            }
+
+            reader.Read();
+            reader.Skip();
+        }
+
+        return null;
+    }
+
+    private static byte[] BuildSetLevel(long id, string level)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("jsonrpc"u8, "2.0"u8);
+            w.WriteNumber("id"u8, id);
+            w.WriteString("method"u8, "logging/setLevel"u8);
+            w.WriteStartObject("params"u8);
+            w.WriteString("level"u8, level);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+}

@@ -1,0 +1,667 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Text;
+using System.Text.Json;
+using Archestra.Gateway.Security;
+using Archestra.Runtime.JsonRpc;
+using Archestra.Runtime.Upstreams;
+using Microsoft.AspNetCore.Http;
+
+namespace Archestra.Gateway.Mcp;
+
+/// <summary>
+/// The Streamable HTTP endpoint <c>/v1/mcp/{profile}</c> (MCP 2025-03-26 … 2025-11-25, "Transports").
+/// POST carries one JSON-RPC message; GET opens the session's server-to-client stream; DELETE ends
+/// the session. Requests without a session id are served statelessly.
+/// </summary>
+internal sealed partial class McpEndpoint
+{
+    private readonly McpGateway _gateway;
+    private readonly RequestGuard _guard;
+
+    public McpEndpoint(McpGateway gateway, RequestGuard guard)
+    {
+        _gateway = gateway;
+        _guard = guard;
+    }
+
+    public Task HandleAsync(HttpContext context)
+    {
+        var profileName = context.Request.RouteValues["profile"] as string;
+        if (profileName is null || !_gateway.Profiles.TryGetValue(profileName, out var profile))
+        {
+            return WriteHttpErrorAsync(context, StatusCodes.Status404NotFound, ErrorCodes.InvalidRequest, $"Unknown profile '{profileName}'. Configured profiles: {string.Join(", ", _gateway.Profiles.Keys)}");
+        }
+
+        var verdict = _guard.Check(context, profile);
+        if (verdict != GuardVerdict.Allowed)
+        {
+            return _guard.RejectAsync(context, verdict, profile);
+        }
+
+        var method = context.Request.Method;
+        if (HttpMethods.IsPost(method))
+        {
+            return PostAsync(context, profile);
+        }
+
+        if (HttpMethods.IsGet(method))
+        {
+            return GetStreamAsync(context, profile);
+        }
+
+        if (HttpMethods.IsDelete(method))
+        {
+            return DeleteAsync(context, profile);
+        }
+
+        context.Response.Headers.Allow = "GET, POST, DELETE";
+        return WriteHttpErrorAsync(context, StatusCodes.Status405MethodNotAllowed, ErrorCodes.InvalidRequest, $"Method {method} is not allowed; use POST, GET or DELETE.");
+    }
+
+    // ---- POST ----
+
+    private async Task PostAsync(HttpContext context, GatewayProfile profile)
+    {
+        var request = context.Request;
+        if (!IsJsonContentType(request.ContentType))
+        {
+            await WriteHttpErrorAsync(context, StatusCodes.Status415UnsupportedMediaType, ErrorCodes.InvalidRequest, "Content-Type must be application/json.").ConfigureAwait(false);
+            return;
+        }
+
+        var acceptsJson = AcceptsJson(request);
+        var acceptsSse = AcceptsSse(request);
+        if (!acceptsJson && !acceptsSse)
+        {
+            await WriteHttpErrorAsync(context, StatusCodes.Status406NotAcceptable, ErrorCodes.InvalidRequest, "Accept must include application/json or text/event-stream (MCP clients send both).").ConfigureAwait(false);
+            return;
+        }
+
+        var limit = _gateway.Config.Limits.MaxRequestBodyBytes;
+        var (body, length, tooLarge) = await ReadBodyAsync(request.BodyReader, request.ContentLength, limit, context.RequestAborted).ConfigureAwait(false);
+        if (tooLarge)
+        {
+            await WriteHttpErrorAsync(context, StatusCodes.Status413PayloadTooLarge, ErrorCodes.InvalidRequest, $"Request body exceeds the limit of {limit} bytes (limits.maxRequestBodyBytes).").ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            await DispatchAsync(context, profile, body!, length, acceptsSse).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(body!);
+        }
+    }
+
+    private async Task DispatchAsync(HttpContext context, GatewayProfile profile, byte[] body, int length, bool acceptsSse)
+    {
+        var parse = JsonRpcEnvelope.TryParse(body.AsSpan(0, length), out var env);
+        switch (parse)
+        {
+            case JsonRpcParseError.MalformedJson:
+                await WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.ParseError, "Parse error: the body is not valid JSON.").ConfigureAwait(false);
+                return;
+            case JsonRpcParseError.Batch:
+                await WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, "JSON-RPC batches are not supported (removed from MCP in 2025-06-18); send one message per request.").ConfigureAwait(false);
+                return;
+            case JsonRpcParseError.InvalidMessage:
+                await WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, "Invalid Request: expected one JSON-RPC 2.0 message with \"jsonrpc\":\"2.0\" and a string \"method\" (or a response with \"id\" and \"result\" or \"error\").").ConfigureAwait(false);
+                return;
+        }
+
+        var span = body.AsSpan(0, length);
+        var sessionId = context.Request.Headers[McpProtocol.SessionHeader].ToString();
+        if (env.IsRequest && env.MethodIs(span, Methods.Initialize))
+        {
+            await InitializeAsync(context, profile, body, env, acceptsSse).ConfigureAwait(false);
+            return;
+        }
+
+        McpSession? session = null;
+        if (sessionId.Length > 0)
+        {
+            session = _gateway.Sessions.Find(sessionId);
+            if (session is null || session.Profile != profile)
+            {
+                await WriteHttpErrorAsync(context, StatusCodes.Status404NotFound, ErrorCodes.InvalidRequest, "Session not found or expired; send initialize to start a new session.").ConfigureAwait(false);
+                return;
+            }
+        }
+
+        if (!CheckProtocolVersionHeader(context, out var badVersion))
+        {
+            await WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, $"Unsupported MCP-Protocol-Version '{badVersion}'. Supported: {string.Join(", ", McpProtocol.Supported)}.").ConfigureAwait(false);
+            return;
+        }
+
+        switch (env.Kind)
+        {
+            case JsonRpcKind.Notification:
+                HandleClientNotification(session, profile, span, env);
+                context.Response.StatusCode = StatusCodes.Status202Accepted;
+                return;
+            case JsonRpcKind.Response:
+            case JsonRpcKind.ErrorResponse:
+                await HandleClientResponseAsync(context, session, body, length, env).ConfigureAwait(false);
+                return;
+        }
+
+        await HandleRequestAsync(context, profile, session, body, length, env, acceptsSse).ConfigureAwait(false);
+    }
+
+    private async Task HandleRequestAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, bool acceptsSse)
+    {
+        var span = body.AsSpan(0, length);
+        var rawId = env.Id.Of(span);
+        if (env.MethodIs(span, Methods.ToolsCall))
+        {
+            await CallToolAsync(context, profile, session, body, length, env, acceptsSse).ConfigureAwait(false);
+        }
+        else if (env.MethodIs(span, Methods.ToolsList))
+        {
+            await ListAsync(context, profile, session, ListKind.Tools, body, env).ConfigureAwait(false);
+        }
+        else if (env.MethodIs(span, Methods.Ping))
+        {
+            await WriteMessageAsync(context, JsonRpcWriter.EmptyResult(rawId), session, !AcceptsJson(context.Request)).ConfigureAwait(false);
+        }
+        else if (env.MethodIs(span, Methods.PromptsList))
+        {
+            await ListAsync(context, profile, session, ListKind.Prompts, body, env).ConfigureAwait(false);
+        }
+        else if (env.MethodIs(span, Methods.ResourcesList))
+        {
+            await ListAsync(context, profile, session, ListKind.Resources, body, env).ConfigureAwait(false);
+        }
+        else if (env.MethodIs(span, Methods.ResourceTemplatesList))
+        {
+            await ListAsync(context, profile, session, ListKind.ResourceTemplates, body, env).ConfigureAwait(false);
+        }
+        else if (env.MethodIs(span, Methods.PromptsGet))
+        {
+            await GetPromptAsync(context, profile, session, body, length, env, acceptsSse).ConfigureAwait(false);
+        }
+        else if (env.MethodIs(span, Methods.ResourcesRead) || env.MethodIs(span, Methods.ResourcesSubscribe) || env.MethodIs(span, Methods.ResourcesUnsubscribe))
+        {
+            await ResourceRequestAsync(context, profile, session, body, length, env, acceptsSse).ConfigureAwait(false);
+        }
+        else if (env.MethodIs(span, Methods.CompletionComplete))
+        {
+            await CompleteAsync(context, profile, session, body, length, env, acceptsSse).ConfigureAwait(false);
+        }
+        else if (env.MethodIs(span, Methods.LoggingSetLevel))
+        {
+            await SetLogLevelAsync(context, profile, session, body, env).ConfigureAwait(false);
+        }
+        else
+        {
+            var name = Encoding.UTF8.GetString(env.Method.Of(span));
+            _gateway.Metrics.RecordRequest(profile.Name, "other", "method_not_found");
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.MethodNotFound, $"Method not found: {name}"), session, !AcceptsJson(context.Request)).ConfigureAwait(false);
+        }
+    }
+
+    // ---- tools/call: the hot path ----
+
+    private async Task CallToolAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, bool acceptsSse)
+    {
+        var span = body.AsSpan(0, length);
+        var rawId = env.Id.Of(span);
+        if (env.ParamsName.Length < 2 || span[env.ParamsName.Start] != (byte)'"')
+        {
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: tools/call needs params.name (a string)."), session, !AcceptsJson(context.Request)).ConfigureAwait(false);
+            return;
+        }
+
+        if (!env.Arguments.IsEmpty && span[env.Arguments.Start] != (byte)'{')
+        {
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: params.arguments must be an object."), session, !AcceptsJson(context.Request)).ConfigureAwait(false);
+            return;
+        }
+
+        // The name without quotes; an escaped name (\uXXXX) is rare and is rejected rather than unescaped on the hot path.
+        var nameSlice = new Slice(env.ParamsName.Start + 1, env.ParamsName.Length - 2);
+        var name = nameSlice.Of(span);
+        if (name.IndexOf((byte)'\\') >= 0)
+        {
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: tool names with JSON escapes are not supported."), session, !AcceptsJson(context.Request)).ConfigureAwait(false);
+            return;
+        }
+
+        var server = profile.Route(name, out var offset);
+        if (server is null)
+        {
+            _gateway.Metrics.RecordToolCall(profile.Name, "_none", "_unknown", "unknown_tool", 0);
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, UnknownName("tool", Encoding.UTF8.GetString(name), profile)), session, !AcceptsJson(context.Request)).ConfigureAwait(false);
+            return;
+        }
+
+        var toolName = name[offset..];
+        string toolLabel;
+        if (server.Cached(ListKind.Tools) is { } tools)
+        {
+            var known = tools.Find(toolName);
+            if (known is null)
+            {
+                _gateway.Metrics.RecordToolCall(profile.Name, server.Name, "_unknown", "unknown_tool", 0);
+                await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, $"Unknown tool '{Encoding.UTF8.GetString(name)}': MCP server '{server.Name}' has no tool '{Encoding.UTF8.GetString(toolName)}'."), session, !AcceptsJson(context.Request)).ConfigureAwait(false);
+                return;
+            }
+
+            toolLabel = known;
+        }
+        else
+        {
+            // Not listed yet (upstream just connected): forward and let the server decide; keep metric labels bounded.
+            toolLabel = "_unlisted";
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        var outcome = await ForwardAsync(context, session, server, body, length, env, new Slice(nameSlice.Start, offset), acceptsSse, inspectToolResult: true).ConfigureAwait(false);
+        _gateway.Metrics.RecordToolCall(profile.Name, server.Name, toolLabel, outcome, Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    /// <summary>
+    /// Forwards a request to <paramref name="server"/> with its id (and optionally a name prefix and the
+    /// progress token) rewritten, relays what the upstream sends during the call, and writes the answer
+    /// with the client's id. Returns the outcome label for metrics.
+    /// </summary>
+    private async Task<string> ForwardAsync(HttpContext context, McpSession? session, UpstreamEntry server, byte[] body, int length, JsonRpcEnvelope env, Slice removeFromName, bool acceptsSse, bool inspectToolResult, bool idempotent = false)
+    {
+        var span = body.AsSpan(0, length);
+        var upstream = server.Upstream;
+        var upstreamId = upstream.NextId();
+        Span<byte> idDigits = stackalloc byte[20];
+        var idLength = JsonRpcRewriter.FormatId(upstreamId, idDigits);
+        var idBytes = idDigits[..idLength];
+
+        var edits0 = new JsonRpcRewriter.Edit(env.Id, idBytes);
+        var edits1 = removeFromName.IsEmpty ? default : new JsonRpcRewriter.Edit(removeFromName, default);
+        var edits2 = env.ProgressToken.IsEmpty ? default : new JsonRpcRewriter.Edit(env.ProgressToken, idBytes);
+        var max = JsonRpcRewriter.MaxLength(length, edits0, edits1, edits2);
+        var forward = ArrayPool<byte>.Shared.Rent(max);
+        var forwardLength = JsonRpcRewriter.Rewrite(span, forward, edits0, edits1, edits2);
+
+        var clientId = env.Id.Of(span).ToArray();
+        var progressToken = env.ProgressToken.IsEmpty ? null : env.ProgressToken.Of(span).ToArray();
+        var relay = new CallRelay(context, session, server, progressToken, acceptsSse, _gateway.RejectServerRequest);
+
+        CancellationTokenSource? cancel = null;
+        string? inFlightKey = null;
+        var token = context.RequestAborted;
+        if (session is not null)
+        {
+            cancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, session.Lifetime.Token);
+            inFlightKey = Encoding.UTF8.GetString(clientId);
+            session.InFlight[inFlightKey] = cancel;
+            token = cancel.Token;
+        }
+
+        UpstreamCallResult result;
+        try
+        {
+            result = await upstream.CallAsync(forward.AsMemory(0, forwardLength), upstreamId, idempotent, relay, token).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(forward);
+            if (inFlightKey is not null)
+            {
+                session!.InFlight.TryRemove(inFlightKey, out _);
+                cancel!.Dispose();
+            }
+        }
+
+        if (!result.IsSuccess)
+        {
+            Log.CallFailed(_gateway.Logger, server.Name, result.Error.ToString(), result.Detail ?? "");
+            if (result.Error == UpstreamError.Cancelled)
+            {
+                // notifications/cancelled or a closed connection: the spec says no response is sent.
+                if (!context.RequestAborted.IsCancellationRequested && !relay.Streaming)
+                {
+                    context.Response.StatusCode = StatusCodes.Status202Accepted;
+                }
+
+                return "cancelled";
+            }
+
+            var (code, stage) = McpErrors.Map(result.Error);
+            await relay.FinishAsync(JsonRpcWriter.Error(clientId, code, result.Detail ?? $"MCP server '{server.Name}' failed", server.Name, stage)).ConfigureAwait(false);
+            return result.Error == UpstreamError.Timeout ? "timeout" : "upstream_error";
+        }
+
+        var response = result.Response!;
+        var outcome = response.Kind == JsonRpcKind.ErrorResponse ? "error"
+            : inspectToolResult && ResultInspector.IsToolError(response) ? "error"
+            : "ok";
+        var idEdit = new JsonRpcRewriter.Edit(response.Envelope.Id, clientId);
+        var outBuffer = ArrayPool<byte>.Shared.Rent(JsonRpcRewriter.MaxLength(response.Buffer.Length, idEdit));
+        try
+        {
+            var n = JsonRpcRewriter.Rewrite(response.Span, outBuffer, idEdit);
+            await relay.FinishAsync(outBuffer.AsMemory(0, n)).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(outBuffer);
+        }
+
+        return outcome;
+    }
+
+    private static string UnknownName(string kind, string name, GatewayProfile profile)
+    {
+        var servers = string.Join(", ", Array.ConvertAll(profile.Servers, s => s.Name));
+        return profile.Prefixed
+            ? $"Unknown {kind} '{name}': in profile '{profile.Name}' names are '{{server}}__{{{kind}}}' with server one of: {servers}."
+            : $"Unknown {kind} '{name}'.";
+    }
+
+    // ---- notifications and responses from the client ----
+
+    private void HandleClientNotification(McpSession? session, GatewayProfile profile, ReadOnlySpan<byte> span, JsonRpcEnvelope env)
+    {
+        if (env.MethodIs(span, Methods.Cancelled))
+        {
+            if (session is not null && !env.RequestId.IsEmpty
+                && session.InFlight.TryGetValue(Encoding.UTF8.GetString(env.RequestId.Of(span)), out var cancel))
+            {
+                try
+                {
+                    cancel.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The call finished in the meantime.
+                }
+            }
+        }
+        else if (env.MethodIs(span, Methods.RootsListChanged))
+        {
+            var message = span.ToArray();
+            foreach (var server in profile.Servers)
+            {
+                if (server.IsReady)
+                {
+                    _ = McpGateway.SendQuietlyAsync(server, message);
+                }
+            }
+        }
+
+        // notifications/initialized and anything else need no action.
+    }
+
+    private async Task HandleClientResponseAsync(HttpContext context, McpSession? session, byte[] body, int length, JsonRpcEnvelope env)
+    {
+        if (session is null)
+        {
+            await WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, "A response to a server request needs the Mcp-Session-Id of the session that received the request.").ConfigureAwait(false);
+            return;
+        }
+
+        var forward = RewriteClientResponse(session, body.AsSpan(0, length), env, out var server);
+        context.Response.StatusCode = StatusCodes.Status202Accepted;
+        if (forward is not null)
+        {
+            await McpGateway.SendQuietlyAsync(server!, forward).ConfigureAwait(false);
+        }
+    }
+
+    private byte[]? RewriteClientResponse(McpSession session, ReadOnlySpan<byte> span, JsonRpcEnvelope env, out UpstreamEntry? server)
+    {
+        server = null;
+        if (!JsonRpcRewriter.TryParseId(env.Id.Of(span), out var gatewayId) || !session.PendingServerRequests.TryRemove(gatewayId, out var pending))
+        {
+            Log.UnknownServerRequestAnswer(_gateway.Logger, Encoding.UTF8.GetString(env.Id.Of(span)), session.Id);
+            return null;
+        }
+
+        server = pending.Server;
+        var edit = new JsonRpcRewriter.Edit(env.Id, pending.UpstreamId);
+        var buffer = new byte[JsonRpcRewriter.MaxLength(span.Length, edit)];
+        var n = JsonRpcRewriter.Rewrite(span, buffer, edit);
+        return n == buffer.Length ? buffer : buffer.AsSpan(0, n).ToArray();
+    }
+
+    // ---- GET and DELETE ----
+
+    private async Task GetStreamAsync(HttpContext context, GatewayProfile profile)
+    {
+        if (!AcceptsSse(context.Request))
+        {
+            await WriteHttpErrorAsync(context, StatusCodes.Status406NotAcceptable, ErrorCodes.InvalidRequest, "GET opens the session's event stream: Accept must include text/event-stream.").ConfigureAwait(false);
+            return;
+        }
+
+        var session = FindSession(context, profile, out var missing);
+        if (session is null)
+        {
+            await WriteHttpErrorAsync(context, missing ? StatusCodes.Status400BadRequest : StatusCodes.Status404NotFound, ErrorCodes.InvalidRequest, missing ? "GET needs an Mcp-Session-Id header (from initialize)." : "Session not found or expired.").ConfigureAwait(false);
+            return;
+        }
+
+        if (!session.TryOpenGetStream())
+        {
+            await WriteHttpErrorAsync(context, StatusCodes.Status409Conflict, ErrorCodes.InvalidRequest, "This session already has an open GET stream.").ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            var response = context.Response;
+            response.StatusCode = StatusCodes.Status200OK;
+            response.ContentType = "text/event-stream";
+            response.Headers.CacheControl = "no-cache";
+            response.Headers[McpProtocol.SessionHeader] = session.Id;
+            await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, session.Lifetime.Token);
+            var reader = session.Outbound;
+            while (!linked.IsCancellationRequested)
+            {
+                // A comment line every 15 s keeps proxies and load balancers from closing an idle stream.
+                using var keepAlive = CancellationTokenSource.CreateLinkedTokenSource(linked.Token);
+                keepAlive.CancelAfter(TimeSpan.FromSeconds(15));
+                bool more;
+                try
+                {
+                    more = await reader.WaitToReadAsync(keepAlive.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!linked.IsCancellationRequested)
+                {
+                    response.BodyWriter.Write(": keep-alive\n\n"u8);
+                    await response.BodyWriter.FlushAsync(linked.Token).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (!more)
+                {
+                    break;
+                }
+
+                while (reader.TryRead(out var message))
+                {
+                    JsonRpcWriter.WriteSseEvent(response.BodyWriter, message);
+                }
+
+                await response.BodyWriter.FlushAsync(linked.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Client disconnected or the session ended.
+        }
+        finally
+        {
+            session.CloseGetStream();
+        }
+    }
+
+    private Task DeleteAsync(HttpContext context, GatewayProfile profile)
+    {
+        var session = FindSession(context, profile, out var missing);
+        if (session is null)
+        {
+            return WriteHttpErrorAsync(context, missing ? StatusCodes.Status400BadRequest : StatusCodes.Status404NotFound, ErrorCodes.InvalidRequest, missing ? "DELETE needs an Mcp-Session-Id header." : "Session not found or expired.");
+        }
+
+        _gateway.Sessions.Remove(session.Id);
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        return Task.CompletedTask;
+    }
+
+    private McpSession? FindSession(HttpContext context, GatewayProfile profile, out bool missing)
+    {
+        var id = context.Request.Headers[McpProtocol.SessionHeader].ToString();
+        missing = id.Length == 0;
+        if (missing)
+        {
+            return null;
+        }
+
+        var session = _gateway.Sessions.Find(id);
+        return session is not null && session.Profile == profile ? session : null;
+    }
+
+    // ---- HTTP helpers ----
+
+    private static bool CheckProtocolVersionHeader(HttpContext context, out string? bad)
+    {
+        bad = null;
+        var header = context.Request.Headers[McpProtocol.ProtocolVersionHeader];
+        if (header.Count == 0)
+        {
+            return true;
+        }
+
+        var value = header.ToString();
+        if (McpProtocol.IsSupported(value))
+        {
+            return true;
+        }
+
+        bad = value;
+        return false;
+    }
+
+    internal static bool IsJsonContentType(string? contentType)
+    {
+        if (string.IsNullOrEmpty(contentType))
+        {
+            return false;
+        }
+
+        var semi = contentType.IndexOf(';');
+        var media = (semi < 0 ? contentType : contentType[..semi]).AsSpan().Trim();
+        return media.Equals("application/json", StringComparison.OrdinalIgnoreCase);
+    }
+
+    internal static bool AcceptsJson(HttpRequest request) => Accepts(request, "application/json");
+
+    internal static bool AcceptsSse(HttpRequest request) => Accepts(request, "text/event-stream");
+
+    private static bool Accepts(HttpRequest request, string mediaType)
+    {
+        var accept = request.Headers.Accept;
+        if (accept.Count == 0)
+        {
+            // No Accept header means any type (RFC 9110 §12.5.1).
+            return true;
+        }
+
+        foreach (var value in accept)
+        {
+            if (value is null)
+            {
+                continue;
+            }
+
+            foreach (var part in value.Split(','))
+            {
+                var semi = part.IndexOf(';');
+                var media = (semi < 0 ? part : part[..semi]).AsSpan().Trim();
+                if (media.Equals(mediaType, StringComparison.OrdinalIgnoreCase) || media.SequenceEqual("*/*")
+                    || (media.EndsWith("/*", StringComparison.Ordinal) && mediaType.AsSpan().StartsWith(media[..^1], StringComparison.OrdinalIgnoreCase)))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Reads the whole body into a pooled array, stopping as soon as it exceeds the limit.</summary>
+    private static async ValueTask<(byte[]? Body, int Length, bool TooLarge)> ReadBodyAsync(PipeReader reader, long? contentLength, long limit, CancellationToken cancellationToken)
+    {
+        if (contentLength > limit)
+        {
+            return (null, 0, true);
+        }
+
+        while (true)
+        {
+            var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            if (buffer.Length > limit)
+            {
+                reader.AdvanceTo(buffer.End);
+                return (null, 0, true);
+            }
+
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                var length = (int)buffer.Length;
+                var array = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+                buffer.CopyTo(array);
+                reader.AdvanceTo(buffer.End);
+                return (array, length, false);
+            }
+
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    /// <summary>Writes one complete JSON-RPC message as the whole response (JSON, or one SSE event when the client only takes SSE).</summary>
+    internal static Task WriteMessageAsync(HttpContext context, ReadOnlyMemory<byte> message, McpSession? session, bool preferSse)
+    {
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        if (session is not null)
+        {
+            response.Headers[McpProtocol.SessionHeader] = session.Id;
+        }
+
+        if (preferSse)
+        {
+            response.ContentType = "text/event-stream";
+            response.Headers.CacheControl = "no-cache";
+            JsonRpcWriter.WriteSseEvent(response.BodyWriter, message.Span);
+            return response.BodyWriter.FlushAsync(CancellationToken.None).AsTask();
+        }
+
+        response.ContentType = "application/json";
+        response.ContentLength = message.Length;
+        var span = response.BodyWriter.GetSpan(message.Length);
+        message.Span.CopyTo(span);
+        response.BodyWriter.Advance(message.Length);
+        return response.BodyWriter.FlushAsync(CancellationToken.None).AsTask();
+    }
+
+    /// <summary>An HTTP-level error with a JSON-RPC error body (id null), so both HTTP and JSON-RPC clients get a reason.</summary>
+    internal static Task WriteHttpErrorAsync(HttpContext context, int status, int code, string message)
+    {
+        var response = context.Response;
+        response.StatusCode = status;
+        response.ContentType = "application/json";
+        var body = JsonRpcWriter.Error(default, code, message);
+        response.ContentLength = body.Length;
+        return response.Body.WriteAsync(body).AsTask();
+    }
+
+}

@@ -1,0 +1,115 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+
+namespace Archestra.Gateway.Mcp;
+
+/// <summary>MCP logging levels in increasing severity (RFC 5424 names, as MCP uses them).</summary>
+internal enum LogLevelMcp
+{
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+    Critical,
+    Alert,
+    Emergency,
+}
+
+/// <summary>
+/// A client session. Holds only what routing needs: the profile, the negotiated version, what the client
+/// can receive, its subscriptions and the ids of server-to-client requests waiting for its answer.
+/// </summary>
+internal sealed class McpSession
+{
+    /// <summary>
+    /// Messages for the GET stream. Bounded so that a client that never opens the stream cannot grow memory;
+    /// 256 covers bursts of list_changed and log lines, and the oldest is dropped first.
+    /// </summary>
+    private readonly Channel<byte[]> _outbound = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(256)
+    {
+        FullMode = BoundedChannelFullMode.DropOldest,
+        SingleReader = true,
+    });
+
+    private long _nextServerRequestId;
+    private int _getStreamOpen;
+
+    public McpSession(string id, GatewayProfile profile, string protocolVersion, ClientCapabilities capabilities)
+    {
+        Id = id;
+        Profile = profile;
+        ProtocolVersion = protocolVersion;
+        Capabilities = capabilities;
+        Touch();
+    }
+
+    public string Id { get; }
+
+    public GatewayProfile Profile { get; }
+
+    public string ProtocolVersion { get; }
+
+    public ClientCapabilities Capabilities { get; }
+
+    public LogLevelMcp LogLevel { get; set; } = LogLevelMcp.Debug;
+
+    public bool LogLevelSet { get; set; }
+
+    public long LastActivityTicks { get; private set; }
+
+    public CancellationTokenSource Lifetime { get; } = new();
+
+    /// <summary>Resource URIs this session subscribed to, with the server that owns each.</summary>
+    public ConcurrentDictionary<string, UpstreamEntry> Subscriptions { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Server-to-client requests relayed to this client: gateway id → where the answer goes.</summary>
+    public ConcurrentDictionary<long, PendingServerRequest> PendingServerRequests { get; } = new();
+
+    /// <summary>Client requests in flight, by raw id text, so notifications/cancelled can reach the upstream.</summary>
+    public ConcurrentDictionary<string, CancellationTokenSource> InFlight { get; } = new(StringComparer.Ordinal);
+
+    public ChannelReader<byte[]> Outbound => _outbound.Reader;
+
+    public bool HasGetStream => Volatile.Read(ref _getStreamOpen) == 1;
+
+    public void Touch() => LastActivityTicks = Environment.TickCount64;
+
+    public long NextServerRequestId() => Interlocked.Increment(ref _nextServerRequestId);
+
+    /// <summary>Queues a message for the session's GET stream; never blocks.</summary>
+    public void Post(byte[] message) => _outbound.Writer.TryWrite(message);
+
+    public bool TryOpenGetStream() => Interlocked.CompareExchange(ref _getStreamOpen, 1, 0) == 0;
+
+    public void CloseGetStream() => Volatile.Write(ref _getStreamOpen, 0);
+
+    public void End()
+    {
+        _outbound.Writer.TryComplete();
+        try
+        {
+            Lifetime.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        foreach (var pair in InFlight)
+        {
+            try
+            {
+                pair.Value.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+    }
+}
+
+/// <summary>What the client declared in initialize that the gateway must respect.</summary>
+internal readonly record struct ClientCapabilities(bool Sampling, bool Elicitation, bool Roots);
+
+/// <summary>A server-to-client request waiting for the client's answer.</summary>
+internal sealed record PendingServerRequest(UpstreamEntry Server, byte[] UpstreamId, long CreatedTicks);

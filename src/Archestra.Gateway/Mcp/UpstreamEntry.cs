@@ -1,0 +1,341 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using Archestra.Runtime.JsonRpc;
+using Archestra.Runtime.Upstreams;
+
+namespace Archestra.Gateway.Mcp;
+
+/// <summary>What an upstream declared in its initialize answer.</summary>
+internal readonly record struct UpstreamCapabilities(bool Tools, bool Prompts, bool Resources, bool ResourcesSubscribe, bool Logging, bool Completions)
+{
+    public static UpstreamCapabilities Parse(byte[]? initializeResult)
+    {
+        if (initializeResult is null)
+        {
+            return default;
+        }
+
+        try
+        {
+            using var doc = JsonDocument.Parse(initializeResult);
+            if (!doc.RootElement.TryGetProperty("capabilities"u8, out var caps) || caps.ValueKind != JsonValueKind.Object)
+            {
+                return default;
+            }
+
+            var subscribe = caps.TryGetProperty("resources"u8, out var res) && res.ValueKind == JsonValueKind.Object
+                && res.TryGetProperty("subscribe"u8, out var sub) && sub.ValueKind == JsonValueKind.True;
+            return new UpstreamCapabilities(
+                caps.TryGetProperty("tools"u8, out _),
+                caps.TryGetProperty("prompts"u8, out _),
+                caps.TryGetProperty("resources"u8, out _),
+                subscribe,
+                caps.TryGetProperty("logging"u8, out _),
+                caps.TryGetProperty("completions"u8, out _));
+        }
+        catch (JsonException)
+        {
+            return default;
+        }
+    }
+}
+
+/// <summary>One item of an upstream list (a tool, prompt, resource or template) kept as its raw JSON.</summary>
+internal sealed class ListItem
+{
+    private byte[]? _prefixed;
+
+    public ListItem(string key, byte[] json)
+    {
+        Key = key;
+        Json = json;
+    }
+
+    public string Key { get; }
+
+    public byte[] Json { get; }
+
+    /// <summary>The item with its <c>name</c> prefixed by <c>{server}__</c>, computed once.</summary>
+    public byte[] Prefixed(byte[] serverName) => _prefixed ??= NamePrefixer.Prefix(Json, serverName);
+}
+
+internal static class NamePrefixer
+{
+    /// <summary>Inserts <c>{server}__</c> at the start of the top-level "name" string of an object.</summary>
+    public static byte[] Prefix(byte[] json, byte[] serverName)
+    {
+        var reader = new Utf8JsonReader(json);
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("name"u8))
+            {
+                reader.Read();
+                var insertAt = (int)reader.TokenStartIndex + 1;
+                var result = new byte[json.Length + serverName.Length + 2];
+                json.AsSpan(0, insertAt).CopyTo(result);
+                serverName.CopyTo(result.AsSpan(insertAt));
+                "__"u8.CopyTo(result.AsSpan(insertAt + serverName.Length));
+                json.AsSpan(insertAt).CopyTo(result.AsSpan(insertAt + serverName.Length + 2));
+                return result;
+            }
+
+            reader.Read();
+            reader.Skip();
+        }
+
+        return json;
+    }
+}
+
+/// <summary>An upstream's complete list (all pages fetched), immutable once built.</summary>
+internal sealed class ListSnapshot
+{
+    public static readonly ListSnapshot Empty = new([]);
+
+    public ListSnapshot(ListItem[] items)
+    {
+        Items = items;
+        var index = new Dictionary<string, string>(items.Length, StringComparer.Ordinal);
+        foreach (var item in items)
+        {
+            index.TryAdd(item.Key, item.Key);
+        }
+
+        Index = index;
+        Lookup = index.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    public ListItem[] Items { get; }
+
+    public Dictionary<string, string> Index { get; }
+
+    public Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> Lookup { get; }
+
+    /// <summary>The interned key for a UTF-8 name, or null when the list has no such item.</summary>
+    public string? Find(ReadOnlySpan<byte> utf8)
+    {
+        if (utf8.Length > 512)
+        {
+            return null;
+        }
+
+        Span<char> chars = stackalloc char[utf8.Length];
+        var status = System.Text.Unicode.Utf8.ToUtf16(utf8, chars, out _, out var written, replaceInvalidSequences: false);
+        return status == OperationStatus.Done && Lookup.TryGetValue(chars[..written], out var key) ? key : null;
+    }
+}
+
+internal enum ListKind
+{
+    Tools,
+    Prompts,
+    Resources,
+    ResourceTemplates,
+}
+
+/// <summary>
+/// A configured MCP server inside the gateway: its connection plus cached lists. Lists are fetched
+/// once (all pages) and served from memory until the upstream says list_changed or reconnects.
+/// </summary>
+internal sealed class UpstreamEntry
+{
+    private readonly ListSnapshot?[] _lists = new ListSnapshot?[4];
+    private readonly Task<ListSnapshot?>?[] _loading = new Task<ListSnapshot?>?[4];
+    private readonly int[] _generation = new int[4];
+    private readonly Lock _gate = new();
+
+    public UpstreamEntry(string name)
+    {
+        Name = name;
+        NameUtf8 = Encoding.UTF8.GetBytes(name);
+    }
+
+    public string Name { get; }
+
+    public byte[] NameUtf8 { get; }
+
+    public McpUpstream Upstream { get; set; } = null!;
+
+    public UpstreamCapabilities Capabilities { get; private set; }
+
+    public bool IsReady => Upstream.State == UpstreamState.Ready;
+
+    /// <summary>Set when the upstream (re)connects; drops every cached list.</summary>
+    public void OnConnected()
+    {
+        Capabilities = UpstreamCapabilities.Parse(Upstream.InitializeResult);
+        for (var i = 0; i < _lists.Length; i++)
+        {
+            Invalidate((ListKind)i);
+        }
+    }
+
+    public void Invalidate(ListKind kind)
+    {
+        lock (_gate)
+        {
+            _generation[(int)kind]++;
+            _lists[(int)kind] = null;
+            _loading[(int)kind] = null;
+        }
+    }
+
+    /// <summary>The cached list if it is loaded (no I/O).</summary>
+    public ListSnapshot? Cached(ListKind kind) => Volatile.Read(ref _lists[(int)kind]);
+
+    /// <summary>The list, fetching it (once, shared by concurrent callers) when not cached. Null when the upstream failed.</summary>
+    public Task<ListSnapshot?> GetListAsync(ListKind kind, Action<UpstreamEntry, string> onFailure)
+    {
+        if (Volatile.Read(ref _lists[(int)kind]) is { } cached)
+        {
+            return Task.FromResult<ListSnapshot?>(cached);
+        }
+
+        lock (_gate)
+        {
+            if (_lists[(int)kind] is { } again)
+            {
+                return Task.FromResult<ListSnapshot?>(again);
+            }
+
+            if (_loading[(int)kind] is { } loading)
+            {
+                return loading;
+            }
+
+            var generation = _generation[(int)kind];
+            var task = LoadAsync(kind, generation, onFailure);
+            _loading[(int)kind] = task;
+            return task;
+        }
+    }
+
+    private bool Supports(ListKind kind) => kind switch
+    {
+        ListKind.Tools => Capabilities.Tools,
+        ListKind.Prompts => Capabilities.Prompts,
+        _ => Capabilities.Resources,
+    };
+
+    private async Task<ListSnapshot?> LoadAsync(ListKind kind, int generation, Action<UpstreamEntry, string> onFailure)
+    {
+        await Task.Yield();
+        ListSnapshot? result;
+        if (!IsReady)
+        {
+            onFailure(this, Upstream.StateDetail ?? "not connected");
+            result = null;
+        }
+        else if (!Supports(kind))
+        {
+            result = ListSnapshot.Empty;
+        }
+        else
+        {
+            result = await FetchAllPagesAsync(kind, onFailure).ConfigureAwait(false);
+        }
+
+        lock (_gate)
+        {
+            if (_generation[(int)kind] == generation)
+            {
+                _loading[(int)kind] = null;
+                if (result is not null)
+                {
+                    _lists[(int)kind] = result;
+                }
+            }
+        }
+
+        return result;
+    }
+
+    private static (string Method, string Property, string Key) Describe(ListKind kind) => kind switch
+    {
+        ListKind.Tools => ("tools/list", "tools", "name"),
+        ListKind.Prompts => ("prompts/list", "prompts", "name"),
+        ListKind.Resources => ("resources/list", "resources", "uri"),
+        _ => ("resources/templates/list", "resourceTemplates", "uriTemplate"),
+    };
+
+    /// <summary>Pages through the upstream's list. 1000 pages is a loop guard against a server that always returns a cursor.</summary>
+    private async Task<ListSnapshot?> FetchAllPagesAsync(ListKind kind, Action<UpstreamEntry, string> onFailure)
+    {
+        var (method, property, keyName) = Describe(kind);
+        var items = new List<ListItem>();
+        string? cursor = null;
+        for (var page = 0; page < 1000; page++)
+        {
+            var id = Upstream.NextId();
+            var request = BuildListRequest(id, method, cursor);
+            var result = await Upstream.CallAsync(request, id, idempotent: true, observer: null, CancellationToken.None).ConfigureAwait(false);
+            if (!result.IsSuccess)
+            {
+                onFailure(this, result.Detail ?? result.Error.ToString());
+                return null;
+            }
+
+            var response = result.Response!;
+            if (response.Kind != JsonRpcKind.Response)
+            {
+                onFailure(this, $"{method} returned an error: {Encoding.UTF8.GetString(response.Envelope.Error.Of(response.Span))}");
+                return null;
+            }
+
+            try
+            {
+                using var doc = JsonDocument.Parse(response.Buffer.AsMemory(response.Envelope.Result.Start, response.Envelope.Result.Length));
+                var root = doc.RootElement;
+                if (root.TryGetProperty(property, out var array) && array.ValueKind == JsonValueKind.Array)
+                {
+                    foreach (var item in array.EnumerateArray())
+                    {
+                        if (item.ValueKind == JsonValueKind.Object && item.TryGetProperty(keyName, out var key) && key.ValueKind == JsonValueKind.String)
+                        {
+                            items.Add(new ListItem(key.GetString()!, Encoding.UTF8.GetBytes(item.GetRawText())));
+                        }
+                    }
+                }
+
+                cursor = root.TryGetProperty("nextCursor"u8, out var next) && next.ValueKind == JsonValueKind.String ? next.GetString() : null;
+            }
+            catch (JsonException ex)
+            {
+                onFailure(this, $"{method} returned invalid JSON: {ex.Message}");
+                return null;
+            }
+
+            if (string.IsNullOrEmpty(cursor))
+            {
+                return new ListSnapshot([.. items]);
+            }
+        }
+
+        onFailure(this, $"{method} kept returning a nextCursor after 1000 pages");
+        return null;
+    }
+
+    private static byte[] BuildListRequest(long id, string method, string? cursor)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("jsonrpc"u8, "2.0"u8);
+            w.WriteNumber("id"u8, id);
+            w.WriteString("method"u8, method);
+            w.WriteStartObject("params"u8);
+            if (cursor is not null)
+            {
+                w.WriteString("cursor"u8, cursor);
+            }
+
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+}

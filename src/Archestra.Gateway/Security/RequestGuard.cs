@@ -1,0 +1,110 @@
+using System.Net;
+using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Mcp;
+using Microsoft.AspNetCore.Http;
+
+namespace Archestra.Gateway.Security;
+
+internal enum GuardVerdict
+{
+    Allowed,
+    ForbiddenOrigin,
+    ForbiddenHost,
+    Unauthorized,
+}
+
+/// <summary>
+/// DNS-rebinding protection and bearer authentication for the MCP endpoint. The MCP spec
+/// (Transports, "Security Warning") requires validating Origin; on a loopback listener the Host
+/// header is checked too, because a rebinding attack reaches 127.0.0.1 under a foreign host name.
+/// </summary>
+internal sealed class RequestGuard
+{
+    private readonly HashSet<string> _origins;
+    private readonly bool _anyOrigin;
+    private readonly HashSet<string> _hosts;
+
+    public RequestGuard(SecurityConfig config)
+    {
+        _origins = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var origin in config.AllowedOrigins)
+        {
+            if (origin == "*")
+            {
+                _anyOrigin = true;
+            }
+            else
+            {
+                _origins.Add(origin.TrimEnd('/'));
+            }
+        }
+
+        _hosts = new HashSet<string>(config.AllowedHosts, StringComparer.OrdinalIgnoreCase);
+    }
+
+    public GuardVerdict Check(HttpContext context, GatewayProfile profile)
+    {
+        var headers = context.Request.Headers;
+        var origin = headers.Origin;
+        if (origin.Count > 0 && !OriginAllowed(origin.ToString()))
+        {
+            return GuardVerdict.ForbiddenOrigin;
+        }
+
+        var local = context.Connection.LocalIpAddress;
+        if (local is not null && IPAddress.IsLoopback(local) && !HostAllowed(context.Request.Host.Host))
+        {
+            return GuardVerdict.ForbiddenHost;
+        }
+
+        if (profile.RequiresToken)
+        {
+            var authorization = headers.Authorization.ToString();
+            const string scheme = "Bearer ";
+            if (!authorization.StartsWith(scheme, StringComparison.OrdinalIgnoreCase)
+                || !profile.AcceptsToken(authorization.AsSpan(scheme.Length).Trim()))
+            {
+                return GuardVerdict.Unauthorized;
+            }
+        }
+
+        return GuardVerdict.Allowed;
+    }
+
+    public Task RejectAsync(HttpContext context, GuardVerdict verdict, GatewayProfile profile) => verdict switch
+    {
+        GuardVerdict.ForbiddenOrigin => McpEndpoint.WriteHttpErrorAsync(context, StatusCodes.Status403Forbidden, ErrorCodes.InvalidRequest,
+            $"Origin '{context.Request.Headers.Origin}' is not allowed; add it to security.allowedOrigins."),
+        GuardVerdict.ForbiddenHost => McpEndpoint.WriteHttpErrorAsync(context, StatusCodes.Status403Forbidden, ErrorCodes.InvalidRequest,
+            $"Host '{context.Request.Host.Host}' is not allowed on a loopback listener; add it to security.allowedHosts."),
+        _ => Unauthorized(context, profile),
+    };
+
+    private static Task Unauthorized(HttpContext context, GatewayProfile profile)
+    {
+        var hasHeader = context.Request.Headers.Authorization.Count > 0;
+        context.Response.Headers.WWWAuthenticate = hasHeader
+            ? "Bearer realm=\"archestra\", error=\"invalid_token\""
+            : "Bearer realm=\"archestra\"";
+        return McpEndpoint.WriteHttpErrorAsync(context, StatusCodes.Status401Unauthorized, ErrorCodes.InvalidRequest,
+            hasHeader ? $"Invalid token for profile '{profile.Name}'." : $"Profile '{profile.Name}' requires Authorization: Bearer <token>.");
+    }
+
+    private bool OriginAllowed(string origin)
+    {
+        if (_anyOrigin || _origins.Contains(origin.TrimEnd('/')))
+        {
+            return true;
+        }
+
+        return Uri.TryCreate(origin, UriKind.Absolute, out var uri) && IsLoopbackName(uri.Host);
+    }
+
+    private bool HostAllowed(string host) => host.Length == 0 || IsLoopbackName(host) || _hosts.Contains(host);
+
+    private static bool IsLoopbackName(string host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+        || host == "127.0.0.1"
+        || host == "[::1]"
+        || host == "::1";
+}
