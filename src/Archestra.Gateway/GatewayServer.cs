@@ -72,7 +72,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         adminApp.MapGet("/healthz", static () => Results.Text("ok\n"));
         adminApp.MapGet("/api/status", (HttpContext context) => server.WriteStatusAsync(context));
 
-        metricsApp.MapMetrics(metrics, () => gateway.Sessions.Count);
+        metricsApp.MapMetrics(metrics);
 
         await gateway.StartAsync(cancellationToken).ConfigureAwait(false);
         await gatewayApp.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -9,11 +9,17 @@ internal static class JsonRpcWriter
 {
     private static ReadOnlySpan<byte> NullId => "null"u8;
 
+    /// <summary>
+    /// Error texts quote names ('x') and may hold non-ASCII; relaxed escaping keeps them readable in
+    /// curl output. Safe here: these bodies are application/json, never embedded in HTML.
+    /// </summary>
+    private static readonly JsonWriterOptions Options = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>An error response. <paramref name="rawId"/> is the request id as raw JSON (empty: null).</summary>
     public static byte[] Error(ReadOnlySpan<byte> rawId, int code, string message, string? server = null, string? stage = null)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, Options))
         {
             w.WriteStartObject();
             w.WriteString("jsonrpc"u8, "2.0"u8);
@@ -49,7 +55,7 @@ internal static class JsonRpcWriter
     public static byte[] Result<TState>(ReadOnlySpan<byte> rawId, TState state, Action<Utf8JsonWriter, TState> writeResult)
     {
         var buffer = new ArrayBufferWriter<byte>(512);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, Options))
         {
             w.WriteStartObject();
             w.WriteString("jsonrpc"u8, "2.0"u8);

@@ -447,7 +447,7 @@ internal sealed partial class McpEndpoint
 
         if (!session.TryOpenGetStream())
         {
-            await WriteHttpErrorAsync(context, StatusCodes.Status409Conflict, ErrorCodes.InvalidRequest, "This session already has an open GET stream.").ConfigureAwait(false);
+            await WriteHttpErrorAsync(context, StatusCodes.Status409Conflict, ErrorCodes.InvalidRequest, "This session already has 8 open GET streams.").ConfigureAwait(false);
             return;
         }
 

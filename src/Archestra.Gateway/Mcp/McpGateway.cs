@@ -3,6 +3,7 @@ using System.Text;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Metrics;
 using Archestra.Runtime.JsonRpc;
+using Archestra.Runtime.Stdio;
 using Archestra.Runtime.Upstreams;
 using Microsoft.Extensions.Logging;
 
@@ -30,6 +31,12 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         {
             var entry = new UpstreamEntry(server.Name);
             entry.Upstream = UpstreamFactory.Create(ToOptions(server), this, loggerFactory);
+            if (entry.Upstream is StdioUpstream stdio)
+            {
+                // Counts every restart attempt, including ones whose process never becomes ready.
+                stdio.Restarted += upstream => Metrics.UpstreamRestarted(upstream.Name);
+            }
+
             entries[server.Name] = entry;
         }
 
@@ -129,7 +136,10 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
             Log.UpstreamReady(_logger, entry.Name, upstream.ProtocolVersion ?? "?");
             if (reconnect)
             {
-                Metrics.UpstreamRestarted(entry.Name);
+                if (upstream is not StdioUpstream)
+                {
+                    Metrics.UpstreamRestarted(entry.Name);
+                }
 
                 // The restarted server may offer different tools; tell every session that uses it.
                 Broadcast(entry, JsonRpcWriter.Notification(Methods.ToolsListChanged));

@@ -29,11 +29,13 @@ internal sealed class McpSession
     private readonly Channel<byte[]> _outbound = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(256)
     {
         FullMode = BoundedChannelFullMode.DropOldest,
-        SingleReader = true,
+
+        // A client may hold several GET streams (spec: Transports, "Multiple Connections"); each message goes to one of them.
+        SingleReader = false,
     });
 
     private long _nextServerRequestId;
-    private int _getStreamOpen;
+    private int _getStreams;
 
     public McpSession(string id, GatewayProfile profile, string protocolVersion, ClientCapabilities capabilities)
     {
@@ -71,7 +73,7 @@ internal sealed class McpSession
 
     public ChannelReader<byte[]> Outbound => _outbound.Reader;
 
-    public bool HasGetStream => Volatile.Read(ref _getStreamOpen) == 1;
+    public bool HasGetStream => Volatile.Read(ref _getStreams) > 0;
 
     public void Touch() => LastActivityTicks = Environment.TickCount64;
 
@@ -80,9 +82,19 @@ internal sealed class McpSession
     /// <summary>Queues a message for the session's GET stream; never blocks.</summary>
     public void Post(byte[] message) => _outbound.Writer.TryWrite(message);
 
-    public bool TryOpenGetStream() => Interlocked.CompareExchange(ref _getStreamOpen, 1, 0) == 0;
+    /// <summary>Registers a GET stream; false beyond 8 per session, a bound against a client leaking connections.</summary>
+    public bool TryOpenGetStream()
+    {
+        if (Interlocked.Increment(ref _getStreams) <= 8)
+        {
+            return true;
+        }
 
-    public void CloseGetStream() => Volatile.Write(ref _getStreamOpen, 0);
+        Interlocked.Decrement(ref _getStreams);
+        return false;
+    }
+
+    public void CloseGetStream() => Interlocked.Decrement(ref _getStreams);
 
     public void End()
     {

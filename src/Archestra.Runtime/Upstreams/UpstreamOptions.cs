@@ -53,6 +53,11 @@ public sealed record HttpUpstreamOptions : UpstreamOptions
     public HttpUpstreamTransport Transport { get; init; } = HttpUpstreamTransport.StreamableHttp;
     /// <summary>Retries for safe calls (lists, reads, get) on connect failures and 5xx.</summary>
     public int MaxRetries { get; init; } = 2;
+    /// <summary>
+    /// Base delay of the exponential backoff (with jitter) between retries and between reconnects of an
+    /// SSE stream. 1 s matches the MCP TypeScript SDK's <c>initialReconnectionDelay</c>.
+    /// </summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>Circuit breaker: open after this failure ratio within <see cref="BreakerSamplingDuration"/>.</summary>
     public double BreakerFailureRatio { get; init; } = 0.5;
     public int BreakerMinimumThroughput { get; init; } = 10;

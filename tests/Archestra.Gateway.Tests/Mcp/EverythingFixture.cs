@@ -13,6 +13,9 @@ public sealed class EverythingFixture : IAsyncLifetime
 
     internal GatewayHarness Gateway { get; private set; } = null!;
 
+    /// <summary>server-everything's own Streamable HTTP endpoint, for comparing the gateway with a direct connection.</summary>
+    public Uri DirectUrl { get; private set; } = null!;
+
     public const string Token = "mixed-profile-token-1";
 
     public async ValueTask InitializeAsync()
@@ -20,6 +23,7 @@ public sealed class EverythingFixture : IAsyncLifetime
         var port = Repo.FreePort();
         _httpServer = ExternalProcess.Start(Repo.Node, [Repo.Everything, "streamableHttp"], new Dictionary<string, string> { ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         await _httpServer.WaitForPortAsync(port, TimeSpan.FromSeconds(30));
+        DirectUrl = new Uri($"http://127.0.0.1:{port}/mcp");
 
         var config = new GatewayConfig
         {

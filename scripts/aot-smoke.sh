@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Publishes the gateway with NativeAOT (net9.0: this machine's NuGet copy lacks the net10 AOT runtime
+# pack), fails on any trim/AOT warning, then proves the binary starts and serves MCP.
+# Prints "SMOKE: N passed, N failed" and the binary's size, start-to-ready time and idle RSS.
+set -uo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+out=${AOT_OUT:-$repo/out/aot}
+passed=0 failed=0
+check() { # name, command...
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "  ok   $name"; else failed=$((failed + 1)); echo "  FAIL $name"; fi
+}
+
+log=$(mktemp)
+work=$(mktemp -d)
+pid=
+cleanup() {
+  [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$work" "$log"
+}
+trap cleanup EXIT
+
+publish() {
+  dotnet publish "$repo/src/Archestra.Gateway" -c Release -r linux-x64 -p:Tfm=net9.0 -p:PublishAot=true -o "$out" -nologo >"$log" 2>&1
+}
+no_warnings() { ! grep -E 'warning (IL|AOT|CS)[0-9]+' "$log"; }
+check "NativeAOT publish succeeds" publish || { tail -40 "$log"; }
+check "publish has no trim or AOT warnings" no_warnings
+bin=$out/archestra
+if [[ ! -x $bin ]]; then
+  echo "SMOKE: $passed passed, $((failed + 1)) failed"; exit 1
+fi
+
+check "--version prints the version" bash -c "'$bin' --version | grep -qE '^archestra [0-9]+\.[0-9]+\.[0-9]+'"
+check "--help lists serve" bash -c "'$bin' --help | grep -q 'serve'"
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+gw=$(port); admin=$(port); metrics=$(port)
+cat >"$work/archestra.json" <<JSON
+{
+  "listen": { "gateway": "http://127.0.0.1:$gw", "admin": "http://127.0.0.1:$admin", "metrics": "http://127.0.0.1:$metrics" },
+  "mcpServers": { "everything": { "command": "node", "args": ["$repo/tests/node/node_modules/@modelcontextprotocol/server-everything/dist/index.js", "stdio"] } },
+  "profiles": { "default": { "servers": ["everything"] } }
+}
+JSON
+start=$(date +%s%N)
+(cd "$work" && exec "$bin" serve --config "$work/archestra.json" >"$work/stdout" 2>"$work/stderr") &
+pid=$!
+ready=0
+for _ in $(seq 300); do
+  if curl -fsS "http://127.0.0.1:$gw/readyz" >/dev/null 2>&1; then ready=1; break; fi
+  sleep 0.02
+done
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "binary becomes ready" test $ready = 1
+mcp() {
+  curl -sS -X POST "http://127.0.0.1:$gw/v1/mcp/default" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' -d "$1"
+}
+init=$(mcp '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"smoke","version":"1"}}}')
+check "initialize answers with the negotiated version" grep -q '"protocolVersion":"2025-06-18"' <<<"$init"
+call=$(mcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"aot"}}}')
+check "stateless tools/call reaches the stdio server" grep -q 'Echo: aot' <<<"$call"
+check "metrics endpoint serves Prometheus text" bash -c "curl -fsS http://127.0.0.1:$metrics/metrics | grep -q '^mcp_sessions_active'"
+sleep 1
+rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+size=$(stat -c %s "$bin")
+echo "  binary size: $((size / 1024 / 1024)) MiB ($size bytes); start to ready: ${elapsed_ms} ms; RSS after start: $((rss_kb / 1024)) MiB"
+if ((failed > 0)); then echo "--- gateway stderr"; tail -30 "$work/stderr"; echo "--- stdout"; tail -10 "$work/stdout"; fi
+echo "SMOKE: $passed passed, $failed failed"
+((failed == 0))

@@ -1,0 +1,1054 @@
+using System.Collections.Frozen;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace Archestra.Gateway.Configuration;
+
+/// <summary>
+/// Walks a parsed configuration document, applying defaults and recording every violation with its
+/// JSON path. One instance per load; not thread-safe.
+/// </summary>
+internal sealed class ConfigReader
+{
+    private const string EnvPrefix = "env:";
+    private const string Sha256Prefix = "sha256:";
+    private const int MaxNameLength = 64;
+    private const double MaxTimeoutSeconds = 3600;
+
+    private static readonly string[] s_rootKeys = ["$schema", "listen", "limits", "security", "mcpServers", "profiles"];
+    private static readonly string[] s_listenKeys = ["gateway", "admin", "metrics"];
+    private static readonly string[] s_limitsKeys = ["maxRequestBodyBytes", "sessionIdleTimeoutSeconds", "maxSessions"];
+    private static readonly string[] s_securityKeys = ["allowedOrigins", "allowedHosts"];
+    private static readonly string[] s_serverKeys = ["type", "command", "args", "env", "cwd", "url", "headers", "transport", "timeoutSeconds"];
+    private static readonly string[] s_profileKeys = ["servers", "tokens", "toolPrefix"];
+
+    private readonly string _source;
+    private readonly Func<string, string?> _getEnv;
+    private readonly List<string> _errors = [];
+    private readonly List<string> _declaredServers = [];
+
+    public ConfigReader(string source, Func<string, string?> getEnv)
+    {
+        _source = source;
+        _getEnv = getEnv;
+    }
+
+    public IReadOnlyList<string> Errors => _errors;
+
+    /// <summary>A string value after <c>env:</c> resolution; <see cref="EnvName"/> says where it came from.</summary>
+    private readonly record struct Text(string Value, string? EnvName)
+    {
+        // Values read from the environment may be secrets, so messages name the variable instead of echoing them.
+        public string Shown => EnvName is null ? $"'{Value}'" : $"the value of {EnvName}";
+    }
+
+    public GatewayConfig? Read(JsonElement root)
+    {
+        const string path = "$";
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            ExpectedKind(path, "an object", root);
+            return null;
+        }
+
+        JsonElement? listen = null, limits = null, security = null, servers = null, profiles = null;
+        foreach (var property in KnownProperties(root, path, s_rootKeys))
+        {
+            switch (property.Name)
+            {
+                case "listen": listen = property.Value; break;
+                case "limits": limits = property.Value; break;
+                case "security": security = property.Value; break;
+                case "mcpServers": servers = property.Value; break;
+                case "profiles": profiles = property.Value; break;
+                case "$schema": break; // editor hint only
+            }
+        }
+
+        var listenConfig = listen is { } l ? ReadListen(l, Child(path, "listen")) : new ListenConfig();
+        var limitsConfig = limits is { } m ? ReadLimits(m, Child(path, "limits")) : new LimitsConfig();
+        var securityConfig = security is { } s ? ReadSecurity(s, Child(path, "security")) : new SecurityConfig();
+        var serverConfigs = servers is { } v ? ReadServers(v, Child(path, "mcpServers")) : [];
+        var profileConfigs = profiles is { } p ? ReadProfiles(p, Child(path, "profiles")) : [];
+
+        return new GatewayConfig
+        {
+            SourcePath = _source,
+            Listen = listenConfig,
+            Limits = limitsConfig,
+            Security = securityConfig,
+            McpServers = serverConfigs,
+            Profiles = profileConfigs,
+        };
+    }
+
+    private ListenConfig ReadListen(JsonElement element, string path)
+    {
+        var config = new ListenConfig();
+        if (!ExpectObject(element, path))
+        {
+            return config;
+        }
+
+        var seen = new List<(string Path, string Authority)>(3);
+        foreach (var property in KnownProperties(element, path, s_listenKeys))
+        {
+            var itemPath = Child(path, property.Name);
+            if (!TryReadString(property.Value, itemPath, out var text))
+            {
+                continue;
+            }
+
+            if (!TryParseListenAddress(text.Value, out var authority))
+            {
+                Error(itemPath, $"expected an absolute http:// URL with an explicit port and no path, such as http://127.0.0.1:9000, got {text.Shown}");
+                continue;
+            }
+
+            foreach (var (otherPath, otherAuthority) in seen)
+            {
+                if (!authority.EndsWith(":0", StringComparison.Ordinal)
+                    && string.Equals(authority, otherAuthority, StringComparison.OrdinalIgnoreCase))
+                {
+                    Error(itemPath, $"the same address as {otherPath}; each listener needs its own port");
+                }
+            }
+
+            seen.Add((itemPath, authority));
+            config = property.Name switch
+            {
+                "gateway" => config with { Gateway = text.Value },
+                "admin" => config with { Admin = text.Value },
+                _ => config with { Metrics = text.Value },
+            };
+        }
+
+        return config;
+    }
+
+    private LimitsConfig ReadLimits(JsonElement element, string path)
+    {
+        var config = new LimitsConfig();
+        if (!ExpectObject(element, path))
+        {
+            return config;
+        }
+
+        foreach (var property in KnownProperties(element, path, s_limitsKeys))
+        {
+            var itemPath = Child(path, property.Name);
+            switch (property.Name)
+            {
+                case "maxRequestBodyBytes":
+                    if (TryReadInteger(property.Value, itemPath, 1, long.MaxValue, out var bytes))
+                    {
+                        config = config with { MaxRequestBodyBytes = bytes };
+                    }
+
+                    break;
+                case "sessionIdleTimeoutSeconds":
+                    // TimeSpan holds ~29,000 years; int.MaxValue seconds (68 years) keeps the arithmetic safe.
+                    if (TryReadInteger(property.Value, itemPath, 1, int.MaxValue, out var seconds))
+                    {
+                        config = config with { SessionIdleTimeout = TimeSpan.FromSeconds(seconds) };
+                    }
+
+                    break;
+                case "maxSessions":
+                    if (TryReadInteger(property.Value, itemPath, 1, int.MaxValue, out var sessions))
+                    {
+                        config = config with { MaxSessions = (int)sessions };
+                    }
+
+                    break;
+            }
+        }
+
+        return config;
+    }
+
+    private SecurityConfig ReadSecurity(JsonElement element, string path)
+    {
+        var config = new SecurityConfig();
+        if (!ExpectObject(element, path))
+        {
+            return config;
+        }
+
+        foreach (var property in KnownProperties(element, path, s_securityKeys))
+        {
+            var itemPath = Child(path, property.Name);
+            if (property.Name == "allowedOrigins")
+            {
+                config = config with
+                {
+                    AllowedOrigins = ReadStringArray(property.Value, itemPath, IsOrigin,
+                        "an origin such as https://app.example.com (scheme://host[:port], no path or trailing '/') or *"),
+                };
+            }
+            else
+            {
+                config = config with
+                {
+                    AllowedHosts = ReadStringArray(property.Value, itemPath, IsHostWithOptionalPort,
+                        "a host name such as gateway.internal, optionally with :port"),
+                };
+            }
+        }
+
+        return config;
+    }
+
+    private List<McpServerConfig> ReadServers(JsonElement element, string path)
+    {
+        var servers = new List<McpServerConfig>();
+        if (!ExpectObject(element, path))
+        {
+            return servers;
+        }
+
+        foreach (var property in UniqueProperties(element, path, StringComparer.Ordinal))
+        {
+            var serverPath = Child(path, property.Name);
+            _declaredServers.Add(property.Name);
+            var nameOk = CheckName(property.Name, serverPath, "server");
+            if (nameOk && (property.Name.Contains("__", StringComparison.Ordinal) || property.Name.EndsWith('_')))
+            {
+                Error(serverPath, "a server name must not contain '__' or end with '_': '__' separates server and tool in tool names ({server}__{tool})");
+                nameOk = false;
+            }
+
+            var server = ReadServer(property.Name, property.Value, serverPath);
+            if (nameOk && server is not null)
+            {
+                servers.Add(server);
+            }
+        }
+
+        return servers;
+    }
+
+    private McpServerConfig? ReadServer(string name, JsonElement element, string path)
+    {
+        if (!ExpectObject(element, path))
+        {
+            return null;
+        }
+
+        var errorsBefore = _errors.Count;
+        string? type = null, typePath = null, transport = null, transportPath = null, command = null, cwd = null;
+        string? argsPath = null, envPath = null, cwdPath = null, headersPath = null;
+        Uri? url = null;
+        bool hasCommand = false, hasUrl = false;
+        IReadOnlyList<string> args = [];
+        IReadOnlyDictionary<string, string> env = FrozenDictionary<string, string>.Empty;
+        IReadOnlyDictionary<string, string> headers = FrozenDictionary<string, string>.Empty;
+        var timeout = TimeSpan.FromSeconds(60);
+
+        foreach (var property in KnownProperties(element, path, s_serverKeys))
+        {
+            var itemPath = Child(path, property.Name);
+            switch (property.Name)
+            {
+                case "type":
+                    typePath = itemPath;
+                    type = ReadChoice(property.Value, itemPath, "stdio", "http", "streamable-http", "sse");
+                    break;
+                case "transport":
+                    transportPath = itemPath;
+                    transport = ReadChoice(property.Value, itemPath, "streamable-http", "sse");
+                    break;
+                case "command":
+                    hasCommand = true;
+                    if (TryReadString(property.Value, itemPath, out var commandText))
+                    {
+                        if (string.IsNullOrWhiteSpace(commandText.Value))
+                        {
+                            Error(itemPath, "expected a non-empty command");
+                        }
+                        else
+                        {
+                            command = commandText.Value;
+                        }
+                    }
+
+                    break;
+                case "args":
+                    argsPath = itemPath;
+                    args = ReadStringArray(property.Value, itemPath, null, null);
+                    break;
+                case "env":
+                    envPath = itemPath;
+                    env = ReadStringMap(property.Value, itemPath, StringComparer.Ordinal, IsEnvironmentKey,
+                        "a variable name without '=' or NUL", static value => !value.Contains('\0', StringComparison.Ordinal), "a value without NUL characters");
+                    break;
+                case "cwd":
+                    cwdPath = itemPath;
+                    if (TryReadString(property.Value, itemPath, out var cwdText))
+                    {
+                        if (cwdText.Value.Length == 0)
+                        {
+                            Error(itemPath, "expected a non-empty directory path");
+                        }
+                        else
+                        {
+                            cwd = cwdText.Value;
+                        }
+                    }
+
+                    break;
+                case "url":
+                    hasUrl = true;
+                    if (TryReadString(property.Value, itemPath, out var urlText))
+                    {
+                        if (Uri.TryCreate(urlText.Value, UriKind.Absolute, out var parsed)
+                            && (parsed.Scheme == Uri.UriSchemeHttp || parsed.Scheme == Uri.UriSchemeHttps)
+                            && parsed.Host.Length > 0)
+                        {
+                            url = parsed;
+                        }
+                        else
+                        {
+                            Error(itemPath, $"expected an absolute http:// or https:// URL, got {urlText.Shown}");
+                        }
+                    }
+
+                    break;
+                case "headers":
+                    headersPath = itemPath;
+                    headers = ReadStringMap(property.Value, itemPath, StringComparer.OrdinalIgnoreCase, IsHeaderName,
+                        "an HTTP header name (RFC 9110 token characters)", static value => value.AsSpan().IndexOfAny('\r', '\n', '\0') < 0, "a header value without CR, LF or NUL");
+                    break;
+                case "timeoutSeconds":
+                    if (TryReadNumber(property.Value, itemPath, out var seconds))
+                    {
+                        if (seconds > 0 && seconds <= MaxTimeoutSeconds)
+                        {
+                            timeout = TimeSpan.FromSeconds(seconds);
+                        }
+                        else
+                        {
+                            Error(itemPath, $"expected a number of seconds greater than 0 and at most {MaxTimeoutSeconds.ToString(CultureInfo.InvariantCulture)}, got {seconds.ToString(CultureInfo.InvariantCulture)}");
+                        }
+                    }
+
+                    break;
+            }
+        }
+
+        if (hasCommand == hasUrl)
+        {
+            Error(path, hasCommand
+                ? "has both command and url; expected exactly one: command for a local stdio server, url for a remote server"
+                : "expected exactly one of command (a local stdio server) or url (a remote server)");
+            return null;
+        }
+
+        if (hasCommand)
+        {
+            if (type is not null and not "stdio")
+            {
+                Error(typePath!, $"type '{type}' needs url, but this server has command; use type 'stdio' or remove type");
+            }
+
+            RejectFor(transportPath, "transport", "a remote server (url)");
+            RejectFor(headersPath, "headers", "a remote server (url)");
+        }
+        else
+        {
+            if (type is "stdio")
+            {
+                Error(typePath!, "type 'stdio' needs command, but this server has url; use type 'http' or 'sse', or remove type");
+            }
+            else if ((type == "sse" && transport == "streamable-http") || (type == "streamable-http" && transport == "sse"))
+            {
+                Error(transportPath!, $"transport '{transport}' contradicts type '{type}' at {typePath}");
+            }
+
+            RejectFor(argsPath, "args", "a local server (command)");
+            RejectFor(envPath, "env", "a local server (command)");
+            RejectFor(cwdPath, "cwd", "a local server (command)");
+        }
+
+        if (_errors.Count != errorsBefore)
+        {
+            return null;
+        }
+
+        var kind = hasCommand ? McpServerKind.Stdio
+            : type == "sse" || transport == "sse" ? McpServerKind.Sse
+            : McpServerKind.StreamableHttp;
+
+        return new McpServerConfig
+        {
+            Name = name,
+            Kind = kind,
+            Command = command,
+            Args = args,
+            Env = env,
+            Cwd = cwd,
+            Url = url,
+            Headers = headers,
+            Timeout = timeout,
+        };
+    }
+
+    private void RejectFor(string? path, string key, string validFor)
+    {
+        if (path is not null)
+        {
+            Error(path, $"{key} is only valid for {validFor}");
+        }
+    }
+
+    private List<ProfileConfig> ReadProfiles(JsonElement element, string path)
+    {
+        var profiles = new List<ProfileConfig>();
+        if (!ExpectObject(element, path))
+        {
+            return profiles;
+        }
+
+        foreach (var property in UniqueProperties(element, path, StringComparer.Ordinal))
+        {
+            var profilePath = Child(path, property.Name);
+            var nameOk = CheckName(property.Name, profilePath, "profile");
+            var profile = ReadProfile(property.Name, property.Value, profilePath);
+            if (nameOk && profile is not null)
+            {
+                profiles.Add(profile);
+            }
+        }
+
+        return profiles;
+    }
+
+    private ProfileConfig? ReadProfile(string name, JsonElement element, string path)
+    {
+        if (!ExpectObject(element, path))
+        {
+            return null;
+        }
+
+        var errorsBefore = _errors.Count;
+        var serverNames = new List<string>();
+        var hasServers = false;
+        var tokens = new List<byte[]>();
+        var toolPrefix = ToolPrefixMode.Multiplex;
+
+        foreach (var property in KnownProperties(element, path, s_profileKeys))
+        {
+            var itemPath = Child(path, property.Name);
+            switch (property.Name)
+            {
+                case "servers":
+                    hasServers = true;
+                    ReadProfileServers(property.Value, itemPath, serverNames);
+                    break;
+                case "tokens":
+                    ReadTokens(property.Value, itemPath, tokens);
+                    break;
+                case "toolPrefix":
+                    var mode = ReadChoice(property.Value, itemPath, "multiplex", "always");
+                    toolPrefix = mode == "always" ? ToolPrefixMode.Always : ToolPrefixMode.Multiplex;
+                    break;
+            }
+        }
+
+        if (!hasServers)
+        {
+            Error(path, "expected servers: a non-empty array of server names from $.mcpServers");
+        }
+
+        return _errors.Count == errorsBefore
+            ? new ProfileConfig { Name = name, Servers = serverNames, TokenHashes = tokens, ToolPrefix = toolPrefix }
+            : null;
+    }
+
+    private void ReadProfileServers(JsonElement element, string path, List<string> names)
+    {
+        if (element.ValueKind != JsonValueKind.Array)
+        {
+            ExpectedKind(path, "a non-empty array of server names", element);
+            return;
+        }
+
+        if (element.GetArrayLength() == 0)
+        {
+            Error(path, "expected at least one server name; a profile without servers serves nothing");
+            return;
+        }
+
+        var index = 0;
+        foreach (var item in element.EnumerateArray())
+        {
+            var itemPath = Index(path, index++);
+            if (!TryReadString(item, itemPath, out var text))
+            {
+                continue;
+            }
+
+            if (names.Contains(text.Value))
+            {
+                Error(itemPath, $"server '{text.Value}' is listed twice");
+                continue;
+            }
+
+            // Checked against every declared name, so a server with its own errors does not also show up as unknown.
+            if (!_declaredServers.Contains(text.Value))
+            {
+                Error(itemPath, _declaredServers.Count == 0
+                    ? $"unknown server '{text.Value}'; no servers are configured in $.mcpServers"
+                    : $"unknown server '{text.Value}'; expected one of: {string.Join(", ", _declaredServers)}");
+                continue;
+            }
+
+            names.Add(text.Value);
+        }
+    }
+
+    private void ReadTokens(JsonElement element, string path, List<byte[]> hashes)
+    {
+        if (element.ValueKind != JsonValueKind.Array)
+        {
+            ExpectedKind(path, "an array of env:NAME or sha256:HEX token references", element);
+            return;
+        }
+
+        var index = 0;
+        foreach (var item in element.EnumerateArray())
+        {
+            var itemPath = Index(path, index++);
+            if (item.ValueKind != JsonValueKind.String)
+            {
+                ExpectedKind(itemPath, "a string (env:NAME or sha256:HEX)", item);
+                continue;
+            }
+
+            var raw = item.GetString()!;
+            if (raw.StartsWith(EnvPrefix, StringComparison.Ordinal))
+            {
+                // Here the variable holds the token itself; only its hash is kept in memory.
+                if (TryResolveEnv(raw, itemPath, out var token))
+                {
+                    if (token.Length == 0)
+                    {
+                        Error(itemPath, $"environment variable {raw[EnvPrefix.Length..]} is empty; expected a non-empty token");
+                    }
+                    else
+                    {
+                        hashes.Add(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+                    }
+                }
+            }
+            else if (raw.StartsWith(Sha256Prefix, StringComparison.Ordinal))
+            {
+                var hex = raw.AsSpan(Sha256Prefix.Length);
+                if (hex.Length == 64 && !hex.ContainsAnyExcept(s_hexDigits))
+                {
+                    hashes.Add(Convert.FromHexString(hex));
+                }
+                else
+                {
+                    Error(itemPath, "expected sha256: followed by 64 hex digits (the SHA-256 of the token)");
+                }
+            }
+            else
+            {
+                Error(itemPath, "secrets are never written inline: use env:NAME or sha256:HEX");
+            }
+        }
+    }
+
+    private static readonly System.Buffers.SearchValues<char> s_hexDigits =
+        System.Buffers.SearchValues.Create("0123456789abcdefABCDEF");
+
+    // ---- generic readers ----
+
+    private string? ReadChoice(JsonElement element, string path, params string[] choices)
+    {
+        if (!TryReadString(element, path, out var text))
+        {
+            return null;
+        }
+
+        foreach (var choice in choices)
+        {
+            if (text.Value == choice)
+            {
+                return choice;
+            }
+        }
+
+        Error(path, $"expected one of {string.Join(", ", choices)}, got {text.Shown}");
+        return null;
+    }
+
+    private List<string> ReadStringArray(JsonElement element, string path, Func<string, bool>? isValid, string? expected)
+    {
+        var values = new List<string>();
+        if (element.ValueKind != JsonValueKind.Array)
+        {
+            ExpectedKind(path, "an array of strings", element);
+            return values;
+        }
+
+        var index = 0;
+        foreach (var item in element.EnumerateArray())
+        {
+            var itemPath = Index(path, index++);
+            if (!TryReadString(item, itemPath, out var text))
+            {
+                continue;
+            }
+
+            if (isValid is not null && !isValid(text.Value))
+            {
+                Error(itemPath, $"expected {expected}, got {text.Shown}");
+                continue;
+            }
+
+            values.Add(text.Value);
+        }
+
+        return values;
+    }
+
+    private FrozenDictionary<string, string> ReadStringMap(
+        JsonElement element, string path, StringComparer keyComparer,
+        Func<string, bool> isValidKey, string expectedKey, Func<string, bool> isValidValue, string expectedValue)
+    {
+        var map = new Dictionary<string, string>(keyComparer);
+        if (!ExpectObject(element, path))
+        {
+            return map.ToFrozenDictionary(keyComparer);
+        }
+
+        foreach (var property in UniqueProperties(element, path, keyComparer))
+        {
+            var itemPath = Child(path, property.Name);
+            if (!isValidKey(property.Name))
+            {
+                Error(itemPath, $"expected {expectedKey} as the key");
+                continue;
+            }
+
+            if (!TryReadString(property.Value, itemPath, out var text))
+            {
+                continue;
+            }
+
+            if (!isValidValue(text.Value))
+            {
+                Error(itemPath, $"expected {expectedValue}");
+                continue;
+            }
+
+            map[property.Name] = text.Value;
+        }
+
+        return map.ToFrozenDictionary(keyComparer);
+    }
+
+    private bool TryReadString(JsonElement element, string path, out Text text)
+    {
+        if (element.ValueKind != JsonValueKind.String)
+        {
+            ExpectedKind(path, "a string", element);
+            text = default;
+            return false;
+        }
+
+        var raw = element.GetString()!;
+        if (!raw.StartsWith(EnvPrefix, StringComparison.Ordinal))
+        {
+            text = new Text(raw, null);
+            return true;
+        }
+
+        if (TryResolveEnv(raw, path, out var value))
+        {
+            text = new Text(value, raw[EnvPrefix.Length..]);
+            return true;
+        }
+
+        text = default;
+        return false;
+    }
+
+    private bool TryResolveEnv(string reference, string path, out string value)
+    {
+        var name = reference[EnvPrefix.Length..];
+        value = "";
+        if (!IsEnvironmentName(name))
+        {
+            Error(path, $"expected env:NAME with NAME made of letters, digits and '_' (not starting with a digit), got '{reference}'");
+            return false;
+        }
+
+        var resolved = _getEnv(name);
+        if (resolved is null)
+        {
+            Error(path, $"environment variable {name} is not set");
+            return false;
+        }
+
+        value = resolved;
+        return true;
+    }
+
+    /// <summary>An integer as a JSON number, or an <c>env:NAME</c> string whose value is one (handy in containers).</summary>
+    private bool TryReadInteger(JsonElement element, string path, long min, long max, out long value)
+    {
+        value = 0;
+        string shown;
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Number:
+                if (!element.TryGetInt64(out value))
+                {
+                    Error(path, $"expected an integer between {min} and {max}, got {element.GetRawText()}");
+                    return false;
+                }
+
+                shown = value.ToString(CultureInfo.InvariantCulture);
+                break;
+            case JsonValueKind.String when element.GetString()!.StartsWith(EnvPrefix, StringComparison.Ordinal):
+                if (!TryReadString(element, path, out var text))
+                {
+                    return false;
+                }
+
+                if (!long.TryParse(text.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value))
+                {
+                    Error(path, $"expected an integer between {min} and {max}, got {text.Shown}");
+                    return false;
+                }
+
+                shown = value.ToString(CultureInfo.InvariantCulture);
+                break;
+            default:
+                ExpectedKind(path, "an integer", element);
+                return false;
+        }
+
+        if (value < min || value > max)
+        {
+            Error(path, $"expected an integer between {min} and {max}, got {shown}");
+            return false;
+        }
+
+        return true;
+    }
+
+    private bool TryReadNumber(JsonElement element, string path, out double value)
+    {
+        value = 0;
+        if (element.ValueKind == JsonValueKind.Number)
+        {
+            return element.TryGetDouble(out value) || Fail(path, "expected a finite number", out value);
+        }
+
+        if (element.ValueKind == JsonValueKind.String && element.GetString()!.StartsWith(EnvPrefix, StringComparison.Ordinal))
+        {
+            if (!TryReadString(element, path, out var text))
+            {
+                return false;
+            }
+
+            if (double.TryParse(text.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && double.IsFinite(value))
+            {
+                return true;
+            }
+
+            Error(path, $"expected a number, got {text.Shown}");
+            return false;
+        }
+
+        ExpectedKind(path, "a number", element);
+        return false;
+    }
+
+    private bool Fail(string path, string message, out double value)
+    {
+        Error(path, message);
+        value = 0;
+        return false;
+    }
+
+    // ---- structure ----
+
+    private bool ExpectObject(JsonElement element, string path)
+    {
+        if (element.ValueKind == JsonValueKind.Object)
+        {
+            return true;
+        }
+
+        ExpectedKind(path, "an object", element);
+        return false;
+    }
+
+    /// <summary>The properties whose names are in <paramref name="allowed"/>; reports unknown and repeated keys.</summary>
+    private List<JsonProperty> KnownProperties(JsonElement element, string path, string[] allowed)
+    {
+        var result = new List<JsonProperty>();
+        foreach (var property in UniqueProperties(element, path, StringComparer.Ordinal))
+        {
+            if (Array.IndexOf(allowed, property.Name) >= 0)
+            {
+                result.Add(property);
+            }
+            else
+            {
+                Error(Child(path, property.Name), $"unknown key; expected one of: {string.Join(", ", allowed)}");
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Properties in document order, without repeats. JsonDocument keeps every duplicate, so we check.</summary>
+    private List<JsonProperty> UniqueProperties(JsonElement element, string path, StringComparer comparer)
+    {
+        var result = new List<JsonProperty>();
+        var seen = new HashSet<string>(comparer);
+        foreach (var property in element.EnumerateObject())
+        {
+            if (seen.Add(property.Name))
+            {
+                result.Add(property);
+            }
+            else
+            {
+                Error(Child(path, property.Name), "duplicate key");
+            }
+        }
+
+        return result;
+    }
+
+    private bool CheckName(string name, string path, string what)
+    {
+        if (IsName(name))
+        {
+            return true;
+        }
+
+        Error(path, $"a {what} name must be 1-{MaxNameLength} characters of A-Z, a-z, 0-9, '_' and '-'");
+        return false;
+    }
+
+    private void ExpectedKind(string path, string expected, JsonElement actual) =>
+        Error(path, $"expected {expected}, got {Describe(actual.ValueKind)}");
+
+    private void Error(string path, string message) => _errors.Add($"{_source}: {path}: {message}");
+
+    private static string Describe(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Null => "null",
+        _ => "nothing",
+    };
+
+    internal static string Child(string path, string key)
+    {
+        if (key.Length > 0 && IsPlainKey(key))
+        {
+            return $"{path}.{key}";
+        }
+
+        return $"{path}['{key.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal)}']";
+    }
+
+    private static string Index(string path, int index) => $"{path}[{index.ToString(CultureInfo.InvariantCulture)}]";
+
+    private static bool IsPlainKey(string key)
+    {
+        foreach (var c in key)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not '_' and not '-' and not '$')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    internal static bool IsName(string name)
+    {
+        if (name.Length is 0 or > MaxNameLength)
+        {
+            return false;
+        }
+
+        foreach (var c in name)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not '_' and not '-')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool IsEnvironmentName(string name)
+    {
+        if (name.Length == 0 || char.IsAsciiDigit(name[0]))
+        {
+            return false;
+        }
+
+        foreach (var c in name)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c != '_')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool IsEnvironmentKey(string key) =>
+        key.Length > 0 && key.AsSpan().IndexOfAny('=', '\0') < 0;
+
+    private static readonly System.Buffers.SearchValues<char> s_tokenChars =
+        System.Buffers.SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
+    private static bool IsHeaderName(string name) => name.Length > 0 && !name.AsSpan().ContainsAnyExcept(s_tokenChars);
+
+    /// <summary>http://host:port with an explicit port and no path; <paramref name="authority"/> is host:port.</summary>
+    internal static bool TryParseListenAddress(string value, out string authority)
+    {
+        authority = "";
+        const string scheme = "http://";
+        if (!value.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        var rest = value[scheme.Length..];
+        if (rest.EndsWith('/'))
+        {
+            rest = rest[..^1];
+        }
+
+        if (!TrySplitHostPort(rest, out var host, out var port) || port is null)
+        {
+            return false;
+        }
+
+        // Kestrel reads * and + as "every address".
+        if (host is not ("*" or "+") && !IsHost(host))
+        {
+            return false;
+        }
+
+        authority = rest;
+        return true;
+    }
+
+    private static bool IsHostWithOptionalPort(string value) =>
+        TrySplitHostPort(value, out var host, out _) && IsHost(host);
+
+    private static bool TrySplitHostPort(string value, out string host, out int? port)
+    {
+        host = value;
+        port = null;
+        if (value.Length == 0 || value.AsSpan().IndexOfAny("/?#@ \t") >= 0)
+        {
+            return false;
+        }
+
+        string? portText;
+        if (value[0] == '[')
+        {
+            var close = value.IndexOf(']', StringComparison.Ordinal);
+            if (close < 0)
+            {
+                return false;
+            }
+
+            host = value[..(close + 1)];
+            var after = value[(close + 1)..];
+            if (after.Length == 0)
+            {
+                return true;
+            }
+
+            if (after[0] != ':')
+            {
+                return false;
+            }
+
+            portText = after[1..];
+        }
+        else
+        {
+            var colon = value.LastIndexOf(':');
+            if (colon < 0)
+            {
+                return true;
+            }
+
+            host = value[..colon];
+            portText = value[(colon + 1)..];
+        }
+
+        if (portText.Length is 0 or > 5 || portText.AsSpan().ContainsAnyExceptInRange('0', '9'))
+        {
+            return false;
+        }
+
+        var number = int.Parse(portText, NumberStyles.None, CultureInfo.InvariantCulture);
+        if (number > 65535)
+        {
+            return false;
+        }
+
+        port = number;
+        return true;
+    }
+
+    private static bool IsHost(string host)
+    {
+        if (host.Length == 0)
+        {
+            return false;
+        }
+
+        if (host[0] == '[')
+        {
+            return host[^1] == ']' && Uri.CheckHostName(host[1..^1]) == UriHostNameType.IPv6;
+        }
+
+        return Uri.CheckHostName(host) is UriHostNameType.Dns or UriHostNameType.IPv4;
+    }
+
+    private static bool IsOrigin(string value)
+    {
+        if (value == "*")
+        {
+            return true;
+        }
+
+        // Browsers send Origin as scheme://host[:port] with nothing after it, and matching is exact.
+        return !value.EndsWith('/')
+            && Uri.TryCreate(value, UriKind.Absolute, out var uri)
+            && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
+            && uri.Host.Length > 0
+            && uri.AbsolutePath == "/"
+            && uri.Query.Length == 0
+            && uri.Fragment.Length == 0
+            && uri.UserInfo.Length == 0;
+    }
+}

@@ -1,0 +1,305 @@
+using System.Buffers;
+using System.Text;
+
+namespace Archestra.Runtime.Http;
+
+/// <summary>
+/// Reads server-sent events from a stream as defined by the WHATWG HTML "event stream interpretation"
+/// (§9.2.6): lines end in CRLF, LF or CR; <c>data</c> lines are joined with LF; <c>id</c> persists across
+/// events; lines starting with a colon are comments; an event is dispatched on an empty line and an
+/// incomplete event at end of stream is discarded. Buffers are pooled; the current event's data stays
+/// valid until the next call to <see cref="ReadEventAsync"/>.
+/// </summary>
+internal sealed class SseReader : IDisposable
+{
+    // Large enough for a typical JSON-RPC result in one read; grows for bigger lines.
+    private const int InitialBufferSize = 16 * 1024;
+
+    private readonly Stream _stream;
+    private readonly int _maxEventBytes;
+    private byte[] _buffer;
+    private int _start;
+    private int _end;
+    private bool _eof;
+    // A CR ended the previous line; an LF right after it belongs to the same line break.
+    private bool _skipLf;
+    private bool _atStart = true;
+
+    private byte[] _data;
+    private int _dataLength;
+    private byte[] _eventType = new byte[32];
+    private int _eventTypeLength;
+    private byte[] _pendingId = new byte[64];
+    private int _pendingIdLength;
+    private bool _idSeen;
+    private string? _lastEventId;
+    private bool _disposed;
+
+    public SseReader(Stream stream, int maxEventBytes)
+    {
+        _stream = stream;
+        _maxEventBytes = maxEventBytes;
+        _buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
+        _data = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
+    }
+
+    /// <summary>The current event's type; empty means the default type <c>message</c>.</summary>
+    public ReadOnlySpan<byte> EventType => _eventType.AsSpan(0, _eventTypeLength);
+
+    /// <summary>The current event's data: its data lines joined by LF, without the trailing LF.</summary>
+    public ReadOnlySpan<byte> Data => _data.AsSpan(0, _dataLength);
+
+    /// <summary>The last event id the stream set (it persists across events, as Last-Event-ID requires).</summary>
+    public string? LastEventId => _lastEventId;
+
+    /// <summary>The reconnection time the server asked for with a <c>retry</c> field, if any.</summary>
+    public int? RetryMilliseconds { get; private set; }
+
+    public bool IsMessage => _eventTypeLength == 0 || EventType.SequenceEqual("message"u8);
+
+    /// <summary>Reads up to the next dispatched event. False at end of stream.</summary>
+    public async ValueTask<bool> ReadEventAsync(CancellationToken cancellationToken)
+    {
+        _dataLength = 0;
+        _eventTypeLength = 0;
+        var dataSeen = false;
+        while (true)
+        {
+            while (TryTakeLine(out var lineStart, out var lineLength))
+            {
+                if (lineLength == 0)
+                {
+                    if (_idSeen)
+                    {
+                        CommitId();
+                    }
+
+                    if (dataSeen)
+                    {
+                        return true;
+                    }
+
+                    _eventTypeLength = 0;
+                    continue;
+                }
+
+                ProcessField(_buffer.AsSpan(lineStart, lineLength), ref dataSeen);
+            }
+
+            if (_eof)
+            {
+                return false;
+            }
+
+            await FillAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private bool TryTakeLine(out int lineStart, out int lineLength)
+    {
+        lineStart = 0;
+        lineLength = 0;
+        if (_skipLf && _start < _end)
+        {
+            if (_buffer[_start] == (byte)'\n')
+            {
+                _start++;
+            }
+
+            _skipLf = false;
+        }
+
+        var span = _buffer.AsSpan(_start, _end - _start);
+        if (_atStart && span.Length >= 3)
+        {
+            // A UTF-8 byte order mark at the very beginning of the stream is ignored (§9.2.6).
+            if (span.StartsWith("\uFEFF"u8))
+            {
+                _start += 3;
+                span = span[3..];
+            }
+
+            _atStart = false;
+        }
+        else if (_atStart && (_eof || span.Length > 0 && span[0] != 0xEF))
+        {
+            _atStart = false;
+        }
+
+        if (_atStart)
+        {
+            return false;
+        }
+
+        var index = span.IndexOfAny((byte)'\r', (byte)'\n');
+        if (index < 0)
+        {
+            return false;
+        }
+
+        lineStart = _start;
+        lineLength = index;
+        _start += index + 1;
+        if (span[index] == (byte)'\r')
+        {
+            _skipLf = true;
+        }
+
+        return true;
+    }
+
+    private void ProcessField(ReadOnlySpan<byte> line, ref bool dataSeen)
+    {
+        if (line[0] == (byte)':')
+        {
+            return;
+        }
+
+        ReadOnlySpan<byte> name;
+        ReadOnlySpan<byte> value;
+        var colon = line.IndexOf((byte)':');
+        if (colon < 0)
+        {
+            name = line;
+            value = default;
+        }
+        else
+        {
+            name = line[..colon];
+            value = line[(colon + 1)..];
+            if (!value.IsEmpty && value[0] == (byte)' ')
+            {
+                value = value[1..];
+            }
+        }
+
+        if (name.SequenceEqual("data"u8))
+        {
+            var needed = _dataLength + (dataSeen ? 1 : 0) + value.Length;
+            if (needed > _maxEventBytes)
+            {
+                ThrowTooLarge(_maxEventBytes);
+            }
+
+            EnsureCapacity(ref _data, _dataLength, needed);
+            if (dataSeen)
+            {
+                _data[_dataLength++] = (byte)'\n';
+            }
+
+            value.CopyTo(_data.AsSpan(_dataLength));
+            _dataLength += value.Length;
+            dataSeen = true;
+        }
+        else if (name.SequenceEqual("event"u8))
+        {
+            if (value.Length > _eventType.Length)
+            {
+                _eventType = new byte[value.Length];
+            }
+
+            value.CopyTo(_eventType);
+            _eventTypeLength = value.Length;
+        }
+        else if (name.SequenceEqual("id"u8))
+        {
+            // An id containing NUL is ignored (§9.2.6).
+            if (value.IndexOf((byte)0) < 0 && value.Length <= 1024)
+            {
+                if (value.Length > _pendingId.Length)
+                {
+                    _pendingId = new byte[value.Length];
+                }
+
+                value.CopyTo(_pendingId);
+                _pendingIdLength = value.Length;
+                _idSeen = true;
+            }
+        }
+        else if (name.SequenceEqual("retry"u8))
+        {
+            if (!value.IsEmpty && value.Length <= 9 && value.IndexOfAnyExceptInRange((byte)'0', (byte)'9') < 0)
+            {
+                var ms = 0;
+                foreach (var b in value)
+                {
+                    ms = (ms * 10) + (b - '0');
+                }
+
+                RetryMilliseconds = ms;
+            }
+        }
+    }
+
+    private void CommitId()
+    {
+        _idSeen = false;
+        var id = _pendingId.AsSpan(0, _pendingIdLength);
+        // Servers often resend the same id; keep the existing string instead of allocating a copy.
+        if (_lastEventId is not null && Ascii.Equals(id, _lastEventId))
+        {
+            return;
+        }
+
+        _lastEventId = id.IsEmpty ? null : Encoding.UTF8.GetString(id);
+    }
+
+    private async ValueTask FillAsync(CancellationToken cancellationToken)
+    {
+        if (_start > 0)
+        {
+            _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
+            _end -= _start;
+            _start = 0;
+        }
+
+        if (_end == _buffer.Length)
+        {
+            if (_buffer.Length >= _maxEventBytes)
+            {
+                ThrowTooLarge(_maxEventBytes);
+            }
+
+            EnsureCapacity(ref _buffer, _end, _buffer.Length * 2);
+        }
+
+        var read = await _stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+        if (read == 0)
+        {
+            _eof = true;
+            return;
+        }
+
+        _end += read;
+    }
+
+    private static void EnsureCapacity(ref byte[] buffer, int used, int needed)
+    {
+        if (needed <= buffer.Length)
+        {
+            return;
+        }
+
+        var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, buffer.Length * 2));
+        buffer.AsSpan(0, used).CopyTo(bigger);
+        ArrayPool<byte>.Shared.Return(buffer);
+        buffer = bigger;
+    }
+
+    private static void ThrowTooLarge(int limit) =>
+        throw new InvalidDataException($"a server-sent event is larger than {limit} bytes");
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        ArrayPool<byte>.Shared.Return(_buffer);
+        ArrayPool<byte>.Shared.Return(_data);
+        _buffer = [];
+        _data = [];
+    }
+}

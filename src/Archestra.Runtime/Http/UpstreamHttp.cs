@@ -1,0 +1,166 @@
+using System.Buffers;
+using System.Net;
+using System.Text;
+using Archestra.Runtime.Upstreams;
+
+namespace Archestra.Runtime.Http;
+
+/// <summary>What both HTTP transports share: the connection pool, headers, body reading and error text.</summary>
+internal static class UpstreamHttp
+{
+    public const string JsonAndEventStream = "application/json, text/event-stream";
+
+    // One JSON-RPC message (a body or one SSE event) may not exceed this: protects the gateway's memory
+    // from a runaway upstream while leaving room for large resource contents.
+    public const int MaxMessageBytes = 64 * 1024 * 1024;
+
+    // Reconnect delays stop growing here; 30 s matches the MCP TypeScript SDK's maxReconnectionDelay.
+    public static readonly TimeSpan MaxReconnectDelay = TimeSpan.FromSeconds(30);
+
+    // How much of an error body goes into an error message.
+    private const int ErrorBodyPreviewBytes = 200;
+
+    public static HttpMessageInvoker CreateInvoker() =>
+        new(new SocketsHttpHandler
+        {
+            // Re-resolve DNS periodically (the HttpClient guidelines' recommendation for long-lived handlers).
+            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+            UseCookies = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            // A redirect would carry the configured credentials to another place; MCP endpoints do not redirect.
+            AllowAutoRedirect = false,
+            // Without it a black-holed host holds a GET-stream reconnect forever; calls have their own timeout.
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+        }, disposeHandler: true);
+
+    public static KeyValuePair<string, string>[] Flatten(IReadOnlyDictionary<string, string> headers)
+    {
+        var result = new KeyValuePair<string, string>[headers.Count];
+        var i = 0;
+        foreach (var pair in headers)
+        {
+            result[i++] = pair;
+        }
+
+        return result;
+    }
+
+    public static void AddHeaders(HttpRequestMessage request, KeyValuePair<string, string>[] headers)
+    {
+        foreach (var (name, value) in headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+    }
+
+    public static bool IsMediaType(HttpResponseMessage response, string mediaType) =>
+        string.Equals(response.Content.Headers.ContentType?.MediaType, mediaType, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Reads a whole JSON body; into an array of exactly Content-Length bytes when the length is known.</summary>
+    public static async ValueTask<byte[]> ReadBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var length = response.Content.Headers.ContentLength;
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            if (length is { } known)
+            {
+                if (known > MaxMessageBytes)
+                {
+                    throw new InvalidDataException($"the response body has {known} bytes, more than the limit of {MaxMessageBytes}");
+                }
+
+                var exact = new byte[known];
+                await stream.ReadExactlyAsync(exact, cancellationToken).ConfigureAwait(false);
+                return exact;
+            }
+
+            var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+            var total = 0;
+            try
+            {
+                while (true)
+                {
+                    if (total == buffer.Length)
+                    {
+                        if (buffer.Length >= MaxMessageBytes)
+                        {
+                            throw new InvalidDataException($"the response body is larger than the limit of {MaxMessageBytes} bytes");
+                        }
+
+                        var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                        buffer.AsSpan(0, total).CopyTo(bigger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = bigger;
+                    }
+
+                    var read = await stream.ReadAsync(buffer.AsMemory(total), cancellationToken).ConfigureAwait(false);
+                    if (read == 0)
+                    {
+                        return buffer.AsSpan(0, total).ToArray();
+                    }
+
+                    total += read;
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    /// <summary>"MCP server 'x' at URL answered HTTP 503 Service Unavailable: {body preview}".</summary>
+    public static async ValueTask<string> DescribeStatusAsync(string server, Uri url, HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var preview = string.Empty;
+        try
+        {
+            var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                var buffer = new byte[ErrorBodyPreviewBytes];
+                var read = await stream.ReadAtLeastAsync(buffer, ErrorBodyPreviewBytes, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+                preview = Encoding.UTF8.GetString(buffer, 0, read).ReplaceLineEndings(" ").Trim();
+            }
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException)
+        {
+            // The status says enough.
+        }
+
+        var status = $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}".TrimEnd();
+        return preview.Length == 0
+            ? $"MCP server '{server}' at {url} answered {status}"
+            : $"MCP server '{server}' at {url} answered {status}: {preview}";
+    }
+
+    /// <summary>Maps an exception from sending or reading to a failure naming the server, the URL and the cause.</summary>
+    public static UpstreamCallResult Describe(string server, Uri url, Exception exception) => exception switch
+    {
+        HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError or HttpRequestError.ProxyTunnelError } connect =>
+            UpstreamCallResult.Failure(UpstreamError.ConnectFailed, $"MCP server '{server}' at {url} could not be reached: {connect.Message}"),
+        HttpRequestException http =>
+            UpstreamCallResult.Failure(UpstreamError.Disconnected, $"MCP server '{server}' at {url} failed: {http.Message}"),
+        InvalidDataException data =>
+            UpstreamCallResult.Failure(UpstreamError.Protocol, $"MCP server '{server}' at {url} sent an invalid response: {data.Message}"),
+        _ =>
+            UpstreamCallResult.Failure(UpstreamError.Disconnected, $"MCP server '{server}' at {url} failed: {exception.Message}"),
+    };
+
+    /// <summary>Exponential backoff with full jitter, from <paramref name="initial"/> up to <see cref="MaxReconnectDelay"/>.</summary>
+    public static TimeSpan Backoff(TimeSpan initial, int failures)
+    {
+        var ticks = Math.Max(initial.Ticks, TimeSpan.TicksPerMillisecond);
+        for (var i = 1; i < failures && ticks < MaxReconnectDelay.Ticks; i++)
+        {
+            ticks *= 2;
+        }
+
+        ticks = Math.Min(ticks, MaxReconnectDelay.Ticks);
+        // Half fixed, half random: replicas that lost the same upstream do not reconnect in lockstep.
+        return TimeSpan.FromTicks((ticks / 2) + Random.Shared.NextInt64(ticks / 2 + 1));
+    }
+
+    public static bool IsRetryable(HttpStatusCode status) => (int)status >= 500 || status == HttpStatusCode.TooManyRequests;
+}

