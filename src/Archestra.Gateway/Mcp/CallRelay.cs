@@ -225,30 +225,8 @@ internal static class LogFilter
 
     private static LogLevelMcp? ReadLevel(UpstreamMessage message)
     {
-        var p = message.Envelope.Params;
-        if (p.IsEmpty)
-        {
-            return null;
-        }
-
-        var reader = new System.Text.Json.Utf8JsonReader(p.Of(message.Span));
-        if (!reader.Read() || reader.TokenType != System.Text.Json.JsonTokenType.StartObject)
-        {
-            return null;
-        }
-
-        while (reader.Read() && reader.TokenType == System.Text.Json.JsonTokenType.PropertyName)
-        {
-            if (reader.ValueTextEquals("level"u8))
-            {
-                reader.Read();
-                return reader.TokenType == System.Text.Json.JsonTokenType.String ? Parse(reader.ValueSpan) : null;
-            }
-
-            reader.Read();
-            reader.Skip();
-        }
-
-        return null;
+        var p = message.Envelope.Params.Of(message.Span);
+        var level = JsonObjectScan.FindValue(p, "level"u8);
+        return level.Length < 2 ? null : Parse(p.Slice(level.Start + 1, level.Length - 2));
     }
 }

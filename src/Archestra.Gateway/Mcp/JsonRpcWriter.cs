@@ -51,6 +51,29 @@ internal static class JsonRpcWriter
         return buffer.WrittenSpan.ToArray();
     }
 
+    /// <summary>A request the gateway itself sends upstream, with at most one string param (omitted when null).</summary>
+    public static byte[] Request(long id, string method, string? paramName = null, string? paramValue = null)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128);
+        using (var w = new Utf8JsonWriter(buffer, Options))
+        {
+            w.WriteStartObject();
+            w.WriteString("jsonrpc"u8, "2.0"u8);
+            w.WriteNumber("id"u8, id);
+            w.WriteString("method"u8, method);
+            w.WriteStartObject("params"u8);
+            if (paramName is not null && paramValue is not null)
+            {
+                w.WriteString(paramName, paramValue);
+            }
+
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
     /// <summary>A result response whose result object is written by <paramref name="writeResult"/>.</summary>
     public static byte[] Result<TState>(ReadOnlySpan<byte> rawId, TState state, Action<Utf8JsonWriter, TState> writeResult)
     {

@@ -145,33 +145,7 @@ internal sealed partial class McpEndpoint
         w.WriteEndObject();
     }
 
-    private static string? ReadInstructions(byte[]? initializeResult)
-    {
-        if (initializeResult is null)
-        {
-            return null;
-        }
-
-        var reader = new Utf8JsonReader(initializeResult);
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-        {
-            return null;
-        }
-
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            if (reader.ValueTextEquals("instructions"u8))
-            {
-                reader.Read();
-                return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-            }
-
-            reader.Read();
-            reader.Skip();
-        }
-
-        return null;
-    }
+    private static string? ReadInstructions(byte[]? initializeResult) => initializeResult is null ? null : JsonObjectScan.GetString(initializeResult, "instructions"u8);
 
     // ---- lists ----
 
@@ -590,49 +564,7 @@ internal sealed partial class McpEndpoint
         await WriteMessageAsync(context, JsonRpcWriter.EmptyResult(rawId), session, preferSse).ConfigureAwait(false);
     }
 
-    private static string? ReadLevel(ReadOnlySpan<byte> span, Slice paramsSlice)
-    {
-        if (paramsSlice.IsEmpty)
-        {
-            return null;
-        }
+    private static string? ReadLevel(ReadOnlySpan<byte> span, Slice paramsSlice) => JsonObjectScan.GetString(paramsSlice.Of(span), "level"u8);
 
-        var reader = new Utf8JsonReader(paramsSlice.Of(span));
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-        {
-            return null;
-        }
-
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            if (reader.ValueTextEquals("level"u8))
-            {
-                reader.Read();
-                return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-            }
-
-            reader.Read();
-            reader.Skip();
-        }
-
-        return null;
-    }
-
-    private static byte[] BuildSetLevel(long id, string level)
-    {
-        var buffer = new ArrayBufferWriter<byte>(128);
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            w.WriteStartObject();
-            w.WriteString("jsonrpc"u8, "2.0"u8);
-            w.WriteNumber("id"u8, id);
-            w.WriteString("method"u8, "logging/setLevel"u8);
-            w.WriteStartObject("params"u8);
-            w.WriteString("level"u8, level);
-            w.WriteEndObject();
-            w.WriteEndObject();
-        }
-
-        return buffer.WrittenSpan.ToArray();
-    }
+    private static byte[] BuildSetLevel(long id, string level) => JsonRpcWriter.Request(id, "logging/setLevel", "level", level);
 }

@@ -1,4 +1,4 @@
-using System.Text.Json;
+using Archestra.Runtime.JsonRpc;
 using Archestra.Runtime.Upstreams;
 
 namespace Archestra.Gateway.Mcp;
@@ -23,32 +23,5 @@ internal static class McpErrors
 internal static class ResultInspector
 {
     /// <summary>True when a tools/call result has <c>"isError": true</c> at its top level.</summary>
-    public static bool IsToolError(UpstreamMessage response)
-    {
-        var result = response.Envelope.Result;
-        if (result.IsEmpty)
-        {
-            return false;
-        }
-
-        var reader = new Utf8JsonReader(result.Of(response.Span));
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-        {
-            return false;
-        }
-
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            if (reader.ValueTextEquals("isError"u8))
-            {
-                reader.Read();
-                return reader.TokenType == JsonTokenType.True;
-            }
-
-            reader.Read();
-            reader.Skip();
-        }
-
-        return false;
-    }
+    public static bool IsToolError(UpstreamMessage response) => JsonObjectScan.IsTrue(response.Envelope.Result.Of(response.Span), "isError"u8);
 }

@@ -287,7 +287,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
             if (!AnySubscriber(pair.Key, pair.Value, except: session))
             {
                 var id = pair.Value.Upstream.NextId();
-                var request = ResourceRequests.Unsubscribe(id, pair.Key);
+                var request = JsonRpcWriter.Request(id, "resources/unsubscribe", "uri", pair.Key);
                 _ = pair.Value.Upstream.CallAsync(request, id, idempotent: true, observer: null, CancellationToken.None).AsTask();
             }
         }
@@ -320,26 +320,5 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
                 Log.UpstreamStopFailed(_logger, entry.Name, ex.Message);
             }
         }
-    }
-}
-
-internal static class ResourceRequests
-{
-    public static byte[] Unsubscribe(long id, string uri)
-    {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(128);
-        using (var w = new System.Text.Json.Utf8JsonWriter(buffer))
-        {
-            w.WriteStartObject();
-            w.WriteString("jsonrpc"u8, "2.0"u8);
-            w.WriteNumber("id"u8, id);
-            w.WriteString("method"u8, "resources/unsubscribe"u8);
-            w.WriteStartObject("params"u8);
-            w.WriteString("uri"u8, uri);
-            w.WriteEndObject();
-            w.WriteEndObject();
-        }
-
-        return buffer.WrittenSpan.ToArray();
     }
 }

@@ -317,25 +317,5 @@ internal sealed class UpstreamEntry
         return null;
     }
 
-    private static byte[] BuildListRequest(long id, string method, string? cursor)
-    {
-        var buffer = new ArrayBufferWriter<byte>(128);
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            w.WriteStartObject();
-            w.WriteString("jsonrpc"u8, "2.0"u8);
-            w.WriteNumber("id"u8, id);
-            w.WriteString("method"u8, method);
-            w.WriteStartObject("params"u8);
-            if (cursor is not null)
-            {
-                w.WriteString("cursor"u8, cursor);
-            }
-
-            w.WriteEndObject();
-            w.WriteEndObject();
-        }
-
-        return buffer.WrittenSpan.ToArray();
-    }
+    private static byte[] BuildListRequest(long id, string method, string? cursor) => JsonRpcWriter.Request(id, method, "cursor", cursor);
 }

@@ -357,28 +357,7 @@ public abstract class McpUpstream : IAsyncDisposable
         return buffer.WrittenSpan.ToArray();
     }
 
-    private static string? ReadProtocolVersion(byte[] result)
-    {
-        var reader = new Utf8JsonReader(result);
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-        {
-            return null;
-        }
-
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            if (reader.ValueTextEquals("protocolVersion"u8))
-            {
-                reader.Read();
-                return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-            }
-
-            reader.Read();
-            reader.Skip();
-        }
-
-        return null;
-    }
+    private static string? ReadProtocolVersion(byte[] result) => JsonObjectScan.GetString(result, "protocolVersion"u8);
 
     public abstract ValueTask DisposeAsync();
 
