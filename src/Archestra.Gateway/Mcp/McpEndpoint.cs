@@ -80,7 +80,19 @@ internal sealed partial class McpEndpoint
         }
 
         var limit = _gateway.Config.Limits.MaxRequestBodyBytes;
-        var (body, length, tooLarge) = await ReadBodyAsync(request.BodyReader, request.ContentLength, limit, context.RequestAborted).ConfigureAwait(false);
+        byte[]? body;
+        int length;
+        bool tooLarge;
+        try
+        {
+            (body, length, tooLarge) = await ReadBodyAsync(request.BodyReader, request.ContentLength, limit, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is BadHttpRequestException or OperationCanceledException or IOException)
+        {
+            // The client went away or sent a broken body (e.g. a truncated chunked encoding): nobody to answer.
+            return;
+        }
+
         if (tooLarge)
         {
             await WriteHttpErrorAsync(context, StatusCodes.Status413PayloadTooLarge, ErrorCodes.InvalidRequest, $"Request body exceeds the limit of {limit} bytes (limits.maxRequestBodyBytes).").ConfigureAwait(false);
