@@ -1,0 +1,149 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Archestra.Benchmarks;
+
+/// <summary>
+/// Measures allocated bytes per operation with <see cref="GC.GetAllocatedBytesForCurrentThread"/> and
+/// fails when an operation allocates more than its budget in bench/budgets.json. Runs in about a
+/// second, without BenchmarkDotNet, so CI can call it on every build.
+/// </summary>
+internal static class BudgetCheck
+{
+    /// <summary>
+    /// Measured rounds per operation; the least-allocating round counts. The first call of a method can
+    /// allocate once on this thread (type loading, tier-up stubs); a real per-call allocation shows in
+    /// every round.
+    /// </summary>
+    private const int Rounds = 3;
+
+    public static int Run(string budgetsPath, TextWriter output)
+    {
+        var hot = new HotPath();
+        if (!Verify(hot, output))
+        {
+            return 2;
+        }
+
+        var operations = new (string Name, Func<int> Operation)[]
+        {
+            ("parse.small", () => HotPath.Parse(hot.SmallRequest)),
+            ("parse.large", () => HotPath.Parse(hot.LargeRequest)),
+            ("parse.large-plain", () => HotPath.Parse(hot.LargePlainRequest)),
+            ("forward-request.small", () => hot.ForwardRequest(hot.SmallRequest)),
+            ("forward-request.large", () => hot.ForwardRequest(hot.LargeRequest)),
+            ("forward-response", hot.ForwardResponse),
+            ("route.profile", () => hot.Route() is null ? 0 : 1),
+            ("route.find-tool", () => hot.Find() is null ? 0 : 1),
+        };
+
+        var (iterations, budgets) = Load(budgetsPath);
+        var failed = false;
+        output.WriteLine($"{"operation",-24} {"bytes/op",9} {"budget",7}");
+        foreach (var (name, operation) in operations)
+        {
+            if (!budgets.Remove(name, out var budget))
+            {
+                output.WriteLine($"{name,-24} has no budget in {budgetsPath}");
+                failed = true;
+                continue;
+            }
+
+            var bytes = Measure(operation, iterations);
+
+            // Integer division: a one-off allocation of a few KB over 20k calls rounds to 0, while
+            // any allocation made on every call is at least 24 bytes per call.
+            var perCall = bytes / iterations;
+            var ok = perCall <= budget;
+            failed |= !ok;
+            output.WriteLine($"{name,-24} {perCall,9} {budget,7}{(ok ? "" : "  OVER BUDGET")}");
+        }
+
+        foreach (var name in budgets.Keys)
+        {
+            output.WriteLine($"{name,-24} is in {budgetsPath} but no such operation is measured");
+            failed = true;
+        }
+
+        output.WriteLine(failed ? "allocation budgets: FAILED" : "allocation budgets: ok");
+        return failed ? 1 : 0;
+    }
+
+    private static long Measure(Func<int> operation, int iterations)
+    {
+        var sink = 0;
+        for (var i = 0; i < iterations; i++)
+        {
+            sink += operation();
+        }
+
+        var least = long.MaxValue;
+        for (var round = 0; round < Rounds; round++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < iterations; i++)
+            {
+                sink += operation();
+            }
+
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
+        GC.KeepAlive(sink);
+        return least;
+    }
+
+    /// <summary>A zero-allocation result is worthless if the rewrite is wrong: check the bytes first.</summary>
+    private static bool Verify(HotPath hot, TextWriter output)
+    {
+        var expectedRequest =
+            """{"jsonrpc":"2.0","id":1048576,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"},"_meta":{"progressToken":1048576}}}""";
+        var expectedResponse =
+            """{"jsonrpc":"2.0","id":"req-17","result":{"content":[{"type":"text","text":"ok"}],"isError":false}}""";
+        var request = Encoding.UTF8.GetString(hot.Written(hot.ForwardRequest(hot.SmallRequest)));
+        var response = Encoding.UTF8.GetString(hot.Written(hot.ForwardResponse()));
+        var large = hot.ForwardRequest(hot.LargeRequest);
+        var largeOk = large > 0 && IsValidJson(hot.Written(large)) && hot.Written(large).IndexOf("\"name\":\"echo\""u8) > 0;
+        if (request == expectedRequest && response == expectedResponse && largeOk)
+        {
+            return true;
+        }
+
+        output.WriteLine("rewrite produced unexpected bytes:");
+        output.WriteLine($"  request:  {request}");
+        output.WriteLine($"  response: {response}");
+        output.WriteLine($"  large request valid: {largeOk}");
+        return false;
+    }
+
+    private static bool IsValidJson(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json);
+        try
+        {
+            while (reader.Read())
+            {
+            }
+
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private static (int Iterations, Dictionary<string, long> Budgets) Load(string path)
+    {
+        using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+        var root = document.RootElement;
+        var iterations = root.GetProperty("iterations").GetInt32();
+        var budgets = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var budget in root.GetProperty("budgets").EnumerateObject())
+        {
+            budgets[budget.Name] = budget.Value.GetInt64();
+        }
+
+        return (iterations, budgets);
+    }
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Load run: the same stateless tools/call, direct to the upstream, through a minimal Kestrel proxy (the
+# "floor": what any .NET HTTP proxy costs here) and through the gateway, interleaved in one run so all
+# see the same machine. Reports added latency at concurrency 1 and the throughput ratio at saturation,
+# plus CPU time per request of each process (steadier than req/s on a shared box).
+#
+#   bench/load/run.sh                      # builds the gateway (Release, JIT) and the upstream
+#   ARCHESTRA_BIN=out/aot/archestra bench/load/run.sh  # uses a NativeAOT gateway
+#   ROUNDS=3 DURATION=10s bench/load/run.sh
+#   GATEWAY_ENV="DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0" bench/load/run.sh   # runtime knobs for the gateway
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+HERE="$ROOT/bench/load"
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-5s}
+SAT_THREADS=${SAT_THREADS:-2}
+SAT_CONNECTIONS=${SAT_CONNECTIONS:-64}
+PORT_BASE=${PORT_BASE:-19300}
+P_UP=$PORT_BASE P_GW=$((PORT_BASE + 1)) P_ADMIN=$((PORT_BASE + 2)) P_METRICS=$((PORT_BASE + 3)) P_FLOOR=$((PORT_BASE + 4))
+WORK=$(mktemp -d /tmp/archestra-load.XXXXXX)
+PIDS=()
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+
+echo "== build"
+dotnet build "$ROOT/bench/Archestra.LoadUpstream" -c Release -v q -nologo >/dev/null
+dotnet build "$ROOT/bench/Archestra.ProxyFloor" -c Release -v q -nologo >/dev/null
+UPSTREAM_BIN=${UPSTREAM_BIN:-$ROOT/bench/Archestra.LoadUpstream/bin/Release/net10.0/Archestra.LoadUpstream}
+FLOOR_BIN=${FLOOR_BIN:-$ROOT/bench/Archestra.ProxyFloor/bin/Release/net10.0/Archestra.ProxyFloor}
+if [[ -z "${ARCHESTRA_BIN:-}" ]]; then
+  dotnet build "$ROOT/src/Archestra.Gateway" -c Release -v q -nologo >/dev/null
+  ARCHESTRA_BIN=$ROOT/src/Archestra.Gateway/bin/Release/net10.0/archestra
+fi
+echo "gateway:  $ARCHESTRA_BIN ${GATEWAY_ENV:-}"
+echo "upstream: $UPSTREAM_BIN"
+
+wait_for() { # url, expected status, what
+  for _ in $(seq 1 200); do
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "$1" || true) == "$2" ]] && return 0
+    sleep 0.05
+  done
+  echo "$3 did not come up at $1" >&2
+  exit 1
+}
+
+"$UPSTREAM_BIN" "$P_UP" >"$WORK/upstream.log" 2>&1 &
+UP_PID=$!
+PIDS+=("$UP_PID")
+wait_for "http://127.0.0.1:$P_UP/mcp" 405 "upstream"
+"$FLOOR_BIN" "$P_FLOOR" "http://127.0.0.1:$P_UP/mcp" >"$WORK/floor.log" 2>&1 &
+FLOOR_PID=$!
+PIDS+=("$FLOOR_PID")
+
+cat >"$WORK/archestra.json" <<EOF
+{"listen":{"gateway":"http://127.0.0.1:$P_GW","admin":"http://127.0.0.1:$P_ADMIN","metrics":"http://127.0.0.1:$P_METRICS"},
+ "mcpServers":{"up":{"url":"http://127.0.0.1:$P_UP/mcp"}},
+ "profiles":{"bench":{"servers":["up"]}}}
+EOF
+# shellcheck disable=SC2086 # GATEWAY_ENV is a list of NAME=VALUE words.
+env ${GATEWAY_ENV:-} "$ARCHESTRA_BIN" serve --config "$WORK/archestra.json" >"$WORK/gateway.log" 2>&1 &
+GW_PID=$!
+PIDS+=("$GW_PID")
+wait_for "http://127.0.0.1:$P_GW/readyz" 200 "gateway (log: $WORK/gateway.log)"
+
+DIRECT=http://127.0.0.1:$P_UP/mcp
+FLOOR=http://127.0.0.1:$P_FLOOR/mcp
+GATEWAY=http://127.0.0.1:$P_GW/v1/mcp/bench
+
+BODY=$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$HERE/tools-call.lua")
+for url in "$DIRECT" "$FLOOR" "$GATEWAY"; do
+  answer=$(curl -s -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d "$BODY" "$url")
+  if [[ $answer != *'"text":"ok"'* ]]; then
+    echo "unexpected answer from $url: $answer" >&2
+    exit 1
+  fi
+done
+echo "all targets answer tools/call correctly"
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICK=$(getconf CLK_TCK)
+
+# run NAME URL THREADS CONNECTIONS PROXY_PID: prints "NAME rps=... p50_us=... up_cpu_us=... proxy_cpu_us=..."
+run() {
+  local up0 gw0 up1 gw1 out
+  up0=$(cpu_ticks "$UP_PID"); gw0=$(cpu_ticks "$5")
+  out=$(wrk -t"$3" -c"$4" -d"$DURATION" --latency -s "$HERE/tools-call.lua" "$2")
+  up1=$(cpu_ticks "$UP_PID"); gw1=$(cpu_ticks "$5")
+  echo "$out" >>"$WORK/wrk.txt"
+  local result requests
+  result=$(grep '^RESULT' <<<"$out" | sed 's/^RESULT //')
+  requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")
+  awk -v n="$1" -v r="$result" -v q="$requests" -v u=$((up1 - up0)) -v g=$((gw1 - gw0)) -v t="$TICK" \
+    'BEGIN { printf "%s %s up_cpu_us=%.1f proxy_cpu_us=%.1f\n", n, r, u * 1e6 / t / q, g * 1e6 / t / q }'
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== warm-up ($WARMUP each, not reported)"
+wrk -t"$SAT_THREADS" -c"$SAT_CONNECTIONS" -d"$WARMUP" -s "$HERE/tools-call.lua" "$DIRECT" >/dev/null
+wrk -t"$SAT_THREADS" -c"$SAT_CONNECTIONS" -d"$WARMUP" -s "$HERE/tools-call.lua" "$FLOOR" >/dev/null
+wrk -t"$SAT_THREADS" -c"$SAT_CONNECTIONS" -d"$WARMUP" -s "$HERE/tools-call.lua" "$GATEWAY" >/dev/null
+
+echo "== $ROUNDS rounds, $DURATION per run, direct, floor and gateway interleaved"
+: >"$WORK/results.txt"
+for round in $(seq 1 "$ROUNDS"); do
+  run c1.direct "$DIRECT" 1 1 "$UP_PID" | tee -a "$WORK/results.txt"
+  run c1.floor "$FLOOR" 1 1 "$FLOOR_PID" | tee -a "$WORK/results.txt"
+  run c1.gateway "$GATEWAY" 1 1 "$GW_PID" | tee -a "$WORK/results.txt"
+  run sat.direct "$DIRECT" "$SAT_THREADS" "$SAT_CONNECTIONS" "$UP_PID" | tee -a "$WORK/results.txt"
+  run sat.floor "$FLOOR" "$SAT_THREADS" "$SAT_CONNECTIONS" "$FLOOR_PID" | tee -a "$WORK/results.txt"
+  run sat.gateway "$GATEWAY" "$SAT_THREADS" "$SAT_CONNECTIONS" "$GW_PID" | tee -a "$WORK/results.txt"
+  echo "-- round $round done"
+done
+
+echo
+echo "== summary (median over $ROUNDS rounds; raw wrk output in $WORK/wrk.txt)"
+awk -f "$HERE/summarize.awk" "$WORK/results.txt"
+echo "gateway RSS after the run: $(awk '/VmRSS/ {print $2, $3}' "/proc/$GW_PID/status"); load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
