@@ -105,6 +105,10 @@ internal sealed class GatewayServer : IAsyncDisposable
         builder.Logging.SetMinimumLevel(ParseLevel(Environment.GetEnvironmentVariable("ARCHESTRA_LOG_LEVEL")));
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+
+        // With this category enabled ASP.NET Core starts an Activity per request (~2 KB, and a traceparent
+        // header leaking upstream); bench/README.md measured 9.1 → 7.1 KB per tools/call without it.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         configureLogging?.Invoke(builder.Logging);
         return builder.Build();
     }

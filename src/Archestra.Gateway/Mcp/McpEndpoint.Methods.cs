@@ -320,7 +320,7 @@ internal sealed partial class McpEndpoint
             return;
         }
 
-        var outcome = await ForwardAsync(context, session, server, body, length, env, new Slice(nameSlice.Start, offset), acceptsSse, inspectToolResult: false, idempotent: true).ConfigureAwait(false);
+        var outcome = await ForwardAsync(context, session, server, body, length, env, new Slice(nameSlice.Start, offset), acceptsSse, idempotent: true).ConfigureAwait(false);
         _gateway.Metrics.RecordRequest(profile.Name, "prompts/get", outcome);
     }
 
@@ -368,7 +368,7 @@ internal sealed partial class McpEndpoint
             }
         }
 
-        var outcome = await ForwardAsync(context, session, server, body, length, env, default, acceptsSse, inspectToolResult: false, idempotent: method == "resources/read").ConfigureAwait(false);
+        var outcome = await ForwardAsync(context, session, server, body, length, env, default, acceptsSse, idempotent: method == "resources/read").ConfigureAwait(false);
         _gateway.Metrics.RecordRequest(profile.Name, method, outcome);
     }
 
@@ -454,7 +454,7 @@ internal sealed partial class McpEndpoint
             return;
         }
 
-        var outcome = await ForwardAsync(context, session, server, body, length, env, remove, acceptsSse, inspectToolResult: false, idempotent: true).ConfigureAwait(false);
+        var outcome = await ForwardAsync(context, session, server, body, length, env, remove, acceptsSse, idempotent: true).ConfigureAwait(false);
         _gateway.Metrics.RecordRequest(profile.Name, "completion/complete", outcome);
     }
 

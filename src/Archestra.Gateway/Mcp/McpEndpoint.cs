@@ -109,28 +109,24 @@ internal sealed partial class McpEndpoint
         }
     }
 
-    private async Task DispatchAsync(HttpContext context, GatewayProfile profile, byte[] body, int length, bool acceptsSse)
+    private Task DispatchAsync(HttpContext context, GatewayProfile profile, byte[] body, int length, bool acceptsSse)
     {
         var parse = JsonRpcEnvelope.TryParse(body.AsSpan(0, length), out var env);
         switch (parse)
         {
             case JsonRpcParseError.MalformedJson:
-                await WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.ParseError, "Parse error: the body is not valid JSON.").ConfigureAwait(false);
-                return;
+                return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.ParseError, "Parse error: the body is not valid JSON.");
             case JsonRpcParseError.Batch:
-                await WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, "JSON-RPC batches are not supported (removed from MCP in 2025-06-18); send one message per request.").ConfigureAwait(false);
-                return;
+                return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, "JSON-RPC batches are not supported (removed from MCP in 2025-06-18); send one message per request.");
             case JsonRpcParseError.InvalidMessage:
-                await WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, "Invalid Request: expected one JSON-RPC 2.0 message with \"jsonrpc\":\"2.0\" and a string \"method\" (or a response with \"id\" and \"result\" or \"error\").").ConfigureAwait(false);
-                return;
+                return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, "Invalid Request: expected one JSON-RPC 2.0 message with \"jsonrpc\":\"2.0\" and a string \"method\" (or a response with \"id\" and \"result\" or \"error\").");
         }
 
         var span = body.AsSpan(0, length);
         var sessionId = context.Request.Headers[McpProtocol.SessionHeader].ToString();
         if (env.IsRequest && env.MethodIs(span, Methods.Initialize))
         {
-            await InitializeAsync(context, profile, body, env, acceptsSse).ConfigureAwait(false);
-            return;
+            return InitializeAsync(context, profile, body, env, acceptsSse);
         }
 
         McpSession? session = null;
@@ -139,15 +135,13 @@ internal sealed partial class McpEndpoint
             session = _gateway.Sessions.Find(sessionId);
             if (session is null || session.Profile != profile)
             {
-                await WriteHttpErrorAsync(context, StatusCodes.Status404NotFound, ErrorCodes.InvalidRequest, "Session not found or expired; send initialize to start a new session.").ConfigureAwait(false);
-                return;
+                return WriteHttpErrorAsync(context, StatusCodes.Status404NotFound, ErrorCodes.InvalidRequest, "Session not found or expired; send initialize to start a new session.");
             }
         }
 
         if (!CheckProtocolVersionHeader(context, out var badVersion))
         {
-            await WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, $"Unsupported MCP-Protocol-Version '{badVersion}'. Supported: {string.Join(", ", McpProtocol.Supported)}.").ConfigureAwait(false);
-            return;
+            return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, $"Unsupported MCP-Protocol-Version '{badVersion}'. Supported: {string.Join(", ", McpProtocol.Supported)}.");
         }
 
         switch (env.Kind)
@@ -155,84 +149,83 @@ internal sealed partial class McpEndpoint
             case JsonRpcKind.Notification:
                 HandleClientNotification(session, profile, span, env);
                 context.Response.StatusCode = StatusCodes.Status202Accepted;
-                return;
+                return Task.CompletedTask;
             case JsonRpcKind.Response:
             case JsonRpcKind.ErrorResponse:
-                await HandleClientResponseAsync(context, session, body, length, env).ConfigureAwait(false);
-                return;
+                return HandleClientResponseAsync(context, session, body, length, env);
         }
 
-        await HandleRequestAsync(context, profile, session, body, length, env, acceptsSse).ConfigureAwait(false);
+        return HandleRequestAsync(context, profile, session, body, length, env, acceptsSse);
     }
 
-    private async Task HandleRequestAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, bool acceptsSse)
+    private Task HandleRequestAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, bool acceptsSse)
     {
         var span = body.AsSpan(0, length);
         var rawId = env.Id.Of(span);
         if (env.MethodIs(span, Methods.ToolsCall))
         {
-            await CallToolAsync(context, profile, session, body, length, env, acceptsSse).ConfigureAwait(false);
+            return CallToolAsync(context, profile, session, body, length, env, acceptsSse);
         }
         else if (env.MethodIs(span, Methods.ToolsList))
         {
-            await ListAsync(context, profile, session, ListKind.Tools, body, env).ConfigureAwait(false);
+            return ListAsync(context, profile, session, ListKind.Tools, body, env);
         }
         else if (env.MethodIs(span, Methods.Ping))
         {
-            await WriteMessageAsync(context, JsonRpcWriter.EmptyResult(rawId), session, !AcceptsJson(context.Request)).ConfigureAwait(false);
+            return WriteMessageAsync(context, JsonRpcWriter.EmptyResult(rawId), session, !AcceptsJson(context.Request));
         }
         else if (env.MethodIs(span, Methods.PromptsList))
         {
-            await ListAsync(context, profile, session, ListKind.Prompts, body, env).ConfigureAwait(false);
+            return ListAsync(context, profile, session, ListKind.Prompts, body, env);
         }
         else if (env.MethodIs(span, Methods.ResourcesList))
         {
-            await ListAsync(context, profile, session, ListKind.Resources, body, env).ConfigureAwait(false);
+            return ListAsync(context, profile, session, ListKind.Resources, body, env);
         }
         else if (env.MethodIs(span, Methods.ResourceTemplatesList))
         {
-            await ListAsync(context, profile, session, ListKind.ResourceTemplates, body, env).ConfigureAwait(false);
+            return ListAsync(context, profile, session, ListKind.ResourceTemplates, body, env);
         }
         else if (env.MethodIs(span, Methods.PromptsGet))
         {
-            await GetPromptAsync(context, profile, session, body, length, env, acceptsSse).ConfigureAwait(false);
+            return GetPromptAsync(context, profile, session, body, length, env, acceptsSse);
         }
         else if (env.MethodIs(span, Methods.ResourcesRead) || env.MethodIs(span, Methods.ResourcesSubscribe) || env.MethodIs(span, Methods.ResourcesUnsubscribe))
         {
-            await ResourceRequestAsync(context, profile, session, body, length, env, acceptsSse).ConfigureAwait(false);
+            return ResourceRequestAsync(context, profile, session, body, length, env, acceptsSse);
         }
         else if (env.MethodIs(span, Methods.CompletionComplete))
         {
-            await CompleteAsync(context, profile, session, body, length, env, acceptsSse).ConfigureAwait(false);
+            return CompleteAsync(context, profile, session, body, length, env, acceptsSse);
         }
         else if (env.MethodIs(span, Methods.LoggingSetLevel))
         {
-            await SetLogLevelAsync(context, profile, session, body, env).ConfigureAwait(false);
+            return SetLogLevelAsync(context, profile, session, body, env);
         }
         else
         {
             var name = Encoding.UTF8.GetString(env.Method.Of(span));
             _gateway.Metrics.RecordRequest(profile.Name, "other", "method_not_found");
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.MethodNotFound, $"Method not found: {name}"), session, !AcceptsJson(context.Request)).ConfigureAwait(false);
+            return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.MethodNotFound, $"Method not found: {name}"), session, !AcceptsJson(context.Request));
         }
     }
 
     // ---- tools/call: the hot path ----
 
-    private async Task CallToolAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, bool acceptsSse)
+    internal readonly record struct ToolCallLabels(string Profile, string Server, string Tool);
+
+    private Task CallToolAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, bool acceptsSse)
     {
         var span = body.AsSpan(0, length);
         var rawId = env.Id.Of(span);
         if (env.ParamsName.Length < 2 || span[env.ParamsName.Start] != (byte)'"')
         {
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: tools/call needs params.name (a string)."), session, !AcceptsJson(context.Request)).ConfigureAwait(false);
-            return;
+            return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: tools/call needs params.name (a string)."), session, !AcceptsJson(context.Request));
         }
 
         if (!env.Arguments.IsEmpty && span[env.Arguments.Start] != (byte)'{')
         {
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: params.arguments must be an object."), session, !AcceptsJson(context.Request)).ConfigureAwait(false);
-            return;
+            return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: params.arguments must be an object."), session, !AcceptsJson(context.Request));
         }
 
         // The name without quotes; an escaped name (\uXXXX) is rare and is rejected rather than unescaped on the hot path.
@@ -240,16 +233,14 @@ internal sealed partial class McpEndpoint
         var name = nameSlice.Of(span);
         if (name.IndexOf((byte)'\\') >= 0)
         {
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: tool names with JSON escapes are not supported."), session, !AcceptsJson(context.Request)).ConfigureAwait(false);
-            return;
+            return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: tool names with JSON escapes are not supported."), session, !AcceptsJson(context.Request));
         }
 
         var server = profile.Route(name, out var offset);
         if (server is null)
         {
             _gateway.Metrics.RecordToolCall(profile.Name, "_none", "_unknown", "unknown_tool", 0);
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, UnknownName("tool", Encoding.UTF8.GetString(name), profile)), session, !AcceptsJson(context.Request)).ConfigureAwait(false);
-            return;
+            return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, UnknownName("tool", Encoding.UTF8.GetString(name), profile)), session, !AcceptsJson(context.Request));
         }
 
         var toolName = name[offset..];
@@ -260,8 +251,7 @@ internal sealed partial class McpEndpoint
             if (known is null)
             {
                 _gateway.Metrics.RecordToolCall(profile.Name, server.Name, "_unknown", "unknown_tool", 0);
-                await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, $"Unknown tool '{Encoding.UTF8.GetString(name)}': MCP server '{server.Name}' has no tool '{Encoding.UTF8.GetString(toolName)}'."), session, !AcceptsJson(context.Request)).ConfigureAwait(false);
-                return;
+                return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, $"Unknown tool '{Encoding.UTF8.GetString(name)}': MCP server '{server.Name}' has no tool '{Encoding.UTF8.GetString(toolName)}'."), session, !AcceptsJson(context.Request));
             }
 
             toolLabel = known;
@@ -272,18 +262,22 @@ internal sealed partial class McpEndpoint
             toolLabel = "_unlisted";
         }
 
-        var started = Stopwatch.GetTimestamp();
-        var outcome = await ForwardAsync(context, session, server, body, length, env, new Slice(nameSlice.Start, offset), acceptsSse, inspectToolResult: true).ConfigureAwait(false);
-        _gateway.Metrics.RecordToolCall(profile.Name, server.Name, toolLabel, outcome, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        return ForwardAsync(context, session, server, body, length, env, new Slice(nameSlice.Start, offset), acceptsSse, new ToolCallLabels(profile.Name, server.Name, toolLabel));
     }
+
+    private Task<string> ForwardAsync(HttpContext context, McpSession? session, UpstreamEntry server, byte[] body, int length, JsonRpcEnvelope env, Slice removeFromName, bool acceptsSse, ToolCallLabels tool) =>
+        ForwardAsync(context, session, server, body, length, env, removeFromName, acceptsSse, idempotent: false, tool);
 
     /// <summary>
     /// Forwards a request to <paramref name="server"/> with its id (and optionally a name prefix and the
     /// progress token) rewritten, relays what the upstream sends during the call, and writes the answer
-    /// with the client's id. Returns the outcome label for metrics.
+    /// with the client's id. Returns the outcome label; for tools/call (<paramref name="tool"/> set) it
+    /// also records the call's metrics here, so the hot path has a single async frame.
     /// </summary>
-    private async Task<string> ForwardAsync(HttpContext context, McpSession? session, UpstreamEntry server, byte[] body, int length, JsonRpcEnvelope env, Slice removeFromName, bool acceptsSse, bool inspectToolResult, bool idempotent = false)
+    private async Task<string> ForwardAsync(HttpContext context, McpSession? session, UpstreamEntry server, byte[] body, int length, JsonRpcEnvelope env, Slice removeFromName, bool acceptsSse, bool idempotent, ToolCallLabels? tool = null)
     {
+        var started = Stopwatch.GetTimestamp();
+        var inspectToolResult = tool is not null;
         var span = body.AsSpan(0, length);
         var upstream = server.Upstream;
         var upstreamId = upstream.NextId();
@@ -339,12 +333,12 @@ internal sealed partial class McpEndpoint
                     context.Response.StatusCode = StatusCodes.Status202Accepted;
                 }
 
-                return "cancelled";
+                return Done("cancelled");
             }
 
             var (code, stage) = McpErrors.Map(result.Error);
             await relay.FinishAsync(JsonRpcWriter.Error(clientId, code, result.Detail ?? $"MCP server '{server.Name}' failed", server.Name, stage)).ConfigureAwait(false);
-            return result.Error == UpstreamError.Timeout ? "timeout" : "upstream_error";
+            return Done(result.Error == UpstreamError.Timeout ? "timeout" : "upstream_error");
         }
 
         var response = result.Response!;
@@ -363,7 +357,17 @@ internal sealed partial class McpEndpoint
             ArrayPool<byte>.Shared.Return(outBuffer);
         }
 
-        return outcome;
+        return Done(outcome);
+
+        string Done(string outcome)
+        {
+            if (tool is { } labels)
+            {
+                _gateway.Metrics.RecordToolCall(labels.Profile, labels.Server, labels.Tool, outcome, Stopwatch.GetElapsedTime(started).TotalSeconds);
+            }
+
+            return outcome;
+        }
     }
 
     private static string UnknownName(string kind, string name, GatewayProfile profile)
@@ -588,15 +592,15 @@ internal sealed partial class McpEndpoint
 
         foreach (var value in accept)
         {
-            if (value is null)
+            // Allocation-free: this runs on every request (a string.Split here showed up in the profile).
+            var rest = value.AsSpan();
+            while (!rest.IsEmpty)
             {
-                continue;
-            }
-
-            foreach (var part in value.Split(','))
-            {
+                var comma = rest.IndexOf(',');
+                var part = comma < 0 ? rest : rest[..comma];
+                rest = comma < 0 ? default : rest[(comma + 1)..];
                 var semi = part.IndexOf(';');
-                var media = (semi < 0 ? part : part[..semi]).AsSpan().Trim();
+                var media = (semi < 0 ? part : part[..semi]).Trim();
                 if (media.Equals(mediaType, StringComparison.OrdinalIgnoreCase) || media.SequenceEqual("*/*")
                     || (media.EndsWith("/*", StringComparison.Ordinal) && mediaType.AsSpan().StartsWith(media[..^1], StringComparison.OrdinalIgnoreCase)))
                 {
