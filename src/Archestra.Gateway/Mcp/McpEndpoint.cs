@@ -20,10 +20,14 @@ internal sealed partial class McpEndpoint
     private readonly McpGateway _gateway;
     private readonly RequestGuard _guard;
 
+    // Cached: a method group converted at each call site allocated a delegate per tools/call.
+    private readonly Action<UpstreamEntry, UpstreamMessage, string> _rejectServerRequest;
+
     public McpEndpoint(McpGateway gateway, RequestGuard guard)
     {
         _gateway = gateway;
         _guard = guard;
+        _rejectServerRequest = gateway.RejectServerRequest;
     }
 
     public Task HandleAsync(HttpContext context)
@@ -294,7 +298,7 @@ internal sealed partial class McpEndpoint
 
         var clientId = env.Id.Of(span).ToArray();
         var progressToken = env.ProgressToken.IsEmpty ? null : env.ProgressToken.Of(span).ToArray();
-        var relay = new CallRelay(context, session, server, progressToken, acceptsSse, _gateway.RejectServerRequest);
+        var relay = new CallRelay(context, session, server, progressToken, acceptsSse, _rejectServerRequest);
 
         CancellationTokenSource? cancel = null;
         string? inFlightKey = null;
