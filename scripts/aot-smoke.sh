@@ -66,6 +66,23 @@ sleep 1
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
 size=$(stat -c %s "$bin")
 echo "  binary size: $((size / 1024 / 1024)) MiB ($size bytes); start to ready: ${elapsed_ms} ms; RSS after start: $((rss_kb / 1024)) MiB"
+
+# SIGTERM: a clean exit (status 0) that takes the stdio server's process tree with it.
+children=$(pgrep -P "$pid" | tr '\n' ' ')
+kill -TERM "$pid"
+stopped=0
+for _ in $(seq 100); do
+  if ! kill -0 "$pid" 2>/dev/null; then stopped=1; break; fi
+  sleep 0.1
+done
+status=1
+if ((stopped)); then wait "$pid"; status=$?; fi
+pid=
+check "SIGTERM stops the gateway with status 0" test "$stopped$status" = 10
+orphans=0
+for child in $children; do kill -0 "$child" 2>/dev/null && orphans=$((orphans + 1)); done
+check "no stdio server process outlives the gateway (had: ${children:-none})" test -n "$children" -a "$orphans" = 0
+
 if ((failed > 0)); then echo "--- gateway stderr"; tail -30 "$work/stderr"; echo "--- stdout"; tail -10 "$work/stdout"; fi
 echo "SMOKE: $passed passed, $failed failed"
 ((failed == 0))

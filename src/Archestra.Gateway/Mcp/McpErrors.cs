@@ -13,7 +13,6 @@ internal static class McpErrors
         UpstreamError.ConnectFailed => (ErrorCodes.UpstreamUnavailable, "connect"),
         UpstreamError.Disconnected => (ErrorCodes.UpstreamUnavailable, "disconnected"),
         UpstreamError.Protocol => (ErrorCodes.UpstreamProtocol, "protocol"),
-        UpstreamError.Overloaded => (ErrorCodes.UpstreamOverloaded, "overloaded"),
         UpstreamError.Cancelled => (ErrorCodes.InternalError, "cancelled"),
         _ => (ErrorCodes.InternalError, "internal"),
     };

@@ -84,6 +84,4 @@ internal static class ErrorCodes
     public const int UpstreamTimeout = -32011;
     /// <summary>The upstream answered with something that is not valid MCP.</summary>
     public const int UpstreamProtocol = -32012;
-    /// <summary>The gateway is shedding load for this upstream.</summary>
-    public const int UpstreamOverloaded = -32013;
 }

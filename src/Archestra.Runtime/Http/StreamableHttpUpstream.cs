@@ -257,7 +257,8 @@ public sealed class StreamableHttpUpstream : McpUpstream
             using (response)
             {
                 // 404 to a request carrying a session id: the server ended the session (spec "Session Management").
-                if (response.StatusCode == HttpStatusCode.NotFound && handshake is null && session?.Id is not null && !renewed)
+                if (handshake is null && session?.Id is not null && !renewed
+                    && await IsSessionGoneAsync(response, cancellationToken).ConfigureAwait(false))
                 {
                     response.Dispose();
                     var renewal = await RenewSessionAsync(session, cancellationToken).ConfigureAwait(false);
@@ -273,6 +274,38 @@ public sealed class StreamableHttpUpstream : McpUpstream
                 return await ReadAnswerAsync(response, call, handshake, cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// Whether the server no longer knows our session: 404 as the spec says, or the 400 "Bad Request: No
+    /// valid session ID provided" that servers built on the TypeScript SDK's example (server-everything
+    /// among them) send after a restart. A 400 counts only when its body names the session, so other bad
+    /// requests are not retried. The body is buffered (it is small) so it can still be reported after.
+    /// </summary>
+    private static async ValueTask<bool> IsSessionGoneAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return true;
+        }
+
+        if (response.StatusCode != HttpStatusCode.BadRequest)
+        {
+            return false;
+        }
+
+        try
+        {
+            await response.Content.LoadIntoBufferAsync(4096, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException)
+        {
+            // Larger than 4 KB: not the short session error, report it as it is.
+            return false;
+        }
+
+        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        return body.AsSpan().IndexOf("session"u8) >= 0 || body.AsSpan().IndexOf("Session"u8) >= 0;
     }
 
     private async ValueTask<UpstreamCallResult> ReadAnswerAsync(HttpResponseMessage response, PendingCall? call, HttpSession? handshake, CancellationToken cancellationToken)

@@ -19,8 +19,6 @@ public enum UpstreamError : byte
     Protocol,
     /// <summary>The caller cancelled (client disconnected or sent notifications/cancelled).</summary>
     Cancelled,
-    /// <summary>Too many concurrent calls queued for this upstream.</summary>
-    Overloaded,
 }
 
 /// <summary>The outcome of one request sent to an upstream.</summary>
