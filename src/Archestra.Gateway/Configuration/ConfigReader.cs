@@ -20,7 +20,7 @@ internal sealed class ConfigReader
     private static readonly string[] s_rootKeys = ["$schema", "listen", "limits", "security", "mcpServers", "profiles"];
     private static readonly string[] s_listenKeys = ["gateway", "admin", "metrics"];
     private static readonly string[] s_limitsKeys = ["maxRequestBodyBytes", "sessionIdleTimeoutSeconds", "maxSessions"];
-    private static readonly string[] s_securityKeys = ["allowedOrigins", "allowedHosts"];
+    private static readonly string[] s_securityKeys = ["allowedOrigins", "allowedHosts", "sessionKey"];
     private static readonly string[] s_serverKeys = ["type", "command", "args", "env", "cwd", "url", "headers", "transport", "timeoutSeconds"];
     private static readonly string[] s_profileKeys = ["servers", "tokens", "toolPrefix"];
 
@@ -188,13 +188,29 @@ internal sealed class ConfigReader
                         "an origin such as https://app.example.com (scheme://host[:port], no path or trailing '/') or *"),
                 };
             }
-            else
+            else if (property.Name == "allowedHosts")
             {
                 config = config with
                 {
                     AllowedHosts = ReadStringArray(property.Value, itemPath, IsHostWithOptionalPort,
                         "a host name such as gateway.internal, optionally with :port"),
                 };
+            }
+            else if (property.Value.ValueKind == JsonValueKind.String && !property.Value.GetString()!.StartsWith(EnvPrefix, StringComparison.Ordinal))
+            {
+                Error(itemPath, "secrets are never written inline: use env:NAME");
+            }
+            else if (TryReadString(property.Value, itemPath, out var key))
+            {
+                // 32 characters: enough entropy for an HMAC-SHA256 key even when it is hex or base64.
+                if (key.Value.Length < 32)
+                {
+                    Error(itemPath, $"the session key (from {key.EnvName}) must be at least 32 characters, e.g. the output of `openssl rand -hex 32`");
+                }
+                else
+                {
+                    config = config with { SessionKey = System.Text.Encoding.UTF8.GetBytes(key.Value) };
+                }
             }
         }
 

@@ -53,6 +53,12 @@ public sealed record SecurityConfig
 
     /// <summary>Host header values accepted on a loopback listener besides localhost/127.0.0.1/[::1].</summary>
     public IReadOnlyList<string> AllowedHosts { get; init; } = [];
+
+    /// <summary>
+    /// HMAC key that signs session ids, shared by every replica (and kept across restarts) so that any
+    /// of them can resume a session another one created. Null: a random key per process.
+    /// </summary>
+    public byte[]? SessionKey { get; init; }
 }
 
 public enum McpServerKind

@@ -55,10 +55,16 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         }
 
         Profiles = profiles.ToFrozenDictionary(StringComparer.Ordinal);
-        Sessions = new SessionStore(config.Limits.SessionIdleTimeout, config.Limits.MaxSessions, OnSessionEnded);
+        var key = config.Security.SessionKey ?? System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+        Sessions = new SessionStore(config.Limits.SessionIdleTimeout, config.Limits.MaxSessions, new SessionIds(key), FindProfile, OnSessionEnded)
+        {
+            Recovered = _ => metrics.SessionOpened(),
+        };
     }
 
     public GatewayConfig Config { get; }
+
+    private GatewayProfile? FindProfile(string name) => Profiles.TryGetValue(name, out var profile) ? profile : null;
 
     public GatewayMetrics Metrics { get; }
 

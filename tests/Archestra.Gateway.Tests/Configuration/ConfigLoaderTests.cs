@@ -132,7 +132,7 @@ public class ConfigLoaderTests
         { """{"servers": {}}""", "$.servers: unknown key; expected one of: $schema, listen, limits, security, mcpServers, profiles" },
         { """{"listen": {"gateway": "http://127.0.0.1:1", "gatewya": "x"}}""", "$.listen.gatewya: unknown key; expected one of: gateway, admin, metrics" },
         { """{"limits": {"maxBody": 1}}""", "$.limits.maxBody: unknown key; expected one of: maxRequestBodyBytes, sessionIdleTimeoutSeconds, maxSessions" },
-        { """{"security": {"cors": 1}}""", "$.security.cors: unknown key; expected one of: allowedOrigins, allowedHosts" },
+        { """{"security": {"cors": 1}}""", "$.security.cors: unknown key; expected one of: allowedOrigins, allowedHosts, sessionKey" },
         { """{"mcpServers": {"a": {"command": "x", "envFile": ".env"}}}""", "$.mcpServers.a.envFile: unknown key; expected one of: type, command, args, env, cwd, url, headers, transport, timeoutSeconds" },
         { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "token": []}}}""", "$.profiles.p.token: unknown key; expected one of: servers, tokens, toolPrefix" },
         { """{"listen": {}, "listen": {}}""", "$.listen: duplicate key" },

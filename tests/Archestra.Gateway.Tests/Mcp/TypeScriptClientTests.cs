@@ -26,7 +26,7 @@ public sealed class TypeScriptClientTests : IClassFixture<EverythingFixture>
         var json = process.Output.Split('\n').Last(l => l.StartsWith('{'));
         var result = JsonDocument.Parse(json).RootElement;
         Assert.Equal("2025-11-25", result.GetProperty("protocolVersion").GetString());
-        Assert.Equal(32, result.GetProperty("sessionId").GetString()!.Length);
+        Assert.Matches("^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{22}$", result.GetProperty("sessionId").GetString());
         var tools = result.GetProperty("tools").EnumerateArray().Select(t => t.GetString()).ToList();
         Assert.Contains("local__echo", tools);
         Assert.Contains("remote__echo", tools);

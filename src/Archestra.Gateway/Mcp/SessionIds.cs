@@ -1,0 +1,78 @@
+using System.Buffers.Binary;
+using System.Buffers.Text;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Archestra.Gateway.Mcp;
+
+/// <summary>What a session id carries: enough to rebuild the session on any replica that has the key.</summary>
+internal readonly record struct SessionClaims(string Profile, string ProtocolVersion, ClientCapabilities Capabilities, DateTimeOffset IssuedAt);
+
+/// <summary>
+/// Session ids are <c>base64url(claims) "." base64url(HMAC-SHA256(key, claims)[..16])</c>: visible ASCII as
+/// the spec requires, unguessable (the claims hold 128 random bits), and verifiable without shared state,
+/// so a replica that never saw the session, or a restarted gateway, can resume it (DESIGN.md, "Scaling out").
+/// </summary>
+internal sealed class SessionIds
+{
+    private const byte Format = 1;
+    private const int MacBytes = 16;
+    private readonly byte[] _key;
+
+    public SessionIds(byte[] key)
+    {
+        _key = key;
+    }
+
+    public string Issue(SessionClaims claims)
+    {
+        var profile = Encoding.UTF8.GetBytes(claims.Profile);
+        var payload = new byte[1 + 1 + 1 + 8 + 16 + profile.Length];
+        payload[0] = Format;
+        payload[1] = (byte)Array.IndexOf(McpProtocol.Supported, claims.ProtocolVersion);
+        payload[2] = (byte)((claims.Capabilities.Sampling ? 1 : 0) | (claims.Capabilities.Elicitation ? 2 : 0) | (claims.Capabilities.Roots ? 4 : 0));
+        BinaryPrimitives.WriteInt64BigEndian(payload.AsSpan(3), claims.IssuedAt.ToUnixTimeSeconds());
+        RandomNumberGenerator.Fill(payload.AsSpan(11, 16));
+        profile.CopyTo(payload.AsSpan(27));
+
+        Span<byte> mac = stackalloc byte[32];
+        HMACSHA256.HashData(_key, payload, mac);
+        return Base64Url.EncodeToString(payload) + "." + Base64Url.EncodeToString(mac[..MacBytes]);
+    }
+
+    /// <summary>The claims of an id this key signed; false for anything else (never throws for bad input).</summary>
+    public bool TryRead(string id, out SessionClaims claims)
+    {
+        claims = default;
+        var dot = id.IndexOf('.');
+        if (dot <= 0 || id.Length > 512)
+        {
+            return false;
+        }
+
+        Span<byte> payload = stackalloc byte[384];
+        Span<byte> mac = stackalloc byte[MacBytes + 2];
+        if (Base64Url.DecodeFromChars(id.AsSpan(0, dot), payload, out _, out var payloadLength) != System.Buffers.OperationStatus.Done
+            || Base64Url.DecodeFromChars(id.AsSpan(dot + 1), mac, out _, out var macLength) != System.Buffers.OperationStatus.Done
+            || macLength != MacBytes || payloadLength < 28)
+        {
+            return false;
+        }
+
+        payload = payload[..payloadLength];
+        Span<byte> expected = stackalloc byte[32];
+        HMACSHA256.HashData(_key, payload, expected);
+        if (!CryptographicOperations.FixedTimeEquals(expected[..MacBytes], mac[..MacBytes]) || payload[0] != Format || payload[1] >= McpProtocol.Supported.Length)
+        {
+            return false;
+        }
+
+        var caps = payload[2];
+        claims = new SessionClaims(
+            Encoding.UTF8.GetString(payload[27..]),
+            McpProtocol.Supported[payload[1]],
+            new ClientCapabilities((caps & 1) != 0, (caps & 2) != 0, (caps & 4) != 0),
+            DateTimeOffset.FromUnixTimeSeconds(BinaryPrimitives.ReadInt64BigEndian(payload[3..])));
+        return true;
+    }
+}
