@@ -15,10 +15,7 @@ public sealed class LegacySseUpstream : McpUpstream
     private readonly HttpMessageInvoker _http;
     private readonly KeyValuePair<string, string>[] _headers;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile Uri? _endpoint;
-    private Task? _supervisor;
-    private int _disposed;
 
     public LegacySseUpstream(HttpUpstreamOptions options, IUpstreamListener listener, ILogger logger)
         : base(options, listener, logger)
@@ -31,25 +28,13 @@ public sealed class LegacySseUpstream : McpUpstream
     /// <summary>The URL messages are posted to, from the stream's <c>endpoint</c> event.</summary>
     public Uri? Endpoint => _endpoint;
 
-    public override async Task StartAsync(CancellationToken cancellationToken)
-    {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (Interlocked.CompareExchange(ref _supervisor, Task.CompletedTask, null) is not null)
-        {
-            throw new InvalidOperationException($"MCP server '{Name}' was already started");
-        }
-
-        _supervisor = Task.Run(SuperviseAsync, CancellationToken.None);
-        await _firstAttempt.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private async Task SuperviseAsync()
+    protected override async Task SuperviseAsync()
     {
         var failures = 0;
         while (!_stopping.IsCancellationRequested)
         {
             var wasReady = await RunOnceAsync().ConfigureAwait(false);
-            _firstAttempt.TrySetResult();
+            FirstAttemptDone();
             if (_stopping.IsCancellationRequested)
             {
                 break;
@@ -114,7 +99,7 @@ public sealed class LegacySseUpstream : McpUpstream
                     ready = true;
                     HttpLog.Ready(Logger, Name, _options.Url, ProtocolVersion);
                     SetState(UpstreamState.Ready, null);
-                    _firstAttempt.TrySetResult();
+                    FirstAttemptDone();
                     detail = await reader.ConfigureAwait(false);
                 }
                 else
@@ -257,13 +242,13 @@ public sealed class LegacySseUpstream : McpUpstream
 
     public override async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (!TryMarkDisposed())
         {
             return;
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
-        if (_supervisor is { } supervisor)
+        if (Supervisor is { } supervisor)
         {
             try
             {
@@ -277,7 +262,7 @@ public sealed class LegacySseUpstream : McpUpstream
 
         FailAllPending(UpstreamError.Unavailable, $"MCP server '{Name}' was stopped");
         SetState(UpstreamState.Stopped, $"MCP server '{Name}' was stopped");
-        _firstAttempt.TrySetResult();
+        FirstAttemptDone();
         _http.Dispose();
         _stopping.Dispose();
     }

@@ -31,14 +31,11 @@ public sealed class StreamableHttpUpstream : McpUpstream
     private readonly ResiliencePipeline<HttpResponseMessage> _retryingBreaker;
     private readonly SemaphoreSlim _sessionLock = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
-    private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
     // Set only within a handshake's async flow: its requests use the session being created, not the current one.
     private readonly AsyncLocal<HttpSession?> _handshake = new();
     private volatile HttpSession? _session;
-    private Task? _connectLoop;
     private CancellationTokenSource? _getStreamStop;
     private Task? _getStream;
-    private int _disposed;
 
     public StreamableHttpUpstream(HttpUpstreamOptions options, IUpstreamListener listener, ILogger logger)
         : base(options, listener, logger)
@@ -111,19 +108,7 @@ public sealed class StreamableHttpUpstream : McpUpstream
         return null;
     }
 
-    public override async Task StartAsync(CancellationToken cancellationToken)
-    {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (Interlocked.CompareExchange(ref _connectLoop, Task.CompletedTask, null) is not null)
-        {
-            throw new InvalidOperationException($"MCP server '{Name}' was already started");
-        }
-
-        _connectLoop = Task.Run(ConnectLoopAsync, CancellationToken.None);
-        await _firstAttempt.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private async Task ConnectLoopAsync()
+    protected override async Task SuperviseAsync()
     {
         for (var failures = 1; !_stopping.IsCancellationRequested; failures++)
         {
@@ -154,13 +139,13 @@ public sealed class StreamableHttpUpstream : McpUpstream
             {
                 HttpLog.Ready(Logger, Name, _options.Url, ProtocolVersion);
                 SetState(UpstreamState.Ready, null);
-                _firstAttempt.TrySetResult();
+                FirstAttemptDone();
                 return;
             }
 
             HttpLog.Down(Logger, Name, result.Detail);
             SetState(UpstreamState.Down, result.Detail);
-            _firstAttempt.TrySetResult();
+            FirstAttemptDone();
             var delay = UpstreamHttp.Backoff(_options.RetryDelay, failures);
             HttpLog.ReconnectScheduled(Logger, Name, delay.TotalMilliseconds);
             try
@@ -173,7 +158,7 @@ public sealed class StreamableHttpUpstream : McpUpstream
             }
         }
 
-        _firstAttempt.TrySetResult();
+        FirstAttemptDone();
     }
 
     /// <summary>Runs the handshake as a new session and, when it succeeds, makes that session current. Caller holds the session lock.</summary>
@@ -619,14 +604,14 @@ public sealed class StreamableHttpUpstream : McpUpstream
 
     public override async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (!TryMarkDisposed())
         {
             return;
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
         StopGetStream();
-        foreach (var task in new[] { _connectLoop, _getStream })
+        foreach (var task in new[] { Supervisor, _getStream })
         {
             if (task is not null)
             {
@@ -648,7 +633,7 @@ public sealed class StreamableHttpUpstream : McpUpstream
 
         FailAllPending(UpstreamError.Unavailable, $"MCP server '{Name}' was stopped");
         SetState(UpstreamState.Stopped, $"MCP server '{Name}' was stopped");
-        _firstAttempt.TrySetResult();
+        FirstAttemptDone();
         _http.Dispose();
         _stopping.Dispose();
     }

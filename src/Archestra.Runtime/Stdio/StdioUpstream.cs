@@ -36,12 +36,9 @@ public sealed class StdioUpstream : McpUpstream
     private readonly StderrTail _stderr;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
-    private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Task? _supervisor;
     private volatile Process? _process;
     private volatile Stream? _stdin;
     private long _restarts;
-    private int _disposed;
 
     public StdioUpstream(StdioUpstreamOptions options, IUpstreamListener listener, ILogger logger)
         : base(options, listener, logger)
@@ -75,19 +72,7 @@ public sealed class StdioUpstream : McpUpstream
         }
     }
 
-    public override async Task StartAsync(CancellationToken cancellationToken)
-    {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (Interlocked.CompareExchange(ref _supervisor, Task.CompletedTask, null) is not null)
-        {
-            throw new InvalidOperationException($"MCP server '{Name}' was already started");
-        }
-
-        _supervisor = Task.Run(SuperviseAsync, CancellationToken.None);
-        await _firstAttempt.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private async Task SuperviseAsync()
+    protected override async Task SuperviseAsync()
     {
         var failures = 0;
         for (var attempt = 0; !_stopping.IsCancellationRequested; attempt++)
@@ -99,7 +84,7 @@ public sealed class StdioUpstream : McpUpstream
             }
 
             var upFor = await RunOnceAsync(restart: attempt > 0).ConfigureAwait(false);
-            _firstAttempt.TrySetResult();
+            FirstAttemptDone();
             if (_stopping.IsCancellationRequested)
             {
                 break;
@@ -192,7 +177,7 @@ public sealed class StdioUpstream : McpUpstream
             readyAt = Stopwatch.GetTimestamp();
             SetState(UpstreamState.Ready, null);
             StdioLog.Ready(Logger, Name, ProtocolVersion);
-            _firstAttempt.TrySetResult();
+            FirstAttemptDone();
         }
         else if (handshake.Error != UpstreamError.Disconnected)
         {
@@ -492,7 +477,7 @@ public sealed class StdioUpstream : McpUpstream
 
     public override async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (!TryMarkDisposed())
         {
             return;
         }
@@ -503,7 +488,7 @@ public sealed class StdioUpstream : McpUpstream
             KillTree(process);
         }
 
-        if (_supervisor is { } supervisor)
+        if (Supervisor is { } supervisor)
         {
             try
             {
@@ -518,7 +503,7 @@ public sealed class StdioUpstream : McpUpstream
         _stdin = null;
         FailAllPending(UpstreamError.Unavailable, $"MCP server '{Name}' was stopped");
         SetState(UpstreamState.Stopped, $"MCP server '{Name}' was stopped");
-        _firstAttempt.TrySetResult();
+        FirstAttemptDone();
         _stopping.Dispose();
     }
 }

@@ -73,8 +73,36 @@ public abstract class McpUpstream : IAsyncDisposable
 
     public long NextId() => Interlocked.Increment(ref _nextId);
 
+    private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task? _supervisor;
+    private int _disposed;
+
+    /// <summary>The background loop that connects, watches and reconnects; null before <see cref="StartAsync"/>.</summary>
+    protected Task? Supervisor => _supervisor;
+
+    protected bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
     /// <summary>Starts connecting. Returns after the first attempt; a failed upstream keeps retrying in the background.</summary>
-    public abstract Task StartAsync(CancellationToken cancellationToken);
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        if (Interlocked.CompareExchange(ref _supervisor, Task.CompletedTask, null) is not null)
+        {
+            throw new InvalidOperationException($"MCP server '{Name}' was already started");
+        }
+
+        _supervisor = Task.Run(SuperviseAsync, CancellationToken.None);
+        await _firstAttempt.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The transport's loop: connect, hand-shake, serve, reconnect until disposed. Calls <see cref="FirstAttemptDone"/>.</summary>
+    protected abstract Task SuperviseAsync();
+
+    /// <summary>Releases <see cref="StartAsync"/> after the first connection attempt, whatever its outcome.</summary>
+    protected void FirstAttemptDone() => _firstAttempt.TrySetResult();
+
+    /// <summary>Marks the upstream disposed; false when it already was.</summary>
+    protected bool TryMarkDisposed() => Interlocked.Exchange(ref _disposed, 1) == 0;
 
     /// <summary>
     /// Sends a request whose id is <paramref name="id"/> (from <see cref="NextId"/>) and waits for its response.
