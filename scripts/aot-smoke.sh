@@ -59,9 +59,12 @@ mcp() {
 }
 init=$(mcp '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"smoke","version":"1"}}}')
 check "initialize answers with the negotiated version" grep -q '"protocolVersion":"2025-06-18"' <<<"$init"
+list=$(mcp '{"jsonrpc":"2.0","id":3,"method":"tools/list"}')
+check "tools/list lists the stdio server's tools" grep -q '"name":"echo"' <<<"$list"
 call=$(mcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"aot"}}}')
 check "stateless tools/call reaches the stdio server" grep -q 'Echo: aot' <<<"$call"
-check "metrics endpoint serves Prometheus text" bash -c "curl -fsS http://127.0.0.1:$metrics/metrics | grep -q '^mcp_sessions_active'"
+check "metrics endpoint serves Prometheus text" bash -c "curl -fsS http://127.0.0.1:$metrics/metrics | grep -q '^mcp_tool_calls_total{profile=\"default\",server=\"everything\",tool=\"echo\",outcome=\"ok\"} 1$'"
+check "promtool accepts the live /metrics" bash -c "curl -fsS http://127.0.0.1:$metrics/metrics | promtool check metrics"
 sleep 1
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
 size=$(stat -c %s "$bin")

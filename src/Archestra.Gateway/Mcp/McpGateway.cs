@@ -195,6 +195,11 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         {
             entry.Invalidate(ListKind.Tools);
             Broadcast(entry, message.Buffer);
+
+            // Re-warm at once: calls are validated and labelled against this list, and servers often
+            // announce a change right after initialize (server-everything registers tools then), which
+            // would otherwise discard the start-up fetch until a client happens to list tools.
+            _ = entry.GetListAsync(ListKind.Tools, OnListFailed);
         }
         else if (message.MethodIs(Methods.PromptsListChanged))
         {
