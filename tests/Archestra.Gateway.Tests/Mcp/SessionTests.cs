@@ -34,6 +34,27 @@ public sealed class SessionTests : IClassFixture<FlakyFixture>
         return int.Parse(message.GetProperty("result").GetProperty("content")[0].GetProperty("text").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>Waits until the gateway reports a call in flight on the server (admin /api/status), so a cancel cannot overtake it.</summary>
+    private async Task WaitForCallInFlightAsync()
+    {
+        var status = new Uri(_fixture.Gateway.Server.AdminUrl, "/api/status");
+        for (var i = 0; i < 500; i++)
+        {
+            using var doc = JsonDocument.Parse(await Http.GetStringAsync(status, TestContext.Current.CancellationToken));
+            foreach (var server in doc.RootElement.GetProperty("servers").EnumerateArray())
+            {
+                if (server.GetProperty("name").GetString() == "flaky" && server.GetProperty("inFlight").GetInt32() > 0)
+                {
+                    return;
+                }
+            }
+
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Fail("the call never reached the upstream");
+    }
+
     private async Task WaitUntilReadyAsync()
     {
         for (var i = 0; i < 300; i++)
@@ -56,7 +77,7 @@ public sealed class SessionTests : IClassFixture<FlakyFixture>
         var before = await CancelledCountAsync();
 
         var call = Http.SendAsync(RawMcp.Post(Url, RawMcp.Call("to-cancel", "hang"), session), TestContext.Current.CancellationToken);
-        await Task.Delay(300, TestContext.Current.CancellationToken);
+        await WaitForCallInFlightAsync();
         using var cancel = await Http.SendAsync(
             RawMcp.Post(Url, """{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"to-cancel","reason":"user"}}""", session),
             TestContext.Current.CancellationToken);
@@ -75,9 +96,12 @@ public sealed class SessionTests : IClassFixture<FlakyFixture>
     {
         await WaitUntilReadyAsync();
         var before = await CancelledCountAsync();
-        using (var abort = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+        using (var abort = new CancellationTokenSource())
         {
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Http.SendAsync(RawMcp.Post(Url, RawMcp.Call(1, "hang")), abort.Token));
+            var call = Http.SendAsync(RawMcp.Post(Url, RawMcp.Call(1, "hang")), abort.Token);
+            await WaitForCallInFlightAsync();
+            await abort.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
         }
 
         var count = before;
