@@ -18,20 +18,20 @@ internal sealed class CallRelay : IUpstreamCallObserver
     private readonly McpSession? _session;
     private readonly UpstreamEntry _server;
     private readonly byte[]? _clientProgressToken;
-    private readonly bool _acceptsSse;
+    private readonly McpEndpoint.AcceptedTypes _accepts;
     private readonly Action<UpstreamEntry, UpstreamMessage, string> _rejectServerRequest;
     private readonly Lock _gate = new();
     private Channel<byte[]>? _channel;
     private Task? _pump;
     private bool _finished;
 
-    public CallRelay(HttpContext context, McpSession? session, UpstreamEntry server, byte[]? clientProgressToken, bool acceptsSse, Action<UpstreamEntry, UpstreamMessage, string> rejectServerRequest)
+    public CallRelay(HttpContext context, McpSession? session, UpstreamEntry server, byte[]? clientProgressToken, McpEndpoint.AcceptedTypes accepts, Action<UpstreamEntry, UpstreamMessage, string> rejectServerRequest)
     {
         _context = context;
         _session = session;
         _server = server;
         _clientProgressToken = clientProgressToken;
-        _acceptsSse = acceptsSse;
+        _accepts = accepts;
         _rejectServerRequest = rejectServerRequest;
     }
 
@@ -56,7 +56,7 @@ internal sealed class CallRelay : IUpstreamCallObserver
                 return;
             }
 
-            forClient = Replace(message, message.Envelope.ProgressToken, _clientProgressToken);
+            forClient = JsonRpcRewriter.Replace(message.Span, message.Envelope.ProgressToken, _clientProgressToken);
         }
         else if (message.MethodIs(Methods.Message))
         {
@@ -72,7 +72,7 @@ internal sealed class CallRelay : IUpstreamCallObserver
             forClient = message.Buffer;
         }
 
-        if (!_acceptsSse)
+        if (!_accepts.Sse)
         {
             // A JSON-only client can still get server requests on its GET stream; notifications are dropped.
             if (isRequest)
@@ -132,28 +132,13 @@ internal sealed class CallRelay : IUpstreamCallObserver
         session.PendingServerRequests[gatewayId] = new PendingServerRequest(server, message.Envelope.Id.Of(message.Span).ToArray(), Environment.TickCount64);
         Span<byte> digits = stackalloc byte[20];
         var n = JsonRpcRewriter.FormatId(gatewayId, digits);
-        return Replace(message, message.Envelope.Id, digits[..n]);
-    }
-
-    public static byte[] Replace(UpstreamMessage message, Slice range, ReadOnlySpan<byte> value)
-    {
-        var edit = new JsonRpcRewriter.Edit(range, value);
-        var buffer = new byte[JsonRpcRewriter.MaxLength(message.Buffer.Length, edit)];
-        var n = JsonRpcRewriter.Rewrite(message.Span, buffer, edit);
-        return n == buffer.Length ? buffer : buffer.AsSpan(0, n).ToArray();
+        return JsonRpcRewriter.Replace(message.Span, message.Envelope.Id, digits[..n]);
     }
 
     private async Task PumpAsync(ChannelReader<byte[]> reader)
     {
         var response = _context.Response;
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
-        if (_session is not null)
-        {
-            response.Headers[McpProtocol.SessionHeader] = _session.Id;
-        }
-
+        McpEndpoint.StartEventStream(response, _session);
         try
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
@@ -192,7 +177,7 @@ internal sealed class CallRelay : IUpstreamCallObserver
             return;
         }
 
-        await McpEndpoint.WriteMessageAsync(_context, final, _session, preferSse: !McpEndpoint.AcceptsJson(_context.Request)).ConfigureAwait(false);
+        await McpEndpoint.WriteMessageAsync(_context, final, _session, _accepts.PreferSse).ConfigureAwait(false);
     }
 }
 

@@ -93,26 +93,17 @@ internal static class JsonRpcWriter
     }
 
     /// <summary>A response with an empty result object (ping, logging/setLevel, subscribe).</summary>
-    public static byte[] EmptyResult(ReadOnlySpan<byte> rawId)
-    {
-        var prefix = "{\"jsonrpc\":\"2.0\",\"id\":"u8;
-        var suffix = ",\"result\":{}}"u8;
-        var bytes = new byte[prefix.Length + rawId.Length + suffix.Length];
-        prefix.CopyTo(bytes);
-        rawId.CopyTo(bytes.AsSpan(prefix.Length));
-        suffix.CopyTo(bytes.AsSpan(prefix.Length + rawId.Length));
-        return bytes;
-    }
+    public static byte[] EmptyResult(ReadOnlySpan<byte> rawId) => Concat("{\"jsonrpc\":\"2.0\",\"id\":"u8, rawId, ",\"result\":{}}"u8);
 
     /// <summary>A notification with no params, e.g. notifications/tools/list_changed.</summary>
-    public static byte[] Notification(ReadOnlySpan<byte> method)
+    public static byte[] Notification(ReadOnlySpan<byte> method) => Concat("{\"jsonrpc\":\"2.0\",\"method\":\""u8, method, "\"}"u8);
+
+    private static byte[] Concat(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> value, ReadOnlySpan<byte> suffix)
     {
-        var prefix = "{\"jsonrpc\":\"2.0\",\"method\":\""u8;
-        var suffix = "\"}"u8;
-        var bytes = new byte[prefix.Length + method.Length + suffix.Length];
+        var bytes = new byte[prefix.Length + value.Length + suffix.Length];
         prefix.CopyTo(bytes);
-        method.CopyTo(bytes.AsSpan(prefix.Length));
-        suffix.CopyTo(bytes.AsSpan(prefix.Length + method.Length));
+        value.CopyTo(bytes.AsSpan(prefix.Length));
+        suffix.CopyTo(bytes.AsSpan(prefix.Length + value.Length));
         return bytes;
     }
 

@@ -18,10 +18,9 @@ internal sealed partial class McpEndpoint
 
     // ---- initialize ----
 
-    private async Task InitializeAsync(HttpContext context, GatewayProfile profile, byte[] body, JsonRpcEnvelope env, bool acceptsSse)
+    private async Task InitializeAsync(HttpContext context, GatewayProfile profile, byte[] body, JsonRpcEnvelope env, AcceptedTypes accepts)
     {
         var rawId = env.Id.Of(body).ToArray();
-        var preferSse = !AcceptsJson(context.Request);
         string? requested = null;
         var caps = default(ClientCapabilities);
         if (!env.Params.IsEmpty)
@@ -54,7 +53,7 @@ internal sealed partial class McpEndpoint
 
         if (requested is null)
         {
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: initialize needs params.protocolVersion (a string) and params.capabilities."), null, preferSse).ConfigureAwait(false);
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: initialize needs params.protocolVersion (a string) and params.capabilities."), null, accepts.PreferSse).ConfigureAwait(false);
             return;
         }
 
@@ -70,7 +69,7 @@ internal sealed partial class McpEndpoint
         _gateway.Metrics.SessionOpened();
         _gateway.Metrics.RecordRequest(profile.Name, "initialize", "ok");
         var result = JsonRpcWriter.Result(rawId, (profile, version), static (w, state) => WriteInitializeResult(w, state.profile, state.version));
-        await WriteMessageAsync(context, result, session, preferSse).ConfigureAwait(false);
+        await WriteMessageAsync(context, result, session, accepts.PreferSse).ConfigureAwait(false);
     }
 
     private static void WriteInitializeResult(Utf8JsonWriter w, GatewayProfile profile, string version)
@@ -149,13 +148,12 @@ internal sealed partial class McpEndpoint
 
     // ---- lists ----
 
-    private async Task ListAsync(HttpContext context, GatewayProfile profile, McpSession? session, ListKind kind, byte[] body, JsonRpcEnvelope env)
+    private async Task ListAsync(HttpContext context, GatewayProfile profile, McpSession? session, ListKind kind, byte[] body, JsonRpcEnvelope env, AcceptedTypes accepts)
     {
         var rawId = env.Id.Of(body).ToArray();
-        var preferSse = !AcceptsJson(context.Request);
         if (!TryReadCursor(body, env.Params, out var offset))
         {
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: unknown cursor; pass back nextCursor exactly as received."), session, preferSse).ConfigureAwait(false);
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: unknown cursor; pass back nextCursor exactly as received."), session, accepts.PreferSse).ConfigureAwait(false);
             return;
         }
 
@@ -187,20 +185,14 @@ internal sealed partial class McpEndpoint
             }
         }
 
-        var property = kind switch
-        {
-            ListKind.Tools => "tools"u8,
-            ListKind.Prompts => "prompts"u8,
-            ListKind.Resources => "resources"u8,
-            _ => "resourceTemplates"u8,
-        };
+        var (method, property, _) = UpstreamEntry.Describe(kind);
         var prefix = profile.Prefixed && kind is ListKind.Tools or ListKind.Prompts;
 
         var buffer = new ArrayBufferWriter<byte>(4096);
         buffer.Write("{\"jsonrpc\":\"2.0\",\"id\":"u8);
         buffer.Write(rawId);
         buffer.Write(",\"result\":{\""u8);
-        buffer.Write(property);
+        Encoding.UTF8.GetBytes(property, buffer);
         buffer.Write("\":["u8);
         var index = 0;
         var written = 0;
@@ -246,69 +238,42 @@ internal sealed partial class McpEndpoint
         }
 
         buffer.Write("}}"u8);
-        _gateway.Metrics.RecordRequest(profile.Name, kind switch
-        {
-            ListKind.Tools => "tools/list",
-            ListKind.Prompts => "prompts/list",
-            ListKind.Resources => "resources/list",
-            _ => "resources/templates/list",
-        }, "ok");
-        await WriteMessageAsync(context, buffer.WrittenMemory, session, preferSse).ConfigureAwait(false);
+        _gateway.Metrics.RecordRequest(profile.Name, method, "ok");
+        await WriteMessageAsync(context, buffer.WrittenMemory, session, accepts.PreferSse).ConfigureAwait(false);
     }
 
     private static bool TryReadCursor(byte[] body, Slice paramsSlice, out int offset)
     {
         offset = 0;
-        if (paramsSlice.IsEmpty)
+        var json = paramsSlice.Of(body);
+        var cursor = JsonObjectScan.FindValue(json, "cursor"u8).Of(json);
+        if (cursor.IsEmpty || cursor.SequenceEqual("null"u8))
         {
             return true;
         }
 
-        var reader = new Utf8JsonReader(paramsSlice.Of(body));
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        // Our cursors are "arc1.<offset>": a quoted string with no escapes.
+        if (cursor.Length < 2 || cursor[0] != (byte)'"' || cursor.IndexOf((byte)'\\') >= 0)
         {
-            return true;
+            return false;
         }
 
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            if (reader.ValueTextEquals("cursor"u8))
-            {
-                reader.Read();
-                if (reader.TokenType == JsonTokenType.Null)
-                {
-                    return true;
-                }
-
-                if (reader.TokenType != JsonTokenType.String || reader.ValueIsEscaped)
-                {
-                    return false;
-                }
-
-                var value = reader.ValueSpan;
-                return value.StartsWith(CursorPrefix)
-                    && System.Buffers.Text.Utf8Parser.TryParse(value[CursorPrefix.Length..], out offset, out var consumed)
-                    && consumed == value.Length - CursorPrefix.Length
-                    && offset >= 0;
-            }
-
-            reader.Read();
-            reader.Skip();
-        }
-
-        return true;
+        var value = cursor[1..^1];
+        return value.StartsWith(CursorPrefix)
+            && System.Buffers.Text.Utf8Parser.TryParse(value[CursorPrefix.Length..], out offset, out var consumed)
+            && consumed == value.Length - CursorPrefix.Length
+            && offset >= 0;
     }
 
     // ---- prompts/get ----
 
-    private async Task GetPromptAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, bool acceptsSse)
+    private async Task GetPromptAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, AcceptedTypes accepts)
     {
         var span = body.AsSpan(0, length);
         var rawId = env.Id.Of(span);
-        var preferSse = !AcceptsJson(context.Request);
         if (env.ParamsName.Length < 2 || span[env.ParamsName.Start] != (byte)'"' || span.Slice(env.ParamsName.Start, env.ParamsName.Length).IndexOf((byte)'\\') >= 0)
         {
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: prompts/get needs params.name (a string)."), session, preferSse).ConfigureAwait(false);
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: prompts/get needs params.name (a string)."), session, accepts.PreferSse).ConfigureAwait(false);
             return;
         }
 
@@ -316,26 +281,25 @@ internal sealed partial class McpEndpoint
         var server = profile.Route(nameSlice.Of(span), out var offset);
         if (server is null)
         {
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, UnknownName("prompt", Encoding.UTF8.GetString(nameSlice.Of(span)), profile)), session, preferSse).ConfigureAwait(false);
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, UnknownName("prompt", Encoding.UTF8.GetString(nameSlice.Of(span)), profile)), session, accepts.PreferSse).ConfigureAwait(false);
             return;
         }
 
-        var outcome = await ForwardAsync(context, session, server, body, length, env, new Slice(nameSlice.Start, offset), acceptsSse, idempotent: true).ConfigureAwait(false);
+        var outcome = await ForwardAsync(context, session, server, body, length, env, new Slice(nameSlice.Start, offset), accepts, idempotent: true).ConfigureAwait(false);
         _gateway.Metrics.RecordRequest(profile.Name, "prompts/get", outcome);
     }
 
     // ---- resources ----
 
-    private async Task ResourceRequestAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, bool acceptsSse)
+    private async Task ResourceRequestAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, AcceptedTypes accepts)
     {
         var rawId = env.Id.Of(body).ToArray();
         var isSubscribe = env.MethodIs(body, Methods.ResourcesSubscribe);
         var isUnsubscribe = env.MethodIs(body, Methods.ResourcesUnsubscribe);
-        var preferSse = !AcceptsJson(context.Request);
-        var uri = ReadString(body, env.ParamsUri);
+        var uri = JsonObjectScan.ReadString(body, env.ParamsUri);
         if (uri is null)
         {
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: params.uri (a string) is required."), session, preferSse).ConfigureAwait(false);
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: params.uri (a string) is required."), session, accepts.PreferSse).ConfigureAwait(false);
             return;
         }
 
@@ -343,7 +307,7 @@ internal sealed partial class McpEndpoint
         if (server is null)
         {
             // -32002 is MCP's "Resource not found" (spec: server/resources, Error Handling).
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, -32002, $"Resource not found: no MCP server in profile '{profile.Name}' lists '{uri}'."), session, preferSse).ConfigureAwait(false);
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, -32002, $"Resource not found: no MCP server in profile '{profile.Name}' lists '{uri}'."), session, accepts.PreferSse).ConfigureAwait(false);
             return;
         }
 
@@ -362,13 +326,13 @@ internal sealed partial class McpEndpoint
                 if (_gateway.AnySubscriber(uri, server, except: session))
                 {
                     // Another session still wants updates for this URI on the shared upstream connection.
-                    await WriteMessageAsync(context, JsonRpcWriter.EmptyResult(rawId), session, preferSse).ConfigureAwait(false);
+                    await WriteMessageAsync(context, JsonRpcWriter.EmptyResult(rawId), session, accepts.PreferSse).ConfigureAwait(false);
                     return;
                 }
             }
         }
 
-        var outcome = await ForwardAsync(context, session, server, body, length, env, default, acceptsSse, idempotent: method == "resources/read").ConfigureAwait(false);
+        var outcome = await ForwardAsync(context, session, server, body, length, env, default, accepts, idempotent: method == "resources/read").ConfigureAwait(false);
         _gateway.Metrics.RecordRequest(profile.Name, method, outcome);
     }
 
@@ -412,23 +376,11 @@ internal sealed partial class McpEndpoint
         return best;
     }
 
-    private static string? ReadString(ReadOnlySpan<byte> span, Slice slice)
-    {
-        if (slice.IsEmpty)
-        {
-            return null;
-        }
-
-        var reader = new Utf8JsonReader(slice.Of(span));
-        return reader.Read() && reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-    }
-
     // ---- completion/complete ----
 
-    private async Task CompleteAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, bool acceptsSse)
+    private async Task CompleteAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, AcceptedTypes accepts)
     {
         var rawId = env.Id.Of(body).ToArray();
-        var preferSse = !AcceptsJson(context.Request);
         var (type, name, uri) = FindCompletionRef(body, env.Params);
         UpstreamEntry? server = null;
         var remove = default(Slice);
@@ -438,23 +390,23 @@ internal sealed partial class McpEndpoint
             server = profile.Route(nameSlice.Of(body), out var offset);
             remove = new Slice(nameSlice.Start, offset);
         }
-        else if (type == "ref/resource" && ReadString(body, uri) is { } uriText)
+        else if (type == "ref/resource" && JsonObjectScan.ReadString(body, uri) is { } uriText)
         {
             server = await RouteUriAsync(profile, uriText).ConfigureAwait(false);
         }
         else
         {
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: completion/complete needs params.ref of type ref/prompt (with name) or ref/resource (with uri)."), session, preferSse).ConfigureAwait(false);
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: completion/complete needs params.ref of type ref/prompt (with name) or ref/resource (with uri)."), session, accepts.PreferSse).ConfigureAwait(false);
             return;
         }
 
         if (server is null)
         {
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, $"Invalid params: no MCP server in profile '{profile.Name}' owns that {(type == "ref/prompt" ? "prompt" : "resource")}."), session, preferSse).ConfigureAwait(false);
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, $"Invalid params: no MCP server in profile '{profile.Name}' owns that {(type == "ref/prompt" ? "prompt" : "resource")}."), session, accepts.PreferSse).ConfigureAwait(false);
             return;
         }
 
-        var outcome = await ForwardAsync(context, session, server, body, length, env, remove, acceptsSse, idempotent: true).ConfigureAwait(false);
+        var outcome = await ForwardAsync(context, session, server, body, length, env, remove, accepts, idempotent: true).ConfigureAwait(false);
         _gateway.Metrics.RecordRequest(profile.Name, "completion/complete", outcome);
     }
 
@@ -528,16 +480,15 @@ internal sealed partial class McpEndpoint
 
     // ---- logging/setLevel ----
 
-    private async Task SetLogLevelAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, JsonRpcEnvelope env)
+    private async Task SetLogLevelAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, JsonRpcEnvelope env, AcceptedTypes accepts)
     {
         var span = body;
         var rawId = env.Id.Of(span).ToArray();
-        var preferSse = !AcceptsJson(context.Request);
         var levelText = ReadLevel(span, env.Params);
         var level = levelText is null ? null : LogFilter.Parse(Encoding.UTF8.GetBytes(levelText));
         if (level is null)
         {
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: params.level must be one of debug, info, notice, warning, error, critical, alert, emergency."), session, preferSse).ConfigureAwait(false);
+            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: params.level must be one of debug, info, notice, warning, error, critical, alert, emergency."), session, accepts.PreferSse).ConfigureAwait(false);
             return;
         }
 
@@ -561,7 +512,7 @@ internal sealed partial class McpEndpoint
 
         await Task.WhenAll(calls).ConfigureAwait(false);
         _gateway.Metrics.RecordRequest(profile.Name, "logging/setLevel", "ok");
-        await WriteMessageAsync(context, JsonRpcWriter.EmptyResult(rawId), session, preferSse).ConfigureAwait(false);
+        await WriteMessageAsync(context, JsonRpcWriter.EmptyResult(rawId), session, accepts.PreferSse).ConfigureAwait(false);
     }
 
     private static string? ReadLevel(ReadOnlySpan<byte> span, Slice paramsSlice) => JsonObjectScan.GetString(paramsSlice.Of(span), "level"u8);

@@ -75,9 +75,8 @@ internal sealed partial class McpEndpoint
             return;
         }
 
-        var acceptsJson = AcceptsJson(request);
-        var acceptsSse = AcceptsSse(request);
-        if (!acceptsJson && !acceptsSse)
+        var accepts = AcceptedTypes.Of(request);
+        if (!accepts.Json && !accepts.Sse)
         {
             await WriteHttpErrorAsync(context, StatusCodes.Status406NotAcceptable, ErrorCodes.InvalidRequest, "Accept must include application/json or text/event-stream (MCP clients send both).").ConfigureAwait(false);
             return;
@@ -105,7 +104,7 @@ internal sealed partial class McpEndpoint
 
         try
         {
-            await DispatchAsync(context, profile, body!, length, acceptsSse).ConfigureAwait(false);
+            await DispatchAsync(context, profile, body!, length, accepts).ConfigureAwait(false);
         }
         finally
         {
@@ -113,7 +112,7 @@ internal sealed partial class McpEndpoint
         }
     }
 
-    private Task DispatchAsync(HttpContext context, GatewayProfile profile, byte[] body, int length, bool acceptsSse)
+    private Task DispatchAsync(HttpContext context, GatewayProfile profile, byte[] body, int length, AcceptedTypes accepts)
     {
         var parse = JsonRpcEnvelope.TryParse(body.AsSpan(0, length), out var env);
         switch (parse)
@@ -127,20 +126,16 @@ internal sealed partial class McpEndpoint
         }
 
         var span = body.AsSpan(0, length);
-        var sessionId = context.Request.Headers[McpProtocol.SessionHeader].ToString();
         if (env.IsRequest && env.MethodIs(span, Methods.Initialize))
         {
-            return InitializeAsync(context, profile, body, env, acceptsSse);
+            return InitializeAsync(context, profile, body, env, accepts);
         }
 
-        McpSession? session = null;
-        if (sessionId.Length > 0)
+        // No session header: a stateless request.
+        var session = FindSession(context, profile, out var stateless);
+        if (session is null && !stateless)
         {
-            session = _gateway.Sessions.Find(sessionId);
-            if (session is null || session.Profile != profile)
-            {
-                return WriteHttpErrorAsync(context, StatusCodes.Status404NotFound, ErrorCodes.InvalidRequest, "Session not found or expired; send initialize to start a new session.");
-            }
+            return WriteHttpErrorAsync(context, StatusCodes.Status404NotFound, ErrorCodes.InvalidRequest, "Session not found or expired; send initialize to start a new session.");
         }
 
         if (!CheckProtocolVersionHeader(context, out var badVersion))
@@ -159,58 +154,58 @@ internal sealed partial class McpEndpoint
                 return HandleClientResponseAsync(context, session, body, length, env);
         }
 
-        return HandleRequestAsync(context, profile, session, body, length, env, acceptsSse);
+        return HandleRequestAsync(context, profile, session, body, length, env, accepts);
     }
 
-    private Task HandleRequestAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, bool acceptsSse)
+    private Task HandleRequestAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, AcceptedTypes accepts)
     {
         var span = body.AsSpan(0, length);
         var rawId = env.Id.Of(span);
         if (env.MethodIs(span, Methods.ToolsCall))
         {
-            return CallToolAsync(context, profile, session, body, length, env, acceptsSse);
+            return CallToolAsync(context, profile, session, body, length, env, accepts);
         }
         else if (env.MethodIs(span, Methods.ToolsList))
         {
-            return ListAsync(context, profile, session, ListKind.Tools, body, env);
+            return ListAsync(context, profile, session, ListKind.Tools, body, env, accepts);
         }
         else if (env.MethodIs(span, Methods.Ping))
         {
-            return WriteMessageAsync(context, JsonRpcWriter.EmptyResult(rawId), session, !AcceptsJson(context.Request));
+            return WriteMessageAsync(context, JsonRpcWriter.EmptyResult(rawId), session, accepts.PreferSse);
         }
         else if (env.MethodIs(span, Methods.PromptsList))
         {
-            return ListAsync(context, profile, session, ListKind.Prompts, body, env);
+            return ListAsync(context, profile, session, ListKind.Prompts, body, env, accepts);
         }
         else if (env.MethodIs(span, Methods.ResourcesList))
         {
-            return ListAsync(context, profile, session, ListKind.Resources, body, env);
+            return ListAsync(context, profile, session, ListKind.Resources, body, env, accepts);
         }
         else if (env.MethodIs(span, Methods.ResourceTemplatesList))
         {
-            return ListAsync(context, profile, session, ListKind.ResourceTemplates, body, env);
+            return ListAsync(context, profile, session, ListKind.ResourceTemplates, body, env, accepts);
         }
         else if (env.MethodIs(span, Methods.PromptsGet))
         {
-            return GetPromptAsync(context, profile, session, body, length, env, acceptsSse);
+            return GetPromptAsync(context, profile, session, body, length, env, accepts);
         }
         else if (env.MethodIs(span, Methods.ResourcesRead) || env.MethodIs(span, Methods.ResourcesSubscribe) || env.MethodIs(span, Methods.ResourcesUnsubscribe))
         {
-            return ResourceRequestAsync(context, profile, session, body, length, env, acceptsSse);
+            return ResourceRequestAsync(context, profile, session, body, length, env, accepts);
         }
         else if (env.MethodIs(span, Methods.CompletionComplete))
         {
-            return CompleteAsync(context, profile, session, body, length, env, acceptsSse);
+            return CompleteAsync(context, profile, session, body, length, env, accepts);
         }
         else if (env.MethodIs(span, Methods.LoggingSetLevel))
         {
-            return SetLogLevelAsync(context, profile, session, body, env);
+            return SetLogLevelAsync(context, profile, session, body, env, accepts);
         }
         else
         {
             var name = Encoding.UTF8.GetString(env.Method.Of(span));
             _gateway.Metrics.RecordRequest(profile.Name, "other", "method_not_found");
-            return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.MethodNotFound, $"Method not found: {name}"), session, !AcceptsJson(context.Request));
+            return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.MethodNotFound, $"Method not found: {name}"), session, accepts.PreferSse);
         }
     }
 
@@ -218,18 +213,18 @@ internal sealed partial class McpEndpoint
 
     internal readonly record struct ToolCallLabels(string Profile, string Server, string Tool);
 
-    private Task CallToolAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, bool acceptsSse)
+    private Task CallToolAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, AcceptedTypes accepts)
     {
         var span = body.AsSpan(0, length);
         var rawId = env.Id.Of(span);
         if (env.ParamsName.Length < 2 || span[env.ParamsName.Start] != (byte)'"')
         {
-            return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: tools/call needs params.name (a string)."), session, !AcceptsJson(context.Request));
+            return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: tools/call needs params.name (a string)."), session, accepts.PreferSse);
         }
 
         if (!env.Arguments.IsEmpty && span[env.Arguments.Start] != (byte)'{')
         {
-            return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: params.arguments must be an object."), session, !AcceptsJson(context.Request));
+            return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: params.arguments must be an object."), session, accepts.PreferSse);
         }
 
         // The name without quotes; an escaped name (\uXXXX) is rare and is rejected rather than unescaped on the hot path.
@@ -237,14 +232,14 @@ internal sealed partial class McpEndpoint
         var name = nameSlice.Of(span);
         if (name.IndexOf((byte)'\\') >= 0)
         {
-            return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: tool names with JSON escapes are not supported."), session, !AcceptsJson(context.Request));
+            return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: tool names with JSON escapes are not supported."), session, accepts.PreferSse);
         }
 
         var server = profile.Route(name, out var offset);
         if (server is null)
         {
             _gateway.Metrics.RecordToolCall(profile.Name, "_none", "_unknown", "unknown_tool", 0);
-            return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, UnknownName("tool", Encoding.UTF8.GetString(name), profile)), session, !AcceptsJson(context.Request));
+            return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, UnknownName("tool", Encoding.UTF8.GetString(name), profile)), session, accepts.PreferSse);
         }
 
         var toolName = name[offset..];
@@ -255,7 +250,7 @@ internal sealed partial class McpEndpoint
             if (known is null)
             {
                 _gateway.Metrics.RecordToolCall(profile.Name, server.Name, "_unknown", "unknown_tool", 0);
-                return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, $"Unknown tool '{Encoding.UTF8.GetString(name)}': MCP server '{server.Name}' has no tool '{Encoding.UTF8.GetString(toolName)}'."), session, !AcceptsJson(context.Request));
+                return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, $"Unknown tool '{Encoding.UTF8.GetString(name)}': MCP server '{server.Name}' has no tool '{Encoding.UTF8.GetString(toolName)}'."), session, accepts.PreferSse);
             }
 
             toolLabel = known;
@@ -266,11 +261,8 @@ internal sealed partial class McpEndpoint
             toolLabel = "_unlisted";
         }
 
-        return ForwardAsync(context, session, server, body, length, env, new Slice(nameSlice.Start, offset), acceptsSse, new ToolCallLabels(profile.Name, server.Name, toolLabel));
+        return ForwardAsync(context, session, server, body, length, env, new Slice(nameSlice.Start, offset), accepts, idempotent: false, new ToolCallLabels(profile.Name, server.Name, toolLabel));
     }
-
-    private Task<string> ForwardAsync(HttpContext context, McpSession? session, UpstreamEntry server, byte[] body, int length, JsonRpcEnvelope env, Slice removeFromName, bool acceptsSse, ToolCallLabels tool) =>
-        ForwardAsync(context, session, server, body, length, env, removeFromName, acceptsSse, idempotent: false, tool);
 
     /// <summary>
     /// Forwards a request to <paramref name="server"/> with its id (and optionally a name prefix and the
@@ -278,7 +270,7 @@ internal sealed partial class McpEndpoint
     /// with the client's id. Returns the outcome label; for tools/call (<paramref name="tool"/> set) it
     /// also records the call's metrics here, so the hot path has a single async frame.
     /// </summary>
-    private async Task<string> ForwardAsync(HttpContext context, McpSession? session, UpstreamEntry server, byte[] body, int length, JsonRpcEnvelope env, Slice removeFromName, bool acceptsSse, bool idempotent, ToolCallLabels? tool = null)
+    private async Task<string> ForwardAsync(HttpContext context, McpSession? session, UpstreamEntry server, byte[] body, int length, JsonRpcEnvelope env, Slice removeFromName, AcceptedTypes accepts, bool idempotent, ToolCallLabels? tool = null)
     {
         var started = Stopwatch.GetTimestamp();
         var inspectToolResult = tool is not null;
@@ -298,7 +290,7 @@ internal sealed partial class McpEndpoint
 
         var clientId = env.Id.Of(span).ToArray();
         var progressToken = env.ProgressToken.IsEmpty ? null : env.ProgressToken.Of(span).ToArray();
-        var relay = new CallRelay(context, session, server, progressToken, acceptsSse, _rejectServerRequest);
+        var relay = new CallRelay(context, session, server, progressToken, accepts, _rejectServerRequest);
 
         CancellationTokenSource? cancel = null;
         string? inFlightKey = null;
@@ -442,17 +434,14 @@ internal sealed partial class McpEndpoint
         }
 
         server = pending.Server;
-        var edit = new JsonRpcRewriter.Edit(env.Id, pending.UpstreamId);
-        var buffer = new byte[JsonRpcRewriter.MaxLength(span.Length, edit)];
-        var n = JsonRpcRewriter.Rewrite(span, buffer, edit);
-        return n == buffer.Length ? buffer : buffer.AsSpan(0, n).ToArray();
+        return JsonRpcRewriter.Replace(span, env.Id, pending.UpstreamId);
     }
 
     // ---- GET and DELETE ----
 
     private async Task GetStreamAsync(HttpContext context, GatewayProfile profile)
     {
-        if (!AcceptsSse(context.Request))
+        if (!AcceptedTypes.Of(context.Request).Sse)
         {
             await WriteHttpErrorAsync(context, StatusCodes.Status406NotAcceptable, ErrorCodes.InvalidRequest, "GET opens the session's event stream: Accept must include text/event-stream.").ConfigureAwait(false);
             return;
@@ -474,10 +463,7 @@ internal sealed partial class McpEndpoint
         try
         {
             var response = context.Response;
-            response.StatusCode = StatusCodes.Status200OK;
-            response.ContentType = "text/event-stream";
-            response.Headers.CacheControl = "no-cache";
-            response.Headers[McpProtocol.SessionHeader] = session.Id;
+            StartEventStream(response, session);
             await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
 
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, session.Lifetime.Token);
@@ -581,9 +567,14 @@ internal sealed partial class McpEndpoint
         return media.Equals("application/json", StringComparison.OrdinalIgnoreCase);
     }
 
-    internal static bool AcceptsJson(HttpRequest request) => Accepts(request, "application/json");
+    /// <summary>What the request's Accept header allows, parsed once per request and passed down.</summary>
+    internal readonly record struct AcceptedTypes(bool Json, bool Sse)
+    {
+        /// <summary>A client that does not take JSON gets even a single answer as one SSE event.</summary>
+        public bool PreferSse => !Json;
 
-    internal static bool AcceptsSse(HttpRequest request) => Accepts(request, "text/event-stream");
+        public static AcceptedTypes Of(HttpRequest request) => new(Accepts(request, "application/json"), Accepts(request, "text/event-stream"));
+    }
 
     private static bool Accepts(HttpRequest request, string mediaType)
     {
@@ -647,22 +638,33 @@ internal sealed partial class McpEndpoint
         }
     }
 
-    /// <summary>Writes one complete JSON-RPC message as the whole response (JSON, or one SSE event when the client only takes SSE).</summary>
-    internal static Task WriteMessageAsync(HttpContext context, ReadOnlyMemory<byte> message, McpSession? session, bool preferSse)
+    /// <summary>Sets the status and headers of an SSE response (POST answer or GET stream).</summary>
+    internal static void StartEventStream(HttpResponse response, McpSession? session)
     {
-        var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
         if (session is not null)
         {
             response.Headers[McpProtocol.SessionHeader] = session.Id;
         }
+    }
 
+    /// <summary>Writes one complete JSON-RPC message as the whole response (JSON, or one SSE event when the client only takes SSE).</summary>
+    internal static Task WriteMessageAsync(HttpContext context, ReadOnlyMemory<byte> message, McpSession? session, bool preferSse)
+    {
+        var response = context.Response;
         if (preferSse)
         {
-            response.ContentType = "text/event-stream";
-            response.Headers.CacheControl = "no-cache";
+            StartEventStream(response, session);
             JsonRpcWriter.WriteSseEvent(response.BodyWriter, message.Span);
             return response.BodyWriter.FlushAsync(CancellationToken.None).AsTask();
+        }
+
+        response.StatusCode = StatusCodes.Status200OK;
+        if (session is not null)
+        {
+            response.Headers[McpProtocol.SessionHeader] = session.Id;
         }
 
         response.ContentType = "application/json";

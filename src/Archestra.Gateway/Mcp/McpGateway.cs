@@ -214,7 +214,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         }
         else if (message.MethodIs(Methods.ResourcesUpdated))
         {
-            var uri = ReadUri(message);
+            var uri = JsonObjectScan.ReadString(message.Span, message.Envelope.ParamsUri);
             if (uri is null)
             {
                 return;
@@ -249,18 +249,6 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
                 session.Post(message);
             }
         }
-    }
-
-    private static string? ReadUri(UpstreamMessage message)
-    {
-        var uri = message.Envelope.ParamsUri;
-        if (uri.IsEmpty)
-        {
-            return null;
-        }
-
-        var reader = new System.Text.Json.Utf8JsonReader(uri.Of(message.Span));
-        return reader.Read() ? reader.GetString() : null;
     }
 
     /// <summary>Answers an upstream's request with an error because no client can take it.</summary>

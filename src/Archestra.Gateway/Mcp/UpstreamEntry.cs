@@ -252,7 +252,8 @@ internal sealed class UpstreamEntry
         return result;
     }
 
-    private static (string Method, string Property, string Key) Describe(ListKind kind) => kind switch
+    /// <summary>The MCP method that lists a kind, the result property holding the items, and the item key.</summary>
+    internal static (string Method, string Property, string Key) Describe(ListKind kind) => kind switch
     {
         ListKind.Tools => ("tools/list", "tools", "name"),
         ListKind.Prompts => ("prompts/list", "prompts", "name"),

@@ -44,7 +44,12 @@ public static class JsonObjectScan
     /// <summary>The unescaped string value of a top-level property, or null when absent or not a string.</summary>
     public static string? GetString(ReadOnlySpan<byte> json, ReadOnlySpan<byte> name)
     {
-        var slice = FindValue(json, name);
+        return ReadString(json, FindValue(json, name));
+    }
+
+    /// <summary>The unescaped string at <paramref name="slice"/> (a range from an envelope or <see cref="FindValue"/>), or null when it is not a string.</summary>
+    public static string? ReadString(ReadOnlySpan<byte> json, Slice slice)
+    {
         if (slice.IsEmpty || json[slice.Start] != (byte)'"')
         {
             return null;

@@ -85,6 +85,14 @@ public static class JsonRpcRewriter
         pos = edit.Range.End;
     }
 
+    /// <summary>A new array holding <paramref name="source"/> with one range replaced, sized exactly (one copy).</summary>
+    public static byte[] Replace(ReadOnlySpan<byte> source, Slice range, ReadOnlySpan<byte> value)
+    {
+        var result = new byte[source.Length - range.Length + value.Length];
+        Rewrite(source, result, new Edit(range, value));
+        return result;
+    }
+
     /// <summary>Formats a non-negative id as JSON number text into <paramref name="destination"/>.</summary>
     public static int FormatId(long id, Span<byte> destination)
     {

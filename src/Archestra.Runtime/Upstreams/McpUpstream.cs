@@ -116,6 +116,16 @@ public abstract class McpUpstream : IAsyncDisposable
             return UpstreamCallResult.Failure(UpstreamError.Unavailable, $"MCP server '{Name}' is not available: {_stateDetail ?? "starting"}");
         }
 
+        return await ExchangeAsync(request, id, idempotent, observer, cancelUpstream: true, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The one request/response exchange behind <see cref="CallAsync"/> and <see cref="HandshakeAsync"/>:
+    /// registers the call, applies the timeout, and waits for the answer. <paramref name="cancelUpstream"/>
+    /// is false for initialize, which the spec says a client must never cancel.
+    /// </summary>
+    private async ValueTask<UpstreamCallResult> ExchangeAsync(ReadOnlyMemory<byte> request, long id, bool idempotent, IUpstreamCallObserver? observer, bool cancelUpstream, CancellationToken cancellationToken)
+    {
         var call = new PendingCall(id, observer);
         _pending[id] = call;
         var timeout = RentTimeout();
@@ -143,7 +153,11 @@ public abstract class McpUpstream : IAsyncDisposable
                 return call.Completion.Task.Result;
             }
 
-            await SendCancelledAsync(id, cancellationToken.IsCancellationRequested ? "client cancelled" : "timeout").ConfigureAwait(false);
+            if (cancelUpstream)
+            {
+                await SendCancelledAsync(id, cancellationToken.IsCancellationRequested ? "client cancelled" : "timeout").ConfigureAwait(false);
+            }
+
             return cancellationToken.IsCancellationRequested
                 ? UpstreamCallResult.Failure(UpstreamError.Cancelled, $"call to MCP server '{Name}' was cancelled")
                 : UpstreamCallResult.Failure(UpstreamError.Timeout, $"MCP server '{Name}' did not answer within {Options.Timeout.TotalSeconds:0.###} s");
@@ -356,43 +370,30 @@ public abstract class McpUpstream : IAsyncDisposable
     protected async Task<UpstreamCallResult> HandshakeAsync(CancellationToken cancellationToken)
     {
         var id = NextId();
-        var request = BuildInitialize(id);
-        var call = new PendingCall(id, null);
-        _pending[id] = call;
-        try
+        var result = await ExchangeAsync(BuildInitialize(id), id, idempotent: false, observer: null, cancelUpstream: false, cancellationToken).ConfigureAwait(false);
+        switch (result.Error)
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(Options.Timeout);
-            var sent = await SendRequestCoreAsync(request, call, idempotent: false, timeout.Token).ConfigureAwait(false);
-            var result = !sent.IsSuccess || sent.Response is not null
-                ? sent
-                : await call.Completion.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
-            if (!result.IsSuccess)
-            {
+            case UpstreamError.Cancelled:
+                // The transport is stopping: its supervisor ends on the exception, as for any other await.
+                throw new OperationCanceledException(cancellationToken);
+            case UpstreamError.Timeout:
+                return UpstreamCallResult.Failure(UpstreamError.Timeout, $"MCP server '{Name}' did not answer initialize within {Options.Timeout.TotalSeconds:0.###} s");
+            case not UpstreamError.None:
                 return result;
-            }
+        }
 
-            var response = result.Response!;
-            if (response.Kind != JsonRpcKind.Response)
-            {
-                return UpstreamCallResult.Failure(UpstreamError.ConnectFailed, $"MCP server '{Name}' refused initialize: {System.Text.Encoding.UTF8.GetString(response.Envelope.Error.Of(response.Span))}");
-            }
+        var response = result.Response!;
+        if (response.Kind != JsonRpcKind.Response)
+        {
+            return UpstreamCallResult.Failure(UpstreamError.ConnectFailed, $"MCP server '{Name}' refused initialize: {System.Text.Encoding.UTF8.GetString(response.Envelope.Error.Of(response.Span))}");
+        }
 
-            var resultJson = response.Envelope.Result.Of(response.Span).ToArray();
-            InitializeResult = resultJson;
-            ProtocolVersion = ReadProtocolVersion(resultJson) ?? Options.ProtocolVersion;
-            OnInitialized();
-            await SendAsync("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}"u8.ToArray(), cancellationToken).ConfigureAwait(false);
-            return result;
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            return UpstreamCallResult.Failure(UpstreamError.Timeout, $"MCP server '{Name}' did not answer initialize within {Options.Timeout.TotalSeconds:0.###} s");
-        }
-        finally
-        {
-            _pending.TryRemove(id, out _);
-        }
+        var resultJson = response.Envelope.Result.Of(response.Span).ToArray();
+        InitializeResult = resultJson;
+        ProtocolVersion = ReadProtocolVersion(resultJson) ?? Options.ProtocolVersion;
+        OnInitialized();
+        await SendAsync("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}"u8.ToArray(), cancellationToken).ConfigureAwait(false);
+        return result;
     }
 
     /// <summary>Hook for transports that need the negotiated version (the HTTP header).</summary>
