@@ -4,5 +4,8 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$repo/scripts/setup.sh"
+dotnet build "$repo/src/Archestra.Gateway" -c Release -nologo -v quiet
+# From the repository root: the example's paths are relative to it (`dotnet run` would start the
+# gateway in the project folder instead).
 cd "$repo"
-exec dotnet run --project src/Archestra.Gateway -c Release -- serve --config examples/archestra.json "$@"
+exec dotnet src/Archestra.Gateway/bin/Release/net10.0/archestra.dll serve --config examples/archestra.json "$@"

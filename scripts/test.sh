@@ -3,7 +3,8 @@
 #   1. xunit test projects (tests/*.Tests): real Kestrel, real MCP servers and SDK clients
 #   2. the MCP conformance suite against the C# fixture directly, then through the gateway
 #   3. the NativeAOT publish (net9.0): zero trim/AOT warnings, the binary starts and serves MCP
-#   4. allocation budgets of the hot path (bench/budgets.json)
+#   4. the README quick start exactly as written (scripts/serve.sh and its curl)
+#   5. allocation budgets of the hot path (bench/budgets.json)
 # Ends with one line: "N passed, N failed[, N skipped]" summing every run above.
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -67,6 +68,9 @@ else
   record aot "$(sed -E 's/^SMOKE: ([0-9]+) passed.*/\1/' <<<"$line")" "$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")" 0
 fi
 rm -f "$out"
+
+echo "== README quick start (scripts/serve.sh)"
+if "$repo/scripts/quickstart-check.sh"; then record quickstart 1 0 0; else record quickstart 0 1 0; fi
 
 if [[ -f bench/budgets.json ]]; then
   echo "== allocation budgets"
