@@ -1,0 +1,471 @@
+using System.Collections.Frozen;
+using System.Text;
+using System.Text.RegularExpressions;
+using Archestra.Policy.Compilation;
+using Archestra.Policy.Evaluation;
+
+namespace Archestra.Policy;
+
+/// <summary>
+/// Validates and compiles a <see cref="PolicySetDefinition"/> into an immutable <see cref="PolicySnapshot"/>.
+/// </summary>
+/// <remarks>
+/// <para><b>Tools.</b> Tools are namespaced <c>{server}__{tool}</c>: the server is everything before the first
+/// <c>__</c>, and neither part is empty. Tools whose name starts with <c>archestra__</c> are Archestra built-ins:
+/// a call is always Allow (source BuiltIn) and a result always Trusted (source BuiltIn); they take no policies
+/// and no settings. Policy tool names are matched exactly. Tools are discovered at run time, so the compiler
+/// checks the server part only.</para>
+///
+/// <para><b>Profiles.</b> A policy with an empty <c>Profiles</c> list applies to every profile whose
+/// <c>Servers</c> contains the tool's server; if no profile does, that is an error. A policy that names
+/// profiles applies to exactly those, and each must exist and expose the tool's server.</para>
+///
+/// <para><b>Compile errors.</b> Compilation returns every error, never a partial snapshot. Each names the
+/// policy (<c>policy "id"</c>, or <c>toolInvocation[i]</c>/<c>trustedData[i]</c> when the id is empty) or the
+/// profile, and the field (<c>id</c>, <c>tool</c>, <c>profiles[i]</c>, <c>action</c>,
+/// <c>conditions[i].key|operator|value</c>, <c>tools["name"]</c>). Errors: empty or duplicate id (ids are
+/// unique across both lists); tool not of the form <c>{server}__{tool}</c> or a built-in; server exposed by no
+/// profile the policy applies to; unknown profile; action not valid for its list; unknown operator; key path
+/// that does not parse; regex that does not parse or that the non-backtracking engine does not support
+/// (backreferences, lookarounds, atomic groups); a profile that is unnamed or named twice; a tool setting
+/// whose key is not <c>{server}__{tool}</c> with the server in that profile's <c>Servers</c>. An empty
+/// reason is allowed: the decision then says "policy &lt;id&gt; matched".</para>
+///
+/// <para><b>Actions.</b> Tool-invocation policies: <c>allow_when_context_is_untrusted</c>,
+/// <c>block_when_context_is_untrusted</c>, <c>block_always</c>, <c>require_approval</c>. Trusted-data
+/// policies: <c>mark_as_trusted</c>, <c>mark_as_untrusted</c>, <c>block_always</c>,
+/// <c>sanitize_with_dual_llm</c>.</para>
+///
+/// <para><b>Key paths.</b> Dot-separated property names; <c>[*]</c> is any element of an array and
+/// <c>[N]</c> element N (zero-based): <c>path</c>, <c>options.recursive</c>, <c>recipients[*]</c>,
+/// <c>messages[*].to[0]</c>. A path starts with a property name. Names compare as exact UTF-8 with the JSON
+/// property name after unescaping. Empty names, unbalanced brackets and indexes that are neither <c>*</c>
+/// nor a non-negative integer are errors. Invocation paths start at the arguments object; result paths
+/// at the whole result JSON (for MCP, the CallToolResult: <c>content[*].text</c>,
+/// <c>structuredContent.sender</c>, <c>isError</c>).</para>
+///
+/// <para><b>Conditions.</b> A condition matches when ANY value its path reaches satisfies the operator
+/// (with <c>[*]</c>, any element; with duplicate property names, either). A path that reaches no value does
+/// not match, for every operator including <c>notEqual</c> and <c>notContains</c>. Objects and arrays never
+/// match as values. Scalars compare as text: strings by their unescaped value, numbers by their JSON text as
+/// written (<c>10</c>, <c>1.5e3</c>), <c>true</c>, <c>false</c>, <c>null</c>. Operators: <c>equal</c>,
+/// <c>notEqual</c>, <c>contains</c>, <c>notContains</c>, <c>startsWith</c>, <c>endsWith</c> (ordinal,
+/// case-sensitive) and <c>regex</c> (<see cref="Regex.IsMatch(ReadOnlySpan{char})"/> with
+/// <see cref="RegexOptions.NonBacktracking"/> | <see cref="RegexOptions.CultureInvariant"/>, so unanchored
+/// unless the pattern anchors itself). A policy matches when ALL its conditions match; a policy without
+/// conditions always matches.</para>
+///
+/// <para><b>Invocation precedence</b> (the first step that applies decides; within a step the first
+/// matching policy in definition order wins and is the decision's <c>PolicyId</c>):
+/// 1. a matching <c>block_always</c> → Block (any context);
+/// 2. if the context is untrusted, a matching <c>block_when_context_is_untrusted</c> → Block;
+/// 3. a matching <c>require_approval</c> → RequireApproval (any context; the caller asks a human, and
+///    approval means proceed);
+/// 4. the context is trusted → Allow (source TrustedContext);
+/// 5. a matching <c>allow_when_context_is_untrusted</c> → Allow (source Policy);
+/// 6. the tool's default: <c>AllowUsageWhenUntrustedDataIsPresent</c> → Allow, else Block (source Default).</para>
+///
+/// <para><b>Result precedence:</b> 1. <c>block_always</c> → Block; 2. <c>mark_as_untrusted</c> → Untrusted;
+/// 3. <c>sanitize_with_dual_llm</c> → SanitizeWithDualLlm; 4. <c>mark_as_trusted</c> → Trusted; 5. the tool's
+/// default <c>ResultTreatment</c> (Untrusted unless configured), source Default. Untrusted and
+/// SanitizeWithDualLlm taint the receiving context (<see cref="ContextTrust"/>): once untrusted it stays so.</para>
+///
+/// <para><b>Documents.</b> Empty arguments (absent) are <c>{}</c>. A tool with no policies in the list being
+/// evaluated is decided without reading the document. Otherwise the document is read in full and must be
+/// valid JSON (at most 64 levels deep): if it is not, fail closed: an invocation is Block (source Default,
+/// "the arguments are not valid JSON") and a result is Untrusted (source Default).</para>
+/// </remarks>
+public static class PolicyCompiler
+{
+    private const string InvocationActions =
+        "allow_when_context_is_untrusted, block_when_context_is_untrusted, block_always, require_approval";
+
+    private const string DataActions = "mark_as_trusted, mark_as_untrusted, block_always, sanitize_with_dual_llm";
+
+    private const string Operators = "equal, notEqual, contains, notContains, startsWith, endsWith, regex";
+
+    private const RegexOptions RegexFlags = RegexOptions.NonBacktracking | RegexOptions.CultureInvariant;
+
+    /// <summary>Compiles everything, or returns every error and no snapshot.</summary>
+    public static PolicyCompileResult Compile(PolicySetDefinition definition)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        var errors = new List<PolicyError>();
+        var profiles = ValidateProfiles(definition.Profiles ?? [], errors);
+        var regexes = new Dictionary<string, Regex>(StringComparer.Ordinal);
+        var ids = new Dictionary<string, string>(StringComparer.Ordinal);
+        var invocation = ValidatePolicies(definition.ToolInvocation ?? [], "toolInvocation", isInvocation: true, profiles, ids, regexes, errors);
+        var data = ValidatePolicies(definition.TrustedData ?? [], "trustedData", isInvocation: false, profiles, ids, regexes, errors);
+        if (errors.Count > 0)
+        {
+            return new PolicyCompileResult(null, errors);
+        }
+
+        var programs = new Dictionary<string, RuleProgram>(StringComparer.Ordinal);
+        var compiled = new Dictionary<string, ProfilePolicies>(StringComparer.Ordinal);
+        foreach (var profile in profiles.Values)
+        {
+            compiled[profile.Name] = BuildProfile(profile, invocation, data, programs);
+        }
+
+        return new PolicyCompileResult(new PolicySnapshot(compiled.ToFrozenDictionary(StringComparer.Ordinal), invocation.Count + data.Count), []);
+    }
+
+    private static ProfilePolicies BuildProfile(
+        ProfileInfo profile, List<ValidPolicy> invocation, List<ValidPolicy> data, Dictionary<string, RuleProgram> programs)
+    {
+        var byTool = new Dictionary<string, (List<ValidPolicy> Invocation, List<ValidPolicy> Data)>(StringComparer.Ordinal);
+        foreach (var (list, isInvocation) in new[] { (invocation, true), (data, false) })
+        {
+            foreach (var policy in list)
+            {
+                if (!AppliesTo(policy, profile))
+                {
+                    continue;
+                }
+
+                if (!byTool.TryGetValue(policy.Tool, out var lists))
+                {
+                    lists = ([], []);
+                    byTool[policy.Tool] = lists;
+                }
+
+                (isInvocation ? lists.Invocation : lists.Data).Add(policy);
+            }
+        }
+
+        var tools = new Dictionary<string, CompiledTool>(StringComparer.Ordinal);
+        foreach (var (tool, settings) in profile.Settings)
+        {
+            if (!byTool.ContainsKey(tool))
+            {
+                tools[tool] = new CompiledTool(settings, null, null);
+            }
+        }
+
+        foreach (var (tool, lists) in byTool)
+        {
+            var settings = profile.Settings.GetValueOrDefault(tool) ?? new ToolSettings();
+            tools[tool] = new CompiledTool(settings, Program(lists.Invocation, 'i', programs), Program(lists.Data, 'd', programs));
+        }
+
+        return new ProfilePolicies(tools.ToFrozenDictionary(StringComparer.Ordinal));
+    }
+
+    private static bool AppliesTo(ValidPolicy policy, ProfileInfo profile) =>
+        policy.Profiles.Count == 0 ? profile.Servers.Contains(policy.Server) : policy.Profiles.Contains(profile.Name);
+
+    /// <summary>Profiles that share a tool's policy list share its program (keyed by list and policy ids).</summary>
+    private static RuleProgram? Program(List<ValidPolicy> policies, char list, Dictionary<string, RuleProgram> programs)
+    {
+        if (policies.Count == 0)
+        {
+            return null;
+        }
+
+        var key = new StringBuilder().Append(list);
+        foreach (var policy in policies)
+        {
+            key.Append('\n').Append(policy.Id);
+        }
+
+        var cacheKey = key.ToString();
+        if (programs.TryGetValue(cacheKey, out var cached))
+        {
+            return cached;
+        }
+
+        // Stable by precedence: definition order is kept within a class.
+        var ordered = new List<ValidPolicy>(policies.Count);
+        for (var precedence = 0; precedence <= 3; precedence++)
+        {
+            foreach (var policy in policies)
+            {
+                if (policy.Precedence == precedence)
+                {
+                    ordered.Add(policy);
+                }
+            }
+        }
+
+        var automaton = new PathAutomatonBuilder();
+        var conditions = new List<CompiledCondition>();
+        var rules = new CompiledRule[ordered.Count];
+        for (var r = 0; r < ordered.Count; r++)
+        {
+            var policy = ordered[r];
+            rules[r] = new CompiledRule(policy.Precedence, conditions.Count, policy.Conditions.Count, policy.Id, policy.Reason);
+            foreach (var (path, condition) in policy.Conditions)
+            {
+                automaton.Add(path, conditions.Count);
+                conditions.Add(condition);
+            }
+        }
+
+        var program = new RuleProgram(automaton.Build(), [.. conditions], rules);
+        programs[cacheKey] = program;
+        return program;
+    }
+
+    private static Dictionary<string, ProfileInfo> ValidateProfiles(IReadOnlyList<ProfilePolicyInput> inputs, List<PolicyError> errors)
+    {
+        var profiles = new Dictionary<string, ProfileInfo>(StringComparer.Ordinal);
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            var input = inputs[i];
+            if (input is null || string.IsNullOrEmpty(input.Profile))
+            {
+                errors.Add(new PolicyError($"profiles[{i}]", "profile", "the profile name is empty"));
+                continue;
+            }
+
+            var subject = $"profile \"{input.Profile}\"";
+            if (profiles.ContainsKey(input.Profile))
+            {
+                errors.Add(new PolicyError(subject, "profile", $"duplicate profile \"{input.Profile}\""));
+                continue;
+            }
+
+            var servers = new HashSet<string>(input.Servers ?? [], StringComparer.Ordinal);
+            var settings = new Dictionary<string, ToolSettings>(StringComparer.Ordinal);
+            foreach (var (tool, setting) in input.Tools ?? new Dictionary<string, ToolSettings>())
+            {
+                var field = $"tools[\"{tool}\"]";
+                if (ToolError(tool) is { } toolError)
+                {
+                    errors.Add(new PolicyError(subject, field, toolError));
+                }
+                else if (!servers.Contains(ServerOf(tool)))
+                {
+                    errors.Add(new PolicyError(subject, field, $"server \"{ServerOf(tool)}\" is not exposed by profile \"{input.Profile}\""));
+                }
+                else if (setting is null)
+                {
+                    errors.Add(new PolicyError(subject, field, "the settings are missing"));
+                }
+                else
+                {
+                    settings[tool] = setting;
+                }
+            }
+
+            profiles[input.Profile] = new ProfileInfo(input.Profile, servers, settings);
+        }
+
+        return profiles;
+    }
+
+    private static List<ValidPolicy> ValidatePolicies(
+        IReadOnlyList<PolicyDefinition> definitions,
+        string listName,
+        bool isInvocation,
+        Dictionary<string, ProfileInfo> profiles,
+        Dictionary<string, string> ids,
+        Dictionary<string, Regex> regexes,
+        List<PolicyError> errors)
+    {
+        var valid = new List<ValidPolicy>(definitions.Count);
+        var path = new List<PathSegment>();
+        for (var i = 0; i < definitions.Count; i++)
+        {
+            var policy = definitions[i];
+            var position = $"{listName}[{i}]";
+            if (policy is null)
+            {
+                errors.Add(new PolicyError(position, "", "the policy is missing"));
+                continue;
+            }
+
+            var before = errors.Count;
+            var subject = string.IsNullOrEmpty(policy.Id) ? position : $"policy \"{policy.Id}\"";
+            if (string.IsNullOrEmpty(policy.Id))
+            {
+                errors.Add(new PolicyError(subject, "id", "the id is empty"));
+            }
+            else if (!ids.TryAdd(policy.Id, position))
+            {
+                errors.Add(new PolicyError(subject, "id", $"duplicate id \"{policy.Id}\"; already used by {ids[policy.Id]}"));
+            }
+
+            var tool = policy.Tool ?? "";
+            var server = "";
+            if (ToolError(tool) is { } toolError)
+            {
+                errors.Add(new PolicyError(subject, "tool", toolError));
+            }
+            else
+            {
+                server = ServerOf(tool);
+            }
+
+            var targets = new List<string>();
+            var named = policy.Profiles ?? [];
+            for (var p = 0; p < named.Count; p++)
+            {
+                var name = named[p] ?? "";
+                if (!profiles.TryGetValue(name, out var profile))
+                {
+                    errors.Add(new PolicyError(subject, $"profiles[{p}]", $"unknown profile \"{name}\""));
+                }
+                else if (server.Length > 0 && !profile.Servers.Contains(server))
+                {
+                    errors.Add(new PolicyError(subject, $"profiles[{p}]", $"profile \"{name}\" does not expose server \"{server}\""));
+                }
+                else if (!targets.Contains(name))
+                {
+                    targets.Add(name);
+                }
+            }
+
+            if (named.Count == 0 && server.Length > 0 && !AnyProfileExposes(profiles, server))
+            {
+                errors.Add(new PolicyError(subject, "tool", $"unknown server \"{server}\": no profile exposes it"));
+            }
+
+            var precedence = isInvocation ? InvocationPrecedence(policy.Action) : DataPrecedence(policy.Action);
+            if (precedence < 0)
+            {
+                errors.Add(new PolicyError(subject, "action",
+                    $"unknown action \"{policy.Action}\"; expected one of {(isInvocation ? InvocationActions : DataActions)}"));
+            }
+
+            var conditions = new List<(List<PathSegment>, CompiledCondition)>();
+            var definedConditions = policy.Conditions ?? [];
+            for (var c = 0; c < definedConditions.Count; c++)
+            {
+                if (CompileCondition(definedConditions[c], $"conditions[{c}]", subject, path, regexes, errors) is { } condition)
+                {
+                    conditions.Add((new List<PathSegment>(path), condition));
+                }
+            }
+
+            if (errors.Count == before)
+            {
+                var reason = string.IsNullOrEmpty(policy.Reason) ? $"policy {policy.Id} matched" : policy.Reason;
+                valid.Add(new ValidPolicy(policy.Id, tool, server, precedence, reason, conditions, targets));
+            }
+        }
+
+        return valid;
+    }
+
+    private static CompiledCondition? CompileCondition(
+        PolicyCondition? condition, string field, string subject, List<PathSegment> path, Dictionary<string, Regex> regexes, List<PolicyError> errors)
+    {
+        if (condition is null)
+        {
+            errors.Add(new PolicyError(subject, field, "the condition is missing"));
+            return null;
+        }
+
+        var ok = true;
+        if (!KeyPath.TryParse(condition.Key ?? "", path, out var pathError))
+        {
+            errors.Add(new PolicyError(subject, $"{field}.key", $"invalid key path \"{condition.Key}\": {pathError}"));
+            ok = false;
+        }
+
+        var op = ParseOperator(condition.Operator);
+        if (op is null)
+        {
+            errors.Add(new PolicyError(subject, $"{field}.operator", $"unknown operator \"{condition.Operator}\"; expected one of {Operators}"));
+            ok = false;
+        }
+
+        if (condition.Value is null)
+        {
+            errors.Add(new PolicyError(subject, $"{field}.value", "the value is missing"));
+            return null;
+        }
+
+        Regex? regex = null;
+        if (op == ConditionOperator.Regex && !regexes.TryGetValue(condition.Value, out regex))
+        {
+            try
+            {
+                regex = new Regex(condition.Value, RegexFlags);
+                regexes[condition.Value] = regex;
+            }
+            catch (NotSupportedException e)
+            {
+                errors.Add(new PolicyError(subject, $"{field}.value",
+                    $"regex \"{condition.Value}\" is not supported by the non-backtracking engine: {e.Message}"));
+                ok = false;
+            }
+            catch (ArgumentException e)
+            {
+                errors.Add(new PolicyError(subject, $"{field}.value", $"invalid regex \"{condition.Value}\": {e.Message}"));
+                ok = false;
+            }
+        }
+
+        return ok ? new CompiledCondition(op!.Value, Encoding.UTF8.GetBytes(condition.Value), regex) : null;
+    }
+
+    private static ConditionOperator? ParseOperator(string? name) => name switch
+    {
+        "equal" => ConditionOperator.Equal,
+        "notEqual" => ConditionOperator.NotEqual,
+        "contains" => ConditionOperator.Contains,
+        "notContains" => ConditionOperator.NotContains,
+        "startsWith" => ConditionOperator.StartsWith,
+        "endsWith" => ConditionOperator.EndsWith,
+        "regex" => ConditionOperator.Regex,
+        _ => null,
+    };
+
+    private static int InvocationPrecedence(string? action) => action switch
+    {
+        "block_always" => Precedence.BlockAlways,
+        "block_when_context_is_untrusted" => Precedence.BlockWhenUntrusted,
+        "require_approval" => Precedence.RequireApproval,
+        "allow_when_context_is_untrusted" => Precedence.AllowWhenUntrusted,
+        _ => -1,
+    };
+
+    private static int DataPrecedence(string? action) => action switch
+    {
+        "block_always" => Precedence.BlockAlways,
+        "mark_as_untrusted" => Precedence.MarkUntrusted,
+        "sanitize_with_dual_llm" => Precedence.Sanitize,
+        "mark_as_trusted" => Precedence.MarkTrusted,
+        _ => -1,
+    };
+
+    private static string? ToolError(string tool)
+    {
+        if (tool.StartsWith(ProfilePolicies.BuiltInPrefix, StringComparison.Ordinal))
+        {
+            return $"\"{tool}\" is an Archestra built-in tool: always allowed and trusted, it takes no policies or settings";
+        }
+
+        var separator = tool.IndexOf("__", StringComparison.Ordinal);
+        return separator <= 0 || separator + 2 == tool.Length ? $"\"{tool}\" is not of the form {{server}}__{{tool}}" : null;
+    }
+
+    private static string ServerOf(string tool) => tool[..tool.IndexOf("__", StringComparison.Ordinal)];
+
+    private static bool AnyProfileExposes(Dictionary<string, ProfileInfo> profiles, string server)
+    {
+        foreach (var profile in profiles.Values)
+        {
+            if (profile.Servers.Contains(server))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private sealed record ProfileInfo(string Name, HashSet<string> Servers, Dictionary<string, ToolSettings> Settings);
+
+    private sealed record ValidPolicy(
+        string Id,
+        string Tool,
+        string Server,
+        int Precedence,
+        string Reason,
+        List<(List<PathSegment> Path, CompiledCondition Condition)> Conditions,
+        List<string> Profiles);
+}

@@ -1,0 +1,175 @@
+using System.Buffers;
+using System.Collections.Frozen;
+using System.Text.Unicode;
+using Archestra.Policy.Evaluation;
+
+namespace Archestra.Policy;
+
+/// <summary>
+/// The compiled policies and tool defaults of one profile. Evaluation reads the document once, allocates
+/// nothing and takes no lock; see <see cref="PolicyCompiler"/> for the semantics.
+/// </summary>
+public sealed class ProfilePolicies
+{
+    internal const string BuiltInPrefix = "archestra__";
+
+    /// <summary>Tool names up to this many UTF-8 bytes are transcoded on the stack for the lookup (256 B).</summary>
+    private const int StackChars = 128;
+
+    private static readonly ToolSettings Defaults = new();
+
+    private static readonly InvocationDecision BuiltInInvocation =
+        new(InvocationVerdict.Allow, DecisionSource.BuiltIn, null, "Archestra built-in tool");
+
+    private static readonly InvocationDecision TrustedContext =
+        new(InvocationVerdict.Allow, DecisionSource.TrustedContext, null, "the context is trusted and no policy blocks the call");
+
+    private static readonly InvocationDecision DefaultAllow =
+        new(InvocationVerdict.Allow, DecisionSource.Default, null, "the tool's default allows use when untrusted data is present");
+
+    private static readonly InvocationDecision DefaultBlock =
+        new(InvocationVerdict.Block, DecisionSource.Default, null, "untrusted data is present in this context and the tool's default does not allow use then");
+
+    private static readonly InvocationDecision MalformedArguments =
+        new(InvocationVerdict.Block, DecisionSource.Default, null, "the arguments are not valid JSON");
+
+    private static readonly ResultDecision BuiltInResult =
+        new(ResultVerdict.Trusted, DecisionSource.BuiltIn, null, "Archestra built-in tool");
+
+    private static readonly ResultDecision DefaultTrusted =
+        new(ResultVerdict.Trusted, DecisionSource.Default, null, "the tool's default treats its results as trusted");
+
+    private static readonly ResultDecision DefaultUntrusted =
+        new(ResultVerdict.Untrusted, DecisionSource.Default, null, "the tool's default treats its results as untrusted");
+
+    private static readonly ResultDecision DefaultSanitize =
+        new(ResultVerdict.SanitizeWithDualLlm, DecisionSource.Default, null, "the tool's default sanitizes its results with the dual LLM");
+
+    private static readonly ResultDecision MalformedResult =
+        new(ResultVerdict.Untrusted, DecisionSource.Default, null, "the result is not valid JSON");
+
+    private readonly FrozenDictionary<string, CompiledTool> _tools;
+    private readonly FrozenDictionary<string, CompiledTool>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+
+    internal ProfilePolicies(FrozenDictionary<string, CompiledTool> tools)
+    {
+        _tools = tools;
+        _lookup = tools.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    internal static ProfilePolicies DefaultsOnly { get; } = new(FrozenDictionary.Create<string, CompiledTool>(StringComparer.Ordinal));
+
+    /// <summary>Decides one tool call. <paramref name="argumentsJson"/> empty means no arguments (<c>{}</c>).</summary>
+    public InvocationDecision EvaluateInvocation(ReadOnlySpan<byte> toolUtf8, ReadOnlySpan<byte> argumentsJson, bool contextTrusted) =>
+        toolUtf8.StartsWith("archestra__"u8)
+            ? BuiltInInvocation
+            : Invocation(Find(toolUtf8), argumentsJson, contextTrusted);
+
+    /// <inheritdoc cref="EvaluateInvocation(ReadOnlySpan{byte}, ReadOnlySpan{byte}, bool)"/>
+    public InvocationDecision EvaluateInvocation(string tool, ReadOnlySpan<byte> argumentsJson, bool contextTrusted) =>
+        tool.StartsWith(BuiltInPrefix, StringComparison.Ordinal)
+            ? BuiltInInvocation
+            : Invocation(_tools.GetValueOrDefault(tool), argumentsJson, contextTrusted);
+
+    /// <summary>Decides how one tool result (the whole result JSON, e.g. an MCP CallToolResult) affects trust.</summary>
+    public ResultDecision EvaluateResult(ReadOnlySpan<byte> toolUtf8, ReadOnlySpan<byte> resultJson) =>
+        toolUtf8.StartsWith("archestra__"u8) ? BuiltInResult : Result(Find(toolUtf8), resultJson);
+
+    /// <inheritdoc cref="EvaluateResult(ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>
+    public ResultDecision EvaluateResult(string tool, ReadOnlySpan<byte> resultJson) =>
+        tool.StartsWith(BuiltInPrefix, StringComparison.Ordinal) ? BuiltInResult : Result(_tools.GetValueOrDefault(tool), resultJson);
+
+    /// <summary>The tool's configured defaults, or the global defaults (use blocked when untrusted, results untrusted).</summary>
+    public ToolSettings SettingsFor(string tool) => _tools.TryGetValue(tool, out var compiled) ? compiled.Settings : Defaults;
+
+    private static InvocationDecision Invocation(CompiledTool? tool, ReadOnlySpan<byte> arguments, bool trusted)
+    {
+        var program = tool?.Invocation;
+        if (program is not null)
+        {
+            var match = program.FirstMatch(arguments, trusted ? Precedence.TrustedInvocationMask : Precedence.AllMask);
+            if (match >= 0)
+            {
+                var rule = program.Rules[match];
+                var verdict = rule.Precedence switch
+                {
+                    Precedence.RequireApproval => InvocationVerdict.RequireApproval,
+                    Precedence.AllowWhenUntrusted => InvocationVerdict.Allow,
+                    _ => InvocationVerdict.Block,
+                };
+                return new InvocationDecision(verdict, DecisionSource.Policy, rule.Id, rule.Reason);
+            }
+
+            if (match == RuleProgram.Malformed)
+            {
+                return MalformedArguments;
+            }
+        }
+
+        if (trusted)
+        {
+            return TrustedContext;
+        }
+
+        return (tool?.Settings ?? Defaults).AllowUsageWhenUntrustedDataIsPresent ? DefaultAllow : DefaultBlock;
+    }
+
+    private static ResultDecision Result(CompiledTool? tool, ReadOnlySpan<byte> result)
+    {
+        var program = tool?.Result;
+        if (program is not null)
+        {
+            var match = program.FirstMatch(result, Precedence.AllMask);
+            if (match >= 0)
+            {
+                var rule = program.Rules[match];
+                var verdict = rule.Precedence switch
+                {
+                    Precedence.BlockAlways => ResultVerdict.Block,
+                    Precedence.MarkUntrusted => ResultVerdict.Untrusted,
+                    Precedence.Sanitize => ResultVerdict.SanitizeWithDualLlm,
+                    _ => ResultVerdict.Trusted,
+                };
+                return new ResultDecision(verdict, DecisionSource.Policy, rule.Id, rule.Reason);
+            }
+
+            if (match == RuleProgram.Malformed)
+            {
+                return MalformedResult;
+            }
+        }
+
+        return (tool?.Settings ?? Defaults).ResultTreatment switch
+        {
+            ResultTreatment.Trusted => DefaultTrusted,
+            ResultTreatment.SanitizeWithDualLlm => DefaultSanitize,
+            _ => DefaultUntrusted,
+        };
+    }
+
+    private CompiledTool? Find(ReadOnlySpan<byte> utf8)
+    {
+        if (_tools.Count == 0)
+        {
+            return null;
+        }
+
+        char[]? rented = null;
+        var chars = utf8.Length <= StackChars ? stackalloc char[StackChars] : (rented = ArrayPool<char>.Shared.Rent(utf8.Length));
+        try
+        {
+            // Invalid UTF-8 cannot name a configured tool.
+            return Utf8.ToUtf16(utf8, chars, out _, out var written, replaceInvalidSequences: false) == OperationStatus.Done
+                && _lookup.TryGetValue(chars[..written], out var tool)
+                ? tool
+                : null;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<char>.Shared.Return(rented);
+            }
+        }
+    }
+}
