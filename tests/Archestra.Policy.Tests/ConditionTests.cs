@@ -180,6 +180,16 @@ public class ConditionTests
         Assert.Equal((ResultVerdict.Untrusted, DecisionSource.Default), (result.Verdict, result.Source));
     }
 
+    [Theory]
+    [InlineData("""{"path":"\ud800"}""")]
+    [InlineData("""{"path":"a\udc00b"}""")]
+    [InlineData("""{"pa\ud800th":"x"}""")]
+    public void An_escaped_lone_surrogate_that_a_condition_reads_fails_closed(string json)
+    {
+        var set = Set([Def("p", "fs__write", "allow_when_context_is_untrusted", When("path", "equal", "x"))]);
+        Assert.Equal("the arguments are not valid JSON", Invoke(set, "fs__write", json, trusted: false).Reason);
+    }
+
     [Fact]
     public void A_document_deeper_than_64_levels_is_malformed()
     {

@@ -184,8 +184,9 @@ public sealed class ReferenceInterpreter(PolicySetDefinition definition)
             return null;
         }
 
-        using (document)
+        try
         {
+            using var owned = document;
             var result = new List<PolicyDefinition>();
             foreach (var policy in policies)
             {
@@ -206,6 +207,11 @@ public sealed class ReferenceInterpreter(PolicySetDefinition definition)
             }
 
             return result;
+        }
+        catch (InvalidOperationException)
+        {
+            // An escaped lone surrogate cannot be read as text.
+            return null;
         }
     }
 
