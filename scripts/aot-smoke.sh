@@ -40,7 +40,11 @@ cat >"$work/archestra.json" <<JSON
 {
   "listen": { "gateway": "http://127.0.0.1:$gw", "admin": "http://127.0.0.1:$admin", "metrics": "http://127.0.0.1:$metrics" },
   "mcpServers": { "everything": { "command": "node", "args": ["$repo/tests/node/node_modules/@modelcontextprotocol/server-everything/dist/index.js", "stdio"] } },
-  "profiles": { "default": { "servers": ["everything"] } }
+  "profiles": { "default": { "servers": ["everything"] } },
+  "policies": { "toolInvocation": [
+    { "id": "no-credentials", "tool": "everything__echo", "action": "block_always", "reason": "credentials stay here",
+      "conditions": [{ "key": "message", "operator": "regex", "value": "(?i)pass(word)?[:=]" }] }
+  ] }
 }
 JSON
 start=$(date +%s%N)
@@ -63,8 +67,21 @@ list=$(mcp '{"jsonrpc":"2.0","id":3,"method":"tools/list"}')
 check "tools/list lists the stdio server's tools" grep -q '"name":"echo"' <<<"$list"
 call=$(mcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"aot"}}}')
 check "stateless tools/call reaches the stdio server" grep -q 'Echo: aot' <<<"$call"
+blocked=$(mcp '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","arguments":{"message":"PassWord=x"}}}')
+check "a compiled regex policy refuses the call" grep -q '"isError":true' <<<"$blocked"
+check "the refusal names the policy and its reason" grep -q 'blocked by policy no-credentials: credentials stay here' <<<"$blocked"
+sed -i 's/"no-credentials"/"no-aot"/; s/(?i)pass(word)?\[:=\]/^aot$/' "$work/archestra.json"
+kill -HUP "$pid"
+reloaded=
+for _ in $(seq 100); do
+  reloaded=$(mcp '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{"message":"aot"}}}')
+  grep -q 'blocked by policy no-aot' <<<"$reloaded" && break
+  sleep 0.05
+done
+check "editing the file and sending SIGHUP reloads the policies without a restart" grep -q 'blocked by policy no-aot' <<<"$reloaded"
+check "the gateway survives SIGHUP" kill -0 "$pid"
 check "metrics endpoint serves Prometheus text" bash -c "curl -fsS http://127.0.0.1:$metrics/metrics | grep -q '^mcp_tool_calls_total{profile=\"default\",server=\"everything\",tool=\"echo\",outcome=\"ok\"} 1$'"
-check "promtool accepts the live /metrics" bash -c "curl -fsS http://127.0.0.1:$metrics/metrics | promtool check metrics"
+check "promtool accepts the live /metrics" bash -c "set -o pipefail; curl -fsS http://127.0.0.1:$metrics/metrics | promtool check metrics"
 sleep 1
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
 size=$(stat -c %s "$bin")

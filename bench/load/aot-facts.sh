@@ -31,7 +31,7 @@ PIDS+=("$!")
 cat >"$WORK/archestra.json" <<EOF
 {"listen":{"gateway":"http://127.0.0.1:$P_GW","admin":"http://127.0.0.1:$P_ADMIN","metrics":"http://127.0.0.1:$P_METRICS"},
  "mcpServers":{"up":{"url":"http://127.0.0.1:$P_UP/mcp"}},
- "profiles":{"bench":{"servers":["up"]}}}
+ "profiles":{"bench":{"servers":["up"],"tools":{"*":{"resultTreatment":"trusted"}}}}}
 EOF
 for _ in $(seq 1 200); do
   [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P_UP/mcp" || true) == 405 ]] && break

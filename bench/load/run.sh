@@ -62,7 +62,7 @@ PIDS+=("$FLOOR_PID")
 cat >"$WORK/archestra.json" <<EOF
 {"listen":{"gateway":"http://127.0.0.1:$P_GW","admin":"http://127.0.0.1:$P_ADMIN","metrics":"http://127.0.0.1:$P_METRICS"},
  "mcpServers":{"up":{"url":"http://127.0.0.1:$P_UP/mcp"}},
- "profiles":{"bench":{"servers":["up"]}}}
+ "profiles":{"bench":{"servers":["up"],"tools":{"*":{"resultTreatment":"trusted"}}}}}
 EOF
 # shellcheck disable=SC2086 # GATEWAY_ENV is a list of NAME=VALUE words.
 env ${GATEWAY_ENV:-} "$ARCHESTRA_BIN" serve --config "$WORK/archestra.json" >"$WORK/gateway.log" 2>&1 &

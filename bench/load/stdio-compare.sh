@@ -69,7 +69,7 @@ fi
 cat >"$WORK/archestra.json" <<EOF
 {"listen":{"gateway":"http://127.0.0.1:$P_GW","admin":"http://127.0.0.1:$P_ADMIN","metrics":"http://127.0.0.1:$P_METRICS"},
  "mcpServers":{"echo":{"command":"$NODE","args":["$HERE/echo-stdio.mjs"]}},
- "profiles":{"bench":{"servers":["echo"]}}}
+ "profiles":{"bench":{"servers":["echo"],"tools":{"*":{"resultTreatment":"trusted"}}}}}
 EOF
 "$ARCHESTRA_BIN" serve --config "$WORK/archestra.json" >"$WORK/gateway.log" 2>&1 &
 GW_PID=$!

@@ -27,6 +27,7 @@ internal sealed class GatewayServer : IAsyncDisposable
     private readonly WebApplication _adminApp;
     private readonly WebApplication _metricsApp;
     private readonly McpGateway _gateway;
+    private ConfigReloader? _reloader;
     private volatile bool _ready;
 
     private GatewayServer(WebApplication gatewayApp, WebApplication adminApp, WebApplication metricsApp, McpGateway gateway)
@@ -45,7 +46,11 @@ internal sealed class GatewayServer : IAsyncDisposable
 
     internal McpGateway Gateway => _gateway;
 
-    public static async Task<GatewayServer> StartAsync(GatewayConfig config, CancellationToken cancellationToken, Action<ILoggingBuilder>? configureLogging = null)
+    /// <summary>Reloads the configuration file now (as SIGHUP does); the errors when it is invalid.</summary>
+    internal IReadOnlyList<string> ReloadConfig() => _reloader?.Reload() ?? ["the configuration was not loaded from a file"];
+
+    /// <param name="getEnv">Resolves env:NAME on reload; the process environment when null.</param>
+    public static async Task<GatewayServer> StartAsync(GatewayConfig config, CancellationToken cancellationToken, Action<ILoggingBuilder>? configureLogging = null, Func<string, string?>? getEnv = null)
     {
         var metrics = new GatewayMetrics();
         var gatewayApp = Build(config.Listen.Gateway, configureLogging);
@@ -81,6 +86,11 @@ internal sealed class GatewayServer : IAsyncDisposable
         server.GatewayUrl = Address(gatewayApp);
         server.AdminUrl = Address(adminApp);
         server.MetricsUrl = Address(metricsApp);
+        if (config.SourcePath is { } path && File.Exists(path))
+        {
+            server._reloader = new ConfigReloader(path, getEnv ?? Environment.GetEnvironmentVariable, gateway, logger, TimeSpan.FromSeconds(2));
+        }
+
         server._ready = true;
         return server;
     }
@@ -198,6 +208,11 @@ internal sealed class GatewayServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _ready = false;
+        if (_reloader is not null)
+        {
+            await _reloader.DisposeAsync().ConfigureAwait(false);
+        }
+
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         await _gatewayApp.StopAsync(cts.Token).ConfigureAwait(false);
         await _adminApp.StopAsync(cts.Token).ConfigureAwait(false);

@@ -28,7 +28,9 @@ namespace Archestra.Policy;
 /// profile the policy applies to; unknown profile; action not valid for its list; unknown operator; key path
 /// that does not parse; regex that does not parse or that the non-backtracking engine does not support
 /// (backreferences, lookarounds, atomic groups); a profile that is unnamed or named twice; a tool setting
-/// whose key is not <c>{server}__{tool}</c> with the server in that profile's <c>Servers</c>. An empty
+/// whose key is not <c>{server}__{tool}</c>, <c>{server}__*</c> or <c>*</c> with the server in that profile's
+/// <c>Servers</c>. Settings keyed <c>{server}__*</c> apply to that server's tools and <c>*</c> to every tool of
+/// the profile, each only where no more specific key exists. An empty
 /// reason is allowed: the decision then says "policy &lt;id&gt; matched".</para>
 ///
 /// <para><b>Actions.</b> Tool-invocation policies: <c>allow_when_context_is_untrusted</c>,
@@ -134,10 +136,21 @@ public static class PolicyCompiler
             }
         }
 
+        // Wildcard settings: "{server}__*" for a server's tools and "*" for the profile's; the most specific applies.
         var tools = new Dictionary<string, CompiledTool>(StringComparer.Ordinal);
+        var serverDefaults = new Dictionary<string, CompiledTool>(StringComparer.Ordinal);
+        CompiledTool? profileDefault = null;
         foreach (var (tool, settings) in profile.Settings)
         {
-            if (!byTool.ContainsKey(tool))
+            if (tool == ProfileWildcard)
+            {
+                profileDefault = new CompiledTool(settings, null, null);
+            }
+            else if (tool.EndsWith(ServerWildcardSuffix, StringComparison.Ordinal))
+            {
+                serverDefaults[ServerOf(tool)] = new CompiledTool(settings, null, null);
+            }
+            else if (!byTool.ContainsKey(tool))
             {
                 tools[tool] = new CompiledTool(settings, null, null);
             }
@@ -145,12 +158,21 @@ public static class PolicyCompiler
 
         foreach (var (tool, lists) in byTool)
         {
-            var settings = profile.Settings.GetValueOrDefault(tool) ?? new ToolSettings();
+            var settings = profile.Settings.GetValueOrDefault(tool)
+                ?? serverDefaults.GetValueOrDefault(ServerOf(tool))?.Settings
+                ?? profileDefault?.Settings
+                ?? new ToolSettings();
             tools[tool] = new CompiledTool(settings, Program(lists.Invocation, 'i', programs), Program(lists.Data, 'd', programs));
         }
 
-        return new ProfilePolicies(tools.ToFrozenDictionary(StringComparer.Ordinal));
+        return new ProfilePolicies(
+            tools.ToFrozenDictionary(StringComparer.Ordinal),
+            serverDefaults.ToFrozenDictionary(StringComparer.Ordinal),
+            profileDefault);
     }
+
+    private const string ProfileWildcard = "*";
+    private const string ServerWildcardSuffix = "__*";
 
     private static bool AppliesTo(ValidPolicy policy, ProfileInfo profile) =>
         policy.Profiles.Count == 0 ? profile.Servers.Contains(policy.Server) : policy.Profiles.Contains(profile.Name);
@@ -231,7 +253,14 @@ public static class PolicyCompiler
             foreach (var (tool, setting) in input.Tools ?? new Dictionary<string, ToolSettings>())
             {
                 var field = $"tools[\"{tool}\"]";
-                if (ToolError(tool) is { } toolError)
+                if (tool == ProfileWildcard)
+                {
+                    if (setting is not null)
+                    {
+                        settings[tool] = setting;
+                    }
+                }
+                else if (ToolError(tool) is { } toolError)
                 {
                     errors.Add(new PolicyError(subject, field, toolError));
                 }
@@ -292,6 +321,10 @@ public static class PolicyCompiler
             if (ToolError(tool) is { } toolError)
             {
                 errors.Add(new PolicyError(subject, "tool", toolError));
+            }
+            else if (tool.EndsWith(ServerWildcardSuffix, StringComparison.Ordinal))
+            {
+                errors.Add(new PolicyError(subject, "tool", $"\"{tool}\": a policy names one tool; wildcards are only for tool settings"));
             }
             else
             {
@@ -386,20 +419,44 @@ public static class PolicyCompiler
                 regex = new Regex(condition.Value, RegexFlags);
                 regexes[condition.Value] = regex;
             }
-            catch (NotSupportedException e)
+            // Messages of our own: the exceptions' texts are bare resource keys in the trimmed AOT binary.
+            catch (NotSupportedException)
             {
                 errors.Add(new PolicyError(subject, $"{field}.value",
-                    $"regex \"{condition.Value}\" is not supported by the non-backtracking engine: {e.Message}"));
+                    $"regex \"{condition.Value}\" uses a construct the non-backtracking engine cannot run (backreferences, lookarounds, atomic groups, conditionals); rewrite it without them"));
                 ok = false;
             }
-            catch (ArgumentException e)
+            catch (RegexParseException e)
             {
-                errors.Add(new PolicyError(subject, $"{field}.value", $"invalid regex \"{condition.Value}\": {e.Message}"));
+                errors.Add(new PolicyError(subject, $"{field}.value", $"invalid regex \"{condition.Value}\": {Describe(e.Error)} at offset {e.Offset}"));
+                ok = false;
+            }
+            catch (ArgumentException)
+            {
+                errors.Add(new PolicyError(subject, $"{field}.value", $"invalid regex \"{condition.Value}\""));
                 ok = false;
             }
         }
 
         return ok ? new CompiledCondition(op!.Value, Encoding.UTF8.GetBytes(condition.Value), regex) : null;
+    }
+
+    /// <summary>"UnterminatedBracket" → "unterminated bracket".</summary>
+    private static string Describe(RegexParseError error)
+    {
+        var name = error.ToString();
+        var text = new StringBuilder(name.Length + 8);
+        foreach (var c in name)
+        {
+            if (char.IsUpper(c) && text.Length > 0)
+            {
+                text.Append(' ');
+            }
+
+            text.Append(char.ToLowerInvariant(c));
+        }
+
+        return text.ToString();
     }
 
     private static ConditionOperator? ParseOperator(string? name) => name switch

@@ -50,14 +50,26 @@ public sealed class ProfilePolicies
 
     private readonly FrozenDictionary<string, CompiledTool> _tools;
     private readonly FrozenDictionary<string, CompiledTool>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly FrozenDictionary<string, CompiledTool> _serverDefaults;
+    private readonly FrozenDictionary<string, CompiledTool>.AlternateLookup<ReadOnlySpan<char>> _serverLookup;
+    private readonly CompiledTool? _profileDefault;
 
-    internal ProfilePolicies(FrozenDictionary<string, CompiledTool> tools)
+    /// <param name="tools">Tools with their own settings or policies.</param>
+    /// <param name="serverDefaults">Settings for the other tools of a server (<c>{server}__*</c>), by server.</param>
+    /// <param name="profileDefault">Settings for every other tool (<c>*</c>); null: the global defaults.</param>
+    internal ProfilePolicies(FrozenDictionary<string, CompiledTool> tools, FrozenDictionary<string, CompiledTool> serverDefaults, CompiledTool? profileDefault)
     {
         _tools = tools;
         _lookup = tools.GetAlternateLookup<ReadOnlySpan<char>>();
+        _serverDefaults = serverDefaults;
+        _serverLookup = serverDefaults.GetAlternateLookup<ReadOnlySpan<char>>();
+        _profileDefault = profileDefault;
     }
 
-    internal static ProfilePolicies DefaultsOnly { get; } = new(FrozenDictionary.Create<string, CompiledTool>(StringComparer.Ordinal));
+    internal static ProfilePolicies DefaultsOnly { get; } = new(
+        new Dictionary<string, CompiledTool>().ToFrozenDictionary(StringComparer.Ordinal),
+        new Dictionary<string, CompiledTool>().ToFrozenDictionary(StringComparer.Ordinal),
+        null);
 
     /// <summary>Decides one tool call. <paramref name="argumentsJson"/> empty means no arguments (<c>{}</c>).</summary>
     public InvocationDecision EvaluateInvocation(ReadOnlySpan<byte> toolUtf8, ReadOnlySpan<byte> argumentsJson, bool contextTrusted) =>
@@ -69,7 +81,7 @@ public sealed class ProfilePolicies
     public InvocationDecision EvaluateInvocation(string tool, ReadOnlySpan<byte> argumentsJson, bool contextTrusted) =>
         tool.StartsWith(BuiltInPrefix, StringComparison.Ordinal)
             ? BuiltInInvocation
-            : Invocation(_tools.GetValueOrDefault(tool), argumentsJson, contextTrusted);
+            : Invocation(_tools.GetValueOrDefault(tool) ?? Fallback(tool), argumentsJson, contextTrusted);
 
     /// <summary>Decides how one tool result (the whole result JSON, e.g. an MCP CallToolResult) affects trust.</summary>
     public ResultDecision EvaluateResult(ReadOnlySpan<byte> toolUtf8, ReadOnlySpan<byte> resultJson) =>
@@ -77,10 +89,25 @@ public sealed class ProfilePolicies
 
     /// <inheritdoc cref="EvaluateResult(ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>
     public ResultDecision EvaluateResult(string tool, ReadOnlySpan<byte> resultJson) =>
-        tool.StartsWith(BuiltInPrefix, StringComparison.Ordinal) ? BuiltInResult : Result(_tools.GetValueOrDefault(tool), resultJson);
+        tool.StartsWith(BuiltInPrefix, StringComparison.Ordinal) ? BuiltInResult : Result(_tools.GetValueOrDefault(tool) ?? Fallback(tool), resultJson);
 
     /// <summary>The tool's configured defaults, or the global defaults (use blocked when untrusted, results untrusted).</summary>
-    public ToolSettings SettingsFor(string tool) => _tools.TryGetValue(tool, out var compiled) ? compiled.Settings : Defaults;
+    public ToolSettings SettingsFor(string tool) => (_tools.GetValueOrDefault(tool) ?? Fallback(tool))?.Settings ?? Defaults;
+
+    /// <summary>The wildcard settings for a tool with none of its own: its server's, else the profile's, else null.</summary>
+    private CompiledTool? Fallback(ReadOnlySpan<char> tool)
+    {
+        if (_serverDefaults.Count != 0)
+        {
+            var separator = tool.IndexOf("__", StringComparison.Ordinal);
+            if (separator > 0 && _serverLookup.TryGetValue(tool[..separator], out var server))
+            {
+                return server;
+            }
+        }
+
+        return _profileDefault;
+    }
 
     private static InvocationDecision Invocation(CompiledTool? tool, ReadOnlySpan<byte> arguments, bool trusted)
     {
@@ -149,9 +176,9 @@ public sealed class ProfilePolicies
 
     private CompiledTool? Find(ReadOnlySpan<byte> utf8)
     {
-        if (_tools.Count == 0)
+        if (_tools.Count == 0 && _serverDefaults.Count == 0)
         {
-            return null;
+            return _profileDefault;
         }
 
         char[]? rented = null;
@@ -159,10 +186,12 @@ public sealed class ProfilePolicies
         try
         {
             // Invalid UTF-8 cannot name a configured tool.
-            return Utf8.ToUtf16(utf8, chars, out _, out var written, replaceInvalidSequences: false) == OperationStatus.Done
-                && _lookup.TryGetValue(chars[..written], out var tool)
-                ? tool
-                : null;
+            if (Utf8.ToUtf16(utf8, chars, out _, out var written, replaceInvalidSequences: false) != OperationStatus.Done)
+            {
+                return null;
+            }
+
+            return _lookup.TryGetValue(chars[..written], out var tool) ? tool : Fallback(chars[..written]);
         }
         finally
         {

@@ -5,6 +5,8 @@ namespace Archestra.Policy.Tests;
 
 public class CompileErrorTests
 {
+    private const string Unsupported = "uses a construct the non-backtracking engine cannot run (backreferences, lookarounds, atomic groups, conditionals); rewrite it without them";
+
     private const string InvocationActions =
         "allow_when_context_is_untrusted, block_when_context_is_untrusted, block_always, require_approval";
 
@@ -70,14 +72,13 @@ public class CompileErrorTests
     }
 
     [Theory]
-    [InlineData("(")]
-    [InlineData("[a-")]
-    [InlineData("a{2,1}")]
-    public void An_invalid_regex_is_named(string pattern)
+    [InlineData("(", "insufficient closing parentheses at offset 1")]
+    [InlineData("[a-", "unterminated bracket at offset 3")]
+    [InlineData("a{2,1}", "reversed quantifier range at offset 6")]
+    public void An_invalid_regex_is_named(string pattern, string problem)
     {
-        var message = Assert.ThrowsAny<ArgumentException>(() => new Regex(pattern, RegexOptions.NonBacktracking)).Message;
         AssertErrors(Set([Def("p", "fs__write", "block_always", When("path", "regex", pattern))]),
-            new PolicyError("policy \"p\"", "conditions[0].value", $"invalid regex \"{pattern}\": {message}"));
+            new PolicyError("policy \"p\"", "conditions[0].value", $"invalid regex \"{pattern}\": {problem}"));
     }
 
     [Theory]
@@ -87,10 +88,9 @@ public class CompileErrorTests
     [InlineData("(?>a+)")]
     public void A_regex_the_non_backtracking_engine_refuses_is_named(string pattern)
     {
-        var message = Assert.Throws<NotSupportedException>(() => new Regex(pattern, RegexOptions.NonBacktracking)).Message;
+        Assert.Throws<NotSupportedException>(() => new Regex(pattern, RegexOptions.NonBacktracking));
         AssertErrors(Set([Def("p", "fs__write", "block_always", When("path", "regex", pattern))]),
-            new PolicyError("policy \"p\"", "conditions[0].value",
-                $"regex \"{pattern}\" is not supported by the non-backtracking engine: {message}"));
+            new PolicyError("policy \"p\"", "conditions[0].value", $"regex \"{pattern}\" {Unsupported}"));
     }
 
     [Theory]
@@ -178,7 +178,7 @@ public class CompileErrorTests
             new PolicyError("policy \"bad\"", "conditions[0].operator",
                 "unknown operator \"like\"; expected one of equal, notEqual, contains, notContains, startsWith, endsWith, regex"),
             new PolicyError("policy \"bad\"", "conditions[1].value",
-                $"regex \"(?=x)\" is not supported by the non-backtracking engine: {Assert.Throws<NotSupportedException>(() => new Regex("(?=x)", RegexOptions.NonBacktracking)).Message}"));
+                $"regex \"(?=x)\" {Unsupported}"));
     }
 
     [Fact]

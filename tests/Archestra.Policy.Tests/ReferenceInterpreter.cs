@@ -155,8 +155,28 @@ public sealed class ReferenceInterpreter(PolicySetDefinition definition)
         return result;
     }
 
-    private ToolSettings Settings(string profileName, string tool) =>
-        FindProfile(profileName)?.Tools.TryGetValue(tool, out var settings) == true ? settings : new ToolSettings();
+    // The tool's own settings, else "{server}__*", else "*", else the defaults.
+    private ToolSettings Settings(string profileName, string tool)
+    {
+        var tools = FindProfile(profileName)?.Tools;
+        if (tools is null)
+        {
+            return new ToolSettings();
+        }
+
+        if (tools.TryGetValue(tool, out var own))
+        {
+            return own;
+        }
+
+        var separator = tool.IndexOf("__", StringComparison.Ordinal);
+        if (separator > 0 && tools.TryGetValue(tool[..separator] + "__*", out var server))
+        {
+            return server;
+        }
+
+        return tools.TryGetValue("*", out var any) ? any : new ToolSettings();
+    }
 
     private ProfilePolicyInput? FindProfile(string name)
     {

@@ -61,7 +61,9 @@ config=$work/archestra.json
       metrics: `http://127.0.0.1:${metrics}`,
     },
     mcpServers: { fixture: { command: "dotnet", args: [fixture, "--stdio"] } },
-    profiles: { conformance: { servers: ["fixture"] } },
+    // The fixture is our own test server: its results are trusted, so the scenarios that call several
+    // tools in one session are not refused by the secure defaults.
+    profiles: { conformance: { servers: ["fixture"], tools: { "fixture__*": { resultTreatment: "trusted" } } } },
   };
   require("node:fs").writeFileSync(file, JSON.stringify(config, null, 2));
 ' "$config" "$gateway_port" "$admin_port" "$metrics_port" "$fixture"

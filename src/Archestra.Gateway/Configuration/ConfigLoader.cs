@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using System.Text.Json;
+using Archestra.Policy;
 
 namespace Archestra.Gateway.Configuration;
 
@@ -86,10 +87,40 @@ public static class ConfigLoader
         {
             var reader = new ConfigReader(sourceName, getEnv);
             var config = reader.Read(document.RootElement);
-            return reader.Errors.Count == 0 && config is not null
-                ? new ConfigLoadResult { Config = config }
-                : new ConfigLoadResult { Errors = reader.Errors };
+            if (reader.Errors.Count != 0 || config is null)
+            {
+                return new ConfigLoadResult { Errors = reader.Errors };
+            }
+
+            var compiled = PolicyCompiler.Compile(config.PolicyDefinitions);
+            if (!compiled.Succeeded)
+            {
+                var errors = new List<string>(compiled.Errors.Count);
+                foreach (var error in compiled.Errors)
+                {
+                    errors.Add(DescribePolicyError(sourceName, error, reader.PolicyPaths));
+                }
+
+                return new ConfigLoadResult { Errors = errors };
+            }
+
+            return new ConfigLoadResult { Config = config with { Policies = compiled.Snapshot! } };
         }
+    }
+
+    /// <summary>Places a compiler error at the JSON path of the policy it names, when it names one.</summary>
+    private static string DescribePolicyError(string source, PolicyError error, Dictionary<string, string> policyPaths)
+    {
+        const string prefix = "policy \"";
+        var subject = error.Subject;
+        if (subject.StartsWith(prefix, StringComparison.Ordinal) && subject.EndsWith('"')
+            && policyPaths.TryGetValue(subject[prefix.Length..^1], out var path))
+        {
+            var field = error.Field.Length == 0 ? "" : error.Field[0] == '[' ? error.Field : "." + error.Field;
+            return $"{source}: {path}{field}: {error.Message} ({subject})";
+        }
+
+        return $"{source}: {error}";
     }
 
     private static ConfigLoadResult Failed(string error) => new() { Errors = [error] };

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Archestra.Policy;
 
 namespace Archestra.Gateway.Configuration;
 
@@ -10,19 +11,19 @@ namespace Archestra.Gateway.Configuration;
 /// Walks a parsed configuration document, applying defaults and recording every violation with its
 /// JSON path. One instance per load; not thread-safe.
 /// </summary>
-internal sealed class ConfigReader
+internal sealed partial class ConfigReader
 {
     private const string EnvPrefix = "env:";
     private const string Sha256Prefix = "sha256:";
     private const int MaxNameLength = 64;
     private const double MaxTimeoutSeconds = 3600;
 
-    private static readonly string[] s_rootKeys = ["$schema", "listen", "limits", "security", "mcpServers", "profiles"];
+    private static readonly string[] s_rootKeys = ["$schema", "listen", "limits", "security", "mcpServers", "profiles", "policies"];
     private static readonly string[] s_listenKeys = ["gateway", "admin", "metrics"];
-    private static readonly string[] s_limitsKeys = ["maxRequestBodyBytes", "sessionIdleTimeoutSeconds", "maxSessions"];
+    private static readonly string[] s_limitsKeys = ["maxRequestBodyBytes", "sessionIdleTimeoutSeconds", "maxSessions", "approvalTimeoutSeconds"];
     private static readonly string[] s_securityKeys = ["allowedOrigins", "allowedHosts", "sessionKey"];
     private static readonly string[] s_serverKeys = ["type", "command", "args", "env", "cwd", "url", "headers", "transport", "timeoutSeconds"];
-    private static readonly string[] s_profileKeys = ["servers", "tokens", "toolPrefix"];
+    private static readonly string[] s_profileKeys = ["servers", "tokens", "toolPrefix", "tools"];
 
     private readonly string _source;
     private readonly Func<string, string?> _getEnv;
@@ -53,7 +54,7 @@ internal sealed class ConfigReader
             return null;
         }
 
-        JsonElement? listen = null, limits = null, security = null, servers = null, profiles = null;
+        JsonElement? listen = null, limits = null, security = null, servers = null, profiles = null, policies = null;
         foreach (var property in KnownProperties(root, path, s_rootKeys))
         {
             switch (property.Name)
@@ -63,6 +64,7 @@ internal sealed class ConfigReader
                 case "security": security = property.Value; break;
                 case "mcpServers": servers = property.Value; break;
                 case "profiles": profiles = property.Value; break;
+                case "policies": policies = property.Value; break;
                 case "$schema": break; // editor hint only
             }
         }
@@ -72,6 +74,7 @@ internal sealed class ConfigReader
         var securityConfig = security is { } s ? ReadSecurity(s, Child(path, "security")) : new SecurityConfig();
         var serverConfigs = servers is { } v ? ReadServers(v, Child(path, "mcpServers")) : [];
         var profileConfigs = profiles is { } p ? ReadProfiles(p, Child(path, "profiles")) : [];
+        var (invocation, trustedData) = policies is { } q ? ReadPolicies(q, Child(path, "policies")) : ([], []);
 
         return new GatewayConfig
         {
@@ -81,6 +84,7 @@ internal sealed class ConfigReader
             Security = securityConfig,
             McpServers = serverConfigs,
             Profiles = profileConfigs,
+            PolicyDefinitions = new PolicySetDefinition(invocation, trustedData, ProfileInputs(profileConfigs)),
         };
     }
 
@@ -160,6 +164,13 @@ internal sealed class ConfigReader
                     if (TryReadInteger(property.Value, itemPath, 1, int.MaxValue, out var sessions))
                     {
                         config = config with { MaxSessions = (int)sessions };
+                    }
+
+                    break;
+                case "approvalTimeoutSeconds":
+                    if (TryReadInteger(property.Value, itemPath, 1, 86_400, out var approval))
+                    {
+                        config = config with { ApprovalTimeout = TimeSpan.FromSeconds(approval) };
                     }
 
                     break;
@@ -453,6 +464,8 @@ internal sealed class ConfigReader
         var hasServers = false;
         var tokens = new List<byte[]>();
         var toolPrefix = ToolPrefixMode.Multiplex;
+        JsonElement? tools = null;
+        string? toolsPath = null;
 
         foreach (var property in KnownProperties(element, path, s_profileKeys))
         {
@@ -470,8 +483,14 @@ internal sealed class ConfigReader
                     var mode = ReadChoice(property.Value, itemPath, "multiplex", "always");
                     toolPrefix = mode == "always" ? ToolPrefixMode.Always : ToolPrefixMode.Multiplex;
                     break;
+                case "tools":
+                    (tools, toolsPath) = (property.Value, itemPath);
+                    break;
             }
         }
+
+        // Read after servers, whatever the key order, because tool names are checked against them.
+        var toolSettings = tools is { } t ? ReadToolSettings(t, toolsPath!, serverNames) : new Dictionary<string, ToolSettings>(StringComparer.Ordinal);
 
         if (!hasServers)
         {
@@ -479,7 +498,7 @@ internal sealed class ConfigReader
         }
 
         return _errors.Count == errorsBefore
-            ? new ProfileConfig { Name = name, Servers = serverNames, TokenHashes = tokens, ToolPrefix = toolPrefix }
+            ? new ProfileConfig { Name = name, Servers = serverNames, TokenHashes = tokens, ToolPrefix = toolPrefix, Tools = toolSettings.ToFrozenDictionary(StringComparer.Ordinal) }
             : null;
     }
 
@@ -883,7 +902,7 @@ internal sealed class ConfigReader
         return $"{path}['{key.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal)}']";
     }
 
-    private static string Index(string path, int index) => $"{path}[{index.ToString(CultureInfo.InvariantCulture)}]";
+    internal static string Index(string path, int index) => $"{path}[{index.ToString(CultureInfo.InvariantCulture)}]";
 
     private static bool IsPlainKey(string key)
     {

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using Archestra.Policy;
 
 namespace Archestra.Gateway.Configuration;
 
@@ -22,6 +23,12 @@ public sealed record GatewayConfig
 
     /// <summary>Profiles by name, in file order.</summary>
     public IReadOnlyList<ProfileConfig> Profiles { get; init; } = [];
+
+    /// <summary>The policies and per-tool defaults as written, for the admin API and for recompiling.</summary>
+    public PolicySetDefinition PolicyDefinitions { get; init; } = new([], [], []);
+
+    /// <summary>The same, compiled; what the gateway evaluates.</summary>
+    public PolicySnapshot Policies { get; init; } = PolicySnapshot.Empty;
 }
 
 public sealed record ListenConfig
@@ -41,6 +48,9 @@ public sealed record LimitsConfig
 
     /// <summary>Upper bound on live sessions, so a client looping on initialize can't exhaust memory.</summary>
     public int MaxSessions { get; init; } = 10_000;
+
+    /// <summary>How long a require_approval call waits for the user's answer before it is refused.</summary>
+    public TimeSpan ApprovalTimeout { get; init; } = TimeSpan.FromMinutes(5);
 }
 
 public sealed record SecurityConfig
@@ -103,4 +113,7 @@ public sealed record ProfileConfig
     public IReadOnlyList<byte[]> TokenHashes { get; init; } = [];
 
     public ToolPrefixMode ToolPrefix { get; init; } = ToolPrefixMode.Multiplex;
+
+    /// <summary>Per-tool defaults keyed by the namespaced name <c>{server}__{tool}</c>.</summary>
+    public IReadOnlyDictionary<string, ToolSettings> Tools { get; init; } = FrozenDictionary<string, ToolSettings>.Empty;
 }

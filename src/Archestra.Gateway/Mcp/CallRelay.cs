@@ -72,6 +72,14 @@ internal sealed class CallRelay : IUpstreamCallObserver
             forClient = message.Buffer;
         }
 
+        Deliver(forClient, isRequest);
+    }
+
+    /// <summary>Sends a request the gateway itself makes of the client (an approval) on this call's stream.</summary>
+    public void SendServerRequest(byte[] request) => Deliver(request, isRequest: true);
+
+    private void Deliver(byte[] forClient, bool isRequest)
+    {
         if (!_accepts.Sse)
         {
             // A JSON-only client can still get server requests on its GET stream; notifications are dropped.

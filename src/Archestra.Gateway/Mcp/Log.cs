@@ -30,4 +30,16 @@ internal static partial class Log
 
     [LoggerMessage(2009, LogLevel.Warning, "Profile '{Profile}' has no tokens: anyone who can reach the gateway port can use it")]
     public static partial void OpenProfile(ILogger logger, string profile);
+
+    [LoggerMessage(2010, LogLevel.Information, "Refused {Tool} in session {Session}: {Text}")]
+    public static partial void CallRefused(ILogger logger, string tool, string session, string text);
+
+    [LoggerMessage(2011, LogLevel.Information, "Blocked the result of {Tool} by policy {Policy} in session {Session}")]
+    public static partial void ResultBlocked(ILogger logger, string tool, string policy, string session);
+
+    [LoggerMessage(2012, LogLevel.Information, "Session {Session} is now untrusted: the result of {Tool} was untrusted ({Policy})")]
+    public static partial void SessionTainted(ILogger logger, string session, string tool, string policy);
+
+    [LoggerMessage(2013, LogLevel.Information, "Approval of {Tool} in session {Session}: {Answer}")]
+    public static partial void ApprovalAnswered(ILogger logger, string tool, string session, string answer);
 }

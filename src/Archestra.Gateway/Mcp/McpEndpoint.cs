@@ -4,6 +4,7 @@ using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
 using Archestra.Gateway.Security;
+using Archestra.Policy;
 using Archestra.Runtime.JsonRpc;
 using Archestra.Runtime.Upstreams;
 using Microsoft.AspNetCore.Http;
@@ -211,7 +212,10 @@ internal sealed partial class McpEndpoint
 
     // ---- tools/call: the hot path ----
 
-    internal readonly record struct ToolCallLabels(string Profile, string Server, string Tool);
+    /// <param name="Tool">The metric label: the listed tool name, or a bounded placeholder.</param>
+    /// <param name="Qualified">The <c>{server}__{tool}</c> name policies are written for.</param>
+    /// <param name="Policies">The policy snapshot the call started with; its result is judged by the same one.</param>
+    internal readonly record struct ToolCallLabels(string Profile, string Server, string Tool, string Qualified, ProfilePolicies Policies);
 
     private Task CallToolAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, AcceptedTypes accepts)
     {
@@ -243,7 +247,7 @@ internal sealed partial class McpEndpoint
         }
 
         var toolName = name[offset..];
-        string toolLabel;
+        string toolLabel, qualified;
         if (server.Cached(ListKind.Tools) is { } tools)
         {
             var known = tools.Find(toolName);
@@ -253,15 +257,26 @@ internal sealed partial class McpEndpoint
                 return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, $"Unknown tool '{Encoding.UTF8.GetString(name)}': MCP server '{server.Name}' has no tool '{Encoding.UTF8.GetString(toolName)}'."), session, accepts.PreferSse);
             }
 
-            toolLabel = known;
+            toolLabel = known.Key;
+            qualified = known.Qualified(server.Name);
         }
         else
         {
             // Not listed yet (upstream just connected): forward and let the server decide; keep metric labels bounded.
             toolLabel = "_unlisted";
+            qualified = McpProtocol.Qualify(server.Name, Encoding.UTF8.GetString(toolName));
         }
 
-        return ForwardAsync(context, session, server, body, length, env, new Slice(nameSlice.Start, offset), accepts, idempotent: false, new ToolCallLabels(profile.Name, server.Name, toolLabel));
+        var policies = _gateway.Policies.ForProfile(profile.Name);
+        var call = new ToolCallLabels(profile.Name, server.Name, toolLabel, qualified, policies);
+        var decision = policies.EvaluateInvocation(qualified, env.Arguments.Of(span), session?.Trust.IsTrusted ?? true);
+        var removeFromName = new Slice(nameSlice.Start, offset);
+        return decision.Verdict switch
+        {
+            InvocationVerdict.Allow => ForwardAsync(context, session, server, body, length, env, removeFromName, accepts, idempotent: false, call),
+            InvocationVerdict.RequireApproval => ApproveThenForwardAsync(context, session, server, body, length, env, removeFromName, accepts, call, decision),
+            _ => RefuseAsync(context, session, rawId, accepts, call, RefusalText(decision, qualified, session)),
+        };
     }
 
     /// <summary>
@@ -270,7 +285,7 @@ internal sealed partial class McpEndpoint
     /// with the client's id. Returns the outcome label; for tools/call (<paramref name="tool"/> set) it
     /// also records the call's metrics here, so the hot path has a single async frame.
     /// </summary>
-    private async Task<string> ForwardAsync(HttpContext context, McpSession? session, UpstreamEntry server, byte[] body, int length, JsonRpcEnvelope env, Slice removeFromName, AcceptedTypes accepts, bool idempotent, ToolCallLabels? tool = null)
+    private async Task<string> ForwardAsync(HttpContext context, McpSession? session, UpstreamEntry server, byte[] body, int length, JsonRpcEnvelope env, Slice removeFromName, AcceptedTypes accepts, bool idempotent, ToolCallLabels? tool = null, CallRelay? relay = null)
     {
         var started = Stopwatch.GetTimestamp();
         var inspectToolResult = tool is not null;
@@ -290,7 +305,7 @@ internal sealed partial class McpEndpoint
 
         var clientId = env.Id.Of(span).ToArray();
         var progressToken = env.ProgressToken.IsEmpty ? null : env.ProgressToken.Of(span).ToArray();
-        var relay = new CallRelay(context, session, server, progressToken, accepts, _rejectServerRequest);
+        relay ??= new CallRelay(context, session, server, progressToken, accepts, _rejectServerRequest);
 
         CancellationTokenSource? cancel = null;
         string? inFlightKey = null;
@@ -338,6 +353,23 @@ internal sealed partial class McpEndpoint
         }
 
         var response = result.Response!;
+        if (tool is { } call && response.Kind != JsonRpcKind.ErrorResponse)
+        {
+            var verdict = call.Policies.EvaluateResult(call.Qualified, response.Envelope.Result.Of(response.Span));
+            if (verdict.Verdict == ResultVerdict.Block)
+            {
+                Log.ResultBlocked(_gateway.Logger, call.Qualified, verdict.PolicyId ?? "default", session?.Id ?? "-");
+                await relay.FinishAsync(ToolErrorResult(clientId, ResultRefusalText(verdict, call.Qualified))).ConfigureAwait(false);
+                return Done("blocked");
+            }
+
+            // Before the client sees the result, so its next call is already judged in the untrusted context.
+            if (session is not null && session.ObserveResult(call.Qualified, verdict))
+            {
+                Log.SessionTainted(_gateway.Logger, session.Id, call.Qualified, verdict.PolicyId ?? "default");
+            }
+        }
+
         var outcome = response.Kind == JsonRpcKind.ErrorResponse ? "error"
             : inspectToolResult && ResultInspector.IsToolError(response) ? "error"
             : "ok";
@@ -433,8 +465,14 @@ internal sealed partial class McpEndpoint
             return null;
         }
 
+        if (pending.Local is { } local)
+        {
+            local.TrySetResult(span.ToArray());
+            return null;
+        }
+
         server = pending.Server;
-        return JsonRpcRewriter.Replace(span, env.Id, pending.UpstreamId);
+        return JsonRpcRewriter.Replace(span, env.Id, pending.UpstreamId!);
     }
 
     // ---- GET and DELETE ----

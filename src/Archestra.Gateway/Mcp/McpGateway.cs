@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Text;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Metrics;
+using Archestra.Policy;
 using Archestra.Runtime.JsonRpc;
 using Archestra.Runtime.Stdio;
 using Archestra.Runtime.Upstreams;
@@ -23,6 +24,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
     {
         Config = config;
         Metrics = metrics;
+        _policies = config.Policies;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("Archestra.Mcp");
 
@@ -63,6 +65,16 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
     }
 
     public GatewayConfig Config { get; }
+
+    private PolicySnapshot _policies = PolicySnapshot.Empty;
+
+    /// <summary>
+    /// The compiled policies. Replaced whole by <see cref="ApplyPolicies"/>; a call reads it once and keeps
+    /// that snapshot to the end, so a reload never mixes two policy sets in one decision.
+    /// </summary>
+    public PolicySnapshot Policies => Volatile.Read(ref _policies);
+
+    public void ApplyPolicies(PolicySnapshot snapshot) => Volatile.Write(ref _policies, snapshot);
 
     private GatewayProfile? FindProfile(string name) => Profiles.TryGetValue(name, out var profile) ? profile : null;
 

@@ -20,6 +20,8 @@ internal static class McpProtocol
     /// <summary>Separator between server and tool in namespaced names: <c>{server}__{tool}</c>.</summary>
     public static ReadOnlySpan<byte> Separator => "__"u8;
 
+    public static string Qualify(string server, string name) => string.Concat(server, "__", name);
+
     public static bool IsSupported(string? version)
     {
         if (version is null)

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Archestra.Policy;
 
 namespace Archestra.Gateway.Mcp;
 
@@ -73,6 +74,26 @@ internal sealed class McpSession
 
     public ChannelReader<byte[]> Outbound => _outbound.Reader;
 
+    /// <summary>Whether untrusted data has entered this session's context; once untrusted, it stays so.</summary>
+    public ContextTrust Trust { get; } = new();
+
+    /// <summary>The tool whose result first made the context untrusted, for refusal messages.</summary>
+    public string? TaintedBy { get; private set; }
+
+    /// <summary>Applies a result decision to the session's trust; true when this result is the one that tainted it.</summary>
+    public bool ObserveResult(string tool, in ResultDecision decision)
+    {
+        if (!decision.TaintsContext || !Trust.IsTrusted)
+        {
+            return false;
+        }
+
+        // A race between two results only decides which tool is named; both taint.
+        TaintedBy ??= tool;
+        Trust.MarkUntrusted();
+        return true;
+    }
+
     public bool HasGetStream => Volatile.Read(ref _getStreams) > 0;
 
     public void Touch() => LastActivityTicks = Environment.TickCount64;
@@ -123,5 +144,8 @@ internal sealed class McpSession
 /// <summary>What the client declared in initialize that the gateway must respect.</summary>
 internal readonly record struct ClientCapabilities(bool Sampling, bool Elicitation, bool Roots);
 
-/// <summary>A server-to-client request waiting for the client's answer.</summary>
-internal sealed record PendingServerRequest(UpstreamEntry Server, byte[] UpstreamId, long CreatedTicks);
+/// <summary>
+/// A server-to-client request waiting for the client's answer: relayed from <see cref="Server"/>, or sent by
+/// the gateway itself (an approval), in which case the answer completes <see cref="Local"/>.
+/// </summary>
+internal sealed record PendingServerRequest(UpstreamEntry? Server, byte[]? UpstreamId, long CreatedTicks, TaskCompletionSource<byte[]>? Local = null);

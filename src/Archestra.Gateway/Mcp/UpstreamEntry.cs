@@ -45,6 +45,7 @@ internal readonly record struct UpstreamCapabilities(bool Tools, bool Prompts, b
 internal sealed class ListItem
 {
     private byte[]? _prefixed;
+    private string? _qualified;
 
     public ListItem(string key, byte[] json)
     {
@@ -58,6 +59,9 @@ internal sealed class ListItem
 
     /// <summary>The item with its <c>name</c> prefixed by <c>{server}__</c>, computed once.</summary>
     public byte[] Prefixed(byte[] serverName) => _prefixed ??= NamePrefixer.Prefix(Json, serverName);
+
+    /// <summary>The namespaced name <c>{server}__{key}</c> that policies use, whatever the profile shows; computed once.</summary>
+    public string Qualified(string serverName) => _qualified ??= McpProtocol.Qualify(serverName, Key);
 }
 
 internal static class NamePrefixer
@@ -97,10 +101,10 @@ internal sealed class ListSnapshot
     public ListSnapshot(ListItem[] items)
     {
         Items = items;
-        var index = new Dictionary<string, string>(items.Length, StringComparer.Ordinal);
+        var index = new Dictionary<string, ListItem>(items.Length, StringComparer.Ordinal);
         foreach (var item in items)
         {
-            index.TryAdd(item.Key, item.Key);
+            index.TryAdd(item.Key, item);
         }
 
         Index = index;
@@ -109,12 +113,12 @@ internal sealed class ListSnapshot
 
     public ListItem[] Items { get; }
 
-    public Dictionary<string, string> Index { get; }
+    public Dictionary<string, ListItem> Index { get; }
 
-    public Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> Lookup { get; }
+    public Dictionary<string, ListItem>.AlternateLookup<ReadOnlySpan<char>> Lookup { get; }
 
-    /// <summary>The interned key for a UTF-8 name, or null when the list has no such item.</summary>
-    public string? Find(ReadOnlySpan<byte> utf8)
+    /// <summary>The item with a UTF-8 name, or null when the list has no such item.</summary>
+    public ListItem? Find(ReadOnlySpan<byte> utf8)
     {
         if (utf8.Length > 512)
         {
@@ -123,7 +127,7 @@ internal sealed class ListSnapshot
 
         Span<char> chars = stackalloc char[utf8.Length];
         var status = System.Text.Unicode.Utf8.ToUtf16(utf8, chars, out _, out var written, replaceInvalidSequences: false);
-        return status == OperationStatus.Done && Lookup.TryGetValue(chars[..written], out var key) ? key : null;
+        return status == OperationStatus.Done && Lookup.TryGetValue(chars[..written], out var item) ? item : null;
     }
 }
 

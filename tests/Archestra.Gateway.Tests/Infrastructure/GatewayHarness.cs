@@ -1,4 +1,5 @@
 using Archestra.Gateway.Configuration;
+using Archestra.Policy;
 using Microsoft.Extensions.Logging;
 
 namespace Archestra.Gateway.Tests.Infrastructure;
@@ -17,14 +18,31 @@ internal sealed class GatewayHarness : IAsyncDisposable
 
     public Uri McpUrl(string profile) => new(Server.GatewayUrl, $"/v1/mcp/{profile}");
 
-    public static async Task<GatewayHarness> StartAsync(GatewayConfig config)
+    /// <param name="enforceToolDefaults">
+    /// False (transport tests): every tool may run in an untrusted context, so calling several tools in one
+    /// session is not refused by the secure defaults. Policy tests pass true and configure what they test.
+    /// </param>
+    public static async Task<GatewayHarness> StartAsync(GatewayConfig config, bool enforceToolDefaults = false)
     {
         config = config with
         {
             Listen = new ListenConfig { Gateway = "http://127.0.0.1:0", Admin = "http://127.0.0.1:0", Metrics = "http://127.0.0.1:0" },
         };
+        if (!enforceToolDefaults)
+        {
+            config = config with { Policies = Permissive(config) };
+        }
+
         var server = await GatewayServer.StartAsync(config, CancellationToken.None, logging => logging.SetMinimumLevel(LogLevel.Warning));
         return new GatewayHarness(server);
+    }
+
+    private static PolicySnapshot Permissive(GatewayConfig config)
+    {
+        var anyTool = new Dictionary<string, ToolSettings> { ["*"] = new ToolSettings(AllowUsageWhenUntrustedDataIsPresent: true) };
+        var profiles = config.Profiles.Select(p => new ProfilePolicyInput(p.Name, p.Servers, anyTool)).ToList();
+        var compiled = PolicyCompiler.Compile(config.PolicyDefinitions with { Profiles = profiles });
+        return compiled.Snapshot ?? throw new InvalidOperationException(string.Join("\n", compiled.Errors));
     }
 
     public static McpServerConfig Stdio(string name, string command, params string[] args) => new()

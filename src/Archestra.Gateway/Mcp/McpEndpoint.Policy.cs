@@ -1,0 +1,178 @@
+using System.Text;
+using System.Text.Json;
+using Archestra.Policy;
+using Archestra.Runtime.JsonRpc;
+using Microsoft.AspNetCore.Http;
+
+namespace Archestra.Gateway.Mcp;
+
+/// <summary>
+/// Policy enforcement on tools/call: refusals are tool results with <c>isError: true</c> (the model reads
+/// them and can change course), and <c>require_approval</c> asks the user through <c>elicitation/create</c>.
+/// </summary>
+internal sealed partial class McpEndpoint
+{
+    /// <summary>Approval prompts show at most this much of the arguments; the rest is summarised by size.</summary>
+    private const int ApprovalArgumentsShown = 2048;
+
+    private async Task RefuseAsync(HttpContext context, McpSession? session, byte[] rawId, AcceptedTypes accepts, ToolCallLabels call, string text)
+    {
+        Log.CallRefused(_gateway.Logger, call.Qualified, session?.Id ?? "-", text);
+        _gateway.Metrics.RecordToolCall(call.Profile, call.Server, call.Tool, "blocked", 0);
+        await WriteMessageAsync(context, ToolErrorResult(rawId, text), session, accepts.PreferSse).ConfigureAwait(false);
+    }
+
+    private Task RefuseAsync(HttpContext context, McpSession? session, ReadOnlySpan<byte> rawId, AcceptedTypes accepts, ToolCallLabels call, string text) =>
+        RefuseAsync(context, session, rawId.ToArray(), accepts, call, text);
+
+    internal static string RefusalText(in InvocationDecision decision, string tool, McpSession? session)
+    {
+        var text = decision.Source == DecisionSource.Policy
+            ? $"blocked by policy {decision.PolicyId}: {decision.Reason}"
+            : $"blocked by the default setting of {tool}: {decision.Reason}";
+        return session?.TaintedBy is { } taintedBy
+            ? $"{text} (untrusted data entered this session with a result of {taintedBy})"
+            : text;
+    }
+
+    internal static string ResultRefusalText(in ResultDecision decision, string tool) => decision.Source == DecisionSource.Policy
+        ? $"The result of {tool} was withheld: blocked by policy {decision.PolicyId}: {decision.Reason}"
+        : $"The result of {tool} was withheld: {decision.Reason}";
+
+    /// <summary>A tools/call result the client shows the model as a failed call: <c>isError: true</c> with one text.</summary>
+    internal static byte[] ToolErrorResult(ReadOnlySpan<byte> rawId, string text) => JsonRpcWriter.Result(rawId, text, static (w, message) =>
+    {
+        w.WriteStartObject();
+        w.WriteStartArray("content"u8);
+        w.WriteStartObject();
+        w.WriteString("type"u8, "text"u8);
+        w.WriteString("text"u8, message);
+        w.WriteEndObject();
+        w.WriteEndArray();
+        w.WriteBoolean("isError"u8, true);
+        w.WriteEndObject();
+    });
+
+    /// <summary>
+    /// Asks the session's user to approve the call (MCP elicitation) on the call's own response stream, and
+    /// forwards it only on "accept". Without a session that declared elicitation nobody can be asked, so the
+    /// call is refused with a message saying approval is required.
+    /// </summary>
+    private async Task ApproveThenForwardAsync(HttpContext context, McpSession? session, UpstreamEntry server, byte[] body, int length, JsonRpcEnvelope env, Slice removeFromName, AcceptedTypes accepts, ToolCallLabels call, InvocationDecision decision)
+    {
+        var span = body.AsSpan(0, length);
+        var rawId = env.Id.Of(span).ToArray();
+        var needed = $"approval required by policy {decision.PolicyId}: {decision.Reason}";
+        if (session is null || !session.Capabilities.Elicitation)
+        {
+            var why = session is null
+                ? "this request has no MCP session, so nobody can be asked"
+                : "this client did not declare the elicitation capability, so nobody can be asked";
+            await RefuseAsync(context, session, rawId, accepts, call, $"{needed}; {why}. Ask an operator to run the call, or use a client that supports elicitation.").ConfigureAwait(false);
+            return;
+        }
+
+        var progressToken = env.ProgressToken.IsEmpty ? null : env.ProgressToken.Of(span).ToArray();
+        var relay = new CallRelay(context, session, server, progressToken, accepts, _rejectServerRequest);
+        var answer = await AskApprovalAsync(context, session, relay, call, decision, env.Arguments.Of(span).ToArray()).ConfigureAwait(false);
+        Log.ApprovalAnswered(_gateway.Logger, call.Qualified, session.Id, answer ?? "accept");
+        if (answer is not null)
+        {
+            Log.CallRefused(_gateway.Logger, call.Qualified, session.Id, answer);
+            _gateway.Metrics.RecordToolCall(call.Profile, call.Server, call.Tool, "blocked", 0);
+            await relay.FinishAsync(ToolErrorResult(rawId, $"{needed}; {answer}")).ConfigureAwait(false);
+            return;
+        }
+
+        await ForwardAsync(context, session, server, body, length, env, removeFromName, accepts, idempotent: false, call, relay).ConfigureAwait(false);
+    }
+
+    /// <summary>Null when the user accepted; otherwise why the call does not go ahead.</summary>
+    private async Task<string?> AskApprovalAsync(HttpContext context, McpSession session, CallRelay relay, ToolCallLabels call, InvocationDecision decision, byte[] arguments)
+    {
+        var id = session.NextServerRequestId();
+        var answer = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        session.PendingServerRequests[id] = new PendingServerRequest(null, null, Environment.TickCount64, answer);
+        try
+        {
+            relay.SendServerRequest(ElicitationRequest(id, ApprovalMessage(call.Qualified, decision, arguments)));
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, session.Lifetime.Token);
+            byte[] reply;
+            try
+            {
+                reply = await answer.Task.WaitAsync(_gateway.Config.Limits.ApprovalTimeout, linked.Token).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                return $"no answer within {_gateway.Config.Limits.ApprovalTimeout.TotalSeconds:0} seconds (limits.approvalTimeoutSeconds)";
+            }
+            catch (OperationCanceledException)
+            {
+                return "the request was cancelled before the user answered";
+            }
+
+            return ReadApproval(reply);
+        }
+        finally
+        {
+            session.PendingServerRequests.TryRemove(id, out _);
+        }
+    }
+
+    internal static string ApprovalMessage(string tool, in InvocationDecision decision, ReadOnlySpan<byte> arguments)
+    {
+        var shown = arguments.IsEmpty ? "{}"
+            : arguments.Length <= ApprovalArgumentsShown ? Encoding.UTF8.GetString(arguments)
+            : $"{Encoding.UTF8.GetString(arguments[..ApprovalArgumentsShown])}… ({arguments.Length} bytes in all)";
+        return $"Archestra: approve the call to {tool}?\nPolicy {decision.PolicyId}: {decision.Reason}\nArguments: {shown}";
+    }
+
+    internal static byte[] ElicitationRequest(long id, string message)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256 + message.Length);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("jsonrpc"u8, "2.0"u8);
+            w.WriteNumber("id"u8, id);
+            w.WriteString("method"u8, "elicitation/create"u8);
+            w.WriteStartObject("params"u8);
+            w.WriteString("message"u8, message);
+
+            // Nothing to fill in: the answer is the action itself (accept, decline or cancel).
+            w.WriteStartObject("requestedSchema"u8);
+            w.WriteString("type"u8, "object"u8);
+            w.WriteStartObject("properties"u8);
+            w.WriteEndObject();
+            w.WriteEndObject();
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Reads the client's answer to elicitation/create: null for accept, otherwise the reason to refuse.</summary>
+    internal static string? ReadApproval(ReadOnlySpan<byte> reply)
+    {
+        if (JsonRpcEnvelope.TryParse(reply, out var env) != JsonRpcParseError.None)
+        {
+            return "the client's answer was not valid JSON-RPC";
+        }
+
+        if (env.Kind == JsonRpcKind.ErrorResponse)
+        {
+            var message = JsonObjectScan.GetString(env.Error.Of(reply), "message"u8);
+            return $"the client could not ask the user ({message ?? "no message"})";
+        }
+
+        var action = JsonObjectScan.GetString(env.Result.Of(reply), "action"u8);
+        return action switch
+        {
+            "accept" => null,
+            "decline" => "the user declined the call",
+            "cancel" => "the user dismissed the approval request",
+            _ => $"the client answered with an unknown action '{action}'",
+        };
+    }
+}
