@@ -107,7 +107,7 @@ internal sealed class HotPath
 
     public UpstreamEntry? Route() => Profile.Route("up__echo"u8, out _);
 
-    public string? Find() => Tools.Find("echo"u8);
+    public ListItem? Find() => Tools.Find("echo"u8);
 
     private static ListItem Tool(string name) =>
         new(name, Encoding.UTF8.GetBytes($$$"""{"name":"{{{name}}}","inputSchema":{"type":"object"}}"""));
