@@ -38,6 +38,7 @@ public sealed class GatewayMetrics : IDisposable
     private readonly Counter<long> _upstreamListFailures;
     private readonly Counter<long> _requests;
     private long _sessionsActive;
+    private IPrometheusSource[] _sources = [];
 
     internal SeriesMap<ToolCallKey, MetricCell> ToolCalls { get; } = new(static () => new MetricCell(), new(Overflow, Overflow, Overflow, Overflow));
     internal SeriesMap<ToolKey, HistogramCell> ToolCallDurations { get; } = new(static () => new HistogramCell(DurationBuckets), new(Overflow, Overflow, Overflow));
@@ -59,6 +60,19 @@ public sealed class GatewayMetrics : IDisposable
         _requests = _meter.CreateCounter<long>("mcp_requests", "{request}", RequestsHelp);
         _meter.CreateObservableGauge("mcp_upstream_up", ObserveUpstreamUp, unit: null, UpstreamUpHelp);
         _meter.CreateObservableGauge("mcp_sessions_active", () => SessionsActive, "{session}", SessionsActiveHelp);
+    }
+
+    /// <summary>Other components' metrics rendered on the same Prometheus endpoint.</summary>
+    internal IPrometheusSource[] Sources => Volatile.Read(ref _sources);
+
+    /// <summary>Adds a component's metrics (e.g. <c>AuditWriter.Metrics</c>) to the Prometheus endpoint.</summary>
+    public void AddSource(IPrometheusSource source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        lock (_meter)
+        {
+            Volatile.Write(ref _sources, [.. _sources, source]);
+        }
     }
 
     /// <summary>The meter the instruments live on, for listeners that want them directly.</summary>

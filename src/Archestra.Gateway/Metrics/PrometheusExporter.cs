@@ -51,6 +51,11 @@ public sealed class PrometheusExporter
         WriteByServer(builder, "mcp_upstream_restarts_total", GatewayMetrics.UpstreamRestartsHelp, "counter", _metrics.UpstreamRestarts);
         WriteByServer(builder, "mcp_upstream_list_failures_total", GatewayMetrics.UpstreamListFailuresHelp, "counter", _metrics.UpstreamListFailures);
 
+        foreach (var source in _metrics.Sources)
+        {
+            source.WritePrometheus(builder);
+        }
+
         if (_includeProcess)
         {
             ProcessMetrics.Write(builder);

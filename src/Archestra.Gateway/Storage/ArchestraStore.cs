@@ -1,0 +1,625 @@
+using System.Buffers.Binary;
+using System.Data.Common;
+using System.Text;
+using Archestra.Gateway.Storage.Postgres;
+using Archestra.Gateway.Storage.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Archestra.Gateway.Storage;
+
+/// <summary>
+/// The gateway's database: PostgreSQL when <see cref="StorageOptions.DatabaseUrl"/> is set, else an embedded SQLite
+/// file with the same tables. <see cref="OpenAsync"/> applies the embedded migrations. Audit rows are written only
+/// through an <see cref="AuditWriter"/> (<see cref="CreateAuditWriter"/>); reads, resources and retention are here.
+/// The SQL is shared between dialects; the subclasses convert values (SQLite keeps uuids as 16-byte big-endian
+/// blobs, times as Unix microseconds, money as 1e-10 USD integers) and write audit batches their own fastest way.
+/// </summary>
+public abstract class ArchestraStore : IAsyncDisposable
+{
+    private protected ArchestraStore(StorageOptions options, ILoggerFactory loggerFactory)
+    {
+        Options = options;
+        LoggerFactory = loggerFactory;
+        Logger = loggerFactory.CreateLogger("Archestra.Storage");
+        Secrets = string.IsNullOrWhiteSpace(options.SecretKey) ? null : new SecretBox(options.SecretKey, options.PreviousSecretKeys);
+    }
+
+    public StorageOptions Options { get; }
+
+    public abstract StorageDialect Dialect { get; }
+
+    /// <summary>The provider-key cipher; null when <c>ARCHESTRA_SECRET_KEY</c> is not set.</summary>
+    public SecretBox? Secrets { get; }
+
+    internal ILoggerFactory LoggerFactory { get; }
+
+    private protected ILogger Logger { get; }
+
+    /// <summary>Opens the database selected by <paramref name="options"/> (creating the SQLite file and folder) and migrates it.</summary>
+    public static async Task<ArchestraStore> OpenAsync(StorageOptions options, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        loggerFactory ??= NullLoggerFactory.Instance;
+        ArchestraStore store = options.UsesPostgres ? new PostgresStore(options, loggerFactory) : new SqliteStore(options, loggerFactory);
+        try
+        {
+            await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return store;
+    }
+
+    /// <summary>A writer over this store; call <see cref="AuditWriter.Start"/>, and dispose it before the store.</summary>
+    public AuditWriter CreateAuditWriter(AuditMetrics? metrics = null) => new(this, metrics ?? new AuditMetrics());
+
+    /// <summary>Applies the embedded migrations this database lacks. Safe to run from several processes at once.</summary>
+    internal abstract Task MigrateAsync(CancellationToken cancellationToken);
+
+    internal abstract IAuditSink CreateAuditSink();
+
+    public abstract ValueTask DisposeAsync();
+
+    private protected abstract ValueTask<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken);
+
+    // Dialect value conversions.
+    private protected abstract object Db(Guid value);
+
+    private protected abstract object Db(DateTime utc);
+
+    private protected abstract object DbMoney(decimal value);
+
+    private protected abstract object Db(bool value);
+
+    private protected abstract void AddJson(DbCommand command, string name, string json);
+
+    private protected abstract Guid ReadGuid(DbDataReader reader, int ordinal);
+
+    private protected abstract DateTime ReadTime(DbDataReader reader, int ordinal);
+
+    private protected abstract decimal ReadMoney(DbDataReader reader, int ordinal);
+
+    /// <summary>SQL for the UTC day a time column falls in, in the column's own representation.</summary>
+    private protected abstract string DayOf(string column);
+
+    /// <summary>SQL that casts a sum of integers back to a 64-bit integer (PostgreSQL's sum(bigint) is numeric).</summary>
+    private protected abstract string SumInt(string expression);
+
+    public async Task<IReadOnlyList<AppliedMigration>> GetAppliedMigrationsAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT version, name, applied_at FROM archestra_schema ORDER BY version";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var result = new List<AppliedMigration>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            result.Add(new AppliedMigration(reader.GetInt32(0), reader.GetString(1), ReadTime(reader, 2)));
+        }
+
+        return result;
+    }
+
+    /// <summary>Checks that the database answers (the audit writer's probe).</summary>
+    public async Task PingAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT 1";
+        await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // ---- audit reads ----------------------------------------------------------------------------------------
+
+    private static readonly string[] AuditTables = ["mcp_tool_calls", "llm_interactions"];
+
+    private const string ToolCallColumns = "id, time, profile, session_id, server, tool, decision, policy_id, outcome, duration_us, request_bytes, response_bytes, error, arguments";
+    private const string LlmColumns = "id, time, profile, provider, requested_model, used_model, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, duration_us, ttft_us, status, blocked_tools, error";
+
+    public async Task<AuditPage<McpToolCallRecord>> ListToolCallsAsync(ToolCallQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        var where = new StringBuilder();
+        Filter(command, where, "server", query.Server);
+        Filter(command, where, "tool", query.Tool);
+        Filter(command, where, "outcome", query.Outcome);
+        command.CommandText = PageSql(command, where, "mcp_tool_calls", ToolCallColumns, query);
+        var items = new List<McpToolCallRecord>(Math.Min(query.Limit + 1, 64));
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                items.Add(new McpToolCallRecord
+                {
+                    Id = ReadGuid(reader, 0),
+                    Time = ReadTime(reader, 1),
+                    Profile = reader.GetString(2),
+                    SessionId = NullableString(reader, 3),
+                    Server = reader.GetString(4),
+                    Tool = reader.GetString(5),
+                    Decision = reader.GetString(6),
+                    PolicyId = NullableString(reader, 7),
+                    Outcome = reader.GetString(8),
+                    DurationMicroseconds = reader.GetInt64(9),
+                    RequestBytes = reader.GetInt64(10),
+                    ResponseBytes = reader.GetInt64(11),
+                    Error = NullableString(reader, 12),
+                    Arguments = NullableString(reader, 13),
+                });
+            }
+        }
+
+        return Page(items, query.Limit);
+    }
+
+    public async Task<AuditPage<LlmInteractionRecord>> ListLlmInteractionsAsync(LlmInteractionQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        var where = new StringBuilder();
+        Filter(command, where, "provider", query.Provider);
+        Filter(command, where, "status", query.Status);
+        if (query.Model is not null)
+        {
+            where.Append(" AND (requested_model = @model OR used_model = @model)");
+            AddParameter(command, "model", query.Model);
+        }
+
+        command.CommandText = PageSql(command, where, "llm_interactions", LlmColumns, query);
+        var items = new List<LlmInteractionRecord>(Math.Min(query.Limit + 1, 64));
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                items.Add(new LlmInteractionRecord
+                {
+                    Id = ReadGuid(reader, 0),
+                    Time = ReadTime(reader, 1),
+                    Profile = reader.GetString(2),
+                    Provider = reader.GetString(3),
+                    RequestedModel = reader.GetString(4),
+                    UsedModel = NullableString(reader, 5),
+                    InputTokens = reader.GetInt64(6),
+                    OutputTokens = reader.GetInt64(7),
+                    CachedInputTokens = reader.GetInt64(8),
+                    ReasoningTokens = reader.GetInt64(9),
+                    Cost = ReadMoney(reader, 10),
+                    DurationMicroseconds = reader.GetInt64(11),
+                    TimeToFirstTokenMicroseconds = reader.IsDBNull(12) ? null : reader.GetInt64(12),
+                    Status = reader.GetString(13),
+                    BlockedTools = NullableString(reader, 14),
+                    Error = NullableString(reader, 15),
+                });
+            }
+        }
+
+        return Page(items, query.Limit);
+    }
+
+    /// <summary>LLM usage summed per UTC day, profile and model (the used model, else the requested one), ordered by day, profile, model.</summary>
+    public async Task<IReadOnlyList<UsageRow>> GetUsageAsync(DateTime from, DateTime to, string? profile = null, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        var day = DayOf("time");
+        command.CommandText = $"""
+            SELECT {day} AS day, profile, COALESCE(used_model, requested_model) AS model, {SumInt("1")},
+                   {SumInt("input_tokens")}, {SumInt("output_tokens")}, {SumInt("cached_input_tokens")}, {SumInt("reasoning_tokens")}, sum(cost)
+            FROM llm_interactions
+            WHERE time >= @from AND time < @to{(profile is null ? "" : " AND profile = @profile")}
+            GROUP BY 1, 2, 3
+            ORDER BY 1, 2, 3
+            """;
+        AddParameter(command, "from", Db(from));
+        AddParameter(command, "to", Db(to));
+        if (profile is not null)
+        {
+            AddParameter(command, "profile", profile);
+        }
+
+        var rows = new List<UsageRow>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            rows.Add(new UsageRow(
+                ReadTime(reader, 0),
+                reader.GetString(1),
+                reader.GetString(2),
+                reader.GetInt64(3),
+                reader.GetInt64(4),
+                reader.GetInt64(5),
+                reader.GetInt64(6),
+                reader.GetInt64(7),
+                ReadMoney(reader, 8)));
+        }
+
+        return rows;
+    }
+
+    // ---- retention ------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Deletes audit rows older than <paramref name="cutoff"/> in statements of at most
+    /// <see cref="StorageOptions.RetentionBatchSize"/> rows, so no statement holds locks for long. Returns the rows deleted.
+    /// </summary>
+    public async Task<long> DeleteAuditBeforeAsync(DateTime cutoff, CancellationToken cancellationToken = default)
+    {
+        long total = 0;
+        foreach (var table in AuditTables)
+        {
+            while (true)
+            {
+                int deleted;
+                await using (var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
+                await using (var command = connection.CreateCommand())
+                {
+                    command.CommandText = $"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE time < @cutoff LIMIT @limit)";
+                    AddParameter(command, "cutoff", Db(cutoff));
+                    AddParameter(command, "limit", Options.RetentionBatchSize);
+                    deleted = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                total += deleted;
+                if (deleted < Options.RetentionBatchSize)
+                {
+                    break;
+                }
+            }
+        }
+
+        return total;
+    }
+
+    // ---- resources ------------------------------------------------------------------------------------------
+
+    public async Task InsertProfileAsync(ProfileRow profile, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        await ExecuteAsync(
+            "INSERT INTO profiles (id, name, description, settings, managed_by, created_at, updated_at) VALUES (@id, @name, @description, @settings, @managed_by, @created_at, @updated_at)",
+            command =>
+            {
+                AddParameter(command, "id", Db(profile.Id));
+                AddParameter(command, "name", profile.Name);
+                AddParameter(command, "description", profile.Description);
+                AddJson(command, "settings", profile.SettingsJson);
+                AddParameter(command, "managed_by", ManagedByText(profile.ManagedBy));
+                AddParameter(command, "created_at", Db(profile.CreatedAt));
+                AddParameter(command, "updated_at", Db(profile.UpdatedAt));
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<ProfileRow?> GetProfileAsync(string name, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, name, description, settings, managed_by, created_at, updated_at FROM profiles WHERE name = @name";
+        AddParameter(command, "name", name);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        return new ProfileRow(ReadGuid(reader, 0), reader.GetString(1), NullableString(reader, 2), reader.GetString(3),
+            ParseManagedBy(reader.GetString(4)), ReadTime(reader, 5), ReadTime(reader, 6));
+    }
+
+    public async Task InsertGatewayTokenAsync(GatewayTokenRow token, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        await ExecuteAsync(
+            "INSERT INTO gateway_tokens (id, name, token_hash, profile_id, managed_by, created_at, updated_at, last_used_at) VALUES (@id, @name, @hash, @profile, @managed_by, @created_at, @created_at, @last_used)",
+            command =>
+            {
+                AddParameter(command, "id", Db(token.Id));
+                AddParameter(command, "name", token.Name);
+                AddParameter(command, "hash", token.TokenHash);
+                AddParameter(command, "profile", token.ProfileId is { } p ? Db(p) : null);
+                AddParameter(command, "managed_by", ManagedByText(token.ManagedBy));
+                AddParameter(command, "created_at", Db(token.CreatedAt));
+                AddParameter(command, "last_used", token.LastUsedAt is { } t ? Db(t) : null);
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The token whose SHA-256 is <paramref name="tokenHash"/> (see <see cref="SecretHash"/>), unless revoked.</summary>
+    public async Task<GatewayTokenRow?> FindGatewayTokenAsync(byte[] tokenHash, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, name, token_hash, profile_id, managed_by, created_at, last_used_at FROM gateway_tokens WHERE token_hash = @hash AND revoked_at IS NULL";
+        AddParameter(command, "hash", tokenHash);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        return new GatewayTokenRow(ReadGuid(reader, 0), reader.GetString(1), reader.GetFieldValue<byte[]>(2),
+            reader.IsDBNull(3) ? null : ReadGuid(reader, 3), ParseManagedBy(reader.GetString(4)), ReadTime(reader, 5),
+            reader.IsDBNull(6) ? null : ReadTime(reader, 6));
+    }
+
+    public async Task InsertAdminKeyAsync(AdminKeyRow key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        await ExecuteAsync(
+            "INSERT INTO admin_keys (id, name, key_hash, scope, managed_by, created_at, updated_at) VALUES (@id, @name, @hash, @scope, @managed_by, @created_at, @created_at)",
+            command =>
+            {
+                AddParameter(command, "id", Db(key.Id));
+                AddParameter(command, "name", key.Name);
+                AddParameter(command, "hash", key.KeyHash);
+                AddParameter(command, "scope", key.ReadWrite ? "read-write" : "read-only");
+                AddParameter(command, "managed_by", ManagedByText(key.ManagedBy));
+                AddParameter(command, "created_at", Db(key.CreatedAt));
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<AdminKeyRow?> FindAdminKeyAsync(byte[] keyHash, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, name, key_hash, scope, managed_by, created_at, last_used_at FROM admin_keys WHERE key_hash = @hash AND revoked_at IS NULL";
+        AddParameter(command, "hash", keyHash);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        return new AdminKeyRow(ReadGuid(reader, 0), reader.GetString(1), reader.GetFieldValue<byte[]>(2), reader.GetString(3) == "read-write",
+            ParseManagedBy(reader.GetString(4)), ReadTime(reader, 5), reader.IsDBNull(6) ? null : ReadTime(reader, 6));
+    }
+
+    public async Task InsertLlmProviderAsync(LlmProviderRow provider, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(provider);
+        await ExecuteAsync(
+            "INSERT INTO llm_providers (id, name, kind, base_url, managed_by, created_at, updated_at) VALUES (@id, @name, @kind, @base_url, @managed_by, @created_at, @updated_at)",
+            command =>
+            {
+                AddParameter(command, "id", Db(provider.Id));
+                AddParameter(command, "name", provider.Name);
+                AddParameter(command, "kind", provider.Kind);
+                AddParameter(command, "base_url", provider.BaseUrl);
+                AddParameter(command, "managed_by", ManagedByText(provider.ManagedBy));
+                AddParameter(command, "created_at", Db(provider.CreatedAt));
+                AddParameter(command, "updated_at", Db(provider.UpdatedAt));
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Stores a provider API key sealed with AES-256-GCM under <c>ARCHESTRA_SECRET_KEY</c>, bound to its provider and
+    /// name (moving the ciphertext to another row makes it undecryptable). Refuses when no secret key is configured.
+    /// </summary>
+    public async Task SetProviderKeyAsync(Guid providerId, string name, string apiKey, ManagedBy managedBy, CancellationToken cancellationToken = default)
+    {
+        var box = Secrets ?? throw new InvalidOperationException(
+            "Cannot store an LLM provider API key: ARCHESTRA_SECRET_KEY is not set. Set it to 32 random bytes, base64 or hex " +
+            "(e.g. `openssl rand -base64 32`), and keep it: stored keys cannot be read back without it.");
+        var sealedKey = box.Encrypt(apiKey, ProviderKeyBinding(providerId, name));
+        var now = AuditTime.Truncate(DateTime.UtcNow);
+        await ExecuteAsync(
+            """
+            INSERT INTO llm_provider_keys (id, provider_id, name, ciphertext, nonce, key_id, managed_by, created_at, updated_at)
+            VALUES (@id, @provider, @name, @ciphertext, @nonce, @key_id, @managed_by, @now, @now)
+            ON CONFLICT (provider_id, name) DO UPDATE SET ciphertext = excluded.ciphertext, nonce = excluded.nonce,
+                key_id = excluded.key_id, updated_at = excluded.updated_at
+            """,
+            command =>
+            {
+                AddParameter(command, "id", Db(Guid.CreateVersion7()));
+                AddParameter(command, "provider", Db(providerId));
+                AddParameter(command, "name", name);
+                AddParameter(command, "ciphertext", sealedKey.Ciphertext);
+                AddParameter(command, "nonce", sealedKey.Nonce);
+                AddParameter(command, "key_id", sealedKey.KeyId);
+                AddParameter(command, "managed_by", ManagedByText(managedBy));
+                AddParameter(command, "now", Db(now));
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The sealed form of a provider key as stored, or null.</summary>
+    public async Task<SealedSecret?> GetSealedProviderKeyAsync(Guid providerId, string name, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT ciphertext, nonce, key_id FROM llm_provider_keys WHERE provider_id = @provider AND name = @name";
+        AddParameter(command, "provider", Db(providerId));
+        AddParameter(command, "name", name);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? new SealedSecret(reader.GetFieldValue<byte[]>(0), reader.GetFieldValue<byte[]>(1), reader.GetString(2))
+            : null;
+    }
+
+    /// <summary>The decrypted provider key, or null when none is stored.</summary>
+    public async Task<string?> GetProviderKeyAsync(Guid providerId, string name, CancellationToken cancellationToken = default)
+    {
+        var sealedKey = await GetSealedProviderKeyAsync(providerId, name, cancellationToken).ConfigureAwait(false);
+        if (sealedKey is null)
+        {
+            return null;
+        }
+
+        var box = Secrets ?? throw new InvalidOperationException("Cannot read LLM provider API keys: ARCHESTRA_SECRET_KEY is not set.");
+        return box.DecryptString(sealedKey, ProviderKeyBinding(providerId, name));
+    }
+
+    public async Task RecordAdminChangeAsync(AdminChange change, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        await ExecuteAsync(
+            "INSERT INTO admin_changes (id, time, actor, action, resource_kind, resource_id, details) VALUES (@id, @time, @actor, @action, @kind, @resource, @details)",
+            command =>
+            {
+                AddParameter(command, "id", Db(change.Id));
+                AddParameter(command, "time", Db(change.Time));
+                AddParameter(command, "actor", change.Actor);
+                AddParameter(command, "action", change.Action);
+                AddParameter(command, "kind", change.ResourceKind);
+                AddParameter(command, "resource", change.ResourceId);
+                AddJson(command, "details", change.DetailsJson);
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<AdminChange>> ListAdminChangesAsync(int limit = 100, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, time, actor, action, resource_kind, resource_id, details FROM admin_changes ORDER BY time DESC, id DESC LIMIT @limit";
+        AddParameter(command, "limit", limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var result = new List<AdminChange>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            result.Add(new AdminChange(ReadGuid(reader, 0), ReadTime(reader, 1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetString(6)));
+        }
+
+        return result;
+    }
+
+    /// <summary>Rows in an audit table (tests and diagnostics).</summary>
+    internal async Task<(long Rows, long DistinctIds)> CountAuditAsync(AuditKind kind, CancellationToken cancellationToken = default)
+    {
+        var table = kind == AuditKind.McpToolCall ? "mcp_tool_calls" : "llm_interactions";
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {SumInt("1")}, count(DISTINCT id) FROM {table}";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return (reader.IsDBNull(0) ? 0 : reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    // ---- helpers --------------------------------------------------------------------------------------------
+
+    internal static string ManagedByText(ManagedBy managedBy) => managedBy == ManagedBy.File ? "file" : "api";
+
+    private static ManagedBy ParseManagedBy(string text) => text == "file" ? ManagedBy.File : ManagedBy.Api;
+
+    private static string ProviderKeyBinding(Guid providerId, string name) => "llm_provider_keys/" + providerId.ToString("D") + "/" + name;
+
+    private protected static void AddParameter(DbCommand command, string name, object? value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value ?? DBNull.Value;
+        command.Parameters.Add(parameter);
+    }
+
+    private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    private async Task ExecuteAsync(string sql, Action<DbCommand> bind, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        bind(command);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private void Filter(DbCommand command, StringBuilder where, string column, string? value)
+    {
+        if (value is not null)
+        {
+            where.Append(" AND ").Append(column).Append(" = @").Append(column);
+            AddParameter(command, column, value);
+        }
+    }
+
+    private string PageSql(DbCommand command, StringBuilder where, string table, string columns, AuditQuery query)
+    {
+        if (query.Limit is < 1 or > AuditQuery.MaxLimit)
+        {
+            throw new ArgumentOutOfRangeException(nameof(query), $"limit must be between 1 and {AuditQuery.MaxLimit}.");
+        }
+
+        if (query.Profile is not null)
+        {
+            where.Append(" AND profile = @profile");
+            AddParameter(command, "profile", query.Profile);
+        }
+
+        if (query.From is { } from)
+        {
+            where.Append(" AND time >= @from");
+            AddParameter(command, "from", Db(from));
+        }
+
+        if (query.To is { } to)
+        {
+            where.Append(" AND time < @to");
+            AddParameter(command, "to", Db(to));
+        }
+
+        var direction = query.Descending ? "DESC" : "ASC";
+        if (query.Cursor is not null)
+        {
+            var (time, id) = DecodeCursor(query.Cursor);
+            // Row-value comparison walks the (time, id) index without an OR (PostgreSQL; SQLite 3.15+).
+            where.Append(query.Descending ? " AND (time, id) < (@cursor_time, @cursor_id)" : " AND (time, id) > (@cursor_time, @cursor_id)");
+            AddParameter(command, "cursor_time", Db(time));
+            AddParameter(command, "cursor_id", Db(id));
+        }
+
+        AddParameter(command, "limit", query.Limit + 1);
+        var filter = where.Length == 0 ? "" : " WHERE " + where.ToString(5, where.Length - 5);
+        return $"SELECT {columns} FROM {table}{filter} ORDER BY time {direction}, id {direction} LIMIT @limit";
+    }
+
+    private static AuditPage<T> Page<T>(List<T> items, int limit)
+        where T : AuditRecord
+    {
+        if (items.Count <= limit)
+        {
+            return new AuditPage<T>(items, null);
+        }
+
+        items.RemoveAt(items.Count - 1);
+        var last = items[^1];
+        return new AuditPage<T>(items, EncodeCursor(last.Time, last.Id));
+    }
+
+    /// <summary>Opaque to clients: base64url of the last row's (time in Unix µs, id) — the page's sort key.</summary>
+    internal static string EncodeCursor(DateTime time, Guid id)
+    {
+        Span<byte> bytes = stackalloc byte[24];
+        BinaryPrimitives.WriteInt64BigEndian(bytes, AuditTime.ToUnixMicroseconds(time));
+        id.TryWriteBytes(bytes[8..], bigEndian: true, out _);
+        return Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    }
+
+    internal static (DateTime Time, Guid Id) DecodeCursor(string cursor)
+    {
+        Span<byte> bytes = stackalloc byte[24];
+        // 24 bytes are exactly 32 base64 characters: no padding to restore.
+        if (cursor.Length != 32 || !Convert.TryFromBase64String(cursor.Replace('-', '+').Replace('_', '/'), bytes, out var written) || written != 24)
+        {
+            throw new ArgumentException("cursor is not valid", nameof(cursor));
+        }
+
+        return (AuditTime.FromUnixMicroseconds(BinaryPrimitives.ReadInt64BigEndian(bytes)), new Guid(bytes[8..], bigEndian: true));
+    }
+}
+
+/// <summary>Writes audit batches idempotently: a replayed batch never adds a second row for an id.</summary>
+internal interface IAuditSink : IAsyncDisposable
+{
+    Task WriteAsync(List<AuditRecord> batch, CancellationToken cancellationToken);
+}

@@ -1,0 +1,94 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Archestra.Gateway.Storage;
+
+public enum StorageDialect
+{
+    Sqlite,
+    Postgres,
+}
+
+/// <summary>Who owns a resource row: the declarative file (read-only through the API) or the admin API.</summary>
+public enum ManagedBy
+{
+    File,
+    Api,
+}
+
+/// <summary>One row of <c>archestra_schema</c>.</summary>
+public sealed record AppliedMigration(int Version, string Name, DateTime AppliedAt);
+
+/// <summary>Filters and paging shared by the audit lists. Times are UTC; <see cref="From"/> inclusive, <see cref="To"/> exclusive.</summary>
+public abstract record AuditQuery
+{
+    /// <summary>The most rows one page may return.</summary>
+    public const int MaxLimit = 1_000;
+
+    public DateTime? From { get; init; }
+
+    public DateTime? To { get; init; }
+
+    public string? Profile { get; init; }
+
+    /// <summary>Newest first by default.</summary>
+    public bool Descending { get; init; } = true;
+
+    /// <summary>Rows per page, 1 to <see cref="MaxLimit"/>.</summary>
+    public int Limit { get; init; } = 100;
+
+    /// <summary>The previous page's <see cref="AuditPage{T}.NextCursor"/>; null for the first page.</summary>
+    public string? Cursor { get; init; }
+}
+
+public sealed record ToolCallQuery : AuditQuery
+{
+    public string? Server { get; init; }
+
+    public string? Tool { get; init; }
+
+    public string? Outcome { get; init; }
+}
+
+public sealed record LlmInteractionQuery : AuditQuery
+{
+    public string? Provider { get; init; }
+
+    /// <summary>Matches the requested or the used model.</summary>
+    public string? Model { get; init; }
+
+    public string? Status { get; init; }
+}
+
+/// <summary>One page of an audit list; <see cref="NextCursor"/> is null on the last page.</summary>
+public sealed record AuditPage<T>(IReadOnlyList<T> Items, string? NextCursor);
+
+/// <summary>LLM usage of one profile and model on one UTC day.</summary>
+public sealed record UsageRow(
+    DateTime Day,
+    string Profile,
+    string Model,
+    long Requests,
+    long InputTokens,
+    long OutputTokens,
+    long CachedInputTokens,
+    long ReasoningTokens,
+    decimal Cost);
+
+public sealed record ProfileRow(Guid Id, string Name, string? Description, string SettingsJson, ManagedBy ManagedBy, DateTime CreatedAt, DateTime UpdatedAt);
+
+/// <summary>A gateway token as stored: only its SHA-256 (<see cref="SecretHash"/>).</summary>
+public sealed record GatewayTokenRow(Guid Id, string Name, byte[] TokenHash, Guid? ProfileId, ManagedBy ManagedBy, DateTime CreatedAt, DateTime? LastUsedAt);
+
+public sealed record AdminKeyRow(Guid Id, string Name, byte[] KeyHash, bool ReadWrite, ManagedBy ManagedBy, DateTime CreatedAt, DateTime? LastUsedAt);
+
+public sealed record LlmProviderRow(Guid Id, string Name, string Kind, string? BaseUrl, ManagedBy ManagedBy, DateTime CreatedAt, DateTime UpdatedAt);
+
+/// <summary>One entry of the admin change log.</summary>
+public sealed record AdminChange(Guid Id, DateTime Time, string Actor, string Action, string ResourceKind, string ResourceId, string DetailsJson);
+
+/// <summary>Hashes for tokens and admin keys: SHA-256 of the UTF-8 secret (high-entropy random secrets need no slow hash).</summary>
+public static class SecretHash
+{
+    public static byte[] Compute(string secret) => SHA256.HashData(Encoding.UTF8.GetBytes(secret));
+}
