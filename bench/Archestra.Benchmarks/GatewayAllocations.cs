@@ -31,6 +31,7 @@ internal static class GatewayAllocations
             Listen = new ListenConfig { Gateway = "http://127.0.0.1:0", Admin = "http://127.0.0.1:0", Metrics = "http://127.0.0.1:0" },
             McpServers = [new McpServerConfig { Name = "up", Kind = McpServerKind.StreamableHttp, Url = upstream }],
             Profiles = [new ProfileConfig { Name = "bench", Servers = ["up"] }],
+            Storage = new StorageConfig { DataDirectory = Directory.CreateTempSubdirectory("archestra-bench-").FullName },
         };
         await using var server = await GatewayServer.StartAsync(config, CancellationToken.None, logging =>
         {

@@ -1,8 +1,10 @@
 using System.Text.Json;
+using Archestra.Gateway.Admin;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Metrics;
 using Archestra.Gateway.Security;
+using Archestra.Gateway.Storage;
 using Archestra.Runtime.Upstreams;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -27,6 +29,8 @@ internal sealed class GatewayServer : IAsyncDisposable
     private readonly WebApplication _adminApp;
     private readonly WebApplication _metricsApp;
     private readonly McpGateway _gateway;
+    private ArchestraStore? _store;
+    private AuditWriter? _audit;
     private ConfigReloader? _reloader;
     private volatile bool _ready;
 
@@ -46,8 +50,36 @@ internal sealed class GatewayServer : IAsyncDisposable
 
     internal McpGateway Gateway => _gateway;
 
+    internal ArchestraStore Store => _store!;
+
+    internal AuditWriter Audit => _audit!;
+
     /// <summary>Reloads the configuration file now (as SIGHUP does); the errors when it is invalid.</summary>
-    internal IReadOnlyList<string> ReloadConfig() => _reloader?.Reload() ?? ["the configuration was not loaded from a file"];
+    internal Task<IReadOnlyList<string>> ReloadConfigAsync() =>
+        _reloader?.ReloadAsync() ?? Task.FromResult<IReadOnlyList<string>>(["the configuration was not loaded from a file"]);
+
+    private GatewayConfig _fileConfig = null!;
+
+    /// <summary>
+    /// Turns the file's configuration into the one the gateway runs (the admin API adds the resources kept in the
+    /// database). Identity until the admin API sets it.
+    /// </summary>
+    internal Func<GatewayConfig, CancellationToken, Task<GatewayConfig>> Effective { get; set; } = static (file, _) => Task.FromResult(file);
+
+    /// <summary>The configuration as the file says, without database resources.</summary>
+    internal GatewayConfig FileConfig => Volatile.Read(ref _fileConfig);
+
+    /// <summary>Recomputes the effective configuration (after a file reload or an admin change) and applies it.</summary>
+    internal async Task ApplyAsync(GatewayConfig? fileConfig, CancellationToken cancellationToken)
+    {
+        if (fileConfig is not null)
+        {
+            Volatile.Write(ref _fileConfig, fileConfig);
+        }
+
+        var effective = await Effective(FileConfig, cancellationToken).ConfigureAwait(false);
+        await _gateway.ApplyAsync(effective, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <param name="getEnv">Resolves env:NAME on reload; the process environment when null.</param>
     public static async Task<GatewayServer> StartAsync(GatewayConfig config, CancellationToken cancellationToken, Action<ILoggingBuilder>? configureLogging = null, Func<string, string?>? getEnv = null)
@@ -59,6 +91,13 @@ internal sealed class GatewayServer : IAsyncDisposable
         var adminApp = Build(config.Listen.Admin, configureLogging);
         var metricsApp = Build(config.Listen.Metrics, configureLogging);
         var server = new GatewayServer(gatewayApp, adminApp, metricsApp, gateway);
+        server._fileConfig = config;
+        getEnv ??= Environment.GetEnvironmentVariable;
+        server._store = await ArchestraStore.OpenAsync(StorageOptionsFor(config, getEnv), loggerFactory, cancellationToken).ConfigureAwait(false);
+        server._audit = server._store.CreateAuditWriter();
+        metrics.AddSource(server._audit.Metrics);
+        server._audit.Start();
+        gateway.Audit = server._audit;
 
         var logger = loggerFactory.CreateLogger("Archestra");
         foreach (var profile in gateway.Profiles.Values)
@@ -76,6 +115,7 @@ internal sealed class GatewayServer : IAsyncDisposable
 
         adminApp.MapGet("/healthz", static () => Results.Text("ok\n"));
         adminApp.MapGet("/api/status", (HttpContext context) => server.WriteStatusAsync(context));
+        AdminApi.Map(adminApp, new AdminContext(server, server._store, server._audit, gateway, loggerFactory));
 
         metricsApp.MapMetrics(metrics);
 
@@ -88,11 +128,30 @@ internal sealed class GatewayServer : IAsyncDisposable
         server.MetricsUrl = Address(metricsApp);
         if (config.SourcePath is { } path && File.Exists(path))
         {
-            server._reloader = new ConfigReloader(path, getEnv ?? Environment.GetEnvironmentVariable, gateway, logger, TimeSpan.FromSeconds(2));
+            server._reloader = new ConfigReloader(path, getEnv, file => server.ApplyAsync(file, CancellationToken.None), logger, TimeSpan.FromSeconds(2));
         }
 
         server._ready = true;
         return server;
+    }
+
+    /// <summary>ARCHESTRA_DATABASE_URL wins over the file's <c>database</c>; the secret key only ever comes from the environment.</summary>
+    internal static StorageOptions StorageOptionsFor(GatewayConfig config, Func<string, string?> getEnv)
+    {
+        var storage = config.Storage;
+        var url = getEnv("ARCHESTRA_DATABASE_URL");
+        return new StorageOptions
+        {
+            DatabaseUrl = string.IsNullOrWhiteSpace(url) ? storage.Database : url,
+            SqlitePath = Path.Combine(storage.DataDirectory, "archestra.db"),
+            SpillDirectory = Path.Combine(storage.DataDirectory, "audit-spill"),
+            FlushInterval = storage.AuditFlushInterval,
+            BatchSize = storage.AuditBatchSize,
+            ChannelCapacity = storage.AuditQueueCapacity,
+            RetentionDays = storage.AuditRetentionDays,
+            MaxArgumentBytes = storage.AuditMaxArgumentBytes,
+            SecretKey = getEnv("ARCHESTRA_SECRET_KEY") is { Length: > 0 } key ? key : null,
+        };
     }
 
     private static WebApplication Build(string url, Action<ILoggingBuilder>? configureLogging)
@@ -218,6 +277,18 @@ internal sealed class GatewayServer : IAsyncDisposable
         await _adminApp.StopAsync(cts.Token).ConfigureAwait(false);
         await _metricsApp.StopAsync(cts.Token).ConfigureAwait(false);
         await _gateway.DisposeAsync().ConfigureAwait(false);
+
+        // After the listeners stopped, so every call that finished was queued: all of it reaches the database or the spill.
+        if (_audit is not null)
+        {
+            await _audit.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_store is not null)
+        {
+            await _store.DisposeAsync().ConfigureAwait(false);
+        }
+
         await _gatewayApp.DisposeAsync().ConfigureAwait(false);
         await _adminApp.DisposeAsync().ConfigureAwait(false);
         await _metricsApp.DisposeAsync().ConfigureAwait(false);
@@ -237,6 +308,11 @@ internal static class GatewayHost
         {
             // Kestrel reports a port in use as an IOException.
             await Console.Error.WriteLineAsync($"archestra: cannot listen: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or ArgumentException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync($"archestra: cannot open the database: {ex.Message}").ConfigureAwait(false);
             return 1;
         }
 

@@ -18,7 +18,7 @@ internal sealed partial class ConfigReader
     private const int MaxNameLength = 64;
     private const double MaxTimeoutSeconds = 3600;
 
-    private static readonly string[] s_rootKeys = ["$schema", "listen", "limits", "security", "mcpServers", "profiles", "policies"];
+    private static readonly string[] s_rootKeys = ["$schema", "listen", "limits", "security", "mcpServers", "profiles", "policies", "database", "storage", "adminKeys"];
     private static readonly string[] s_listenKeys = ["gateway", "admin", "metrics"];
     private static readonly string[] s_limitsKeys = ["maxRequestBodyBytes", "sessionIdleTimeoutSeconds", "maxSessions", "approvalTimeoutSeconds"];
     private static readonly string[] s_securityKeys = ["allowedOrigins", "allowedHosts", "sessionKey"];
@@ -54,7 +54,7 @@ internal sealed partial class ConfigReader
             return null;
         }
 
-        JsonElement? listen = null, limits = null, security = null, servers = null, profiles = null, policies = null;
+        JsonElement? listen = null, limits = null, security = null, servers = null, profiles = null, policies = null, database = null, storage = null, adminKeys = null;
         foreach (var property in KnownProperties(root, path, s_rootKeys))
         {
             switch (property.Name)
@@ -65,6 +65,9 @@ internal sealed partial class ConfigReader
                 case "mcpServers": servers = property.Value; break;
                 case "profiles": profiles = property.Value; break;
                 case "policies": policies = property.Value; break;
+                case "database": database = property.Value; break;
+                case "storage": storage = property.Value; break;
+                case "adminKeys": adminKeys = property.Value; break;
                 case "$schema": break; // editor hint only
             }
         }
@@ -75,6 +78,13 @@ internal sealed partial class ConfigReader
         var serverConfigs = servers is { } v ? ReadServers(v, Child(path, "mcpServers")) : [];
         var profileConfigs = profiles is { } p ? ReadProfiles(p, Child(path, "profiles")) : [];
         var (invocation, trustedData) = policies is { } q ? ReadPolicies(q, Child(path, "policies")) : ([], []);
+        var storageConfig = storage is { } st ? ReadStorage(st, Child(path, "storage")) : new StorageConfig();
+        if (database is { } db)
+        {
+            storageConfig = storageConfig with { Database = ReadDatabase(db, Child(path, "database")) };
+        }
+
+        var adminKeyConfigs = adminKeys is { } ak ? ReadAdminKeys(ak, Child(path, "adminKeys")) : [];
 
         return new GatewayConfig
         {
@@ -85,6 +95,8 @@ internal sealed partial class ConfigReader
             McpServers = serverConfigs,
             Profiles = profileConfigs,
             PolicyDefinitions = new PolicySetDefinition(invocation, trustedData, ProfileInputs(profileConfigs)),
+            Storage = storageConfig,
+            AdminKeys = adminKeyConfigs,
         };
     }
 
@@ -555,45 +567,49 @@ internal sealed partial class ConfigReader
         var index = 0;
         foreach (var item in element.EnumerateArray())
         {
-            var itemPath = Index(path, index++);
-            if (item.ValueKind != JsonValueKind.String)
-            {
-                ExpectedKind(itemPath, "a string (env:NAME or sha256:HEX)", item);
-                continue;
-            }
+            ReadSecretReference(item, Index(path, index++), hashes);
+        }
+    }
 
-            var raw = item.GetString()!;
-            if (raw.StartsWith(EnvPrefix, StringComparison.Ordinal))
+    /// <summary>One <c>env:NAME</c> (the variable holds the secret; only its SHA-256 is kept) or <c>sha256:HEX</c>.</summary>
+    private void ReadSecretReference(JsonElement item, string itemPath, List<byte[]> hashes)
+    {
+        if (item.ValueKind != JsonValueKind.String)
+        {
+            ExpectedKind(itemPath, "a string (env:NAME or sha256:HEX)", item);
+            return;
+        }
+
+        var raw = item.GetString()!;
+        if (raw.StartsWith(EnvPrefix, StringComparison.Ordinal))
+        {
+            if (TryResolveEnv(raw, itemPath, out var token))
             {
-                // Here the variable holds the token itself; only its hash is kept in memory.
-                if (TryResolveEnv(raw, itemPath, out var token))
+                if (token.Length == 0)
                 {
-                    if (token.Length == 0)
-                    {
-                        Error(itemPath, $"environment variable {raw[EnvPrefix.Length..]} is empty; expected a non-empty token");
-                    }
-                    else
-                    {
-                        hashes.Add(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
-                    }
-                }
-            }
-            else if (raw.StartsWith(Sha256Prefix, StringComparison.Ordinal))
-            {
-                var hex = raw.AsSpan(Sha256Prefix.Length);
-                if (hex.Length == 64 && !hex.ContainsAnyExcept(s_hexDigits))
-                {
-                    hashes.Add(Convert.FromHexString(hex));
+                    Error(itemPath, $"environment variable {raw[EnvPrefix.Length..]} is empty; expected a non-empty token");
                 }
                 else
                 {
-                    Error(itemPath, "expected sha256: followed by 64 hex digits (the SHA-256 of the token)");
+                    hashes.Add(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
                 }
+            }
+        }
+        else if (raw.StartsWith(Sha256Prefix, StringComparison.Ordinal))
+        {
+            var hex = raw.AsSpan(Sha256Prefix.Length);
+            if (hex.Length == 64 && !hex.ContainsAnyExcept(s_hexDigits))
+            {
+                hashes.Add(Convert.FromHexString(hex));
             }
             else
             {
-                Error(itemPath, "secrets are never written inline: use env:NAME or sha256:HEX");
+                Error(itemPath, "expected sha256: followed by 64 hex digits (the SHA-256 of the token)");
             }
+        }
+        else
+        {
+            Error(itemPath, "secrets are never written inline: use env:NAME or sha256:HEX");
         }
     }
 

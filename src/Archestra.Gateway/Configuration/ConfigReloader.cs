@@ -1,32 +1,32 @@
 using System.Runtime.InteropServices;
-using Archestra.Gateway.Mcp;
 using Microsoft.Extensions.Logging;
 
 namespace Archestra.Gateway.Configuration;
 
 /// <summary>
-/// Re-reads the configuration file on SIGHUP and when the file changes, and applies what can change
-/// in a running gateway: policies and per-tool settings. An invalid file changes nothing; its errors are
-/// logged and the running configuration stays. Polling the file's time and size (not a filesystem
+/// Re-reads the configuration file on SIGHUP and when the file changes, and applies it to the running
+/// gateway: servers, profiles, tokens, policies and tool settings (listen addresses, limits and security
+/// keep their start-up values). An invalid file changes nothing; its errors are logged and the running
+/// configuration stays. Polling the file's time and size (not a filesystem
 /// watcher) also catches editors and ConfigMap updates that replace the file instead of writing it.
 /// </summary>
 internal sealed partial class ConfigReloader : IAsyncDisposable
 {
     private readonly string _path;
     private readonly Func<string, string?> _getEnv;
-    private readonly McpGateway _gateway;
+    private readonly Func<GatewayConfig, Task> _apply;
     private readonly ILogger _logger;
-    private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly PosixSignalRegistration? _sighup;
     private readonly Task _poll;
     private (DateTime Time, long Length) _seen;
 
-    public ConfigReloader(string path, Func<string, string?> getEnv, McpGateway gateway, ILogger logger, TimeSpan pollInterval)
+    public ConfigReloader(string path, Func<string, string?> getEnv, Func<GatewayConfig, Task> apply, ILogger logger, TimeSpan pollInterval)
     {
         _path = path;
         _getEnv = getEnv;
-        _gateway = gateway;
+        _apply = apply;
         _logger = logger;
         _seen = Stamp(path);
         if (!OperatingSystem.IsWindows())
@@ -35,7 +35,7 @@ internal sealed partial class ConfigReloader : IAsyncDisposable
             {
                 // Handled: the default action of SIGHUP would end the process.
                 context.Cancel = true;
-                _ = Task.Run(Reload);
+                _ = Task.Run(ReloadAsync);
             });
         }
 
@@ -43,9 +43,10 @@ internal sealed partial class ConfigReloader : IAsyncDisposable
     }
 
     /// <summary>Loads the file and applies it; the errors when it is invalid (then nothing changed).</summary>
-    public IReadOnlyList<string> Reload()
+    public async Task<IReadOnlyList<string>> ReloadAsync()
     {
-        lock (_gate)
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
         {
             _seen = Stamp(_path);
             var result = ConfigLoader.Load(_path, _getEnv);
@@ -59,9 +60,13 @@ internal sealed partial class ConfigReloader : IAsyncDisposable
                 return result.Errors;
             }
 
-            _gateway.ApplyPolicies(result.Config.Policies);
-            LogReloaded(_logger, _path, result.Config.Policies.PolicyCount);
+            await _apply(result.Config).ConfigureAwait(false);
+            LogReloaded(_logger, _path, result.Config.McpServers.Count, result.Config.Profiles.Count, result.Config.Policies.PolicyCount);
             return [];
+        }
+        finally
+        {
+            _gate.Release();
         }
     }
 
@@ -74,7 +79,7 @@ internal sealed partial class ConfigReloader : IAsyncDisposable
             {
                 if (Stamp(_path) != _seen)
                 {
-                    Reload();
+                    await ReloadAsync().ConfigureAwait(false);
                 }
             }
         }
@@ -102,10 +107,11 @@ internal sealed partial class ConfigReloader : IAsyncDisposable
         await _stop.CancelAsync().ConfigureAwait(false);
         await _poll.ConfigureAwait(false);
         _stop.Dispose();
+        _gate.Dispose();
     }
 
-    [LoggerMessage(1101, LogLevel.Information, "Reloaded {Path}: {Count} policies and the tool settings apply to new calls; changes to servers, profiles' servers and tokens, listen addresses, limits and security apply at the next restart")]
-    private static partial void LogReloaded(ILogger logger, string path, int count);
+    [LoggerMessage(1101, LogLevel.Information, "Reloaded {Path}: {Servers} servers, {Profiles} profiles, {Policies} policies; listen addresses, limits and security keep their start-up values")]
+    private static partial void LogReloaded(ILogger logger, string path, int servers, int profiles, int policies);
 
     [LoggerMessage(1102, LogLevel.Error, "Configuration not reloaded, the running one stays: {Error}")]
     private static partial void LogInvalid(ILogger logger, string error);

@@ -29,7 +29,36 @@ public sealed record GatewayConfig
 
     /// <summary>The same, compiled; what the gateway evaluates.</summary>
     public PolicySnapshot Policies { get; init; } = PolicySnapshot.Empty;
+
+    public StorageConfig Storage { get; init; } = new();
+
+    /// <summary>Admin API keys from the file (hashes only).</summary>
+    public IReadOnlyList<AdminKeyConfig> AdminKeys { get; init; } = [];
 }
+
+public sealed record StorageConfig
+{
+    /// <summary><c>postgres://...</c>; null: the embedded SQLite file under <see cref="DataDirectory"/>. ARCHESTRA_DATABASE_URL wins over the file.</summary>
+    public string? Database { get; init; }
+
+    /// <summary>Holds the SQLite database and the audit spill files.</summary>
+    public string DataDirectory { get; init; } = "./data";
+
+    public TimeSpan AuditFlushInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    public int AuditBatchSize { get; init; } = 1_000;
+
+    public int AuditQueueCapacity { get; init; } = 100_000;
+
+    public int AuditRetentionDays { get; init; } = 30;
+
+    public int AuditMaxArgumentBytes { get; init; } = 4_096;
+}
+
+/// <param name="Name">Shown in the admin change log as who made a change.</param>
+/// <param name="Hash">SHA-256 of the key.</param>
+/// <param name="CanWrite">False: read-only (GET only).</param>
+public sealed record AdminKeyConfig(string Name, byte[] Hash, bool CanWrite);
 
 public sealed record ListenConfig
 {

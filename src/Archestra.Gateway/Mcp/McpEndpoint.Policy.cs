@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Archestra.Gateway.Storage;
 using Archestra.Policy;
 using Archestra.Runtime.JsonRpc;
 using Microsoft.AspNetCore.Http;
@@ -15,15 +16,48 @@ internal sealed partial class McpEndpoint
     /// <summary>Approval prompts show at most this much of the arguments; the rest is summarised by size.</summary>
     private const int ApprovalArgumentsShown = 2048;
 
-    private async Task RefuseAsync(HttpContext context, McpSession? session, byte[] rawId, AcceptedTypes accepts, ToolCallLabels call, string text)
+    private async Task RefuseAsync(HttpContext context, McpSession? session, byte[] rawId, AcceptedTypes accepts, ToolCallLabels call, string text, int requestBytes, string? arguments)
     {
         Log.CallRefused(_gateway.Logger, call.Qualified, session?.Id ?? "-", text);
         _gateway.Metrics.RecordToolCall(call.Profile, call.Server, call.Tool, "blocked", 0);
-        await WriteMessageAsync(context, ToolErrorResult(rawId, text), session, accepts.PreferSse).ConfigureAwait(false);
+        var refusal = ToolErrorResult(rawId, text);
+        RecordCall(call, session, "blocked", TimeSpan.Zero, requestBytes, refusal.Length, text, arguments);
+        await WriteMessageAsync(context, refusal, session, accepts.PreferSse).ConfigureAwait(false);
     }
 
-    private Task RefuseAsync(HttpContext context, McpSession? session, ReadOnlySpan<byte> rawId, AcceptedTypes accepts, ToolCallLabels call, string text) =>
-        RefuseAsync(context, session, rawId.ToArray(), accepts, call, text);
+    private Task RefuseAsync(HttpContext context, McpSession? session, ReadOnlySpan<byte> body, JsonRpcEnvelope env, AcceptedTypes accepts, ToolCallLabels call, string text) =>
+        RefuseAsync(context, session, env.Id.Of(body).ToArray(), accepts, call, text, body.Length, AuditArguments(env.Arguments.Of(body)));
+
+    /// <summary>Hands one tools/call to the audit writer; never waits. Arguments are cut to the configured size.</summary>
+    private void RecordCall(in ToolCallLabels call, McpSession? session, string outcome, TimeSpan elapsed, int requestBytes, int responseBytes, string? error, ReadOnlySpan<byte> arguments) =>
+        RecordCall(call, session, outcome, elapsed, requestBytes, responseBytes, error, AuditArguments(arguments));
+
+    private void RecordCall(in ToolCallLabels call, McpSession? session, string outcome, TimeSpan elapsed, int requestBytes, int responseBytes, string? error, string? arguments)
+    {
+        if (_gateway.Audit is not { } audit)
+        {
+            return;
+        }
+
+        audit.Enqueue(new McpToolCallRecord
+        {
+            Profile = call.Profile,
+            SessionId = session?.Id,
+            Server = call.Server,
+            Tool = call.Qualified.Length > call.Server.Length + 2 ? call.Qualified[(call.Server.Length + 2)..] : call.Qualified,
+            Decision = call.Decision,
+            PolicyId = call.PolicyId,
+            Outcome = outcome,
+            DurationMicroseconds = (long)elapsed.TotalMicroseconds,
+            RequestBytes = requestBytes,
+            ResponseBytes = responseBytes,
+            Error = error,
+            Arguments = arguments,
+        });
+    }
+
+    private string? AuditArguments(ReadOnlySpan<byte> arguments) =>
+        _gateway.Audit is { MaxArgumentBytes: > 0 } audit && !arguments.IsEmpty ? AuditText.Truncate(arguments, audit.MaxArgumentBytes) : null;
 
     internal static string RefusalText(in InvocationDecision decision, string tool, McpSession? session)
     {
@@ -68,7 +102,7 @@ internal sealed partial class McpEndpoint
             var why = session is null
                 ? "this request has no MCP session, so nobody can be asked"
                 : "this client did not declare the elicitation capability, so nobody can be asked";
-            await RefuseAsync(context, session, rawId, accepts, call, $"{needed}; {why}. Ask an operator to run the call, or use a client that supports elicitation.").ConfigureAwait(false);
+            await RefuseAsync(context, session, rawId, accepts, call with { Decision = "approval_required" }, $"{needed}; {why}. Ask an operator to run the call, or use a client that supports elicitation.", length, AuditArguments(env.Arguments.Of(span))).ConfigureAwait(false);
             return;
         }
 
@@ -80,11 +114,13 @@ internal sealed partial class McpEndpoint
         {
             Log.CallRefused(_gateway.Logger, call.Qualified, session.Id, answer);
             _gateway.Metrics.RecordToolCall(call.Profile, call.Server, call.Tool, "blocked", 0);
-            await relay.FinishAsync(ToolErrorResult(rawId, $"{needed}; {answer}")).ConfigureAwait(false);
+            var refusal = ToolErrorResult(rawId, $"{needed}; {answer}");
+            RecordCall(call with { Decision = "approval_declined" }, session, "blocked", TimeSpan.Zero, length, refusal.Length, answer, env.Arguments.Of(body.AsSpan(0, length)));
+            await relay.FinishAsync(refusal).ConfigureAwait(false);
             return;
         }
 
-        await ForwardAsync(context, session, server, body, length, env, removeFromName, accepts, idempotent: false, call, relay).ConfigureAwait(false);
+        await ForwardAsync(context, session, server, body, length, env, removeFromName, accepts, idempotent: false, call with { Decision = "approved" }, relay).ConfigureAwait(false);
     }
 
     /// <summary>Null when the user accepted; otherwise why the call does not go ahead.</summary>

@@ -215,7 +215,9 @@ internal sealed partial class McpEndpoint
     /// <param name="Tool">The metric label: the listed tool name, or a bounded placeholder.</param>
     /// <param name="Qualified">The <c>{server}__{tool}</c> name policies are written for.</param>
     /// <param name="Policies">The policy snapshot the call started with; its result is judged by the same one.</param>
-    internal readonly record struct ToolCallLabels(string Profile, string Server, string Tool, string Qualified, ProfilePolicies Policies);
+    /// <param name="Decision">What the invocation policy decided (allow, approved), for the audit record.</param>
+    /// <param name="PolicyId">The policy that decided, if one did.</param>
+    internal readonly record struct ToolCallLabels(string Profile, string Server, string Tool, string Qualified, ProfilePolicies Policies, string Decision = "allow", string? PolicyId = null);
 
     private Task CallToolAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, AcceptedTypes accepts)
     {
@@ -268,14 +270,14 @@ internal sealed partial class McpEndpoint
         }
 
         var policies = _gateway.Policies.ForProfile(profile.Name);
-        var call = new ToolCallLabels(profile.Name, server.Name, toolLabel, qualified, policies);
         var decision = policies.EvaluateInvocation(qualified, env.Arguments.Of(span), session?.Trust.IsTrusted ?? true);
+        var call = new ToolCallLabels(profile.Name, server.Name, toolLabel, qualified, policies, PolicyId: decision.PolicyId);
         var removeFromName = new Slice(nameSlice.Start, offset);
         return decision.Verdict switch
         {
             InvocationVerdict.Allow => ForwardAsync(context, session, server, body, length, env, removeFromName, accepts, idempotent: false, call),
             InvocationVerdict.RequireApproval => ApproveThenForwardAsync(context, session, server, body, length, env, removeFromName, accepts, call, decision),
-            _ => RefuseAsync(context, session, rawId, accepts, call, RefusalText(decision, qualified, session)),
+            _ => RefuseAsync(context, session, span, env, accepts, call with { Decision = "block" }, RefusalText(decision, qualified, session)),
         };
     }
 
@@ -344,12 +346,14 @@ internal sealed partial class McpEndpoint
                     context.Response.StatusCode = StatusCodes.Status202Accepted;
                 }
 
-                return Done("cancelled");
+                return Done("cancelled", 0, "cancelled by the client");
             }
 
             var (code, stage) = McpErrors.Map(result.Error);
-            await relay.FinishAsync(JsonRpcWriter.Error(clientId, code, result.Detail ?? $"MCP server '{server.Name}' failed", server.Name, stage)).ConfigureAwait(false);
-            return Done(result.Error == UpstreamError.Timeout ? "timeout" : "upstream_error");
+            var detail = result.Detail ?? $"MCP server '{server.Name}' failed";
+            var error = JsonRpcWriter.Error(clientId, code, detail, server.Name, stage);
+            await relay.FinishAsync(error).ConfigureAwait(false);
+            return Done(result.Error == UpstreamError.Timeout ? "timeout" : "upstream_error", error.Length, detail);
         }
 
         var response = result.Response!;
@@ -359,8 +363,11 @@ internal sealed partial class McpEndpoint
             if (verdict.Verdict == ResultVerdict.Block)
             {
                 Log.ResultBlocked(_gateway.Logger, call.Qualified, verdict.PolicyId ?? "default", session?.Id ?? "-");
-                await relay.FinishAsync(ToolErrorResult(clientId, ResultRefusalText(verdict, call.Qualified))).ConfigureAwait(false);
-                return Done("blocked");
+                var text = ResultRefusalText(verdict, call.Qualified);
+                var withheld = ToolErrorResult(clientId, text);
+                await relay.FinishAsync(withheld).ConfigureAwait(false);
+                tool = call with { Decision = "result_blocked", PolicyId = verdict.PolicyId };
+                return Done("blocked", withheld.Length, text);
             }
 
             // Before the client sees the result, so its next call is already judged in the untrusted context.
@@ -375,23 +382,26 @@ internal sealed partial class McpEndpoint
             : "ok";
         var idEdit = new JsonRpcRewriter.Edit(response.Envelope.Id, clientId);
         var outBuffer = ArrayPool<byte>.Shared.Rent(JsonRpcRewriter.MaxLength(response.Buffer.Length, idEdit));
+        int written;
         try
         {
-            var n = JsonRpcRewriter.Rewrite(response.Span, outBuffer, idEdit);
-            await relay.FinishAsync(outBuffer.AsMemory(0, n)).ConfigureAwait(false);
+            written = JsonRpcRewriter.Rewrite(response.Span, outBuffer, idEdit);
+            await relay.FinishAsync(outBuffer.AsMemory(0, written)).ConfigureAwait(false);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(outBuffer);
         }
 
-        return Done(outcome);
+        return Done(outcome, written, null);
 
-        string Done(string outcome)
+        string Done(string outcome, int responseBytes, string? error)
         {
             if (tool is { } labels)
             {
-                _gateway.Metrics.RecordToolCall(labels.Profile, labels.Server, labels.Tool, outcome, Stopwatch.GetElapsedTime(started).TotalSeconds);
+                var elapsed = Stopwatch.GetElapsedTime(started);
+                _gateway.Metrics.RecordToolCall(labels.Profile, labels.Server, labels.Tool, outcome, elapsed.TotalSeconds);
+                RecordCall(labels, session, outcome, elapsed, length, responseBytes, error, env.Arguments.Of(body.AsSpan(0, length)));
             }
 
             return outcome;
@@ -569,7 +579,7 @@ internal sealed partial class McpEndpoint
         }
 
         var session = _gateway.Sessions.Find(id);
-        return session is not null && session.Profile == profile ? session : null;
+        return session is not null && session.Profile.Name == profile.Name ? session : null;
     }
 
     // ---- HTTP helpers ----

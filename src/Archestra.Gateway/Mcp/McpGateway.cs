@@ -22,7 +22,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
 
     public McpGateway(GatewayConfig config, GatewayMetrics metrics, ILoggerFactory loggerFactory)
     {
-        Config = config;
+        _config = config;
         Metrics = metrics;
         _policies = config.Policies;
         _loggerFactory = loggerFactory;
@@ -31,32 +31,11 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         var entries = new Dictionary<string, UpstreamEntry>(StringComparer.Ordinal);
         foreach (var server in config.McpServers)
         {
-            var entry = new UpstreamEntry(server.Name);
-            entry.Upstream = UpstreamFactory.Create(ToOptions(server), this, loggerFactory);
-            if (entry.Upstream is StdioUpstream stdio)
-            {
-                // Counts every restart attempt, including ones whose process never becomes ready.
-                stdio.Restarted += upstream => Metrics.UpstreamRestarted(upstream.Name);
-            }
-
-            entries[server.Name] = entry;
+            entries[server.Name] = CreateEntry(server);
         }
 
-        Entries = entries.ToFrozenDictionary(StringComparer.Ordinal);
-
-        var profiles = new Dictionary<string, GatewayProfile>(StringComparer.Ordinal);
-        foreach (var profile in config.Profiles)
-        {
-            var servers = new List<UpstreamEntry>();
-            foreach (var name in profile.Servers)
-            {
-                servers.Add(Entries[name]);
-            }
-
-            profiles[profile.Name] = new GatewayProfile(profile, servers);
-        }
-
-        Profiles = profiles.ToFrozenDictionary(StringComparer.Ordinal);
+        _entries = entries.ToFrozenDictionary(StringComparer.Ordinal);
+        _profiles = BuildProfiles(config, _entries);
         var key = config.Security.SessionKey ?? System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
         Sessions = new SessionStore(config.Limits.SessionIdleTimeout, config.Limits.MaxSessions, new SessionIds(key), FindProfile, OnSessionEnded)
         {
@@ -64,7 +43,10 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         };
     }
 
-    public GatewayConfig Config { get; }
+    private GatewayConfig _config;
+
+    /// <summary>The configuration in force (file plus admin-API resources); replaced whole by <see cref="ApplyAsync"/>.</summary>
+    public GatewayConfig Config => Volatile.Read(ref _config);
 
     private PolicySnapshot _policies = PolicySnapshot.Empty;
 
@@ -76,13 +58,204 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
 
     public void ApplyPolicies(PolicySnapshot snapshot) => Volatile.Write(ref _policies, snapshot);
 
+    /// <summary>Where tool calls are recorded; null when the gateway runs without storage (some tests).</summary>
+    public Storage.AuditWriter? Audit { get; set; }
+
     private GatewayProfile? FindProfile(string name) => Profiles.TryGetValue(name, out var profile) ? profile : null;
 
     public GatewayMetrics Metrics { get; }
 
-    public FrozenDictionary<string, UpstreamEntry> Entries { get; }
+    private FrozenDictionary<string, UpstreamEntry> _entries;
+    private FrozenDictionary<string, GatewayProfile> _profiles;
+    private readonly SemaphoreSlim _applying = new(1, 1);
 
-    public FrozenDictionary<string, GatewayProfile> Profiles { get; }
+    public FrozenDictionary<string, UpstreamEntry> Entries => Volatile.Read(ref _entries);
+
+    public FrozenDictionary<string, GatewayProfile> Profiles => Volatile.Read(ref _profiles);
+
+    private UpstreamEntry CreateEntry(McpServerConfig server)
+    {
+        var entry = new UpstreamEntry(server.Name) { Definition = server };
+        entry.Upstream = UpstreamFactory.Create(ToOptions(server), this, _loggerFactory);
+        if (entry.Upstream is StdioUpstream stdio)
+        {
+            // Counts every restart attempt, including ones whose process never becomes ready.
+            stdio.Restarted += upstream => Metrics.UpstreamRestarted(upstream.Name);
+        }
+
+        return entry;
+    }
+
+    private static FrozenDictionary<string, GatewayProfile> BuildProfiles(GatewayConfig config, FrozenDictionary<string, UpstreamEntry> entries)
+    {
+        var profiles = new Dictionary<string, GatewayProfile>(StringComparer.Ordinal);
+        foreach (var profile in config.Profiles)
+        {
+            var servers = new List<UpstreamEntry>();
+            foreach (var name in profile.Servers)
+            {
+                servers.Add(entries[name]);
+            }
+
+            profiles[profile.Name] = new GatewayProfile(profile, servers);
+        }
+
+        return profiles.ToFrozenDictionary(StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Makes a complete, validated configuration the running one: servers that are new start, servers that are
+    /// gone stop, servers whose definition changed restart; profiles (servers, tokens, prefix) and policies are
+    /// swapped in. Calls in flight finish on what they started with; sessions of a removed profile end. Listen
+    /// addresses, limits and security keep their values from start-up.
+    /// </summary>
+    public async Task ApplyAsync(GatewayConfig config, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        await _applying.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var old = Entries;
+            var entries = new Dictionary<string, UpstreamEntry>(StringComparer.Ordinal);
+            var started = new List<UpstreamEntry>();
+            foreach (var server in config.McpServers)
+            {
+                if (old.TryGetValue(server.Name, out var existing) && existing.Definition is { } definition && SameServer(definition, server))
+                {
+                    entries[server.Name] = existing;
+                }
+                else
+                {
+                    var entry = CreateEntry(server);
+                    entries[server.Name] = entry;
+                    started.Add(entry);
+                }
+            }
+
+            var stopped = new List<UpstreamEntry>();
+            foreach (var entry in old.Values)
+            {
+                if (!entries.TryGetValue(entry.Name, out var kept) || kept != entry)
+                {
+                    stopped.Add(entry);
+                }
+            }
+
+            var frozen = entries.ToFrozenDictionary(StringComparer.Ordinal);
+            var profiles = BuildProfiles(config, frozen);
+
+            // The new upstreams connect before they are routed to, so the first call does not race the handshake.
+            var starts = new List<Task>();
+            foreach (var entry in started)
+            {
+                Metrics.SetUpstreamUp(entry.Name, false);
+                starts.Add(StartOneAsync(entry, cancellationToken));
+            }
+
+            await Task.WhenAll(starts).ConfigureAwait(false);
+
+            Volatile.Write(ref _entries, frozen);
+            Volatile.Write(ref _profiles, profiles);
+            Volatile.Write(ref _policies, config.Policies);
+            Volatile.Write(ref _config, config with { Listen = _config.Listen, Limits = _config.Limits, Security = _config.Security });
+            foreach (var session in Sessions.All)
+            {
+                if (profiles.TryGetValue(session.Profile.Name, out var profile))
+                {
+                    session.Profile = profile;
+                }
+                else
+                {
+                    Sessions.Remove(session.Id);
+                }
+            }
+
+            foreach (var entry in stopped)
+            {
+                await StopOneAsync(entry).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _applying.Release();
+        }
+    }
+
+    /// <summary>Stops a server's connection (and process) and starts a fresh one; false for an unknown server.</summary>
+    public async Task<bool> RestartServerAsync(string name, CancellationToken cancellationToken)
+    {
+        if (!Entries.TryGetValue(name, out var entry) || entry.Definition is not { } definition)
+        {
+            return false;
+        }
+
+        await _applying.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!Entries.TryGetValue(name, out var current) || current != entry)
+            {
+                return true;
+            }
+
+            var fresh = CreateEntry(definition);
+            Metrics.SetUpstreamUp(name, false);
+            await StartOneAsync(fresh, cancellationToken).ConfigureAwait(false);
+            var entries = new Dictionary<string, UpstreamEntry>(Entries, StringComparer.Ordinal) { [name] = fresh };
+            var frozen = entries.ToFrozenDictionary(StringComparer.Ordinal);
+            Volatile.Write(ref _entries, frozen);
+            var profiles = BuildProfiles(Config, frozen);
+            Volatile.Write(ref _profiles, profiles);
+            foreach (var session in Sessions.All)
+            {
+                if (profiles.TryGetValue(session.Profile.Name, out var profile))
+                {
+                    session.Profile = profile;
+                }
+            }
+
+            await StopOneAsync(entry).ConfigureAwait(false);
+            return true;
+        }
+        finally
+        {
+            _applying.Release();
+        }
+    }
+
+    private async Task StopOneAsync(UpstreamEntry entry)
+    {
+        try
+        {
+            await entry.Upstream.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.UpstreamStopFailed(_logger, entry.Name, ex.Message);
+        }
+    }
+
+    /// <summary>Definitions compare by content: the config records hold lists and maps, which records compare by reference.</summary>
+    internal static bool SameServer(McpServerConfig a, McpServerConfig b) =>
+        a.Name == b.Name && a.Kind == b.Kind && a.Command == b.Command && a.Cwd == b.Cwd && a.Url == b.Url && a.Timeout == b.Timeout
+        && a.Args.SequenceEqual(b.Args) && SameMap(a.Env, b.Env) && SameMap(a.Headers, b.Headers);
+
+    private static bool SameMap(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b)
+    {
+        if (a.Count != b.Count)
+        {
+            return false;
+        }
+
+        foreach (var pair in a)
+        {
+            if (!b.TryGetValue(pair.Key, out var value) || value != pair.Value)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     public SessionStore Sessions { get; }
 
@@ -136,7 +309,8 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
 
     public void OnStateChanged(McpUpstream upstream, UpstreamState state, string? detail)
     {
-        if (!Entries.TryGetValue(upstream.Name, out var entry))
+        // A replaced or removed upstream keeps reporting while it stops; only the current one counts.
+        if (!Entries.TryGetValue(upstream.Name, out var entry) || entry.Upstream != upstream)
         {
             return;
         }
@@ -176,7 +350,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
 
     public void OnUnsolicited(McpUpstream upstream, UpstreamMessage message)
     {
-        if (!Entries.TryGetValue(upstream.Name, out var entry))
+        if (!Entries.TryGetValue(upstream.Name, out var entry) || entry.Upstream != upstream)
         {
             return;
         }
@@ -322,14 +496,9 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         Sessions.Dispose();
         foreach (var entry in Entries.Values)
         {
-            try
-            {
-                await entry.Upstream.DisposeAsync().ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                Log.UpstreamStopFailed(_logger, entry.Name, ex.Message);
-            }
+            await StopOneAsync(entry).ConfigureAwait(false);
         }
+
+        _applying.Dispose();
     }
 }

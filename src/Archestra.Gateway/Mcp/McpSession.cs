@@ -35,13 +35,14 @@ internal sealed class McpSession
         SingleReader = false,
     });
 
+    private GatewayProfile _profile;
     private long _nextServerRequestId;
     private int _getStreams;
 
     public McpSession(string id, GatewayProfile profile, string protocolVersion, ClientCapabilities capabilities)
     {
         Id = id;
-        Profile = profile;
+        _profile = profile;
         ProtocolVersion = protocolVersion;
         Capabilities = capabilities;
         Touch();
@@ -49,7 +50,8 @@ internal sealed class McpSession
 
     public string Id { get; }
 
-    public GatewayProfile Profile { get; }
+    /// <summary>Replaced when the configuration changes, so the session sees its profile's new servers and tokens.</summary>
+    public GatewayProfile Profile { get => Volatile.Read(ref _profile); set => Volatile.Write(ref _profile, value); }
 
     public string ProtocolVersion { get; }
 

@@ -156,6 +156,9 @@ internal sealed class UpstreamEntry
         NameUtf8 = Encoding.UTF8.GetBytes(name);
     }
 
+    /// <summary>The definition it was created from, to tell whether a new configuration changes it.</summary>
+    public Configuration.McpServerConfig? Definition { get; init; }
+
     public string Name { get; }
 
     public byte[] NameUtf8 { get; }

@@ -129,7 +129,7 @@ public class ConfigLoaderTests
         { """{"listen": []}""", "$.listen: expected an object, got an array" },
         { """{"mcpServers": {"a": "npx"}}""", "$.mcpServers.a: expected an object, got a string" },
         // unknown and duplicate keys at every level
-        { """{"servers": {}}""", "$.servers: unknown key; expected one of: $schema, listen, limits, security, mcpServers, profiles, policies" },
+        { """{"servers": {}}""", "$.servers: unknown key; expected one of: $schema, listen, limits, security, mcpServers, profiles, policies, database, storage, adminKeys" },
         { """{"listen": {"gateway": "http://127.0.0.1:1", "gatewya": "x"}}""", "$.listen.gatewya: unknown key; expected one of: gateway, admin, metrics" },
         { """{"limits": {"maxBody": 1}}""", "$.limits.maxBody: unknown key; expected one of: maxRequestBodyBytes, sessionIdleTimeoutSeconds, maxSessions, approvalTimeoutSeconds" },
         { """{"security": {"cors": 1}}""", "$.security.cors: unknown key; expected one of: allowedOrigins, allowedHosts, sessionKey" },

@@ -7,9 +7,12 @@ namespace Archestra.Gateway.Tests.Infrastructure;
 /// <summary>Runs the real gateway (Kestrel on loopback, ephemeral ports) in the test process.</summary>
 internal sealed class GatewayHarness : IAsyncDisposable
 {
-    private GatewayHarness(GatewayServer server)
+    private readonly string? _dataDirectory;
+
+    private GatewayHarness(GatewayServer server, string? dataDirectory)
     {
         Server = server;
+        _dataDirectory = dataDirectory;
     }
 
     public GatewayServer Server { get; }
@@ -33,8 +36,16 @@ internal sealed class GatewayHarness : IAsyncDisposable
             config = config with { Policies = Permissive(config) };
         }
 
+        // Each gateway gets its own embedded database and spill directory, so parallel tests never share them.
+        string? dataDirectory = null;
+        if (config.Storage.DataDirectory == new StorageConfig().DataDirectory)
+        {
+            dataDirectory = Directory.CreateTempSubdirectory("archestra-data-").FullName;
+            config = config with { Storage = config.Storage with { DataDirectory = dataDirectory } };
+        }
+
         var server = await GatewayServer.StartAsync(config, CancellationToken.None, logging => logging.SetMinimumLevel(LogLevel.Warning));
-        return new GatewayHarness(server);
+        return new GatewayHarness(server, dataDirectory);
     }
 
     private static PolicySnapshot Permissive(GatewayConfig config)
@@ -62,5 +73,12 @@ internal sealed class GatewayHarness : IAsyncDisposable
 
     public static ProfileConfig Profile(string name, params string[] servers) => new() { Name = name, Servers = servers };
 
-    public ValueTask DisposeAsync() => Server.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        if (_dataDirectory is not null)
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+    }
 }

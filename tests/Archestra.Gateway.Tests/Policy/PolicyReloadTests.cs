@@ -39,7 +39,7 @@ public sealed class PolicyReloadTests : IClassFixture<PolicyFixture>
               "conditions": [{ "key": "message", "operator": "equal", "value": "hello" }], "reason": "greetings are off today" },
             """;
         await File.WriteAllTextAsync(_fixture.ConfigPath, PolicyFixture.Config(blockHello), Ct);
-        Assert.Empty(_fixture.Gateway.Server.ReloadConfig());
+        Assert.Empty(await _fixture.Gateway.Server.ReloadConfigAsync());
 
         var blocked = await EchoAsync("hello");
         Assert.True(blocked.IsError);
@@ -51,7 +51,7 @@ public sealed class PolicyReloadTests : IClassFixture<PolicyFixture>
               "conditions": [{ "key": "message", "operator": "matches", "value": "x" }] },
             """;
         await File.WriteAllTextAsync(_fixture.ConfigPath, PolicyFixture.Config(broken), Ct);
-        var errors = _fixture.Gateway.Server.ReloadConfig();
+        var errors = await _fixture.Gateway.Server.ReloadConfigAsync();
         var error = Assert.Single(errors);
         Assert.Contains("$.policies.toolInvocation[0].conditions[0].operator", error, StringComparison.Ordinal);
         Assert.Contains("typo", error, StringComparison.Ordinal);
@@ -62,7 +62,7 @@ public sealed class PolicyReloadTests : IClassFixture<PolicyFixture>
 
         // Back to the original file: the policy is gone.
         await File.WriteAllTextAsync(_fixture.ConfigPath, PolicyFixture.Config(), Ct);
-        Assert.Empty(_fixture.Gateway.Server.ReloadConfig());
+        Assert.Empty(await _fixture.Gateway.Server.ReloadConfigAsync());
         Assert.NotEqual(true, (await EchoAsync("hello")).IsError);
     }
 
@@ -91,7 +91,7 @@ public sealed class PolicyReloadTests : IClassFixture<PolicyFixture>
         finally
         {
             await File.WriteAllTextAsync(_fixture.ConfigPath, PolicyFixture.Config(), Ct);
-            _fixture.Gateway.Server.ReloadConfig();
+            await _fixture.Gateway.Server.ReloadConfigAsync();
         }
     }
 }
