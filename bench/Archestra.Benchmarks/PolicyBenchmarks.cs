@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Archestra.Policy;
 using BenchmarkDotNet.Attributes;
 
@@ -40,9 +41,28 @@ public class PolicyBenchmarks
     public InvocationVerdict InvocationEscapedContentReference() =>
         _work.Reference.EvaluateInvocation(PolicyWorkload.Profile, PolicyWorkload.FileTool, _work.FileWriteEscaped, trusted: false).Verdict;
 
+    /// <summary>The floor: one Utf8JsonReader pass over the email, doing nothing with the tokens.</summary>
+    [Benchmark]
+    public int ReaderFloorEmail() => ReadAll(_work.Email);
+
+    [Benchmark]
+    public int ReaderFloorFileWrite() => ReadAll(_work.FileWrite);
+
     [Benchmark]
     public ResultVerdict Result() => _work.Policies.EvaluateResult(_work.FileToolUtf8, _work.ToolResult).Verdict;
 
     [Benchmark]
     public ResultVerdict ResultReference() => _work.Reference.EvaluateResult(PolicyWorkload.Profile, PolicyWorkload.FileTool, _work.ToolResult).Verdict;
+
+    private static int ReadAll(byte[] json)
+    {
+        var reader = new Utf8JsonReader(json);
+        var tokens = 0;
+        while (reader.Read())
+        {
+            tokens++;
+        }
+
+        return tokens;
+    }
 }
