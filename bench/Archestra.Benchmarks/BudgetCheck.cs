@@ -20,7 +20,8 @@ internal static class BudgetCheck
     public static int Run(string budgetsPath, TextWriter output)
     {
         var hot = new HotPath();
-        if (!Verify(hot, output))
+        var policy = new PolicyWorkload();
+        if (!Verify(hot, output) || !VerifyPolicy(policy, output))
         {
             return 2;
         }
@@ -35,6 +36,9 @@ internal static class BudgetCheck
             ("forward-response", hot.ForwardResponse),
             ("route.profile", () => hot.Route() is null ? 0 : 1),
             ("route.find-tool", () => hot.Find() is null ? 0 : 1),
+            ("policy.invocation", () => (int)policy.Policies.EvaluateInvocation(policy.MailToolUtf8, policy.Email, contextTrusted: false).Verdict
+                + (int)policy.Policies.EvaluateInvocation(policy.FileToolUtf8, policy.FileWriteEscaped, contextTrusted: true).Verdict),
+            ("policy.result", () => (int)policy.Policies.EvaluateResult(policy.FileToolUtf8, policy.ToolResult).Verdict),
         };
 
         var (iterations, budgets) = Load(budgetsPath);
@@ -114,6 +118,38 @@ internal static class BudgetCheck
         output.WriteLine($"  response: {response}");
         output.WriteLine($"  large request valid: {largeOk}");
         return false;
+    }
+
+    /// <summary>The compiled engine must decide the budgeted calls exactly as the reference interpreter does.</summary>
+    private static bool VerifyPolicy(PolicyWorkload work, TextWriter output)
+    {
+        var ok = true;
+        foreach (var (tool, document) in new[]
+        {
+            (PolicyWorkload.MailTool, work.Email), (PolicyWorkload.FileTool, work.FileWrite), (PolicyWorkload.FileTool, work.FileWriteEscaped),
+        })
+        {
+            foreach (var trusted in new[] { true, false })
+            {
+                var compiled = work.Policies.EvaluateInvocation(tool, document, trusted);
+                var reference = work.Reference.EvaluateInvocation(PolicyWorkload.Profile, tool, document, trusted);
+                if ((compiled.Verdict, compiled.Source, compiled.PolicyId) != (reference.Verdict, reference.Source, reference.PolicyId))
+                {
+                    output.WriteLine($"policy decision differs for {tool} trusted={trusted}: compiled {compiled}, reference {reference}");
+                    ok = false;
+                }
+            }
+        }
+
+        var result = work.Policies.EvaluateResult(PolicyWorkload.FileTool, work.ToolResult);
+        var expected = work.Reference.EvaluateResult(PolicyWorkload.Profile, PolicyWorkload.FileTool, work.ToolResult);
+        if ((result.Verdict, result.Source, result.PolicyId) != (expected.Verdict, expected.Source, expected.PolicyId))
+        {
+            output.WriteLine($"policy result decision differs: compiled {result}, reference {expected}");
+            ok = false;
+        }
+
+        return ok;
     }
 
     private static bool IsValidJson(ReadOnlySpan<byte> json)

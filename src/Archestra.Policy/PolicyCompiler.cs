@@ -72,10 +72,13 @@ namespace Archestra.Policy;
 /// default <c>ResultTreatment</c> (Untrusted unless configured), source Default. Untrusted and
 /// SanitizeWithDualLlm taint the receiving context (<see cref="ContextTrust"/>): once untrusted it stays so.</para>
 ///
-/// <para><b>Documents.</b> Empty arguments (absent) are <c>{}</c>. A tool with no policies in the list being
-/// evaluated is decided without reading the document. Otherwise the document is read in full and must be
-/// valid JSON (at most 64 levels deep): if it is not, fail closed: an invocation is Block (source Default,
-/// "the arguments are not valid JSON") and a result is Untrusted (source Default).</para>
+/// <para><b>Documents.</b> Empty arguments (absent) are <c>{}</c>. A tool with no policy that can decide in
+/// this case (for a result: any trusted-data policy of the tool; for a call in a trusted context: a
+/// <c>block_always</c> or <c>require_approval</c> policy; in an untrusted context: any tool-invocation policy
+/// of the tool) is decided without reading the document. Otherwise the document is read in full and must be
+/// valid JSON (at most 64 levels deep, strings that a condition reads must unescape to valid UTF-16): if it
+/// is not, fail closed: an invocation is Block (source Default, "the arguments are not valid JSON") and a
+/// result is Untrusted (source Default).</para>
 /// </remarks>
 public static class PolicyCompiler
 {
@@ -224,7 +227,16 @@ public static class PolicyCompiler
             }
         }
 
-        var program = new RuleProgram(automaton.Build(), [.. conditions], rules);
+        var trustedRelevant = new bool[conditions.Count];
+        foreach (var rule in rules)
+        {
+            if ((Precedence.TrustedInvocationMask & (1 << rule.Precedence)) != 0)
+            {
+                trustedRelevant.AsSpan(rule.ConditionStart, rule.ConditionCount).Fill(true);
+            }
+        }
+
+        var program = new RuleProgram(automaton.Build(trustedRelevant), [.. conditions], rules);
         programs[cacheKey] = program;
         return program;
     }

@@ -30,6 +30,17 @@ public class ConditionTests
         { "regex", "^/etc/(passwd|shadow)$", """{"path":"/etc/hosts"}""", false },
         { "regex", @"\d{3}", """{"path":"abc123def"}""", true },
         { "regex", "^a+é$", $$"""{"path":"{{LongEscaped}}"}""", true },
+        { "regex", "^/etc/", """{"path":"/etc/x"}""", true },
+        { "regex", "^/etc/", """{"path":"/et"}""", false },
+        { "regex", "^/etc/|passwd", """{"path":"x passwd"}""", true },
+        { "regex", "^ab?c", """{"path":"ac"}""", true },
+        { "regex", "^ab*c", """{"path":"ac"}""", true },
+        { "regex", "^ab{0}c", """{"path":"ac"}""", true },
+        { "regex", @"^a\.b", """{"path":"a.b"}""", true },
+        { "regex", @"^a\.b", """{"path":"axb"}""", false },
+        { "regex", "^[|]x|y", """{"path":"y"}""", true },
+        { "regex", "^(a|b)c", """{"path":"bc"}""", true },
+        { "regex", "^x(?i)abc", """{"path":"xABC"}""", true },
     };
 
     public static TheoryData<string, string, string, bool> Scalars => new()
@@ -167,7 +178,7 @@ public class ConditionTests
     [InlineData("""{"a":"b""")]
     public void Malformed_arguments_fail_closed(string json)
     {
-        var set = Set([Def("p", "fs__write", "allow_when_context_is_untrusted")]);
+        var set = Set([Def("p", "fs__write", "allow_when_context_is_untrusted"), Def("r", "fs__write", "require_approval", When("x", "equal", "y"))]);
         foreach (var trusted in new[] { true, false })
         {
             var decision = Invoke(set, "fs__write", json, trusted);
@@ -190,6 +201,20 @@ public class ConditionTests
         Assert.Equal("the arguments are not valid JSON", Invoke(set, "fs__write", json, trusted: false).Reason);
     }
 
+    [Theory]
+    [InlineData(10)]
+    [InlineData(31)]
+    [InlineData(32)]
+    [InlineData(33)]
+    [InlineData(100)]
+    public void Regex_candidates_beyond_the_deferred_capacity_are_evaluated_on_the_spot(int count)
+    {
+        var items = string.Join(",", Enumerable.Range(0, count).Select(i => i == count - 1 ? "\"k\\u00e9y-1\"" : $"\"n{i}\""));
+        var set = Set([Def("p", "fs__write", "block_always", When("a[*]", "regex", "^kéy-[0-9]$"), When("b", "equal", "x"))]);
+        Assert.Equal("p", Invoke(set, "fs__write", $$"""{"a":[{{items}}],"b":"x"}""", trusted: true).PolicyId);
+        Assert.Null(Invoke(set, "fs__write", $$"""{"a":[{{items}}],"b":"y"}""", trusted: true).PolicyId);
+    }
+
     [Fact]
     public void A_document_deeper_than_64_levels_is_malformed()
     {
@@ -200,10 +225,29 @@ public class ConditionTests
     }
 
     [Fact]
-    public void A_tool_without_policies_is_decided_without_reading_the_arguments()
+    public void A_tool_without_policies_that_can_decide_is_decided_without_reading_the_arguments()
     {
-        var set = Set([Def("p", "fs__write", "block_always")]);
+        var set = Set([Def("p", "fs__write", "block_always"), Def("a", "mail__send", "allow_when_context_is_untrusted")]);
         Assert.Equal(DecisionSource.TrustedContext, Invoke(set, "fs__read", "{not json", trusted: true).Source);
+        Assert.Equal(DecisionSource.TrustedContext, Invoke(set, "mail__send", "{not json", trusted: true).Source);
+        Assert.Equal("the arguments are not valid JSON", Invoke(set, "mail__send", "{not json", trusted: false).Reason);
+    }
+
+    [Theory]
+    [InlineData("""{"path":"/etc/passwd","mode":"x"}""", "late")]
+    [InlineData("""{"path":"/etc/p\u0061sswd","mode":"x"}""", "late")]
+    [InlineData("""{"path":"/etc/passwd","mode":"w"}""", "early")]
+    [InlineData("""{"path":"/home/passwd","mode":"w"}""", null)]
+    [InlineData("""{"path":["/tmp/a","/etc/shadow"],"mode":"x"}""", null)]
+    [InlineData("""{"path":[1,"/etc/shadow"],"mode":"x"}""", null)]
+    public void Regex_conditions_are_decided_after_the_cheap_ones_of_their_policy(string json, string? id)
+    {
+        // "path" is a string here, so path[*] reaches nothing; path reaches strings only.
+        var set = Set([
+            Def("early", "fs__write", "block_always", When("mode", "equal", "w"), When("path", "regex", "^/etc/")),
+            Def("late", "fs__write", "block_always", When("path", "regex", "passwd$"), When("mode", "equal", "x"), When("path", "regex", "^/etc/")),
+        ]);
+        Assert.Equal(id, Invoke(set, "fs__write", json, trusted: true).PolicyId);
     }
 
     [Fact]

@@ -21,6 +21,12 @@ public sealed class ReferenceInterpreter(PolicySetDefinition definition)
         }
 
         var policies = Applicable(definition.ToolInvocation, profile, tool);
+        if (trusted)
+        {
+            // In a trusted context only these two actions can change the answer; the others are not looked at.
+            policies = policies.FindAll(p => p.Action is "block_always" or "require_approval");
+        }
+
         var settings = Settings(profile, tool);
         List<PolicyDefinition> matching = [];
         if (policies.Count > 0)

@@ -29,7 +29,8 @@ internal sealed class PathAutomatonBuilder
         node.Conditions.Add(condition);
     }
 
-    public PathState[] Build()
+    /// <param name="trustedRelevant">Per condition: whether it belongs to a rule that can decide in a trusted context.</param>
+    public PathState[] Build(bool[] trustedRelevant)
     {
         var sets = new List<TrieNode[]> { new[] { _root } };
         var ids = new Dictionary<string, int>(StringComparer.Ordinal) { [Key(sets[0])] = 0 };
@@ -96,9 +97,19 @@ internal sealed class PathAutomatonBuilder
                 propertyNames[i] = Encoding.UTF8.GetBytes(names[i]);
             }
 
+            var trusted = new List<int>();
+            foreach (var condition in conditions)
+            {
+                if (trustedRelevant[condition])
+                {
+                    trusted.Add(condition);
+                }
+            }
+
             states.Add(new PathState
             {
                 Conditions = [.. conditions],
+                TrustedConditions = [.. trusted],
                 PropertyNames = propertyNames,
                 PropertyTargets = propertyTargets,
                 Indexes = [.. indexes],

@@ -20,12 +20,20 @@ internal enum ConditionOperator : byte
 internal sealed class CompiledCondition(ConditionOperator op, byte[] value, Regex? regex)
 {
     /// <summary>
+    /// For a regex: UTF-8 text every match must start with (from a leading <c>^literal</c>), or empty. Checking
+    /// it first skips the regex call (~40–90 ns here even on a short mismatch) for most values.
+    /// </summary>
+    private readonly byte[] _requiredPrefix = regex is null ? [] : RegexPrefix.Of(regex.ToString());
+
+    /// <summary>
     /// Regex input is transcoded to UTF-16 on the stack up to this many chars (256 B), from the pool above:
     /// most argument values that policies test (paths, addresses, subjects) are short.
     /// </summary>
     private const int StackChars = 128;
 
     public ConditionOperator Operator { get; } = op;
+
+    public bool IsRegex => Operator == ConditionOperator.Regex;
 
     /// <summary>
     /// Ordinal comparison of valid UTF-8 byte strings gives the same answers as ordinal comparison of the
@@ -40,7 +48,7 @@ internal sealed class CompiledCondition(ConditionOperator op, byte[] value, Rege
         ConditionOperator.NotContains => text.IndexOf(value) < 0,
         ConditionOperator.StartsWith => text.StartsWith(value),
         ConditionOperator.EndsWith => text.EndsWith(value),
-        _ => MatchesRegex(regex!, text),
+        _ => text.StartsWith(_requiredPrefix) && MatchesRegex(regex!, text),
     };
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -10,6 +10,9 @@ internal sealed class PathState
     /// <summary>Conditions whose key path ends here, evaluated against each scalar value at this position.</summary>
     public required int[] Conditions { get; init; }
 
+    /// <summary>The subset of <see cref="Conditions"/> that can decide in a trusted context (block_always, require_approval rules).</summary>
+    public required int[] TrustedConditions { get; init; }
+
     /// <summary>Property names (UTF-8, unescaped) with <see cref="PropertyTargets"/> at the same index.</summary>
     public required byte[][] PropertyNames { get; init; }
 

