@@ -205,4 +205,43 @@ public sealed class PolicyEndToEndTests : IClassFixture<PolicyFixture>
         await CallAsync(client, "mail__get-env", new { });
         Assert.Equal(before + 2, await BlockedAsync());
     }
+
+    [Fact]
+    public async Task Every_decision_is_recorded_in_the_audit_log_with_its_policy_id()
+    {
+        await using var client = await ConnectAsync();
+        var marker = Guid.NewGuid().ToString("N");
+        await CallAsync(client, "mail__echo", new { message = "ok " + marker });
+        await CallAsync(client, "mail__get-env", new { });
+        await CallAsync(client, "web__echo", new { message = "SECRET " + marker });
+
+        var store = _fixture.Gateway.Server.Store;
+        async Task<Archestra.Gateway.Storage.McpToolCallRecord> FindAsync(Func<Archestra.Gateway.Storage.McpToolCallRecord, bool> match)
+        {
+            // The writer flushes every 100 ms; wait for the row rather than for a fixed time.
+            for (var attempt = 0; ; attempt++)
+            {
+                var page = await store.ListToolCallsAsync(new Archestra.Gateway.Storage.ToolCallQuery { Profile = "agent", Limit = 1000 }, Ct);
+                if (page.Items.FirstOrDefault(match) is { } row)
+                {
+                    return row;
+                }
+
+                Assert.True(attempt < 200, "the audit row never arrived");
+                await Task.Delay(50, Ct);
+            }
+        }
+
+        var allowed = await FindAsync(r => r.Arguments?.Contains("ok " + marker, StringComparison.Ordinal) == true);
+        Assert.Equal(("mail", "echo", "allow", "ok"), (allowed.Server, allowed.Tool, allowed.Decision, allowed.Outcome));
+        Assert.Null(allowed.PolicyId);
+        Assert.True(allowed.RequestBytes > 0 && allowed.ResponseBytes > 0);
+
+        var refused = await FindAsync(r => r.Tool == "get-env" && r.SessionId is not null);
+        Assert.Equal(("block", "blocked", "never-env"), (refused.Decision, refused.Outcome, refused.PolicyId));
+        Assert.Contains("the environment holds secrets", refused.Error, StringComparison.Ordinal);
+
+        var withheld = await FindAsync(r => r.Arguments?.Contains("SECRET " + marker, StringComparison.Ordinal) == true);
+        Assert.Equal(("result_blocked", "blocked", "withhold-secrets"), (withheld.Decision, withheld.Outcome, withheld.PolicyId));
+    }
 }
