@@ -20,7 +20,7 @@ if (url is null)
     server = new PostgresServer();
     await server.InitializeAsync();
     url = await server.CreateDatabaseAsync();
-    Console.WriteLine($"PostgreSQL: {PostgresServer.FindBinaries()} on port {server.Port} (fsync=off, synchronous_commit=off)");
+    Console.WriteLine($"PostgreSQL: {PostgresServer.FindBinaries()} on port {server.Port} (fsync=off)");
 }
 
 var spill = Directory.CreateTempSubdirectory("archestra-auditbench-").FullName;
