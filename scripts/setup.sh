@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what running and testing Archestra needs on a fresh Debian machine. Idempotent.
-#   - Debian packages: prometheus (promtool validates /metrics), wrk (load runs)
+#   - Debian packages: prometheus (promtool validates /metrics), wrk (load runs), postgresql (the storage tests
+#     start their own server from /usr/lib/postgresql/*/bin; nothing is left running)
 #   - npm packages pinned in tests/node/package-lock.json: the real MCP peers (server-everything,
 #     the TypeScript SDK, the conformance suite, supergateway) and Node 22 for the conformance CLI
 set -euo pipefail
@@ -10,6 +11,7 @@ need_apt=()
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
+compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || need_apt+=(postgresql)
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then sudo=sudo; else sudo=; fi
   echo "setup: apt-get install ${need_apt[*]}"

@@ -262,7 +262,7 @@ public abstract class ArchestraStore : IAsyncDisposable
                 await using (var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
                 await using (var command = connection.CreateCommand())
                 {
-                    command.CommandText = $"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE time < @cutoff LIMIT @limit)";
+                    command.CommandText = $"DELETE FROM {table} WHERE (time, id) IN (SELECT time, id FROM {table} WHERE time < @cutoff ORDER BY time LIMIT @limit)";
                     AddParameter(command, "cutoff", Db(cutoff));
                     AddParameter(command, "limit", Options.RetentionBatchSize);
                     deleted = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
@@ -621,5 +621,6 @@ public abstract class ArchestraStore : IAsyncDisposable
 /// <summary>Writes audit batches idempotently: a replayed batch never adds a second row for an id.</summary>
 internal interface IAuditSink : IAsyncDisposable
 {
-    Task WriteAsync(List<AuditRecord> batch, CancellationToken cancellationToken);
+    /// <param name="replay">True for batches read back from the spill, which may already be in the database.</param>
+    Task WriteAsync(List<AuditRecord> batch, bool replay, CancellationToken cancellationToken);
 }

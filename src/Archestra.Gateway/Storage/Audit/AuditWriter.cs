@@ -273,12 +273,12 @@ public sealed class AuditWriter : IAsyncDisposable
         }
     }
 
-    private async Task<bool> TryWriteAsync(IAuditSink sink, List<AuditRecord> batch)
+    private async Task<bool> TryWriteAsync(IAuditSink sink, List<AuditRecord> batch, bool replay = false)
     {
         var start = Stopwatch.GetTimestamp();
         try
         {
-            await sink.WriteAsync(batch, _abort.Token).ConfigureAwait(false);
+            await sink.WriteAsync(batch, replay, _abort.Token).ConfigureAwait(false);
             Metrics.RecordWritten(batch.Count, Stopwatch.GetElapsedTime(start).TotalSeconds);
             _backoff = _options.MinProbeInterval;
             return true;
@@ -414,7 +414,7 @@ public sealed class AuditWriter : IAsyncDisposable
                     chunk.Add(records[j]);
                 }
 
-                if (_abandonDatabase || !await TryWriteAsync(sink, chunk).ConfigureAwait(false))
+                if (_abandonDatabase || !await TryWriteAsync(sink, chunk, replay: true).ConfigureAwait(false))
                 {
                     return false;
                 }

@@ -4,10 +4,11 @@ using NpgsqlTypes;
 namespace Archestra.Gateway.Storage.Postgres;
 
 /// <summary>
-/// Writes audit batches with binary COPY into session-local staging tables, then moves them into the real tables
-/// with <c>INSERT ... SELECT ... ON CONFLICT (id) DO NOTHING</c>, all in one transaction. COPY alone would fail the
-/// whole batch on one duplicate id (a replay after a lost commit acknowledgement); the staging step makes every
-/// batch idempotent while keeping COPY's speed. Holds one connection; after any failure it is dropped and reopened.
+/// Writes audit batches with binary COPY, one transaction per batch. Fresh batches COPY straight into the tables;
+/// a batch that may already be there (a spill replay, e.g. after a lost commit acknowledgement) or that hits a
+/// duplicate goes through session-local staging tables and <c>INSERT ... SELECT ... ON CONFLICT (time, id) DO
+/// NOTHING</c>, so a replayed batch never adds a second row. The staging path costs ~50% more per row (speculative
+/// insertion), which is why it is not the default. Holds one connection; after any failure it is dropped and reopened.
 /// </summary>
 internal sealed class PostgresAuditSink(NpgsqlDataSource dataSource, int maxArgumentBytes) : IAuditSink
 {
@@ -22,38 +23,26 @@ internal sealed class PostgresAuditSink(NpgsqlDataSource dataSource, int maxArgu
 
     private NpgsqlConnection? _connection;
 
-    public async Task WriteAsync(List<AuditRecord> batch, CancellationToken cancellationToken)
+    public async Task WriteAsync(List<AuditRecord> batch, bool replay, CancellationToken cancellationToken)
     {
         try
         {
             var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            int mcp = 0, llm = 0;
-            foreach (var record in batch)
+            if (!replay)
             {
-                if (record.Kind == AuditKind.McpToolCall)
+                // Fast path: fresh records (new UUIDv7 ids) COPY straight into the tables. Any duplicate aborts the
+                // whole COPY (unique_violation), and the batch is redone through the staging tables below.
+                try
                 {
-                    mcp++;
+                    await WriteBatchAsync(connection, batch, staged: false, cancellationToken).ConfigureAwait(false);
+                    return;
                 }
-                else
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
                 {
-                    llm++;
                 }
             }
 
-            if (mcp > 0)
-            {
-                await CopyToolCallsAsync(connection, batch, cancellationToken).ConfigureAwait(false);
-                await ExecuteAsync(connection, $"INSERT INTO mcp_tool_calls ({McpColumns}) SELECT {McpColumns} FROM audit_stage_mcp ON CONFLICT (id) DO NOTHING", cancellationToken).ConfigureAwait(false);
-            }
-
-            if (llm > 0)
-            {
-                await CopyLlmInteractionsAsync(connection, batch, cancellationToken).ConfigureAwait(false);
-                await ExecuteAsync(connection, $"INSERT INTO llm_interactions ({LlmColumns}) SELECT {LlmColumns} FROM audit_stage_llm ON CONFLICT (id) DO NOTHING", cancellationToken).ConfigureAwait(false);
-            }
-
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            await WriteBatchAsync(connection, batch, staged: true, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -64,13 +53,50 @@ internal sealed class PostgresAuditSink(NpgsqlDataSource dataSource, int maxArgu
         }
     }
 
+    private async Task WriteBatchAsync(NpgsqlConnection connection, List<AuditRecord> batch, bool staged, CancellationToken cancellationToken)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        int mcp = 0, llm = 0;
+        foreach (var record in batch)
+        {
+            if (record.Kind == AuditKind.McpToolCall)
+            {
+                mcp++;
+            }
+            else
+            {
+                llm++;
+            }
+        }
+
+        if (mcp > 0)
+        {
+            await CopyToolCallsAsync(connection, staged ? "audit_stage_mcp" : "mcp_tool_calls", batch, cancellationToken).ConfigureAwait(false);
+            if (staged)
+            {
+                await ExecuteAsync(connection, $"INSERT INTO mcp_tool_calls ({McpColumns}) SELECT {McpColumns} FROM audit_stage_mcp ON CONFLICT (time, id) DO NOTHING", cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        if (llm > 0)
+        {
+            await CopyLlmInteractionsAsync(connection, staged ? "audit_stage_llm" : "llm_interactions", batch, cancellationToken).ConfigureAwait(false);
+            if (staged)
+            {
+                await ExecuteAsync(connection, $"INSERT INTO llm_interactions ({LlmColumns}) SELECT {LlmColumns} FROM audit_stage_llm ON CONFLICT (time, id) DO NOTHING", cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     public async ValueTask DisposeAsync() => await DropConnectionAsync().ConfigureAwait(false);
 
-    private async Task CopyToolCallsAsync(NpgsqlConnection connection, List<AuditRecord> batch, CancellationToken cancellationToken)
+    private async Task CopyToolCallsAsync(NpgsqlConnection connection, string table, List<AuditRecord> batch, CancellationToken cancellationToken)
     {
         // The synchronous Write calls only fill Npgsql's buffer (flushing when full); per-field async calls cost
         // a state machine each, which at 14 fields x 200k rows/s is most of the writer's CPU.
-        await using var importer = await connection.BeginBinaryImportAsync($"COPY audit_stage_mcp ({McpColumns}) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
+        await using var importer = await connection.BeginBinaryImportAsync($"COPY {table} ({McpColumns}) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
         foreach (var record in batch)
         {
             if (record is not McpToolCallRecord r)
@@ -98,9 +124,9 @@ internal sealed class PostgresAuditSink(NpgsqlDataSource dataSource, int maxArgu
         await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task CopyLlmInteractionsAsync(NpgsqlConnection connection, List<AuditRecord> batch, CancellationToken cancellationToken)
+    private static async Task CopyLlmInteractionsAsync(NpgsqlConnection connection, string table, List<AuditRecord> batch, CancellationToken cancellationToken)
     {
-        await using var importer = await connection.BeginBinaryImportAsync($"COPY audit_stage_llm ({LlmColumns}) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
+        await using var importer = await connection.BeginBinaryImportAsync($"COPY {table} ({LlmColumns}) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
         foreach (var record in batch)
         {
             if (record is not LlmInteractionRecord r)

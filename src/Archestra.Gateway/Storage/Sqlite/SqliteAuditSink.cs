@@ -3,7 +3,7 @@ using Microsoft.Data.Sqlite;
 namespace Archestra.Gateway.Storage.Sqlite;
 
 /// <summary>
-/// One transaction per batch with prepared INSERTs (<c>ON CONFLICT (id) DO NOTHING</c>, so replays are idempotent),
+/// One transaction per batch with prepared INSERTs (<c>ON CONFLICT (time, id) DO NOTHING</c>, so replays are idempotent),
 /// on a connection held for the writer's lifetime.
 /// </summary>
 internal sealed class SqliteAuditSink(SqliteStore store, int maxArgumentBytes) : IAuditSink
@@ -12,7 +12,7 @@ internal sealed class SqliteAuditSink(SqliteStore store, int maxArgumentBytes) :
     private SqliteCommand? _mcp;
     private SqliteCommand? _llm;
 
-    public async Task WriteAsync(List<AuditRecord> batch, CancellationToken cancellationToken)
+    public async Task WriteAsync(List<AuditRecord> batch, bool replay, CancellationToken cancellationToken)
     {
         try
         {
@@ -90,7 +90,7 @@ internal sealed class SqliteAuditSink(SqliteStore store, int maxArgumentBytes) :
     private static SqliteCommand Prepare(SqliteConnection connection, string table, string[] columns)
     {
         var command = connection.CreateCommand();
-        command.CommandText = $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({string.Join(", ", columns.Select(c => "@" + c))}) ON CONFLICT (id) DO NOTHING";
+        command.CommandText = $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({string.Join(", ", columns.Select(c => "@" + c))}) ON CONFLICT (time, id) DO NOTHING";
         foreach (var column in columns)
         {
             command.Parameters.Add(new SqliteParameter("@" + column, DBNull.Value));
