@@ -80,6 +80,14 @@ for _ in $(seq 100); do
 done
 check "editing the file and sending SIGHUP reloads the policies without a restart" grep -q 'blocked by policy no-aot' <<<"$reloaded"
 check "the gateway survives SIGHUP" kill -0 "$pid"
+written=0
+for _ in $(seq 100); do
+  written=$(curl -fsS "http://127.0.0.1:$metrics/metrics" | awk '/^archestra_audit_records_written_total / {print $2}')
+  [[ ${written:-0} -ge 3 ]] && break
+  sleep 0.05
+done
+check "tool calls are audited into the embedded SQLite database (written: ${written:-0})" test "${written:-0}" -ge 3
+check "the database file is created under ./data" test -s "$work/data/archestra.db"
 check "metrics endpoint serves Prometheus text" bash -c "curl -fsS http://127.0.0.1:$metrics/metrics | grep -q '^mcp_tool_calls_total{profile=\"default\",server=\"everything\",tool=\"echo\",outcome=\"ok\"} 1$'"
 check "promtool accepts the live /metrics" bash -c "set -o pipefail; curl -fsS http://127.0.0.1:$metrics/metrics | promtool check metrics"
 sleep 1
