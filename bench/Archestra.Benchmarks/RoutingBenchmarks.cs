@@ -12,5 +12,5 @@ public class RoutingBenchmarks
     public bool RouteProfile() => _hot.Route() is not null;
 
     [Benchmark]
-    public string? FindTool() => _hot.Find();
+    public string? FindTool() => _hot.Find()?.Key;
 }
