@@ -1,0 +1,10 @@
+namespace Archestra.Gateway.Admin;
+
+/// <summary>The LLM objects: providers (keys encrypted), prices, limits, optimization rules.</summary>
+internal sealed partial class AdminHandlers
+{
+    private void AddLlmRoutes(List<AdminRoute> routes)
+    {
+        _ = routes;
+    }
+}
