@@ -615,6 +615,7 @@ internal sealed partial class AdminHandlers
             }
 
             var prefix = ConfigReader.Child("$.tools", tool);
+            var settingsJson = body?.RootElement.GetRawText();
             var result = await SaveProfileAsync(caller, state, current, profileName, current.Description, Utf8(buffer.WrittenSpan), ct,
                 (row, candidate) => delete ? AdminResult.NoContent : AdminResult.Ok(w =>
                 {
@@ -623,7 +624,7 @@ internal sealed partial class AdminHandlers
                     w.WriteString("profile"u8, profileName);
                     w.WriteString("tool"u8, tool);
                     w.WritePropertyName("settings"u8);
-                    body!.RootElement.WriteTo(w);
+                    w.WriteRawValue(settingsJson!);
                     w.WriteString("managedBy"u8, "api");
                     w.WriteEndObject();
                 })).ConfigureAwait(false);
