@@ -131,7 +131,6 @@ internal sealed partial class AdminHandlers
         AddPolicyRoutes(routes);
         AddKeyRoutes(routes);
         AddReadRoutes(routes);
-        AddLlmRoutes(routes);
         return routes;
     }
 
