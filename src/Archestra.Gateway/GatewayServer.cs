@@ -54,6 +54,9 @@ internal sealed class GatewayServer : IAsyncDisposable
 
     internal AuditWriter Audit => _audit!;
 
+    /// <summary>The admin listener's services (its EndpointDataSource lists the admin routes).</summary>
+    internal IServiceProvider AdminServices => _adminApp.Services;
+
     /// <summary>Reloads the configuration file now (as SIGHUP does); the errors when it is invalid.</summary>
     internal Task<IReadOnlyList<string>> ReloadConfigAsync() =>
         _reloader?.ReloadAsync() ?? Task.FromResult<IReadOnlyList<string>>(["the configuration was not loaded from a file"]);
@@ -115,11 +118,15 @@ internal sealed class GatewayServer : IAsyncDisposable
 
         adminApp.MapGet("/healthz", static () => Results.Text("ok\n"));
         adminApp.MapGet("/api/status", (HttpContext context) => server.WriteStatusAsync(context));
-        AdminApi.Map(adminApp, new AdminContext(server, server._store, server._audit, gateway, loggerFactory));
+        var adminContext = new AdminContext(server, server._store, server._audit, gateway, loggerFactory);
+        AdminApi.Map(adminApp, adminContext);
 
         metricsApp.MapMetrics(metrics);
 
         await gateway.StartAsync(cancellationToken).ConfigureAwait(false);
+
+        // The initial admin key when there is none, and the API-managed servers, profiles and policies.
+        await AdminApi.StartAsync(adminContext, Console.Out, cancellationToken).ConfigureAwait(false);
         await gatewayApp.StartAsync(cancellationToken).ConfigureAwait(false);
         await adminApp.StartAsync(cancellationToken).ConfigureAwait(false);
         await metricsApp.StartAsync(cancellationToken).ConfigureAwait(false);

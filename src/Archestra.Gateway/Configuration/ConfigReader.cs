@@ -895,7 +895,11 @@ internal sealed partial class ConfigReader
     private void ExpectedKind(string path, string expected, JsonElement actual) =>
         Error(path, $"expected {expected}, got {Describe(actual.ValueKind)}");
 
-    private void Error(string path, string message) => _errors.Add($"{_source}: {path}: {message}");
+    private void Error(string path, string message)
+    {
+        _errors.Add($"{_source}: {path}: {message}");
+        _pathErrors.Add((path, message));
+    }
 
     private static string Describe(JsonValueKind kind) => kind switch
     {

@@ -71,6 +71,24 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
 
     public FrozenDictionary<string, UpstreamEntry> Entries => Volatile.Read(ref _entries);
 
+    /// <summary>
+    /// Entries that ApplyAsync or RestartServerAsync start before swapping them in: their upstream reports Ready (and
+    /// sends list_changed) while it is not yet in <see cref="Entries"/>, and those reports must not be dropped, or the
+    /// entry never parses its capabilities nor warms its tool list.
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<McpUpstream, UpstreamEntry> _starting = new();
+
+    /// <summary>The entry an upstream belongs to if it is the current (or about to be current) one for its name.</summary>
+    private bool TryGetCurrent(McpUpstream upstream, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out UpstreamEntry? entry)
+    {
+        if (Entries.TryGetValue(upstream.Name, out entry) && entry.Upstream == upstream)
+        {
+            return true;
+        }
+
+        return _starting.TryGetValue(upstream, out entry);
+    }
+
     public FrozenDictionary<string, GatewayProfile> Profiles => Volatile.Read(ref _profiles);
 
     private UpstreamEntry CreateEntry(McpServerConfig server)
@@ -148,13 +166,24 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
             var starts = new List<Task>();
             foreach (var entry in started)
             {
+                _starting[entry.Upstream] = entry;
                 Metrics.SetUpstreamUp(entry.Name, false);
                 starts.Add(StartOneAsync(entry, cancellationToken));
             }
 
-            await Task.WhenAll(starts).ConfigureAwait(false);
+            try
+            {
+                await Task.WhenAll(starts).ConfigureAwait(false);
+                Volatile.Write(ref _entries, frozen);
+            }
+            finally
+            {
+                foreach (var entry in started)
+                {
+                    _starting.TryRemove(entry.Upstream, out _);
+                }
+            }
 
-            Volatile.Write(ref _entries, frozen);
             Volatile.Write(ref _profiles, profiles);
             Volatile.Write(ref _policies, config.Policies);
             Volatile.Write(ref _config, config with { Listen = _config.Listen, Limits = _config.Limits, Security = _config.Security });
@@ -199,10 +228,19 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
 
             var fresh = CreateEntry(definition);
             Metrics.SetUpstreamUp(name, false);
-            await StartOneAsync(fresh, cancellationToken).ConfigureAwait(false);
+            _starting[fresh.Upstream] = fresh;
             var entries = new Dictionary<string, UpstreamEntry>(Entries, StringComparer.Ordinal) { [name] = fresh };
             var frozen = entries.ToFrozenDictionary(StringComparer.Ordinal);
-            Volatile.Write(ref _entries, frozen);
+            try
+            {
+                await StartOneAsync(fresh, cancellationToken).ConfigureAwait(false);
+                Volatile.Write(ref _entries, frozen);
+            }
+            finally
+            {
+                _starting.TryRemove(fresh.Upstream, out _);
+            }
+
             var profiles = BuildProfiles(Config, frozen);
             Volatile.Write(ref _profiles, profiles);
             foreach (var session in Sessions.All)
@@ -310,7 +348,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
     public void OnStateChanged(McpUpstream upstream, UpstreamState state, string? detail)
     {
         // A replaced or removed upstream keeps reporting while it stops; only the current one counts.
-        if (!Entries.TryGetValue(upstream.Name, out var entry) || entry.Upstream != upstream)
+        if (!TryGetCurrent(upstream, out var entry))
         {
             return;
         }
@@ -350,7 +388,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
 
     public void OnUnsolicited(McpUpstream upstream, UpstreamMessage message)
     {
-        if (!Entries.TryGetValue(upstream.Name, out var entry) || entry.Upstream != upstream)
+        if (!TryGetCurrent(upstream, out var entry))
         {
             return;
         }

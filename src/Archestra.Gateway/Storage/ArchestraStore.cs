@@ -15,7 +15,7 @@ namespace Archestra.Gateway.Storage;
 /// The SQL is shared between dialects; the subclasses convert values (SQLite keeps uuids as 16-byte big-endian
 /// blobs, times as Unix microseconds, money as 1e-10 USD integers) and write audit batches their own fastest way.
 /// </summary>
-public abstract class ArchestraStore : IAsyncDisposable
+public abstract partial class ArchestraStore : IAsyncDisposable
 {
     private protected ArchestraStore(StorageOptions options, ILoggerFactory loggerFactory)
     {

@@ -12,6 +12,7 @@ internal sealed class StderrTail
     private readonly Lock _lock = new();
     private int _next;
     private int _count;
+    private long _total;
 
     public StderrTail(int capacity)
     {
@@ -30,6 +31,7 @@ internal sealed class StderrTail
             _lines[_next] = line;
             _next = (_next + 1) % _lines.Length;
             _count = Math.Min(_count + 1, _lines.Length);
+            _total++;
         }
     }
 
@@ -40,6 +42,15 @@ internal sealed class StderrTail
             Array.Clear(_lines);
             _next = 0;
             _count = 0;
+        }
+    }
+
+    /// <summary>All kept lines, oldest first, and how many lines were ever added (to tell which are new).</summary>
+    public (string[] Lines, long Total) SnapshotWithTotal()
+    {
+        lock (_lock)
+        {
+            return (Snapshot(), _total);
         }
     }
 

@@ -56,6 +56,9 @@ public sealed class StdioUpstream : McpUpstream
     /// <summary>The most recent stderr lines of the current (or last) process, oldest first.</summary>
     public IReadOnlyList<string> RecentStderr => _stderr.Snapshot();
 
+    /// <summary>The kept stderr lines and the number of lines ever written (it grows by one per line; for following the log).</summary>
+    public (string[] Lines, long Total) StderrSnapshot() => _stderr.SnapshotWithTotal();
+
     /// <summary>The id of the running process, if any.</summary>
     public int? ProcessId
     {

@@ -1,0 +1,164 @@
+using System.Text.Json;
+using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Storage;
+using Microsoft.AspNetCore.Http;
+
+namespace Archestra.Gateway.Admin;
+
+/// <summary><c>/api/admin-keys</c>: keys are stored as SHA-256 hashes; the key itself is returned once, at creation.</summary>
+internal sealed partial class AdminHandlers
+{
+    private static readonly string[] s_adminKeyKeys = ["name", "scope"];
+
+    private sealed record ApiAdminKey(Guid Id, string Name, bool ReadWrite, DateTime CreatedAt, DateTime? LastUsedAt);
+
+    private void AddKeyRoutes(List<AdminRoute> routes)
+    {
+        routes.Add(new("GET", "/api/admin-keys", "admin-keys", "List admin keys (never the secrets)", (h, c) => ListKeysAsync(h)));
+        routes.Add(new("POST", "/api/admin-keys", "admin-keys", "Create an admin key (scope read-only or read-write); the key is returned only in this response", CreateKeyAsync, Body: true));
+        routes.Add(new("DELETE", "/api/admin-keys/{name}", "admin-keys", "Revoke (delete) an API-managed admin key", DeleteKeyAsync));
+    }
+
+    private Task<List<ApiAdminKey>> LoadKeysAsync(CancellationToken ct) => Store.QueryAsync(
+        "SELECT id, name, scope, created_at, last_used_at FROM admin_keys WHERE revoked_at IS NULL ORDER BY created_at, name",
+        static r => new ApiAdminKey(r.Guid(0), r.String(1), r.String(2) == "read-write", r.Time(3), r.NullableTime(4)), ct);
+
+    private async Task<AdminResult> ListKeysAsync(HttpContext http)
+    {
+        var keys = await LoadKeysAsync(http.RequestAborted).ConfigureAwait(false);
+        var file = File.AdminKeys;
+        return AdminResult.Ok(w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("items"u8);
+            foreach (var key in file)
+            {
+                w.WriteStartObject();
+                w.WriteString("name"u8, key.Name);
+                w.WriteString("scope"u8, key.CanWrite ? "read-write" : "read-only");
+                w.WriteString("managedBy"u8, "file");
+                w.WriteEndObject();
+            }
+
+            foreach (var key in keys)
+            {
+                WriteKey(w, key, null);
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    private static void WriteKey(Utf8JsonWriter w, ApiAdminKey key, string? secret)
+    {
+        w.WriteStartObject();
+        w.WriteString("name"u8, key.Name);
+        w.WriteString("scope"u8, key.ReadWrite ? "read-write" : "read-only");
+        w.WriteString("managedBy"u8, "api");
+        w.WriteString("createdAt"u8, key.CreatedAt);
+        if (key.LastUsedAt is { } used)
+        {
+            w.WriteString("lastUsedAt"u8, used);
+        }
+
+        if (secret is not null)
+        {
+            w.WriteString("key"u8, secret);
+        }
+
+        w.WriteEndObject();
+    }
+
+    private async Task<AdminResult> CreateKeyAsync(HttpContext http, Caller caller)
+    {
+        var ct = http.RequestAborted;
+        var (document, problem) = await AdminRequest.ReadObjectAsync(http).ConfigureAwait(false);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        using var doc = document!;
+        var errors = new List<FieldError>();
+        AdminRequest.UnknownKeys(doc.RootElement, "$", s_adminKeyKeys, errors);
+        var name = AdminRequest.RequiredString(doc.RootElement, "name", errors);
+        var scope = AdminRequest.RequiredString(doc.RootElement, "scope", errors);
+        if (name is not null && !ConfigReader.IsName(name))
+        {
+            errors.Add(new FieldError("$.name", "a key name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'"));
+        }
+
+        if (scope is not null and not "read-only" and not "read-write")
+        {
+            errors.Add(new FieldError("$.scope", $"expected one of read-only, read-write, got '{scope}'"));
+        }
+
+        if (errors.Count > 0)
+        {
+            return AdminResult.Invalid(errors);
+        }
+
+        await _changing.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var keys = await LoadKeysAsync(ct).ConfigureAwait(false);
+            if (File.AdminKeys.Any(k => k.Name == name) || keys.Any(k => k.Name == name))
+            {
+                return AdminResult.Conflict($"an admin key named '{name}' already exists");
+            }
+
+            var secret = AdminApi.NewSecret(AdminApi.KeyPrefix);
+            var key = new ApiAdminKey(Guid.CreateVersion7(), name!, scope == "read-write", AuditTime.Truncate(DateTime.UtcNow), null);
+            await ChangeAsync(caller, "create", "admin-key", key.Name,
+                tx => tx.ExecuteAsync(
+                    "INSERT INTO admin_keys (id, name, key_hash, scope, managed_by, created_at, updated_at) VALUES (@id, @name, @hash, @scope, 'api', @now, @now)",
+                    ct, ("id", key.Id), ("name", key.Name), ("hash", SecretHash.Compute(secret)), ("scope", scope), ("now", key.CreatedAt)),
+                w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteString("scope"u8, scope);
+                    w.WriteEndObject();
+                },
+                ct).ConfigureAwait(false);
+            return AdminResult.Created(w => WriteKey(w, key, secret));
+        }
+        finally
+        {
+            _changing.Release();
+        }
+    }
+
+    private async Task<AdminResult> DeleteKeyAsync(HttpContext http, Caller caller)
+    {
+        var ct = http.RequestAborted;
+        var name = AdminRequest.Route(http, "name");
+        if (File.AdminKeys.Any(k => k.Name == name))
+        {
+            return AdminResult.FileManaged("admin key", name);
+        }
+
+        await _changing.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var keys = await LoadKeysAsync(ct).ConfigureAwait(false);
+            if (keys.FirstOrDefault(k => k.Name == name) is not { } key)
+            {
+                return AdminResult.NotFound("admin key", name);
+            }
+
+            if (key.ReadWrite && !File.AdminKeys.Any(k => k.CanWrite) && keys.Count(k => k.ReadWrite) == 1)
+            {
+                return AdminResult.Conflict($"'{name}' is the last read-write admin key; create another one first, or nobody could change anything");
+            }
+
+            await ChangeAsync(caller, "delete", "admin-key", name,
+                tx => tx.ExecuteAsync("DELETE FROM admin_keys WHERE id = @id", ct, ("id", key.Id)), NoDetails, ct).ConfigureAwait(false);
+            return AdminResult.NoContent;
+        }
+        finally
+        {
+            _changing.Release();
+        }
+    }
+}

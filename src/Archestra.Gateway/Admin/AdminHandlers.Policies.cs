@@ -1,0 +1,223 @@
+using System.Text.Json;
+using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Storage;
+using Archestra.Policy;
+using Microsoft.AspNetCore.Http;
+
+namespace Archestra.Gateway.Admin;
+
+/// <summary>
+/// <c>/api/policies/tool-invocation</c> and <c>/api/policies/trusted-data</c>: the file's policy objects. An API
+/// policy's id is assigned by the server (a UUID) and is what refusals and audit records name.
+/// </summary>
+internal sealed partial class AdminHandlers
+{
+    private void AddPolicyRoutes(List<AdminRoute> routes)
+    {
+        foreach (var (segment, kind) in new[] { ("tool-invocation", AdminResources.ToolInvocation), ("trusted-data", AdminResources.TrustedData) })
+        {
+            var tag = "policies";
+            var what = kind == AdminResources.ToolInvocation ? "tool-invocation" : "trusted-data";
+            routes.Add(new("GET", $"/api/policies/{segment}", tag, $"List {what} policies (file- and API-managed)", (h, c) => ListPoliciesAsync(h, kind)));
+            routes.Add(new("POST", $"/api/policies/{segment}", tag, $"Create a {what} policy: tool, action, conditions, reason, profiles", (h, c) => WritePolicyAsync(h, c, kind, null), Body: true));
+            routes.Add(new("GET", $"/api/policies/{segment}/{{id}}", tag, $"Get one {what} policy", (h, c) => GetPolicyAsync(h, kind)));
+            routes.Add(new("PUT", $"/api/policies/{segment}/{{id}}", tag, $"Replace an API-managed {what} policy", (h, c) => WritePolicyAsync(h, c, kind, AdminRequest.Route(h, "id")), Body: true));
+            routes.Add(new("DELETE", $"/api/policies/{segment}/{{id}}", tag, $"Delete an API-managed {what} policy", (h, c) => DeletePolicyAsync(h, c, kind)));
+        }
+    }
+
+    private IReadOnlyList<PolicyDefinition> FilePolicies(string kind) =>
+        kind == AdminResources.ToolInvocation ? File.PolicyDefinitions.ToolInvocation : File.PolicyDefinitions.TrustedData;
+
+    private async Task<AdminResult> ListPoliciesAsync(HttpContext http, string kind)
+    {
+        var state = await AdminResources.LoadAsync(Store, http.RequestAborted).ConfigureAwait(false);
+        var file = FilePolicies(kind);
+        return AdminResult.Ok(w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("items"u8);
+            foreach (var policy in file)
+            {
+                WritePolicy(w, policy, "file", null);
+            }
+
+            foreach (var policy in state.Policies)
+            {
+                if (policy.Kind == kind)
+                {
+                    WritePolicy(w, policy.Definition, "api", policy);
+                }
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    private async Task<AdminResult> GetPolicyAsync(HttpContext http, string kind)
+    {
+        var id = AdminRequest.Route(http, "id");
+        if (FilePolicies(kind).FirstOrDefault(p => p.Id == id) is { } filePolicy)
+        {
+            return AdminResult.Ok(w => WritePolicy(w, filePolicy, "file", null));
+        }
+
+        var state = await AdminResources.LoadAsync(Store, http.RequestAborted).ConfigureAwait(false);
+        return state.Policies.FirstOrDefault(p => p.Kind == kind && p.PolicyId == id) is { } api
+            ? AdminResult.Ok(w => WritePolicy(w, api.Definition, "api", api))
+            : AdminResult.NotFound("policy", id);
+    }
+
+    private async Task<AdminResult> WritePolicyAsync(HttpContext http, Caller caller, string kind, string? existingId)
+    {
+        var ct = http.RequestAborted;
+        if (existingId is not null && FilePolicies(kind).Any(p => p.Id == existingId))
+        {
+            return AdminResult.FileManaged("policy", existingId);
+        }
+
+        var (document, problem) = await AdminRequest.ReadObjectAsync(http).ConfigureAwait(false);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        using var doc = document!;
+        var body = doc.RootElement;
+        if (body.TryGetProperty("id", out var givenId) && (existingId is null || givenId.ValueKind != JsonValueKind.String || givenId.GetString() != existingId))
+        {
+            return AdminResult.Invalid("$.id", existingId is null
+                ? "the id of an API policy is assigned by the server; leave it out"
+                : $"a policy's id cannot change; expected '{existingId}' or no id");
+        }
+
+        await _changing.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
+            var current = existingId is null ? null : state.Policies.FirstOrDefault(p => p.Kind == kind && p.PolicyId == existingId);
+            if (existingId is not null && current is null)
+            {
+                return AdminResult.NotFound("policy", existingId);
+            }
+
+            var id = current?.Id ?? Guid.CreateVersion7();
+
+            // The file's reader checks structure (types, unknown and missing keys); the compiler, below, the meaning.
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+            using (var w = new Utf8JsonWriter(buffer))
+            {
+                w.WriteStartObject();
+                w.WriteString("id"u8, id.ToString("D"));
+                foreach (var property in body.EnumerateObject())
+                {
+                    if (property.Name != "id")
+                    {
+                        property.WriteTo(w);
+                    }
+                }
+
+                w.WriteEndObject();
+            }
+
+            using var withId = JsonDocument.Parse(buffer.WrittenMemory);
+            var reader = new ConfigReader("api", GetEnv);
+            var definition = reader.ReadPolicyResource(withId.RootElement);
+            if (definition is null || reader.PathErrors.Count > 0)
+            {
+                return AdminResult.Invalid(reader.PathErrors.Select(e => new FieldError(e.Path, e.Message)).ToList());
+            }
+
+            var now = DateTime.UtcNow;
+            var row = new ApiPolicy(id, kind, definition.Tool, definition.Profiles, definition.Conditions, definition.Action, definition.Reason, current?.CreatedAt ?? now, now);
+            var candidate = state with { Policies = state.Policies.Where(p => p.Id != id).Append(row).ToList() };
+            var parameters = new (string, object?)[]
+            {
+                ("id", id), ("kind", kind), ("tool", row.Tool), ("profiles", new StoreJson(AdminResources.StringsJson(row.Profiles))),
+                ("conditions", new StoreJson(AdminResources.ConditionsJson(row.Conditions))), ("action", row.Action), ("reason", row.Reason), ("now", now),
+            };
+            return await CommitAsync(
+                caller, current is null ? "create" : "update", "policy", row.PolicyId, candidate,
+                tx => current is null
+                    ? tx.ExecuteAsync(
+                        "INSERT INTO policies (id, kind, tool, profiles, conditions, action, reason, managed_by, created_at, updated_at) VALUES (@id, @kind, @tool, @profiles, @conditions, @action, @reason, 'api', @now, @now)",
+                        ct, parameters)
+                    : tx.ExecuteAsync(
+                        "UPDATE policies SET tool = @tool, profiles = @profiles, conditions = @conditions, action = @action, reason = @reason, updated_at = @now WHERE id = @id AND kind = @kind",
+                        ct, parameters),
+                w => WritePolicy(w, row.Definition, "api", null),
+                _ => current is null ? AdminResult.Created(w => WritePolicy(w, row.Definition, "api", row)) : AdminResult.Ok(w => WritePolicy(w, row.Definition, "api", row)),
+                ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _changing.Release();
+        }
+    }
+
+    private async Task<AdminResult> DeletePolicyAsync(HttpContext http, Caller caller, string kind)
+    {
+        var ct = http.RequestAborted;
+        var id = AdminRequest.Route(http, "id");
+        if (FilePolicies(kind).Any(p => p.Id == id))
+        {
+            return AdminResult.FileManaged("policy", id);
+        }
+
+        await _changing.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
+            if (state.Policies.FirstOrDefault(p => p.Kind == kind && p.PolicyId == id) is not { } current)
+            {
+                return AdminResult.NotFound("policy", id);
+            }
+
+            var candidate = state with { Policies = state.Policies.Where(p => p.Id != current.Id).ToList() };
+            return await CommitAsync(
+                caller, "delete", "policy", id, candidate,
+                tx => tx.ExecuteAsync("DELETE FROM policies WHERE id = @id", ct, ("id", current.Id)),
+                NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _changing.Release();
+        }
+    }
+
+    private static void WritePolicy(Utf8JsonWriter w, PolicyDefinition policy, string managedBy, ApiPolicy? row)
+    {
+        w.WriteStartObject();
+        w.WriteString("id"u8, policy.Id);
+        w.WriteString("tool"u8, policy.Tool);
+        w.WriteString("action"u8, policy.Action);
+        w.WriteStartArray("conditions"u8);
+        foreach (var c in policy.Conditions)
+        {
+            w.WriteStartObject();
+            w.WriteString("key"u8, c.Key);
+            w.WriteString("operator"u8, c.Operator);
+            w.WriteString("value"u8, c.Value);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteString("reason"u8, policy.Reason);
+        w.WriteStartArray("profiles"u8);
+        foreach (var p in policy.Profiles)
+        {
+            w.WriteStringValue(p);
+        }
+
+        w.WriteEndArray();
+        w.WriteString("managedBy"u8, managedBy);
+        if (row is not null)
+        {
+            w.WriteString("createdAt"u8, row.CreatedAt);
+            w.WriteString("updatedAt"u8, row.UpdatedAt);
+        }
+
+        w.WriteEndObject();
+    }
+}

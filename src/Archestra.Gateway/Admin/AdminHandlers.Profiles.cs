@@ -1,0 +1,647 @@
+using System.Text.Json;
+using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Mcp;
+using Archestra.Gateway.Storage;
+using Archestra.Policy;
+using Microsoft.AspNetCore.Http;
+
+namespace Archestra.Gateway.Admin;
+
+/// <summary><c>/api/profiles</c>, <c>/api/tokens</c> and the per-tool settings under <c>/api/tools</c>.</summary>
+internal sealed partial class AdminHandlers
+{
+    private static readonly string[] s_tokenKeys = ["name", "profile"];
+
+    private void AddProfileRoutes(List<AdminRoute> routes)
+    {
+        routes.Add(new("GET", "/api/profiles", "profiles", "List profiles (file- and API-managed)", (h, c) => ListProfilesAsync(h)));
+        routes.Add(new("POST", "/api/profiles", "profiles", "Create a profile: name, servers, toolPrefix, tools, description", CreateProfileAsync, Body: true));
+        routes.Add(new("GET", "/api/profiles/{name}", "profiles", "Get one profile", (h, c) => GetProfileAsync(h)));
+        routes.Add(new("PUT", "/api/profiles/{name}", "profiles", "Replace an API-managed profile", UpdateProfileAsync, Body: true));
+        routes.Add(new("DELETE", "/api/profiles/{name}", "profiles", "Delete an API-managed profile and its tokens", DeleteProfileAsync));
+
+        routes.Add(new("GET", "/api/tokens", "tokens", "List gateway tokens (never the secrets)", (h, c) => ListTokensAsync(h)));
+        routes.Add(new("POST", "/api/tokens", "tokens", "Create a token for an API-managed profile; the token is returned only in this response", CreateTokenAsync, Body: true));
+        routes.Add(new("DELETE", "/api/tokens/{name}", "tokens", "Revoke (delete) a token", DeleteTokenAsync));
+
+        routes.Add(new("GET", "/api/tools", "tools", "Discovered tools per profile with their effective settings", (h, c) => ListToolsAsync(h), Query: ["profile", "server"]));
+        routes.Add(new("GET", "/api/tools/{profile}/{tool}", "tools", "A tool setting of a profile; tool is {server}__{tool}, {server}__* or *", (h, c) => GetToolAsync(h)));
+        routes.Add(new("PUT", "/api/tools/{profile}/{tool}", "tools", "Set a tool's defaults in an API-managed profile", PutToolAsync, Body: true));
+        routes.Add(new("DELETE", "/api/tools/{profile}/{tool}", "tools", "Remove a tool setting from an API-managed profile", DeleteToolAsync));
+    }
+
+    // ---- profiles ---------------------------------------------------------------------------------------------
+
+    private async Task<AdminResult> ListProfilesAsync(HttpContext http)
+    {
+        var state = await AdminResources.LoadAsync(Store, http.RequestAborted).ConfigureAwait(false);
+        var file = File;
+        return AdminResult.Ok(w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("items"u8);
+            foreach (var profile in file.Profiles)
+            {
+                WriteFileProfile(w, profile);
+            }
+
+            foreach (var profile in state.Profiles)
+            {
+                WriteApiProfile(w, profile, state);
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    private async Task<AdminResult> GetProfileAsync(HttpContext http)
+    {
+        var name = AdminRequest.Route(http, "name");
+        if (File.Profiles.FirstOrDefault(p => p.Name == name) is { } fileProfile)
+        {
+            return AdminResult.Ok(w => WriteFileProfile(w, fileProfile));
+        }
+
+        var state = await AdminResources.LoadAsync(Store, http.RequestAborted).ConfigureAwait(false);
+        return state.Profiles.FirstOrDefault(p => p.Name == name) is { } api
+            ? AdminResult.Ok(w => WriteApiProfile(w, api, state))
+            : AdminResult.NotFound("profile", name);
+    }
+
+    private Task<AdminResult> CreateProfileAsync(HttpContext http, Caller caller) => WriteProfileAsync(http, caller, null);
+
+    private Task<AdminResult> UpdateProfileAsync(HttpContext http, Caller caller) => WriteProfileAsync(http, caller, AdminRequest.Route(http, "name"));
+
+    private async Task<AdminResult> WriteProfileAsync(HttpContext http, Caller caller, string? existingName)
+    {
+        var ct = http.RequestAborted;
+        var (document, problem) = await AdminRequest.ReadObjectAsync(http).ConfigureAwait(false);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        using var doc = document!;
+        var body = doc.RootElement;
+        var errors = new List<FieldError>();
+        string? name = existingName;
+        if (existingName is null)
+        {
+            name = AdminRequest.RequiredString(body, "name", errors);
+        }
+        else if (AdminRequest.OptionalString(body, "name", errors) is { } given && given != existingName)
+        {
+            errors.Add(new FieldError("$.name", $"a profile cannot be renamed; expected '{existingName}' or no name"));
+        }
+
+        var description = AdminRequest.OptionalString(body, "description", errors);
+        if (body.TryGetProperty("tokens", out _))
+        {
+            errors.Add(new FieldError("$.tokens", "tokens are not part of an API profile: create them with POST /api/tokens (the secret is returned once)"));
+        }
+
+        if (errors.Count > 0 || name is null)
+        {
+            return AdminResult.Invalid(errors);
+        }
+
+        await _changing.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
+            var fileOwned = File.Profiles.Any(p => p.Name == name);
+            var current = state.Profiles.FirstOrDefault(p => p.Name == name);
+            if (existingName is null && (fileOwned || current is not null))
+            {
+                return AdminResult.Conflict(fileOwned ? $"the name '{name}' is taken by a profile managed by the configuration file" : $"a profile named '{name}' already exists");
+            }
+
+            if (existingName is not null && fileOwned)
+            {
+                return AdminResult.FileManaged("profile", name);
+            }
+
+            if (existingName is not null && current is null)
+            {
+                return AdminResult.NotFound("profile", name);
+            }
+
+            using var settingsDoc = AdminRequest.Without(body, "name", "description");
+            return await SaveProfileAsync(caller, state, current, name, description, settingsDoc.RootElement.GetRawText(), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _changing.Release();
+        }
+    }
+
+    private Task<AdminResult> SaveProfileAsync(Caller caller, ApiState state, ApiProfile? current, string name, string? description, string settingsJson, CancellationToken ct, Func<ApiProfile, ApiState, AdminResult>? success = null)
+    {
+        var now = DateTime.UtcNow;
+        var row = new ApiProfile(current?.Id ?? Guid.CreateVersion7(), name, description, settingsJson, current?.CreatedAt ?? now, now);
+        var candidate = state with { Profiles = state.Profiles.Where(p => p.Name != name).Append(row).ToList() };
+        return CommitAsync(
+            caller, current is null ? "create" : "update", "profile", name, candidate,
+            tx => current is null
+                ? tx.ExecuteAsync(
+                    "INSERT INTO profiles (id, name, description, settings, managed_by, created_at, updated_at) VALUES (@id, @name, @description, @settings, 'api', @now, @now)",
+                    ct, ("id", row.Id), ("name", name), ("description", description), ("settings", new StoreJson(settingsJson)), ("now", now))
+                : tx.ExecuteAsync(
+                    "UPDATE profiles SET description = @description, settings = @settings, updated_at = @now WHERE id = @id",
+                    ct, ("id", row.Id), ("description", description), ("settings", new StoreJson(settingsJson)), ("now", now)),
+            w => w.WriteRawValue(settingsJson),
+            _ => success is not null ? success(row, candidate)
+                : current is null ? AdminResult.Created(w => WriteApiProfile(w, row, candidate)) : AdminResult.Ok(w => WriteApiProfile(w, row, candidate)),
+            ct);
+    }
+
+    private async Task<AdminResult> DeleteProfileAsync(HttpContext http, Caller caller)
+    {
+        var ct = http.RequestAborted;
+        var name = AdminRequest.Route(http, "name");
+        if (File.Profiles.Any(p => p.Name == name))
+        {
+            return AdminResult.FileManaged("profile", name);
+        }
+
+        await _changing.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
+            if (state.Profiles.FirstOrDefault(p => p.Name == name) is not { } current)
+            {
+                return AdminResult.NotFound("profile", name);
+            }
+
+            var candidate = state with
+            {
+                Profiles = state.Profiles.Where(p => p.Name != name).ToList(),
+                Tokens = state.Tokens.Where(t => t.ProfileId != current.Id).ToList(),
+            };
+            return await CommitAsync(
+                caller, "delete", "profile", name, candidate,
+                async tx =>
+                {
+                    await tx.ExecuteAsync("DELETE FROM gateway_tokens WHERE profile_id = @id", ct, ("id", current.Id)).ConfigureAwait(false);
+                    await tx.ExecuteAsync("DELETE FROM profiles WHERE id = @id", ct, ("id", current.Id)).ConfigureAwait(false);
+                },
+                NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _changing.Release();
+        }
+    }
+
+    private static void WriteFileProfile(Utf8JsonWriter w, ProfileConfig profile)
+    {
+        w.WriteStartObject();
+        w.WriteString("name"u8, profile.Name);
+        w.WriteString("managedBy"u8, "file");
+        w.WriteString("endpoint"u8, $"/v1/mcp/{profile.Name}");
+        w.WriteStartArray("servers"u8);
+        foreach (var server in profile.Servers)
+        {
+            w.WriteStringValue(server);
+        }
+
+        w.WriteEndArray();
+        w.WriteString("toolPrefix"u8, profile.ToolPrefix == ToolPrefixMode.Always ? "always" : "multiplex");
+        w.WriteStartObject("tools"u8);
+        foreach (var (key, settings) in profile.Tools.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            w.WritePropertyName(key);
+            WriteSettings(w, settings);
+        }
+
+        w.WriteEndObject();
+        w.WriteNumber("tokens"u8, profile.TokenHashes.Count);
+        w.WriteEndObject();
+    }
+
+    private static void WriteApiProfile(Utf8JsonWriter w, ApiProfile profile, ApiState state)
+    {
+        w.WriteStartObject();
+        w.WriteString("name"u8, profile.Name);
+        w.WriteString("managedBy"u8, "api");
+        w.WriteString("endpoint"u8, $"/v1/mcp/{profile.Name}");
+        if (profile.Description is not null)
+        {
+            w.WriteString("description"u8, profile.Description);
+        }
+
+        using (var settings = JsonDocument.Parse(profile.SettingsJson))
+        {
+            foreach (var property in settings.RootElement.EnumerateObject())
+            {
+                property.WriteTo(w);
+            }
+        }
+
+        w.WriteNumber("tokens"u8, state.Tokens.Count(t => t.ProfileId == profile.Id));
+        w.WriteString("createdAt"u8, profile.CreatedAt);
+        w.WriteString("updatedAt"u8, profile.UpdatedAt);
+        w.WriteEndObject();
+    }
+
+    private static void WriteSettings(Utf8JsonWriter w, ToolSettings settings)
+    {
+        w.WriteStartObject();
+        w.WriteBoolean("allowUsageWhenUntrustedDataIsPresent"u8, settings.AllowUsageWhenUntrustedDataIsPresent);
+        w.WriteString("resultTreatment"u8, settings.ResultTreatment switch
+        {
+            ResultTreatment.Trusted => "trusted",
+            ResultTreatment.SanitizeWithDualLlm => "sanitize_with_dual_llm",
+            _ => "untrusted",
+        });
+        w.WriteEndObject();
+    }
+
+    // ---- tokens -----------------------------------------------------------------------------------------------
+
+    private async Task<AdminResult> ListTokensAsync(HttpContext http)
+    {
+        var state = await AdminResources.LoadAsync(Store, http.RequestAborted).ConfigureAwait(false);
+        var file = File;
+        return AdminResult.Ok(w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("items"u8);
+            foreach (var profile in file.Profiles)
+            {
+                for (var i = 0; i < profile.TokenHashes.Count; i++)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("name"u8, $"{profile.Name}[{i}]");
+                    w.WriteString("profile"u8, profile.Name);
+                    w.WriteString("managedBy"u8, "file");
+                    w.WriteEndObject();
+                }
+            }
+
+            foreach (var token in state.Tokens)
+            {
+                WriteToken(w, token, null);
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    private static void WriteToken(Utf8JsonWriter w, ApiToken token, string? secret)
+    {
+        w.WriteStartObject();
+        w.WriteString("name"u8, token.Name);
+        w.WriteString("profile"u8, token.Profile);
+        w.WriteString("managedBy"u8, "api");
+        w.WriteString("createdAt"u8, token.CreatedAt);
+        if (token.LastUsedAt is { } used)
+        {
+            w.WriteString("lastUsedAt"u8, used);
+        }
+
+        if (secret is not null)
+        {
+            w.WriteString("token"u8, secret);
+        }
+
+        w.WriteEndObject();
+    }
+
+    private async Task<AdminResult> CreateTokenAsync(HttpContext http, Caller caller)
+    {
+        var ct = http.RequestAborted;
+        var (document, problem) = await AdminRequest.ReadObjectAsync(http).ConfigureAwait(false);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        using var doc = document!;
+        var errors = new List<FieldError>();
+        AdminRequest.UnknownKeys(doc.RootElement, "$", s_tokenKeys, errors);
+        var name = AdminRequest.RequiredString(doc.RootElement, "name", errors);
+        var profileName = AdminRequest.RequiredString(doc.RootElement, "profile", errors);
+        if (name is not null && !ConfigReader.IsName(name))
+        {
+            errors.Add(new FieldError("$.name", "a token name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'"));
+        }
+
+        if (errors.Count > 0)
+        {
+            return AdminResult.Invalid(errors);
+        }
+
+        if (File.Profiles.Any(p => p.Name == profileName))
+        {
+            return AdminResult.Conflict($"profile '{profileName}' is managed by the configuration file; its tokens are set there (profiles.{profileName}.tokens)");
+        }
+
+        await _changing.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
+            if (state.Profiles.FirstOrDefault(p => p.Name == profileName) is not { } profile)
+            {
+                return AdminResult.Invalid("$.profile", $"unknown profile '{profileName}'");
+            }
+
+            if (state.Tokens.Any(t => t.Name == name))
+            {
+                return AdminResult.Conflict($"a token named '{name}' already exists");
+            }
+
+            var secret = AdminApi.NewSecret(AdminApi.TokenPrefix);
+            var token = new ApiToken(Guid.CreateVersion7(), name!, SecretHash.Compute(secret), profile.Id, profile.Name, DateTime.UtcNow, null);
+            var candidate = state with { Tokens = state.Tokens.Append(token).ToList() };
+            return await CommitAsync(
+                caller, "create", "token", token.Name, candidate,
+                tx => tx.ExecuteAsync(
+                    "INSERT INTO gateway_tokens (id, name, token_hash, profile_id, managed_by, created_at, updated_at) VALUES (@id, @name, @hash, @profile, 'api', @now, @now)",
+                    ct, ("id", token.Id), ("name", token.Name), ("hash", token.Hash), ("profile", profile.Id), ("now", token.CreatedAt)),
+                w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteString("profile"u8, profile.Name);
+                    w.WriteEndObject();
+                },
+                _ => AdminResult.Created(w => WriteToken(w, token, secret)),
+                ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _changing.Release();
+        }
+    }
+
+    private async Task<AdminResult> DeleteTokenAsync(HttpContext http, Caller caller)
+    {
+        var ct = http.RequestAborted;
+        var name = AdminRequest.Route(http, "name");
+        await _changing.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
+            if (state.Tokens.FirstOrDefault(t => t.Name == name) is not { } token)
+            {
+                return File.Profiles.Any(p => name.StartsWith(p.Name + "[", StringComparison.Ordinal))
+                    ? AdminResult.FileManaged("token", name)
+                    : AdminResult.NotFound("token", name);
+            }
+
+            var candidate = state with { Tokens = state.Tokens.Where(t => t.Id != token.Id).ToList() };
+            return await CommitAsync(
+                caller, "delete", "token", name, candidate,
+                tx => tx.ExecuteAsync("DELETE FROM gateway_tokens WHERE id = @id", ct, ("id", token.Id)),
+                NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _changing.Release();
+        }
+    }
+
+    // ---- tools ------------------------------------------------------------------------------------------------
+
+    private async Task<AdminResult> ListToolsAsync(HttpContext http)
+    {
+        var profileFilter = AdminRequest.Query(http, "profile");
+        var serverFilter = AdminRequest.Query(http, "server");
+        var config = Gateway.Config;
+        var items = new List<(string Profile, string Server, string Tool, string Exposed, string? Description, ToolSettings Settings, string? Key, bool FileManaged)>();
+        var fileProfiles = File.Profiles.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var profile in config.Profiles)
+        {
+            if (profileFilter is not null && profile.Name != profileFilter)
+            {
+                continue;
+            }
+
+            if (!Gateway.Profiles.TryGetValue(profile.Name, out var live))
+            {
+                continue;
+            }
+
+            foreach (var entry in live.Servers)
+            {
+                if (serverFilter is not null && entry.Name != serverFilter)
+                {
+                    continue;
+                }
+
+                var list = await entry.GetListAsync(ListKind.Tools, Gateway.OnListFailed).ConfigureAwait(false);
+                if (list is null)
+                {
+                    continue;
+                }
+
+                foreach (var item in list.Items)
+                {
+                    var qualified = McpProtocol.Qualify(entry.Name, item.Key);
+                    var (settings, key) = Effective(profile, entry.Name, qualified);
+                    string? description = null;
+                    using (var tool = JsonDocument.Parse(item.Json))
+                    {
+                        if (tool.RootElement.TryGetProperty("description", out var d) && d.ValueKind == JsonValueKind.String)
+                        {
+                            description = d.GetString();
+                        }
+                    }
+
+                    items.Add((profile.Name, entry.Name, item.Key, live.Prefixed ? qualified : item.Key, description, settings, key, fileProfiles.Contains(profile.Name)));
+                }
+            }
+        }
+
+        return AdminResult.Ok(w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("items"u8);
+            foreach (var item in items)
+            {
+                w.WriteStartObject();
+                w.WriteString("id"u8, $"{item.Profile}/{McpProtocol.Qualify(item.Server, item.Tool)}");
+                w.WriteString("profile"u8, item.Profile);
+                w.WriteString("server"u8, item.Server);
+                w.WriteString("tool"u8, item.Tool);
+                w.WriteString("name"u8, item.Exposed);
+                if (item.Description is not null)
+                {
+                    w.WriteString("description"u8, item.Description);
+                }
+
+                w.WritePropertyName("settings"u8);
+                WriteSettings(w, item.Settings);
+                if (item.Key is not null)
+                {
+                    w.WriteString("settingsFrom"u8, item.Key);
+                }
+
+                w.WriteString("managedBy"u8, item.FileManaged ? "file" : "api");
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    /// <summary>The most specific setting that applies (exact, {server}__*, *), and the key it came from; defaults when none.</summary>
+    private static (ToolSettings Settings, string? Key) Effective(ProfileConfig profile, string server, string qualified)
+    {
+        if (profile.Tools.TryGetValue(qualified, out var exact))
+        {
+            return (exact, qualified);
+        }
+
+        var serverKey = server + "__*";
+        if (profile.Tools.TryGetValue(serverKey, out var byServer))
+        {
+            return (byServer, serverKey);
+        }
+
+        return profile.Tools.TryGetValue("*", out var any) ? (any, "*") : (new ToolSettings(), null);
+    }
+
+    private Task<AdminResult> GetToolAsync(HttpContext http)
+    {
+        var profileName = AdminRequest.Route(http, "profile");
+        var tool = AdminRequest.Route(http, "tool");
+        if (Gateway.Config.Profiles.FirstOrDefault(p => p.Name == profileName) is not { } profile)
+        {
+            return Task.FromResult(AdminResult.NotFound("profile", profileName));
+        }
+
+        if (!profile.Tools.TryGetValue(tool, out var settings))
+        {
+            return Task.FromResult(AdminResult.NotFound("tool setting", $"{profileName}/{tool}"));
+        }
+
+        return Task.FromResult(AdminResult.Ok(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("id"u8, $"{profileName}/{tool}");
+            w.WriteString("profile"u8, profileName);
+            w.WriteString("tool"u8, tool);
+            w.WritePropertyName("settings"u8);
+            WriteSettings(w, settings);
+            w.WriteString("managedBy"u8, File.Profiles.Any(p => p.Name == profileName) ? "file" : "api");
+            w.WriteEndObject();
+        }));
+    }
+
+    private Task<AdminResult> PutToolAsync(HttpContext http, Caller caller) => WriteToolAsync(http, caller, delete: false);
+
+    private Task<AdminResult> DeleteToolAsync(HttpContext http, Caller caller) => WriteToolAsync(http, caller, delete: true);
+
+    /// <summary>Edits the profile's <c>tools</c> object; the whole profile is then read and compiled as on create.</summary>
+    private async Task<AdminResult> WriteToolAsync(HttpContext http, Caller caller, bool delete)
+    {
+        var ct = http.RequestAborted;
+        var profileName = AdminRequest.Route(http, "profile");
+        var tool = AdminRequest.Route(http, "tool");
+        JsonDocument? body = null;
+        if (!delete)
+        {
+            var (document, problem) = await AdminRequest.ReadObjectAsync(http).ConfigureAwait(false);
+            if (problem is not null)
+            {
+                return problem;
+            }
+
+            body = document;
+        }
+
+        using var _ = body;
+        if (File.Profiles.Any(p => p.Name == profileName))
+        {
+            return AdminResult.FileManaged("profile", profileName);
+        }
+
+        await _changing.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
+            if (state.Profiles.FirstOrDefault(p => p.Name == profileName) is not { } current)
+            {
+                return AdminResult.NotFound("profile", profileName);
+            }
+
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+            var found = false;
+            using (var settings = JsonDocument.Parse(current.SettingsJson))
+            using (var w = new Utf8JsonWriter(buffer))
+            {
+                w.WriteStartObject();
+                foreach (var property in settings.RootElement.EnumerateObject())
+                {
+                    if (property.Name != "tools")
+                    {
+                        property.WriteTo(w);
+                    }
+                }
+
+                w.WriteStartObject("tools"u8);
+                if (settings.RootElement.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Object)
+                {
+                    foreach (var property in tools.EnumerateObject())
+                    {
+                        if (property.Name == tool)
+                        {
+                            found = true;
+                        }
+                        else
+                        {
+                            property.WriteTo(w);
+                        }
+                    }
+                }
+
+                if (body is not null)
+                {
+                    w.WritePropertyName(tool);
+                    body.RootElement.WriteTo(w);
+                }
+
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+
+            if (delete && !found)
+            {
+                return AdminResult.NotFound("tool setting", $"{profileName}/{tool}");
+            }
+
+            var prefix = ConfigReader.Child("$.tools", tool);
+            var settingsJson = body?.RootElement.GetRawText();
+            var result = await SaveProfileAsync(caller, state, current, profileName, current.Description, Utf8(buffer.WrittenSpan), ct,
+                (row, candidate) => delete ? AdminResult.NoContent : AdminResult.Ok(w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteString("id"u8, $"{profileName}/{tool}");
+                    w.WriteString("profile"u8, profileName);
+                    w.WriteString("tool"u8, tool);
+                    w.WritePropertyName("settings"u8);
+                    w.WriteRawValue(settingsJson!);
+                    w.WriteString("managedBy"u8, "api");
+                    w.WriteEndObject();
+                })).ConfigureAwait(false);
+
+            // The profile reader names the setting at $.tools['x']...; the body of this request is that object.
+            if (result.Errors is { } errors && result.Status == StatusCodes.Status422UnprocessableEntity)
+            {
+                return AdminResult.Invalid(errors.Select(e => e.Path.StartsWith(prefix, StringComparison.Ordinal)
+                    ? e with { Path = "$" + e.Path[prefix.Length..] }
+                    : e).ToList());
+            }
+
+            return result;
+        }
+        finally
+        {
+            _changing.Release();
+        }
+    }
+}

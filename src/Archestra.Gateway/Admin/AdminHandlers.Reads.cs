@@ -1,0 +1,394 @@
+using System.Text;
+using System.Text.Json;
+using Archestra.Gateway.Storage;
+using Archestra.Runtime.Stdio;
+using Microsoft.AspNetCore.Http;
+
+namespace Archestra.Gateway.Admin;
+
+/// <summary>Audit lists, usage, the admin change log, and server operations (status, logs, restart).</summary>
+internal sealed partial class AdminHandlers
+{
+    private static readonly string[] s_auditQuery = ["cursor", "limit", "sort", "from", "to", "profile"];
+
+    /// <summary>How often a followed log is checked for new lines.</summary>
+    private static readonly TimeSpan s_followInterval = TimeSpan.FromMilliseconds(200);
+
+    private void AddReadRoutes(List<AdminRoute> routes)
+    {
+        routes.Add(new("GET", "/api/audit/mcp-tool-calls", "audit", "Tool calls, newest first; cursor pagination", (h, c) => ToolCallsAsync(h),
+            Query: [.. s_auditQuery, "server", "tool", "outcome"]));
+        routes.Add(new("GET", "/api/audit/llm-interactions", "audit", "LLM interactions, newest first; cursor pagination", (h, c) => LlmInteractionsAsync(h),
+            Query: [.. s_auditQuery, "provider", "model", "status"]));
+        routes.Add(new("GET", "/api/audit/admin-changes", "audit", "The admin change log, newest first", (h, c) => AdminChangesAsync(h), Query: ["limit"]));
+        routes.Add(new("GET", "/api/usage", "audit", "LLM usage summed per UTC day, profile and model", (h, c) => UsageAsync(h), Query: ["from", "to", "profile"]));
+        routes.Add(new("GET", "/api/mcp-servers/{name}/status", "mcp-servers", "A server's state, protocol, calls in flight, tools, restarts", (h, c) => Task.FromResult(Status(h))));
+        routes.Add(new("GET", "/api/mcp-servers/{name}/logs", "mcp-servers", "A local server's recent stderr lines; follow=true streams new lines (SSE)", (h, c) => LogsAsync(h), Query: ["lines", "follow"]));
+        routes.Add(new("POST", "/api/mcp-servers/{name}/restart", "mcp-servers", "Restart a server (its process or connection)", RestartAsync));
+    }
+
+    private static T ReadAuditQuery<T>(HttpContext http, T query, List<FieldError> errors)
+        where T : AuditQuery
+    {
+        var sort = AdminRequest.Query(http, "sort");
+        if (sort is not null and not "asc" and not "desc")
+        {
+            errors.Add(new FieldError("query.sort", $"expected asc or desc, got '{sort}'"));
+        }
+
+        var cursor = AdminRequest.Query(http, "cursor");
+        if (cursor is not null)
+        {
+            try
+            {
+                ArchestraStore.DecodeCursor(cursor);
+            }
+            catch (ArgumentException)
+            {
+                errors.Add(new FieldError("query.cursor", "not a cursor returned by this endpoint (nextCursor)"));
+                cursor = null;
+            }
+        }
+
+        return query with
+        {
+            Cursor = cursor,
+            Limit = AdminRequest.QueryInt(http, "limit", 100, 1, AuditQuery.MaxLimit, errors),
+            Descending = sort != "asc",
+            From = AdminRequest.QueryTime(http, "from", errors),
+            To = AdminRequest.QueryTime(http, "to", errors),
+            Profile = AdminRequest.Query(http, "profile"),
+        };
+    }
+
+    private async Task<AdminResult> ToolCallsAsync(HttpContext http)
+    {
+        var errors = new List<FieldError>();
+        var query = ReadAuditQuery(http, new ToolCallQuery
+        {
+            Server = AdminRequest.Query(http, "server"),
+            Tool = AdminRequest.Query(http, "tool"),
+            Outcome = AdminRequest.Query(http, "outcome"),
+        }, errors);
+        if (errors.Count > 0)
+        {
+            return AdminResult.Invalid(errors);
+        }
+
+        var page = await Store.ListToolCallsAsync(query, http.RequestAborted).ConfigureAwait(false);
+        return AdminResult.Ok(w => WritePage(w, page, static (w, r) =>
+        {
+            w.WriteString("id"u8, r.Id);
+            w.WriteString("time"u8, r.Time);
+            w.WriteString("profile"u8, r.Profile);
+            WriteOptional(w, "sessionId", r.SessionId);
+            w.WriteString("server"u8, r.Server);
+            w.WriteString("tool"u8, r.Tool);
+            w.WriteString("decision"u8, r.Decision);
+            WriteOptional(w, "policyId", r.PolicyId);
+            w.WriteString("outcome"u8, r.Outcome);
+            w.WriteNumber("durationMs"u8, r.DurationMicroseconds / 1000.0);
+            w.WriteNumber("requestBytes"u8, r.RequestBytes);
+            w.WriteNumber("responseBytes"u8, r.ResponseBytes);
+            WriteOptional(w, "error", r.Error);
+            WriteOptional(w, "arguments", r.Arguments);
+        }));
+    }
+
+    private async Task<AdminResult> LlmInteractionsAsync(HttpContext http)
+    {
+        var errors = new List<FieldError>();
+        var query = ReadAuditQuery(http, new LlmInteractionQuery
+        {
+            Provider = AdminRequest.Query(http, "provider"),
+            Model = AdminRequest.Query(http, "model"),
+            Status = AdminRequest.Query(http, "status"),
+        }, errors);
+        if (errors.Count > 0)
+        {
+            return AdminResult.Invalid(errors);
+        }
+
+        var page = await Store.ListLlmInteractionsAsync(query, http.RequestAborted).ConfigureAwait(false);
+        return AdminResult.Ok(w => WritePage(w, page, static (w, r) =>
+        {
+            w.WriteString("id"u8, r.Id);
+            w.WriteString("time"u8, r.Time);
+            w.WriteString("profile"u8, r.Profile);
+            w.WriteString("provider"u8, r.Provider);
+            w.WriteString("requestedModel"u8, r.RequestedModel);
+            WriteOptional(w, "usedModel", r.UsedModel);
+            w.WriteNumber("inputTokens"u8, r.InputTokens);
+            w.WriteNumber("outputTokens"u8, r.OutputTokens);
+            w.WriteNumber("cachedInputTokens"u8, r.CachedInputTokens);
+            w.WriteNumber("reasoningTokens"u8, r.ReasoningTokens);
+            w.WriteNumber("cost"u8, r.Cost);
+            w.WriteNumber("durationMs"u8, r.DurationMicroseconds / 1000.0);
+            if (r.TimeToFirstTokenMicroseconds is { } ttft)
+            {
+                w.WriteNumber("timeToFirstTokenMs"u8, ttft / 1000.0);
+            }
+
+            w.WriteString("status"u8, r.Status);
+            WriteOptional(w, "blockedTools", r.BlockedTools);
+            WriteOptional(w, "error", r.Error);
+        }));
+    }
+
+    private static void WritePage<T>(Utf8JsonWriter w, AuditPage<T> page, Action<Utf8JsonWriter, T> item)
+    {
+        w.WriteStartObject();
+        w.WriteStartArray("items"u8);
+        foreach (var record in page.Items)
+        {
+            w.WriteStartObject();
+            item(w, record);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        if (page.NextCursor is null)
+        {
+            w.WriteNull("nextCursor"u8);
+        }
+        else
+        {
+            w.WriteString("nextCursor"u8, page.NextCursor);
+        }
+
+        w.WriteEndObject();
+    }
+
+    private static void WriteOptional(Utf8JsonWriter w, string name, string? value)
+    {
+        if (value is not null)
+        {
+            w.WriteString(name, value);
+        }
+    }
+
+    private async Task<AdminResult> AdminChangesAsync(HttpContext http)
+    {
+        var errors = new List<FieldError>();
+        var limit = AdminRequest.QueryInt(http, "limit", 100, 1, 1000, errors);
+        if (errors.Count > 0)
+        {
+            return AdminResult.Invalid(errors);
+        }
+
+        var changes = await Store.ListAdminChangesAsync(limit, http.RequestAborted).ConfigureAwait(false);
+        return AdminResult.Ok(w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("items"u8);
+            foreach (var c in changes)
+            {
+                w.WriteStartObject();
+                w.WriteString("id"u8, c.Id);
+                w.WriteString("time"u8, c.Time);
+                w.WriteString("actor"u8, c.Actor);
+                w.WriteString("action"u8, c.Action);
+                w.WriteString("resourceKind"u8, c.ResourceKind);
+                w.WriteString("resourceId"u8, c.ResourceId);
+                w.WritePropertyName("details"u8);
+                w.WriteRawValue(c.DetailsJson);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    private async Task<AdminResult> UsageAsync(HttpContext http)
+    {
+        var errors = new List<FieldError>();
+        var to = AdminRequest.QueryTime(http, "to", errors) ?? DateTime.UtcNow;
+        var from = AdminRequest.QueryTime(http, "from", errors) ?? to.AddDays(-30);
+        if (errors.Count > 0)
+        {
+            return AdminResult.Invalid(errors);
+        }
+
+        var rows = await Store.GetUsageAsync(from, to, AdminRequest.Query(http, "profile"), http.RequestAborted).ConfigureAwait(false);
+        return AdminResult.Ok(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("from"u8, from);
+            w.WriteString("to"u8, to);
+            w.WriteStartArray("items"u8);
+            foreach (var r in rows)
+            {
+                w.WriteStartObject();
+                w.WriteString("day"u8, r.Day.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
+                w.WriteString("profile"u8, r.Profile);
+                w.WriteString("model"u8, r.Model);
+                w.WriteNumber("requests"u8, r.Requests);
+                w.WriteNumber("inputTokens"u8, r.InputTokens);
+                w.WriteNumber("outputTokens"u8, r.OutputTokens);
+                w.WriteNumber("cachedInputTokens"u8, r.CachedInputTokens);
+                w.WriteNumber("reasoningTokens"u8, r.ReasoningTokens);
+                w.WriteNumber("cost"u8, r.Cost);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    // ---- operations -------------------------------------------------------------------------------------------
+
+    private AdminResult Status(HttpContext http)
+    {
+        var name = AdminRequest.Route(http, "name");
+        if (!Gateway.Entries.TryGetValue(name, out var entry))
+        {
+            return AdminResult.NotFound("MCP server", name);
+        }
+
+        var managedBy = File.McpServers.Any(s => s.Name == name) ? "file" : "api";
+        return AdminResult.Ok(w =>
+        {
+            var upstream = entry.Upstream;
+            w.WriteStartObject();
+            w.WriteString("name"u8, name);
+            w.WriteString("managedBy"u8, managedBy);
+            w.WriteString("state"u8, StateName(upstream.State));
+            WriteOptional(w, "detail", upstream.StateDetail);
+            WriteOptional(w, "protocolVersion", upstream.ProtocolVersion);
+            w.WriteNumber("inFlight"u8, upstream.InFlight);
+            if (entry.Cached(Mcp.ListKind.Tools) is { } tools)
+            {
+                w.WriteNumber("tools"u8, tools.Items.Length);
+            }
+
+            if (upstream is StdioUpstream stdio)
+            {
+                w.WriteNumber("restarts"u8, stdio.Restarts);
+                if (stdio.ProcessId is { } pid)
+                {
+                    w.WriteNumber("pid"u8, pid);
+                }
+            }
+
+            w.WriteEndObject();
+        });
+    }
+
+    private async Task<AdminResult> LogsAsync(HttpContext http)
+    {
+        var name = AdminRequest.Route(http, "name");
+        var errors = new List<FieldError>();
+        var lines = AdminRequest.QueryInt(http, "lines", 100, 1, 10_000, errors);
+        var followText = AdminRequest.Query(http, "follow");
+        if (followText is not null and not "true" and not "false")
+        {
+            errors.Add(new FieldError("query.follow", $"expected true or false, got '{followText}'"));
+        }
+
+        if (errors.Count > 0)
+        {
+            return AdminResult.Invalid(errors);
+        }
+
+        if (!Gateway.Entries.TryGetValue(name, out var entry))
+        {
+            return AdminResult.NotFound("MCP server", name);
+        }
+
+        if (entry.Upstream is not StdioUpstream stdio)
+        {
+            return AdminResult.Conflict($"MCP server '{name}' is remote: the gateway has no process output for it");
+        }
+
+        var (tail, total) = stdio.StderrSnapshot();
+        var first = Math.Max(0, tail.Length - lines);
+        if (followText != "true")
+        {
+            return AdminResult.Ok(w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("name"u8, name);
+                w.WriteStartArray("lines"u8);
+                for (var i = first; i < tail.Length; i++)
+                {
+                    w.WriteStringValue(tail[i]);
+                }
+
+                w.WriteEndArray();
+                w.WriteEndObject();
+            });
+        }
+
+        // Server-sent events, one line per event, until the client leaves. The server may restart (a new process,
+        // a new entry): the stream follows whatever runs under the name.
+        var ct = http.RequestAborted;
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        await http.Response.StartAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await WriteEventsAsync(http, tail.AsSpan(first).ToArray(), ct).ConfigureAwait(false);
+            var current = stdio;
+            while (!ct.IsCancellationRequested)
+            {
+                await Task.Delay(s_followInterval, ct).ConfigureAwait(false);
+                if (Gateway.Entries.TryGetValue(name, out var now) && now.Upstream is StdioUpstream live && live != current)
+                {
+                    current = live;
+                    total = 0;
+                }
+
+                var (snapshot, count) = current.StderrSnapshot();
+                if (count > total)
+                {
+                    var fresh = (int)Math.Min(count - total, snapshot.Length);
+                    await WriteEventsAsync(http, snapshot[^fresh..], ct).ConfigureAwait(false);
+                    total = count;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The client left.
+        }
+
+        return AdminResult.Written;
+    }
+
+    private static async Task WriteEventsAsync(HttpContext http, string[] lines, CancellationToken ct)
+    {
+        if (lines.Length == 0)
+        {
+            return;
+        }
+
+        var text = new StringBuilder();
+        foreach (var line in lines)
+        {
+            text.Append("data: ").Append(line.Replace("\r", "", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal)).Append("\n\n");
+        }
+
+        await http.Response.WriteAsync(text.ToString(), ct).ConfigureAwait(false);
+        await http.Response.Body.FlushAsync(ct).ConfigureAwait(false);
+    }
+
+    private async Task<AdminResult> RestartAsync(HttpContext http, Caller caller)
+    {
+        var name = AdminRequest.Route(http, "name");
+        var ct = http.RequestAborted;
+        if (!Gateway.Entries.ContainsKey(name))
+        {
+            return AdminResult.NotFound("MCP server", name);
+        }
+
+        await Store.RecordAdminChangeAsync(new AdminChange(Guid.CreateVersion7(), DateTime.UtcNow, caller.Name, "update", "server", name, """{"operation":"restart"}"""), ct).ConfigureAwait(false);
+        if (!await Gateway.RestartServerAsync(name, ct).ConfigureAwait(false))
+        {
+            return AdminResult.NotFound("MCP server", name);
+        }
+
+        return Status(http);
+    }
+}

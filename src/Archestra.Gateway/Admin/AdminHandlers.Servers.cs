@@ -1,0 +1,273 @@
+using System.Globalization;
+using System.Text.Json;
+using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Storage;
+using Archestra.Runtime.Upstreams;
+using Microsoft.AspNetCore.Http;
+
+namespace Archestra.Gateway.Admin;
+
+/// <summary><c>/api/mcp-servers</c>: the file's <c>mcpServers</c> entries, with a <c>name</c>.</summary>
+internal sealed partial class AdminHandlers
+{
+    private void AddServerRoutes(List<AdminRoute> routes)
+    {
+        routes.Add(new("GET", "/api/mcp-servers", "mcp-servers", "List MCP servers (file- and API-managed) with their state", (h, c) => ListServersAsync(h)));
+        routes.Add(new("POST", "/api/mcp-servers", "mcp-servers", "Create an MCP server (the file's mcpServers entry plus name)", CreateServerAsync, Body: true));
+        routes.Add(new("GET", "/api/mcp-servers/{name}", "mcp-servers", "Get one MCP server", (h, c) => GetServerAsync(h)));
+        routes.Add(new("PUT", "/api/mcp-servers/{name}", "mcp-servers", "Replace an API-managed MCP server (it restarts)", UpdateServerAsync, Body: true));
+        routes.Add(new("DELETE", "/api/mcp-servers/{name}", "mcp-servers", "Delete an API-managed MCP server (it stops)", DeleteServerAsync));
+    }
+
+    private async Task<AdminResult> ListServersAsync(HttpContext http)
+    {
+        var state = await AdminResources.LoadAsync(Store, http.RequestAborted).ConfigureAwait(false);
+        var file = File;
+        return AdminResult.Ok(w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("items"u8);
+            foreach (var server in file.McpServers)
+            {
+                WriteFileServer(w, server);
+            }
+
+            foreach (var server in state.Servers)
+            {
+                WriteApiServer(w, server);
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    private async Task<AdminResult> GetServerAsync(HttpContext http)
+    {
+        var name = AdminRequest.Route(http, "name");
+        if (File.McpServers.FirstOrDefault(s => s.Name == name) is { } fileServer)
+        {
+            return AdminResult.Ok(w => WriteFileServer(w, fileServer));
+        }
+
+        var state = await AdminResources.LoadAsync(Store, http.RequestAborted).ConfigureAwait(false);
+        return state.Servers.FirstOrDefault(s => s.Name == name) is { } api
+            ? AdminResult.Ok(w => WriteApiServer(w, api))
+            : AdminResult.NotFound("MCP server", name);
+    }
+
+    private Task<AdminResult> CreateServerAsync(HttpContext http, Caller caller) => WriteServerAsync(http, caller, null);
+
+    private Task<AdminResult> UpdateServerAsync(HttpContext http, Caller caller) => WriteServerAsync(http, caller, AdminRequest.Route(http, "name"));
+
+    private async Task<AdminResult> WriteServerAsync(HttpContext http, Caller caller, string? existingName)
+    {
+        var ct = http.RequestAborted;
+        var (document, problem) = await AdminRequest.ReadObjectAsync(http).ConfigureAwait(false);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        using var doc = document!;
+        var body = doc.RootElement;
+        var errors = new List<FieldError>();
+        string? name;
+        if (existingName is null)
+        {
+            name = AdminRequest.RequiredString(body, "name", errors);
+        }
+        else
+        {
+            name = existingName;
+            if (AdminRequest.OptionalString(body, "name", errors) is { } given && given != existingName)
+            {
+                errors.Add(new FieldError("$.name", $"a server cannot be renamed; expected '{existingName}' or no name"));
+            }
+        }
+
+        if (errors.Count > 0 || name is null)
+        {
+            return AdminResult.Invalid(errors);
+        }
+
+        await _changing.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
+            var fileOwned = File.McpServers.Any(s => s.Name == name);
+            var current = state.Servers.FirstOrDefault(s => s.Name == name);
+            if (existingName is null)
+            {
+                if (fileOwned || current is not null)
+                {
+                    return AdminResult.Conflict(fileOwned
+                        ? $"the name '{name}' is taken by an MCP server managed by the configuration file"
+                        : $"an MCP server named '{name}' already exists");
+                }
+            }
+            else if (fileOwned)
+            {
+                return AdminResult.FileManaged("MCP server", name);
+            }
+            else if (current is null)
+            {
+                return AdminResult.NotFound("MCP server", name);
+            }
+
+            using var configDoc = AdminRequest.Without(body, "name");
+            var configJson = configDoc.RootElement.GetRawText();
+            var now = DateTime.UtcNow;
+            var row = new ApiServer(current?.Id ?? Guid.CreateVersion7(), name, configJson, current?.CreatedAt ?? now, now);
+            var servers = state.Servers.Where(s => s.Name != name).Append(row).ToList();
+            var candidate = state with { Servers = servers };
+            var (transport, runtime) = Transport(configDoc.RootElement);
+            return await CommitAsync(
+                caller, current is null ? "create" : "update", "server", name, candidate,
+                tx => current is null
+                    ? tx.ExecuteAsync(
+                        "INSERT INTO mcp_servers (id, name, transport, runtime, config, managed_by, created_at, updated_at) VALUES (@id, @name, @transport, @runtime, @config, 'api', @now, @now)",
+                        ct, ("id", row.Id), ("name", name), ("transport", transport), ("runtime", runtime), ("config", new StoreJson(configJson)), ("now", now))
+                    : tx.ExecuteAsync(
+                        "UPDATE mcp_servers SET transport = @transport, runtime = @runtime, config = @config, updated_at = @now WHERE id = @id",
+                        ct, ("id", row.Id), ("transport", transport), ("runtime", runtime), ("config", new StoreJson(configJson)), ("now", now)),
+                w => w.WriteRawValue(configJson),
+                _ => current is null ? AdminResult.Created(w => WriteApiServer(w, row)) : AdminResult.Ok(w => WriteApiServer(w, row)),
+                ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _changing.Release();
+        }
+    }
+
+    private async Task<AdminResult> DeleteServerAsync(HttpContext http, Caller caller)
+    {
+        var ct = http.RequestAborted;
+        var name = AdminRequest.Route(http, "name");
+        if (File.McpServers.Any(s => s.Name == name))
+        {
+            return AdminResult.FileManaged("MCP server", name);
+        }
+
+        await _changing.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
+            if (state.Servers.FirstOrDefault(s => s.Name == name) is not { } current)
+            {
+                return AdminResult.NotFound("MCP server", name);
+            }
+
+            var users = Gateway.Config.Profiles.Where(p => p.Servers.Contains(name)).Select(p => p.Name).ToList();
+            if (users.Count > 0)
+            {
+                return AdminResult.Conflict($"MCP server '{name}' is used by profile(s) {string.Join(", ", users)}; remove it from them first");
+            }
+
+            var candidate = state with { Servers = state.Servers.Where(s => s.Name != name).ToList() };
+            return await CommitAsync(
+                caller, "delete", "server", name, candidate,
+                tx => tx.ExecuteAsync("DELETE FROM mcp_servers WHERE id = @id", ct, ("id", current.Id)),
+                NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _changing.Release();
+        }
+    }
+
+    private static (string Transport, string Runtime) Transport(JsonElement config)
+    {
+        if (config.TryGetProperty("command", out _))
+        {
+            return ("stdio", "local");
+        }
+
+        var sse = (config.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "sse")
+            || (config.TryGetProperty("transport", out var transport) && transport.ValueKind == JsonValueKind.String && transport.GetString() == "sse");
+        return (sse ? "sse" : "http", "remote");
+    }
+
+    private void WriteApiServer(Utf8JsonWriter w, ApiServer server)
+    {
+        w.WriteStartObject();
+        w.WriteString("name"u8, server.Name);
+        w.WriteString("managedBy"u8, "api");
+        WriteState(w, server.Name);
+        w.WriteString("createdAt"u8, server.CreatedAt);
+        w.WriteString("updatedAt"u8, server.UpdatedAt);
+        w.WritePropertyName("config"u8);
+        w.WriteRawValue(server.ConfigJson);
+        w.WriteEndObject();
+    }
+
+    /// <summary>The file's server with resolved values hidden: env and header values may be secrets.</summary>
+    private void WriteFileServer(Utf8JsonWriter w, McpServerConfig server)
+    {
+        w.WriteStartObject();
+        w.WriteString("name"u8, server.Name);
+        w.WriteString("managedBy"u8, "file");
+        WriteState(w, server.Name);
+        w.WriteStartObject("config"u8);
+        if (server.Kind == McpServerKind.Stdio)
+        {
+            w.WriteString("command"u8, server.Command);
+            w.WriteStartArray("args"u8);
+            foreach (var arg in server.Args)
+            {
+                w.WriteStringValue(arg);
+            }
+
+            w.WriteEndArray();
+            WriteRedacted(w, "env", server.Env);
+            if (server.Cwd is not null)
+            {
+                w.WriteString("cwd"u8, server.Cwd);
+            }
+        }
+        else
+        {
+            w.WriteString("url"u8, server.Url!.ToString());
+            w.WriteString("transport"u8, server.Kind == McpServerKind.Sse ? "sse" : "streamable-http");
+            WriteRedacted(w, "headers", server.Headers);
+        }
+
+        w.WriteNumber("timeoutSeconds"u8, server.Timeout.TotalSeconds);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    private static void WriteRedacted(Utf8JsonWriter w, string name, IReadOnlyDictionary<string, string> map)
+    {
+        w.WriteStartObject(name);
+        foreach (var key in map.Keys.Order(StringComparer.Ordinal))
+        {
+            w.WriteString(key, "(hidden)");
+        }
+
+        w.WriteEndObject();
+    }
+
+    private void WriteState(Utf8JsonWriter w, string name)
+    {
+        if (Gateway.Entries.TryGetValue(name, out var entry))
+        {
+            w.WriteString("state"u8, StateName(entry.Upstream.State));
+        }
+        else
+        {
+            w.WriteString("state"u8, "stopped");
+        }
+    }
+
+    internal static string StateName(UpstreamState state) => state switch
+    {
+        UpstreamState.Ready => "ready",
+        UpstreamState.Starting => "starting",
+        UpstreamState.Down => "down",
+        _ => "stopped",
+    };
+
+    private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
+}

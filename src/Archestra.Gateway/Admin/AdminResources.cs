@@ -1,0 +1,262 @@
+using System.Collections.Frozen;
+using System.Text.Json;
+using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Storage;
+using Archestra.Policy;
+
+namespace Archestra.Gateway.Admin;
+
+/// <summary>An MCP server created through the API; <see cref="ConfigJson"/> is its object exactly as the file writes one (env:NAME unresolved).</summary>
+internal sealed record ApiServer(Guid Id, string Name, string ConfigJson, DateTime CreatedAt, DateTime UpdatedAt);
+
+/// <summary>A profile created through the API; <see cref="SettingsJson"/> is the file's profile object without tokens.</summary>
+internal sealed record ApiProfile(Guid Id, string Name, string? Description, string SettingsJson, DateTime CreatedAt, DateTime UpdatedAt);
+
+internal sealed record ApiToken(Guid Id, string Name, byte[] Hash, Guid ProfileId, string Profile, DateTime CreatedAt, DateTime? LastUsedAt);
+
+/// <param name="Kind">tool_invocation or trusted_data.</param>
+internal sealed record ApiPolicy(Guid Id, string Kind, string Tool, IReadOnlyList<string> Profiles, IReadOnlyList<PolicyCondition> Conditions, string Action, string Reason, DateTime CreatedAt, DateTime UpdatedAt)
+{
+    public string PolicyId => Id.ToString("D");
+
+    public PolicyDefinition Definition => new(PolicyId, Tool, Conditions, Action, Reason, Profiles);
+}
+
+/// <summary>Every API-managed gateway resource (the ones that shape the running configuration).</summary>
+internal sealed record ApiState(IReadOnlyList<ApiServer> Servers, IReadOnlyList<ApiProfile> Profiles, IReadOnlyList<ApiToken> Tokens, IReadOnlyList<ApiPolicy> Policies)
+{
+    public bool IsEmpty => Servers.Count == 0 && Profiles.Count == 0 && Tokens.Count == 0 && Policies.Count == 0;
+}
+
+/// <summary>A problem found while merging: which API resource, where in it, and what.</summary>
+internal sealed record MergeError(string Kind, string Name, string Path, string Message);
+
+internal static class AdminResources
+{
+    public const string ToolInvocation = "tool_invocation";
+    public const string TrustedData = "trusted_data";
+
+    public static async Task<ApiState> LoadAsync(ArchestraStore store, CancellationToken ct)
+    {
+        var servers = await store.QueryAsync(
+            "SELECT id, name, config, created_at, updated_at FROM mcp_servers WHERE managed_by = 'api' ORDER BY created_at, name",
+            static r => new ApiServer(r.Guid(0), r.String(1), r.String(2), r.Time(3), r.Time(4)), ct).ConfigureAwait(false);
+        var profiles = await store.QueryAsync(
+            "SELECT id, name, description, settings, created_at, updated_at FROM profiles WHERE managed_by = 'api' ORDER BY created_at, name",
+            static r => new ApiProfile(r.Guid(0), r.String(1), r.NullableString(2), r.String(3), r.Time(4), r.Time(5)), ct).ConfigureAwait(false);
+        var tokens = await store.QueryAsync(
+            "SELECT t.id, t.name, t.token_hash, t.profile_id, p.name, t.created_at, t.last_used_at FROM gateway_tokens t JOIN profiles p ON p.id = t.profile_id WHERE t.revoked_at IS NULL ORDER BY t.created_at, t.name",
+            static r => new ApiToken(r.Guid(0), r.String(1), (byte[])r.Value(2), r.Guid(3), r.String(4), r.Time(5), r.NullableTime(6)), ct).ConfigureAwait(false);
+        var policies = await store.QueryAsync(
+            "SELECT id, kind, tool, profiles, conditions, action, reason, created_at, updated_at FROM policies WHERE managed_by = 'api' ORDER BY created_at, id",
+            static r => new ApiPolicy(r.Guid(0), r.String(1), r.String(2), ParseStrings(r.String(3)), ParseConditions(r.String(4)), r.String(5), r.NullableString(6) ?? "", r.Time(7), r.Time(8)), ct).ConfigureAwait(false);
+        return new ApiState(servers, profiles, tokens, policies);
+    }
+
+    /// <summary>
+    /// The file's configuration plus the API's resources, with the whole policy set compiled; or the problems, each
+    /// tagged with the API resource it belongs to. The file's own resources win every name (they were validated at load).
+    /// </summary>
+    public static (GatewayConfig? Config, List<MergeError> Errors) Merge(GatewayConfig file, ApiState state, Func<string, string?> getEnv)
+    {
+        var errors = new List<MergeError>();
+        if (state.IsEmpty)
+        {
+            return (file, errors);
+        }
+
+        var servers = new List<McpServerConfig>(file.McpServers);
+        var declared = new List<string>();
+        foreach (var s in file.McpServers)
+        {
+            declared.Add(s.Name);
+        }
+
+        foreach (var api in state.Servers)
+        {
+            if (declared.Contains(api.Name))
+            {
+                errors.Add(new MergeError("server", api.Name, "$.name", $"the name '{api.Name}' is taken by a server in the configuration file"));
+                continue;
+            }
+
+            declared.Add(api.Name);
+            using var doc = JsonDocument.Parse(api.ConfigJson);
+            var reader = new ConfigReader("api", getEnv);
+            var server = reader.ReadServerResource(api.Name, doc.RootElement, "$.name");
+            Collect(errors, "server", api.Name, reader);
+            if (server is not null)
+            {
+                servers.Add(server);
+            }
+        }
+
+        var profiles = new List<ProfileConfig>(file.Profiles);
+        var inputs = new List<ProfilePolicyInput>(file.PolicyDefinitions.Profiles);
+        foreach (var api in state.Profiles)
+        {
+            if (file.Profiles.Any(p => p.Name == api.Name))
+            {
+                errors.Add(new MergeError("profile", api.Name, "$.name", $"the name '{api.Name}' is taken by a profile in the configuration file"));
+                continue;
+            }
+
+            using var doc = JsonDocument.Parse(api.SettingsJson);
+            var reader = new ConfigReader("api", getEnv);
+            var profile = reader.ReadProfileResource(api.Name, doc.RootElement, "$.name", declared);
+            Collect(errors, "profile", api.Name, reader);
+            if (profile is null)
+            {
+                continue;
+            }
+
+            var hashes = new List<byte[]>();
+            foreach (var token in state.Tokens)
+            {
+                if (token.ProfileId == api.Id)
+                {
+                    hashes.Add(token.Hash);
+                }
+            }
+
+            profile = profile with { TokenHashes = hashes };
+            profiles.Add(profile);
+            inputs.Add(new ProfilePolicyInput(profile.Name, profile.Servers, profile.Tools));
+        }
+
+        var invocation = new List<PolicyDefinition>(file.PolicyDefinitions.ToolInvocation);
+        var trusted = new List<PolicyDefinition>(file.PolicyDefinitions.TrustedData);
+        foreach (var policy in state.Policies)
+        {
+            (policy.Kind == ToolInvocation ? invocation : trusted).Add(policy.Definition);
+        }
+
+        var definitions = new PolicySetDefinition(invocation, trusted, inputs);
+        var compiled = PolicyCompiler.Compile(definitions);
+        foreach (var error in compiled.Errors)
+        {
+            errors.Add(Describe(error, file));
+        }
+
+        if (errors.Count != 0)
+        {
+            return (null, errors);
+        }
+
+        return (file with { McpServers = servers, Profiles = profiles, PolicyDefinitions = definitions, Policies = compiled.Snapshot! }, errors);
+    }
+
+    private static void Collect(List<MergeError> errors, string kind, string name, ConfigReader reader)
+    {
+        foreach (var (path, message) in reader.PathErrors)
+        {
+            errors.Add(new MergeError(kind, name, path, message));
+        }
+    }
+
+    private static MergeError Describe(PolicyError error, GatewayConfig file)
+    {
+        var subject = error.Subject;
+        if (Quoted(subject, "policy \"") is { } id)
+        {
+            return new MergeError("policy", id, FieldPath(error.Field), error.Message);
+        }
+
+        if (Quoted(subject, "profile \"") is { } profile)
+        {
+            // tools["x"] → $.tools['x'] / $.tools.x, as the reader writes paths.
+            var field = error.Field;
+            if (field.StartsWith("tools[\"", StringComparison.Ordinal) && field.EndsWith("\"]", StringComparison.Ordinal))
+            {
+                return new MergeError("profile", profile, ConfigReader.Child("$.tools", field[7..^2]), error.Message);
+            }
+
+            return new MergeError("profile", profile, FieldPath(field), error.Message);
+        }
+
+        _ = file;
+        return new MergeError("", "", "$", error.ToString());
+    }
+
+    private static string FieldPath(string field) => field.Length == 0 ? "$" : field[0] == '[' ? "$" + field : "$." + field;
+
+    private static string? Quoted(string subject, string prefix) =>
+        subject.StartsWith(prefix, StringComparison.Ordinal) && subject.EndsWith('"') ? subject[prefix.Length..^1] : null;
+
+    public static IReadOnlyList<string> ParseStrings(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        var list = new List<string>();
+        foreach (var item in doc.RootElement.EnumerateArray())
+        {
+            list.Add(item.GetString() ?? "");
+        }
+
+        return list;
+    }
+
+    public static IReadOnlyList<PolicyCondition> ParseConditions(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        var list = new List<PolicyCondition>();
+        foreach (var item in doc.RootElement.EnumerateArray())
+        {
+            list.Add(new PolicyCondition(item.GetProperty("key").GetString()!, item.GetProperty("operator").GetString()!, item.GetProperty("value").GetString()!));
+        }
+
+        return list;
+    }
+
+    public static string StringsJson(IEnumerable<string> values)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartArray();
+            foreach (var v in values)
+            {
+                w.WriteStringValue(v);
+            }
+
+            w.WriteEndArray();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    public static string ConditionsJson(IEnumerable<PolicyCondition> conditions)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartArray();
+            foreach (var c in conditions)
+            {
+                w.WriteStartObject();
+                w.WriteString("key"u8, c.Key);
+                w.WriteString("operator"u8, c.Operator);
+                w.WriteString("value"u8, c.Value);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>Serialises a JSON writer callback to a string (details for the change log).</summary>
+    public static string Json(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            write(w);
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    public static FrozenDictionary<string, T> ByName<T>(IEnumerable<T> items, Func<T, string> name) =>
+        items.ToFrozenDictionary(name, StringComparer.Ordinal);
+}
