@@ -168,55 +168,118 @@ public sealed class AuditWriter : IAsyncDisposable
     private async Task RunAsync()
     {
         var reader = _channel.Reader;
-        var batch = new List<AuditRecord>(_options.BatchSize);
-        await using var sink = _store.CreateAuditSink();
-        if (_spill.HasData)
+
+        // PostgreSQL: two connections, so one batch is encoded and sent while the server inserts the previous one
+        // (index maintenance is the server's bottleneck). SQLite has one writer at a time: one connection.
+        var depth = _store.Dialect == StorageDialect.Postgres ? 2 : 1;
+        var sinks = new IAuditSink[depth];
+        var batches = new List<AuditRecord>[depth];
+        var writes = new Task<bool>?[depth];
+        for (var i = 0; i < depth; i++)
         {
-            _healthy = await ReplayAsync(sink).ConfigureAwait(false);
+            sinks[i] = _store.CreateAuditSink();
+            batches[i] = new List<AuditRecord>(_options.BatchSize);
         }
 
-        while (true)
+        try
         {
-            if (!await WaitForRecordsAsync(reader).ConfigureAwait(false))
+            if (_spill.HasData)
             {
-                if (reader.Completion.IsCompleted)
+                _healthy = await ReplayAsync(sinks[0]).ConfigureAwait(false);
+            }
+
+            var slot = 0;
+            while (true)
+            {
+                if (!await WaitForRecordsAsync(reader).ConfigureAwait(false))
                 {
-                    break;
+                    if (reader.Completion.IsCompleted)
+                    {
+                        break;
+                    }
+
+                    await CompleteWritesAsync(writes, batches).ConfigureAwait(false);
+                    await MaintainAsync(sinks[0]).ConfigureAwait(false);
+                    continue;
                 }
 
-                await MaintainAsync(sink).ConfigureAwait(false);
-                continue;
+                // The slot's previous batch must be settled (written or spilled) before its list is reused.
+                await CompleteWriteAsync(writes, batches, slot).ConfigureAwait(false);
+                var batch = batches[slot];
+                await FillAsync(reader, batch).ConfigureAwait(false);
+                if (_healthy && !_abandonDatabase)
+                {
+                    writes[slot] = TryWriteAsync(sinks[slot], batch);
+                }
+                else
+                {
+                    SpillBatch(batch);
+                    batch.Clear();
+                }
+
+                slot = (slot + 1) % depth;
+                if (!_healthy || (_spill.HasData && _channel.Reader.Count < _options.BatchSize))
+                {
+                    // Probing and replay use the first connection: settle everything in flight first.
+                    await CompleteWritesAsync(writes, batches).ConfigureAwait(false);
+                    await MaintainAsync(sinks[0]).ConfigureAwait(false);
+                }
+                else
+                {
+                    FlushSpill();
+                }
             }
 
-            await FillAsync(reader, batch).ConfigureAwait(false);
-            if (_healthy && !_abandonDatabase && await TryWriteAsync(sink, batch).ConfigureAwait(false))
+            await CompleteWritesAsync(writes, batches).ConfigureAwait(false);
+
+            // Drained. One last probe and replay so a database that came back during shutdown gets everything.
+            if (!_abandonDatabase)
             {
-                // written
-            }
-            else
-            {
-                SpillBatch(batch);
+                if (!_healthy)
+                {
+                    _healthy = await ProbeAsync().ConfigureAwait(false);
+                }
+
+                if (_healthy && _spill.HasData)
+                {
+                    await ReplayAsync(sinks[0]).ConfigureAwait(false);
+                }
             }
 
-            batch.Clear();
-            await MaintainAsync(sink).ConfigureAwait(false);
+            FlushSpill();
         }
-
-        // Drained. One last probe and replay so a database that came back during shutdown gets everything.
-        if (!_abandonDatabase)
+        finally
         {
-            if (!_healthy)
+            foreach (var sink in sinks)
             {
-                _healthy = await ProbeAsync().ConfigureAwait(false);
-            }
-
-            if (_healthy && _spill.HasData)
-            {
-                await ReplayAsync(sink).ConfigureAwait(false);
+                await sink.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
 
-        FlushSpill();
+    /// <summary>Waits for the write in a slot, spilling its batch when it failed, and frees the slot's list.</summary>
+    private async Task CompleteWriteAsync(Task<bool>?[] writes, List<AuditRecord>[] batches, int slot)
+    {
+        if (writes[slot] is not { } write)
+        {
+            return;
+        }
+
+        writes[slot] = null;
+        if (!await write.ConfigureAwait(false))
+        {
+            SpillBatch(batches[slot]);
+        }
+
+        batches[slot].Clear();
+    }
+
+    private async Task CompleteWritesAsync(Task<bool>?[] writes, List<AuditRecord>[] batches)
+    {
+        for (var slot = 0; slot < writes.Length; slot++)
+        {
+            await CompleteWriteAsync(writes, batches, slot).ConfigureAwait(false);
+        }
     }
 
     /// <summary>
