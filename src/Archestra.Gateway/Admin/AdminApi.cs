@@ -130,6 +130,8 @@ internal sealed partial class AdminHandlers
         AddProfileRoutes(routes);
         AddPolicyRoutes(routes);
         AddKeyRoutes(routes);
+        AddLlmProviderRoutes(routes);
+        AddLlmCostRoutes(routes);
         AddReadRoutes(routes);
         return routes;
     }
