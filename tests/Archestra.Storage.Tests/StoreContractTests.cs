@@ -56,8 +56,8 @@ public abstract class StoreContractTests : IAsyncLifetime
         var store = await OpenAsync();
         await OpenAsync();
         var applied = await store.GetAppliedMigrationsAsync(TestContext.Current.CancellationToken);
-        Assert.Equal([1, 2], applied.Select(m => m.Version));
-        Assert.Equal(["resources", "audit"], applied.Select(m => m.Name));
+        Assert.Equal([1, 2, 3], applied.Select(m => m.Version));
+        Assert.Equal(["resources", "audit", "llm-limits-total"], applied.Select(m => m.Name));
         Assert.All(applied, m => Assert.InRange(m.AppliedAt, DateTime.UtcNow.AddMinutes(-5), DateTime.UtcNow.AddMinutes(1)));
     }
 
@@ -67,7 +67,7 @@ public abstract class StoreContractTests : IAsyncLifetime
         var opens = Enumerable.Range(0, 2).Select(_ => OpenAsync()).ToArray();
         var stores = await Task.WhenAll(opens);
         var applied = await stores[0].GetAppliedMigrationsAsync(TestContext.Current.CancellationToken);
-        Assert.Equal([1, 2], applied.Select(m => m.Version));
+        Assert.Equal([1, 2, 3], applied.Select(m => m.Version));
     }
 
     [Fact]

@@ -101,6 +101,11 @@ internal sealed partial class AdminHandlers
 {
     private readonly AdminContext _context;
     private readonly SemaphoreSlim _changing = new(1, 1);
+
+    /// <summary>When this process last wrote each admin key's last_used_at (ticks).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, long> _touched = new();
+
+    private static readonly TimeSpan TouchInterval = TimeSpan.FromMinutes(1);
     private readonly ILogger _logger;
 
     public AdminHandlers(AdminContext context)
@@ -130,6 +135,8 @@ internal sealed partial class AdminHandlers
         AddProfileRoutes(routes);
         AddPolicyRoutes(routes);
         AddKeyRoutes(routes);
+        AddLlmProviderRoutes(routes);
+        AddLlmCostRoutes(routes);
         AddReadRoutes(routes);
         return routes;
     }
@@ -201,7 +208,48 @@ internal sealed partial class AdminHandlers
 
         // The lookup is by the SHA-256 of a high-entropy key: its timing reveals nothing about the key.
         var row = await Store.FindAdminKeyAsync(hash, http.RequestAborted).ConfigureAwait(false);
-        return row is null ? null : new Caller(row.Name, row.ReadWrite);
+        if (row is null)
+        {
+            return null;
+        }
+
+        TouchKey(row);
+        return new Caller(row.Name, row.ReadWrite);
+    }
+
+    /// <summary>
+    /// Sets the key's last_used_at off the request path, at most once per <see cref="TouchInterval"/> per key (and per
+    /// process): a busy script would otherwise turn every read into a write.
+    /// </summary>
+    private void TouchKey(AdminKeyRow row)
+    {
+        var now = DateTime.UtcNow;
+        if (row.LastUsedAt is { } used && now - used < TouchInterval)
+        {
+            return;
+        }
+
+        var previous = _touched.GetOrAdd(row.Id, 0L);
+        if (now.Ticks - previous < TouchInterval.Ticks || !_touched.TryUpdate(row.Id, now.Ticks, previous))
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await Store.TouchAdminKeyAsync(row.Id, now, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The gateway is stopping; the time is a hint, not a record.
+            }
+            catch (Exception e)
+            {
+                AdminLog.TouchFailed(_logger, row.Name, e);
+            }
+        });
     }
 
     /// <summary>
@@ -269,4 +317,7 @@ internal static partial class AdminLog
 
     [LoggerMessage(2, LogLevel.Information, "admin change by {Actor}: {Action} {Kind} '{Name}'")]
     public static partial void Changed(ILogger logger, string actor, string action, string kind, string name);
+
+    [LoggerMessage(3, LogLevel.Warning, "could not record the use of admin key '{Name}'")]
+    public static partial void TouchFailed(ILogger logger, string name, Exception exception);
 }

@@ -174,6 +174,11 @@ internal sealed partial class AdminHandlers
                 return AdminResult.NotFound("profile", name);
             }
 
+            if (await ProfileUsersAsync(name, ct).ConfigureAwait(false) is { Count: > 0 } users)
+            {
+                return AdminResult.Conflict($"profile '{name}' is used by {string.Join(", ", users)}; delete or change them first");
+            }
+
             var candidate = state with
             {
                 Profiles = state.Profiles.Where(p => p.Name != name).ToList(),

@@ -122,6 +122,16 @@ public abstract partial class ArchestraStore
         return result;
     }
 
+    /// <summary>Records that an admin key was used (not a change: no change-log row).</summary>
+    internal async Task TouchAdminKeyAsync(Guid id, DateTime time, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE admin_keys SET last_used_at = @time WHERE id = @id";
+        Bind(command, [("id", id), ("time", time)]);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Runs <paramref name="work"/> and records <paramref name="change"/> in one transaction: both or neither.</summary>
     internal async Task TransactAsync(Func<StoreTransaction, Task> work, AdminChange change, CancellationToken cancellationToken)
     {

@@ -408,30 +408,35 @@ public abstract partial class ArchestraStore : IAsyncDisposable
     /// </summary>
     public async Task SetProviderKeyAsync(Guid providerId, string name, string apiKey, ManagedBy managedBy, CancellationToken cancellationToken = default)
     {
+        var parameters = ProviderKeyParameters(providerId, name, apiKey, managedBy);
+        await ExecuteAsync(ProviderKeyUpsert, command => Bind(command, parameters), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The same as <see cref="SetProviderKeyAsync(Guid, string, string, ManagedBy, CancellationToken)"/>, inside a change's transaction.</summary>
+    internal Task SetProviderKeyAsync(StoreTransaction transaction, Guid providerId, string name, string apiKey, ManagedBy managedBy, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        return transaction.ExecuteAsync(ProviderKeyUpsert, cancellationToken, ProviderKeyParameters(providerId, name, apiKey, managedBy));
+    }
+
+    private const string ProviderKeyUpsert = """
+        INSERT INTO llm_provider_keys (id, provider_id, name, ciphertext, nonce, key_id, managed_by, created_at, updated_at)
+        VALUES (@id, @provider, @name, @ciphertext, @nonce, @key_id, @managed_by, @now, @now)
+        ON CONFLICT (provider_id, name) DO UPDATE SET ciphertext = excluded.ciphertext, nonce = excluded.nonce,
+            key_id = excluded.key_id, updated_at = excluded.updated_at
+        """;
+
+    private (string, object?)[] ProviderKeyParameters(Guid providerId, string name, string apiKey, ManagedBy managedBy)
+    {
         var box = Secrets ?? throw new InvalidOperationException(
             "Cannot store an LLM provider API key: ARCHESTRA_SECRET_KEY is not set. Set it to 32 random bytes, base64 or hex " +
             "(e.g. `openssl rand -base64 32`), and keep it: stored keys cannot be read back without it.");
         var sealedKey = box.Encrypt(apiKey, ProviderKeyBinding(providerId, name));
-        var now = AuditTime.Truncate(DateTime.UtcNow);
-        await ExecuteAsync(
-            """
-            INSERT INTO llm_provider_keys (id, provider_id, name, ciphertext, nonce, key_id, managed_by, created_at, updated_at)
-            VALUES (@id, @provider, @name, @ciphertext, @nonce, @key_id, @managed_by, @now, @now)
-            ON CONFLICT (provider_id, name) DO UPDATE SET ciphertext = excluded.ciphertext, nonce = excluded.nonce,
-                key_id = excluded.key_id, updated_at = excluded.updated_at
-            """,
-            command =>
-            {
-                AddParameter(command, "id", Db(Guid.CreateVersion7()));
-                AddParameter(command, "provider", Db(providerId));
-                AddParameter(command, "name", name);
-                AddParameter(command, "ciphertext", sealedKey.Ciphertext);
-                AddParameter(command, "nonce", sealedKey.Nonce);
-                AddParameter(command, "key_id", sealedKey.KeyId);
-                AddParameter(command, "managed_by", ManagedByText(managedBy));
-                AddParameter(command, "now", Db(now));
-            },
-            cancellationToken).ConfigureAwait(false);
+        return
+        [
+            ("id", Guid.CreateVersion7()), ("provider", providerId), ("name", name), ("ciphertext", sealedKey.Ciphertext),
+            ("nonce", sealedKey.Nonce), ("key_id", sealedKey.KeyId), ("managed_by", ManagedByText(managedBy)), ("now", DateTime.UtcNow),
+        ];
     }
 
     /// <summary>The sealed form of a provider key as stored, or null.</summary>

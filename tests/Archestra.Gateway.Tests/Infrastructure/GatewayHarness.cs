@@ -25,7 +25,8 @@ internal sealed class GatewayHarness : IAsyncDisposable
     /// False (transport tests): every tool may run in an untrusted context, so calling several tools in one
     /// session is not refused by the secure defaults. Policy tests pass true and configure what they test.
     /// </param>
-    public static async Task<GatewayHarness> StartAsync(GatewayConfig config, bool enforceToolDefaults = false)
+    /// <param name="getEnv">The gateway's environment (e.g. ARCHESTRA_SECRET_KEY); the process environment when null.</param>
+    public static async Task<GatewayHarness> StartAsync(GatewayConfig config, bool enforceToolDefaults = false, Func<string, string?>? getEnv = null)
     {
         config = config with
         {
@@ -44,7 +45,7 @@ internal sealed class GatewayHarness : IAsyncDisposable
             config = config with { Storage = config.Storage with { DataDirectory = dataDirectory } };
         }
 
-        var server = await GatewayServer.StartAsync(config, CancellationToken.None, logging => logging.SetMinimumLevel(LogLevel.Warning));
+        var server = await GatewayServer.StartAsync(config, CancellationToken.None, logging => logging.SetMinimumLevel(LogLevel.Warning), getEnv);
         return new GatewayHarness(server, dataDirectory);
     }
 

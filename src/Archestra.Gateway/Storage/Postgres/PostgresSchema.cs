@@ -244,5 +244,10 @@ internal static class PostgresSchema
             CREATE INDEX llm_interactions_model ON llm_interactions (requested_model, time);
             CREATE INDEX llm_interactions_not_ok ON llm_interactions (status, time) WHERE status <> 'ok';
             """),
+        new(3, "llm-limits-total", """
+            -- Admin API limits may run over the whole lifetime ("total"), not only a calendar period.
+            ALTER TABLE limits DROP CONSTRAINT limits_period_check,
+                ADD CONSTRAINT limits_period_check CHECK (period IN ('hour', 'day', 'week', 'month', 'total'));
+            """),
     ];
 }

@@ -244,5 +244,26 @@ internal static class SqliteSchema
             CREATE INDEX llm_interactions_model ON llm_interactions (requested_model, time);
             CREATE INDEX llm_interactions_not_ok ON llm_interactions (status, time) WHERE status <> 'ok';
             """),
+        new(3, "llm-limits-total", """
+            -- Admin API limits may run over the whole lifetime ("total"), not only a calendar period. SQLite cannot
+            -- alter a CHECK constraint: the table is rebuilt with the rows copied (nothing references it).
+            CREATE TABLE limits_v3 (
+                id         BLOB PRIMARY KEY,
+                scope      TEXT NOT NULL CHECK (scope IN ('organization', 'profile', 'model', 'provider')),
+                target     TEXT,
+                kind       TEXT NOT NULL CHECK (kind IN ('tokens', 'cost', 'requests')),
+                period     TEXT NOT NULL CHECK (period IN ('hour', 'day', 'week', 'month', 'total')),
+                amount     INTEGER NOT NULL,
+                action     TEXT NOT NULL DEFAULT 'block' CHECK (action IN ('block', 'warn')),
+                enabled    INTEGER NOT NULL DEFAULT 1,
+                managed_by TEXT NOT NULL CHECK (managed_by IN ('file', 'api')),
+                created_at INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)),
+                updated_at INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))
+            );
+            INSERT INTO limits_v3 (id, scope, target, kind, period, amount, action, enabled, managed_by, created_at, updated_at)
+                SELECT id, scope, target, kind, period, amount, action, enabled, managed_by, created_at, updated_at FROM limits;
+            DROP TABLE limits;
+            ALTER TABLE limits_v3 RENAME TO limits;
+            """),
     ];
 }

@@ -1,0 +1,294 @@
+using System.Text.Json;
+using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Storage;
+using Microsoft.AspNetCore.Http;
+
+namespace Archestra.Gateway.Admin;
+
+/// <summary>
+/// <c>/api/llm/providers</c>: the LLM providers the proxy forwards to. API keys are write-only: sealed with AES-256-GCM
+/// under ARCHESTRA_SECRET_KEY in the change's transaction, and answered only by name.
+/// </summary>
+internal sealed partial class AdminHandlers
+{
+    private static readonly string[] s_providerKeys = ["name", "kind", "baseUrl", "apiKeys"];
+    private static readonly string[] s_providerApiKeyKeys = ["name", "key"];
+
+    /// <summary>The providers' public APIs, as their SDKs default to (openai-dotnet, anthropic-sdk).</summary>
+    private static string DefaultBaseUrl(string kind) => kind == "anthropic" ? "https://api.anthropic.com" : "https://api.openai.com/v1";
+
+    private sealed record ApiProviderKey(string Name, DateTime UpdatedAt);
+
+    private sealed record ApiProvider(Guid Id, string Name, string Kind, string BaseUrl, DateTime CreatedAt, DateTime UpdatedAt, IReadOnlyList<ApiProviderKey> Keys);
+
+    private void AddLlmProviderRoutes(List<AdminRoute> routes)
+    {
+        const string tag = "llm";
+        routes.Add(new("GET", "/api/llm/providers", tag, "List LLM providers (API key names only, never the keys)", (h, c) => ListProvidersAsync(h)));
+        routes.Add(new("POST", "/api/llm/providers", tag, "Create an LLM provider: name, kind (openai or anthropic), baseUrl, apiKeys [{name, key}] (write-only)", (h, c) => WriteProviderAsync(h, c, null), Body: true));
+        routes.Add(new("GET", "/api/llm/providers/{name}", tag, "Get one LLM provider", (h, c) => GetProviderAsync(h)));
+        routes.Add(new("PUT", "/api/llm/providers/{name}", tag, "Replace an LLM provider; apiKeys, when given, become its whole key set (omitted: keys unchanged)", (h, c) => WriteProviderAsync(h, c, AdminRequest.Route(h, "name")), Body: true));
+        routes.Add(new("DELETE", "/api/llm/providers/{name}", tag, "Delete an LLM provider and its keys", DeleteProviderAsync));
+    }
+
+    private async Task<List<ApiProvider>> LoadProvidersAsync(CancellationToken ct)
+    {
+        var keys = await Store.QueryAsync(
+            "SELECT provider_id, name, updated_at FROM llm_provider_keys ORDER BY name",
+            static r => (Provider: r.Guid(0), Key: new ApiProviderKey(r.String(1), r.Time(2))), ct).ConfigureAwait(false);
+        return await Store.QueryAsync(
+            "SELECT id, name, kind, base_url, created_at, updated_at FROM llm_providers ORDER BY created_at, name",
+            r =>
+            {
+                var id = r.Guid(0);
+                var kind = r.String(2);
+                return new ApiProvider(id, r.String(1), kind, r.NullableString(3) ?? DefaultBaseUrl(kind), r.Time(4), r.Time(5),
+                    keys.Where(k => k.Provider == id).Select(k => k.Key).ToList());
+            }, ct).ConfigureAwait(false);
+    }
+
+    private async Task<AdminResult> ListProvidersAsync(HttpContext http)
+    {
+        var providers = await LoadProvidersAsync(http.RequestAborted).ConfigureAwait(false);
+        return AdminResult.Ok(w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("items"u8);
+            foreach (var provider in providers)
+            {
+                WriteProvider(w, provider);
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    private async Task<AdminResult> GetProviderAsync(HttpContext http)
+    {
+        var name = AdminRequest.Route(http, "name");
+        var providers = await LoadProvidersAsync(http.RequestAborted).ConfigureAwait(false);
+        return providers.FirstOrDefault(p => p.Name == name) is { } provider
+            ? AdminResult.Ok(w => WriteProvider(w, provider))
+            : AdminResult.NotFound("LLM provider", name);
+    }
+
+    private async Task<AdminResult> WriteProviderAsync(HttpContext http, Caller caller, string? existingName)
+    {
+        var ct = http.RequestAborted;
+        var (document, problem) = await AdminRequest.ReadObjectAsync(http).ConfigureAwait(false);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        using var doc = document!;
+        var body = doc.RootElement;
+        var errors = new List<FieldError>();
+        AdminRequest.UnknownKeys(body, "$", s_providerKeys, errors);
+        string? name;
+        if (existingName is null)
+        {
+            name = AdminRequest.RequiredString(body, "name", errors);
+            if (name is not null && !ConfigReader.IsName(name))
+            {
+                errors.Add(new FieldError("$.name", "a provider name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'"));
+            }
+        }
+        else
+        {
+            name = existingName;
+            if (AdminRequest.OptionalString(body, "name", errors) is { } given && given != existingName)
+            {
+                errors.Add(new FieldError("$.name", $"a provider cannot be renamed; expected '{existingName}' or no name"));
+            }
+        }
+
+        var kind = AdminRequest.RequiredString(body, "kind", errors);
+        if (kind is not null and not "openai" and not "anthropic")
+        {
+            errors.Add(new FieldError("$.kind", $"expected one of openai, anthropic, got '{kind}'"));
+            kind = null;
+        }
+
+        var baseUrl = AdminRequest.OptionalString(body, "baseUrl", errors);
+        if (baseUrl is not null && !(Uri.TryCreate(baseUrl, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.Host.Length > 0 && uri.Query.Length == 0 && uri.Fragment.Length == 0))
+        {
+            errors.Add(new FieldError("$.baseUrl", $"expected an absolute http(s) URL without query or fragment, got '{baseUrl}'"));
+        }
+
+        var apiKeys = ReadApiKeys(body, errors);
+        if (apiKeys is { Count: > 0 } && Store.Secrets is null)
+        {
+            errors.Add(new FieldError("$.apiKeys", "API keys are stored encrypted and the gateway has no ARCHESTRA_SECRET_KEY: set it to 32 random bytes, base64 or hex (`openssl rand -base64 32`), restart the gateway, and send the keys again"));
+        }
+
+        if (errors.Count > 0 || name is null || kind is null)
+        {
+            return AdminResult.Invalid(errors);
+        }
+
+        await _changing.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var providers = await LoadProvidersAsync(ct).ConfigureAwait(false);
+            var current = providers.FirstOrDefault(p => p.Name == name);
+            if (existingName is null && current is not null)
+            {
+                return AdminResult.Conflict($"an LLM provider named '{name}' already exists");
+            }
+
+            if (existingName is not null && current is null)
+            {
+                return AdminResult.NotFound("LLM provider", name);
+            }
+
+            var now = AuditTime.Truncate(DateTime.UtcNow);
+            var id = current?.Id ?? Guid.CreateVersion7();
+            var keys = apiKeys is null
+                ? current?.Keys ?? []
+                : apiKeys.Select(k => new ApiProviderKey(k.Name, now)).ToList();
+            var row = new ApiProvider(id, name, kind, baseUrl ?? DefaultBaseUrl(kind), current?.CreatedAt ?? now, now, keys);
+            await ChangeAsync(caller, current is null ? "create" : "update", "llm-provider", name,
+                async tx =>
+                {
+                    var parameters = new (string, object?)[] { ("id", id), ("name", name), ("kind", kind), ("base_url", row.BaseUrl), ("now", now) };
+                    await (current is null
+                        ? tx.ExecuteAsync("INSERT INTO llm_providers (id, name, kind, base_url, managed_by, created_at, updated_at) VALUES (@id, @name, @kind, @base_url, 'api', @now, @now)", ct, parameters)
+                        : tx.ExecuteAsync("UPDATE llm_providers SET kind = @kind, base_url = @base_url, updated_at = @now WHERE id = @id", ct, parameters)).ConfigureAwait(false);
+                    if (apiKeys is not null)
+                    {
+                        await tx.ExecuteAsync("DELETE FROM llm_provider_keys WHERE provider_id = @id", ct, ("id", id)).ConfigureAwait(false);
+                        foreach (var (keyName, secret) in apiKeys)
+                        {
+                            await Store.SetProviderKeyAsync(tx, id, keyName, secret, ManagedBy.Api, ct).ConfigureAwait(false);
+                        }
+                    }
+                },
+                w =>
+                {
+                    // Never the keys: the change log is readable by every admin key.
+                    w.WriteStartObject();
+                    w.WriteString("kind"u8, kind);
+                    w.WriteString("baseUrl"u8, row.BaseUrl);
+                    w.WriteStartArray("apiKeys"u8);
+                    foreach (var key in keys)
+                    {
+                        w.WriteStringValue(key.Name);
+                    }
+
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                },
+                ct).ConfigureAwait(false);
+            return current is null ? AdminResult.Created(w => WriteProvider(w, row)) : AdminResult.Ok(w => WriteProvider(w, row));
+        }
+        finally
+        {
+            _changing.Release();
+        }
+    }
+
+    /// <summary>apiKeys: null when absent; otherwise the (name, key) pairs, names unique.</summary>
+    private static List<(string Name, string Key)>? ReadApiKeys(JsonElement body, List<FieldError> errors)
+    {
+        if (!body.TryGetProperty("apiKeys", out var array) || array.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (array.ValueKind != JsonValueKind.Array)
+        {
+            errors.Add(new FieldError("$.apiKeys", $"expected an array of {{\"name\", \"key\"}}, got {AdminRequest.Kind(array)}"));
+            return null;
+        }
+
+        var result = new List<(string, string)>();
+        var index = 0;
+        foreach (var item in array.EnumerateArray())
+        {
+            var path = $"$.apiKeys[{index++}]";
+            if (item.ValueKind != JsonValueKind.Object)
+            {
+                errors.Add(new FieldError(path, $"expected an object {{\"name\", \"key\"}}, got {AdminRequest.Kind(item)}"));
+                continue;
+            }
+
+            var itemErrors = new List<FieldError>();
+            AdminRequest.UnknownKeys(item, path, s_providerApiKeyKeys, itemErrors);
+            var keyName = AdminRequest.RequiredString(item, "name", itemErrors);
+            var key = AdminRequest.RequiredString(item, "key", itemErrors);
+            foreach (var e in itemErrors)
+            {
+                errors.Add(e with { Path = path + e.Path[1..] });
+            }
+
+            if (keyName is not null && !ConfigReader.IsName(keyName))
+            {
+                errors.Add(new FieldError(path + ".name", "a key name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'"));
+            }
+            else if (keyName is not null && result.Any(k => k.Item1 == keyName))
+            {
+                errors.Add(new FieldError(path + ".name", $"the key name '{keyName}' appears twice"));
+            }
+
+            if (keyName is not null && key is not null)
+            {
+                result.Add((keyName, key));
+            }
+        }
+
+        return result;
+    }
+
+    private async Task<AdminResult> DeleteProviderAsync(HttpContext http, Caller caller)
+    {
+        var ct = http.RequestAborted;
+        var name = AdminRequest.Route(http, "name");
+        await _changing.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var providers = await LoadProvidersAsync(ct).ConfigureAwait(false);
+            if (providers.FirstOrDefault(p => p.Name == name) is not { } current)
+            {
+                return AdminResult.NotFound("LLM provider", name);
+            }
+
+            await ChangeAsync(caller, "delete", "llm-provider", name,
+                async tx =>
+                {
+                    await tx.ExecuteAsync("DELETE FROM llm_provider_keys WHERE provider_id = @id", ct, ("id", current.Id)).ConfigureAwait(false);
+                    await tx.ExecuteAsync("DELETE FROM llm_providers WHERE id = @id", ct, ("id", current.Id)).ConfigureAwait(false);
+                },
+                NoDetails, ct).ConfigureAwait(false);
+            return AdminResult.NoContent;
+        }
+        finally
+        {
+            _changing.Release();
+        }
+    }
+
+    private static void WriteProvider(Utf8JsonWriter w, ApiProvider provider)
+    {
+        w.WriteStartObject();
+        w.WriteString("name"u8, provider.Name);
+        w.WriteString("kind"u8, provider.Kind);
+        w.WriteString("baseUrl"u8, provider.BaseUrl);
+        w.WriteStartArray("apiKeys"u8);
+        foreach (var key in provider.Keys)
+        {
+            w.WriteStartObject();
+            w.WriteString("name"u8, key.Name);
+            w.WriteBoolean("hasKey"u8, true);
+            w.WriteString("updatedAt"u8, key.UpdatedAt);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteString("managedBy"u8, "api");
+        w.WriteString("createdAt"u8, provider.CreatedAt);
+        w.WriteString("updatedAt"u8, provider.UpdatedAt);
+        w.WriteEndObject();
+    }
+}
