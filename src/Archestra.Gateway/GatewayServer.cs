@@ -23,7 +23,7 @@ namespace Archestra.Gateway;
 /// WebApplications keep each port's surface exactly what DESIGN.md lists, with no host-based routing
 /// on the hot path.
 /// </summary>
-internal sealed class GatewayServer : IAsyncDisposable
+internal sealed partial class GatewayServer : IAsyncDisposable
 {
     private readonly WebApplication _gatewayApp;
     private readonly WebApplication _adminApp;
@@ -101,6 +101,8 @@ internal sealed class GatewayServer : IAsyncDisposable
         metrics.AddSource(server._audit.Metrics);
         server._audit.Start();
         gateway.Audit = server._audit;
+        var toolsLogger = loggerFactory.CreateLogger("Archestra.Tools");
+        gateway.ToolsDiscovered += (name, list) => _ = server.RecordToolsAsync(name, list, toolsLogger);
 
         var logger = loggerFactory.CreateLogger("Archestra");
         foreach (var profile in gateway.Profiles.Values)
@@ -141,6 +143,32 @@ internal sealed class GatewayServer : IAsyncDisposable
         server._ready = true;
         return server;
     }
+
+    /// <summary>Stores a server's tool list (name, description, input schema, first and last seen) off the request path.</summary>
+    private async Task RecordToolsAsync(string server, ListSnapshot list, ILogger logger)
+    {
+        try
+        {
+            var tools = new List<(string, string?, string)>(list.Items.Length);
+            foreach (var item in list.Items)
+            {
+                using var json = JsonDocument.Parse(item.Json);
+                var root = json.RootElement;
+                var description = root.TryGetProperty("description", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
+                var schema = root.TryGetProperty("inputSchema", out var s) ? s.GetRawText() : "{}";
+                tools.Add((item.Key, description, schema));
+            }
+
+            await _store!.RecordDiscoveredToolsAsync(server, tools, DateTime.UtcNow).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is System.Data.Common.DbException or JsonException or InvalidOperationException or ObjectDisposedException)
+        {
+            LogToolsNotRecorded(logger, server, ex.Message);
+        }
+    }
+
+    [LoggerMessage(1201, LogLevel.Warning, "Could not record the tools of MCP server '{Server}': {Detail}")]
+    private static partial void LogToolsNotRecorded(ILogger logger, string server, string detail);
 
     /// <summary>ARCHESTRA_DATABASE_URL wins over the file's <c>database</c>; the secret key only ever comes from the environment.</summary>
     internal static StorageOptions StorageOptionsFor(GatewayConfig config, Func<string, string?> getEnv)

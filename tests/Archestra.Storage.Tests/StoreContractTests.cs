@@ -56,8 +56,8 @@ public abstract class StoreContractTests : IAsyncLifetime
         var store = await OpenAsync();
         await OpenAsync();
         var applied = await store.GetAppliedMigrationsAsync(TestContext.Current.CancellationToken);
-        Assert.Equal([1, 2, 3], applied.Select(m => m.Version));
-        Assert.Equal(["resources", "audit", "llm-limits-total"], applied.Select(m => m.Name));
+        Assert.Equal([1, 2, 3, 4], applied.Select(m => m.Version));
+        Assert.Equal(["resources", "audit", "llm-limits-total", "discovered-tools-by-server-name"], applied.Select(m => m.Name));
         Assert.All(applied, m => Assert.InRange(m.AppliedAt, DateTime.UtcNow.AddMinutes(-5), DateTime.UtcNow.AddMinutes(1)));
     }
 
@@ -67,7 +67,29 @@ public abstract class StoreContractTests : IAsyncLifetime
         var opens = Enumerable.Range(0, 2).Select(_ => OpenAsync()).ToArray();
         var stores = await Task.WhenAll(opens);
         var applied = await stores[0].GetAppliedMigrationsAsync(TestContext.Current.CancellationToken);
-        Assert.Equal([1, 2, 3], applied.Select(m => m.Version));
+        Assert.Equal([1, 2, 3, 4], applied.Select(m => m.Version));
+    }
+
+    [Fact]
+    public async Task Discovered_tools_keep_their_first_seen_time_and_update_the_rest()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var store = await OpenAsync();
+        var first = new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+        await store.RecordDiscoveredToolsAsync("files", [("read", "Reads a file", """{"type":"object"}"""), ("write", null, "{}")], first, ct);
+        var later = first.AddHours(2);
+        await store.RecordDiscoveredToolsAsync("files", [("read", "Reads a file (v2)", """{"type":"object","required":["path"]}""")], later, ct);
+        await store.RecordDiscoveredToolsAsync("mail", [("send", "Sends", "{}")], later, ct);
+
+        var files = await store.ListDiscoveredToolsAsync("files", ct);
+        Assert.Equal(["read", "write"], files.Select(t => t.Name));
+        var read = files[0];
+        Assert.Equal(("Reads a file (v2)", first, later), (read.Description, read.FirstSeen, read.LastSeen));
+        Assert.Equal("path", System.Text.Json.JsonDocument.Parse(read.InputSchemaJson).RootElement.GetProperty("required")[0].GetString());
+
+        // A tool the server stopped listing keeps its row and its old last-seen time.
+        Assert.Equal((null, first), (files[1].Description, files[1].LastSeen));
+        Assert.Equal(3, (await store.ListDiscoveredToolsAsync(cancellationToken: ct)).Count);
     }
 
     [Fact]

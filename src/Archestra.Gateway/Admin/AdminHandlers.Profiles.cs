@@ -415,8 +415,16 @@ internal sealed partial class AdminHandlers
         var profileFilter = AdminRequest.Query(http, "profile");
         var serverFilter = AdminRequest.Query(http, "server");
         var config = Gateway.Config;
-        var items = new List<(string Profile, string Server, string Tool, string Exposed, string? Description, ToolSettings Settings, string? Key, bool FileManaged)>();
+        var items = new List<(string Profile, string Server, string Tool, string Exposed, string? Description, ToolSettings Settings, string? Key, bool FileManaged, bool Online)>();
         var fileProfiles = File.Profiles.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+
+        // What the servers listed before (also while a server is down): first and last seen, from the database.
+        var seen = new Dictionary<(string, string), DiscoveredTool>();
+        foreach (var tool in await Store.ListDiscoveredToolsAsync(serverFilter, http.RequestAborted).ConfigureAwait(false))
+        {
+            seen[(tool.Server, tool.Name)] = tool;
+        }
+
         foreach (var profile in config.Profiles)
         {
             if (profileFilter is not null && profile.Name != profileFilter)
@@ -439,6 +447,14 @@ internal sealed partial class AdminHandlers
                 var list = await entry.GetListAsync(ListKind.Tools, Gateway.OnListFailed).ConfigureAwait(false);
                 if (list is null)
                 {
+                    // Down: show what it listed when it was last up.
+                    foreach (var known in seen.Values.Where(t => t.Server == entry.Name).OrderBy(t => t.Name, StringComparer.Ordinal))
+                    {
+                        var knownQualified = McpProtocol.Qualify(entry.Name, known.Name);
+                        var (knownSettings, knownKey) = Effective(profile, entry.Name, knownQualified);
+                        items.Add((profile.Name, entry.Name, known.Name, live.Prefixed ? knownQualified : known.Name, known.Description, knownSettings, knownKey, fileProfiles.Contains(profile.Name), false));
+                    }
+
                     continue;
                 }
 
@@ -455,7 +471,7 @@ internal sealed partial class AdminHandlers
                         }
                     }
 
-                    items.Add((profile.Name, entry.Name, item.Key, live.Prefixed ? qualified : item.Key, description, settings, key, fileProfiles.Contains(profile.Name)));
+                    items.Add((profile.Name, entry.Name, item.Key, live.Prefixed ? qualified : item.Key, description, settings, key, fileProfiles.Contains(profile.Name), true));
                 }
             }
         }
@@ -485,6 +501,13 @@ internal sealed partial class AdminHandlers
                 }
 
                 w.WriteString("managedBy"u8, item.FileManaged ? "file" : "api");
+                w.WriteBoolean("online"u8, item.Online);
+                if (seen.TryGetValue((item.Server, item.Tool), out var history))
+                {
+                    w.WriteString("firstSeen"u8, history.FirstSeen);
+                    w.WriteString("lastSeen"u8, history.LastSeen);
+                }
+
                 w.WriteEndObject();
             }
 

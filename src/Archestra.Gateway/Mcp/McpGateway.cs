@@ -58,6 +58,9 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
 
     public void ApplyPolicies(PolicySnapshot snapshot) => Volatile.Write(ref _policies, snapshot);
 
+    /// <summary>Raised with a server's name and its complete tool list whenever the list is fetched.</summary>
+    public event Action<string, ListSnapshot>? ToolsDiscovered;
+
     /// <summary>Where tool calls are recorded; null when the gateway runs without storage (some tests).</summary>
     public Storage.AuditWriter? Audit { get; set; }
 
@@ -93,7 +96,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
 
     private UpstreamEntry CreateEntry(McpServerConfig server)
     {
-        var entry = new UpstreamEntry(server.Name) { Definition = server };
+        var entry = new UpstreamEntry(server.Name) { Definition = server, ToolsLoaded = (e, list) => ToolsDiscovered?.Invoke(e.Name, list) };
         entry.Upstream = UpstreamFactory.Create(ToOptions(server), this, _loggerFactory);
         if (entry.Upstream is StdioUpstream stdio)
         {

@@ -156,6 +156,9 @@ internal sealed class UpstreamEntry
         NameUtf8 = Encoding.UTF8.GetBytes(name);
     }
 
+    /// <summary>Called with each freshly fetched tool list (at connect and after list_changed), e.g. to record it.</summary>
+    public Action<UpstreamEntry, ListSnapshot>? ToolsLoaded { get; set; }
+
     /// <summary>The definition it was created from, to tell whether a new configuration changes it.</summary>
     public Configuration.McpServerConfig? Definition { get; init; }
 
@@ -244,6 +247,7 @@ internal sealed class UpstreamEntry
             result = await FetchAllPagesAsync(kind, onFailure).ConfigureAwait(false);
         }
 
+        var current = false;
         lock (_gate)
         {
             if (_generation[(int)kind] == generation)
@@ -252,8 +256,14 @@ internal sealed class UpstreamEntry
                 if (result is not null)
                 {
                     _lists[(int)kind] = result;
+                    current = true;
                 }
             }
+        }
+
+        if (current && kind == ListKind.Tools && result!.Items.Length > 0)
+        {
+            ToolsLoaded?.Invoke(this, result);
         }
 
         return result;

@@ -97,6 +97,19 @@ public sealed class AdminEndToEndTests
         tools = await admin.GetAsync("/api/tools?profile=team&server=ev");
         echo = tools.Items.Single(t => t.GetProperty("id").GetString() == "team/ev__echo");
         Assert.Equal("trusted", echo.GetProperty("settings").GetProperty("resultTreatment").GetString());
+        Assert.True(echo.GetProperty("online").GetBoolean());
+
+        // The tool list is also stored (recorded in the background when the server listed it): first and last seen.
+        for (var attempt = 0; !echo.TryGetProperty("firstSeen", out _); attempt++)
+        {
+            Assert.True(attempt < 100, "the discovered tool was never recorded: " + echo);
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+            echo = (await admin.GetAsync("/api/tools?profile=team&server=ev")).Items.Single(t => t.GetProperty("id").GetString() == "team/ev__echo");
+        }
+
+        Assert.True(echo.GetProperty("lastSeen").GetDateTime() >= echo.GetProperty("firstSeen").GetDateTime());
+        var discovered = await gateway.Server.Store.ListDiscoveredToolsAsync("ev", TestContext.Current.CancellationToken);
+        Assert.Contains(discovered, t => t.Name == "echo" && t.InputSchemaJson.Contains("message", StringComparison.Ordinal));
 
         // Status, logs, restart.
         var status = await admin.GetAsync("/api/mcp-servers/ev/status");

@@ -249,5 +249,19 @@ internal static class PostgresSchema
             ALTER TABLE limits DROP CONSTRAINT limits_period_check,
                 ADD CONSTRAINT limits_period_check CHECK (period IN ('hour', 'day', 'week', 'month', 'total'));
             """),
+        new(4, "discovered-tools-by-server-name", """
+            -- Tools are discovered from every server, including the file's, which have no mcp_servers row: key them by
+            -- the server's name. The old table was never written.
+            DROP TABLE discovered_tools;
+            CREATE TABLE discovered_tools (
+                server       text NOT NULL,
+                name         text NOT NULL,
+                description  text,
+                input_schema jsonb NOT NULL,
+                first_seen   timestamptz NOT NULL,
+                last_seen    timestamptz NOT NULL,
+                PRIMARY KEY (server, name)
+            );
+            """),
     ];
 }

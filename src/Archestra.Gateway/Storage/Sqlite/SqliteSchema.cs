@@ -265,5 +265,19 @@ internal static class SqliteSchema
             DROP TABLE limits;
             ALTER TABLE limits_v3 RENAME TO limits;
             """),
+        new(4, "discovered-tools-by-server-name", """
+            -- Tools are discovered from every server, including the file's, which have no mcp_servers row: key them by
+            -- the server's name. The old table was never written.
+            DROP TABLE discovered_tools;
+            CREATE TABLE discovered_tools (
+                server       TEXT NOT NULL,
+                name         TEXT NOT NULL,
+                description  TEXT,
+                input_schema TEXT NOT NULL,
+                first_seen   INTEGER NOT NULL,
+                last_seen    INTEGER NOT NULL,
+                PRIMARY KEY (server, name)
+            );
+            """),
     ];
 }
