@@ -97,11 +97,13 @@ internal sealed partial class McpEndpoint
         var span = body.AsSpan(0, length);
         var rawId = env.Id.Of(span).ToArray();
         var needed = $"approval required by policy {decision.PolicyId}: {decision.Reason}";
-        if (session is null || !session.Capabilities.Elicitation)
+        if (session is null || !session.Capabilities.Elicitation || (!accepts.Sse && !session.HasGetStream))
         {
             var why = session is null
                 ? "this request has no MCP session, so nobody can be asked"
-                : "this client did not declare the elicitation capability, so nobody can be asked";
+                : !session.Capabilities.Elicitation
+                    ? "this client did not declare the elicitation capability, so nobody can be asked"
+                    : "this request accepts no event stream and the session has no GET stream open, so the question cannot be delivered";
             await RefuseAsync(context, session, rawId, accepts, call with { Decision = "approval_required" }, $"{needed}; {why}. Ask an operator to run the call, or use a client that supports elicitation.", length, AuditArguments(env.Arguments.Of(span))).ConfigureAwait(false);
             return;
         }

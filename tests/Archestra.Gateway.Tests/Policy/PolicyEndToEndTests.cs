@@ -244,4 +244,19 @@ public sealed class PolicyEndToEndTests : IClassFixture<PolicyFixture>
         var withheld = await FindAsync(r => r.Arguments?.Contains("SECRET " + marker, StringComparison.Ordinal) == true);
         Assert.Equal(("result_blocked", "blocked", "withhold-secrets"), (withheld.Decision, withheld.Outcome, withheld.PolicyId));
     }
+
+    [Fact]
+    public async Task Require_approval_refuses_at_once_when_the_question_has_no_way_to_the_client()
+    {
+        // The client declared elicitation, but this POST accepts only JSON and the session has no GET stream.
+        var url = _fixture.Gateway.McpUrl("agent");
+        var init = """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"elicitation":{}},"clientInfo":{"name":"raw","version":"1"}}}""";
+        using var initResponse = await Http.SendAsync(Infrastructure.RawMcp.Post(url, init), Ct);
+        var session = initResponse.Headers.GetValues("Mcp-Session-Id").Single();
+        using var call = await Http.SendAsync(Infrastructure.RawMcp.Post(url, Infrastructure.RawMcp.Call(2, "mail__get-sum", """{"a":12345,"b":1}"""), session, accept: "application/json"), Ct);
+        var message = await Infrastructure.RawMcp.ReadMessageAsync(call);
+        var result = message.GetProperty("result");
+        Assert.True(result.GetProperty("isError").GetBoolean());
+        Assert.Contains("cannot be delivered", result.GetProperty("content")[0].GetProperty("text").GetString(), StringComparison.Ordinal);
+    }
 }
