@@ -59,6 +59,16 @@ internal sealed class LlmJsonScanner : IDisposable
     /// <summary>The current document had a non-null <c>usage</c> object.</summary>
     public bool UsageSeenInDocument { get; private set; }
 
+    /// <summary>
+    /// Where a root <c>"usage":null</c> starts (the name's quote) and ends (after <c>null</c>) in the current
+    /// document, or -1: OpenAI adds it to every chunk once usage is requested.
+    /// </summary>
+    public int UsageNullStart { get; private set; } = -1;
+
+    public int UsageNullEnd { get; private set; } = -1;
+
+    private int _usageNameStart;
+
     /// <summary>Scans one complete document (an SSE event's data); usage and model accumulate across documents.</summary>
     public void ScanDocument(ReadOnlySpan<byte> json)
     {
@@ -66,6 +76,7 @@ internal sealed class LlmJsonScanner : IDisposable
         ChoicesSeen = false;
         ChoicesCount = 0;
         UsageSeenInDocument = false;
+        UsageNullStart = UsageNullEnd = -1;
         _depth = 0;
         _name = Name.None;
         try
@@ -156,6 +167,11 @@ internal sealed class LlmJsonScanner : IDisposable
         {
             case JsonTokenType.PropertyName:
                 _name = Classify(ref reader, Current);
+                if (_name == Name.Usage && _depth == 1)
+                {
+                    _usageNameStart = (int)reader.TokenStartIndex;
+                }
+
                 return;
             case JsonTokenType.StartObject:
             case JsonTokenType.StartArray:
@@ -195,6 +211,10 @@ internal sealed class LlmJsonScanner : IDisposable
                 break;
             case JsonTokenType.String:
                 HandleString(ref reader);
+                break;
+            case JsonTokenType.Null when _name == Name.Usage && _depth == 1:
+                UsageNullStart = _usageNameStart;
+                UsageNullEnd = (int)reader.TokenStartIndex + 4;
                 break;
             default:
                 CountChoice(Current);

@@ -624,9 +624,18 @@ internal sealed class LlmProxy : IDisposable
                     while ((eventEnd = SseFraming.FindEventEnd(buffer.AsSpan(0, end), scanFrom)) > 0)
                     {
                         var evt = buffer.AsSpan(pos, eventEnd - pos);
-                        if (Inspect(evt, ref finished))
+                        if (Inspect(evt, ref finished, out var cutStart, out var cutEnd))
                         {
-                            output.Write(evt);
+                            if (cutStart < 0)
+                            {
+                                output.Write(evt);
+                            }
+                            else
+                            {
+                                output.Write(evt[..cutStart]);
+                                output.Write(evt[cutEnd..]);
+                            }
+
                             wrote = true;
                         }
 
@@ -659,10 +668,15 @@ internal sealed class LlmProxy : IDisposable
             }
         }
 
-        /// <summary>Reads one event; false when the client must not see it (the usage chunk the proxy asked for).</summary>
-        private bool Inspect(ReadOnlySpan<byte> evt, ref bool finished)
+        /// <summary>
+        /// Reads one event; false when the client must not see it (the usage chunk the proxy asked for). A range
+        /// in <paramref name="cutStart"/>..<paramref name="cutEnd"/> (else -1) is left out of what the client sees:
+        /// the <c>"usage":null</c> OpenAI adds to every chunk once usage was asked for.
+        /// </summary>
+        private bool Inspect(ReadOnlySpan<byte> evt, ref bool finished, out int cutStart, out int cutEnd)
         {
-            var data = SseFraming.Data(evt, out var multiLine);
+            cutStart = cutEnd = -1;
+            var data = SseFraming.Data(evt, out var multiLine, out var dataOffset);
             if (data.IsEmpty)
             {
                 return true;
@@ -702,8 +716,48 @@ internal sealed class LlmProxy : IDisposable
                 FirstToken = Stopwatch.GetTimestamp();
             }
 
+            if (!Body.InjectedUsage)
+            {
+                return true;
+            }
+
             // The chunk the client did not ask for: "choices": [] with the usage (OpenAI API reference, stream_options).
-            return !(Body.InjectedUsage && Scanner.ChoicesSeen && Scanner.ChoicesCount == 0 && Scanner.UsageSeenInDocument);
+            if (Scanner.ChoicesSeen && Scanner.ChoicesCount == 0 && Scanner.UsageSeenInDocument)
+            {
+                return false;
+            }
+
+            if (Scanner.UsageNullStart >= 0 && !multiLine)
+            {
+                (cutStart, cutEnd) = UsageNullRange(data, Scanner.UsageNullStart, Scanner.UsageNullEnd);
+                cutStart += dataOffset;
+                cutEnd += dataOffset;
+            }
+
+            return true;
+        }
+
+        /// <summary><c>"usage":null</c> with the comma that joins it to a neighbour, so the rest stays valid JSON.</summary>
+        private static (int Start, int End) UsageNullRange(ReadOnlySpan<byte> json, int start, int end)
+        {
+            var before = start - 1;
+            while (before > 0 && json[before] is (byte)' ' or (byte)'\t')
+            {
+                before--;
+            }
+
+            if (json[before] == (byte)',')
+            {
+                return (before, end);
+            }
+
+            var after = end;
+            while (after < json.Length && json[after] is (byte)' ' or (byte)'\t')
+            {
+                after++;
+            }
+
+            return after < json.Length && json[after] == (byte)',' ? (start, after + 1) : (start, end);
         }
 
         public void Dispose()

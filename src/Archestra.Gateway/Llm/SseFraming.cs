@@ -36,10 +36,14 @@ internal static class SseFraming
         return -1;
     }
 
-    /// <summary>The value of the event's first <c>data</c> line; <paramref name="multiLine"/> says whether there are more.</summary>
-    public static ReadOnlySpan<byte> Data(ReadOnlySpan<byte> evt, out bool multiLine)
+    /// <summary>
+    /// The value of the event's first <c>data</c> line and where it starts in <paramref name="evt"/>;
+    /// <paramref name="multiLine"/> says whether there are more.
+    /// </summary>
+    public static ReadOnlySpan<byte> Data(ReadOnlySpan<byte> evt, out bool multiLine, out int offset)
     {
         multiLine = false;
+        offset = 0;
         ReadOnlySpan<byte> first = default;
         var found = false;
         foreach (var range in evt.Split((byte)'\n'))
@@ -58,6 +62,7 @@ internal static class SseFraming
 
             found = true;
             first = Value(line);
+            offset = range.Start.Value + (line.Length - first.Length);
         }
 
         return first;
