@@ -55,6 +55,7 @@ internal sealed class LlmProxy : IDisposable
     private readonly McpGateway _gateway;
     private readonly RequestGuard _guard;
     private readonly ILogger _logger;
+    private readonly Lock _applyLock = new();
     private Snapshot _snapshot = new(FrozenDictionary<string, LlmProfile>.Empty, []);
 
     public LlmProxy(McpGateway gateway, RequestGuard guard, ILogger logger)
@@ -73,7 +74,7 @@ internal sealed class LlmProxy : IDisposable
     /// <summary>Swaps in the providers and profiles of <paramref name="config"/>; unchanged providers keep their connections.</summary>
     public void Apply(GatewayConfig config)
     {
-        lock (_logger)
+        lock (_applyLock)
         {
             var old = Volatile.Read(ref _snapshot);
             var upstreams = new Dictionary<string, LlmUpstream>(StringComparer.Ordinal);
@@ -399,7 +400,8 @@ internal sealed class LlmProxy : IDisposable
         {
             var request = Context.Request;
             var url = string.Concat(Upstream.BaseUrl, "/", request.RouteValues["rest"] as string, request.QueryString.Value);
-            var message = new HttpRequestMessage(new HttpMethod(request.Method), url);
+            var method = HttpMethods.IsPost(request.Method) ? HttpMethod.Post : HttpMethods.IsGet(request.Method) ? HttpMethod.Get : new HttpMethod(request.Method);
+            var message = new HttpRequestMessage(method, url);
             if (_body is not null)
             {
                 message.Content = new LlmRequestContent(_body.AsMemory(0, _length), Body, request.ContentType);
