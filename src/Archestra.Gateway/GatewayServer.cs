@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Archestra.Gateway.Admin;
 using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Llm;
 using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Metrics;
 using Archestra.Gateway.Security;
@@ -32,6 +33,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
     private ArchestraStore? _store;
     private AuditWriter? _audit;
     private ConfigReloader? _reloader;
+    private LlmProxy? _llm;
     private volatile bool _ready;
 
     private GatewayServer(WebApplication gatewayApp, WebApplication adminApp, WebApplication metricsApp, McpGateway gateway)
@@ -82,6 +84,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
 
         var effective = await Effective(FileConfig, cancellationToken).ConfigureAwait(false);
         await _gateway.ApplyAsync(effective, cancellationToken).ConfigureAwait(false);
+        _llm?.Apply(effective);
     }
 
     /// <param name="getEnv">Resolves env:NAME on reload; the process environment when null.</param>
@@ -113,10 +116,18 @@ internal sealed partial class GatewayServer : IAsyncDisposable
             }
         }
 
-        var endpoint = new McpEndpoint(gateway, new RequestGuard(config.Security));
+        var guard = new RequestGuard(config.Security);
+        var endpoint = new McpEndpoint(gateway, guard);
+        var llm = server._llm = new LlmProxy(gateway, guard, loggerFactory.CreateLogger("Archestra.Llm"));
+        llm.Apply(config);
         gatewayApp.MapGet("/healthz", static () => Results.Text("ok\n"));
         gatewayApp.MapGet("/readyz", (HttpContext context) => server.WriteReadiness(context));
         gatewayApp.MapMethods("/v1/mcp/{profile}", ["POST", "GET", "DELETE", "PUT", "PATCH"], endpoint.HandleAsync);
+
+        // The path after an SDK's base URL goes to the provider's base URL; unknown paths get the provider's 404 JSON.
+        string[] llmMethods = ["POST", "GET", "DELETE", "PUT", "PATCH"];
+        gatewayApp.MapMethods("/v1/openai/{profile}/{**rest}", llmMethods, llm.HandleOpenAiAsync);
+        gatewayApp.MapMethods("/v1/anthropic/{profile}/{**rest}", llmMethods, llm.HandleAnthropicAsync);
 
         adminApp.MapGet("/healthz", static () => Results.Text("ok\n"));
         adminApp.MapGet("/api/status", (HttpContext context) => server.WriteStatusAsync(context));
@@ -312,6 +323,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         await _adminApp.StopAsync(cts.Token).ConfigureAwait(false);
         await _metricsApp.StopAsync(cts.Token).ConfigureAwait(false);
         await _gateway.DisposeAsync().ConfigureAwait(false);
+        _llm?.Dispose();
 
         // After the listeners stopped, so every call that finished was queued: all of it reaches the database or the spill.
         if (_audit is not null)

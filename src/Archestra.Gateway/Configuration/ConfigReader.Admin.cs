@@ -35,6 +35,7 @@ internal sealed partial class ConfigReader
     public ProfileConfig? ReadProfileResource(string name, JsonElement element, string namePath, IEnumerable<string> declaredServers)
     {
         _declaredServers.AddRange(declaredServers);
+        _readingResource = true;
         var nameOk = CheckName(name, namePath, "profile");
         var profile = ReadProfile(name, element, "$");
         return nameOk ? profile : null;

@@ -18,12 +18,12 @@ internal sealed partial class ConfigReader
     private const int MaxNameLength = 64;
     private const double MaxTimeoutSeconds = 3600;
 
-    private static readonly string[] s_rootKeys = ["$schema", "listen", "limits", "security", "mcpServers", "profiles", "policies", "database", "storage", "adminKeys"];
+    private static readonly string[] s_rootKeys = ["$schema", "listen", "limits", "security", "mcpServers", "profiles", "policies", "database", "storage", "adminKeys", "llmProviders"];
     private static readonly string[] s_listenKeys = ["gateway", "admin", "metrics"];
     private static readonly string[] s_limitsKeys = ["maxRequestBodyBytes", "sessionIdleTimeoutSeconds", "maxSessions", "approvalTimeoutSeconds"];
     private static readonly string[] s_securityKeys = ["allowedOrigins", "allowedHosts", "sessionKey"];
     private static readonly string[] s_serverKeys = ["type", "command", "args", "env", "cwd", "url", "headers", "transport", "timeoutSeconds"];
-    private static readonly string[] s_profileKeys = ["servers", "tokens", "toolPrefix", "tools"];
+    private static readonly string[] s_profileKeys = ["servers", "tokens", "toolPrefix", "tools", "llm"];
 
     private readonly string _source;
     private readonly Func<string, string?> _getEnv;
@@ -54,7 +54,7 @@ internal sealed partial class ConfigReader
             return null;
         }
 
-        JsonElement? listen = null, limits = null, security = null, servers = null, profiles = null, policies = null, database = null, storage = null, adminKeys = null;
+        JsonElement? listen = null, limits = null, security = null, servers = null, profiles = null, policies = null, database = null, storage = null, adminKeys = null, llmProviders = null;
         foreach (var property in KnownProperties(root, path, s_rootKeys))
         {
             switch (property.Name)
@@ -68,6 +68,7 @@ internal sealed partial class ConfigReader
                 case "database": database = property.Value; break;
                 case "storage": storage = property.Value; break;
                 case "adminKeys": adminKeys = property.Value; break;
+                case "llmProviders": llmProviders = property.Value; break;
                 case "$schema": break; // editor hint only
             }
         }
@@ -76,6 +77,8 @@ internal sealed partial class ConfigReader
         var limitsConfig = limits is { } m ? ReadLimits(m, Child(path, "limits")) : new LimitsConfig();
         var securityConfig = security is { } s ? ReadSecurity(s, Child(path, "security")) : new SecurityConfig();
         var serverConfigs = servers is { } v ? ReadServers(v, Child(path, "mcpServers")) : [];
+        // Before profiles, which name providers.
+        var providerConfigs = llmProviders is { } lp ? ReadLlmProviders(lp, Child(path, "llmProviders")) : [];
         var profileConfigs = profiles is { } p ? ReadProfiles(p, Child(path, "profiles")) : [];
         var (invocation, trustedData) = policies is { } q ? ReadPolicies(q, Child(path, "policies")) : ([], []);
         var storageConfig = storage is { } st ? ReadStorage(st, Child(path, "storage")) : new StorageConfig();
@@ -97,6 +100,7 @@ internal sealed partial class ConfigReader
             PolicyDefinitions = new PolicySetDefinition(invocation, trustedData, ProfileInputs(profileConfigs)),
             Storage = storageConfig,
             AdminKeys = adminKeyConfigs,
+            LlmProviders = providerConfigs,
         };
     }
 
@@ -478,6 +482,7 @@ internal sealed partial class ConfigReader
         var toolPrefix = ToolPrefixMode.Multiplex;
         JsonElement? tools = null;
         string? toolsPath = null;
+        ProfileLlmConfig? llm = null;
 
         foreach (var property in KnownProperties(element, path, s_profileKeys))
         {
@@ -498,19 +503,23 @@ internal sealed partial class ConfigReader
                 case "tools":
                     (tools, toolsPath) = (property.Value, itemPath);
                     break;
+                case "llm":
+                    llm = ReadProfileLlm(property.Value, itemPath);
+                    break;
             }
         }
 
         // Read after servers, whatever the key order, because tool names are checked against them.
         var toolSettings = tools is { } t ? ReadToolSettings(t, toolsPath!, serverNames) : new Dictionary<string, ToolSettings>(StringComparer.Ordinal);
 
-        if (!hasServers)
+        // A profile that only proxies LLM calls needs no MCP servers.
+        if (!hasServers && llm is null)
         {
-            Error(path, "expected servers: a non-empty array of server names from $.mcpServers");
+            Error(path, "expected servers: a non-empty array of server names from $.mcpServers (or an llm section)");
         }
 
         return _errors.Count == errorsBefore
-            ? new ProfileConfig { Name = name, Servers = serverNames, TokenHashes = tokens, ToolPrefix = toolPrefix, Tools = toolSettings.ToFrozenDictionary(StringComparer.Ordinal) }
+            ? new ProfileConfig { Name = name, Servers = serverNames, TokenHashes = tokens, ToolPrefix = toolPrefix, Tools = toolSettings.ToFrozenDictionary(StringComparer.Ordinal), Llm = llm }
             : null;
     }
 

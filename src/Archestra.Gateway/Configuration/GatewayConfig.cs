@@ -34,6 +34,9 @@ public sealed record GatewayConfig
 
     /// <summary>Admin API keys from the file (hashes only).</summary>
     public IReadOnlyList<AdminKeyConfig> AdminKeys { get; init; } = [];
+
+    /// <summary>Upstream LLM providers by name, in file order (see docs/configuration.md, <c>llmProviders</c>).</summary>
+    public IReadOnlyList<LlmProviderConfig> LlmProviders { get; init; } = [];
 }
 
 public sealed record StorageConfig
@@ -145,4 +148,7 @@ public sealed record ProfileConfig
 
     /// <summary>Per-tool defaults keyed by the namespaced name <c>{server}__{tool}</c>.</summary>
     public IReadOnlyDictionary<string, ToolSettings> Tools { get; init; } = FrozenDictionary<string, ToolSettings>.Empty;
+
+    /// <summary>The LLM proxy endpoints of this profile; null: none.</summary>
+    public ProfileLlmConfig? Llm { get; init; }
 }

@@ -37,7 +37,7 @@ internal sealed class GatewayProfile
         upstreamNameOffset = 0;
         if (!Prefixed)
         {
-            return Servers[0];
+            return Servers.Length > 0 ? Servers[0] : null; // an LLM-only profile has no servers
         }
 
         var sep = name.IndexOf(McpProtocol.Separator);

@@ -656,7 +656,7 @@ internal sealed partial class McpEndpoint
     }
 
     /// <summary>Reads the whole body into a pooled array, stopping as soon as it exceeds the limit.</summary>
-    private static async ValueTask<(byte[]? Body, int Length, bool TooLarge)> ReadBodyAsync(PipeReader reader, long? contentLength, long limit, CancellationToken cancellationToken)
+    internal static async ValueTask<(byte[]? Body, int Length, bool TooLarge)> ReadBodyAsync(PipeReader reader, long? contentLength, long limit, CancellationToken cancellationToken)
     {
         if (contentLength > limit)
         {

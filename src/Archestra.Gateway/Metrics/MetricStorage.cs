@@ -12,6 +12,8 @@ internal sealed class MetricCell
 
     public void Increment() => Interlocked.Increment(ref _value);
 
+    public void Add(long value) => Interlocked.Add(ref _value, value);
+
     public void Set(long value) => Volatile.Write(ref _value, value);
 }
 

@@ -44,18 +44,13 @@ internal sealed class RequestGuard
 
     public GuardVerdict Check(HttpContext context, GatewayProfile profile)
     {
-        var headers = context.Request.Headers;
-        var origin = headers.Origin;
-        if (origin.Count > 0 && !OriginAllowed(origin.ToString()))
+        var verdict = CheckOrigin(context);
+        if (verdict != GuardVerdict.Allowed)
         {
-            return GuardVerdict.ForbiddenOrigin;
+            return verdict;
         }
 
-        var local = context.Connection.LocalIpAddress;
-        if (local is not null && IPAddress.IsLoopback(local) && !HostAllowed(context.Request.Host.Host))
-        {
-            return GuardVerdict.ForbiddenHost;
-        }
+        var headers = context.Request.Headers;
 
         if (profile.RequiresToken)
         {
@@ -66,6 +61,24 @@ internal sealed class RequestGuard
             {
                 return GuardVerdict.Unauthorized;
             }
+        }
+
+        return GuardVerdict.Allowed;
+    }
+
+    /// <summary>The Origin and Host checks alone (the LLM proxy authenticates with its own keys).</summary>
+    public GuardVerdict CheckOrigin(HttpContext context)
+    {
+        var origin = context.Request.Headers.Origin;
+        if (origin.Count > 0 && !OriginAllowed(origin.ToString()))
+        {
+            return GuardVerdict.ForbiddenOrigin;
+        }
+
+        var local = context.Connection.LocalIpAddress;
+        if (local is not null && IPAddress.IsLoopback(local) && !HostAllowed(context.Request.Host.Host))
+        {
+            return GuardVerdict.ForbiddenHost;
         }
 
         return GuardVerdict.Allowed;

@@ -129,12 +129,12 @@ public class ConfigLoaderTests
         { """{"listen": []}""", "$.listen: expected an object, got an array" },
         { """{"mcpServers": {"a": "npx"}}""", "$.mcpServers.a: expected an object, got a string" },
         // unknown and duplicate keys at every level
-        { """{"servers": {}}""", "$.servers: unknown key; expected one of: $schema, listen, limits, security, mcpServers, profiles, policies, database, storage, adminKeys" },
+        { """{"servers": {}}""", "$.servers: unknown key; expected one of: $schema, listen, limits, security, mcpServers, profiles, policies, database, storage, adminKeys, llmProviders" },
         { """{"listen": {"gateway": "http://127.0.0.1:1", "gatewya": "x"}}""", "$.listen.gatewya: unknown key; expected one of: gateway, admin, metrics" },
         { """{"limits": {"maxBody": 1}}""", "$.limits.maxBody: unknown key; expected one of: maxRequestBodyBytes, sessionIdleTimeoutSeconds, maxSessions, approvalTimeoutSeconds" },
         { """{"security": {"cors": 1}}""", "$.security.cors: unknown key; expected one of: allowedOrigins, allowedHosts, sessionKey" },
         { """{"mcpServers": {"a": {"command": "x", "envFile": ".env"}}}""", "$.mcpServers.a.envFile: unknown key; expected one of: type, command, args, env, cwd, url, headers, transport, timeoutSeconds" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "token": []}}}""", "$.profiles.p.token: unknown key; expected one of: servers, tokens, toolPrefix, tools" },
+        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "token": []}}}""", "$.profiles.p.token: unknown key; expected one of: servers, tokens, toolPrefix, tools, llm" },
         { """{"listen": {}, "listen": {}}""", "$.listen: duplicate key" },
         { """{"mcpServers": {"a": {"command": "x"}, "a": {"command": "y"}}}""", "$.mcpServers.a: duplicate key" },
         { """{"mcpServers": {"a": {"url": "http://h/", "headers": {"X-A": "1", "x-a": "2"}}}}""", "$.mcpServers.a.headers.x-a: duplicate key" },
@@ -218,7 +218,7 @@ public class ConfigLoaderTests
         { """{"mcpServers": {"l": {"command": "x", "timeoutSeconds": "30"}}}""", "$.mcpServers.l.timeoutSeconds: expected a number, got a string" },
         // profiles
         { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p q": {"servers": ["a"]}}}""", "$.profiles['p q']: a profile name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {}}}""", "$.profiles.p: expected servers: a non-empty array of server names from $.mcpServers" },
+        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {}}}""", "$.profiles.p: expected servers: a non-empty array of server names from $.mcpServers (or an llm section)" },
         { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": []}}}""", "$.profiles.p.servers: expected at least one server name; a profile without servers serves nothing" },
         { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": "a"}}}""", "$.profiles.p.servers: expected a non-empty array of server names, got a string" },
         { """{"mcpServers": {"a": {"command": "x"}, "b": {"command": "y"}}, "profiles": {"p": {"servers": ["a", "c"]}}}""", "$.profiles.p.servers[1]: unknown server 'c'; expected one of: a, b" },

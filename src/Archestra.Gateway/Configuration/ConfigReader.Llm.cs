@@ -1,0 +1,231 @@
+using System.Text.Json;
+
+namespace Archestra.Gateway.Configuration;
+
+/// <summary>The LLM proxy's part of the file: <c>llmProviders</c> and each profile's <c>llm</c> section.</summary>
+internal sealed partial class ConfigReader
+{
+    private static readonly string[] s_llmProviderKeys = ["kind", "baseUrl", "apiKey", "timeoutSeconds"];
+    private static readonly string[] s_profileLlmKeys = ["openai", "anthropic", "virtualKeys", "passThrough"];
+
+    /// <summary>Providers read so far, for the profiles' references (read after <c>llmProviders</c>).</summary>
+    private readonly List<LlmProviderConfig> _llmProviders = [];
+    private readonly List<string> _declaredLlmProviders = [];
+
+    /// <summary>True while reading one admin API resource: the <c>llm</c> section is file-only for now.</summary>
+    private bool _readingResource;
+
+    private List<LlmProviderConfig> ReadLlmProviders(JsonElement element, string path)
+    {
+        if (!ExpectObject(element, path))
+        {
+            return _llmProviders;
+        }
+
+        foreach (var property in UniqueProperties(element, path, StringComparer.Ordinal))
+        {
+            var providerPath = Child(path, property.Name);
+            _declaredLlmProviders.Add(property.Name);
+            var nameOk = CheckName(property.Name, providerPath, "provider");
+            var provider = ReadLlmProvider(property.Name, property.Value, providerPath);
+            if (nameOk && provider is not null)
+            {
+                _llmProviders.Add(provider);
+            }
+        }
+
+        return _llmProviders;
+    }
+
+    private LlmProviderConfig? ReadLlmProvider(string name, JsonElement element, string path)
+    {
+        if (!ExpectObject(element, path))
+        {
+            return null;
+        }
+
+        var errorsBefore = _errors.Count;
+        LlmProviderKind? kind = null;
+        Uri? baseUrl = null;
+        string? apiKey = null;
+        var timeout = TimeSpan.FromSeconds(600);
+        foreach (var property in KnownProperties(element, path, s_llmProviderKeys))
+        {
+            var itemPath = Child(path, property.Name);
+            switch (property.Name)
+            {
+                case "kind":
+                    kind = ReadChoice(property.Value, itemPath, "openai", "anthropic") switch
+                    {
+                        "openai" => LlmProviderKind.OpenAi,
+                        "anthropic" => LlmProviderKind.Anthropic,
+                        _ => null,
+                    };
+                    break;
+                case "baseUrl":
+                    if (TryReadString(property.Value, itemPath, out var urlText))
+                    {
+                        if (Uri.TryCreate(urlText.Value.TrimEnd('/'), UriKind.Absolute, out var parsed)
+                            && (parsed.Scheme == Uri.UriSchemeHttp || parsed.Scheme == Uri.UriSchemeHttps)
+                            && parsed.Host.Length > 0 && parsed.Query.Length == 0 && parsed.Fragment.Length == 0)
+                        {
+                            baseUrl = parsed;
+                        }
+                        else
+                        {
+                            Error(itemPath, $"expected an absolute http:// or https:// URL without query, such as https://api.openai.com/v1, got {urlText.Shown}");
+                        }
+                    }
+
+                    break;
+                case "apiKey":
+                    if (property.Value.ValueKind == JsonValueKind.String && !property.Value.GetString()!.StartsWith(EnvPrefix, StringComparison.Ordinal))
+                    {
+                        Error(itemPath, "secrets are never written inline: use env:NAME");
+                    }
+                    else if (TryReadString(property.Value, itemPath, out var key))
+                    {
+                        if (key.Value.Length == 0 || key.Value.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0)
+                        {
+                            Error(itemPath, $"the value of {key.EnvName} must be a non-empty key without CR, LF or NUL");
+                        }
+                        else
+                        {
+                            apiKey = key.Value;
+                        }
+                    }
+
+                    break;
+                case "timeoutSeconds":
+                    if (TryReadInteger(property.Value, itemPath, 1, 86_400, out var seconds))
+                    {
+                        timeout = TimeSpan.FromSeconds(seconds);
+                    }
+
+                    break;
+            }
+        }
+
+        if (kind is null && _errors.Count == errorsBefore)
+        {
+            Error(path, "expected kind: \"openai\" or \"anthropic\"");
+        }
+
+        if (_errors.Count != errorsBefore || kind is not { } k)
+        {
+            return null;
+        }
+
+        return new LlmProviderConfig
+        {
+            Name = name,
+            Kind = k,
+            BaseUrl = baseUrl ?? LlmProviderConfig.DefaultBaseUrl(k),
+            ApiKey = apiKey,
+            Timeout = timeout,
+        };
+    }
+
+    private ProfileLlmConfig? ReadProfileLlm(JsonElement element, string path)
+    {
+        if (_readingResource)
+        {
+            Error(path, "the llm section is set in the configuration file only (not yet through the admin API)");
+            return null;
+        }
+
+        if (!ExpectObject(element, path))
+        {
+            return null;
+        }
+
+        var errorsBefore = _errors.Count;
+        var config = new ProfileLlmConfig();
+        string? keysPath = null;
+        var named = false;
+        var hashes = new List<byte[]>();
+        foreach (var property in KnownProperties(element, path, s_profileLlmKeys))
+        {
+            var itemPath = Child(path, property.Name);
+            switch (property.Name)
+            {
+                case "openai":
+                    named = true;
+                    config = config with { OpenAi = ReadProviderReference(property.Value, itemPath, LlmProviderKind.OpenAi) };
+                    break;
+                case "anthropic":
+                    named = true;
+                    config = config with { Anthropic = ReadProviderReference(property.Value, itemPath, LlmProviderKind.Anthropic) };
+                    break;
+                case "virtualKeys":
+                    keysPath = itemPath;
+                    ReadTokens(property.Value, itemPath, hashes);
+                    break;
+                case "passThrough":
+                    if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                    {
+                        config = config with { PassThrough = property.Value.GetBoolean() };
+                    }
+                    else
+                    {
+                        ExpectedKind(itemPath, "a boolean", property.Value);
+                    }
+
+                    break;
+            }
+        }
+
+        if (config.PassThrough && keysPath is not null)
+        {
+            Error(keysPath, "virtualKeys and passThrough: true exclude each other: with pass-through the client's own provider key is forwarded");
+        }
+
+        if (!named)
+        {
+            Error(path, "expected at least one of openai or anthropic: the name of an entry in $.llmProviders");
+        }
+
+        if (_errors.Count == errorsBefore && !config.PassThrough)
+        {
+            foreach (var (key, provider) in new[] { ("openai", config.OpenAi), ("anthropic", config.Anthropic) })
+            {
+                if (provider is not null && _llmProviders.Find(p => p.Name == provider) is { ApiKey: null })
+                {
+                    Error(Child(path, key), $"provider '{provider}' has no apiKey; give it one (env:NAME) or set passThrough: true");
+                }
+            }
+        }
+
+        return _errors.Count == errorsBefore ? config with { VirtualKeyHashes = hashes } : null;
+    }
+
+    private string? ReadProviderReference(JsonElement element, string path, LlmProviderKind expected)
+    {
+        if (!TryReadString(element, path, out var text))
+        {
+            return null;
+        }
+
+        var provider = _llmProviders.Find(p => p.Name == text.Value);
+        if (provider is null)
+        {
+            // A provider with its own errors is declared but not read: report only those errors.
+            if (!_declaredLlmProviders.Contains(text.Value))
+            {
+                Error(path, _declaredLlmProviders.Count == 0
+                    ? $"unknown provider {text.Shown}; no providers are configured in $.llmProviders"
+                    : $"unknown provider {text.Shown}; expected one of: {string.Join(", ", _declaredLlmProviders)}");
+            }
+
+            return null;
+        }
+
+        if (provider.Kind != expected)
+        {
+            Error(path, $"provider '{provider.Name}' is of kind {(provider.Kind == LlmProviderKind.OpenAi ? "openai" : "anthropic")}; this endpoint needs kind {(expected == LlmProviderKind.OpenAi ? "openai" : "anthropic")}");
+            return null;
+        }
+
+        return provider.Name;
+    }
+}

@@ -1,0 +1,18 @@
+using Microsoft.Extensions.Logging;
+
+namespace Archestra.Gateway.Llm;
+
+internal static partial class Log
+{
+    [LoggerMessage(3001, LogLevel.Warning, "LLM profile '{Profile}' has neither virtual keys nor pass-through: anyone who can reach the gateway port spends its provider keys")]
+    public static partial void OpenLlmProfile(ILogger logger, string profile);
+
+    [LoggerMessage(3002, LogLevel.Warning, "LLM provider '{Provider}' could not be reached: {Detail}")]
+    public static partial void UpstreamUnreachable(ILogger logger, string provider, string detail);
+
+    [LoggerMessage(3003, LogLevel.Warning, "LLM provider '{Provider}' did not answer within {Seconds} s")]
+    public static partial void UpstreamTimeout(ILogger logger, string provider, double seconds);
+
+    [LoggerMessage(3004, LogLevel.Information, "The stream from LLM provider '{Provider}' broke off: {Detail}")]
+    public static partial void StreamCut(ILogger logger, string provider, string detail);
+}

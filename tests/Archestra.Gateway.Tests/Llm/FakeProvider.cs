@@ -1,0 +1,242 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Archestra.Gateway.Tests.Llm;
+
+/// <summary>
+/// A fake OpenAI and Anthropic API on loopback (no real provider is reachable here). It answers in each API's
+/// documented wire format: OpenAI chat completions (JSON, and SSE <c>data:</c> chunks ending in <c>data: [DONE]</c>,
+/// with <c>"usage":null</c> on every chunk and a final <c>"choices":[]</c> usage chunk when
+/// <c>stream_options.include_usage</c> is set) and Anthropic messages (JSON, and the message_start …
+/// message_stop events). The requested model picks the behaviour: <c>fail-400</c>/<c>-401</c>/<c>-429</c>/<c>-500</c>
+/// answer that status in the provider's error format, <c>cut</c> breaks the stream midway, <c>hang</c> sends one
+/// event and waits until the request is aborted. Every request is recorded.
+/// </summary>
+internal sealed class FakeProvider : IAsyncDisposable
+{
+    public const string OpenAiText = "Hello from the fake";
+    public const string AnthropicText = "Hello from the fake Claude";
+
+    private readonly WebApplication _app;
+
+    private FakeProvider(WebApplication app) => _app = app;
+
+    public Uri BaseUrl { get; private set; } = null!;
+
+    /// <summary>OpenAI-style base URL (ends in /v1).</summary>
+    public Uri OpenAiBaseUrl => new(BaseUrl, "/v1");
+
+    public ConcurrentQueue<Received> Requests { get; } = new();
+
+    /// <summary>Completes when a <c>hang</c> request sees its client go away.</summary>
+    public TaskCompletionSource HangAborted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public sealed record Received(string Path, string? Authorization, string? ApiKey, string Body);
+
+    public static async Task<FakeProvider> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        var fake = new FakeProvider(app);
+        app.MapPost("/v1/chat/completions", fake.ChatCompletionsAsync);
+        app.MapGet("/v1/models", static (HttpContext c) => c.Response.WriteAsync("""{"object":"list","data":[{"id":"gpt-4o","object":"model","created":1700000000,"owned_by":"openai"}]}"""));
+        app.MapPost("/v1/messages", fake.MessagesAsync);
+        app.MapPost("/v1/messages/count_tokens", fake.CountTokensAsync);
+        await app.StartAsync();
+        fake.BaseUrl = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single());
+        return fake;
+    }
+
+    public Received Last(string path) => Requests.Last(r => r.Path == path);
+
+    // ---- OpenAI ----
+
+    public const string OpenAiUsage = """{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17,"prompt_tokens_details":{"cached_tokens":4,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":2,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}""";
+
+    public static string UsedModel(string model) => model + "-2024-08-06";
+
+    /// <summary>The exact SSE body the fake sends for a chat stream.</summary>
+    public static string OpenAiStream(string model, bool includeUsage, int chunks = int.MaxValue)
+    {
+        var used = UsedModel(model);
+        var usageNull = includeUsage ? ",\"usage\":null" : "";
+        string Chunk(string delta, string finish) =>
+            "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"" + used + "\",\"system_fingerprint\":\"fp_1\",\"choices\":[{\"index\":0,\"delta\":" + delta + ",\"logprobs\":null,\"finish_reason\":" + finish + "}]" + usageNull + "}\n\n";
+        var parts = new List<string>
+        {
+            Chunk("""{"role":"assistant","content":"","refusal":null}""", "null"),
+            Chunk("""{"content":"Hello"}""", "null"),
+            Chunk("""{"content":" from"}""", "null"),
+            Chunk("""{"content":" the fake"}""", "null"),
+            Chunk("{}", "\"stop\""),
+        };
+        if (includeUsage)
+        {
+            parts.Add("data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"" + used + "\",\"system_fingerprint\":\"fp_1\",\"choices\":[],\"usage\":" + OpenAiUsage + "}\n\n");
+        }
+
+        parts.Add("data: [DONE]\n\n");
+        return string.Concat(parts.Take(chunks));
+    }
+
+    private async Task ChatCompletionsAsync(HttpContext context)
+    {
+        var body = await ReadAsync(context, "/v1/chat/completions");
+        using var json = JsonDocument.Parse(body);
+        var root = json.RootElement;
+        var model = root.GetProperty("model").GetString()!;
+        if (await FailAsync(context, model, openAi: true))
+        {
+            return;
+        }
+
+        var stream = root.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
+        if (!stream)
+        {
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync($$$"""{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"{{{UsedModel(model)}}}","choices":[{"index":0,"message":{"role":"assistant","content":"{{{OpenAiText}}}","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{{{OpenAiUsage}}},"service_tier":"default","system_fingerprint":"fp_1"}""");
+            return;
+        }
+
+        var includeUsage = root.TryGetProperty("stream_options", out var options) && options.ValueKind == JsonValueKind.Object
+            && options.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
+        await StreamAsync(context, OpenAiStream(model, includeUsage), model);
+    }
+
+    // ---- Anthropic ----
+
+    public const string AnthropicModel = "claude-sonnet-4-5-20250929";
+
+    public static string AnthropicStream(int events = int.MaxValue)
+    {
+        string Event(string name, string data) => $"event: {name}\ndata: {data}\n\n";
+        var parts = new[]
+        {
+            Event("message_start", """{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"MODEL","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":1}}}""".Replace("MODEL", AnthropicModel, StringComparison.Ordinal)),
+            Event("content_block_start", """{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"""),
+            Event("ping", """{"type": "ping"}"""),
+            Event("content_block_delta", """{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello from"}}"""),
+            Event("content_block_delta", """{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" the fake Claude"}}"""),
+            Event("content_block_stop", """{"type":"content_block_stop","index":0}"""),
+            Event("message_delta", """{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":9}}"""),
+            Event("message_stop", """{"type":"message_stop"}"""),
+        };
+        return string.Concat(parts.Take(events));
+    }
+
+    private async Task MessagesAsync(HttpContext context)
+    {
+        var body = await ReadAsync(context, "/v1/messages");
+        using var json = JsonDocument.Parse(body);
+        var root = json.RootElement;
+        var model = root.GetProperty("model").GetString()!;
+        if (await FailAsync(context, model, openAi: false))
+        {
+            return;
+        }
+
+        context.Response.Headers["request-id"] = "req_fake_1";
+        if (!(root.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True))
+        {
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync($$$"""{"id":"msg_1","type":"message","role":"assistant","model":"{{{AnthropicModel}}}","content":[{"type":"text","text":"{{{AnthropicText}}}"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":9}}""");
+            return;
+        }
+
+        await StreamAsync(context, AnthropicStream(), model);
+    }
+
+    private async Task CountTokensAsync(HttpContext context)
+    {
+        await ReadAsync(context, "/v1/messages/count_tokens");
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync("""{"input_tokens":42}""");
+    }
+
+    // ---- shared ----
+
+    private async Task<string> ReadAsync(HttpContext context, string path)
+    {
+        using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
+        var body = await reader.ReadToEndAsync();
+        Requests.Enqueue(new Received(path, context.Request.Headers.Authorization.ToString() is { Length: > 0 } a ? a : null,
+            context.Request.Headers["x-api-key"].ToString() is { Length: > 0 } k ? k : null, body));
+        return body;
+    }
+
+    /// <summary>Writes the stream event by event, flushing each; <c>cut</c> aborts midway, <c>hang</c> waits for the client to leave.</summary>
+    private async Task StreamAsync(HttpContext context, string sse, string model)
+    {
+        context.Response.ContentType = "text/event-stream; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-cache";
+        var events = sse.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        for (var i = 0; i < events.Length; i++)
+        {
+            if (model == "cut" && i == 3)
+            {
+                // Let the events already sent reach the proxy first: a reset can discard data still unread in the socket.
+                await Task.Delay(200);
+                context.Abort();
+                return;
+            }
+
+            await context.Response.WriteAsync(events[i] + "\n\n");
+            await context.Response.Body.FlushAsync();
+            if (model == "hang")
+            {
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, context.RequestAborted);
+                }
+                catch (OperationCanceledException)
+                {
+                    HangAborted.TrySetResult();
+                }
+
+                return;
+            }
+        }
+    }
+
+    private static async Task<bool> FailAsync(HttpContext context, string model, bool openAi)
+    {
+        (int Status, string OpenAiType, string? Code, string AnthropicType, string Message)? failure = model switch
+        {
+            "fail-400" => (400, "invalid_request_error", null, "invalid_request_error", "messages: field required"),
+            "fail-401" => (401, "invalid_request_error", "invalid_api_key", "authentication_error", "invalid x-api-key"),
+            "fail-429" => (429, "requests", "rate_limit_exceeded", "rate_limit_error", "Rate limit reached for requests"),
+            "fail-500" => (500, "server_error", null, "api_error", "The server had an error while processing your request."),
+            _ => null,
+        };
+        if (failure is not { } f)
+        {
+            return false;
+        }
+
+        context.Response.StatusCode = f.Status;
+        context.Response.ContentType = "application/json";
+        if (f.Status == 429)
+        {
+            context.Response.Headers.RetryAfter = "7";
+        }
+
+        var code = f.Code is null ? "null" : $"\"{f.Code}\"";
+        await context.Response.WriteAsync(openAi
+            ? """{"error":{"message":"MESSAGE","type":"TYPE","param":null,"code":CODE}}""".Replace("MESSAGE", f.Message, StringComparison.Ordinal).Replace("TYPE", f.OpenAiType, StringComparison.Ordinal).Replace("CODE", code, StringComparison.Ordinal)
+            : $$$"""{"type":"error","error":{"type":"{{{f.AnthropicType}}}","message":"{{{f.Message}}}"},"request_id":"req_fake_err"}""");
+        return true;
+    }
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+}

@@ -1,0 +1,73 @@
+using System.Security.Cryptography;
+using System.Text;
+using Archestra.Gateway.Configuration;
+
+namespace Archestra.Gateway.Tests.Llm;
+
+public sealed class LlmConfigTests
+{
+    private const string Source = "archestra.json";
+
+    private static ConfigLoadResult Load(string json) =>
+        ConfigLoader.LoadFromJson(json, Source, name => name switch
+        {
+            "OPENAI_KEY" => "sk-openai",
+            "TEAM_KEY" => "vk-team",
+            _ => null,
+        });
+
+    [Fact]
+    public void Providers_and_an_llm_only_profile_are_read_with_defaults()
+    {
+        var result = Load("""
+            {
+              "llmProviders": {
+                "openai": { "kind": "openai", "apiKey": "env:OPENAI_KEY" },
+                "local": { "kind": "openai", "baseUrl": "http://10.0.0.9:8000/v1/", "timeoutSeconds": 30 },
+                "claude": { "kind": "anthropic", "apiKey": "env:OPENAI_KEY" }
+              },
+              "profiles": {
+                "team": { "llm": { "openai": "openai", "anthropic": "claude", "virtualKeys": ["env:TEAM_KEY"] } },
+                "byok": { "llm": { "openai": "local", "passThrough": true } }
+              }
+            }
+            """);
+
+        Assert.Empty(result.Errors);
+        var config = result.Config!;
+        Assert.Equal(new Uri("https://api.openai.com/v1"), config.LlmProviders[0].BaseUrl);
+        Assert.Equal("sk-openai", config.LlmProviders[0].ApiKey);
+        Assert.Equal(TimeSpan.FromSeconds(600), config.LlmProviders[0].Timeout);
+        Assert.Equal(new Uri("http://10.0.0.9:8000/v1"), config.LlmProviders[1].BaseUrl);
+        Assert.Equal(new Uri("https://api.anthropic.com"), config.LlmProviders[2].BaseUrl);
+        var team = config.Profiles[0];
+        Assert.Empty(team.Servers);
+        Assert.Equal(("openai", "claude", false), (team.Llm!.OpenAi, team.Llm.Anthropic, team.Llm.PassThrough));
+        Assert.Equal(SHA256.HashData(Encoding.UTF8.GetBytes("vk-team")), Assert.Single(team.Llm.VirtualKeyHashes));
+        Assert.True(config.Profiles[1].Llm!.PassThrough);
+    }
+
+    public static TheoryData<string, string> InvalidConfigs => new()
+    {
+        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "sk-inline"}}}""", "$.llmProviders.o.apiKey: secrets are never written inline: use env:NAME" },
+        { """{"llmProviders": {"o": {"kind": "gemini"}}}""", "$.llmProviders.o.kind: expected one of openai, anthropic, got 'gemini'" },
+        { """{"llmProviders": {"o": {"apiKey": "env:OPENAI_KEY"}}}""", "$.llmProviders.o: expected kind: \"openai\" or \"anthropic\"" },
+        { """{"llmProviders": {"o": {"kind": "openai", "baseUrl": "ftp://x"}}}""", "$.llmProviders.o.baseUrl: expected an absolute http:// or https:// URL without query, such as https://api.openai.com/v1, got 'ftp://x'" },
+        { """{"llmProviders": {"o": {"kind": "openai", "key": "env:OPENAI_KEY"}}}""", "$.llmProviders.o.key: unknown key; expected one of: kind, baseUrl, apiKey, timeoutSeconds" },
+        { """{"profiles": {"p": {"llm": {"openai": "nope"}}}}""", "$.profiles.p.llm.openai: unknown provider 'nope'; no providers are configured in $.llmProviders" },
+        { """{"llmProviders": {"a": {"kind": "anthropic", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "a"}}}}""", "$.profiles.p.llm.openai: provider 'a' is of kind anthropic; this endpoint needs kind openai" },
+        { """{"llmProviders": {"o": {"kind": "openai"}}, "profiles": {"p": {"llm": {"openai": "o"}}}}""", "$.profiles.p.llm.openai: provider 'o' has no apiKey; give it one (env:NAME) or set passThrough: true" },
+        { """{"llmProviders": {"o": {"kind": "openai"}}, "profiles": {"p": {"llm": {"openai": "o", "passThrough": true, "virtualKeys": ["env:TEAM_KEY"]}}}}""", "$.profiles.p.llm.virtualKeys: virtualKeys and passThrough: true exclude each other: with pass-through the client's own provider key is forwarded" },
+        { """{"profiles": {"p": {"llm": {"virtualKeys": ["plain-key"]}}}}""", "$.profiles.p.llm.virtualKeys[0]: secrets are never written inline: use env:NAME or sha256:HEX" },
+        { """{"profiles": {"p": {"llm": {}}}}""", "$.profiles.p.llm: expected at least one of openai or anthropic: the name of an entry in $.llmProviders" },
+        { """{"profiles": {"p": {"llm": {"gemini": "x"}}}}""", "$.profiles.p.llm.gemini: unknown key; expected one of: openai, anthropic, virtualKeys, passThrough" },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidConfigs))]
+    public void An_invalid_llm_section_names_the_json_path_and_what_was_expected(string json, string expected)
+    {
+        var result = Load(json);
+        Assert.Contains($"{Source}: {expected}", result.Errors);
+    }
+}

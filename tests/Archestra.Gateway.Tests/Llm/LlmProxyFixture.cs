@@ -1,0 +1,68 @@
+using System.Security.Cryptography;
+using System.Text;
+using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Storage;
+using Archestra.Gateway.Tests.Infrastructure;
+
+namespace Archestra.Gateway.Tests.Llm;
+
+/// <summary>One fake provider and one gateway whose profiles reach it: <c>team</c> (virtual key) and <c>byok</c> (pass-through).</summary>
+public sealed class LlmProxyFixture : IAsyncLifetime
+{
+    public const string VirtualKey = "vk-team-0123456789";
+    public const string OpenAiProviderKey = "sk-provider-openai";
+    public const string AnthropicProviderKey = "sk-ant-provider";
+
+    internal FakeProvider Fake { get; private set; } = null!;
+
+    internal GatewayHarness Gateway { get; private set; } = null!;
+
+    public Uri OpenAiBase(string profile = "team") => new(Gateway.BaseUrl, $"/v1/openai/{profile}");
+
+    public Uri AnthropicBase(string profile = "team") => new(Gateway.BaseUrl, $"/v1/anthropic/{profile}");
+
+    public async ValueTask InitializeAsync()
+    {
+        Fake = await FakeProvider.StartAsync();
+        var providers = new[]
+        {
+            new LlmProviderConfig { Name = "openai", Kind = LlmProviderKind.OpenAi, BaseUrl = Fake.OpenAiBaseUrl, ApiKey = OpenAiProviderKey },
+            new LlmProviderConfig { Name = "anthropic", Kind = LlmProviderKind.Anthropic, BaseUrl = Fake.BaseUrl, ApiKey = AnthropicProviderKey },
+        };
+        var team = new ProfileLlmConfig { OpenAi = "openai", Anthropic = "anthropic", VirtualKeyHashes = [SHA256.HashData(Encoding.UTF8.GetBytes(VirtualKey))] };
+        var byok = new ProfileLlmConfig { OpenAi = "openai", Anthropic = "anthropic", PassThrough = true };
+        Gateway = await GatewayHarness.StartAsync(new GatewayConfig
+        {
+            LlmProviders = providers,
+            Profiles =
+            [
+                new ProfileConfig { Name = "team", Servers = [], Llm = team },
+                new ProfileConfig { Name = "byok", Servers = [], Llm = byok },
+            ],
+        });
+    }
+
+    /// <summary>The audit rows of one requested model, once the writer has stored <paramref name="count"/> of them.</summary>
+    internal async Task<IReadOnlyList<LlmInteractionRecord>> AuditAsync(string model, int count = 1)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var page = await Gateway.Server.Store.ListLlmInteractionsAsync(new LlmInteractionQuery { Model = model, Limit = 100 });
+            var rows = page.Items.Where(r => r.RequestedModel == model).ToList();
+            if (rows.Count >= count || DateTime.UtcNow > deadline)
+            {
+                Assert.Equal(count, rows.Count);
+                return rows;
+            }
+
+            await Task.Delay(25);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Gateway.DisposeAsync();
+        await Fake.DisposeAsync();
+    }
+}
