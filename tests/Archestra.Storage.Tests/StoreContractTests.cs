@@ -56,8 +56,8 @@ public abstract class StoreContractTests : IAsyncLifetime
         var store = await OpenAsync();
         await OpenAsync();
         var applied = await store.GetAppliedMigrationsAsync(TestContext.Current.CancellationToken);
-        Assert.Equal([1, 2, 3, 4], applied.Select(m => m.Version));
-        Assert.Equal(["resources", "audit", "llm-limits-total", "discovered-tools-by-server-name"], applied.Select(m => m.Name));
+        Assert.Equal([1, 2, 3, 4, 5], applied.Select(m => m.Version));
+        Assert.Equal(["resources", "audit", "llm-limits-total", "discovered-tools-by-server-name", "llm-cost-nullable"], applied.Select(m => m.Name));
         Assert.All(applied, m => Assert.InRange(m.AppliedAt, DateTime.UtcNow.AddMinutes(-5), DateTime.UtcNow.AddMinutes(1)));
     }
 
@@ -67,7 +67,7 @@ public abstract class StoreContractTests : IAsyncLifetime
         var opens = Enumerable.Range(0, 2).Select(_ => OpenAsync()).ToArray();
         var stores = await Task.WhenAll(opens);
         var applied = await stores[0].GetAppliedMigrationsAsync(TestContext.Current.CancellationToken);
-        Assert.Equal([1, 2, 3, 4], applied.Select(m => m.Version));
+        Assert.Equal([1, 2, 3, 4, 5], applied.Select(m => m.Version));
     }
 
     [Fact]
@@ -162,6 +162,32 @@ public abstract class StoreContractTests : IAsyncLifetime
         await writer.StopAsync(TestContext.Current.CancellationToken);
         Assert.Equal(((long)n, (long)n), await store.CountAuditAsync(AuditKind.McpToolCall, TestContext.Current.CancellationToken));
         Assert.Empty(Directory.GetFiles(SpillDirectory, "*.spill"));
+    }
+
+    [Fact]
+    public async Task An_unknown_cost_stays_null_through_the_spill_and_the_store_and_adds_nothing_to_usage()
+    {
+        var store = await OpenAsync();
+        Directory.CreateDirectory(SpillDirectory);
+        var records = Enumerable.Range(0, 6).Select(i => Records.Llm(i, profile: "nulls", cost: i % 2 == 0 ? null : 0.25m)).ToList();
+        var spill = new AuditSpill(SpillDirectory, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        spill.AppendBatch(records.Cast<AuditRecord>().ToList());
+        spill.Close();
+
+        var writer = store.CreateAuditWriter();
+        writer.Start();
+        await writer.StopAsync(TestContext.Current.CancellationToken);
+
+        var read = await store.ListLlmInteractionsAsync(new LlmInteractionQuery { Limit = 100, Descending = false }, TestContext.Current.CancellationToken);
+        Assert.Equal(records.Select(r => r.Cost), read.Items.Select(r => r.Cost));
+        Assert.Equal([null, 0.25m, null, 0.25m, null, 0.25m], read.Items.Select(r => r.Cost));
+        var usage = Assert.Single(await store.GetUsageAsync(Records.Epoch.AddDays(-1), Records.Epoch.AddDays(1), "nulls", TestContext.Current.CancellationToken));
+        Assert.Equal((6L, 0.75m), (usage.Requests, usage.Cost));
+
+        // A day of unpriced interactions only: the sum is 0, not a failure to read NULL.
+        await Records.WriteAllAsync(store, [Records.Llm(100, Records.Epoch.AddDays(3), profile: "nulls", cost: null)]);
+        var unpriced = Assert.Single(await store.GetUsageAsync(Records.Epoch.AddDays(3), Records.Epoch.AddDays(4), "nulls", TestContext.Current.CancellationToken));
+        Assert.Equal((1L, 0m), (unpriced.Requests, unpriced.Cost));
     }
 
     [Fact]
@@ -307,7 +333,7 @@ public abstract class StoreContractTests : IAsyncLifetime
             .GroupBy(r => (Day: r.Time.Date, r.Profile, Model: r.UsedModel ?? r.RequestedModel))
             .OrderBy(g => g.Key.Day).ThenBy(g => g.Key.Profile, StringComparer.Ordinal).ThenBy(g => g.Key.Model, StringComparer.Ordinal)
             .Select(g => new UsageRow(DateTime.SpecifyKind(g.Key.Day, DateTimeKind.Utc), g.Key.Profile, g.Key.Model, g.LongCount(),
-                g.Sum(r => r.InputTokens), g.Sum(r => r.OutputTokens), g.Sum(r => r.CachedInputTokens), g.Sum(r => r.ReasoningTokens), g.Sum(r => r.Cost)))
+                g.Sum(r => r.InputTokens), g.Sum(r => r.OutputTokens), g.Sum(r => r.CachedInputTokens), g.Sum(r => r.ReasoningTokens), g.Sum(r => r.Cost ?? 0m)))
             .ToList();
         Assert.Equal(expected, usage);
         Assert.All(usage, u => Assert.Equal(DateTimeKind.Utc, u.Day.Kind));

@@ -52,17 +52,30 @@ internal sealed class LlmProxy : IDisposable
     private static readonly FrozenSet<string> s_responseHeadersNotForwarded = FrozenSet.Create(StringComparer.OrdinalIgnoreCase,
         "Connection", "Keep-Alive", "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Proxy-Connection");
 
+    /// <summary>
+    /// How old the prices, limits and rules may get before a request triggers a reload in the background. This
+    /// process reloads at once when its own admin API changes them; the interval is how long another replica's
+    /// change takes to arrive here.
+    /// </summary>
+    internal static readonly TimeSpan CostsRefreshInterval = TimeSpan.FromSeconds(10);
+
     private readonly McpGateway _gateway;
     private readonly RequestGuard _guard;
     private readonly ILogger _logger;
+    private readonly ArchestraStore? _store;
     private readonly Lock _applyLock = new();
+    private readonly SemaphoreSlim _costsLoading = new(1, 1);
     private Snapshot _snapshot = new(FrozenDictionary<string, LlmProfile>.Empty, []);
+    private LlmCosts _costs = LlmCosts.Defaults;
+    private long _costsLoadedAt = Stopwatch.GetTimestamp();
+    private int _costsRefreshing;
 
-    public LlmProxy(McpGateway gateway, RequestGuard guard, ILogger logger)
+    public LlmProxy(McpGateway gateway, RequestGuard guard, ILogger logger, ArchestraStore? store = null)
     {
         _gateway = gateway;
         _guard = guard;
         _logger = logger;
+        _store = store;
         Metrics = new LlmMetrics(gateway.Metrics.Meter);
         gateway.Metrics.AddSource(Metrics);
     }
@@ -113,6 +126,61 @@ internal sealed class LlmProxy : IDisposable
                     _ = DisposeLaterAsync(upstream);
                 }
             }
+        }
+    }
+
+    /// <summary>The prices, limits and rules in force.</summary>
+    internal LlmCosts Costs => Volatile.Read(ref _costs);
+
+    /// <summary>
+    /// Reads prices, limits and rules from the database and swaps them in; on failure the previous ones stay. Loads
+    /// are serialised, so the last one started is the one left in force.
+    /// </summary>
+    public async Task ReloadCostsAsync(CancellationToken cancellationToken)
+    {
+        if (_store is null)
+        {
+            return;
+        }
+
+        await _costsLoading.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var costs = await LlmCosts.LoadAsync(_store, cancellationToken).ConfigureAwait(false);
+            Volatile.Write(ref _costs, costs);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Log.CostsNotLoaded(_logger, e);
+        }
+        finally
+        {
+            Volatile.Write(ref _costsLoadedAt, Stopwatch.GetTimestamp());
+            _costsLoading.Release();
+        }
+    }
+
+    /// <summary>The costs in force; starts a background reload when they are older than <see cref="CostsRefreshInterval"/>.</summary>
+    private LlmCosts CurrentCosts()
+    {
+        if (_store is not null && Stopwatch.GetElapsedTime(Volatile.Read(ref _costsLoadedAt)) > CostsRefreshInterval
+            && Interlocked.Exchange(ref _costsRefreshing, 1) == 0)
+        {
+            _ = RefreshCostsAsync();
+        }
+
+        return Volatile.Read(ref _costs);
+    }
+
+    private async Task RefreshCostsAsync()
+    {
+        try
+        {
+            await ReloadCostsAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _costsRefreshing, 0);
         }
     }
 
@@ -196,7 +264,19 @@ internal sealed class LlmProxy : IDisposable
         var elapsed = Stopwatch.GetElapsedTime(x.Start);
         double? ttft = x.FirstToken is { } t ? Stopwatch.GetElapsedTime(x.Start, t).TotalSeconds : null;
         var usage = x.Scanner.Usage;
-        Metrics.Record(x.Profile.Name, x.Upstream.Name, x.Body.Model ?? "", x.Status, elapsed.TotalSeconds, ttft, usage);
+        var model = x.Body.Model ?? "";
+        Metrics.Record(x.Profile.Name, x.Upstream.Name, model, x.Status, elapsed.TotalSeconds, ttft, usage);
+
+        // Without reported usage the cost is unknown (null); with it, a model the table cannot price is counted.
+        decimal? cost = null;
+        if (usage.Seen)
+        {
+            var billed = LlmCosts.ToUsage(x.Kind, usage);
+            var prices = CurrentCosts().Prices;
+            cost = prices.Cost(x.Scanner.Model ?? model, billed) ?? (x.Scanner.Model is null ? null : prices.Cost(model, billed));
+            Metrics.RecordCost(x.Profile.Name, x.Upstream.Name, model, cost);
+        }
+
         _gateway.Audit?.Enqueue(new LlmInteractionRecord
         {
             Profile = x.Profile.Name,
@@ -207,9 +287,7 @@ internal sealed class LlmProxy : IDisposable
             OutputTokens = usage.Output,
             CachedInputTokens = usage.Cached,
             ReasoningTokens = usage.Reasoning,
-
-            // No price table yet (the Policy project's cost calculator will fill this in); the column is NOT NULL.
-            Cost = 0m,
+            Cost = cost,
             DurationMicroseconds = (long)elapsed.TotalMicroseconds,
             TimeToFirstTokenMicroseconds = x.FirstToken is { } f ? (long)Stopwatch.GetElapsedTime(x.Start, f).TotalMicroseconds : null,
             Status = x.Status,

@@ -192,7 +192,7 @@ public abstract partial class ArchestraStore : IAsyncDisposable
                     OutputTokens = reader.GetInt64(7),
                     CachedInputTokens = reader.GetInt64(8),
                     ReasoningTokens = reader.GetInt64(9),
-                    Cost = ReadMoney(reader, 10),
+                    Cost = reader.IsDBNull(10) ? null : ReadMoney(reader, 10),
                     DurationMicroseconds = reader.GetInt64(11),
                     TimeToFirstTokenMicroseconds = reader.IsDBNull(12) ? null : reader.GetInt64(12),
                     Status = reader.GetString(13),
@@ -213,7 +213,7 @@ public abstract partial class ArchestraStore : IAsyncDisposable
         var day = DayOf("time");
         command.CommandText = $"""
             SELECT {day} AS day, profile, COALESCE(used_model, requested_model) AS model, {SumInt("1")},
-                   {SumInt("input_tokens")}, {SumInt("output_tokens")}, {SumInt("cached_input_tokens")}, {SumInt("reasoning_tokens")}, sum(cost)
+                   {SumInt("input_tokens")}, {SumInt("output_tokens")}, {SumInt("cached_input_tokens")}, {SumInt("reasoning_tokens")}, COALESCE(sum(cost), 0)
             FROM llm_interactions
             WHERE time >= @from AND time < @to{(profile is null ? "" : " AND profile = @profile")}
             GROUP BY 1, 2, 3
