@@ -191,6 +191,29 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Usage_totals_sum_tokens_and_cost_of_one_profile_for_its_day_month_and_all_time()
+    {
+        var store = await OpenAsync();
+        var now = new DateTime(2026, 3, 15, 12, 0, 0, DateTimeKind.Utc);
+        LlmInteractionRecord At(DateTime time, long input, long output, decimal? cost, string profile = "p") =>
+            new() { Id = Guid.CreateVersion7(time), Time = time, Profile = profile, Provider = "openai", RequestedModel = "m", InputTokens = input, OutputTokens = output, Cost = cost };
+        await Records.WriteAllAsync(store,
+        [
+            At(now.AddHours(-1), 10, 1, 0.5m),                          // today
+            At(now.AddHours(-11.5), 20, 2, null),                       // today, unpriced
+            At(now.AddDays(-3), 100, 10, 1.25m),                        // this month
+            At(new DateTime(2026, 2, 28, 23, 59, 59, DateTimeKind.Utc), 1000, 100, 2m), // last month
+            At(now.AddHours(-1), 5000, 5000, 9m, profile: "other"),
+        ]);
+
+        var totals = await store.GetUsageTotalsAsync("p", now, TestContext.Current.CancellationToken);
+        Assert.Equal(new Archestra.Policy.Llm.PeriodUsage(33, 0.5m), totals.Day);
+        Assert.Equal(new Archestra.Policy.Llm.PeriodUsage(143, 1.75m), totals.Month);
+        Assert.Equal(new Archestra.Policy.Llm.PeriodUsage(1243, 3.75m), totals.Total);
+        Assert.Equal(default, await store.GetUsageTotalsAsync("nobody", now, TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
     public async Task A_corrupt_spill_tail_is_skipped_and_the_rest_is_replayed()
     {
         var store = await OpenAsync();

@@ -7,6 +7,7 @@ using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Security;
 using Archestra.Gateway.Storage;
+using Archestra.Policy.Llm;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -65,6 +66,7 @@ internal sealed class LlmProxy : IDisposable
     private readonly ArchestraStore? _store;
     private readonly Lock _applyLock = new();
     private readonly SemaphoreSlim _costsLoading = new(1, 1);
+    private readonly LlmBudgets _budgets;
     private Snapshot _snapshot = new(FrozenDictionary<string, LlmProfile>.Empty, []);
     private LlmCosts _costs = LlmCosts.Defaults;
     private long _costsLoadedAt = Stopwatch.GetTimestamp();
@@ -76,6 +78,7 @@ internal sealed class LlmProxy : IDisposable
         _guard = guard;
         _logger = logger;
         _store = store;
+        _budgets = new LlmBudgets(store, logger);
         Metrics = new LlmMetrics(gateway.Metrics.Meter);
         gateway.Metrics.AddSource(Metrics);
     }
@@ -267,14 +270,16 @@ internal sealed class LlmProxy : IDisposable
         var model = x.Body.Model ?? "";
         Metrics.Record(x.Profile.Name, x.Upstream.Name, model, x.Status, elapsed.TotalSeconds, ttft, usage);
 
-        // Without reported usage the cost is unknown (null); with it, a model the table cannot price is counted.
-        decimal? cost = null;
+        // Not forwarded: nothing was billed. Forwarded without reported usage: unknown (null). With usage, a model
+        // the table cannot price is counted.
+        decimal? cost = x.Forwarded ? null : 0m;
         if (usage.Seen)
         {
             var billed = LlmCosts.ToUsage(x.Kind, usage);
             var prices = CurrentCosts().Prices;
             cost = prices.Cost(x.Scanner.Model ?? model, billed) ?? (x.Scanner.Model is null ? null : prices.Cost(model, billed));
             Metrics.RecordCost(x.Profile.Name, x.Upstream.Name, model, cost);
+            _budgets.Add(x.Profile.Name, usage.TotalInput + usage.Output, cost);
         }
 
         _gateway.Audit?.Enqueue(new LlmInteractionRecord
@@ -392,6 +397,9 @@ internal sealed class LlmProxy : IDisposable
         public string? Error { get; private set; }
         public long? FirstToken { get; private set; }
 
+        /// <summary>The request was handed to the upstream (so it may have been billed).</summary>
+        public bool Forwarded { get; private set; }
+
         private CancellationToken Aborted => Context.RequestAborted;
 
         public async Task RunAsync(LlmProxy proxy)
@@ -402,10 +410,16 @@ internal sealed class LlmProxy : IDisposable
                 return;
             }
 
+            if (Endpoint == LlmEndpoint.Generation && !await WithinBudgetAsync(proxy).ConfigureAwait(false))
+            {
+                return;
+            }
+
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Aborted);
             timeout.CancelAfter(Upstream.Config.Timeout);
             using var message = BuildRequest();
             HttpResponseMessage response;
+            Forwarded = true;
             try
             {
                 response = await Upstream.Invoker.SendAsync(message, timeout.Token).ConfigureAwait(false);
@@ -465,6 +479,29 @@ internal sealed class LlmProxy : IDisposable
 
             Body = parsed;
             return true;
+        }
+
+        /// <summary>Refuses the request (429 in the provider's format, naming the limit) when a limit of the profile is used up.</summary>
+        private async Task<bool> WithinBudgetAsync(LlmProxy proxy)
+        {
+            LimitCheck check;
+            try
+            {
+                check = await proxy._budgets.CheckAsync(Profile.Name, proxy.CurrentCosts().Limits, Aborted).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                Status = "client_cancelled";
+                return false;
+            }
+
+            if (check.Allowed)
+            {
+                return true;
+            }
+
+            await FailAsync(LlmError.BudgetExceeded, $"Budget exceeded: {check.Message}.").ConfigureAwait(false);
+            return false;
         }
 
         private async Task FailAsync(LlmError error, string message)

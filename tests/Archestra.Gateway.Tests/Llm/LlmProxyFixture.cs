@@ -8,7 +8,7 @@ namespace Archestra.Gateway.Tests.Llm;
 
 /// <summary>
 /// One fake provider and one gateway whose profiles reach it: <c>team</c> (virtual key), <c>byok</c> (pass-through),
-/// and <c>budget</c> and <c>rules</c> (virtual key; for tests that give them limits or optimization rules through the
+/// and <c>budget</c>, <c>shared</c>, <c>quota</c> and <c>rules</c> (virtual key; for tests that give them limits or optimization rules through the
 /// admin API, so no other test is affected).
 /// </summary>
 public sealed class LlmProxyFixture : IAsyncLifetime
@@ -44,6 +44,8 @@ public sealed class LlmProxyFixture : IAsyncLifetime
                 new ProfileConfig { Name = "team", Servers = [], Llm = team },
                 new ProfileConfig { Name = "byok", Servers = [], Llm = byok },
                 new ProfileConfig { Name = "budget", Servers = [], Llm = team },
+                new ProfileConfig { Name = "shared", Servers = [], Llm = team },
+                new ProfileConfig { Name = "quota", Servers = [], Llm = team },
                 new ProfileConfig { Name = "rules", Servers = [], Llm = team },
             ],
         });
