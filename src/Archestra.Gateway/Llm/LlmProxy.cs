@@ -277,7 +277,8 @@ internal sealed class LlmProxy : IDisposable
         {
             var billed = LlmCosts.ToUsage(x.Kind, usage);
             var prices = CurrentCosts().Prices;
-            cost = prices.Cost(x.Scanner.Model ?? model, billed) ?? (x.Scanner.Model is null ? null : prices.Cost(model, billed));
+            var forwarded = x.RoutedModel ?? model;
+            cost = prices.Cost(x.Scanner.Model ?? forwarded, billed) ?? (x.Scanner.Model is null ? null : prices.Cost(forwarded, billed));
             Metrics.RecordCost(x.Profile.Name, x.Upstream.Name, model, cost);
             _budgets.Add(x.Profile.Name, usage.TotalInput + usage.Output, cost);
         }
@@ -287,7 +288,7 @@ internal sealed class LlmProxy : IDisposable
             Profile = x.Profile.Name,
             Provider = x.Upstream.Name,
             RequestedModel = x.Body.Model ?? "",
-            UsedModel = x.Scanner.Model,
+            UsedModel = x.Scanner.Model ?? x.RoutedModel,
             InputTokens = usage.TotalInput,
             OutputTokens = usage.Output,
             CachedInputTokens = usage.Cached,
@@ -397,6 +398,9 @@ internal sealed class LlmProxy : IDisposable
         public string? Error { get; private set; }
         public long? FirstToken { get; private set; }
 
+        /// <summary>The model an optimization rule sent the request to instead of the requested one; null when none did.</summary>
+        public string? RoutedModel { get; private set; }
+
         /// <summary>The request was handed to the upstream (so it may have been billed).</summary>
         public bool Forwarded { get; private set; }
 
@@ -410,9 +414,14 @@ internal sealed class LlmProxy : IDisposable
                 return;
             }
 
-            if (Endpoint == LlmEndpoint.Generation && !await WithinBudgetAsync(proxy).ConfigureAwait(false))
+            if (Endpoint == LlmEndpoint.Generation)
             {
-                return;
+                if (!await WithinBudgetAsync(proxy).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                ApplyRules(proxy);
             }
 
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Aborted);
@@ -502,6 +511,25 @@ internal sealed class LlmProxy : IDisposable
 
             await FailAsync(LlmError.BudgetExceeded, $"Budget exceeded: {check.Message}.").ConfigureAwait(false);
             return false;
+        }
+
+        /// <summary>
+        /// The first matching optimization rule's target replaces the <c>model</c> value upstream. The input size is
+        /// the body's length in bytes: the messages dominate it, and <see cref="TokenEstimate"/> is an estimate anyway.
+        /// </summary>
+        private void ApplyRules(LlmProxy proxy)
+        {
+            if (Body.Model is not { } requested || Body.ModelAt < 0)
+            {
+                return;
+            }
+
+            var facts = new RequestFacts(requested, _length, Body.HasTools);
+            if (proxy.CurrentCosts().Rules.Choose(Profile.Name, facts) is { } target && target != requested)
+            {
+                Body = Body.WithModel(target);
+                RoutedModel = target;
+            }
         }
 
         private async Task FailAsync(LlmError error, string message)
