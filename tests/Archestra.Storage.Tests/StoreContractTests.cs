@@ -496,6 +496,56 @@ public sealed class SqliteStoreTests : StoreContractTests
         Task.FromResult(new StorageOptions { SqlitePath = Path.Combine(work, "db", "archestra.db") });
 
     [Fact]
+    public async Task Migration_5_keeps_the_rows_and_indexes_of_a_version_4_database_and_allows_a_null_cost()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        Directory.CreateDirectory(Path.GetDirectoryName(Options.SqlitePath)!);
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + Options.SqlitePath + ";Pooling=False"))
+        {
+            await connection.OpenAsync(ct);
+            await using var command = connection.CreateCommand();
+            var sql = new System.Text.StringBuilder(Archestra.Gateway.Storage.Sqlite.SqliteSchema.CreateSchemaTable);
+            foreach (var migration in Archestra.Gateway.Storage.Sqlite.SqliteSchema.All.Where(m => m.Version <= 4))
+            {
+                sql.Append(migration.Sql).Append($";\nINSERT INTO archestra_schema VALUES ({migration.Version}, '{migration.Name}', 0);\n");
+            }
+
+            // A row as the previous build wrote it: cost 12345 units of 1e-10 USD.
+            sql.Append("""
+                INSERT INTO llm_interactions (id, time, profile, provider, requested_model, used_model, input_tokens, output_tokens,
+                    cached_input_tokens, reasoning_tokens, cost, duration_us, ttft_us, status, blocked_tools, error)
+                VALUES (x'0190000000007000800000000000abcd', 1700000000000000, 'p', 'openai', 'gpt-4o', NULL, 10, 2, 1, 0, 12345, 99, NULL, 'ok', NULL, NULL);
+                """);
+            command.CommandText = sql.ToString();
+            await command.ExecuteNonQueryAsync(ct);
+        }
+
+        var store = await OpenAsync();
+        Assert.Equal([1, 2, 3, 4, 5], (await store.GetAppliedMigrationsAsync(ct)).Select(m => m.Version));
+        var old = Assert.Single((await store.ListLlmInteractionsAsync(new LlmInteractionQuery { Limit = 10 }, ct)).Items);
+        Assert.Equal(("gpt-4o", 10L, 2L, 0.0000012345m, 99L), (old.RequestedModel, old.InputTokens, old.OutputTokens, old.Cost, old.DurationMicroseconds));
+
+        await Records.WriteAllAsync(store, [Records.Llm(1, profile: "after", cost: null)]);
+        var written = (await store.ListLlmInteractionsAsync(new LlmInteractionQuery { Limit = 10 }, ct)).Items.Single(r => r.Profile == "after");
+        Assert.Null(written.Cost);
+
+        await using var check = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + Options.SqlitePath);
+        await check.OpenAsync(ct);
+        await using var indexes = check.CreateCommand();
+        indexes.CommandText = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'llm_interactions' AND name NOT LIKE 'sqlite_%' ORDER BY name";
+        var names = new List<string>();
+        await using (var reader = await indexes.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                names.Add(reader.GetString(0));
+            }
+        }
+
+        Assert.Equal(["llm_interactions_model", "llm_interactions_not_ok", "llm_interactions_profile"], names);
+    }
+
+    [Fact]
     public async Task The_database_file_and_its_folder_are_created_in_wal_mode()
     {
         var store = await OpenAsync();
