@@ -59,6 +59,9 @@ internal sealed partial class GatewayServer : IAsyncDisposable
     /// <summary>The admin listener's services (its EndpointDataSource lists the admin routes).</summary>
     internal IServiceProvider AdminServices => _adminApp.Services;
 
+    /// <summary>Re-reads the LLM prices, limits and optimization rules (after the admin API changed one).</summary>
+    internal Task ReloadLlmCostsAsync(CancellationToken cancellationToken) => _llm?.ReloadCostsAsync(cancellationToken) ?? Task.CompletedTask;
+
     /// <summary>Reloads the configuration file now (as SIGHUP does); the errors when it is invalid.</summary>
     internal Task<IReadOnlyList<string>> ReloadConfigAsync() =>
         _reloader?.ReloadAsync() ?? Task.FromResult<IReadOnlyList<string>>(["the configuration was not loaded from a file"]);
@@ -84,7 +87,11 @@ internal sealed partial class GatewayServer : IAsyncDisposable
 
         var effective = await Effective(FileConfig, cancellationToken).ConfigureAwait(false);
         await _gateway.ApplyAsync(effective, cancellationToken).ConfigureAwait(false);
-        _llm?.Apply(effective);
+        if (_llm is { } llm)
+        {
+            llm.Apply(effective);
+            await llm.ReloadCostsAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <param name="getEnv">Resolves env:NAME on reload; the process environment when null.</param>
@@ -118,8 +125,9 @@ internal sealed partial class GatewayServer : IAsyncDisposable
 
         var guard = new RequestGuard(config.Security);
         var endpoint = new McpEndpoint(gateway, guard);
-        var llm = server._llm = new LlmProxy(gateway, guard, loggerFactory.CreateLogger("Archestra.Llm"));
+        var llm = server._llm = new LlmProxy(gateway, guard, loggerFactory.CreateLogger("Archestra.Llm"), server._store);
         llm.Apply(config);
+        await llm.ReloadCostsAsync(cancellationToken).ConfigureAwait(false);
         gatewayApp.MapGet("/healthz", static () => Results.Text("ok\n"));
         gatewayApp.MapGet("/readyz", (HttpContext context) => server.WriteReadiness(context));
         gatewayApp.MapMethods("/v1/mcp/{profile}", ["POST", "GET", "DELETE", "PUT", "PATCH"], endpoint.HandleAsync);

@@ -56,8 +56,8 @@ public abstract class StoreContractTests : IAsyncLifetime
         var store = await OpenAsync();
         await OpenAsync();
         var applied = await store.GetAppliedMigrationsAsync(TestContext.Current.CancellationToken);
-        Assert.Equal([1, 2, 3, 4], applied.Select(m => m.Version));
-        Assert.Equal(["resources", "audit", "llm-limits-total", "discovered-tools-by-server-name"], applied.Select(m => m.Name));
+        Assert.Equal([1, 2, 3, 4, 5], applied.Select(m => m.Version));
+        Assert.Equal(["resources", "audit", "llm-limits-total", "discovered-tools-by-server-name", "llm-cost-nullable"], applied.Select(m => m.Name));
         Assert.All(applied, m => Assert.InRange(m.AppliedAt, DateTime.UtcNow.AddMinutes(-5), DateTime.UtcNow.AddMinutes(1)));
     }
 
@@ -67,7 +67,7 @@ public abstract class StoreContractTests : IAsyncLifetime
         var opens = Enumerable.Range(0, 2).Select(_ => OpenAsync()).ToArray();
         var stores = await Task.WhenAll(opens);
         var applied = await stores[0].GetAppliedMigrationsAsync(TestContext.Current.CancellationToken);
-        Assert.Equal([1, 2, 3, 4], applied.Select(m => m.Version));
+        Assert.Equal([1, 2, 3, 4, 5], applied.Select(m => m.Version));
     }
 
     [Fact]
@@ -162,6 +162,55 @@ public abstract class StoreContractTests : IAsyncLifetime
         await writer.StopAsync(TestContext.Current.CancellationToken);
         Assert.Equal(((long)n, (long)n), await store.CountAuditAsync(AuditKind.McpToolCall, TestContext.Current.CancellationToken));
         Assert.Empty(Directory.GetFiles(SpillDirectory, "*.spill"));
+    }
+
+    [Fact]
+    public async Task An_unknown_cost_stays_null_through_the_spill_and_the_store_and_adds_nothing_to_usage()
+    {
+        var store = await OpenAsync();
+        Directory.CreateDirectory(SpillDirectory);
+        var records = Enumerable.Range(0, 6).Select(i => Records.Llm(i, profile: "nulls", cost: i % 2 == 0 ? null : 0.25m)).ToList();
+        var spill = new AuditSpill(SpillDirectory, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        spill.AppendBatch(records.Cast<AuditRecord>().ToList());
+        spill.Close();
+
+        var writer = store.CreateAuditWriter();
+        writer.Start();
+        await writer.StopAsync(TestContext.Current.CancellationToken);
+
+        var read = await store.ListLlmInteractionsAsync(new LlmInteractionQuery { Limit = 100, Descending = false }, TestContext.Current.CancellationToken);
+        Assert.Equal(records.Select(r => r.Cost), read.Items.Select(r => r.Cost));
+        Assert.Equal([null, 0.25m, null, 0.25m, null, 0.25m], read.Items.Select(r => r.Cost));
+        var usage = Assert.Single(await store.GetUsageAsync(Records.Epoch.AddDays(-1), Records.Epoch.AddDays(1), "nulls", TestContext.Current.CancellationToken));
+        Assert.Equal((6L, 0.75m), (usage.Requests, usage.Cost));
+
+        // A day of unpriced interactions only: the sum is 0, not a failure to read NULL.
+        await Records.WriteAllAsync(store, [Records.Llm(100, Records.Epoch.AddDays(3), profile: "nulls", cost: null)]);
+        var unpriced = Assert.Single(await store.GetUsageAsync(Records.Epoch.AddDays(3), Records.Epoch.AddDays(4), "nulls", TestContext.Current.CancellationToken));
+        Assert.Equal((1L, 0m), (unpriced.Requests, unpriced.Cost));
+    }
+
+    [Fact]
+    public async Task Usage_totals_sum_tokens_and_cost_of_one_profile_for_its_day_month_and_all_time()
+    {
+        var store = await OpenAsync();
+        var now = new DateTime(2026, 3, 15, 12, 0, 0, DateTimeKind.Utc);
+        LlmInteractionRecord At(DateTime time, long input, long output, decimal? cost, string profile = "p") =>
+            new() { Id = Guid.CreateVersion7(time), Time = time, Profile = profile, Provider = "openai", RequestedModel = "m", InputTokens = input, OutputTokens = output, Cost = cost };
+        await Records.WriteAllAsync(store,
+        [
+            At(now.AddHours(-1), 10, 1, 0.5m),                          // today
+            At(now.AddHours(-11.5), 20, 2, null),                       // today, unpriced
+            At(now.AddDays(-3), 100, 10, 1.25m),                        // this month
+            At(new DateTime(2026, 2, 28, 23, 59, 59, DateTimeKind.Utc), 1000, 100, 2m), // last month
+            At(now.AddHours(-1), 5000, 5000, 9m, profile: "other"),
+        ]);
+
+        var totals = await store.GetUsageTotalsAsync("p", now, TestContext.Current.CancellationToken);
+        Assert.Equal(new Archestra.Policy.Llm.PeriodUsage(33, 0.5m), totals.Day);
+        Assert.Equal(new Archestra.Policy.Llm.PeriodUsage(143, 1.75m), totals.Month);
+        Assert.Equal(new Archestra.Policy.Llm.PeriodUsage(1243, 3.75m), totals.Total);
+        Assert.Equal(default, await store.GetUsageTotalsAsync("nobody", now, TestContext.Current.CancellationToken));
     }
 
     [Fact]
@@ -307,7 +356,7 @@ public abstract class StoreContractTests : IAsyncLifetime
             .GroupBy(r => (Day: r.Time.Date, r.Profile, Model: r.UsedModel ?? r.RequestedModel))
             .OrderBy(g => g.Key.Day).ThenBy(g => g.Key.Profile, StringComparer.Ordinal).ThenBy(g => g.Key.Model, StringComparer.Ordinal)
             .Select(g => new UsageRow(DateTime.SpecifyKind(g.Key.Day, DateTimeKind.Utc), g.Key.Profile, g.Key.Model, g.LongCount(),
-                g.Sum(r => r.InputTokens), g.Sum(r => r.OutputTokens), g.Sum(r => r.CachedInputTokens), g.Sum(r => r.ReasoningTokens), g.Sum(r => r.Cost)))
+                g.Sum(r => r.InputTokens), g.Sum(r => r.OutputTokens), g.Sum(r => r.CachedInputTokens), g.Sum(r => r.ReasoningTokens), g.Sum(r => r.Cost ?? 0m)))
             .ToList();
         Assert.Equal(expected, usage);
         Assert.All(usage, u => Assert.Equal(DateTimeKind.Utc, u.Day.Kind));
@@ -445,6 +494,56 @@ public sealed class SqliteStoreTests : StoreContractTests
 {
     protected override Task<StorageOptions> FreshDatabaseAsync(string work) =>
         Task.FromResult(new StorageOptions { SqlitePath = Path.Combine(work, "db", "archestra.db") });
+
+    [Fact]
+    public async Task Migration_5_keeps_the_rows_and_indexes_of_a_version_4_database_and_allows_a_null_cost()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        Directory.CreateDirectory(Path.GetDirectoryName(Options.SqlitePath)!);
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + Options.SqlitePath + ";Pooling=False"))
+        {
+            await connection.OpenAsync(ct);
+            await using var command = connection.CreateCommand();
+            var sql = new System.Text.StringBuilder(Archestra.Gateway.Storage.Sqlite.SqliteSchema.CreateSchemaTable);
+            foreach (var migration in Archestra.Gateway.Storage.Sqlite.SqliteSchema.All.Where(m => m.Version <= 4))
+            {
+                sql.Append(migration.Sql).Append($";\nINSERT INTO archestra_schema VALUES ({migration.Version}, '{migration.Name}', 0);\n");
+            }
+
+            // A row as the previous build wrote it: cost 12345 units of 1e-10 USD.
+            sql.Append("""
+                INSERT INTO llm_interactions (id, time, profile, provider, requested_model, used_model, input_tokens, output_tokens,
+                    cached_input_tokens, reasoning_tokens, cost, duration_us, ttft_us, status, blocked_tools, error)
+                VALUES (x'0190000000007000800000000000abcd', 1700000000000000, 'p', 'openai', 'gpt-4o', NULL, 10, 2, 1, 0, 12345, 99, NULL, 'ok', NULL, NULL);
+                """);
+            command.CommandText = sql.ToString();
+            await command.ExecuteNonQueryAsync(ct);
+        }
+
+        var store = await OpenAsync();
+        Assert.Equal([1, 2, 3, 4, 5], (await store.GetAppliedMigrationsAsync(ct)).Select(m => m.Version));
+        var old = Assert.Single((await store.ListLlmInteractionsAsync(new LlmInteractionQuery { Limit = 10 }, ct)).Items);
+        Assert.Equal(("gpt-4o", 10L, 2L, 0.0000012345m, 99L), (old.RequestedModel, old.InputTokens, old.OutputTokens, old.Cost, old.DurationMicroseconds));
+
+        await Records.WriteAllAsync(store, [Records.Llm(1, profile: "after", cost: null)]);
+        var written = (await store.ListLlmInteractionsAsync(new LlmInteractionQuery { Limit = 10 }, ct)).Items.Single(r => r.Profile == "after");
+        Assert.Null(written.Cost);
+
+        await using var check = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + Options.SqlitePath);
+        await check.OpenAsync(ct);
+        await using var indexes = check.CreateCommand();
+        indexes.CommandText = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'llm_interactions' AND name NOT LIKE 'sqlite_%' ORDER BY name";
+        var names = new List<string>();
+        await using (var reader = await indexes.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                names.Add(reader.GetString(0));
+            }
+        }
+
+        Assert.Equal(["llm_interactions_model", "llm_interactions_not_ok", "llm_interactions_profile"], names);
+    }
 
     [Fact]
     public async Task The_database_file_and_its_folder_are_created_in_wal_mode()

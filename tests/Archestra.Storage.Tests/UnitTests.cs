@@ -54,7 +54,7 @@ public sealed class SpillTests : IDisposable
     public void Every_field_of_both_record_kinds_round_trips_through_the_spill_format()
     {
         var spill = new AuditSpill(_dir, NullLogger.Instance);
-        AuditRecord[] records = [Records.ToolCall(3, outcome: "error"), Records.Llm(4), Records.Llm(5, cost: -12.3456789012m), new McpToolCallRecord { Arguments = "ünïcødé 🚀" }];
+        AuditRecord[] records = [Records.ToolCall(3, outcome: "error"), Records.Llm(4), Records.Llm(5, cost: -12.3456789012m), Records.Llm(6, cost: null), new McpToolCallRecord { Arguments = "ünïcødé 🚀" }];
         spill.AppendBatch([.. records]);
         spill.Close();
         var read = AuditSpill.ReadFile(Assert.Single(Directory.GetFiles(_dir)), NullLogger.Instance, out var skipped);
@@ -63,6 +63,57 @@ public sealed class SpillTests : IDisposable
         for (var i = 0; i < records.Length; i++)
         {
             Assert.Equivalent(records[i], read[i], strict: true);
+        }
+    }
+
+    [Fact]
+    public void A_frame_written_by_the_previous_build_with_a_plain_decimal_cost_is_still_read()
+    {
+        // Tag 2, the layout before costs could be unknown: the fields in order, cost as four 32-bit parts.
+        var id = Guid.CreateVersion7();
+        var payload = new List<byte> { 2 };
+        payload.AddRange(id.ToByteArray(bigEndian: true));
+        Int64(payload, 1_700_000_000_000_000);
+        foreach (var s in (string?[])["team", "openai", "gpt-4o", null])
+        {
+            Text(payload, s);
+        }
+
+        foreach (var n in (long[])[12, 5, 4, 2])
+        {
+            Int64(payload, n);
+        }
+
+        foreach (var part in decimal.GetBits(0.000075m))
+        {
+            payload.AddRange(BitConverter.GetBytes(part));
+        }
+
+        Int64(payload, 1234);
+        Int64(payload, long.MinValue);
+        foreach (var s in (string?[])["ok", null, null])
+        {
+            Text(payload, s);
+        }
+
+        Assert.True(SpillCodec.TryReadPayload(payload.ToArray(), out var record));
+        var llm = Assert.IsType<LlmInteractionRecord>(record);
+        Assert.Equal((id, "gpt-4o", 12L, 2L, 0.000075m, 1234L, "ok"), (llm.Id, llm.RequestedModel, llm.InputTokens, llm.ReasoningTokens, llm.Cost, llm.DurationMicroseconds, llm.Status));
+        Assert.Null(llm.TimeToFirstTokenMicroseconds);
+
+        static void Int64(List<byte> to, long value) => to.AddRange(BitConverter.GetBytes(value));
+
+        static void Text(List<byte> to, string? value)
+        {
+            if (value is null)
+            {
+                to.AddRange(BitConverter.GetBytes(-1));
+                return;
+            }
+
+            var bytes = Encoding.UTF8.GetBytes(value);
+            to.AddRange(BitConverter.GetBytes(bytes.Length));
+            to.AddRange(bytes);
         }
     }
 

@@ -291,11 +291,19 @@ internal sealed partial class AdminHandlers
         return success(config);
     }
 
-    /// <summary>Writes and records a change that does not shape the gateway configuration (keys, LLM objects).</summary>
-    private Task ChangeAsync(Caller caller, string action, string kind, string name, Func<StoreTransaction, Task> write, Action<Utf8JsonWriter> details, CancellationToken ct)
+    /// <summary>
+    /// Writes and records a change that does not shape the gateway configuration (keys, LLM objects). A price, limit
+    /// or optimization rule is reloaded into the LLM proxy at once (other replicas pick it up within
+    /// <see cref="Llm.LlmProxy.CostsRefreshInterval"/>).
+    /// </summary>
+    private async Task ChangeAsync(Caller caller, string action, string kind, string name, Func<StoreTransaction, Task> write, Action<Utf8JsonWriter> details, CancellationToken ct)
     {
         var change = new AdminChange(Guid.CreateVersion7(), DateTime.UtcNow, caller.Name, action, kind, name, AdminResources.Json(details));
-        return Store.TransactAsync(write, change, ct);
+        await Store.TransactAsync(write, change, ct).ConfigureAwait(false);
+        if (kind is "llm-price" or "llm-limit" or "llm-optimization-rule")
+        {
+            await _context.Server.ReloadLlmCostsAsync(ct).ConfigureAwait(false);
+        }
     }
 
     private static void NoDetails(Utf8JsonWriter w)

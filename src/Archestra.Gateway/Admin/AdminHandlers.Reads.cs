@@ -122,7 +122,16 @@ internal sealed partial class AdminHandlers
             w.WriteNumber("outputTokens"u8, r.OutputTokens);
             w.WriteNumber("cachedInputTokens"u8, r.CachedInputTokens);
             w.WriteNumber("reasoningTokens"u8, r.ReasoningTokens);
-            w.WriteNumber("cost"u8, r.Cost);
+            if (r.Cost is { } cost)
+            {
+                w.WriteNumber("cost"u8, cost);
+            }
+            else
+            {
+                // The model has no price: null, not 0 (see /api/llm/prices).
+                w.WriteNull("cost"u8);
+            }
+
             w.WriteNumber("durationMs"u8, r.DurationMicroseconds / 1000.0);
             if (r.TimeToFirstTokenMicroseconds is { } ttft)
             {

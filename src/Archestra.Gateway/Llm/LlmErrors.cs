@@ -17,6 +17,9 @@ internal enum LlmError
     TooLarge,
     UpstreamUnreachable,
     UpstreamTimeout,
+
+    /// <summary>A limit of the profile is used up; refused before the upstream.</summary>
+    BudgetExceeded,
 }
 
 /// <summary>
@@ -35,6 +38,9 @@ internal static class LlmErrors
         LlmError.BadRequest => (400, "invalid_request_error", null, "invalid_request_error"),
         LlmError.TooLarge => (413, "invalid_request_error", "request_too_large", "request_too_large"),
         LlmError.UpstreamUnreachable => (502, "server_error", "upstream_unreachable", "api_error"),
+
+        // OpenAI answers a used-up quota with 429 insufficient_quota ("Error codes"); Anthropic's 429 is rate_limit_error.
+        LlmError.BudgetExceeded => (429, "insufficient_quota", "insufficient_quota", "rate_limit_error"),
         _ => (504, "server_error", "upstream_timeout", "timeout_error"),
     };
 
@@ -44,6 +50,7 @@ internal static class LlmErrors
         LlmError.Unauthorized or LlmError.ForbiddenOrigin => "unauthorized",
         LlmError.UpstreamUnreachable => "upstream_error",
         LlmError.UpstreamTimeout => "timeout",
+        LlmError.BudgetExceeded => "budget_exceeded",
         _ => "bad_request",
     };
 

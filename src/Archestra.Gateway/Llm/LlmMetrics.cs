@@ -21,12 +21,20 @@ internal sealed class LlmMetrics : IPrometheusSource
     private const string TtftHelp = "Time from receiving a streamed LLM request to relaying its first output token, in seconds.";
     private const string TokensHelp = "Tokens reported by the provider, by type (input includes cached; output includes reasoning).";
 
+    private const string CostHelp = "USD cost of LLM requests whose model has a price (see /api/llm/prices).";
+    private const string UnpricedHelp = "LLM requests with reported usage whose model has no price: their cost is recorded as unknown, not 0.";
+
+    // The cost cells count units of 1e-10 USD (the audit table's numeric(20, 10) scale), so sums stay exact.
+    private const double CostUnitsPerUsd = 1e10;
+
     private static readonly string[] s_tokenTypes = ["input", "output", "cached", "reasoning"];
 
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _duration;
     private readonly Histogram<double> _ttft;
     private readonly Counter<long> _tokens;
+    private readonly Counter<double> _cost;
+    private readonly Counter<long> _unpriced;
 
     public LlmMetrics(Meter meter)
     {
@@ -36,6 +44,8 @@ internal sealed class LlmMetrics : IPrometheusSource
         _ttft = meter.CreateHistogram("llm_time_to_first_token", "s", TtftHelp, tags: null,
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _tokens = meter.CreateCounter<long>("llm_tokens", "{token}", TokensHelp);
+        _cost = meter.CreateCounter<double>("llm_cost_usd", "USD", CostHelp);
+        _unpriced = meter.CreateCounter<long>("llm_unpriced_requests", "{request}", UnpricedHelp);
     }
 
     internal SeriesMap<LlmRequestKey, MetricCell> Requests { get; } = new(static () => new MetricCell(), new(Overflow, Overflow, Overflow, Overflow));
@@ -47,7 +57,38 @@ internal sealed class LlmMetrics : IPrometheusSource
     /// <summary>Four cells per model: input, output, cached, reasoning.</summary>
     internal SeriesMap<LlmModelKey, MetricCell[]> Tokens { get; } = new(static () => [new(), new(), new(), new()], new(Overflow, Overflow, Overflow));
 
+    internal SeriesMap<LlmModelKey, MetricCell> Costs { get; } = new(static () => new MetricCell(), new(Overflow, Overflow, Overflow));
+
+    internal SeriesMap<LlmModelKey, MetricCell> Unpriced { get; } = new(static () => new MetricCell(), new(Overflow, Overflow, Overflow));
+
     private const string Overflow = "_overflow";
+
+    /// <summary>Adds a priced request's cost, or counts an unpriced one (<paramref name="usd"/> null).</summary>
+    public void RecordCost(string profile, string provider, string model, decimal? usd)
+    {
+        var key = new LlmModelKey(profile, provider, model);
+        if (usd is { } cost)
+        {
+            Costs.Get(key).Add(decimal.ToInt64(decimal.Round(cost * 10_000_000_000m, MidpointRounding.ToEven)));
+        }
+        else
+        {
+            Unpriced.Get(key).Increment();
+        }
+
+        if (_cost.Enabled || _unpriced.Enabled)
+        {
+            var tags = new TagList { { "profile", profile }, { "provider", provider }, { "model", model } };
+            if (usd is { } value)
+            {
+                _cost.Add((double)value, tags);
+            }
+            else
+            {
+                _unpriced.Add(1, tags);
+            }
+        }
+    }
 
     public void Record(string profile, string provider, string model, string status, double seconds, double? ttftSeconds, in LlmUsage usage)
     {
@@ -124,6 +165,24 @@ internal sealed class LlmMetrics : IPrometheusSource
             {
                 PrometheusExporter.Sample(builder, tokens, common.With("type", s_tokenTypes[i]), cells[i].Value);
             }
+        }
+
+        const string cost = "llm_cost_usd_total";
+        PrometheusExporter.Family(builder, cost, CostHelp, "counter");
+        var costSeries = Costs.Snapshot();
+        Array.Sort(costSeries, static (a, b) => string.CompareOrdinal(a.Key.ToString(), b.Key.ToString()));
+        foreach (var (key, cell) in costSeries)
+        {
+            PrometheusExporter.Sample(builder, cost, Labels(key).ToString(), cell.Value / CostUnitsPerUsd);
+        }
+
+        const string unpriced = "llm_unpriced_requests_total";
+        PrometheusExporter.Family(builder, unpriced, UnpricedHelp, "counter");
+        var unpricedSeries = Unpriced.Snapshot();
+        Array.Sort(unpricedSeries, static (a, b) => string.CompareOrdinal(a.Key.ToString(), b.Key.ToString()));
+        foreach (var (key, cell) in unpricedSeries)
+        {
+            PrometheusExporter.Sample(builder, unpriced, Labels(key).ToString(), cell.Value);
         }
     }
 

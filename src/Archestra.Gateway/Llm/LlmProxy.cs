@@ -7,6 +7,7 @@ using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Security;
 using Archestra.Gateway.Storage;
+using Archestra.Policy.Llm;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -52,17 +53,32 @@ internal sealed class LlmProxy : IDisposable
     private static readonly FrozenSet<string> s_responseHeadersNotForwarded = FrozenSet.Create(StringComparer.OrdinalIgnoreCase,
         "Connection", "Keep-Alive", "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Proxy-Connection");
 
+    /// <summary>
+    /// How old the prices, limits and rules may get before a request triggers a reload in the background. This
+    /// process reloads at once when its own admin API changes them; the interval is how long another replica's
+    /// change takes to arrive here.
+    /// </summary>
+    internal static readonly TimeSpan CostsRefreshInterval = TimeSpan.FromSeconds(10);
+
     private readonly McpGateway _gateway;
     private readonly RequestGuard _guard;
     private readonly ILogger _logger;
+    private readonly ArchestraStore? _store;
     private readonly Lock _applyLock = new();
+    private readonly SemaphoreSlim _costsLoading = new(1, 1);
+    private readonly LlmBudgets _budgets;
     private Snapshot _snapshot = new(FrozenDictionary<string, LlmProfile>.Empty, []);
+    private LlmCosts _costs = LlmCosts.Defaults;
+    private long _costsLoadedAt = Stopwatch.GetTimestamp();
+    private int _costsRefreshing;
 
-    public LlmProxy(McpGateway gateway, RequestGuard guard, ILogger logger)
+    public LlmProxy(McpGateway gateway, RequestGuard guard, ILogger logger, ArchestraStore? store = null)
     {
         _gateway = gateway;
         _guard = guard;
         _logger = logger;
+        _store = store;
+        _budgets = new LlmBudgets(store, logger);
         Metrics = new LlmMetrics(gateway.Metrics.Meter);
         gateway.Metrics.AddSource(Metrics);
     }
@@ -113,6 +129,61 @@ internal sealed class LlmProxy : IDisposable
                     _ = DisposeLaterAsync(upstream);
                 }
             }
+        }
+    }
+
+    /// <summary>The prices, limits and rules in force.</summary>
+    internal LlmCosts Costs => Volatile.Read(ref _costs);
+
+    /// <summary>
+    /// Reads prices, limits and rules from the database and swaps them in; on failure the previous ones stay. Loads
+    /// are serialised, so the last one started is the one left in force.
+    /// </summary>
+    public async Task ReloadCostsAsync(CancellationToken cancellationToken)
+    {
+        if (_store is null)
+        {
+            return;
+        }
+
+        await _costsLoading.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var costs = await LlmCosts.LoadAsync(_store, cancellationToken).ConfigureAwait(false);
+            Volatile.Write(ref _costs, costs);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Log.CostsNotLoaded(_logger, e);
+        }
+        finally
+        {
+            Volatile.Write(ref _costsLoadedAt, Stopwatch.GetTimestamp());
+            _costsLoading.Release();
+        }
+    }
+
+    /// <summary>The costs in force; starts a background reload when they are older than <see cref="CostsRefreshInterval"/>.</summary>
+    private LlmCosts CurrentCosts()
+    {
+        if (_store is not null && Stopwatch.GetElapsedTime(Volatile.Read(ref _costsLoadedAt)) > CostsRefreshInterval
+            && Interlocked.Exchange(ref _costsRefreshing, 1) == 0)
+        {
+            _ = RefreshCostsAsync();
+        }
+
+        return Volatile.Read(ref _costs);
+    }
+
+    private async Task RefreshCostsAsync()
+    {
+        try
+        {
+            await ReloadCostsAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _costsRefreshing, 0);
         }
     }
 
@@ -196,20 +267,33 @@ internal sealed class LlmProxy : IDisposable
         var elapsed = Stopwatch.GetElapsedTime(x.Start);
         double? ttft = x.FirstToken is { } t ? Stopwatch.GetElapsedTime(x.Start, t).TotalSeconds : null;
         var usage = x.Scanner.Usage;
-        Metrics.Record(x.Profile.Name, x.Upstream.Name, x.Body.Model ?? "", x.Status, elapsed.TotalSeconds, ttft, usage);
+        var model = x.Body.Model ?? "";
+        Metrics.Record(x.Profile.Name, x.Upstream.Name, model, x.Status, elapsed.TotalSeconds, ttft, usage);
+
+        // Not forwarded: nothing was billed. Forwarded without reported usage: unknown (null). With usage, a model
+        // the table cannot price is counted.
+        decimal? cost = x.Forwarded ? null : 0m;
+        if (usage.Seen)
+        {
+            var billed = LlmCosts.ToUsage(x.Kind, usage);
+            var prices = CurrentCosts().Prices;
+            var forwarded = x.RoutedModel ?? model;
+            cost = prices.Cost(x.Scanner.Model ?? forwarded, billed) ?? (x.Scanner.Model is null ? null : prices.Cost(forwarded, billed));
+            Metrics.RecordCost(x.Profile.Name, x.Upstream.Name, model, cost);
+            _budgets.Add(x.Profile.Name, usage.TotalInput + usage.Output, cost);
+        }
+
         _gateway.Audit?.Enqueue(new LlmInteractionRecord
         {
             Profile = x.Profile.Name,
             Provider = x.Upstream.Name,
             RequestedModel = x.Body.Model ?? "",
-            UsedModel = x.Scanner.Model,
+            UsedModel = x.Scanner.Model ?? x.RoutedModel,
             InputTokens = usage.TotalInput,
             OutputTokens = usage.Output,
             CachedInputTokens = usage.Cached,
             ReasoningTokens = usage.Reasoning,
-
-            // No price table yet (the Policy project's cost calculator will fill this in); the column is NOT NULL.
-            Cost = 0m,
+            Cost = cost,
             DurationMicroseconds = (long)elapsed.TotalMicroseconds,
             TimeToFirstTokenMicroseconds = x.FirstToken is { } f ? (long)Stopwatch.GetElapsedTime(x.Start, f).TotalMicroseconds : null,
             Status = x.Status,
@@ -314,6 +398,12 @@ internal sealed class LlmProxy : IDisposable
         public string? Error { get; private set; }
         public long? FirstToken { get; private set; }
 
+        /// <summary>The model an optimization rule sent the request to instead of the requested one; null when none did.</summary>
+        public string? RoutedModel { get; private set; }
+
+        /// <summary>The request was handed to the upstream (so it may have been billed).</summary>
+        public bool Forwarded { get; private set; }
+
         private CancellationToken Aborted => Context.RequestAborted;
 
         public async Task RunAsync(LlmProxy proxy)
@@ -324,10 +414,21 @@ internal sealed class LlmProxy : IDisposable
                 return;
             }
 
+            if (Endpoint == LlmEndpoint.Generation)
+            {
+                if (!await WithinBudgetAsync(proxy).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                ApplyRules(proxy);
+            }
+
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Aborted);
             timeout.CancelAfter(Upstream.Config.Timeout);
             using var message = BuildRequest();
             HttpResponseMessage response;
+            Forwarded = true;
             try
             {
                 response = await Upstream.Invoker.SendAsync(message, timeout.Token).ConfigureAwait(false);
@@ -387,6 +488,48 @@ internal sealed class LlmProxy : IDisposable
 
             Body = parsed;
             return true;
+        }
+
+        /// <summary>Refuses the request (429 in the provider's format, naming the limit) when a limit of the profile is used up.</summary>
+        private async Task<bool> WithinBudgetAsync(LlmProxy proxy)
+        {
+            LimitCheck check;
+            try
+            {
+                check = await proxy._budgets.CheckAsync(Profile.Name, proxy.CurrentCosts().Limits, Aborted).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                Status = "client_cancelled";
+                return false;
+            }
+
+            if (check.Allowed)
+            {
+                return true;
+            }
+
+            await FailAsync(LlmError.BudgetExceeded, $"Budget exceeded: {check.Message}.").ConfigureAwait(false);
+            return false;
+        }
+
+        /// <summary>
+        /// The first matching optimization rule's target replaces the <c>model</c> value upstream. The input size is
+        /// the body's length in bytes: the messages dominate it, and <see cref="TokenEstimate"/> is an estimate anyway.
+        /// </summary>
+        private void ApplyRules(LlmProxy proxy)
+        {
+            if (Body.Model is not { } requested || Body.ModelAt < 0)
+            {
+                return;
+            }
+
+            var facts = new RequestFacts(requested, _length, Body.HasTools);
+            if (proxy.CurrentCosts().Rules.Choose(Profile.Name, facts) is { } target && target != requested)
+            {
+                Body = Body.WithModel(target);
+                RoutedModel = target;
+            }
         }
 
         private async Task FailAsync(LlmError error, string message)

@@ -4,8 +4,10 @@ using System.Text.Json;
 namespace Archestra.Gateway.Llm;
 
 /// <summary>
-/// The few fields the proxy reads from a request body (<c>model</c>, <c>stream</c>, <c>stream_options</c>),
-/// and at most one splice that makes an OpenAI chat stream carry usage. The body is never re-serialized.
+/// The few fields the proxy reads from a request body (<c>model</c>, <c>stream</c>, <c>stream_options</c>,
+/// whether <c>tools</c> is a non-empty array), and at most two splices: one that makes an OpenAI chat stream carry
+/// usage, and one that replaces the <c>model</c> value when an optimization rule picks another model. The body is
+/// never re-serialized.
 /// </summary>
 internal readonly struct LlmRequestBody
 {
@@ -23,6 +25,27 @@ internal readonly struct LlmRequestBody
 
     public SpliceKind SpliceKind { get; init; }
 
+    /// <summary>The <c>model</c> string token (quotes included) in the body; -1 when there is none.</summary>
+    public int ModelAt { get; init; }
+
+    public int ModelLength { get; init; }
+
+    /// <summary>The request offers the model tools (a non-empty <c>tools</c> array).</summary>
+    public bool HasTools { get; init; }
+
+    /// <summary>The JSON string (quotes included) that replaces the model token upstream; null to keep it.</summary>
+    public byte[]? ModelReplacement { get; init; }
+
+    /// <summary>This body with its <c>model</c> value replaced by <paramref name="model"/> upstream (<see cref="Model"/> stays the client's).</summary>
+    public LlmRequestBody WithModel(string model)
+    {
+        var encoded = JsonEncodedText.Encode(model).EncodedUtf8Bytes;
+        var text = new byte[encoded.Length + 2];
+        text[0] = text[^1] = (byte)'"';
+        encoded.CopyTo(text.AsSpan(1));
+        return this with { ModelReplacement = text };
+    }
+
     /// <summary>
     /// Reads <paramref name="json"/> (a whole request body). False when it is not a JSON object, or when
     /// <c>model</c> or <c>stream</c> has the wrong type (the provider would refuse it too, so the message can be ours).
@@ -34,6 +57,8 @@ internal readonly struct LlmRequestBody
         string? model = null;
         var stream = false;
         var includeUsage = false;
+        var hasTools = false;
+        int modelAt = -1, modelLength = 0;
         int optionsStart = -1, optionsValueStart = -1, optionsValueLength = 0, rootEnd = -1;
         var optionsEmpty = true;
         var optionsIsNull = false;
@@ -58,6 +83,23 @@ internal readonly struct LlmRequestBody
                     }
 
                     model = reader.GetString();
+                    modelAt = (int)reader.TokenStartIndex;
+                    modelLength = (int)(reader.BytesConsumed - reader.TokenStartIndex);
+                }
+                else if (reader.ValueTextEquals("tools"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.StartArray)
+                    {
+                        // Empty when only whitespace lies between the brackets.
+                        var open = (int)reader.TokenStartIndex;
+                        reader.Skip();
+                        hasTools = !json[(open + 1)..(int)reader.TokenStartIndex].Trim(" \t\r\n"u8).IsEmpty;
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
                 }
                 else if (reader.ValueTextEquals("stream"u8))
                 {
@@ -128,7 +170,7 @@ internal readonly struct LlmRequestBody
             return false;
         }
 
-        body = new LlmRequestBody { Model = model, Stream = stream, ClientIncludesUsage = includeUsage };
+        body = new LlmRequestBody { Model = model, Stream = stream, ClientIncludesUsage = includeUsage, ModelAt = modelAt, ModelLength = modelLength, HasTools = hasTools };
         if (!wantUsage || !stream || includeUsage)
         {
             return true;
@@ -187,15 +229,37 @@ internal sealed class LlmRequestContent : HttpContent
 
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
     {
-        if (!_parsed.InjectedUsage)
+        if (!_parsed.InjectedUsage && _parsed.ModelReplacement is null)
         {
             await stream.WriteAsync(_body, cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        await stream.WriteAsync(_body[.._parsed.SpliceAt], cancellationToken).ConfigureAwait(false);
-        await stream.WriteAsync(_parsed.SpliceText, cancellationToken).ConfigureAwait(false);
-        await stream.WriteAsync(_body[(_parsed.SpliceAt + _parsed.SpliceRemove)..], cancellationToken).ConfigureAwait(false);
+        // The splices never overlap (the model token and stream_options are different members): write in body order.
+        var (first, second) = Splices();
+        var at = 0;
+        if (first.At >= 0)
+        {
+            await stream.WriteAsync(_body[at..first.At], cancellationToken).ConfigureAwait(false);
+            await stream.WriteAsync(first.Text, cancellationToken).ConfigureAwait(false);
+            at = first.At + first.Remove;
+        }
+
+        if (second.At >= 0)
+        {
+            await stream.WriteAsync(_body[at..second.At], cancellationToken).ConfigureAwait(false);
+            await stream.WriteAsync(second.Text, cancellationToken).ConfigureAwait(false);
+            at = second.At + second.Remove;
+        }
+
+        await stream.WriteAsync(_body[at..], cancellationToken).ConfigureAwait(false);
+    }
+
+    private ((int At, int Remove, ReadOnlyMemory<byte> Text) First, (int At, int Remove, ReadOnlyMemory<byte> Text) Second) Splices()
+    {
+        (int, int, ReadOnlyMemory<byte>) usage = _parsed.InjectedUsage ? (_parsed.SpliceAt, _parsed.SpliceRemove, _parsed.SpliceText) : (-1, 0, default);
+        (int, int, ReadOnlyMemory<byte>) model = _parsed.ModelReplacement is { } text ? (_parsed.ModelAt, _parsed.ModelLength, text) : (-1, 0, default);
+        return usage.Item1 >= 0 && model.Item1 >= 0 && usage.Item1 < model.Item1 ? (usage, model) : (model, usage);
     }
 
     protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
@@ -204,6 +268,11 @@ internal sealed class LlmRequestContent : HttpContent
     protected override bool TryComputeLength(out long length)
     {
         length = _body.Length - _parsed.SpliceRemove + _parsed.SpliceText.Length;
+        if (_parsed.ModelReplacement is { } model)
+        {
+            length += model.Length - _parsed.ModelLength;
+        }
+
         return true;
     }
 }

@@ -15,4 +15,10 @@ internal static partial class Log
 
     [LoggerMessage(3004, LogLevel.Information, "The stream from LLM provider '{Provider}' broke off: {Detail}")]
     public static partial void StreamCut(ILogger logger, string provider, string detail);
+
+    [LoggerMessage(3005, LogLevel.Error, "The LLM prices, limits or optimization rules could not be loaded; the previous ones stay in force")]
+    public static partial void CostsNotLoaded(ILogger logger, Exception exception);
+
+    [LoggerMessage(3006, LogLevel.Warning, "The usage of LLM profile '{Profile}' could not be read; its budget is checked against the last known usage")]
+    public static partial void UsageNotRead(ILogger logger, string profile, Exception exception);
 }

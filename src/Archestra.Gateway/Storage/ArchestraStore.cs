@@ -3,6 +3,7 @@ using System.Data.Common;
 using System.Text;
 using Archestra.Gateway.Storage.Postgres;
 using Archestra.Gateway.Storage.Sqlite;
+using Archestra.Policy.Llm;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -192,7 +193,7 @@ public abstract partial class ArchestraStore : IAsyncDisposable
                     OutputTokens = reader.GetInt64(7),
                     CachedInputTokens = reader.GetInt64(8),
                     ReasoningTokens = reader.GetInt64(9),
-                    Cost = ReadMoney(reader, 10),
+                    Cost = reader.IsDBNull(10) ? null : ReadMoney(reader, 10),
                     DurationMicroseconds = reader.GetInt64(11),
                     TimeToFirstTokenMicroseconds = reader.IsDBNull(12) ? null : reader.GetInt64(12),
                     Status = reader.GetString(13),
@@ -213,7 +214,7 @@ public abstract partial class ArchestraStore : IAsyncDisposable
         var day = DayOf("time");
         command.CommandText = $"""
             SELECT {day} AS day, profile, COALESCE(used_model, requested_model) AS model, {SumInt("1")},
-                   {SumInt("input_tokens")}, {SumInt("output_tokens")}, {SumInt("cached_input_tokens")}, {SumInt("reasoning_tokens")}, sum(cost)
+                   {SumInt("input_tokens")}, {SumInt("output_tokens")}, {SumInt("cached_input_tokens")}, {SumInt("reasoning_tokens")}, COALESCE(sum(cost), 0)
             FROM llm_interactions
             WHERE time >= @from AND time < @to{(profile is null ? "" : " AND profile = @profile")}
             GROUP BY 1, 2, 3
@@ -243,6 +244,34 @@ public abstract partial class ArchestraStore : IAsyncDisposable
         }
 
         return rows;
+    }
+
+    /// <summary>
+    /// The tokens (input + output) and USD cost of <paramref name="profile"/> in the UTC day and month containing
+    /// <paramref name="nowUtc"/> and in total, as budgets count them. Unpriced interactions add tokens, not cost.
+    /// One pass over the profile's rows (index <c>llm_interactions_profile</c>).
+    /// </summary>
+    public async Task<UsageTotals> GetUsageTotalsAsync(string profile, DateTime nowUtc, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        const string tokens = "input_tokens + output_tokens";
+        command.CommandText = $"""
+            SELECT COALESCE({SumInt($"CASE WHEN time >= @day THEN {tokens} ELSE 0 END")}, 0), COALESCE(sum(CASE WHEN time >= @day THEN cost END), 0),
+                   COALESCE({SumInt($"CASE WHEN time >= @month THEN {tokens} ELSE 0 END")}, 0), COALESCE(sum(CASE WHEN time >= @month THEN cost END), 0),
+                   COALESCE({SumInt(tokens)}, 0), COALESCE(sum(cost), 0)
+            FROM llm_interactions
+            WHERE profile = @profile
+            """;
+        AddParameter(command, "day", Db(LimitPeriods.Start(LimitPeriod.Day, nowUtc)));
+        AddParameter(command, "month", Db(LimitPeriods.Start(LimitPeriod.Month, nowUtc)));
+        AddParameter(command, "profile", profile);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return new UsageTotals(
+            new PeriodUsage(reader.GetInt64(0), ReadMoney(reader, 1)),
+            new PeriodUsage(reader.GetInt64(2), ReadMoney(reader, 3)),
+            new PeriodUsage(reader.GetInt64(4), ReadMoney(reader, 5)));
     }
 
     // ---- retention ------------------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ public sealed record LlmInteractionQuery : AuditQuery
 /// <summary>One page of an audit list; <see cref="NextCursor"/> is null on the last page.</summary>
 public sealed record AuditPage<T>(IReadOnlyList<T> Items, string? NextCursor);
 
-/// <summary>LLM usage of one profile and model on one UTC day.</summary>
+/// <summary>LLM usage of one profile and model on one UTC day; <see cref="Cost"/> sums the priced interactions (unpriced ones add nothing).</summary>
 public sealed record UsageRow(
     DateTime Day,
     string Profile,

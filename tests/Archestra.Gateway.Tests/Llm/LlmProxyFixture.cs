@@ -6,7 +6,11 @@ using Archestra.Gateway.Tests.Infrastructure;
 
 namespace Archestra.Gateway.Tests.Llm;
 
-/// <summary>One fake provider and one gateway whose profiles reach it: <c>team</c> (virtual key) and <c>byok</c> (pass-through).</summary>
+/// <summary>
+/// One fake provider and one gateway whose profiles reach it: <c>team</c> (virtual key), <c>byok</c> (pass-through),
+/// and <c>budget</c>, <c>shared</c>, <c>quota</c> and <c>rules</c> (virtual key; for tests that give them limits or optimization rules through the
+/// admin API, so no other test is affected).
+/// </summary>
 public sealed class LlmProxyFixture : IAsyncLifetime
 {
     public const string VirtualKey = "vk-team-0123456789";
@@ -33,11 +37,16 @@ public sealed class LlmProxyFixture : IAsyncLifetime
         var byok = new ProfileLlmConfig { OpenAi = "openai", Anthropic = "anthropic", PassThrough = true };
         Gateway = await GatewayHarness.StartAsync(new GatewayConfig
         {
+            AdminKeys = Tests.Admin.AdminClient.FileKeys,
             LlmProviders = providers,
             Profiles =
             [
                 new ProfileConfig { Name = "team", Servers = [], Llm = team },
                 new ProfileConfig { Name = "byok", Servers = [], Llm = byok },
+                new ProfileConfig { Name = "budget", Servers = [], Llm = team },
+                new ProfileConfig { Name = "shared", Servers = [], Llm = team },
+                new ProfileConfig { Name = "quota", Servers = [], Llm = team },
+                new ProfileConfig { Name = "rules", Servers = [], Llm = team },
             ],
         });
     }
@@ -59,6 +68,8 @@ public sealed class LlmProxyFixture : IAsyncLifetime
             await Task.Delay(25);
         }
     }
+
+    internal Tests.Admin.AdminClient Admin() => new(Gateway.Server.AdminUrl, Tests.Admin.AdminClient.RootKey);
 
     public async ValueTask DisposeAsync()
     {

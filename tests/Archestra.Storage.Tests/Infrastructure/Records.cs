@@ -28,7 +28,7 @@ internal static class Records
         };
     }
 
-    public static LlmInteractionRecord Llm(int seq, DateTime? time = null, string profile = "p1", string model = "gpt-4o", decimal cost = 0.0012345678m, string status = "ok")
+    public static LlmInteractionRecord Llm(int seq, DateTime? time = null, string profile = "p1", string model = "gpt-4o", decimal? cost = 0.0012345678m, string status = "ok")
     {
         var t = time ?? Epoch.AddMilliseconds(seq);
         return new LlmInteractionRecord

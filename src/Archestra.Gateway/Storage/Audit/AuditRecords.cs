@@ -88,8 +88,8 @@ public sealed class LlmInteractionRecord : AuditRecord
 
     public long ReasoningTokens { get; init; }
 
-    /// <summary>In US dollars; stored as numeric(20,10).</summary>
-    public decimal Cost { get; init; }
+    /// <summary>In US dollars; stored as numeric(20,10). Null when the model has no price (never a wrong 0).</summary>
+    public decimal? Cost { get; init; }
 
     public long DurationMicroseconds { get; init; }
 

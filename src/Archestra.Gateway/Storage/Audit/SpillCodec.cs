@@ -5,12 +5,27 @@ namespace Archestra.Gateway.Storage;
 
 /// <summary>
 /// The spill file's record encoding. A file is an 8-byte header (<c>ARCSPL01</c>) followed by frames:
-/// <c>u32 payload length, u32 CRC-32C of the payload, payload</c>, little endian. The payload is the kind byte and
-/// the record's fields in declaration order: strings as i32 byte length (-1 for null) + UTF-8, integers as i64,
-/// decimals as their four 32-bit parts. Persisted: change only by bumping the header version.
+/// <c>u32 payload length, u32 CRC-32C of the payload, payload</c>, little endian. The payload is a tag byte
+/// (<see cref="SpillTag"/>: the record kind and its field layout version) and the record's fields in declaration
+/// order: strings as i32 byte length (-1 for null) + UTF-8, integers as i64, decimals as their four 32-bit parts,
+/// nullable decimals as a presence byte (0 null, 1 present) followed by the decimal when present.
+/// Persisted: a layout never changes; a new layout gets a new tag, and every tag ever written stays readable, so
+/// spill files left by an older build replay after an upgrade (the header stays <c>ARCSPL01</c> for that reason).
 /// </summary>
 internal static class SpillCodec
 {
+    /// <summary>Frame tags. Persisted: append only; readers keep every tag.</summary>
+    private enum SpillTag : byte
+    {
+        McpToolCall = 1,
+
+        /// <summary>Cost as a plain decimal (0 when unknown). Written until schema 5; read only.</summary>
+        LlmInteractionV1 = 2,
+
+        /// <summary>Cost as a nullable decimal: null when the model has no price.</summary>
+        LlmInteractionV2 = 3,
+    }
+
     public static ReadOnlySpan<byte> Header => "ARCSPL01"u8;
 
     public const int FrameOverhead = 8;
@@ -26,7 +41,7 @@ internal static class SpillCodec
         switch (record)
         {
             case McpToolCallRecord m:
-                WriteByte(output, (byte)AuditKind.McpToolCall);
+                WriteByte(output, (byte)SpillTag.McpToolCall);
                 WriteCommon(output, m);
                 WriteString(output, m.SessionId);
                 WriteString(output, m.Server);
@@ -41,7 +56,7 @@ internal static class SpillCodec
                 WriteString(output, m.Arguments);
                 break;
             case LlmInteractionRecord l:
-                WriteByte(output, (byte)AuditKind.LlmInteraction);
+                WriteByte(output, (byte)SpillTag.LlmInteractionV2);
                 WriteCommon(output, l);
                 WriteString(output, l.Provider);
                 WriteString(output, l.RequestedModel);
@@ -50,7 +65,7 @@ internal static class SpillCodec
                 WriteInt64(output, l.OutputTokens);
                 WriteInt64(output, l.CachedInputTokens);
                 WriteInt64(output, l.ReasoningTokens);
-                WriteDecimal(output, l.Cost);
+                WriteNullableDecimal(output, l.Cost);
                 WriteInt64(output, l.DurationMicroseconds);
                 WriteInt64(output, l.TimeToFirstTokenMicroseconds ?? long.MinValue);
                 WriteString(output, l.Status);
@@ -73,13 +88,13 @@ internal static class SpillCodec
         try
         {
             var reader = new SpanReader(payload);
-            var kind = (AuditKind)reader.Byte();
+            var kind = (SpillTag)reader.Byte();
             var id = reader.Guid();
             var time = AuditTime.FromUnixMicroseconds(reader.Int64());
             var profile = reader.String() ?? "";
             switch (kind)
             {
-                case AuditKind.McpToolCall:
+                case SpillTag.McpToolCall:
                     record = new McpToolCallRecord
                     {
                         Id = id,
@@ -98,7 +113,7 @@ internal static class SpillCodec
                         Arguments = reader.String(),
                     };
                     break;
-                case AuditKind.LlmInteraction:
+                case SpillTag.LlmInteractionV1 or SpillTag.LlmInteractionV2:
                     var provider = reader.String() ?? "";
                     var requested = reader.String() ?? "";
                     var used = reader.String();
@@ -106,7 +121,7 @@ internal static class SpillCodec
                     var output = reader.Int64();
                     var cached = reader.Int64();
                     var reasoning = reader.Int64();
-                    var cost = reader.Decimal();
+                    var cost = kind == SpillTag.LlmInteractionV1 ? reader.Decimal() : reader.NullableDecimal();
                     var duration = reader.Int64();
                     var ttft = reader.Int64();
                     record = new LlmInteractionRecord
@@ -193,6 +208,15 @@ internal static class SpillCodec
         output.Advance(16);
     }
 
+    private static void WriteNullableDecimal(SpillBuffer output, decimal? value)
+    {
+        WriteByte(output, value is null ? (byte)0 : (byte)1);
+        if (value is { } present)
+        {
+            WriteDecimal(output, present);
+        }
+    }
+
     private static void WriteString(SpillBuffer output, string? value)
     {
         if (value is null)
@@ -239,6 +263,13 @@ internal static class SpillCodec
                 throw new FormatException("bad decimal", e);
             }
         }
+
+        public decimal? NullableDecimal() => Byte() switch
+        {
+            0 => null,
+            1 => Decimal(),
+            _ => throw new FormatException("bad presence byte"),
+        };
 
         public string? String()
         {

@@ -145,7 +145,15 @@ internal sealed class PostgresAuditSink(NpgsqlDataSource dataSource, int maxArgu
             importer.Write(r.OutputTokens, NpgsqlDbType.Bigint);
             importer.Write(r.CachedInputTokens, NpgsqlDbType.Bigint);
             importer.Write(r.ReasoningTokens, NpgsqlDbType.Bigint);
-            importer.Write(r.Cost, NpgsqlDbType.Numeric);
+            if (r.Cost is { } cost)
+            {
+                importer.Write(cost, NpgsqlDbType.Numeric);
+            }
+            else
+            {
+                importer.WriteNull();
+            }
+
             importer.Write(r.DurationMicroseconds, NpgsqlDbType.Bigint);
             if (r.TimeToFirstTokenMicroseconds is { } ttft)
             {

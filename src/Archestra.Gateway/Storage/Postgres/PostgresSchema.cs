@@ -263,5 +263,9 @@ internal static class PostgresSchema
                 PRIMARY KEY (server, name)
             );
             """),
+        new(5, "llm-cost-nullable", """
+            -- An interaction with a model the price table does not know has no cost (NULL), never a wrong 0.
+            ALTER TABLE llm_interactions ALTER COLUMN cost DROP NOT NULL;
+            """),
     ];
 }

@@ -54,7 +54,7 @@ internal sealed class SqliteAuditSink(SqliteStore store, int maxArgumentBytes) :
                     p[7].Value = l.OutputTokens;
                     p[8].Value = l.CachedInputTokens;
                     p[9].Value = l.ReasoningTokens;
-                    p[10].Value = SqliteStore.Money(l.Cost);
+                    p[10].Value = l.Cost is { } cost ? SqliteStore.Money(cost) : DBNull.Value;
                     p[11].Value = l.DurationMicroseconds;
                     p[12].Value = l.TimeToFirstTokenMicroseconds is { } t ? t : DBNull.Value;
                     p[13].Value = l.Status;

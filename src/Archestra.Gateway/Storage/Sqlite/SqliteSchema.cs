@@ -279,5 +279,35 @@ internal static class SqliteSchema
                 PRIMARY KEY (server, name)
             );
             """),
+        new(5, "llm-cost-nullable", """
+            -- An interaction with a model the price table does not know has no cost (NULL), never a wrong 0. SQLite
+            -- cannot drop NOT NULL: the table is rebuilt with its rows and indexes (nothing references it).
+            CREATE TABLE llm_interactions_v5 (
+                id                  BLOB NOT NULL,
+                time                INTEGER NOT NULL,
+                profile             TEXT NOT NULL,
+                provider            TEXT NOT NULL,
+                requested_model     TEXT NOT NULL,
+                used_model          TEXT,
+                input_tokens        INTEGER NOT NULL,
+                output_tokens       INTEGER NOT NULL,
+                cached_input_tokens INTEGER NOT NULL,
+                reasoning_tokens    INTEGER NOT NULL,
+                cost                INTEGER,
+                duration_us         INTEGER NOT NULL,
+                ttft_us             INTEGER,
+                status              TEXT NOT NULL,
+                blocked_tools       TEXT,
+                error               TEXT,
+                PRIMARY KEY (time, id)
+            );
+            INSERT INTO llm_interactions_v5 SELECT id, time, profile, provider, requested_model, used_model, input_tokens, output_tokens,
+                cached_input_tokens, reasoning_tokens, cost, duration_us, ttft_us, status, blocked_tools, error FROM llm_interactions;
+            DROP TABLE llm_interactions;
+            ALTER TABLE llm_interactions_v5 RENAME TO llm_interactions;
+            CREATE INDEX llm_interactions_profile ON llm_interactions (profile, time);
+            CREATE INDEX llm_interactions_model ON llm_interactions (requested_model, time);
+            CREATE INDEX llm_interactions_not_ok ON llm_interactions (status, time) WHERE status <> 'ok';
+            """),
     ];
 }
