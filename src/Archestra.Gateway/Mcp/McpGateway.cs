@@ -187,20 +187,9 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
                 }
             }
 
-            Volatile.Write(ref _profiles, profiles);
             Volatile.Write(ref _policies, config.Policies);
             Volatile.Write(ref _config, config with { Listen = _config.Listen, Limits = _config.Limits, Security = _config.Security });
-            foreach (var session in Sessions.All)
-            {
-                if (profiles.TryGetValue(session.Profile.Name, out var profile))
-                {
-                    session.Profile = profile;
-                }
-                else
-                {
-                    Sessions.Remove(session.Id);
-                }
-            }
+            SwapProfiles(profiles);
 
             foreach (var entry in stopped)
             {
@@ -244,15 +233,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
                 _starting.TryRemove(fresh.Upstream, out _);
             }
 
-            var profiles = BuildProfiles(Config, frozen);
-            Volatile.Write(ref _profiles, profiles);
-            foreach (var session in Sessions.All)
-            {
-                if (profiles.TryGetValue(session.Profile.Name, out var profile))
-                {
-                    session.Profile = profile;
-                }
-            }
+            SwapProfiles(BuildProfiles(Config, frozen));
 
             await StopOneAsync(entry).ConfigureAwait(false);
             return true;
@@ -260,6 +241,23 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         finally
         {
             _applying.Release();
+        }
+    }
+
+    /// <summary>Makes <paramref name="profiles"/> the routed ones and moves every session onto its profile's new instance; sessions whose profile is gone end.</summary>
+    private void SwapProfiles(FrozenDictionary<string, GatewayProfile> profiles)
+    {
+        Volatile.Write(ref _profiles, profiles);
+        foreach (var session in Sessions.All)
+        {
+            if (profiles.TryGetValue(session.Profile.Name, out var profile))
+            {
+                session.Profile = profile;
+            }
+            else
+            {
+                Sessions.Remove(session.Id);
+            }
         }
     }
 
