@@ -171,10 +171,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
             var tools = new List<(string, string?, string)>(list.Items.Length);
             foreach (var item in list.Items)
             {
-                using var json = JsonDocument.Parse(item.Json);
-                var root = json.RootElement;
-                var description = root.TryGetProperty("description", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
-                var schema = root.TryGetProperty("inputSchema", out var s) ? s.GetRawText() : "{}";
+                var (description, schema) = item.ReadToolInfo();
                 tools.Add((item.Key, description, schema));
             }
 

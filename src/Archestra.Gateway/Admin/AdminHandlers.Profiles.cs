@@ -462,14 +462,7 @@ internal sealed partial class AdminHandlers
                 {
                     var qualified = McpProtocol.Qualify(entry.Name, item.Key);
                     var (settings, key) = Effective(profile, entry.Name, qualified);
-                    string? description = null;
-                    using (var tool = JsonDocument.Parse(item.Json))
-                    {
-                        if (tool.RootElement.TryGetProperty("description", out var d) && d.ValueKind == JsonValueKind.String)
-                        {
-                            description = d.GetString();
-                        }
-                    }
+                    var (description, _) = item.ReadToolInfo();
 
                     items.Add((profile.Name, entry.Name, item.Key, live.Prefixed ? qualified : item.Key, description, settings, key, fileProfiles.Contains(profile.Name), true));
                 }

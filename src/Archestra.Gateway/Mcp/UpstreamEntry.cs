@@ -62,6 +62,15 @@ internal sealed class ListItem
 
     /// <summary>The namespaced name <c>{server}__{key}</c> that policies use, whatever the profile shows; computed once.</summary>
     public string Qualified(string serverName) => _qualified ??= McpProtocol.Qualify(serverName, Key);
+
+    /// <summary>A tool's description and input schema (raw JSON, <c>{}</c> when absent), read from its listing. Not for the hot path.</summary>
+    public (string? Description, string InputSchema) ReadToolInfo()
+    {
+        using var json = JsonDocument.Parse(Json);
+        var root = json.RootElement;
+        var description = root.TryGetProperty("description", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
+        return (description, root.TryGetProperty("inputSchema", out var schema) ? schema.GetRawText() : "{}");
+    }
 }
 
 internal static class NamePrefixer
