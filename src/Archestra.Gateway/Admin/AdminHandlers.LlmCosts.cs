@@ -147,28 +147,9 @@ internal sealed partial class AdminHandlers
         }
     }
 
-    private async Task<AdminResult> DeletePriceAsync(HttpContext http, Caller caller)
-    {
-        var ct = http.RequestAborted;
-        var model = AdminRequest.Route(http, "model");
-        await _changing.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            var prices = await LoadPricesAsync(ct).ConfigureAwait(false);
-            if (!prices.Any(p => p.Model == model))
-            {
-                return AdminResult.NotFound("price for model", model);
-            }
-
-            await ChangeAsync(caller, "delete", "llm-price", model,
-                tx => tx.ExecuteAsync("DELETE FROM token_prices WHERE model = @model", ct, ("model", model)), NoDetails, ct).ConfigureAwait(false);
-            return AdminResult.NoContent;
-        }
-        finally
-        {
-            _changing.Release();
-        }
-    }
+    private Task<AdminResult> DeletePriceAsync(HttpContext http, Caller caller) =>
+        DeleteOneAsync(http, caller, "model", "price for model", "llm-price", "DELETE FROM token_prices WHERE model = @key",
+            async (model, ct) => (await LoadPricesAsync(ct).ConfigureAwait(false)).Any(p => p.Model == model) ? model : null);
 
     private static void WritePrice(Utf8JsonWriter w, ApiPrice price)
     {
@@ -299,28 +280,9 @@ internal sealed partial class AdminHandlers
         }
     }
 
-    private async Task<AdminResult> DeleteLimitAsync(HttpContext http, Caller caller)
-    {
-        var ct = http.RequestAborted;
-        var id = AdminRequest.Route(http, "id");
-        await _changing.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            var limits = await LoadLimitsAsync(ct).ConfigureAwait(false);
-            if (limits.FirstOrDefault(l => l.Id.ToString("D") == id) is not { } current)
-            {
-                return AdminResult.NotFound("limit", id);
-            }
-
-            await ChangeAsync(caller, "delete", "llm-limit", id,
-                tx => tx.ExecuteAsync("DELETE FROM limits WHERE id = @id", ct, ("id", current.Id)), NoDetails, ct).ConfigureAwait(false);
-            return AdminResult.NoContent;
-        }
-        finally
-        {
-            _changing.Release();
-        }
-    }
+    private Task<AdminResult> DeleteLimitAsync(HttpContext http, Caller caller) =>
+        DeleteOneAsync(http, caller, "id", "limit", "llm-limit", "DELETE FROM limits WHERE id = @key",
+            async (id, ct) => (await LoadLimitsAsync(ct).ConfigureAwait(false)).FirstOrDefault(l => l.Id.ToString("D") == id)?.Id);
 
     private static void WriteLimit(Utf8JsonWriter w, ApiLimit limit)
     {
@@ -433,21 +395,27 @@ internal sealed partial class AdminHandlers
         }
     }
 
-    private async Task<AdminResult> DeleteRuleAsync(HttpContext http, Caller caller)
+    private Task<AdminResult> DeleteRuleAsync(HttpContext http, Caller caller) =>
+        DeleteOneAsync(http, caller, "id", "optimization rule", "llm-optimization-rule", "DELETE FROM optimization_rules WHERE id = @key",
+            async (id, ct) => (await LoadRulesAsync(ct).ConfigureAwait(false)).FirstOrDefault(r => r.Id.ToString("D") == id)?.Id);
+
+    /// <summary>
+    /// Deletes the resource the route names: <paramref name="find"/> returns the database key to bind as <c>@key</c>,
+    /// or null for 404. Under the change lock, with its change-log row, like every other change.
+    /// </summary>
+    private async Task<AdminResult> DeleteOneAsync(HttpContext http, Caller caller, string routeValue, string what, string kind, string deleteSql, Func<string, CancellationToken, Task<object?>> find)
     {
         var ct = http.RequestAborted;
-        var id = AdminRequest.Route(http, "id");
+        var name = AdminRequest.Route(http, routeValue);
         await _changing.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            var rules = await LoadRulesAsync(ct).ConfigureAwait(false);
-            if (rules.FirstOrDefault(r => r.Id.ToString("D") == id) is not { } current)
+            if (await find(name, ct).ConfigureAwait(false) is not { } key)
             {
-                return AdminResult.NotFound("optimization rule", id);
+                return AdminResult.NotFound(what, name);
             }
 
-            await ChangeAsync(caller, "delete", "llm-optimization-rule", id,
-                tx => tx.ExecuteAsync("DELETE FROM optimization_rules WHERE id = @id", ct, ("id", current.Id)), NoDetails, ct).ConfigureAwait(false);
+            await ChangeAsync(caller, "delete", kind, name, tx => tx.ExecuteAsync(deleteSql, ct, ("key", key)), NoDetails, ct).ConfigureAwait(false);
             return AdminResult.NoContent;
         }
         finally
