@@ -6,7 +6,7 @@ namespace Archestra.Gateway.Configuration;
 internal sealed partial class ConfigReader
 {
     private static readonly string[] s_llmProviderKeys = ["kind", "baseUrl", "apiKey", "timeoutSeconds"];
-    private static readonly string[] s_profileLlmKeys = ["openai", "anthropic", "virtualKeys", "passThrough"];
+    private static readonly string[] s_profileLlmKeys = ["openai", "anthropic", "virtualKeys", "passThrough", "toolGuard"];
 
     /// <summary>Providers read so far, for the profiles' references (read after <c>llmProviders</c>).</summary>
     private readonly List<LlmProviderConfig> _llmProviders = [];
@@ -165,6 +165,17 @@ internal sealed partial class ConfigReader
                     if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
                     {
                         config = config with { PassThrough = property.Value.GetBoolean() };
+                    }
+                    else
+                    {
+                        ExpectedKind(itemPath, "a boolean", property.Value);
+                    }
+
+                    break;
+                case "toolGuard":
+                    if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                    {
+                        config = config with { ToolGuard = property.Value.GetBoolean() };
                     }
                     else
                     {

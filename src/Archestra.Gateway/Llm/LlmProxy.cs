@@ -33,7 +33,7 @@ internal enum LlmEndpoint
 /// provider's base URL, the body goes upstream byte for byte (with at most one splice, see
 /// <see cref="LlmRequestBody"/>), and the answer comes back as the provider sent it, event by event.
 /// </summary>
-internal sealed class LlmProxy : IDisposable
+internal sealed partial class LlmProxy : IDisposable
 {
     // 16 KB holds a typical SSE event and a typical JSON answer in one read; grows for bigger events.
     private const int InitialBufferSize = 16 * 1024;
@@ -269,6 +269,11 @@ internal sealed class LlmProxy : IDisposable
         var usage = x.Scanner.Usage;
         var model = x.Body.Model ?? "";
         Metrics.Record(x.Profile.Name, x.Upstream.Name, model, x.Status, elapsed.TotalSeconds, ttft, usage);
+        if (x.Guard is { Refused.Count: > 0 } guard)
+        {
+            Metrics.RecordBlockedTools(x.Profile.Name, x.Upstream.Name, model, guard.Refused.Count);
+            Log.ToolCallsBlocked(_logger, x.Profile.Name, x.Upstream.Name, string.Join(", ", guard.Refused));
+        }
 
         // Not forwarded: nothing was billed. Forwarded without reported usage: unknown (null). With usage, a model
         // the table cannot price is counted.
@@ -297,7 +302,7 @@ internal sealed class LlmProxy : IDisposable
             DurationMicroseconds = (long)elapsed.TotalMicroseconds,
             TimeToFirstTokenMicroseconds = x.FirstToken is { } f ? (long)Stopwatch.GetElapsedTime(x.Start, f).TotalMicroseconds : null,
             Status = x.Status,
-            Error = x.Error,
+            Error = x.Error ?? x.Guard?.AuditText(),
         });
     }
 
@@ -371,7 +376,7 @@ internal sealed class LlmProxy : IDisposable
     }
 
     /// <summary>One request through the proxy: its state from the body to the audit row.</summary>
-    private sealed class Exchange : IDisposable
+    private sealed partial class Exchange : IDisposable
     {
         private byte[]? _body;
         private int _length;
@@ -422,6 +427,10 @@ internal sealed class LlmProxy : IDisposable
                 }
 
                 ApplyRules(proxy);
+                if (!await EvaluateConversationAsync(proxy).ConfigureAwait(false))
+                {
+                    return;
+                }
             }
 
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Aborted);
@@ -605,6 +614,10 @@ internal sealed class LlmProxy : IDisposable
                     await response.StartAsync(timeout.Token).ConfigureAwait(false);
                     await RelayEventsAsync(stream, response.BodyWriter, timeout.Token).ConfigureAwait(false);
                 }
+                else if (ok && Guard is not null)
+                {
+                    await RelayGuardedBodyAsync(stream, response, timeout.Token).ConfigureAwait(false);
+                }
                 else
                 {
                     await RelayBodyAsync(stream, response.BodyWriter, ok, timeout.Token).ConfigureAwait(false);
@@ -771,7 +784,11 @@ internal sealed class LlmProxy : IDisposable
                         var evt = buffer.AsSpan(pos, eventEnd - pos);
                         if (Inspect(evt, ref finished, out var cutStart, out var cutEnd))
                         {
-                            if (cutStart < 0)
+                            if (Guard is not null)
+                            {
+                                RelayGuarded(evt, cutStart, cutEnd, output);
+                            }
+                            else if (cutStart < 0)
                             {
                                 output.Write(evt);
                             }

@@ -28,7 +28,7 @@ public sealed class LlmConfigTests
               },
               "profiles": {
                 "team": { "llm": { "openai": "openai", "anthropic": "claude", "virtualKeys": ["env:TEAM_KEY"] } },
-                "byok": { "llm": { "openai": "local", "passThrough": true } }
+                "byok": { "llm": { "openai": "local", "passThrough": true, "toolGuard": false } }
               }
             }
             """);
@@ -45,6 +45,7 @@ public sealed class LlmConfigTests
         Assert.Equal(("openai", "claude", false), (team.Llm!.OpenAi, team.Llm.Anthropic, team.Llm.PassThrough));
         Assert.Equal(SHA256.HashData(Encoding.UTF8.GetBytes("vk-team")), Assert.Single(team.Llm.VirtualKeyHashes));
         Assert.True(config.Profiles[1].Llm!.PassThrough);
+        Assert.Equal((true, false), (team.Llm.ToolGuard, config.Profiles[1].Llm!.ToolGuard));
     }
 
     public static TheoryData<string, string> InvalidConfigs => new()
@@ -60,7 +61,8 @@ public sealed class LlmConfigTests
         { """{"llmProviders": {"o": {"kind": "openai"}}, "profiles": {"p": {"llm": {"openai": "o", "passThrough": true, "virtualKeys": ["env:TEAM_KEY"]}}}}""", "$.profiles.p.llm.virtualKeys: virtualKeys and passThrough: true exclude each other: with pass-through the client's own provider key is forwarded" },
         { """{"profiles": {"p": {"llm": {"virtualKeys": ["plain-key"]}}}}""", "$.profiles.p.llm.virtualKeys[0]: secrets are never written inline: use env:NAME or sha256:HEX" },
         { """{"profiles": {"p": {"llm": {}}}}""", "$.profiles.p.llm: expected at least one of openai or anthropic: the name of an entry in $.llmProviders" },
-        { """{"profiles": {"p": {"llm": {"gemini": "x"}}}}""", "$.profiles.p.llm.gemini: unknown key; expected one of: openai, anthropic, virtualKeys, passThrough" },
+        { """{"profiles": {"p": {"llm": {"gemini": "x"}}}}""", "$.profiles.p.llm.gemini: unknown key; expected one of: openai, anthropic, virtualKeys, passThrough, toolGuard" },
+        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "toolGuard": "yes"}}}}""", "$.profiles.p.llm.toolGuard: expected a boolean, got a string" },
     };
 
     [Theory]
