@@ -239,7 +239,6 @@ internal static class LlmHistory
             var role = Role.Other;
             string? callId = null, name = null;
             var content = default(Content);
-            var callIdWrong = false;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 if (reader.ValueTextEquals("role"u8))
@@ -253,16 +252,11 @@ internal static class LlmHistory
                 }
                 else if (reader.ValueTextEquals("tool_call_id"u8))
                 {
-                    reader.Read();
-                    callIdWrong = reader.TokenType != JsonTokenType.String;
-                    callId = callIdWrong ? null : reader.GetString();
-                    reader.Skip();
+                    callId = JsonMember.String(ref reader);
                 }
                 else if (reader.ValueTextEquals("name"u8))
                 {
-                    reader.Read();
-                    name = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                    reader.Skip();
+                    name = JsonMember.String(ref reader);
                 }
                 else if (reader.ValueTextEquals("content"u8))
                 {
@@ -287,7 +281,7 @@ internal static class LlmHistory
             }
 
             var at = $"messages[{index}]";
-            if (role == Role.Tool && (callIdWrong || callId is null))
+            if (role == Role.Tool && (callId is null))
             {
                 error = $"{at} is a tool message without a tool_call_id string";
                 return false;
@@ -329,9 +323,7 @@ internal static class LlmHistory
             {
                 if (reader.ValueTextEquals("id"u8))
                 {
-                    reader.Read();
-                    id = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                    reader.Skip();
+                    id = JsonMember.String(ref reader);
                 }
                 else if (reader.ValueTextEquals("function"u8))
                 {
@@ -385,7 +377,6 @@ internal static class LlmHistory
 
             var type = ItemType.Other;
             string? callId = null, name = null;
-            var callIdWrong = false;
             var output = default(Content);
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
@@ -400,16 +391,11 @@ internal static class LlmHistory
                 }
                 else if (reader.ValueTextEquals("call_id"u8))
                 {
-                    reader.Read();
-                    callIdWrong = reader.TokenType != JsonTokenType.String;
-                    callId = callIdWrong ? null : reader.GetString();
-                    reader.Skip();
+                    callId = JsonMember.String(ref reader);
                 }
                 else if (reader.ValueTextEquals("name"u8))
                 {
-                    reader.Read();
-                    name = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                    reader.Skip();
+                    name = JsonMember.String(ref reader);
                 }
                 else if (reader.ValueTextEquals("output"u8))
                 {
@@ -429,7 +415,7 @@ internal static class LlmHistory
             }
             else if (type == ItemType.Output)
             {
-                if (callIdWrong || callId is null)
+                if (callId is null)
                 {
                     error = $"input[{index}] is a function_call_output without a call_id string";
                     return false;
@@ -465,17 +451,8 @@ internal static class LlmHistory
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (!reader.ValueTextEquals("content"u8))
+                if (!JsonMember.Enter(ref reader, "content"u8, JsonTokenType.StartArray))
                 {
-                    reader.Read();
-                    reader.Skip();
-                    continue;
-                }
-
-                reader.Read();
-                if (reader.TokenType != JsonTokenType.StartArray)
-                {
-                    reader.Skip();
                     continue;
                 }
 
@@ -504,7 +481,6 @@ internal static class LlmHistory
 
             var type = ItemType.Other;
             string? id = null, name = null, useId = null;
-            var useIdWrong = false;
             var content = default(Content);
             var hasContent = false;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -520,22 +496,15 @@ internal static class LlmHistory
                 }
                 else if (reader.ValueTextEquals("id"u8))
                 {
-                    reader.Read();
-                    id = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                    reader.Skip();
+                    id = JsonMember.String(ref reader);
                 }
                 else if (reader.ValueTextEquals("name"u8))
                 {
-                    reader.Read();
-                    name = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                    reader.Skip();
+                    name = JsonMember.String(ref reader);
                 }
                 else if (reader.ValueTextEquals("tool_use_id"u8))
                 {
-                    reader.Read();
-                    useIdWrong = reader.TokenType != JsonTokenType.String;
-                    useId = useIdWrong ? null : reader.GetString();
-                    reader.Skip();
+                    useId = JsonMember.String(ref reader);
                 }
                 else if (reader.ValueTextEquals("content"u8))
                 {
@@ -557,7 +526,7 @@ internal static class LlmHistory
             else if (type == ItemType.Output)
             {
                 var at = $"messages[{message}].content[{index}]";
-                if (useIdWrong || useId is null)
+                if (useId is null)
                 {
                     error = $"{at} is a tool_result without a tool_use_id string";
                     return false;

@@ -374,17 +374,8 @@ internal sealed partial class LlmToolGuard
                     continue;
                 }
 
-                if (!reader.ValueTextEquals("choices"u8))
+                if (!JsonMember.Enter(ref reader, "choices"u8, JsonTokenType.StartArray))
                 {
-                    reader.Read();
-                    reader.Skip();
-                    continue;
-                }
-
-                reader.Read();
-                if (reader.TokenType != JsonTokenType.StartArray)
-                {
-                    reader.Skip();
                     continue;
                 }
 
@@ -438,9 +429,7 @@ internal sealed partial class LlmToolGuard
                     {
                         if (reader.ValueTextEquals("content"u8))
                         {
-                            reader.Read();
-                            text = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                            reader.Skip();
+                            text = JsonMember.String(ref reader);
                         }
                         else if (reader.ValueTextEquals("tool_calls"u8))
                         {
@@ -501,8 +490,7 @@ internal sealed partial class LlmToolGuard
                     }
                     else if (reader.ValueTextEquals("id"u8))
                     {
-                        reader.Read();
-                        id = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                        id = JsonMember.String(ref reader);
                     }
                     else if (reader.ValueTextEquals("function"u8))
                     {
@@ -513,13 +501,11 @@ internal sealed partial class LlmToolGuard
                             {
                                 if (reader.ValueTextEquals("name"u8))
                                 {
-                                    reader.Read();
-                                    name = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                                    name = JsonMember.String(ref reader);
                                 }
                                 else if (reader.ValueTextEquals("arguments"u8))
                                 {
-                                    reader.Read();
-                                    arguments = reader.TokenType == JsonTokenType.String ? StringBytes(ref reader) : [];
+                                    arguments = JsonMember.Utf8(ref reader);
                                 }
                                 else
                                 {
@@ -695,25 +681,19 @@ internal sealed partial class LlmToolGuard
                         }
                         else if (reader.ValueTextEquals("id"u8))
                         {
-                            reader.Read();
-                            id = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                            id = JsonMember.String(ref reader);
                         }
                         else if (reader.ValueTextEquals("name"u8))
                         {
-                            reader.Read();
-                            name = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                            name = JsonMember.String(ref reader);
                         }
                         else if (reader.ValueTextEquals("partial_json"u8))
                         {
-                            reader.Read();
-                            partial = reader.TokenType == JsonTokenType.String ? StringBytes(ref reader) : [];
+                            partial = JsonMember.Utf8(ref reader);
                         }
                         else if (reader.ValueTextEquals("stop_reason"u8))
                         {
-                            reader.Read();
-                            stopStart = (int)reader.TokenStartIndex;
-                            reader.Skip();
-                            stopEnd = (int)reader.BytesConsumed;
+                            (stopStart, stopEnd) = JsonMember.Range(ref reader);
                             continue;
                         }
                         else

@@ -153,17 +153,8 @@ internal sealed partial class LlmToolGuard
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (!reader.ValueTextEquals("choices"u8))
+            if (!JsonMember.Enter(ref reader, "choices"u8, JsonTokenType.StartArray))
             {
-                reader.Read();
-                reader.Skip();
-                continue;
-            }
-
-            reader.Read();
-            if (reader.TokenType != JsonTokenType.StartArray)
-            {
-                reader.Skip();
                 continue;
             }
 
@@ -184,24 +175,12 @@ internal sealed partial class LlmToolGuard
         {
             if (reader.ValueTextEquals("finish_reason"u8))
             {
-                reader.Read();
-                finishStart = (int)reader.TokenStartIndex;
-                reader.Skip();
-                finishEnd = (int)reader.BytesConsumed;
+                (finishStart, finishEnd) = JsonMember.Range(ref reader);
                 continue;
             }
 
-            if (!reader.ValueTextEquals("message"u8))
+            if (!JsonMember.Enter(ref reader, "message"u8, JsonTokenType.StartObject))
             {
-                reader.Read();
-                reader.Skip();
-                continue;
-            }
-
-            reader.Read();
-            if (reader.TokenType != JsonTokenType.StartObject)
-            {
-                reader.Skip();
                 continue;
             }
 
@@ -315,17 +294,8 @@ internal sealed partial class LlmToolGuard
         byte[] arguments = [];
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (!reader.ValueTextEquals("function"u8))
+            if (!JsonMember.Enter(ref reader, "function"u8, JsonTokenType.StartObject))
             {
-                reader.Read();
-                reader.Skip();
-                continue;
-            }
-
-            reader.Read();
-            if (reader.TokenType != JsonTokenType.StartObject)
-            {
-                reader.Skip();
                 continue;
             }
 
@@ -333,13 +303,11 @@ internal sealed partial class LlmToolGuard
             {
                 if (reader.ValueTextEquals("name"u8))
                 {
-                    reader.Read();
-                    name = reader.TokenType == JsonTokenType.String ? reader.GetString() ?? "" : "";
+                    name = JsonMember.String(ref reader) ?? "";
                 }
                 else if (reader.ValueTextEquals("arguments"u8))
                 {
-                    reader.Read();
-                    arguments = reader.TokenType == JsonTokenType.String ? StringBytes(ref reader) : [];
+                    arguments = JsonMember.Utf8(ref reader);
                 }
                 else
                 {
@@ -351,18 +319,6 @@ internal sealed partial class LlmToolGuard
         }
 
         return (name, arguments);
-    }
-
-    /// <summary>The unescaped UTF-8 of the string token the reader is on.</summary>
-    private static byte[] StringBytes(ref Utf8JsonReader reader)
-    {
-        if (!reader.ValueIsEscaped && !reader.HasValueSequence)
-        {
-            return reader.ValueSpan.ToArray();
-        }
-
-        var buffer = new byte[reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length];
-        return buffer[..reader.CopyString(buffer)];
     }
 
     /// <summary>Anthropic: <c>content[]</c> <c>tool_use</c> blocks become text blocks; all refused: <c>stop_reason</c> <c>end_turn</c>.</summary>
@@ -381,24 +337,12 @@ internal sealed partial class LlmToolGuard
         {
             if (reader.ValueTextEquals("stop_reason"u8))
             {
-                reader.Read();
-                stopStart = (int)reader.TokenStartIndex;
-                reader.Skip();
-                stopEnd = (int)reader.BytesConsumed;
+                (stopStart, stopEnd) = JsonMember.Range(ref reader);
                 continue;
             }
 
-            if (!reader.ValueTextEquals("content"u8))
+            if (!JsonMember.Enter(ref reader, "content"u8, JsonTokenType.StartArray))
             {
-                reader.Read();
-                reader.Skip();
-                continue;
-            }
-
-            reader.Read();
-            if (reader.TokenType != JsonTokenType.StartArray)
-            {
-                reader.Skip();
                 continue;
             }
 
@@ -417,15 +361,11 @@ internal sealed partial class LlmToolGuard
                     }
                     else if (reader.ValueTextEquals("name"u8))
                     {
-                        reader.Read();
-                        name = reader.TokenType == JsonTokenType.String ? reader.GetString() ?? "" : "";
+                        name = JsonMember.String(ref reader) ?? "";
                     }
                     else if (reader.ValueTextEquals("input"u8))
                     {
-                        reader.Read();
-                        inputStart = (int)reader.TokenStartIndex;
-                        reader.Skip();
-                        inputEnd = (int)reader.BytesConsumed;
+                        (inputStart, inputEnd) = JsonMember.Range(ref reader);
                         continue;
                     }
                     else
@@ -473,17 +413,8 @@ internal sealed partial class LlmToolGuard
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (!reader.ValueTextEquals("output"u8))
+            if (!JsonMember.Enter(ref reader, "output"u8, JsonTokenType.StartArray))
             {
-                reader.Read();
-                reader.Skip();
-                continue;
-            }
-
-            reader.Read();
-            if (reader.TokenType != JsonTokenType.StartArray)
-            {
-                reader.Skip();
                 continue;
             }
 
@@ -502,18 +433,15 @@ internal sealed partial class LlmToolGuard
                     }
                     else if (reader.ValueTextEquals("name"u8))
                     {
-                        reader.Read();
-                        name = reader.TokenType == JsonTokenType.String ? reader.GetString() ?? "" : "";
+                        name = JsonMember.String(ref reader) ?? "";
                     }
                     else if (reader.ValueTextEquals("call_id"u8))
                     {
-                        reader.Read();
-                        id = reader.TokenType == JsonTokenType.String ? reader.GetString() ?? "" : "";
+                        id = JsonMember.String(ref reader) ?? "";
                     }
                     else if (reader.ValueTextEquals("arguments"u8))
                     {
-                        reader.Read();
-                        arguments = reader.TokenType == JsonTokenType.String ? StringBytes(ref reader) : [];
+                        arguments = JsonMember.Utf8(ref reader);
                     }
                     else
                     {
