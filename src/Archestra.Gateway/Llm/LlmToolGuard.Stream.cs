@@ -29,7 +29,8 @@ internal sealed partial class LlmToolGuard
         public ArrayBufferWriter<byte> Arguments { get; } = new();
         public bool Complete { get; set; }
         public string? Refusal { get; set; }
-        public List<byte[]> Events { get; } = [];
+        /// <summary>Anthropic: the call's events, and others (pings) that came while it was held, in order.</summary>
+        public List<(byte[] Event, bool Passenger)> Events { get; } = [];
     }
 
     /// <summary>Relays one SSE event (as the client would get it): written to <paramref name="output"/> now, or held.</summary>
@@ -561,11 +562,11 @@ internal sealed partial class LlmToolGuard
             case AnthropicEventType.ToolUseStart:
                 var call = new StreamCall(0, e.Index) { Id = e.Id ?? "" };
                 call.Name.Append(e.Name);
-                call.Events.Add(evt.ToArray());
+                call.Events.Add((evt.ToArray(), false));
                 _calls.Add(call);
                 return;
             case AnthropicEventType.Delta or AnthropicEventType.Stop when _calls.Find(c => c.Index == e.Index) is { } pending:
-                pending.Events.Add(evt.ToArray());
+                pending.Events.Add((evt.ToArray(), false));
                 pending.Arguments.Write(e.PartialJson);
                 if (e.Type == AnthropicEventType.Stop)
                 {
@@ -593,6 +594,10 @@ internal sealed partial class LlmToolGuard
 
                 output.Write(evt);
                 return;
+            case AnthropicEventType.Other when _calls.Count > 0:
+                // A ping while a call is held stays in its place, so an allowed call's events go out exactly as they came.
+                _calls[^1].Events.Add((evt.ToArray(), true));
+                return;
             default:
                 output.Write(evt);
                 return;
@@ -607,7 +612,7 @@ internal sealed partial class LlmToolGuard
         if (Decide(call.Name.ToString(), call.Arguments.WrittenSpan) is not { } text)
         {
             _keptBlocks++;
-            foreach (var held in call.Events)
+            foreach (var (held, _) in call.Events)
             {
                 output.Write(held);
             }
@@ -625,6 +630,13 @@ internal sealed partial class LlmToolGuard
         output.Write(JsonString(text));
         output.Write("}}\n\n"u8);
         output.Write(Encoding.UTF8.GetBytes($"event: content_block_stop\ndata: {{\"type\":\"content_block_stop\",\"index\":{index}}}\n\n"));
+        foreach (var (held, passenger) in call.Events)
+        {
+            if (passenger)
+            {
+                output.Write(held);
+            }
+        }
     }
 
     private enum AnthropicEventType : byte { Other, ToolUseStart, Delta, Stop, MessageDelta, MessageStop }

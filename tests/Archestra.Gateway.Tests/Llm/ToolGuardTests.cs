@@ -242,6 +242,41 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
         Assert.Contains($"llm_blocked_tools_total{{profile=\"guard\",provider=\"openai\",model=\"{model}\"}} 2\n", text, StringComparison.Ordinal);
     }
 
+    // ---- byte for byte ----
+
+    [Theory]
+    [InlineData("openai", false)]
+    [InlineData("openai", true)]
+    [InlineData("anthropic", false)]
+    [InlineData("anthropic", true)]
+    public async Task Allowed_calls_reach_the_client_byte_for_byte_as_the_provider_sent_them(string provider, bool stream)
+    {
+        var model = ModelName("web__search,mail__send") + provider + stream;
+        var openAi = provider == "openai";
+        var tools = openAi
+            ? """[{"type":"function","function":{"name":"mail__send","parameters":{"type":"object"}}}]"""
+            : """[{"name":"mail__send","input_schema":{"type":"object"}}]""";
+        var options = openAi && stream ? ""","stream_options":{"include_usage":true}""" : "";
+        var body = $$$"""{"model":"{{{model}}}","max_tokens":50,"stream":{{{(stream ? "true" : "false")}}}{{{options}}},"tools":{{{tools}}},"messages":[{"role":"user","content":{{{JsonSerializer.Serialize(Send)}}}}]}""";
+
+        async Task<string> PostAsync(Uri url, string key)
+        {
+            using var http = new HttpClient();
+            using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            request.Headers.Add("x-api-key", key);
+            using var response = await http.SendAsync(request, Ct);
+            Assert.True(response.IsSuccessStatusCode);
+            return await response.Content.ReadAsStringAsync(Ct);
+        }
+
+        var direct = await PostAsync(new Uri(openAi ? fixture.Fake.OpenAiBaseUrl + "/chat/completions" : fixture.Fake.BaseUrl + "v1/messages"), "sk-direct");
+        var proxied = await PostAsync(new Uri(openAi ? fixture.OpenAiBase() + "/chat/completions" : fixture.AnthropicBase() + "/v1/messages"), ToolGuardFixture.VirtualKey);
+
+        Assert.Contains("mail__send", direct, StringComparison.Ordinal);
+        Assert.Equal(direct, proxied);
+    }
+
     // ---- OpenAI Responses API, not streamed (raw HTTP: the wire shape is what matters) ----
 
     [Fact]
