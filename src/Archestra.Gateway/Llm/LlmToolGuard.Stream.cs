@@ -25,6 +25,9 @@ internal sealed partial class LlmToolGuard
         public int Choice { get; } = choice;
         public int Index { get; } = index;
         public string Id { get; set; } = "";
+
+        /// <summary>Responses API: the sequence numbers of the call's held events.</summary>
+        public List<long> Sequence { get; } = [];
         public StringBuilder Name { get; } = new();
         public ArrayBufferWriter<byte> Arguments { get; } = new();
         public bool Complete { get; set; }
@@ -52,8 +55,7 @@ internal sealed partial class LlmToolGuard
         }
         else
         {
-            // Responses API streams are not guarded yet (their answers are, when not streamed).
-            output.Write(evt);
+            RelayResponses(evt, data, output);
         }
     }
 

@@ -413,53 +413,68 @@ internal sealed partial class LlmToolGuard
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (!JsonMember.Enter(ref reader, "output"u8, JsonTokenType.StartArray))
+            if (JsonMember.Enter(ref reader, "output"u8, JsonTokenType.StartArray))
             {
-                continue;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
-            {
-                var start = (int)reader.TokenStartIndex;
-                var isCall = false;
-                string name = "", id = "";
-                byte[] arguments = [];
-                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-                {
-                    if (reader.ValueTextEquals("type"u8))
-                    {
-                        reader.Read();
-                        isCall = reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("function_call"u8);
-                    }
-                    else if (reader.ValueTextEquals("name"u8))
-                    {
-                        name = JsonMember.String(ref reader) ?? "";
-                    }
-                    else if (reader.ValueTextEquals("call_id"u8))
-                    {
-                        id = JsonMember.String(ref reader) ?? "";
-                    }
-                    else if (reader.ValueTextEquals("arguments"u8))
-                    {
-                        arguments = JsonMember.Utf8(ref reader);
-                    }
-                    else
-                    {
-                        reader.Read();
-                    }
-
-                    reader.Skip();
-                }
-
-                if (isCall && Decide(name, arguments) is { } text)
-                {
-                    edits.Add(new Edit(start, (int)reader.BytesConsumed, ResponsesMessage(id, text)));
-                }
+                ResponsesOutput(ref reader, edits, item => Decide(item.Name, item.Arguments));
             }
         }
     }
 
-    private static byte[] ResponsesMessage(string callId, string text)
+    /// <summary>One Responses output item, as far as a function call needs reading.</summary>
+    private readonly record struct OutputItem(bool IsCall, string Name, string CallId, byte[] Arguments);
+
+    /// <summary>Reads the item object the reader is on (through its end).</summary>
+    private static OutputItem ReadOutputItem(ref Utf8JsonReader reader)
+    {
+        var isCall = false;
+        string name = "", callId = "";
+        byte[] arguments = [];
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("type"u8))
+            {
+                reader.Read();
+                isCall = reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("function_call"u8);
+            }
+            else if (reader.ValueTextEquals("name"u8))
+            {
+                name = JsonMember.String(ref reader) ?? "";
+            }
+            else if (reader.ValueTextEquals("call_id"u8))
+            {
+                callId = JsonMember.String(ref reader) ?? "";
+            }
+            else if (reader.ValueTextEquals("arguments"u8))
+            {
+                arguments = JsonMember.Utf8(ref reader);
+            }
+            else
+            {
+                reader.Read();
+            }
+
+            reader.Skip();
+        }
+
+        return new OutputItem(isCall, name, callId, arguments);
+    }
+
+    /// <summary>The <c>output</c> array the reader is on: each function call for which <paramref name="refusal"/> gives a text becomes a message item.</summary>
+    private static void ResponsesOutput(ref Utf8JsonReader reader, List<Edit> edits, Func<OutputItem, string?> refusal)
+    {
+        while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+        {
+            var start = (int)reader.TokenStartIndex;
+            var item = ReadOutputItem(ref reader);
+            if (item.IsCall && refusal(item) is { } text)
+            {
+                edits.Add(new Edit(start, (int)reader.BytesConsumed, ResponsesMessage(item.CallId, text, completed: true)));
+            }
+        }
+    }
+
+    /// <summary>An assistant message item with one output_text part (none while <paramref name="completed"/> is false).</summary>
+    private static byte[] ResponsesMessage(string callId, string text, bool completed)
     {
         var buffer = new ArrayBufferWriter<byte>(text.Length + 160);
         using (var writer = new Utf8JsonWriter(buffer))
@@ -467,19 +482,28 @@ internal sealed partial class LlmToolGuard
             writer.WriteStartObject();
             writer.WriteString("id"u8, "msg_archestra_" + callId);
             writer.WriteString("type"u8, "message"u8);
-            writer.WriteString("status"u8, "completed"u8);
+            writer.WriteString("status"u8, completed ? "completed"u8 : "in_progress"u8);
             writer.WriteString("role"u8, "assistant"u8);
             writer.WriteStartArray("content"u8);
-            writer.WriteStartObject();
-            writer.WriteString("type"u8, "output_text"u8);
-            writer.WriteString("text"u8, text);
-            writer.WriteStartArray("annotations"u8);
-            writer.WriteEndArray();
-            writer.WriteEndObject();
+            if (completed)
+            {
+                WriteOutputText(writer, text);
+            }
+
             writer.WriteEndArray();
             writer.WriteEndObject();
         }
 
         return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void WriteOutputText(Utf8JsonWriter writer, string text)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("type"u8, "output_text"u8);
+        writer.WriteString("text"u8, text);
+        writer.WriteStartArray("annotations"u8);
+        writer.WriteEndArray();
+        writer.WriteEndObject();
     }
 }

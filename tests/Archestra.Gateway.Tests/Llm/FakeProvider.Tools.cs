@@ -60,7 +60,12 @@ internal sealed partial class FakeProvider
 
         var includeUsage = root.TryGetProperty("stream_options", out var options) && options.ValueKind == JsonValueKind.Object
             && options.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
-        var events = shape == LlmApiShape.Chat ? ChatToolStream(model, tools, arguments, includeUsage) : AnthropicToolStream(tools, arguments);
+        var events = shape switch
+        {
+            LlmApiShape.Chat => ChatToolStream(model, tools, arguments, includeUsage),
+            LlmApiShape.Anthropic => AnthropicToolStream(tools, arguments),
+            _ => ResponsesToolStream(model, tools, arguments),
+        };
         context.Response.ContentType = "text/event-stream; charset=utf-8";
         foreach (var (evt, i) in events.Select((e, i) => (e, i)))
         {
@@ -77,7 +82,7 @@ internal sealed partial class FakeProvider
         return true;
     }
 
-    private static int PauseAfter(LlmApiShape shape) => shape == LlmApiShape.Chat ? 3 : 5;
+    private static int PauseAfter(LlmApiShape shape) => shape switch { LlmApiShape.Chat => 3, LlmApiShape.Anthropic => 5, _ => 9 };
 
     private static string? FirstUserText(JsonElement root, LlmApiShape shape)
     {
@@ -169,6 +174,40 @@ internal sealed partial class FakeProvider
 
         events.Add(Event("message_delta", """{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":9}}"""));
         events.Add(Event("message_stop", """{"type":"message_stop"}"""));
+        return events;
+    }
+
+    private static List<string> ResponsesToolStream(string model, string[] tools, string arguments)
+    {
+        var sequence = 0;
+        string Event(string type, string fields) => $"event: {type}\ndata: {{\"type\":\"{type}\",{fields},\"sequence_number\":{sequence++}}}\n\n";
+        var created = $$$"""{"id":"resp_1","object":"response","created_at":1700000000,"status":"in_progress","model":"{{{UsedModel(model)}}}","output":[],"usage":null}""";
+        var message = $$$"""{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":{{{Quote(ToolPreamble)}}},"annotations":[]}]}""";
+        var part = $$$"""{"type":"output_text","text":{{{Quote(ToolPreamble)}}},"annotations":[]}""";
+        var events = new List<string>
+        {
+            Event("response.created", $"\"response\":{created}"),
+            Event("response.in_progress", $"\"response\":{created}"),
+            Event("response.output_item.added", """ "output_index":0,"item":{"type":"message","id":"msg_1","status":"in_progress","role":"assistant","content":[]}"""),
+            Event("response.content_part.added", """ "item_id":"msg_1","output_index":0,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}"""),
+            Event("response.output_text.delta", $$$""" "item_id":"msg_1","output_index":0,"content_index":0,"delta":{{{Quote(ToolPreamble)}}},"logprobs":[]"""),
+            Event("response.output_text.done", $$$""" "item_id":"msg_1","output_index":0,"content_index":0,"text":{{{Quote(ToolPreamble)}}},"logprobs":[]"""),
+            Event("response.content_part.done", $$$""" "item_id":"msg_1","output_index":0,"content_index":0,"part":{{{part}}}"""),
+            Event("response.output_item.done", $$$""" "output_index":0,"item":{{{message}}}"""),
+        };
+        var half = arguments.Length / 2;
+        for (var i = 0; i < tools.Length; i++)
+        {
+            var index = i + 1;
+            var item = $$$"""{"type":"function_call","id":"fc_{{{i}}}","call_id":"call_{{{i}}}","name":{{{Quote(tools[i])}}}""";
+            events.Add(Event("response.output_item.added", $$$""" "output_index":{{{index}}},"item":{{{item}}},"arguments":"","status":"in_progress"}"""));
+            events.Add(Event("response.function_call_arguments.delta", $$$""" "item_id":"fc_{{{i}}}","output_index":{{{index}}},"delta":{{{Quote(arguments[..half])}}}"""));
+            events.Add(Event("response.function_call_arguments.delta", $$$""" "item_id":"fc_{{{i}}}","output_index":{{{index}}},"delta":{{{Quote(arguments[half..])}}}"""));
+            events.Add(Event("response.function_call_arguments.done", $$$""" "item_id":"fc_{{{i}}}","output_index":{{{index}}},"arguments":{{{Quote(arguments)}}}"""));
+            events.Add(Event("response.output_item.done", $$$""" "output_index":{{{index}}},"item":{{{item}}},"arguments":{{{Quote(arguments)}}},"status":"completed"}"""));
+        }
+
+        events.Add(Event("response.completed", $"\"response\":{ResponsesToolAnswer(model, tools, arguments)}"));
         return events;
     }
 

@@ -249,15 +249,21 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
     [InlineData("openai", true)]
     [InlineData("anthropic", false)]
     [InlineData("anthropic", true)]
+    [InlineData("responses", false)]
+    [InlineData("responses", true)]
     public async Task Allowed_calls_reach_the_client_byte_for_byte_as_the_provider_sent_them(string provider, bool stream)
     {
         var model = ModelName("web__search,mail__send") + provider + stream;
         var openAi = provider == "openai";
-        var tools = openAi
-            ? """[{"type":"function","function":{"name":"mail__send","parameters":{"type":"object"}}}]"""
-            : """[{"name":"mail__send","input_schema":{"type":"object"}}]""";
+        var tools = provider switch
+        {
+            "openai" => """[{"type":"function","function":{"name":"mail__send","parameters":{"type":"object"}}}]""",
+            "anthropic" => """[{"name":"mail__send","input_schema":{"type":"object"}}]""",
+            _ => """[{"type":"function","name":"mail__send","parameters":{"type":"object"}}]""",
+        };
         var options = openAi && stream ? ""","stream_options":{"include_usage":true}""" : "";
-        var body = $$$"""{"model":"{{{model}}}","max_tokens":50,"stream":{{{(stream ? "true" : "false")}}}{{{options}}},"tools":{{{tools}}},"messages":[{"role":"user","content":{{{JsonSerializer.Serialize(Send)}}}}]}""";
+        var list = provider == "responses" ? "input" : "messages";
+        var body = $$$"""{"model":"{{{model}}}","max_tokens":50,"stream":{{{(stream ? "true" : "false")}}}{{{options}}},"tools":{{{tools}}},"{{{list}}}":[{"role":"user","content":{{{JsonSerializer.Serialize(Send)}}}}]}""";
 
         async Task<string> PostAsync(Uri url, string key)
         {
@@ -270,8 +276,14 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
             return await response.Content.ReadAsStringAsync(Ct);
         }
 
-        var direct = await PostAsync(new Uri(openAi ? fixture.Fake.OpenAiBaseUrl + "/chat/completions" : fixture.Fake.BaseUrl + "v1/messages"), "sk-direct");
-        var proxied = await PostAsync(new Uri(openAi ? fixture.OpenAiBase() + "/chat/completions" : fixture.AnthropicBase() + "/v1/messages"), ToolGuardFixture.VirtualKey);
+        var (directUrl, proxiedUrl) = provider switch
+        {
+            "openai" => (fixture.Fake.OpenAiBaseUrl + "/chat/completions", fixture.OpenAiBase() + "/chat/completions"),
+            "anthropic" => (fixture.Fake.BaseUrl + "v1/messages", fixture.AnthropicBase() + "/v1/messages"),
+            _ => (fixture.Fake.OpenAiBaseUrl + "/responses", fixture.OpenAiBase() + "/responses"),
+        };
+        var direct = await PostAsync(new Uri(directUrl), "sk-direct");
+        var proxied = await PostAsync(new Uri(proxiedUrl), ToolGuardFixture.VirtualKey);
 
         Assert.Contains("mail__send", direct, StringComparison.Ordinal);
         Assert.Equal(direct, proxied);
@@ -305,6 +317,38 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
         Assert.All(output.EnumerateArray(), item => Assert.Equal("message", item.GetProperty("type").GetString()));
         Assert.Contains("blocked by policy no-wire", output[1].GetProperty("content")[0].GetProperty("text").GetString(), StringComparison.Ordinal);
         Assert.Equal("output_text", output[1].GetProperty("content")[0].GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task A_refused_function_call_in_a_responses_stream_becomes_a_message_item_there_and_in_the_final_response()
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(fixture.OpenAiBase() + "/responses"));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ToolGuardFixture.VirtualKey);
+        var body = $$$"""{"model":"{{{ModelName("web__search,mail__send")}}}","stream":true,"tools":[{"type":"function","name":"mail__send","parameters":{"type":"object"}}],"input":[{"role":"user","content":{{{JsonSerializer.Serialize(Wire)}}}}]}""";
+        request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = await http.SendAsync(request, Ct);
+        var sse = await response.Content.ReadAsStringAsync(Ct);
+        Assert.True(response.IsSuccessStatusCode, sse);
+
+        var events = sse.Split("\n\n", StringSplitOptions.RemoveEmptyEntries)
+            .Select(e => JsonDocument.Parse(e.Split('\n').Single(l => l.StartsWith("data: ", StringComparison.Ordinal))[6..]).RootElement)
+            .ToList();
+        var types = events.Select(e => e.GetProperty("type").GetString()).ToList();
+
+        // web__search (a trusted conversation: allowed) keeps its events; mail__send to evil.example does not.
+        Assert.Equal((1, 2), (types.Count(t => t == "response.function_call_arguments.done"), types.Count(t => t == "response.output_text.done")));
+        var calls = events.Where(e => e.GetProperty("type").GetString() == "response.output_item.done" && e.GetProperty("item").GetProperty("type").GetString() == "function_call").ToList();
+        Assert.Equal("web__search", Assert.Single(calls).GetProperty("item").GetProperty("name").GetString());
+        var deltas = events.Where(e => e.GetProperty("type").GetString() == "response.output_text.delta").Select(e => e.GetProperty("delta").GetString()).ToList();
+        Assert.Equal(FakeProvider.ToolPreamble, deltas[0]);
+        Assert.StartsWith("[Archestra] The call to the tool mail__send was not made: blocked by policy no-wire", deltas[1], StringComparison.Ordinal);
+
+        var final = events[^1];
+        Assert.Equal("response.completed", final.GetProperty("type").GetString());
+        var output = final.GetProperty("response").GetProperty("output").EnumerateArray().ToList();
+        Assert.Equal(["message", "function_call", "message"], output.Select(o => o.GetProperty("type").GetString()));
+        Assert.Equal(deltas[1], output[2].GetProperty("content")[0].GetProperty("text").GetString());
     }
 
     // ---- Anthropic ----
