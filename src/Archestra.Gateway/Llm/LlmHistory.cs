@@ -82,13 +82,7 @@ internal static class LlmHistory
                     return false;
                 }
 
-                var ok = api switch
-                {
-                    LlmApi.ChatCompletions => ReadChat(ref reader, results, ref calls, out error),
-                    LlmApi.Responses => ReadResponsesInput(ref reader, results, ref calls, out error),
-                    _ => ReadAnthropic(ref reader, results, ref calls, out error),
-                };
-                if (!ok)
+                if (!ReadList(ref reader, api, results, ref calls, out error))
                 {
                     return false;
                 }
@@ -221,84 +215,172 @@ internal static class LlmHistory
         into.Advance(bytes.Length);
     }
 
-    // ---- OpenAI chat completions ----
-
-    private static bool ReadChat(ref Utf8JsonReader reader, List<LlmToolResult> results, ref Dictionary<string, string>? calls, out string? error)
+    /// <summary>
+    /// The items of <c>messages</c> (chat, Anthropic) or <c>input</c> (Responses) the reader is on. Chat and Responses
+    /// items are read whole; an Anthropic message's <c>content</c> array holds the blocks that are read.
+    /// </summary>
+    private static bool ReadList(ref Utf8JsonReader reader, LlmApi api, List<LlmToolResult> results, ref Dictionary<string, string>? calls, out string? error)
     {
         error = null;
+        var list = api == LlmApi.Responses ? "input" : "messages";
         var index = -1;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
             index++;
             if (reader.TokenType != JsonTokenType.StartObject)
             {
-                error = $"messages[{index}] must be an object";
+                error = $"{list}[{index}] must be an object";
                 return false;
             }
 
-            var role = Role.Other;
-            string? callId = null, name = null;
-            var content = default(Content);
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            if (api != LlmApi.Messages)
             {
-                if (reader.ValueTextEquals("role"u8))
+                if (!Accept(ReadItem(ref reader, ref calls), api, $"{list}[{index}]", results, ref calls, out error))
                 {
-                    reader.Read();
-                    role = reader.TokenType != JsonTokenType.String ? Role.Other
-                        : reader.ValueTextEquals("tool"u8) ? Role.Tool
-                        : reader.ValueTextEquals("function"u8) ? Role.Function
-                        : Role.Other;
-                    reader.Skip();
+                    return false;
                 }
-                else if (reader.ValueTextEquals("tool_call_id"u8))
-                {
-                    callId = JsonMember.String(ref reader);
-                }
-                else if (reader.ValueTextEquals("name"u8))
-                {
-                    name = JsonMember.String(ref reader);
-                }
-                else if (reader.ValueTextEquals("content"u8))
-                {
-                    reader.Read();
-                    content = Content.Of(ref reader);
-                }
-                else if (reader.ValueTextEquals("tool_calls"u8))
-                {
-                    reader.Read();
-                    ReadChatCalls(ref reader, ref calls);
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
 
-            if (role == Role.Other)
-            {
                 continue;
             }
 
-            var at = $"messages[{index}]";
-            if (role == Role.Tool && (callId is null))
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                error = $"{at} is a tool message without a tool_call_id string";
-                return false;
-            }
+                if (!JsonMember.Enter(ref reader, "content"u8, JsonTokenType.StartArray))
+                {
+                    continue;
+                }
 
-            if (!content.Valid)
-            {
-                error = $"{at}.content of a {(role == Role.Tool ? "tool" : "function")} message must be a string or an array of content parts";
-                return false;
+                var block = -1;
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    block++;
+                    if (reader.TokenType != JsonTokenType.StartObject)
+                    {
+                        reader.Skip();
+                    }
+                    else if (!Accept(ReadItem(ref reader, ref calls), api, $"messages[{index}].content[{block}]", results, ref calls, out error))
+                    {
+                        return false;
+                    }
+                }
             }
-
-            // The legacy function role names its function itself and has no call id.
-            var tool = role == Role.Function ? name ?? "" : calls?.GetValueOrDefault(callId!) ?? "";
-            results.Add(new LlmToolResult(tool, callId ?? "", content.Start, content.End, content.IsString));
         }
 
         return true;
+    }
+
+    /// <summary>Records a tool call, or adds a tool result; false when a result hides what it is.</summary>
+    private static bool Accept(in Item item, LlmApi api, string at, List<LlmToolResult> results, ref Dictionary<string, string>? calls, out string? error)
+    {
+        error = null;
+        switch (item.Kind)
+        {
+            case ItemKind.Call when (item.CallId ?? item.Id) is { } id && item.Name is { } name:
+                (calls ??= new Dictionary<string, string>(StringComparer.Ordinal))[id] = name;
+                return true;
+            case ItemKind.Result or ItemKind.FunctionMessage:
+                break;
+            default:
+                return true;
+        }
+
+        var (what, idKey) = api switch
+        {
+            LlmApi.ChatCompletions => ("a tool message", "tool_call_id"),
+            LlmApi.Responses => ("a function_call_output", "call_id"),
+            _ => ("a tool_result", "tool_use_id"),
+        };
+        if (item.Kind == ItemKind.Result && item.CallId is null)
+        {
+            error = $"{at} is {what} without a {idKey} string";
+            return false;
+        }
+
+        // Anthropic allows a tool_result without content: an empty range, evaluated as an empty result.
+        if (!item.Content.Valid && (api != LlmApi.Messages || item.HasContent))
+        {
+            error = api switch
+            {
+                LlmApi.ChatCompletions => $"{at}.content of a {(item.Kind == ItemKind.Result ? "tool" : "function")} message must be a string or an array of content parts",
+                LlmApi.Responses => $"{at}.output must be a string or an array of content parts",
+                _ => $"{at}.content must be a string or an array of content blocks",
+            };
+            return false;
+        }
+
+        // The legacy function role names its function itself and has no call id.
+        var tool = item.Kind == ItemKind.FunctionMessage ? item.Name ?? "" : calls?.GetValueOrDefault(item.CallId!) ?? "";
+        results.Add(new LlmToolResult(tool, item.CallId ?? "", item.Content.Start, item.Content.End, item.Content.IsString));
+        return true;
+    }
+
+    private enum ItemKind : byte { Other, Call, Result, FunctionMessage }
+
+    /// <summary>What one message, input item or content block says about tool calls and results.</summary>
+    private readonly record struct Item(ItemKind Kind, string? Id, string? CallId, string? Name, Content Content, bool HasContent);
+
+    /// <summary>
+    /// Reads the object the reader is on. Calls: chat <c>tool_calls</c> (recorded on the way), Responses
+    /// <c>function_call</c>, Anthropic <c>tool_use</c>. Results: chat <c>role: tool</c> (and the legacy
+    /// <c>function</c>), Responses <c>function_call_output</c>, Anthropic <c>tool_result</c>.
+    /// </summary>
+    private static Item ReadItem(ref Utf8JsonReader reader, ref Dictionary<string, string>? calls)
+    {
+        ItemKind byRole = ItemKind.Other, byType = ItemKind.Other;
+        string? id = null, callId = null, name = null;
+        var content = default(Content);
+        var hasContent = false;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("role"u8))
+            {
+                reader.Read();
+                byRole = reader.TokenType != JsonTokenType.String ? ItemKind.Other
+                    : reader.ValueTextEquals("tool"u8) ? ItemKind.Result
+                    : reader.ValueTextEquals("function"u8) ? ItemKind.FunctionMessage
+                    : ItemKind.Other;
+                reader.Skip();
+            }
+            else if (reader.ValueTextEquals("type"u8))
+            {
+                reader.Read();
+                byType = reader.TokenType != JsonTokenType.String ? ItemKind.Other
+                    : reader.ValueTextEquals("function_call"u8) || reader.ValueTextEquals("custom_tool_call"u8) || reader.ValueTextEquals("tool_use"u8) ? ItemKind.Call
+                    : reader.ValueTextEquals("function_call_output"u8) || reader.ValueTextEquals("custom_tool_call_output"u8) || reader.ValueTextEquals("tool_result"u8) ? ItemKind.Result
+                    : ItemKind.Other;
+                reader.Skip();
+            }
+            else if (reader.ValueTextEquals("id"u8))
+            {
+                id = JsonMember.String(ref reader);
+            }
+            else if (reader.ValueTextEquals("tool_call_id"u8) || reader.ValueTextEquals("call_id"u8) || reader.ValueTextEquals("tool_use_id"u8))
+            {
+                callId = JsonMember.String(ref reader);
+            }
+            else if (reader.ValueTextEquals("name"u8))
+            {
+                name = JsonMember.String(ref reader);
+            }
+            else if (reader.ValueTextEquals("content"u8) || reader.ValueTextEquals("output"u8))
+            {
+                reader.Read();
+                hasContent = true;
+                content = Content.Of(ref reader);
+            }
+            else if (reader.ValueTextEquals("tool_calls"u8))
+            {
+                reader.Read();
+                ReadChatCalls(ref reader, ref calls);
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+
+        return new Item(byType != ItemKind.Other ? byType : byRole, id, callId, name, content, hasContent);
     }
 
     /// <summary>An assistant message's <c>tool_calls</c>: <c>[{id, type, function: {name, arguments}}]</c>.</summary>
@@ -325,31 +407,20 @@ internal static class LlmHistory
                 {
                     id = JsonMember.String(ref reader);
                 }
-                else if (reader.ValueTextEquals("function"u8))
+                else if (JsonMember.Enter(ref reader, "function"u8, JsonTokenType.StartObject))
                 {
-                    reader.Read();
-                    if (reader.TokenType != JsonTokenType.StartObject)
-                    {
-                        reader.Skip();
-                        continue;
-                    }
-
                     while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                     {
-                        var isName = reader.ValueTextEquals("name"u8);
-                        reader.Read();
-                        if (isName && reader.TokenType == JsonTokenType.String)
+                        if (reader.ValueTextEquals("name"u8))
                         {
-                            name = reader.GetString();
+                            name = JsonMember.String(ref reader);
                         }
-
-                        reader.Skip();
+                        else
+                        {
+                            reader.Read();
+                            reader.Skip();
+                        }
                     }
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
                 }
             }
 
@@ -359,196 +430,6 @@ internal static class LlmHistory
             }
         }
     }
-
-    // ---- OpenAI Responses API ----
-
-    private static bool ReadResponsesInput(ref Utf8JsonReader reader, List<LlmToolResult> results, ref Dictionary<string, string>? calls, out string? error)
-    {
-        error = null;
-        var index = -1;
-        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-        {
-            index++;
-            if (reader.TokenType != JsonTokenType.StartObject)
-            {
-                error = $"input[{index}] must be an object";
-                return false;
-            }
-
-            var type = ItemType.Other;
-            string? callId = null, name = null;
-            var output = default(Content);
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("type"u8))
-                {
-                    reader.Read();
-                    type = reader.TokenType != JsonTokenType.String ? ItemType.Other
-                        : reader.ValueTextEquals("function_call"u8) || reader.ValueTextEquals("custom_tool_call"u8) ? ItemType.Call
-                        : reader.ValueTextEquals("function_call_output"u8) || reader.ValueTextEquals("custom_tool_call_output"u8) ? ItemType.Output
-                        : ItemType.Other;
-                    reader.Skip();
-                }
-                else if (reader.ValueTextEquals("call_id"u8))
-                {
-                    callId = JsonMember.String(ref reader);
-                }
-                else if (reader.ValueTextEquals("name"u8))
-                {
-                    name = JsonMember.String(ref reader);
-                }
-                else if (reader.ValueTextEquals("output"u8))
-                {
-                    reader.Read();
-                    output = Content.Of(ref reader);
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
-
-            if (type == ItemType.Call && callId is not null && name is not null)
-            {
-                (calls ??= new Dictionary<string, string>(StringComparer.Ordinal))[callId] = name;
-            }
-            else if (type == ItemType.Output)
-            {
-                if (callId is null)
-                {
-                    error = $"input[{index}] is a function_call_output without a call_id string";
-                    return false;
-                }
-
-                if (!output.Valid)
-                {
-                    error = $"input[{index}].output must be a string or an array of content parts";
-                    return false;
-                }
-
-                results.Add(new LlmToolResult(calls?.GetValueOrDefault(callId) ?? "", callId, output.Start, output.End, output.IsString));
-            }
-        }
-
-        return true;
-    }
-
-    // ---- Anthropic messages ----
-
-    private static bool ReadAnthropic(ref Utf8JsonReader reader, List<LlmToolResult> results, ref Dictionary<string, string>? calls, out string? error)
-    {
-        error = null;
-        var index = -1;
-        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-        {
-            index++;
-            if (reader.TokenType != JsonTokenType.StartObject)
-            {
-                error = $"messages[{index}] must be an object";
-                return false;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (!JsonMember.Enter(ref reader, "content"u8, JsonTokenType.StartArray))
-                {
-                    continue;
-                }
-
-                if (!ReadAnthropicBlocks(ref reader, index, results, ref calls, out error))
-                {
-                    return false;
-                }
-            }
-        }
-
-        return true;
-    }
-
-    private static bool ReadAnthropicBlocks(ref Utf8JsonReader reader, int message, List<LlmToolResult> results, ref Dictionary<string, string>? calls, out string? error)
-    {
-        error = null;
-        var index = -1;
-        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-        {
-            index++;
-            if (reader.TokenType != JsonTokenType.StartObject)
-            {
-                reader.Skip();
-                continue;
-            }
-
-            var type = ItemType.Other;
-            string? id = null, name = null, useId = null;
-            var content = default(Content);
-            var hasContent = false;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("type"u8))
-                {
-                    reader.Read();
-                    type = reader.TokenType != JsonTokenType.String ? ItemType.Other
-                        : reader.ValueTextEquals("tool_use"u8) ? ItemType.Call
-                        : reader.ValueTextEquals("tool_result"u8) ? ItemType.Output
-                        : ItemType.Other;
-                    reader.Skip();
-                }
-                else if (reader.ValueTextEquals("id"u8))
-                {
-                    id = JsonMember.String(ref reader);
-                }
-                else if (reader.ValueTextEquals("name"u8))
-                {
-                    name = JsonMember.String(ref reader);
-                }
-                else if (reader.ValueTextEquals("tool_use_id"u8))
-                {
-                    useId = JsonMember.String(ref reader);
-                }
-                else if (reader.ValueTextEquals("content"u8))
-                {
-                    reader.Read();
-                    hasContent = true;
-                    content = Content.Of(ref reader);
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
-
-            if (type == ItemType.Call && id is not null && name is not null)
-            {
-                (calls ??= new Dictionary<string, string>(StringComparer.Ordinal))[id] = name;
-            }
-            else if (type == ItemType.Output)
-            {
-                var at = $"messages[{message}].content[{index}]";
-                if (useId is null)
-                {
-                    error = $"{at} is a tool_result without a tool_use_id string";
-                    return false;
-                }
-
-                if (hasContent && !content.Valid)
-                {
-                    error = $"{at}.content must be a string or an array of content blocks";
-                    return false;
-                }
-
-                // No content at all: an empty range, evaluated as an empty result.
-                results.Add(new LlmToolResult(calls?.GetValueOrDefault(useId) ?? "", useId, content.Start, content.End, content.IsString));
-            }
-        }
-
-        return true;
-    }
-
-    private enum Role : byte { Other, Tool, Function }
-
-    private enum ItemType : byte { Other, Call, Output }
 
     /// <summary>Where a content value lies; the reader is left on its last token.</summary>
     private readonly record struct Content(int Start, int End, bool IsString, bool Valid)

@@ -182,31 +182,27 @@ internal sealed class LlmMetrics : IPrometheusSource
             }
         }
 
-        const string cost = "llm_cost_usd_total";
-        PrometheusExporter.Family(builder, cost, CostHelp, "counter");
-        var costSeries = Costs.Snapshot();
-        Array.Sort(costSeries, static (a, b) => string.CompareOrdinal(a.Key.ToString(), b.Key.ToString()));
-        foreach (var (key, cell) in costSeries)
-        {
-            PrometheusExporter.Sample(builder, cost, Labels(key).ToString(), cell.Value / CostUnitsPerUsd);
-        }
+        WriteCounter(builder, "llm_cost_usd_total", CostHelp, Costs, CostUnitsPerUsd);
+        WriteCounter(builder, "llm_blocked_tools_total", BlockedHelp, BlockedTools, 1);
+        WriteCounter(builder, "llm_unpriced_requests_total", UnpricedHelp, Unpriced, 1);
+    }
 
-        const string blocked = "llm_blocked_tools_total";
-        PrometheusExporter.Family(builder, blocked, BlockedHelp, "counter");
-        var blockedSeries = BlockedTools.Snapshot();
-        Array.Sort(blockedSeries, static (a, b) => string.CompareOrdinal(a.Key.ToString(), b.Key.ToString()));
-        foreach (var (key, cell) in blockedSeries)
+    /// <summary>One counter family by profile, provider and model; each cell's count is divided by <paramref name="unitsPerValue"/>.</summary>
+    private static void WriteCounter(StringBuilder builder, string name, string help, SeriesMap<LlmModelKey, MetricCell> map, double unitsPerValue)
+    {
+        PrometheusExporter.Family(builder, name, help, "counter");
+        var series = map.Snapshot();
+        Array.Sort(series, static (a, b) => string.CompareOrdinal(a.Key.ToString(), b.Key.ToString()));
+        foreach (var (key, cell) in series)
         {
-            PrometheusExporter.Sample(builder, blocked, Labels(key).ToString(), cell.Value);
-        }
-
-        const string unpriced = "llm_unpriced_requests_total";
-        PrometheusExporter.Family(builder, unpriced, UnpricedHelp, "counter");
-        var unpricedSeries = Unpriced.Snapshot();
-        Array.Sort(unpricedSeries, static (a, b) => string.CompareOrdinal(a.Key.ToString(), b.Key.ToString()));
-        foreach (var (key, cell) in unpricedSeries)
-        {
-            PrometheusExporter.Sample(builder, unpriced, Labels(key).ToString(), cell.Value);
+            if (unitsPerValue == 1)
+            {
+                PrometheusExporter.Sample(builder, name, Labels(key).ToString(), cell.Value);
+            }
+            else
+            {
+                PrometheusExporter.Sample(builder, name, Labels(key).ToString(), cell.Value / unitsPerValue);
+            }
         }
     }
 
