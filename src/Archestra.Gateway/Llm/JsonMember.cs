@@ -22,6 +22,13 @@ internal static class JsonMember
         return false;
     }
 
+    /// <summary>Skips the property's value.</summary>
+    public static void SkipValue(ref Utf8JsonReader reader)
+    {
+        reader.Read();
+        reader.Skip();
+    }
+
     /// <summary>Reads the property's value: its text when it is a string, else null (the value is skipped).</summary>
     public static string? String(ref Utf8JsonReader reader)
     {

@@ -65,8 +65,7 @@ internal static class LlmHistory
             {
                 if (!reader.ValueTextEquals(listName))
                 {
-                    reader.Read();
-                    reader.Skip();
+                    JsonMember.SkipValue(ref reader);
                     continue;
                 }
 
@@ -199,8 +198,7 @@ internal static class LlmHistory
         try
         {
             var reader = new Utf8JsonReader(trimmed);
-            reader.Read();
-            reader.Skip();
+            JsonMember.SkipValue(ref reader);
             return !reader.Read();
         }
         catch (JsonException)
@@ -375,8 +373,7 @@ internal static class LlmHistory
             }
             else
             {
-                reader.Read();
-                reader.Skip();
+                JsonMember.SkipValue(ref reader);
             }
         }
 
@@ -417,8 +414,7 @@ internal static class LlmHistory
                         }
                         else
                         {
-                            reader.Read();
-                            reader.Skip();
+                            JsonMember.SkipValue(ref reader);
                         }
                     }
                 }

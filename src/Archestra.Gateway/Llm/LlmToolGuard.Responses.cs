@@ -22,16 +22,7 @@ internal sealed partial class LlmToolGuard
             return;
         }
 
-        ResponsesEvent e;
-        try
-        {
-            e = ResponsesEvent.Read(data);
-        }
-        catch (JsonException)
-        {
-            output.Write(evt);
-            return;
-        }
+        var e = ResponsesEvent.Read(data);
 
         var pending = e.OutputIndex >= 0 ? _calls.Find(c => c.Index == e.OutputIndex) : null;
         switch (e.Kind)

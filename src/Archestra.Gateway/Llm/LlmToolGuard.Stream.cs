@@ -45,17 +45,25 @@ internal sealed partial class LlmToolGuard
             data = SseFraming.JoinData(evt);
         }
 
-        if (Kind == LlmProviderKind.Anthropic)
+        try
         {
-            RelayAnthropic(evt, data, output);
+            if (Kind == LlmProviderKind.Anthropic)
+            {
+                RelayAnthropic(evt, data, output);
+            }
+            else if (Api == LlmApi.ChatCompletions)
+            {
+                RelayChat(evt, data, output);
+            }
+            else
+            {
+                RelayResponses(evt, data, output);
+            }
         }
-        else if (Api == LlmApi.ChatCompletions)
+        catch (JsonException)
         {
-            RelayChat(evt, data, output);
-        }
-        else
-        {
-            RelayResponses(evt, data, output);
+            // Not the JSON the API documents (each event is parsed before anything of it is written): relayed as it is.
+            output.Write(evt);
         }
     }
 
@@ -77,15 +85,7 @@ internal sealed partial class LlmToolGuard
         }
 
         var chunk = new ChatChunk();
-        try
-        {
-            chunk.Read(data, ref _envelope);
-        }
-        catch (JsonException)
-        {
-            output.Write(evt);
-            return;
-        }
+        chunk.Read(data, ref _envelope);
 
         if (chunk.Deltas.Count == 0)
         {
@@ -366,8 +366,7 @@ internal sealed partial class LlmToolGuard
                 if (keep is not null && (reader.ValueTextEquals("id"u8) || reader.ValueTextEquals("object"u8) || reader.ValueTextEquals("created"u8)
                     || reader.ValueTextEquals("model"u8) || reader.ValueTextEquals("system_fingerprint"u8)))
                 {
-                    reader.Read();
-                    reader.Skip();
+                    JsonMember.SkipValue(ref reader);
                     if (keep.WrittenCount > 0)
                     {
                         keep.Write(","u8);
@@ -441,15 +440,13 @@ internal sealed partial class LlmToolGuard
                         }
                         else
                         {
-                            reader.Read();
-                            reader.Skip();
+                            JsonMember.SkipValue(ref reader);
                         }
                     }
                 }
                 else
                 {
-                    reader.Read();
-                    reader.Skip();
+                    JsonMember.SkipValue(ref reader);
                 }
             }
 
@@ -548,16 +545,7 @@ internal sealed partial class LlmToolGuard
             return;
         }
 
-        AnthropicEvent e;
-        try
-        {
-            e = AnthropicEvent.Read(data);
-        }
-        catch (JsonException)
-        {
-            output.Write(evt);
-            return;
-        }
+        var e = AnthropicEvent.Read(data);
 
         switch (e.Type)
         {
@@ -720,8 +708,7 @@ internal sealed partial class LlmToolGuard
                 }
                 else
                 {
-                    reader.Read();
-                    reader.Skip();
+                    JsonMember.SkipValue(ref reader);
                 }
             }
 

@@ -218,8 +218,7 @@ internal sealed partial class LlmToolGuard
                 }
                 else
                 {
-                    reader.Read();
-                    reader.Skip();
+                    JsonMember.SkipValue(ref reader);
                 }
             }
         }
