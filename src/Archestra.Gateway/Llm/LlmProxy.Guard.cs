@@ -54,15 +54,7 @@ internal sealed partial class LlmProxy
                 {
                     if (length == buffer.Length)
                     {
-                        if (buffer.Length >= MaxEventBytes)
-                        {
-                            throw new InvalidDataException($"a JSON answer larger than {MaxEventBytes} bytes");
-                        }
-
-                        var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                        buffer.AsSpan(0, length).CopyTo(bigger);
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        buffer = bigger;
+                        buffer = Grow(buffer, "a JSON answer");
                     }
 
                     var n = await upstream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
@@ -84,6 +76,20 @@ internal sealed partial class LlmProxy
             {
                 ArrayPool<byte>.Shared.Return(buffer);
             }
+        }
+
+        /// <summary>A full pooled buffer, doubled (its bytes kept); <paramref name="what"/> names the content when it passes the limit.</summary>
+        private static byte[] Grow(byte[] buffer, string what)
+        {
+            if (buffer.Length >= MaxEventBytes)
+            {
+                throw new InvalidDataException($"{what} larger than {MaxEventBytes} bytes");
+            }
+
+            var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+            buffer.CopyTo(bigger, 0);
+            ArrayPool<byte>.Shared.Return(buffer);
+            return bigger;
         }
 
         /// <summary>One event through the guard, without the range the usage handling cut from it.</summary>

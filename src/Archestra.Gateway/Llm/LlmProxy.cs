@@ -758,15 +758,7 @@ internal sealed partial class LlmProxy : IDisposable
                 {
                     if (end == buffer.Length)
                     {
-                        if (buffer.Length >= MaxEventBytes)
-                        {
-                            throw new InvalidDataException($"an SSE event larger than {MaxEventBytes} bytes");
-                        }
-
-                        var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                        buffer.AsSpan(0, end).CopyTo(bigger);
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        buffer = bigger;
+                        buffer = Grow(buffer, "an SSE event");
                     }
 
                     var n = await upstream.ReadAsync(buffer.AsMemory(end), cancellationToken).ConfigureAwait(false);

@@ -313,14 +313,7 @@ internal sealed partial class LlmToolGuard
 
             writer.WriteEndObject();
             writer.WriteNull("logprobs"u8);
-            if (finish is null)
-            {
-                writer.WriteNull("finish_reason"u8);
-            }
-            else
-            {
-                writer.WriteString("finish_reason"u8, finish);
-            }
+            writer.WriteString("finish_reason"u8, finish);
 
             writer.WriteEndObject();
             writer.WriteEndArray();
