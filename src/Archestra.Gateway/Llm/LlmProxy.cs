@@ -33,7 +33,7 @@ internal enum LlmEndpoint
 /// provider's base URL, the body goes upstream byte for byte (with at most one splice, see
 /// <see cref="LlmRequestBody"/>), and the answer comes back as the provider sent it, event by event.
 /// </summary>
-internal sealed class LlmProxy : IDisposable
+internal sealed partial class LlmProxy : IDisposable
 {
     // 16 KB holds a typical SSE event and a typical JSON answer in one read; grows for bigger events.
     private const int InitialBufferSize = 16 * 1024;
@@ -67,6 +67,7 @@ internal sealed class LlmProxy : IDisposable
     private readonly Lock _applyLock = new();
     private readonly SemaphoreSlim _costsLoading = new(1, 1);
     private readonly LlmBudgets _budgets;
+    private readonly LlmResilienceMetrics _resilienceMetrics;
     private Snapshot _snapshot = new(FrozenDictionary<string, LlmProfile>.Empty, []);
     private LlmCosts _costs = LlmCosts.Defaults;
     private long _costsLoadedAt = Stopwatch.GetTimestamp();
@@ -81,6 +82,8 @@ internal sealed class LlmProxy : IDisposable
         _budgets = new LlmBudgets(store, logger);
         Metrics = new LlmMetrics(gateway.Metrics.Meter);
         gateway.Metrics.AddSource(Metrics);
+        _resilienceMetrics = new LlmResilienceMetrics(() => Volatile.Read(ref _snapshot).Upstreams.Values);
+        gateway.Metrics.AddSource(_resilienceMetrics);
     }
 
     public LlmMetrics Metrics { get; }
@@ -98,7 +101,7 @@ internal sealed class LlmProxy : IDisposable
             {
                 upstreams[provider.Name] = old.Upstreams.TryGetValue(provider.Name, out var existing) && existing.Config == provider
                     ? existing
-                    : new LlmUpstream(provider);
+                    : new LlmUpstream(provider, _resilienceMetrics, _logger);
             }
 
             var profiles = new Dictionary<string, LlmProfile>(StringComparer.Ordinal);
@@ -371,7 +374,7 @@ internal sealed class LlmProxy : IDisposable
     }
 
     /// <summary>One request through the proxy: its state from the body to the audit row.</summary>
-    private sealed class Exchange : IDisposable
+    private sealed partial class Exchange : IDisposable
     {
         private byte[]? _body;
         private int _length;
@@ -426,28 +429,9 @@ internal sealed class LlmProxy : IDisposable
 
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Aborted);
             timeout.CancelAfter(Upstream.Config.Timeout);
-            using var message = BuildRequest();
-            HttpResponseMessage response;
-            Forwarded = true;
-            try
+            var response = await SendAsync(proxy, timeout.Token).ConfigureAwait(false);
+            if (response is null)
             {
-                response = await Upstream.Invoker.SendAsync(message, timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (Aborted.IsCancellationRequested)
-            {
-                Status = "client_cancelled";
-                return;
-            }
-            catch (OperationCanceledException)
-            {
-                Log.UpstreamTimeout(proxy._logger, Upstream.Name, Upstream.Config.Timeout.TotalSeconds);
-                await FailAsync(LlmError.UpstreamTimeout, $"The provider '{Upstream.Name}' did not answer within {Upstream.Config.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s.").ConfigureAwait(false);
-                return;
-            }
-            catch (HttpRequestException ex)
-            {
-                Log.UpstreamUnreachable(proxy._logger, Upstream.Name, ex.Message);
-                await FailAsync(LlmError.UpstreamUnreachable, $"The provider '{Upstream.Name}' could not be reached: {ex.Message}").ConfigureAwait(false);
                 return;
             }
 
@@ -455,6 +439,8 @@ internal sealed class LlmProxy : IDisposable
             {
                 await RelayAsync(proxy, response, timeout).ConfigureAwait(false);
             }
+
+            NoteRetries();
         }
 
         private async Task<bool> ReadBodyAsync(LlmProxy proxy)
@@ -539,7 +525,7 @@ internal sealed class LlmProxy : IDisposable
             await LlmErrors.WriteAsync(Context, Kind, error, message).ConfigureAwait(false);
         }
 
-        private HttpRequestMessage BuildRequest()
+        private HttpRequestMessage BuildRequest(string? key)
         {
             var request = Context.Request;
             var url = string.Concat(Upstream.BaseUrl, "/", request.RouteValues["rest"] as string, request.QueryString.Value);
@@ -568,7 +554,7 @@ internal sealed class LlmProxy : IDisposable
                 }
             }
 
-            if (!Profile.PassThrough && Upstream.Config.ApiKey is { } key)
+            if (key is not null)
             {
                 if (Kind == LlmProviderKind.OpenAi)
                 {
@@ -907,6 +893,7 @@ internal sealed class LlmProxy : IDisposable
 
         public void Dispose()
         {
+            _request?.Dispose();
             Scanner.Dispose();
             if (_body is not null)
             {
