@@ -157,44 +157,18 @@ internal sealed partial class ConfigReader
     private void ReadLlmSetting(JsonProperty property, string itemPath, ref LlmSettings settings)
     {
         var r = settings.Resilience;
-        long n;
-        switch (property.Name)
+        var value = property.Value;
+        settings.Resilience = property.Name switch
         {
-            case "timeoutSeconds":
-                if (TryReadInteger(property.Value, itemPath, 1, 86_400, out n))
-                {
-                    settings.Timeout = TimeSpan.FromSeconds(n);
-                }
-
-                break;
-            case "connectTimeoutSeconds":
-                if (TryReadInteger(property.Value, itemPath, 1, 600, out n))
-                {
-                    settings.Resilience = r with { ConnectTimeout = TimeSpan.FromSeconds(n) };
-                }
-
-                break;
-            case "retries":
-                if (TryReadInteger(property.Value, itemPath, 0, 10, out n))
-                {
-                    settings.Resilience = r with { Retries = (int)n };
-                }
-
-                break;
-            case "maxRetryAfterSeconds":
-                if (TryReadInteger(property.Value, itemPath, 0, 3600, out n))
-                {
-                    settings.Resilience = r with { MaxRetryAfter = TimeSpan.FromSeconds(n) };
-                }
-
-                break;
-            case "circuitBreaker":
-                if (ExpectObject(property.Value, itemPath))
-                {
-                    settings.Resilience = ReadCircuitBreaker(property.Value, itemPath, r);
-                }
-
-                break;
+            "connectTimeoutSeconds" => Whole(value, itemPath, 1, 600) is { } connect ? r with { ConnectTimeout = TimeSpan.FromSeconds(connect) } : r,
+            "retries" => Whole(value, itemPath, 0, 10) is { } retries ? r with { Retries = (int)retries } : r,
+            "maxRetryAfterSeconds" => Whole(value, itemPath, 0, 3600) is { } wait ? r with { MaxRetryAfter = TimeSpan.FromSeconds(wait) } : r,
+            "circuitBreaker" => ExpectObject(value, itemPath) ? ReadCircuitBreaker(value, itemPath, r) : r,
+            _ => r,
+        };
+        if (property.Name == "timeoutSeconds" && Whole(value, itemPath, 1, 86_400) is { } timeout)
+        {
+            settings.Timeout = TimeSpan.FromSeconds(timeout);
         }
     }
 
@@ -203,49 +177,37 @@ internal sealed partial class ConfigReader
         foreach (var property in KnownProperties(element, path, s_circuitBreakerKeys))
         {
             var itemPath = Child(path, property.Name);
-            long n;
-            switch (property.Name)
+            var value = property.Value;
+            r = property.Name switch
             {
-                case "failureRatio":
-                    if (TryReadNumber(property.Value, itemPath, out var ratio))
-                    {
-                        if (ratio is > 0 and <= 1)
-                        {
-                            r = r with { FailureRatio = ratio };
-                        }
-                        else
-                        {
-                            Error(itemPath, $"expected a share of failed attempts above 0 and at most 1 (0.5 is half), got {ratio.ToString(CultureInfo.InvariantCulture)}");
-                        }
-                    }
+                "failureRatio" => Ratio(value, itemPath) is { } ratio ? r with { FailureRatio = ratio } : r,
 
-                    break;
-                case "minimumThroughput":
-                    // Polly's circuit breaker needs at least 2 attempts in the window.
-                    if (TryReadInteger(property.Value, itemPath, 2, 1_000_000, out n))
-                    {
-                        r = r with { MinimumThroughput = (int)n };
-                    }
-
-                    break;
-                case "samplingSeconds":
-                    if (TryReadInteger(property.Value, itemPath, 1, 86_400, out n))
-                    {
-                        r = r with { SamplingDuration = TimeSpan.FromSeconds(n) };
-                    }
-
-                    break;
-                case "breakSeconds":
-                    if (TryReadInteger(property.Value, itemPath, 1, 86_400, out n))
-                    {
-                        r = r with { BreakDuration = TimeSpan.FromSeconds(n) };
-                    }
-
-                    break;
-            }
+                // Polly's circuit breaker needs at least 2 attempts in the window.
+                "minimumThroughput" => Whole(value, itemPath, 2, 1_000_000) is { } throughput ? r with { MinimumThroughput = (int)throughput } : r,
+                "samplingSeconds" => Whole(value, itemPath, 1, 86_400) is { } sampling ? r with { SamplingDuration = TimeSpan.FromSeconds(sampling) } : r,
+                _ => Whole(value, itemPath, 1, 86_400) is { } pause ? r with { BreakDuration = TimeSpan.FromSeconds(pause) } : r,
+            };
         }
 
         return r;
+    }
+
+    private long? Whole(JsonElement element, string path, long min, long max) => TryReadInteger(element, path, min, max, out var n) ? n : null;
+
+    private double? Ratio(JsonElement element, string path)
+    {
+        if (!TryReadNumber(element, path, out var ratio))
+        {
+            return null;
+        }
+
+        if (ratio is > 0 and <= 1)
+        {
+            return ratio;
+        }
+
+        Error(path, $"expected a share of failed attempts above 0 and at most 1 (0.5 is half), got {ratio.ToString(CultureInfo.InvariantCulture)}");
+        return null;
     }
 
     /// <summary>One <c>env:NAME</c> provider key; the variable's name labels the key in logs and metrics.</summary>

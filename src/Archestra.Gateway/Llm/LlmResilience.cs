@@ -38,19 +38,20 @@ internal sealed class LlmUpstreamKey
                 {
                     Volatile.Write(ref _openUntilTicks, DateTime.UtcNow.Add(args.BreakDuration).Ticks);
                     metrics.CircuitChanged(provider, name, "open");
-                    Log.CircuitOpened(logger, provider, name, args.BreakDuration.TotalSeconds, LlmResilience.Describe(args.Outcome));
+                    Log.CircuitChanged(logger, provider, name, "open",
+                        $" for {args.BreakDuration.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s after repeated failures (last: {LlmResilience.Describe(args.Outcome)})");
                     return default;
                 },
                 OnHalfOpened = args =>
                 {
                     metrics.CircuitChanged(provider, name, "half_open");
-                    Log.CircuitHalfOpen(logger, provider, name);
+                    Log.CircuitChanged(logger, provider, name, "half-open", ": one request probes it");
                     return default;
                 },
                 OnClosed = args =>
                 {
                     metrics.CircuitChanged(provider, name, "closed");
-                    Log.CircuitClosed(logger, provider, name);
+                    Log.CircuitChanged(logger, provider, name, "closed", "");
                     return default;
                 },
             })
@@ -401,12 +402,6 @@ internal static partial class Log
     [LoggerMessage(3101, LogLevel.Warning, "LLM provider '{Provider}': attempt {Attempt} after {Failure}, waiting {Seconds} s")]
     public static partial void Retrying(ILogger logger, string provider, int attempt, string failure, double seconds);
 
-    [LoggerMessage(3102, LogLevel.Warning, "LLM provider '{Provider}' key '{Key}': circuit opened for {Seconds} s after repeated failures (last: {Failure})")]
-    public static partial void CircuitOpened(ILogger logger, string provider, string key, double seconds, string failure);
-
-    [LoggerMessage(3103, LogLevel.Information, "LLM provider '{Provider}' key '{Key}': circuit half-open, one request probes it")]
-    public static partial void CircuitHalfOpen(ILogger logger, string provider, string key);
-
-    [LoggerMessage(3104, LogLevel.Information, "LLM provider '{Provider}' key '{Key}': circuit closed")]
-    public static partial void CircuitClosed(ILogger logger, string provider, string key);
+    [LoggerMessage(3102, LogLevel.Warning, "LLM provider '{Provider}' key '{Key}': circuit {State}{Detail}")]
+    public static partial void CircuitChanged(ILogger logger, string provider, string key, string state, string detail);
 }
