@@ -265,7 +265,10 @@ internal sealed partial class LlmProxy
             Outcome<HttpResponseMessage> outcome;
             try
             {
-                outcome = await Upstream.Retry.ExecuteOutcomeAsync(static (ctx, x) => x.AttemptAsync(ctx), context, this).ConfigureAwait(false);
+                // One key (the common case) needs no loop: its breaker runs straight in the retry, one async frame less.
+                outcome = Upstream.KeysFor(Profile.PassThrough).Length == 1
+                    ? await Upstream.Retry.ExecuteOutcomeAsync(static (ctx, x) => x.AttemptOneAsync(ctx), context, this).ConfigureAwait(false)
+                    : await Upstream.Retry.ExecuteOutcomeAsync(static (ctx, x) => x.AttemptAsync(ctx), context, this).ConfigureAwait(false);
             }
             finally
             {
@@ -295,6 +298,13 @@ internal sealed partial class LlmProxy
                     ExceptionDispatchInfo.Throw(outcome.Exception);
                     return null;
             }
+        }
+
+        private ValueTask<Outcome<HttpResponseMessage>> AttemptOneAsync(ResilienceContext context)
+        {
+            _attempts++;
+            var key = Upstream.KeysFor(Profile.PassThrough)[0];
+            return key.Breaker.ExecuteOutcomeAsync(static (ctx, state) => state.Exchange.SendOnceAsync(state.Key, ctx.CancellationToken), context, (Exchange: this, Key: key));
         }
 
         /// <summary>One attempt: the keys in order, skipping open circuits and moving on after 401, 403 or 429.</summary>
@@ -339,12 +349,6 @@ internal sealed partial class LlmProxy
                 }
             }
 
-            if (LlmResilience.IsFailure(outcome, context.CancellationToken) || outcome.Result?.StatusCode == HttpStatusCode.TooManyRequests)
-            {
-                var what = LlmResilience.Describe(outcome);
-                _failures = _failures is null ? what : string.Concat(_failures, ", ", what);
-            }
-
             return outcome;
         }
 
@@ -354,14 +358,23 @@ internal sealed partial class LlmProxy
             _request?.Dispose();
             _request = BuildRequest(key.Value);
             Forwarded = true;
+            Outcome<HttpResponseMessage> outcome;
             try
             {
-                return Outcome.FromResult(await Upstream.Invoker.SendAsync(_request, cancellationToken).ConfigureAwait(false));
+                outcome = Outcome.FromResult(await Upstream.Invoker.SendAsync(_request, cancellationToken).ConfigureAwait(false));
             }
             catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
             {
-                return Outcome.FromException<HttpResponseMessage>(ex);
+                outcome = Outcome.FromException<HttpResponseMessage>(ex);
             }
+
+            if (LlmResilience.IsFailure(outcome, cancellationToken) || outcome.Result?.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                var what = LlmResilience.Describe(outcome);
+                _failures = _failures is null ? what : string.Concat(_failures, ", ", what);
+            }
+
+            return outcome;
         }
 
         private LlmResilienceMetrics Metrics => Upstream.Metrics;
