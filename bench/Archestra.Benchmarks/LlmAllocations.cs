@@ -1,82 +1,96 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Security.Cryptography;
 using System.Text;
 using Archestra.Gateway;
 using Archestra.Gateway.Configuration;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Archestra.Benchmarks;
 
 /// <summary>
-/// Allocated bytes and time per non-streamed chat completion through the LLM proxy: the gateway runs in this
-/// process, the OpenAI-compatible upstream in another (any server answering POST /v1/chat/completions), and
-/// the same client sends the same requests direct and through the gateway; the difference is the proxy's.
+/// Allocated bytes per proxied non-streamed chat completion: the load upstream's chat completions endpoint
+/// (<c>bench/Archestra.LoadUpstream/ChatCompletions.cs</c>) and the gateway both run in this process on loopback;
+/// the same client sends the same completion direct and through <c>/v1/openai/bench</c> (virtual key, usage and
+/// price read, one audit row in embedded SQLite), and <see cref="GC.GetTotalAllocatedBytes(bool)"/> around each
+/// run gives the difference: the gateway's share, including its audit writer thread. Least of three rounds.
 /// </summary>
 internal static class LlmAllocations
 {
-    private static readonly byte[] s_body = Encoding.UTF8.GetBytes("""{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}""");
+    private const string VirtualKey = "vk-bench-0123456789";
 
-    public static async Task<int> RunAsync(Uri upstream, int requests, int retries, TextWriter output)
+    private static ReadOnlySpan<byte> Body => """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}"""u8;
+
+    /// <summary>The gateway's bytes per completion.</summary>
+    public static async Task<long> MeasureAsync(int requests, TextWriter? output)
     {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var upstream = builder.Build();
+        upstream.MapPost("/v1/chat/completions", Archestra.LoadUpstream.ChatCompletions.PostAsync);
+        await upstream.StartAsync();
+        var upstreamBase = new Uri(upstream.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single());
+
         var config = new GatewayConfig
         {
             Listen = new ListenConfig { Gateway = "http://127.0.0.1:0", Admin = "http://127.0.0.1:0", Metrics = "http://127.0.0.1:0" },
-            LlmProviders = [new LlmProviderConfig { Name = "up", Kind = LlmProviderKind.OpenAi, BaseUrl = new Uri(upstream, "/v1"), ApiKey = "sk-bench" }.WithRetries(retries)],
-            Profiles = [new ProfileConfig { Name = "bench", Servers = [], Llm = new ProfileLlmConfig { OpenAi = "up" } }],
+            LlmProviders = [new LlmProviderConfig { Name = "up", Kind = LlmProviderKind.OpenAi, BaseUrl = new Uri(upstreamBase, "/v1"), ApiKey = "sk-bench" }],
+            Profiles = [new ProfileConfig { Name = "bench", Servers = [], Llm = new ProfileLlmConfig { OpenAi = "up", VirtualKeyHashes = [SHA256.HashData(Encoding.UTF8.GetBytes(VirtualKey))] } }],
             Storage = new StorageConfig { DataDirectory = Directory.CreateTempSubdirectory("archestra-bench-").FullName },
         };
-        await using var server = await GatewayServer.StartAsync(config, CancellationToken.None, logging =>
-        {
-            logging.SetMinimumLevel(LogLevel.Warning);
-            logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
-        });
-        var direct = new Uri(upstream, "/v1/chat/completions");
+        await using var server = await GatewayServer.StartAsync(config, CancellationToken.None, logging => logging.SetMinimumLevel(LogLevel.Error));
+        var direct = new Uri(upstreamBase, "/v1/chat/completions");
         var gateway = new Uri(server.GatewayUrl, "/v1/openai/bench/chat/completions");
-        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = 1 });
 
-        await SendAsync(client, direct, requests / 4);
-        await SendAsync(client, gateway, requests / 4);
-        (long Bytes, double Micros) best = (long.MaxValue, double.MaxValue), bestDirect = (long.MaxValue, double.MaxValue);
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = 1 });
+        var body = Body.ToArray();
+        await SendAsync(client, direct, body, requests / 4);
+        await SendAsync(client, gateway, body, requests / 4);
+
+        long least = long.MaxValue, directLeast = long.MaxValue, throughLeast = long.MaxValue;
         for (var round = 0; round < 3; round++)
         {
-            var d = await MeasureAsync(client, direct, requests);
-            var g = await MeasureAsync(client, gateway, requests);
-            bestDirect = (Math.Min(bestDirect.Bytes, d.Bytes), Math.Min(bestDirect.Micros, d.Micros));
-            best = (Math.Min(best.Bytes, g.Bytes), Math.Min(best.Micros, g.Micros));
+            var directBytes = await AllocatedAsync(client, direct, body, requests);
+            var throughBytes = await AllocatedAsync(client, gateway, body, requests);
+            directLeast = Math.Min(directLeast, directBytes);
+            throughLeast = Math.Min(throughLeast, throughBytes);
+            least = Math.Min(least, throughBytes - directBytes);
         }
 
-        output.WriteLine($"requests per round: {requests}; provider retries: {retries}");
-        output.WriteLine($"direct:          {bestDirect.Bytes / requests,7} B/request {bestDirect.Micros,8:F1} µs/request");
-        output.WriteLine($"through gateway: {best.Bytes / requests,7} B/request {best.Micros,8:F1} µs/request");
-        output.WriteLine($"the proxy's share: {(best.Bytes - bestDirect.Bytes) / requests} B/request, {best.Micros - bestDirect.Micros:F1} µs/request");
-        return 0;
+        output?.WriteLine($"requests per round:                 {requests}");
+        output?.WriteLine($"client + upstream, direct:          {directLeast / requests,7} B/completion");
+        output?.WriteLine($"client + upstream, through gateway: {throughLeast / requests,7} B/completion");
+        output?.WriteLine($"the gateway's share:                {least / requests,7} B/completion");
+        return least / requests;
     }
 
-    private static LlmProviderConfig WithRetries(this LlmProviderConfig provider, int retries) =>
-        provider with { Resilience = provider.Resilience with { Retries = retries } };
-
-    private static async Task<(long Bytes, double Micros)> MeasureAsync(HttpClient client, Uri url, int requests)
+    private static async Task<long> AllocatedAsync(HttpClient client, Uri url, byte[] body, int requests)
     {
         GC.Collect();
         var before = GC.GetTotalAllocatedBytes(precise: true);
-        var start = Stopwatch.GetTimestamp();
-        await SendAsync(client, url, requests);
-        var micros = Stopwatch.GetElapsedTime(start).TotalMicroseconds / requests;
-        return (GC.GetTotalAllocatedBytes(precise: true) - before, micros);
+        await SendAsync(client, url, body, requests);
+        return GC.GetTotalAllocatedBytes(precise: true) - before;
     }
 
-    private static async Task SendAsync(HttpClient client, Uri url, int requests)
+    private static async Task SendAsync(HttpClient client, Uri url, byte[] body, int requests)
     {
         for (var i = 0; i < requests; i++)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(s_body) };
+            using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(body) };
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "sk-client");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", VirtualKey);
             using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead);
-            if (response.StatusCode != HttpStatusCode.OK)
+            var text = await response.Content.ReadAsStringAsync();
+            if (response.StatusCode != HttpStatusCode.OK || !text.Contains("Hello from the load upstream", StringComparison.Ordinal))
             {
-                throw new InvalidOperationException($"{url} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+                throw new InvalidOperationException($"{url} answered {(int)response.StatusCode}: {text}");
             }
         }
     }

@@ -19,11 +19,11 @@ public static class Program
             return GatewayAllocations.RunAsync(new Uri(args[1]), requests, quietHosting, Console.Out).GetAwaiter().GetResult();
         }
 
-        if (args.Length > 1 && args[0] == "--llm-allocations")
+        if (args.Length > 0 && args[0] == "--llm-allocations")
         {
-            var requests = args.Length > 2 && int.TryParse(args[2], System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 20_000;
-            var retries = args.Length > 3 && int.TryParse(args[3], System.Globalization.CultureInfo.InvariantCulture, out var r) ? r : 2;
-            return LlmAllocations.RunAsync(new Uri(args[1]), requests, retries, Console.Out).GetAwaiter().GetResult();
+            var requests = args.Length > 1 && int.TryParse(args[1], System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 5_000;
+            LlmAllocations.MeasureAsync(requests, Console.Out).GetAwaiter().GetResult();
+            return 0;
         }
 
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

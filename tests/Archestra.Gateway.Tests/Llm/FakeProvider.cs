@@ -23,7 +23,7 @@ namespace Archestra.Gateway.Tests.Llm;
 /// event and waits until the request is aborted. Tests script failures by key (<see cref="KeyStatus"/>), by model
 /// (<see cref="ModelStatus"/>, <see cref="Script"/>), with Retry-After. Every request is recorded with its arrival time.
 /// </summary>
-internal sealed class FakeProvider : IAsyncDisposable
+internal sealed partial class FakeProvider : IAsyncDisposable
 {
     public const string OpenAiText = "Hello from the fake";
     public const string AnthropicText = "Hello from the fake Claude";
@@ -128,6 +128,11 @@ internal sealed class FakeProvider : IAsyncDisposable
         }
 
         var stream = root.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
+        if (await ToolCallAsync(context, root, model, stream, openAi: true))
+        {
+            return;
+        }
+
         if (!stream)
         {
             context.Response.ContentType = "application/json";
@@ -173,7 +178,13 @@ internal sealed class FakeProvider : IAsyncDisposable
         }
 
         context.Response.Headers["request-id"] = "req_fake_1";
-        if (!(root.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True))
+        var stream = root.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
+        if (await ToolCallAsync(context, root, model, stream, openAi: false))
+        {
+            return;
+        }
+
+        if (!stream)
         {
             context.Response.ContentType = "application/json";
             await context.Response.WriteAsync($$$"""{"id":"msg_1","type":"message","role":"assistant","model":"{{{AnthropicModel}}}","content":[{"type":"text","text":"{{{AnthropicText}}}"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":9}}""");
