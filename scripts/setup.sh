@@ -3,7 +3,8 @@
 #   - Debian packages: prometheus (promtool validates /metrics), wrk (load runs), postgresql (the storage tests
 #     start their own server from /usr/lib/postgresql/*/bin; nothing is left running)
 #   - npm packages pinned in tests/node/package-lock.json: the real MCP peers (server-everything,
-#     the TypeScript SDK, the conformance suite, supergateway) and Node 22 for the conformance CLI
+#     the TypeScript SDK, the conformance suite, supergateway), the npm openai and @anthropic-ai/sdk clients
+#     (tests/node/llm), @portkey-ai/gateway (bench/load/llm.sh) and Node 22 for the conformance CLI and the SDKs
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 

@@ -19,6 +19,13 @@ public static class Program
             return GatewayAllocations.RunAsync(new Uri(args[1]), requests, quietHosting, Console.Out).GetAwaiter().GetResult();
         }
 
+        if (args.Length > 0 && args[0] == "--llm-allocations")
+        {
+            var requests = args.Length > 1 && int.TryParse(args[1], System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 5_000;
+            LlmAllocations.MeasureAsync(requests, Console.Out).GetAwaiter().GetResult();
+            return 0;
+        }
+
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

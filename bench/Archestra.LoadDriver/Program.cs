@@ -11,11 +11,17 @@ namespace Archestra.LoadDriver;
 /// call tools/call in it back to back, then prints the same RESULT line as bench/load/tools-call.lua.
 /// Needed where wrk cannot go: supergateway's stateless mode spawns a new stdio child per POST, so a
 /// fair comparison with a shared stdio server has to go through one stateful session.
+/// <c>Archestra.LoadDriver llm ...</c> measures LLM chat completions instead (<see cref="LlmProbe"/>).
 /// </summary>
 public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "llm")
+        {
+            return await LlmProbe.RunAsync(args[1..]);
+        }
+
         if (!Options.TryParse(args, out var options))
         {
             Console.Error.WriteLine("usage: Archestra.LoadDriver --url URL [--workers 16] [--duration 10] [--warmup 3] [--stateless]");

@@ -12,7 +12,7 @@ namespace Archestra.LoadUpstream;
 /// The fastest Streamable HTTP MCP server we can write, so that load runs measure the gateway and
 /// not the upstream: one terminal middleware, one Utf8JsonReader pass to find the id and method,
 /// canned answers written straight into the response pipe. Stateless: it hands out a session id
-/// on initialize and ignores it afterwards.
+/// on initialize and ignores it afterwards. It also answers OpenAI chat completions (see <see cref="ChatCompletions"/>).
 /// </summary>
 public static class Program
 {
@@ -20,7 +20,7 @@ public static class Program
     {
         if (args.Length != 1 || !int.TryParse(args[0], out var port))
         {
-            Console.Error.WriteLine("usage: Archestra.LoadUpstream PORT   (serves http://127.0.0.1:PORT/mcp)");
+            Console.Error.WriteLine("usage: Archestra.LoadUpstream PORT   (serves MCP at http://127.0.0.1:PORT/mcp and an OpenAI chat completions API at http://127.0.0.1:PORT/v1)");
             return 2;
         }
 
@@ -56,6 +56,11 @@ internal static class McpHandler
     public static Task HandleAsync(HttpContext context)
     {
         var request = context.Request;
+        if (request.Path.Equals("/v1/chat/completions", StringComparison.Ordinal) && HttpMethods.IsPost(request.Method))
+        {
+            return ChatCompletions.PostAsync(context);
+        }
+
         if (!request.Path.Equals("/mcp", StringComparison.Ordinal))
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;

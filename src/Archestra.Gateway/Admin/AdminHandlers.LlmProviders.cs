@@ -11,7 +11,8 @@ namespace Archestra.Gateway.Admin;
 /// </summary>
 internal sealed partial class AdminHandlers
 {
-    private static readonly string[] s_providerKeys = ["name", "kind", "baseUrl", "apiKeys"];
+    private static readonly string[] s_providerKeys = ["name", "kind", "baseUrl", "apiKeys", "timeoutSeconds", "connectTimeoutSeconds", "retries", "maxRetryAfterSeconds", "circuitBreaker"];
+    private static readonly string[] s_providerSettingKeys = ["timeoutSeconds", "connectTimeoutSeconds", "retries", "maxRetryAfterSeconds", "circuitBreaker"];
     private static readonly string[] s_providerApiKeyKeys = ["name", "key"];
 
     /// <summary>The providers' public APIs, as their SDKs default to (openai-dotnet, anthropic-sdk).</summary>
@@ -19,13 +20,13 @@ internal sealed partial class AdminHandlers
 
     private sealed record ApiProviderKey(string Name, DateTime UpdatedAt);
 
-    private sealed record ApiProvider(Guid Id, string Name, string Kind, string BaseUrl, DateTime CreatedAt, DateTime UpdatedAt, IReadOnlyList<ApiProviderKey> Keys);
+    private sealed record ApiProvider(Guid Id, string Name, string Kind, string BaseUrl, DateTime CreatedAt, DateTime UpdatedAt, IReadOnlyList<ApiProviderKey> Keys, string SettingsJson = "{}");
 
     private void AddLlmProviderRoutes(List<AdminRoute> routes)
     {
         const string tag = "llm";
         routes.Add(new("GET", "/api/llm/providers", tag, "List LLM providers (API key names only, never the keys)", (h, c) => ListProvidersAsync(h)));
-        routes.Add(new("POST", "/api/llm/providers", tag, "Create an LLM provider: name, kind (openai or anthropic), baseUrl, apiKeys [{name, key}] (write-only)", (h, c) => WriteProviderAsync(h, c, null), Body: true));
+        routes.Add(new("POST", "/api/llm/providers", tag, "Create an LLM provider: name, kind (openai or anthropic), baseUrl, apiKeys [{name, key}] (write-only, fallback order), timeoutSeconds, connectTimeoutSeconds, retries, maxRetryAfterSeconds, circuitBreaker", (h, c) => WriteProviderAsync(h, c, null), Body: true));
         routes.Add(new("GET", "/api/llm/providers/{name}", tag, "Get one LLM provider", (h, c) => GetProviderAsync(h)));
         routes.Add(new("PUT", "/api/llm/providers/{name}", tag, "Replace an LLM provider; apiKeys, when given, become its whole key set (omitted: keys unchanged)", (h, c) => WriteProviderAsync(h, c, AdminRequest.Route(h, "name")), Body: true));
         routes.Add(new("DELETE", "/api/llm/providers/{name}", tag, "Delete an LLM provider and its keys", DeleteProviderAsync));
@@ -37,13 +38,15 @@ internal sealed partial class AdminHandlers
             "SELECT provider_id, name, updated_at FROM llm_provider_keys ORDER BY name",
             static r => (Provider: r.Guid(0), Key: new ApiProviderKey(r.String(1), r.Time(2))), ct).ConfigureAwait(false);
         return await Store.QueryAsync(
-            "SELECT id, name, kind, base_url, created_at, updated_at FROM llm_providers ORDER BY created_at, name",
+            "SELECT id, name, kind, base_url, created_at, updated_at, settings FROM llm_providers ORDER BY created_at, name",
             r =>
             {
                 var id = r.Guid(0);
                 var kind = r.String(2);
-                return new ApiProvider(id, r.String(1), kind, r.NullableString(3) ?? DefaultBaseUrl(kind), r.Time(4), r.Time(5),
-                    keys.Where(k => k.Provider == id).Select(k => k.Key).ToList());
+                var settings = r.String(6);
+                var own = keys.Where(k => k.Provider == id).Select(k => k.Key).ToList();
+                var ordered = AdminResources.KeyOrder(settings, own.Select(k => k.Name)).Select(n => own.First(k => k.Name == n)).ToList();
+                return new ApiProvider(id, r.String(1), kind, r.NullableString(3) ?? DefaultBaseUrl(kind), r.Time(4), r.Time(5), ordered, settings);
             }, ct).ConfigureAwait(false);
     }
 
@@ -117,6 +120,14 @@ internal sealed partial class AdminHandlers
             errors.Add(new FieldError("$.baseUrl", $"expected an absolute http(s) URL without query or fragment, got '{baseUrl}'"));
         }
 
+        using (var settings = JsonDocument.Parse(ProviderSettingsJson(body, [])))
+        using (var fields = AdminRequest.Without(settings.RootElement, "keyOrder"))
+        {
+            var reader = new ConfigReader("api", GetEnv);
+            reader.ReadLlmSettingsResource(fields.RootElement, "$");
+            errors.AddRange(reader.PathErrors.Select(e => new FieldError(e.Path, e.Message)));
+        }
+
         var apiKeys = ReadApiKeys(body, errors);
         if (apiKeys is { Count: > 0 } && Store.Secrets is null)
         {
@@ -133,6 +144,11 @@ internal sealed partial class AdminHandlers
         {
             var providers = await LoadProvidersAsync(ct).ConfigureAwait(false);
             var current = providers.FirstOrDefault(p => p.Name == name);
+            if (existingName is null && File.LlmProviders.Any(p => p.Name == name))
+            {
+                return AdminResult.Conflict($"the name '{name}' is taken by an LLM provider managed by the configuration file");
+            }
+
             if (existingName is null && current is not null)
             {
                 return AdminResult.Conflict($"an LLM provider named '{name}' already exists");
@@ -140,7 +156,7 @@ internal sealed partial class AdminHandlers
 
             if (existingName is not null && current is null)
             {
-                return AdminResult.NotFound("LLM provider", name);
+                return File.LlmProviders.Any(p => p.Name == name) ? AdminResult.FileManaged("LLM provider", name) : AdminResult.NotFound("LLM provider", name);
             }
 
             var now = AuditTime.Truncate(DateTime.UtcNow);
@@ -148,14 +164,24 @@ internal sealed partial class AdminHandlers
             var keys = apiKeys is null
                 ? current?.Keys ?? []
                 : apiKeys.Select(k => new ApiProviderKey(k.Name, now)).ToList();
-            var row = new ApiProvider(id, name, kind, baseUrl ?? DefaultBaseUrl(kind), current?.CreatedAt ?? now, now, keys);
-            await ChangeAsync(caller, current is null ? "create" : "update", "llm-provider", name,
+            var settingsJson = ProviderSettingsJson(body, keys.Select(k => k.Name));
+            var row = new ApiProvider(id, name, kind, baseUrl ?? DefaultBaseUrl(kind), current?.CreatedAt ?? now, now, keys, settingsJson);
+
+            // The proxy's view: the new keys as sent, or the stored ones unsealed.
+            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
+            var stored = state.LlmProviders.FirstOrDefault(p => p.Name == name);
+            var proxyKeys = apiKeys is null ? stored?.Keys ?? [] : apiKeys.Select(k => new LlmProviderKey(k.Name, k.Key)).ToList();
+            var candidate = state with
+            {
+                LlmProviders = [.. state.LlmProviders.Where(p => p.Name != name), new ApiLlmProvider(id, name, kind, row.BaseUrl, settingsJson, proxyKeys, apiKeys is null ? stored?.KeyError : null)],
+            };
+            return await CommitAsync(caller, current is null ? "create" : "update", "llm-provider", name, candidate,
                 async tx =>
                 {
-                    var parameters = new (string, object?)[] { ("id", id), ("name", name), ("kind", kind), ("base_url", row.BaseUrl), ("now", now) };
+                    var parameters = new (string, object?)[] { ("id", id), ("name", name), ("kind", kind), ("base_url", row.BaseUrl), ("settings", new StoreJson(settingsJson)), ("now", now) };
                     await (current is null
-                        ? tx.ExecuteAsync("INSERT INTO llm_providers (id, name, kind, base_url, managed_by, created_at, updated_at) VALUES (@id, @name, @kind, @base_url, 'api', @now, @now)", ct, parameters)
-                        : tx.ExecuteAsync("UPDATE llm_providers SET kind = @kind, base_url = @base_url, updated_at = @now WHERE id = @id", ct, parameters)).ConfigureAwait(false);
+                        ? tx.ExecuteAsync("INSERT INTO llm_providers (id, name, kind, base_url, settings, managed_by, created_at, updated_at) VALUES (@id, @name, @kind, @base_url, @settings, 'api', @now, @now)", ct, parameters)
+                        : tx.ExecuteAsync("UPDATE llm_providers SET kind = @kind, base_url = @base_url, settings = @settings, updated_at = @now WHERE id = @id", ct, parameters)).ConfigureAwait(false);
                     if (apiKeys is not null)
                     {
                         await tx.ExecuteAsync("DELETE FROM llm_provider_keys WHERE provider_id = @id", ct, ("id", id)).ConfigureAwait(false);
@@ -180,14 +206,36 @@ internal sealed partial class AdminHandlers
                     w.WriteEndArray();
                     w.WriteEndObject();
                 },
+                _ => current is null ? AdminResult.Created(w => WriteProvider(w, row)) : AdminResult.Ok(w => WriteProvider(w, row)),
                 ct).ConfigureAwait(false);
-            return current is null ? AdminResult.Created(w => WriteProvider(w, row)) : AdminResult.Ok(w => WriteProvider(w, row));
         }
         finally
         {
             _changing.Release();
         }
     }
+
+    /// <summary>The provider's settings column: its key order and the timeout and resilience fields of the body.</summary>
+    private static string ProviderSettingsJson(JsonElement body, IEnumerable<string> keyOrder) => AdminResources.Json(w =>
+    {
+        w.WriteStartObject();
+        w.WriteStartArray("keyOrder"u8);
+        foreach (var name in keyOrder)
+        {
+            w.WriteStringValue(name);
+        }
+
+        w.WriteEndArray();
+        foreach (var property in body.EnumerateObject())
+        {
+            if (Array.IndexOf(s_providerSettingKeys, property.Name) >= 0)
+            {
+                property.WriteTo(w);
+            }
+        }
+
+        w.WriteEndObject();
+    });
 
     /// <summary>apiKeys: null when absent; otherwise the (name, key) pairs, names unique.</summary>
     private static List<(string Name, string Key)>? ReadApiKeys(JsonElement body, List<FieldError> errors)
@@ -254,14 +302,15 @@ internal sealed partial class AdminHandlers
                 return AdminResult.NotFound("LLM provider", name);
             }
 
-            await ChangeAsync(caller, "delete", "llm-provider", name,
+            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
+            var candidate = state with { LlmProviders = [.. state.LlmProviders.Where(p => p.Name != name)] };
+            return await CommitAsync(caller, "delete", "llm-provider", name, candidate,
                 async tx =>
                 {
                     await tx.ExecuteAsync("DELETE FROM llm_provider_keys WHERE provider_id = @id", ct, ("id", current.Id)).ConfigureAwait(false);
                     await tx.ExecuteAsync("DELETE FROM llm_providers WHERE id = @id", ct, ("id", current.Id)).ConfigureAwait(false);
                 },
-                NoDetails, ct).ConfigureAwait(false);
-            return AdminResult.NoContent;
+                NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
         }
         finally
         {

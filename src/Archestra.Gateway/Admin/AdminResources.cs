@@ -22,10 +22,18 @@ internal sealed record ApiPolicy(Guid Id, string Kind, string Tool, IReadOnlyLis
     public PolicyDefinition Definition => new(PolicyId, Tool, Conditions, Action, Reason, Profiles);
 }
 
+/// <summary>
+/// An LLM provider created through the API, its keys unsealed in fallback order (<see cref="KeyError"/> says why
+/// they could not be). <see cref="SettingsJson"/> holds <c>keyOrder</c> and the file's timeout and resilience fields.
+/// </summary>
+internal sealed record ApiLlmProvider(Guid Id, string Name, string Kind, string? BaseUrl, string SettingsJson, IReadOnlyList<LlmProviderKey> Keys, string? KeyError = null);
+
 /// <summary>Every API-managed gateway resource (the ones that shape the running configuration).</summary>
 internal sealed record ApiState(IReadOnlyList<ApiServer> Servers, IReadOnlyList<ApiProfile> Profiles, IReadOnlyList<ApiToken> Tokens, IReadOnlyList<ApiPolicy> Policies)
 {
-    public bool IsEmpty => Servers.Count == 0 && Profiles.Count == 0 && Tokens.Count == 0 && Policies.Count == 0;
+    public IReadOnlyList<ApiLlmProvider> LlmProviders { get; init; } = [];
+
+    public bool IsEmpty => Servers.Count == 0 && Profiles.Count == 0 && Tokens.Count == 0 && Policies.Count == 0 && LlmProviders.Count == 0;
 }
 
 /// <summary>A problem found while merging: which API resource, where in it, and what.</summary>
@@ -50,7 +58,110 @@ internal static class AdminResources
         var policies = await store.QueryAsync(
             "SELECT id, kind, tool, profiles, conditions, action, reason, created_at, updated_at FROM policies WHERE managed_by = 'api' ORDER BY created_at, id",
             static r => new ApiPolicy(r.Guid(0), r.String(1), r.String(2), ParseStrings(r.String(3)), ParseConditions(r.String(4)), r.String(5), r.NullableString(6) ?? "", r.Time(7), r.Time(8)), ct).ConfigureAwait(false);
-        return new ApiState(servers, profiles, tokens, policies);
+        return new ApiState(servers, profiles, tokens, policies) { LlmProviders = await LoadLlmProvidersAsync(store, ct).ConfigureAwait(false) };
+    }
+
+    private static async Task<IReadOnlyList<ApiLlmProvider>> LoadLlmProvidersAsync(ArchestraStore store, CancellationToken ct)
+    {
+        var keys = await store.QueryAsync(
+            "SELECT provider_id, name, ciphertext, nonce, key_id FROM llm_provider_keys ORDER BY name",
+            static r => (Provider: r.Guid(0), Name: r.String(1), Sealed: new SealedSecret((byte[])r.Value(2), (byte[])r.Value(3), r.String(4))), ct).ConfigureAwait(false);
+        var rows = await store.QueryAsync(
+            "SELECT id, name, kind, base_url, settings FROM llm_providers WHERE managed_by = 'api' ORDER BY created_at, name",
+            static r => (Id: r.Guid(0), Name: r.String(1), Kind: r.String(2), BaseUrl: r.NullableString(3), Settings: r.String(4)), ct).ConfigureAwait(false);
+        var providers = new List<ApiLlmProvider>(rows.Count);
+        foreach (var row in rows)
+        {
+            var unsealed = new List<LlmProviderKey>();
+            string? error = null;
+            foreach (var name in KeyOrder(row.Settings, keys.Where(k => k.Provider == row.Id).Select(k => k.Name)))
+            {
+                var (_, _, sealedKey) = keys.First(k => k.Provider == row.Id && k.Name == name);
+                try
+                {
+                    unsealed.Add(new LlmProviderKey(name, store.UnsealProviderKey(row.Id, name, sealedKey)));
+                }
+                catch (Exception e) when (e is InvalidOperationException or System.Security.Cryptography.CryptographicException)
+                {
+                    error = $"the key '{name}' cannot be unsealed ({e.Message}): start the gateway with the ARCHESTRA_SECRET_KEY that stored it, or send the keys again";
+                }
+            }
+
+            providers.Add(new ApiLlmProvider(row.Id, row.Name, row.Kind, row.BaseUrl, row.Settings, unsealed, error));
+        }
+
+        return providers;
+    }
+
+    /// <summary>The stored key names in fallback order: as the provider's <c>keyOrder</c> lists them, then any others by name.</summary>
+    public static List<string> KeyOrder(string settingsJson, IEnumerable<string> stored)
+    {
+        var names = stored.ToList();
+        var ordered = new List<string>(names.Count);
+        using (var doc = JsonDocument.Parse(settingsJson))
+        {
+            if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("keyOrder", out var order) && order.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var item in order.EnumerateArray())
+                {
+                    if (item.GetString() is { } name && names.Contains(name) && !ordered.Contains(name))
+                    {
+                        ordered.Add(name);
+                    }
+                }
+            }
+        }
+
+        foreach (var name in names)
+        {
+            if (!ordered.Contains(name))
+            {
+                ordered.Add(name);
+            }
+        }
+
+        return ordered;
+    }
+
+    /// <summary>
+    /// The file's providers plus the API's: a name the file uses cannot be taken (like servers and profiles); the
+    /// API's keys and settings are read by the file's own rules.
+    /// </summary>
+    private static List<LlmProviderConfig> MergeLlmProviders(GatewayConfig file, ApiState state, Func<string, string?> getEnv, List<MergeError> errors)
+    {
+        var providers = new List<LlmProviderConfig>(file.LlmProviders);
+        foreach (var api in state.LlmProviders)
+        {
+            if (file.LlmProviders.Any(p => p.Name == api.Name))
+            {
+                errors.Add(new MergeError("llm-provider", api.Name, "$.name", $"the name '{api.Name}' is taken by a provider in the configuration file"));
+                continue;
+            }
+
+            if (api.KeyError is { } keyError)
+            {
+                errors.Add(new MergeError("llm-provider", api.Name, "$.apiKeys", keyError));
+                continue;
+            }
+
+            var kind = api.Kind == "anthropic" ? LlmProviderKind.Anthropic : LlmProviderKind.OpenAi;
+            var reader = new ConfigReader("api", getEnv);
+            using var settings = JsonDocument.Parse(api.SettingsJson);
+            using var fields = AdminRequest.Without(settings.RootElement, "keyOrder");
+            var read = reader.ReadLlmSettingsResource(fields.RootElement, "$");
+            Collect(errors, "llm-provider", api.Name, reader);
+            providers.Add(new LlmProviderConfig
+            {
+                Name = api.Name,
+                Kind = kind,
+                BaseUrl = api.BaseUrl is { } url ? new Uri(url.TrimEnd('/')) : LlmProviderConfig.DefaultBaseUrl(kind),
+                Keys = api.Keys,
+                Timeout = read.Timeout,
+                Resilience = read.Resilience,
+            });
+        }
+
+        return providers;
     }
 
     /// <summary>
@@ -91,6 +202,7 @@ internal static class AdminResources
             }
         }
 
+        var llmProviders = MergeLlmProviders(file, state, getEnv, errors);
         var profiles = new List<ProfileConfig>(file.Profiles);
         var inputs = new List<ProfilePolicyInput>(file.PolicyDefinitions.Profiles);
         foreach (var api in state.Profiles)
@@ -103,7 +215,7 @@ internal static class AdminResources
 
             using var doc = JsonDocument.Parse(api.SettingsJson);
             var reader = new ConfigReader("api", getEnv);
-            var profile = reader.ReadProfileResource(api.Name, doc.RootElement, "$.name", declared);
+            var profile = reader.ReadProfileResource(api.Name, doc.RootElement, "$.name", declared, llmProviders);
             Collect(errors, "profile", api.Name, reader);
             if (profile is null)
             {
@@ -143,7 +255,7 @@ internal static class AdminResources
             return (null, errors);
         }
 
-        return (file with { McpServers = servers, Profiles = profiles, PolicyDefinitions = definitions, Policies = compiled.Snapshot! }, errors);
+        return (file with { McpServers = servers, Profiles = profiles, LlmProviders = llmProviders, PolicyDefinitions = definitions, Policies = compiled.Snapshot! }, errors);
     }
 
     private static void Collect(List<MergeError> errors, string kind, string name, ConfigReader reader)

@@ -31,11 +31,19 @@ internal sealed partial class ConfigReader
         return nameOk ? server : null;
     }
 
-    /// <summary>One profile; its servers must be among <paramref name="declaredServers"/>.</summary>
-    public ProfileConfig? ReadProfileResource(string name, JsonElement element, string namePath, IEnumerable<string> declaredServers)
+    /// <summary>
+    /// One profile; its servers must be among <paramref name="declaredServers"/> and its <c>llm</c> section's
+    /// providers among <paramref name="llmProviders"/> (the file's and the API's).
+    /// </summary>
+    public ProfileConfig? ReadProfileResource(string name, JsonElement element, string namePath, IEnumerable<string> declaredServers, IEnumerable<LlmProviderConfig>? llmProviders = null)
     {
         _declaredServers.AddRange(declaredServers);
-        _readingResource = true;
+        foreach (var provider in llmProviders ?? [])
+        {
+            _llmProviders.Add(provider);
+            _declaredLlmProviders.Add(provider.Name);
+        }
+
         var nameOk = CheckName(name, namePath, "profile");
         var profile = ReadProfile(name, element, "$");
         return nameOk ? profile : null;

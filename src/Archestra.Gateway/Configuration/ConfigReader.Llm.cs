@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 
 namespace Archestra.Gateway.Configuration;
@@ -5,15 +6,14 @@ namespace Archestra.Gateway.Configuration;
 /// <summary>The LLM proxy's part of the file: <c>llmProviders</c> and each profile's <c>llm</c> section.</summary>
 internal sealed partial class ConfigReader
 {
-    private static readonly string[] s_llmProviderKeys = ["kind", "baseUrl", "apiKey", "timeoutSeconds"];
+    private static readonly string[] s_llmProviderKeys = ["kind", "baseUrl", "apiKey", "apiKeys", "timeoutSeconds", "connectTimeoutSeconds", "retries", "maxRetryAfterSeconds", "circuitBreaker"];
+    private static readonly string[] s_llmSettingKeys = ["timeoutSeconds", "connectTimeoutSeconds", "retries", "maxRetryAfterSeconds", "circuitBreaker"];
+    private static readonly string[] s_circuitBreakerKeys = ["failureRatio", "minimumThroughput", "samplingSeconds", "breakSeconds"];
     private static readonly string[] s_profileLlmKeys = ["openai", "anthropic", "virtualKeys", "passThrough", "toolGuard"];
 
     /// <summary>Providers read so far, for the profiles' references (read after <c>llmProviders</c>).</summary>
     private readonly List<LlmProviderConfig> _llmProviders = [];
     private readonly List<string> _declaredLlmProviders = [];
-
-    /// <summary>True while reading one admin API resource: the <c>llm</c> section is file-only for now.</summary>
-    private bool _readingResource;
 
     private List<LlmProviderConfig> ReadLlmProviders(JsonElement element, string path)
     {
@@ -47,8 +47,9 @@ internal sealed partial class ConfigReader
         var errorsBefore = _errors.Count;
         LlmProviderKind? kind = null;
         Uri? baseUrl = null;
-        string? apiKey = null;
-        var timeout = TimeSpan.FromSeconds(600);
+        var keys = new List<LlmProviderKey>();
+        string? keyPath = null;
+        var settings = new LlmSettings();
         foreach (var property in KnownProperties(element, path, s_llmProviderKeys))
         {
             var itemPath = Child(path, property.Name);
@@ -78,30 +79,34 @@ internal sealed partial class ConfigReader
                     }
 
                     break;
-                case "apiKey":
-                    if (property.Value.ValueKind == JsonValueKind.String && !property.Value.GetString()!.StartsWith(EnvPrefix, StringComparison.Ordinal))
+                case "apiKey" or "apiKeys":
+                    if (keyPath is not null)
                     {
-                        Error(itemPath, "secrets are never written inline: use env:NAME");
+                        Error(itemPath, "give either apiKey or apiKeys, not both");
+                        break;
                     }
-                    else if (TryReadString(property.Value, itemPath, out var key))
+
+                    keyPath = itemPath;
+                    if (property.Name == "apiKey")
                     {
-                        if (key.Value.Length == 0 || key.Value.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0)
+                        ReadProviderKey(property.Value, itemPath, keys);
+                    }
+                    else if (property.Value.ValueKind != JsonValueKind.Array || property.Value.GetArrayLength() == 0)
+                    {
+                        ExpectedKind(itemPath, "a non-empty array of env:NAME references, in fallback order", property.Value);
+                    }
+                    else
+                    {
+                        var index = 0;
+                        foreach (var item in property.Value.EnumerateArray())
                         {
-                            Error(itemPath, $"the value of {key.EnvName} must be a non-empty key without CR, LF or NUL");
-                        }
-                        else
-                        {
-                            apiKey = key.Value;
+                            ReadProviderKey(item, Index(itemPath, index++), keys);
                         }
                     }
 
                     break;
-                case "timeoutSeconds":
-                    if (TryReadInteger(property.Value, itemPath, 1, 86_400, out var seconds))
-                    {
-                        timeout = TimeSpan.FromSeconds(seconds);
-                    }
-
+                default:
+                    ReadLlmSetting(property, itemPath, ref settings);
                     break;
             }
         }
@@ -121,19 +126,116 @@ internal sealed partial class ConfigReader
             Name = name,
             Kind = k,
             BaseUrl = baseUrl ?? LlmProviderConfig.DefaultBaseUrl(k),
-            ApiKey = apiKey,
-            Timeout = timeout,
+            Keys = keys,
+            Timeout = settings.Timeout,
+            Resilience = settings.Resilience,
         };
+    }
+
+    /// <summary>A provider's timeout and resilience fields as they stand in the file; also what the admin API keeps in a provider's settings.</summary>
+    internal struct LlmSettings()
+    {
+        public TimeSpan Timeout = TimeSpan.FromSeconds(600);
+        public LlmResilienceConfig Resilience = new();
+    }
+
+    /// <summary>The admin API's provider settings object: only the keys of <see cref="s_llmSettingKeys"/>.</summary>
+    public LlmSettings ReadLlmSettingsResource(JsonElement element, string path)
+    {
+        var settings = new LlmSettings();
+        if (ExpectObject(element, path))
+        {
+            foreach (var property in KnownProperties(element, path, s_llmSettingKeys))
+            {
+                ReadLlmSetting(property, Child(path, property.Name), ref settings);
+            }
+        }
+
+        return settings;
+    }
+
+    private void ReadLlmSetting(JsonProperty property, string itemPath, ref LlmSettings settings)
+    {
+        var r = settings.Resilience;
+        var value = property.Value;
+        settings.Resilience = property.Name switch
+        {
+            "connectTimeoutSeconds" => Whole(value, itemPath, 1, 600) is { } connect ? r with { ConnectTimeout = TimeSpan.FromSeconds(connect) } : r,
+            "retries" => Whole(value, itemPath, 0, 10) is { } retries ? r with { Retries = (int)retries } : r,
+            "maxRetryAfterSeconds" => Whole(value, itemPath, 0, 3600) is { } wait ? r with { MaxRetryAfter = TimeSpan.FromSeconds(wait) } : r,
+            "circuitBreaker" => ExpectObject(value, itemPath) ? ReadCircuitBreaker(value, itemPath, r) : r,
+            _ => r,
+        };
+        if (property.Name == "timeoutSeconds" && Whole(value, itemPath, 1, 86_400) is { } timeout)
+        {
+            settings.Timeout = TimeSpan.FromSeconds(timeout);
+        }
+    }
+
+    private LlmResilienceConfig ReadCircuitBreaker(JsonElement element, string path, LlmResilienceConfig r)
+    {
+        foreach (var property in KnownProperties(element, path, s_circuitBreakerKeys))
+        {
+            var itemPath = Child(path, property.Name);
+            var value = property.Value;
+            r = property.Name switch
+            {
+                "failureRatio" => Ratio(value, itemPath) is { } ratio ? r with { FailureRatio = ratio } : r,
+
+                // Polly's circuit breaker needs at least 2 attempts in the window.
+                "minimumThroughput" => Whole(value, itemPath, 2, 1_000_000) is { } throughput ? r with { MinimumThroughput = (int)throughput } : r,
+                "samplingSeconds" => Whole(value, itemPath, 1, 86_400) is { } sampling ? r with { SamplingDuration = TimeSpan.FromSeconds(sampling) } : r,
+                _ => Whole(value, itemPath, 1, 86_400) is { } pause ? r with { BreakDuration = TimeSpan.FromSeconds(pause) } : r,
+            };
+        }
+
+        return r;
+    }
+
+    private long? Whole(JsonElement element, string path, long min, long max) => TryReadInteger(element, path, min, max, out var n) ? n : null;
+
+    private double? Ratio(JsonElement element, string path)
+    {
+        if (!TryReadNumber(element, path, out var ratio))
+        {
+            return null;
+        }
+
+        if (ratio is > 0 and <= 1)
+        {
+            return ratio;
+        }
+
+        Error(path, $"expected a share of failed attempts above 0 and at most 1 (0.5 is half), got {ratio.ToString(CultureInfo.InvariantCulture)}");
+        return null;
+    }
+
+    /// <summary>One <c>env:NAME</c> provider key; the variable's name labels the key in logs and metrics.</summary>
+    private void ReadProviderKey(JsonElement element, string path, List<LlmProviderKey> keys)
+    {
+        if (element.ValueKind == JsonValueKind.String && !element.GetString()!.StartsWith(EnvPrefix, StringComparison.Ordinal))
+        {
+            Error(path, "secrets are never written inline: use env:NAME");
+        }
+        else if (TryReadString(element, path, out var key))
+        {
+            if (key.Value.Length == 0 || key.Value.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0)
+            {
+                Error(path, $"the value of {key.EnvName} must be a non-empty key without CR, LF or NUL");
+            }
+            else if (keys.Exists(k => k.Name == key.EnvName))
+            {
+                Error(path, $"{key.EnvName} is already in the list");
+            }
+            else
+            {
+                keys.Add(new LlmProviderKey(key.EnvName ?? "key", key.Value));
+            }
+        }
     }
 
     private ProfileLlmConfig? ReadProfileLlm(JsonElement element, string path)
     {
-        if (_readingResource)
-        {
-            Error(path, "the llm section is set in the configuration file only (not yet through the admin API)");
-            return null;
-        }
-
         if (!ExpectObject(element, path))
         {
             return null;

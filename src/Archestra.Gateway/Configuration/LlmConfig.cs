@@ -23,8 +23,21 @@ public sealed record LlmProviderConfig
     /// </summary>
     public required Uri BaseUrl { get; init; }
 
-    /// <summary>The provider key (resolved from <c>env:NAME</c>); null when only pass-through profiles use it.</summary>
-    public string? ApiKey { get; init; }
+    /// <summary>
+    /// The provider keys in fallback order (resolved from <c>env:NAME</c>, or unsealed from the database); empty when
+    /// only pass-through profiles use the provider.
+    /// </summary>
+    public IReadOnlyList<LlmProviderKey> Keys { get; init; } = [];
+
+    /// <summary>The first key; setting it makes it the only one (named <c>key</c>).</summary>
+    public string? ApiKey
+    {
+        get => Keys.Count > 0 ? Keys[0].Value : null;
+        init => Keys = value is null ? [] : [new LlmProviderKey("key", value)];
+    }
+
+    /// <summary>Connect timeout, retries and circuit breaker (see <see cref="LlmResilienceConfig"/>).</summary>
+    public LlmResilienceConfig Resilience { get; init; } = new();
 
     /// <summary>
     /// Whole-request timeout, headers and body. 600 s is the OpenAI and Anthropic SDKs' own default request
@@ -35,6 +48,47 @@ public sealed record LlmProviderConfig
     public static Uri DefaultBaseUrl(LlmProviderKind kind) => kind == LlmProviderKind.OpenAi
         ? new Uri("https://api.openai.com/v1")
         : new Uri("https://api.anthropic.com");
+
+    // The keys are compared by content, so a reload that leaves a provider as it was keeps its connections and circuits.
+    public bool Equals(LlmProviderConfig? other) =>
+        other is not null && Name == other.Name && Kind == other.Kind && BaseUrl == other.BaseUrl && Timeout == other.Timeout
+        && Resilience == other.Resilience && Keys.SequenceEqual(other.Keys);
+
+    public override int GetHashCode() => HashCode.Combine(Name, Kind, BaseUrl, Timeout, Resilience, Keys.Count);
+}
+
+/// <summary>One provider key: <paramref name="Name"/> (the env variable's name, or the admin API's key name) labels it in logs and metrics.</summary>
+public sealed record LlmProviderKey(string Name, string Value)
+{
+    // Never the key itself in a log line or exception message.
+    public override string ToString() => Name;
+}
+
+/// <summary>How the proxy copes with a failing provider: every field has a default, documented in docs/configuration.md.</summary>
+public sealed record LlmResilienceConfig
+{
+    /// <summary>10 s: the time to open a TCP (and TLS) connection; a reachable provider needs well under a second.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Further attempts after a connect failure, 429 or 5xx, while nothing was sent to the client: 2, as the OpenAI and Anthropic SDKs retry.</summary>
+    public int Retries { get; init; } = 2;
+
+    /// <summary>The first backoff; it doubles with jitter up to 8 s (the SDKs' own: 0.5 s doubling to 8 s).</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(0.5);
+
+    /// <summary>A Retry-After up to this long is waited out; a longer one is relayed to the client at once.</summary>
+    public TimeSpan MaxRetryAfter { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The share of failed attempts (connect failures, 5xx) within <see cref="SamplingDuration"/> that opens a key's circuit.</summary>
+    public double FailureRatio { get; init; } = 0.5;
+
+    /// <summary>Attempts needed in the window before the ratio counts, so one failure on a quiet provider opens nothing.</summary>
+    public int MinimumThroughput { get; init; } = 10;
+
+    public TimeSpan SamplingDuration { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long an open circuit refuses before one probe request is let through.</summary>
+    public TimeSpan BreakDuration { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>A profile's <c>llm</c> section: which provider serves each API and who may call it.</summary>

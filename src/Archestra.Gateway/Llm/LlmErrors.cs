@@ -20,6 +20,9 @@ internal enum LlmError
 
     /// <summary>A limit of the profile is used up; refused before the upstream.</summary>
     BudgetExceeded,
+
+    /// <summary>Every key of the provider has its circuit open: refused without reaching the upstream.</summary>
+    CircuitOpen,
 }
 
 /// <summary>
@@ -41,6 +44,7 @@ internal static class LlmErrors
 
         // OpenAI answers a used-up quota with 429 insufficient_quota ("Error codes"); Anthropic's 429 is rate_limit_error.
         LlmError.BudgetExceeded => (429, "insufficient_quota", "insufficient_quota", "rate_limit_error"),
+        LlmError.CircuitOpen => (503, "server_error", "circuit_open", "overloaded_error"),
         _ => (504, "server_error", "upstream_timeout", "timeout_error"),
     };
 
@@ -51,6 +55,7 @@ internal static class LlmErrors
         LlmError.UpstreamUnreachable => "upstream_error",
         LlmError.UpstreamTimeout => "timeout",
         LlmError.BudgetExceeded => "budget_exceeded",
+        LlmError.CircuitOpen => "circuit_open",
         _ => "bad_request",
     };
 

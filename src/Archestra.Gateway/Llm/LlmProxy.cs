@@ -67,6 +67,7 @@ internal sealed partial class LlmProxy : IDisposable
     private readonly Lock _applyLock = new();
     private readonly SemaphoreSlim _costsLoading = new(1, 1);
     private readonly LlmBudgets _budgets;
+    private readonly LlmResilienceMetrics _resilienceMetrics;
     private Snapshot _snapshot = new(FrozenDictionary<string, LlmProfile>.Empty, []);
     private LlmCosts _costs = LlmCosts.Defaults;
     private long _costsLoadedAt = Stopwatch.GetTimestamp();
@@ -81,6 +82,8 @@ internal sealed partial class LlmProxy : IDisposable
         _budgets = new LlmBudgets(store, logger);
         Metrics = new LlmMetrics(gateway.Metrics.Meter);
         gateway.Metrics.AddSource(Metrics);
+        _resilienceMetrics = new LlmResilienceMetrics(() => Volatile.Read(ref _snapshot).Upstreams.Values);
+        gateway.Metrics.AddSource(_resilienceMetrics);
     }
 
     public LlmMetrics Metrics { get; }
@@ -98,7 +101,7 @@ internal sealed partial class LlmProxy : IDisposable
             {
                 upstreams[provider.Name] = old.Upstreams.TryGetValue(provider.Name, out var existing) && existing.Config == provider
                     ? existing
-                    : new LlmUpstream(provider);
+                    : new LlmUpstream(provider, _resilienceMetrics, _logger);
             }
 
             var profiles = new Dictionary<string, LlmProfile>(StringComparer.Ordinal);
@@ -435,28 +438,9 @@ internal sealed partial class LlmProxy : IDisposable
 
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Aborted);
             timeout.CancelAfter(Upstream.Config.Timeout);
-            using var message = BuildRequest();
-            HttpResponseMessage response;
-            Forwarded = true;
-            try
+            var response = await SendAsync(proxy, timeout.Token).ConfigureAwait(false);
+            if (response is null)
             {
-                response = await Upstream.Invoker.SendAsync(message, timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (Aborted.IsCancellationRequested)
-            {
-                Status = "client_cancelled";
-                return;
-            }
-            catch (OperationCanceledException)
-            {
-                Log.UpstreamTimeout(proxy._logger, Upstream.Name, Upstream.Config.Timeout.TotalSeconds);
-                await FailAsync(LlmError.UpstreamTimeout, $"The provider '{Upstream.Name}' did not answer within {Upstream.Config.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s.").ConfigureAwait(false);
-                return;
-            }
-            catch (HttpRequestException ex)
-            {
-                Log.UpstreamUnreachable(proxy._logger, Upstream.Name, ex.Message);
-                await FailAsync(LlmError.UpstreamUnreachable, $"The provider '{Upstream.Name}' could not be reached: {ex.Message}").ConfigureAwait(false);
                 return;
             }
 
@@ -464,6 +448,8 @@ internal sealed partial class LlmProxy : IDisposable
             {
                 await RelayAsync(proxy, response, timeout).ConfigureAwait(false);
             }
+
+            NoteRetries();
         }
 
         private async Task<bool> ReadBodyAsync(LlmProxy proxy)
@@ -548,7 +534,7 @@ internal sealed partial class LlmProxy : IDisposable
             await LlmErrors.WriteAsync(Context, Kind, error, message).ConfigureAwait(false);
         }
 
-        private HttpRequestMessage BuildRequest()
+        private HttpRequestMessage BuildRequest(string? key)
         {
             var request = Context.Request;
             var url = string.Concat(Upstream.BaseUrl, "/", request.RouteValues["rest"] as string, request.QueryString.Value);
@@ -577,7 +563,7 @@ internal sealed partial class LlmProxy : IDisposable
                 }
             }
 
-            if (!Profile.PassThrough && Upstream.Config.ApiKey is { } key)
+            if (key is not null)
             {
                 if (Kind == LlmProviderKind.OpenAi)
                 {
@@ -916,6 +902,7 @@ internal sealed partial class LlmProxy : IDisposable
 
         public void Dispose()
         {
+            _request?.Dispose();
             Scanner.Dispose();
             if (_body is not null)
             {

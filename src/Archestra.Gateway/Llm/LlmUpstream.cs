@@ -2,6 +2,8 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Archestra.Gateway.Configuration;
+using Microsoft.Extensions.Logging;
+using Polly;
 
 namespace Archestra.Gateway.Llm;
 
@@ -11,9 +13,16 @@ namespace Archestra.Gateway.Llm;
 /// </summary>
 internal sealed class LlmUpstream : IDisposable
 {
-    public LlmUpstream(LlmProviderConfig config)
+    private readonly LlmUpstreamKey[] _clientKey;
+
+    public LlmUpstream(LlmProviderConfig config, LlmResilienceMetrics metrics, ILogger logger)
     {
         Config = config;
+        Metrics = metrics;
+        var resilience = config.Resilience;
+        Keys = [.. config.Keys.Select(k => new LlmUpstreamKey(config.Name, k.Name, k.Value, resilience, metrics, logger))];
+        _clientKey = [new LlmUpstreamKey(config.Name, "client", null, resilience, metrics, logger)];
+        Retry = LlmResilience.BuildRetry(config.Name, resilience, metrics, logger);
         BaseUrl = config.BaseUrl.AbsoluteUri.TrimEnd('/');
         Invoker = new HttpMessageInvoker(new SocketsHttpHandler
         {
@@ -23,7 +32,7 @@ internal sealed class LlmUpstream : IDisposable
             UseCookies = false,
             // DNS changes of the provider (failover) are picked up within this time; matches YARP's default.
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            ConnectTimeout = TimeSpan.FromSeconds(10),
+            ConnectTimeout = resilience.ConnectTimeout,
             EnableMultipleHttp2Connections = true,
         }, disposeHandler: true);
     }
@@ -38,6 +47,20 @@ internal sealed class LlmUpstream : IDisposable
     public string BaseUrl { get; }
 
     public HttpMessageInvoker Invoker { get; }
+
+    public LlmResilienceMetrics Metrics { get; }
+
+    /// <summary>The provider's keys in fallback order, each with its circuit breaker.</summary>
+    public LlmUpstreamKey[] Keys { get; }
+
+    /// <summary>Repeats a failed attempt (connect failure, 429, 5xx) before anything reached the client.</summary>
+    public ResiliencePipeline<HttpResponseMessage> Retry { get; }
+
+    /// <summary>Pass-through profiles send the client's key, which has no fallback: one circuit for all their clients.</summary>
+    public LlmUpstreamKey[] KeysFor(bool passThrough) => passThrough || Keys.Length == 0 ? _clientKey : Keys;
+
+    /// <summary>Every circuit of the provider, for the <c>llm_circuit_open</c> gauge.</summary>
+    public IEnumerable<LlmUpstreamKey> AllKeys => Keys.Concat(_clientKey);
 
     public void Dispose() => Invoker.Dispose();
 }

@@ -495,6 +495,13 @@ public abstract partial class ArchestraStore : IAsyncDisposable
         return box.DecryptString(sealedKey, ProviderKeyBinding(providerId, name));
     }
 
+    /// <summary>Opens a provider key read with its row; throws when there is no secret key or it is not the one that sealed it.</summary>
+    internal string UnsealProviderKey(Guid providerId, string name, SealedSecret sealedKey)
+    {
+        var box = Secrets ?? throw new InvalidOperationException("the key cannot be unsealed: ARCHESTRA_SECRET_KEY is not set");
+        return box.DecryptString(sealedKey, ProviderKeyBinding(providerId, name));
+    }
+
     public async Task RecordAdminChangeAsync(AdminChange change, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(change);

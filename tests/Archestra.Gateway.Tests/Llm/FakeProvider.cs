@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
@@ -19,7 +20,8 @@ namespace Archestra.Gateway.Tests.Llm;
 /// <c>stream_options.include_usage</c> is set) and Anthropic messages (JSON, and the message_start …
 /// message_stop events). The requested model picks the behaviour: <c>fail-400</c>/<c>-401</c>/<c>-429</c>/<c>-500</c>
 /// answer that status in the provider's error format, <c>cut</c> breaks the stream midway, <c>hang</c> sends one
-/// event and waits until the request is aborted. Every request is recorded.
+/// event and waits until the request is aborted. Tests script failures by key (<see cref="KeyStatus"/>), by model
+/// (<see cref="ModelStatus"/>, <see cref="Script"/>), with Retry-After. Every request is recorded with its arrival time.
 /// </summary>
 internal sealed partial class FakeProvider : IAsyncDisposable
 {
@@ -40,7 +42,31 @@ internal sealed partial class FakeProvider : IAsyncDisposable
     /// <summary>Completes when a <c>hang</c> request sees its client go away.</summary>
     public TaskCompletionSource HangAborted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public sealed record Received(string Path, string? Authorization, string? ApiKey, string Body);
+    /// <summary>One request as the fake read it; <see cref="At"/> is the fake's own Stopwatch timestamp of its arrival.</summary>
+    public sealed record Received(string Path, string? Authorization, string? ApiKey, string Body)
+    {
+        public long At { get; init; } = Stopwatch.GetTimestamp();
+
+        /// <summary>The provider key the request carried (Bearer or x-api-key).</summary>
+        public string? Key => ApiKey ?? (Authorization is { } a && a.StartsWith("Bearer ", StringComparison.Ordinal) ? a[7..] : null);
+    }
+
+    /// <summary>A scripted failure: the status (in the provider's error format) and an optional Retry-After value.</summary>
+    public sealed record Failure(int Status, string? RetryAfter = null);
+
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<Failure>> _scripts = new(StringComparer.Ordinal);
+
+    /// <summary>Keys the fake refuses with the given status (e.g. 401 for a revoked key), whatever the model.</summary>
+    public ConcurrentDictionary<string, int> KeyStatus { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Models that always fail with the given status.</summary>
+    public ConcurrentDictionary<string, int> ModelStatus { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The next requests for <paramref name="model"/> get these failures in turn, then normal answers.</summary>
+    public void Script(string model, params Failure[] failures) => _scripts[model] = new ConcurrentQueue<Failure>(failures);
+
+    /// <summary>The requests that named <paramref name="model"/>, in arrival order.</summary>
+    public List<Received> For(string model) => [.. Requests.Where(r => r.Body.Contains($"\"{model}\"", StringComparison.Ordinal))];
 
     public static async Task<FakeProvider> StartAsync()
     {
@@ -97,12 +123,17 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         using var json = JsonDocument.Parse(body);
         var root = json.RootElement;
         var model = root.GetProperty("model").GetString()!;
-        if (await FailAsync(context, model, openAi: true) || await ToolCallScriptAsync(context, root, model, LlmApiShape.Chat))
+        if (await FailAsync(context, Scripted(context, model), openAi: true) || await ToolCallScriptAsync(context, root, model, LlmApiShape.Chat))
         {
             return;
         }
 
         var stream = root.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
+        if (await ToolCallAsync(context, root, model, stream, openAi: true))
+        {
+            return;
+        }
+
         if (!stream)
         {
             context.Response.ContentType = "application/json";
@@ -142,13 +173,19 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         using var json = JsonDocument.Parse(body);
         var root = json.RootElement;
         var model = root.GetProperty("model").GetString()!;
-        if (await FailAsync(context, model, openAi: false) || await ToolCallScriptAsync(context, root, model, LlmApiShape.Anthropic))
+        if (await FailAsync(context, Scripted(context, model), openAi: false) || await ToolCallScriptAsync(context, root, model, LlmApiShape.Anthropic))
         {
             return;
         }
 
         context.Response.Headers["request-id"] = "req_fake_1";
-        if (!(root.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True))
+        var stream = root.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
+        if (await ToolCallAsync(context, root, model, stream, openAi: false))
+        {
+            return;
+        }
+
+        if (!stream)
         {
             context.Response.ContentType = "application/json";
             await context.Response.WriteAsync($$$"""{"id":"msg_1","type":"message","role":"assistant","model":"{{{AnthropicModel}}}","content":[{"type":"text","text":"{{{AnthropicText}}}"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":9}}""");
@@ -171,8 +208,10 @@ internal sealed partial class FakeProvider : IAsyncDisposable
     {
         using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
         var body = await reader.ReadToEndAsync();
-        Requests.Enqueue(new Received(path, context.Request.Headers.Authorization.ToString() is { Length: > 0 } a ? a : null,
-            context.Request.Headers["x-api-key"].ToString() is { Length: > 0 } k ? k : null, body));
+        var received = new Received(path, context.Request.Headers.Authorization.ToString() is { Length: > 0 } a ? a : null,
+            context.Request.Headers["x-api-key"].ToString() is { Length: > 0 } k ? k : null, body);
+        context.Items[typeof(Received)] = received;
+        Requests.Enqueue(received);
         return body;
     }
 
@@ -210,6 +249,37 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         }
     }
 
+    /// <summary>The scripted failure for this request (by key, then by model), as a <c>fail-NNN</c> model name; else the model.</summary>
+    private string Scripted(HttpContext context, string model)
+    {
+        var key = ((Received)context.Items[typeof(Received)]!).Key;
+        string? retryAfter = null;
+        int status;
+        if (key is not null && KeyStatus.TryGetValue(key, out var byKey))
+        {
+            status = byKey;
+        }
+        else if (ModelStatus.TryGetValue(model, out var byModel))
+        {
+            status = byModel;
+        }
+        else if (_scripts.TryGetValue(model, out var queue) && queue.TryDequeue(out var next))
+        {
+            (status, retryAfter) = (next.Status, next.RetryAfter);
+        }
+        else
+        {
+            return model;
+        }
+
+        if (retryAfter is not null)
+        {
+            context.Response.Headers.RetryAfter = retryAfter;
+        }
+
+        return $"fail-{status}";
+    }
+
     private static async Task<bool> FailAsync(HttpContext context, string model, bool openAi)
     {
         (int Status, string OpenAiType, string? Code, string AnthropicType, string Message)? failure = model switch
@@ -218,6 +288,7 @@ internal sealed partial class FakeProvider : IAsyncDisposable
             "fail-401" => (401, "invalid_request_error", "invalid_api_key", "authentication_error", "invalid x-api-key"),
             "fail-429" => (429, "requests", "rate_limit_exceeded", "rate_limit_error", "Rate limit reached for requests"),
             "fail-500" => (500, "server_error", null, "api_error", "The server had an error while processing your request."),
+            "fail-503" => (503, "server_error", null, "overloaded_error", "The engine is currently overloaded."),
             _ => null,
         };
         if (failure is not { } f)
@@ -227,7 +298,7 @@ internal sealed partial class FakeProvider : IAsyncDisposable
 
         context.Response.StatusCode = f.Status;
         context.Response.ContentType = "application/json";
-        if (f.Status == 429)
+        if (f.Status == 429 && !context.Response.Headers.ContainsKey("Retry-After"))
         {
             context.Response.Headers.RetryAfter = "7";
         }

@@ -48,13 +48,53 @@ public sealed class LlmConfigTests
         Assert.Equal((true, false), (team.Llm.ToolGuard, config.Profiles[1].Llm!.ToolGuard));
     }
 
+    [Fact]
+    public void Several_keys_and_the_resilience_settings_are_read_in_order_with_defaults_for_the_rest()
+    {
+        const string json = """
+            {
+              "llmProviders": {
+                "openai": {
+                  "kind": "openai", "apiKeys": ["env:OPENAI_KEY", "env:TEAM_KEY"], "connectTimeoutSeconds": 3, "retries": 4,
+                  "maxRetryAfterSeconds": 12, "circuitBreaker": { "failureRatio": 0.25, "minimumThroughput": 20, "breakSeconds": 60 }
+                },
+                "plain": { "kind": "openai", "apiKey": "env:OPENAI_KEY" }
+              }
+            }
+            """;
+        var result = Load(json);
+
+        Assert.Empty(result.Errors);
+        var openai = result.Config!.LlmProviders[0];
+        Assert.Equal([("OPENAI_KEY", "sk-openai"), ("TEAM_KEY", "vk-team")], openai.Keys.Select(k => (k.Name, k.Value)));
+        Assert.Equal("sk-openai", openai.ApiKey);
+        var r = openai.Resilience;
+        Assert.Equal((TimeSpan.FromSeconds(3), 4, TimeSpan.FromSeconds(12)), (r.ConnectTimeout, r.Retries, r.MaxRetryAfter));
+        Assert.Equal((0.25, 20, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(60)), (r.FailureRatio, r.MinimumThroughput, r.SamplingDuration, r.BreakDuration));
+        Assert.Equal(new LlmResilienceConfig(), result.Config.LlmProviders[1].Resilience);
+        Assert.Equal((TimeSpan.FromSeconds(10), 2, 0.5, 10), (new LlmResilienceConfig().ConnectTimeout, new LlmResilienceConfig().Retries, new LlmResilienceConfig().FailureRatio, new LlmResilienceConfig().MinimumThroughput));
+
+        // Loaded twice, a provider is equal to itself: a reload keeps its connections and circuits.
+        Assert.Equal(openai, Load(json).Config!.LlmProviders[0]);
+        Assert.NotEqual(openai, openai with { Keys = [openai.Keys[1], openai.Keys[0]] });
+    }
+
     public static TheoryData<string, string> InvalidConfigs => new()
     {
         { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "sk-inline"}}}""", "$.llmProviders.o.apiKey: secrets are never written inline: use env:NAME" },
         { """{"llmProviders": {"o": {"kind": "gemini"}}}""", "$.llmProviders.o.kind: expected one of openai, anthropic, got 'gemini'" },
         { """{"llmProviders": {"o": {"apiKey": "env:OPENAI_KEY"}}}""", "$.llmProviders.o: expected kind: \"openai\" or \"anthropic\"" },
         { """{"llmProviders": {"o": {"kind": "openai", "baseUrl": "ftp://x"}}}""", "$.llmProviders.o.baseUrl: expected an absolute http:// or https:// URL without query, such as https://api.openai.com/v1, got 'ftp://x'" },
-        { """{"llmProviders": {"o": {"kind": "openai", "key": "env:OPENAI_KEY"}}}""", "$.llmProviders.o.key: unknown key; expected one of: kind, baseUrl, apiKey, timeoutSeconds" },
+        { """{"llmProviders": {"o": {"kind": "openai", "key": "env:OPENAI_KEY"}}}""", "$.llmProviders.o.key: unknown key; expected one of: kind, baseUrl, apiKey, apiKeys, timeoutSeconds, connectTimeoutSeconds, retries, maxRetryAfterSeconds, circuitBreaker" },
+        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY", "apiKeys": ["env:TEAM_KEY"]}}}""", "$.llmProviders.o.apiKeys: give either apiKey or apiKeys, not both" },
+        { """{"llmProviders": {"o": {"kind": "openai", "apiKeys": []}}}""", "$.llmProviders.o.apiKeys: expected a non-empty array of env:NAME references, in fallback order, got an array" },
+        { """{"llmProviders": {"o": {"kind": "openai", "apiKeys": ["env:OPENAI_KEY", "sk-inline"]}}}""", "$.llmProviders.o.apiKeys[1]: secrets are never written inline: use env:NAME" },
+        { """{"llmProviders": {"o": {"kind": "openai", "apiKeys": ["env:OPENAI_KEY", "env:OPENAI_KEY"]}}}""", "$.llmProviders.o.apiKeys[1]: OPENAI_KEY is already in the list" },
+        { """{"llmProviders": {"o": {"kind": "openai", "retries": 11}}}""", "$.llmProviders.o.retries: expected an integer between 0 and 10, got 11" },
+        { """{"llmProviders": {"o": {"kind": "openai", "connectTimeoutSeconds": 0}}}""", "$.llmProviders.o.connectTimeoutSeconds: expected an integer between 1 and 600, got 0" },
+        { """{"llmProviders": {"o": {"kind": "openai", "circuitBreaker": {"failureRatio": 1.5}}}}""", "$.llmProviders.o.circuitBreaker.failureRatio: expected a share of failed attempts above 0 and at most 1 (0.5 is half), got 1.5" },
+        { """{"llmProviders": {"o": {"kind": "openai", "circuitBreaker": {"minimumThroughput": 1}}}}""", "$.llmProviders.o.circuitBreaker.minimumThroughput: expected an integer between 2 and 1000000, got 1" },
+        { """{"llmProviders": {"o": {"kind": "openai", "circuitBreaker": {"breakSeconds": 5, "open": true}}}}""", "$.llmProviders.o.circuitBreaker.open: unknown key; expected one of: failureRatio, minimumThroughput, samplingSeconds, breakSeconds" },
         { """{"profiles": {"p": {"llm": {"openai": "nope"}}}}""", "$.profiles.p.llm.openai: unknown provider 'nope'; no providers are configured in $.llmProviders" },
         { """{"llmProviders": {"a": {"kind": "anthropic", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "a"}}}}""", "$.profiles.p.llm.openai: provider 'a' is of kind anthropic; this endpoint needs kind openai" },
         { """{"llmProviders": {"o": {"kind": "openai"}}, "profiles": {"p": {"llm": {"openai": "o"}}}}""", "$.profiles.p.llm.openai: provider 'o' has no apiKey; give it one (env:NAME) or set passThrough: true" },

@@ -28,10 +28,13 @@ public sealed class LlmProxyFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         Fake = await FakeProvider.StartAsync();
+        // The error tests here assert what one upstream answer does: no retries, and no circuit opened by them
+        // for the tests that share these providers (ResilienceTests covers both).
+        var once = new LlmResilienceConfig { Retries = 0, MinimumThroughput = 1_000_000 };
         var providers = new[]
         {
-            new LlmProviderConfig { Name = "openai", Kind = LlmProviderKind.OpenAi, BaseUrl = Fake.OpenAiBaseUrl, ApiKey = OpenAiProviderKey },
-            new LlmProviderConfig { Name = "anthropic", Kind = LlmProviderKind.Anthropic, BaseUrl = Fake.BaseUrl, ApiKey = AnthropicProviderKey },
+            new LlmProviderConfig { Name = "openai", Kind = LlmProviderKind.OpenAi, BaseUrl = Fake.OpenAiBaseUrl, ApiKey = OpenAiProviderKey, Resilience = once },
+            new LlmProviderConfig { Name = "anthropic", Kind = LlmProviderKind.Anthropic, BaseUrl = Fake.BaseUrl, ApiKey = AnthropicProviderKey, Resilience = once },
         };
         var team = new ProfileLlmConfig { OpenAi = "openai", Anthropic = "anthropic", VirtualKeyHashes = [SHA256.HashData(Encoding.UTF8.GetBytes(VirtualKey))] };
         var byok = new ProfileLlmConfig { OpenAi = "openai", Anthropic = "anthropic", PassThrough = true };

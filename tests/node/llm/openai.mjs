@@ -1,0 +1,99 @@
+// The npm `openai` SDK as an application uses it, with only baseURL and the API key (the virtual key) changed.
+//   node openai.mjs SCENARIO BASE_URL API_KEY MODEL
+// Prints one JSON line describing what the SDK returned or raised. Retries are off (maxRetries: 0) so a
+// 429 or 500 reaches the caller once.
+import OpenAI from 'openai';
+
+const [scenario, baseURL, apiKey, model] = process.argv.slice(2);
+const client = new OpenAI({ baseURL, apiKey, maxRetries: 0 });
+const messages = [{ role: 'user', content: 'What is the weather in Paris?' }];
+const tools = [{
+  type: 'function',
+  function: {
+    name: 'get_weather',
+    description: 'Current weather of a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+  },
+}];
+const forceTool = { type: 'function', function: { name: 'get_weather' } };
+
+// Most specific first: every class below extends APIError.
+const errorClasses = ['BadRequestError', 'AuthenticationError', 'PermissionDeniedError', 'NotFoundError', 'RateLimitError',
+  'InternalServerError', 'APIConnectionTimeoutError', 'APIConnectionError', 'APIUserAbortError', 'APIError', 'OpenAIError'];
+
+function describeError(err) {
+  const sdkClass = errorClasses.find((name) => err instanceof OpenAI[name]);
+  return {
+    error: sdkClass ?? err?.constructor?.name ?? typeof err,
+    sdk: sdkClass !== undefined,
+    status: err?.status ?? null,
+    message: String(err?.message ?? err),
+    type: err?.type ?? null,
+    code: err?.code ?? null,
+    retryAfter: err?.headers?.get?.('retry-after') ?? null,
+  };
+}
+
+function toolCalls(message) {
+  return (message.tool_calls ?? []).map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }));
+}
+
+async function collect(stream, out) {
+  for await (const chunk of stream) {
+    out.chunks++;
+    if (chunk.usage) out.usage = chunk.usage;
+    for (const choice of chunk.choices) {
+      if (choice.delta?.content) out.text += choice.delta.content;
+      if (choice.finish_reason) out.finish = choice.finish_reason;
+    }
+  }
+  return out;
+}
+
+const scenarios = {
+  async plain() {
+    const c = await client.chat.completions.create({ model, messages });
+    return { text: c.choices[0].message.content, model: c.model, finish: c.choices[0].finish_reason, usage: c.usage };
+  },
+  async stream() {
+    const stream = await client.chat.completions.create({ model, messages, stream: true });
+    return collect(stream, { text: '', chunks: 0, usage: null, finish: null });
+  },
+  async 'stream-usage'() {
+    const stream = await client.chat.completions.create({ model, messages, stream: true, stream_options: { include_usage: true } });
+    return collect(stream, { text: '', chunks: 0, usage: null, finish: null });
+  },
+  async tool() {
+    const c = await client.chat.completions.create({ model, messages, tools, tool_choice: forceTool });
+    return { finish: c.choices[0].finish_reason, content: c.choices[0].message.content, toolCalls: toolCalls(c.choices[0].message), usage: c.usage };
+  },
+  async 'stream-tool'() {
+    // The SDK's stream helper assembles the tool-call deltas into a final message.
+    const runner = client.chat.completions.stream({ model, messages, tools, tool_choice: forceTool, stream_options: { include_usage: true } });
+    const c = await runner.finalChatCompletion();
+    return { finish: c.choices[0].finish_reason, toolCalls: toolCalls(c.choices[0].message), usage: c.usage ?? null };
+  },
+  async error() {
+    try {
+      await client.chat.completions.create({ model, messages });
+      return { unexpected: 'no error' };
+    } catch (err) {
+      return describeError(err);
+    }
+  },
+  async cut() {
+    const out = { text: '', chunks: 0, usage: null, finish: null };
+    try {
+      await collect(await client.chat.completions.create({ model, messages, stream: true }), out);
+      return { unexpected: 'no error', ...out };
+    } catch (err) {
+      return { ...out, ...describeError(err) };
+    }
+  },
+};
+
+if (!scenarios[scenario]) {
+  console.error(`unknown scenario ${scenario}; one of ${Object.keys(scenarios).join(', ')}`);
+  process.exit(2);
+}
+console.log(JSON.stringify(await scenarios[scenario]()));
