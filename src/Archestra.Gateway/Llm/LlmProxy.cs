@@ -33,7 +33,7 @@ internal enum LlmEndpoint
 /// provider's base URL, the body goes upstream byte for byte (with at most one splice, see
 /// <see cref="LlmRequestBody"/>), and the answer comes back as the provider sent it, event by event.
 /// </summary>
-internal sealed class LlmProxy : IDisposable
+internal sealed partial class LlmProxy : IDisposable
 {
     // 16 KB holds a typical SSE event and a typical JSON answer in one read; grows for bigger events.
     private const int InitialBufferSize = 16 * 1024;
@@ -262,13 +262,20 @@ internal sealed class LlmProxy : IDisposable
         }
     }
 
-    private void Record(Exchange x)
+    private void Record(Exchange x) =>
+        Record(new Interaction(x.Profile.Name, x.Upstream.Name, x.Kind, x.Body.Model ?? "", x.RoutedModel, x.Scanner, x.Forwarded, x.Status, x.Error, x.Start, x.FirstToken));
+
+    /// <summary>One generation request as the metrics, the budgets and the audit row see it.</summary>
+    private readonly record struct Interaction(string Profile, string Provider, LlmProviderKind Kind, string Model, string? RoutedModel,
+        LlmJsonScanner Scanner, bool Forwarded, string Status, string? Error, long Start, long? FirstToken);
+
+    private void Record(in Interaction x)
     {
         var elapsed = Stopwatch.GetElapsedTime(x.Start);
         double? ttft = x.FirstToken is { } t ? Stopwatch.GetElapsedTime(x.Start, t).TotalSeconds : null;
         var usage = x.Scanner.Usage;
-        var model = x.Body.Model ?? "";
-        Metrics.Record(x.Profile.Name, x.Upstream.Name, model, x.Status, elapsed.TotalSeconds, ttft, usage);
+        var model = x.Model;
+        Metrics.Record(x.Profile, x.Provider, model, x.Status, elapsed.TotalSeconds, ttft, usage);
 
         // Not forwarded: nothing was billed. Forwarded without reported usage: unknown (null). With usage, a model
         // the table cannot price is counted.
@@ -279,15 +286,15 @@ internal sealed class LlmProxy : IDisposable
             var prices = CurrentCosts().Prices;
             var forwarded = x.RoutedModel ?? model;
             cost = prices.Cost(x.Scanner.Model ?? forwarded, billed) ?? (x.Scanner.Model is null ? null : prices.Cost(forwarded, billed));
-            Metrics.RecordCost(x.Profile.Name, x.Upstream.Name, model, cost);
-            _budgets.Add(x.Profile.Name, usage.TotalInput + usage.Output, cost);
+            Metrics.RecordCost(x.Profile, x.Provider, model, cost);
+            _budgets.Add(x.Profile, usage.TotalInput + usage.Output, cost);
         }
 
         _gateway.Audit?.Enqueue(new LlmInteractionRecord
         {
-            Profile = x.Profile.Name,
-            Provider = x.Upstream.Name,
-            RequestedModel = x.Body.Model ?? "",
+            Profile = x.Profile,
+            Provider = x.Provider,
+            RequestedModel = model,
             UsedModel = x.Scanner.Model ?? x.RoutedModel,
             InputTokens = usage.TotalInput,
             OutputTokens = usage.Output,
@@ -371,7 +378,7 @@ internal sealed class LlmProxy : IDisposable
     }
 
     /// <summary>One request through the proxy: its state from the body to the audit row.</summary>
-    private sealed class Exchange : IDisposable
+    private sealed partial class Exchange : IDisposable
     {
         private byte[]? _body;
         private int _length;
@@ -417,6 +424,11 @@ internal sealed class LlmProxy : IDisposable
             if (Endpoint == LlmEndpoint.Generation)
             {
                 if (!await WithinBudgetAsync(proxy).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                if (!await RewriteResultsAsync(proxy).ConfigureAwait(false))
                 {
                     return;
                 }
@@ -477,10 +489,7 @@ internal sealed class LlmProxy : IDisposable
                 return false;
             }
 
-            // Only chat completions has stream_options; the Responses API and Anthropic always report usage.
-            var wantUsage = Kind == LlmProviderKind.OpenAi && Endpoint == LlmEndpoint.Generation
-                && Context.Request.RouteValues["rest"] as string == "chat/completions";
-            if (!LlmRequestBody.TryParse(_body.AsSpan(0, _length), wantUsage, out var parsed, out var error))
+            if (!LlmRequestBody.TryParse(_body.AsSpan(0, _length), WantsUsage, out var parsed, out var error))
             {
                 await FailAsync(LlmError.BadRequest, $"Invalid request: {error}.").ConfigureAwait(false);
                 return false;

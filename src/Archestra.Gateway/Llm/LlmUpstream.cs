@@ -50,6 +50,7 @@ internal sealed class LlmProfile
     public LlmProfile(string name, ProfileLlmConfig config, LlmUpstream? openAi, LlmUpstream? anthropic)
     {
         Name = name;
+        Config = config;
         OpenAi = openAi;
         Anthropic = anthropic;
         PassThrough = config.PassThrough;
@@ -57,6 +58,8 @@ internal sealed class LlmProfile
     }
 
     public string Name { get; }
+
+    public ProfileLlmConfig Config { get; }
 
     public LlmUpstream? OpenAi { get; }
 

@@ -1,0 +1,131 @@
+using System.Buffers;
+using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Mcp;
+using Archestra.Policy;
+
+namespace Archestra.Gateway.Llm;
+
+/// <summary>
+/// Request rewriting on the LLM path: tool results a trusted-data policy blocks are withheld, results marked
+/// <c>sanitize_with_dual_llm</c> are replaced by the quarantine's summary, and with <c>llm.toon</c> the other JSON
+/// results go upstream as TOON. Everything else in the body stays byte for byte.
+/// </summary>
+internal sealed partial class LlmProxy
+{
+    private sealed partial class Exchange
+    {
+        /// <summary>The generation API of this request's path.</summary>
+        private LlmApi Api => Kind == LlmProviderKind.Anthropic ? LlmApi.Messages
+            : Context.Request.RouteValues["rest"] as string == "responses" ? LlmApi.Responses : LlmApi.ChatCompletions;
+
+        /// <summary>Only chat completions has <c>stream_options</c>; the Responses API and Anthropic always report usage.</summary>
+        private bool WantsUsage => Kind == LlmProviderKind.OpenAi && Endpoint == LlmEndpoint.Generation
+            && Context.Request.RouteValues["rest"] as string == "chat/completions";
+
+        /// <summary>How many results went upstream withheld, sanitized, or as TOON (for the tests and the log).</summary>
+        public (int Withheld, int Sanitized, int Toon) Rewritten { get; private set; }
+
+        /// <summary>
+        /// Rewrites the tool results of the body as their trusted-data decisions and the profile say; a new body is
+        /// built only when something changes. False when the request ended here (a malformed history, or the
+        /// client went away during the quarantine).
+        /// </summary>
+        private async Task<bool> RewriteResultsAsync(LlmProxy proxy)
+        {
+            var api = Api;
+            var body = _body.AsMemory(0, _length);
+            if (!LlmHistory.MayHaveToolResults(api, body.Span))
+            {
+                return true;
+            }
+
+            var results = new List<LlmToolResult>();
+            if (!LlmHistory.TryRead(Kind, api, body.Span, results, out var error))
+            {
+                await FailAsync(LlmError.BadRequest, $"Invalid request: {error}.").ConfigureAwait(false);
+                return false;
+            }
+
+            var config = Profile.Config;
+            var policies = proxy._gateway.Policies.ForProfile(Profile.Name);
+            var edits = new LlmBodyEdits();
+            var document = new ArrayBufferWriter<byte>();
+            List<(LlmToolResult Result, Task<(string Text, bool Sanitized)> Summary)>? sanitizing = null;
+            var (withheld, toon) = (0, 0);
+            foreach (var result in results)
+            {
+                if (result.ContentStart == result.ContentEnd)
+                {
+                    continue;
+                }
+
+                document.ResetWrittenCount();
+                LlmHistory.WritePolicyDocument(body.Span, result, document);
+                var decision = policies.EvaluateResult(result.Tool, document.WrittenSpan);
+                if (decision.Verdict == ResultVerdict.Block)
+                {
+                    edits.ReplaceWithString(result.ContentStart, result.ContentEnd, McpEndpoint.ResultRefusalText(decision, ToolLabel(result)));
+                    withheld++;
+                }
+                else if (decision.Verdict == ResultVerdict.SanitizeWithDualLlm && config.DualLlm is { } dual)
+                {
+                    var job = new SanitizeJob(Profile, dual, Upstream, dual.MainModel ?? Body.Model ?? "", api, body, result with { Tool = ToolLabel(result) }, Context.Request);
+                    (sanitizing ??= []).Add((result, proxy.SanitizeAsync(job, Aborted)));
+                }
+                else if (config.Toon && LlmToonResults.Convert(body.Span, result.ContentStart, result.ContentEnd, result.ContentIsString, edits) > 0)
+                {
+                    toon++;
+                }
+            }
+
+            var sanitized = 0;
+            if (sanitizing is not null)
+            {
+                try
+                {
+                    await Task.WhenAll(sanitizing.Select(static s => s.Summary)).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (Aborted.IsCancellationRequested)
+                {
+                    Status = "client_cancelled";
+                    return false;
+                }
+
+                foreach (var (result, summary) in sanitizing)
+                {
+                    var (text, ok) = summary.Result;
+                    edits.ReplaceWithString(result.ContentStart, result.ContentEnd, text);
+                    if (ok)
+                    {
+                        sanitized++;
+                    }
+                    else
+                    {
+                        withheld++;
+                    }
+                }
+            }
+
+            Rewritten = (withheld, sanitized, toon);
+            if (edits.Count == 0)
+            {
+                return true;
+            }
+
+            var (buffer, length) = edits.Apply(body.Span);
+            ArrayPool<byte>.Shared.Return(_body!);
+            _body = buffer;
+            _length = length;
+            if (!LlmRequestBody.TryParse(_body.AsSpan(0, _length), WantsUsage, out var parsed, out error))
+            {
+                // The edits replace whole JSON values by JSON values: a body that parsed before parses after.
+                throw new InvalidOperationException($"a rewritten request body no longer parses: {error}");
+            }
+
+            Body = parsed;
+            return true;
+        }
+
+        private static string ToolLabel(in LlmToolResult result) => result.Tool.Length > 0 ? result.Tool : "an unknown tool";
+    }
+}
