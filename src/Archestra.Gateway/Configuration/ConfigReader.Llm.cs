@@ -6,7 +6,7 @@ namespace Archestra.Gateway.Configuration;
 internal sealed partial class ConfigReader
 {
     private static readonly string[] s_llmProviderKeys = ["kind", "baseUrl", "apiKey", "timeoutSeconds"];
-    private static readonly string[] s_profileLlmKeys = ["openai", "anthropic", "virtualKeys", "passThrough", "dualLlm", "toon"];
+    private static readonly string[] s_profileLlmKeys = ["openai", "anthropic", "virtualKeys", "passThrough", "toolGuard", "dualLlm", "toon"];
     private static readonly string[] s_dualLlmKeys = ["provider", "model", "mainModel", "maxRounds"];
 
     /// <summary>Providers read so far, for the profiles' references (read after <c>llmProviders</c>).</summary>
@@ -163,26 +163,13 @@ internal sealed partial class ConfigReader
                     ReadTokens(property.Value, itemPath, hashes);
                     break;
                 case "passThrough":
-                    if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
-                    {
-                        config = config with { PassThrough = property.Value.GetBoolean() };
-                    }
-                    else
-                    {
-                        ExpectedKind(itemPath, "a boolean", property.Value);
-                    }
-
+                    config = config with { PassThrough = ReadBoolean(property.Value, itemPath, config.PassThrough) };
+                    break;
+                case "toolGuard":
+                    config = config with { ToolGuard = ReadBoolean(property.Value, itemPath, config.ToolGuard) };
                     break;
                 case "toon":
-                    if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
-                    {
-                        config = config with { Toon = property.Value.GetBoolean() };
-                    }
-                    else
-                    {
-                        ExpectedKind(itemPath, "a boolean", property.Value);
-                    }
-
+                    config = config with { Toon = ReadBoolean(property.Value, itemPath, config.Toon) };
                     break;
                 case "dualLlm":
                     config = config with { DualLlm = ReadDualLlm(property.Value, itemPath) };
@@ -212,6 +199,18 @@ internal sealed partial class ConfigReader
         }
 
         return _errors.Count == errorsBefore ? config with { VirtualKeyHashes = hashes } : null;
+    }
+
+    /// <summary>A boolean, or (with an error) <paramref name="fallback"/>.</summary>
+    private bool ReadBoolean(JsonElement element, string path, bool fallback)
+    {
+        if (element.ValueKind is JsonValueKind.True or JsonValueKind.False)
+        {
+            return element.GetBoolean();
+        }
+
+        ExpectedKind(path, "a boolean", element);
+        return fallback;
     }
 
     /// <summary>The provider named <paramref name="name"/>, or null (with an error unless it is declared with errors of its own).</summary>

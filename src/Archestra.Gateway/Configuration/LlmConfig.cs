@@ -52,6 +52,12 @@ public sealed record ProfileLlmConfig
     /// <summary>Forward the client's own provider key unchanged instead of checking a virtual key.</summary>
     public bool PassThrough { get; init; }
 
+    /// <summary>
+    /// Evaluate the tool calls in answers with the profile's tool-invocation policies, in the trust of the
+    /// request's conversation, and replace refused ones with text. On by default: the same policies guard the MCP path.
+    /// </summary>
+    public bool ToolGuard { get; init; } = true;
+
     /// <summary>The quarantine for tool results a policy marks <c>sanitize_with_dual_llm</c>; null: they count as untrusted.</summary>
     public DualLlmConfig? DualLlm { get; init; }
 

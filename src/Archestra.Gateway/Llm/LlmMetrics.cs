@@ -22,6 +22,7 @@ internal sealed class LlmMetrics : IPrometheusSource
     private const string TokensHelp = "Tokens reported by the provider, by type (input includes cached; output includes reasoning).";
 
     private const string CostHelp = "USD cost of LLM requests whose model has a price (see /api/llm/prices).";
+    private const string BlockedHelp = "Tool calls in LLM answers that the tool-invocation policies refused and the proxy replaced by text.";
     private const string UnpricedHelp = "LLM requests with reported usage whose model has no price: their cost is recorded as unknown, not 0.";
 
     // The cost cells count units of 1e-10 USD (the audit table's numeric(20, 10) scale), so sums stay exact.
@@ -35,6 +36,7 @@ internal sealed class LlmMetrics : IPrometheusSource
     private readonly Counter<long> _tokens;
     private readonly Counter<double> _cost;
     private readonly Counter<long> _unpriced;
+    private readonly Counter<long> _blocked;
 
     public LlmMetrics(Meter meter)
     {
@@ -46,6 +48,7 @@ internal sealed class LlmMetrics : IPrometheusSource
         _tokens = meter.CreateCounter<long>("llm_tokens", "{token}", TokensHelp);
         _cost = meter.CreateCounter<double>("llm_cost_usd", "USD", CostHelp);
         _unpriced = meter.CreateCounter<long>("llm_unpriced_requests", "{request}", UnpricedHelp);
+        _blocked = meter.CreateCounter<long>("llm_blocked_tools", "{call}", BlockedHelp);
     }
 
     internal SeriesMap<LlmRequestKey, MetricCell> Requests { get; } = new(static () => new MetricCell(), new(Overflow, Overflow, Overflow, Overflow));
@@ -61,7 +64,19 @@ internal sealed class LlmMetrics : IPrometheusSource
 
     internal SeriesMap<LlmModelKey, MetricCell> Unpriced { get; } = new(static () => new MetricCell(), new(Overflow, Overflow, Overflow));
 
+    internal SeriesMap<LlmModelKey, MetricCell> BlockedTools { get; } = new(static () => new MetricCell(), new(Overflow, Overflow, Overflow));
+
     private const string Overflow = "_overflow";
+
+    /// <summary>Counts tool calls of one answer that the guard refused.</summary>
+    public void RecordBlockedTools(string profile, string provider, string model, int count)
+    {
+        BlockedTools.Get(new LlmModelKey(profile, provider, model)).Add(count);
+        if (_blocked.Enabled)
+        {
+            _blocked.Add(count, new TagList { { "profile", profile }, { "provider", provider }, { "model", model } });
+        }
+    }
 
     /// <summary>Adds a priced request's cost, or counts an unpriced one (<paramref name="usd"/> null).</summary>
     public void RecordCost(string profile, string provider, string model, decimal? usd)
@@ -174,6 +189,15 @@ internal sealed class LlmMetrics : IPrometheusSource
         foreach (var (key, cell) in costSeries)
         {
             PrometheusExporter.Sample(builder, cost, Labels(key).ToString(), cell.Value / CostUnitsPerUsd);
+        }
+
+        const string blocked = "llm_blocked_tools_total";
+        PrometheusExporter.Family(builder, blocked, BlockedHelp, "counter");
+        var blockedSeries = BlockedTools.Snapshot();
+        Array.Sort(blockedSeries, static (a, b) => string.CompareOrdinal(a.Key.ToString(), b.Key.ToString()));
+        foreach (var (key, cell) in blockedSeries)
+        {
+            PrometheusExporter.Sample(builder, blocked, Labels(key).ToString(), cell.Value);
         }
 
         const string unpriced = "llm_unpriced_requests_total";

@@ -14,10 +14,6 @@ internal sealed partial class LlmProxy
 {
     private sealed partial class Exchange
     {
-        /// <summary>The generation API of this request's path.</summary>
-        private LlmApi Api => Kind == LlmProviderKind.Anthropic ? LlmApi.Messages
-            : Context.Request.RouteValues["rest"] as string == "responses" ? LlmApi.Responses : LlmApi.ChatCompletions;
-
         /// <summary>Only chat completions has <c>stream_options</c>; the Responses API and Anthropic always report usage.</summary>
         private bool WantsUsage => Kind == LlmProviderKind.OpenAi && Endpoint == LlmEndpoint.Generation
             && Context.Request.RouteValues["rest"] as string == "chat/completions";
@@ -32,36 +28,26 @@ internal sealed partial class LlmProxy
         /// </summary>
         private async Task<bool> RewriteResultsAsync(LlmProxy proxy)
         {
-            var api = Api;
-            var body = _body.AsMemory(0, _length);
-            if (!LlmHistory.MayHaveToolResults(api, body.Span))
+            if (Conversation is not { Results.Count: > 0 } conversation)
             {
                 return true;
             }
 
-            var results = new List<LlmToolResult>();
-            if (!LlmHistory.TryRead(Kind, api, body.Span, results, out var error))
-            {
-                await FailAsync(LlmError.BadRequest, $"Invalid request: {error}.").ConfigureAwait(false);
-                return false;
-            }
-
+            var api = Api;
+            var body = _body.AsMemory(0, _length);
             var config = Profile.Config;
-            var policies = proxy._gateway.Policies.ForProfile(Profile.Name);
             var edits = new LlmBodyEdits();
-            var document = new ArrayBufferWriter<byte>();
-            List<(LlmToolResult Result, Task<(string Text, bool Sanitized)> Summary)>? sanitizing = null;
+            List<(int Index, Task<(string Text, bool Sanitized)> Summary)>? sanitizing = null;
             var (withheld, toon) = (0, 0);
-            foreach (var result in results)
+            var results = conversation.Results;
+            for (var i = 0; i < results.Count; i++)
             {
+                var (result, decision) = results[i];
                 if (result.ContentStart == result.ContentEnd)
                 {
                     continue;
                 }
 
-                document.ResetWrittenCount();
-                LlmHistory.WritePolicyDocument(body.Span, result, document);
-                var decision = policies.EvaluateResult(result.Tool, document.WrittenSpan);
                 if (decision.Verdict == ResultVerdict.Block)
                 {
                     edits.ReplaceWithString(result.ContentStart, result.ContentEnd, McpEndpoint.ResultRefusalText(decision, ToolLabel(result)));
@@ -70,7 +56,7 @@ internal sealed partial class LlmProxy
                 else if (decision.Verdict == ResultVerdict.SanitizeWithDualLlm && config.DualLlm is { } dual)
                 {
                     var job = new SanitizeJob(Profile, dual, Upstream, dual.MainModel ?? Body.Model ?? "", api, body, result with { Tool = ToolLabel(result) }, Context.Request);
-                    (sanitizing ??= []).Add((result, proxy.SanitizeAsync(job, Aborted)));
+                    (sanitizing ??= []).Add((i, proxy.SanitizeAsync(job, Aborted)));
                 }
                 else if (config.Toon && LlmToonResults.Convert(body.Span, result.ContentStart, result.ContentEnd, result.ContentIsString, edits) > 0)
                 {
@@ -91,10 +77,16 @@ internal sealed partial class LlmProxy
                     return false;
                 }
 
-                foreach (var (result, summary) in sanitizing)
+                foreach (var (index, summary) in sanitizing)
                 {
+                    var (result, decision) = results[index];
                     var (text, ok) = summary.Result;
                     edits.ReplaceWithString(result.ContentStart, result.ContentEnd, text);
+
+                    // The raw result never reaches the main model either way, so it no longer taints the conversation.
+                    results[index] = new LlmEvaluatedResult(result, ok
+                        ? decision with { Verdict = ResultVerdict.Trusted, Reason = $"sanitized by the dual LLM ({decision.Reason})" }
+                        : decision with { Verdict = ResultVerdict.Block, Reason = $"withheld: the dual-LLM sanitization failed ({decision.Reason})" });
                     if (ok)
                     {
                         sanitized++;
@@ -116,7 +108,9 @@ internal sealed partial class LlmProxy
             ArrayPool<byte>.Shared.Return(_body!);
             _body = buffer;
             _length = length;
-            if (!LlmRequestBody.TryParse(_body.AsSpan(0, _length), WantsUsage, out var parsed, out error))
+
+            // The results' byte ranges point into the old body from here on; only their decisions are read later.
+            if (!LlmRequestBody.TryParse(_body.AsSpan(0, _length), WantsUsage, out var parsed, out var error))
             {
                 // The edits replace whole JSON values by JSON values: a body that parsed before parses after.
                 throw new InvalidOperationException($"a rewritten request body no longer parses: {error}");

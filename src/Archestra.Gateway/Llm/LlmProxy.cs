@@ -263,11 +263,11 @@ internal sealed partial class LlmProxy : IDisposable
     }
 
     private void Record(Exchange x) =>
-        Record(new Interaction(x.Profile.Name, x.Upstream.Name, x.Kind, x.Body.Model ?? "", x.RoutedModel, x.Scanner, x.Forwarded, x.Status, x.Error, x.Start, x.FirstToken));
+        Record(new Interaction(x.Profile.Name, x.Upstream.Name, x.Kind, x.Body.Model ?? "", x.RoutedModel, x.Scanner, x.Forwarded, x.Status, x.Error, x.Start, x.FirstToken, x.Guard));
 
     /// <summary>One generation request as the metrics, the budgets and the audit row see it.</summary>
     private readonly record struct Interaction(string Profile, string Provider, LlmProviderKind Kind, string Model, string? RoutedModel,
-        LlmJsonScanner Scanner, bool Forwarded, string Status, string? Error, long Start, long? FirstToken);
+        LlmJsonScanner Scanner, bool Forwarded, string Status, string? Error, long Start, long? FirstToken, LlmToolGuard? Guard = null);
 
     private void Record(in Interaction x)
     {
@@ -276,6 +276,11 @@ internal sealed partial class LlmProxy : IDisposable
         var usage = x.Scanner.Usage;
         var model = x.Model;
         Metrics.Record(x.Profile, x.Provider, model, x.Status, elapsed.TotalSeconds, ttft, usage);
+        if (x.Guard is { Refused.Count: > 0 } guard)
+        {
+            Metrics.RecordBlockedTools(x.Profile, x.Provider, model, guard.Refused.Count);
+            Log.ToolCallsBlocked(_logger, x.Profile, x.Provider, string.Join(", ", guard.Refused));
+        }
 
         // Not forwarded: nothing was billed. Forwarded without reported usage: unknown (null). With usage, a model
         // the table cannot price is counted.
@@ -304,7 +309,7 @@ internal sealed partial class LlmProxy : IDisposable
             DurationMicroseconds = (long)elapsed.TotalMicroseconds,
             TimeToFirstTokenMicroseconds = x.FirstToken is { } f ? (long)Stopwatch.GetElapsedTime(x.Start, f).TotalMicroseconds : null,
             Status = x.Status,
-            Error = x.Error,
+            Error = x.Error ?? x.Guard?.AuditText(),
         });
     }
 
@@ -428,7 +433,8 @@ internal sealed partial class LlmProxy : IDisposable
                     return;
                 }
 
-                if (!await RewriteResultsAsync(proxy).ConfigureAwait(false))
+                // The history's results are judged on the client's bytes, then rewritten (withheld, sanitized, TOON).
+                if (!await EvaluateConversationAsync(proxy).ConfigureAwait(false) || !await RewriteResultsAsync(proxy).ConfigureAwait(false))
                 {
                     return;
                 }
@@ -614,6 +620,10 @@ internal sealed partial class LlmProxy : IDisposable
                     await response.StartAsync(timeout.Token).ConfigureAwait(false);
                     await RelayEventsAsync(stream, response.BodyWriter, timeout.Token).ConfigureAwait(false);
                 }
+                else if (ok && Guard is not null)
+                {
+                    await RelayGuardedBodyAsync(stream, response, timeout.Token).ConfigureAwait(false);
+                }
                 else
                 {
                     await RelayBodyAsync(stream, response.BodyWriter, ok, timeout.Token).ConfigureAwait(false);
@@ -780,7 +790,11 @@ internal sealed partial class LlmProxy : IDisposable
                         var evt = buffer.AsSpan(pos, eventEnd - pos);
                         if (Inspect(evt, ref finished, out var cutStart, out var cutEnd))
                         {
-                            if (cutStart < 0)
+                            if (Guard is not null)
+                            {
+                                RelayGuarded(evt, cutStart, cutEnd, output);
+                            }
+                            else if (cutStart < 0)
                             {
                                 output.Write(evt);
                             }

@@ -54,6 +54,7 @@ internal sealed class LlmProfile
         OpenAi = openAi;
         Anthropic = anthropic;
         PassThrough = config.PassThrough;
+        ToolGuard = config.ToolGuard;
         _keyHashes = [.. config.VirtualKeyHashes];
     }
 
@@ -66,6 +67,9 @@ internal sealed class LlmProfile
     public LlmUpstream? Anthropic { get; }
 
     public bool PassThrough { get; }
+
+    /// <summary>Tool calls in answers are evaluated (<see cref="ProfileLlmConfig.ToolGuard"/>).</summary>
+    public bool ToolGuard { get; }
 
     /// <summary>Neither virtual keys nor pass-through: anyone who reaches the port spends the provider key.</summary>
     public bool Open => _keyHashes.Length == 0 && !PassThrough;

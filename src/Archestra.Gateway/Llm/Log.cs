@@ -21,4 +21,7 @@ internal static partial class Log
 
     [LoggerMessage(3006, LogLevel.Warning, "The usage of LLM profile '{Profile}' could not be read; its budget is checked against the last known usage")]
     public static partial void UsageNotRead(ILogger logger, string profile, Exception exception);
+
+    [LoggerMessage(3007, LogLevel.Warning, "LLM profile '{Profile}' ({Provider}): tool calls in the answer were refused and replaced by text: {Calls}")]
+    public static partial void ToolCallsBlocked(ILogger logger, string profile, string provider, string calls);
 }

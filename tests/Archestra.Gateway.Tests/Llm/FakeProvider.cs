@@ -21,7 +21,7 @@ namespace Archestra.Gateway.Tests.Llm;
 /// answer that status in the provider's error format, <c>cut</c> breaks the stream midway, <c>hang</c> sends one
 /// event and waits until the request is aborted. Every request is recorded.
 /// </summary>
-internal sealed class FakeProvider : IAsyncDisposable
+internal sealed partial class FakeProvider : IAsyncDisposable
 {
     public const string OpenAiText = "Hello from the fake";
     public const string AnthropicText = "Hello from the fake Claude";
@@ -53,6 +53,7 @@ internal sealed class FakeProvider : IAsyncDisposable
         app.MapGet("/v1/models", static (HttpContext c) => c.Response.WriteAsync("""{"object":"list","data":[{"id":"gpt-4o","object":"model","created":1700000000,"owned_by":"openai"}]}"""));
         app.MapPost("/v1/messages", fake.MessagesAsync);
         app.MapPost("/v1/messages/count_tokens", fake.CountTokensAsync);
+        fake.MapToolScripts(app);
         await app.StartAsync();
         fake.BaseUrl = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single());
         return fake;
@@ -96,7 +97,7 @@ internal sealed class FakeProvider : IAsyncDisposable
         using var json = JsonDocument.Parse(body);
         var root = json.RootElement;
         var model = root.GetProperty("model").GetString()!;
-        if (await FailAsync(context, model, openAi: true))
+        if (DualLlmRole(root, openAi: true) is null && (await FailAsync(context, model, openAi: true) || await ToolCallScriptAsync(context, root, model, LlmApiShape.Chat)))
         {
             return;
         }
@@ -149,7 +150,7 @@ internal sealed class FakeProvider : IAsyncDisposable
         using var json = JsonDocument.Parse(body);
         var root = json.RootElement;
         var model = root.GetProperty("model").GetString()!;
-        if (await FailAsync(context, model, openAi: false))
+        if (DualLlmRole(root, openAi: false) is null && (await FailAsync(context, model, openAi: false) || await ToolCallScriptAsync(context, root, model, LlmApiShape.Anthropic)))
         {
             return;
         }

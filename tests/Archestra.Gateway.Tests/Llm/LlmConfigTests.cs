@@ -28,7 +28,7 @@ public sealed class LlmConfigTests
               },
               "profiles": {
                 "team": { "llm": { "openai": "openai", "anthropic": "claude", "virtualKeys": ["env:TEAM_KEY"] } },
-                "byok": { "llm": { "openai": "local", "passThrough": true } }
+                "byok": { "llm": { "openai": "local", "passThrough": true, "toolGuard": false } }
               }
             }
             """);
@@ -45,6 +45,7 @@ public sealed class LlmConfigTests
         Assert.Equal(("openai", "claude", false), (team.Llm!.OpenAi, team.Llm.Anthropic, team.Llm.PassThrough));
         Assert.Equal(SHA256.HashData(Encoding.UTF8.GetBytes("vk-team")), Assert.Single(team.Llm.VirtualKeyHashes));
         Assert.True(config.Profiles[1].Llm!.PassThrough);
+        Assert.Equal((true, false), (team.Llm.ToolGuard, config.Profiles[1].Llm!.ToolGuard));
     }
 
     [Fact]
@@ -85,7 +86,7 @@ public sealed class LlmConfigTests
         { """{"llmProviders": {"o": {"kind": "openai"}}, "profiles": {"p": {"llm": {"openai": "o", "passThrough": true, "virtualKeys": ["env:TEAM_KEY"]}}}}""", "$.profiles.p.llm.virtualKeys: virtualKeys and passThrough: true exclude each other: with pass-through the client's own provider key is forwarded" },
         { """{"profiles": {"p": {"llm": {"virtualKeys": ["plain-key"]}}}}""", "$.profiles.p.llm.virtualKeys[0]: secrets are never written inline: use env:NAME or sha256:HEX" },
         { """{"profiles": {"p": {"llm": {}}}}""", "$.profiles.p.llm: expected at least one of openai or anthropic: the name of an entry in $.llmProviders" },
-        { """{"profiles": {"p": {"llm": {"gemini": "x"}}}}""", "$.profiles.p.llm.gemini: unknown key; expected one of: openai, anthropic, virtualKeys, passThrough, dualLlm, toon" },
+        { """{"profiles": {"p": {"llm": {"gemini": "x"}}}}""", "$.profiles.p.llm.gemini: unknown key; expected one of: openai, anthropic, virtualKeys, passThrough, toolGuard, dualLlm, toon" },
         { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "toon": "yes"}}}}""", "$.profiles.p.llm.toon: expected a boolean, got a string" },
         { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "q", "model": "m"}}}}}""", "$.profiles.p.llm.dualLlm.provider: unknown provider 'q'; expected one of: o" },
         { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}, "local": {"kind": "openai"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "local", "model": "m"}}}}}""", "$.profiles.p.llm.dualLlm.provider: provider 'local' has no apiKey; the quarantined model is called with the provider's own key (env:NAME)" },
@@ -93,6 +94,7 @@ public sealed class LlmConfigTests
         { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "o", "model": "m", "maxRounds": 9}}}}}""", "$.profiles.p.llm.dualLlm.maxRounds: expected an integer between 1 and 5, got 9" },
         { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "o", "model": ""}}}}}""", "$.profiles.p.llm.dualLlm.model: expected a model name (1 to 256 characters), got ''" },
         { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "o", "model": "m", "rounds": 2}}}}}""", "$.profiles.p.llm.dualLlm.rounds: unknown key; expected one of: provider, model, mainModel, maxRounds" },
+        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "toolGuard": "yes"}}}}""", "$.profiles.p.llm.toolGuard: expected a boolean, got a string" },
     };
 
     [Theory]

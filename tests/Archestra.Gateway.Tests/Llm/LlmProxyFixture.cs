@@ -52,12 +52,15 @@ public sealed class LlmProxyFixture : IAsyncLifetime
     }
 
     /// <summary>The audit rows of one requested model, once the writer has stored <paramref name="count"/> of them.</summary>
-    internal async Task<IReadOnlyList<LlmInteractionRecord>> AuditAsync(string model, int count = 1)
+    internal Task<IReadOnlyList<LlmInteractionRecord>> AuditAsync(string model, int count = 1) => AuditAsync(Gateway, model, count);
+
+    /// <summary>The audit rows of one requested model in <paramref name="gateway"/>, once the writer has stored <paramref name="count"/> of them.</summary>
+    internal static async Task<IReadOnlyList<LlmInteractionRecord>> AuditAsync(GatewayHarness gateway, string model, int count = 1)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (true)
         {
-            var page = await Gateway.Server.Store.ListLlmInteractionsAsync(new LlmInteractionQuery { Model = model, Limit = 100 });
+            var page = await gateway.Server.Store.ListLlmInteractionsAsync(new LlmInteractionQuery { Model = model, Limit = 100 });
             var rows = page.Items.Where(r => r.RequestedModel == model).ToList();
             if (rows.Count >= count || DateTime.UtcNow > deadline)
             {

@@ -272,4 +272,39 @@ public sealed class RequestRewriteTests(RewriteFixture fixture) : IClassFixture<
         Assert.Equal(Toon.Encode(Encoding.UTF8.GetBytes(json)), content);
         Assert.Equal("orders[2]{sku,qty}:\n  A-1,2\n  B-7,1\ntotal: 3", content);
     }
+
+    /// <summary>The fake model <c>call:db__query</c> answers with a call of db__query; the guard decides it in the history's trust.</summary>
+    private async Task<ChatCompletion> CallAfterAsync(string profile, List<ChatMessage> history)
+    {
+        var options = new ChatCompletionOptions { Tools = { ChatTool.CreateFunctionTool("db__query", "query the database") } };
+        return (await Chat("call:db__query", profile).CompleteChatAsync(history, options, Ct)).Value;
+    }
+
+    [Fact]
+    public async Task Without_a_dual_llm_config_a_result_to_sanitize_taints_the_conversation_and_a_later_tool_call_is_refused()
+    {
+        var completion = await CallAfterAsync("nodual", MailConversation($"Mail for the guard test. {Injection}"));
+
+        Assert.Empty(completion.ToolCalls);
+        Assert.Contains("mail__read", completion.Content[^1].Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_sanitized_or_withheld_result_leaves_the_conversation_trusted_so_a_later_tool_call_goes_through()
+    {
+        Script("""{"answer": 1}""");
+
+        var sanitized = await CallAfterAsync("dual-guard", MailConversation($"Mail for the sanitized guard test. {Injection}"));
+
+        var call = Assert.Single(sanitized.ToolCalls);
+        Assert.Equal("db__query", call.FunctionName);
+
+        var withheld = await CallAfterAsync("dual-guard",
+        [
+            new UserChatMessage("fetch it"),
+            new AssistantChatMessage([ChatToolCall.CreateFunctionToolCall("w1", "web__fetch", BinaryData.FromString("{}"))]),
+            new ToolChatMessage("w1", "the SECRET plans"),
+        ]);
+        Assert.Equal("db__query", Assert.Single(withheld.ToolCalls).FunctionName);
+    }
 }

@@ -19,7 +19,7 @@ public sealed class RewriteFixture : IAsyncLifetime
     public const string OpenAiQuarantineModel = "gpt-4o-mini";
 
     /// <summary>Profiles that quarantine on Anthropic's claude-haiku-4-5, one per test that counts its rows.</summary>
-    public static readonly string[] DualProfiles = ["dual", "dual-cache", "dual-bad", "dual-down"];
+    public static readonly string[] DualProfiles = ["dual", "dual-cache", "dual-bad", "dual-down", "dual-guard"];
 
     internal FakeProvider Fake { get; private set; } = null!;
 
