@@ -9,7 +9,8 @@ internal sealed partial class ConfigReader
     private static readonly string[] s_llmProviderKeys = ["kind", "baseUrl", "apiKey", "apiKeys", "timeoutSeconds", "connectTimeoutSeconds", "retries", "maxRetryAfterSeconds", "circuitBreaker"];
     private static readonly string[] s_llmSettingKeys = ["timeoutSeconds", "connectTimeoutSeconds", "retries", "maxRetryAfterSeconds", "circuitBreaker"];
     private static readonly string[] s_circuitBreakerKeys = ["failureRatio", "minimumThroughput", "samplingSeconds", "breakSeconds"];
-    private static readonly string[] s_profileLlmKeys = ["openai", "anthropic", "virtualKeys", "passThrough", "toolGuard"];
+    private static readonly string[] s_profileLlmKeys = ["openai", "anthropic", "virtualKeys", "passThrough", "toolGuard", "dualLlm", "toon"];
+    private static readonly string[] s_dualLlmKeys = ["provider", "model", "mainModel", "maxRounds"];
 
     /// <summary>Providers read so far, for the profiles' references (read after <c>llmProviders</c>).</summary>
     private readonly List<LlmProviderConfig> _llmProviders = [];
@@ -264,26 +265,16 @@ internal sealed partial class ConfigReader
                     ReadTokens(property.Value, itemPath, hashes);
                     break;
                 case "passThrough":
-                    if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
-                    {
-                        config = config with { PassThrough = property.Value.GetBoolean() };
-                    }
-                    else
-                    {
-                        ExpectedKind(itemPath, "a boolean", property.Value);
-                    }
-
+                    config = config with { PassThrough = ReadBoolean(property.Value, itemPath, config.PassThrough) };
                     break;
                 case "toolGuard":
-                    if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
-                    {
-                        config = config with { ToolGuard = property.Value.GetBoolean() };
-                    }
-                    else
-                    {
-                        ExpectedKind(itemPath, "a boolean", property.Value);
-                    }
-
+                    config = config with { ToolGuard = ReadBoolean(property.Value, itemPath, config.ToolGuard) };
+                    break;
+                case "toon":
+                    config = config with { Toon = ReadBoolean(property.Value, itemPath, config.Toon) };
+                    break;
+                case "dualLlm":
+                    config = config with { DualLlm = ReadDualLlm(property.Value, itemPath) };
                     break;
             }
         }
@@ -312,6 +303,101 @@ internal sealed partial class ConfigReader
         return _errors.Count == errorsBefore ? config with { VirtualKeyHashes = hashes } : null;
     }
 
+    /// <summary>A boolean, or (with an error) <paramref name="fallback"/>.</summary>
+    private bool ReadBoolean(JsonElement element, string path, bool fallback)
+    {
+        if (element.ValueKind is JsonValueKind.True or JsonValueKind.False)
+        {
+            return element.GetBoolean();
+        }
+
+        ExpectedKind(path, "a boolean", element);
+        return fallback;
+    }
+
+    /// <summary>The provider named <paramref name="name"/>, or null (with an error unless it is declared with errors of its own).</summary>
+    private LlmProviderConfig? FindProvider(Text name, string path)
+    {
+        var provider = _llmProviders.Find(p => p.Name == name.Value);
+        if (provider is null && !_declaredLlmProviders.Contains(name.Value))
+        {
+            // A provider with its own errors is declared but not read: report only those errors.
+            Error(path, _declaredLlmProviders.Count == 0
+                ? $"unknown provider {name.Shown}; no providers are configured in $.llmProviders"
+                : $"unknown provider {name.Shown}; expected one of: {string.Join(", ", _declaredLlmProviders)}");
+        }
+
+        return provider;
+    }
+
+    private DualLlmConfig? ReadDualLlm(JsonElement element, string path)
+    {
+        if (!ExpectObject(element, path))
+        {
+            return null;
+        }
+
+        var errorsBefore = _errors.Count;
+        string? provider = null, model = null, mainModel = null;
+        var maxRounds = 3;
+        foreach (var property in KnownProperties(element, path, s_dualLlmKeys))
+        {
+            var itemPath = Child(path, property.Name);
+            switch (property.Name)
+            {
+                case "provider":
+                    if (TryReadString(property.Value, itemPath, out var name))
+                    {
+                        var found = FindProvider(name, itemPath);
+                        if (found is { ApiKey: null })
+                        {
+                            Error(itemPath, $"provider '{found.Name}' has no apiKey; the quarantined model is called with the provider's own key (env:NAME)");
+                        }
+
+                        provider = name.Value;
+                    }
+
+                    break;
+                case "model":
+                    model = ReadModelName(property.Value, itemPath);
+                    break;
+                case "mainModel":
+                    mainModel = ReadModelName(property.Value, itemPath);
+                    break;
+                case "maxRounds":
+                    if (TryReadInteger(property.Value, itemPath, 1, 5, out var rounds))
+                    {
+                        maxRounds = (int)rounds;
+                    }
+
+                    break;
+            }
+        }
+
+        if (_errors.Count == errorsBefore && (provider is null || model is null))
+        {
+            Error(path, "expected provider (an entry in $.llmProviders) and model: the quarantined model that reads sanitize_with_dual_llm results");
+        }
+
+        return _errors.Count == errorsBefore ? new DualLlmConfig { Provider = provider!, Model = model!, MainModel = mainModel, MaxRounds = maxRounds } : null;
+    }
+
+    private string? ReadModelName(JsonElement element, string path)
+    {
+        if (!TryReadString(element, path, out var text))
+        {
+            return null;
+        }
+
+        if (text.Value.Length is 0 or > 256)
+        {
+            Error(path, $"expected a model name (1 to 256 characters), got {text.Shown}");
+            return null;
+        }
+
+        return text.Value;
+    }
+
     private string? ReadProviderReference(JsonElement element, string path, LlmProviderKind expected)
     {
         if (!TryReadString(element, path, out var text))
@@ -319,17 +405,9 @@ internal sealed partial class ConfigReader
             return null;
         }
 
-        var provider = _llmProviders.Find(p => p.Name == text.Value);
+        var provider = FindProvider(text, path);
         if (provider is null)
         {
-            // A provider with its own errors is declared but not read: report only those errors.
-            if (!_declaredLlmProviders.Contains(text.Value))
-            {
-                Error(path, _declaredLlmProviders.Count == 0
-                    ? $"unknown provider {text.Shown}; no providers are configured in $.llmProviders"
-                    : $"unknown provider {text.Shown}; expected one of: {string.Join(", ", _declaredLlmProviders)}");
-            }
-
             return null;
         }
 

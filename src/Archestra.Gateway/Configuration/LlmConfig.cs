@@ -111,4 +111,28 @@ public sealed record ProfileLlmConfig
     /// request's conversation, and replace refused ones with text. On by default: the same policies guard the MCP path.
     /// </summary>
     public bool ToolGuard { get; init; } = true;
+
+    /// <summary>The quarantine for tool results a policy marks <c>sanitize_with_dual_llm</c>; null: they count as untrusted.</summary>
+    public DualLlmConfig? DualLlm { get; init; }
+
+    /// <summary>Tool results whose text is a JSON object or array go upstream as TOON when that is shorter.</summary>
+    public bool Toon { get; init; }
+}
+
+/// <summary>A profile's <c>llm.dualLlm</c>: who asks the questions and who reads the raw result (README, "Dual LLM").</summary>
+public sealed record DualLlmConfig
+{
+    /// <summary>The <c>llmProviders</c> entry of the quarantined model (the one that reads the raw result).</summary>
+    public required string Provider { get; init; }
+
+    public required string Model { get; init; }
+
+    /// <summary>The model that asks the questions, on the request's own provider; null: the request's model.</summary>
+    public string? MainModel { get; init; }
+
+    /// <summary>
+    /// Questions per result. 3 lets the main model narrow down twice after a first broad question; each round
+    /// costs two calls before the request can go upstream, hence the cap of 5.
+    /// </summary>
+    public int MaxRounds { get; init; } = 3;
 }

@@ -265,17 +265,24 @@ internal sealed partial class LlmProxy : IDisposable
         }
     }
 
-    private void Record(Exchange x)
+    private void Record(Exchange x) =>
+        Record(new Interaction(x.Profile.Name, x.Upstream.Name, x.Kind, x.Body.Model ?? "", x.RoutedModel, x.Scanner, x.Forwarded, x.Status, x.Error, x.Start, x.FirstToken, x.Guard));
+
+    /// <summary>One generation request as the metrics, the budgets and the audit row see it.</summary>
+    private readonly record struct Interaction(string Profile, string Provider, LlmProviderKind Kind, string Model, string? RoutedModel,
+        LlmJsonScanner Scanner, bool Forwarded, string Status, string? Error, long Start, long? FirstToken, LlmToolGuard? Guard = null);
+
+    private void Record(in Interaction x)
     {
         var elapsed = Stopwatch.GetElapsedTime(x.Start);
         double? ttft = x.FirstToken is { } t ? Stopwatch.GetElapsedTime(x.Start, t).TotalSeconds : null;
         var usage = x.Scanner.Usage;
-        var model = x.Body.Model ?? "";
-        Metrics.Record(x.Profile.Name, x.Upstream.Name, model, x.Status, elapsed.TotalSeconds, ttft, usage);
+        var model = x.Model;
+        Metrics.Record(x.Profile, x.Provider, model, x.Status, elapsed.TotalSeconds, ttft, usage);
         if (x.Guard is { Refused.Count: > 0 } guard)
         {
-            Metrics.RecordBlockedTools(x.Profile.Name, x.Upstream.Name, model, guard.Refused.Count);
-            Log.ToolCallsBlocked(_logger, x.Profile.Name, x.Upstream.Name, string.Join(", ", guard.Refused));
+            Metrics.RecordBlockedTools(x.Profile, x.Provider, model, guard.Refused.Count);
+            Log.ToolCallsBlocked(_logger, x.Profile, x.Provider, string.Join(", ", guard.Refused));
         }
 
         // Not forwarded: nothing was billed. Forwarded without reported usage: unknown (null). With usage, a model
@@ -287,15 +294,15 @@ internal sealed partial class LlmProxy : IDisposable
             var prices = CurrentCosts().Prices;
             var forwarded = x.RoutedModel ?? model;
             cost = prices.Cost(x.Scanner.Model ?? forwarded, billed) ?? (x.Scanner.Model is null ? null : prices.Cost(forwarded, billed));
-            Metrics.RecordCost(x.Profile.Name, x.Upstream.Name, model, cost);
-            _budgets.Add(x.Profile.Name, usage.TotalInput + usage.Output, cost);
+            Metrics.RecordCost(x.Profile, x.Provider, model, cost);
+            _budgets.Add(x.Profile, usage.TotalInput + usage.Output, cost);
         }
 
         _gateway.Audit?.Enqueue(new LlmInteractionRecord
         {
-            Profile = x.Profile.Name,
-            Provider = x.Upstream.Name,
-            RequestedModel = x.Body.Model ?? "",
+            Profile = x.Profile,
+            Provider = x.Provider,
+            RequestedModel = model,
             UsedModel = x.Scanner.Model ?? x.RoutedModel,
             InputTokens = usage.TotalInput,
             OutputTokens = usage.Output,
@@ -429,11 +436,13 @@ internal sealed partial class LlmProxy : IDisposable
                     return;
                 }
 
-                ApplyRules(proxy);
-                if (!await EvaluateConversationAsync(proxy).ConfigureAwait(false))
+                // The history's results are judged on the client's bytes, then rewritten (withheld, sanitized, TOON).
+                if (!await EvaluateConversationAsync(proxy).ConfigureAwait(false) || !await RewriteResultsAsync(proxy).ConfigureAwait(false))
                 {
                     return;
                 }
+
+                ApplyRules(proxy);
             }
 
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Aborted);
@@ -472,10 +481,7 @@ internal sealed partial class LlmProxy : IDisposable
                 return false;
             }
 
-            // Only chat completions has stream_options; the Responses API and Anthropic always report usage.
-            var wantUsage = Kind == LlmProviderKind.OpenAi && Endpoint == LlmEndpoint.Generation
-                && Context.Request.RouteValues["rest"] as string == "chat/completions";
-            if (!LlmRequestBody.TryParse(_body.AsSpan(0, _length), wantUsage, out var parsed, out var error))
+            if (!LlmRequestBody.TryParse(_body.AsSpan(0, _length), WantsUsage, out var parsed, out var error))
             {
                 await FailAsync(LlmError.BadRequest, $"Invalid request: {error}.").ConfigureAwait(false);
                 return false;

@@ -73,6 +73,7 @@ internal sealed class LlmProfile
     public LlmProfile(string name, ProfileLlmConfig config, LlmUpstream? openAi, LlmUpstream? anthropic)
     {
         Name = name;
+        Config = config;
         OpenAi = openAi;
         Anthropic = anthropic;
         PassThrough = config.PassThrough;
@@ -81,6 +82,8 @@ internal sealed class LlmProfile
     }
 
     public string Name { get; }
+
+    public ProfileLlmConfig Config { get; }
 
     public LlmUpstream? OpenAi { get; }
 

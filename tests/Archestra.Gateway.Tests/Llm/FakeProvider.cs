@@ -123,8 +123,16 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         using var json = JsonDocument.Parse(body);
         var root = json.RootElement;
         var model = root.GetProperty("model").GetString()!;
-        if (await FailAsync(context, Scripted(context, model), openAi: true) || await ToolCallScriptAsync(context, root, model, LlmApiShape.Chat))
+        if (DualLlmRole(root, openAi: true) is null && (await FailAsync(context, Scripted(context, model), openAi: true) || await ToolCallScriptAsync(context, root, model, LlmApiShape.Chat)))
         {
+            return;
+        }
+
+        if (DualLlmRole(root, openAi: true) is { } role)
+        {
+            context.Response.ContentType = "application/json";
+            var payload = Script(role, body);
+            await context.Response.WriteAsync($$$"""{"id":"chatcmpl-d","object":"chat.completion","created":1700000000,"model":"{{{UsedModel(model)}}}","choices":[{"index":0,"message":{"role":"assistant","content":{{{JsonSerializer.Serialize(payload)}}},"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{{{OpenAiUsage}}}}""");
             return;
         }
 
@@ -173,12 +181,25 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         using var json = JsonDocument.Parse(body);
         var root = json.RootElement;
         var model = root.GetProperty("model").GetString()!;
-        if (await FailAsync(context, Scripted(context, model), openAi: false) || await ToolCallScriptAsync(context, root, model, LlmApiShape.Anthropic))
+        if (DualLlmRole(root, openAi: false) is null && (await FailAsync(context, Scripted(context, model), openAi: false) || await ToolCallScriptAsync(context, root, model, LlmApiShape.Anthropic)))
         {
             return;
         }
 
         context.Response.Headers["request-id"] = "req_fake_1";
+        if (DualLlmRole(root, openAi: false) is { } role)
+        {
+            // The forced tool's input when the payload is a JSON object, as Claude answers a forced tool_choice; else text.
+            var payload = Script(role, body);
+            var isObject = payload.TrimStart().StartsWith('{') && IsJson(payload);
+            var block = isObject
+                ? $$$"""{"type":"tool_use","id":"toolu_d","name":"{{{root.GetProperty("tool_choice").GetProperty("name").GetString()}}}","input":{{{payload}}}}"""
+                : $$$"""{"type":"text","text":{{{JsonSerializer.Serialize(payload)}}}}""";
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync($$$"""{"id":"msg_d","type":"message","role":"assistant","model":"{{{model}}}","content":[{{{block}}}],"stop_reason":"{{{(isObject ? "tool_use" : "end_turn")}}}","stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":9}}""");
+            return;
+        }
+
         var stream = root.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
         if (await ToolCallAsync(context, root, model, stream, openAi: false))
         {
@@ -200,6 +221,52 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         await ReadAsync(context, "/v1/messages/count_tokens");
         context.Response.ContentType = "application/json";
         await context.Response.WriteAsync("""{"input_tokens":42}""");
+    }
+
+    // ---- dual LLM ----
+
+    /// <summary>
+    /// Plays both dual-LLM roles: given the role (<c>question</c> for the main model, <c>answer</c> for the
+    /// quarantined one) and the request body, returns the JSON (or text) the model writes. Null: the role's
+    /// requests fail with 500.
+    /// </summary>
+    public Func<string, string, string>? DualLlmScript { get; set; }
+
+    /// <summary>The role of a dual-LLM request: its strict json_schema (OpenAI) or forced tool (Anthropic) names it.</summary>
+    private static string? DualLlmRole(JsonElement root, bool openAi)
+    {
+        string? name = null;
+        if (openAi && root.TryGetProperty("response_format", out var format) && format.TryGetProperty("json_schema", out var schema))
+        {
+            name = schema.GetProperty("name").GetString();
+        }
+        else if (!openAi && root.TryGetProperty("tool_choice", out var choice) && choice.TryGetProperty("name", out var tool))
+        {
+            name = tool.GetString();
+        }
+
+        return name switch
+        {
+            "ask_question" => "question",
+            "answer" => "answer",
+            _ => null,
+        };
+    }
+
+    private string Script(string role, string body) =>
+        DualLlmScript?.Invoke(role, body) ?? throw new InvalidOperationException("no dual-LLM script");
+
+    private static bool IsJson(string text)
+    {
+        try
+        {
+            using var _ = JsonDocument.Parse(text);
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     // ---- shared ----

@@ -79,6 +79,31 @@ public sealed class LlmConfigTests
         Assert.NotEqual(openai, openai with { Keys = [openai.Keys[1], openai.Keys[0]] });
     }
 
+    [Fact]
+    public void A_dual_llm_quarantine_and_toon_are_read_with_their_defaults()
+    {
+        var result = Load("""
+            {
+              "llmProviders": {
+                "openai": { "kind": "openai", "apiKey": "env:OPENAI_KEY" },
+                "claude": { "kind": "anthropic", "apiKey": "env:OPENAI_KEY" }
+              },
+              "profiles": {
+                "a": { "llm": { "openai": "openai", "toon": true, "dualLlm": { "provider": "claude", "model": "claude-haiku-4-5" } } },
+                "b": { "llm": { "openai": "openai", "dualLlm": { "provider": "openai", "model": "gpt-5-nano", "mainModel": "gpt-5-mini", "maxRounds": 5 } } }
+              }
+            }
+            """);
+
+        Assert.Empty(result.Errors);
+        var a = result.Config!.Profiles[0].Llm!;
+        Assert.True(a.Toon);
+        Assert.Equal(new DualLlmConfig { Provider = "claude", Model = "claude-haiku-4-5", MainModel = null, MaxRounds = 3 }, a.DualLlm);
+        var b = result.Config.Profiles[1].Llm!;
+        Assert.False(b.Toon);
+        Assert.Equal(new DualLlmConfig { Provider = "openai", Model = "gpt-5-nano", MainModel = "gpt-5-mini", MaxRounds = 5 }, b.DualLlm);
+    }
+
     public static TheoryData<string, string> InvalidConfigs => new()
     {
         { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "sk-inline"}}}""", "$.llmProviders.o.apiKey: secrets are never written inline: use env:NAME" },
@@ -101,7 +126,14 @@ public sealed class LlmConfigTests
         { """{"llmProviders": {"o": {"kind": "openai"}}, "profiles": {"p": {"llm": {"openai": "o", "passThrough": true, "virtualKeys": ["env:TEAM_KEY"]}}}}""", "$.profiles.p.llm.virtualKeys: virtualKeys and passThrough: true exclude each other: with pass-through the client's own provider key is forwarded" },
         { """{"profiles": {"p": {"llm": {"virtualKeys": ["plain-key"]}}}}""", "$.profiles.p.llm.virtualKeys[0]: secrets are never written inline: use env:NAME or sha256:HEX" },
         { """{"profiles": {"p": {"llm": {}}}}""", "$.profiles.p.llm: expected at least one of openai or anthropic: the name of an entry in $.llmProviders" },
-        { """{"profiles": {"p": {"llm": {"gemini": "x"}}}}""", "$.profiles.p.llm.gemini: unknown key; expected one of: openai, anthropic, virtualKeys, passThrough, toolGuard" },
+        { """{"profiles": {"p": {"llm": {"gemini": "x"}}}}""", "$.profiles.p.llm.gemini: unknown key; expected one of: openai, anthropic, virtualKeys, passThrough, toolGuard, dualLlm, toon" },
+        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "toon": "yes"}}}}""", "$.profiles.p.llm.toon: expected a boolean, got a string" },
+        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "q", "model": "m"}}}}}""", "$.profiles.p.llm.dualLlm.provider: unknown provider 'q'; expected one of: o" },
+        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}, "local": {"kind": "openai"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "local", "model": "m"}}}}}""", "$.profiles.p.llm.dualLlm.provider: provider 'local' has no apiKey; the quarantined model is called with the provider's own key (env:NAME)" },
+        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "o"}}}}}""", "$.profiles.p.llm.dualLlm: expected provider (an entry in $.llmProviders) and model: the quarantined model that reads sanitize_with_dual_llm results" },
+        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "o", "model": "m", "maxRounds": 9}}}}}""", "$.profiles.p.llm.dualLlm.maxRounds: expected an integer between 1 and 5, got 9" },
+        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "o", "model": ""}}}}}""", "$.profiles.p.llm.dualLlm.model: expected a model name (1 to 256 characters), got ''" },
+        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "o", "model": "m", "rounds": 2}}}}}""", "$.profiles.p.llm.dualLlm.rounds: unknown key; expected one of: provider, model, mainModel, maxRounds" },
         { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "toolGuard": "yes"}}}}""", "$.profiles.p.llm.toolGuard: expected a boolean, got a string" },
     };
 

@@ -1,0 +1,165 @@
+using System.Text;
+using System.Text.Json;
+using Archestra.Gateway.Configuration;
+
+namespace Archestra.Gateway.Llm.DualLlm;
+
+/// <summary>
+/// What the main model is told when it writes its questions: the last text the user wrote before the result and
+/// the arguments of the call that produced it. Read with a DOM because it runs only when a result is sanitized
+/// and not yet cached, never per request.
+/// </summary>
+internal static class DualLlmContext
+{
+    public static DualLlmTask Read(LlmProviderKind kind, bool responsesApi, ReadOnlySpan<byte> body, string tool, string callId)
+    {
+        var user = "";
+        var arguments = "{}";
+        try
+        {
+            using var document = JsonDocument.Parse(body.ToArray());
+            var root = document.RootElement;
+            var items = root.TryGetProperty(responsesApi ? "input"u8 : "messages"u8, out var list) && list.ValueKind == JsonValueKind.Array ? list : default;
+            if (items.ValueKind != JsonValueKind.Array)
+            {
+                return new DualLlmTask(tool, arguments, responsesApi && list.ValueKind == JsonValueKind.String ? list.GetString()! : user);
+            }
+
+            foreach (var item in items.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.Object)
+                {
+                    continue;
+                }
+
+                if (IsResultOf(kind, responsesApi, item, callId))
+                {
+                    break;
+                }
+
+                if (Str(item, "role"u8) == "user" && Text(item.TryGetProperty("content"u8, out var c) ? c : default) is { Length: > 0 } text)
+                {
+                    user = text;
+                }
+
+                if (Arguments(kind, responsesApi, item, callId) is { } found)
+                {
+                    arguments = found;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // The proxy parsed the body already; a failure here only leaves the context empty.
+        }
+
+        return new DualLlmTask(tool, arguments, user);
+    }
+
+    /// <summary>True for the message (or item) that carries the result: the main model's context ends before it.</summary>
+    private static bool IsResultOf(LlmProviderKind kind, bool responsesApi, JsonElement item, string callId)
+    {
+        if (responsesApi)
+        {
+            return Str(item, "type"u8) == "function_call_output" && Str(item, "call_id"u8) == callId;
+        }
+
+        if (kind == LlmProviderKind.OpenAi)
+        {
+            return Str(item, "role"u8) == "tool" && Str(item, "tool_call_id"u8) == callId;
+        }
+
+        if (item.TryGetProperty("content"u8, out var blocks) && blocks.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var block in blocks.EnumerateArray())
+            {
+                if (block.ValueKind == JsonValueKind.Object && Str(block, "type"u8) == "tool_result" && Str(block, "tool_use_id"u8) == callId)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The arguments of call <paramref name="callId"/> if this item made it: chat <c>tool_calls</c>, a Responses <c>function_call</c>, an Anthropic <c>tool_use</c>.</summary>
+    private static string? Arguments(LlmProviderKind kind, bool responsesApi, JsonElement item, string callId)
+    {
+        if (responsesApi)
+        {
+            return Str(item, "type"u8) == "function_call" && Str(item, "call_id"u8) == callId ? Str(item, "arguments"u8) : null;
+        }
+
+        if (kind == LlmProviderKind.OpenAi)
+        {
+            if (item.TryGetProperty("tool_calls"u8, out var calls) && calls.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var call in calls.EnumerateArray())
+                {
+                    if (call.ValueKind == JsonValueKind.Object && Str(call, "id"u8) == callId
+                        && call.TryGetProperty("function"u8, out var function) && function.ValueKind == JsonValueKind.Object)
+                    {
+                        return Str(function, "arguments"u8);
+                    }
+                }
+            }
+
+            return null;
+        }
+
+        if (item.TryGetProperty("content"u8, out var blocks) && blocks.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var block in blocks.EnumerateArray())
+            {
+                if (block.ValueKind == JsonValueKind.Object && Str(block, "type"u8) == "tool_use" && Str(block, "id"u8) == callId
+                    && block.TryGetProperty("input"u8, out var input))
+                {
+                    return input.GetRawText();
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A message's text: a string, or its text parts joined (tool results and images are not the user's words).</summary>
+    private static string Text(JsonElement content)
+    {
+        if (content.ValueKind == JsonValueKind.String)
+        {
+            return content.GetString()!;
+        }
+
+        if (content.ValueKind != JsonValueKind.Array)
+        {
+            return "";
+        }
+
+        var text = new StringBuilder();
+        foreach (var part in content.EnumerateArray())
+        {
+            if (part.ValueKind == JsonValueKind.Object && Str(part, "type"u8) is "text" or "input_text" && Str(part, "text"u8) is { } t)
+            {
+                text.Append(text.Length > 0 ? "\n" : "").Append(t);
+            }
+        }
+
+        return text.ToString();
+    }
+
+    private static string? Str(JsonElement element, ReadOnlySpan<byte> name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    /// <summary>The result as the quarantined model reads it: a string's text, or the content's JSON as it was sent.</summary>
+    public static string ResultText(ReadOnlySpan<byte> content, bool isString)
+    {
+        if (!isString)
+        {
+            return Encoding.UTF8.GetString(content);
+        }
+
+        var reader = new Utf8JsonReader(content);
+        return reader.Read() && reader.TokenType == JsonTokenType.String ? reader.GetString()! : Encoding.UTF8.GetString(content);
+    }
+}
