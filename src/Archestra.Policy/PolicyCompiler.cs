@@ -18,7 +18,10 @@ namespace Archestra.Policy;
 ///
 /// <para><b>Profiles.</b> A policy with an empty <c>Profiles</c> list applies to every profile whose
 /// <c>Servers</c> contains the tool's server; if no profile does, that is an error. A policy that names
-/// profiles applies to exactly those, and each must exist and expose the tool's server.</para>
+/// profiles applies to exactly those, and each must exist and expose the tool's server. A profile with
+/// <see cref="ProfilePolicyInput.AgentTools"/> (one the LLM proxy serves) judges tools agents name themselves:
+/// policies and settings for it may name any tool without <c>*</c> (not a built-in), and a policy without
+/// <c>Profiles</c> applies to it whatever its tool.</para>
 ///
 /// <para><b>Compile errors.</b> Compilation returns every error, never a partial snapshot. Each names the
 /// policy (<c>policy "id"</c>, or <c>toolInvocation[i]</c>/<c>trustedData[i]</c> when the id is empty) or the
@@ -178,7 +181,51 @@ public static class PolicyCompiler
     private const string ServerWildcardSuffix = "__*";
 
     private static bool AppliesTo(ValidPolicy policy, ProfileInfo profile) =>
-        policy.Profiles.Count == 0 ? profile.Servers.Contains(policy.Server) : policy.Profiles.Contains(profile.Name);
+        policy.Profiles.Count == 0 ? profile.AgentTools || profile.Servers.Contains(policy.Server) : policy.Profiles.Contains(profile.Name);
+
+    /// <summary>
+    /// A name an agent may give its own tool: anything but a built-in, a wildcard or empty. Agents name their tools
+    /// freely (<c>get_weather</c>), and the LLM proxy sees MCP tools under their namespaced names as well.
+    /// </summary>
+    private static bool IsAgentToolName(string tool) =>
+        tool.Length > 0 && !tool.Contains('*', StringComparison.Ordinal) && !tool.StartsWith(ProfilePolicies.BuiltInPrefix, StringComparison.Ordinal);
+
+    /// <summary>Whether a policy may name an agent's tool: it applies to (or, naming none, may reach) a profile with agent tools.</summary>
+    private static bool AgentToolsAllowed(Dictionary<string, ProfileInfo> profiles, IReadOnlyList<string> named)
+    {
+        if (named.Count == 0)
+        {
+            return AnyAgentToolsProfile(profiles);
+        }
+
+        foreach (var name in named)
+        {
+            if (name is not null && profiles.TryGetValue(name, out var profile) && profile.AgentTools)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool AnyAgentToolsProfile(Dictionary<string, ProfileInfo> profiles)
+    {
+        foreach (var profile in profiles.Values)
+        {
+            if (profile.AgentTools)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string AgentToolHint(string error, string tool, Dictionary<string, ProfileInfo> profiles) =>
+        IsAgentToolName(tool) && !tool.Contains("__", StringComparison.Ordinal) && !AnyAgentToolsProfile(profiles)
+            ? error + " (the names of agents' own tools are accepted only when a profile has an llm section)"
+            : error;
 
     /// <summary>Profiles that share a tool's policy list share its program (keyed by list and policy ids).</summary>
     private static RuleProgram? Program(List<ValidPolicy> policies, char list, Dictionary<string, RuleProgram> programs)
@@ -272,6 +319,10 @@ public static class PolicyCompiler
                         settings[tool] = setting;
                     }
                 }
+                else if (input.AgentTools && setting is not null && (IsAgentToolName(tool) || (tool.EndsWith(ServerWildcardSuffix, StringComparison.Ordinal) && ToolError(tool) is null)))
+                {
+                    settings[tool] = setting;
+                }
                 else if (ToolError(tool) is { } toolError)
                 {
                     errors.Add(new PolicyError(subject, field, toolError));
@@ -290,7 +341,7 @@ public static class PolicyCompiler
                 }
             }
 
-            profiles[input.Profile] = new ProfileInfo(input.Profile, servers, settings);
+            profiles[input.Profile] = new ProfileInfo(input.Profile, servers, settings, input.AgentTools);
         }
 
         return profiles;
@@ -330,9 +381,11 @@ public static class PolicyCompiler
 
             var tool = policy.Tool ?? "";
             var server = "";
-            if (ToolError(tool) is { } toolError)
+            var named = policy.Profiles ?? [];
+            var agentTool = IsAgentToolName(tool) && AgentToolsAllowed(profiles, named);
+            if (ToolError(tool) is { } toolError && !agentTool)
             {
-                errors.Add(new PolicyError(subject, "tool", toolError));
+                errors.Add(new PolicyError(subject, "tool", AgentToolHint(toolError, tool, profiles)));
             }
             else if (tool.EndsWith(ServerWildcardSuffix, StringComparison.Ordinal))
             {
@@ -344,7 +397,6 @@ public static class PolicyCompiler
             }
 
             var targets = new List<string>();
-            var named = policy.Profiles ?? [];
             for (var p = 0; p < named.Count; p++)
             {
                 var name = named[p] ?? "";
@@ -352,7 +404,7 @@ public static class PolicyCompiler
                 {
                     errors.Add(new PolicyError(subject, $"profiles[{p}]", $"unknown profile \"{name}\""));
                 }
-                else if (server.Length > 0 && !profile.Servers.Contains(server))
+                else if (server.Length > 0 && !profile.Servers.Contains(server) && !profile.AgentTools)
                 {
                     errors.Add(new PolicyError(subject, $"profiles[{p}]", $"profile \"{name}\" does not expose server \"{server}\""));
                 }
@@ -362,7 +414,7 @@ public static class PolicyCompiler
                 }
             }
 
-            if (named.Count == 0 && server.Length > 0 && !AnyProfileExposes(profiles, server))
+            if (named.Count == 0 && server.Length > 0 && !AnyProfileExposes(profiles, server) && !AnyAgentToolsProfile(profiles))
             {
                 errors.Add(new PolicyError(subject, "tool", $"unknown server \"{server}\": no profile exposes it"));
             }
@@ -512,7 +564,12 @@ public static class PolicyCompiler
         return separator <= 0 || separator + 2 == tool.Length ? $"\"{tool}\" is not of the form {{server}}__{{tool}}" : null;
     }
 
-    private static string ServerOf(string tool) => tool[..tool.IndexOf("__", StringComparison.Ordinal)];
+    /// <summary>The server part of a namespaced tool; "" for an agent's own tool without one.</summary>
+    private static string ServerOf(string tool)
+    {
+        var separator = tool.IndexOf("__", StringComparison.Ordinal);
+        return separator > 0 ? tool[..separator] : "";
+    }
 
     private static bool AnyProfileExposes(Dictionary<string, ProfileInfo> profiles, string server)
     {
@@ -527,7 +584,7 @@ public static class PolicyCompiler
         return false;
     }
 
-    private sealed record ProfileInfo(string Name, HashSet<string> Servers, Dictionary<string, ToolSettings> Settings);
+    private sealed record ProfileInfo(string Name, HashSet<string> Servers, Dictionary<string, ToolSettings> Settings, bool AgentTools);
 
     private sealed record ValidPolicy(
         string Id,

@@ -31,10 +31,13 @@ public sealed record PolicyDefinition(
 /// <summary>Everything the compiler needs for one profile.</summary>
 /// <param name="Servers">Names of the servers the profile exposes; a policy or setting naming another server is refused.</param>
 /// <param name="Tools">Per-tool defaults keyed by namespaced tool name.</param>
+/// <param name="AgentTools">The profile also judges tool calls that agents send through the LLM proxy, whose tools
+/// are the agents' own: any tool name is accepted for it, and policies that name no profiles apply to it.</param>
 public sealed record ProfilePolicyInput(
     string Profile,
     IReadOnlyCollection<string> Servers,
-    IReadOnlyDictionary<string, ToolSettings> Tools);
+    IReadOnlyDictionary<string, ToolSettings> Tools,
+    bool AgentTools = false);
 
 /// <summary>The whole policy configuration: tool-invocation and trusted-data policies plus every profile's defaults.</summary>
 public sealed record PolicySetDefinition(

@@ -150,8 +150,9 @@ public sealed class ReferenceInterpreter(PolicySetDefinition definition)
                 continue;
             }
 
-            var server = tool[..tool.IndexOf("__", StringComparison.Ordinal)];
-            var applies = policy.Profiles.Count == 0 ? profile.Servers.Contains(server) : policy.Profiles.Contains(profileName);
+            var separator = tool.IndexOf("__", StringComparison.Ordinal);
+            var server = separator > 0 ? tool[..separator] : "";
+            var applies = policy.Profiles.Count == 0 ? profile.AgentTools || profile.Servers.Contains(server) : policy.Profiles.Contains(profileName);
             if (applies)
             {
                 result.Add(policy);

@@ -233,7 +233,7 @@ internal static class AdminResources
 
             profile = profile with { TokenHashes = hashes };
             profiles.Add(profile);
-            inputs.Add(new ProfilePolicyInput(profile.Name, profile.Servers, profile.Tools));
+            inputs.Add(new ProfilePolicyInput(profile.Name, profile.Servers, profile.Tools, AgentTools: profile.Llm is not null));
         }
 
         var invocation = new List<PolicyDefinition>(file.PolicyDefinitions.ToolInvocation);

@@ -24,13 +24,14 @@ internal sealed partial class ConfigReader
         var inputs = new List<ProfilePolicyInput>(profiles.Count);
         foreach (var profile in profiles)
         {
-            inputs.Add(new ProfilePolicyInput(profile.Name, profile.Servers, profile.Tools));
+            inputs.Add(new ProfilePolicyInput(profile.Name, profile.Servers, profile.Tools, AgentTools: profile.Llm is not null));
         }
 
         return inputs;
     }
 
-    private Dictionary<string, ToolSettings> ReadToolSettings(JsonElement element, string path, List<string> servers)
+    /// <param name="agentTools">The profile has an <c>llm</c> section: its agents' own tools may have any name.</param>
+    private Dictionary<string, ToolSettings> ReadToolSettings(JsonElement element, string path, List<string> servers, bool agentTools)
     {
         var settings = new Dictionary<string, ToolSettings>(StringComparer.Ordinal);
         if (!ExpectObject(element, path))
@@ -42,14 +43,16 @@ internal sealed partial class ConfigReader
         {
             var toolPath = Child(path, tool.Name);
             var separator = tool.Name.IndexOf("__", StringComparison.Ordinal);
-            if (tool.Name != "*" && (separator <= 0 || separator + 2 == tool.Name.Length))
+            var agentTool = agentTools && tool.Name.Length > 0 && !tool.Name.Contains('*', StringComparison.Ordinal);
+            if (tool.Name != "*" && !agentTool && (separator <= 0 || separator + 2 == tool.Name.Length))
             {
-                Error(toolPath, "expected a namespaced tool name {server}__{tool} (e.g. files__read_file), {server}__* for every tool of a server, or * for every tool of the profile");
+                Error(toolPath, "expected a namespaced tool name {server}__{tool} (e.g. files__read_file), {server}__* for every tool of a server, or * for every tool of the profile"
+                    + (agentTools ? "; an agent's own tool may have any name without *" : ""));
                 continue;
             }
 
-            var server = tool.Name == "*" ? null : tool.Name[..separator];
-            if (server is not null && !servers.Contains(server))
+            var server = tool.Name == "*" || agentTool ? null : tool.Name[..separator];
+            if (server is not null && !servers.Contains(server) && !agentTools)
             {
                 Error(toolPath, $"server '{server}' is not in this profile's servers ({string.Join(", ", servers)})");
                 continue;

@@ -510,7 +510,7 @@ internal sealed partial class ConfigReader
         }
 
         // Read after servers, whatever the key order, because tool names are checked against them.
-        var toolSettings = tools is { } t ? ReadToolSettings(t, toolsPath!, serverNames) : new Dictionary<string, ToolSettings>(StringComparer.Ordinal);
+        var toolSettings = tools is { } t ? ReadToolSettings(t, toolsPath!, serverNames, agentTools: llm is not null) : new Dictionary<string, ToolSettings>(StringComparer.Ordinal);
 
         // A profile that only proxies LLM calls needs no MCP servers.
         if (!hasServers && llm is null)

@@ -17,6 +17,42 @@ public sealed class LlmConfigTests
         });
 
     [Fact]
+    public void An_llm_profile_takes_policies_and_settings_for_its_agents_own_tools()
+    {
+        var result = Load("""
+            {
+              "llmProviders": { "openai": { "kind": "openai", "apiKey": "env:OPENAI_KEY" } },
+              "profiles": {
+                "agents": { "llm": { "openai": "openai" }, "tools": { "read_docs": { "resultTreatment": "trusted" }, "*": { "allowUsageWhenUntrustedDataIsPresent": true } } }
+              },
+              "policies": {
+                "toolInvocation": [ { "id": "no-delete", "tool": "delete_repo", "action": "block_always", "reason": "never" } ]
+              }
+            }
+            """);
+
+        Assert.Empty(result.Errors);
+        var policies = result.Config!.Policies.ForProfile("agents");
+        Assert.Equal(Archestra.Policy.ResultTreatment.Trusted, policies.SettingsFor("read_docs").ResultTreatment);
+        Assert.Equal("no-delete", policies.EvaluateInvocation("delete_repo", "{}"u8, contextTrusted: true).PolicyId);
+    }
+
+    [Fact]
+    public void A_profile_without_llm_still_refuses_a_plain_tool_name_and_says_where_it_would_be_accepted()
+    {
+        var result = Load("""
+            {
+              "mcpServers": { "fs": { "command": "node", "args": ["x.js"] } },
+              "profiles": { "dev": { "servers": ["fs"], "tools": { "read_docs": { "resultTreatment": "trusted" } } } }
+            }
+            """);
+
+        var error = Assert.Single(result.Errors);
+        Assert.Contains("$.profiles.dev.tools.read_docs", error, StringComparison.Ordinal);
+        Assert.Contains("expected a namespaced tool name", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Providers_and_an_llm_only_profile_are_read_with_defaults()
     {
         var result = Load("""

@@ -10,7 +10,9 @@ namespace Archestra.Gateway.Tests.Llm;
 /// The fake provider behind a gateway that enforces the secure tool defaults, with the profiles <c>guard</c>
 /// (tool guard on) and <c>unguarded</c> (<c>toolGuard: false</c>), both exposing the servers <c>web</c> and
 /// <c>mail</c> to the policies. <c>web__*</c> results are untrusted (the default), <c>mail__*</c> results trusted;
-/// <c>web__search</c> may run in an untrusted context, <c>mail__send</c> may not.
+/// <c>web__search</c> may run in an untrusted context, <c>mail__send</c> may not. The LLM-only profile <c>agent</c>
+/// judges an agent's own tools (any name): <c>read_docs</c> results are trusted, everything else has the defaults,
+/// and the policy <c>no-delete</c> refuses <c>delete_repo</c> for repositories named <c>prod-*</c>.
 /// </summary>
 public sealed class ToolGuardFixture : IAsyncLifetime
 {
@@ -36,6 +38,7 @@ public sealed class ToolGuardFixture : IAsyncLifetime
             [
                 new PolicyDefinition("no-wire", "mail__send", [new PolicyCondition("to", "endsWith", "@evil.example")], "block_always", "mail to evil.example is never sent", []),
                 new PolicyDefinition("approve-payments", "mail__pay", [], "require_approval", "payments need a person", []),
+                new PolicyDefinition("no-delete", "delete_repo", [new PolicyCondition("repo", "startsWith", "prod-")], "block_always", "production repositories are never deleted by agents", ["agent"]),
             ],
             [
                 new PolicyDefinition("internal-pages", "web__fetch", [new PolicyCondition("content[*].text", "startsWith", "internal:")], "mark_as_trusted", "internal pages are ours", []),
@@ -43,6 +46,11 @@ public sealed class ToolGuardFixture : IAsyncLifetime
             [
                 new ProfilePolicyInput("guard", ["web", "mail"], settings),
                 new ProfilePolicyInput("unguarded", ["web", "mail"], settings),
+                new ProfilePolicyInput("agent", [], new Dictionary<string, ToolSettings>
+                {
+                    ["read_docs"] = new(ResultTreatment: ResultTreatment.Trusted),
+                    ["*"] = new(AllowUsageWhenUntrustedDataIsPresent: false),
+                }, AgentTools: true),
             ]);
         var compiled = PolicyCompiler.Compile(definitions);
         Assert.True(compiled.Snapshot is not null, string.Join("\n", compiled.Errors));
@@ -60,6 +68,7 @@ public sealed class ToolGuardFixture : IAsyncLifetime
             [
                 new ProfileConfig { Name = "guard", Servers = [], Llm = llm },
                 new ProfileConfig { Name = "unguarded", Servers = [], Llm = llm with { ToolGuard = false } },
+                new ProfileConfig { Name = "agent", Servers = [], Llm = llm },
             ],
             PolicyDefinitions = definitions,
             Policies = compiled.Snapshot!,
