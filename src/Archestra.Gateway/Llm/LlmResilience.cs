@@ -80,6 +80,8 @@ internal static class LlmResilience
     // The OpenAI and Anthropic SDKs back off from 0.5 s, doubling, to at most 8 s.
     private static readonly TimeSpan s_maxBackoff = TimeSpan.FromSeconds(8);
 
+    private static readonly TimeSpan s_retryAfterMargin = TimeSpan.FromMilliseconds(5);
+
     /// <summary>
     /// Retries wrap only the sending of the request (up to the answer's headers): the answer is relayed after the
     /// pipeline returned, so nothing ever reached the client when a retry happens. Timeouts are not Polly's: the
@@ -102,7 +104,8 @@ internal static class LlmResilience
                 Delay = config.RetryDelay,
                 MaxDelay = s_maxBackoff,
                 ShouldHandle = args => new ValueTask<bool>(RetryReason(args.Outcome, args.Context.CancellationToken, maxRetryAfter) is not null),
-                DelayGenerator = static args => new ValueTask<TimeSpan?>(args.Outcome.Result is { } response ? RetryAfter(response) : null),
+                // Timers may fire up to a tick (~1 ms) early; the margin keeps the retry from arriving before the provider said.
+                DelayGenerator = static args => new ValueTask<TimeSpan?>(args.Outcome.Result is { } response && RetryAfter(response) is { } wait ? wait + s_retryAfterMargin : null),
                 OnRetry = args =>
                 {
                     var reason = RetryReason(args.Outcome, args.Context.CancellationToken, maxRetryAfter) ?? "other";
