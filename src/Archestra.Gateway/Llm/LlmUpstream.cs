@@ -1,7 +1,6 @@
 using System.Net;
-using System.Security.Cryptography;
-using System.Text;
 using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Storage;
 using Microsoft.Extensions.Logging;
 using Polly;
 
@@ -99,24 +98,6 @@ internal sealed class LlmProfile
 
     public LlmUpstream? For(LlmProviderKind kind) => kind == LlmProviderKind.OpenAi ? OpenAi : Anthropic;
 
-    /// <summary>Constant time, like <see cref="Mcp.GatewayProfile.AcceptsToken"/>: hash, then compare with every hash without an early exit.</summary>
-    public bool AcceptsKey(ReadOnlySpan<char> key)
-    {
-        if (key.IsEmpty || key.Length > 4096)
-        {
-            return false;
-        }
-
-        Span<byte> utf8 = key.Length <= 256 ? stackalloc byte[key.Length * 3] : new byte[key.Length * 3];
-        var n = Encoding.UTF8.GetBytes(key, utf8);
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(utf8[..n], hash);
-        var ok = false;
-        foreach (var expected in _keyHashes)
-        {
-            ok |= CryptographicOperations.FixedTimeEquals(hash, expected);
-        }
-
-        return ok;
-    }
+    /// <summary>Checks a virtual key in constant time (<see cref="SecretHash.MatchesAny"/>).</summary>
+    public bool AcceptsKey(ReadOnlySpan<char> key) => SecretHash.MatchesAny(key, _keyHashes);
 }

@@ -1,6 +1,5 @@
-using System.Security.Cryptography;
-using System.Text;
 using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Storage;
 
 namespace Archestra.Gateway.Mcp;
 
@@ -59,28 +58,6 @@ internal sealed class GatewayProfile
         return null;
     }
 
-    /// <summary>
-    /// Checks a bearer token in constant time: the token is hashed with SHA-256 and compared with every
-    /// configured hash with <see cref="CryptographicOperations.FixedTimeEquals"/>, without an early exit,
-    /// so timing reveals neither the token nor which one matched.
-    /// </summary>
-    public bool AcceptsToken(ReadOnlySpan<char> token)
-    {
-        if (token.IsEmpty || token.Length > 4096)
-        {
-            return false;
-        }
-
-        Span<byte> utf8 = token.Length <= 256 ? stackalloc byte[token.Length * 3] : new byte[token.Length * 3];
-        var n = Encoding.UTF8.GetBytes(token, utf8);
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(utf8[..n], hash);
-        var ok = false;
-        foreach (var expected in _tokenHashes)
-        {
-            ok |= CryptographicOperations.FixedTimeEquals(hash, expected);
-        }
-
-        return ok;
-    }
+    /// <summary>Checks a bearer token in constant time (<see cref="SecretHash.MatchesAny"/>).</summary>
+    public bool AcceptsToken(ReadOnlySpan<char> token) => SecretHash.MatchesAny(token, _tokenHashes);
 }

@@ -91,4 +91,29 @@ public sealed record AdminChange(Guid Id, DateTime Time, string Actor, string Ac
 public static class SecretHash
 {
     public static byte[] Compute(string secret) => SHA256.HashData(Encoding.UTF8.GetBytes(secret));
+
+    /// <summary>
+    /// Checks a presented secret (a gateway token, a virtual key) in constant time: it is hashed with SHA-256 and
+    /// compared with every hash with <see cref="CryptographicOperations.FixedTimeEquals"/>, without an early exit, so
+    /// timing reveals neither the secret nor which one matched. Allocation-free up to 256 characters.
+    /// </summary>
+    public static bool MatchesAny(ReadOnlySpan<char> secret, byte[][] hashes)
+    {
+        if (secret.IsEmpty || secret.Length > 4096)
+        {
+            return false;
+        }
+
+        Span<byte> utf8 = secret.Length <= 256 ? stackalloc byte[secret.Length * 3] : new byte[secret.Length * 3];
+        var n = Encoding.UTF8.GetBytes(secret, utf8);
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(utf8[..n], hash);
+        var ok = false;
+        foreach (var expected in hashes)
+        {
+            ok |= CryptographicOperations.FixedTimeEquals(hash, expected);
+        }
+
+        return ok;
+    }
 }
