@@ -1,5 +1,7 @@
 using System.Text.Json;
+using Archestra.Gateway.Llm;
 using Archestra.Gateway.Storage;
+using Archestra.Policy.Llm;
 using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Admin;
@@ -24,8 +26,6 @@ internal sealed partial class AdminHandlers
 
     /// <param name="Kind">tokens or usd (stored as the schema's "cost").</param>
     private sealed record ApiLimit(Guid Id, string Profile, string Kind, string Period, decimal Value, DateTime CreatedAt, DateTime UpdatedAt);
-
-    private sealed record RuleConditions(long? MaxInputTokens, long? MaxInputChars, bool? HasTools, string? RequestedModel);
 
     private sealed record ApiRule(Guid Id, string? Profile, RuleConditions Conditions, string TargetModel, bool Enabled, DateTime CreatedAt, DateTime UpdatedAt);
 
@@ -302,7 +302,7 @@ internal sealed partial class AdminHandlers
 
     private Task<List<ApiRule>> LoadRulesAsync(CancellationToken ct) => Store.QueryAsync(
         "SELECT id, profiles, conditions, target_model, enabled, created_at, updated_at FROM optimization_rules WHERE managed_by = 'api' ORDER BY created_at, id",
-        static r => new ApiRule(r.Guid(0), AdminResources.ParseStrings(r.String(1)).FirstOrDefault(), ParseRuleConditions(r.String(2)), r.String(3), r.Bool(4), r.Time(5), r.Time(6)), ct);
+        static r => new ApiRule(r.Guid(0), AdminResources.ParseStrings(r.String(1)).FirstOrDefault(), LlmCosts.ReadRuleConditions(r.String(2)), r.String(3), r.Bool(4), r.Time(5), r.Time(6)), ct);
 
     private async Task<AdminResult> ListRulesAsync(HttpContext http)
     {
@@ -480,18 +480,6 @@ internal sealed partial class AdminHandlers
         }
 
         return new RuleConditions(maxTokens is { } t ? (long)t : null, maxChars is { } c ? (long)c : null, hasTools, requested);
-    }
-
-    private static RuleConditions ParseRuleConditions(string json)
-    {
-        using var doc = JsonDocument.Parse(json);
-        var root = doc.RootElement;
-        long? Long(string key) => root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt64() : null;
-        return new RuleConditions(
-            Long("maxInputTokens"),
-            Long("maxInputChars"),
-            root.TryGetProperty("hasTools", out var tools) && tools.ValueKind is JsonValueKind.True or JsonValueKind.False ? tools.GetBoolean() : null,
-            root.TryGetProperty("requestedModel", out var model) && model.ValueKind == JsonValueKind.String ? model.GetString() : null);
     }
 
     private static void WriteRuleConditions(Utf8JsonWriter w, RuleConditions conditions)

@@ -34,7 +34,7 @@ internal sealed record LlmCosts(PriceTable Prices, LimitSet Limits, Optimization
             }, ct, ("enabled", true)).ConfigureAwait(false);
         var rules = await store.QueryAsync(
             "SELECT id, profiles, conditions, target_model, enabled FROM optimization_rules WHERE managed_by = 'api' ORDER BY created_at, id",
-            static r => new OptimizationRuleDefinition(r.Guid(0).ToString("D"), FirstString(r.String(1)), Conditions(r.String(2)), r.String(3), r.Bool(4)), ct).ConfigureAwait(false);
+            static r => new OptimizationRuleDefinition(r.Guid(0).ToString("D"), FirstString(r.String(1)), ReadRuleConditions(r.String(2)), r.String(3), r.Bool(4)), ct).ConfigureAwait(false);
         return new LlmCosts(MergePrices(rows), LimitSet.Create(limits), OptimizationRules.Create(rules));
     }
 
@@ -71,7 +71,8 @@ internal sealed record LlmCosts(PriceTable Prices, LimitSet Limits, Optimization
         return null;
     }
 
-    private static RuleConditions Conditions(string json)
+    /// <summary>A rule's conditions as stored (the <c>conditions</c> JSON column); the admin API reads them the same way.</summary>
+    internal static RuleConditions ReadRuleConditions(string json)
     {
         using var doc = JsonDocument.Parse(json);
         var root = doc.RootElement;
