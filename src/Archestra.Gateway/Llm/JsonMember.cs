@@ -38,6 +38,24 @@ internal static class JsonMember
         return text;
     }
 
+    /// <summary>Reads the property's value: the number when it is a 32-bit integer, else <paramref name="otherwise"/> (the value is skipped).</summary>
+    public static int Int32(ref Utf8JsonReader reader, int otherwise)
+    {
+        reader.Read();
+        var value = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var n) ? n : otherwise;
+        reader.Skip();
+        return value;
+    }
+
+    /// <summary>Reads the property's value: the number when it is a 64-bit integer, else <paramref name="otherwise"/> (the value is skipped).</summary>
+    public static long Int64(ref Utf8JsonReader reader, long otherwise)
+    {
+        reader.Read();
+        var value = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var n) ? n : otherwise;
+        reader.Skip();
+        return value;
+    }
+
     /// <summary>Reads the property's value: its unescaped UTF-8 when it is a string, else empty.</summary>
     public static byte[] Utf8(ref Utf8JsonReader reader)
     {

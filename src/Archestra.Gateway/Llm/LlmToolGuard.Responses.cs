@@ -216,13 +216,11 @@ internal sealed partial class LlmToolGuard
                 }
                 else if (reader.ValueTextEquals("output_index"u8))
                 {
-                    reader.Read();
-                    index = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var i) ? i : -1;
+                    index = JsonMember.Int32(ref reader, -1);
                 }
                 else if (reader.ValueTextEquals("sequence_number"u8))
                 {
-                    reader.Read();
-                    sequence = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var n) ? n : 0;
+                    sequence = JsonMember.Int64(ref reader, 0);
                 }
                 else if (reader.ValueTextEquals("delta"u8))
                 {

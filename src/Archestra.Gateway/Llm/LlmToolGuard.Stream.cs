@@ -396,9 +396,7 @@ internal sealed partial class LlmToolGuard
             {
                 if (reader.ValueTextEquals("index"u8))
                 {
-                    reader.Read();
-                    choice = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var i) ? i : 0;
-                    reader.Skip();
+                    choice = JsonMember.Int32(ref reader, 0);
                 }
                 else if (reader.ValueTextEquals("finish_reason"u8))
                 {
@@ -478,8 +476,7 @@ internal sealed partial class LlmToolGuard
                 {
                     if (reader.ValueTextEquals("index"u8))
                     {
-                        reader.Read();
-                        index = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var i) ? i : 0;
+                        index = JsonMember.Int32(ref reader, 0);
                     }
                     else if (reader.ValueTextEquals("id"u8))
                     {
@@ -655,8 +652,7 @@ internal sealed partial class LlmToolGuard
                 }
                 else if (reader.ValueTextEquals("index"u8))
                 {
-                    reader.Read();
-                    index = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var i) ? i : -1;
+                    index = JsonMember.Int32(ref reader, -1);
                 }
                 else if (reader.ValueTextEquals("content_block"u8) || reader.ValueTextEquals("delta"u8))
                 {
