@@ -156,6 +156,6 @@ done
 
 echo
 echo "== summary (median over $ROUNDS rounds; raw output in $WORK)"
-awk -f "$HERE/summarize-llm.awk" "$WORK/results.txt"
+awk -f "$HERE/rounds.awk" -f "$HERE/summarize-llm.awk" "$WORK/results.txt"
 echo "audit rows written by the gateway: $(curl -s "http://127.0.0.1:$P_METRICS/metrics" | awk '/^llm_requests_total/ {s += $NF} END {print s + 0}') (llm_requests_total)"
 echo "gateway RSS after the run: $(awk '/VmRSS/ {print $2, $3}' "/proc/$GW_PID/status"); portkey RSS: $(awk '/VmRSS/ {print $2, $3}' "/proc/$PK_PID/status"); load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

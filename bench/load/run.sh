@@ -121,5 +121,5 @@ done
 
 echo
 echo "== summary (median over $ROUNDS rounds; raw wrk output in $WORK/wrk.txt)"
-awk -f "$HERE/summarize.awk" "$WORK/results.txt"
+awk -f "$HERE/rounds.awk" -f "$HERE/summarize.awk" "$WORK/results.txt"
 echo "gateway RSS after the run: $(awk '/VmRSS/ {print $2, $3}' "/proc/$GW_PID/status"); load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,19 +1,7 @@
 # Reads lines "NAME k=v k=v ..." (NAME is c1.X, ttft.X or sat.X with X in direct, gateway, portkey; one line per
 # round, in order) and prints a markdown table. Differences and ratios against direct (and gateway vs portkey)
 # are taken per round, the runs of a round being back to back, and the median over rounds is reported.
-function median(arr, n,    i, j, t, a) {
-  if (n == 0) return 0
-  for (i = 1; i <= n; i++) a[i] = arr[i]
-  for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-  return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
-{
-  name = $1; r = ++count[name]
-  for (i = 2; i <= NF; i++) { split($i, kv, "="); v[name, kv[1], r] = kv[2] }
-}
-function col(name, key,    r, arr) { for (r = 1; r <= count[name]; r++) arr[r] = v[name, key, r]; return median(arr, count[name]) }
-function diff(a, b, key,    r, arr) { for (r = 1; r <= count[a]; r++) arr[r] = v[a, key, r] - v[b, key, r]; return median(arr, count[a]) }
-function ratio(a, b, key,    r, arr) { for (r = 1; r <= count[a]; r++) arr[r] = v[b, key, r] ? v[a, key, r] / v[b, key, r] : 0; return median(arr, count[a]) }
+# Needs rounds.awk (awk -f rounds.awk -f summarize-llm.awk).
 function vs(a, b, key, how) { if (!count[a] || !count[b]) return "n/a"; return how == "diff" ? sprintf("%+.0f", diff(a, b, key)) : sprintf("%.2f×", ratio(a, b, key)) }
 function cell(name, key) { return count[name] ? sprintf("%.0f", col(name, key)) : "n/a" }
 function row(label, mode, key, how, target) {

@@ -2,20 +2,8 @@
 # round, in order) and prints a markdown table. Differences and ratios against direct are taken per
 # round (the runs were back to back) and the median over rounds is reported, which cancels most of the
 # machine's drift. "floor" is a minimal Kestrel + SocketsHttpHandler proxy: what any .NET proxy costs.
-function median(arr, n,    i, j, t, a) {
-  if (n == 0) return 0
-  for (i = 1; i <= n; i++) a[i] = arr[i]
-  for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-  return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
-{
-  name = $1; r = ++count[name]
-  for (i = 2; i <= NF; i++) { split($i, kv, "="); v[name, kv[1], r] = kv[2] }
-}
-function col(name, key,    r, arr) { for (r = 1; r <= count[name]; r++) arr[r] = v[name, key, r]; return median(arr, count[name]) }
-function diff(mode, who, key,    r, arr) { for (r = 1; r <= count[mode "." who]; r++) arr[r] = v[mode "." who, key, r] - v[mode ".direct", key, r]; return median(arr, count[mode "." who]) }
-function ratio(mode, who, key,    r, arr) { for (r = 1; r <= count[mode "." who]; r++) arr[r] = v[mode "." who, key, r] / v[mode ".direct", key, r]; return median(arr, count[mode "." who]) }
-function vs(mode, who, key, how) { return how == "diff" ? sprintf("+%.0f", diff(mode, who, key)) : sprintf("%.2f×", ratio(mode, who, key)) }
+# Needs rounds.awk (awk -f rounds.awk -f summarize.awk).
+function vs(mode, who, key, how) { return how == "diff" ? sprintf("+%.0f", diff(mode "." who, mode ".direct", key)) : sprintf("%.2f×", ratio(mode "." who, mode ".direct", key)) }
 function row(label, mode, key, how, target) {
   printf "| %s | %.0f | %.0f | %.0f | %s | %s | %s |\n", label, col(mode ".direct", key), col(mode ".floor", key), col(mode ".gateway", key),
     vs(mode, "floor", key, how), vs(mode, "gateway", key, how), target
