@@ -18,6 +18,9 @@ internal enum LlmError
     UpstreamUnreachable,
     UpstreamTimeout,
 
+    /// <summary>The provider answered with JSON the proxy cannot decide on (a repeated key, invalid UTF-8): not relayed.</summary>
+    UpstreamProtocol,
+
     /// <summary>A limit of the profile is used up; refused before the upstream.</summary>
     BudgetExceeded,
 
@@ -41,6 +44,7 @@ internal static class LlmErrors
         LlmError.BadRequest => (400, "invalid_request_error", null, "invalid_request_error"),
         LlmError.TooLarge => (413, "invalid_request_error", "request_too_large", "request_too_large"),
         LlmError.UpstreamUnreachable => (502, "server_error", "upstream_unreachable", "api_error"),
+        LlmError.UpstreamProtocol => (502, "server_error", "upstream_protocol", "api_error"),
 
         // OpenAI answers a used-up quota with 429 insufficient_quota ("Error codes"); Anthropic's 429 is rate_limit_error.
         LlmError.BudgetExceeded => (429, "insufficient_quota", "insufficient_quota", "rate_limit_error"),
@@ -52,7 +56,7 @@ internal static class LlmErrors
     public static string StatusLabel(LlmError error) => error switch
     {
         LlmError.Unauthorized or LlmError.ForbiddenOrigin => "unauthorized",
-        LlmError.UpstreamUnreachable => "upstream_error",
+        LlmError.UpstreamUnreachable or LlmError.UpstreamProtocol => "upstream_error",
         LlmError.UpstreamTimeout => "timeout",
         LlmError.BudgetExceeded => "budget_exceeded",
         LlmError.CircuitOpen => "circuit_open",

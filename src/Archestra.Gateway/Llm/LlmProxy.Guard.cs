@@ -67,6 +67,13 @@ internal sealed partial class LlmProxy
                 }
 
                 Scanner.Feed(buffer.AsSpan(0, length), final: true);
+                if (LlmToolGuard.Unreadable(buffer.AsSpan(0, length)) is { } why)
+                {
+                    response.Headers.Clear();
+                    await FailAsync(LlmError.UpstreamProtocol, $"The provider's answer was not relayed: {why}.").ConfigureAwait(false);
+                    return;
+                }
+
                 var rewritten = Guard!.RewriteAnswer(buffer.AsSpan(0, length));
                 ReadOnlyMemory<byte> answer = rewritten ?? buffer.AsMemory(0, length);
                 response.ContentLength = answer.Length;

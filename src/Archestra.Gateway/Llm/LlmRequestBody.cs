@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Archestra.Runtime.JsonRpc;
 
 namespace Archestra.Gateway.Llm;
 
@@ -11,6 +12,9 @@ namespace Archestra.Gateway.Llm;
 /// </summary>
 internal readonly struct LlmRequestBody
 {
+    /// <summary>The nesting limit for request bodies: <see cref="JsonReaderOptions.MaxDepth"/>'s default, which the reader below has always used.</summary>
+    public const int MaxDepth = 64;
+
     public string? Model { get; init; }
 
     public bool Stream { get; init; }
@@ -62,6 +66,16 @@ internal readonly struct LlmRequestBody
         int optionsStart = -1, optionsValueStart = -1, optionsValueLength = 0, rootEnd = -1;
         var optionsEmpty = true;
         var optionsIsNull = false;
+
+        // The proxy decides on this body (model, tool results, budgets) and the provider reads it again: both must
+        // read the same values (StrictJson). Malformed JSON is left to the reader below for its own message.
+        var strict = StrictJson.Check(json, MaxDepth);
+        if (strict.Error is not (StrictJsonError.None or StrictJsonError.Malformed))
+        {
+            error = StrictJson.Describe(json, strict);
+            return false;
+        }
+
         try
         {
             var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });

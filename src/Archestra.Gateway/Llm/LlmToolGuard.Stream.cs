@@ -45,6 +45,12 @@ internal sealed partial class LlmToolGuard
             data = SseFraming.JoinData(evt);
         }
 
+        if (Unreadable(data) is { } why)
+        {
+            // Ends the stream as a broken answer (Anthropic: the documented error event; OpenAI: aborted).
+            throw new InvalidDataException($"the provider sent an event the proxy cannot check: {why}");
+        }
+
         try
         {
             if (Kind == LlmProviderKind.Anthropic)

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
 using Archestra.Policy;
+using Archestra.Runtime.JsonRpc;
 
 namespace Archestra.Gateway.Llm;
 
@@ -35,6 +36,13 @@ internal sealed partial class LlmToolGuard
     /// <summary>Decides one call; null when it may go ahead, else the text that replaces it.</summary>
     internal string? Decide(string tool, ReadOnlySpan<byte> arguments)
     {
+        if (Unreadable(arguments) is { } unreadable)
+        {
+            // The policy would read one copy of a repeated key and the agent's SDK may run the other.
+            _refused.Add($"{tool} (ambiguous arguments)");
+            return $"[Archestra] The call to the tool {tool} was not made: its arguments cannot be checked ({unreadable}).";
+        }
+
         var trusted = _conversation.IsTrusted;
         var decision = _conversation.Policies.EvaluateInvocation(tool, arguments, trusted);
         if (decision.IsAllowed)
@@ -50,6 +58,16 @@ internal sealed partial class LlmToolGuard
         _refused.Add($"{tool} ({(decision.Source == DecisionSource.Policy ? "policy " + decision.PolicyId : "default")})");
         var text = $"[Archestra] The call to the tool {tool} was not made: {why}.";
         return trusted ? text : $"{text} Note: {_conversation.UntrustedBecause()}.";
+    }
+
+    /// <summary>
+    /// Why <paramref name="json"/> may be read two ways (a repeated key, invalid UTF-8, a lone surrogate, nesting
+    /// deeper than request bodies may go), or null. Malformed JSON is not reported here: nobody can read it as a call.
+    /// </summary>
+    internal static string? Unreadable(ReadOnlySpan<byte> json)
+    {
+        var strict = StrictJson.Check(json, LlmRequestBody.MaxDepth);
+        return strict.Error is StrictJsonError.None or StrictJsonError.Malformed ? null : StrictJson.Describe(json, strict);
     }
 
     /// <summary>The audit text: which calls were refused.</summary>

@@ -115,18 +115,22 @@ internal sealed partial class McpEndpoint
 
     private Task DispatchAsync(HttpContext context, GatewayProfile profile, byte[] body, int length, AcceptedTypes accepts)
     {
-        var parse = JsonRpcEnvelope.TryParse(body.AsSpan(0, length), out var env);
+        var span = body.AsSpan(0, length);
+        var parse = JsonRpcEnvelope.TryParse(span, out var env);
         switch (parse)
         {
-            case JsonRpcParseError.MalformedJson:
-                return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.ParseError, "Parse error: the body is not valid JSON.");
+            case JsonRpcParseError.None:
+                break;
             case JsonRpcParseError.Batch:
                 return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, "JSON-RPC batches are not supported (removed from MCP in 2025-06-18); send one message per request.");
             case JsonRpcParseError.InvalidMessage:
                 return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, "Invalid Request: expected one JSON-RPC 2.0 message with \"jsonrpc\":\"2.0\" and a string \"method\" (or a response with \"id\" and \"result\" or \"error\").");
+            case JsonRpcParseError.Ambiguous:
+                return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.ParseError, $"Parse error: {StrictJson.Describe(span, StrictJson.Check(span))}.");
+            default:
+                return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.ParseError, "Parse error: the body is not valid JSON.");
         }
 
-        var span = body.AsSpan(0, length);
         if (env.IsRequest && env.MethodIs(span, Methods.Initialize))
         {
             return InitializeAsync(context, profile, body, env, accepts);

@@ -1,4 +1,5 @@
 using System.Text;
+using Archestra.Runtime.JsonRpc;
 using Archestra.Runtime.Upstreams;
 using Microsoft.Extensions.Logging;
 
@@ -181,9 +182,13 @@ public sealed class LegacySseUpstream : McpUpstream
                     continue;
                 }
 
-                if (UpstreamMessage.TryCreate(events.Data) is { } message)
+                if (UpstreamMessage.TryCreate(events.Data, out var error) is { } message)
                 {
                     Dispatch(message, null);
+                }
+                else if (error == JsonRpcParseError.Ambiguous)
+                {
+                    RefuseAmbiguous(events.Data, null);
                 }
                 else
                 {

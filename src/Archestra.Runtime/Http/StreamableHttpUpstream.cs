@@ -1,5 +1,6 @@
 using System.Net;
 using System.Runtime.ExceptionServices;
+using Archestra.Runtime.JsonRpc;
 using Archestra.Runtime.Upstreams;
 using Microsoft.Extensions.Logging;
 using Polly;
@@ -329,9 +330,11 @@ public sealed class StreamableHttpUpstream : McpUpstream
             }
 
             var body = await UpstreamHttp.ReadBodyAsync(response, cancellationToken).ConfigureAwait(false);
-            if (UpstreamMessage.TryWrap(body) is not { } message)
+            if (UpstreamMessage.TryWrap(body, out var error) is not { } message)
             {
-                return UpstreamCallResult.Failure(UpstreamError.Protocol, $"MCP server '{Name}' at {_options.Url} answered with a body that is not a JSON-RPC message");
+                return UpstreamCallResult.Failure(UpstreamError.Protocol, error == JsonRpcParseError.Ambiguous
+                    ? $"MCP server '{Name}' at {_options.Url} answered with JSON the gateway refuses to relay: {StrictJson.Describe(body, StrictJson.Check(body))}"
+                    : $"MCP server '{Name}' at {_options.Url} answered with a body that is not a JSON-RPC message");
             }
 
             Dispatch(message, call);
@@ -414,9 +417,22 @@ public sealed class StreamableHttpUpstream : McpUpstream
                 continue;
             }
 
-            if (UpstreamMessage.TryCreate(events.Data) is not { } message)
+            if (UpstreamMessage.TryCreate(events.Data, out var error) is not { } message)
             {
-                HttpLog.NotJsonRpc(Logger, Name);
+                if (error == JsonRpcParseError.Ambiguous)
+                {
+                    RefuseAmbiguous(events.Data, call);
+                }
+                else
+                {
+                    HttpLog.NotJsonRpc(Logger, Name);
+                }
+
+                if (call is not null && call.Completion.Task.IsCompleted)
+                {
+                    return true;
+                }
+
                 continue;
             }
 

@@ -33,6 +33,8 @@ public enum JsonRpcParseError : byte
     InvalidMessage,
     /// <summary>A JSON array: batches were removed from MCP in 2025-06-18 and the gateway does not take them (-32600).</summary>
     Batch,
+    /// <summary>Well-formed JSON the gateway cannot decide on unambiguously: a repeated key, invalid UTF-8, or nesting too deep (<see cref="StrictJson"/>; -32700).</summary>
+    Ambiguous,
 }
 
 /// <summary>
@@ -83,8 +85,28 @@ public struct JsonRpcEnvelope
     private static ReadOnlySpan<byte> RequestIdProp => "requestId"u8;
     private static ReadOnlySpan<byte> ArgumentsProp => "arguments"u8;
 
-    /// <summary>Parses one JSON-RPC 2.0 message. Never throws for bad input.</summary>
+    /// <summary>
+    /// Parses one JSON-RPC 2.0 message that passes <see cref="StrictJson.Check"/>. Never throws for bad input. The
+    /// envelope reads only the parts it routes on, but the whole message is forwarded, so all of it must mean the
+    /// same to every parser downstream.
+    /// </summary>
     public static JsonRpcParseError TryParse(ReadOnlySpan<byte> json, out JsonRpcEnvelope envelope)
+    {
+        envelope = default;
+        var strict = StrictJson.Check(json);
+        if (!strict.IsValid)
+        {
+            return strict.Error == StrictJsonError.Malformed ? JsonRpcParseError.MalformedJson : JsonRpcParseError.Ambiguous;
+        }
+
+        return TryParseLenient(json, out envelope);
+    }
+
+    /// <summary>
+    /// Parses without <see cref="StrictJson.Check"/>: only to find out which call an upstream answer refused by the
+    /// strict parse belongs to, so that call fails at once instead of waiting for its timeout. Never route on it.
+    /// </summary>
+    public static JsonRpcParseError TryParseLenient(ReadOnlySpan<byte> json, out JsonRpcEnvelope envelope)
     {
         envelope = default;
         try

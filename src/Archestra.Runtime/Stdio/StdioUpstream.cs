@@ -2,6 +2,7 @@ using System.Buffers;
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Text;
+using Archestra.Runtime.JsonRpc;
 using Archestra.Runtime.Upstreams;
 using Microsoft.Extensions.Logging;
 
@@ -394,9 +395,15 @@ public sealed class StdioUpstream : McpUpstream
             return;
         }
 
-        if (UpstreamMessage.TryCreate(line) is { } message)
+        if (UpstreamMessage.TryCreate(line, out var error) is { } message)
         {
             Dispatch(message, null);
+            return;
+        }
+
+        if (error == JsonRpcParseError.Ambiguous)
+        {
+            RefuseAmbiguous(line, null);
             return;
         }
 

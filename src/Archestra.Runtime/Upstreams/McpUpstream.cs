@@ -306,6 +306,32 @@ public abstract class McpUpstream : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Handles a message the strict parse refused (<see cref="StrictJson"/>: a repeated key, invalid UTF-8, too deep).
+    /// It is never relayed: the gateway would decide on one reading and the client act on another. When it answers a
+    /// call in flight, that call fails now as a protocol error instead of waiting for its timeout. True when it did.
+    /// </summary>
+    protected bool RefuseAmbiguous(ReadOnlySpan<byte> json, PendingCall? related)
+    {
+        var why = StrictJson.Describe(json, StrictJson.Check(json));
+        Log.AmbiguousMessage(Logger, Name, why);
+        PendingCall? owner = null;
+        if (JsonRpcEnvelope.TryParseLenient(json, out var env) == JsonRpcParseError.None && env.IsResponse)
+        {
+            if (JsonRpcRewriter.TryParseId(env.Id.Of(json), out var id))
+            {
+                _pending.TryGetValue(id, out owner);
+            }
+        }
+        else if (related is not null && env.Kind == JsonRpcKind.Invalid)
+        {
+            owner = related;
+        }
+
+        return owner is not null
+            && owner.Completion.TrySetResult(UpstreamCallResult.Failure(UpstreamError.Protocol, $"MCP server '{Name}' sent a message the gateway refuses to relay: {why}"));
+    }
+
     private PendingCall? SoleInFlight()
     {
         PendingCall? only = null;
@@ -450,4 +476,7 @@ internal static partial class Log
 {
     [LoggerMessage(1001, LogLevel.Debug, "MCP server '{Server}' sent a response that matches no call in flight")]
     public static partial void UnmatchedResponse(ILogger logger, string server);
+
+    [LoggerMessage(1002, LogLevel.Warning, "MCP server '{Server}' sent a message that was not relayed: {Why}")]
+    public static partial void AmbiguousMessage(ILogger logger, string server, string why);
 }

@@ -23,17 +23,24 @@ public sealed class UpstreamMessage
     public bool MethodIs(ReadOnlySpan<byte> method) => Envelope.MethodIs(Buffer, method);
 
     /// <summary>Copies and parses <paramref name="json"/>; null when it is not one valid JSON-RPC message.</summary>
-    public static UpstreamMessage? TryCreate(ReadOnlySpan<byte> json)
+    public static UpstreamMessage? TryCreate(ReadOnlySpan<byte> json) => TryCreate(json, out _);
+
+    /// <summary>Copies and parses <paramref name="json"/>; null with the reason when it is not one valid JSON-RPC message.</summary>
+    public static UpstreamMessage? TryCreate(ReadOnlySpan<byte> json, out JsonRpcParseError error)
     {
-        var buffer = json.ToArray();
-        return JsonRpcEnvelope.TryParse(buffer, out var envelope) == JsonRpcParseError.None
-            ? new UpstreamMessage(buffer, envelope)
-            : null;
+        error = JsonRpcEnvelope.TryParse(json, out var envelope);
+        return error == JsonRpcParseError.None ? new UpstreamMessage(json.ToArray(), envelope) : null;
     }
 
     /// <summary>Wraps an array the caller gives up ownership of.</summary>
-    public static UpstreamMessage? TryWrap(byte[] json) =>
-        JsonRpcEnvelope.TryParse(json, out var envelope) == JsonRpcParseError.None ? new UpstreamMessage(json, envelope) : null;
+    public static UpstreamMessage? TryWrap(byte[] json) => TryWrap(json, out _);
+
+    /// <summary>Wraps an array the caller gives up ownership of; null with the reason when it is not one valid JSON-RPC message.</summary>
+    public static UpstreamMessage? TryWrap(byte[] json, out JsonRpcParseError error)
+    {
+        error = JsonRpcEnvelope.TryParse(json, out var envelope);
+        return error == JsonRpcParseError.None ? new UpstreamMessage(json, envelope) : null;
+    }
 
     public override string ToString() => System.Text.Encoding.UTF8.GetString(Buffer);
 }

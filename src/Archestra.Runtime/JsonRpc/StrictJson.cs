@@ -1,0 +1,482 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Unicode;
+
+namespace Archestra.Runtime.JsonRpc;
+
+/// <summary>Why a JSON text is refused by <see cref="StrictJson.Check"/>.</summary>
+public enum StrictJsonError : byte
+{
+    None,
+    /// <summary>Not well-formed JSON (RFC 8259 grammar).</summary>
+    Malformed,
+    /// <summary>Bytes that are not UTF-8, or a <c>\u</c> escape that decodes to a lone surrogate.</summary>
+    InvalidUnicode,
+    /// <summary>An object names the same key twice (after unescaping).</summary>
+    DuplicateKey,
+    /// <summary>Nesting deeper than the caller's limit.</summary>
+    TooDeep,
+}
+
+/// <summary>The outcome of <see cref="StrictJson.Check"/>: the error and the byte offset it was found at.</summary>
+public readonly record struct StrictJsonResult(StrictJsonError Error, int Offset)
+{
+    public bool IsValid => Error == StrictJsonError.None;
+}
+
+/// <summary>
+/// The one definition of "JSON the gateway can decide on": well-formed (RFC 8259), UTF-8 without lone surrogates
+/// behind escapes, no object naming a key twice, nesting bounded. RFC 8259 §4 leaves duplicate names to the
+/// implementation, and parsers disagree (JavaScript and System.Text.Json keep the last copy, others the first or
+/// all), so a message with two <c>name</c> keys may be decided on one tool and run as another; the same goes for
+/// invalid UTF-8, which parsers replace, reject or pass through. Every body the gateway forwards after deciding on
+/// it passes this check first, so the decision and the upstream always read the same value.
+/// </summary>
+/// <remarks>
+/// One forward pass with <see cref="Utf8JsonReader"/>; the keys of each open object are kept as (hash, range) on a
+/// stack and checked when the object closes: pairwise for small objects, by sorting the hashes for large ones, so an
+/// object with 100,000 keys costs O(n log n), not O(n²). Hashes come from <see cref="HashCode"/>, seeded per process,
+/// so colliding keys cannot be prepared in advance; equal hashes are compared byte for byte. Allocates nothing for
+/// documents with fewer than <see cref="InlineKeys"/> open keys and short escaped names (pooled arrays above).
+/// </remarks>
+public static class StrictJson
+{
+    /// <summary>Depth limit for JSON-RPC messages (the envelope's), deep enough for any tool argument or result seen in practice.</summary>
+    public const int MessageMaxDepth = 256;
+
+    private const int InlineKeys = 64;
+    private const int InlineNameBytes = 512;
+
+    /// <summary>Objects up to this many keys are checked pairwise (cheaper than sorting at this size).</summary>
+    private const int PairwiseKeys = 16;
+
+    public static StrictJsonResult Check(ReadOnlySpan<byte> json, int maxDepth = MessageMaxDepth)
+    {
+        var invalidAt = FirstInvalidUtf8(json);
+        if (invalidAt >= 0)
+        {
+            return new StrictJsonResult(StrictJsonError.InvalidUnicode, invalidAt);
+        }
+
+        var scan = new KeyStack(stackalloc Key[InlineKeys], stackalloc byte[InlineNameBytes]);
+        Span<int> frames = stackalloc int[Math.Min(maxDepth, MessageMaxDepth) + 1];
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = maxDepth + 1 });
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartObject:
+                    case JsonTokenType.StartArray:
+                        if (reader.CurrentDepth >= maxDepth)
+                        {
+                            return new StrictJsonResult(StrictJsonError.TooDeep, (int)reader.TokenStartIndex);
+                        }
+
+                        if (reader.TokenType == JsonTokenType.StartObject)
+                        {
+                            if (reader.CurrentDepth >= frames.Length)
+                            {
+                                return new StrictJsonResult(StrictJsonError.TooDeep, (int)reader.TokenStartIndex);
+                            }
+
+                            frames[reader.CurrentDepth] = scan.Count;
+                        }
+
+                        break;
+                    case JsonTokenType.EndObject:
+                        var first = frames[reader.CurrentDepth];
+                        var duplicate = scan.FindDuplicate(json, first);
+                        if (duplicate >= 0)
+                        {
+                            return new StrictJsonResult(StrictJsonError.DuplicateKey, duplicate);
+                        }
+
+                        scan.PopTo(first);
+                        break;
+                    case JsonTokenType.PropertyName:
+                        if (!scan.Push(in reader))
+                        {
+                            return new StrictJsonResult(StrictJsonError.InvalidUnicode, (int)reader.TokenStartIndex);
+                        }
+
+                        break;
+                    case JsonTokenType.String:
+                        if (reader.ValueIsEscaped && !EscapesDecode(ref reader))
+                        {
+                            return new StrictJsonResult(StrictJsonError.InvalidUnicode, (int)reader.TokenStartIndex);
+                        }
+
+                        break;
+                }
+            }
+
+            return default;
+        }
+        catch (JsonException)
+        {
+            return new StrictJsonResult(StrictJsonError.Malformed, (int)Math.Min(reader.BytesConsumed, json.Length));
+        }
+        finally
+        {
+            scan.Dispose();
+        }
+    }
+
+    /// <summary>A sentence naming what is wrong and where, e.g. <c>the key "name" appears twice in the object at $.params</c>.</summary>
+    public static string Describe(ReadOnlySpan<byte> json, StrictJsonResult result) => result.Error switch
+    {
+        StrictJsonError.None => "valid JSON",
+        StrictJsonError.InvalidUnicode => $"the JSON is not valid UTF-8 (or escapes a lone surrogate) at byte {result.Offset}",
+        StrictJsonError.TooDeep => $"the JSON nests deeper than allowed at byte {result.Offset}",
+        StrictJsonError.DuplicateKey =>
+            $"the key {KeyAt(json, result.Offset)} appears twice in the object at {PathTo(json, result.Offset)}; " +
+            "JSON parsers disagree on which copy counts, so the gateway refuses keys that repeat",
+        _ => $"the JSON is malformed near byte {result.Offset}",
+    };
+
+    /// <summary>Offset of the first byte that does not belong to a well-formed UTF-8 sequence, or -1.</summary>
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> json)
+    {
+        if (Utf8.IsValid(json))
+        {
+            return -1;
+        }
+
+        var rest = json;
+        while (!rest.IsEmpty)
+        {
+            if (Rune.DecodeFromUtf8(rest, out _, out var consumed) != OperationStatus.Done)
+            {
+                return json.Length - rest.Length;
+            }
+
+            rest = rest[consumed..];
+        }
+
+        return -1;
+    }
+
+    /// <summary>False when the string's escapes decode to invalid UTF-16 (a lone surrogate); only strings with <c>\u</c> are decoded.</summary>
+    private static bool EscapesDecode(ref Utf8JsonReader reader)
+    {
+        var raw = reader.ValueSpan;
+        if (raw.IndexOf("\\u"u8) < 0)
+        {
+            return true;
+        }
+
+        byte[]? rented = null;
+        var buffer = raw.Length <= 256 ? stackalloc byte[256] : (rented = ArrayPool<byte>.Shared.Rent(raw.Length));
+        try
+        {
+            reader.CopyString(buffer);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>The key token at <paramref name="offset"/>, quoted and unescaped (cold path).</summary>
+    private static string KeyAt(ReadOnlySpan<byte> json, int offset)
+    {
+        var reader = new Utf8JsonReader(json[offset..]);
+        try
+        {
+            reader.Read();
+            var name = reader.GetString() ?? "";
+            return Quote(name.Length > 200 ? name[..200] + "…" : name);
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            return "(unreadable)";
+        }
+    }
+
+    /// <summary>The JSON path of the object that holds the key at <paramref name="offset"/>, like <c>$.params.arguments</c> (cold path).</summary>
+    private static string PathTo(ReadOnlySpan<byte> json, int offset)
+    {
+        var path = new List<string>();
+        var index = new List<int>();
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = MessageMaxDepth + 1 });
+        string? pending = null;
+        try
+        {
+            while (reader.Read() && reader.TokenStartIndex < offset)
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.PropertyName:
+                        pending = reader.GetString();
+                        continue;
+                    case JsonTokenType.StartObject:
+                    case JsonTokenType.StartArray:
+                        path.Add(Segment(pending, index));
+                        index.Add(reader.TokenType == JsonTokenType.StartArray ? 0 : -1);
+                        break;
+                    case JsonTokenType.EndObject:
+                    case JsonTokenType.EndArray:
+                        path.RemoveAt(path.Count - 1);
+                        index.RemoveAt(index.Count - 1);
+                        Advance(index);
+                        break;
+                    default:
+                        Advance(index);
+                        break;
+                }
+
+                pending = null;
+            }
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            // Only reached for a document Check already accepted up to the duplicate; describe what was read.
+        }
+
+        var text = new StringBuilder("$");
+        foreach (var segment in path)
+        {
+            text.Append(segment);
+        }
+
+        return text.ToString();
+
+        static string Segment(string? property, List<int> index)
+        {
+            if (property is not null)
+            {
+                return IsPlainName(property) ? "." + property : "[" + Quote(property) + "]";
+            }
+
+            return index.Count > 0 && index[^1] >= 0 ? $"[{index[^1]}]" : "";
+        }
+
+        static void Advance(List<int> index)
+        {
+            if (index.Count > 0 && index[^1] >= 0)
+            {
+                index[^1]++;
+            }
+        }
+    }
+
+    // For a person reading the message: only what JSON requires is escaped.
+    private static string Quote(string text) => "\"" + JsonEncodedText.Encode(text, JavaScriptEncoder.UnsafeRelaxedJsonEscaping).ToString() + "\"";
+
+    private static bool IsPlainName(string name)
+    {
+        if (name.Length == 0 || name.Length > 64)
+        {
+            return false;
+        }
+
+        foreach (var c in name)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not '_' and not '-' && c != '$')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A key of an open object: its hash and where its unescaped bytes are (the document, or the side buffer for escaped names).</summary>
+    private struct Key
+    {
+        public int Hash;
+        public int Offset;
+        public int Start;
+        public int Length;
+        public bool Side;
+    }
+
+    /// <summary>The keys of every open object, innermost last; grows into pooled arrays past the inline space.</summary>
+    private ref struct KeyStack
+    {
+        private Span<Key> _keys;
+        private Key[]? _rentedKeys;
+        private Span<byte> _names;
+        private byte[]? _rentedNames;
+        private int _nameBytes;
+
+        public KeyStack(Span<Key> keys, Span<byte> names)
+        {
+            _keys = keys;
+            _names = names;
+        }
+
+        public int Count { get; private set; }
+
+        /// <summary>Adds the current property name; false when its escapes do not decode.</summary>
+        public bool Push(scoped in Utf8JsonReader reader)
+        {
+            if (Count == _keys.Length)
+            {
+                GrowKeys();
+            }
+
+            ref var key = ref _keys[Count++];
+            key.Offset = (int)reader.TokenStartIndex;
+            if (!reader.ValueIsEscaped)
+            {
+                key.Start = key.Offset + 1;
+                key.Length = reader.ValueSpan.Length;
+                key.Side = false;
+                key.Hash = HashOf(reader.ValueSpan);
+                return true;
+            }
+
+            // An escaped name is unescaped once into the side buffer, so "na\u006de" equals "name".
+            var raw = reader.ValueSpan.Length;
+            if (_names.Length - _nameBytes < raw)
+            {
+                GrowNames(raw);
+            }
+
+            int written;
+            try
+            {
+                written = reader.CopyString(_names[_nameBytes..]);
+            }
+            catch (InvalidOperationException)
+            {
+                return false;
+            }
+
+            key.Start = _nameBytes;
+            key.Length = written;
+            key.Side = true;
+            key.Hash = HashOf(_names.Slice(_nameBytes, written));
+            _nameBytes += written;
+            return true;
+        }
+
+        public void PopTo(int first)
+        {
+            // The frame's escaped names are the tail of the side buffer; they go with it.
+            for (var i = first; i < Count; i++)
+            {
+                if (_keys[i].Side && _keys[i].Start < _nameBytes)
+                {
+                    _nameBytes = _keys[i].Start;
+                }
+            }
+
+            Count = first;
+        }
+
+        /// <summary>Offset of a key of the object whose keys start at <paramref name="first"/> that repeats an earlier one, or -1.</summary>
+        public readonly int FindDuplicate(ReadOnlySpan<byte> json, int first)
+        {
+            var keys = _keys[first..Count];
+            if (keys.Length < 2)
+            {
+                return -1;
+            }
+
+            if (keys.Length <= PairwiseKeys)
+            {
+                for (var i = 1; i < keys.Length; i++)
+                {
+                    for (var j = 0; j < i; j++)
+                    {
+                        if (keys[i].Hash == keys[j].Hash && Name(json, keys[i]).SequenceEqual(Name(json, keys[j])))
+                        {
+                            return keys[i].Offset;
+                        }
+                    }
+                }
+
+                return -1;
+            }
+
+            // The frame is popped right after this check, so sorting it in place loses nothing.
+            keys.Sort(static (a, b) => a.Hash.CompareTo(b.Hash));
+            for (var run = 0; run < keys.Length;)
+            {
+                var end = run + 1;
+                while (end < keys.Length && keys[end].Hash == keys[run].Hash)
+                {
+                    end++;
+                }
+
+                for (var i = run + 1; i < end; i++)
+                {
+                    for (var j = run; j < i; j++)
+                    {
+                        if (Name(json, keys[i]).SequenceEqual(Name(json, keys[j])))
+                        {
+                            return Math.Max(keys[i].Offset, keys[j].Offset);
+                        }
+                    }
+                }
+
+                run = end;
+            }
+
+            return -1;
+        }
+
+        private readonly ReadOnlySpan<byte> Name(ReadOnlySpan<byte> json, in Key key) =>
+            key.Side ? _names.Slice(key.Start, key.Length) : json.Slice(key.Start, key.Length);
+
+        private static int HashOf(ReadOnlySpan<byte> name)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(name);
+            return hash.ToHashCode();
+        }
+
+        private void GrowKeys()
+        {
+            var bigger = ArrayPool<Key>.Shared.Rent(_keys.Length * 2);
+            _keys.CopyTo(bigger);
+            if (_rentedKeys is not null)
+            {
+                ArrayPool<Key>.Shared.Return(_rentedKeys);
+            }
+
+            _rentedKeys = bigger;
+            _keys = bigger;
+        }
+
+        private void GrowNames(int need)
+        {
+            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_names.Length * 2, _nameBytes + need));
+            _names[.._nameBytes].CopyTo(bigger);
+            if (_rentedNames is not null)
+            {
+                ArrayPool<byte>.Shared.Return(_rentedNames);
+            }
+
+            _rentedNames = bigger;
+            _names = bigger;
+        }
+
+        public void Dispose()
+        {
+            if (_rentedKeys is not null)
+            {
+                ArrayPool<Key>.Shared.Return(_rentedKeys);
+            }
+
+            if (_rentedNames is not null)
+            {
+                ArrayPool<byte>.Shared.Return(_rentedNames);
+            }
+        }
+    }
+}
