@@ -31,6 +31,7 @@ internal static class BudgetCheck
             ("parse.small", () => HotPath.Parse(hot.SmallRequest)),
             ("parse.large", () => HotPath.Parse(hot.LargeRequest)),
             ("parse.large-plain", () => HotPath.Parse(hot.LargePlainRequest)),
+            ("parse.many-keys", () => HotPath.Parse(hot.ManyKeysRequest)),
             ("forward-request.small", () => hot.ForwardRequest(hot.SmallRequest)),
             ("forward-request.large", () => hot.ForwardRequest(hot.LargeRequest)),
             ("forward-response", hot.ForwardResponse),

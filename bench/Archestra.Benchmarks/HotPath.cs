@@ -25,6 +25,13 @@ internal sealed class HotPath
             """{"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"name":"up__echo","arguments":{"message":"hello"},"_meta":{"progressToken":"tok-17"}}}""");
         LargeRequest = BuildLargeRequest("The quick brown fox jumps over the lazy dog. \\\"quoted\\\" \\u00e9 ");
         LargePlainRequest = BuildLargeRequest("The quick brown fox jumps over the lazy dog. ");
+        var keys = new StringBuilder("""{"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"name":"up__echo","arguments":{""");
+        for (var i = 0; i < 1000; i++)
+        {
+            keys.Append(i == 0 ? "" : ",").Append("\"field_").Append(i).Append("\":").Append(i);
+        }
+
+        ManyKeysRequest = Encoding.UTF8.GetBytes(keys.Append("}}}").ToString());
         Response = Encoding.UTF8.GetBytes(
             """{"jsonrpc":"2.0","id":1048576,"result":{"content":[{"type":"text","text":"ok"}],"isError":false}}""");
         ClientId = "\"req-17\""u8.ToArray();
@@ -49,6 +56,9 @@ internal sealed class HotPath
     /// <summary>The same size without escapes, to show what escapes cost the reader's validation.</summary>
     public byte[] LargePlainRequest { get; }
 
+    /// <summary>Arguments with 1,000 keys (~14 KB): the strict check's sorted path for large objects.</summary>
+    public byte[] ManyKeysRequest { get; }
+
     /// <summary>An upstream's answer to the forwarded call, still carrying the gateway's upstream id.</summary>
     public byte[] Response { get; }
 
@@ -61,6 +71,15 @@ internal sealed class HotPath
     public ListSnapshot Tools { get; }
 
     public ReadOnlySpan<byte> Written(int length) => _destination.AsSpan(0, length);
+
+    /// <summary>The envelope parse without the strict check (what Parse cost before the check existed).</summary>
+    public static int ParseLenient(byte[] request)
+    {
+        var error = JsonRpcEnvelope.TryParseLenient(request, out var envelope);
+        return (int)error + envelope.Id.Length;
+    }
+
+    public static int Strict(byte[] request) => (int)StrictJson.Check(request).Error;
 
     public static int Parse(byte[] request)
     {

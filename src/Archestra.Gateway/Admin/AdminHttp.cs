@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Archestra.Runtime.JsonRpc;
 using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Admin;
@@ -144,7 +145,21 @@ internal static class AdminRequest
         JsonDocument document;
         try
         {
-            document = await JsonDocument.ParseAsync(http.Request.Body, s_options, http.RequestAborted).ConfigureAwait(false);
+            using var body = new MemoryStream();
+            await http.Request.Body.CopyToAsync(body, http.RequestAborted).ConfigureAwait(false);
+            var bytes = body.GetBuffer().AsMemory(0, (int)body.Length);
+
+            // The same rule as the gateway listener: a repeated key or invalid UTF-8 is refused, never resolved by
+            // whichever copy the parser keeps (archestra check refuses the same in a file). Malformed JSON falls
+            // through to the parser for its line and byte.
+            var strict = StrictJson.Check(bytes.Span, s_options.MaxDepth);
+            if (strict.Error is not (StrictJsonError.None or StrictJsonError.Malformed))
+            {
+                var why = StrictJson.Describe(bytes.Span, strict);
+                return (null, AdminResult.Problem(StatusCodes.Status400BadRequest, why, [new FieldError("$", why)]));
+            }
+
+            document = JsonDocument.Parse(bytes, s_options);
         }
         catch (JsonException e)
         {

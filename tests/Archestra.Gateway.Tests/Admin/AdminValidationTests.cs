@@ -57,6 +57,36 @@ public sealed class AdminValidationTests : IClassFixture<AdminFixture>
         Assert.Contains(reply.Errors, e => e.Path == path && e.Message.Contains(messagePart, StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("""{"name":"a","name":"b","url":"http://127.0.0.1:9/mcp"}""", "the key \"name\" appears twice in the object at $;")]
+    [InlineData("""{"name":"srv-h","url":"http://127.0.0.1:9/mcp","headers":{"X-A":"1","X-\u0041":"2"}}""", "the key \"X-A\" appears twice in the object at $.headers;")]
+    [InlineData("""{"name":"srv\ud800","url":"http://127.0.0.1:9/mcp"}""", "not valid UTF-8 (or escapes a lone surrogate)")]
+    public async Task A_body_with_a_repeated_key_or_a_lone_surrogate_is_400_naming_it_and_creates_nothing(string body, string why)
+    {
+        var reply = await Root().PostAsync("/api/mcp-servers", body);
+        AssertProblem(reply, HttpStatusCode.BadRequest);
+        Assert.Contains(reply.Errors, e => e.Path == "$" && e.Message.Contains(why, StringComparison.Ordinal));
+        var list = await Root().GetAsync("/api/mcp-servers");
+        Assert.DoesNotContain("\"srv-h\"", list.Json.GetRawText(), StringComparison.Ordinal);
+        Assert.DoesNotContain("\"b\"", list.Json.GetRawText(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_body_with_invalid_utf8_is_400_not_a_server_error()
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_fixture.Gateway.Server.AdminUrl, "/api/llm/prices"))
+        {
+            Content = new ByteArrayContent([.. "{\"model\":\"m"u8, 0xFF, .. "\",\"inputPerMillion\":1,\"outputPerMillion\":2}"u8]),
+        };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminClient.RootKey);
+        using var response = await http.SendAsync(request, TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        Assert.Contains("not valid UTF-8 (or escapes a lone surrogate) at byte 11", problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Without_a_key_or_with_a_wrong_one_the_answer_is_401_with_a_bearer_challenge()
     {

@@ -31,6 +31,8 @@ internal sealed class ExternalProcess : IAsyncDisposable
 
     public int Id => _process.Id;
 
+    public bool HasExited => _process.HasExited;
+
     /// <summary>Sends a POSIX signal (e.g. "TERM", "HUP") with kill(1).</summary>
     public void Signal(string name)
     {
