@@ -77,6 +77,41 @@ public class StrictJsonTests
         Assert.Equal(StrictJsonError.InvalidUnicode, Check(json).Error);
 
     [Fact]
+    public void The_surrogate_pairing_scan_agrees_with_the_readers_unescaping_on_random_strings()
+    {
+        string[] pieces = ["a", "\\n", "\\\\", "\\\\u", "\\ud83d", "\\ude00", "\\u0041", "\\uDBFF", "\\uDFFF", "\\u00e9", "é", "\\/"];
+        var random = new Random(7);
+        var lone = 0;
+        for (var i = 0; i < 5_000; i++)
+        {
+            var text = new StringBuilder("\"");
+            for (var n = random.Next(1, 8); n > 0; n--)
+            {
+                text.Append(pieces[random.Next(pieces.Length)]);
+            }
+
+            var json = Encoding.UTF8.GetBytes(text.Append('"').ToString());
+            var reader = new Utf8JsonReader(json);
+            reader.Read();
+            bool expected;
+            try
+            {
+                reader.GetString();
+                expected = true;
+            }
+            catch (InvalidOperationException)
+            {
+                expected = false;
+            }
+
+            lone += expected ? 0 : 1;
+            Assert.True(expected == StrictJson.Check(json).IsValid, Encoding.UTF8.GetString(json));
+        }
+
+        Assert.InRange(lone, 500, 4_500);
+    }
+
+    [Fact]
     public void Nesting_is_bounded_by_the_callers_limit()
     {
         Assert.Equal(default, Check(new string('[', 64) + new string(']', 64), maxDepth: 64));
