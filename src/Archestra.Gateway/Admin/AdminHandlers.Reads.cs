@@ -200,7 +200,14 @@ internal sealed partial class AdminHandlers
                 w.WriteString("resourceKind"u8, c.ResourceKind);
                 w.WriteString("resourceId"u8, c.ResourceId);
                 w.WritePropertyName("details"u8);
-                w.WriteRawValue(c.DetailsJson);
+                if (c.ResourceKind == "server")
+                {
+                    WriteRedacted(w, c.DetailsJson);
+                }
+                else
+                {
+                    w.WriteRawValue(c.DetailsJson);
+                }
                 w.WriteEndObject();
             }
 
