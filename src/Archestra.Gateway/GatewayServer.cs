@@ -6,6 +6,7 @@ using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Metrics;
 using Archestra.Gateway.Security;
 using Archestra.Gateway.Storage;
+using Archestra.Runtime.Diagnostics;
 using Archestra.Runtime.Upstreams;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -184,7 +185,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
     }
 
     [LoggerMessage(1201, LogLevel.Warning, "Could not record the tools of MCP server '{Server}': {Detail}")]
-    private static partial void LogToolsNotRecorded(ILogger logger, string server, string detail);
+    private static partial void LogToolsNotRecorded(ILogger logger, string server, LogText detail);
 
     /// <summary>ARCHESTRA_DATABASE_URL wins over the file's <c>database</c>; the secret key only ever comes from the environment.</summary>
     internal static StorageOptions StorageOptionsFor(GatewayConfig config, Func<string, string?> getEnv)

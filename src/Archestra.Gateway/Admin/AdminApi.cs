@@ -4,6 +4,7 @@ using System.Text.Json;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Storage;
+using Archestra.Runtime.Diagnostics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -321,7 +322,7 @@ internal sealed partial class AdminHandlers
 internal static partial class AdminLog
 {
     [LoggerMessage(1, LogLevel.Error, "API-managed {Kind} '{Name}' is invalid at {Path}: {Message}")]
-    public static partial void ResourceInvalid(ILogger logger, string kind, string name, string path, string message);
+    public static partial void ResourceInvalid(ILogger logger, string kind, string name, LogText path, LogText message);
 
     [LoggerMessage(2, LogLevel.Information, "admin change by {Actor}: {Action} {Kind} '{Name}'")]
     public static partial void Changed(ILogger logger, string actor, string action, string kind, string name);

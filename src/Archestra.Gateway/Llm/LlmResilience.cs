@@ -4,6 +4,7 @@ using System.Runtime.ExceptionServices;
 using System.Text;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Metrics;
+using Archestra.Runtime.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.CircuitBreaker;
@@ -416,8 +417,8 @@ internal sealed partial class LlmProxy
 internal static partial class Log
 {
     [LoggerMessage(3101, LogLevel.Warning, "LLM provider '{Provider}': attempt {Attempt} after {Failure}, waiting {Seconds} s")]
-    public static partial void Retrying(ILogger logger, string provider, int attempt, string failure, double seconds);
+    public static partial void Retrying(ILogger logger, string provider, int attempt, LogText failure, double seconds);
 
     [LoggerMessage(3102, LogLevel.Warning, "LLM provider '{Provider}' key '{Key}': circuit {State}{Detail}")]
-    public static partial void CircuitChanged(ILogger logger, string provider, string key, string state, string detail);
+    public static partial void CircuitChanged(ILogger logger, string provider, string key, string state, LogText detail);
 }
