@@ -5,6 +5,7 @@ using System.Text;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Metrics;
 using Archestra.Runtime.Diagnostics;
+using Archestra.Runtime.Http;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.CircuitBreaker;
@@ -180,11 +181,11 @@ internal static class LlmResilience
         return header.Date is { } date ? TimeSpan.FromTicks(Math.Max(0, (date - DateTimeOffset.UtcNow).Ticks)) : null;
     }
 
-    /// <summary>Short words for a log line and the audit row: the status or the exception's message.</summary>
+    /// <summary>Short words for a log line and the audit row: the status or what went wrong with the connection.</summary>
     public static string Describe(in Outcome<HttpResponseMessage> outcome) =>
         outcome.Result is { } response
             ? ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture)
-            : outcome.Exception is OperationCanceledException ? "connect timeout" : outcome.Exception?.Message ?? "";
+            : outcome.Exception is OperationCanceledException ? "connect timeout" : outcome.Exception is { } e ? HttpFailure.Describe(e) : "";
 }
 
 /// <summary>
