@@ -138,6 +138,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         gatewayApp.MapMethods("/v1/openai/{profile}/{**rest}", llmMethods, llm.HandleOpenAiAsync);
         gatewayApp.MapMethods("/v1/anthropic/{profile}/{**rest}", llmMethods, llm.HandleAnthropicAsync);
 
+        adminApp.Use((context, next) => AdminApi.GuardAsync(guard, context, next));
         adminApp.MapGet("/healthz", static () => Results.Text("ok\n"));
         adminApp.MapGet("/api/status", (HttpContext context) => server.WriteStatusAsync(context));
         var adminContext = new AdminContext(server, server._store, server._audit, gateway, loggerFactory);
