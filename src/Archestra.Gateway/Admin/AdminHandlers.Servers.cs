@@ -13,7 +13,7 @@ internal sealed partial class AdminHandlers
     private void AddServerRoutes(List<AdminRoute> routes)
     {
         routes.Add(new("GET", "/api/mcp-servers", "mcp-servers", "List MCP servers (file- and API-managed) with their state", (h, c) => ListServersAsync(h)));
-        routes.Add(new("POST", "/api/mcp-servers", "mcp-servers", "Create an MCP server (the file's mcpServers entry plus name)", CreateServerAsync, Body: true));
+        routes.Add(new("POST", "/api/mcp-servers", "mcp-servers", "Create an MCP server (the file's mcpServers entry plus name; env and headers values as env:NAME references)", CreateServerAsync, Body: true));
         routes.Add(new("GET", "/api/mcp-servers/{name}", "mcp-servers", "Get one MCP server", (h, c) => GetServerAsync(h)));
         routes.Add(new("PUT", "/api/mcp-servers/{name}", "mcp-servers", "Replace an API-managed MCP server (it restarts)", UpdateServerAsync, Body: true));
         routes.Add(new("DELETE", "/api/mcp-servers/{name}", "mcp-servers", "Delete an API-managed MCP server (it stops)", DeleteServerAsync));
