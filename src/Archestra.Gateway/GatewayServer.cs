@@ -6,6 +6,7 @@ using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Metrics;
 using Archestra.Gateway.Security;
 using Archestra.Gateway.Storage;
+using Archestra.Runtime.Diagnostics;
 using Archestra.Runtime.Upstreams;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -137,6 +138,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         gatewayApp.MapMethods("/v1/openai/{profile}/{**rest}", llmMethods, llm.HandleOpenAiAsync);
         gatewayApp.MapMethods("/v1/anthropic/{profile}/{**rest}", llmMethods, llm.HandleAnthropicAsync);
 
+        adminApp.Use((context, next) => AdminApi.GuardAsync(guard, context, next));
         adminApp.MapGet("/healthz", static () => Results.Text("ok\n"));
         adminApp.MapGet("/api/status", (HttpContext context) => server.WriteStatusAsync(context));
         var adminContext = new AdminContext(server, server._store, server._audit, gateway, loggerFactory);
@@ -184,7 +186,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
     }
 
     [LoggerMessage(1201, LogLevel.Warning, "Could not record the tools of MCP server '{Server}': {Detail}")]
-    private static partial void LogToolsNotRecorded(ILogger logger, string server, string detail);
+    private static partial void LogToolsNotRecorded(ILogger logger, string server, LogText detail);
 
     /// <summary>ARCHESTRA_DATABASE_URL wins over the file's <c>database</c>; the secret key only ever comes from the environment.</summary>
     internal static StorageOptions StorageOptionsFor(GatewayConfig config, Func<string, string?> getEnv)

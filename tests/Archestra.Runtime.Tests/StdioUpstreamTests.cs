@@ -137,6 +137,29 @@ public class StdioUpstreamTests
     }
 
     [Fact]
+    public async Task Control_characters_and_invalid_UTF8_on_a_servers_stdout_and_stderr_reach_the_log_escaped()
+    {
+        // bash's printf writes the bytes a broken or hostile server would: ESC sequences, CR, NUL, BEL, an invalid UTF-8 byte.
+        const string script = """
+            printf 'banner \033[2J\033[31mred\rINFO forged\000nul\377end\n'
+            printf 'err \033]0;title\007 nul\000 bell\n' >&2
+            exec node "$0"
+            """;
+        var log = new CapturingLogger();
+        var options = TestServer() with { Command = "bash", Args = ["-c", script, Paths.StdioTestServer] };
+        await using var upstream = new StdioUpstream(options, new RecordingListener(), log);
+        await upstream.StartAsync(Ct);
+        await Wait.UntilAsync(() => log.Messages.Any(m => m.Contains("stderr: err", StringComparison.Ordinal)), "the stderr line to be logged");
+
+        var stdout = Assert.Single(log.Messages, m => m.Contains("banner", StringComparison.Ordinal));
+        Assert.EndsWith(@"skipped: banner \x1B[2J\x1B[31mred\rINFO forged\x00nul\xFFend", stdout, StringComparison.Ordinal);
+        var stderr = Assert.Single(log.Messages, m => m.Contains("stderr: err", StringComparison.Ordinal));
+        Assert.EndsWith(@"stderr: err \x1B]0;title\x07 nul\x00 bell", stderr, StringComparison.Ordinal);
+        Assert.All(log.Messages.Concat(log.Values), m => Assert.False(m.Any(char.IsControl), m));
+        Assert.Contains(log.Values, v => v.StartsWith(@"banner \x1B[2J", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_crash_during_a_call_fails_it_with_the_exit_code_and_the_server_restarts()
     {
         var listener = new RecordingListener();

@@ -3,7 +3,9 @@ using System.Text;
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Mcp;
+using Archestra.Gateway.Security;
 using Archestra.Gateway.Storage;
+using Archestra.Runtime.Diagnostics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -62,6 +64,22 @@ internal static class AdminApi
         {
             app.MapMethods(route.Pattern, [route.Method], http => handlers.HandleAsync(http, route));
         }
+    }
+
+    /// <summary>
+    /// The gateway listener's Origin and Host checks, on every request to the admin listener: without them a web
+    /// page could read <c>/api/status</c> (served without a key) through DNS rebinding, and a browser-based console
+    /// would be open to the same. Refusals are problem+json 403, like the API's other refusals.
+    /// </summary>
+    public static Task GuardAsync(RequestGuard guard, HttpContext http, RequestDelegate next)
+    {
+        ArgumentNullException.ThrowIfNull(guard);
+        ArgumentNullException.ThrowIfNull(http);
+        ArgumentNullException.ThrowIfNull(next);
+        var verdict = guard.CheckOrigin(http);
+        return verdict == GuardVerdict.Allowed
+            ? next(http)
+            : AdminResult.Problem(StatusCodes.Status403Forbidden, RequestGuard.Refusal(http, verdict)).WriteAsync(http);
     }
 
     /// <summary>
@@ -321,7 +339,7 @@ internal sealed partial class AdminHandlers
 internal static partial class AdminLog
 {
     [LoggerMessage(1, LogLevel.Error, "API-managed {Kind} '{Name}' is invalid at {Path}: {Message}")]
-    public static partial void ResourceInvalid(ILogger logger, string kind, string name, string path, string message);
+    public static partial void ResourceInvalid(ILogger logger, string kind, string name, LogText path, LogText message);
 
     [LoggerMessage(2, LogLevel.Information, "admin change by {Actor}: {Action} {Kind} '{Name}'")]
     public static partial void Changed(ILogger logger, string actor, string action, string kind, string name);

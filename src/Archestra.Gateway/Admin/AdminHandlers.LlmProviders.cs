@@ -263,7 +263,7 @@ internal sealed partial class AdminHandlers
             }
 
             var itemErrors = new List<FieldError>();
-            AdminRequest.UnknownKeys(item, path, s_providerApiKeyKeys, itemErrors);
+            AdminRequest.UnknownKeys(item, "$", s_providerApiKeyKeys, itemErrors);
             var keyName = AdminRequest.RequiredString(item, "name", itemErrors);
             var key = AdminRequest.RequiredString(item, "key", itemErrors);
             foreach (var e in itemErrors)

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Archestra.Gateway.Storage;
+using Archestra.Runtime.Diagnostics;
 using Archestra.Runtime.Stdio;
 using Microsoft.AspNetCore.Http;
 
@@ -200,7 +201,14 @@ internal sealed partial class AdminHandlers
                 w.WriteString("resourceKind"u8, c.ResourceKind);
                 w.WriteString("resourceId"u8, c.ResourceId);
                 w.WritePropertyName("details"u8);
-                w.WriteRawValue(c.DetailsJson);
+                if (c.ResourceKind == "server")
+                {
+                    WriteRedacted(w, c.DetailsJson);
+                }
+                else
+                {
+                    w.WriteRawValue(c.DetailsJson);
+                }
                 w.WriteEndObject();
             }
 
@@ -376,7 +384,9 @@ internal sealed partial class AdminHandlers
         var text = new StringBuilder();
         foreach (var line in lines)
         {
-            text.Append("data: ").Append(line.Replace("\r", "", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal)).Append("\n\n");
+            // Escaped as in the gateway's own log: a followed log is read in terminals (curl -N), where a server's
+            // escape sequences would take effect, and a CR or LF would end the event early.
+            text.Append("data: ").Append(LogText.Escape(line)).Append("\n\n");
         }
 
         await http.Response.WriteAsync(text.ToString(), ct).ConfigureAwait(false);

@@ -13,7 +13,7 @@ internal sealed partial class AdminHandlers
     private void AddServerRoutes(List<AdminRoute> routes)
     {
         routes.Add(new("GET", "/api/mcp-servers", "mcp-servers", "List MCP servers (file- and API-managed) with their state", (h, c) => ListServersAsync(h)));
-        routes.Add(new("POST", "/api/mcp-servers", "mcp-servers", "Create an MCP server (the file's mcpServers entry plus name)", CreateServerAsync, Body: true));
+        routes.Add(new("POST", "/api/mcp-servers", "mcp-servers", "Create an MCP server (the file's mcpServers entry plus name; env and headers values as env:NAME references)", CreateServerAsync, Body: true));
         routes.Add(new("GET", "/api/mcp-servers/{name}", "mcp-servers", "Get one MCP server", (h, c) => GetServerAsync(h)));
         routes.Add(new("PUT", "/api/mcp-servers/{name}", "mcp-servers", "Replace an API-managed MCP server (it restarts)", UpdateServerAsync, Body: true));
         routes.Add(new("DELETE", "/api/mcp-servers/{name}", "mcp-servers", "Delete an API-managed MCP server (it stops)", DeleteServerAsync));
@@ -86,6 +86,7 @@ internal sealed partial class AdminHandlers
             }
         }
 
+        RefuseInlineValues(body, errors);
         if (errors.Count > 0 || name is null)
         {
             return AdminResult.Invalid(errors);
@@ -198,7 +199,79 @@ internal sealed partial class AdminHandlers
         w.WriteString("createdAt"u8, server.CreatedAt);
         w.WriteString("updatedAt"u8, server.UpdatedAt);
         w.WritePropertyName("config"u8);
-        w.WriteRawValue(server.ConfigJson);
+        WriteRedacted(w, server.ConfigJson);
+        w.WriteEndObject();
+    }
+
+    /// <summary>
+    /// An env or header value written inline would be stored in the database and in the change log in plain text, and
+    /// answered by every GET: through the API, as in the file, such values are <c>env:NAME</c> references to the
+    /// gateway's environment. (The file may hold inline values; it is the operator's own file, and its servers are
+    /// answered with every value hidden.)
+    /// </summary>
+    private static void RefuseInlineValues(JsonElement body, List<FieldError> errors)
+    {
+        foreach (var map in s_secretMaps)
+        {
+            if (!body.TryGetProperty(map, out var values) || values.ValueKind != JsonValueKind.Object)
+            {
+                continue;
+            }
+
+            foreach (var property in values.EnumerateObject())
+            {
+                if (property.Value.ValueKind == JsonValueKind.String && !IsEnvReference(property.Value))
+                {
+                    errors.Add(new FieldError(ConfigReader.Child("$." + map, property.Name),
+                        "inline values are refused through the admin API (they would be stored and answered in plain text): set the value in the gateway's environment and write env:NAME"));
+                }
+            }
+        }
+    }
+
+    private static readonly string[] s_secretMaps = ["env", "headers"];
+
+    private static bool IsEnvReference(JsonElement value) => value.GetString()!.StartsWith("env:", StringComparison.Ordinal);
+
+    /// <summary>
+    /// A stored server's config with every inline env and header value shown as "(hidden)" (env:NAME references as
+    /// written). Rows written before inline values were refused may hold them; so may their change-log details.
+    /// </summary>
+    internal static void WriteRedacted(Utf8JsonWriter w, string configJson)
+    {
+        using var doc = JsonDocument.Parse(configJson);
+        var root = doc.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            root.WriteTo(w);
+            return;
+        }
+
+        w.WriteStartObject();
+        foreach (var property in root.EnumerateObject())
+        {
+            if (Array.IndexOf(s_secretMaps, property.Name) < 0 || property.Value.ValueKind != JsonValueKind.Object)
+            {
+                property.WriteTo(w);
+                continue;
+            }
+
+            w.WriteStartObject(property.Name);
+            foreach (var entry in property.Value.EnumerateObject())
+            {
+                if (entry.Value.ValueKind == JsonValueKind.String && IsEnvReference(entry.Value))
+                {
+                    entry.WriteTo(w);
+                }
+                else
+                {
+                    w.WriteString(entry.Name, "(hidden)");
+                }
+            }
+
+            w.WriteEndObject();
+        }
+
         w.WriteEndObject();
     }
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Archestra.Runtime.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Archestra.Gateway.Configuration;
@@ -114,5 +115,5 @@ internal sealed partial class ConfigReloader : IAsyncDisposable
     private static partial void LogReloaded(ILogger logger, string path, int servers, int profiles, int policies);
 
     [LoggerMessage(1102, LogLevel.Error, "Configuration not reloaded, the running one stays: {Error}")]
-    private static partial void LogInvalid(ILogger logger, string error);
+    private static partial void LogInvalid(ILogger logger, LogText error);
 }

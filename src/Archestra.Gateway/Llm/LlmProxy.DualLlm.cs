@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Llm.DualLlm;
 using Archestra.Gateway.Storage;
+using Archestra.Runtime.Http;
 using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Llm;
@@ -138,7 +139,7 @@ internal sealed partial class LlmProxy
         }
         catch (HttpRequestException ex)
         {
-            error = $"the {role} call could not reach '{upstream.Name}': {ex.Message}";
+            error = $"the {role} call could not reach '{upstream.Name}': {HttpFailure.Describe(ex)}";
         }
 
         Record(new Interaction(job.Profile.Name, upstream.Name, upstream.Kind, model, null, scanner, true, error is null ? SideCallOk : SideCallFailed, error, start, null));

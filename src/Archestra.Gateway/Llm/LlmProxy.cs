@@ -8,6 +8,7 @@ using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Security;
 using Archestra.Gateway.Storage;
 using Archestra.Policy.Llm;
+using Archestra.Runtime.Http;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -626,7 +627,7 @@ internal sealed partial class LlmProxy : IDisposable
                 Status = ex is OperationCanceledException ? "timeout" : "stream_cut";
                 Error = ex is OperationCanceledException
                     ? $"the answer did not finish within {Upstream.Config.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s"
-                    : $"the upstream answer broke off: {ex.Message}";
+                    : $"the upstream answer broke off: {HttpFailure.Describe(ex)}";
                 Log.StreamCut(proxy._logger, Upstream.Name, Error);
                 await EndBrokenAnswerAsync(sse && ok).ConfigureAwait(false);
             }

@@ -4,6 +4,8 @@ using System.Runtime.ExceptionServices;
 using System.Text;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Metrics;
+using Archestra.Runtime.Diagnostics;
+using Archestra.Runtime.Http;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.CircuitBreaker;
@@ -179,11 +181,11 @@ internal static class LlmResilience
         return header.Date is { } date ? TimeSpan.FromTicks(Math.Max(0, (date - DateTimeOffset.UtcNow).Ticks)) : null;
     }
 
-    /// <summary>Short words for a log line and the audit row: the status or the exception's message.</summary>
+    /// <summary>Short words for a log line and the audit row: the status or what went wrong with the connection.</summary>
     public static string Describe(in Outcome<HttpResponseMessage> outcome) =>
         outcome.Result is { } response
             ? ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture)
-            : outcome.Exception is OperationCanceledException ? "connect timeout" : outcome.Exception?.Message ?? "";
+            : outcome.Exception is OperationCanceledException ? "connect timeout" : outcome.Exception is { } e ? HttpFailure.Describe(e) : "";
 }
 
 /// <summary>
@@ -416,8 +418,8 @@ internal sealed partial class LlmProxy
 internal static partial class Log
 {
     [LoggerMessage(3101, LogLevel.Warning, "LLM provider '{Provider}': attempt {Attempt} after {Failure}, waiting {Seconds} s")]
-    public static partial void Retrying(ILogger logger, string provider, int attempt, string failure, double seconds);
+    public static partial void Retrying(ILogger logger, string provider, int attempt, LogText failure, double seconds);
 
     [LoggerMessage(3102, LogLevel.Warning, "LLM provider '{Provider}' key '{Key}': circuit {State}{Detail}")]
-    public static partial void CircuitChanged(ILogger logger, string provider, string key, string state, string detail);
+    public static partial void CircuitChanged(ILogger logger, string provider, string key, string state, LogText detail);
 }

@@ -1,3 +1,4 @@
+using Archestra.Runtime.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Archestra.Gateway.Llm;
@@ -8,13 +9,13 @@ internal static partial class Log
     public static partial void OpenLlmProfile(ILogger logger, string profile);
 
     [LoggerMessage(3002, LogLevel.Warning, "LLM provider '{Provider}' could not be reached: {Detail}")]
-    public static partial void UpstreamUnreachable(ILogger logger, string provider, string detail);
+    public static partial void UpstreamUnreachable(ILogger logger, string provider, LogText detail);
 
     [LoggerMessage(3003, LogLevel.Warning, "LLM provider '{Provider}' did not answer within {Seconds} s")]
     public static partial void UpstreamTimeout(ILogger logger, string provider, double seconds);
 
     [LoggerMessage(3004, LogLevel.Information, "The stream from LLM provider '{Provider}' broke off: {Detail}")]
-    public static partial void StreamCut(ILogger logger, string provider, string detail);
+    public static partial void StreamCut(ILogger logger, string provider, LogText detail);
 
     [LoggerMessage(3005, LogLevel.Error, "The LLM prices, limits or optimization rules could not be loaded; the previous ones stay in force")]
     public static partial void CostsNotLoaded(ILogger logger, Exception exception);
@@ -23,5 +24,5 @@ internal static partial class Log
     public static partial void UsageNotRead(ILogger logger, string profile, Exception exception);
 
     [LoggerMessage(3007, LogLevel.Warning, "LLM profile '{Profile}' ({Provider}): tool calls in the answer were refused and replaced by text: {Calls}")]
-    public static partial void ToolCallsBlocked(ILogger logger, string profile, string provider, string calls);
+    public static partial void ToolCallsBlocked(ILogger logger, string profile, string provider, LogText calls);
 }

@@ -1,3 +1,4 @@
+using Archestra.Runtime.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Archestra.Gateway.Mcp;
@@ -5,41 +6,41 @@ namespace Archestra.Gateway.Mcp;
 internal static partial class Log
 {
     [LoggerMessage(2001, LogLevel.Information, "MCP server '{Server}' is ready (protocol {Version})")]
-    public static partial void UpstreamReady(ILogger logger, string server, string version);
+    public static partial void UpstreamReady(ILogger logger, string server, LogText version);
 
     [LoggerMessage(2002, LogLevel.Warning, "MCP server '{Server}' is down: {Detail}")]
-    public static partial void UpstreamDown(ILogger logger, string server, string detail);
+    public static partial void UpstreamDown(ILogger logger, string server, LogText detail);
 
     [LoggerMessage(2003, LogLevel.Warning, "MCP server '{Server}' failed to start: {Detail}")]
-    public static partial void UpstreamStartFailed(ILogger logger, string server, string detail);
+    public static partial void UpstreamStartFailed(ILogger logger, string server, LogText detail);
 
     [LoggerMessage(2004, LogLevel.Warning, "Listing from MCP server '{Server}' failed; its items are left out: {Detail}")]
-    public static partial void ListFailed(ILogger logger, string server, string detail);
+    public static partial void ListFailed(ILogger logger, string server, LogText detail);
 
     [LoggerMessage(2005, LogLevel.Information, "Rejected {Method} from MCP server '{Server}': {Reason}")]
-    public static partial void ServerRequestRejected(ILogger logger, string server, string method, string reason);
+    public static partial void ServerRequestRejected(ILogger logger, string server, LogText method, LogText reason);
 
     [LoggerMessage(2006, LogLevel.Warning, "Stopping MCP server '{Server}' failed: {Detail}")]
-    public static partial void UpstreamStopFailed(ILogger logger, string server, string detail);
+    public static partial void UpstreamStopFailed(ILogger logger, string server, LogText detail);
 
     [LoggerMessage(2007, LogLevel.Debug, "Call to MCP server '{Server}' failed ({Error}): {Detail}")]
-    public static partial void CallFailed(ILogger logger, string server, string error, string detail);
+    public static partial void CallFailed(ILogger logger, string server, string error, LogText detail);
 
     [LoggerMessage(2008, LogLevel.Debug, "Client answered unknown server request id {Id} in session {Session}")]
-    public static partial void UnknownServerRequestAnswer(ILogger logger, string id, string session);
+    public static partial void UnknownServerRequestAnswer(ILogger logger, LogText id, LogText session);
 
     [LoggerMessage(2009, LogLevel.Warning, "Profile '{Profile}' has no tokens: anyone who can reach the gateway port can use it")]
     public static partial void OpenProfile(ILogger logger, string profile);
 
     [LoggerMessage(2010, LogLevel.Information, "Refused {Tool} in session {Session}: {Text}")]
-    public static partial void CallRefused(ILogger logger, string tool, string session, string text);
+    public static partial void CallRefused(ILogger logger, LogText tool, LogText session, LogText text);
 
     [LoggerMessage(2011, LogLevel.Information, "Blocked the result of {Tool} by policy {Policy} in session {Session}")]
-    public static partial void ResultBlocked(ILogger logger, string tool, string policy, string session);
+    public static partial void ResultBlocked(ILogger logger, LogText tool, string policy, LogText session);
 
     [LoggerMessage(2012, LogLevel.Information, "Session {Session} is now untrusted: the result of {Tool} was untrusted ({Policy})")]
-    public static partial void SessionTainted(ILogger logger, string session, string tool, string policy);
+    public static partial void SessionTainted(ILogger logger, LogText session, LogText tool, string policy);
 
     [LoggerMessage(2013, LogLevel.Information, "Approval of {Tool} in session {Session}: {Answer}")]
-    public static partial void ApprovalAnswered(ILogger logger, string tool, string session, string answer);
+    public static partial void ApprovalAnswered(ILogger logger, LogText tool, LogText session, LogText answer);
 }

@@ -14,7 +14,8 @@ internal enum GuardVerdict
 }
 
 /// <summary>
-/// DNS-rebinding protection and bearer authentication for the MCP endpoint. The MCP spec
+/// DNS-rebinding protection and bearer authentication for the MCP endpoint (the Origin and Host checks also guard
+/// the LLM proxy and the admin listener). The MCP spec
 /// (Transports, "Security Warning") requires validating Origin; on a loopback listener the Host
 /// header is checked too, because a rebinding attack reaches 127.0.0.1 under a foreign host name.
 /// </summary>
@@ -86,12 +87,15 @@ internal sealed class RequestGuard
 
     public Task RejectAsync(HttpContext context, GuardVerdict verdict, GatewayProfile profile) => verdict switch
     {
-        GuardVerdict.ForbiddenOrigin => McpEndpoint.WriteHttpErrorAsync(context, StatusCodes.Status403Forbidden, ErrorCodes.InvalidRequest,
-            $"Origin '{context.Request.Headers.Origin}' is not allowed; add it to security.allowedOrigins."),
-        GuardVerdict.ForbiddenHost => McpEndpoint.WriteHttpErrorAsync(context, StatusCodes.Status403Forbidden, ErrorCodes.InvalidRequest,
-            $"Host '{context.Request.Host.Host}' is not allowed on a loopback listener; add it to security.allowedHosts."),
+        GuardVerdict.ForbiddenOrigin or GuardVerdict.ForbiddenHost =>
+            McpEndpoint.WriteHttpErrorAsync(context, StatusCodes.Status403Forbidden, ErrorCodes.InvalidRequest, Refusal(context, verdict)),
         _ => Unauthorized(context, profile),
     };
+
+    /// <summary>Why <see cref="CheckOrigin"/> refused, for the answer (403) on every listener that uses it.</summary>
+    public static string Refusal(HttpContext context, GuardVerdict verdict) => verdict == GuardVerdict.ForbiddenOrigin
+        ? $"Origin '{context.Request.Headers.Origin}' is not allowed; add it to security.allowedOrigins."
+        : $"Host '{context.Request.Host.Host}' is not allowed on a loopback listener; add it to security.allowedHosts.";
 
     private static Task Unauthorized(HttpContext context, GatewayProfile profile)
     {

@@ -1,3 +1,4 @@
+using Archestra.Runtime.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Archestra.Gateway.Storage;
@@ -11,7 +12,7 @@ internal static partial class Log
     public static partial void MigrationApplied(ILogger logger, int version, string name);
 
     [LoggerMessage(4003, LogLevel.Warning, "Audit database write failed; spilling to {Directory} until it is back: {Detail}")]
-    public static partial void DatabaseDown(ILogger logger, string directory, string detail);
+    public static partial void DatabaseDown(ILogger logger, string directory, LogText detail);
 
     [LoggerMessage(4004, LogLevel.Information, "Audit database is reachable again")]
     public static partial void DatabaseBack(ILogger logger);
@@ -26,14 +27,14 @@ internal static partial class Log
     public static partial void SpillBadHeader(ILogger logger, string file);
 
     [LoggerMessage(4008, LogLevel.Error, "Audit spill write failed; {Count} records are lost: {Detail}")]
-    public static partial void SpillFailed(ILogger logger, int count, string detail);
+    public static partial void SpillFailed(ILogger logger, int count, LogText detail);
 
     [LoggerMessage(4009, LogLevel.Information, "Retention deleted {Count} audit rows older than {Cutoff:o}")]
     public static partial void RetentionDeleted(ILogger logger, long count, DateTime cutoff);
 
     [LoggerMessage(4010, LogLevel.Warning, "Audit retention failed: {Detail}")]
-    public static partial void RetentionFailed(ILogger logger, string detail);
+    public static partial void RetentionFailed(ILogger logger, LogText detail);
 
     [LoggerMessage(4011, LogLevel.Warning, "Replaying audit spill {File} failed; it is kept for the next attempt: {Detail}")]
-    public static partial void SpillReplayFailed(ILogger logger, string file, string detail);
+    public static partial void SpillReplayFailed(ILogger logger, string file, LogText detail);
 }

@@ -601,7 +601,7 @@ public sealed class StreamableHttpUpstream : McpUpstream
             }
             catch (Exception ex) when (ex is HttpRequestException or IOException or InvalidDataException or ObjectDisposedException)
             {
-                detail = ex.Message;
+                detail = HttpFailure.Describe(ex);
             }
 
             failures++;
@@ -665,7 +665,7 @@ public sealed class StreamableHttpUpstream : McpUpstream
         }
         catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
         {
-            HttpLog.DeleteFailed(Logger, Name, ex.Message);
+            HttpLog.DeleteFailed(Logger, Name, ex is OperationCanceledException ? "no answer within 2 s" : HttpFailure.Describe(ex));
         }
     }
 

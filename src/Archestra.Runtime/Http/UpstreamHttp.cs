@@ -138,14 +138,12 @@ internal static class UpstreamHttp
     /// <summary>Maps an exception from sending or reading to a failure naming the server, the URL and the cause.</summary>
     public static UpstreamCallResult Describe(string server, Uri url, Exception exception) => exception switch
     {
-        HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError or HttpRequestError.ProxyTunnelError } connect =>
-            UpstreamCallResult.Failure(UpstreamError.ConnectFailed, $"MCP server '{server}' at {url} could not be reached: {connect.Message}"),
-        HttpRequestException http =>
-            UpstreamCallResult.Failure(UpstreamError.Disconnected, $"MCP server '{server}' at {url} failed: {http.Message}"),
         InvalidDataException data =>
             UpstreamCallResult.Failure(UpstreamError.Protocol, $"MCP server '{server}' at {url} sent an invalid response: {data.Message}"),
+        _ when HttpFailure.IsConnectFailure(exception) =>
+            UpstreamCallResult.Failure(UpstreamError.ConnectFailed, $"MCP server '{server}' at {url} could not be reached: {HttpFailure.Describe(exception)}"),
         _ =>
-            UpstreamCallResult.Failure(UpstreamError.Disconnected, $"MCP server '{server}' at {url} failed: {exception.Message}"),
+            UpstreamCallResult.Failure(UpstreamError.Disconnected, $"MCP server '{server}' at {url} failed: {HttpFailure.Describe(exception)}"),
     };
 
     /// <summary>Exponential backoff with full jitter, from <paramref name="initial"/> up to <see cref="MaxReconnectDelay"/>.</summary>

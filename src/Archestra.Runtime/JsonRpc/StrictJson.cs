@@ -52,14 +52,14 @@ public static class StrictJson
     /// <summary>Objects up to this many keys are checked pairwise (cheaper than sorting at this size).</summary>
     private const int PairwiseKeys = 16;
 
+    /// <summary>
+    /// Checks <paramref name="json"/>. Malformed JSON is reported as <see cref="StrictJsonError.Malformed"/> even when
+    /// it also repeats a key or holds bad bytes (a line that is not JSON at all is just that), so the whole text is
+    /// read before any other finding is returned; only <see cref="StrictJsonError.TooDeep"/> stops the read at once.
+    /// </summary>
     public static StrictJsonResult Check(ReadOnlySpan<byte> json, int maxDepth = MessageMaxDepth)
     {
-        var invalidAt = FirstInvalidUtf8(json);
-        if (invalidAt >= 0)
-        {
-            return new StrictJsonResult(StrictJsonError.InvalidUnicode, invalidAt);
-        }
-
+        StrictJsonResult found = default;
         var scan = new KeyStack(stackalloc Key[InlineKeys], stackalloc byte[InlineNameBytes]);
         Span<int> frames = stackalloc int[Math.Min(maxDepth, MessageMaxDepth) + 1];
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = maxDepth + 1 });
@@ -90,31 +90,38 @@ public static class StrictJson
                     case JsonTokenType.EndObject:
                         var first = frames[reader.CurrentDepth];
                         var duplicate = scan.FindDuplicate(json, first);
-                        if (duplicate >= 0)
+                        if (duplicate >= 0 && found.IsValid)
                         {
-                            return new StrictJsonResult(StrictJsonError.DuplicateKey, duplicate);
+                            found = new StrictJsonResult(StrictJsonError.DuplicateKey, duplicate);
                         }
 
                         scan.PopTo(first);
                         break;
                     case JsonTokenType.PropertyName:
-                        if (!scan.Push(in reader))
+                        if (!scan.Push(in reader) && found.IsValid)
                         {
-                            return new StrictJsonResult(StrictJsonError.InvalidUnicode, (int)reader.TokenStartIndex);
+                            found = new StrictJsonResult(StrictJsonError.InvalidUnicode, (int)reader.TokenStartIndex);
                         }
 
                         break;
                     case JsonTokenType.String:
-                        if (reader.ValueIsEscaped && !EscapesDecode(ref reader))
+                        if (reader.ValueIsEscaped && !EscapesDecode(ref reader) && found.IsValid)
                         {
-                            return new StrictJsonResult(StrictJsonError.InvalidUnicode, (int)reader.TokenStartIndex);
+                            found = new StrictJsonResult(StrictJsonError.InvalidUnicode, (int)reader.TokenStartIndex);
                         }
 
                         break;
                 }
             }
 
-            return default;
+            if (!found.IsValid)
+            {
+                return found;
+            }
+
+            // The reader takes any byte above 0x7F inside a string, so UTF-8 is checked on its own (vectorized).
+            var invalidAt = FirstInvalidUtf8(json);
+            return invalidAt >= 0 ? new StrictJsonResult(StrictJsonError.InvalidUnicode, invalidAt) : default;
         }
         catch (JsonException)
         {
@@ -401,6 +408,7 @@ public static class StrictJson
             }
             catch (InvalidOperationException)
             {
+                Count--;
                 return false;
             }
 

@@ -1,3 +1,4 @@
+using Archestra.Runtime.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Archestra.Runtime.Stdio;
@@ -8,25 +9,25 @@ internal static partial class StdioLog
     public static partial void Started(ILogger logger, string server, int processId);
 
     [LoggerMessage(1101, LogLevel.Information, "MCP server '{Server}' is ready (protocol {ProtocolVersion})")]
-    public static partial void Ready(ILogger logger, string server, string? protocolVersion);
+    public static partial void Ready(ILogger logger, string server, LogText protocolVersion);
 
     [LoggerMessage(1102, LogLevel.Warning, "MCP server '{Server}' could not be started: {Detail}")]
-    public static partial void StartFailed(ILogger logger, string server, string detail);
+    public static partial void StartFailed(ILogger logger, string server, LogText detail);
 
     [LoggerMessage(1103, LogLevel.Warning, "MCP server '{Server}' failed its handshake: {Detail}")]
-    public static partial void HandshakeFailed(ILogger logger, string server, string? detail);
+    public static partial void HandshakeFailed(ILogger logger, string server, LogText detail);
 
     [LoggerMessage(1104, LogLevel.Warning, "MCP server '{Server}' is down: {Detail}")]
-    public static partial void Down(ILogger logger, string server, string detail);
+    public static partial void Down(ILogger logger, string server, LogText detail);
 
     [LoggerMessage(1105, LogLevel.Information, "MCP server '{Server}' restarts in {DelayMs} ms (restart #{Restart})")]
     public static partial void RestartScheduled(ILogger logger, string server, double delayMs, long restart);
 
     [LoggerMessage(1106, LogLevel.Debug, "MCP server '{Server}' stderr: {Line}")]
-    public static partial void Stderr(ILogger logger, string server, string line);
+    public static partial void Stderr(ILogger logger, string server, LogText line);
 
     [LoggerMessage(1107, LogLevel.Information, "MCP server '{Server}' wrote a line to stdout that is not a JSON-RPC message; skipped: {Preview}")]
-    public static partial void NonJsonLine(ILogger logger, string server, string preview);
+    public static partial void NonJsonLine(ILogger logger, string server, LogText preview);
 
     [LoggerMessage(1108, LogLevel.Warning, "MCP server '{Server}' wrote a line longer than {Limit} bytes to stdout; discarded")]
     public static partial void LineTooLong(ILogger logger, string server, int limit);

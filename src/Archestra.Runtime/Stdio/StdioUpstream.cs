@@ -2,6 +2,7 @@ using System.Buffers;
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Text;
+using Archestra.Runtime.Diagnostics;
 using Archestra.Runtime.JsonRpc;
 using Archestra.Runtime.Upstreams;
 using Microsoft.Extensions.Logging;
@@ -407,7 +408,7 @@ public sealed class StdioUpstream : McpUpstream
             return;
         }
 
-        StdioLog.NonJsonLine(Logger, Name, Encoding.UTF8.GetString(line[..Math.Min(line.Length, 200)]));
+        StdioLog.NonJsonLine(Logger, Name, LogText.Utf8(line, 200));
     }
 
     protected override async ValueTask<UpstreamCallResult> SendRequestCoreAsync(ReadOnlyMemory<byte> request, PendingCall call, bool idempotent, CancellationToken cancellationToken) =>

@@ -141,16 +141,16 @@ public abstract class McpUpstream : IAsyncDisposable
 
             if (sent.Response is not null)
             {
-                return sent;
+                return RequireObjectResult(sent);
             }
 
-            return await call.Completion.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+            return RequireObjectResult(await call.Completion.Task.WaitAsync(timeout.Token).ConfigureAwait(false));
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
             if (call.Completion.Task.IsCompletedSuccessfully)
             {
-                return call.Completion.Task.Result;
+                return RequireObjectResult(call.Completion.Task.Result);
             }
 
             if (cancelUpstream)
@@ -168,6 +168,34 @@ public abstract class McpUpstream : IAsyncDisposable
             link.Dispose();
             ReturnTimeout(timeout);
         }
+    }
+
+    /// <summary>
+    /// MCP's schema makes every result an object (<c>Result</c>, with <c>_meta</c>); a string, number, array or
+    /// null is a broken server, and relaying it would hand the client an answer no MCP client can use.
+    /// </summary>
+    private UpstreamCallResult RequireObjectResult(UpstreamCallResult result)
+    {
+        if (result.Response is not { Kind: JsonRpcKind.Response } response)
+        {
+            return result;
+        }
+
+        var value = response.Envelope.Result.Of(response.Span);
+        if (value[0] == (byte)'{')
+        {
+            return result;
+        }
+
+        var kind = value[0] switch
+        {
+            (byte)'"' => "a string",
+            (byte)'[' => "an array",
+            (byte)'n' => "null",
+            (byte)'t' or (byte)'f' => "a boolean",
+            _ => "a number",
+        };
+        return UpstreamCallResult.Failure(UpstreamError.Protocol, $"MCP server '{Name}' answered with a result that is {kind}, not an object as MCP requires");
     }
 
     /// <summary>
@@ -478,5 +506,5 @@ internal static partial class Log
     public static partial void UnmatchedResponse(ILogger logger, string server);
 
     [LoggerMessage(1002, LogLevel.Warning, "MCP server '{Server}' sent a message that was not relayed: {Why}")]
-    public static partial void AmbiguousMessage(ILogger logger, string server, string why);
+    public static partial void AmbiguousMessage(ILogger logger, string server, Diagnostics.LogText why);
 }

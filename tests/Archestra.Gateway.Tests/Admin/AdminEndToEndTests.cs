@@ -212,4 +212,33 @@ public sealed class AdminEndToEndTests
         Assert.NotNull(line);
         Assert.StartsWith("data: ", line, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_followed_log_shows_a_servers_escape_sequences_escaped()
+    {
+        // bash writes ESC, BEL and NUL to stderr before server-everything starts.
+        const string script = """
+            printf 'noisy \033[2J\033[31mred\007 nul\000end\n' >&2
+            exec node "$0" stdio
+            """;
+        await using var gateway = await GatewayHarness.StartAsync(new GatewayConfig
+        {
+            AdminKeys = AdminClient.FileKeys,
+            McpServers = [GatewayHarness.Stdio("noisy", "bash", "-c", script, Repo.Everything)],
+            Profiles = [GatewayHarness.Profile("p", "noisy")],
+        });
+        using var http = new HttpClient { BaseAddress = gateway.Server.AdminUrl };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", AdminClient.RootKey);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        cts.CancelAfter(TimeSpan.FromSeconds(20));
+        using var response = await http.GetAsync("/api/mcp-servers/noisy/logs?follow=true&lines=100", HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cts.Token));
+
+        string? line;
+        while ((line = await reader.ReadLineAsync(cts.Token)) is not null && !line.Contains("noisy", StringComparison.Ordinal))
+        {
+        }
+
+        Assert.Equal(@"data: noisy \x1B[2J\x1B[31mred\x07 nul\x00end", line);
+    }
 }

@@ -109,6 +109,7 @@ public sealed class AdminLlmTests
         AssertInvalid(await admin.PostAsync("/api/llm/providers", """{"name": "x", "kind": "openai", "baseUrl": "ftp://h"}"""), "$.baseUrl", "http(s)");
         AssertInvalid(await admin.PostAsync("/api/llm/providers", """{"name": "x", "kind": "openai", "apiKeys": [{"name": "a"}]}"""), "$.apiKeys[0]", "missing key");
         AssertInvalid(await admin.PostAsync("/api/llm/providers", """{"name": "x", "kind": "openai", "apiKeys": [{"name": "a", "key": "1"}, {"name": "a", "key": "2"}]}"""), "$.apiKeys[1].name", "twice");
+        AssertInvalid(await admin.PostAsync("/api/llm/providers", """{"name": "x", "kind": "openai", "apiKeys": [{"name": "a", "key": "1", "bogus": 1}]}"""), "$.apiKeys[0].bogus", "unknown key");
         AssertInvalid(await admin.PostAsync("/api/llm/prices", """{"model": "gpt-4o", "inputPerMillion": -1, "outputPerMillion": 10}"""), "$.inputPerMillion", "US dollars");
         AssertInvalid(await admin.PostAsync("/api/llm/prices", """{"model": "gpt-4o", "inputPerMillion": "2.5", "outputPerMillion": 10}"""), "$.inputPerMillion", "US dollars");
         AssertInvalid(await admin.PostAsync("/api/llm/prices", """{"model": "a/b", "inputPerMillion": 1, "outputPerMillion": 1}"""), "$.model", "'/'");

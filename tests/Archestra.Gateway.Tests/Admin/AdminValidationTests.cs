@@ -19,6 +19,7 @@ public sealed class AdminFixture : IAsyncLifetime
             AdminKeys = AdminClient.FileKeys,
             McpServers = [AdminClient.FileServer("filesrv")],
             Profiles = [GatewayHarness.Profile("fileprof", "filesrv")],
+            Security = new SecurityConfig { AllowedHosts = ["console.internal"], AllowedOrigins = ["https://console.example"] },
         });
     }
 
@@ -97,6 +98,43 @@ public sealed class AdminValidationTests : IClassFixture<AdminFixture>
 
         using var wrong = new AdminClient(_fixture.Gateway.Server.AdminUrl, "not-a-key");
         AssertProblem(await wrong.GetAsync("/api/mcp-servers"), HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task Foreign_hosts_and_origins_are_refused_on_the_admin_listener_to_stop_dns_rebinding()
+    {
+        using var http = new HttpClient { BaseAddress = _fixture.Gateway.Server.AdminUrl };
+        async Task<Reply> GetAsync(string path, string? host, string? origin)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminClient.RootKey);
+            if (host is not null)
+            {
+                request.Headers.Host = host;
+            }
+
+            if (origin is not null)
+            {
+                request.Headers.Add("Origin", origin);
+            }
+
+            using var response = await http.SendAsync(request, TestContext.Current.CancellationToken);
+            return new Reply(response.StatusCode, response.Content.Headers.ContentType?.MediaType, await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), "");
+        }
+
+        var host = await GetAsync("/api/status", "attacker.example", null);
+        AssertProblem(host, HttpStatusCode.Forbidden);
+        Assert.Contains("attacker.example", host.Json.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("servers", host.Text, StringComparison.Ordinal);
+        var origin = await GetAsync("/api/status", null, "https://evil.example");
+        AssertProblem(origin, HttpStatusCode.Forbidden);
+        Assert.Contains("https://evil.example", origin.Json.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        AssertProblem(await GetAsync("/api/mcp-servers", "attacker.example:9001", null), HttpStatusCode.Forbidden);
+        AssertProblem(await GetAsync("/api/openapi.json", null, "http://evil.example"), HttpStatusCode.Forbidden);
+
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync("/api/status", null, null)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync("/api/status", "localhost", "http://localhost:3000")).Status);
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync("/api/mcp-servers", "console.internal", "https://console.example")).Status);
     }
 
     [Fact]
