@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Http;
 using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Security;
 using Archestra.Gateway.Storage;
@@ -469,7 +470,24 @@ internal sealed partial class LlmProxy : IDisposable
             {
                 (_body, _length, tooLarge) = await McpEndpoint.ReadBodyAsync(Context.Request.BodyReader, Context.Request.ContentLength, limit, Aborted).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is BadHttpRequestException or OperationCanceledException or IOException)
+            catch (BadHttpRequestException ex)
+            {
+                if (RequestBodyFailure.Describe(Context, ex, "limits.maxRequestBodyBytes") is not { } failure)
+                {
+                    Status = "client_cancelled";
+                    return false;
+                }
+
+                var kind = failure.Status switch
+                {
+                    StatusCodes.Status408RequestTimeout => LlmError.RequestTimeout,
+                    StatusCodes.Status413PayloadTooLarge => LlmError.TooLarge,
+                    _ => LlmError.BadRequest,
+                };
+                await FailAsync(kind, failure.Message).ConfigureAwait(false);
+                return false;
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException)
             {
                 Status = "client_cancelled";
                 return false;

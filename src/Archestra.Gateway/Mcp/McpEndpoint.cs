@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
+using Archestra.Gateway.Http;
 using Archestra.Gateway.Security;
 using Archestra.Policy;
 using Archestra.Runtime.JsonRpc;
@@ -91,9 +92,21 @@ internal sealed partial class McpEndpoint
         {
             (body, length, tooLarge) = await ReadBodyAsync(request.BodyReader, request.ContentLength, limit, context.RequestAborted).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is BadHttpRequestException or OperationCanceledException or IOException)
+        catch (BadHttpRequestException ex)
         {
-            // The client went away or sent a broken body (e.g. a truncated chunked encoding): nobody to answer.
+            // A broken chunked encoding or a body cut short cannot be parsed (-32700); one that trickled under the
+            // minimum rate never arrived (-32600). Without this the request ended as 200 with an empty body.
+            if (RequestBodyFailure.Describe(context, ex, "limits.maxRequestBodyBytes") is { } failure)
+            {
+                var code = failure.Status == StatusCodes.Status400BadRequest ? ErrorCodes.ParseError : ErrorCodes.InvalidRequest;
+                await WriteHttpErrorAsync(context, failure.Status, code, failure.Message).ConfigureAwait(false);
+            }
+
+            return;
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException)
+        {
+            // The client went away: nobody to answer.
             return;
         }
 
