@@ -9,6 +9,7 @@ using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Security;
 using Archestra.Gateway.Storage;
 using Archestra.Policy.Llm;
+using Archestra.Runtime.Buffers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -704,9 +705,9 @@ internal sealed partial class LlmProxy : IDisposable
         /// <summary>A JSON answer (or an error body): copied chunk by chunk while the scanner reads usage on the way.</summary>
         private async Task RelayBodyAsync(Stream upstream, System.IO.Pipelines.PipeWriter output, bool ok, CancellationToken cancellationToken)
         {
-            var buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
+            var buffer = BytePool.Rent(InitialBufferSize);
             var errorLength = 0;
-            byte[]? errorBytes = ok ? null : ArrayPool<byte>.Shared.Rent(MaxErrorBytes);
+            byte[]? errorBytes = ok ? null : BytePool.Rent(MaxErrorBytes);
             try
             {
                 while (true)
@@ -743,10 +744,10 @@ internal sealed partial class LlmProxy : IDisposable
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                BytePool.Return(buffer);
                 if (errorBytes is not null)
                 {
-                    ArrayPool<byte>.Shared.Return(errorBytes);
+                    BytePool.Return(errorBytes);
                 }
             }
         }
@@ -758,7 +759,7 @@ internal sealed partial class LlmProxy : IDisposable
         /// </summary>
         private async Task RelayEventsAsync(Stream upstream, System.IO.Pipelines.PipeWriter output, CancellationToken cancellationToken)
         {
-            var buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
+            var buffer = BytePool.Rent(InitialBufferSize);
             var end = 0;
             var scanFrom = 0;
             var finished = false;
@@ -823,7 +824,7 @@ internal sealed partial class LlmProxy : IDisposable
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                BytePool.Return(buffer);
             }
 
             if (!finished)
@@ -930,7 +931,7 @@ internal sealed partial class LlmProxy : IDisposable
             Scanner.Dispose();
             if (_body is not null)
             {
-                ArrayPool<byte>.Shared.Return(_body);
+                BytePool.Return(_body);
                 _body = null;
             }
         }

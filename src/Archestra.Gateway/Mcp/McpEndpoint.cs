@@ -6,6 +6,7 @@ using System.Text.Json;
 using Archestra.Gateway.Http;
 using Archestra.Gateway.Security;
 using Archestra.Policy;
+using Archestra.Runtime.Buffers;
 using Archestra.Runtime.JsonRpc;
 using Archestra.Runtime.Upstreams;
 using Microsoft.AspNetCore.Http;
@@ -122,7 +123,7 @@ internal sealed partial class McpEndpoint
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(body!);
+            BytePool.Return(body!);
         }
     }
 
@@ -315,7 +316,7 @@ internal sealed partial class McpEndpoint
         var edits1 = removeFromName.IsEmpty ? default : new JsonRpcRewriter.Edit(removeFromName, default);
         var edits2 = env.ProgressToken.IsEmpty ? default : new JsonRpcRewriter.Edit(env.ProgressToken, idBytes);
         var max = JsonRpcRewriter.MaxLength(length, edits0, edits1, edits2);
-        var forward = ArrayPool<byte>.Shared.Rent(max);
+        var forward = BytePool.Rent(max);
         var forwardLength = JsonRpcRewriter.Rewrite(span, forward, edits0, edits1, edits2);
 
         var clientId = env.Id.Of(span).ToArray();
@@ -340,7 +341,7 @@ internal sealed partial class McpEndpoint
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(forward);
+            BytePool.Return(forward);
             if (inFlightKey is not null)
             {
                 session!.InFlight.TryRemove(inFlightKey, out _);
@@ -394,7 +395,7 @@ internal sealed partial class McpEndpoint
             : inspectToolResult && ResultInspector.IsToolError(response) ? "error"
             : "ok";
         var idEdit = new JsonRpcRewriter.Edit(response.Envelope.Id, clientId);
-        var outBuffer = ArrayPool<byte>.Shared.Rent(JsonRpcRewriter.MaxLength(response.Buffer.Length, idEdit));
+        var outBuffer = BytePool.Rent(JsonRpcRewriter.MaxLength(response.Buffer.Length, idEdit));
         int written;
         try
         {
@@ -403,7 +404,7 @@ internal sealed partial class McpEndpoint
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(outBuffer);
+            BytePool.Return(outBuffer);
         }
 
         return Done(outcome, written, null);
@@ -689,7 +690,7 @@ internal sealed partial class McpEndpoint
             if (result.IsCompleted || result.IsCanceled)
             {
                 var length = (int)buffer.Length;
-                var array = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+                var array = BytePool.Rent(Math.Max(length, 1));
                 buffer.CopyTo(array);
                 reader.AdvanceTo(buffer.End);
                 return (array, length, false);
