@@ -80,37 +80,57 @@ internal static class UpstreamHttp
                 return exact;
             }
 
-            var buffer = BytePool.Rent(16 * 1024);
+            // Without a length: pooled segments growing from 16 KiB to 1 MiB, joined once at the end. Doubling one
+            // buffer instead made 126 MiB of large-object garbage for each answer refused at the 64 MiB limit, and
+            // four such answers at once kept ~500 MB resident (bench/README.md, "Memory bounds").
+            var segments = new List<byte[]>();
+            var current = BytePool.Rent(16 * 1024);
+            var used = 0;
             var total = 0;
             try
             {
                 while (true)
                 {
-                    if (total == buffer.Length)
+                    if (used == current.Length)
                     {
-                        if (buffer.Length >= MaxMessageBytes)
-                        {
-                            throw new InvalidDataException($"the response body is larger than the limit of {MaxMessageBytes} bytes");
-                        }
-
-                        var bigger = BytePool.Rent(buffer.Length * 2);
-                        buffer.AsSpan(0, total).CopyTo(bigger);
-                        BytePool.Return(buffer);
-                        buffer = bigger;
+                        segments.Add(current);
+                        current = BytePool.Rent(Math.Min(current.Length * 2, BytePool.MaxPooledLength));
+                        used = 0;
                     }
 
-                    var read = await stream.ReadAsync(buffer.AsMemory(total, Math.Min(buffer.Length - total, MaxReadBytes)), cancellationToken).ConfigureAwait(false);
+                    var read = await stream.ReadAsync(current.AsMemory(used, Math.Min(current.Length - used, MaxReadBytes)), cancellationToken).ConfigureAwait(false);
                     if (read == 0)
                     {
-                        return buffer.AsSpan(0, total).ToArray();
+                        break;
                     }
 
+                    used += read;
                     total += read;
+                    if (total > MaxMessageBytes)
+                    {
+                        throw new InvalidDataException($"the response body is larger than the limit of {MaxMessageBytes} bytes");
+                    }
                 }
+
+                var body = GC.AllocateUninitializedArray<byte>(total);
+                var offset = 0;
+                foreach (var segment in segments)
+                {
+                    segment.CopyTo(body, offset);
+                    offset += segment.Length;
+                }
+
+                current.AsSpan(0, used).CopyTo(body.AsSpan(offset));
+                return body;
             }
             finally
             {
-                BytePool.Return(buffer);
+                foreach (var segment in segments)
+                {
+                    BytePool.Return(segment);
+                }
+
+                BytePool.Return(current);
             }
         }
     }
