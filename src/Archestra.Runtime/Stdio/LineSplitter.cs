@@ -111,11 +111,6 @@ internal static class LineSplitter
                         overlong = end - start;
                         KeepTail(tail, ref tailLength, buffer.AsSpan(start, end - start));
                         start = end;
-                        if (buffer.Length > initial)
-                        {
-                            BytePool.Return(buffer);
-                            buffer = BytePool.Rent(initial);
-                        }
                     }
 
                     break;
@@ -124,6 +119,13 @@ internal static class LineSplitter
                 if (start == end)
                 {
                     start = end = scanned = 0;
+
+                    // A buffer grown past what the pool keeps, for one large message, is not kept for the small ones after it.
+                    if (buffer.Length > BytePool.MaxPooledLength)
+                    {
+                        BytePool.Return(buffer);
+                        buffer = BytePool.Rent(initial);
+                    }
                 }
             }
 
