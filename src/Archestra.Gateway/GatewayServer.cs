@@ -14,6 +14,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -99,11 +100,11 @@ internal sealed partial class GatewayServer : IAsyncDisposable
     public static async Task<GatewayServer> StartAsync(GatewayConfig config, CancellationToken cancellationToken, Action<ILoggingBuilder>? configureLogging = null, Func<string, string?>? getEnv = null)
     {
         var metrics = new GatewayMetrics();
-        var gatewayApp = Build(config.Listen.Gateway, configureLogging);
+        var gatewayApp = Build(config.Listen.Gateway, config.Limits, maxRequestBodyBytes: null, configureLogging);
         var loggerFactory = gatewayApp.Services.GetRequiredService<ILoggerFactory>();
         var gateway = new McpGateway(config, metrics, loggerFactory);
-        var adminApp = Build(config.Listen.Admin, configureLogging);
-        var metricsApp = Build(config.Listen.Metrics, configureLogging);
+        var adminApp = Build(config.Listen.Admin, config.Limits, config.Limits.MaxAdminRequestBodyBytes, configureLogging);
+        var metricsApp = Build(config.Listen.Metrics, config.Limits, config.Limits.MaxAdminRequestBodyBytes, configureLogging);
         var server = new GatewayServer(gatewayApp, adminApp, metricsApp, gateway);
         server._fileConfig = config;
         getEnv ??= Environment.GetEnvironmentVariable;
@@ -207,16 +208,19 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         };
     }
 
-    private static WebApplication Build(string url, Action<ILoggingBuilder>? configureLogging)
+    /// <param name="maxRequestBodyBytes">Kestrel's body size limit; null where the endpoints enforce their own.</param>
+    private static WebApplication Build(string url, LimitsConfig limits, long? maxRequestBodyBytes, Action<ILoggingBuilder>? configureLogging)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(url);
-        builder.WebHost.ConfigureKestrel(static options =>
+        builder.WebHost.ConfigureKestrel(options =>
         {
             options.AddServerHeader = false;
 
-            // The MCP endpoint enforces limits.maxRequestBodyBytes itself, with a JSON-RPC error body.
-            options.Limits.MaxRequestBodySize = null;
+            // The MCP endpoint and the LLM proxy enforce limits.maxRequestBodyBytes themselves, in their own error
+            // format; the admin API's limit is Kestrel's, turned into a problem by AdminRequest.
+            options.Limits.MaxRequestBodySize = maxRequestBodyBytes;
+            options.Limits.MinRequestBodyDataRate = new MinDataRate(limits.MinRequestBodyBytesPerSecond, limits.RequestBodyGracePeriod);
         });
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(static o =>

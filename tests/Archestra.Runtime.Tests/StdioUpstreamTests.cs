@@ -200,6 +200,28 @@ public class StdioUpstreamTests
         Assert.Equal(UpstreamState.Ready, upstream.State);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_answer_line_over_the_limit_fails_its_call_with_the_limit_and_the_next_call_is_served(bool idFirst)
+    {
+        var options = TestServer() with { MaxLineBytes = 1024 * 1024 };
+        await using var upstream = new StdioUpstream(options, new RecordingListener(), Logger);
+        await upstream.StartAsync(Ct);
+        var id = upstream.NextId();
+        var other = upstream.NextId();
+
+        // Another call in flight: the refusal must find the right one by its id.
+        var hanging = upstream.CallAsync(Messages.ToolCall(other, "hang"), other, idempotent: false, null, Ct).AsTask();
+        var huge = await upstream.CallAsync(Messages.ToolCall(id, "huge", $$"""{"bytes":{{2 * 1024 * 1024}},"idFirst":{{(idFirst ? "true" : "false")}}}"""), id, idempotent: false, null, Ct);
+
+        Assert.Equal(UpstreamError.Protocol, huge.Error);
+        Assert.Equal("MCP server 'test-server' answered with a message larger than the limit of 1048576 bytes; it was discarded", huge.Detail);
+        Assert.False(hanging.IsCompleted);
+        var echo = await CallToolAsync(upstream, "echo", """{"message":"next"}""");
+        Assert.Equal("next", Messages.FirstText(echo));
+    }
+
     [Fact]
     public async Task A_command_that_cannot_start_leaves_the_upstream_down_and_keeps_retrying()
     {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Archestra.Gateway.Http;
 using Archestra.Runtime.JsonRpc;
 using Microsoft.AspNetCore.Http;
 
@@ -66,7 +67,9 @@ internal sealed class AdminResult
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        408 => "Request Timeout",
         409 => "Conflict",
+        413 => "Content Too Large",
         415 => "Unsupported Media Type",
         422 => "Unprocessable Content",
         503 => "Service Unavailable",
@@ -165,6 +168,17 @@ internal static class AdminRequest
         {
             var where = e.LineNumber is { } line ? $" at line {line + 1}, byte {e.BytePositionInLine + 1}" : "";
             return (null, AdminResult.Problem(StatusCodes.Status400BadRequest, $"the body is not valid JSON{where}", [new FieldError("$", "malformed JSON" + where)]));
+        }
+        catch (BadHttpRequestException e)
+        {
+            // A broken chunked encoding, a body that trickles (408) or one over limits.maxAdminRequestBodyBytes (413),
+            // answered as the other listeners answer it; with the client gone, Kestrel's own status stands.
+            if (RequestBodyFailure.Describe(http, e, "limits.maxAdminRequestBodyBytes") is { } failure)
+            {
+                return (null, AdminResult.Problem(failure.Status, failure.Message));
+            }
+
+            throw;
         }
 
         if (document.RootElement.ValueKind != JsonValueKind.Object)

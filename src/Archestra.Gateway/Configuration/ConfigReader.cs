@@ -20,7 +20,7 @@ internal sealed partial class ConfigReader
 
     private static readonly string[] s_rootKeys = ["$schema", "listen", "limits", "security", "mcpServers", "profiles", "policies", "database", "storage", "adminKeys", "llmProviders"];
     private static readonly string[] s_listenKeys = ["gateway", "admin", "metrics"];
-    private static readonly string[] s_limitsKeys = ["maxRequestBodyBytes", "sessionIdleTimeoutSeconds", "maxSessions", "approvalTimeoutSeconds"];
+    private static readonly string[] s_limitsKeys = ["maxRequestBodyBytes", "sessionIdleTimeoutSeconds", "maxSessions", "approvalTimeoutSeconds", "maxAdminRequestBodyBytes", "minRequestBodyBytesPerSecond", "requestBodyGracePeriodSeconds"];
     private static readonly string[] s_securityKeys = ["allowedOrigins", "allowedHosts", "sessionKey"];
     private static readonly string[] s_serverKeys = ["type", "command", "args", "env", "cwd", "url", "headers", "transport", "timeoutSeconds"];
     private static readonly string[] s_profileKeys = ["servers", "tokens", "toolPrefix", "tools", "llm"];
@@ -187,6 +187,28 @@ internal sealed partial class ConfigReader
                     if (TryReadInteger(property.Value, itemPath, 1, 86_400, out var approval))
                     {
                         config = config with { ApprovalTimeout = TimeSpan.FromSeconds(approval) };
+                    }
+
+                    break;
+                case "maxAdminRequestBodyBytes":
+                    if (TryReadInteger(property.Value, itemPath, 1, long.MaxValue, out var adminBytes))
+                    {
+                        config = config with { MaxAdminRequestBodyBytes = adminBytes };
+                    }
+
+                    break;
+                case "minRequestBodyBytesPerSecond":
+                    if (TryReadInteger(property.Value, itemPath, 1, int.MaxValue, out var rate))
+                    {
+                        config = config with { MinRequestBodyBytesPerSecond = (int)rate };
+                    }
+
+                    break;
+                case "requestBodyGracePeriodSeconds":
+                    // Kestrel refuses a grace period not longer than its 1 s heartbeat.
+                    if (TryReadInteger(property.Value, itemPath, 2, 3600, out var grace))
+                    {
+                        config = config with { RequestBodyGracePeriod = TimeSpan.FromSeconds(grace) };
                     }
 
                     break;

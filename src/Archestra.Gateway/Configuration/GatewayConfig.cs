@@ -83,6 +83,21 @@ public sealed record LimitsConfig
 
     /// <summary>How long a require_approval call waits for the user's answer before it is refused.</summary>
     public TimeSpan ApprovalTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// 1 MiB, nginx's <c>client_max_body_size</c> default: an admin body is one resource definition of a few KiB,
+    /// and a larger one would be parsed into memory and stored in the database.
+    /// </summary>
+    public long MaxAdminRequestBodyBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>
+    /// A request body arriving slower than this (after <see cref="RequestBodyGracePeriod"/>) is refused with 408 on
+    /// every listener. 240 bytes/s is Kestrel's <c>MinRequestBodyDataRate</c> default.
+    /// </summary>
+    public int MinRequestBodyBytesPerSecond { get; init; } = 240;
+
+    /// <summary>5 s, Kestrel's <c>MinRequestBodyDataRate</c> grace period; Kestrel needs more than its 1 s heartbeat.</summary>
+    public TimeSpan RequestBodyGracePeriod { get; init; } = TimeSpan.FromSeconds(5);
 }
 
 public sealed record SecurityConfig

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Archestra.Runtime.Buffers;
 
 namespace Archestra.Gateway.Llm;
 
@@ -24,7 +25,7 @@ internal sealed class LlmBodyEdits
     /// <summary>Replaces the value at <paramref name="start"/>..<paramref name="end"/> by the JSON string of <paramref name="text"/>.</summary>
     public void ReplaceWithString(int start, int end, string text) => Replace(start, end, Quote(text));
 
-    /// <summary>The body with every replacement applied, in a buffer rented from <see cref="ArrayPool{T}.Shared"/>.</summary>
+    /// <summary>The body with every replacement applied, in a buffer rented from <see cref="BytePool"/>.</summary>
     public (byte[] Buffer, int Length) Apply(ReadOnlySpan<byte> body)
     {
         _edits.Sort(static (a, b) => a.Start.CompareTo(b.Start));
@@ -41,7 +42,7 @@ internal sealed class LlmBodyEdits
             at = end;
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        var buffer = BytePool.Rent(Math.Max(length, 1));
         var written = 0;
         at = 0;
         foreach (var (start, end, text) in _edits)

@@ -15,6 +15,9 @@ internal enum LlmError
     ForbiddenOrigin,
     BadRequest,
     TooLarge,
+
+    /// <summary>The request body arrived slower than <c>limits.minRequestBodyBytesPerSecond</c>.</summary>
+    RequestTimeout,
     UpstreamUnreachable,
     UpstreamTimeout,
 
@@ -43,6 +46,9 @@ internal static class LlmErrors
         LlmError.ForbiddenOrigin => (403, "invalid_request_error", "forbidden", "permission_error"),
         LlmError.BadRequest => (400, "invalid_request_error", null, "invalid_request_error"),
         LlmError.TooLarge => (413, "invalid_request_error", "request_too_large", "request_too_large"),
+
+        // The client was too slow, not the provider: a request error, not Anthropic's 504 timeout_error.
+        LlmError.RequestTimeout => (408, "invalid_request_error", "request_timeout", "invalid_request_error"),
         LlmError.UpstreamUnreachable => (502, "server_error", "upstream_unreachable", "api_error"),
         LlmError.UpstreamProtocol => (502, "server_error", "upstream_protocol", "api_error"),
 

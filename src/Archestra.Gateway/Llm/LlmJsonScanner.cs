@@ -1,5 +1,5 @@
-using System.Buffers;
 using System.Text.Json;
+using Archestra.Runtime.Buffers;
 
 namespace Archestra.Gateway.Llm;
 
@@ -145,11 +145,11 @@ internal sealed class LlmJsonScanner : IDisposable
         var needed = _pendingLength + bytes.Length;
         if (_pending is null || _pending.Length < needed)
         {
-            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, 4096));
+            var bigger = BytePool.Rent(Math.Max(needed, 4096));
             if (_pending is not null)
             {
                 _pending.AsSpan(0, _pendingLength).CopyTo(bigger);
-                ArrayPool<byte>.Shared.Return(_pending);
+                BytePool.Return(_pending);
             }
 
             _pending = bigger;
@@ -356,7 +356,7 @@ internal sealed class LlmJsonScanner : IDisposable
     {
         if (_pending is not null)
         {
-            ArrayPool<byte>.Shared.Return(_pending);
+            BytePool.Return(_pending);
             _pending = null;
         }
     }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Archestra.Gateway.Configuration;
+using Archestra.Runtime.Buffers;
 using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Llm;
@@ -46,7 +47,7 @@ internal sealed partial class LlmProxy
         /// <summary>A JSON answer to a request that offered tools: read whole (tool calls are decided on the whole call), rewritten when a call is refused.</summary>
         private async Task RelayGuardedBodyAsync(Stream upstream, HttpResponse response, CancellationToken cancellationToken)
         {
-            var buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
+            var buffer = BytePool.Rent(InitialBufferSize);
             var length = 0;
             try
             {
@@ -81,7 +82,7 @@ internal sealed partial class LlmProxy
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                BytePool.Return(buffer);
             }
         }
 
@@ -93,9 +94,9 @@ internal sealed partial class LlmProxy
                 throw new InvalidDataException($"{what} larger than {MaxEventBytes} bytes");
             }
 
-            var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+            var bigger = BytePool.Rent(buffer.Length * 2);
             buffer.CopyTo(bigger, 0);
-            ArrayPool<byte>.Shared.Return(buffer);
+            BytePool.Return(buffer);
             return bigger;
         }
 
@@ -109,11 +110,11 @@ internal sealed partial class LlmProxy
             }
 
             var length = evt.Length - (cutEnd - cutStart);
-            var joined = ArrayPool<byte>.Shared.Rent(length);
+            var joined = BytePool.Rent(length);
             evt[..cutStart].CopyTo(joined);
             evt[cutEnd..].CopyTo(joined.AsSpan(cutStart));
             Guard!.Relay(joined.AsSpan(0, length), output);
-            ArrayPool<byte>.Shared.Return(joined);
+            BytePool.Return(joined);
         }
     }
 }

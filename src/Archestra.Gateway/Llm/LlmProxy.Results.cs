@@ -1,7 +1,7 @@
-using System.Buffers;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Mcp;
 using Archestra.Policy;
+using Archestra.Runtime.Buffers;
 
 namespace Archestra.Gateway.Llm;
 
@@ -105,7 +105,7 @@ internal sealed partial class LlmProxy
             }
 
             var (buffer, length) = edits.Apply(body.Span);
-            ArrayPool<byte>.Shared.Return(_body!);
+            BytePool.Return(_body!);
             _body = buffer;
             _length = length;
 

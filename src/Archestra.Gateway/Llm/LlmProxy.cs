@@ -4,10 +4,12 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Http;
 using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Security;
 using Archestra.Gateway.Storage;
 using Archestra.Policy.Llm;
+using Archestra.Runtime.Buffers;
 using Archestra.Runtime.Http;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -470,7 +472,24 @@ internal sealed partial class LlmProxy : IDisposable
             {
                 (_body, _length, tooLarge) = await McpEndpoint.ReadBodyAsync(Context.Request.BodyReader, Context.Request.ContentLength, limit, Aborted).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is BadHttpRequestException or OperationCanceledException or IOException)
+            catch (BadHttpRequestException ex)
+            {
+                if (RequestBodyFailure.Describe(Context, ex, "limits.maxRequestBodyBytes") is not { } failure)
+                {
+                    Status = "client_cancelled";
+                    return false;
+                }
+
+                var kind = failure.Status switch
+                {
+                    StatusCodes.Status408RequestTimeout => LlmError.RequestTimeout,
+                    StatusCodes.Status413PayloadTooLarge => LlmError.TooLarge,
+                    _ => LlmError.BadRequest,
+                };
+                await FailAsync(kind, failure.Message).ConfigureAwait(false);
+                return false;
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException)
             {
                 Status = "client_cancelled";
                 return false;
@@ -687,9 +706,9 @@ internal sealed partial class LlmProxy : IDisposable
         /// <summary>A JSON answer (or an error body): copied chunk by chunk while the scanner reads usage on the way.</summary>
         private async Task RelayBodyAsync(Stream upstream, System.IO.Pipelines.PipeWriter output, bool ok, CancellationToken cancellationToken)
         {
-            var buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
+            var buffer = BytePool.Rent(InitialBufferSize);
             var errorLength = 0;
-            byte[]? errorBytes = ok ? null : ArrayPool<byte>.Shared.Rent(MaxErrorBytes);
+            byte[]? errorBytes = ok ? null : BytePool.Rent(MaxErrorBytes);
             try
             {
                 while (true)
@@ -726,10 +745,10 @@ internal sealed partial class LlmProxy : IDisposable
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                BytePool.Return(buffer);
                 if (errorBytes is not null)
                 {
-                    ArrayPool<byte>.Shared.Return(errorBytes);
+                    BytePool.Return(errorBytes);
                 }
             }
         }
@@ -741,7 +760,7 @@ internal sealed partial class LlmProxy : IDisposable
         /// </summary>
         private async Task RelayEventsAsync(Stream upstream, System.IO.Pipelines.PipeWriter output, CancellationToken cancellationToken)
         {
-            var buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
+            var buffer = BytePool.Rent(InitialBufferSize);
             var end = 0;
             var scanFrom = 0;
             var finished = false;
@@ -806,7 +825,7 @@ internal sealed partial class LlmProxy : IDisposable
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                BytePool.Return(buffer);
             }
 
             if (!finished)
@@ -913,7 +932,7 @@ internal sealed partial class LlmProxy : IDisposable
             Scanner.Dispose();
             if (_body is not null)
             {
-                ArrayPool<byte>.Shared.Return(_body);
+                BytePool.Return(_body);
                 _body = null;
             }
         }

@@ -183,6 +183,13 @@ internal readonly struct LlmRequestBody
             error = $"the request body is not valid JSON: {ex.Message}";
             return false;
         }
+        catch (InvalidOperationException)
+        {
+            // GetString on a malformed body (StrictJson reports it as malformed, not as its bad bytes) whose model
+            // is not UTF-8 or escapes a lone surrogate.
+            error = "the request body is not valid JSON: a string is not valid UTF-8 or escapes a lone surrogate";
+            return false;
+        }
 
         body = new LlmRequestBody { Model = model, Stream = stream, ClientIncludesUsage = includeUsage, ModelAt = modelAt, ModelLength = modelLength, HasTools = hasTools };
         if (!wantUsage || !stream || includeUsage)

@@ -1,7 +1,7 @@
-using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using Archestra.Policy.Llm;
+using Archestra.Runtime.Buffers;
 
 namespace Archestra.Gateway.Llm;
 
@@ -79,7 +79,7 @@ internal static class LlmToonResults
             return 0;
         }
 
-        var rented = ArrayPool<byte>.Shared.Rent(reader.HasValueSequence ? (int)reader.ValueSequence.Length : reader.ValueSpan.Length);
+        var rented = BytePool.Rent(reader.HasValueSequence ? (int)reader.ValueSequence.Length : reader.ValueSpan.Length);
         try
         {
             var text = rented.AsSpan(0, reader.CopyString(rented));
@@ -105,7 +105,7 @@ internal static class LlmToonResults
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(rented);
+            BytePool.Return(rented);
         }
     }
 }

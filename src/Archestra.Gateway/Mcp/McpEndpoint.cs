@@ -3,8 +3,10 @@ using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
+using Archestra.Gateway.Http;
 using Archestra.Gateway.Security;
 using Archestra.Policy;
+using Archestra.Runtime.Buffers;
 using Archestra.Runtime.JsonRpc;
 using Archestra.Runtime.Upstreams;
 using Microsoft.AspNetCore.Http;
@@ -91,9 +93,21 @@ internal sealed partial class McpEndpoint
         {
             (body, length, tooLarge) = await ReadBodyAsync(request.BodyReader, request.ContentLength, limit, context.RequestAborted).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is BadHttpRequestException or OperationCanceledException or IOException)
+        catch (BadHttpRequestException ex)
         {
-            // The client went away or sent a broken body (e.g. a truncated chunked encoding): nobody to answer.
+            // A broken chunked encoding or a body cut short cannot be parsed (-32700); one that trickled under the
+            // minimum rate never arrived (-32600). Without this the request ended as 200 with an empty body.
+            if (RequestBodyFailure.Describe(context, ex, "limits.maxRequestBodyBytes") is { } failure)
+            {
+                var code = failure.Status == StatusCodes.Status400BadRequest ? ErrorCodes.ParseError : ErrorCodes.InvalidRequest;
+                await WriteHttpErrorAsync(context, failure.Status, code, failure.Message).ConfigureAwait(false);
+            }
+
+            return;
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException)
+        {
+            // The client went away: nobody to answer.
             return;
         }
 
@@ -109,7 +123,7 @@ internal sealed partial class McpEndpoint
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(body!);
+            BytePool.Return(body!);
         }
     }
 
@@ -306,7 +320,7 @@ internal sealed partial class McpEndpoint
         var edits1 = removeFromName.IsEmpty ? default : new JsonRpcRewriter.Edit(removeFromName, default);
         var edits2 = env.ProgressToken.IsEmpty ? default : new JsonRpcRewriter.Edit(env.ProgressToken, idBytes);
         var max = JsonRpcRewriter.MaxLength(length, edits0, edits1, edits2);
-        var forward = ArrayPool<byte>.Shared.Rent(max);
+        var forward = BytePool.Rent(max);
         var forwardLength = JsonRpcRewriter.Rewrite(span, forward, edits0, edits1, edits2);
 
         var clientId = env.Id.Of(span).ToArray();
@@ -331,7 +345,7 @@ internal sealed partial class McpEndpoint
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(forward);
+            BytePool.Return(forward);
             if (inFlightKey is not null)
             {
                 session!.InFlight.TryRemove(inFlightKey, out _);
@@ -385,7 +399,7 @@ internal sealed partial class McpEndpoint
             : inspectToolResult && ResultInspector.IsToolError(response) ? "error"
             : "ok";
         var idEdit = new JsonRpcRewriter.Edit(response.Envelope.Id, clientId);
-        var outBuffer = ArrayPool<byte>.Shared.Rent(JsonRpcRewriter.MaxLength(response.Buffer.Length, idEdit));
+        var outBuffer = BytePool.Rent(JsonRpcRewriter.MaxLength(response.Buffer.Length, idEdit));
         int written;
         try
         {
@@ -394,7 +408,7 @@ internal sealed partial class McpEndpoint
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(outBuffer);
+            BytePool.Return(outBuffer);
         }
 
         return Done(outcome, written, null);
@@ -680,7 +694,7 @@ internal sealed partial class McpEndpoint
             if (result.IsCompleted || result.IsCanceled)
             {
                 var length = (int)buffer.Length;
-                var array = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+                var array = BytePool.Rent(Math.Max(length, 1));
                 buffer.CopyTo(array);
                 reader.AdvanceTo(buffer.End);
                 return (array, length, false);

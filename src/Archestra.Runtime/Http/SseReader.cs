@@ -1,5 +1,5 @@
-using System.Buffers;
 using System.Text;
+using Archestra.Runtime.Buffers;
 
 namespace Archestra.Runtime.Http;
 
@@ -20,6 +20,9 @@ internal sealed class SseReader : IDisposable
     private byte[] _buffer;
     private int _start;
     private int _end;
+    // Bytes before this index hold no line break: a long line is scanned once, not once per read (which was
+    // quadratic: a 64 MiB event took ~a minute of CPU).
+    private int _scanned;
     private bool _eof;
     // A CR ended the previous line; an LF right after it belongs to the same line break.
     private bool _skipLf;
@@ -39,8 +42,8 @@ internal sealed class SseReader : IDisposable
     {
         _stream = stream;
         _maxEventBytes = maxEventBytes;
-        _buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
-        _data = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
+        _buffer = BytePool.Rent(InitialBufferSize);
+        _data = BytePool.Rent(InitialBufferSize);
     }
 
     /// <summary>The current event's type; empty means the default type <c>message</c>.</summary>
@@ -131,15 +134,19 @@ internal sealed class SseReader : IDisposable
             return false;
         }
 
-        var index = span.IndexOfAny((byte)'\r', (byte)'\n');
+        var from = Math.Max(_scanned - _start, 0);
+        var index = span[from..].IndexOfAny((byte)'\r', (byte)'\n');
         if (index < 0)
         {
+            _scanned = _end;
             return false;
         }
 
+        index += from;
         lineStart = _start;
         lineLength = index;
         _start += index + 1;
+        _scanned = _start;
         if (span[index] == (byte)'\r')
         {
             _skipLf = true;
@@ -250,6 +257,7 @@ internal sealed class SseReader : IDisposable
         {
             _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
             _end -= _start;
+            _scanned = Math.Max(_scanned - _start, 0);
             _start = 0;
         }
 
@@ -263,7 +271,7 @@ internal sealed class SseReader : IDisposable
             EnsureCapacity(ref _buffer, _end, _buffer.Length * 2);
         }
 
-        var read = await _stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+        var read = await _stream.ReadAsync(_buffer.AsMemory(_end, Math.Min(_buffer.Length - _end, UpstreamHttp.MaxReadBytes)), cancellationToken).ConfigureAwait(false);
         if (read == 0)
         {
             _eof = true;
@@ -280,9 +288,9 @@ internal sealed class SseReader : IDisposable
             return;
         }
 
-        var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, buffer.Length * 2));
+        var bigger = BytePool.Rent(Math.Max(needed, buffer.Length * 2));
         buffer.AsSpan(0, used).CopyTo(bigger);
-        ArrayPool<byte>.Shared.Return(buffer);
+        BytePool.Return(buffer);
         buffer = bigger;
     }
 
@@ -297,8 +305,8 @@ internal sealed class SseReader : IDisposable
         }
 
         _disposed = true;
-        ArrayPool<byte>.Shared.Return(_buffer);
-        ArrayPool<byte>.Shared.Return(_data);
+        BytePool.Return(_buffer);
+        BytePool.Return(_data);
         _buffer = [];
         _data = [];
     }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using Archestra.Runtime.Buffers;
 
 namespace Archestra.Runtime.JsonRpc;
 
@@ -130,7 +131,7 @@ public struct JsonRpcEnvelope
 
         // Multi-segment bodies are rare (large requests); flatten once into a pooled buffer.
         var length = checked((int)json.Length);
-        var rented = ArrayPool<byte>.Shared.Rent(length);
+        var rented = BytePool.Rent(length);
         try
         {
             json.CopyTo(rented);
@@ -138,7 +139,7 @@ public struct JsonRpcEnvelope
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(rented);
+            BytePool.Return(rented);
         }
     }
 

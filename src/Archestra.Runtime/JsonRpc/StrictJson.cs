@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
+using Archestra.Runtime.Buffers;
 
 namespace Archestra.Runtime.JsonRpc;
 
@@ -496,42 +497,46 @@ public static class StrictJson
             return hash.ToHashCode();
         }
 
+        /// <summary>Key arrays up to the pool's byte bound (~52,000 keys) are pooled; larger ones are left to the GC (see BytePool).</summary>
+        private static readonly int s_maxPooledKeys = BytePool.MaxPooledLength / System.Runtime.CompilerServices.Unsafe.SizeOf<Key>();
+
         private void GrowKeys()
         {
-            var bigger = ArrayPool<Key>.Shared.Rent(_keys.Length * 2);
+            var length = _keys.Length * 2;
+            var bigger = length <= s_maxPooledKeys ? ArrayPool<Key>.Shared.Rent(length) : new Key[length];
             _keys.CopyTo(bigger);
-            if (_rentedKeys is not null)
-            {
-                ArrayPool<Key>.Shared.Return(_rentedKeys);
-            }
-
+            ReturnKeys();
             _rentedKeys = bigger;
             _keys = bigger;
         }
 
+        private readonly void ReturnKeys()
+        {
+            if (_rentedKeys is not null && _rentedKeys.Length <= s_maxPooledKeys)
+            {
+                ArrayPool<Key>.Shared.Return(_rentedKeys);
+            }
+        }
+
         private void GrowNames(int need)
         {
-            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_names.Length * 2, _nameBytes + need));
+            var bigger = BytePool.Rent(Math.Max(_names.Length * 2, _nameBytes + need));
             _names[.._nameBytes].CopyTo(bigger);
             if (_rentedNames is not null)
             {
-                ArrayPool<byte>.Shared.Return(_rentedNames);
+                BytePool.Return(_rentedNames);
             }
 
             _rentedNames = bigger;
             _names = bigger;
         }
 
-        public void Dispose()
+        public readonly void Dispose()
         {
-            if (_rentedKeys is not null)
-            {
-                ArrayPool<Key>.Shared.Return(_rentedKeys);
-            }
-
+            ReturnKeys();
             if (_rentedNames is not null)
             {
-                ArrayPool<byte>.Shared.Return(_rentedNames);
+                BytePool.Return(_rentedNames);
             }
         }
     }

@@ -29,11 +29,14 @@ internal static partial class StdioLog
     [LoggerMessage(1107, LogLevel.Information, "MCP server '{Server}' wrote a line to stdout that is not a JSON-RPC message; skipped: {Preview}")]
     public static partial void NonJsonLine(ILogger logger, string server, LogText preview);
 
-    [LoggerMessage(1108, LogLevel.Warning, "MCP server '{Server}' wrote a line longer than {Limit} bytes to stdout; discarded")]
-    public static partial void LineTooLong(ILogger logger, string server, int limit);
+    [LoggerMessage(1108, LogLevel.Warning, "MCP server '{Server}' wrote a {Length}-byte line to stdout, over the limit of {Limit} bytes; discarded")]
+    public static partial void LineTooLong(ILogger logger, string server, long length, int limit);
 
     [LoggerMessage(1109, LogLevel.Error, "Reading the stdout of MCP server '{Server}' failed")]
     public static partial void ReaderFailed(ILogger logger, string server, Exception exception);
+
+    [LoggerMessage(1111, LogLevel.Warning, "MCP server '{Server}' wrote a {Length}-byte line to stderr; kept its first {Kept} bytes")]
+    public static partial void StderrLineTruncated(ILogger logger, string server, long length, int kept);
 
     [LoggerMessage(1110, LogLevel.Error, "A Restarted handler for MCP server '{Server}' threw")]
     public static partial void RestartedHandlerFailed(ILogger logger, string server, Exception exception);

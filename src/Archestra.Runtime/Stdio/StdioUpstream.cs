@@ -1,7 +1,7 @@
-using System.Buffers;
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Text;
+using Archestra.Runtime.Buffers;
 using Archestra.Runtime.Diagnostics;
 using Archestra.Runtime.JsonRpc;
 using Archestra.Runtime.Upstreams;
@@ -28,11 +28,11 @@ public sealed class StdioUpstream : McpUpstream
     // can hold them open forever.
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
 
-    // The first read is usually a whole message; lines grow the buffer up to the limit below.
+    // The first read is usually a whole message; lines grow the buffer up to StdioUpstreamOptions.MaxLineBytes.
     private const int ReadBufferSize = 64 * 1024;
 
-    // One JSON-RPC message on stdout may not exceed this; larger lines are discarded (and logged).
-    private const int MaxLineBytes = 64 * 1024 * 1024;
+    // stderr is read in small pieces: it is logs, and a line is kept only up to MaxStderrLineBytes.
+    private const int StderrBufferSize = 4 * 1024;
 
     private readonly StdioUpstreamOptions _options;
     private readonly StderrTail _stderr;
@@ -162,9 +162,12 @@ public sealed class StdioUpstream : McpUpstream
         StdioLog.Started(Logger, Name, process.Id);
         var stdin = process.StandardInput.BaseStream;
         var reader = Task.Run(() => ReadStdoutAsync(process.StandardOutput.BaseStream), CancellationToken.None);
+
+        // Not BeginErrorReadLine: it builds each line in a StringBuilder with no limit.
+        var stderrReader = Task.Run(() => LineSplitter.ReadAsync(process.StandardError.BaseStream, _options.MaxStderrLineBytes, StderrBufferSize, new StderrSink(this)), CancellationToken.None);
         _stdin = stdin;
         _process = process;
-        var watch = WatchExitAsync(process, exited.Task, reader);
+        var watch = WatchExitAsync(process, exited.Task, reader, stderrReader);
 
         UpstreamCallResult handshake;
         try
@@ -239,7 +242,6 @@ public sealed class StdioUpstream : McpUpstream
         var exited = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         process.Exited += (_, _) => exited.TrySetResult();
-        process.ErrorDataReceived += OnStderr;
         try
         {
             process.Start();
@@ -250,7 +252,6 @@ public sealed class StdioUpstream : McpUpstream
             throw;
         }
 
-        process.BeginErrorReadLine();
         return (process, exited);
     }
 
@@ -262,17 +263,58 @@ public sealed class StdioUpstream : McpUpstream
         }
     }
 
-    private void OnStderr(object sender, DataReceivedEventArgs e)
+    private void OnStderrLine(ReadOnlySpan<byte> line)
     {
-        if (e.Data is { } line)
+        var text = Encoding.UTF8.GetString(line.TrimEnd((byte)'\r'));
+        _stderr.Add(text);
+        StdioLog.Stderr(Logger, Name, text);
+    }
+
+    /// <summary>stderr lines for the tail and the log; an overlong one keeps its head (the message) and says how much was dropped.</summary>
+    private sealed class StderrSink(StdioUpstream upstream) : ILineSink
+    {
+        public void OnLine(ReadOnlySpan<byte> line) => upstream.OnStderrLine(line);
+
+        public void OnOverlong(ReadOnlySpan<byte> head) => upstream.OnStderrLine(head);
+
+        public void OnOverlongEnd(ReadOnlySpan<byte> tail, long length) =>
+            StdioLog.StderrLineTruncated(upstream.Logger, upstream.Name, length, upstream._options.MaxStderrLineBytes);
+    }
+
+    /// <summary>
+    /// JSON-RPC messages from stdout. A line over the limit is a message that cannot be delivered: the call it answers
+    /// fails now instead of waiting for its timeout. Its id is looked for in the head (<c>{"jsonrpc","id",...}</c>,
+    /// as the Python SDK writes it), then in the tail (<c>{...,"id":N}</c>, as the TypeScript SDK writes it); when
+    /// neither names a call, the only call in flight is the one it answers.
+    /// </summary>
+    private sealed class StdoutSink(StdioUpstream upstream) : ILineSink
+    {
+        private bool _failed;
+
+        public void OnLine(ReadOnlySpan<byte> line) => upstream.OnLine(line);
+
+        public void OnOverlong(ReadOnlySpan<byte> head)
         {
-            _stderr.Add(line);
-            StdioLog.Stderr(Logger, Name, line);
+            _failed = OverlongIds.TryReadFromHead(head, out var id) && upstream.FailPending(id, UpstreamError.Protocol, upstream.TooLarge());
+        }
+
+        public void OnOverlongEnd(ReadOnlySpan<byte> tail, long length)
+        {
+            StdioLog.LineTooLong(upstream.Logger, upstream.Name, length, upstream._options.MaxLineBytes);
+            if (!_failed && !(OverlongIds.TryReadFromTail(tail, out var id) && upstream.FailPending(id, UpstreamError.Protocol, upstream.TooLarge())))
+            {
+                upstream.FailSoleInFlight(UpstreamError.Protocol, upstream.TooLarge());
+            }
+
+            _failed = false;
         }
     }
 
+    private string TooLarge() =>
+        $"MCP server '{Name}' answered with a message larger than the limit of {_options.MaxLineBytes} bytes; it was discarded";
+
     /// <summary>Waits for the process to end, drains its output and fails the calls it took with it.</summary>
-    private async Task<int> WatchExitAsync(Process process, Task exited, Task reader)
+    private async Task<int> WatchExitAsync(Process process, Task exited, Task reader, Task stderrReader)
     {
         await Task.WhenAny(reader, exited).ConfigureAwait(false);
         if (!exited.IsCompleted)
@@ -295,8 +337,11 @@ public sealed class StdioUpstream : McpUpstream
         }
         catch (OperationCanceledException)
         {
-            // stderr is held open by a grandchild; the exit code is known anyway.
+            // The exit code is known anyway.
         }
+
+        // The last stderr lines name the error; a grandchild holding stderr open must not hold the exit up.
+        await Task.WhenAny(stderrReader, Task.Delay(DrainTimeout)).ConfigureAwait(false);
 
         var exitCode = process.HasExited ? process.ExitCode : -1;
         _stdin = null;
@@ -304,89 +349,8 @@ public sealed class StdioUpstream : McpUpstream
         return exitCode;
     }
 
-    private async Task ReadStdoutAsync(Stream stdout)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
-        var start = 0;
-        var end = 0;
-        var scanned = 0;
-        var discarding = false;
-        try
-        {
-            while (true)
-            {
-                int read;
-                try
-                {
-                    read = await stdout.ReadAsync(buffer.AsMemory(end), CancellationToken.None).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is IOException or ObjectDisposedException)
-                {
-                    return;
-                }
-
-                if (read == 0)
-                {
-                    return;
-                }
-
-                end += read;
-                while (true)
-                {
-                    var newline = buffer.AsSpan(scanned, end - scanned).IndexOf((byte)'\n');
-                    if (newline < 0)
-                    {
-                        scanned = end;
-                        break;
-                    }
-
-                    var lineEnd = scanned + newline;
-                    if (discarding)
-                    {
-                        discarding = false;
-                    }
-                    else
-                    {
-                        OnLine(buffer.AsSpan(start, lineEnd - start));
-                    }
-
-                    start = scanned = lineEnd + 1;
-                }
-
-                if (start == end)
-                {
-                    start = end = scanned = 0;
-                }
-                else if (end == buffer.Length)
-                {
-                    if (start > 0)
-                    {
-                        buffer.AsSpan(start, end - start).CopyTo(buffer);
-                        end -= start;
-                        scanned -= start;
-                        start = 0;
-                    }
-                    else if (buffer.Length >= MaxLineBytes)
-                    {
-                        StdioLog.LineTooLong(Logger, Name, MaxLineBytes);
-                        discarding = true;
-                        start = end = scanned = 0;
-                    }
-                    else
-                    {
-                        var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                        buffer.AsSpan(0, end).CopyTo(bigger);
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        buffer = bigger;
-                    }
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+    private Task ReadStdoutAsync(Stream stdout) =>
+        LineSplitter.ReadAsync(stdout, _options.MaxLineBytes, ReadBufferSize, new StdoutSink(this));
 
     private void OnLine(ReadOnlySpan<byte> line)
     {
@@ -429,7 +393,7 @@ public sealed class StdioUpstream : McpUpstream
 
         // One buffer, one write: the message and its newline reach the pipe together.
         var length = message.Length + 1;
-        var frame = ArrayPool<byte>.Shared.Rent(length);
+        var frame = BytePool.Rent(length);
         message.Span.CopyTo(frame);
         // Raw CR/LF can only be insignificant whitespace in valid JSON, but on stdio they would split the message.
         frame.AsSpan(0, message.Length).Replace((byte)'\n', (byte)' ');
@@ -462,7 +426,7 @@ public sealed class StdioUpstream : McpUpstream
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(frame);
+            BytePool.Return(frame);
         }
     }
 

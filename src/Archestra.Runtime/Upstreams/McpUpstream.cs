@@ -397,6 +397,14 @@ public abstract class McpUpstream : IAsyncDisposable
         }
     }
 
+    /// <summary>Fails one call in flight; false when no call has that id.</summary>
+    protected bool FailPending(long id, UpstreamError error, string detail) =>
+        _pending.TryGetValue(id, out var call) && call.Completion.TrySetResult(UpstreamCallResult.Failure(error, detail));
+
+    /// <summary>Fails the call in flight when there is exactly one; false when there are none or several.</summary>
+    protected bool FailSoleInFlight(UpstreamError error, string detail) =>
+        SoleInFlight() is { } call && call.Completion.TrySetResult(UpstreamCallResult.Failure(error, detail));
+
     /// <summary>Fails every call in flight, e.g. when the stdio process exits.</summary>
     protected void FailAllPending(UpstreamError error, string detail)
     {

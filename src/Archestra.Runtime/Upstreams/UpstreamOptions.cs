@@ -35,6 +35,15 @@ public sealed record StdioUpstreamOptions : UpstreamOptions
     /// <summary>First restart delay; doubles per consecutive failure up to <see cref="MaxRestartDelay"/>.</summary>
     public TimeSpan InitialRestartDelay { get; init; } = TimeSpan.FromMilliseconds(250);
     public TimeSpan MaxRestartDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>One JSON-RPC message (a stdout line) may not be longer: 64 MiB, the limit of one HTTP body or SSE event.</summary>
+    public int MaxLineBytes { get; init; } = Http.UpstreamHttp.MaxMessageBytes;
+
+    /// <summary>
+    /// The part of a stderr line that is kept; the rest is dropped up to the newline. 16 KiB holds a minified stack
+    /// trace (8× the 2,048 characters the stderr tail keeps of a line); a longer line is a dump, not a log message.
+    /// </summary>
+    public int MaxStderrLineBytes { get; init; } = 16 * 1024;
 }
 
 public enum HttpUpstreamTransport

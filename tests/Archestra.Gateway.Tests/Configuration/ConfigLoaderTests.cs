@@ -36,7 +36,7 @@ public class ConfigLoaderTests
           // comments and trailing commas are allowed
           "$schema": "https://example.com/archestra.schema.json",
           "listen": {"gateway": "http://127.0.0.1:9100", "admin": "http://[::1]:9101/", "metrics": "http://0.0.0.0:9150"},
-          "limits": {"maxRequestBodyBytes": 1048576, "sessionIdleTimeoutSeconds": 600, "maxSessions": "env:SESSIONS"},
+          "limits": {"maxRequestBodyBytes": 1048576, "sessionIdleTimeoutSeconds": 600, "maxSessions": "env:SESSIONS", "maxAdminRequestBodyBytes": 65536, "minRequestBodyBytesPerSecond": 50, "requestBodyGracePeriodSeconds": 10},
           "security": {"allowedOrigins": ["https://app.example.com", "http://localhost:3000", "*"], "allowedHosts": ["gateway.internal", "gw.example.com:8443"]},
           "mcpServers": {
              "files": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"], "env": {"K": "env:MY_K"}, "cwd": "/tmp", "timeoutSeconds": 30},
@@ -63,6 +63,9 @@ public class ConfigLoaderTests
         Assert.Equal(1048576, config.Limits.MaxRequestBodyBytes);
         Assert.Equal(TimeSpan.FromMinutes(10), config.Limits.SessionIdleTimeout);
         Assert.Equal(42, config.Limits.MaxSessions);
+        Assert.Equal(65536, config.Limits.MaxAdminRequestBodyBytes);
+        Assert.Equal(50, config.Limits.MinRequestBodyBytesPerSecond);
+        Assert.Equal(TimeSpan.FromSeconds(10), config.Limits.RequestBodyGracePeriod);
         Assert.Equal(["https://app.example.com", "http://localhost:3000", "*"], config.Security.AllowedOrigins);
         Assert.Equal(["gateway.internal", "gw.example.com:8443"], config.Security.AllowedHosts);
 
@@ -131,7 +134,7 @@ public class ConfigLoaderTests
         // unknown and duplicate keys at every level
         { """{"servers": {}}""", "$.servers: unknown key; expected one of: $schema, listen, limits, security, mcpServers, profiles, policies, database, storage, adminKeys, llmProviders" },
         { """{"listen": {"gateway": "http://127.0.0.1:1", "gatewya": "x"}}""", "$.listen.gatewya: unknown key; expected one of: gateway, admin, metrics" },
-        { """{"limits": {"maxBody": 1}}""", "$.limits.maxBody: unknown key; expected one of: maxRequestBodyBytes, sessionIdleTimeoutSeconds, maxSessions, approvalTimeoutSeconds" },
+        { """{"limits": {"maxBody": 1}}""", "$.limits.maxBody: unknown key; expected one of: maxRequestBodyBytes, sessionIdleTimeoutSeconds, maxSessions, approvalTimeoutSeconds, maxAdminRequestBodyBytes, minRequestBodyBytesPerSecond, requestBodyGracePeriodSeconds" },
         { """{"security": {"cors": 1}}""", "$.security.cors: unknown key; expected one of: allowedOrigins, allowedHosts, sessionKey" },
         { """{"mcpServers": {"a": {"command": "x", "envFile": ".env"}}}""", "$.mcpServers.a.envFile: unknown key; expected one of: type, command, args, env, cwd, url, headers, transport, timeoutSeconds" },
         { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "token": []}}}""", "$.profiles.p.token: unknown key; expected one of: servers, tokens, toolPrefix, tools, llm" },
@@ -188,6 +191,8 @@ public class ConfigLoaderTests
         { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"trustedData": [{"id": "act", "tool": "a__t", "action": "block_when_context_is_untrusted"}]}}""", "$.policies.trustedData[0].action: unknown action \"block_when_context_is_untrusted\"; expected one of mark_as_trusted, mark_as_untrusted, block_always, sanitize_with_dual_llm (policy \"act\")" },
         { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"toolInvocation": [{"id": "prof", "tool": "a__t", "action": "block_always", "profiles": ["q"]}]}}""", "$.policies.toolInvocation[0].profiles[0]: unknown profile \"q\" (policy \"prof\")" },
         { """{"limits": {"approvalTimeoutSeconds": 0}}""", "$.limits.approvalTimeoutSeconds: expected an integer between 1 and 86400, got 0" },
+        { """{"limits": {"requestBodyGracePeriodSeconds": 1}}""", "$.limits.requestBodyGracePeriodSeconds: expected an integer between 2 and 3600, got 1" },
+        { """{"limits": {"maxAdminRequestBodyBytes": 0}}""", "$.limits.maxAdminRequestBodyBytes: expected an integer between 1 and 9223372036854775807, got 0" },
         // servers
         { """{"mcpServers": {"files": {"command": "x", "url": "http://h/"}}}""", "$.mcpServers.files: has both command and url; expected exactly one: command for a local stdio server, url for a remote server" },
         { """{"mcpServers": {"files": {"args": ["x"]}}}""", "$.mcpServers.files: expected exactly one of command (a local stdio server) or url (a remote server)" },

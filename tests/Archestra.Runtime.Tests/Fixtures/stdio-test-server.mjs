@@ -10,7 +10,7 @@ process.stdout.write("stdio-test-server starting (this line is not JSON)\n");
 process.stderr.write("stdio-test-server: stderr is for logs\n");
 
 const cancelled = [];
-const tools = ["echo", "env", "crash", "hang", "cancelled"].map((name) => ({
+const tools = ["echo", "env", "crash", "hang", "cancelled", "stderr-flood", "huge"].map((name) => ({
   name,
   inputSchema: { type: "object" },
 }));
@@ -56,6 +56,30 @@ readline.createInterface({ input: process.stdin }).on("line", (line) => {
         case "cancelled":
           text(message.id, JSON.stringify(cancelled));
           return;
+        case "stderr-flood": {
+          // stderr writes to a pipe are synchronous on Linux: when the answer goes out, the gateway has read all
+          // but the pipe's 64 KiB of the flood.
+          const mib = "x".repeat(1024 * 1024);
+          for (let i = 0; i < message.params.arguments.mib; i++) {
+            process.stderr.write(mib);
+          }
+          if (message.params.arguments.newline) {
+            process.stderr.write("\n");
+          }
+          text(message.id, "flooded");
+          return;
+        }
+        case "huge": {
+          // One answer line of about `bytes` bytes, with the id before the result (as the Python SDK writes it)
+          // or after it (as the TypeScript SDK does).
+          const value = "y".repeat(message.params.arguments.bytes);
+          const result = { content: [{ type: "text", text: value }] };
+          const answer = message.params.arguments.idFirst
+            ? { jsonrpc: "2.0", id: message.id, result }
+            : { result, jsonrpc: "2.0", id: message.id };
+          send(answer);
+          return;
+        }
       }
       send({ jsonrpc: "2.0", id: message.id, error: { code: -32602, message: "unknown tool" } });
       return;

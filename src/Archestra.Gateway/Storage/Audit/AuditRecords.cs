@@ -1,4 +1,5 @@
 using System.Text;
+using Archestra.Runtime.Buffers;
 
 namespace Archestra.Gateway.Storage;
 
@@ -147,7 +148,7 @@ public static class AuditText
             return text;
         }
 
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetByteCount(text));
+        var buffer = BytePool.Rent(Encoding.UTF8.GetByteCount(text));
         try
         {
             var length = Encoding.UTF8.GetBytes(text, buffer);
@@ -155,7 +156,7 @@ public static class AuditText
         }
         finally
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            BytePool.Return(buffer);
         }
     }
 }
