@@ -42,6 +42,7 @@ public sealed class AuditWriter : IAsyncDisposable
     private Task? _retention;
     private Task? _recovery;
     private IAuditSink? _recoverySink;
+    private Task<bool>? _recordsWait;
     private int _started;
     private volatile bool _stopping;
     private volatile bool _abandonDatabase;
@@ -323,7 +324,7 @@ public sealed class AuditWriter : IAsyncDisposable
                     // Idle: the next record wakes the loop (once per batch: while a batch fills, the loop polls).
                     if (!reader.TryPeek(out _))
                     {
-                        await reader.WaitToReadAsync().ConfigureAwait(false);
+                        await RecordsAvailable(reader).ConfigureAwait(false);
                     }
 
                     continue;
@@ -434,7 +435,7 @@ public sealed class AuditWriter : IAsyncDisposable
                 return;
             }
 
-            tasks.Add(reader.WaitToReadAsync().AsTask());
+            tasks.Add(RecordsAvailable(reader));
         }
 
         tasks.Add(_abandoned.Task);
@@ -446,6 +447,20 @@ public sealed class AuditWriter : IAsyncDisposable
 
         await Task.WhenAny(tasks).ConfigureAwait(false);
         await timer.CancelAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// One wait on the channel at a time, kept across turns: a wait the loop stopped watching (a write finished first)
+    /// would stay registered, and the hot path's next TryWrite would have to wake every one of them.
+    /// </summary>
+    private Task<bool> RecordsAvailable(ChannelReader<AuditRecord> reader)
+    {
+        if (_recordsWait is not { IsCompleted: false } wait)
+        {
+            wait = _recordsWait = reader.WaitToReadAsync().AsTask();
+        }
+
+        return wait;
     }
 
     private PendingWrite StartWrite(IAuditSink sink, List<AuditRecord> batch, long deadline)
