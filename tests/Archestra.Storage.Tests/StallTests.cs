@@ -70,6 +70,51 @@ public sealed class StallTests(ITestOutputHelper output) : IAsyncLifetime
         });
     }
 
+    [Fact]
+    public async Task A_write_abandoned_at_its_deadline_that_commits_after_the_lock_is_released_leaves_each_record_once()
+    {
+        const int n = 200;
+        // A slow first probe, so the abandoned write's late commit is seen before the replay writes the batch again.
+        var options = Options(new StorageOptions { SqlitePath = Path.Combine(_work, "late", "archestra.db") }, "late-spill") with { MinProbeInterval = TimeSpan.FromSeconds(3) };
+        await using var store = await ArchestraStore.OpenAsync(options, cancellationToken: Ct);
+        var writer = store.CreateAuditWriter();
+        writer.Start();
+        await using (var holder = new SqliteConnection($"Data Source={options.SqlitePath};Pooling=False"))
+        {
+            await holder.OpenAsync(Ct);
+            await using var begin = holder.CreateCommand();
+            begin.CommandText = "BEGIN EXCLUSIVE";
+            await begin.ExecuteNonQueryAsync(Ct);
+            for (var i = 0; i < n; i++)
+            {
+                writer.Enqueue(Records.ToolCall(i));
+            }
+
+            // Spilled at its deadline; its write keeps retrying the lock (up to 1 s) in the background.
+            await WaitUntilAsync(() => writer.Metrics.Spilled >= n, "the batch is spilled at its deadline");
+        }
+
+        // Lock released: the abandoned write commits, although its batch is already in the spill.
+        await WaitUntilAsync(() => CountRows(options.SqlitePath) == n, "the abandoned write commits late");
+        Assert.Equal(0, writer.Metrics.Written);
+
+        // Then the replay writes the same batch again: nothing is added twice.
+        await WaitUntilAsync(() => writer.Metrics.Written >= n, "the spill is replayed");
+        await writer.StopAsync(Ct);
+        await writer.DisposeAsync();
+        Assert.Equal(((long)n, (long)n), await store.CountAuditAsync(AuditKind.McpToolCall, Ct));
+        Assert.Empty(Directory.GetFiles(options.SpillDirectory, "*.spill"));
+    }
+
+    private static long CountRows(string path)
+    {
+        using var connection = new SqliteConnection($"Data Source={path};Pooling=False;Mode=ReadOnly");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM mcp_tool_calls";
+        return (long)command.ExecuteScalar()!;
+    }
+
     private StorageOptions Options(StorageOptions database, string spill) => database with
     {
         SpillDirectory = Path.Combine(_work, spill),

@@ -476,16 +476,16 @@ public sealed class AuditWriter : IAsyncDisposable
     private void Abandon(PendingWrite write)
     {
         // CancelAsync: Npgsql sends its cancel request from the callback, which must not hold up the loop.
-        _ = write.Cancel.CancelAsync();
+        var cancelling = write.Cancel.CancelAsync();
         lock (_abandonedWrites)
         {
             _abandonedWrites.Add(write);
         }
 
-        _ = DisposeWhenDoneAsync(write);
+        _ = DisposeWhenDoneAsync(write, cancelling);
     }
 
-    private async Task DisposeWhenDoneAsync(PendingWrite write)
+    private async Task DisposeWhenDoneAsync(PendingWrite write, Task cancelling)
     {
         try
         {
@@ -498,10 +498,12 @@ public sealed class AuditWriter : IAsyncDisposable
 
         try
         {
+            await cancelling.ConfigureAwait(false);
             await write.Sink.DisposeAsync().ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // A cancellation callback or a connection close that failed: nothing is left to do with this write.
         }
 
         write.Cancel.Dispose();
