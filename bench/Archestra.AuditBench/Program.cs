@@ -4,7 +4,7 @@ using Archestra.Gateway.Storage;
 using Archestra.Storage.Tests.Infrastructure;
 
 // Audit writer benchmark and the storage tests' kill -9 child.
-//   dotnet run -c Release --project bench/Archestra.AuditBench -- [--records N] [--url postgres://...] [--capacity N]
+//   dotnet run -c Release --project bench/Archestra.AuditBench -- [--records N] [--url postgres://...] [--capacity N] [--deadline-ms N]
 //   ... -- kill-child --url URL --spill DIR --rate N   (used by the storage tests; prints "enqueued N" lines)
 if (args.Length > 0 && args[0] == "kill-child")
 {
@@ -14,6 +14,9 @@ if (args.Length > 0 && args[0] == "kill-child")
 var records = IntArg(args, "--records", 1_000_000);
 var capacity = IntArg(args, "--capacity", records);
 var batchSize = IntArg(args, "--batch", 1_000);
+// How fast the writer can write: a burst of a million records waits seconds for a connection, which the default
+// 200 ms write deadline would send through the spill (pass --deadline-ms 200 to measure that path).
+var deadline = TimeSpan.FromMilliseconds(IntArg(args, "--deadline-ms", 600_000));
 var url = StringArg(args, "--url");
 PostgresServer? server = null;
 if (url is null)
@@ -27,21 +30,24 @@ if (url is null)
 var spill = Directory.CreateTempSubdirectory("archestra-auditbench-").FullName;
 try
 {
-    var options = new StorageOptions { DatabaseUrl = url, SpillDirectory = spill, ChannelCapacity = capacity, BatchSize = batchSize, RetentionDays = 0 };
+    var options = new StorageOptions { DatabaseUrl = url, SpillDirectory = spill, ChannelCapacity = capacity, BatchSize = batchSize, WriteDeadline = deadline, RetentionDays = 0 };
     await using var store = await ArchestraStore.OpenAsync(options);
 
     // Records are built before timing: the hot path's cost is Enqueue, the record is the caller's.
     var batch = Build(records);
     var writer = store.CreateAuditWriter();
-    writer.Start();
 
     // Warm-up pass of the same size (not counted): JIT, connection, and the channel's internal queue, which grows
-    // (doubling) to the deepest backlog it has held and never shrinks; after that, Enqueue allocates nothing.
+    // (doubling) to the deepest backlog it has held and never shrinks; after that, Enqueue allocates nothing. Enqueued
+    // before the writer starts, so the backlog reaches its full depth: the writer drains the channel as fast as it
+    // fills, and how deep a concurrent pass gets depends on the scheduler.
     var warm = Build(records);
     foreach (var r in warm)
     {
         writer.Enqueue(r);
     }
+
+    writer.Start();
 
     while (writer.Metrics.Written < warm.Length)
     {
@@ -73,7 +79,7 @@ try
     var total = Stopwatch.GetElapsedTime(start).TotalSeconds;
     var (rows, distinct) = await store.CountAuditAsync(AuditKind.McpToolCall);
 
-    Console.WriteLine($"records:            {records:N0} (channel capacity {capacity:N0}, batch {options.BatchSize:N0}, flush {options.FlushInterval.TotalMilliseconds} ms)");
+    Console.WriteLine($"records:            {records:N0} (channel capacity {capacity:N0}, batch {options.BatchSize:N0}, flush {options.FlushInterval.TotalMilliseconds} ms, write deadline {options.WriteDeadline.TotalMilliseconds} ms)");
     Console.WriteLine($"enqueue:            {records / enqueueSeconds:N0} records/s ({enqueueSeconds * 1e9 / records:F1} ns each), {allocated} bytes allocated in total on the enqueuing thread ({(double)allocated / records:F3} B/record)");
     Console.WriteLine($"overflowed to spill: {overflowed:N0}");
     Console.WriteLine($"written (queue):    {(records - overflowed) / writtenSeconds:N0} records/s sustained ({writtenSeconds:F2} s from first enqueue to last queued record committed)");

@@ -200,6 +200,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
             SqlitePath = Path.Combine(storage.DataDirectory, "archestra.db"),
             SpillDirectory = Path.Combine(storage.DataDirectory, "audit-spill"),
             FlushInterval = storage.AuditFlushInterval,
+            WriteDeadline = storage.AuditWriteDeadline,
             BatchSize = storage.AuditBatchSize,
             ChannelCapacity = storage.AuditQueueCapacity,
             RetentionDays = storage.AuditRetentionDays,

@@ -5,7 +5,7 @@ namespace Archestra.Gateway.Configuration;
 /// <summary>The <c>database</c>, <c>storage</c> and <c>adminKeys</c> sections.</summary>
 internal sealed partial class ConfigReader
 {
-    private static readonly string[] s_storageKeys = ["dataDirectory", "auditFlushIntervalMs", "auditBatchSize", "auditQueueCapacity", "auditRetentionDays", "auditMaxArgumentBytes"];
+    private static readonly string[] s_storageKeys = ["dataDirectory", "auditFlushIntervalMs", "auditWriteDeadlineMs", "auditBatchSize", "auditQueueCapacity", "auditRetentionDays", "auditMaxArgumentBytes"];
     private static readonly string[] s_adminKeyKeys = ["name", "key", "scope"];
 
     private string? ReadDatabase(JsonElement element, string path)
@@ -56,6 +56,13 @@ internal sealed partial class ConfigReader
                     if (TryReadInteger(property.Value, itemPath, 1, 60_000, out var ms))
                     {
                         config = config with { AuditFlushInterval = TimeSpan.FromMilliseconds(ms) };
+                    }
+
+                    break;
+                case "auditWriteDeadlineMs":
+                    if (TryReadInteger(property.Value, itemPath, 1, 600_000, out var deadline))
+                    {
+                        config = config with { AuditWriteDeadline = TimeSpan.FromMilliseconds(deadline) };
                     }
 
                     break;

@@ -49,6 +49,9 @@ public sealed record StorageConfig
 
     public TimeSpan AuditFlushInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>See <see cref="Storage.StorageOptions.WriteDeadline"/>: an audit batch not committed within this goes to the spill file.</summary>
+    public TimeSpan AuditWriteDeadline { get; init; } = TimeSpan.FromMilliseconds(200);
+
     public int AuditBatchSize { get; init; } = 1_000;
 
     public int AuditQueueCapacity { get; init; } = 100_000;

@@ -21,10 +21,22 @@ public sealed record StorageOptions
     public string SpillDirectory { get; init; } = "./data/audit-spill";
 
     /// <summary>
-    /// Longest a record waits in memory before its batch is written. Also the kill -9 exposure: at most
-    /// this much (plus one batch in flight) of records can be lost when the process is killed.
+    /// Longest a record waits in memory for its batch to fill before the batch is handed to the database.
+    /// Together with <see cref="WriteDeadline"/> it bounds what kill -9 can lose: a record is committed or in the
+    /// spill file at most <c>FlushInterval + WriteDeadline</c> after it was enqueued.
     /// </summary>
     public TimeSpan FlushInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Longest a batch may wait for the database (for a free connection and for its commit). A batch still unwritten
+    /// at its deadline goes to the spill file, the writer sends every later batch to the spill as well, and it probes
+    /// the database in the background until a real write succeeds again. A write still running at its deadline is
+    /// cancelled; should it commit anyway, the replay adds nothing twice (rows are keyed by (time, id), replays use
+    /// <c>ON CONFLICT DO NOTHING</c>). 200 ms = two default flush intervals: a healthy 1,000-row batch commits in
+    /// 5–20 ms (PostgreSQL, three in flight at 144–200 k records/s, bench/README.md), so a batch past 200 ms is stalled
+    /// (a lock, a stopped or overloaded server) or stuck behind a burst, and the spill is the faster way to disk.
+    /// </summary>
+    public TimeSpan WriteDeadline { get; init; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>
     /// Records per write. 1,000 rows of binary COPY is ~150 KB on the wire: large enough that per-batch
@@ -74,6 +86,11 @@ public sealed record StorageOptions
         if (FlushInterval <= TimeSpan.Zero)
         {
             throw new ArgumentException("storage: flushInterval must be positive.", nameof(FlushInterval));
+        }
+
+        if (WriteDeadline <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("storage: writeDeadline must be positive.", nameof(WriteDeadline));
         }
 
         if (BatchSize is < 1 or > 100_000)

@@ -57,6 +57,38 @@ public class PostgresServer : IAsyncDisposable
     /// <summary><c>pg_ctl stop -m immediate</c>: the server dies without a checkpoint, like a crash.</summary>
     public Task StopImmediateAsync() => RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", DataDirectory, "-m", "immediate", "-w", "stop"]);
 
+    /// <summary>
+    /// Sends <paramref name="signal"/> (<c>STOP</c>, <c>CONT</c>) to the postmaster and each of its children, by pid:
+    /// SIGSTOP freezes the whole server as a hung host would, with every connection left open.
+    /// </summary>
+    public async Task SignalServerAsync(string signal)
+    {
+        var postmaster = int.Parse(File.ReadLines(Path.Combine(DataDirectory, "postmaster.pid")).First(), System.Globalization.CultureInfo.InvariantCulture);
+        var pids = new List<string> { postmaster.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        foreach (var dir in Directory.GetDirectories("/proc"))
+        {
+            try
+            {
+                // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after the last ')'.
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (fields[1] == pids[0])
+                {
+                    pids.Add(Path.GetFileName(dir));
+                }
+            }
+            catch (IOException)
+            {
+                // Not a process, or it exited meanwhile.
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+
+        await RunAsync("kill", ["-" + signal, .. pids], asPostgres: false);
+    }
+
     public virtual async ValueTask DisposeAsync()
     {
         NpgsqlConnection.ClearAllPools();

@@ -41,8 +41,12 @@ internal sealed class AuditSpill : IDisposable
 
     private long _spilled;
 
-    /// <summary>Appends a batch and fsyncs before returning: once this returns the batch survives a crash.</summary>
-    public void AppendBatch(List<AuditRecord> batch)
+    /// <summary>
+    /// Appends a batch and hands it to the OS before returning: from then on it survives kill -9. With
+    /// <paramref name="sync"/> it is also fsynced (it survives power loss); several batches spilled together pass
+    /// false for all but the last, or call <see cref="Flush"/>, to pay for one fsync.
+    /// </summary>
+    public void AppendBatch(List<AuditRecord> batch, bool sync = true)
     {
         lock (_lock)
         {
@@ -52,7 +56,11 @@ internal sealed class AuditSpill : IDisposable
             }
 
             WriteBufferLocked();
-            SyncLocked();
+            if (sync)
+            {
+                SyncLocked();
+            }
+
             Interlocked.Add(ref _spilled, batch.Count);
         }
     }

@@ -4,9 +4,11 @@ namespace Archestra.Gateway.Storage.Sqlite;
 
 /// <summary>
 /// One transaction per batch with prepared INSERTs (<c>ON CONFLICT (time, id) DO NOTHING</c>, so replays are idempotent),
-/// on a connection held for the writer's lifetime.
+/// on a connection held for the writer's lifetime. The connection waits on another connection's write lock only about
+/// as long as the writer waits for the batch (<paramref name="lockWait"/>): past that the batch is in the spill, and a
+/// write left running would only hold a thread.
 /// </summary>
-internal sealed class SqliteAuditSink(SqliteStore store, int maxArgumentBytes) : IAuditSink
+internal sealed class SqliteAuditSink(SqliteStore store, int maxArgumentBytes, TimeSpan lockWait) : IAuditSink
 {
     private SqliteConnection? _connection;
     private SqliteCommand? _mcp;
@@ -83,6 +85,15 @@ internal sealed class SqliteAuditSink(SqliteStore store, int maxArgumentBytes) :
         }
 
         _connection = await store.OpenSqliteAsync(cancellationToken).ConfigureAwait(false);
+        // SQLite's own busy handler retries within milliseconds; Microsoft.Data.Sqlite's retry (DefaultTimeout, whole
+        // seconds) sleeps 150 ms between tries, so it only backs this up.
+        _connection.DefaultTimeout = (int)Math.Ceiling(lockWait.TotalSeconds);
+        using (var pragma = _connection.CreateCommand())
+        {
+            pragma.CommandText = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {(long)lockWait.TotalMilliseconds}");
+            pragma.ExecuteNonQuery();
+        }
+
         _mcp = Prepare(_connection, "mcp_tool_calls", ["id", "time", "profile", "session_id", "server", "tool", "decision", "policy_id", "outcome", "duration_us", "request_bytes", "response_bytes", "error", "arguments"]);
         _llm = Prepare(_connection, "llm_interactions", ["id", "time", "profile", "provider", "requested_model", "used_model", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "cost", "duration_us", "ttft_us", "status", "blocked_tools", "error"]);
     }

@@ -79,7 +79,7 @@ internal sealed class SqliteStore : ArchestraStore
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    internal override IAuditSink CreateAuditSink() => new SqliteAuditSink(this, Options.MaxArgumentBytes);
+    internal override IAuditSink CreateAuditSink() => new SqliteAuditSink(this, Options.MaxArgumentBytes, Options.WriteDeadline);
 
     public override ValueTask DisposeAsync()
     {
