@@ -30,9 +30,9 @@ public sealed class RequestFuzzTests
     private const string AdminKey = "arc_admin_fuzz_0123456789abcdef";
     private const int MaxBody = 4 * 1024 * 1024;
 
-    /// <summary>The gateway alone settles near 100-150 MB under this load (JIT, Kestrel, SQLite); 4 MiB bodies in
-    /// flight on four connections add tens of MB. A leak of the bodies (the issue saw +1.4 GB) crosses this at once.</summary>
-    private const long MaxRssBytes = 700L * 1024 * 1024;
+    /// <summary>Measured 240-260 MB at the end of 20 s runs (~20,000 requests, four clients, bodies up to 5 MiB).
+    /// Before the pooled buffers were bounded (BytePool) the same run reached 1,048 MB.</summary>
+    private const long MaxRssBytes = 500L * 1024 * 1024;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -73,7 +73,7 @@ public sealed class RequestFuzzTests
         var seconds = int.TryParse(Environment.GetEnvironmentVariable("ARCHESTRA_FUZZ_SECONDS"), CultureInfo.InvariantCulture, out var s) ? s : 20;
         var seed = int.TryParse(Environment.GetEnvironmentVariable("ARCHESTRA_FUZZ_SEED"), CultureInfo.InvariantCulture, out var fixedSeed)
             ? fixedSeed : Random.Shared.Next();
-        TestContext.Current.SendDiagnosticMessage($"fuzz seed {seed} for {seconds} s (replay: ARCHESTRA_FUZZ_SEED={seed})");
+        TestContext.Current.TestOutputHelper?.WriteLine($"fuzz seed {seed} for {seconds} s (replay: ARCHESTRA_FUZZ_SEED={seed})");
 
         await using var upstream = await CannedLlm.StartAsync();
         var work = Directory.CreateTempSubdirectory("archestra-fuzz-").FullName;
@@ -106,7 +106,7 @@ public sealed class RequestFuzzTests
             using var http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromSeconds(5) }) { Timeout = TimeSpan.FromSeconds(60) };
             var gatewayUrl = new Uri($"http://127.0.0.1:{gatewayPort}");
             var adminUrl = new Uri($"http://127.0.0.1:{adminPort}");
-            await WaitForToolAsync(http, gatewayUrl);
+            await WaitForToolAsync(http, gatewayUrl, "raw__run", "ran ok");
 
             var failures = new ConcurrentQueue<string>();
             var statuses = new ConcurrentDictionary<int, int>();
@@ -195,7 +195,7 @@ public sealed class RequestFuzzTests
             await Task.WhenAll([.. Enumerable.Range(0, 4).Select(c => Task.Run(() => ClientAsync(c), Ct)), WatchMemoryAsync()]);
 
             var summary = $"seed {seed}: {sent} requests, statuses {string.Join(", ", statuses.OrderBy(p => p.Key).Select(p => $"{p.Key}x{p.Value}"))}, max RSS {maxRss / (1024 * 1024)} MB";
-            TestContext.Current.SendDiagnosticMessage(summary);
+            TestContext.Current.TestOutputHelper?.WriteLine(summary);
             Assert.True(failures.IsEmpty, summary + "\n" + string.Join("\n", failures));
             Assert.False(gateway.HasExited, summary + "\n" + gateway.Output);
             Assert.True(maxRss < MaxRssBytes, summary);
@@ -209,7 +209,8 @@ public sealed class RequestFuzzTests
                 Assert.Equal(HttpStatusCode.OK, health.StatusCode);
             }
 
-            await WaitForToolAsync(http, gatewayUrl);
+            // raw__seen: the admin part of the run may have added policies on raw__run (a seed creates one).
+            await WaitForToolAsync(http, gatewayUrl, "raw__seen", "[");
         }
         finally
         {
@@ -242,17 +243,17 @@ public sealed class RequestFuzzTests
         return 0;
     }
 
-    /// <summary>A valid tools/call answers (the stdio server is up); polls for up to 30 s while it starts.</summary>
-    private static async Task WaitForToolAsync(HttpClient http, Uri gatewayUrl)
+    /// <summary>A valid tools/call answers with <paramref name="expected"/> (the stdio server is up); polls for up to 30 s while it starts.</summary>
+    private static async Task WaitForToolAsync(HttpClient http, Uri gatewayUrl, string tool, string expected)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         var last = "";
         while (DateTime.UtcNow < deadline)
         {
-            using var request = RawMcp.Post(new Uri(gatewayUrl, "/v1/mcp/p"), RawMcp.Call(1, "raw__run", """{"cmd":"ok"}"""));
+            using var request = RawMcp.Post(new Uri(gatewayUrl, "/v1/mcp/p"), RawMcp.Call(1, tool, """{"cmd":"ok"}"""));
             using var response = await http.SendAsync(request, Ct);
             last = await response.Content.ReadAsStringAsync(Ct);
-            if (last.Contains("ran ok", StringComparison.Ordinal))
+            if (last.Contains(expected, StringComparison.Ordinal) && !last.Contains("\"isError\":true", StringComparison.Ordinal))
             {
                 return;
             }
@@ -260,7 +261,7 @@ public sealed class RequestFuzzTests
             await Task.Delay(100, Ct);
         }
 
-        Assert.Fail("the gateway did not serve raw__run: " + last);
+        Assert.Fail($"the gateway did not serve {tool}: " + last);
     }
 
     /// <summary>An LLM upstream that answers every request with a fixed, well-formed answer in the right provider's shape.</summary>
