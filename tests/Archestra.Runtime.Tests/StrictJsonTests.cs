@@ -163,6 +163,32 @@ public class StrictJsonTests
         Assert.InRange(repeats, 300, 2_700);
     }
 
+    [Fact]
+    public void The_envelope_checks_in_its_own_pass_exactly_what_the_standalone_check_refuses()
+    {
+        var random = new Random(42);
+        var ambiguous = 0;
+        for (var i = 0; i < 3_000; i++)
+        {
+            var arguments = new StringBuilder();
+            Value(random, arguments, 1);
+            var message = Encoding.UTF8.GetBytes(
+                "{\"jsonrpc\":\"2.0\",\"id\":" + i + ",\"method\":\"tools/call\",\"params\":{\"name\":\"t\",\"arguments\":{\"v\":" + arguments
+                + "},\"_meta\":{\"progressToken\":" + i + "}}}");
+            var expected = StrictJson.Check(message).IsValid ? JsonRpcParseError.None : JsonRpcParseError.Ambiguous;
+            ambiguous += expected == JsonRpcParseError.Ambiguous ? 1 : 0;
+            Assert.True(expected == JsonRpcEnvelope.TryParse(message, out var envelope), Encoding.UTF8.GetString(message));
+            if (expected == JsonRpcParseError.None)
+            {
+                Assert.Equal(JsonRpcParseError.None, JsonRpcEnvelope.TryParseLenient(message, out var lenient));
+                Assert.Equal(lenient.Arguments, envelope.Arguments);
+                Assert.Equal(lenient.ProgressToken, envelope.ProgressToken);
+            }
+        }
+
+        Assert.InRange(ambiguous, 300, 2_700);
+    }
+
     private static readonly string[] s_keys = ["a", "b", "\\u0061", "ab", "a\\u0062", "c"];
 
     private static void Value(Random random, StringBuilder text, int depth)

@@ -87,37 +87,48 @@ public struct JsonRpcEnvelope
     private static ReadOnlySpan<byte> ArgumentsProp => "arguments"u8;
 
     /// <summary>
-    /// Parses one JSON-RPC 2.0 message that passes <see cref="StrictJson.Check"/>. Never throws for bad input. The
-    /// envelope reads only the parts it routes on, but the whole message is forwarded, so all of it must mean the
-    /// same to every parser downstream.
+    /// Parses one JSON-RPC 2.0 message that passes <see cref="StrictJson.Check"/> (checked in the same pass). Never
+    /// throws for bad input. The envelope reads only the parts it routes on, but the whole message is forwarded, so
+    /// all of it must mean the same to every parser downstream.
     /// </summary>
-    public static JsonRpcParseError TryParse(ReadOnlySpan<byte> json, out JsonRpcEnvelope envelope)
-    {
-        envelope = default;
-        var strict = StrictJson.Check(json);
-        if (!strict.IsValid)
-        {
-            return strict.Error == StrictJsonError.Malformed ? JsonRpcParseError.MalformedJson : JsonRpcParseError.Ambiguous;
-        }
-
-        return TryParseLenient(json, out envelope);
-    }
+    public static JsonRpcParseError TryParse(ReadOnlySpan<byte> json, out JsonRpcEnvelope envelope) =>
+        TryParse(json, strict: true, out envelope);
 
     /// <summary>
     /// Parses without <see cref="StrictJson.Check"/>: only to find out which call an upstream answer refused by the
     /// strict parse belongs to, so that call fails at once instead of waiting for its timeout. Never route on it.
     /// </summary>
-    public static JsonRpcParseError TryParseLenient(ReadOnlySpan<byte> json, out JsonRpcEnvelope envelope)
+    public static JsonRpcParseError TryParseLenient(ReadOnlySpan<byte> json, out JsonRpcEnvelope envelope) =>
+        TryParse(json, strict: false, out envelope);
+
+    private static JsonRpcParseError TryParse(ReadOnlySpan<byte> json, bool strict, out JsonRpcEnvelope envelope)
     {
         envelope = default;
+        var reader = new StrictJsonReader(json, StrictJson.MessageMaxDepth, strict,
+            stackalloc StrictJsonReader.Key[strict ? StrictJsonReader.InlineKeys : 0],
+            stackalloc byte[strict ? StrictJsonReader.InlineNameBytes : 0],
+            stackalloc int[strict ? StrictJsonReader.Frames(StrictJson.MessageMaxDepth) : 0]);
         try
         {
-            return Parse(json, ref envelope);
+            // Parse reads the whole message on every path, so the strict findings are complete when it returns.
+            // Malformed text stays malformed; otherwise ambiguity outranks what Parse thought of the message.
+            var error = Parse(json, ref reader, ref envelope);
+            if (error != JsonRpcParseError.MalformedJson && !reader.Finish().IsValid)
+            {
+                envelope = default;
+                return JsonRpcParseError.Ambiguous;
+            }
+
+            return error;
         }
         catch (JsonException)
         {
             envelope = default;
-            return JsonRpcParseError.MalformedJson;
+            return reader.Found.Error == StrictJsonError.TooDeep ? JsonRpcParseError.Ambiguous : JsonRpcParseError.MalformedJson;
+        }
+        finally
+        {
+            reader.Dispose();
         }
     }
 
@@ -143,9 +154,8 @@ public struct JsonRpcEnvelope
         }
     }
 
-    private static JsonRpcParseError Parse(ReadOnlySpan<byte> json, ref JsonRpcEnvelope e)
+    private static JsonRpcParseError Parse(ReadOnlySpan<byte> json, ref StrictJsonReader reader, ref JsonRpcEnvelope e)
     {
-        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 256 });
         if (!reader.Read())
         {
             return JsonRpcParseError.MalformedJson;
@@ -290,7 +300,7 @@ public struct JsonRpcEnvelope
         return JsonRpcParseError.None;
     }
 
-    private static void ParseParams(ref Utf8JsonReader reader, ref JsonRpcEnvelope e)
+    private static void ParseParams(ref StrictJsonReader reader, ref JsonRpcEnvelope e)
     {
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -391,7 +401,7 @@ public struct JsonRpcEnvelope
 
     /// <summary>The range of the current scalar token including the quotes of a string.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Slice ValueSlice(ref Utf8JsonReader reader)
+    private static Slice ValueSlice(ref StrictJsonReader reader)
     {
         var start = (int)reader.TokenStartIndex;
         return new Slice(start, (int)reader.BytesConsumed - start);

@@ -40,18 +40,12 @@ public readonly record struct StrictJsonResult(StrictJsonError Error, int Offset
 /// stack and checked when the object closes: pairwise for small objects, by sorting the hashes for large ones, so an
 /// object with 100,000 keys costs O(n log n), not O(n²). Hashes come from <see cref="HashCode"/>, seeded per process,
 /// so colliding keys cannot be prepared in advance; equal hashes are compared byte for byte. Allocates nothing for
-/// documents with fewer than <see cref="InlineKeys"/> open keys and short escaped names (pooled arrays above).
+/// documents with fewer than 64 open keys and short escaped names (pooled arrays above).
 /// </remarks>
 public static class StrictJson
 {
     /// <summary>Depth limit for JSON-RPC messages (the envelope's), deep enough for any tool argument or result seen in practice.</summary>
     public const int MessageMaxDepth = 256;
-
-    private const int InlineKeys = 64;
-    private const int InlineNameBytes = 512;
-
-    /// <summary>Objects up to this many keys are checked pairwise (cheaper than sorting at this size).</summary>
-    private const int PairwiseKeys = 16;
 
     /// <summary>
     /// Checks <paramref name="json"/>. Malformed JSON is reported as <see cref="StrictJsonError.Malformed"/> even when
@@ -60,77 +54,25 @@ public static class StrictJson
     /// </summary>
     public static StrictJsonResult Check(ReadOnlySpan<byte> json, int maxDepth = MessageMaxDepth)
     {
-        StrictJsonResult found = default;
-        var scan = new KeyStack(stackalloc Key[InlineKeys], stackalloc byte[InlineNameBytes]);
-        Span<int> frames = stackalloc int[Math.Min(maxDepth, MessageMaxDepth) + 1];
-        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = maxDepth + 1 });
+        var reader = new StrictJsonReader(json, maxDepth, strict: true,
+            stackalloc StrictJsonReader.Key[StrictJsonReader.InlineKeys], stackalloc byte[StrictJsonReader.InlineNameBytes], stackalloc int[StrictJsonReader.Frames(maxDepth)]);
         try
         {
             while (reader.Read())
             {
-                switch (reader.TokenType)
-                {
-                    case JsonTokenType.StartObject:
-                    case JsonTokenType.StartArray:
-                        if (reader.CurrentDepth >= maxDepth)
-                        {
-                            return new StrictJsonResult(StrictJsonError.TooDeep, (int)reader.TokenStartIndex);
-                        }
-
-                        if (reader.TokenType == JsonTokenType.StartObject)
-                        {
-                            if (reader.CurrentDepth >= frames.Length)
-                            {
-                                return new StrictJsonResult(StrictJsonError.TooDeep, (int)reader.TokenStartIndex);
-                            }
-
-                            frames[reader.CurrentDepth] = scan.Count;
-                        }
-
-                        break;
-                    case JsonTokenType.EndObject:
-                        var first = frames[reader.CurrentDepth];
-                        var duplicate = scan.FindDuplicate(json, first);
-                        if (duplicate >= 0 && found.IsValid)
-                        {
-                            found = new StrictJsonResult(StrictJsonError.DuplicateKey, duplicate);
-                        }
-
-                        scan.PopTo(first);
-                        break;
-                    case JsonTokenType.PropertyName:
-                        if (!scan.Push(in reader) && found.IsValid)
-                        {
-                            found = new StrictJsonResult(StrictJsonError.InvalidUnicode, (int)reader.TokenStartIndex);
-                        }
-
-                        break;
-                    case JsonTokenType.String:
-                        if (reader.ValueIsEscaped && !EscapesDecode(ref reader) && found.IsValid)
-                        {
-                            found = new StrictJsonResult(StrictJsonError.InvalidUnicode, (int)reader.TokenStartIndex);
-                        }
-
-                        break;
-                }
             }
 
-            if (!found.IsValid)
-            {
-                return found;
-            }
-
-            // The reader takes any byte above 0x7F inside a string, so UTF-8 is checked on its own (vectorized).
-            var invalidAt = FirstInvalidUtf8(json);
-            return invalidAt >= 0 ? new StrictJsonResult(StrictJsonError.InvalidUnicode, invalidAt) : default;
+            return reader.Finish();
         }
         catch (JsonException)
         {
-            return new StrictJsonResult(StrictJsonError.Malformed, (int)Math.Min(reader.BytesConsumed, json.Length));
+            return reader.Found.Error == StrictJsonError.TooDeep
+                ? reader.Found
+                : new StrictJsonResult(StrictJsonError.Malformed, (int)Math.Min(reader.BytesConsumed, json.Length));
         }
         finally
         {
-            scan.Dispose();
+            reader.Dispose();
         }
     }
 
@@ -147,7 +89,7 @@ public static class StrictJson
     };
 
     /// <summary>Offset of the first byte that does not belong to a well-formed UTF-8 sequence, or -1.</summary>
-    private static int FirstInvalidUtf8(ReadOnlySpan<byte> json)
+    internal static int FirstInvalidUtf8(ReadOnlySpan<byte> json)
     {
         if (Utf8.IsValid(json))
         {
@@ -169,11 +111,10 @@ public static class StrictJson
     }
 
     /// <summary>
-    /// False when the string's <c>\u</c> escapes leave a lone surrogate (invalid UTF-16, which parsers replace, reject
+    /// False when a string's <c>\u</c> escapes leave a lone surrogate (invalid UTF-16, which parsers replace, reject
     /// or keep). The reader has already checked the escape syntax, so this only pairs the surrogates: one pass over
     /// the backslashes, without unescaping (an 8 KB string with escapes costs ~1 µs here, ~10 µs through CopyString).
     /// </summary>
-    private static bool EscapesDecode(ref Utf8JsonReader reader) => SurrogatesPair(reader.ValueSpan);
 
     internal static bool SurrogatesPair(ReadOnlySpan<byte> raw)
     {
@@ -347,197 +288,5 @@ public static class StrictJson
         }
 
         return true;
-    }
-
-    /// <summary>A key of an open object: its hash and where its unescaped bytes are (the document, or the side buffer for escaped names).</summary>
-    private struct Key
-    {
-        public int Hash;
-        public int Offset;
-        public int Start;
-        public int Length;
-        public bool Side;
-    }
-
-    /// <summary>The keys of every open object, innermost last; grows into pooled arrays past the inline space.</summary>
-    private ref struct KeyStack
-    {
-        private Span<Key> _keys;
-        private Key[]? _rentedKeys;
-        private Span<byte> _names;
-        private byte[]? _rentedNames;
-        private int _nameBytes;
-
-        public KeyStack(Span<Key> keys, Span<byte> names)
-        {
-            _keys = keys;
-            _names = names;
-        }
-
-        public int Count { get; private set; }
-
-        /// <summary>Adds the current property name; false when its escapes do not decode.</summary>
-        public bool Push(scoped in Utf8JsonReader reader)
-        {
-            if (Count == _keys.Length)
-            {
-                GrowKeys();
-            }
-
-            ref var key = ref _keys[Count++];
-            key.Offset = (int)reader.TokenStartIndex;
-            if (!reader.ValueIsEscaped)
-            {
-                key.Start = key.Offset + 1;
-                key.Length = reader.ValueSpan.Length;
-                key.Side = false;
-                key.Hash = HashOf(reader.ValueSpan);
-                return true;
-            }
-
-            // An escaped name is unescaped once into the side buffer, so "na\u006de" equals "name".
-            var raw = reader.ValueSpan.Length;
-            if (_names.Length - _nameBytes < raw)
-            {
-                GrowNames(raw);
-            }
-
-            int written;
-            try
-            {
-                written = reader.CopyString(_names[_nameBytes..]);
-            }
-            catch (InvalidOperationException)
-            {
-                Count--;
-                return false;
-            }
-
-            key.Start = _nameBytes;
-            key.Length = written;
-            key.Side = true;
-            key.Hash = HashOf(_names.Slice(_nameBytes, written));
-            _nameBytes += written;
-            return true;
-        }
-
-        public void PopTo(int first)
-        {
-            // The frame's escaped names are the tail of the side buffer; they go with it.
-            for (var i = first; i < Count; i++)
-            {
-                if (_keys[i].Side && _keys[i].Start < _nameBytes)
-                {
-                    _nameBytes = _keys[i].Start;
-                }
-            }
-
-            Count = first;
-        }
-
-        /// <summary>Offset of a key of the object whose keys start at <paramref name="first"/> that repeats an earlier one, or -1.</summary>
-        public readonly int FindDuplicate(ReadOnlySpan<byte> json, int first)
-        {
-            var keys = _keys[first..Count];
-            if (keys.Length < 2)
-            {
-                return -1;
-            }
-
-            if (keys.Length <= PairwiseKeys)
-            {
-                for (var i = 1; i < keys.Length; i++)
-                {
-                    for (var j = 0; j < i; j++)
-                    {
-                        if (keys[i].Hash == keys[j].Hash && Name(json, keys[i]).SequenceEqual(Name(json, keys[j])))
-                        {
-                            return keys[i].Offset;
-                        }
-                    }
-                }
-
-                return -1;
-            }
-
-            // The frame is popped right after this check, so sorting it in place loses nothing.
-            keys.Sort(static (a, b) => a.Hash.CompareTo(b.Hash));
-            for (var run = 0; run < keys.Length;)
-            {
-                var end = run + 1;
-                while (end < keys.Length && keys[end].Hash == keys[run].Hash)
-                {
-                    end++;
-                }
-
-                for (var i = run + 1; i < end; i++)
-                {
-                    for (var j = run; j < i; j++)
-                    {
-                        if (Name(json, keys[i]).SequenceEqual(Name(json, keys[j])))
-                        {
-                            return Math.Max(keys[i].Offset, keys[j].Offset);
-                        }
-                    }
-                }
-
-                run = end;
-            }
-
-            return -1;
-        }
-
-        private readonly ReadOnlySpan<byte> Name(ReadOnlySpan<byte> json, in Key key) =>
-            key.Side ? _names.Slice(key.Start, key.Length) : json.Slice(key.Start, key.Length);
-
-        private static int HashOf(ReadOnlySpan<byte> name)
-        {
-            var hash = new HashCode();
-            hash.AddBytes(name);
-            return hash.ToHashCode();
-        }
-
-        /// <summary>Key arrays up to the pool's byte bound (~52,000 keys) are pooled; larger ones are left to the GC (see BytePool).</summary>
-        private static readonly int s_maxPooledKeys = BytePool.MaxPooledLength / System.Runtime.CompilerServices.Unsafe.SizeOf<Key>();
-
-        private void GrowKeys()
-        {
-            var length = _keys.Length * 2;
-            var bigger = length <= s_maxPooledKeys ? ArrayPool<Key>.Shared.Rent(length) : new Key[length];
-            _keys.CopyTo(bigger);
-            ReturnKeys();
-            _rentedKeys = bigger;
-            _keys = bigger;
-        }
-
-        private readonly void ReturnKeys()
-        {
-            if (_rentedKeys is not null && _rentedKeys.Length <= s_maxPooledKeys)
-            {
-                ArrayPool<Key>.Shared.Return(_rentedKeys);
-            }
-        }
-
-        private void GrowNames(int need)
-        {
-            var bigger = BytePool.Rent(Math.Max(_names.Length * 2, _nameBytes + need));
-            _names[.._nameBytes].CopyTo(bigger);
-            if (_rentedNames is not null)
-            {
-                BytePool.Return(_rentedNames);
-            }
-
-            _rentedNames = bigger;
-            _names = bigger;
-        }
-
-        public readonly void Dispose()
-        {
-            ReturnKeys();
-            if (_rentedNames is not null)
-            {
-                BytePool.Return(_rentedNames);
-            }
-        }
     }
 }
