@@ -101,6 +101,9 @@ public struct JsonRpcEnvelope
     public static JsonRpcParseError TryParseLenient(ReadOnlySpan<byte> json, out JsonRpcEnvelope envelope) =>
         TryParse(json, strict: false, out envelope);
 
+    // The reader's ~2.8 KB of inline key, name and frame space is written before it is read: zeroing it cost
+    // ~65 ns of the ~500 ns parse of a small message (bench/README.md, "One reading of every message").
+    [SkipLocalsInit]
     private static JsonRpcParseError TryParse(ReadOnlySpan<byte> json, bool strict, out JsonRpcEnvelope envelope)
     {
         envelope = default;

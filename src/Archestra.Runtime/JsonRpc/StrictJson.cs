@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -52,6 +53,7 @@ public static class StrictJson
     /// it also repeats a key or holds bad bytes (a line that is not JSON at all is just that), so the whole text is
     /// read before any other finding is returned; only <see cref="StrictJsonError.TooDeep"/> stops the read at once.
     /// </summary>
+    [SkipLocalsInit]
     public static StrictJsonResult Check(ReadOnlySpan<byte> json, int maxDepth = MessageMaxDepth)
     {
         var reader = new StrictJsonReader(json, maxDepth, strict: true,
