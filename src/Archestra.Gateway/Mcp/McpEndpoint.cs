@@ -691,7 +691,13 @@ internal sealed partial class McpEndpoint
                 return (null, 0, true);
             }
 
-            if (result.IsCompleted || result.IsCanceled)
+            if (result.IsCanceled)
+            {
+                // Only the whole body may be decided on: a read cut short is never taken for the end of it.
+                throw new OperationCanceledException("the request body read was cancelled");
+            }
+
+            if (result.IsCompleted)
             {
                 var length = (int)buffer.Length;
                 var array = BytePool.Rent(Math.Max(length, 1));
