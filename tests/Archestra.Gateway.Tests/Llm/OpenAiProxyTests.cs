@@ -117,8 +117,37 @@ public sealed class OpenAiProxyTests(LlmProxyFixture fixture) : IClassFixture<Ll
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(forwarded.Replace("\"M\"", $"\"{model}\"", StringComparison.Ordinal), fixture.Fake.Requests.Last(r => r.Body.Contains(model, StringComparison.Ordinal)).Body);
-        Assert.DoesNotContain("\"usage\":null", body, StringComparison.Ordinal);
+        if (sent.Contains("\"stream\":true", StringComparison.Ordinal))
+        {
+            // Exactly the stream a client that did not ask for usage gets: every "usage":null cut out whatever its place
+            // in the chunk (before another member, or first), and the injected usage chunk withheld.
+            Assert.Equal(FakeProvider.OpenAiStream(model, includeUsage: false), body);
+        }
+        else
+        {
+            Assert.Contains("\"usage\":{\"prompt_tokens\":12", body, StringComparison.Ordinal);
+        }
+
         Assert.Equal((12, 5), (await fixture.AuditAsync(model)).Select(r => (r.InputTokens, r.OutputTokens)).Single());
+    }
+
+    [Fact]
+    public async Task A_response_failed_event_after_a_200_reaches_the_client_as_sent_and_is_audited_as_upstream_error()
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, fixture.OpenAiBase() + "/responses")
+        {
+            Content = new StringContent("""{"model":"failed-midstream","stream":true,"input":"hi"}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", LlmProxyFixture.VirtualKey);
+        using var response = await http.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(string.Concat(FakeProvider.ResponsesFailedStream("failed-midstream")), await response.Content.ReadAsStringAsync(Ct));
+
+        var row = Assert.Single(await fixture.AuditAsync("failed-midstream"));
+        Assert.Equal("upstream_error", row.Status);
+        Assert.Contains("The model failed to generate a response.", row.Error, StringComparison.Ordinal);
     }
 
     [Fact]
