@@ -163,7 +163,29 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         if (!stream)
         {
             context.Response.ContentType = "application/json";
-            await context.Response.WriteAsync($$$"""{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"{{{UsedModel(model)}}}","choices":[{"index":0,"message":{"role":"assistant","content":"{{{OpenAiText}}}","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{{{OpenAiUsage}}},"service_tier":"default","system_fingerprint":"fp_1"}""");
+            var answer = $$$"""{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"{{{UsedModel(model)}}}","choices":[{"index":0,"message":{"role":"assistant","content":"{{{OpenAiText}}}","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{{{OpenAiUsage}}},"service_tier":"default","system_fingerprint":"fp_1"}""";
+            if (model != "json-pieces")
+            {
+                await context.Response.WriteAsync(answer);
+                return;
+            }
+
+            // The same answer in 7-byte pieces, each flushed (and spaced, so they arrive apart): names and numbers are
+            // split across reads, as a slow connection delivers them.
+            for (var i = 0; i < answer.Length; i += 7)
+            {
+                await context.Response.WriteAsync(answer.Substring(i, Math.Min(7, answer.Length - i)));
+                await context.Response.Body.FlushAsync();
+                await Task.Delay(2);
+            }
+
+            return;
+        }
+
+        if (model == "framing")
+        {
+            context.Response.ContentType = "text/event-stream; charset=utf-8";
+            await context.Response.WriteAsync(FramingStream);
             return;
         }
 
@@ -171,6 +193,18 @@ internal sealed partial class FakeProvider : IAsyncDisposable
             && options.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
         await StreamAsync(context, OpenAiStream(model, includeUsage), model);
     }
+
+    /// <summary>
+    /// A chat stream (asked with include_usage) framed in every way the event-stream format allows (WHATWG HTML
+    /// § 9.2.6, "Interpreting an event stream"): CRLF line ends, a <c>data:</c> field without the optional space, and
+    /// events whose data spans several <c>data:</c> lines, joined with LF (one of them the usage chunk).
+    /// </summary>
+    public const string FramingStream =
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}],\"usage\":null}\r\n\r\n"
+        + "data:{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"usage\":null,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":null}]}\n\n"
+        + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\ndata: \"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\r\n\r\n"
+        + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"choices\":[],\ndata: \"usage\":" + OpenAiUsage + "}\n\n"
+        + "data: [DONE]\r\n\r\n";
 
     // ---- Anthropic ----
 
