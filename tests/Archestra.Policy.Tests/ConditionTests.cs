@@ -201,6 +201,17 @@ public class ConditionTests
         Assert.Equal("the arguments are not valid JSON", Invoke(set, "fs__write", json, trusted: false).Reason);
     }
 
+    // A regex condition's value is unescaped only after the pass (deferred), so the lone surrogate surfaces there.
+    [Theory]
+    [InlineData("""{"path":"\ud800"}""")]
+    [InlineData("""{"path":"a\udc00b"}""")]
+    public void An_escaped_lone_surrogate_that_a_regex_condition_reads_fails_closed(string json)
+    {
+        var set = Set([Def("p", "fs__write", "allow_when_context_is_untrusted", When("path", "regex", "^x"))]);
+        var decision = Invoke(set, "fs__write", json, trusted: false);
+        Assert.Equal((InvocationVerdict.Block, "the arguments are not valid JSON"), (decision.Verdict, decision.Reason));
+    }
+
     [Theory]
     [InlineData(10)]
     [InlineData(31)]

@@ -10,6 +10,8 @@ namespace Archestra.Storage.Tests;
 /// </summary>
 public sealed class FaultTests(ITestOutputHelper output) : IAsyncLifetime
 {
+    // Every test here has a Timeout (xunit then cancels TestContext's token and fails the test) and every wait loop a
+    // bound with a message: a regression fails instead of hanging CI.
     private readonly PostgresServer _server = new();
     private readonly string _work = Directory.CreateTempSubdirectory("archestra-fault-").FullName;
 
@@ -21,7 +23,7 @@ public sealed class FaultTests(ITestOutputHelper output) : IAsyncLifetime
         Directory.Delete(_work, recursive: true);
     }
 
-    [Fact]
+    [Fact(Timeout = 300_000)]
     public async Task Records_enqueued_while_postgres_crashes_and_restarts_are_all_written_exactly_once()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -60,18 +62,20 @@ public sealed class FaultTests(ITestOutputHelper output) : IAsyncLifetime
                 }
             }
         }, ct)).ToArray();
-        await crashed.Task.WaitAsync(ct);
+        await crashed.Task.WaitAsync(TimeSpan.FromSeconds(60), ct);
         // Wait until the writer has noticed the outage and spilled, then bring the server back.
-        while (writer.Metrics.Spilled == 0)
+        for (var waited = 0; writer.Metrics.Spilled == 0; waited++)
         {
+            Assert.True(waited < 6_000, "the writer did not spill within 60 s of the crash");
             await Task.Delay(10, ct);
         }
 
         await _server.StartAsync();
-        await Task.WhenAll(produce);
+        await Task.WhenAll(produce).WaitAsync(TimeSpan.FromSeconds(60), ct);
         // The writer must replay by itself once its probe succeeds (not only at shutdown).
-        while (writer.Metrics.Written < n)
+        for (var waited = 0; writer.Metrics.Written < n; waited++)
         {
+            Assert.True(waited < 6_000, $"{writer.Metrics.Written} of {n} records written within 120 s of the restart");
             await Task.Delay(20, ct);
         }
 
@@ -85,7 +89,7 @@ public sealed class FaultTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Empty(Directory.GetFiles(options.SpillDirectory, "*.spill"));
     }
 
-    [Fact]
+    [Fact(Timeout = 300_000)]
     public async Task Stop_while_postgres_is_down_drains_to_the_spill_and_the_next_writer_replays_it()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -118,7 +122,7 @@ public sealed class FaultTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Empty(Directory.GetFiles(options.SpillDirectory, "*.spill"));
     }
 
-    [Fact]
+    [Fact(Timeout = 300_000)]
     public async Task After_kill_9_at_most_one_flush_interval_and_one_batch_of_enqueued_records_are_missing()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -154,13 +158,14 @@ public sealed class FaultTests(ITestOutputHelper output) : IAsyncLifetime
         }, ct);
         await ready.Task.WaitAsync(TimeSpan.FromSeconds(60), ct);
         // Run for a while (about 2 s at 10k/s), then SIGKILL mid-stream.
-        while (Volatile.Read(ref lastEnqueued) < 20_000)
+        for (var waited = 0; Volatile.Read(ref lastEnqueued) < 20_000; waited++)
         {
+            Assert.True(waited < 6_000 && !process.HasExited, $"the child enqueued {Volatile.Read(ref lastEnqueued)} records within 60 s (exited: {process.HasExited})");
             await Task.Delay(10, ct);
         }
 
         process.Kill();
-        await process.WaitForExitAsync(ct);
+        await process.WaitForExitAsync(ct).WaitAsync(TimeSpan.FromSeconds(30), ct);
         var reported = Volatile.Read(ref lastEnqueued);
 
         // Whatever the child spilled before dying is replayed by the next writer, as on a real restart.

@@ -42,7 +42,7 @@ public sealed class GatewayPostgresFaultTests : IAsyncLifetime
         return dir?.FullName ?? throw new InvalidOperationException("Archestra.sln not found above " + AppContext.BaseDirectory);
     }
 
-    [Fact]
+    [Fact(Timeout = 300_000)]
     public async Task Tool_calls_during_a_postgres_crash_each_leave_exactly_one_row()
     {
         var everything = Path.Combine(RepoRoot(), "tests", "node", "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js");
@@ -102,11 +102,11 @@ public sealed class GatewayPostgresFaultTests : IAsyncLifetime
             }
 
             var load = Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(WorkerAsync, Ct)));
-            await crashAt.Task.WaitAsync(Ct);
+            await crashAt.Task.WaitAsync(TimeSpan.FromSeconds(60), Ct);
             await _server.StopImmediateAsync();
-            await restartAt.Task.WaitAsync(Ct);
+            await restartAt.Task.WaitAsync(TimeSpan.FromSeconds(60), Ct);
             await _server.StartAsync();
-            await load;
+            await load.WaitAsync(TimeSpan.FromSeconds(120), Ct);
             Assert.Equal(total, answered.Count);
 
             // The writer replays the spilled batches once it sees the database again; wait for the count, not a time.

@@ -2,7 +2,9 @@
 # Builds tests/Archestra.Fixture, serves it over Streamable HTTP on a free loopback port, runs
 # the conformance suite against it (run.sh, baseline expected-failures-fixture.yml), checks
 # the fixture's extra tools over HTTP and stdio (fixture-extras.mjs), and stops it.
-# Ends with run.sh's line: CONFORMANCE fixture: N passed, N failed, N skipped
+# Prints "EXTRAS fixture: N passed, N failed" (the two fixture-extras runs), then ends with run.sh's line:
+#   CONFORMANCE fixture: N passed, N failed, N skipped
+# and exits non-zero when either counts a failure.
 #
 # usage: tests/conformance/fixture-direct.sh        (SKIP_BUILD=1 reuses the last build)
 set -euo pipefail
@@ -52,11 +54,24 @@ if [[ -z $url ]]; then
 fi
 
 status=0
-"$node" "$here/fixture-extras.mjs" "$modules" --url "$url" || status=1
-"$node" "$here/fixture-extras.mjs" "$modules" --stdio dotnet "$fixture" --stdio 2>"$work/stdio-stderr" || {
-  status=1
+extras_passed=0
+extras_failed=0
+# Each run has a time limit: a check that waits forever fails instead of hanging the suite.
+if timeout 120 "$node" "$here/fixture-extras.mjs" "$modules" --url "$url"; then
+  extras_passed=$((extras_passed + 1))
+else
+  extras_failed=$((extras_failed + 1))
+  echo "  FAILED fixture-extras.mjs over HTTP" >&2
+fi
+if timeout 120 "$node" "$here/fixture-extras.mjs" "$modules" --stdio dotnet "$fixture" --stdio 2>"$work/stdio-stderr"; then
+  extras_passed=$((extras_passed + 1))
+else
+  extras_failed=$((extras_failed + 1))
+  echo "  FAILED fixture-extras.mjs over stdio" >&2
   cat "$work/stdio-stderr" >&2
-}
+fi
+echo "EXTRAS fixture: $extras_passed passed, $extras_failed failed"
+((extras_failed == 0)) || status=1
 "$here/run.sh" "$url" "$here/expected-failures-fixture.yml" fixture || status=1
 
 if [[ $status -ne 0 && -s $work/stderr ]]; then

@@ -1,12 +1,15 @@
 // Counts the results the conformance CLI wrote with -o DIR and prints the one summary line.
 // A scenario fails when any check is FAILURE or WARNING: the same rule the CLI applies to
-// --expected-failures (src/expected-failures.ts, evaluateBaseline).
-// usage: node summarize.mjs RESULTS_DIR EXPECTED_FAILURES_YML LABEL
+// --expected-failures (src/expected-failures.ts, evaluateBaseline). A baseline entry whose scenario passes
+// counts as failed (the baseline must shrink), and so does a non-zero exit of the CLI that no counted failure
+// explains, and a run in which no scenario ran: the line never says 0 failed when the run failed.
+// usage: node summarize.mjs RESULTS_DIR EXPECTED_FAILURES_YML LABEL [CLI_EXIT_STATUS]
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-const [resultsDir, expectedFile, label] = process.argv.slice(2);
+const [resultsDir, expectedFile, label, cliStatusText = '0'] = process.argv.slice(2);
+const cliStatus = Number(cliStatusText);
 const require = createRequire(import.meta.url);
 const { parse } = require(process.env.CONFORMANCE_YAML_MODULE);
 
@@ -24,8 +27,12 @@ for (const entry of readdirSync(resultsDir).sort()) {
   const checks = JSON.parse(readFileSync(path.join(resultsDir, entry, 'checks.json'), 'utf8'));
   const bad = checks.filter((c) => c.status === 'FAILURE' || c.status === 'WARNING');
   if (bad.length === 0) {
-    passed++;
-    if (expected.has(scenario)) lines.push(`  stale baseline entry (passes now): ${scenario}`);
+    if (expected.has(scenario)) {
+      failed++;
+      lines.push(`  FAILED stale baseline entry (passes now, delete it from ${path.basename(expectedFile)}): ${scenario}`);
+    } else {
+      passed++;
+    }
   } else if (expected.has(scenario)) {
     skipped++;
     lines.push(`  expected failure: ${scenario}`);
@@ -35,6 +42,15 @@ for (const entry of readdirSync(resultsDir).sort()) {
   }
 }
 
+if (passed + failed + skipped === 0) {
+  failed++;
+  lines.push('  FAILED no scenario ran');
+}
+if (cliStatus !== 0 && failed === 0) {
+  failed++;
+  lines.push(`  FAILED the conformance CLI exited with status ${cliStatus} (its output above says why)`);
+}
+
 for (const line of lines) console.log(line);
 console.log(`CONFORMANCE ${label}: ${passed} passed, ${failed} failed, ${skipped} skipped`);
-process.exit(passed + failed + skipped === 0 || failed > 0 ? 1 : 0);
+process.exit(failed > 0 ? 1 : 0);

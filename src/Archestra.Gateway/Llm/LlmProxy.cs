@@ -871,8 +871,12 @@ internal sealed partial class LlmProxy : IDisposable
                     finished = true;
                     break;
                 case LlmEventType.Error:
+                    // The provider reported the failure in the stream (Anthropic's error event, Responses' response.failed,
+                    // documented as the last event) and the client has it: the stream ends there by design, so it is
+                    // neither cut nor to be closed with the proxy's own error event after the provider's.
                     Status = "upstream_error";
                     Error ??= AuditText.Truncate(data, MaxErrorBytes);
+                    finished = true;
                     break;
             }
 

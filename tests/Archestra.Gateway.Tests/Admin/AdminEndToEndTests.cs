@@ -115,9 +115,18 @@ public sealed class AdminEndToEndTests
         var status = await admin.GetAsync("/api/mcp-servers/ev/status");
         Assert.Equal("ready", status.Json.GetProperty("state").GetString());
         var pid = status.Json.GetProperty("pid").GetInt32();
+        // server-everything writes one stderr line at start ("Starting default (STDIO) server..."); stderr is read
+        // apart from the handshake on stdout, so the line may land just after "ready": poll, bounded.
         var logs = await admin.GetAsync("/api/mcp-servers/ev/logs?lines=5");
+        for (var attempt = 0; logs.Status == HttpStatusCode.OK && logs.Json.GetProperty("lines").GetArrayLength() == 0 && attempt < 100; attempt++)
+        {
+            await Task.Delay(50, Ct);
+            logs = await admin.GetAsync("/api/mcp-servers/ev/logs?lines=5");
+        }
+
         Assert.True(logs.Status == HttpStatusCode.OK, logs.ToString());
-        Assert.InRange(logs.Json.GetProperty("lines").GetArrayLength(), 0, 5);
+        Assert.InRange(logs.Json.GetProperty("lines").GetArrayLength(), 1, 5);
+        Assert.Contains(logs.Json.GetProperty("lines").EnumerateArray(), l => l.GetString()!.Contains("Starting default (STDIO) server", StringComparison.Ordinal));
         var restarted = await admin.PostAsync("/api/mcp-servers/ev/restart", "{}");
         Assert.True(restarted.Status == HttpStatusCode.OK, restarted.ToString());
         Assert.NotEqual(pid, (await admin.GetAsync("/api/mcp-servers/ev/status")).Json.GetProperty("pid").GetInt32());

@@ -115,6 +115,67 @@ public sealed class AnthropicProxyTests(LlmProxyFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task An_overloaded_provider_answers_529_overloaded_error_which_reaches_the_sdk_and_the_audit()
+    {
+        fixture.Fake.ModelStatus["claude-overloaded"] = 529;
+        var overloaded = await Assert.ThrowsAsync<AnthropicOverloadedException>(() => Client().Messages.Create(Params("claude-overloaded"), Ct));
+        Assert.Contains("Overloaded", overloaded.Message, StringComparison.Ordinal);
+
+        var row = (await fixture.AuditAsync("claude-overloaded"))[^1];
+        Assert.Equal("529", row.Status);
+        Assert.Contains("overloaded_error", row.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Message_delta_usage_is_cumulative_so_its_input_tokens_replace_message_starts_and_are_never_added()
+    {
+        // Server tools ran mid-answer: message_start said 20 input tokens, the final message_delta says 26 in all.
+        await foreach (var _ in Client().Messages.CreateStreaming(Params("claude-server-tools"), Ct))
+        {
+        }
+
+        var row = Assert.Single(await fixture.AuditAsync("claude-server-tools"));
+        Assert.Equal("ok", row.Status);
+        Assert.Equal((26 + 3 + 7, 9, 7), (row.InputTokens, row.OutputTokens, row.CachedInputTokens));
+    }
+
+    [Fact]
+    public async Task An_error_event_after_a_200_reaches_the_client_as_sent_and_is_audited_as_upstream_error()
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, fixture.AnthropicBase() + "/v1/messages")
+        {
+            Content = new StringContent("""{"model":"error-midstream","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("x-api-key", LlmProxyFixture.VirtualKey);
+        request.Headers.Add("anthropic-version", "2023-06-01");
+        using var response = await http.SendAsync(request, Ct);
+
+        // The provider's own error event ends the stream the client sees; the proxy adds nothing after it.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(FakeProvider.AnthropicStream(errorMidstream: true), await response.Content.ReadAsStringAsync(Ct));
+
+        var row = Assert.Single(await fixture.AuditAsync("error-midstream"));
+        Assert.Equal("upstream_error", row.Status);
+        Assert.Contains("overloaded_error", row.Error, StringComparison.Ordinal);
+        Assert.Equal(30, row.InputTokens);
+
+        // The SDK raises it.
+        var text = new StringBuilder();
+        await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            await foreach (var ev in Client().Messages.CreateStreaming(Params("error-midstream"), Ct))
+            {
+                if (ev.TryPickContentBlockDelta(out var delta) && delta.Delta.TryPickText(out var t))
+                {
+                    text.Append(t.Text);
+                }
+            }
+        });
+        Assert.Equal("Hello from", text.ToString());
+    }
+
+    [Fact]
     public async Task A_stream_cut_midway_ends_with_an_error_event_and_is_recorded_as_such()
     {
         var text = new StringBuilder();

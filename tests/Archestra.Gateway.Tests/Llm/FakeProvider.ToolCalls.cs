@@ -71,9 +71,10 @@ internal sealed partial class FakeProvider
     public static string OpenAiToolStream(string model, string name, bool includeUsage)
     {
         var used = UsedModel(model);
+        // Chat Completions › chunk object: usage:null on every chunk when include_usage is set, obfuscation (on by default) after it.
         var usageNull = includeUsage ? ",\"usage\":null" : "";
         string Chunk(string delta, string finish) =>
-            "data: {\"id\":\"chatcmpl-2\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"" + used + "\",\"system_fingerprint\":\"fp_1\",\"choices\":[{\"index\":0,\"delta\":" + delta + ",\"logprobs\":null,\"finish_reason\":" + finish + "}]" + usageNull + "}\n\n";
+            "data: {\"id\":\"chatcmpl-2\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"" + used + "\",\"system_fingerprint\":\"fp_1\",\"choices\":[{\"index\":0,\"delta\":" + delta + ",\"logprobs\":null,\"finish_reason\":" + finish + "}]" + usageNull + ",\"obfuscation\":\"k9\"}\n\n";
         var parts = new List<string>
         {
             Chunk("{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"index\":0,\"id\":\"" + OpenAiToolCallId + "\",\"type\":\"function\",\"function\":{\"name\":\"" + name + "\",\"arguments\":\"\"}}],\"refusal\":null}", "null"),
@@ -101,6 +102,8 @@ internal sealed partial class FakeProvider
             Event("content_block_delta", """{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"city\":"}}"""),
             Event("content_block_delta", """{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"\"Paris\"}"}}"""),
             Event("content_block_stop", """{"type":"content_block_stop","index":0}"""),
+            // The short message_delta usage of the reference's older stream example (output_tokens only): both forms
+            // are documented (MessageDeltaUsage's input fields are optional), so the fakes send both.
             Event("message_delta", """{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":9}}"""),
             Event("message_stop", """{"type":"message_stop"}"""));
     }

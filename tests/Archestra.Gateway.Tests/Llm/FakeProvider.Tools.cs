@@ -28,7 +28,17 @@ internal sealed partial class FakeProvider
     {
         var body = await ReadAsync(context, "/v1/responses");
         using var json = JsonDocument.Parse(body);
-        if (!await ToolCallScriptAsync(context, json.RootElement, json.RootElement.GetProperty("model").GetString()!, LlmApiShape.Responses))
+        var model = json.RootElement.GetProperty("model").GetString()!;
+        if (model == "failed-midstream")
+        {
+            context.Response.ContentType = "text/event-stream; charset=utf-8";
+            foreach (var evt in ResponsesFailedStream(model))
+            {
+                await context.Response.WriteAsync(evt);
+                await context.Response.Body.FlushAsync();
+            }
+        }
+        else if (!await ToolCallScriptAsync(context, json.RootElement, model, LlmApiShape.Responses))
         {
             context.Response.StatusCode = 400;
         }
@@ -119,9 +129,10 @@ internal sealed partial class FakeProvider
 
     private static List<string> ChatToolStream(string model, string[] tools, string arguments, bool includeUsage)
     {
+        // Chat Completions › chunk object: usage:null on every chunk when include_usage is set, obfuscation (on by default) after it.
         var usageNull = includeUsage ? ",\"usage\":null" : "";
         string Chunk(string delta, string finish) =>
-            "data: {\"id\":\"chatcmpl-2\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"" + UsedModel(model) + "\",\"system_fingerprint\":\"fp_1\",\"choices\":[{\"index\":0,\"delta\":" + delta + ",\"logprobs\":null,\"finish_reason\":" + finish + "}]" + usageNull + "}\n\n";
+            "data: {\"id\":\"chatcmpl-2\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"" + UsedModel(model) + "\",\"system_fingerprint\":\"fp_1\",\"choices\":[{\"index\":0,\"delta\":" + delta + ",\"logprobs\":null,\"finish_reason\":" + finish + "}]" + usageNull + ",\"obfuscation\":\"k9\"}\n\n";
         var events = new List<string>
         {
             Chunk("""{"role":"assistant","content":"","refusal":null}""", "null"),
@@ -172,7 +183,8 @@ internal sealed partial class FakeProvider
             events.Add(Event("content_block_stop", $$$"""{"type":"content_block_stop","index":{{{index}}}}"""));
         }
 
-        events.Add(Event("message_delta", """{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":9}}"""));
+        // Cumulative usage, input included (Anthropic: Streaming messages, MessageDeltaUsage).
+        events.Add(Event("message_delta", """{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":9}}"""));
         events.Add(Event("message_stop", """{"type":"message_stop"}"""));
         return events;
     }
@@ -209,6 +221,31 @@ internal sealed partial class FakeProvider
 
         events.Add(Event("response.completed", $"\"response\":{ResponsesToolAnswer(model, tools, arguments)}"));
         return events;
+    }
+
+    /// <summary>The text <c>failed-midstream</c> sends before its <c>response.failed</c>.</summary>
+    public const string ResponsesPartialText = "Hello from";
+
+    /// <summary>
+    /// OpenAI API reference, Responses › Streaming events: <c>response.created</c>, <c>response.in_progress</c>, some
+    /// output, then <c>response.failed</c> ("emitted when a response fails"): the whole response with
+    /// <c>"status":"failed"</c> and its <c>error</c> (<c>code</c>, <c>message</c>), the last event of the stream.
+    /// </summary>
+    public static List<string> ResponsesFailedStream(string model)
+    {
+        var sequence = 0;
+        string Event(string type, string fields) => $"event: {type}\ndata: {{\"type\":\"{type}\",{fields},\"sequence_number\":{sequence++}}}\n\n";
+        var created = $$$"""{"id":"resp_f","object":"response","created_at":1700000000,"status":"in_progress","error":null,"model":"{{{UsedModel(model)}}}","output":[],"usage":null}""";
+        var failed = $$$"""{"id":"resp_f","object":"response","created_at":1700000000,"status":"failed","error":{"code":"server_error","message":"The model failed to generate a response."},"incomplete_details":null,"model":"{{{UsedModel(model)}}}","output":[],"usage":null}""";
+        return
+        [
+            Event("response.created", $"\"response\":{created}"),
+            Event("response.in_progress", $"\"response\":{created}"),
+            Event("response.output_item.added", """ "output_index":0,"item":{"type":"message","id":"msg_f","status":"in_progress","role":"assistant","content":[]}"""),
+            Event("response.content_part.added", """ "item_id":"msg_f","output_index":0,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}"""),
+            Event("response.output_text.delta", $$$""" "item_id":"msg_f","output_index":0,"content_index":0,"delta":{{{Quote(ResponsesPartialText)}}},"logprobs":[]"""),
+            Event("response.failed", $"\"response\":{failed}"),
+        ];
     }
 
     private static string ResponsesToolAnswer(string model, string[] tools, string arguments)

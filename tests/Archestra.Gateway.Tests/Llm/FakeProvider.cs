@@ -15,12 +15,15 @@ namespace Archestra.Gateway.Tests.Llm;
 
 /// <summary>
 /// A fake OpenAI and Anthropic API on loopback (no real provider is reachable here). It answers in each API's
-/// documented wire format: OpenAI chat completions (JSON, and SSE <c>data:</c> chunks ending in <c>data: [DONE]</c>,
-/// with <c>"usage":null</c> on every chunk and a final <c>"choices":[]</c> usage chunk when
-/// <c>stream_options.include_usage</c> is set) and Anthropic messages (JSON, and the message_start …
-/// message_stop events). The requested model picks the behaviour: <c>fail-400</c>/<c>-401</c>/<c>-429</c>/<c>-500</c>
-/// answer that status in the provider's error format, <c>cut</c> breaks the stream midway, <c>hang</c> sends one
-/// event and waits until the request is aborted. Tests script failures by key (<see cref="KeyStatus"/>), by model
+/// documented wire format, each builder below naming the section of the API reference it follows: OpenAI chat
+/// completions (JSON, and SSE <c>data:</c> chunks ending in <c>data: [DONE]</c>, with <c>"usage":null</c> on every
+/// chunk, not always last, and a final <c>"choices":[]</c> usage chunk when <c>stream_options.include_usage</c> is set),
+/// the Responses API (<c>response.failed</c> after a 200) and Anthropic messages (JSON, and the message_start …
+/// message_stop events with cumulative usage in message_delta; an <c>error</c> event after a 200). The requested model
+/// picks the behaviour: <c>fail-400</c>/<c>-401</c>/<c>-429</c>/<c>-500</c>/<c>-503</c>/<c>-529</c> answer that status in
+/// the provider's error format, <c>cut</c> breaks the stream midway, <c>hang</c> sends one event and waits until the
+/// request is aborted, <c>error-midstream</c> (Anthropic) and <c>failed-midstream</c> (Responses) report an error
+/// inside a started stream. Tests script failures by key (<see cref="KeyStatus"/>), by model
 /// (<see cref="ModelStatus"/>, <see cref="Script"/>), with Retry-After. Every request is recorded with its arrival time.
 /// </summary>
 internal sealed partial class FakeProvider : IAsyncDisposable
@@ -93,24 +96,39 @@ internal sealed partial class FakeProvider : IAsyncDisposable
 
     public static string UsedModel(string model) => model + "-2024-08-06";
 
-    /// <summary>The exact SSE body the fake sends for a chat stream.</summary>
+    /// <summary>
+    /// The exact SSE body the fake sends for a chat stream. OpenAI API reference, Chat Completions › "The chat completion
+    /// chunk object" and <c>stream_options</c>: with <c>include_usage</c>, "all other chunks will also include a usage
+    /// field, but with a null value" and one more chunk with <c>"choices":[]</c> carries the usage; with
+    /// <c>include_obfuscation</c> (on by default) every chunk carries an <c>obfuscation</c> field of random characters.
+    /// JSON object members are unordered (RFC 8259 §4) and the reference fixes no order, so <c>usage</c> mostly comes
+    /// before <c>obfuscation</c>, but first in one chunk and last in another. Without <c>include_usage</c> the chunks
+    /// are the same minus the <c>"usage":null</c> members and the usage chunk: what a client that did not ask must get.
+    /// </summary>
     public static string OpenAiStream(string model, bool includeUsage, int chunks = int.MaxValue)
     {
         var used = UsedModel(model);
-        var usageNull = includeUsage ? ",\"usage\":null" : "";
-        string Chunk(string delta, string finish) =>
-            "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"" + used + "\",\"system_fingerprint\":\"fp_1\",\"choices\":[{\"index\":0,\"delta\":" + delta + ",\"logprobs\":null,\"finish_reason\":" + finish + "}]" + usageNull + "}\n\n";
+        var usageNull = includeUsage ? "\"usage\":null," : "";
+        string Fields(string choices) =>
+            "\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"" + used + "\",\"service_tier\":\"default\",\"system_fingerprint\":\"fp_1\",\"choices\":" + choices;
+        string Choice(string delta, string finish) => "[{\"index\":0,\"delta\":" + delta + ",\"logprobs\":null,\"finish_reason\":" + finish + "}]";
+        string Chunk(string delta, string finish, string obfuscation) =>
+            "data: {" + Fields(Choice(delta, finish)) + "," + usageNull + "\"obfuscation\":\"" + obfuscation + "\"}\n\n";
+        string UsageFirst(string delta, string finish, string obfuscation) =>
+            "data: {" + usageNull + Fields(Choice(delta, finish)) + ",\"obfuscation\":\"" + obfuscation + "\"}\n\n";
+        string UsageLast(string delta, string finish, string obfuscation) =>
+            "data: {" + Fields(Choice(delta, finish)) + ",\"obfuscation\":\"" + obfuscation + "\"" + (includeUsage ? ",\"usage\":null" : "") + "}\n\n";
         var parts = new List<string>
         {
-            Chunk("""{"role":"assistant","content":"","refusal":null}""", "null"),
-            Chunk("""{"content":"Hello"}""", "null"),
-            Chunk("""{"content":" from"}""", "null"),
-            Chunk("""{"content":" the fake"}""", "null"),
-            Chunk("{}", "\"stop\""),
+            Chunk("""{"role":"assistant","content":"","refusal":null}""", "null", "q7Xk"),
+            Chunk("""{"content":"Hello"}""", "null", "Zb"),
+            UsageFirst("""{"content":" from"}""", "null", "rT0pa"),
+            Chunk("""{"content":" the fake"}""", "null", "x"),
+            UsageLast("{}", "\"stop\"", "Lw3"),
         };
         if (includeUsage)
         {
-            parts.Add("data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"" + used + "\",\"system_fingerprint\":\"fp_1\",\"choices\":[],\"usage\":" + OpenAiUsage + "}\n\n");
+            parts.Add("data: {" + Fields("[]") + ",\"usage\":" + OpenAiUsage + ",\"obfuscation\":\"m2\"}\n\n");
         }
 
         parts.Add("data: [DONE]\n\n");
@@ -145,7 +163,29 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         if (!stream)
         {
             context.Response.ContentType = "application/json";
-            await context.Response.WriteAsync($$$"""{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"{{{UsedModel(model)}}}","choices":[{"index":0,"message":{"role":"assistant","content":"{{{OpenAiText}}}","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{{{OpenAiUsage}}},"service_tier":"default","system_fingerprint":"fp_1"}""");
+            var answer = $$$"""{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"{{{UsedModel(model)}}}","choices":[{"index":0,"message":{"role":"assistant","content":"{{{OpenAiText}}}","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{{{OpenAiUsage}}},"service_tier":"default","system_fingerprint":"fp_1"}""";
+            if (model != "json-pieces")
+            {
+                await context.Response.WriteAsync(answer);
+                return;
+            }
+
+            // The same answer in 7-byte pieces, each flushed (and spaced, so they arrive apart): names and numbers are
+            // split across reads, as a slow connection delivers them.
+            for (var i = 0; i < answer.Length; i += 7)
+            {
+                await context.Response.WriteAsync(answer.Substring(i, Math.Min(7, answer.Length - i)));
+                await context.Response.Body.FlushAsync();
+                await Task.Delay(2);
+            }
+
+            return;
+        }
+
+        if (model == "framing")
+        {
+            context.Response.ContentType = "text/event-stream; charset=utf-8";
+            await context.Response.WriteAsync(FramingStream);
             return;
         }
 
@@ -154,26 +194,59 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         await StreamAsync(context, OpenAiStream(model, includeUsage), model);
     }
 
+    /// <summary>
+    /// A chat stream (asked with include_usage) framed in every way the event-stream format allows (WHATWG HTML
+    /// § 9.2.6, "Interpreting an event stream"): CRLF line ends, a <c>data:</c> field without the optional space, and
+    /// events whose data spans several <c>data:</c> lines, joined with LF (one of them the usage chunk).
+    /// </summary>
+    public const string FramingStream =
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}],\"usage\":null}\r\n\r\n"
+        + "data:{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"usage\":null,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":null}]}\n\n"
+        + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\ndata: \"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\r\n\r\n"
+        + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"choices\":[],\ndata: \"usage\":" + OpenAiUsage + "}\n\n"
+        + "data: [DONE]\r\n\r\n";
+
     // ---- Anthropic ----
 
     public const string AnthropicModel = "claude-sonnet-4-5-20250929";
 
-    public static string AnthropicStream(int events = int.MaxValue)
+    /// <summary>
+    /// Anthropic API reference, Messages › Streaming messages ("Event types", "Raw HTTP stream response") and the
+    /// <c>MessageDeltaUsage</c> schema: message_start carries the usage so far; message_delta's usage is cumulative and
+    /// carries <c>input_tokens</c>, <c>cache_creation_input_tokens</c> and <c>cache_read_input_tokens</c> as well as
+    /// <c>output_tokens</c>, so a reader that added them up would count the input twice. <paramref name="deltaInput"/>
+    /// is message_delta's cumulative <c>input_tokens</c>: above message_start's 20 when server tools ran mid-answer.
+    /// <c>error-midstream</c>: "Error events" in the same section: after a 200, an <c>event: error</c> (here
+    /// <c>overloaded_error</c>, which "would normally correspond to an HTTP 529") and nothing more.
+    /// </summary>
+    public static string AnthropicStream(int events = int.MaxValue, int deltaInput = 20, bool errorMidstream = false)
     {
         string Event(string name, string data) => $"event: {name}\ndata: {data}\n\n";
-        var parts = new[]
+        var parts = new List<string>
         {
             Event("message_start", """{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"MODEL","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":1}}}""".Replace("MODEL", AnthropicModel, StringComparison.Ordinal)),
             Event("content_block_start", """{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"""),
             Event("ping", """{"type": "ping"}"""),
             Event("content_block_delta", """{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello from"}}"""),
+        };
+        if (errorMidstream)
+        {
+            parts.Add(Event("error", AnthropicOverloadedEvent));
+            return string.Concat(parts.Take(events));
+        }
+
+        parts.AddRange(
+        [
             Event("content_block_delta", """{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" the fake Claude"}}"""),
             Event("content_block_stop", """{"type":"content_block_stop","index":0}"""),
-            Event("message_delta", """{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":9}}"""),
+            Event("message_delta", """{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"input_tokens":INPUT,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":9}}""".Replace("INPUT", deltaInput.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)),
             Event("message_stop", """{"type":"message_stop"}"""),
-        };
+        ]);
         return string.Concat(parts.Take(events));
     }
+
+    /// <summary>The data of the <c>error</c> event <c>error-midstream</c> ends with (Anthropic: Streaming messages › Error events).</summary>
+    public const string AnthropicOverloadedEvent = """{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}""";
 
     private async Task MessagesAsync(HttpContext context)
     {
@@ -213,7 +286,8 @@ internal sealed partial class FakeProvider : IAsyncDisposable
             return;
         }
 
-        await StreamAsync(context, AnthropicStream(), model);
+        var deltaInput = model.StartsWith("claude-server-tools", StringComparison.Ordinal) ? 26 : 20;
+        await StreamAsync(context, AnthropicStream(deltaInput: deltaInput, errorMidstream: model == "error-midstream"), model);
     }
 
     private async Task CountTokensAsync(HttpContext context)
@@ -347,6 +421,11 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         return $"fail-{status}";
     }
 
+    /// <summary>
+    /// Error answers in each API's documented shape: OpenAI API reference › Error codes (<c>{"error":{"message","type",
+    /// "param","code"}}</c>, 429 with Retry-After); Anthropic › Errors (<c>{"type":"error","error":{"type","message"},
+    /// "request_id"}</c>; 429 rate_limit_error, 500 api_error, 529 overloaded_error).
+    /// </summary>
     private static async Task<bool> FailAsync(HttpContext context, string model, bool openAi)
     {
         (int Status, string OpenAiType, string? Code, string AnthropicType, string Message)? failure = model switch
@@ -355,7 +434,10 @@ internal sealed partial class FakeProvider : IAsyncDisposable
             "fail-401" => (401, "invalid_request_error", "invalid_api_key", "authentication_error", "invalid x-api-key"),
             "fail-429" => (429, "requests", "rate_limit_exceeded", "rate_limit_error", "Rate limit reached for requests"),
             "fail-500" => (500, "server_error", null, "api_error", "The server had an error while processing your request."),
+            // OpenAI: Error codes › 503 "Slow Down" / engine overloaded. Anthropic: Errors › HTTP errors: 529
+            // overloaded_error "the API is temporarily overloaded" (Anthropic has no documented 503).
             "fail-503" => (503, "server_error", null, "overloaded_error", "The engine is currently overloaded."),
+            "fail-529" => (529, "server_error", null, "overloaded_error", "Overloaded"),
             _ => null,
         };
         if (failure is not { } f)

@@ -117,8 +117,75 @@ public sealed class OpenAiProxyTests(LlmProxyFixture fixture) : IClassFixture<Ll
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(forwarded.Replace("\"M\"", $"\"{model}\"", StringComparison.Ordinal), fixture.Fake.Requests.Last(r => r.Body.Contains(model, StringComparison.Ordinal)).Body);
-        Assert.DoesNotContain("\"usage\":null", body, StringComparison.Ordinal);
+        if (sent.Contains("\"stream\":true", StringComparison.Ordinal))
+        {
+            // Exactly the stream a client that did not ask for usage gets: every "usage":null cut out whatever its place
+            // in the chunk (before another member, or first), and the injected usage chunk withheld.
+            Assert.Equal(FakeProvider.OpenAiStream(model, includeUsage: false), body);
+        }
+        else
+        {
+            Assert.Contains("\"usage\":{\"prompt_tokens\":12", body, StringComparison.Ordinal);
+        }
+
         Assert.Equal((12, 5), (await fixture.AuditAsync(model)).Select(r => (r.InputTokens, r.OutputTokens)).Single());
+    }
+
+    [Fact]
+    public async Task A_stream_framed_with_crlf_bare_data_fields_and_multi_line_data_is_relayed_and_its_usage_counted()
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, fixture.OpenAiBase() + "/chat/completions")
+        {
+            Content = new StringContent("""{"model":"framing","stream":true,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", LlmProxyFixture.VirtualKey);
+        using var response = await http.SendAsync(request, Ct);
+
+        // The client did not ask for usage: "usage":null is cut from the one-line events (CRLF or not, with or without
+        // the space after "data:"), the usage chunk is withheld even when its data spans two lines; an event whose data
+        // spans lines is otherwise relayed as it came.
+        var expected =
+            "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}]}\r\n\r\n"
+            + "data:{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":null}]}\n\n"
+            + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\ndata: \"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\r\n\r\n"
+            + "data: [DONE]\r\n\r\n";
+        Assert.Equal(expected, await response.Content.ReadAsStringAsync(Ct));
+
+        var row = Assert.Single(await fixture.AuditAsync("framing"));
+        Assert.Equal("ok", row.Status);
+        Assert.Equal((12, 5, 4, 2), (row.InputTokens, row.OutputTokens, row.CachedInputTokens, row.ReasoningTokens));
+        Assert.NotNull(row.TimeToFirstTokenMicroseconds);
+    }
+
+    [Fact]
+    public async Task A_json_answer_that_arrives_in_pieces_split_inside_names_and_numbers_is_relayed_whole_and_counted_exactly()
+    {
+        var completion = (await Chat("json-pieces").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct)).Value;
+
+        Assert.Equal(FakeProvider.OpenAiText, completion.Content[0].Text);
+        var row = Assert.Single(await fixture.AuditAsync("json-pieces"));
+        Assert.Equal(("ok", FakeProvider.UsedModel("json-pieces")), (row.Status, row.UsedModel));
+        Assert.Equal((12, 5, 4, 2), (row.InputTokens, row.OutputTokens, row.CachedInputTokens, row.ReasoningTokens));
+    }
+
+    [Fact]
+    public async Task A_response_failed_event_after_a_200_reaches_the_client_as_sent_and_is_audited_as_upstream_error()
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, fixture.OpenAiBase() + "/responses")
+        {
+            Content = new StringContent("""{"model":"failed-midstream","stream":true,"input":"hi"}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", LlmProxyFixture.VirtualKey);
+        using var response = await http.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(string.Concat(FakeProvider.ResponsesFailedStream("failed-midstream")), await response.Content.ReadAsStringAsync(Ct));
+
+        var row = Assert.Single(await fixture.AuditAsync("failed-midstream"));
+        Assert.Equal("upstream_error", row.Status);
+        Assert.Contains("The model failed to generate a response.", row.Error, StringComparison.Ordinal);
     }
 
     [Fact]

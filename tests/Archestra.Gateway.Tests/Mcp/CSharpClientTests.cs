@@ -168,6 +168,15 @@ public sealed class CSharpClientTests : IClassFixture<EverythingFixture>
 
         var templates = await client.ListResourceTemplatesAsync(cancellationToken: TestContext.Current.CancellationToken);
         Assert.NotEmpty(templates);
+
+        // Routing: the two upstreams run the same server, but only the HTTP one was started with PORT set, so get-env
+        // tells which process answered each prefixed name.
+        var port = $"\"PORT\": \"{_fixture.DirectUrl.Port}\"";
+        var remoteEnv = Text(await client.CallToolAsync("remote__get-env", cancellationToken: TestContext.Current.CancellationToken));
+        var localEnv = Text(await client.CallToolAsync("local__get-env", cancellationToken: TestContext.Current.CancellationToken));
+        Assert.Contains(port, remoteEnv, StringComparison.Ordinal);
+        Assert.DoesNotContain(port, localEnv, StringComparison.Ordinal);
+        Assert.StartsWith("{", localEnv, StringComparison.Ordinal);
     }
 
     [Fact]

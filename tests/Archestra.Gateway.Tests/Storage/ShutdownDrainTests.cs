@@ -15,7 +15,8 @@ public sealed class ShutdownDrainTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Fact]
+    // A bound on the whole test (xunit cancels TestContext's token and fails it): a hang here fails instead of stalling CI.
+    [Fact(Timeout = 180_000)]
     public async Task Every_answered_call_has_exactly_one_audit_row_after_SIGTERM_mid_load()
     {
         var work = Directory.CreateTempSubdirectory("archestra-drain-").FullName;
@@ -72,8 +73,10 @@ public sealed class ShutdownDrainTests
             }
 
             var workers = Enumerable.Range(0, 8).Select(w => Task.Run(() => WorkerAsync(w), Ct)).ToArray();
-            while (answered.Count < 300)
+            for (var waited = 0; answered.Count < 300; waited++)
             {
+                Assert.True(waited < 6_000, $"only {answered.Count} calls answered within 60 s");
+                Assert.False(workers.All(w => w.IsCompleted), $"every worker stopped after {answered.Count} answers");
                 await Task.Delay(10, Ct);
             }
 

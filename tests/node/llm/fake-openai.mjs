@@ -1,4 +1,4 @@
-// A minimal OpenAI-compatible chat completions upstream for the NativeAOT smoke test (scripts/aot-smoke.sh):
+// A minimal OpenAI-compatible chat completions upstream in the documented wire format for the NativeAOT smoke test (scripts/aot-smoke.sh):
 // node fake-openai.mjs PORT. Plain answers, SSE streams (with the usage chunk only when asked for), and a tool
 // call when the model is named "call:TOOL". Only the key sk-smoke is accepted.
 import http from 'node:http';
@@ -24,13 +24,19 @@ http.createServer((req, res) => {
     const base = { id: 'chatcmpl-smoke', created: 1700000000, model: request.model };
     if (request.stream) {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const send = (choices, extra = {}) =>
-        res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`);
+      // OpenAI API reference, Chat Completions › chunk object and stream_options: with include_usage every chunk has
+      // "usage": null and one last chunk with "choices": [] has the usage; obfuscation (on by default) follows usage.
+      const withUsage = request.stream_options?.include_usage === true;
+      const send = (choices, usageValue = null) =>
+        res.write(`data: ${JSON.stringify({
+          ...base, object: 'chat.completion.chunk', choices,
+          ...(withUsage ? { usage: usageValue } : {}), obfuscation: 'k9',
+        })}\n\n`);
       send([{ index: 0, delta: { role: 'assistant', content: 'Hello' }, finish_reason: null }]);
       send([{ index: 0, delta: { content: ' from AOT' }, finish_reason: null }]);
       send([{ index: 0, delta: {}, finish_reason: 'stop' }]);
-      if (request.stream_options?.include_usage) {
-        send([], { usage });
+      if (withUsage) {
+        send([], usage);
       }
       res.end('data: [DONE]\n\n');
       return;
