@@ -129,6 +129,18 @@ public class StrictJsonTests
     public void Malformed_json_is_refused(string json) =>
         Assert.Equal(StrictJsonError.Malformed, Check(json).Error);
 
+    [Theory]
+    [InlineData("""{"jsonrpc":"2.0\ud800","method":"ping","id":1}""")]
+    [InlineData("""{"jsonrpc":"2.0","method":"tools/call\udc00","id":1}""")]
+    [InlineData("""{"jsonrpc":"2.0","method":"tools/call","id":1,"params":{"name":"x","_meta":{"progressToken":"\ud800"}}}""")]
+    [InlineData("""{"j\ud800sonrpc":"2.0","method":"ping","id":1}""")]
+    public void A_lone_surrogate_in_a_member_the_envelope_compares_is_ambiguous_not_an_exception(string json)
+    {
+        var bytes = Encoding.UTF8.GetBytes(json);
+        Assert.Equal(JsonRpcParseError.Ambiguous, JsonRpcEnvelope.TryParse(bytes, out _));
+        Assert.Equal(StrictJsonError.InvalidUnicode, StrictJson.Check(bytes).Error);
+    }
+
     [Fact]
     public void The_envelope_refuses_what_the_strict_check_refuses()
     {

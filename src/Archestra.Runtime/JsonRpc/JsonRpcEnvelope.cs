@@ -129,6 +129,13 @@ public struct JsonRpcEnvelope
             envelope = default;
             return reader.Found.Error == StrictJsonError.TooDeep ? JsonRpcParseError.Ambiguous : JsonRpcParseError.MalformedJson;
         }
+        catch (InvalidOperationException)
+        {
+            // ValueTextEquals unescapes a compared name or value: a lone surrogate escape there throws before the
+            // strict bookkeeping sees the token (found by the request fuzzer as a 500: "jsonrpc":"2.0\ud800").
+            envelope = default;
+            return strict ? JsonRpcParseError.Ambiguous : JsonRpcParseError.MalformedJson;
+        }
         finally
         {
             reader.Dispose();

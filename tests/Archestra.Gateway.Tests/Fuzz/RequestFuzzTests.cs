@@ -76,146 +76,129 @@ public sealed class RequestFuzzTests
         TestContext.Current.TestOutputHelper?.WriteLine($"fuzz seed {seed} for {seconds} s (replay: ARCHESTRA_FUZZ_SEED={seed})");
 
         await using var upstream = await CannedLlm.StartAsync();
-        var work = Directory.CreateTempSubdirectory("archestra-fuzz-").FullName;
-        try
+        var env = new Dictionary<string, string> { ["FUZZ_ADMIN_KEY"] = AdminKey, ["FUZZ_VK"] = VirtualKey, ["FUZZ_PROVIDER_KEY"] = "sk-fuzz" };
+        await using var process = await GatewayProcess.StartAsync($$"""
+            "adminKeys": [{ "name": "fuzz", "key": "env:FUZZ_ADMIN_KEY", "scope": "read-write" }],
+            "mcpServers": { "raw": { "command": "node", "args": [{{JsonSerializer.Serialize(Repo.Asset("raw-server.mjs"))}}] } },
+            "llmProviders": {
+              "openai": { "kind": "openai", "baseUrl": {{JsonSerializer.Serialize(upstream.Url + "v1")}}, "apiKey": "env:FUZZ_PROVIDER_KEY" },
+              "anthropic": { "kind": "anthropic", "baseUrl": {{JsonSerializer.Serialize(upstream.Url.ToString().TrimEnd('/'))}}, "apiKey": "env:FUZZ_PROVIDER_KEY" }
+            },
+            "profiles": { "p": { "servers": ["raw"], "toolPrefix": "always",
+                                 "tools": { "*": { "allowUsageWhenUntrustedDataIsPresent": true } },
+                                 "llm": { "openai": "openai", "anthropic": "anthropic", "virtualKeys": ["env:FUZZ_VK"] } } },
+            "policies": { "toolInvocation": [ { "id": "no-rm", "tool": "raw__run", "action": "block_always",
+                "conditions": [{ "key": "cmd", "operator": "contains", "value": "rm" }], "reason": "no deleting" } ] }
+            """, env: env);
+        var gateway = process.Process;
+        using var http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromSeconds(5) }) { Timeout = TimeSpan.FromSeconds(60) };
+        var gatewayUrl = process.GatewayUrl;
+        var adminUrl = process.AdminUrl;
+        await WaitForToolAsync(http, gatewayUrl, "raw__run", "ran ok");
+
+        var failures = new ConcurrentQueue<string>();
+        var statuses = new ConcurrentDictionary<int, int>();
+        long sent = 0, maxRss = 0;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(seconds);
+
+        async Task ClientAsync(int client)
         {
-            var (gatewayPort, adminPort) = (Repo.FreePort(), Repo.FreePort());
-            var config = Path.Combine(work, "archestra.json");
-            await File.WriteAllTextAsync(config, $$"""
-                {
-                  "listen": { "gateway": "http://127.0.0.1:{{gatewayPort}}", "admin": "http://127.0.0.1:{{adminPort}}", "metrics": "http://127.0.0.1:{{Repo.FreePort()}}" },
-                  "adminKeys": [{ "name": "fuzz", "key": "env:FUZZ_ADMIN_KEY", "scope": "read-write" }],
-                  "mcpServers": { "raw": { "command": "node", "args": [{{JsonSerializer.Serialize(Repo.Asset("raw-server.mjs"))}}] } },
-                  "llmProviders": {
-                    "openai": { "kind": "openai", "baseUrl": {{JsonSerializer.Serialize(upstream.Url + "v1")}}, "apiKey": "env:FUZZ_PROVIDER_KEY" },
-                    "anthropic": { "kind": "anthropic", "baseUrl": {{JsonSerializer.Serialize(upstream.Url.ToString().TrimEnd('/'))}}, "apiKey": "env:FUZZ_PROVIDER_KEY" }
-                  },
-                  "profiles": { "p": { "servers": ["raw"], "toolPrefix": "always",
-                                       "tools": { "*": { "allowUsageWhenUntrustedDataIsPresent": true } },
-                                       "llm": { "openai": "openai", "anthropic": "anthropic", "virtualKeys": ["env:FUZZ_VK"] } } },
-                  "policies": { "toolInvocation": [ { "id": "no-rm", "tool": "raw__run", "action": "block_always",
-                      "conditions": [{ "key": "cmd", "operator": "contains", "value": "rm" }], "reason": "no deleting" } ] },
-                  "storage": { "dataDirectory": {{JsonSerializer.Serialize(Path.Combine(work, "data"))}} }
-                }
-                """, Ct);
-            var env = new Dictionary<string, string> { ["FUZZ_ADMIN_KEY"] = AdminKey, ["FUZZ_VK"] = VirtualKey, ["FUZZ_PROVIDER_KEY"] = "sk-fuzz" };
-            await using var gateway = ExternalProcess.Start("dotnet", [Path.Combine(AppContext.BaseDirectory, "archestra.dll"), "serve", "--config", config], env, work);
-            await gateway.WaitForPortAsync(gatewayPort, TimeSpan.FromSeconds(60));
-            await gateway.WaitForPortAsync(adminPort, TimeSpan.FromSeconds(60));
-
-            using var http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromSeconds(5) }) { Timeout = TimeSpan.FromSeconds(60) };
-            var gatewayUrl = new Uri($"http://127.0.0.1:{gatewayPort}");
-            var adminUrl = new Uri($"http://127.0.0.1:{adminPort}");
-            await WaitForToolAsync(http, gatewayUrl, "raw__run", "ran ok");
-
-            var failures = new ConcurrentQueue<string>();
-            var statuses = new ConcurrentDictionary<int, int>();
-            long sent = 0, maxRss = 0;
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(seconds);
-
-            async Task ClientAsync(int client)
+            var random = new Random(seed + client);
+            var fuzzer = new RequestFuzzer(random, MaxBody);
+            while (DateTime.UtcNow < deadline && failures.Count < 10)
             {
-                var random = new Random(seed + client);
-                var fuzzer = new RequestFuzzer(random, MaxBody);
-                while (DateTime.UtcNow < deadline && failures.Count < 10)
+                var pick = random.Next(100);
+                HttpRequestMessage request;
+                string what;
+                byte[] body;
+                if (pick < 50)
                 {
-                    var pick = random.Next(100);
-                    HttpRequestMessage request;
-                    string what;
-                    byte[] body;
-                    if (pick < 50)
-                    {
-                        body = fuzzer.Mutate(McpSeeds[random.Next(McpSeeds.Length)]);
-                        request = new HttpRequestMessage(HttpMethod.Post, new Uri(gatewayUrl, "/v1/mcp/p"));
-                        request.Headers.TryAddWithoutValidation("Accept", "application/json, text/event-stream");
-                        what = "POST /v1/mcp/p";
-                    }
-                    else if (pick < 85)
-                    {
-                        var (path, seedBody) = LlmSeeds[random.Next(LlmSeeds.Length)];
-                        body = fuzzer.Mutate(seedBody);
-                        request = new HttpRequestMessage(HttpMethod.Post, new Uri(gatewayUrl, path));
-                        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", VirtualKey);
-                        request.Headers.TryAddWithoutValidation("x-api-key", VirtualKey);
-                        request.Headers.TryAddWithoutValidation("anthropic-version", "2023-06-01");
-                        what = "POST " + path;
-                    }
-                    else
-                    {
-                        var (method, path, seedBody) = AdminSeeds[random.Next(AdminSeeds.Length)];
-                        body = fuzzer.Mutate(seedBody);
-                        request = new HttpRequestMessage(new HttpMethod(method), new Uri(adminUrl, path));
-                        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
-                        what = method + " " + path;
-                    }
+                    body = fuzzer.Mutate(McpSeeds[random.Next(McpSeeds.Length)]);
+                    request = new HttpRequestMessage(HttpMethod.Post, new Uri(gatewayUrl, "/v1/mcp/p"));
+                    request.Headers.TryAddWithoutValidation("Accept", "application/json, text/event-stream");
+                    what = "POST /v1/mcp/p";
+                }
+                else if (pick < 85)
+                {
+                    var (path, seedBody) = LlmSeeds[random.Next(LlmSeeds.Length)];
+                    body = fuzzer.Mutate(seedBody);
+                    request = new HttpRequestMessage(HttpMethod.Post, new Uri(gatewayUrl, path));
+                    request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", VirtualKey);
+                    request.Headers.TryAddWithoutValidation("x-api-key", VirtualKey);
+                    request.Headers.TryAddWithoutValidation("anthropic-version", "2023-06-01");
+                    what = "POST " + path;
+                }
+                else
+                {
+                    var (method, path, seedBody) = AdminSeeds[random.Next(AdminSeeds.Length)];
+                    body = fuzzer.Mutate(seedBody);
+                    request = new HttpRequestMessage(new HttpMethod(method), new Uri(adminUrl, path));
+                    request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+                    what = method + " " + path;
+                }
 
-                    request.Content = new ByteArrayContent(body);
-                    request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-                    using (request)
+                request.Content = new ByteArrayContent(body);
+                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                using (request)
+                {
+                    try
                     {
-                        try
+                        using var response = await http.SendAsync(request, Ct);
+                        var answer = await response.Content.ReadAsByteArrayAsync(Ct);
+                        var status = (int)response.StatusCode;
+                        statuses.AddOrUpdate(status, 1, (_, n) => n + 1);
+                        Interlocked.Increment(ref sent);
+                        if (status >= 500 || (status is >= 200 and < 300 && status != 202 && answer.Length == 0))
                         {
-                            using var response = await http.SendAsync(request, Ct);
-                            var answer = await response.Content.ReadAsByteArrayAsync(Ct);
-                            var status = (int)response.StatusCode;
-                            statuses.AddOrUpdate(status, 1, (_, n) => n + 1);
-                            Interlocked.Increment(ref sent);
-                            if (status >= 500 || (status is >= 200 and < 300 && status != 202 && answer.Length == 0))
-                            {
-                                failures.Enqueue($"{what} -> {status} with {answer.Length} bytes: {Encoding.UTF8.GetString(answer[..Math.Min(answer.Length, 300)])}\n  request ({body.Length} bytes): {Preview(body)}");
-                            }
+                            failures.Enqueue($"{what} -> {status} with {answer.Length} bytes: {Encoding.UTF8.GetString(answer[..Math.Min(answer.Length, 300)])}\n  request ({body.Length} bytes): {Preview(body)}");
                         }
-                        catch (HttpRequestException ex)
+                    }
+                    catch (HttpRequestException ex)
+                    {
+                        // The gateway may close a connection it refused a body on (413 before reading it all); the
+                        // process must still be up, which the loop's next request and the end checks show.
+                        if (gateway.HasExited)
                         {
-                            // The gateway may close a connection it refused a body on (413 before reading it all); the
-                            // process must still be up, which the loop's next request and the end checks show.
-                            if (gateway.HasExited)
-                            {
-                                failures.Enqueue($"{what}: the gateway exited ({ex.Message})\n  request: {Preview(body)}");
-                            }
+                            failures.Enqueue($"{what}: the gateway exited ({ex.Message})\n  request: {Preview(body)}");
                         }
                     }
                 }
             }
-
-            async Task WatchMemoryAsync()
-            {
-                while (DateTime.UtcNow < deadline)
-                {
-                    var rss = ResidentBytes(gateway.Id);
-                    if (rss > Interlocked.Read(ref maxRss))
-                    {
-                        Interlocked.Exchange(ref maxRss, rss);
-                    }
-
-                    await Task.Delay(200, Ct);
-                }
-            }
-
-            await Task.WhenAll([.. Enumerable.Range(0, 4).Select(c => Task.Run(() => ClientAsync(c), Ct)), WatchMemoryAsync()]);
-
-            var summary = $"seed {seed}: {sent} requests, statuses {string.Join(", ", statuses.OrderBy(p => p.Key).Select(p => $"{p.Key}x{p.Value}"))}, max RSS {maxRss / (1024 * 1024)} MB";
-            TestContext.Current.TestOutputHelper?.WriteLine(summary);
-            Assert.True(failures.IsEmpty, summary + "\n" + string.Join("\n", failures));
-            Assert.False(gateway.HasExited, summary + "\n" + gateway.Output);
-            Assert.True(maxRss < MaxRssBytes, summary);
-            // Enough traffic for the verdict to mean something, and both refusals and successes among it.
-            Assert.True(sent >= 200, summary);
-            Assert.Contains(statuses.Keys, k => k is >= 200 and < 300);
-            Assert.Contains(statuses.Keys, k => k is >= 400 and < 500);
-
-            using (var health = await http.GetAsync(new Uri(gatewayUrl, "/healthz"), Ct))
-            {
-                Assert.Equal(HttpStatusCode.OK, health.StatusCode);
-            }
-
-            // raw__seen: the admin part of the run may have added policies on raw__run (a seed creates one).
-            await WaitForToolAsync(http, gatewayUrl, "raw__seen", "[");
         }
-        finally
+
+        async Task WatchMemoryAsync()
         {
-            Directory.Delete(work, recursive: true);
+            while (DateTime.UtcNow < deadline)
+            {
+                var rss = ResidentBytes(gateway.Id);
+                if (rss > Interlocked.Read(ref maxRss))
+                {
+                    Interlocked.Exchange(ref maxRss, rss);
+                }
+
+                await Task.Delay(200, Ct);
+            }
         }
+
+        await Task.WhenAll([.. Enumerable.Range(0, 4).Select(c => Task.Run(() => ClientAsync(c), Ct)), WatchMemoryAsync()]);
+
+        var summary = $"seed {seed}: {sent} requests, statuses {string.Join(", ", statuses.OrderBy(p => p.Key).Select(p => $"{p.Key}x{p.Value}"))}, max RSS {maxRss / (1024 * 1024)} MB";
+        TestContext.Current.TestOutputHelper?.WriteLine(summary);
+        Assert.True(failures.IsEmpty, summary + "\n" + string.Join("\n", failures));
+        Assert.False(gateway.HasExited, summary + "\n" + gateway.Output);
+        Assert.True(maxRss < MaxRssBytes, summary);
+        // Enough traffic for the verdict to mean something, and both refusals and successes among it.
+        Assert.True(sent >= 200, summary);
+        Assert.Contains(statuses.Keys, k => k is >= 200 and < 300);
+        Assert.Contains(statuses.Keys, k => k is >= 400 and < 500);
+
+        using (var health = await http.GetAsync(new Uri(gatewayUrl, "/healthz"), Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        }
+
+        // raw__seen: the admin part of the run may have added policies on raw__run (a seed creates one).
+        await WaitForToolAsync(http, gatewayUrl, "raw__seen", "[");
     }
 
     private static string Preview(byte[] body)

@@ -19,96 +19,81 @@ public sealed class ShutdownDrainTests
     [Fact(Timeout = 180_000)]
     public async Task Every_answered_call_has_exactly_one_audit_row_after_SIGTERM_mid_load()
     {
-        var work = Directory.CreateTempSubdirectory("archestra-drain-").FullName;
-        try
+        await using var process = await GatewayProcess.StartAsync(
+            $$"""
+            "mcpServers": { "up": { "command": "node", "args": [{{JsonSerializer.Serialize(Repo.Everything)}}, "stdio"] } },
+            "profiles": { "load": { "servers": ["up"], "tools": { "*": { "resultTreatment": "trusted" } } } }
+            """,
+            "\"auditFlushIntervalMs\": 2000, \"auditBatchSize\": 100000");
+        var gateway = process.Process;
+        var data = process.DataDirectory;
+
+        using var http = new HttpClient { BaseAddress = process.GatewayUrl };
+        var answered = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var attempted = 0;
+        using var stop = new CancellationTokenSource();
+
+        async Task WorkerAsync(int worker)
         {
-            var port = Repo.FreePort();
-            var config = Path.Combine(work, "archestra.json");
-            var data = Path.Combine(work, "data");
-            await File.WriteAllTextAsync(config, $$"""
-                {
-                  "listen": { "gateway": "http://127.0.0.1:{{port}}", "admin": "http://127.0.0.1:{{Repo.FreePort()}}", "metrics": "http://127.0.0.1:{{Repo.FreePort()}}" },
-                  "mcpServers": { "up": { "command": "node", "args": [{{JsonSerializer.Serialize(Repo.Everything)}}, "stdio"] } },
-                  "profiles": { "load": { "servers": ["up"], "tools": { "*": { "resultTreatment": "trusted" } } } },
-                  "storage": { "dataDirectory": {{JsonSerializer.Serialize(data)}}, "auditFlushIntervalMs": 2000, "auditBatchSize": 100000 }
-                }
-                """, Ct);
-
-            var gatewayDll = Path.Combine(AppContext.BaseDirectory, "archestra.dll");
-            await using var gateway = ExternalProcess.Start("dotnet", [gatewayDll, "serve", "--config", config], workingDirectory: work);
-            await gateway.WaitForPortAsync(port, TimeSpan.FromSeconds(60));
-
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-            var answered = new System.Collections.Concurrent.ConcurrentBag<string>();
-            var attempted = 0;
-            using var stop = new CancellationTokenSource();
-
-            async Task WorkerAsync(int worker)
+            for (var i = 0; !stop.IsCancellationRequested; i++)
             {
-                for (var i = 0; !stop.IsCancellationRequested; i++)
+                var marker = $"w{worker}-c{i}";
+                Interlocked.Increment(ref attempted);
+                try
                 {
-                    var marker = $"w{worker}-c{i}";
-                    Interlocked.Increment(ref attempted);
-                    try
+                    using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/mcp/load")
                     {
-                        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/mcp/load")
-                        {
-                            Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":""" + "\"" + marker + "\"}}}", Encoding.UTF8, "application/json"),
-                        };
-                        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-                        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
-                        using var response = await http.SendAsync(request, Ct);
-                        var body = await response.Content.ReadAsStringAsync(Ct);
-                        if (response.IsSuccessStatusCode && body.Contains($"Echo: {marker}", StringComparison.Ordinal))
-                        {
-                            answered.Add(marker);
-                        }
-                    }
-                    catch (HttpRequestException)
+                        Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":""" + "\"" + marker + "\"}}}", Encoding.UTF8, "application/json"),
+                    };
+                    request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+                    request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+                    using var response = await http.SendAsync(request, Ct);
+                    var body = await response.Content.ReadAsStringAsync(Ct);
+                    if (response.IsSuccessStatusCode && body.Contains($"Echo: {marker}", StringComparison.Ordinal))
                     {
-                        // The gateway stopped accepting: this worker is done.
-                        return;
+                        answered.Add(marker);
                     }
                 }
+                catch (HttpRequestException)
+                {
+                    // The gateway stopped accepting: this worker is done.
+                    return;
+                }
             }
-
-            var workers = Enumerable.Range(0, 8).Select(w => Task.Run(() => WorkerAsync(w), Ct)).ToArray();
-            for (var waited = 0; answered.Count < 300; waited++)
-            {
-                Assert.True(waited < 6_000, $"only {answered.Count} calls answered within 60 s");
-                Assert.False(workers.All(w => w.IsCompleted), $"every worker stopped after {answered.Count} answers");
-                await Task.Delay(10, Ct);
-            }
-
-            // The flush interval is 2 s, so most of these records are still queued in memory now.
-            gateway.Signal("TERM");
-            Assert.Equal(0, await gateway.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-            await stop.CancelAsync();
-            await Task.WhenAll(workers);
-
-            Assert.False(Directory.Exists(Path.Combine(data, "audit-spill")) && Directory.EnumerateFiles(Path.Combine(data, "audit-spill")).Any(f => new FileInfo(f).Length > 16),
-                "with the database up, the drain writes to the database, not the spill");
-
-            await using var store = await ArchestraStore.OpenAsync(new StorageOptions { SqlitePath = Path.Combine(data, "archestra.db"), SpillDirectory = Path.Combine(data, "audit-spill") }, cancellationToken: Ct);
-            var rows = new List<McpToolCallRecord>();
-            string? cursor = null;
-            do
-            {
-                var page = await store.ListToolCallsAsync(new ToolCallQuery { Profile = "load", Limit = 1000, Cursor = cursor }, Ct);
-                rows.AddRange(page.Items);
-                cursor = page.NextCursor;
-            }
-            while (cursor is not null);
-
-            var markers = rows.Select(r => JsonDocument.Parse(r.Arguments!).RootElement.GetProperty("message").GetString()!).ToList();
-            Assert.Equal(markers.Count, markers.Distinct().Count());
-            Assert.Empty(answered.Except(markers));
-            Assert.True(rows.Count <= attempted, $"{rows.Count} rows for {attempted} attempted calls");
-            Assert.True(answered.Count >= 300);
         }
-        finally
+
+        var workers = Enumerable.Range(0, 8).Select(w => Task.Run(() => WorkerAsync(w), Ct)).ToArray();
+        for (var waited = 0; answered.Count < 300; waited++)
         {
-            Directory.Delete(work, recursive: true);
+            Assert.True(waited < 6_000, $"only {answered.Count} calls answered within 60 s");
+            Assert.False(workers.All(w => w.IsCompleted), $"every worker stopped after {answered.Count} answers");
+            await Task.Delay(10, Ct);
         }
+
+        // The flush interval is 2 s, so most of these records are still queued in memory now.
+        gateway.Signal("TERM");
+        Assert.Equal(0, await gateway.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        await stop.CancelAsync();
+        await Task.WhenAll(workers);
+
+        Assert.False(Directory.Exists(Path.Combine(data, "audit-spill")) && Directory.EnumerateFiles(Path.Combine(data, "audit-spill")).Any(f => new FileInfo(f).Length > 16),
+            "with the database up, the drain writes to the database, not the spill");
+
+        await using var store = await ArchestraStore.OpenAsync(new StorageOptions { SqlitePath = Path.Combine(data, "archestra.db"), SpillDirectory = Path.Combine(data, "audit-spill") }, cancellationToken: Ct);
+        var rows = new List<McpToolCallRecord>();
+        string? cursor = null;
+        do
+        {
+            var page = await store.ListToolCallsAsync(new ToolCallQuery { Profile = "load", Limit = 1000, Cursor = cursor }, Ct);
+            rows.AddRange(page.Items);
+            cursor = page.NextCursor;
+        }
+        while (cursor is not null);
+
+        var markers = rows.Select(r => JsonDocument.Parse(r.Arguments!).RootElement.GetProperty("message").GetString()!).ToList();
+        Assert.Equal(markers.Count, markers.Distinct().Count());
+        Assert.Empty(answered.Except(markers));
+        Assert.True(rows.Count <= attempted, $"{rows.Count} rows for {attempted} attempted calls");
+        Assert.True(answered.Count >= 300);
     }
 }
