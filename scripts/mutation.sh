@@ -5,7 +5,7 @@
 # Results and the surviving mutants that matter are written up in TESTING.md.
 #
 # usage: scripts/mutation.sh [policy|llm|all]          (default: all)
-#   policy  src/Archestra.Policy's evaluator (RuleProgram, CompiledCondition, PathState), trust, usage and limits,
+#   policy  src/Archestra.Policy's evaluator (RuleProgram, CompiledCondition, PathState), trust and usage,
 #           by tests/Archestra.Policy.Tests
 #   llm     the LLM proxy's usage and stream readers (LlmJsonScanner, SseFraming, LlmUsage) by OpenAiProxyTests and
 #           AnthropicProxyTests in tests/Archestra.Gateway.Tests (real Kestrel, the official SDKs, the fake providers)
@@ -65,7 +65,7 @@ case $target in
   policy | all)
     run policy tests/Archestra.Policy.Tests Archestra.Policy.csproj "" \
       "**/Evaluation/RuleProgram.cs" "**/Evaluation/CompiledCondition.cs" "**/Evaluation/PathState.cs" \
-      "**/ContextTrust.cs" "**/Llm/Usage.cs" "**/Llm/Limits.cs"
+      "**/ContextTrust.cs" "**/Llm/Usage.cs"
     ;;
   llm) ;;
   *) echo "usage: $0 [policy|llm|all]" >&2; exit 2 ;;

@@ -102,7 +102,8 @@ internal sealed partial class FakeProvider : IAsyncDisposable
     /// field, but with a null value" and one more chunk with <c>"choices":[]</c> carries the usage; with
     /// <c>include_obfuscation</c> (on by default) every chunk carries an <c>obfuscation</c> field of random characters.
     /// JSON object members are unordered (RFC 8259 §4) and the reference fixes no order, so <c>usage</c> mostly comes
-    /// before <c>obfuscation</c>, but first in one chunk and last in another. Without <c>include_usage</c> the chunks
+    /// before <c>obfuscation</c>, but first in one chunk (which also has a null <c>system_fingerprint</c>, nullable in
+    /// the reference) and last in another. Without <c>include_usage</c> the chunks
     /// are the same minus the <c>"usage":null</c> members and the usage chunk: what a client that did not ask must get.
     /// </summary>
     public static string OpenAiStream(string model, bool includeUsage, int chunks = int.MaxValue)
@@ -115,7 +116,7 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         string Chunk(string delta, string finish, string obfuscation) =>
             "data: {" + Fields(Choice(delta, finish)) + "," + usageNull + "\"obfuscation\":\"" + obfuscation + "\"}\n\n";
         string UsageFirst(string delta, string finish, string obfuscation) =>
-            "data: {" + usageNull + Fields(Choice(delta, finish)) + ",\"obfuscation\":\"" + obfuscation + "\"}\n\n";
+            "data: {" + usageNull + Fields(Choice(delta, finish)).Replace("\"fp_1\"", "null", StringComparison.Ordinal) + ",\"obfuscation\":\"" + obfuscation + "\"}\n\n";
         string UsageLast(string delta, string finish, string obfuscation) =>
             "data: {" + Fields(Choice(delta, finish)) + ",\"obfuscation\":\"" + obfuscation + "\"" + (includeUsage ? ",\"usage\":null" : "") + "}\n\n";
         var parts = new List<string>
@@ -182,6 +183,13 @@ internal sealed partial class FakeProvider : IAsyncDisposable
             return;
         }
 
+        if (model == "chat-error-midstream")
+        {
+            context.Response.ContentType = "text/event-stream; charset=utf-8";
+            await context.Response.WriteAsync(ChatErrorStream);
+            return;
+        }
+
         if (model == "framing")
         {
             context.Response.ContentType = "text/event-stream; charset=utf-8";
@@ -205,6 +213,16 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\ndata: \"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\r\n\r\n"
         + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"choices\":[],\ndata: \"usage\":" + OpenAiUsage + "}\n\n"
         + "data: [DONE]\r\n\r\n";
+
+    /// <summary>
+    /// A chat stream that fails after a 200: two chunks, then an event whose data is the API's error object
+    /// (OpenAI API reference › Error codes: <c>{"error":{"message","type","param","code"}}</c>), and nothing more. The
+    /// reference does not show this case; the official SDK does handle it (openai-python <c>_streaming.py</c>: an
+    /// event with an <c>error</c> member raises <c>APIError</c> "An error occurred during streaming").
+    /// </summary>
+    public const string ChatErrorStream =
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"chat-error-midstream\",\"system_fingerprint\":null,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}]}\n\n"
+        + "data: {\"error\":{\"message\":\"The server had an error while processing your request.\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n";
 
     // ---- Anthropic ----
 

@@ -170,6 +170,26 @@ public sealed class OpenAiProxyTests(LlmProxyFixture fixture) : IClassFixture<Ll
     }
 
     [Fact]
+    public async Task An_error_object_inside_a_chat_stream_reaches_the_client_as_sent_and_is_audited_as_upstream_error()
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, fixture.OpenAiBase() + "/chat/completions")
+        {
+            Content = new StringContent("""{"model":"chat-error-midstream","stream":true,"stream_options":{"include_usage":true},"messages":[]}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", LlmProxyFixture.VirtualKey);
+        using var response = await http.SendAsync(request, Ct);
+
+        // No [DONE] follows the error: the stream still ends normally (not aborted), as the provider ended it.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(FakeProvider.ChatErrorStream, await response.Content.ReadAsStringAsync(Ct));
+
+        var row = Assert.Single(await fixture.AuditAsync("chat-error-midstream"));
+        Assert.Equal("upstream_error", row.Status);
+        Assert.Contains("The server had an error while processing your request.", row.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_response_failed_event_after_a_200_reaches_the_client_as_sent_and_is_audited_as_upstream_error()
     {
         using var http = new HttpClient();
