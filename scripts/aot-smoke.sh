@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Publishes the gateway with NativeAOT (net9.0: this machine's NuGet copy lacks the net10 AOT runtime
-# pack), fails on any trim/AOT warning, then proves the binary starts and serves MCP and the LLM proxy.
+# Publishes the gateway with NativeAOT on net10.0, fails on any trim/AOT warning, then proves the binary
+# starts and serves MCP and the LLM proxy.
 # Prints "SMOKE: N passed, N failed" and the binary's size, start-to-ready time and idle RSS.
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +22,7 @@ cleanup() {
 trap cleanup EXIT
 
 publish() {
-  dotnet publish "$repo/src/Archestra.Gateway" -c Release -r linux-x64 -p:Tfm=net9.0 -p:PublishAot=true -o "$out" -nologo >"$log" 2>&1
+  dotnet publish "$repo/src/Archestra.Gateway" -c Release -r linux-x64 -p:PublishAot=true -o "$out" -nologo >"$log" 2>&1
 }
 no_warnings() { ! grep -E 'warning (IL|AOT|CS)[0-9]+' "$log"; }
 check "NativeAOT publish succeeds" publish || { tail -40 "$log"; }

@@ -19,8 +19,8 @@ cleanup() {
 trap cleanup EXIT
 
 if [[ -z "${ARCHESTRA_BIN:-}" ]]; then
-  echo "== publish (NativeAOT, net9.0)"
-  dotnet publish "$ROOT/src/Archestra.Gateway" -c Release -r linux-x64 -p:Tfm=net9.0 -p:PublishAot=true -o "$ROOT/out/aot" -v q -nologo
+  echo "== publish (NativeAOT, net10.0)"
+  dotnet publish "$ROOT/src/Archestra.Gateway" -c Release -r linux-x64 -p:PublishAot=true -o "$ROOT/out/aot" -v q -nologo
   ARCHESTRA_BIN=$ROOT/out/aot/archestra
 fi
 

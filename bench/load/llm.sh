@@ -40,8 +40,8 @@ dotnet build "$ROOT/bench/Archestra.LoadDriver" -c Release -v q -nologo >/dev/nu
 UPSTREAM_BIN=$ROOT/bench/Archestra.LoadUpstream/bin/Release/net10.0/Archestra.LoadUpstream
 DRIVER_BIN=$ROOT/bench/Archestra.LoadDriver/bin/Release/net10.0/Archestra.LoadDriver
 if [[ -z "${ARCHESTRA_BIN:-}" ]]; then
-  echo "publishing the gateway (NativeAOT, net9.0) to out/aot"
-  dotnet publish "$ROOT/src/Archestra.Gateway" -c Release -r linux-x64 -p:Tfm=net9.0 -p:PublishAot=true -o "$ROOT/out/aot" -nologo -v q >"$WORK/publish.log" 2>&1 \
+  echo "publishing the gateway (NativeAOT, net10.0) to out/aot"
+  dotnet publish "$ROOT/src/Archestra.Gateway" -c Release -r linux-x64 -p:PublishAot=true -o "$ROOT/out/aot" -nologo -v q >"$WORK/publish.log" 2>&1 \
     || { tail -30 "$WORK/publish.log"; exit 1; }
   ARCHESTRA_BIN=$ROOT/out/aot/archestra
 fi
