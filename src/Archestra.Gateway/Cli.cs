@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Reflection;
 using Archestra.Gateway.Configuration;
 
 namespace Archestra.Gateway;
@@ -146,13 +145,7 @@ public static class Cli
         return await serve(result.Config, CancellationToken.None).ConfigureAwait(false);
     }
 
-    /// <summary>The informational version stamped by the build (e.g. <c>0.1.0+3f2c1ab</c>).</summary>
-    public static string Version { get; } =
-        typeof(Cli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
-        ?? typeof(Cli).Assembly.GetName().Version?.ToString()
-        ?? "unknown";
-
-    private static string Banner() => $"archestra {Version}";
+    private static string Banner() => $"archestra {GatewayInfo.InformationalVersion}";
 
     private static int UsageError(TextWriter stderr, string message)
     {

@@ -2,15 +2,15 @@ using System.Reflection;
 
 namespace Archestra.Gateway;
 
+/// <summary>The one version of the binary, as the build stamps it.</summary>
 internal static class GatewayInfo
 {
-    /// <summary>The informational version without the source-revision suffix.</summary>
-    public static string Version { get; } = ReadVersion();
+    /// <summary>The informational version stamped by the build, with its source revision (e.g. <c>0.1.0+3f2c1ab</c>): what <c>archestra version</c> prints.</summary>
+    public static string InformationalVersion { get; } =
+        typeof(GatewayInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? typeof(GatewayInfo).Assembly.GetName().Version?.ToString()
+        ?? "0.0.0";
 
-    private static string ReadVersion()
-    {
-        var informational = typeof(GatewayInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
-        var plus = informational.IndexOf('+');
-        return plus < 0 ? informational : informational[..plus];
-    }
+    /// <summary>The version without the source-revision suffix (e.g. <c>0.1.0</c>): MCP serverInfo, OpenAPI, /api/status, meters.</summary>
+    public static string Version { get; } = InformationalVersion.Split('+')[0];
 }

@@ -73,8 +73,8 @@ public sealed class CliTests : IDisposable
         var code = await Cli.RunAsync(["--version"]);
 
         Assert.Equal(0, code);
-        Assert.Equal($"archestra {Cli.Version}{Environment.NewLine}", _out.ToString());
-        Assert.StartsWith("0.1.0", Cli.Version, StringComparison.Ordinal);
+        Assert.Equal($"archestra {GatewayInfo.InformationalVersion}{Environment.NewLine}", _out.ToString());
+        Assert.StartsWith("0.1.0", GatewayInfo.InformationalVersion, StringComparison.Ordinal);
     }
 
     [Theory]

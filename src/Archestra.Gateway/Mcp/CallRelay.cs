@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Threading.Channels;
 using Archestra.Runtime.JsonRpc;
+using Archestra.Runtime.Protocol;
 using Archestra.Runtime.Upstreams;
 using Microsoft.AspNetCore.Http;
 
@@ -49,7 +50,7 @@ internal sealed class CallRelay : IUpstreamCallObserver
                 return;
             }
         }
-        else if (message.MethodIs(Methods.Progress))
+        else if (message.MethodIs(McpMethods.Progress))
         {
             if (_clientProgressToken is null)
             {
@@ -58,7 +59,7 @@ internal sealed class CallRelay : IUpstreamCallObserver
 
             forClient = JsonRpcRewriter.Replace(message.Span, message.Envelope.ProgressToken, _clientProgressToken);
         }
-        else if (message.MethodIs(Methods.Message))
+        else if (message.MethodIs(McpMethods.Message))
         {
             if (_session is not null && !LogFilter.Passes(_session, message))
             {

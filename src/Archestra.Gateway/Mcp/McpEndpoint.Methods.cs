@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using Archestra.Runtime.JsonRpc;
+using Archestra.Runtime.Protocol;
 using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Mcp;
@@ -294,8 +295,8 @@ internal sealed partial class McpEndpoint
     private async Task ResourceRequestAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, AcceptedTypes accepts)
     {
         var rawId = env.Id.Of(body).ToArray();
-        var isSubscribe = env.MethodIs(body, Methods.ResourcesSubscribe);
-        var isUnsubscribe = env.MethodIs(body, Methods.ResourcesUnsubscribe);
+        var isSubscribe = env.MethodIs(body, McpMethods.ResourcesSubscribe);
+        var isUnsubscribe = env.MethodIs(body, McpMethods.ResourcesUnsubscribe);
         var uri = JsonObjectScan.ReadString(body, env.ParamsUri);
         if (uri is null)
         {

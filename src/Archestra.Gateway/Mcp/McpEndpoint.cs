@@ -8,6 +8,7 @@ using Archestra.Gateway.Security;
 using Archestra.Policy;
 using Archestra.Runtime.Buffers;
 using Archestra.Runtime.JsonRpc;
+using Archestra.Runtime.Protocol;
 using Archestra.Runtime.Upstreams;
 using Microsoft.AspNetCore.Http;
 
@@ -145,7 +146,7 @@ internal sealed partial class McpEndpoint
                 return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.ParseError, "Parse error: the body is not valid JSON.");
         }
 
-        if (env.IsRequest && env.MethodIs(span, Methods.Initialize))
+        if (env.IsRequest && env.MethodIs(span, McpMethods.Initialize))
         {
             return InitializeAsync(context, profile, body, env, accepts);
         }
@@ -180,43 +181,43 @@ internal sealed partial class McpEndpoint
     {
         var span = body.AsSpan(0, length);
         var rawId = env.Id.Of(span);
-        if (env.MethodIs(span, Methods.ToolsCall))
+        if (env.MethodIs(span, McpMethods.ToolsCall))
         {
             return CallToolAsync(context, profile, session, body, length, env, accepts);
         }
-        else if (env.MethodIs(span, Methods.ToolsList))
+        else if (env.MethodIs(span, McpMethods.ToolsList))
         {
             return ListAsync(context, profile, session, ListKind.Tools, body, env, accepts);
         }
-        else if (env.MethodIs(span, Methods.Ping))
+        else if (env.MethodIs(span, McpMethods.Ping))
         {
             return WriteMessageAsync(context, JsonRpcWriter.EmptyResult(rawId), session, accepts.PreferSse);
         }
-        else if (env.MethodIs(span, Methods.PromptsList))
+        else if (env.MethodIs(span, McpMethods.PromptsList))
         {
             return ListAsync(context, profile, session, ListKind.Prompts, body, env, accepts);
         }
-        else if (env.MethodIs(span, Methods.ResourcesList))
+        else if (env.MethodIs(span, McpMethods.ResourcesList))
         {
             return ListAsync(context, profile, session, ListKind.Resources, body, env, accepts);
         }
-        else if (env.MethodIs(span, Methods.ResourceTemplatesList))
+        else if (env.MethodIs(span, McpMethods.ResourceTemplatesList))
         {
             return ListAsync(context, profile, session, ListKind.ResourceTemplates, body, env, accepts);
         }
-        else if (env.MethodIs(span, Methods.PromptsGet))
+        else if (env.MethodIs(span, McpMethods.PromptsGet))
         {
             return GetPromptAsync(context, profile, session, body, length, env, accepts);
         }
-        else if (env.MethodIs(span, Methods.ResourcesRead) || env.MethodIs(span, Methods.ResourcesSubscribe) || env.MethodIs(span, Methods.ResourcesUnsubscribe))
+        else if (env.MethodIs(span, McpMethods.ResourcesRead) || env.MethodIs(span, McpMethods.ResourcesSubscribe) || env.MethodIs(span, McpMethods.ResourcesUnsubscribe))
         {
             return ResourceRequestAsync(context, profile, session, body, length, env, accepts);
         }
-        else if (env.MethodIs(span, Methods.CompletionComplete))
+        else if (env.MethodIs(span, McpMethods.CompletionComplete))
         {
             return CompleteAsync(context, profile, session, body, length, env, accepts);
         }
-        else if (env.MethodIs(span, Methods.LoggingSetLevel))
+        else if (env.MethodIs(span, McpMethods.LoggingSetLevel))
         {
             return SetLogLevelAsync(context, profile, session, body, env, accepts);
         }
@@ -438,7 +439,7 @@ internal sealed partial class McpEndpoint
 
     private void HandleClientNotification(McpSession? session, GatewayProfile profile, ReadOnlySpan<byte> span, JsonRpcEnvelope env)
     {
-        if (env.MethodIs(span, Methods.Cancelled))
+        if (env.MethodIs(span, McpMethods.Cancelled))
         {
             if (session is not null && !env.RequestId.IsEmpty
                 && session.InFlight.TryGetValue(Encoding.UTF8.GetString(env.RequestId.Of(span)), out var cancel))
@@ -453,7 +454,7 @@ internal sealed partial class McpEndpoint
                 }
             }
         }
-        else if (env.MethodIs(span, Methods.RootsListChanged))
+        else if (env.MethodIs(span, McpMethods.RootsListChanged))
         {
             var message = span.ToArray();
             foreach (var server in profile.Servers)

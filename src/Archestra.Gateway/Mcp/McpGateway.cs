@@ -4,6 +4,7 @@ using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Metrics;
 using Archestra.Policy;
 using Archestra.Runtime.JsonRpc;
+using Archestra.Runtime.Protocol;
 using Archestra.Runtime.Stdio;
 using Archestra.Runtime.Upstreams;
 using Microsoft.Extensions.Logging;
@@ -373,9 +374,9 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
                 }
 
                 // The restarted server may offer different tools; tell every session that uses it.
-                Broadcast(entry, JsonRpcWriter.Notification(Methods.ToolsListChanged));
-                Broadcast(entry, JsonRpcWriter.Notification(Methods.PromptsListChanged));
-                Broadcast(entry, JsonRpcWriter.Notification(Methods.ResourcesListChanged));
+                Broadcast(entry, JsonRpcWriter.Notification(McpMethods.ToolsListChanged));
+                Broadcast(entry, JsonRpcWriter.Notification(McpMethods.PromptsListChanged));
+                Broadcast(entry, JsonRpcWriter.Notification(McpMethods.ResourcesListChanged));
             }
 
             // Warm the tool list so calls can be validated and labelled before the first tools/list.
@@ -416,7 +417,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
             return;
         }
 
-        if (message.MethodIs(Methods.ToolsListChanged))
+        if (message.MethodIs(McpMethods.ToolsListChanged))
         {
             entry.Invalidate(ListKind.Tools);
             Broadcast(entry, message.Buffer);
@@ -426,18 +427,18 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
             // would otherwise discard the start-up fetch until a client happens to list tools.
             _ = entry.GetListAsync(ListKind.Tools, OnListFailed);
         }
-        else if (message.MethodIs(Methods.PromptsListChanged))
+        else if (message.MethodIs(McpMethods.PromptsListChanged))
         {
             entry.Invalidate(ListKind.Prompts);
             Broadcast(entry, message.Buffer);
         }
-        else if (message.MethodIs(Methods.ResourcesListChanged))
+        else if (message.MethodIs(McpMethods.ResourcesListChanged))
         {
             entry.Invalidate(ListKind.Resources);
             entry.Invalidate(ListKind.ResourceTemplates);
             Broadcast(entry, message.Buffer);
         }
-        else if (message.MethodIs(Methods.ResourcesUpdated))
+        else if (message.MethodIs(McpMethods.ResourcesUpdated))
         {
             var uri = JsonObjectScan.ReadString(message.Span, message.Envelope.ParamsUri);
             if (uri is null)
@@ -453,7 +454,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
                 }
             }
         }
-        else if (message.MethodIs(Methods.Message))
+        else if (message.MethodIs(McpMethods.Message))
         {
             foreach (var session in Sessions.All)
             {

@@ -43,32 +43,6 @@ internal static class McpProtocol
     public static string Negotiate(string? requested) => IsSupported(requested) ? requested! : Latest;
 }
 
-/// <summary>Method names as UTF-8, compared against the raw envelope.</summary>
-internal static class Methods
-{
-    public static ReadOnlySpan<byte> Initialize => "initialize"u8;
-    public static ReadOnlySpan<byte> Ping => "ping"u8;
-    public static ReadOnlySpan<byte> ToolsList => "tools/list"u8;
-    public static ReadOnlySpan<byte> ToolsCall => "tools/call"u8;
-    public static ReadOnlySpan<byte> PromptsList => "prompts/list"u8;
-    public static ReadOnlySpan<byte> PromptsGet => "prompts/get"u8;
-    public static ReadOnlySpan<byte> ResourcesList => "resources/list"u8;
-    public static ReadOnlySpan<byte> ResourceTemplatesList => "resources/templates/list"u8;
-    public static ReadOnlySpan<byte> ResourcesRead => "resources/read"u8;
-    public static ReadOnlySpan<byte> ResourcesSubscribe => "resources/subscribe"u8;
-    public static ReadOnlySpan<byte> ResourcesUnsubscribe => "resources/unsubscribe"u8;
-    public static ReadOnlySpan<byte> CompletionComplete => "completion/complete"u8;
-    public static ReadOnlySpan<byte> LoggingSetLevel => "logging/setLevel"u8;
-    public static ReadOnlySpan<byte> Initialized => "notifications/initialized"u8;
-    public static ReadOnlySpan<byte> Cancelled => "notifications/cancelled"u8;
-    public static ReadOnlySpan<byte> Progress => "notifications/progress"u8;
-    public static ReadOnlySpan<byte> Message => "notifications/message"u8;
-    public static ReadOnlySpan<byte> RootsListChanged => "notifications/roots/list_changed"u8;
-    public static ReadOnlySpan<byte> ToolsListChanged => "notifications/tools/list_changed"u8;
-    public static ReadOnlySpan<byte> PromptsListChanged => "notifications/prompts/list_changed"u8;
-    public static ReadOnlySpan<byte> ResourcesListChanged => "notifications/resources/list_changed"u8;
-    public static ReadOnlySpan<byte> ResourcesUpdated => "notifications/resources/updated"u8;
-}
 
 /// <summary>JSON-RPC error codes (JSON-RPC 2.0 §5.1 and the gateway's own server-error range).</summary>
 internal static class ErrorCodes

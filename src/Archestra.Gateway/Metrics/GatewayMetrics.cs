@@ -51,7 +51,7 @@ public sealed class GatewayMetrics : IDisposable
 
     public GatewayMetrics()
     {
-        _meter = new Meter(MeterName, Cli.Version);
+        _meter = new Meter(MeterName, GatewayInfo.Version);
         _toolCalls = _meter.CreateCounter<long>("mcp_tool_calls", "{call}", ToolCallsHelp);
         _toolCallDuration = _meter.CreateHistogram("mcp_tool_call_duration", "s", ToolCallDurationHelp, tags: null,
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Archestra.Runtime.JsonRpc;
+using Archestra.Runtime.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace Archestra.Runtime.Upstreams;
@@ -251,7 +252,7 @@ public abstract class McpUpstream : IAsyncDisposable
         {
             w.WriteStartObject();
             w.WriteString("jsonrpc"u8, "2.0"u8);
-            w.WriteString("method"u8, "notifications/cancelled"u8);
+            w.WriteString("method"u8, McpMethods.Cancelled);
             w.WriteStartObject("params"u8);
             w.WriteNumber("requestId"u8, id);
             w.WriteString("reason"u8, reason);
@@ -294,7 +295,7 @@ public abstract class McpUpstream : IAsyncDisposable
                 return;
 
             case JsonRpcKind.Notification:
-                if (!env.ProgressToken.IsEmpty && message.MethodIs("notifications/progress"u8))
+                if (!env.ProgressToken.IsEmpty && message.MethodIs(McpMethods.Progress))
                 {
                     if (JsonRpcRewriter.TryParseId(env.ProgressToken.Of(message.Span), out var token) && _pending.TryGetValue(token, out var progressOwner))
                     {
@@ -305,7 +306,7 @@ public abstract class McpUpstream : IAsyncDisposable
                     return;
                 }
 
-                if (message.MethodIs("notifications/message"u8) && (related ?? SoleInFlight()) is { Observer: not null } logOwner)
+                if (message.MethodIs(McpMethods.Message) && (related ?? SoleInFlight()) is { Observer: not null } logOwner)
                 {
                     logOwner.Observer.OnRelated(message);
                     return;
@@ -315,7 +316,7 @@ public abstract class McpUpstream : IAsyncDisposable
                 return;
 
             case JsonRpcKind.Request:
-                if (message.MethodIs("ping"u8))
+                if (message.MethodIs(McpMethods.Ping))
                 {
                     _ = AnswerPingAsync(message);
                     return;
@@ -471,7 +472,7 @@ public abstract class McpUpstream : IAsyncDisposable
             w.WriteStartObject();
             w.WriteString("jsonrpc"u8, "2.0"u8);
             w.WriteNumber("id"u8, id);
-            w.WriteString("method"u8, "initialize"u8);
+            w.WriteString("method"u8, McpMethods.Initialize);
             w.WriteStartObject("params"u8);
             w.WriteString("protocolVersion"u8, Options.ProtocolVersion);
             w.WritePropertyName("capabilities"u8);

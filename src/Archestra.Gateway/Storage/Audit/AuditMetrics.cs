@@ -35,7 +35,7 @@ public sealed class AuditMetrics : IPrometheusSource, IDisposable
 
     public AuditMetrics()
     {
-        _meter = new Meter(MeterName, Cli.Version);
+        _meter = new Meter(MeterName, GatewayInfo.Version);
         _written = _meter.CreateCounter<long>("archestra_audit_records_written", "{record}", WrittenHelp);
         _spilled = _meter.CreateCounter<long>("archestra_audit_spilled", "{record}", SpilledHelp);
         _errors = _meter.CreateCounter<long>("archestra_audit_write_errors", "{error}", ErrorsHelp);
