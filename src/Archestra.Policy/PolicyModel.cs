@@ -90,4 +90,9 @@ public readonly record struct ResultDecision(ResultVerdict Verdict, DecisionSour
 {
     /// <summary>Whether the context that receives this result becomes untrusted.</summary>
     public bool TaintsContext => Verdict is ResultVerdict.Untrusted or ResultVerdict.SanitizeWithDualLlm;
+
+    /// <summary>What a client or model reads in place of a withheld result of <paramref name="tool"/>, on the MCP and the LLM path alike.</summary>
+    public string RefusalText(string tool) => Source == DecisionSource.Policy
+        ? $"The result of {tool} was withheld: blocked by policy {PolicyId}: {Reason}"
+        : $"The result of {tool} was withheld: {Reason}";
 }

@@ -50,7 +50,7 @@ internal sealed partial class LlmProxy
 
                 if (decision.Verdict == ResultVerdict.Block)
                 {
-                    edits.ReplaceWithString(result.ContentStart, result.ContentEnd, McpEndpoint.ResultRefusalText(decision, ToolLabel(result)));
+                    edits.ReplaceWithString(result.ContentStart, result.ContentEnd, decision.RefusalText(ToolLabel(result)));
                     withheld++;
                 }
                 else if (decision.Verdict == ResultVerdict.SanitizeWithDualLlm && config.DualLlm is { } dual)

@@ -470,7 +470,7 @@ internal sealed partial class LlmProxy : IDisposable
             bool tooLarge;
             try
             {
-                (_body, _length, tooLarge) = await McpEndpoint.ReadBodyAsync(Context.Request.BodyReader, Context.Request.ContentLength, limit, Aborted).ConfigureAwait(false);
+                (_body, _length, tooLarge) = await RequestBody.ReadAsync(Context.Request.BodyReader, Context.Request.ContentLength, limit, Aborted).ConfigureAwait(false);
             }
             catch (BadHttpRequestException ex)
             {

@@ -69,10 +69,6 @@ internal sealed partial class McpEndpoint
             : text;
     }
 
-    internal static string ResultRefusalText(in ResultDecision decision, string tool) => decision.Source == DecisionSource.Policy
-        ? $"The result of {tool} was withheld: blocked by policy {decision.PolicyId}: {decision.Reason}"
-        : $"The result of {tool} was withheld: {decision.Reason}";
-
     /// <summary>A tools/call result the client shows the model as a failed call: <c>isError: true</c> with one text.</summary>
     internal static byte[] ToolErrorResult(ReadOnlySpan<byte> rawId, string text) => JsonRpcWriter.Result(rawId, text, static (w, message) =>
     {

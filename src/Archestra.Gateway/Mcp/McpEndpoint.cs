@@ -92,7 +92,7 @@ internal sealed partial class McpEndpoint
         bool tooLarge;
         try
         {
-            (body, length, tooLarge) = await ReadBodyAsync(request.BodyReader, request.ContentLength, limit, context.RequestAborted).ConfigureAwait(false);
+            (body, length, tooLarge) = await RequestBody.ReadAsync(request.BodyReader, request.ContentLength, limit, context.RequestAborted).ConfigureAwait(false);
         }
         catch (BadHttpRequestException ex)
         {
@@ -382,7 +382,7 @@ internal sealed partial class McpEndpoint
             if (verdict.Verdict == ResultVerdict.Block)
             {
                 Log.ResultBlocked(_gateway.Logger, call.Qualified, verdict.PolicyId ?? "default", session?.Id ?? "-");
-                var text = ResultRefusalText(verdict, call.Qualified);
+                var text = verdict.RefusalText(call.Qualified);
                 var withheld = ToolErrorResult(clientId, text);
                 await relay.FinishAsync(withheld).ConfigureAwait(false);
                 tool = call with { Decision = "result_blocked", PolicyId = verdict.PolicyId };
@@ -672,43 +672,6 @@ internal sealed partial class McpEndpoint
         }
 
         return false;
-    }
-
-    /// <summary>Reads the whole body into a pooled array, stopping as soon as it exceeds the limit.</summary>
-    internal static async ValueTask<(byte[]? Body, int Length, bool TooLarge)> ReadBodyAsync(PipeReader reader, long? contentLength, long limit, CancellationToken cancellationToken)
-    {
-        if (contentLength > limit)
-        {
-            return (null, 0, true);
-        }
-
-        while (true)
-        {
-            var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            var buffer = result.Buffer;
-            if (buffer.Length > limit)
-            {
-                reader.AdvanceTo(buffer.End);
-                return (null, 0, true);
-            }
-
-            if (result.IsCanceled)
-            {
-                // Only the whole body may be decided on: a read cut short is never taken for the end of it.
-                throw new OperationCanceledException("the request body read was cancelled");
-            }
-
-            if (result.IsCompleted)
-            {
-                var length = (int)buffer.Length;
-                var array = BytePool.Rent(Math.Max(length, 1));
-                buffer.CopyTo(array);
-                reader.AdvanceTo(buffer.End);
-                return (array, length, false);
-            }
-
-            reader.AdvanceTo(buffer.Start, buffer.End);
-        }
     }
 
     /// <summary>Sets the status and headers of an SSE response (POST answer or GET stream).</summary>
