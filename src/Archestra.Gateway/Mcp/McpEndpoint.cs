@@ -45,7 +45,9 @@ internal sealed partial class McpEndpoint
         var verdict = _guard.Check(context, profile);
         if (verdict != GuardVerdict.Allowed)
         {
-            return _guard.RejectAsync(context, verdict, profile);
+            return verdict is GuardVerdict.ForbiddenOrigin or GuardVerdict.ForbiddenHost
+                ? WriteHttpErrorAsync(context, StatusCodes.Status403Forbidden, ErrorCodes.InvalidRequest, RequestGuard.Refusal(context, verdict))
+                : WriteHttpErrorAsync(context, StatusCodes.Status401Unauthorized, ErrorCodes.InvalidRequest, RequestGuard.Challenge(context, profile));
         }
 
         var method = context.Request.Method;

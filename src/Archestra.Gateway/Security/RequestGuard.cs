@@ -85,26 +85,22 @@ internal sealed class RequestGuard
         return GuardVerdict.Allowed;
     }
 
-    public Task RejectAsync(HttpContext context, GuardVerdict verdict, GatewayProfile profile) => verdict switch
-    {
-        GuardVerdict.ForbiddenOrigin or GuardVerdict.ForbiddenHost =>
-            McpEndpoint.WriteHttpErrorAsync(context, StatusCodes.Status403Forbidden, ErrorCodes.InvalidRequest, Refusal(context, verdict)),
-        _ => Unauthorized(context, profile),
-    };
-
     /// <summary>Why <see cref="CheckOrigin"/> refused, for the answer (403) on every listener that uses it.</summary>
     public static string Refusal(HttpContext context, GuardVerdict verdict) => verdict == GuardVerdict.ForbiddenOrigin
         ? $"Origin '{context.Request.Headers.Origin}' is not allowed; add it to security.allowedOrigins."
         : $"Host '{context.Request.Host.Host}' is not allowed on a loopback listener; add it to security.allowedHosts.";
 
-    private static Task Unauthorized(HttpContext context, GatewayProfile profile)
+    /// <summary>
+    /// Sets the Bearer challenge (RFC 6750 §3: <c>invalid_token</c> when a token was sent) for a request
+    /// <see cref="Check"/> found unauthorized, and returns why, for the caller's own error format.
+    /// </summary>
+    public static string Challenge(HttpContext context, GatewayProfile profile)
     {
         var hasHeader = context.Request.Headers.Authorization.Count > 0;
         context.Response.Headers.WWWAuthenticate = hasHeader
             ? "Bearer realm=\"archestra\", error=\"invalid_token\""
             : "Bearer realm=\"archestra\"";
-        return McpEndpoint.WriteHttpErrorAsync(context, StatusCodes.Status401Unauthorized, ErrorCodes.InvalidRequest,
-            hasHeader ? $"Invalid token for profile '{profile.Name}'." : $"Profile '{profile.Name}' requires Authorization: Bearer <token>.");
+        return hasHeader ? $"Invalid token for profile '{profile.Name}'." : $"Profile '{profile.Name}' requires Authorization: Bearer <token>.";
     }
 
     private bool OriginAllowed(string origin)
