@@ -155,10 +155,8 @@ internal static class AdminRequest
             // The same rule as the gateway listener: a repeated key or invalid UTF-8 is refused, never resolved by
             // whichever copy the parser keeps (archestra check refuses the same in a file). Malformed JSON falls
             // through to the parser for its line and byte.
-            var strict = StrictJson.Check(bytes.Span, s_options.MaxDepth);
-            if (strict.Error is not (StrictJsonError.None or StrictJsonError.Malformed))
+            if (StrictJson.Ambiguity(bytes.Span, s_options.MaxDepth) is { } why)
             {
-                var why = StrictJson.Describe(bytes.Span, strict);
                 return (null, AdminResult.Problem(StatusCodes.Status400BadRequest, why, [new FieldError("$", why)]));
             }
 

@@ -69,10 +69,9 @@ internal readonly struct LlmRequestBody
 
         // The proxy decides on this body (model, tool results, budgets) and the provider reads it again: both must
         // read the same values (StrictJson). Malformed JSON is left to the reader below for its own message.
-        var strict = StrictJson.Check(json, MaxDepth);
-        if (strict.Error is not (StrictJsonError.None or StrictJsonError.Malformed))
+        if (StrictJson.Ambiguity(json, MaxDepth) is { } ambiguity)
         {
-            error = StrictJson.Describe(json, strict);
+            error = ambiguity;
             return false;
         }
 

@@ -60,15 +60,8 @@ internal sealed partial class LlmToolGuard
         return trusted ? text : $"{text} Note: {_conversation.UntrustedBecause()}.";
     }
 
-    /// <summary>
-    /// Why <paramref name="json"/> may be read two ways (a repeated key, invalid UTF-8, a lone surrogate, nesting
-    /// deeper than request bodies may go), or null. Malformed JSON is not reported here: nobody can read it as a call.
-    /// </summary>
-    internal static string? Unreadable(ReadOnlySpan<byte> json)
-    {
-        var strict = StrictJson.Check(json, LlmRequestBody.MaxDepth);
-        return strict.Error is StrictJsonError.None or StrictJsonError.Malformed ? null : StrictJson.Describe(json, strict);
-    }
+    /// <summary>Why a provider's answer, event or call arguments may be read two ways, or null (nesting bounded as request bodies are).</summary>
+    internal static string? Unreadable(ReadOnlySpan<byte> json) => StrictJson.Ambiguity(json, LlmRequestBody.MaxDepth);
 
     /// <summary>The audit text: which calls were refused.</summary>
     public string? AuditText() => _refused.Count == 0 ? null : $"blocked tool calls: {string.Join(", ", _refused)}";

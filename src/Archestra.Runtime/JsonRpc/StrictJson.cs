@@ -37,9 +37,10 @@ public readonly record struct StrictJsonResult(StrictJsonError Error, int Offset
 /// it passes this check first, so the decision and the upstream always read the same value.
 /// </summary>
 /// <remarks>
-/// One forward pass with <see cref="Utf8JsonReader"/>; the keys of each open object are kept as (hash, range) on a
-/// stack and checked when the object closes: pairwise for small objects, by sorting the hashes for large ones, so an
-/// object with 100,000 keys costs O(n log n), not O(n²). Hashes come from <see cref="HashCode"/>, seeded per process,
+/// One forward pass with <see cref="Utf8JsonReader"/> (<see cref="StrictJsonReader"/>, which the JSON-RPC envelope
+/// reads through so that it pays for one pass); the keys of each open object are kept as (hash, range) on a stack and
+/// checked when the object closes: pairwise for small objects, through an open-addressing table for large ones, so an
+/// object with 100,000 keys costs O(n), not O(n²). Hashes come from <see cref="HashCode"/>, seeded per process,
 /// so colliding keys cannot be prepared in advance; equal hashes are compared byte for byte. Allocates nothing for
 /// documents with fewer than 64 open keys and short escaped names (pooled arrays above).
 /// </remarks>
@@ -76,6 +77,17 @@ public static class StrictJson
         {
             reader.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Why <paramref name="json"/> may be read two ways (a repeated key, invalid UTF-8, a lone surrogate, nesting past
+    /// <paramref name="maxDepth"/>), as <see cref="Describe"/> words it; null when it may not. Malformed JSON is not
+    /// reported here: callers that parse the text next give their own parser's message for it.
+    /// </summary>
+    public static string? Ambiguity(ReadOnlySpan<byte> json, int maxDepth = MessageMaxDepth)
+    {
+        var result = Check(json, maxDepth);
+        return result.Error is StrictJsonError.None or StrictJsonError.Malformed ? null : Describe(json, result);
     }
 
     /// <summary>A sentence naming what is wrong and where, e.g. <c>the key "name" appears twice in the object at $.params</c>.</summary>
@@ -117,7 +129,6 @@ public static class StrictJson
     /// or keep). The reader has already checked the escape syntax, so this only pairs the surrogates: one pass over
     /// the backslashes, without unescaping (an 8 KB string with escapes costs ~1 µs here, ~10 µs through CopyString).
     /// </summary>
-
     internal static bool SurrogatesPair(ReadOnlySpan<byte> raw)
     {
         var pendingHigh = false;

@@ -344,21 +344,14 @@ public abstract class McpUpstream : IAsyncDisposable
     {
         var why = StrictJson.Describe(json, StrictJson.Check(json));
         Log.AmbiguousMessage(Logger, Name, why);
-        PendingCall? owner = null;
+        var detail = $"MCP server '{Name}' sent a message the gateway refuses to relay: {why}";
         if (JsonRpcEnvelope.TryParseLenient(json, out var env) == JsonRpcParseError.None && env.IsResponse)
         {
-            if (JsonRpcRewriter.TryParseId(env.Id.Of(json), out var id))
-            {
-                _pending.TryGetValue(id, out owner);
-            }
-        }
-        else if (related is not null && env.Kind == JsonRpcKind.Invalid)
-        {
-            owner = related;
+            return JsonRpcRewriter.TryParseId(env.Id.Of(json), out var id) && FailPending(id, UpstreamError.Protocol, detail);
         }
 
-        return owner is not null
-            && owner.Completion.TrySetResult(UpstreamCallResult.Failure(UpstreamError.Protocol, $"MCP server '{Name}' sent a message the gateway refuses to relay: {why}"));
+        return related is not null && env.Kind == JsonRpcKind.Invalid
+            && related.Completion.TrySetResult(UpstreamCallResult.Failure(UpstreamError.Protocol, detail));
     }
 
     private PendingCall? SoleInFlight()
