@@ -24,7 +24,8 @@ if ! timeout 20m "$repo/scripts/setup.sh"; then echo "setup failed"; echo "0 pas
 
 results=$(mktemp)
 reasons=$(mktemp)
-trap 'rm -f "$results" "$reasons"' EXIT
+failed_tests=$(mktemp)   # each failed xunit test's name and the first lines of its message, repeated in the totals
+trap 'rm -f "$results" "$reasons" "$failed_tests"' EXIT
 record() { echo "$1 $2 $3 $4" >>"$results"; }   # label passed failed skipped
 problem() { echo "  $1: $2" >>"$reasons"; echo "  FAIL $1: $2"; }   # label reason (each is one counted failure)
 
@@ -40,7 +41,7 @@ floor() { awk -v step="$1" '$1 == step { print $2; exit }' "$repo/tests/expected
 # Runs a step under `timeout` (the whole process group is killed at the limit, 30 s after a TERM), showing its output
 # and keeping it in $out. Sets $status: the step's exit status, 124 when it timed out.
 out=$(mktemp)
-trap 'rm -f "$results" "$reasons" "$out"' EXIT
+trap 'rm -f "$results" "$reasons" "$failed_tests" "$out"' EXIT
 run_step() { # limit command...
   local limit=$1; shift
   timeout --kill-after=30s "$limit" "$@" 2>&1 | tee "$out"
@@ -112,6 +113,8 @@ for project in tests/*.Tests; do
     s=$(sed -nE 's/.*Skipped: *([0-9]+).*/\1/p' <<<"$line")
   fi
   verdict "$name" 40m "${p:-0}" "${f:-0}" "${s:-0}" "$reported"
+  # The totals are what a CI log keeps: name the failed tests there, with the start of each message.
+  awk '/^  Failed / { n = 5 } n > 0 { print "    " $0; n-- }' "$out" >>"$failed_tests"
 done
 
 conformance() { # label script
@@ -169,6 +172,10 @@ echo
 echo "== totals"
 if [[ -n ${ARCHESTRA_TEST_ONLY:-} ]]; then echo "  (ARCHESTRA_TEST_ONLY=$ARCHESTRA_TEST_ONLY: only these steps ran)"; fi
 awk '{ printf "  %-28s %4d passed %4d failed %4d skipped\n", $1, $2, $3, $4 }' "$results"
+if [[ -s $failed_tests ]]; then
+  echo "  failed tests:"
+  cat "$failed_tests"
+fi
 if [[ -s $reasons ]]; then
   echo "  failures beyond the steps' own counts:"
   cat "$reasons"

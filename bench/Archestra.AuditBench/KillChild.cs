@@ -21,6 +21,7 @@ internal static class KillChild
             SpillDirectory = Arg("--spill"),
             RetentionDays = 0,
             FlushInterval = TimeSpan.FromMilliseconds(double.Parse(Arg("--flush-ms"), CultureInfo.InvariantCulture)),
+            WriteDeadline = TimeSpan.FromMilliseconds(double.Parse(Arg("--deadline-ms"), CultureInfo.InvariantCulture)),
         };
         await using var store = await ArchestraStore.OpenAsync(options);
         var writer = store.CreateAuditWriter();

@@ -5,7 +5,7 @@ using Archestra.Storage.Tests.Infrastructure;
 
 // Audit writer benchmark and the storage tests' kill -9 child.
 //   dotnet run -c Release --project bench/Archestra.AuditBench -- [--records N] [--url postgres://...] [--capacity N] [--deadline-ms N]
-//   ... -- kill-child --url URL --spill DIR --rate N   (used by the storage tests; prints "enqueued N" lines)
+//   ... -- kill-child --url URL --spill DIR --rate N --flush-ms MS --deadline-ms MS   (used by the storage tests; prints "enqueued N" lines)
 if (args.Length > 0 && args[0] == "kill-child")
 {
     return await KillChild.RunAsync(args);

@@ -4,10 +4,16 @@ using Archestra.Storage.Tests.Infrastructure;
 
 namespace Archestra.Storage.Tests;
 
+/// <summary>Tests whose bounds depend on the writer keeping pace run alone: other classes' gateways and databases
+/// competing for two cores would measure the machine, not the writer.</summary>
+[CollectionDefinition(nameof(RunsAlone), DisableParallelization = true)]
+public sealed class RunsAlone;
+
 /// <summary>
 /// No loss under faults, counted exactly. This class has its own PostgreSQL because it stops it; nothing here
-/// asserts on wall-clock time except the generous kill -9 bound.
+/// asserts on wall-clock time except the kill -9 bound, which is the one the README promises.
 /// </summary>
+[Collection(nameof(RunsAlone))]
 public sealed class FaultTests(ITestOutputHelper output) : IAsyncLifetime
 {
     // Every test here has a Timeout (xunit then cancels TestContext's token and fails the test) and every wait loop a
@@ -123,10 +129,11 @@ public sealed class FaultTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact(Timeout = 300_000)]
-    public async Task After_kill_9_at_most_one_flush_interval_and_one_batch_of_enqueued_records_are_missing()
+    public async Task After_kill_9_at_most_one_flush_interval_one_write_deadline_and_one_batch_of_enqueued_records_are_missing()
     {
         var ct = TestContext.Current.CancellationToken;
-        const int rate = 10_000, flushMs = 100, batch = 1_000;
+        // The defaults: a record is in the database or the spill within one flush interval plus one write deadline.
+        const int rate = 10_000, flushMs = 100, deadlineMs = 200, batch = 1_000;
         var url = await _server.CreateDatabaseAsync();
         var spill = Path.Combine(_work, "kill-spill");
         var child = Path.Combine(AppContext.BaseDirectory.Replace(
@@ -134,7 +141,7 @@ public sealed class FaultTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(File.Exists(child), "the bench (kill -9 child) is built with this project: " + child);
 
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in (string[])[child, "kill-child", "--url", url, "--spill", spill, "--rate", rate.ToString(System.Globalization.CultureInfo.InvariantCulture), "--flush-ms", flushMs.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+        foreach (var a in (string[])[child, "kill-child", "--url", url, "--spill", spill, "--rate", rate.ToString(System.Globalization.CultureInfo.InvariantCulture), "--flush-ms", flushMs.ToString(System.Globalization.CultureInfo.InvariantCulture), "--deadline-ms", deadlineMs.ToString(System.Globalization.CultureInfo.InvariantCulture)])
         {
             psi.ArgumentList.Add(a);
         }
@@ -186,8 +193,8 @@ public sealed class FaultTests(ITestOutputHelper output) : IAsyncLifetime
         while (cursor is not null);
 
         var missing = reported - rows;
-        var bound = (rate * flushMs / 1000) + batch;
-        output.WriteLine($"kill -9 after {reported} reported enqueues at {rate}/s: {missing} missing (bound {bound}: one {flushMs} ms flush interval + one batch)");
+        var bound = (rate * (flushMs + deadlineMs) / 1000) + batch;
+        output.WriteLine($"kill -9 after {reported} reported enqueues at {rate}/s: {missing} missing (bound {bound}: one {flushMs} ms flush interval + one {deadlineMs} ms write deadline + one batch)");
         Assert.NotEmpty(page.Items);
         Assert.InRange(missing, 0, bound);
     }
