@@ -132,6 +132,22 @@ orphans=0
 for child in $children; do kill -0 "$child" 2>/dev/null && orphans=$((orphans + 1)); done
 check "no stdio server process outlives the gateway (had: ${children:-none})" test -n "$children" -a "$orphans" = 0
 
-if ((failed > 0)); then echo "--- gateway stderr"; tail -30 "$work/stderr"; echo "--- stdout"; tail -10 "$work/stdout"; fi
+# The bridge subcommand of the same binary: a stdio server as Streamable HTTP, names unchanged.
+bport=$(port)
+"$bin" bridge --listen "http://127.0.0.1:$bport" -- node "$repo/tests/node/node_modules/@modelcontextprotocol/server-everything/dist/index.js" stdio \
+  >"$work/bridge.stdout" 2>"$work/bridge.stderr" &
+bpid=$!
+bready=0
+for _ in $(seq 300); do
+  if curl -fsS "http://127.0.0.1:$bport/readyz" >/dev/null 2>&1; then bready=1; break; fi
+  sleep 0.05
+done
+bcall=$(curl -sS -X POST "http://127.0.0.1:$bport/mcp" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+  -d '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"bridged"}}}')
+check "bridge serves a stdio server's tool under its own name" test "$bready" = 1 -a -n "$(grep -o 'Echo: bridged' <<<"$bcall")"
+kill -TERM "$bpid" 2>/dev/null; wait "$bpid"; bstatus=$?
+check "SIGTERM stops the bridge with status 0" test "$bstatus" = 0
+
+if ((failed > 0)); then echo "--- gateway stderr"; tail -30 "$work/stderr"; echo "--- stdout"; tail -10 "$work/stdout"; tail -20 "$work/bridge.stderr"; fi
 echo "SMOKE: $passed passed, $failed failed"
 ((failed == 0))

@@ -2,6 +2,7 @@
 # Runs the whole test suite on a fresh machine (installs what it needs first):
 #   1. xunit test projects (tests/*.Tests): real Kestrel, real MCP servers and SDK clients
 #   2. the MCP conformance suite against the C# fixture directly (with fixture-extras.mjs), then through the gateway
+#      and through `archestra bridge`
 #   3. the NativeAOT publish: zero trim/AOT warnings, the binary starts and serves MCP
 #   4. the README quick start exactly as written (scripts/serve.sh and its curl)
 #   5. allocation budgets of the hot path (bench/budgets.json)
@@ -15,7 +16,8 @@
 #   - a step whose inputs are missing (bench/budgets.json, a floor), or that could not run because the build failed.
 #
 # ARCHESTRA_TEST_ONLY="Policy conformance-fixture ..." runs only the named steps (for checking this script, not for
-# CI): build, Gateway, Policy, Runtime, Storage (the xunit projects), conformance-fixture, conformance-gateway, aot,
+# CI): build, Gateway, Policy, Runtime, Storage (the xunit projects), conformance-fixture, conformance-gateway,
+# conformance-bridge, aot,
 # quickstart, budgets. Unset (the default), everything runs.
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -141,6 +143,7 @@ conformance() { # label script
 }
 conformance fixture tests/conformance/fixture-direct.sh
 conformance gateway tests/conformance/gateway.sh
+conformance bridge tests/conformance/bridge.sh
 
 if want aot; then
   echo "== NativeAOT publish and smoke test"

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Archestra.Gateway.Bridge;
 using Archestra.Gateway.Configuration;
 
 namespace Archestra.Gateway;
@@ -19,6 +20,9 @@ public static class Cli
         Usage:
           archestra serve [--config FILE]   run the gateway
           archestra check [--config FILE]   validate a configuration file and exit
+          archestra bridge [--listen URL] [--path PATH] [--timeout SECONDS] -- COMMAND [ARGS...]
+                                            serve one stdio MCP server as Streamable HTTP
+                                            (default http://0.0.0.0:8080/mcp; /healthz, /readyz)
           archestra help                    show this help (also --help, -h)
           archestra --version               print the version
 
@@ -28,6 +32,7 @@ public static class Cli
 
         Environment:
           ARCHESTRA_CONFIG                  the configuration file when --config is not given
+          ARCHESTRA_SESSION_KEY             bridge: signs session ids (give replicas the same one)
 
         Exit codes: 0 success, 1 invalid configuration, 2 bad command line.
         """;
@@ -41,7 +46,8 @@ public static class Cli
         TextWriter stdout,
         TextWriter stderr,
         Func<string, string?> getEnv,
-        Func<GatewayConfig, CancellationToken, Task<int>> serve)
+        Func<GatewayConfig, CancellationToken, Task<int>> serve,
+        Func<BridgeOptions, CancellationToken, Task<int>>? bridge = null)
     {
         ArgumentNullException.ThrowIfNull(args);
 
@@ -69,6 +75,8 @@ public static class Cli
                 return ExitOk;
             case "serve" or "check":
                 break;
+            case "bridge":
+                return await RunBridgeAsync(args, stdout, stderr, getEnv, bridge ?? BridgeServer.RunAsync).ConfigureAwait(false);
             default:
                 return UsageError(stderr, command.StartsWith('-') ? $"unknown option '{command}'" : $"unknown command '{command}'");
         }
@@ -143,6 +151,98 @@ public static class Cli
         }
 
         return await serve(result.Config, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private static async Task<int> RunBridgeAsync(
+        string[] args, TextWriter stdout, TextWriter stderr, Func<string, string?> getEnv, Func<BridgeOptions, CancellationToken, Task<int>> bridge)
+    {
+        string listen = BridgeOptions.DefaultListen, path = BridgeOptions.DefaultPath;
+        var timeout = TimeSpan.FromSeconds(60);
+        var i = 1;
+        for (; i < args.Length && args[i].StartsWith('-'); i++)
+        {
+            var arg = args[i];
+            if (arg == "--")
+            {
+                i++;
+                break;
+            }
+
+            if (arg is "--help" or "-h")
+            {
+                await stdout.WriteAsync(Usage).ConfigureAwait(false);
+                await stdout.WriteLineAsync().ConfigureAwait(false);
+                return ExitOk;
+            }
+
+            var eq = arg.IndexOf('=', StringComparison.Ordinal);
+            var name = eq < 0 ? arg : arg[..eq];
+            if (name is not ("--listen" or "--path" or "--timeout"))
+            {
+                return UsageError(stderr, $"unknown option '{arg}' for bridge");
+            }
+
+            string value;
+            if (eq >= 0)
+            {
+                value = arg[(eq + 1)..];
+            }
+            else if (i + 1 < args.Length)
+            {
+                value = args[++i];
+            }
+            else
+            {
+                return UsageError(stderr, $"option {name} needs a value");
+            }
+
+            switch (name)
+            {
+                case "--listen" when Uri.TryCreate(value, UriKind.Absolute, out var url) && url.Scheme == "http" && url.AbsolutePath == "/":
+                    listen = value;
+                    break;
+                case "--listen":
+                    return UsageError(stderr, $"--listen takes http://HOST:PORT, got '{value}'");
+                case "--path" when value.StartsWith('/') && !value.Contains('{', StringComparison.Ordinal) && !value.Contains('?', StringComparison.Ordinal):
+                    path = value;
+                    break;
+                case "--path":
+                    return UsageError(stderr, $"--path takes an absolute path such as /mcp, got '{value}'");
+                case "--timeout" when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds is > 0 and <= 86_400:
+                    timeout = TimeSpan.FromSeconds(seconds);
+                    break;
+                default:
+                    return UsageError(stderr, $"--timeout takes whole seconds from 1 to 86400, got '{value}'");
+            }
+        }
+
+        if (i >= args.Length || args[i].Length == 0)
+        {
+            return UsageError(stderr, "bridge: no server command; usage: archestra bridge [options] -- COMMAND [ARGS...]");
+        }
+
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
+        {
+            env[(string)e.Key] = (string?)e.Value ?? "";
+        }
+
+        var options = new BridgeOptions
+        {
+            Command = args[i],
+            Args = args[(i + 1)..],
+            Listen = listen,
+            Path = path,
+            Timeout = timeout,
+            Env = env,
+            SessionKey = getEnv("ARCHESTRA_SESSION_KEY") is { Length: > 0 } key ? System.Text.Encoding.UTF8.GetBytes(key) : null,
+        };
+        if (options.SessionKey is { Length: < 32 })
+        {
+            return UsageError(stderr, "ARCHESTRA_SESSION_KEY must be at least 32 characters (e.g. openssl rand -hex 32)");
+        }
+
+        return await bridge(options, CancellationToken.None).ConfigureAwait(false);
     }
 
     private static string Banner() => $"archestra {GatewayInfo.InformationalVersion}";

@@ -210,7 +210,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
     }
 
     /// <param name="maxRequestBodyBytes">Kestrel's body size limit; null where the endpoints enforce their own.</param>
-    private static WebApplication Build(string url, LimitsConfig limits, long? maxRequestBodyBytes, Action<ILoggingBuilder>? configureLogging)
+    internal static WebApplication Build(string url, LimitsConfig limits, long? maxRequestBodyBytes, Action<ILoggingBuilder>? configureLogging)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(url);
@@ -249,7 +249,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         _ => LogLevel.Information,
     };
 
-    private static Uri Address(WebApplication app)
+    internal static Uri Address(WebApplication app)
     {
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
         foreach (var address in addresses)
