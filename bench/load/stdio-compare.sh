@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Stdio MCP server behind a gateway: supergateway vs archestra, same stdio server (echo-stdio.mjs),
-# same client workload, interleaved in one run.
+# Stdio MCP server behind a gateway: supergateway vs archestra (the gateway, and `archestra bridge`), same stdio
+# server (echo-stdio.mjs), same client workload, interleaved in one run.
 #
 # Main comparison (session): one MCP session, WORKERS concurrent tools/call loops
 # (bench/Archestra.LoadDriver). supergateway's stateful mode gives the session one child process;
@@ -21,6 +21,7 @@ WORKERS=${WORKERS:-16}
 STATELESS=${STATELESS:-1}
 PORT_BASE=${PORT_BASE:-19400}
 P_SG=$PORT_BASE P_SG_STATELESS=$((PORT_BASE + 1)) P_GW=$((PORT_BASE + 2)) P_ADMIN=$((PORT_BASE + 3)) P_METRICS=$((PORT_BASE + 4))
+P_BRIDGE=$((PORT_BASE + 5))
 NODE=${NODE:-node}
 SUPERGATEWAY=$ROOT/tests/node/node_modules/supergateway/dist/index.js
 SERVER="$NODE $HERE/echo-stdio.mjs"
@@ -76,7 +77,13 @@ GW_PID=$!
 PIDS+=("$GW_PID")
 wait_for "http://127.0.0.1:$P_GW/readyz" 200 "archestra (log: $WORK/gateway.log)"
 
+"$ARCHESTRA_BIN" bridge --listen "http://127.0.0.1:$P_BRIDGE" -- $SERVER >"$WORK/bridge.log" 2>&1 &
+BR_PID=$!
+PIDS+=("$BR_PID")
+wait_for "http://127.0.0.1:$P_BRIDGE/readyz" 200 "archestra bridge (log: $WORK/bridge.log)"
+
 SG_URL=http://127.0.0.1:$P_SG/mcp
+BR_URL=http://127.0.0.1:$P_BRIDGE/mcp
 GW_URL=http://127.0.0.1:$P_GW/v1/mcp/bench
 cpu_ticks() { # pid and its children (the stdio server)
   local total=0 p
@@ -100,12 +107,13 @@ echo "== session workload: $WORKERS workers in one session, ${DURATION}s, $ROUND
 for round in $(seq 1 "$ROUNDS"); do
   session session.supergateway "$SG_URL" "$SG_PID" | tee -a "$WORK/results.txt"
   session session.archestra "$GW_URL" "$GW_PID" | tee -a "$WORK/results.txt"
+  session session.bridge "$BR_URL" "$BR_PID" | tee -a "$WORK/results.txt"
 done
 
 if [[ $STATELESS == 1 ]]; then
   echo "== stateless workload: wrk -t2 -c$WORKERS, ${DURATION}s, one round"
-  for target in supergateway archestra; do
-    url=http://127.0.0.1:$P_SG_STATELESS/mcp; [[ $target == archestra ]] && url=$GW_URL
+  for target in supergateway archestra bridge; do
+    url=http://127.0.0.1:$P_SG_STATELESS/mcp; [[ $target == archestra ]] && url=$GW_URL; [[ $target == bridge ]] && url=$BR_URL
     out=$(wrk -t2 -c"$WORKERS" -d"${DURATION}s" --timeout 10s -s "$HERE/tools-call.lua" "$url" | grep '^RESULT')
     echo "stateless.$target ${out#RESULT }" | tee -a "$WORK/results.txt"
   done
@@ -132,7 +140,13 @@ END {
     printf "| %s | %.0f | %.0f | %.2f× | %.0f / %.0f | %.0f / %.0f |\n", mode, col(mode ".supergateway", "rps"), col(mode ".archestra", "rps"), ratio(mode),
       col(mode ".supergateway", "p50_us"), col(mode ".supergateway", "p99_us"), col(mode ".archestra", "p50_us"), col(mode ".archestra", "p99_us")
   }
-  printf "\nCPU per request, session workload (gateway + its stdio child, µs): supergateway %.0f, archestra %.0f\n", col("session.supergateway", "cpu_us"), col("session.archestra", "cpu_us")
+  for (m = 1; m <= 2; m++) {
+    mode = modes[m]
+    if (!count[mode ".bridge"]) continue
+    printf "| %s, archestra bridge | | %.0f | %.2f× | | %.0f / %.0f |\n", mode, col(mode ".bridge", "rps"), col(mode ".bridge", "rps") / col(mode ".supergateway", "rps"),
+      col(mode ".bridge", "p50_us"), col(mode ".bridge", "p99_us")
+  }
+  printf "\nCPU per request, session workload (gateway + its stdio child, µs): supergateway %.0f, archestra %.0f, bridge %.0f\n", col("session.supergateway", "cpu_us"), col("session.archestra", "cpu_us"), col("session.bridge", "cpu_us")
   e = 0; for (k in count) for (r = 1; r <= count[k]; r++) e += v[k, "socket_errors", r] + v[k, "non2xx", r]
   printf "errors (failed calls) over all runs: %d\n", e
 }' "$WORK/results.txt"
