@@ -28,7 +28,7 @@ internal sealed partial class LlmProxy
         /// </summary>
         private async Task<bool> EvaluateConversationAsync(LlmProxy proxy)
         {
-            var policies = proxy._gateway.Policies.ForProfile(Profile.Name);
+            var policies = proxy._state.Policies.ForProfile(Profile.Name);
             if (!LlmConversation.TryEvaluate(policies, Kind, Api, _body.AsSpan(0, _length), out var conversation, out var error))
             {
                 await FailAsync(LlmError.BadRequest, $"Invalid request: {error}.").ConfigureAwait(false);

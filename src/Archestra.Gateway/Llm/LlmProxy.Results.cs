@@ -1,5 +1,4 @@
 using Archestra.Gateway.Configuration;
-using Archestra.Gateway.Mcp;
 using Archestra.Policy;
 using Archestra.Runtime.Buffers;
 

@@ -4,8 +4,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Core;
 using Archestra.Gateway.Http;
-using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Security;
 using Archestra.Gateway.Storage;
 using Archestra.Policy.Llm;
@@ -63,7 +63,7 @@ internal sealed partial class LlmProxy : IDisposable
     /// </summary>
     internal static readonly TimeSpan CostsRefreshInterval = TimeSpan.FromSeconds(10);
 
-    private readonly McpGateway _gateway;
+    private readonly GatewayState _state;
     private readonly RequestGuard _guard;
     private readonly ILogger _logger;
     private readonly ArchestraStore? _store;
@@ -76,17 +76,17 @@ internal sealed partial class LlmProxy : IDisposable
     private long _costsLoadedAt = Stopwatch.GetTimestamp();
     private int _costsRefreshing;
 
-    public LlmProxy(McpGateway gateway, RequestGuard guard, ILogger logger, ArchestraStore? store = null)
+    public LlmProxy(GatewayState state, RequestGuard guard, ILogger logger, ArchestraStore? store = null)
     {
-        _gateway = gateway;
+        _state = state;
         _guard = guard;
         _logger = logger;
         _store = store;
         _budgets = new LlmBudgets(store, logger);
-        Metrics = new LlmMetrics(gateway.Metrics.Meter);
-        gateway.Metrics.AddSource(Metrics);
+        Metrics = new LlmMetrics(state.Metrics.Meter);
+        state.Metrics.AddSource(Metrics);
         _resilienceMetrics = new LlmResilienceMetrics(() => Volatile.Read(ref _snapshot).Upstreams.Values);
-        gateway.Metrics.AddSource(_resilienceMetrics);
+        state.Metrics.AddSource(_resilienceMetrics);
     }
 
     public LlmMetrics Metrics { get; }
@@ -301,7 +301,7 @@ internal sealed partial class LlmProxy : IDisposable
             _budgets.Add(x.Profile, usage.TotalInput + usage.Output, cost);
         }
 
-        _gateway.Audit?.Enqueue(new LlmInteractionRecord
+        _state.Audit?.Enqueue(new LlmInteractionRecord
         {
             Profile = x.Profile,
             Provider = x.Provider,
@@ -466,7 +466,7 @@ internal sealed partial class LlmProxy : IDisposable
 
         private async Task<bool> ReadBodyAsync(LlmProxy proxy)
         {
-            var limit = proxy._gateway.Config.Limits.MaxRequestBodyBytes;
+            var limit = proxy._state.Config.Limits.MaxRequestBodyBytes;
             bool tooLarge;
             try
             {
