@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Archestra.Gateway.Admin;
 using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Core;
 using Archestra.Gateway.Llm;
 using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Metrics;
@@ -102,7 +103,8 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         var metrics = new GatewayMetrics();
         var gatewayApp = Build(config.Listen.Gateway, config.Limits, maxRequestBodyBytes: null, configureLogging);
         var loggerFactory = gatewayApp.Services.GetRequiredService<ILoggerFactory>();
-        var gateway = new McpGateway(config, metrics, loggerFactory);
+        var state = new GatewayState(config, metrics);
+        var gateway = new McpGateway(state, loggerFactory);
         var adminApp = Build(config.Listen.Admin, config.Limits, config.Limits.MaxAdminRequestBodyBytes, configureLogging);
         var metricsApp = Build(config.Listen.Metrics, config.Limits, config.Limits.MaxAdminRequestBodyBytes, configureLogging);
         var server = new GatewayServer(gatewayApp, adminApp, metricsApp, gateway);
@@ -112,7 +114,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         server._audit = server._store.CreateAuditWriter();
         metrics.AddSource(server._audit.Metrics);
         server._audit.Start();
-        gateway.Audit = server._audit;
+        state.Audit = server._audit;
         var toolsLogger = loggerFactory.CreateLogger("Archestra.Tools");
         gateway.ToolsDiscovered += (name, list) => _ = server.RecordToolsAsync(name, list, toolsLogger);
 
@@ -127,7 +129,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
 
         var guard = new RequestGuard(config.Security);
         var endpoint = new McpEndpoint(gateway, guard);
-        var llm = server._llm = new LlmProxy(gateway, guard, loggerFactory.CreateLogger("Archestra.Llm"), server._store);
+        var llm = server._llm = new LlmProxy(state, guard, loggerFactory.CreateLogger("Archestra.Llm"), server._store);
         llm.Apply(config);
         await llm.ReloadCostsAsync(cancellationToken).ConfigureAwait(false);
         gatewayApp.MapGet("/healthz", static () => Results.Text("ok\n"));

@@ -25,7 +25,7 @@ internal sealed partial class LlmProxy
     internal DualLlmCache SanitizedResults => _sanitized;
 
     /// <summary>Everything one sanitization needs from its request.</summary>
-    private sealed record SanitizeJob(
+    internal sealed record SanitizeJob(
         LlmProfile Profile,
         DualLlmConfig Config,
         LlmUpstream Main,
@@ -40,7 +40,7 @@ internal sealed partial class LlmProxy
     /// quarantine failed. Never the raw result. Throws <see cref="OperationCanceledException"/> only when the
     /// client went away.
     /// </summary>
-    private async Task<(string Text, bool Sanitized)> SanitizeAsync(SanitizeJob job, CancellationToken aborted)
+    internal async Task<(string Text, bool Sanitized)> SanitizeAsync(SanitizeJob job, CancellationToken aborted)
     {
         var result = job.Result;
         var content = job.Body[result.ContentStart..result.ContentEnd];

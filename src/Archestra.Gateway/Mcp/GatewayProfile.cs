@@ -1,10 +1,11 @@
 using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Security;
 using Archestra.Gateway.Storage;
 
 namespace Archestra.Gateway.Mcp;
 
 /// <summary>A profile ready for routing: its upstreams in order, its prefix rule and its token hashes.</summary>
-internal sealed class GatewayProfile
+internal sealed class GatewayProfile : IBearerProfile
 {
     private readonly byte[][] _tokenHashes;
 

@@ -1,6 +1,7 @@
 using System.Collections.Frozen;
 using System.Text;
 using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Core;
 using Archestra.Gateway.Metrics;
 using Archestra.Policy;
 using Archestra.Runtime.JsonRpc;
@@ -21,11 +22,11 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly HashSet<string> _everReady = new(StringComparer.Ordinal);
 
-    public McpGateway(GatewayConfig config, GatewayMetrics metrics, ILoggerFactory loggerFactory)
+    public McpGateway(GatewayState state, ILoggerFactory loggerFactory)
     {
-        _config = config;
-        Metrics = metrics;
-        _policies = config.Policies;
+        State = state;
+        var config = state.Config;
+        var metrics = state.Metrics;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("Archestra.Mcp");
 
@@ -44,30 +45,23 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         };
     }
 
-    private GatewayConfig _config;
+    /// <summary>The state the MCP endpoint shares with the LLM proxy (configuration, policies, audit, metrics).</summary>
+    public GatewayState State { get; }
 
-    /// <summary>The configuration in force (file plus admin-API resources); replaced whole by <see cref="ApplyAsync"/>.</summary>
-    public GatewayConfig Config => Volatile.Read(ref _config);
+    public GatewayConfig Config => State.Config;
 
-    private PolicySnapshot _policies = PolicySnapshot.Empty;
+    public PolicySnapshot Policies => State.Policies;
 
-    /// <summary>
-    /// The compiled policies. Replaced whole by <see cref="ApplyPolicies"/>; a call reads it once and keeps
-    /// that snapshot to the end, so a reload never mixes two policy sets in one decision.
-    /// </summary>
-    public PolicySnapshot Policies => Volatile.Read(ref _policies);
-
-    public void ApplyPolicies(PolicySnapshot snapshot) => Volatile.Write(ref _policies, snapshot);
+    public void ApplyPolicies(PolicySnapshot snapshot) => State.ApplyPolicies(snapshot);
 
     /// <summary>Raised with a server's name and its complete tool list whenever the list is fetched.</summary>
     public event Action<string, ListSnapshot>? ToolsDiscovered;
 
-    /// <summary>Where tool calls are recorded; null when the gateway runs without storage (some tests).</summary>
-    public Storage.AuditWriter? Audit { get; set; }
+    public Storage.AuditWriter? Audit => State.Audit;
 
     private GatewayProfile? FindProfile(string name) => Profiles.TryGetValue(name, out var profile) ? profile : null;
 
-    public GatewayMetrics Metrics { get; }
+    public GatewayMetrics Metrics => State.Metrics;
 
     private FrozenDictionary<string, UpstreamEntry> _entries;
     private FrozenDictionary<string, GatewayProfile> _profiles;
@@ -188,8 +182,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
                 }
             }
 
-            Volatile.Write(ref _policies, config.Policies);
-            Volatile.Write(ref _config, config with { Listen = _config.Listen, Limits = _config.Limits, Security = _config.Security });
+            State.Swap(config);
             SwapProfiles(profiles);
 
             foreach (var entry in stopped)

@@ -1,6 +1,5 @@
 using System.Net;
 using Archestra.Gateway.Configuration;
-using Archestra.Gateway.Mcp;
 using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Security;
@@ -43,7 +42,7 @@ internal sealed class RequestGuard
         _hosts = new HashSet<string>(config.AllowedHosts, StringComparer.OrdinalIgnoreCase);
     }
 
-    public GuardVerdict Check(HttpContext context, GatewayProfile profile)
+    public GuardVerdict Check(HttpContext context, IBearerProfile profile)
     {
         var verdict = CheckOrigin(context);
         if (verdict != GuardVerdict.Allowed)
@@ -94,7 +93,7 @@ internal sealed class RequestGuard
     /// Sets the Bearer challenge (RFC 6750 §3: <c>invalid_token</c> when a token was sent) for a request
     /// <see cref="Check"/> found unauthorized, and returns why, for the caller's own error format.
     /// </summary>
-    public static string Challenge(HttpContext context, GatewayProfile profile)
+    public static string Challenge(HttpContext context, IBearerProfile profile)
     {
         var hasHeader = context.Request.Headers.Authorization.Count > 0;
         context.Response.Headers.WWWAuthenticate = hasHeader
