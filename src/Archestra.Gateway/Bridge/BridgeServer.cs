@@ -1,4 +1,5 @@
 using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Core;
 using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Metrics;
 using Archestra.Gateway.Security;
@@ -88,7 +89,7 @@ internal sealed class BridgeServer : IAsyncDisposable
     {
         var config = ConfigFor(options);
         var app = GatewayServer.Build(options.Listen, config.Limits, maxRequestBodyBytes: null, configureLogging);
-        var gateway = new McpGateway(config, new GatewayMetrics(), app.Services.GetRequiredService<ILoggerFactory>());
+        var gateway = new McpGateway(new GatewayState(config, new GatewayMetrics()), app.Services.GetRequiredService<ILoggerFactory>());
         var server = new BridgeServer(app, gateway);
         var endpoint = new McpEndpoint(gateway, new RequestGuard(config.Security));
         app.MapGet("/healthz", static () => Results.Text("ok\n"));
