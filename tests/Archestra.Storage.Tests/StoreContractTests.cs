@@ -26,6 +26,10 @@ public abstract class StoreContractTests : IAsyncLifetime
         {
             SpillDirectory = SpillDirectory,
             FlushInterval = TimeSpan.FromMilliseconds(20),
+
+            // The contract, not the stall path (StallTests): on a loaded machine a commit can take longer than the
+            // 200 ms default, and a spilled batch would fail the "nothing spilled" check of Records.WriteAllAsync.
+            WriteDeadline = TimeSpan.FromSeconds(30),
             MinProbeInterval = TimeSpan.FromMilliseconds(50),
             MaxProbeInterval = TimeSpan.FromMilliseconds(500),
             RetentionDays = 0,
