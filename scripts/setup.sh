@@ -2,7 +2,8 @@
 # Installs what running and testing Archestra needs on a fresh Debian machine. Idempotent.
 #   - Debian packages: prometheus (promtool validates /metrics), wrk (load runs), postgresql (the storage tests
 #     start their own server from /usr/lib/postgresql/*/bin; nothing is left running), kubernetes-client (kubectl
-#     kustomize renders deploy/kubernetes for its tests; no cluster is used)
+#     kustomize renders deploy/kubernetes for its tests; no cluster is used), chromium (the web console's browser
+#     tests drive Debian's chromium with Playwright; no browser is downloaded)
 #   - npm packages pinned in tests/node/package-lock.json: the real MCP peers (server-everything,
 #     the TypeScript SDK, the conformance suite, supergateway), the npm openai and @anthropic-ai/sdk clients
 #     (tests/node/llm), @portkey-ai/gateway (bench/load/llm.sh) and Node 22 for the conformance CLI and the SDKs
@@ -15,6 +16,7 @@ command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
 compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || need_apt+=(postgresql)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
+[[ -x /usr/bin/chromium ]] || need_apt+=(chromium)
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then sudo=sudo; else sudo=; fi
   echo "setup: apt-get install ${need_apt[*]}"

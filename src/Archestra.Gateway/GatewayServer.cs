@@ -146,6 +146,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         adminApp.MapGet("/api/status", (HttpContext context) => server.WriteStatusAsync(context));
         var adminContext = new AdminContext(server, server._store, server._audit, gateway, loggerFactory);
         AdminApi.Map(adminApp, adminContext);
+        WebConsole.ConsoleAssets.Map(adminApp);
 
         metricsApp.MapMetrics(metrics);
 
