@@ -242,37 +242,20 @@ internal sealed partial class LlmExchange
     /// </summary>
     private async Task RelayEventsAsync(Stream upstream, System.IO.Pipelines.PipeWriter output, CancellationToken cancellationToken)
     {
-        var buffer = BytePool.Rent(InitialBufferSize);
-        var end = 0;
-        var scanFrom = 0;
         var finished = false;
-        try
+        using (var events = new SseReader(upstream, MaxEventBytes, keepRaw: true))
         {
-            while (true)
+            while (await events.ReadEventAsync(cancellationToken).ConfigureAwait(false))
             {
-                if (end == buffer.Length)
-                {
-                    buffer = Grow(buffer, "an SSE event");
-                }
-
-                var n = await upstream.ReadAsync(buffer.AsMemory(end), cancellationToken).ConfigureAwait(false);
-                if (n == 0)
-                {
-                    break;
-                }
-
-                end += n;
-                var pos = 0;
                 var wrote = false;
-                int eventEnd;
-                while ((eventEnd = SseFraming.FindEventEnd(buffer.AsSpan(0, end), scanFrom)) > 0)
+                do
                 {
-                    var evt = buffer.AsSpan(pos, eventEnd - pos);
-                    if (Inspect(evt, ref finished, out var cutStart, out var cutEnd))
+                    var evt = events.RawEvent;
+                    if (Inspect(events, ref finished, out var cutStart, out var cutEnd))
                     {
                         if (Guard is not null)
                         {
-                            RelayGuarded(evt, cutStart, cutEnd, output);
+                            RelayGuarded(evt, events.Data, events.DataOffset, cutStart, cutEnd, output);
                         }
                         else if (cutStart < 0)
                         {
@@ -286,28 +269,14 @@ internal sealed partial class LlmExchange
 
                         wrote = true;
                     }
-
-                    pos = scanFrom = eventEnd;
                 }
+                while (events.TryReadBufferedEvent());
 
                 if (wrote)
                 {
                     await output.FlushAsync(cancellationToken).ConfigureAwait(false);
                 }
-
-                if (pos > 0)
-                {
-                    buffer.AsSpan(pos, end - pos).CopyTo(buffer);
-                    end -= pos;
-                }
-
-                // Resume the search just before the unscanned tail, so a blank line split across reads is found.
-                scanFrom = Math.Max(0, end - 2);
             }
-        }
-        finally
-        {
-            BytePool.Return(buffer);
         }
 
         if (!finished)
@@ -321,10 +290,10 @@ internal sealed partial class LlmExchange
     /// in <paramref name="cutStart"/>..<paramref name="cutEnd"/> (else -1) is left out of what the client sees:
     /// the <c>"usage":null</c> OpenAI adds to every chunk once usage was asked for.
     /// </summary>
-    private bool Inspect(ReadOnlySpan<byte> evt, ref bool finished, out int cutStart, out int cutEnd)
+    private bool Inspect(SseReader events, ref bool finished, out int cutStart, out int cutEnd)
     {
         cutStart = cutEnd = -1;
-        var data = SseFraming.Data(evt, out var multiLine, out var dataOffset);
+        var data = events.Data;
         if (data.IsEmpty)
         {
             return true;
@@ -336,16 +305,10 @@ internal sealed partial class LlmExchange
             return true;
         }
 
-        if (multiLine)
-        {
-            // Several data lines join with LF (WHATWG SSE); providers send one line, so this path is cold.
-            var joined = SseFraming.JoinData(evt);
-            Scanner.ScanDocument(joined);
-        }
-        else
-        {
-            Scanner.ScanDocument(data);
-        }
+        // Several data lines arrive joined with LF (WHATWG SSE); providers send one line.
+        var dataOffset = events.DataOffset;
+        var multiLine = dataOffset < 0;
+        Scanner.ScanDocument(data);
 
         switch (Scanner.EventType)
         {
@@ -412,20 +375,21 @@ internal sealed partial class LlmExchange
         return after < json.Length && json[after] == (byte)',' ? (start, after + 1) : (start, end);
     }
 
-    /// <summary>One event through the guard, without the range the usage handling cut from it.</summary>
-    private void RelayGuarded(ReadOnlySpan<byte> evt, int cutStart, int cutEnd, IBufferWriter<byte> output)
+    /// <summary>One event through the guard, without the range the usage handling cut from it (a range of its one data line).</summary>
+    private void RelayGuarded(ReadOnlySpan<byte> evt, ReadOnlySpan<byte> data, int dataOffset, int cutStart, int cutEnd, IBufferWriter<byte> output)
     {
         if (cutStart < 0)
         {
-            Guard!.Relay(evt, output);
+            Guard!.Relay(evt, data, output);
             return;
         }
 
-        var length = evt.Length - (cutEnd - cutStart);
+        var cut = cutEnd - cutStart;
+        var length = evt.Length - cut;
         var joined = BytePool.Rent(length);
         evt[..cutStart].CopyTo(joined);
         evt[cutEnd..].CopyTo(joined.AsSpan(cutStart));
-        Guard!.Relay(joined.AsSpan(0, length), output);
+        Guard!.Relay(joined.AsSpan(0, length), joined.AsSpan(dataOffset, data.Length - cut), output);
         BytePool.Return(joined);
     }
 }

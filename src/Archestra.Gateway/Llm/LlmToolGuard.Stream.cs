@@ -36,15 +36,12 @@ internal sealed partial class LlmToolGuard
         public List<(byte[] Event, bool Passenger)> Events { get; } = [];
     }
 
-    /// <summary>Relays one SSE event (as the client would get it): written to <paramref name="output"/> now, or held.</summary>
-    public void Relay(ReadOnlySpan<byte> evt, IBufferWriter<byte> output)
+    /// <summary>
+    /// Relays one SSE event (as the client would get it, with its data lines joined in <paramref name="data"/>): written to
+    /// <paramref name="output"/> now, or held.
+    /// </summary>
+    public void Relay(ReadOnlySpan<byte> evt, ReadOnlySpan<byte> data, IBufferWriter<byte> output)
     {
-        var data = SseFraming.Data(evt, out var multiLine, out _);
-        if (multiLine)
-        {
-            data = SseFraming.JoinData(evt);
-        }
-
         if (Unreadable(data) is { } why)
         {
             // Ends the stream as a broken answer (Anthropic: the documented error event; OpenAI: aborted).
