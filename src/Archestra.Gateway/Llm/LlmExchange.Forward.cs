@@ -208,14 +208,7 @@ internal sealed partial class LlmExchange
 
         if (key is not null)
         {
-            if (Kind == LlmProviderKind.OpenAi)
-            {
-                message.Headers.TryAddWithoutValidation("Authorization", string.Concat("Bearer ", key));
-            }
-            else
-            {
-                message.Headers.TryAddWithoutValidation("x-api-key", key);
-            }
+            Dialect.AddKey(message, key);
         }
 
         return message;

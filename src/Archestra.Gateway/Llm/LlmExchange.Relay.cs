@@ -85,11 +85,11 @@ internal sealed partial class LlmExchange
     /// </summary>
     private async Task EndBrokenAnswerAsync(bool stream)
     {
-        if (stream && Kind == LlmProviderKind.Anthropic)
+        if (stream && !Dialect.StreamCutEvent.IsEmpty)
         {
             try
             {
-                Context.Response.BodyWriter.Write(LlmErrors.AnthropicStreamCut);
+                Context.Response.BodyWriter.Write(Dialect.StreamCutEvent);
                 await Context.Response.BodyWriter.FlushAsync(Aborted).ConfigureAwait(false);
                 return;
             }
@@ -281,7 +281,7 @@ internal sealed partial class LlmExchange
 
         if (!finished)
         {
-            throw new IOException(Kind == LlmProviderKind.OpenAi ? "the stream ended without data: [DONE]" : "the stream ended without its final event");
+            throw new IOException(Dialect.StreamEndedEarly);
         }
     }
 
@@ -299,7 +299,7 @@ internal sealed partial class LlmExchange
             return true;
         }
 
-        if (Kind == LlmProviderKind.OpenAi && data.SequenceEqual("[DONE]"u8))
+        if (Dialect.IsDoneMarker(data))
         {
             finished = true;
             return true;
@@ -325,8 +325,7 @@ internal sealed partial class LlmExchange
                 break;
         }
 
-        var token = Kind == LlmProviderKind.OpenAi && Scanner.ChoicesSeen ? Scanner.ChoicesCount > 0 : Scanner.EventType == LlmEventType.Token;
-        if (token && FirstToken is null)
+        if (FirstToken is null && Dialect.IsToken(Scanner))
         {
             FirstToken = Stopwatch.GetTimestamp();
         }

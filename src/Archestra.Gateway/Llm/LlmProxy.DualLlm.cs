@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Llm.Dialects;
 using Archestra.Gateway.Llm.DualLlm;
 using Archestra.Gateway.Storage;
 using Archestra.Runtime.Http;
@@ -130,7 +131,7 @@ internal sealed partial class LlmProxy
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
-            Record(new Interaction(job.Profile.Name, upstream.Name, upstream.Kind, model, null, scanner, true, "client_cancelled", null, start, null));
+            Record(new Interaction(job.Profile.Name, upstream.Name, LlmDialect.For(upstream.Kind, null), model, null, scanner, true, "client_cancelled", null, start, null));
             throw;
         }
         catch (OperationCanceledException)
@@ -142,7 +143,7 @@ internal sealed partial class LlmProxy
             error = $"the {role} call could not reach '{upstream.Name}': {HttpFailure.Describe(ex)}";
         }
 
-        Record(new Interaction(job.Profile.Name, upstream.Name, upstream.Kind, model, null, scanner, true, error is null ? SideCallOk : SideCallFailed, error, start, null));
+        Record(new Interaction(job.Profile.Name, upstream.Name, LlmDialect.For(upstream.Kind, null), model, null, scanner, true, error is null ? SideCallOk : SideCallFailed, error, start, null));
         return error;
     }
 

@@ -1,0 +1,81 @@
+using System.Text.Json;
+using Archestra.Gateway.Configuration;
+using Archestra.Policy.Llm;
+using Microsoft.AspNetCore.Http;
+
+namespace Archestra.Gateway.Llm.Dialects;
+
+/// <summary>
+/// What differs between the three generation APIs the proxy speaks: OpenAI chat completions, the OpenAI Responses
+/// API and Anthropic messages. Each dialect is one sealed class in this folder; the provider-wide surface (routes,
+/// keys, error bodies) is shared by OpenAI's two APIs through <see cref="OpenAiDialect"/>. The rest of the proxy asks
+/// the request's dialect instead of switching on the provider kind.
+/// </summary>
+internal abstract class LlmDialect
+{
+    public static LlmDialect OpenAiChat { get; } = new OpenAiChatDialect();
+
+    public static LlmDialect OpenAiResponses { get; } = new OpenAiResponsesDialect();
+
+    public static LlmDialect AnthropicMessages { get; } = new AnthropicMessagesDialect();
+
+    /// <summary>
+    /// The dialect of a request to <paramref name="kind"/>'s routes, by the path after the SDK's base URL; paths that
+    /// generate nothing (model lists, count_tokens) get the provider's first dialect, for its routes and error bodies.
+    /// </summary>
+    public static LlmDialect For(LlmProviderKind kind, string? rest) =>
+        kind == LlmProviderKind.Anthropic ? AnthropicMessages : rest == "responses" ? OpenAiResponses : OpenAiChat;
+
+    public abstract LlmProviderKind Kind { get; }
+
+    public abstract LlmApi Api { get; }
+
+    // ---- The provider's HTTP surface ----
+
+    /// <summary>The provider's name in configuration (<c>profiles.NAME.llm.openai</c>) and in messages.</summary>
+    public abstract string ProviderName { get; }
+
+    /// <summary>What the proxy serves under the provider's base URL, for a 404's message.</summary>
+    public abstract string ServedEndpoints { get; }
+
+    /// <summary>What the proxy does with <paramref name="rest"/>; <paramref name="methodOk"/> false when the path is known but not for this method.</summary>
+    public abstract LlmEndpoint Resolve(string rest, string method, out bool methodOk);
+
+    /// <summary>The key the SDK sent (its API key, which the proxy takes as a virtual key); empty when none.</summary>
+    public abstract ReadOnlySpan<char> ClientKey(HttpRequest request);
+
+    /// <summary>The 401 message, in the provider's words, for a request without one of the profile's virtual keys.</summary>
+    public abstract string UnauthorizedMessage(string profile);
+
+    /// <summary>Adds the provider key to a request going upstream, in the header the provider reads.</summary>
+    public abstract void AddKey(HttpRequestMessage message, string key);
+
+    /// <summary>
+    /// Writes an error the proxy answers itself as the provider's error body, so SDKs raise their usual exception;
+    /// <paramref name="map"/> is the error's row of <see cref="LlmErrors.Map"/>.
+    /// </summary>
+    public abstract void WriteError(Utf8JsonWriter writer, HttpResponse response, LlmError error, (int Status, string OpenAiType, string? OpenAiCode, string AnthropicType) map, string message);
+
+    // ---- The API's bodies and streams ----
+
+    /// <summary>The proxy adds <c>stream_options.include_usage</c> to streamed requests (only chat completions has it).</summary>
+    public virtual bool AsksForUsage => false;
+
+    /// <summary>The provider's usage in the normalised billing buckets of <see cref="Usage"/>.</summary>
+    public abstract Usage ToUsage(in LlmUsage usage);
+
+    /// <summary>An event's data that ends the stream by itself (<c>[DONE]</c>); otherwise the scanner reads the end from the JSON.</summary>
+    public virtual bool IsDoneMarker(ReadOnlySpan<byte> data) => false;
+
+    /// <summary>Whether the event the scanner just read carried generated output (for the time to the first token).</summary>
+    public abstract bool IsToken(LlmJsonScanner scanner);
+
+    /// <summary>Why a stream that ended without its last event is broken, for the audit row.</summary>
+    public abstract string StreamEndedEarly { get; }
+
+    /// <summary>
+    /// The event that closes a stream whose upstream broke after the status went out, when the API documents one
+    /// (SDKs raise it); empty when the client's connection is aborted instead.
+    /// </summary>
+    public virtual ReadOnlySpan<byte> StreamCutEvent => default;
+}
