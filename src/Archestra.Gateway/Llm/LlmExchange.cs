@@ -211,7 +211,7 @@ internal sealed partial class LlmExchange : IDisposable
     private async Task<bool> EvaluateConversationAsync()
     {
         var policies = _proxy.State.Policies.ForProfile(Profile.Name);
-        if (!LlmConversation.TryEvaluate(policies, Kind, Api, _body.AsSpan(0, _length), out var conversation, out var error))
+        if (!LlmConversation.TryEvaluate(policies, Dialect, _body.AsSpan(0, _length), out var conversation, out var error))
         {
             await FailAsync(LlmError.BadRequest, $"Invalid request: {error}.").ConfigureAwait(false);
             return false;
@@ -220,7 +220,7 @@ internal sealed partial class LlmExchange : IDisposable
         Conversation = conversation;
         if (Profile.ToolGuard && Body.HasTools)
         {
-            Guard = new LlmToolGuard(Kind, Api, conversation);
+            Guard = new LlmToolGuard(Dialect, conversation);
         }
 
         return true;

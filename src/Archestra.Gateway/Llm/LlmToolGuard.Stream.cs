@@ -50,17 +50,17 @@ internal sealed partial class LlmToolGuard
 
         try
         {
-            if (Kind == LlmProviderKind.Anthropic)
+            switch (Api)
             {
-                RelayAnthropic(evt, data, output);
-            }
-            else if (Api == LlmApi.ChatCompletions)
-            {
-                RelayChat(evt, data, output);
-            }
-            else
-            {
-                RelayResponses(evt, data, output);
+                case LlmApi.ChatCompletions:
+                    RelayChat(evt, data, output);
+                    break;
+                case LlmApi.Responses:
+                    RelayResponses(evt, data, output);
+                    break;
+                default:
+                    RelayAnthropic(evt, data, output);
+                    break;
             }
         }
         catch (JsonException)

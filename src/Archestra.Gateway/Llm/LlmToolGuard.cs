@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Llm.Dialects;
 using Archestra.Policy;
 using Archestra.Runtime.JsonRpc;
 
@@ -19,10 +20,10 @@ internal sealed partial class LlmToolGuard
     private readonly LlmConversation _conversation;
     private readonly List<string> _refused = [];
 
-    public LlmToolGuard(LlmProviderKind kind, LlmApi api, LlmConversation conversation)
+    public LlmToolGuard(LlmDialect dialect, LlmConversation conversation)
     {
-        Kind = kind;
-        Api = kind == LlmProviderKind.Anthropic ? LlmApi.Messages : api;
+        Kind = dialect.Kind;
+        Api = dialect.Api;
         _conversation = conversation;
     }
 

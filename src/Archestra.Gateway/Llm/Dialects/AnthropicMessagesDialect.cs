@@ -60,6 +60,16 @@ internal sealed class AnthropicMessagesDialect : LlmDialect
 
     public override Usage ToUsage(in LlmUsage usage) => Usage.FromAnthropic(usage.Input, usage.Output, usage.CacheRead, usage.CacheCreation);
 
+    public override bool ResultsInContentBlocks => true;
+
+    public override (string What, string CallIdKey) ResultNames => ("a tool_result", "tool_use_id");
+
+    public override bool ResultContentOptional => true;
+
+    public override string ResultContentError(string at, bool functionMessage) => $"{at}.content must be a string or an array of content blocks";
+
+    public override bool HasResultMarker(ReadOnlySpan<byte> body) => body.IndexOf("tool_result"u8) >= 0;
+
     public override bool IsToken(LlmJsonScanner scanner) => scanner.EventType == LlmEventType.Token;
 
     public override string StreamEndedEarly => "the stream ended without its final event";

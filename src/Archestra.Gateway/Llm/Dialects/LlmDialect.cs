@@ -26,6 +26,13 @@ internal abstract class LlmDialect
     public static LlmDialect For(LlmProviderKind kind, string? rest) =>
         kind == LlmProviderKind.Anthropic ? AnthropicMessages : rest == "responses" ? OpenAiResponses : OpenAiChat;
 
+    public static LlmDialect Of(LlmApi api) => api switch
+    {
+        LlmApi.Responses => OpenAiResponses,
+        LlmApi.Messages => AnthropicMessages,
+        _ => OpenAiChat,
+    };
+
     public abstract LlmProviderKind Kind { get; }
 
     public abstract LlmApi Api { get; }
@@ -55,6 +62,29 @@ internal abstract class LlmDialect
     /// <paramref name="map"/> is the error's row of <see cref="LlmErrors.Map"/>.
     /// </summary>
     public abstract void WriteError(Utf8JsonWriter writer, HttpResponse response, LlmError error, (int Status, string OpenAiType, string? OpenAiCode, string AnthropicType) map, string message);
+
+    // ---- The request's history (read by LlmHistory) ----
+
+    /// <summary>The member of the request body that holds the history: <c>messages</c> or <c>input</c>.</summary>
+    public virtual string HistoryList => "messages";
+
+    /// <summary>The history may be a plain string (or null) instead of a list of items.</summary>
+    public virtual bool HistoryMayBeText => false;
+
+    /// <summary>Tool calls and results are blocks in a message's <c>content</c>, not items of the list.</summary>
+    public virtual bool ResultsInContentBlocks => false;
+
+    /// <summary>How a message names a tool result, and the member with its call id, for error messages.</summary>
+    public abstract (string What, string CallIdKey) ResultNames { get; }
+
+    /// <summary>A tool result may come without content (evaluated as an empty result).</summary>
+    public virtual bool ResultContentOptional => false;
+
+    /// <summary>The error for a result at <paramref name="at"/> whose content is neither a string nor a list.</summary>
+    public abstract string ResultContentError(string at, bool functionMessage);
+
+    /// <summary>True unless the body cannot hold a tool result: none of the API's markers occurs (unescaped).</summary>
+    public abstract bool HasResultMarker(ReadOnlySpan<byte> body);
 
     // ---- The API's bodies and streams ----
 

@@ -98,10 +98,28 @@ internal sealed class OpenAiChatDialect : OpenAiDialect
     public override LlmApi Api => LlmApi.ChatCompletions;
 
     public override bool AsksForUsage => true;
+
+    public override (string What, string CallIdKey) ResultNames => ("a tool message", "tool_call_id");
+
+    public override string ResultContentError(string at, bool functionMessage) =>
+        $"{at}.content of a {(functionMessage ? "function" : "tool")} message must be a string or an array of content parts";
+
+    // "tool" is the role value; "function" the legacy role.
+    public override bool HasResultMarker(ReadOnlySpan<byte> body) => body.IndexOf("\"tool\""u8) >= 0 || body.IndexOf("\"function\""u8) >= 0;
 }
 
 /// <summary>OpenAI <c>POST /responses</c>: usage always comes in the final <c>response.completed</c> event.</summary>
 internal sealed class OpenAiResponsesDialect : OpenAiDialect
 {
     public override LlmApi Api => LlmApi.Responses;
+
+    public override string HistoryList => "input";
+
+    public override bool HistoryMayBeText => true;
+
+    public override (string What, string CallIdKey) ResultNames => ("a function_call_output", "call_id");
+
+    public override string ResultContentError(string at, bool functionMessage) => $"{at}.output must be a string or an array of content parts";
+
+    public override bool HasResultMarker(ReadOnlySpan<byte> body) => body.IndexOf("_call_output"u8) >= 0;
 }
