@@ -1,5 +1,4 @@
 using System.Buffers;
-using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Llm.Dialects;
 using Archestra.Policy;
 

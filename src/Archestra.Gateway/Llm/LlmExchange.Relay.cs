@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Globalization;
-using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Storage;
 using Archestra.Runtime.Buffers;
 using Archestra.Runtime.Http;

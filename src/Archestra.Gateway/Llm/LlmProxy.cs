@@ -1,12 +1,10 @@
 using System.Collections.Frozen;
 using System.Diagnostics;
-using System.Net;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Core;
 using Archestra.Gateway.Llm.Dialects;
 using Archestra.Gateway.Security;
 using Archestra.Gateway.Storage;
-using Archestra.Runtime.Buffers;
 using Archestra.Runtime.Http;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
