@@ -63,8 +63,8 @@ internal sealed partial class LlmProxy
         {
             DualLlmQuestion? question = null;
             var asked = await SideCallAsync(job, job.Main, job.MainModel, "question",
-                DualLlmProtocol.PlannerRequest(job.Main.Kind, job.MainModel, task, rounds),
-                reply => DualLlmProtocol.TryReadQuestion(job.Main.Kind, reply, out question, out var why) ? null : why, aborted).ConfigureAwait(false);
+                DualLlmProtocol.PlannerRequest(LlmDialect.ForSideCalls(job.Main.Kind), job.MainModel, task, rounds),
+                reply => DualLlmProtocol.TryReadQuestion(LlmDialect.ForSideCalls(job.Main.Kind), reply, out question, out var why) ? null : why, aborted).ConfigureAwait(false);
             if (asked is not null)
             {
                 // A broken follow-up leaves the answers already chosen; a broken first question leaves nothing to say.
@@ -83,8 +83,8 @@ internal sealed partial class LlmProxy
 
             var answer = -1;
             var answered = await SideCallAsync(job, quarantine, job.Config.Model, "answer",
-                DualLlmProtocol.QuarantineRequest(quarantine.Kind, job.Config.Model, raw, offered),
-                reply => DualLlmProtocol.TryReadAnswer(quarantine.Kind, reply, offered.Options.Length, out answer, out var why) ? null : why, aborted).ConfigureAwait(false);
+                DualLlmProtocol.QuarantineRequest(LlmDialect.ForSideCalls(quarantine.Kind), job.Config.Model, raw, offered),
+                reply => DualLlmProtocol.TryReadAnswer(LlmDialect.ForSideCalls(quarantine.Kind), reply, offered.Options.Length, out answer, out var why) ? null : why, aborted).ConfigureAwait(false);
             if (answered is not null)
             {
                 return (DualLlmProtocol.Withheld(result.Tool, answered), false);
@@ -131,7 +131,7 @@ internal sealed partial class LlmProxy
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
-            Record(new Interaction(job.Profile.Name, upstream.Name, LlmDialect.For(upstream.Kind, null), model, null, scanner, true, "client_cancelled", null, start, null));
+            Record(new Interaction(job.Profile.Name, upstream.Name, LlmDialect.ForSideCalls(upstream.Kind), model, null, scanner, true, "client_cancelled", null, start, null));
             throw;
         }
         catch (OperationCanceledException)
@@ -143,14 +143,14 @@ internal sealed partial class LlmProxy
             error = $"the {role} call could not reach '{upstream.Name}': {HttpFailure.Describe(ex)}";
         }
 
-        Record(new Interaction(job.Profile.Name, upstream.Name, LlmDialect.For(upstream.Kind, null), model, null, scanner, true, error is null ? SideCallOk : SideCallFailed, error, start, null));
+        Record(new Interaction(job.Profile.Name, upstream.Name, LlmDialect.ForSideCalls(upstream.Kind), model, null, scanner, true, error is null ? SideCallOk : SideCallFailed, error, start, null));
         return error;
     }
 
     private static HttpRequestMessage SideRequest(SanitizeJob job, LlmUpstream upstream, byte[] body)
     {
-        var openAi = upstream.Kind == LlmProviderKind.OpenAi;
-        var message = new HttpRequestMessage(HttpMethod.Post, upstream.BaseUrl + (openAi ? "/chat/completions" : "/v1/messages"))
+        var dialect = LlmDialect.ForSideCalls(upstream.Kind);
+        var message = new HttpRequestMessage(HttpMethod.Post, upstream.BaseUrl + dialect.SideCallPath)
         {
             Content = new ByteArrayContent(body),
         };
@@ -158,23 +158,18 @@ internal sealed partial class LlmProxy
 
         // The main model on a pass-through profile is paid with the client's own key, like the request itself.
         var client = job.Client.Headers;
-        if (ReferenceEquals(upstream, job.Main) && job.Profile.PassThrough)
+        var main = ReferenceEquals(upstream, job.Main);
+        if (main && job.Profile.PassThrough)
         {
             CopyHeader(client, message, "Authorization");
             CopyHeader(client, message, "x-api-key");
         }
         else if (upstream.Config.ApiKey is { } key)
         {
-            message.Headers.TryAddWithoutValidation(openAi ? "Authorization" : "x-api-key", openAi ? string.Concat("Bearer ", key) : key);
+            dialect.AddKey(message, key);
         }
 
-        if (!openAi)
-        {
-            // The version the client speaks when it speaks Anthropic's API; else the one this protocol was written for.
-            message.Headers.TryAddWithoutValidation("anthropic-version",
-                ReferenceEquals(upstream, job.Main) && client["anthropic-version"] is { Count: 1 } version ? version[0] : "2023-06-01");
-        }
-
+        dialect.AddSideCallHeaders(message, main ? client : null);
         return message;
     }
 

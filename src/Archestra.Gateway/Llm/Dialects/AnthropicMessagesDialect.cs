@@ -76,4 +76,60 @@ internal sealed class AnthropicMessagesDialect : LlmDialect
 
     public override ReadOnlySpan<byte> StreamCutEvent =>
         "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"the upstream stream ended before message_stop\"}}\n\n"u8;
+
+    public override string SideCallPath => "/v1/messages";
+
+    // The version the client speaks when it speaks Anthropic's API; else the one the side calls were written for.
+    public override void AddSideCallHeaders(HttpRequestMessage message, IHeaderDictionary? client) =>
+        message.Headers.TryAddWithoutValidation("anthropic-version", client?["anthropic-version"] is { Count: 1 } version ? version[0] : "2023-06-01");
+
+    /// <summary>The schema as the only tool, forced with <c>tool_choice</c>; <c>max_tokens</c> is required.</summary>
+    public override void WriteStructuredRequest(Utf8JsonWriter writer, string system, string user, string tool, string toolDescription, Action<Utf8JsonWriter, int> schema, int count)
+    {
+        // Enough for a question with its options; an answer needs a few tokens.
+        writer.WriteNumber("max_tokens"u8, 1024);
+        writer.WriteString("system"u8, system);
+        writer.WriteStartArray("messages"u8);
+        WriteMessage(writer, "user", user);
+        writer.WriteEndArray();
+        writer.WriteStartArray("tools"u8);
+        writer.WriteStartObject();
+        writer.WriteString("name"u8, tool);
+        writer.WriteString("description"u8, toolDescription);
+        writer.WriteStartObject("input_schema"u8);
+        schema(writer, count);
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+        writer.WriteEndArray();
+        writer.WriteStartObject("tool_choice"u8);
+        writer.WriteString("type"u8, "tool"u8);
+        writer.WriteString("name"u8, tool);
+        writer.WriteEndObject();
+    }
+
+    /// <summary>The <c>input</c> of the forced <c>tool_use</c> block (or, from a server that ignores tools, a text block that is JSON).</summary>
+    public override string? StructuredReply(JsonElement root, string tool)
+    {
+        if (!root.TryGetProperty("content"u8, out var blocks) || blocks.ValueKind != JsonValueKind.Array)
+        {
+            return null;
+        }
+
+        string? json = null;
+        foreach (var block in blocks.EnumerateArray())
+        {
+            var type = block.TryGetProperty("type"u8, out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            if (type == "tool_use" && block.TryGetProperty("name"u8, out var name) && name.ValueEquals(tool) && block.TryGetProperty("input"u8, out var input))
+            {
+                return input.GetRawText();
+            }
+
+            if (type == "text" && json is null && block.TryGetProperty("text"u8, out var text) && text.ValueKind == JsonValueKind.String)
+            {
+                json = text.GetString();
+            }
+        }
+
+        return json;
+    }
 }

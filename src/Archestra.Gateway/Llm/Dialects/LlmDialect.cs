@@ -26,6 +26,9 @@ internal abstract class LlmDialect
     public static LlmDialect For(LlmProviderKind kind, string? rest) =>
         kind == LlmProviderKind.Anthropic ? AnthropicMessages : rest == "responses" ? OpenAiResponses : OpenAiChat;
 
+    /// <summary>The dialect the proxy's own side calls (the dual-LLM quarantine) speak to a provider: chat completions or messages.</summary>
+    public static LlmDialect ForSideCalls(LlmProviderKind kind) => kind == LlmProviderKind.Anthropic ? AnthropicMessages : OpenAiChat;
+
     public static LlmDialect Of(LlmApi api) => api switch
     {
         LlmApi.Responses => OpenAiResponses,
@@ -108,4 +111,32 @@ internal abstract class LlmDialect
     /// (SDKs raise it); empty when the client's connection is aborted instead.
     /// </summary>
     public virtual ReadOnlySpan<byte> StreamCutEvent => default;
+
+    // ---- The proxy's own structured side calls (the dual-LLM quarantine; see ForSideCalls) ----
+
+    /// <summary>The path of a generation request under the provider's base URL.</summary>
+    public virtual string SideCallPath => throw new NotSupportedException($"{GetType().Name} makes no side calls");
+
+    /// <summary>Adds what a side call needs besides its key (Anthropic: the API version, the client's own when it sent one).</summary>
+    public virtual void AddSideCallHeaders(HttpRequestMessage message, IHeaderDictionary? client)
+    {
+    }
+
+    /// <summary>
+    /// Writes, after <c>model</c>, a non-streamed request whose reply must follow the JSON schema <paramref name="schema"/>
+    /// writes (with <paramref name="count"/>): the system and user text, and the API's way to force the schema.
+    /// </summary>
+    public virtual void WriteStructuredRequest(Utf8JsonWriter writer, string system, string user, string tool, string toolDescription, Action<Utf8JsonWriter, int> schema, int count) =>
+        throw new NotSupportedException($"{GetType().Name} makes no side calls");
+
+    /// <summary>The JSON text of a structured reply (see <see cref="WriteStructuredRequest"/>); null when it carries none.</summary>
+    public virtual string? StructuredReply(JsonElement root, string tool) => throw new NotSupportedException($"{GetType().Name} makes no side calls");
+
+    protected static void WriteMessage(Utf8JsonWriter writer, string role, string content)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("role"u8, role);
+        writer.WriteString("content"u8, content);
+        writer.WriteEndObject();
+    }
 }

@@ -106,6 +106,35 @@ internal sealed class OpenAiChatDialect : OpenAiDialect
 
     // "tool" is the role value; "function" the legacy role.
     public override bool HasResultMarker(ReadOnlySpan<byte> body) => body.IndexOf("\"tool\""u8) >= 0 || body.IndexOf("\"function\""u8) >= 0;
+
+    public override string SideCallPath => "/chat/completions";
+
+    /// <summary><c>response_format</c> with a strict <c>json_schema</c> (Structured Outputs).</summary>
+    public override void WriteStructuredRequest(Utf8JsonWriter writer, string system, string user, string tool, string toolDescription, Action<Utf8JsonWriter, int> schema, int count)
+    {
+        writer.WriteStartArray("messages"u8);
+        WriteMessage(writer, "system", system);
+        WriteMessage(writer, "user", user);
+        writer.WriteEndArray();
+        writer.WriteStartObject("response_format"u8);
+        writer.WriteString("type"u8, "json_schema"u8);
+        writer.WriteStartObject("json_schema"u8);
+        writer.WriteString("name"u8, tool);
+        writer.WriteBoolean("strict"u8, true);
+        writer.WriteStartObject("schema"u8);
+        schema(writer, count);
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+    }
+
+    /// <summary><c>choices[0].message.content</c>.</summary>
+    public override string? StructuredReply(JsonElement root, string tool) =>
+        root.TryGetProperty("choices"u8, out var choices) && choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0
+        && choices[0].TryGetProperty("message"u8, out var message) && message.ValueKind == JsonValueKind.Object
+        && message.TryGetProperty("content"u8, out var content) && content.ValueKind == JsonValueKind.String
+            ? content.GetString()
+            : null;
 }
 
 /// <summary>OpenAI <c>POST /responses</c>: usage always comes in the final <c>response.completed</c> event.</summary>
