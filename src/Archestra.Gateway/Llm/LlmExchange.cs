@@ -241,7 +241,6 @@ internal sealed partial class LlmExchange : IDisposable
             return true;
         }
 
-        var api = Api;
         var body = _body.AsMemory(0, _length);
         var config = Profile.Config;
         var edits = new LlmBodyEdits();
@@ -263,7 +262,7 @@ internal sealed partial class LlmExchange : IDisposable
             }
             else if (decision.Verdict == ResultVerdict.SanitizeWithDualLlm && config.DualLlm is { } dual)
             {
-                var job = new LlmProxy.SanitizeJob(Profile, dual, Upstream, dual.MainModel ?? Body.Model ?? "", api, body, result with { Tool = ToolLabel(result) }, Context.Request);
+                var job = new LlmProxy.SanitizeJob(Profile, dual, Upstream, dual.MainModel ?? Body.Model ?? "", Dialect, body, result with { Tool = ToolLabel(result) }, Context.Request);
                 (sanitizing ??= []).Add((i, _proxy.SanitizeAsync(job, Aborted)));
             }
             else if (config.Toon && LlmToonResults.Convert(body.Span, result.ContentStart, result.ContentEnd, result.ContentIsString, edits) > 0)

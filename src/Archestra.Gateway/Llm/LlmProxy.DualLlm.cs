@@ -31,7 +31,7 @@ internal sealed partial class LlmProxy
         DualLlmConfig Config,
         LlmUpstream Main,
         string MainModel,
-        LlmApi Api,
+        LlmDialect Dialect,
         ReadOnlyMemory<byte> Body,
         LlmToolResult Result,
         HttpRequest Client);
@@ -56,7 +56,7 @@ internal sealed partial class LlmProxy
             return (DualLlmProtocol.Withheld(result.Tool, $"the quarantine provider '{job.Config.Provider}' is not configured"), false);
         }
 
-        var task = DualLlmContext.Read(job.Main.Kind, job.Api == LlmApi.Responses, job.Body.Span, result.Tool, result.CallId);
+        var task = DualLlmContext.Read(job.Dialect, job.Body.Span, result.Tool, result.CallId);
         var raw = DualLlmContext.ResultText(content.Span, result.ContentIsString);
         var rounds = new List<DualLlmRound>(job.Config.MaxRounds);
         while (rounds.Count < job.Config.MaxRounds)

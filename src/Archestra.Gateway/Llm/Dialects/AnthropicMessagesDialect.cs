@@ -70,6 +70,28 @@ internal sealed class AnthropicMessagesDialect : LlmDialect
 
     public override bool HasResultMarker(ReadOnlySpan<byte> body) => body.IndexOf("tool_result"u8) >= 0;
 
+    public override bool IsResultOf(JsonElement item, string callId) => Block(item, "tool_result", "tool_use_id"u8, callId).ValueKind != JsonValueKind.Undefined;
+
+    public override string? CallArguments(JsonElement item, string callId) =>
+        Block(item, "tool_use", "id"u8, callId) is { ValueKind: JsonValueKind.Object } block && block.TryGetProperty("input"u8, out var input) ? input.GetRawText() : null;
+
+    /// <summary>The block of a message's <c>content</c> of <paramref name="type"/> whose <paramref name="idKey"/> is <paramref name="id"/>; default when none.</summary>
+    private static JsonElement Block(JsonElement item, string type, ReadOnlySpan<byte> idKey, string id)
+    {
+        if (item.TryGetProperty("content"u8, out var blocks) && blocks.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var block in blocks.EnumerateArray())
+            {
+                if (block.ValueKind == JsonValueKind.Object && Str(block, "type"u8) == type && Str(block, idKey) == id)
+                {
+                    return block;
+                }
+            }
+        }
+
+        return default;
+    }
+
     public override bool IsToken(LlmJsonScanner scanner) => scanner.EventType == LlmEventType.Token;
 
     public override string StreamEndedEarly => "the stream ended without its final event";

@@ -89,6 +89,12 @@ internal abstract class LlmDialect
     /// <summary>True unless the body cannot hold a tool result: none of the API's markers occurs (unescaped).</summary>
     public abstract bool HasResultMarker(ReadOnlySpan<byte> body);
 
+    /// <summary>True for the history item (a DOM, for the dual-LLM context) that carries the result of call <paramref name="callId"/>.</summary>
+    public abstract bool IsResultOf(JsonElement item, string callId);
+
+    /// <summary>The arguments of call <paramref name="callId"/> when this history item made it; else null.</summary>
+    public abstract string? CallArguments(JsonElement item, string callId);
+
     // ---- The API's bodies and streams ----
 
     /// <summary>The proxy adds <c>stream_options.include_usage</c> to streamed requests (only chat completions has it).</summary>
@@ -131,6 +137,9 @@ internal abstract class LlmDialect
 
     /// <summary>The JSON text of a structured reply (see <see cref="WriteStructuredRequest"/>); null when it carries none.</summary>
     public virtual string? StructuredReply(JsonElement root, string tool) => throw new NotSupportedException($"{GetType().Name} makes no side calls");
+
+    protected static string? Str(JsonElement element, ReadOnlySpan<byte> name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
     protected static void WriteMessage(Utf8JsonWriter writer, string role, string content)
     {

@@ -107,6 +107,26 @@ internal sealed class OpenAiChatDialect : OpenAiDialect
     // "tool" is the role value; "function" the legacy role.
     public override bool HasResultMarker(ReadOnlySpan<byte> body) => body.IndexOf("\"tool\""u8) >= 0 || body.IndexOf("\"function\""u8) >= 0;
 
+    public override bool IsResultOf(JsonElement item, string callId) => Str(item, "role"u8) == "tool" && Str(item, "tool_call_id"u8) == callId;
+
+    /// <summary>An assistant message's <c>tool_calls[*].function.arguments</c>.</summary>
+    public override string? CallArguments(JsonElement item, string callId)
+    {
+        if (item.TryGetProperty("tool_calls"u8, out var calls) && calls.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var call in calls.EnumerateArray())
+            {
+                if (call.ValueKind == JsonValueKind.Object && Str(call, "id"u8) == callId
+                    && call.TryGetProperty("function"u8, out var function) && function.ValueKind == JsonValueKind.Object)
+                {
+                    return Str(function, "arguments"u8);
+                }
+            }
+        }
+
+        return null;
+    }
+
     public override string SideCallPath => "/chat/completions";
 
     /// <summary><c>response_format</c> with a strict <c>json_schema</c> (Structured Outputs).</summary>
@@ -151,4 +171,9 @@ internal sealed class OpenAiResponsesDialect : OpenAiDialect
     public override string ResultContentError(string at, bool functionMessage) => $"{at}.output must be a string or an array of content parts";
 
     public override bool HasResultMarker(ReadOnlySpan<byte> body) => body.IndexOf("_call_output"u8) >= 0;
+
+    public override bool IsResultOf(JsonElement item, string callId) => Str(item, "type"u8) == "function_call_output" && Str(item, "call_id"u8) == callId;
+
+    public override string? CallArguments(JsonElement item, string callId) =>
+        Str(item, "type"u8) == "function_call" && Str(item, "call_id"u8) == callId ? Str(item, "arguments"u8) : null;
 }
