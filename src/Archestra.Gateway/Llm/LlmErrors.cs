@@ -81,6 +81,6 @@ internal static class LlmErrors
         response.StatusCode = map.Status;
         response.ContentType = "application/json";
         await using var writer = new Utf8JsonWriter(response.Body);
-        dialect.WriteError(writer, response, error, map, message);
+        dialect.WriteError(writer, response, error, message);
     }
 }

@@ -178,7 +178,10 @@ internal sealed partial class LlmExchange
         }
     }
 
-    /// <summary>A JSON answer to a request that offered tools: read whole (tool calls are decided on the whole call), rewritten when a call is refused.</summary>
+    /// <summary>
+    /// A JSON answer to a request that offered tools: read whole (tool calls are decided on the whole call), rewritten
+    /// when a call is refused.
+    /// </summary>
     private async Task RelayGuardedBodyAsync(Stream upstream, HttpResponse response, CancellationToken cancellationToken)
     {
         var buffer = BytePool.Rent(InitialBufferSize);

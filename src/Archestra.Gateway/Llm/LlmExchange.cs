@@ -110,7 +110,8 @@ internal sealed partial class LlmExchange : IDisposable
         // 5. Account: metrics, budgets and the audit row of every generation request, however it ended.
         if (Endpoint == LlmEndpoint.Generation)
         {
-            _proxy.Record(new LlmProxy.Interaction(Profile.Name, Upstream.Name, Dialect, Body.Model ?? "", RoutedModel, Scanner, Forwarded, Status, Error, Start, FirstToken, Guard));
+            _proxy.Record(new LlmProxy.Interaction(
+                Profile.Name, Upstream.Name, Dialect, Body.Model ?? "", RoutedModel, Scanner, Forwarded, Status, Error, Start, FirstToken, Guard));
         }
     }
 
@@ -121,7 +122,8 @@ internal sealed partial class LlmExchange : IDisposable
         bool tooLarge;
         try
         {
-            (_body, _length, tooLarge) = await RequestBody.ReadAsync(Context.Request.BodyReader, Context.Request.ContentLength, limit, Aborted).ConfigureAwait(false);
+            var request = Context.Request;
+            (_body, _length, tooLarge) = await RequestBody.ReadAsync(request.BodyReader, request.ContentLength, limit, Aborted).ConfigureAwait(false);
         }
         catch (BadHttpRequestException ex)
         {
@@ -262,7 +264,8 @@ internal sealed partial class LlmExchange : IDisposable
             }
             else if (decision.Verdict == ResultVerdict.SanitizeWithDualLlm && config.DualLlm is { } dual)
             {
-                var job = new LlmProxy.SanitizeJob(Profile, dual, Upstream, dual.MainModel ?? Body.Model ?? "", Dialect, body, result with { Tool = ToolLabel(result) }, Context.Request);
+                var job = new LlmProxy.SanitizeJob(
+                    Profile, dual, Upstream, dual.MainModel ?? Body.Model ?? "", Dialect, body, result with { Tool = ToolLabel(result) }, Context.Request);
                 (sanitizing ??= []).Add((i, _proxy.SanitizeAsync(job, Aborted)));
             }
             else if (config.Toon && LlmToonResults.Convert(body.Span, result.ContentStart, result.ContentEnd, result.ContentIsString, edits) > 0)

@@ -22,7 +22,8 @@ public sealed class StreamLineEndTests(LlmProxyFixture fixture) : IClassFixture<
         using var http = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, fixture.OpenAiBase() + "/chat/completions")
         {
-            Content = new StringContent($$"""{"model":"{{model}}","stream":true,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"),
+            Content = new StringContent(
+                $$"""{"model":"{{model}}","stream":true,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"),
         };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", LlmProxyFixture.VirtualKey);
         using var response = await http.SendAsync(request, Ct);
@@ -46,7 +47,8 @@ public sealed class StreamLineEndTests(LlmProxyFixture fixture) : IClassFixture<
         using var http = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, fixture.AnthropicBase() + "/v1/messages")
         {
-            Content = new StringContent($$"""{"model":"{{model}}","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"),
+            Content = new StringContent(
+                $$"""{"model":"{{model}}","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"),
         };
         request.Headers.Add("x-api-key", LlmProxyFixture.VirtualKey);
         request.Headers.Add("anthropic-version", "2023-06-01");

@@ -47,8 +47,9 @@ internal sealed class AnthropicMessagesDialect : LlmDialect
 
     public override void AddKey(HttpRequestMessage message, string key) => message.Headers.TryAddWithoutValidation("x-api-key", key);
 
-    public override void WriteError(Utf8JsonWriter writer, HttpResponse response, LlmError error, (int Status, string OpenAiType, string? OpenAiCode, string AnthropicType) map, string message)
+    public override void WriteError(Utf8JsonWriter writer, HttpResponse response, LlmError error, string message)
     {
+        var map = LlmErrors.Map(error);
         writer.WriteStartObject();
         writer.WriteString("type"u8, "error"u8);
         writer.WriteStartObject("error"u8);
@@ -70,12 +71,15 @@ internal sealed class AnthropicMessagesDialect : LlmDialect
 
     public override bool HasResultMarker(ReadOnlySpan<byte> body) => body.IndexOf("tool_result"u8) >= 0;
 
-    public override bool IsResultOf(JsonElement item, string callId) => Block(item, "tool_result", "tool_use_id"u8, callId).ValueKind != JsonValueKind.Undefined;
+    public override bool IsResultOf(JsonElement item, string callId) =>
+        Block(item, "tool_result", "tool_use_id"u8, callId).ValueKind != JsonValueKind.Undefined;
 
     public override string? CallArguments(JsonElement item, string callId) =>
-        Block(item, "tool_use", "id"u8, callId) is { ValueKind: JsonValueKind.Object } block && block.TryGetProperty("input"u8, out var input) ? input.GetRawText() : null;
+        Block(item, "tool_use", "id"u8, callId) is { ValueKind: JsonValueKind.Object } block && block.TryGetProperty("input"u8, out var input)
+            ? input.GetRawText()
+            : null;
 
-    /// <summary>The block of a message's <c>content</c> of <paramref name="type"/> whose <paramref name="idKey"/> is <paramref name="id"/>; default when none.</summary>
+    /// <summary>The <paramref name="type"/> block of a message's <c>content</c> whose <paramref name="idKey"/> is <paramref name="id"/>; default when none.</summary>
     private static JsonElement Block(JsonElement item, string type, ReadOnlySpan<byte> idKey, string id)
     {
         if (item.TryGetProperty("content"u8, out var blocks) && blocks.ValueKind == JsonValueKind.Array)
@@ -106,7 +110,8 @@ internal sealed class AnthropicMessagesDialect : LlmDialect
         message.Headers.TryAddWithoutValidation("anthropic-version", client?["anthropic-version"] is { Count: 1 } version ? version[0] : "2023-06-01");
 
     /// <summary>The schema as the only tool, forced with <c>tool_choice</c>; <c>max_tokens</c> is required.</summary>
-    public override void WriteStructuredRequest(Utf8JsonWriter writer, string system, string user, string tool, string toolDescription, Action<Utf8JsonWriter, int> schema, int count)
+    public override void WriteStructuredRequest(
+        Utf8JsonWriter writer, string system, string user, string tool, string toolDescription, Action<Utf8JsonWriter, int> schema, int count)
     {
         // Enough for a question with its options; an answer needs a few tokens.
         writer.WriteNumber("max_tokens"u8, 1024);

@@ -61,10 +61,10 @@ internal abstract class LlmDialect
     public abstract void AddKey(HttpRequestMessage message, string key);
 
     /// <summary>
-    /// Writes an error the proxy answers itself as the provider's error body, so SDKs raise their usual exception;
-    /// <paramref name="map"/> is the error's row of <see cref="LlmErrors.Map"/>.
+    /// Writes an error the proxy answers itself as the provider's error body (its types from <see cref="LlmErrors.Map"/>),
+    /// so SDKs raise their usual exception.
     /// </summary>
-    public abstract void WriteError(Utf8JsonWriter writer, HttpResponse response, LlmError error, (int Status, string OpenAiType, string? OpenAiCode, string AnthropicType) map, string message);
+    public abstract void WriteError(Utf8JsonWriter writer, HttpResponse response, LlmError error, string message);
 
     // ---- The request's history (read by LlmHistory) ----
 
@@ -132,7 +132,8 @@ internal abstract class LlmDialect
     /// Writes, after <c>model</c>, a non-streamed request whose reply must follow the JSON schema <paramref name="schema"/>
     /// writes (with <paramref name="count"/>): the system and user text, and the API's way to force the schema.
     /// </summary>
-    public virtual void WriteStructuredRequest(Utf8JsonWriter writer, string system, string user, string tool, string toolDescription, Action<Utf8JsonWriter, int> schema, int count) =>
+    public virtual void WriteStructuredRequest(
+        Utf8JsonWriter writer, string system, string user, string tool, string toolDescription, Action<Utf8JsonWriter, int> schema, int count) =>
         throw new NotSupportedException($"{GetType().Name} makes no side calls");
 
     /// <summary>The JSON text of a structured reply (see <see cref="WriteStructuredRequest"/>); null when it carries none.</summary>

@@ -44,8 +44,9 @@ internal abstract class OpenAiDialect : LlmDialect
     public override void AddKey(HttpRequestMessage message, string key) =>
         message.Headers.TryAddWithoutValidation("Authorization", string.Concat("Bearer ", key));
 
-    public override void WriteError(Utf8JsonWriter writer, HttpResponse response, LlmError error, (int Status, string OpenAiType, string? OpenAiCode, string AnthropicType) map, string message)
+    public override void WriteError(Utf8JsonWriter writer, HttpResponse response, LlmError error, string message)
     {
+        var map = LlmErrors.Map(error);
         if (error == LlmError.Unauthorized)
         {
             response.Headers.WWWAuthenticate = "Bearer realm=\"archestra\"";
@@ -130,7 +131,8 @@ internal sealed class OpenAiChatDialect : OpenAiDialect
     public override string SideCallPath => "/chat/completions";
 
     /// <summary><c>response_format</c> with a strict <c>json_schema</c> (Structured Outputs).</summary>
-    public override void WriteStructuredRequest(Utf8JsonWriter writer, string system, string user, string tool, string toolDescription, Action<Utf8JsonWriter, int> schema, int count)
+    public override void WriteStructuredRequest(
+        Utf8JsonWriter writer, string system, string user, string tool, string toolDescription, Action<Utf8JsonWriter, int> schema, int count)
     {
         writer.WriteStartArray("messages"u8);
         WriteMessage(writer, "system", system);
