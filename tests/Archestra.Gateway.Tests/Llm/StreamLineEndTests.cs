@@ -19,18 +19,12 @@ public sealed class StreamLineEndTests(LlmProxyFixture fixture) : IClassFixture<
     public async Task A_chat_stream_with_CR_or_CRLF_line_ends_reaches_a_client_that_did_not_ask_for_usage_as_asked_and_its_usage_is_counted(string lineEnd)
     {
         var model = "gpt-4o-eol-" + lineEnd;
-        using var http = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, fixture.OpenAiBase() + "/chat/completions")
-        {
-            Content = new StringContent(
-                $$"""{"model":"{{model}}","stream":true,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", LlmProxyFixture.VirtualKey);
-        using var response = await http.SendAsync(request, Ct);
+        var (status, body) = await PostAsync(new Uri(fixture.OpenAiBase() + "/chat/completions"),
+            $$"""{"model":"{{model}}","stream":true,"messages":[{"role":"user","content":"hi"}]}""",
+            static headers => headers.Authorization = new AuthenticationHeaderValue("Bearer", LlmProxyFixture.VirtualKey));
 
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var expected = FakeProvider.OpenAiStream(model, includeUsage: false).Replace("\n", Eol(lineEnd), StringComparison.Ordinal);
-        Assert.Equal(expected, await response.Content.ReadAsStringAsync(Ct));
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(FakeProvider.OpenAiStream(model, includeUsage: false).Replace("\n", Eol(lineEnd), StringComparison.Ordinal), body);
 
         var row = Assert.Single(await fixture.AuditAsync(model));
         Assert.Equal(("ok", FakeProvider.UsedModel(model)), (row.Status, row.UsedModel));
@@ -44,18 +38,16 @@ public sealed class StreamLineEndTests(LlmProxyFixture fixture) : IClassFixture<
     public async Task A_messages_stream_with_CR_or_CRLF_line_ends_reaches_the_client_byte_for_byte_and_its_usage_is_counted(string lineEnd)
     {
         var model = "claude-eol-" + lineEnd;
-        using var http = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, fixture.AnthropicBase() + "/v1/messages")
-        {
-            Content = new StringContent(
-                $$"""{"model":"{{model}}","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Add("x-api-key", LlmProxyFixture.VirtualKey);
-        request.Headers.Add("anthropic-version", "2023-06-01");
-        using var response = await http.SendAsync(request, Ct);
+        var (status, body) = await PostAsync(new Uri(fixture.AnthropicBase() + "/v1/messages"),
+            $$"""{"model":"{{model}}","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}""",
+            static headers =>
+            {
+                headers.Add("x-api-key", LlmProxyFixture.VirtualKey);
+                headers.Add("anthropic-version", "2023-06-01");
+            });
 
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal(FakeProvider.AnthropicStream().Replace("\n", Eol(lineEnd), StringComparison.Ordinal), await response.Content.ReadAsStringAsync(Ct));
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(FakeProvider.AnthropicStream().Replace("\n", Eol(lineEnd), StringComparison.Ordinal), body);
 
         var row = Assert.Single(await fixture.AuditAsync(model));
         Assert.Equal("ok", row.Status);
@@ -64,4 +56,14 @@ public sealed class StreamLineEndTests(LlmProxyFixture fixture) : IClassFixture<
     }
 
     private static string Eol(string name) => name == "cr" ? "\r" : "\r\n";
+
+    /// <summary>Posts a JSON body the way a client without an SDK would, and reads the whole answer as text.</summary>
+    private static async Task<(HttpStatusCode Status, string Body)> PostAsync(Uri url, string json, Action<HttpRequestHeaders> authorize)
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        authorize(request.Headers);
+        using var response = await http.SendAsync(request, Ct);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync(Ct));
+    }
 }
