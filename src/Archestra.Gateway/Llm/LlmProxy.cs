@@ -5,7 +5,6 @@ using Archestra.Gateway.Core;
 using Archestra.Gateway.Llm.Dialects;
 using Archestra.Gateway.Security;
 using Archestra.Gateway.Storage;
-using Archestra.Runtime.Http;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
-using Archestra.Gateway.Llm.Dialects;
 using Archestra.Policy;
 using Archestra.Runtime.JsonRpc;
 

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text.Json;
-using Archestra.Gateway.Llm.Dialects;
 using Archestra.Policy;
 using Archestra.Runtime.JsonRpc;
 
