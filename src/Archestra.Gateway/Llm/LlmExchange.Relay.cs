@@ -17,10 +17,10 @@ namespace Archestra.Gateway.Llm;
 /// </summary>
 internal sealed partial class LlmExchange
 {
-    // 16 KB holds a typical SSE event and a typical JSON answer in one read; grows for bigger events.
+    // 16 KB holds a typical JSON answer in one read; a guarded answer read whole grows (SSE events: SseReader's buffer).
     private const int InitialBufferSize = 16 * 1024;
 
-    // An event this large is not an LLM stream we can read; relaying stops rather than growing without bound.
+    // An event (or a guarded JSON answer) this large is not one we can read; relaying stops rather than growing without bound.
     private const int MaxEventBytes = 16 * 1024 * 1024;
 
     // Enough of an upstream error body to say what went wrong in the audit row.
