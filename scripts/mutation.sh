@@ -7,7 +7,7 @@
 # usage: scripts/mutation.sh [policy|llm|all]          (default: all)
 #   policy  src/Archestra.Policy's evaluator (RuleProgram, CompiledCondition, PathState), trust and usage,
 #           by tests/Archestra.Policy.Tests
-#   llm     the LLM proxy's usage and stream readers (LlmJsonScanner, SseFraming, LlmUsage) by OpenAiProxyTests and
+#   llm     the LLM proxy's usage and stream readers (LlmJsonScanner, LlmExchange.Relay, LlmUsage) by OpenAiProxyTests and
 #           AnthropicProxyTests in tests/Archestra.Gateway.Tests (real Kestrel, the official SDKs, the fake providers)
 # Environment:
 #   MUTATE="glob ..."        replaces the target's files to mutate (globs relative to the mutated project)
@@ -60,7 +60,7 @@ case $target in
   llm | all)
     run llm tests/Archestra.Gateway.Tests Archestra.Gateway.csproj \
       "FullyQualifiedName~Archestra.Gateway.Tests.Llm.OpenAiProxyTests|FullyQualifiedName~Archestra.Gateway.Tests.Llm.AnthropicProxyTests" \
-      "**/Llm/LlmJsonScanner.cs" "**/Llm/SseFraming.cs" "**/Llm/LlmUsage.cs"
+      "**/Llm/LlmJsonScanner.cs" "**/Llm/LlmExchange.Relay.cs" "**/Llm/LlmUsage.cs"
     ;;&
   policy | all)
     run policy tests/Archestra.Policy.Tests Archestra.Policy.csproj "" \

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Llm;
+using Archestra.Gateway.Llm.Dialects;
 using Archestra.Policy;
 using BenchmarkDotNet.Attributes;
 
@@ -45,10 +46,10 @@ public class LlmHistoryBenchmarks
     }
 
     [Benchmark]
-    public bool NoToolResults() => LlmConversation.TryEvaluate(_policies, LlmProviderKind.OpenAi, LlmApi.ChatCompletions, _plain, out _, out _);
+    public bool NoToolResults() => LlmConversation.TryEvaluate(_policies, LlmDialect.OpenAiChat, _plain, out _, out _);
 
     [Benchmark]
-    public bool FourToolResults() => LlmConversation.TryEvaluate(_policies, LlmProviderKind.OpenAi, LlmApi.ChatCompletions, _withResults, out _, out _);
+    public bool FourToolResults() => LlmConversation.TryEvaluate(_policies, LlmDialect.OpenAiChat, _withResults, out _, out _);
 
     [Benchmark]
     public int ReaderFloor()

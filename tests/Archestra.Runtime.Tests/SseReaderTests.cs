@@ -101,6 +101,73 @@ public class SseReaderTests
         await Assert.ThrowsAsync<InvalidDataException>(() => ReadAllAsync($"data: {new string('x', 5000)}\n\n", maxEventBytes: 1000));
     }
 
+    /// <summary>Reads with keepRaw: each event's raw bytes, its data and the data's offset in the raw bytes.</summary>
+    private static async Task<List<(string Raw, string Data, int DataOffset)>> ReadRawAsync(string text, bool oneByteAtATime)
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
+        Stream stream = oneByteAtATime ? new TrickleStream(bytes) : new MemoryStream(bytes);
+        using var reader = new SseReader(stream, 1 << 20, keepRaw: true);
+        var events = new List<(string, string, int)>();
+        while (await reader.ReadEventAsync(TestContext.Current.CancellationToken))
+        {
+            do
+            {
+                events.Add((Encoding.UTF8.GetString(reader.RawEvent), Encoding.UTF8.GetString(reader.Data), reader.DataOffset));
+            }
+            while (reader.TryReadBufferedEvent());
+        }
+
+        return events;
+    }
+
+    [Theory]
+    [InlineData("\n")]
+    [InlineData("\r\n")]
+    [InlineData("\r")]
+    public async Task With_keep_raw_the_raw_events_are_the_stream_byte_for_byte_whatever_the_line_ends_and_the_reads(string eol)
+    {
+        var text = string.Join(eol, ": ping", "", "event: delta", "data: {\"a\":1}", "", "data: one", "data: two", "", "", "data: last", "", "");
+        foreach (var trickle in new[] { false, true })
+        {
+            var events = await ReadRawAsync(text, trickle);
+            Assert.Equal(text, string.Concat(events.Select(static e => e.Raw)));
+
+            // Every blank line dispatches: the comment-only event with empty data, and the extra blank line on its own.
+            Assert.Equal(["", "{\"a\":1}", "one\ntwo", "last"], events.Where(static e => e.Raw.Trim('\r', '\n').Length > 0).Select(static e => e.Data));
+            Assert.Contains(events, static e => e.Raw.Trim('\r', '\n').Length == 0);
+            foreach (var (raw, data, offset) in events)
+            {
+                if (offset >= 0)
+                {
+                    Assert.Equal(data, raw.Substring(offset, data.Length));
+                }
+            }
+
+            Assert.Equal(-1, events.Single(static e => e.Data == "one\ntwo").DataOffset);
+        }
+    }
+
+    [Fact]
+    public async Task With_keep_raw_the_LF_of_a_CRLF_that_arrives_after_its_blank_line_is_still_relayed()
+    {
+        // One byte per read: the CR ends the blank line (the event is dispatched) before the LF is read.
+        var events = await ReadRawAsync("data: a\r\n\r\n", oneByteAtATime: true);
+        Assert.Equal("data: a\r\n\r\n", string.Concat(events.Select(static e => e.Raw)));
+        Assert.Equal("a", events[0].Data);
+    }
+
+    [Fact]
+    public async Task Without_keep_raw_events_without_data_are_still_not_dispatched_and_no_raw_bytes_are_kept()
+    {
+        var bytes = Encoding.UTF8.GetBytes(": ping\n\ndata: x\n\n");
+        using var reader = new SseReader(new MemoryStream(bytes), 1 << 20);
+        Assert.True(await reader.ReadEventAsync(TestContext.Current.CancellationToken));
+        Assert.Equal("x", Encoding.UTF8.GetString(reader.Data));
+        Assert.True(reader.RawEvent.IsEmpty);
+        Assert.Equal(-1, reader.DataOffset);
+        Assert.False(await reader.ReadEventAsync(TestContext.Current.CancellationToken));
+    }
+
     /// <summary>Returns one byte per read, like a slow network.</summary>
     private sealed class TrickleStream(byte[] data) : Stream
     {

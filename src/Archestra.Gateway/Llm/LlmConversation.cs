@@ -1,5 +1,5 @@
 using System.Buffers;
-using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Llm.Dialects;
 using Archestra.Policy;
 
 namespace Archestra.Gateway.Llm;
@@ -50,12 +50,12 @@ internal sealed class LlmConversation
     public bool IsTrusted => TaintedBy is null;
 
     /// <summary>Reads and evaluates the tool results of <paramref name="body"/>; false with a message when the history is malformed.</summary>
-    public static bool TryEvaluate(ProfilePolicies policies, LlmProviderKind kind, LlmApi api, ReadOnlySpan<byte> body, out LlmConversation conversation, out string? error)
+    public static bool TryEvaluate(ProfilePolicies policies, LlmDialect dialect, ReadOnlySpan<byte> body, out LlmConversation conversation, out string? error)
     {
         var results = new List<LlmToolResult>();
         var evaluated = new List<LlmEvaluatedResult>();
         conversation = new LlmConversation(policies, evaluated);
-        if (!LlmHistory.TryRead(kind, api, body, results, out error))
+        if (!LlmHistory.TryRead(dialect, body, results, out error))
         {
             return false;
         }

@@ -88,9 +88,4 @@ internal sealed record LlmCosts(PriceTable Prices, LimitSet Limits, Optimization
             root.TryGetProperty("hasTools", out var tools) && tools.ValueKind is JsonValueKind.True or JsonValueKind.False ? tools.GetBoolean() : null,
             root.TryGetProperty("requestedModel", out var model) && model.ValueKind == JsonValueKind.String ? model.GetString() : null);
     }
-
-    /// <summary>The provider's usage in the normalised billing buckets of <see cref="Usage"/>.</summary>
-    public static Usage ToUsage(LlmProviderKind kind, in LlmUsage usage) => kind == LlmProviderKind.OpenAi
-        ? Usage.FromOpenAi(usage.Input, usage.Output, usage.CachedDetail, usage.Reasoning)
-        : Usage.FromAnthropic(usage.Input, usage.Output, usage.CacheRead, usage.CacheCreation);
 }

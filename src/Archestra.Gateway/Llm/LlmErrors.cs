@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Llm.Dialects;
 using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Llm;
@@ -32,9 +32,8 @@ internal enum LlmError
 }
 
 /// <summary>
-/// Writes proxy errors in the provider's own error JSON, so SDKs raise their usual exception for the status:
-/// OpenAI <c>{"error":{"message","type","param","code"}}</c> (API reference, "Error codes") and Anthropic
-/// <c>{"type":"error","error":{"type","message"}}</c> (docs "Errors"). The one place that maps an error to its status.
+/// Errors the proxy answers itself: the one place that maps an error to its status and to the provider's error types;
+/// the body is written in the request's dialect (<see cref="LlmDialect.WriteError"/>), so SDKs raise their usual exception.
 /// </summary>
 internal static class LlmErrors
 {
@@ -69,54 +68,19 @@ internal static class LlmErrors
         _ => "bad_request",
     };
 
-    public static async Task WriteAsync(HttpContext context, LlmProviderKind kind, LlmError error, string message)
+    /// <summary>Answers <paramref name="error"/> with its status and the body of the request's dialect.</summary>
+    public static async Task WriteAsync(HttpContext context, LlmDialect dialect, LlmError error, string message)
     {
-        var (status, openAiType, openAiCode, anthropicType) = Map(error);
+        var map = Map(error);
         var response = context.Response;
         if (response.HasStarted)
         {
             return;
         }
 
-        response.StatusCode = status;
+        response.StatusCode = map.Status;
         response.ContentType = "application/json";
-        if (error == LlmError.Unauthorized && kind == LlmProviderKind.OpenAi)
-        {
-            response.Headers.WWWAuthenticate = "Bearer realm=\"archestra\"";
-        }
-
-        await using var w = new Utf8JsonWriter(response.Body);
-        w.WriteStartObject();
-        if (kind == LlmProviderKind.OpenAi)
-        {
-            w.WriteStartObject("error"u8);
-            w.WriteString("message"u8, message);
-            w.WriteString("type"u8, openAiType);
-            w.WriteNull("param"u8);
-            if (openAiCode is null)
-            {
-                w.WriteNull("code"u8);
-            }
-            else
-            {
-                w.WriteString("code"u8, openAiCode);
-            }
-
-            w.WriteEndObject();
-        }
-        else
-        {
-            w.WriteString("type"u8, "error"u8);
-            w.WriteStartObject("error"u8);
-            w.WriteString("type"u8, anthropicType);
-            w.WriteString("message"u8, message);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndObject();
+        await using var writer = new Utf8JsonWriter(response.Body);
+        dialect.WriteError(writer, response, error, message);
     }
-
-    /// <summary>Anthropic's documented in-stream error event, sent when the upstream stream breaks after the headers went out.</summary>
-    public static ReadOnlySpan<byte> AnthropicStreamCut =>
-        "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"the upstream stream ended before message_stop\"}}\n\n"u8;
 }

@@ -2,7 +2,6 @@ using System.Collections.Frozen;
 using System.Globalization;
 using System.Net;
 using System.Runtime.ExceptionServices;
-using Archestra.Gateway.Configuration;
 using Microsoft.AspNetCore.Http;
 using Polly;
 using Polly.CircuitBreaker;
@@ -53,7 +52,8 @@ internal sealed partial class LlmExchange
                 return null;
             case OperationCanceledException when cancellationToken.IsCancellationRequested:
                 Log.UpstreamTimeout(_proxy.Logger, Upstream.Name, Upstream.Config.Timeout.TotalSeconds);
-                await FailAsync(LlmError.UpstreamTimeout, $"The provider '{Upstream.Name}' did not answer within {Upstream.Config.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s{AfterRetries()}.").ConfigureAwait(false);
+                var seconds = Upstream.Config.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture);
+                await FailAsync(LlmError.UpstreamTimeout, $"The provider '{Upstream.Name}' did not answer within {seconds} s{AfterRetries()}.").ConfigureAwait(false);
                 return null;
             case BrokenCircuitException:
                 await FailCircuitOpenAsync().ConfigureAwait(false);
@@ -61,7 +61,8 @@ internal sealed partial class LlmExchange
             case HttpRequestException or OperationCanceledException:
                 var detail = LlmResilience.Describe(outcome);
                 Log.UpstreamUnreachable(_proxy.Logger, Upstream.Name, detail);
-                await FailAsync(LlmError.UpstreamUnreachable, $"The provider '{Upstream.Name}' could not be reached{AfterRetries()}: {detail}").ConfigureAwait(false);
+                await FailAsync(LlmError.UpstreamUnreachable, $"The provider '{Upstream.Name}' could not be reached{AfterRetries()}: {detail}")
+                    .ConfigureAwait(false);
                 return null;
             default:
                 ExceptionDispatchInfo.Throw(outcome.Exception);
@@ -73,7 +74,8 @@ internal sealed partial class LlmExchange
     {
         _attempts++;
         var key = Upstream.KeysFor(Profile.PassThrough)[0];
-        return key.Breaker.ExecuteOutcomeAsync(static (ctx, state) => state.Exchange.SendOnceAsync(state.Key, ctx.CancellationToken), context, (Exchange: this, Key: key));
+        return key.Breaker.ExecuteOutcomeAsync(
+            static (ctx, state) => state.Exchange.SendOnceAsync(state.Key, ctx.CancellationToken), context, (Exchange: this, Key: key));
     }
 
     /// <summary>One attempt: the keys in order, skipping open circuits and moving on after 401, 403 or 429.</summary>
@@ -87,7 +89,8 @@ internal sealed partial class LlmExchange
         {
             var key = keys[i];
             outcome = await key.Breaker.ExecuteOutcomeAsync(
-                static (ctx, state) => state.Exchange.SendOnceAsync(state.Key, ctx.CancellationToken), context, (Exchange: this, Key: key)).ConfigureAwait(false);
+                    static (ctx, state) => state.Exchange.SendOnceAsync(state.Key, ctx.CancellationToken), context, (Exchange: this, Key: key))
+                .ConfigureAwait(false);
             var fallback = outcome.Exception is BrokenCircuitException ? "circuit_open"
                 : outcome.Result?.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden or HttpStatusCode.TooManyRequests
                     ? ((int)outcome.Result.StatusCode).ToString(CultureInfo.InvariantCulture)
@@ -162,7 +165,8 @@ internal sealed partial class LlmExchange
         Context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         var names = keys.Length == 1 ? $"key '{keys[0].Name}'" : $"all {keys.Length} keys";
         return FailAsync(LlmError.CircuitOpen,
-            $"The circuit breaker for provider '{Upstream.Name}' is open ({names}) after repeated failures; it will be tried again at {until.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)} (in {seconds} s).");
+            $"The circuit breaker for provider '{Upstream.Name}' is open ({names}) after repeated failures; "
+            + $"it will be tried again at {until.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)} (in {seconds} s).");
     }
 
     /// <summary>" after N retries (what failed)" when the request was retried; empty otherwise.</summary>
@@ -191,7 +195,8 @@ internal sealed partial class LlmExchange
         foreach (var (name, values) in request.Headers)
         {
             if (s_requestHeadersNotForwarded.Contains(name) || name.StartsWith(':')
-                || (!Profile.PassThrough && (name.Equals("Authorization", StringComparison.OrdinalIgnoreCase) || name.Equals("x-api-key", StringComparison.OrdinalIgnoreCase))))
+                || (!Profile.PassThrough
+                    && (name.Equals("Authorization", StringComparison.OrdinalIgnoreCase) || name.Equals("x-api-key", StringComparison.OrdinalIgnoreCase))))
             {
                 continue;
             }
@@ -208,14 +213,7 @@ internal sealed partial class LlmExchange
 
         if (key is not null)
         {
-            if (Kind == LlmProviderKind.OpenAi)
-            {
-                message.Headers.TryAddWithoutValidation("Authorization", string.Concat("Bearer ", key));
-            }
-            else
-            {
-                message.Headers.TryAddWithoutValidation("x-api-key", key);
-            }
+            Dialect.AddKey(message, key);
         }
 
         return message;

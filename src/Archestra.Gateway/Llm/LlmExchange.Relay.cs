@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Globalization;
-using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Storage;
 using Archestra.Runtime.Buffers;
 using Archestra.Runtime.Http;
@@ -18,10 +17,10 @@ namespace Archestra.Gateway.Llm;
 /// </summary>
 internal sealed partial class LlmExchange
 {
-    // 16 KB holds a typical SSE event and a typical JSON answer in one read; grows for bigger events.
+    // 16 KB holds a typical JSON answer in one read; a guarded answer read whole grows (SSE events: SseReader's buffer).
     private const int InitialBufferSize = 16 * 1024;
 
-    // An event this large is not an LLM stream we can read; relaying stops rather than growing without bound.
+    // An event (or a guarded JSON answer) this large is not one we can read; relaying stops rather than growing without bound.
     private const int MaxEventBytes = 16 * 1024 * 1024;
 
     // Enough of an upstream error body to say what went wrong in the audit row.
@@ -85,11 +84,11 @@ internal sealed partial class LlmExchange
     /// </summary>
     private async Task EndBrokenAnswerAsync(bool stream)
     {
-        if (stream && Kind == LlmProviderKind.Anthropic)
+        if (stream && !Dialect.StreamCutEvent.IsEmpty)
         {
             try
             {
-                Context.Response.BodyWriter.Write(LlmErrors.AnthropicStreamCut);
+                Context.Response.BodyWriter.Write(Dialect.StreamCutEvent);
                 await Context.Response.BodyWriter.FlushAsync(Aborted).ConfigureAwait(false);
                 return;
             }
@@ -179,7 +178,10 @@ internal sealed partial class LlmExchange
         }
     }
 
-    /// <summary>A JSON answer to a request that offered tools: read whole (tool calls are decided on the whole call), rewritten when a call is refused.</summary>
+    /// <summary>
+    /// A JSON answer to a request that offered tools: read whole (tool calls are decided on the whole call), rewritten
+    /// when a call is refused.
+    /// </summary>
     private async Task RelayGuardedBodyAsync(Stream upstream, HttpResponse response, CancellationToken cancellationToken)
     {
         var buffer = BytePool.Rent(InitialBufferSize);
@@ -242,37 +244,20 @@ internal sealed partial class LlmExchange
     /// </summary>
     private async Task RelayEventsAsync(Stream upstream, System.IO.Pipelines.PipeWriter output, CancellationToken cancellationToken)
     {
-        var buffer = BytePool.Rent(InitialBufferSize);
-        var end = 0;
-        var scanFrom = 0;
         var finished = false;
-        try
+        using (var events = new SseReader(upstream, MaxEventBytes, keepRaw: true))
         {
-            while (true)
+            while (await events.ReadEventAsync(cancellationToken).ConfigureAwait(false))
             {
-                if (end == buffer.Length)
-                {
-                    buffer = Grow(buffer, "an SSE event");
-                }
-
-                var n = await upstream.ReadAsync(buffer.AsMemory(end), cancellationToken).ConfigureAwait(false);
-                if (n == 0)
-                {
-                    break;
-                }
-
-                end += n;
-                var pos = 0;
                 var wrote = false;
-                int eventEnd;
-                while ((eventEnd = SseFraming.FindEventEnd(buffer.AsSpan(0, end), scanFrom)) > 0)
+                do
                 {
-                    var evt = buffer.AsSpan(pos, eventEnd - pos);
-                    if (Inspect(evt, ref finished, out var cutStart, out var cutEnd))
+                    var evt = events.RawEvent;
+                    if (Inspect(events, ref finished, out var cutStart, out var cutEnd))
                     {
                         if (Guard is not null)
                         {
-                            RelayGuarded(evt, cutStart, cutEnd, output);
+                            RelayGuarded(evt, events.Data, events.DataOffset, cutStart, cutEnd, output);
                         }
                         else if (cutStart < 0)
                         {
@@ -286,33 +271,19 @@ internal sealed partial class LlmExchange
 
                         wrote = true;
                     }
-
-                    pos = scanFrom = eventEnd;
                 }
+                while (events.TryReadBufferedEvent());
 
                 if (wrote)
                 {
                     await output.FlushAsync(cancellationToken).ConfigureAwait(false);
                 }
-
-                if (pos > 0)
-                {
-                    buffer.AsSpan(pos, end - pos).CopyTo(buffer);
-                    end -= pos;
-                }
-
-                // Resume the search just before the unscanned tail, so a blank line split across reads is found.
-                scanFrom = Math.Max(0, end - 2);
             }
-        }
-        finally
-        {
-            BytePool.Return(buffer);
         }
 
         if (!finished)
         {
-            throw new IOException(Kind == LlmProviderKind.OpenAi ? "the stream ended without data: [DONE]" : "the stream ended without its final event");
+            throw new IOException(Dialect.StreamEndedEarly);
         }
     }
 
@@ -321,31 +292,25 @@ internal sealed partial class LlmExchange
     /// in <paramref name="cutStart"/>..<paramref name="cutEnd"/> (else -1) is left out of what the client sees:
     /// the <c>"usage":null</c> OpenAI adds to every chunk once usage was asked for.
     /// </summary>
-    private bool Inspect(ReadOnlySpan<byte> evt, ref bool finished, out int cutStart, out int cutEnd)
+    private bool Inspect(SseReader events, ref bool finished, out int cutStart, out int cutEnd)
     {
         cutStart = cutEnd = -1;
-        var data = SseFraming.Data(evt, out var multiLine, out var dataOffset);
+        var data = events.Data;
         if (data.IsEmpty)
         {
             return true;
         }
 
-        if (Kind == LlmProviderKind.OpenAi && data.SequenceEqual("[DONE]"u8))
+        if (Dialect.IsDoneMarker(data))
         {
             finished = true;
             return true;
         }
 
-        if (multiLine)
-        {
-            // Several data lines join with LF (WHATWG SSE); providers send one line, so this path is cold.
-            var joined = SseFraming.JoinData(evt);
-            Scanner.ScanDocument(joined);
-        }
-        else
-        {
-            Scanner.ScanDocument(data);
-        }
+        // Several data lines arrive joined with LF (WHATWG SSE); providers send one line.
+        var dataOffset = events.DataOffset;
+        var multiLine = dataOffset < 0;
+        Scanner.ScanDocument(data);
 
         switch (Scanner.EventType)
         {
@@ -362,8 +327,7 @@ internal sealed partial class LlmExchange
                 break;
         }
 
-        var token = Kind == LlmProviderKind.OpenAi && Scanner.ChoicesSeen ? Scanner.ChoicesCount > 0 : Scanner.EventType == LlmEventType.Token;
-        if (token && FirstToken is null)
+        if (FirstToken is null && Dialect.IsToken(Scanner))
         {
             FirstToken = Stopwatch.GetTimestamp();
         }
@@ -412,20 +376,21 @@ internal sealed partial class LlmExchange
         return after < json.Length && json[after] == (byte)',' ? (start, after + 1) : (start, end);
     }
 
-    /// <summary>One event through the guard, without the range the usage handling cut from it.</summary>
-    private void RelayGuarded(ReadOnlySpan<byte> evt, int cutStart, int cutEnd, IBufferWriter<byte> output)
+    /// <summary>One event through the guard, without the range the usage handling cut from it (a range of its one data line).</summary>
+    private void RelayGuarded(ReadOnlySpan<byte> evt, ReadOnlySpan<byte> data, int dataOffset, int cutStart, int cutEnd, IBufferWriter<byte> output)
     {
         if (cutStart < 0)
         {
-            Guard!.Relay(evt, output);
+            Guard!.Relay(evt, data, output);
             return;
         }
 
-        var length = evt.Length - (cutEnd - cutStart);
+        var cut = cutEnd - cutStart;
+        var length = evt.Length - cut;
         var joined = BytePool.Rent(length);
         evt[..cutStart].CopyTo(joined);
         evt[cutEnd..].CopyTo(joined.AsSpan(cutStart));
-        Guard!.Relay(joined.AsSpan(0, length), output);
+        Guard!.Relay(joined.AsSpan(0, length), joined.AsSpan(dataOffset, data.Length - cut), output);
         BytePool.Return(joined);
     }
 }

@@ -1,5 +1,6 @@
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Http;
+using Archestra.Gateway.Llm.Dialects;
 using Archestra.Policy;
 using Archestra.Policy.Llm;
 using Archestra.Runtime.Buffers;
@@ -21,11 +22,11 @@ internal sealed partial class LlmExchange : IDisposable
     private int _length;
 
     /// <summary>Starts the exchange of one request the proxy routed to <paramref name="upstream"/>.</summary>
-    public LlmExchange(LlmProxy proxy, HttpContext context, LlmProviderKind kind, LlmProfile profile, LlmUpstream upstream, LlmEndpoint endpoint, long start)
+    public LlmExchange(LlmProxy proxy, HttpContext context, LlmDialect dialect, LlmProfile profile, LlmUpstream upstream, LlmEndpoint endpoint, long start)
     {
         _proxy = proxy;
         Context = context;
-        Kind = kind;
+        Dialect = dialect;
         Profile = profile;
         Upstream = upstream;
         Endpoint = endpoint;
@@ -34,7 +35,10 @@ internal sealed partial class LlmExchange : IDisposable
 
     public HttpContext Context { get; }
 
-    public LlmProviderKind Kind { get; }
+    /// <summary>The API the request is written in: routes, keys, error bodies, usage and stream facts.</summary>
+    public LlmDialect Dialect { get; }
+
+    public LlmProviderKind Kind => Dialect.Kind;
 
     public LlmProfile Profile { get; }
 
@@ -64,9 +68,7 @@ internal sealed partial class LlmExchange : IDisposable
     private CancellationToken Aborted => Context.RequestAborted;
 
     /// <summary>The generation API the request is written for.</summary>
-    public LlmApi Api => Kind == LlmProviderKind.Anthropic ? LlmApi.Messages
-        : Context.Request.RouteValues["rest"] as string == "responses" ? LlmApi.Responses
-        : LlmApi.ChatCompletions;
+    public LlmApi Api => Dialect.Api;
 
     /// <summary>The tool results of the request with their decisions, and the trust they leave; null before the rules ran.</summary>
     public LlmConversation? Conversation { get; private set; }
@@ -75,8 +77,7 @@ internal sealed partial class LlmExchange : IDisposable
     public LlmToolGuard? Guard { get; private set; }
 
     /// <summary>Only chat completions has <c>stream_options</c>; the Responses API and Anthropic always report usage.</summary>
-    private bool WantsUsage => Kind == LlmProviderKind.OpenAi && Endpoint == LlmEndpoint.Generation
-        && Context.Request.RouteValues["rest"] as string == "chat/completions";
+    private bool WantsUsage => Dialect.AsksForUsage && Endpoint == LlmEndpoint.Generation;
 
     /// <summary>Runs the stages in order; a stage that answers the client itself (a refusal, an error) skips the ones after it but the account.</summary>
     public async Task RunAsync()
@@ -109,7 +110,8 @@ internal sealed partial class LlmExchange : IDisposable
         // 5. Account: metrics, budgets and the audit row of every generation request, however it ended.
         if (Endpoint == LlmEndpoint.Generation)
         {
-            _proxy.Record(new LlmProxy.Interaction(Profile.Name, Upstream.Name, Kind, Body.Model ?? "", RoutedModel, Scanner, Forwarded, Status, Error, Start, FirstToken, Guard));
+            _proxy.Record(new LlmProxy.Interaction(
+                Profile.Name, Upstream.Name, Dialect, Body.Model ?? "", RoutedModel, Scanner, Forwarded, Status, Error, Start, FirstToken, Guard));
         }
     }
 
@@ -120,7 +122,8 @@ internal sealed partial class LlmExchange : IDisposable
         bool tooLarge;
         try
         {
-            (_body, _length, tooLarge) = await RequestBody.ReadAsync(Context.Request.BodyReader, Context.Request.ContentLength, limit, Aborted).ConfigureAwait(false);
+            var request = Context.Request;
+            (_body, _length, tooLarge) = await RequestBody.ReadAsync(request.BodyReader, request.ContentLength, limit, Aborted).ConfigureAwait(false);
         }
         catch (BadHttpRequestException ex)
         {
@@ -210,7 +213,7 @@ internal sealed partial class LlmExchange : IDisposable
     private async Task<bool> EvaluateConversationAsync()
     {
         var policies = _proxy.State.Policies.ForProfile(Profile.Name);
-        if (!LlmConversation.TryEvaluate(policies, Kind, Api, _body.AsSpan(0, _length), out var conversation, out var error))
+        if (!LlmConversation.TryEvaluate(policies, Dialect, _body.AsSpan(0, _length), out var conversation, out var error))
         {
             await FailAsync(LlmError.BadRequest, $"Invalid request: {error}.").ConfigureAwait(false);
             return false;
@@ -219,7 +222,7 @@ internal sealed partial class LlmExchange : IDisposable
         Conversation = conversation;
         if (Profile.ToolGuard && Body.HasTools)
         {
-            Guard = new LlmToolGuard(Kind, Api, conversation);
+            Guard = new LlmToolGuard(Dialect, conversation);
         }
 
         return true;
@@ -240,7 +243,6 @@ internal sealed partial class LlmExchange : IDisposable
             return true;
         }
 
-        var api = Api;
         var body = _body.AsMemory(0, _length);
         var config = Profile.Config;
         var edits = new LlmBodyEdits();
@@ -262,7 +264,8 @@ internal sealed partial class LlmExchange : IDisposable
             }
             else if (decision.Verdict == ResultVerdict.SanitizeWithDualLlm && config.DualLlm is { } dual)
             {
-                var job = new LlmProxy.SanitizeJob(Profile, dual, Upstream, dual.MainModel ?? Body.Model ?? "", api, body, result with { Tool = ToolLabel(result) }, Context.Request);
+                var job = new LlmProxy.SanitizeJob(
+                    Profile, dual, Upstream, dual.MainModel ?? Body.Model ?? "", Dialect, body, result with { Tool = ToolLabel(result) }, Context.Request);
                 (sanitizing ??= []).Add((i, _proxy.SanitizeAsync(job, Aborted)));
             }
             else if (config.Toon && LlmToonResults.Convert(body.Span, result.ContentStart, result.ContentEnd, result.ContentIsString, edits) > 0)
@@ -352,7 +355,7 @@ internal sealed partial class LlmExchange : IDisposable
     {
         Status = LlmErrors.StatusLabel(error);
         Error = message;
-        await LlmErrors.WriteAsync(Context, Kind, error, message).ConfigureAwait(false);
+        await LlmErrors.WriteAsync(Context, Dialect, error, message).ConfigureAwait(false);
     }
 
     public void Dispose()

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Llm.Dialects;
 
 namespace Archestra.Gateway.Llm;
 
@@ -37,20 +38,19 @@ internal static class LlmHistory
     /// can act on, when the history is malformed in a way that hides what a result is (a tool message without an id
     /// or with content that is neither a string nor an array).
     /// </summary>
-    public static bool TryRead(LlmProviderKind kind, LlmApi api, ReadOnlySpan<byte> body, List<LlmToolResult> results, out string? error)
+    public static bool TryRead(LlmProviderKind kind, LlmApi api, ReadOnlySpan<byte> body, List<LlmToolResult> results, out string? error) =>
+        TryRead(kind == LlmProviderKind.Anthropic ? LlmDialect.AnthropicMessages : LlmDialect.Of(api), body, results, out error);
+
+    /// <inheritdoc cref="TryRead(LlmProviderKind, LlmApi, ReadOnlySpan{byte}, List{LlmToolResult}, out string?)"/>
+    public static bool TryRead(LlmDialect dialect, ReadOnlySpan<byte> body, List<LlmToolResult> results, out string? error)
     {
         error = null;
-        if (kind == LlmProviderKind.Anthropic)
-        {
-            api = LlmApi.Messages;
-        }
-
-        if (!MayHaveToolResults(api, body))
+        if (!MayHaveToolResults(dialect, body))
         {
             return true;
         }
 
-        var listName = api == LlmApi.Responses ? "input" : "messages";
+        var listName = dialect.HistoryList;
         try
         {
             var reader = new Utf8JsonReader(body);
@@ -70,7 +70,7 @@ internal static class LlmHistory
                 }
 
                 reader.Read();
-                if (api == LlmApi.Responses && reader.TokenType is JsonTokenType.String or JsonTokenType.Null)
+                if (dialect.HistoryMayBeText && reader.TokenType is JsonTokenType.String or JsonTokenType.Null)
                 {
                     continue;
                 }
@@ -81,7 +81,7 @@ internal static class LlmHistory
                     return false;
                 }
 
-                if (!ReadList(ref reader, api, results, ref calls, out error))
+                if (!ReadList(ref reader, dialect, results, ref calls, out error))
                 {
                     return false;
                 }
@@ -100,17 +100,9 @@ internal static class LlmHistory
     /// False only when the body cannot hold a tool result: none of the markers occurs unescaped and no escaped
     /// lowercase letter or underscore (<c>\u005f</c>..<c>\u007a</c>, which could spell one) occurs either.
     /// </summary>
-    internal static bool MayHaveToolResults(LlmApi api, ReadOnlySpan<byte> body)
-    {
-        var found = api switch
-        {
-            // "tool" is the role value; "function" the legacy role.
-            LlmApi.ChatCompletions => body.IndexOf("\"tool\""u8) >= 0 || body.IndexOf("\"function\""u8) >= 0,
-            LlmApi.Responses => body.IndexOf("_call_output"u8) >= 0,
-            _ => body.IndexOf("tool_result"u8) >= 0,
-        };
-        return found || HasEscapedLetter(body);
-    }
+    internal static bool MayHaveToolResults(LlmApi api, ReadOnlySpan<byte> body) => MayHaveToolResults(LlmDialect.Of(api), body);
+
+    private static bool MayHaveToolResults(LlmDialect dialect, ReadOnlySpan<byte> body) => dialect.HasResultMarker(body) || HasEscapedLetter(body);
 
     private static bool HasEscapedLetter(ReadOnlySpan<byte> body)
     {
@@ -217,10 +209,10 @@ internal static class LlmHistory
     /// The items of <c>messages</c> (chat, Anthropic) or <c>input</c> (Responses) the reader is on. Chat and Responses
     /// items are read whole; an Anthropic message's <c>content</c> array holds the blocks that are read.
     /// </summary>
-    private static bool ReadList(ref Utf8JsonReader reader, LlmApi api, List<LlmToolResult> results, ref Dictionary<string, string>? calls, out string? error)
+    private static bool ReadList(ref Utf8JsonReader reader, LlmDialect dialect, List<LlmToolResult> results, ref Dictionary<string, string>? calls, out string? error)
     {
         error = null;
-        var list = api == LlmApi.Responses ? "input" : "messages";
+        var list = dialect.HistoryList;
         var index = -1;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
@@ -231,9 +223,9 @@ internal static class LlmHistory
                 return false;
             }
 
-            if (api != LlmApi.Messages)
+            if (!dialect.ResultsInContentBlocks)
             {
-                if (!Accept(ReadItem(ref reader, ref calls), api, $"{list}[{index}]", results, ref calls, out error))
+                if (!Accept(ReadItem(ref reader, ref calls), dialect, $"{list}[{index}]", results, ref calls, out error))
                 {
                     return false;
                 }
@@ -256,7 +248,7 @@ internal static class LlmHistory
                     {
                         reader.Skip();
                     }
-                    else if (!Accept(ReadItem(ref reader, ref calls), api, $"messages[{index}].content[{block}]", results, ref calls, out error))
+                    else if (!Accept(ReadItem(ref reader, ref calls), dialect, $"{list}[{index}].content[{block}]", results, ref calls, out error))
                     {
                         return false;
                     }
@@ -268,7 +260,7 @@ internal static class LlmHistory
     }
 
     /// <summary>Records a tool call, or adds a tool result; false when a result hides what it is.</summary>
-    private static bool Accept(in Item item, LlmApi api, string at, List<LlmToolResult> results, ref Dictionary<string, string>? calls, out string? error)
+    private static bool Accept(in Item item, LlmDialect dialect, string at, List<LlmToolResult> results, ref Dictionary<string, string>? calls, out string? error)
     {
         error = null;
         switch (item.Kind)
@@ -282,12 +274,7 @@ internal static class LlmHistory
                 return true;
         }
 
-        var (what, idKey) = api switch
-        {
-            LlmApi.ChatCompletions => ("a tool message", "tool_call_id"),
-            LlmApi.Responses => ("a function_call_output", "call_id"),
-            _ => ("a tool_result", "tool_use_id"),
-        };
+        var (what, idKey) = dialect.ResultNames;
         if (item.Kind == ItemKind.Result && item.CallId is null)
         {
             error = $"{at} is {what} without a {idKey} string";
@@ -295,14 +282,9 @@ internal static class LlmHistory
         }
 
         // Anthropic allows a tool_result without content: an empty range, evaluated as an empty result.
-        if (!item.Content.Valid && (api != LlmApi.Messages || item.HasContent))
+        if (!item.Content.Valid && (!dialect.ResultContentOptional || item.HasContent))
         {
-            error = api switch
-            {
-                LlmApi.ChatCompletions => $"{at}.content of a {(item.Kind == ItemKind.Result ? "tool" : "function")} message must be a string or an array of content parts",
-                LlmApi.Responses => $"{at}.output must be a string or an array of content parts",
-                _ => $"{at}.content must be a string or an array of content blocks",
-            };
+            error = dialect.ResultContentError(at, item.Kind == ItemKind.FunctionMessage);
             return false;
         }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Llm.Dialects;
 using Archestra.Gateway.Llm.DualLlm;
 using Archestra.Gateway.Storage;
 using Archestra.Runtime.Http;
@@ -30,7 +31,7 @@ internal sealed partial class LlmProxy
         DualLlmConfig Config,
         LlmUpstream Main,
         string MainModel,
-        LlmApi Api,
+        LlmDialect Dialect,
         ReadOnlyMemory<byte> Body,
         LlmToolResult Result,
         HttpRequest Client);
@@ -55,15 +56,15 @@ internal sealed partial class LlmProxy
             return (DualLlmProtocol.Withheld(result.Tool, $"the quarantine provider '{job.Config.Provider}' is not configured"), false);
         }
 
-        var task = DualLlmContext.Read(job.Main.Kind, job.Api == LlmApi.Responses, job.Body.Span, result.Tool, result.CallId);
+        var task = DualLlmContext.Read(job.Dialect, job.Body.Span, result.Tool, result.CallId);
         var raw = DualLlmContext.ResultText(content.Span, result.ContentIsString);
         var rounds = new List<DualLlmRound>(job.Config.MaxRounds);
         while (rounds.Count < job.Config.MaxRounds)
         {
             DualLlmQuestion? question = null;
             var asked = await SideCallAsync(job, job.Main, job.MainModel, "question",
-                DualLlmProtocol.PlannerRequest(job.Main.Kind, job.MainModel, task, rounds),
-                reply => DualLlmProtocol.TryReadQuestion(job.Main.Kind, reply, out question, out var why) ? null : why, aborted).ConfigureAwait(false);
+                DualLlmProtocol.PlannerRequest(LlmDialect.ForSideCalls(job.Main.Kind), job.MainModel, task, rounds),
+                reply => DualLlmProtocol.TryReadQuestion(LlmDialect.ForSideCalls(job.Main.Kind), reply, out question, out var why) ? null : why, aborted).ConfigureAwait(false);
             if (asked is not null)
             {
                 // A broken follow-up leaves the answers already chosen; a broken first question leaves nothing to say.
@@ -82,8 +83,8 @@ internal sealed partial class LlmProxy
 
             var answer = -1;
             var answered = await SideCallAsync(job, quarantine, job.Config.Model, "answer",
-                DualLlmProtocol.QuarantineRequest(quarantine.Kind, job.Config.Model, raw, offered),
-                reply => DualLlmProtocol.TryReadAnswer(quarantine.Kind, reply, offered.Options.Length, out answer, out var why) ? null : why, aborted).ConfigureAwait(false);
+                DualLlmProtocol.QuarantineRequest(LlmDialect.ForSideCalls(quarantine.Kind), job.Config.Model, raw, offered),
+                reply => DualLlmProtocol.TryReadAnswer(LlmDialect.ForSideCalls(quarantine.Kind), reply, offered.Options.Length, out answer, out var why) ? null : why, aborted).ConfigureAwait(false);
             if (answered is not null)
             {
                 return (DualLlmProtocol.Withheld(result.Tool, answered), false);
@@ -130,7 +131,7 @@ internal sealed partial class LlmProxy
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
-            Record(new Interaction(job.Profile.Name, upstream.Name, upstream.Kind, model, null, scanner, true, "client_cancelled", null, start, null));
+            Record(new Interaction(job.Profile.Name, upstream.Name, LlmDialect.ForSideCalls(upstream.Kind), model, null, scanner, true, "client_cancelled", null, start, null));
             throw;
         }
         catch (OperationCanceledException)
@@ -142,14 +143,14 @@ internal sealed partial class LlmProxy
             error = $"the {role} call could not reach '{upstream.Name}': {HttpFailure.Describe(ex)}";
         }
 
-        Record(new Interaction(job.Profile.Name, upstream.Name, upstream.Kind, model, null, scanner, true, error is null ? SideCallOk : SideCallFailed, error, start, null));
+        Record(new Interaction(job.Profile.Name, upstream.Name, LlmDialect.ForSideCalls(upstream.Kind), model, null, scanner, true, error is null ? SideCallOk : SideCallFailed, error, start, null));
         return error;
     }
 
     private static HttpRequestMessage SideRequest(SanitizeJob job, LlmUpstream upstream, byte[] body)
     {
-        var openAi = upstream.Kind == LlmProviderKind.OpenAi;
-        var message = new HttpRequestMessage(HttpMethod.Post, upstream.BaseUrl + (openAi ? "/chat/completions" : "/v1/messages"))
+        var dialect = LlmDialect.ForSideCalls(upstream.Kind);
+        var message = new HttpRequestMessage(HttpMethod.Post, upstream.BaseUrl + dialect.SideCallPath)
         {
             Content = new ByteArrayContent(body),
         };
@@ -157,23 +158,18 @@ internal sealed partial class LlmProxy
 
         // The main model on a pass-through profile is paid with the client's own key, like the request itself.
         var client = job.Client.Headers;
-        if (ReferenceEquals(upstream, job.Main) && job.Profile.PassThrough)
+        var main = ReferenceEquals(upstream, job.Main);
+        if (main && job.Profile.PassThrough)
         {
             CopyHeader(client, message, "Authorization");
             CopyHeader(client, message, "x-api-key");
         }
         else if (upstream.Config.ApiKey is { } key)
         {
-            message.Headers.TryAddWithoutValidation(openAi ? "Authorization" : "x-api-key", openAi ? string.Concat("Bearer ", key) : key);
+            dialect.AddKey(message, key);
         }
 
-        if (!openAi)
-        {
-            // The version the client speaks when it speaks Anthropic's API; else the one this protocol was written for.
-            message.Headers.TryAddWithoutValidation("anthropic-version",
-                ReferenceEquals(upstream, job.Main) && client["anthropic-version"] is { Count: 1 } version ? version[0] : "2023-06-01");
-        }
-
+        dialect.AddSideCallHeaders(message, main ? client : null);
         return message;
     }
 

@@ -1,12 +1,10 @@
 using System.Collections.Frozen;
 using System.Diagnostics;
-using System.Net;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Core;
+using Archestra.Gateway.Llm.Dialects;
 using Archestra.Gateway.Security;
 using Archestra.Gateway.Storage;
-using Archestra.Runtime.Buffers;
-using Archestra.Runtime.Http;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -193,50 +191,48 @@ internal sealed partial class LlmProxy : IDisposable
         var request = context.Request;
         var profileName = request.RouteValues["profile"] as string ?? "";
         var rest = request.RouteValues["rest"] as string ?? "";
+        var dialect = LlmDialect.For(kind, rest);
         var snapshot = Volatile.Read(ref _snapshot);
         if (!snapshot.Profiles.TryGetValue(profileName, out var profile))
         {
-            await LlmErrors.WriteAsync(context, kind, LlmError.UnknownProfile, $"Unknown LLM profile '{profileName}'.").ConfigureAwait(false);
+            await LlmErrors.WriteAsync(context, dialect, LlmError.UnknownProfile, $"Unknown LLM profile '{profileName}'.").ConfigureAwait(false);
             return;
         }
 
         if (profile.For(kind) is not { } upstream)
         {
-            await LlmErrors.WriteAsync(context, kind, LlmError.NotOffered,
-                $"Profile '{profileName}' has no {(kind == LlmProviderKind.OpenAi ? "openai" : "anthropic")} provider (profiles.{profileName}.llm).").ConfigureAwait(false);
+            await LlmErrors.WriteAsync(context, dialect, LlmError.NotOffered,
+                $"Profile '{profileName}' has no {dialect.ProviderName} provider (profiles.{profileName}.llm).").ConfigureAwait(false);
             return;
         }
 
         if (_guard.CheckOrigin(context) != GuardVerdict.Allowed)
         {
-            await LlmErrors.WriteAsync(context, kind, LlmError.ForbiddenOrigin,
+            await LlmErrors.WriteAsync(context, dialect, LlmError.ForbiddenOrigin,
                 "This Origin or Host is not allowed; see security.allowedOrigins and security.allowedHosts.").ConfigureAwait(false);
             return;
         }
 
-        var endpoint = Resolve(kind, rest, request.Method, out var methodOk);
+        var endpoint = dialect.Resolve(rest, request.Method, out var methodOk);
         if (endpoint == LlmEndpoint.Unknown)
         {
-            await LlmErrors.WriteAsync(context, kind, methodOk ? LlmError.UnknownEndpoint : LlmError.MethodNotAllowed,
-                $"Invalid URL ({request.Method} /{rest}): the proxy serves {(kind == LlmProviderKind.OpenAi ? "POST /chat/completions, POST /responses, GET /models" : "POST /v1/messages, POST /v1/messages/count_tokens, GET /v1/models")}.").ConfigureAwait(false);
+            await LlmErrors.WriteAsync(context, dialect, methodOk ? LlmError.UnknownEndpoint : LlmError.MethodNotAllowed,
+                $"Invalid URL ({request.Method} /{rest}): the proxy serves {dialect.ServedEndpoints}.").ConfigureAwait(false);
             return;
         }
 
-        if (!profile.PassThrough && !profile.Open && !profile.AcceptsKey(ClientKey(request, kind)))
+        if (!profile.PassThrough && !profile.Open && !profile.AcceptsKey(dialect.ClientKey(request)))
         {
             if (endpoint == LlmEndpoint.Generation)
             {
                 Metrics.Record(profile.Name, upstream.Name, "_unknown", "unauthorized", Stopwatch.GetElapsedTime(start).TotalSeconds, null, default);
             }
 
-            await LlmErrors.WriteAsync(context, kind, LlmError.Unauthorized,
-                kind == LlmProviderKind.OpenAi
-                    ? $"Incorrect API key provided for profile '{profile.Name}': use one of its virtual keys as the API key."
-                    : $"invalid x-api-key for profile '{profile.Name}': use one of its virtual keys as the API key.").ConfigureAwait(false);
+            await LlmErrors.WriteAsync(context, dialect, LlmError.Unauthorized, dialect.UnauthorizedMessage(profile.Name)).ConfigureAwait(false);
             return;
         }
 
-        var exchange = new LlmExchange(this, context, kind, profile, upstream, endpoint, start);
+        var exchange = new LlmExchange(this, context, dialect, profile, upstream, endpoint, start);
         try
         {
             await exchange.RunAsync().ConfigureAwait(false);
@@ -248,7 +244,7 @@ internal sealed partial class LlmProxy : IDisposable
     }
 
     /// <summary>One generation request as the metrics, the budgets and the audit row see it.</summary>
-    internal readonly record struct Interaction(string Profile, string Provider, LlmProviderKind Kind, string Model, string? RoutedModel,
+    internal readonly record struct Interaction(string Profile, string Provider, LlmDialect Dialect, string Model, string? RoutedModel,
         LlmJsonScanner Scanner, bool Forwarded, string Status, string? Error, long Start, long? FirstToken, LlmToolGuard? Guard = null);
 
     /// <summary>Stage 5 of an exchange (and the record of a dual-LLM side call): metrics, budgets, the audit row.</summary>
@@ -270,7 +266,7 @@ internal sealed partial class LlmProxy : IDisposable
         decimal? cost = x.Forwarded ? null : 0m;
         if (usage.Seen)
         {
-            var billed = LlmCosts.ToUsage(x.Kind, usage);
+            var billed = x.Dialect.ToUsage(usage);
             var prices = CurrentCosts().Prices;
             var forwarded = x.RoutedModel ?? model;
             cost = prices.Cost(x.Scanner.Model ?? forwarded, billed) ?? (x.Scanner.Model is null ? null : prices.Cost(forwarded, billed));
@@ -294,67 +290,6 @@ internal sealed partial class LlmProxy : IDisposable
             Status = x.Status,
             Error = x.Error ?? x.Guard?.AuditText(),
         });
-    }
-
-    private static LlmEndpoint Resolve(LlmProviderKind kind, string rest, string method, out bool methodOk)
-    {
-        var post = HttpMethods.IsPost(method);
-        var get = HttpMethods.IsGet(method);
-        methodOk = true;
-        if (kind == LlmProviderKind.OpenAi)
-        {
-            if (rest is "chat/completions" or "responses")
-            {
-                methodOk = post;
-                return post ? LlmEndpoint.Generation : LlmEndpoint.Unknown;
-            }
-
-            if (rest == "models" || (rest.StartsWith("models/", StringComparison.Ordinal) && rest.IndexOf('/', 7) < 0))
-            {
-                methodOk = get;
-                return get ? LlmEndpoint.Plain : LlmEndpoint.Unknown;
-            }
-        }
-        else
-        {
-            if (rest == "v1/messages")
-            {
-                methodOk = post;
-                return post ? LlmEndpoint.Generation : LlmEndpoint.Unknown;
-            }
-
-            if (rest == "v1/messages/count_tokens")
-            {
-                methodOk = post;
-                return post ? LlmEndpoint.Plain : LlmEndpoint.Unknown;
-            }
-
-            if (rest == "v1/models" || (rest.StartsWith("v1/models/", StringComparison.Ordinal) && rest.IndexOf('/', 10) < 0))
-            {
-                methodOk = get;
-                return get ? LlmEndpoint.Plain : LlmEndpoint.Unknown;
-            }
-        }
-
-        return LlmEndpoint.Unknown;
-    }
-
-    /// <summary>The key the SDK sent: OpenAI's <c>Authorization: Bearer</c>; Anthropic's <c>x-api-key</c> (or a bearer token).</summary>
-    private static ReadOnlySpan<char> ClientKey(HttpRequest request, LlmProviderKind kind)
-    {
-        if (kind == LlmProviderKind.Anthropic && request.Headers.TryGetValue("x-api-key", out var apiKey) && apiKey.Count == 1)
-        {
-            return apiKey[0].AsSpan().Trim();
-        }
-
-        var authorization = request.Headers.Authorization;
-        if (authorization.Count != 1)
-        {
-            return default;
-        }
-
-        var value = authorization[0].AsSpan();
-        return value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? value[7..].Trim() : default;
     }
 
     public void Dispose()

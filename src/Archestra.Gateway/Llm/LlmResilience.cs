@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.ExceptionServices;
 using System.Text;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Metrics;

@@ -1,10 +1,12 @@
 using System.Buffers;
 using System.Text.Json;
+using Archestra.Policy;
+using Archestra.Runtime.JsonRpc;
 
 namespace Archestra.Gateway.Llm;
 
 /// <summary>
-/// Responses API streams: a function call's events (<c>response.output_item.added</c> through
+/// The Responses API: a whole answer's <c>function_call</c> output items, and in a stream a function call's events (<c>response.output_item.added</c> through
 /// <c>response.output_item.done</c> at one <c>output_index</c>) are held and decided on the done item. A refused
 /// call becomes an assistant message at the same index (item added, content part added, one text delta, text
 /// done, part done, item done), and the final <c>response.completed</c> (or <c>.incomplete</c>) carries the same
@@ -13,6 +15,116 @@ namespace Archestra.Gateway.Llm;
 internal sealed partial class LlmToolGuard
 {
     private Dictionary<string, string>? _refusedCalls;
+
+    // ---- whole answers ----
+
+    /// <summary>The Responses API: <c>output[]</c> <c>function_call</c> items become assistant message items.</summary>
+    private void ResponsesAnswer(ReadOnlySpan<byte> json, List<Edit> edits)
+    {
+        var reader = new Utf8JsonReader(json);
+        reader.Read();
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            return;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (JsonMember.Enter(ref reader, "output"u8, JsonTokenType.StartArray))
+            {
+                ResponsesOutput(ref reader, edits, item => Decide(item.Name, item.Arguments));
+            }
+        }
+    }
+
+    /// <summary>One Responses output item, as far as a function call needs reading.</summary>
+    private readonly record struct OutputItem(bool IsCall, string Name, string CallId, byte[] Arguments);
+
+    /// <summary>Reads the item object the reader is on (through its end).</summary>
+    private static OutputItem ReadOutputItem(ref Utf8JsonReader reader)
+    {
+        var isCall = false;
+        string name = "", callId = "";
+        byte[] arguments = [];
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("type"u8))
+            {
+                reader.Read();
+                isCall = reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("function_call"u8);
+            }
+            else if (reader.ValueTextEquals("name"u8))
+            {
+                name = JsonMember.String(ref reader) ?? "";
+            }
+            else if (reader.ValueTextEquals("call_id"u8))
+            {
+                callId = JsonMember.String(ref reader) ?? "";
+            }
+            else if (reader.ValueTextEquals("arguments"u8))
+            {
+                arguments = JsonMember.Utf8(ref reader);
+            }
+            else
+            {
+                reader.Read();
+            }
+
+            reader.Skip();
+        }
+
+        return new OutputItem(isCall, name, callId, arguments);
+    }
+
+    /// <summary>The <c>output</c> array the reader is on: each function call for which <paramref name="refusal"/> gives a text becomes a message item.</summary>
+    private static void ResponsesOutput(ref Utf8JsonReader reader, List<Edit> edits, Func<OutputItem, string?> refusal)
+    {
+        while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+        {
+            var start = (int)reader.TokenStartIndex;
+            var item = ReadOutputItem(ref reader);
+            if (item.IsCall && refusal(item) is { } text)
+            {
+                edits.Add(new Edit(start, (int)reader.BytesConsumed, ResponsesMessage(item.CallId, text, completed: true)));
+            }
+        }
+    }
+
+    /// <summary>An assistant message item with one output_text part (none while <paramref name="completed"/> is false).</summary>
+    private static byte[] ResponsesMessage(string callId, string text, bool completed)
+    {
+        var buffer = new ArrayBufferWriter<byte>(text.Length + 160);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("id"u8, "msg_archestra_" + callId);
+            writer.WriteString("type"u8, "message"u8);
+            writer.WriteString("status"u8, completed ? "completed"u8 : "in_progress"u8);
+            writer.WriteString("role"u8, "assistant"u8);
+            writer.WriteStartArray("content"u8);
+            if (completed)
+            {
+                WriteOutputText(writer, text);
+            }
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void WriteOutputText(Utf8JsonWriter writer, string text)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("type"u8, "output_text"u8);
+        writer.WriteString("text"u8, text);
+        writer.WriteStartArray("annotations"u8);
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+
+    // ---- streamed events ----
 
     private void RelayResponses(ReadOnlySpan<byte> evt, ReadOnlySpan<byte> data, IBufferWriter<byte> output)
     {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Llm.Dialects;
 using Archestra.Policy;
 using Archestra.Runtime.JsonRpc;
 
@@ -13,16 +14,21 @@ namespace Archestra.Gateway.Llm;
 /// on this path) is removed and replaced by assistant text that explains the refusal, so the agent's loop goes on
 /// with the model reading why. When every call of a choice is refused its finish reason becomes the plain one, so
 /// the SDK does not look for calls that are gone. One guard per request; streams keep their state here.
+/// <para>
+/// Streams: every event that carries no tool call goes out at once; the events of a tool call are held until the call
+/// is complete and decided, then released as they came or replaced by text events. Each API's answers and streams are
+/// read in its own file: <c>LlmToolGuard.Chat.cs</c>, <c>LlmToolGuard.Responses.cs</c>, <c>LlmToolGuard.Messages.cs</c>.
+/// </para>
 /// </summary>
 internal sealed partial class LlmToolGuard
 {
     private readonly LlmConversation _conversation;
     private readonly List<string> _refused = [];
 
-    public LlmToolGuard(LlmProviderKind kind, LlmApi api, LlmConversation conversation)
+    public LlmToolGuard(LlmDialect dialect, LlmConversation conversation)
     {
-        Kind = kind;
-        Api = kind == LlmProviderKind.Anthropic ? LlmApi.Messages : api;
+        Kind = dialect.Kind;
+        Api = dialect.Api;
         _conversation = conversation;
     }
 
@@ -149,371 +155,57 @@ internal sealed partial class LlmToolGuard
         return after < json.Length && json[after] == (byte)',' ? (nameStart, after + 1) : (nameStart, valueEnd);
     }
 
+    // ---- streams ----
+
+    private readonly List<StreamCall> _calls = [];
+
+    private sealed class StreamCall(int choice, int index)
+    {
+        public int Choice { get; } = choice;
+        public int Index { get; } = index;
+        public string Id { get; set; } = "";
+
+        /// <summary>Responses API: the sequence numbers of the call's held events.</summary>
+        public List<long> Sequence { get; } = [];
+        public StringBuilder Name { get; } = new();
+        public ArrayBufferWriter<byte> Arguments { get; } = new();
+        public bool Complete { get; set; }
+        public string? Refusal { get; set; }
+        /// <summary>Anthropic: the call's events, and others (pings) that came while it was held, in order.</summary>
+        public List<(byte[] Event, bool Passenger)> Events { get; } = [];
+    }
+
     /// <summary>
-    /// OpenAI chat: <c>choices[].message.tool_calls[]</c>. Refused calls leave the array (the whole member when
-    /// none is left, with <c>finish_reason</c> then <c>stop</c>); their texts join the message's <c>content</c>.
+    /// Relays one SSE event (as the client would get it, with its data lines joined in <paramref name="data"/>): written to
+    /// <paramref name="output"/> now, or held.
     /// </summary>
-    private void ChatAnswer(ReadOnlySpan<byte> json, List<Edit> edits)
+    public void Relay(ReadOnlySpan<byte> evt, ReadOnlySpan<byte> data, IBufferWriter<byte> output)
     {
-        var reader = new Utf8JsonReader(json);
-        reader.Read();
-        if (reader.TokenType != JsonTokenType.StartObject)
+        if (Unreadable(data) is { } why)
         {
-            return;
+            // Ends the stream as a broken answer (Anthropic: the documented error event; OpenAI: aborted).
+            throw new InvalidDataException($"the provider sent an event the proxy cannot check: {why}");
         }
 
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        try
         {
-            if (!JsonMember.Enter(ref reader, "choices"u8, JsonTokenType.StartArray))
+            switch (Api)
             {
-                continue;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
-            {
-                ChatChoice(ref reader, json, edits);
+                case LlmApi.ChatCompletions:
+                    RelayChat(evt, data, output);
+                    break;
+                case LlmApi.Responses:
+                    RelayResponses(evt, data, output);
+                    break;
+                default:
+                    RelayAnthropic(evt, data, output);
+                    break;
             }
         }
-    }
-
-    private void ChatChoice(ref Utf8JsonReader reader, ReadOnlySpan<byte> json, List<Edit> edits)
-    {
-        int finishStart = -1, finishEnd = -1;
-        int objectStart = -1, contentStart = -1, contentEnd = -1, callsName = -1, callsStart = -1, callsEnd = -1;
-        string? content = null;
-        var calls = new List<(int Start, int End, string Name, byte[] Arguments)>();
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        catch (JsonException)
         {
-            if (reader.ValueTextEquals("finish_reason"u8))
-            {
-                (finishStart, finishEnd) = JsonMember.Range(ref reader);
-                continue;
-            }
-
-            if (!JsonMember.Enter(ref reader, "message"u8, JsonTokenType.StartObject))
-            {
-                continue;
-            }
-
-            objectStart = (int)reader.TokenStartIndex;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("content"u8))
-                {
-                    reader.Read();
-                    contentStart = (int)reader.TokenStartIndex;
-                    content = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                    reader.Skip();
-                    contentEnd = (int)reader.BytesConsumed;
-                }
-                else if (reader.ValueTextEquals("tool_calls"u8))
-                {
-                    callsName = (int)reader.TokenStartIndex;
-                    reader.Read();
-                    callsStart = (int)reader.TokenStartIndex;
-                    if (reader.TokenType == JsonTokenType.StartArray)
-                    {
-                        while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
-                        {
-                            var start = (int)reader.TokenStartIndex;
-                            var (name, arguments) = ReadChatCall(ref reader);
-                            calls.Add((start, (int)reader.BytesConsumed, name, arguments));
-                        }
-                    }
-                    else
-                    {
-                        reader.Skip();
-                    }
-
-                    callsEnd = (int)reader.BytesConsumed;
-                }
-                else
-                {
-                    JsonMember.SkipValue(ref reader);
-                }
-            }
+            // Not the JSON the API documents (each event is parsed before anything of it is written): relayed as it is.
+            output.Write(evt);
         }
-
-        if (calls.Count == 0)
-        {
-            return;
-        }
-
-        var texts = new List<string>();
-        var kept = new List<(int Start, int End)>();
-        foreach (var call in calls)
-        {
-            if (Decide(call.Name, call.Arguments) is { } text)
-            {
-                texts.Add(text);
-            }
-            else
-            {
-                kept.Add((call.Start, call.End));
-            }
-        }
-
-        if (texts.Count == 0)
-        {
-            return;
-        }
-
-        if (kept.Count == 0)
-        {
-            var (start, end) = MemberWithComma(json, callsName, callsEnd);
-            edits.Add(new Edit(start, end, []));
-            if (finishStart >= 0)
-            {
-                edits.Add(new Edit(finishStart, finishEnd, "\"stop\""u8.ToArray()));
-            }
-        }
-        else
-        {
-            var array = new ArrayBufferWriter<byte>();
-            array.Write("["u8);
-            for (var i = 0; i < kept.Count; i++)
-            {
-                if (i > 0)
-                {
-                    array.Write(","u8);
-                }
-
-                array.Write(json[kept[i].Start..kept[i].End]);
-            }
-
-            array.Write("]"u8);
-            edits.Add(new Edit(callsStart, callsEnd, array.WrittenSpan.ToArray()));
-        }
-
-        var explanation = string.Join("\n\n", texts);
-        var joined = JsonString(string.IsNullOrEmpty(content) ? explanation : $"{content}\n\n{explanation}");
-        if (contentStart >= 0)
-        {
-            edits.Add(new Edit(contentStart, contentEnd, joined));
-        }
-        else
-        {
-            edits.Add(new Edit(objectStart + 1, objectStart + 1, [.. "\"content\":"u8, .. joined, (byte)',']));
-        }
-    }
-
-    /// <summary>One <c>{id, type, function: {name, arguments}}</c>: the name and the unescaped arguments text.</summary>
-    private static (string Name, byte[] Arguments) ReadChatCall(ref Utf8JsonReader reader)
-    {
-        var name = "";
-        byte[] arguments = [];
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            if (!JsonMember.Enter(ref reader, "function"u8, JsonTokenType.StartObject))
-            {
-                continue;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("name"u8))
-                {
-                    name = JsonMember.String(ref reader) ?? "";
-                }
-                else if (reader.ValueTextEquals("arguments"u8))
-                {
-                    arguments = JsonMember.Utf8(ref reader);
-                }
-                else
-                {
-                    reader.Read();
-                }
-
-                reader.Skip();
-            }
-        }
-
-        return (name, arguments);
-    }
-
-    /// <summary>Anthropic: <c>content[]</c> <c>tool_use</c> blocks become text blocks; all refused: <c>stop_reason</c> <c>end_turn</c>.</summary>
-    private void AnthropicAnswer(ReadOnlySpan<byte> json, List<Edit> edits)
-    {
-        var reader = new Utf8JsonReader(json);
-        reader.Read();
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            return;
-        }
-
-        int stopStart = -1, stopEnd = -1;
-        int kept = 0, refused = 0;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            if (reader.ValueTextEquals("stop_reason"u8))
-            {
-                (stopStart, stopEnd) = JsonMember.Range(ref reader);
-                continue;
-            }
-
-            if (!JsonMember.Enter(ref reader, "content"u8, JsonTokenType.StartArray))
-            {
-                continue;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
-            {
-                var start = (int)reader.TokenStartIndex;
-                var isToolUse = false;
-                var name = "";
-                int inputStart = 0, inputEnd = 0;
-                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-                {
-                    if (reader.ValueTextEquals("type"u8))
-                    {
-                        reader.Read();
-                        isToolUse = reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("tool_use"u8);
-                    }
-                    else if (reader.ValueTextEquals("name"u8))
-                    {
-                        name = JsonMember.String(ref reader) ?? "";
-                    }
-                    else if (reader.ValueTextEquals("input"u8))
-                    {
-                        (inputStart, inputEnd) = JsonMember.Range(ref reader);
-                        continue;
-                    }
-                    else
-                    {
-                        reader.Read();
-                    }
-
-                    reader.Skip();
-                }
-
-                if (!isToolUse)
-                {
-                    continue;
-                }
-
-                if (Decide(name, json[inputStart..inputEnd]) is { } text)
-                {
-                    refused++;
-                    edits.Add(new Edit(start, (int)reader.BytesConsumed, TextBlock(text)));
-                }
-                else
-                {
-                    kept++;
-                }
-            }
-        }
-
-        if (refused > 0 && kept == 0 && stopStart >= 0)
-        {
-            edits.Add(new Edit(stopStart, stopEnd, "\"end_turn\""u8.ToArray()));
-        }
-    }
-
-    private static byte[] TextBlock(string text) => [.. "{\"type\":\"text\",\"text\":"u8, .. JsonString(text), (byte)'}'];
-
-    /// <summary>The Responses API: <c>output[]</c> <c>function_call</c> items become assistant message items.</summary>
-    private void ResponsesAnswer(ReadOnlySpan<byte> json, List<Edit> edits)
-    {
-        var reader = new Utf8JsonReader(json);
-        reader.Read();
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            return;
-        }
-
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            if (JsonMember.Enter(ref reader, "output"u8, JsonTokenType.StartArray))
-            {
-                ResponsesOutput(ref reader, edits, item => Decide(item.Name, item.Arguments));
-            }
-        }
-    }
-
-    /// <summary>One Responses output item, as far as a function call needs reading.</summary>
-    private readonly record struct OutputItem(bool IsCall, string Name, string CallId, byte[] Arguments);
-
-    /// <summary>Reads the item object the reader is on (through its end).</summary>
-    private static OutputItem ReadOutputItem(ref Utf8JsonReader reader)
-    {
-        var isCall = false;
-        string name = "", callId = "";
-        byte[] arguments = [];
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            if (reader.ValueTextEquals("type"u8))
-            {
-                reader.Read();
-                isCall = reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("function_call"u8);
-            }
-            else if (reader.ValueTextEquals("name"u8))
-            {
-                name = JsonMember.String(ref reader) ?? "";
-            }
-            else if (reader.ValueTextEquals("call_id"u8))
-            {
-                callId = JsonMember.String(ref reader) ?? "";
-            }
-            else if (reader.ValueTextEquals("arguments"u8))
-            {
-                arguments = JsonMember.Utf8(ref reader);
-            }
-            else
-            {
-                reader.Read();
-            }
-
-            reader.Skip();
-        }
-
-        return new OutputItem(isCall, name, callId, arguments);
-    }
-
-    /// <summary>The <c>output</c> array the reader is on: each function call for which <paramref name="refusal"/> gives a text becomes a message item.</summary>
-    private static void ResponsesOutput(ref Utf8JsonReader reader, List<Edit> edits, Func<OutputItem, string?> refusal)
-    {
-        while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
-        {
-            var start = (int)reader.TokenStartIndex;
-            var item = ReadOutputItem(ref reader);
-            if (item.IsCall && refusal(item) is { } text)
-            {
-                edits.Add(new Edit(start, (int)reader.BytesConsumed, ResponsesMessage(item.CallId, text, completed: true)));
-            }
-        }
-    }
-
-    /// <summary>An assistant message item with one output_text part (none while <paramref name="completed"/> is false).</summary>
-    private static byte[] ResponsesMessage(string callId, string text, bool completed)
-    {
-        var buffer = new ArrayBufferWriter<byte>(text.Length + 160);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            writer.WriteString("id"u8, "msg_archestra_" + callId);
-            writer.WriteString("type"u8, "message"u8);
-            writer.WriteString("status"u8, completed ? "completed"u8 : "in_progress"u8);
-            writer.WriteString("role"u8, "assistant"u8);
-            writer.WriteStartArray("content"u8);
-            if (completed)
-            {
-                WriteOutputText(writer, text);
-            }
-
-            writer.WriteEndArray();
-            writer.WriteEndObject();
-        }
-
-        return buffer.WrittenSpan.ToArray();
-    }
-
-    private static void WriteOutputText(Utf8JsonWriter writer, string text)
-    {
-        writer.WriteStartObject();
-        writer.WriteString("type"u8, "output_text"u8);
-        writer.WriteString("text"u8, text);
-        writer.WriteStartArray("annotations"u8);
-        writer.WriteEndArray();
-        writer.WriteEndObject();
     }
 }

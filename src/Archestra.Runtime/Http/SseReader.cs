@@ -9,14 +9,20 @@ namespace Archestra.Runtime.Http;
 /// events; lines starting with a colon are comments; an event is dispatched on an empty line and an
 /// incomplete event at end of stream is discarded. Buffers are pooled; the current event's data stays
 /// valid until the next call to <see cref="ReadEventAsync"/>.
+/// <para>
+/// With <c>keepRaw</c> (the LLM proxy, which relays each event as the provider wrote it) every blank line dispatches,
+/// with or without data, and <see cref="RawEvent"/> holds the event's bytes as they arrived: the raw events together
+/// are the stream, byte for byte, except an incomplete last event.
+/// </para>
 /// </summary>
-internal sealed class SseReader : IDisposable
+public sealed class SseReader : IDisposable
 {
     // Large enough for a typical JSON-RPC result in one read; grows for bigger lines.
     private const int InitialBufferSize = 16 * 1024;
 
     private readonly Stream _stream;
     private readonly int _maxEventBytes;
+    private readonly bool _keepRaw;
     private byte[] _buffer;
     private int _start;
     private int _end;
@@ -28,6 +34,15 @@ internal sealed class SseReader : IDisposable
     private bool _skipLf;
     private bool _atStart = true;
 
+    // The current event: whether a data line was seen, how many, where the first one's value starts in _buffer
+    // (keepRaw), where its raw bytes start and end, and whether it was returned (its state resets on the next read).
+    private bool _dataSeen;
+    private int _dataLines;
+    private int _dataStart;
+    private int _eventStart;
+    private int _rawEnd;
+    private bool _dispatched;
+
     private byte[] _data;
     private int _dataLength;
     private byte[] _eventType = new byte[32];
@@ -38,10 +53,12 @@ internal sealed class SseReader : IDisposable
     private string? _lastEventId;
     private bool _disposed;
 
-    public SseReader(Stream stream, int maxEventBytes)
+    /// <param name="keepRaw">Keep each event's raw bytes (<see cref="RawEvent"/>) and dispatch events without data too.</param>
+    public SseReader(Stream stream, int maxEventBytes, bool keepRaw = false)
     {
         _stream = stream;
         _maxEventBytes = maxEventBytes;
+        _keepRaw = keepRaw;
         _buffer = BytePool.Rent(InitialBufferSize);
         _data = BytePool.Rent(InitialBufferSize);
     }
@@ -60,42 +77,102 @@ internal sealed class SseReader : IDisposable
 
     public bool IsMessage => _eventTypeLength == 0 || EventType.SequenceEqual("message"u8);
 
+    /// <summary>keepRaw: the current event as it arrived, from its first byte to the end of the blank line that ended it.</summary>
+    public ReadOnlySpan<byte> RawEvent => _keepRaw ? _buffer.AsSpan(_eventStart, _rawEnd - _eventStart) : default;
+
+    /// <summary>
+    /// keepRaw: where <see cref="Data"/> starts in <see cref="RawEvent"/> when it came from exactly one data line (so
+    /// a range of it is a range of the raw event); -1 when the event has no data line or several.
+    /// </summary>
+    public int DataOffset => _keepRaw && _dataLines == 1 ? _dataStart - _eventStart : -1;
+
     /// <summary>Reads up to the next dispatched event. False at end of stream.</summary>
     public async ValueTask<bool> ReadEventAsync(CancellationToken cancellationToken)
     {
-        _dataLength = 0;
-        _eventTypeLength = 0;
-        var dataSeen = false;
         while (true)
         {
-            while (TryTakeLine(out var lineStart, out var lineLength))
+            if (TryReadBufferedEvent())
             {
-                if (lineLength == 0)
-                {
-                    if (_idSeen)
-                    {
-                        CommitId();
-                    }
-
-                    if (dataSeen)
-                    {
-                        return true;
-                    }
-
-                    _eventTypeLength = 0;
-                    continue;
-                }
-
-                ProcessField(_buffer.AsSpan(lineStart, lineLength), ref dataSeen);
+                return true;
             }
 
             if (_eof)
             {
-                return false;
+                return _keepRaw && TryDispatchTrailingLineBreaks();
             }
 
             await FillAsync(cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The next event when the bytes already read complete it, without reading the stream; false when more bytes are
+    /// needed (then <see cref="ReadEventAsync"/>). Lets a relay write every event of one read before it flushes.
+    /// </summary>
+    public bool TryReadBufferedEvent()
+    {
+        if (_dispatched)
+        {
+            _dispatched = false;
+            _dataLength = 0;
+            _eventTypeLength = 0;
+            _dataSeen = false;
+            _dataLines = 0;
+            _eventStart = _start;
+        }
+
+        while (TryTakeLine(out var lineStart, out var lineLength))
+        {
+            if (lineLength == 0)
+            {
+                if (_idSeen)
+                {
+                    CommitId();
+                }
+
+                if (_dataSeen || _keepRaw)
+                {
+                    Dispatch();
+                    return true;
+                }
+
+                _eventTypeLength = 0;
+                continue;
+            }
+
+            ProcessField(lineStart, lineLength);
+        }
+
+        return false;
+    }
+
+    private void Dispatch()
+    {
+        // The LF of a CRLF that ended the blank line belongs to this event's bytes when it is already here; when it
+        // is not, the next event's raw bytes start with it.
+        if (_skipLf && _start < _end && _buffer[_start] == (byte)'\n')
+        {
+            _start++;
+            _scanned = Math.Max(_scanned, _start);
+            _skipLf = false;
+        }
+
+        _rawEnd = _start;
+        _dispatched = true;
+    }
+
+    /// <summary>keepRaw, at end of stream: the LF of a CRLF that arrived after its event was dispatched, so no byte is lost.</summary>
+    private bool TryDispatchTrailingLineBreaks()
+    {
+        var rest = _buffer.AsSpan(_eventStart, _end - _eventStart);
+        if (_dispatched || rest.IsEmpty || rest.IndexOfAnyExcept((byte)'\r', (byte)'\n') >= 0)
+        {
+            return false;
+        }
+
+        _start = _end;
+        Dispatch();
+        return true;
     }
 
     private bool TryTakeLine(out int lineStart, out int lineLength)
@@ -155,8 +232,9 @@ internal sealed class SseReader : IDisposable
         return true;
     }
 
-    private void ProcessField(ReadOnlySpan<byte> line, ref bool dataSeen)
+    private void ProcessField(int lineStart, int lineLength)
     {
+        var line = _buffer.AsSpan(lineStart, lineLength);
         if (line[0] == (byte)':')
         {
             return;
@@ -182,21 +260,26 @@ internal sealed class SseReader : IDisposable
 
         if (name.SequenceEqual("data"u8))
         {
-            var needed = _dataLength + (dataSeen ? 1 : 0) + value.Length;
+            if (_dataLines++ == 0)
+            {
+                _dataStart = lineStart + (lineLength - value.Length);
+            }
+
+            var needed = _dataLength + (_dataSeen ? 1 : 0) + value.Length;
             if (needed > _maxEventBytes)
             {
                 ThrowTooLarge(_maxEventBytes);
             }
 
             EnsureCapacity(ref _data, _dataLength, needed);
-            if (dataSeen)
+            if (_dataSeen)
             {
                 _data[_dataLength++] = (byte)'\n';
             }
 
             value.CopyTo(_data.AsSpan(_dataLength));
             _dataLength += value.Length;
-            dataSeen = true;
+            _dataSeen = true;
         }
         else if (name.SequenceEqual("event"u8))
         {
@@ -253,12 +336,16 @@ internal sealed class SseReader : IDisposable
 
     private async ValueTask FillAsync(CancellationToken cancellationToken)
     {
-        if (_start > 0)
+        // keepRaw: the bytes of the event being read stay, from its first one.
+        var keep = _keepRaw ? _eventStart : _start;
+        if (keep > 0)
         {
-            _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
-            _end -= _start;
-            _scanned = Math.Max(_scanned - _start, 0);
-            _start = 0;
+            _buffer.AsSpan(keep, _end - keep).CopyTo(_buffer);
+            _end -= keep;
+            _start -= keep;
+            _scanned = Math.Max(_scanned - keep, 0);
+            _dataStart -= keep;
+            _eventStart -= keep;
         }
 
         if (_end == _buffer.Length)

@@ -23,7 +23,8 @@ namespace Archestra.Gateway.Tests.Llm;
 /// picks the behaviour: <c>fail-400</c>/<c>-401</c>/<c>-429</c>/<c>-500</c>/<c>-503</c>/<c>-529</c> answer that status in
 /// the provider's error format, <c>cut</c> breaks the stream midway, <c>hang</c> sends one event and waits until the
 /// request is aborted, <c>error-midstream</c> (Anthropic) and <c>failed-midstream</c> (Responses) report an error
-/// inside a started stream. Tests script failures by key (<see cref="KeyStatus"/>), by model
+/// inside a started stream; a model ending in <c>-eol-cr</c> or <c>-eol-crlf</c> gets its stream with those line ends, in
+/// small pieces (<see cref="LineEnd"/>). Tests script failures by key (<see cref="KeyStatus"/>), by model
 /// (<see cref="ModelStatus"/>, <see cref="Script"/>), with Retry-After. Every request is recorded with its arrival time.
 /// </summary>
 internal sealed partial class FakeProvider : IAsyncDisposable
@@ -379,6 +380,12 @@ internal sealed partial class FakeProvider : IAsyncDisposable
     {
         context.Response.ContentType = "text/event-stream; charset=utf-8";
         context.Response.Headers.CacheControl = "no-cache";
+        if (LineEnd(model) is { } lineEnd)
+        {
+            await WriteChoppedAsync(context, sse.Replace("\n", lineEnd, StringComparison.Ordinal));
+            return;
+        }
+
         var events = sse.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
         for (var i = 0; i < events.Length; i++)
         {

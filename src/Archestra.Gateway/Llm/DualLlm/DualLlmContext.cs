@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Llm.Dialects;
 
 namespace Archestra.Gateway.Llm.DualLlm;
 
@@ -11,7 +11,7 @@ namespace Archestra.Gateway.Llm.DualLlm;
 /// </summary>
 internal static class DualLlmContext
 {
-    public static DualLlmTask Read(LlmProviderKind kind, bool responsesApi, ReadOnlySpan<byte> body, string tool, string callId)
+    public static DualLlmTask Read(LlmDialect dialect, ReadOnlySpan<byte> body, string tool, string callId)
     {
         var user = "";
         var arguments = "{}";
@@ -19,10 +19,10 @@ internal static class DualLlmContext
         {
             using var document = JsonDocument.Parse(body.ToArray());
             var root = document.RootElement;
-            var items = root.TryGetProperty(responsesApi ? "input"u8 : "messages"u8, out var list) && list.ValueKind == JsonValueKind.Array ? list : default;
+            var items = root.TryGetProperty(dialect.HistoryList, out var list) && list.ValueKind == JsonValueKind.Array ? list : default;
             if (items.ValueKind != JsonValueKind.Array)
             {
-                return new DualLlmTask(tool, arguments, responsesApi && list.ValueKind == JsonValueKind.String ? list.GetString()! : user);
+                return new DualLlmTask(tool, arguments, dialect.HistoryMayBeText && list.ValueKind == JsonValueKind.String ? list.GetString()! : user);
             }
 
             foreach (var item in items.EnumerateArray())
@@ -32,7 +32,7 @@ internal static class DualLlmContext
                     continue;
                 }
 
-                if (IsResultOf(kind, responsesApi, item, callId))
+                if (dialect.IsResultOf(item, callId))
                 {
                     break;
                 }
@@ -42,7 +42,7 @@ internal static class DualLlmContext
                     user = text;
                 }
 
-                if (Arguments(kind, responsesApi, item, callId) is { } found)
+                if (dialect.CallArguments(item, callId) is { } found)
                 {
                     arguments = found;
                 }
@@ -54,73 +54,6 @@ internal static class DualLlmContext
         }
 
         return new DualLlmTask(tool, arguments, user);
-    }
-
-    /// <summary>True for the message (or item) that carries the result: the main model's context ends before it.</summary>
-    private static bool IsResultOf(LlmProviderKind kind, bool responsesApi, JsonElement item, string callId)
-    {
-        if (responsesApi)
-        {
-            return Str(item, "type"u8) == "function_call_output" && Str(item, "call_id"u8) == callId;
-        }
-
-        if (kind == LlmProviderKind.OpenAi)
-        {
-            return Str(item, "role"u8) == "tool" && Str(item, "tool_call_id"u8) == callId;
-        }
-
-        if (item.TryGetProperty("content"u8, out var blocks) && blocks.ValueKind == JsonValueKind.Array)
-        {
-            foreach (var block in blocks.EnumerateArray())
-            {
-                if (block.ValueKind == JsonValueKind.Object && Str(block, "type"u8) == "tool_result" && Str(block, "tool_use_id"u8) == callId)
-                {
-                    return true;
-                }
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>The arguments of call <paramref name="callId"/> if this item made it: chat <c>tool_calls</c>, a Responses <c>function_call</c>, an Anthropic <c>tool_use</c>.</summary>
-    private static string? Arguments(LlmProviderKind kind, bool responsesApi, JsonElement item, string callId)
-    {
-        if (responsesApi)
-        {
-            return Str(item, "type"u8) == "function_call" && Str(item, "call_id"u8) == callId ? Str(item, "arguments"u8) : null;
-        }
-
-        if (kind == LlmProviderKind.OpenAi)
-        {
-            if (item.TryGetProperty("tool_calls"u8, out var calls) && calls.ValueKind == JsonValueKind.Array)
-            {
-                foreach (var call in calls.EnumerateArray())
-                {
-                    if (call.ValueKind == JsonValueKind.Object && Str(call, "id"u8) == callId
-                        && call.TryGetProperty("function"u8, out var function) && function.ValueKind == JsonValueKind.Object)
-                    {
-                        return Str(function, "arguments"u8);
-                    }
-                }
-            }
-
-            return null;
-        }
-
-        if (item.TryGetProperty("content"u8, out var blocks) && blocks.ValueKind == JsonValueKind.Array)
-        {
-            foreach (var block in blocks.EnumerateArray())
-            {
-                if (block.ValueKind == JsonValueKind.Object && Str(block, "type"u8) == "tool_use" && Str(block, "id"u8) == callId
-                    && block.TryGetProperty("input"u8, out var input))
-                {
-                    return input.GetRawText();
-                }
-            }
-        }
-
-        return null;
     }
 
     /// <summary>A message's text: a string, or its text parts joined (tool results and images are not the user's words).</summary>

@@ -1,79 +1,209 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
-using Archestra.Gateway.Configuration;
+using Archestra.Policy;
+using Archestra.Runtime.JsonRpc;
 
 namespace Archestra.Gateway.Llm;
 
 /// <summary>
-/// Streams: every event that carries no tool call goes out at once; the events of a tool call are held until the
-/// call is complete (OpenAI chat: the next call index of its choice, a finish reason or <c>[DONE]</c>; Anthropic:
-/// its <c>content_block_stop</c>) and decided, then released as they came or replaced by text events.
+/// OpenAI chat completions: a whole answer's <c>choices[*].message.tool_calls</c>, and in a stream the chunks of a tool
+/// call, held until the call is complete (the next call index of its choice, a finish reason or <c>[DONE]</c>).
 /// </summary>
 internal sealed partial class LlmToolGuard
 {
     private readonly List<Held> _held = [];
-    private readonly List<StreamCall> _calls = [];
     private readonly Dictionary<int, (int Kept, int Refused)> _choices = [];
     private byte[]? _envelope;
 
     /// <summary>One event held back: as it came, and its data (for rewriting a finish reason).</summary>
     private sealed record Held(byte[] Event, byte[] Data, bool Tool, List<(int Choice, int Start, int End)>? Finishes, string? Text, int TextChoice);
 
-    private sealed class StreamCall(int choice, int index)
-    {
-        public int Choice { get; } = choice;
-        public int Index { get; } = index;
-        public string Id { get; set; } = "";
+    // ---- whole answers ----
 
-        /// <summary>Responses API: the sequence numbers of the call's held events.</summary>
-        public List<long> Sequence { get; } = [];
-        public StringBuilder Name { get; } = new();
-        public ArrayBufferWriter<byte> Arguments { get; } = new();
-        public bool Complete { get; set; }
-        public string? Refusal { get; set; }
-        /// <summary>Anthropic: the call's events, and others (pings) that came while it was held, in order.</summary>
-        public List<(byte[] Event, bool Passenger)> Events { get; } = [];
+    /// <summary>
+    /// OpenAI chat: <c>choices[].message.tool_calls[]</c>. Refused calls leave the array (the whole member when
+    /// none is left, with <c>finish_reason</c> then <c>stop</c>); their texts join the message's <c>content</c>.
+    /// </summary>
+    private void ChatAnswer(ReadOnlySpan<byte> json, List<Edit> edits)
+    {
+        var reader = new Utf8JsonReader(json);
+        reader.Read();
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            return;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (!JsonMember.Enter(ref reader, "choices"u8, JsonTokenType.StartArray))
+            {
+                continue;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+            {
+                ChatChoice(ref reader, json, edits);
+            }
+        }
     }
 
-    /// <summary>Relays one SSE event (as the client would get it): written to <paramref name="output"/> now, or held.</summary>
-    public void Relay(ReadOnlySpan<byte> evt, IBufferWriter<byte> output)
+    private void ChatChoice(ref Utf8JsonReader reader, ReadOnlySpan<byte> json, List<Edit> edits)
     {
-        var data = SseFraming.Data(evt, out var multiLine, out _);
-        if (multiLine)
+        int finishStart = -1, finishEnd = -1;
+        int objectStart = -1, contentStart = -1, contentEnd = -1, callsName = -1, callsStart = -1, callsEnd = -1;
+        string? content = null;
+        var calls = new List<(int Start, int End, string Name, byte[] Arguments)>();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            data = SseFraming.JoinData(evt);
-        }
-
-        if (Unreadable(data) is { } why)
-        {
-            // Ends the stream as a broken answer (Anthropic: the documented error event; OpenAI: aborted).
-            throw new InvalidDataException($"the provider sent an event the proxy cannot check: {why}");
-        }
-
-        try
-        {
-            if (Kind == LlmProviderKind.Anthropic)
+            if (reader.ValueTextEquals("finish_reason"u8))
             {
-                RelayAnthropic(evt, data, output);
+                (finishStart, finishEnd) = JsonMember.Range(ref reader);
+                continue;
             }
-            else if (Api == LlmApi.ChatCompletions)
+
+            if (!JsonMember.Enter(ref reader, "message"u8, JsonTokenType.StartObject))
             {
-                RelayChat(evt, data, output);
+                continue;
+            }
+
+            objectStart = (int)reader.TokenStartIndex;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("content"u8))
+                {
+                    reader.Read();
+                    contentStart = (int)reader.TokenStartIndex;
+                    content = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                    reader.Skip();
+                    contentEnd = (int)reader.BytesConsumed;
+                }
+                else if (reader.ValueTextEquals("tool_calls"u8))
+                {
+                    callsName = (int)reader.TokenStartIndex;
+                    reader.Read();
+                    callsStart = (int)reader.TokenStartIndex;
+                    if (reader.TokenType == JsonTokenType.StartArray)
+                    {
+                        while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+                        {
+                            var start = (int)reader.TokenStartIndex;
+                            var (name, arguments) = ReadChatCall(ref reader);
+                            calls.Add((start, (int)reader.BytesConsumed, name, arguments));
+                        }
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
+
+                    callsEnd = (int)reader.BytesConsumed;
+                }
+                else
+                {
+                    JsonMember.SkipValue(ref reader);
+                }
+            }
+        }
+
+        if (calls.Count == 0)
+        {
+            return;
+        }
+
+        var texts = new List<string>();
+        var kept = new List<(int Start, int End)>();
+        foreach (var call in calls)
+        {
+            if (Decide(call.Name, call.Arguments) is { } text)
+            {
+                texts.Add(text);
             }
             else
             {
-                RelayResponses(evt, data, output);
+                kept.Add((call.Start, call.End));
             }
         }
-        catch (JsonException)
+
+        if (texts.Count == 0)
         {
-            // Not the JSON the API documents (each event is parsed before anything of it is written): relayed as it is.
-            output.Write(evt);
+            return;
+        }
+
+        if (kept.Count == 0)
+        {
+            var (start, end) = MemberWithComma(json, callsName, callsEnd);
+            edits.Add(new Edit(start, end, []));
+            if (finishStart >= 0)
+            {
+                edits.Add(new Edit(finishStart, finishEnd, "\"stop\""u8.ToArray()));
+            }
+        }
+        else
+        {
+            var array = new ArrayBufferWriter<byte>();
+            array.Write("["u8);
+            for (var i = 0; i < kept.Count; i++)
+            {
+                if (i > 0)
+                {
+                    array.Write(","u8);
+                }
+
+                array.Write(json[kept[i].Start..kept[i].End]);
+            }
+
+            array.Write("]"u8);
+            edits.Add(new Edit(callsStart, callsEnd, array.WrittenSpan.ToArray()));
+        }
+
+        var explanation = string.Join("\n\n", texts);
+        var joined = JsonString(string.IsNullOrEmpty(content) ? explanation : $"{content}\n\n{explanation}");
+        if (contentStart >= 0)
+        {
+            edits.Add(new Edit(contentStart, contentEnd, joined));
+        }
+        else
+        {
+            edits.Add(new Edit(objectStart + 1, objectStart + 1, [.. "\"content\":"u8, .. joined, (byte)',']));
         }
     }
 
-    // ---- OpenAI chat completion chunks ----
+    /// <summary>One <c>{id, type, function: {name, arguments}}</c>: the name and the unescaped arguments text.</summary>
+    private static (string Name, byte[] Arguments) ReadChatCall(ref Utf8JsonReader reader)
+    {
+        var name = "";
+        byte[] arguments = [];
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (!JsonMember.Enter(ref reader, "function"u8, JsonTokenType.StartObject))
+            {
+                continue;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("name"u8))
+                {
+                    name = JsonMember.String(ref reader) ?? "";
+                }
+                else if (reader.ValueTextEquals("arguments"u8))
+                {
+                    arguments = JsonMember.Utf8(ref reader);
+                }
+                else
+                {
+                    reader.Read();
+                }
+
+                reader.Skip();
+            }
+        }
+
+        return (name, arguments);
+    }
+
+    // ---- streamed chunks ----
 
     private void RelayChat(ReadOnlySpan<byte> evt, ReadOnlySpan<byte> data, IBufferWriter<byte> output)
     {
@@ -528,191 +658,6 @@ internal sealed partial class LlmToolGuard
 
                 Deltas.Add((0, index, id, name, arguments));
             }
-        }
-    }
-
-    // ---- Anthropic message events ----
-
-    private void RelayAnthropic(ReadOnlySpan<byte> evt, ReadOnlySpan<byte> data, IBufferWriter<byte> output)
-    {
-        if (data.IsEmpty || (_calls.Count == 0 && _refusedBlocks == 0 && data.IndexOf("tool_use"u8) < 0))
-        {
-            output.Write(evt);
-            return;
-        }
-
-        var e = AnthropicEvent.Read(data);
-
-        switch (e.Type)
-        {
-            case AnthropicEventType.ToolUseStart:
-                var call = new StreamCall(0, e.Index) { Id = e.Id ?? "" };
-                call.Name.Append(e.Name);
-                call.Events.Add((evt.ToArray(), false));
-                _calls.Add(call);
-                return;
-            case AnthropicEventType.Delta or AnthropicEventType.Stop when _calls.Find(c => c.Index == e.Index) is { } pending:
-                pending.Events.Add((evt.ToArray(), false));
-                pending.Arguments.Write(e.PartialJson);
-                if (e.Type == AnthropicEventType.Stop)
-                {
-                    ReleaseAnthropic(pending, output);
-                    _calls.Remove(pending);
-                }
-
-                return;
-            case AnthropicEventType.MessageDelta or AnthropicEventType.MessageStop:
-                // A block never stopped: decided on what arrived (incomplete arguments do not parse, so it is refused).
-                foreach (var open in _calls)
-                {
-                    ReleaseAnthropic(open, output);
-                }
-
-                _calls.Clear();
-                if (e.Type == AnthropicEventType.MessageDelta && _refusedBlocks > 0 && _keptBlocks == 0 && e.StopStart >= 0
-                    && data[e.StopStart..e.StopEnd].SequenceEqual("\"tool_use\""u8))
-                {
-                    output.Write("event: message_delta\ndata: "u8);
-                    output.Write(Apply(data, [new Edit(e.StopStart, e.StopEnd, "\"end_turn\""u8.ToArray())]));
-                    output.Write("\n\n"u8);
-                    return;
-                }
-
-                output.Write(evt);
-                return;
-            case AnthropicEventType.Other when _calls.Count > 0:
-                // A ping while a call is held stays in its place, so an allowed call's events go out exactly as they came.
-                _calls[^1].Events.Add((evt.ToArray(), true));
-                return;
-            default:
-                output.Write(evt);
-                return;
-        }
-    }
-
-    private int _keptBlocks;
-    private int _refusedBlocks;
-
-    private void ReleaseAnthropic(StreamCall call, IBufferWriter<byte> output)
-    {
-        if (Decide(call.Name.ToString(), call.Arguments.WrittenSpan) is not { } text)
-        {
-            _keptBlocks++;
-            foreach (var (held, _) in call.Events)
-            {
-                output.Write(held);
-            }
-
-            return;
-        }
-
-        // The same block index, as a text block: start, one delta with the explanation, stop.
-        _refusedBlocks++;
-        var index = call.Index.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        output.Write(Encoding.UTF8.GetBytes($"event: content_block_start\ndata: {{\"type\":\"content_block_start\",\"index\":{index},\"content_block\":{{\"type\":\"text\",\"text\":\"\"}}}}\n\n"));
-        output.Write("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":"u8);
-        output.Write(Encoding.UTF8.GetBytes(index));
-        output.Write(",\"delta\":{\"type\":\"text_delta\",\"text\":"u8);
-        output.Write(JsonString(text));
-        output.Write("}}\n\n"u8);
-        output.Write(Encoding.UTF8.GetBytes($"event: content_block_stop\ndata: {{\"type\":\"content_block_stop\",\"index\":{index}}}\n\n"));
-        foreach (var (held, passenger) in call.Events)
-        {
-            if (passenger)
-            {
-                output.Write(held);
-            }
-        }
-    }
-
-    private enum AnthropicEventType : byte { Other, ToolUseStart, Delta, Stop, MessageDelta, MessageStop }
-
-    private readonly record struct AnthropicEvent(AnthropicEventType Type, int Index, string? Id, string? Name, byte[] PartialJson, int StopStart, int StopEnd)
-    {
-        public static AnthropicEvent Read(ReadOnlySpan<byte> data)
-        {
-            var reader = new Utf8JsonReader(data);
-            reader.Read();
-            if (reader.TokenType != JsonTokenType.StartObject)
-            {
-                return default;
-            }
-
-            var type = AnthropicEventType.Other;
-            var blockIsToolUse = false;
-            int index = -1, stopStart = -1, stopEnd = -1;
-            string? id = null, name = null;
-            byte[] partial = [];
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("type"u8))
-                {
-                    reader.Read();
-                    type = reader.ValueTextEquals("content_block_start"u8) ? AnthropicEventType.ToolUseStart
-                        : reader.ValueTextEquals("content_block_delta"u8) ? AnthropicEventType.Delta
-                        : reader.ValueTextEquals("content_block_stop"u8) ? AnthropicEventType.Stop
-                        : reader.ValueTextEquals("message_delta"u8) ? AnthropicEventType.MessageDelta
-                        : reader.ValueTextEquals("message_stop"u8) ? AnthropicEventType.MessageStop
-                        : AnthropicEventType.Other;
-                    reader.Skip();
-                }
-                else if (reader.ValueTextEquals("index"u8))
-                {
-                    index = JsonMember.Int32(ref reader, -1);
-                }
-                else if (reader.ValueTextEquals("content_block"u8) || reader.ValueTextEquals("delta"u8))
-                {
-                    reader.Read();
-                    if (reader.TokenType != JsonTokenType.StartObject)
-                    {
-                        reader.Skip();
-                        continue;
-                    }
-
-                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-                    {
-                        if (reader.ValueTextEquals("type"u8))
-                        {
-                            reader.Read();
-                            blockIsToolUse |= reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("tool_use"u8);
-                        }
-                        else if (reader.ValueTextEquals("id"u8))
-                        {
-                            id = JsonMember.String(ref reader);
-                        }
-                        else if (reader.ValueTextEquals("name"u8))
-                        {
-                            name = JsonMember.String(ref reader);
-                        }
-                        else if (reader.ValueTextEquals("partial_json"u8))
-                        {
-                            partial = JsonMember.Utf8(ref reader);
-                        }
-                        else if (reader.ValueTextEquals("stop_reason"u8))
-                        {
-                            (stopStart, stopEnd) = JsonMember.Range(ref reader);
-                            continue;
-                        }
-                        else
-                        {
-                            reader.Read();
-                        }
-
-                        reader.Skip();
-                    }
-                }
-                else
-                {
-                    JsonMember.SkipValue(ref reader);
-                }
-            }
-
-            if (type == AnthropicEventType.ToolUseStart && !blockIsToolUse)
-            {
-                type = AnthropicEventType.Other;
-            }
-
-            return new AnthropicEvent(type, index, id, name, partial, stopStart, stopEnd);
         }
     }
 }
