@@ -4,7 +4,7 @@ using System.Text.Json;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Security;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Runtime.Diagnostics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -88,12 +88,12 @@ internal static class AdminApi
     /// </summary>
     public static async Task StartAsync(AdminContext context, TextWriter output, CancellationToken ct)
     {
-        var keys = await context.Store.QueryAsync("SELECT count(*) FROM admin_keys WHERE revoked_at IS NULL", static r => r.Long(0), ct).ConfigureAwait(false);
-        if (context.Server.FileConfig.AdminKeys.Count == 0 && keys[0] == 0)
+        var keys = await context.Store.AdminKeys.ListAsync(ct).ConfigureAwait(false);
+        if (context.Server.FileConfig.AdminKeys.Count == 0 && keys.Count == 0)
         {
             var key = NewSecret(KeyPrefix);
             var now = DateTime.UtcNow;
-            await context.Store.InsertAdminKeyAsync(new AdminKeyRow(Guid.CreateVersion7(), "initial", SecretHash.Compute(key), true, ManagedBy.Api, now, null), ct).ConfigureAwait(false);
+            await context.Store.AdminKeys.InsertAsync(new AdminKeyRow(Guid.CreateVersion7(), "initial", SecretHash.Compute(key), true, ManagedBy.Api, now, null), ct).ConfigureAwait(false);
             await output.WriteLineAsync($"archestra: created the initial admin API key (read-write, shown only this once; stored hashed): {key}").ConfigureAwait(false);
             await output.WriteLineAsync("archestra: use it as 'Authorization: Bearer <key>' on the admin API; create others with POST /api/admin-keys").ConfigureAwait(false);
         }
@@ -225,7 +225,7 @@ internal sealed partial class AdminHandlers
         }
 
         // The lookup is by the SHA-256 of a high-entropy key: its timing reveals nothing about the key.
-        var row = await Store.FindAdminKeyAsync(hash, http.RequestAborted).ConfigureAwait(false);
+        var row = await Store.AdminKeys.FindAsync(hash, http.RequestAborted).ConfigureAwait(false);
         if (row is null)
         {
             return null;
@@ -257,7 +257,7 @@ internal sealed partial class AdminHandlers
         {
             try
             {
-                await Store.TouchAdminKeyAsync(row.Id, now, CancellationToken.None).ConfigureAwait(false);
+                await Store.AdminKeys.TouchAsync(row.Id, now, CancellationToken.None).ConfigureAwait(false);
             }
             catch (ObjectDisposedException)
             {
@@ -316,7 +316,7 @@ internal sealed partial class AdminHandlers
     /// </summary>
     private async Task ChangeAsync(Caller caller, string action, string kind, string name, Func<StoreTransaction, Task> write, Action<Utf8JsonWriter> details, CancellationToken ct)
     {
-        var change = new AdminChange(Guid.CreateVersion7(), DateTime.UtcNow, caller.Name, action, kind, name, AdminResources.Json(details));
+        var change = new AdminChange(Guid.CreateVersion7(), DateTime.UtcNow, caller.Name, action, kind, name, StoredJson.Write(details));
         await Store.TransactAsync(write, change, ct).ConfigureAwait(false);
         if (kind is "llm-price" or "llm-limit" or "llm-optimization-rule")
         {

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Admin;
@@ -10,8 +10,6 @@ internal sealed partial class AdminHandlers
 {
     private static readonly string[] s_adminKeyKeys = ["name", "scope"];
 
-    private sealed record ApiAdminKey(Guid Id, string Name, bool ReadWrite, DateTime CreatedAt, DateTime? LastUsedAt);
-
     private void AddKeyRoutes(List<AdminRoute> routes)
     {
         routes.Add(new("GET", "/api/admin-keys", "admin-keys", "List admin keys (never the secrets)", (h, c) => ListKeysAsync(h)));
@@ -19,9 +17,7 @@ internal sealed partial class AdminHandlers
         routes.Add(new("DELETE", "/api/admin-keys/{name}", "admin-keys", "Revoke (delete) an API-managed admin key", DeleteKeyAsync));
     }
 
-    private Task<List<ApiAdminKey>> LoadKeysAsync(CancellationToken ct) => Store.QueryAsync(
-        "SELECT id, name, scope, created_at, last_used_at FROM admin_keys WHERE revoked_at IS NULL ORDER BY created_at, name",
-        static r => new ApiAdminKey(r.Guid(0), r.String(1), r.String(2) == "read-write", r.Time(3), r.NullableTime(4)), ct);
+    private Task<IReadOnlyList<AdminKeyRow>> LoadKeysAsync(CancellationToken ct) => Store.AdminKeys.ListAsync(ct);
 
     private async Task<AdminResult> ListKeysAsync(HttpContext http)
     {
@@ -50,7 +46,7 @@ internal sealed partial class AdminHandlers
         });
     }
 
-    private static void WriteKey(Utf8JsonWriter w, ApiAdminKey key, string? secret)
+    private static void WriteKey(Utf8JsonWriter w, AdminKeyRow key, string? secret)
     {
         w.WriteStartObject();
         w.WriteString("name"u8, key.Name);
@@ -109,11 +105,9 @@ internal sealed partial class AdminHandlers
             }
 
             var secret = AdminApi.NewSecret(AdminApi.KeyPrefix);
-            var key = new ApiAdminKey(Guid.CreateVersion7(), name!, scope == "read-write", AuditTime.Truncate(DateTime.UtcNow), null);
+            var key = new AdminKeyRow(Guid.CreateVersion7(), name!, SecretHash.Compute(secret), scope == "read-write", ManagedBy.Api, AuditTime.Truncate(DateTime.UtcNow), null);
             await ChangeAsync(caller, "create", "admin-key", key.Name,
-                tx => tx.ExecuteAsync(
-                    "INSERT INTO admin_keys (id, name, key_hash, scope, managed_by, created_at, updated_at) VALUES (@id, @name, @hash, @scope, 'api', @now, @now)",
-                    ct, ("id", key.Id), ("name", key.Name), ("hash", SecretHash.Compute(secret)), ("scope", scope), ("now", key.CreatedAt)),
+                tx => Store.AdminKeys.InsertAsync(tx, key, ct),
                 w =>
                 {
                     w.WriteStartObject();
@@ -153,7 +147,7 @@ internal sealed partial class AdminHandlers
             }
 
             await ChangeAsync(caller, "delete", "admin-key", name,
-                tx => tx.ExecuteAsync("DELETE FROM admin_keys WHERE id = @id", ct, ("id", key.Id)), NoDetails, ct).ConfigureAwait(false);
+                tx => Store.AdminKeys.DeleteAsync(tx, key, ct), NoDetails, ct).ConfigureAwait(false);
             return AdminResult.NoContent;
         }
         finally

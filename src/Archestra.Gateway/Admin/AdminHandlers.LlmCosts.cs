@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Archestra.Gateway.Llm;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Policy.Llm;
 using Microsoft.AspNetCore.Http;
 
@@ -22,12 +22,17 @@ internal sealed partial class AdminHandlers
     private const decimal MaxUsd = 100_000_000m;
     private const long MaxTokens = 9_999_999_999;
 
-    private sealed record ApiPrice(string Model, decimal Input, decimal Output, decimal? CachedInput, DateTime CreatedAt, DateTime UpdatedAt);
-
     /// <param name="Kind">tokens or usd (stored as the schema's "cost").</param>
-    private sealed record ApiLimit(Guid Id, string Profile, string Kind, string Period, decimal Value, DateTime CreatedAt, DateTime UpdatedAt);
+    private sealed record ApiLimit(Guid Id, string Profile, string Kind, string Period, decimal Value, DateTime CreatedAt, DateTime UpdatedAt)
+    {
+        public LimitRow ToRow() => new(Id, Profile, Kind == "tokens" ? "tokens" : "cost", Period, Value, Enabled: true, CreatedAt, UpdatedAt);
+    }
 
-    private sealed record ApiRule(Guid Id, string? Profile, RuleConditions Conditions, string TargetModel, bool Enabled, DateTime CreatedAt, DateTime UpdatedAt);
+    private sealed record ApiRule(Guid Id, string? Profile, RuleConditions Conditions, string TargetModel, bool Enabled, DateTime CreatedAt, DateTime UpdatedAt)
+    {
+        public OptimizationRuleRow ToRow() =>
+            new(Id, StoredJson.Strings(Profile is null ? [] : [Profile]), StoredJson.Write(w => WriteRuleConditions(w, Conditions)), TargetModel, Enabled, CreatedAt, UpdatedAt);
+    }
 
     private void AddLlmCostRoutes(List<AdminRoute> routes)
     {
@@ -53,9 +58,7 @@ internal sealed partial class AdminHandlers
 
     // ---- prices -----------------------------------------------------------------------------------------------
 
-    private Task<List<ApiPrice>> LoadPricesAsync(CancellationToken ct) => Store.QueryAsync(
-        "SELECT model, input_per_million, output_per_million, cached_input_per_million, created_at, updated_at FROM token_prices ORDER BY model",
-        static r => new ApiPrice(r.String(0), r.Money(1), r.Money(2), r.NullableMoney(3), r.Time(4), r.Time(5)), ct);
+    private Task<IReadOnlyList<PriceRow>> LoadPricesAsync(CancellationToken ct) => Store.Prices.ListAsync(ct);
 
     private async Task<AdminResult> ListPricesAsync(HttpContext http)
     {
@@ -127,16 +130,9 @@ internal sealed partial class AdminHandlers
             }
 
             var now = AuditTime.Truncate(DateTime.UtcNow);
-            var row = new ApiPrice(model, input.Value, output.Value, cached, current?.CreatedAt ?? now, now);
-            var parameters = new (string, object?)[] { ("model", model), ("input", row.Input), ("output", row.Output), ("cached", row.CachedInput), ("now", now) };
+            var row = new PriceRow(model, input.Value, output.Value, cached, current?.CreatedAt ?? now, now);
             await ChangeAsync(caller, current is null ? "create" : "update", "llm-price", model,
-                tx => current is null
-                    ? tx.ExecuteAsync(
-                        "INSERT INTO token_prices (model, input_per_million, output_per_million, cached_input_per_million, managed_by, created_at, updated_at) VALUES (@model, @input, @output, @cached, 'api', @now, @now)",
-                        ct, parameters)
-                    : tx.ExecuteAsync(
-                        "UPDATE token_prices SET input_per_million = @input, output_per_million = @output, cached_input_per_million = @cached, updated_at = @now WHERE model = @model",
-                        ct, parameters),
+                tx => current is null ? Store.Prices.InsertAsync(tx, row, ct) : Store.Prices.UpdateAsync(tx, row, ct),
                 w => WritePrice(w, row),
                 ct).ConfigureAwait(false);
             return current is null ? AdminResult.Created(w => WritePrice(w, row)) : AdminResult.Ok(w => WritePrice(w, row));
@@ -148,10 +144,9 @@ internal sealed partial class AdminHandlers
     }
 
     private Task<AdminResult> DeletePriceAsync(HttpContext http, Caller caller) =>
-        DeleteOneAsync(http, caller, "model", "price for model", "llm-price", "DELETE FROM token_prices WHERE model = @key",
-            async (model, ct) => (await LoadPricesAsync(ct).ConfigureAwait(false)).Any(p => p.Model == model) ? model : null);
+        DeleteOneAsync(http, caller, "model", "price for model", "llm-price", Store.Prices, async (model, ct) => (await LoadPricesAsync(ct).ConfigureAwait(false)).FirstOrDefault(p => p.Model == model));
 
-    private static void WritePrice(Utf8JsonWriter w, ApiPrice price)
+    private static void WritePrice(Utf8JsonWriter w, PriceRow price)
     {
         w.WriteStartObject();
         w.WriteString("model"u8, price.Model);
@@ -170,14 +165,8 @@ internal sealed partial class AdminHandlers
 
     // ---- limits -----------------------------------------------------------------------------------------------
 
-    private Task<List<ApiLimit>> LoadLimitsAsync(CancellationToken ct) => Store.QueryAsync(
-        "SELECT id, target, kind, period, amount, created_at, updated_at FROM limits WHERE scope = 'profile' AND managed_by = 'api' ORDER BY created_at, id",
-        static r =>
-        {
-            // Token limits are whole numbers stored as such; USD ones are money (exact decimals in both dialects).
-            var tokens = r.String(2) == "tokens";
-            return new ApiLimit(r.Guid(0), r.NullableString(1) ?? "", tokens ? "tokens" : "usd", r.String(3), tokens ? r.Long(4) : r.Money(4), r.Time(5), r.Time(6));
-        }, ct);
+    private async Task<List<ApiLimit>> LoadLimitsAsync(CancellationToken ct) => (await Store.Limits.ListAsync(ct).ConfigureAwait(false))
+        .Select(static r => new ApiLimit(r.Id, r.Target, r.Kind == "tokens" ? "tokens" : "usd", r.Period, r.Amount, r.CreatedAt, r.UpdatedAt)).ToList();
 
     private async Task<AdminResult> ListLimitsAsync(HttpContext http)
     {
@@ -259,17 +248,8 @@ internal sealed partial class AdminHandlers
 
             var now = AuditTime.Truncate(DateTime.UtcNow);
             var row = new ApiLimit(current?.Id ?? Guid.CreateVersion7(), profile, kind, period, value.Value, current?.CreatedAt ?? now, now);
-            // A boxed long for tokens: a decimal would be bound as money (SQLite: units of 1e-10, overflowing at ~9.2e8).
-            object amount = kind == "tokens" ? (object)decimal.ToInt64(row.Value) : row.Value;
-            var parameters = new (string, object?)[] { ("id", row.Id), ("target", profile), ("kind", kind == "tokens" ? "tokens" : "cost"), ("period", period), ("amount", amount), ("now", now) };
             await ChangeAsync(caller, current is null ? "create" : "update", "llm-limit", row.Id.ToString("D"),
-                tx => current is null
-                    ? tx.ExecuteAsync(
-                        "INSERT INTO limits (id, scope, target, kind, period, amount, action, enabled, managed_by, created_at, updated_at) VALUES (@id, 'profile', @target, @kind, @period, @amount, 'block', @enabled, 'api', @now, @now)",
-                        ct, [.. parameters, ("enabled", true)])
-                    : tx.ExecuteAsync(
-                        "UPDATE limits SET target = @target, kind = @kind, period = @period, amount = @amount, updated_at = @now WHERE id = @id",
-                        ct, parameters),
+                tx => current is null ? Store.Limits.InsertAsync(tx, row.ToRow(), ct) : Store.Limits.UpdateAsync(tx, row.ToRow(), ct),
                 w => WriteLimit(w, row),
                 ct).ConfigureAwait(false);
             return current is null ? AdminResult.Created(w => WriteLimit(w, row)) : AdminResult.Ok(w => WriteLimit(w, row));
@@ -281,8 +261,7 @@ internal sealed partial class AdminHandlers
     }
 
     private Task<AdminResult> DeleteLimitAsync(HttpContext http, Caller caller) =>
-        DeleteOneAsync(http, caller, "id", "limit", "llm-limit", "DELETE FROM limits WHERE id = @key",
-            async (id, ct) => (await LoadLimitsAsync(ct).ConfigureAwait(false)).FirstOrDefault(l => l.Id.ToString("D") == id)?.Id);
+        DeleteOneAsync(http, caller, "id", "limit", "llm-limit", Store.Limits, async (id, ct) => (await LoadLimitsAsync(ct).ConfigureAwait(false)).FirstOrDefault(l => l.Id.ToString("D") == id)?.ToRow());
 
     private static void WriteLimit(Utf8JsonWriter w, ApiLimit limit)
     {
@@ -300,9 +279,9 @@ internal sealed partial class AdminHandlers
 
     // ---- optimization rules -----------------------------------------------------------------------------------
 
-    private Task<List<ApiRule>> LoadRulesAsync(CancellationToken ct) => Store.QueryAsync(
-        "SELECT id, profiles, conditions, target_model, enabled, created_at, updated_at FROM optimization_rules WHERE managed_by = 'api' ORDER BY created_at, id",
-        static r => new ApiRule(r.Guid(0), AdminResources.ParseStrings(r.String(1)).FirstOrDefault(), LlmCosts.ReadRuleConditions(r.String(2)), r.String(3), r.Bool(4), r.Time(5), r.Time(6)), ct);
+    private async Task<List<ApiRule>> LoadRulesAsync(CancellationToken ct) => (await Store.OptimizationRules.ListAsync(ct).ConfigureAwait(false))
+        .Select(static r => new ApiRule(r.Id, StoredJson.ParseStrings(r.ProfilesJson).FirstOrDefault(), LlmCosts.ReadRuleConditions(r.ConditionsJson), r.TargetModel, r.Enabled, r.CreatedAt, r.UpdatedAt))
+        .ToList();
 
     private async Task<AdminResult> ListRulesAsync(HttpContext http)
     {
@@ -371,20 +350,8 @@ internal sealed partial class AdminHandlers
 
             var now = AuditTime.Truncate(DateTime.UtcNow);
             var row = new ApiRule(current?.Id ?? Guid.CreateVersion7(), profile, conditions, targetModel, enabled, current?.CreatedAt ?? now, now);
-            var id = row.Id.ToString("D");
-            var parameters = new (string, object?)[]
-            {
-                ("id", row.Id), ("name", id), ("profiles", new StoreJson(AdminResources.StringsJson(profile is null ? [] : [profile]))),
-                ("conditions", new StoreJson(AdminResources.Json(w => WriteRuleConditions(w, conditions)))), ("target", targetModel), ("enabled", enabled), ("now", now),
-            };
-            await ChangeAsync(caller, current is null ? "create" : "update", "llm-optimization-rule", id,
-                tx => current is null
-                    ? tx.ExecuteAsync(
-                        "INSERT INTO optimization_rules (id, name, profiles, conditions, target_model, enabled, managed_by, created_at, updated_at) VALUES (@id, @name, @profiles, @conditions, @target, @enabled, 'api', @now, @now)",
-                        ct, parameters)
-                    : tx.ExecuteAsync(
-                        "UPDATE optimization_rules SET profiles = @profiles, conditions = @conditions, target_model = @target, enabled = @enabled, updated_at = @now WHERE id = @id",
-                        ct, parameters),
+            await ChangeAsync(caller, current is null ? "create" : "update", "llm-optimization-rule", row.Id.ToString("D"),
+                tx => current is null ? Store.OptimizationRules.InsertAsync(tx, row.ToRow(), ct) : Store.OptimizationRules.UpdateAsync(tx, row.ToRow(), ct),
                 w => WriteRule(w, row),
                 ct).ConfigureAwait(false);
             return current is null ? AdminResult.Created(w => WriteRule(w, row)) : AdminResult.Ok(w => WriteRule(w, row));
@@ -396,26 +363,28 @@ internal sealed partial class AdminHandlers
     }
 
     private Task<AdminResult> DeleteRuleAsync(HttpContext http, Caller caller) =>
-        DeleteOneAsync(http, caller, "id", "optimization rule", "llm-optimization-rule", "DELETE FROM optimization_rules WHERE id = @key",
-            async (id, ct) => (await LoadRulesAsync(ct).ConfigureAwait(false)).FirstOrDefault(r => r.Id.ToString("D") == id)?.Id);
+        DeleteOneAsync(http, caller, "id", "optimization rule", "llm-optimization-rule", Store.OptimizationRules,
+            async (id, ct) => (await LoadRulesAsync(ct).ConfigureAwait(false)).FirstOrDefault(r => r.Id.ToString("D") == id)?.ToRow());
 
     /// <summary>
-    /// Deletes the resource the route names: <paramref name="find"/> returns the database key to bind as <c>@key</c>,
-    /// or null for 404. Under the change lock, with its change-log row, like every other change.
+    /// Deletes the resource the route names: <paramref name="find"/> returns its row, or null for 404. Under the change
+    /// lock, with its change-log row, like every other change.
     /// </summary>
-    private async Task<AdminResult> DeleteOneAsync(HttpContext http, Caller caller, string routeValue, string what, string kind, string deleteSql, Func<string, CancellationToken, Task<object?>> find)
+    private async Task<AdminResult> DeleteOneAsync<TRow>(
+        HttpContext http, Caller caller, string routeValue, string what, string kind, Repository<TRow> repository, Func<string, CancellationToken, Task<TRow?>> find)
+        where TRow : class
     {
         var ct = http.RequestAborted;
         var name = AdminRequest.Route(http, routeValue);
         await _changing.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            if (await find(name, ct).ConfigureAwait(false) is not { } key)
+            if (await find(name, ct).ConfigureAwait(false) is not { } row)
             {
                 return AdminResult.NotFound(what, name);
             }
 
-            await ChangeAsync(caller, "delete", kind, name, tx => tx.ExecuteAsync(deleteSql, ct, ("key", key)), NoDetails, ct).ConfigureAwait(false);
+            await ChangeAsync(caller, "delete", kind, name, tx => repository.DeleteAsync(tx, row, ct), NoDetails, ct).ConfigureAwait(false);
             return AdminResult.NoContent;
         }
         finally
@@ -540,8 +509,7 @@ internal sealed partial class AdminHandlers
             return true;
         }
 
-        var rows = await Store.QueryAsync("SELECT count(*) FROM profiles WHERE name = @name", static r => r.Long(0), ct, ("name", name)).ConfigureAwait(false);
-        return rows[0] > 0;
+        return await Store.Profiles.GetAsync(name, ct).ConfigureAwait(false) is not null;
     }
 
     /// <summary>The names of the limits and optimization rules that name a profile (which then cannot be deleted).</summary>
@@ -577,7 +545,7 @@ internal sealed partial class AdminHandlers
         }
     }
 
-    private static void WriteItems<T>(Utf8JsonWriter w, List<T> items, Action<Utf8JsonWriter, T> write)
+    private static void WriteItems<T>(Utf8JsonWriter w, IReadOnlyList<T> items, Action<Utf8JsonWriter, T> write)
     {
         w.WriteStartObject();
         w.WriteStartArray("items"u8);

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Admin;
@@ -20,7 +20,10 @@ internal sealed partial class AdminHandlers
 
     private sealed record ApiProviderKey(string Name, DateTime UpdatedAt);
 
-    private sealed record ApiProvider(Guid Id, string Name, string Kind, string BaseUrl, DateTime CreatedAt, DateTime UpdatedAt, IReadOnlyList<ApiProviderKey> Keys, string SettingsJson = "{}");
+    private sealed record ApiProvider(Guid Id, string Name, string Kind, string BaseUrl, DateTime CreatedAt, DateTime UpdatedAt, IReadOnlyList<ApiProviderKey> Keys, string SettingsJson = "{}")
+    {
+        public LlmProviderRow ToRow() => new(Id, Name, Kind, BaseUrl, ManagedBy.Api, CreatedAt, UpdatedAt, SettingsJson);
+    }
 
     private void AddLlmProviderRoutes(List<AdminRoute> routes)
     {
@@ -34,20 +37,14 @@ internal sealed partial class AdminHandlers
 
     private async Task<List<ApiProvider>> LoadProvidersAsync(CancellationToken ct)
     {
-        var keys = await Store.QueryAsync(
-            "SELECT provider_id, name, updated_at FROM llm_provider_keys ORDER BY name",
-            static r => (Provider: r.Guid(0), Key: new ApiProviderKey(r.String(1), r.Time(2))), ct).ConfigureAwait(false);
-        return await Store.QueryAsync(
-            "SELECT id, name, kind, base_url, created_at, updated_at, settings FROM llm_providers ORDER BY created_at, name",
-            r =>
-            {
-                var id = r.Guid(0);
-                var kind = r.String(2);
-                var settings = r.String(6);
-                var own = keys.Where(k => k.Provider == id).Select(k => k.Key).ToList();
-                var ordered = AdminResources.KeyOrder(settings, own.Select(k => k.Name)).Select(n => own.First(k => k.Name == n)).ToList();
-                return new ApiProvider(id, r.String(1), kind, r.NullableString(3) ?? DefaultBaseUrl(kind), r.Time(4), r.Time(5), ordered, settings);
-            }, ct).ConfigureAwait(false);
+        var keys = await Store.LlmProviders.ListKeysAsync(ct).ConfigureAwait(false);
+        var rows = await Store.LlmProviders.ListAsync(ct).ConfigureAwait(false);
+        return rows.Select(row =>
+        {
+            var own = keys.Where(k => k.ProviderId == row.Id).Select(k => new ApiProviderKey(k.Name, k.UpdatedAt)).ToList();
+            var ordered = AdminResources.KeyOrder(row.SettingsJson, own.Select(k => k.Name)).Select(n => own.First(k => k.Name == n)).ToList();
+            return new ApiProvider(row.Id, row.Name, row.Kind, row.BaseUrl ?? DefaultBaseUrl(row.Kind), row.CreatedAt, row.UpdatedAt, ordered, row.SettingsJson);
+        }).ToList();
     }
 
     private async Task<AdminResult> ListProvidersAsync(HttpContext http)
@@ -178,17 +175,10 @@ internal sealed partial class AdminHandlers
             return await CommitAsync(caller, current is null ? "create" : "update", "llm-provider", name, candidate,
                 async tx =>
                 {
-                    var parameters = new (string, object?)[] { ("id", id), ("name", name), ("kind", kind), ("base_url", row.BaseUrl), ("settings", new StoreJson(settingsJson)), ("now", now) };
-                    await (current is null
-                        ? tx.ExecuteAsync("INSERT INTO llm_providers (id, name, kind, base_url, settings, managed_by, created_at, updated_at) VALUES (@id, @name, @kind, @base_url, @settings, 'api', @now, @now)", ct, parameters)
-                        : tx.ExecuteAsync("UPDATE llm_providers SET kind = @kind, base_url = @base_url, settings = @settings, updated_at = @now WHERE id = @id", ct, parameters)).ConfigureAwait(false);
+                    await (current is null ? Store.LlmProviders.InsertAsync(tx, row.ToRow(), ct) : Store.LlmProviders.UpdateAsync(tx, row.ToRow(), ct)).ConfigureAwait(false);
                     if (apiKeys is not null)
                     {
-                        await tx.ExecuteAsync("DELETE FROM llm_provider_keys WHERE provider_id = @id", ct, ("id", id)).ConfigureAwait(false);
-                        foreach (var (keyName, secret) in apiKeys)
-                        {
-                            await Store.SetProviderKeyAsync(tx, id, keyName, secret, ManagedBy.Api, ct).ConfigureAwait(false);
-                        }
+                        await Store.LlmProviders.ReplaceKeysAsync(tx, id, apiKeys, ManagedBy.Api, ct).ConfigureAwait(false);
                     }
                 },
                 w =>
@@ -216,7 +206,7 @@ internal sealed partial class AdminHandlers
     }
 
     /// <summary>The provider's settings column: its key order and the timeout and resilience fields of the body.</summary>
-    private static string ProviderSettingsJson(JsonElement body, IEnumerable<string> keyOrder) => AdminResources.Json(w =>
+    private static string ProviderSettingsJson(JsonElement body, IEnumerable<string> keyOrder) => StoredJson.Write(w =>
     {
         w.WriteStartObject();
         w.WriteStartArray("keyOrder"u8);
@@ -305,11 +295,7 @@ internal sealed partial class AdminHandlers
             var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
             var candidate = state with { LlmProviders = [.. state.LlmProviders.Where(p => p.Name != name)] };
             return await CommitAsync(caller, "delete", "llm-provider", name, candidate,
-                async tx =>
-                {
-                    await tx.ExecuteAsync("DELETE FROM llm_provider_keys WHERE provider_id = @id", ct, ("id", current.Id)).ConfigureAwait(false);
-                    await tx.ExecuteAsync("DELETE FROM llm_providers WHERE id = @id", ct, ("id", current.Id)).ConfigureAwait(false);
-                },
+                tx => Store.LlmProviders.DeleteAsync(tx, current.ToRow(), ct),
                 NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
         }
         finally

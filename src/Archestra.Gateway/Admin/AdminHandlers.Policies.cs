@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Policy;
 using Microsoft.AspNetCore.Http;
 
@@ -130,22 +130,11 @@ internal sealed partial class AdminHandlers
             }
 
             var now = DateTime.UtcNow;
-            var row = new ApiPolicy(id, kind, definition.Tool, definition.Profiles, definition.Conditions, definition.Action, definition.Reason, current?.CreatedAt ?? now, now);
+            var row = new PolicyRow(id, kind, definition.Tool, definition.Profiles, definition.Conditions, definition.Action, definition.Reason, current?.CreatedAt ?? now, now);
             var candidate = state with { Policies = state.Policies.Where(p => p.Id != id).Append(row).ToList() };
-            var parameters = new (string, object?)[]
-            {
-                ("id", id), ("kind", kind), ("tool", row.Tool), ("profiles", new StoreJson(AdminResources.StringsJson(row.Profiles))),
-                ("conditions", new StoreJson(AdminResources.ConditionsJson(row.Conditions))), ("action", row.Action), ("reason", row.Reason), ("now", now),
-            };
             return await CommitAsync(
                 caller, current is null ? "create" : "update", "policy", row.PolicyId, candidate,
-                tx => current is null
-                    ? tx.ExecuteAsync(
-                        "INSERT INTO policies (id, kind, tool, profiles, conditions, action, reason, managed_by, created_at, updated_at) VALUES (@id, @kind, @tool, @profiles, @conditions, @action, @reason, 'api', @now, @now)",
-                        ct, parameters)
-                    : tx.ExecuteAsync(
-                        "UPDATE policies SET tool = @tool, profiles = @profiles, conditions = @conditions, action = @action, reason = @reason, updated_at = @now WHERE id = @id AND kind = @kind",
-                        ct, parameters),
+                tx => current is null ? Store.Policies.InsertAsync(tx, row, ct) : Store.Policies.UpdateAsync(tx, row, ct),
                 w => WritePolicy(w, row.Definition, "api", null),
                 _ => current is null ? AdminResult.Created(w => WritePolicy(w, row.Definition, "api", row)) : AdminResult.Ok(w => WritePolicy(w, row.Definition, "api", row)),
                 ct).ConfigureAwait(false);
@@ -177,7 +166,7 @@ internal sealed partial class AdminHandlers
             var candidate = state with { Policies = state.Policies.Where(p => p.Id != current.Id).ToList() };
             return await CommitAsync(
                 caller, "delete", "policy", id, candidate,
-                tx => tx.ExecuteAsync("DELETE FROM policies WHERE id = @id", ct, ("id", current.Id)),
+                tx => Store.Policies.DeleteAsync(tx, current, ct),
                 NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
         }
         finally
@@ -186,7 +175,7 @@ internal sealed partial class AdminHandlers
         }
     }
 
-    private static void WritePolicy(Utf8JsonWriter w, PolicyDefinition policy, string managedBy, ApiPolicy? row)
+    private static void WritePolicy(Utf8JsonWriter w, PolicyDefinition policy, string managedBy, PolicyRow? row)
     {
         w.WriteStartObject();
         w.WriteString("id"u8, policy.Id);

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Mcp;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Policy;
 using Microsoft.AspNetCore.Http;
 
@@ -136,20 +136,14 @@ internal sealed partial class AdminHandlers
         }
     }
 
-    private Task<AdminResult> SaveProfileAsync(Caller caller, ApiState state, ApiProfile? current, string name, string? description, string settingsJson, CancellationToken ct, Func<ApiProfile, ApiState, AdminResult>? success = null)
+    private Task<AdminResult> SaveProfileAsync(Caller caller, ApiState state, ProfileRow? current, string name, string? description, string settingsJson, CancellationToken ct, Func<ProfileRow, ApiState, AdminResult>? success = null)
     {
         var now = DateTime.UtcNow;
-        var row = new ApiProfile(current?.Id ?? Guid.CreateVersion7(), name, description, settingsJson, current?.CreatedAt ?? now, now);
+        var row = new ProfileRow(current?.Id ?? Guid.CreateVersion7(), name, description, settingsJson, ManagedBy.Api, current?.CreatedAt ?? now, now);
         var candidate = state with { Profiles = state.Profiles.Where(p => p.Name != name).Append(row).ToList() };
         return CommitAsync(
             caller, current is null ? "create" : "update", "profile", name, candidate,
-            tx => current is null
-                ? tx.ExecuteAsync(
-                    "INSERT INTO profiles (id, name, description, settings, managed_by, created_at, updated_at) VALUES (@id, @name, @description, @settings, 'api', @now, @now)",
-                    ct, ("id", row.Id), ("name", name), ("description", description), ("settings", new StoreJson(settingsJson)), ("now", now))
-                : tx.ExecuteAsync(
-                    "UPDATE profiles SET description = @description, settings = @settings, updated_at = @now WHERE id = @id",
-                    ct, ("id", row.Id), ("description", description), ("settings", new StoreJson(settingsJson)), ("now", now)),
+            tx => current is null ? Store.Profiles.InsertAsync(tx, row, ct) : Store.Profiles.UpdateAsync(tx, row, ct),
             w => w.WriteRawValue(settingsJson),
             _ => success is not null ? success(row, candidate)
                 : current is null ? AdminResult.Created(w => WriteApiProfile(w, row, candidate)) : AdminResult.Ok(w => WriteApiProfile(w, row, candidate)),
@@ -186,11 +180,7 @@ internal sealed partial class AdminHandlers
             };
             return await CommitAsync(
                 caller, "delete", "profile", name, candidate,
-                async tx =>
-                {
-                    await tx.ExecuteAsync("DELETE FROM gateway_tokens WHERE profile_id = @id", ct, ("id", current.Id)).ConfigureAwait(false);
-                    await tx.ExecuteAsync("DELETE FROM profiles WHERE id = @id", ct, ("id", current.Id)).ConfigureAwait(false);
-                },
+                tx => Store.Profiles.DeleteAsync(tx, current, ct),
                 NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
         }
         finally
@@ -225,7 +215,7 @@ internal sealed partial class AdminHandlers
         w.WriteEndObject();
     }
 
-    private static void WriteApiProfile(Utf8JsonWriter w, ApiProfile profile, ApiState state)
+    private static void WriteApiProfile(Utf8JsonWriter w, ProfileRow profile, ApiState state)
     {
         w.WriteStartObject();
         w.WriteString("name"u8, profile.Name);
@@ -295,11 +285,11 @@ internal sealed partial class AdminHandlers
         });
     }
 
-    private static void WriteToken(Utf8JsonWriter w, ApiToken token, string? secret)
+    private static void WriteToken(Utf8JsonWriter w, GatewayTokenRow token, string? secret)
     {
         w.WriteStartObject();
         w.WriteString("name"u8, token.Name);
-        w.WriteString("profile"u8, token.Profile);
+        w.WriteString("profile"u8, token.ProfileName);
         w.WriteString("managedBy"u8, "api");
         w.WriteString("createdAt"u8, token.CreatedAt);
         if (token.LastUsedAt is { } used)
@@ -359,13 +349,11 @@ internal sealed partial class AdminHandlers
             }
 
             var secret = AdminApi.NewSecret(AdminApi.TokenPrefix);
-            var token = new ApiToken(Guid.CreateVersion7(), name!, SecretHash.Compute(secret), profile.Id, profile.Name, DateTime.UtcNow, null);
+            var token = new GatewayTokenRow(Guid.CreateVersion7(), name!, SecretHash.Compute(secret), profile.Id, ManagedBy.Api, DateTime.UtcNow, null, profile.Name);
             var candidate = state with { Tokens = state.Tokens.Append(token).ToList() };
             return await CommitAsync(
                 caller, "create", "token", token.Name, candidate,
-                tx => tx.ExecuteAsync(
-                    "INSERT INTO gateway_tokens (id, name, token_hash, profile_id, managed_by, created_at, updated_at) VALUES (@id, @name, @hash, @profile, 'api', @now, @now)",
-                    ct, ("id", token.Id), ("name", token.Name), ("hash", token.Hash), ("profile", profile.Id), ("now", token.CreatedAt)),
+                tx => Store.GatewayTokens.InsertAsync(tx, token, ct),
                 w =>
                 {
                     w.WriteStartObject();
@@ -399,7 +387,7 @@ internal sealed partial class AdminHandlers
             var candidate = state with { Tokens = state.Tokens.Where(t => t.Id != token.Id).ToList() };
             return await CommitAsync(
                 caller, "delete", "token", name, candidate,
-                tx => tx.ExecuteAsync("DELETE FROM gateway_tokens WHERE id = @id", ct, ("id", token.Id)),
+                tx => Store.GatewayTokens.DeleteAsync(tx, token, ct),
                 NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
         }
         finally

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Runtime.Diagnostics;
 using Archestra.Runtime.Stdio;
 using Microsoft.AspNetCore.Http;
@@ -186,7 +186,7 @@ internal sealed partial class AdminHandlers
             return AdminResult.Invalid(errors);
         }
 
-        var changes = await Store.ListAdminChangesAsync(limit, http.RequestAborted).ConfigureAwait(false);
+        var changes = await Store.AdminChanges.ListAsync(limit, http.RequestAborted).ConfigureAwait(false);
         return AdminResult.Ok(w =>
         {
             w.WriteStartObject();
@@ -402,7 +402,7 @@ internal sealed partial class AdminHandlers
             return AdminResult.NotFound("MCP server", name);
         }
 
-        await Store.RecordAdminChangeAsync(new AdminChange(Guid.CreateVersion7(), DateTime.UtcNow, caller.Name, "update", "server", name, """{"operation":"restart"}"""), ct).ConfigureAwait(false);
+        await Store.AdminChanges.RecordAsync(new AdminChange(Guid.CreateVersion7(), DateTime.UtcNow, caller.Name, "update", "server", name, """{"operation":"restart"}"""), ct).ConfigureAwait(false);
         if (!await Gateway.RestartServerAsync(name, ct).ConfigureAwait(false))
         {
             return AdminResult.NotFound("MCP server", name);

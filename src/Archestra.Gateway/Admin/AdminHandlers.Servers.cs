@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Runtime.Upstreams;
 using Microsoft.AspNetCore.Http;
 
@@ -119,19 +119,12 @@ internal sealed partial class AdminHandlers
             using var configDoc = AdminRequest.Without(body, "name");
             var configJson = configDoc.RootElement.GetRawText();
             var now = DateTime.UtcNow;
-            var row = new ApiServer(current?.Id ?? Guid.CreateVersion7(), name, configJson, current?.CreatedAt ?? now, now);
+            var row = new McpServerRow(current?.Id ?? Guid.CreateVersion7(), name, configJson, current?.CreatedAt ?? now, now);
             var servers = state.Servers.Where(s => s.Name != name).Append(row).ToList();
             var candidate = state with { Servers = servers };
-            var (transport, runtime) = Transport(configDoc.RootElement);
             return await CommitAsync(
                 caller, current is null ? "create" : "update", "server", name, candidate,
-                tx => current is null
-                    ? tx.ExecuteAsync(
-                        "INSERT INTO mcp_servers (id, name, transport, runtime, config, managed_by, created_at, updated_at) VALUES (@id, @name, @transport, @runtime, @config, 'api', @now, @now)",
-                        ct, ("id", row.Id), ("name", name), ("transport", transport), ("runtime", runtime), ("config", new StoreJson(configJson)), ("now", now))
-                    : tx.ExecuteAsync(
-                        "UPDATE mcp_servers SET transport = @transport, runtime = @runtime, config = @config, updated_at = @now WHERE id = @id",
-                        ct, ("id", row.Id), ("transport", transport), ("runtime", runtime), ("config", new StoreJson(configJson)), ("now", now)),
+                tx => current is null ? Store.McpServers.InsertAsync(tx, row, ct) : Store.McpServers.UpdateAsync(tx, row, ct),
                 w => w.WriteRawValue(configJson),
                 _ => current is null ? AdminResult.Created(w => WriteApiServer(w, row)) : AdminResult.Ok(w => WriteApiServer(w, row)),
                 ct).ConfigureAwait(false);
@@ -169,7 +162,7 @@ internal sealed partial class AdminHandlers
             var candidate = state with { Servers = state.Servers.Where(s => s.Name != name).ToList() };
             return await CommitAsync(
                 caller, "delete", "server", name, candidate,
-                tx => tx.ExecuteAsync("DELETE FROM mcp_servers WHERE id = @id", ct, ("id", current.Id)),
+                tx => Store.McpServers.DeleteAsync(tx, current, ct),
                 NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
         }
         finally
@@ -178,19 +171,7 @@ internal sealed partial class AdminHandlers
         }
     }
 
-    private static (string Transport, string Runtime) Transport(JsonElement config)
-    {
-        if (config.TryGetProperty("command", out _))
-        {
-            return ("stdio", "local");
-        }
-
-        var sse = (config.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "sse")
-            || (config.TryGetProperty("transport", out var transport) && transport.ValueKind == JsonValueKind.String && transport.GetString() == "sse");
-        return (sse ? "sse" : "http", "remote");
-    }
-
-    private void WriteApiServer(Utf8JsonWriter w, ApiServer server)
+    private void WriteApiServer(Utf8JsonWriter w, McpServerRow server)
     {
         w.WriteStartObject();
         w.WriteString("name"u8, server.Name);

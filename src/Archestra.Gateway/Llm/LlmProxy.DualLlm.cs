@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Llm.DualLlm;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Runtime.Http;
 using Microsoft.AspNetCore.Http;
 

@@ -7,7 +7,7 @@ using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Http;
 using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Security;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Policy.Llm;
 using Archestra.Runtime.Buffers;
 using Archestra.Runtime.Http;

@@ -1,5 +1,5 @@
 using Archestra.Gateway.Configuration;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 
 namespace Archestra.Gateway.Mcp;
 
