@@ -478,7 +478,8 @@ public abstract class StoreContractTests : IAsyncLifetime
         var now = AuditTimeNow();
         var provider = new LlmProviderRow(Guid.CreateVersion7(), "anthropic", "anthropic", null, ManagedBy.Api, now, now);
         await store.LlmProviders.InsertAsync(provider, TestContext.Current.CancellationToken);
-        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => store.LlmProviders.SetKeyAsync(provider.Id, "primary", "sk-x", ManagedBy.Api, TestContext.Current.CancellationToken));
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(
+            () => store.LlmProviders.SetKeyAsync(provider.Id, "primary", "sk-x", ManagedBy.Api, TestContext.Current.CancellationToken));
         Assert.Contains("ARCHESTRA_SECRET_KEY is not set", e.Message, StringComparison.Ordinal);
         Assert.Null(await store.LlmProviders.GetSealedKeyAsync(provider.Id, "primary", TestContext.Current.CancellationToken));
     }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Security;
@@ -43,6 +44,12 @@ internal sealed record AdminRoute(
     bool Body = false)
 {
     public bool Write => Method != "GET";
+
+    /// <summary>The request body's record: the OpenAPI document's schema for it (null: any object).</summary>
+    public JsonTypeInfo? Request { get; init; }
+
+    /// <summary>The success body's record: the OpenAPI document's schema for it (null: any object).</summary>
+    public JsonTypeInfo? Response { get; init; }
 }
 
 /// <summary>The admin REST API on the admin listener (<c>/api/...</c>).</summary>
@@ -93,7 +100,8 @@ internal static class AdminApi
         {
             var key = NewSecret(KeyPrefix);
             var now = DateTime.UtcNow;
-            await context.Store.AdminKeys.InsertAsync(new AdminKeyRow(Guid.CreateVersion7(), "initial", SecretHash.Compute(key), true, ManagedBy.Api, now, null), ct).ConfigureAwait(false);
+            var row = new AdminKeyRow(Guid.CreateVersion7(), "initial", SecretHash.Compute(key), true, ManagedBy.Api, now, null);
+            await context.Store.AdminKeys.InsertAsync(row, ct).ConfigureAwait(false);
             await output.WriteLineAsync($"archestra: created the initial admin API key (read-write, shown only this once; stored hashed): {key}").ConfigureAwait(false);
             await output.WriteLineAsync("archestra: use it as 'Authorization: Bearer <key>' on the admin API; create others with POST /api/admin-keys").ConfigureAwait(false);
         }
@@ -271,9 +279,10 @@ internal sealed partial class AdminHandlers
     }
 
     /// <summary>
-    /// Validates the state after a change (the whole merged configuration, policies compiled), then writes it and the
-    /// change-log row in one transaction and applies it. Problems in the changed resource are 422 with their paths;
-    /// problems it would cause elsewhere are 409. Call with <see cref="_changing"/> held.
+    /// A change to a resource that shapes the gateway configuration: validates the state after it (the whole merged
+    /// configuration, policies compiled), then takes the one path of every change (<see cref="ChangeAsync"/>). Problems in
+    /// the changed resource are 422 with their paths; problems it would cause elsewhere are 409. Call with
+    /// <see cref="_changing"/> held.
     /// </summary>
     private async Task<AdminResult> CommitAsync(
         Caller caller, string action, string kind, string name, ApiState candidate,
@@ -304,21 +313,27 @@ internal sealed partial class AdminHandlers
             return AdminResult.Invalid(own);
         }
 
-        await ChangeAsync(caller, action, kind, name, write, details, ct).ConfigureAwait(false);
-        await _context.Server.ApplyAsync(null, ct).ConfigureAwait(false);
+        await ChangeAsync(caller, action, kind, name, write, details, ct, configuration: true).ConfigureAwait(false);
         return success(config);
     }
 
     /// <summary>
-    /// Writes and records a change that does not shape the gateway configuration (keys, LLM objects). A price, limit
-    /// or optimization rule is reloaded into the LLM proxy at once (other replicas pick it up within
-    /// <see cref="Llm.LlmProxy.CostsRefreshInterval"/>).
+    /// The one path of every change, after its checks: the rows and the change-log row written in one transaction, then
+    /// the change applied. A <paramref name="configuration"/> change is applied to the running gateway; a price, limit or
+    /// optimization rule is reloaded into the LLM proxy at once (other replicas pick it up within
+    /// <see cref="Llm.LlmProxy.CostsRefreshInterval"/>). Call with <see cref="_changing"/> held.
     /// </summary>
-    private async Task ChangeAsync(Caller caller, string action, string kind, string name, Func<StoreTransaction, Task> write, Action<Utf8JsonWriter> details, CancellationToken ct)
+    private async Task ChangeAsync(
+        Caller caller, string action, string kind, string name, Func<StoreTransaction, Task> write, Action<Utf8JsonWriter> details, CancellationToken ct,
+        bool configuration = false)
     {
         var change = new AdminChange(Guid.CreateVersion7(), DateTime.UtcNow, caller.Name, action, kind, name, StoredJson.Write(details));
         await Store.TransactAsync(write, change, ct).ConfigureAwait(false);
-        if (kind is "llm-price" or "llm-limit" or "llm-optimization-rule")
+        if (configuration)
+        {
+            await _context.Server.ApplyAsync(null, ct).ConfigureAwait(false);
+        }
+        else if (kind is "llm-price" or "llm-limit" or "llm-optimization-rule")
         {
             await _context.Server.ReloadLlmCostsAsync(ct).ConfigureAwait(false);
         }

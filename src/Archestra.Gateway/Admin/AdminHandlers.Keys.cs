@@ -8,12 +8,20 @@ namespace Archestra.Gateway.Admin;
 /// <summary><c>/api/admin-keys</c>: keys are stored as SHA-256 hashes; the key itself is returned once, at creation.</summary>
 internal sealed partial class AdminHandlers
 {
-    private static readonly string[] s_adminKeyKeys = ["name", "scope"];
+    private static readonly string[] s_adminKeyKeys = AdminBodies.Keys(AdminJson.Default.AdminKeyRequest);
 
     private void AddKeyRoutes(List<AdminRoute> routes)
     {
-        routes.Add(new("GET", "/api/admin-keys", "admin-keys", "List admin keys (never the secrets)", (h, c) => ListKeysAsync(h)));
-        routes.Add(new("POST", "/api/admin-keys", "admin-keys", "Create an admin key (scope read-only or read-write); the key is returned only in this response", CreateKeyAsync, Body: true));
+        routes.Add(new("GET", "/api/admin-keys", "admin-keys", "List admin keys (never the secrets)", (h, c) => ListKeysAsync(h))
+        {
+            Response = AdminJson.Default.ItemsBodyAdminKeyBody,
+        });
+        const string create = "Create an admin key (scope read-only or read-write); the key is returned only in this response";
+        routes.Add(new("POST", "/api/admin-keys", "admin-keys", create, CreateKeyAsync, Body: true)
+        {
+            Request = AdminJson.Default.AdminKeyRequest,
+            Response = AdminJson.Default.AdminKeyBody,
+        });
         routes.Add(new("DELETE", "/api/admin-keys/{name}", "admin-keys", "Revoke (delete) an API-managed admin key", DeleteKeyAsync));
     }
 
@@ -22,49 +30,13 @@ internal sealed partial class AdminHandlers
     private async Task<AdminResult> ListKeysAsync(HttpContext http)
     {
         var keys = await LoadKeysAsync(http.RequestAborted).ConfigureAwait(false);
-        var file = File.AdminKeys;
-        return AdminResult.Ok(w =>
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("items"u8);
-            foreach (var key in file)
-            {
-                w.WriteStartObject();
-                w.WriteString("name"u8, key.Name);
-                w.WriteString("scope"u8, key.CanWrite ? "read-write" : "read-only");
-                w.WriteString("managedBy"u8, "file");
-                w.WriteEndObject();
-            }
-
-            foreach (var key in keys)
-            {
-                WriteKey(w, key, null);
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        });
+        var items = File.AdminKeys.Select(static k => new AdminKeyBody(k.Name, k.CanWrite ? "read-write" : "read-only", "file"))
+            .Concat(keys.Select(k => KeyBody(k, null))).ToList();
+        return AdminResult.Ok(new ItemsBody<AdminKeyBody>(items), AdminJson.Default.ItemsBodyAdminKeyBody);
     }
 
-    private static void WriteKey(Utf8JsonWriter w, AdminKeyRow key, string? secret)
-    {
-        w.WriteStartObject();
-        w.WriteString("name"u8, key.Name);
-        w.WriteString("scope"u8, key.ReadWrite ? "read-write" : "read-only");
-        w.WriteString("managedBy"u8, "api");
-        w.WriteString("createdAt"u8, key.CreatedAt);
-        if (key.LastUsedAt is { } used)
-        {
-            w.WriteString("lastUsedAt"u8, used);
-        }
-
-        if (secret is not null)
-        {
-            w.WriteString("key"u8, secret);
-        }
-
-        w.WriteEndObject();
-    }
+    private static AdminKeyBody KeyBody(AdminKeyRow key, string? secret) =>
+        new(key.Name, key.ReadWrite ? "read-write" : "read-only", "api", key.CreatedAt, key.LastUsedAt, secret);
 
     private async Task<AdminResult> CreateKeyAsync(HttpContext http, Caller caller)
     {
@@ -105,7 +77,8 @@ internal sealed partial class AdminHandlers
             }
 
             var secret = AdminApi.NewSecret(AdminApi.KeyPrefix);
-            var key = new AdminKeyRow(Guid.CreateVersion7(), name!, SecretHash.Compute(secret), scope == "read-write", ManagedBy.Api, AuditTime.Truncate(DateTime.UtcNow), null);
+            var key = new AdminKeyRow(
+                Guid.CreateVersion7(), name!, SecretHash.Compute(secret), scope == "read-write", ManagedBy.Api, AuditTime.Truncate(DateTime.UtcNow), null);
             await ChangeAsync(caller, "create", "admin-key", key.Name,
                 tx => Store.AdminKeys.InsertAsync(tx, key, ct),
                 w =>
@@ -115,7 +88,7 @@ internal sealed partial class AdminHandlers
                     w.WriteEndObject();
                 },
                 ct).ConfigureAwait(false);
-            return AdminResult.Created(w => WriteKey(w, key, secret));
+            return AdminResult.Created(KeyBody(key, secret), AdminJson.Default.AdminKeyBody);
         }
         finally
         {

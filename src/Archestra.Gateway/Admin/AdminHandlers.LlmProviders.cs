@@ -11,9 +11,9 @@ namespace Archestra.Gateway.Admin;
 /// </summary>
 internal sealed partial class AdminHandlers
 {
-    private static readonly string[] s_providerKeys = ["name", "kind", "baseUrl", "apiKeys", "timeoutSeconds", "connectTimeoutSeconds", "retries", "maxRetryAfterSeconds", "circuitBreaker"];
+    private static readonly string[] s_providerKeys = AdminBodies.Keys(AdminJson.Default.ProviderRequest);
     private static readonly string[] s_providerSettingKeys = ["timeoutSeconds", "connectTimeoutSeconds", "retries", "maxRetryAfterSeconds", "circuitBreaker"];
-    private static readonly string[] s_providerApiKeyKeys = ["name", "key"];
+    private static readonly string[] s_providerApiKeyKeys = AdminBodies.Keys(AdminJson.Default.ProviderKeyRequest);
 
     /// <summary>The providers' public APIs, as their SDKs default to (openai-dotnet, anthropic-sdk).</summary>
     private static string DefaultBaseUrl(string kind) => kind == "anthropic" ? "https://api.anthropic.com" : "https://api.openai.com/v1";
@@ -28,10 +28,24 @@ internal sealed partial class AdminHandlers
     private void AddLlmProviderRoutes(List<AdminRoute> routes)
     {
         const string tag = "llm";
-        routes.Add(new("GET", "/api/llm/providers", tag, "List LLM providers (API key names only, never the keys)", (h, c) => ListProvidersAsync(h)));
-        routes.Add(new("POST", "/api/llm/providers", tag, "Create an LLM provider: name, kind (openai or anthropic), baseUrl, apiKeys [{name, key}] (write-only, fallback order), timeoutSeconds, connectTimeoutSeconds, retries, maxRetryAfterSeconds, circuitBreaker", (h, c) => WriteProviderAsync(h, c, null), Body: true));
-        routes.Add(new("GET", "/api/llm/providers/{name}", tag, "Get one LLM provider", (h, c) => GetProviderAsync(h)));
-        routes.Add(new("PUT", "/api/llm/providers/{name}", tag, "Replace an LLM provider; apiKeys, when given, become its whole key set (omitted: keys unchanged)", (h, c) => WriteProviderAsync(h, c, AdminRequest.Route(h, "name")), Body: true));
+        routes.Add(new("GET", "/api/llm/providers", tag, "List LLM providers (API key names only, never the keys)", (h, c) => ListProvidersAsync(h))
+        {
+            Response = AdminJson.Default.ItemsBodyProviderBody,
+        });
+        routes.Add(new("POST", "/api/llm/providers", tag, "Create an LLM provider: name, kind (openai or anthropic), baseUrl, apiKeys [{name, key}] (write-only, fallback order), timeoutSeconds, connectTimeoutSeconds, retries, maxRetryAfterSeconds, circuitBreaker", (h, c) => WriteProviderAsync(h, c, null), Body: true)
+        {
+            Request = AdminJson.Default.ProviderRequest,
+            Response = AdminJson.Default.ProviderBody,
+        });
+        routes.Add(new("GET", "/api/llm/providers/{name}", tag, "Get one LLM provider", (h, c) => GetProviderAsync(h))
+        {
+            Response = AdminJson.Default.ProviderBody,
+        });
+        routes.Add(new("PUT", "/api/llm/providers/{name}", tag, "Replace an LLM provider; apiKeys, when given, become its whole key set (omitted: keys unchanged)", (h, c) => WriteProviderAsync(h, c, AdminRequest.Route(h, "name")), Body: true)
+        {
+            Request = AdminJson.Default.ProviderRequest,
+            Response = AdminJson.Default.ProviderBody,
+        });
         routes.Add(new("DELETE", "/api/llm/providers/{name}", tag, "Delete an LLM provider and its keys", DeleteProviderAsync));
     }
 
@@ -43,25 +57,15 @@ internal sealed partial class AdminHandlers
         {
             var own = keys.Where(k => k.ProviderId == row.Id).Select(k => new ApiProviderKey(k.Name, k.UpdatedAt)).ToList();
             var ordered = AdminResources.KeyOrder(row.SettingsJson, own.Select(k => k.Name)).Select(n => own.First(k => k.Name == n)).ToList();
-            return new ApiProvider(row.Id, row.Name, row.Kind, row.BaseUrl ?? DefaultBaseUrl(row.Kind), row.CreatedAt, row.UpdatedAt, ordered, row.SettingsJson);
+            var baseUrl = row.BaseUrl ?? DefaultBaseUrl(row.Kind);
+            return new ApiProvider(row.Id, row.Name, row.Kind, baseUrl, row.CreatedAt, row.UpdatedAt, ordered, row.SettingsJson);
         }).ToList();
     }
 
     private async Task<AdminResult> ListProvidersAsync(HttpContext http)
     {
         var providers = await LoadProvidersAsync(http.RequestAborted).ConfigureAwait(false);
-        return AdminResult.Ok(w =>
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("items"u8);
-            foreach (var provider in providers)
-            {
-                WriteProvider(w, provider);
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        });
+        return AdminResult.Ok(new ItemsBody<ProviderBody>(providers.Select(ProviderBodyOf).ToList()), AdminJson.Default.ItemsBodyProviderBody);
     }
 
     private async Task<AdminResult> GetProviderAsync(HttpContext http)
@@ -69,7 +73,7 @@ internal sealed partial class AdminHandlers
         var name = AdminRequest.Route(http, "name");
         var providers = await LoadProvidersAsync(http.RequestAborted).ConfigureAwait(false);
         return providers.FirstOrDefault(p => p.Name == name) is { } provider
-            ? AdminResult.Ok(w => WriteProvider(w, provider))
+            ? AdminResult.Ok(ProviderBodyOf(provider), AdminJson.Default.ProviderBody)
             : AdminResult.NotFound("LLM provider", name);
     }
 
@@ -175,7 +179,8 @@ internal sealed partial class AdminHandlers
             return await CommitAsync(caller, current is null ? "create" : "update", "llm-provider", name, candidate,
                 async tx =>
                 {
-                    await (current is null ? Store.LlmProviders.InsertAsync(tx, row.ToRow(), ct) : Store.LlmProviders.UpdateAsync(tx, row.ToRow(), ct)).ConfigureAwait(false);
+                    var stored = row.ToRow();
+                    await (current is null ? Store.LlmProviders.InsertAsync(tx, stored, ct) : Store.LlmProviders.UpdateAsync(tx, stored, ct)).ConfigureAwait(false);
                     if (apiKeys is not null)
                     {
                         await Store.LlmProviders.ReplaceKeysAsync(tx, id, apiKeys, ManagedBy.Api, ct).ConfigureAwait(false);
@@ -196,7 +201,9 @@ internal sealed partial class AdminHandlers
                     w.WriteEndArray();
                     w.WriteEndObject();
                 },
-                _ => current is null ? AdminResult.Created(w => WriteProvider(w, row)) : AdminResult.Ok(w => WriteProvider(w, row)),
+                _ => current is null
+                    ? AdminResult.Created(ProviderBodyOf(row), AdminJson.Default.ProviderBody)
+                    : AdminResult.Ok(ProviderBodyOf(row), AdminJson.Default.ProviderBody),
                 ct).ConfigureAwait(false);
         }
         finally
@@ -304,26 +311,7 @@ internal sealed partial class AdminHandlers
         }
     }
 
-    private static void WriteProvider(Utf8JsonWriter w, ApiProvider provider)
-    {
-        w.WriteStartObject();
-        w.WriteString("name"u8, provider.Name);
-        w.WriteString("kind"u8, provider.Kind);
-        w.WriteString("baseUrl"u8, provider.BaseUrl);
-        w.WriteStartArray("apiKeys"u8);
-        foreach (var key in provider.Keys)
-        {
-            w.WriteStartObject();
-            w.WriteString("name"u8, key.Name);
-            w.WriteBoolean("hasKey"u8, true);
-            w.WriteString("updatedAt"u8, key.UpdatedAt);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
-        w.WriteString("managedBy"u8, "api");
-        w.WriteString("createdAt"u8, provider.CreatedAt);
-        w.WriteString("updatedAt"u8, provider.UpdatedAt);
-        w.WriteEndObject();
-    }
+    private static ProviderBody ProviderBodyOf(ApiProvider provider) => new(
+        provider.Name, provider.Kind, provider.BaseUrl, provider.Keys.Select(static k => new ProviderKeyBody(k.Name, HasKey: true, k.UpdatedAt)).ToList(),
+        "api", provider.CreatedAt, provider.UpdatedAt);
 }

@@ -402,7 +402,8 @@ internal sealed partial class AdminHandlers
             return AdminResult.NotFound("MCP server", name);
         }
 
-        await Store.AdminChanges.RecordAsync(new AdminChange(Guid.CreateVersion7(), DateTime.UtcNow, caller.Name, "update", "server", name, """{"operation":"restart"}"""), ct).ConfigureAwait(false);
+        var change = new AdminChange(Guid.CreateVersion7(), DateTime.UtcNow, caller.Name, "update", "server", name, """{"operation":"restart"}""");
+        await Store.AdminChanges.RecordAsync(change, ct).ConfigureAwait(false);
         if (!await Gateway.RestartServerAsync(name, ct).ConfigureAwait(false))
         {
             return AdminResult.NotFound("MCP server", name);

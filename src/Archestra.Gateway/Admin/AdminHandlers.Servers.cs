@@ -12,34 +12,27 @@ internal sealed partial class AdminHandlers
 {
     private void AddServerRoutes(List<AdminRoute> routes)
     {
-        routes.Add(new("GET", "/api/mcp-servers", "mcp-servers", "List MCP servers (file- and API-managed) with their state", (h, c) => ListServersAsync(h)));
-        routes.Add(new("POST", "/api/mcp-servers", "mcp-servers", "Create an MCP server (the file's mcpServers entry plus name; env and headers values as env:NAME references)", CreateServerAsync, Body: true));
-        routes.Add(new("GET", "/api/mcp-servers/{name}", "mcp-servers", "Get one MCP server", (h, c) => GetServerAsync(h)));
-        routes.Add(new("PUT", "/api/mcp-servers/{name}", "mcp-servers", "Replace an API-managed MCP server (it restarts)", UpdateServerAsync, Body: true));
+        routes.Add(new("GET", "/api/mcp-servers", "mcp-servers", "List MCP servers (file- and API-managed) with their state", (h, c) => ListServersAsync(h))
+        {
+            Response = AdminJson.Default.ItemsBodyServerBody,
+        });
+        routes.Add(new("POST", "/api/mcp-servers", "mcp-servers", "Create an MCP server (the file's mcpServers entry plus name; env and headers values as env:NAME references)", CreateServerAsync, Body: true)
+        {
+            Response = AdminJson.Default.ServerBody,
+        });
+        routes.Add(new("GET", "/api/mcp-servers/{name}", "mcp-servers", "Get one MCP server", (h, c) => GetServerAsync(h)) { Response = AdminJson.Default.ServerBody });
+        routes.Add(new("PUT", "/api/mcp-servers/{name}", "mcp-servers", "Replace an API-managed MCP server (it restarts)", UpdateServerAsync, Body: true)
+        {
+            Response = AdminJson.Default.ServerBody,
+        });
         routes.Add(new("DELETE", "/api/mcp-servers/{name}", "mcp-servers", "Delete an API-managed MCP server (it stops)", DeleteServerAsync));
     }
 
     private async Task<AdminResult> ListServersAsync(HttpContext http)
     {
         var state = await AdminResources.LoadAsync(Store, http.RequestAborted).ConfigureAwait(false);
-        var file = File;
-        return AdminResult.Ok(w =>
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("items"u8);
-            foreach (var server in file.McpServers)
-            {
-                WriteFileServer(w, server);
-            }
-
-            foreach (var server in state.Servers)
-            {
-                WriteApiServer(w, server);
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        });
+        var items = File.McpServers.Select(FileServerBody).Concat(state.Servers.Select(ApiServerBody)).ToList();
+        return AdminResult.Ok(new ItemsBody<ServerBody>(items), AdminJson.Default.ItemsBodyServerBody);
     }
 
     private async Task<AdminResult> GetServerAsync(HttpContext http)
@@ -47,12 +40,12 @@ internal sealed partial class AdminHandlers
         var name = AdminRequest.Route(http, "name");
         if (File.McpServers.FirstOrDefault(s => s.Name == name) is { } fileServer)
         {
-            return AdminResult.Ok(w => WriteFileServer(w, fileServer));
+            return AdminResult.Ok(FileServerBody(fileServer), AdminJson.Default.ServerBody);
         }
 
         var state = await AdminResources.LoadAsync(Store, http.RequestAborted).ConfigureAwait(false);
         return state.Servers.FirstOrDefault(s => s.Name == name) is { } api
-            ? AdminResult.Ok(w => WriteApiServer(w, api))
+            ? AdminResult.Ok(ApiServerBody(api), AdminJson.Default.ServerBody)
             : AdminResult.NotFound("MCP server", name);
     }
 
@@ -126,7 +119,9 @@ internal sealed partial class AdminHandlers
                 caller, current is null ? "create" : "update", "server", name, candidate,
                 tx => current is null ? Store.McpServers.InsertAsync(tx, row, ct) : Store.McpServers.UpdateAsync(tx, row, ct),
                 w => w.WriteRawValue(configJson),
-                _ => current is null ? AdminResult.Created(w => WriteApiServer(w, row)) : AdminResult.Ok(w => WriteApiServer(w, row)),
+                _ => current is null
+                    ? AdminResult.Created(ApiServerBody(row), AdminJson.Default.ServerBody)
+                    : AdminResult.Ok(ApiServerBody(row), AdminJson.Default.ServerBody),
                 ct).ConfigureAwait(false);
         }
         finally
@@ -171,17 +166,15 @@ internal sealed partial class AdminHandlers
         }
     }
 
-    private void WriteApiServer(Utf8JsonWriter w, McpServerRow server)
+    private ServerBody ApiServerBody(McpServerRow server) =>
+        new(server.Name, "api", StateOf(server.Name), Json(w => WriteRedacted(w, server.ConfigJson)), server.CreatedAt, server.UpdatedAt);
+
+    private ServerBody FileServerBody(McpServerConfig server) => new(server.Name, "file", StateOf(server.Name), Json(w => WriteFileConfig(w, server)));
+
+    private static JsonElement Json(Action<Utf8JsonWriter> write)
     {
-        w.WriteStartObject();
-        w.WriteString("name"u8, server.Name);
-        w.WriteString("managedBy"u8, "api");
-        WriteState(w, server.Name);
-        w.WriteString("createdAt"u8, server.CreatedAt);
-        w.WriteString("updatedAt"u8, server.UpdatedAt);
-        w.WritePropertyName("config"u8);
-        WriteRedacted(w, server.ConfigJson);
-        w.WriteEndObject();
+        using var doc = JsonDocument.Parse(StoredJson.Write(write));
+        return doc.RootElement.Clone();
     }
 
     /// <summary>
@@ -256,14 +249,10 @@ internal sealed partial class AdminHandlers
         w.WriteEndObject();
     }
 
-    /// <summary>The file's server with resolved values hidden: env and header values may be secrets.</summary>
-    private void WriteFileServer(Utf8JsonWriter w, McpServerConfig server)
+    /// <summary>The file's server object with resolved values hidden: env and header values may be secrets.</summary>
+    private static void WriteFileConfig(Utf8JsonWriter w, McpServerConfig server)
     {
         w.WriteStartObject();
-        w.WriteString("name"u8, server.Name);
-        w.WriteString("managedBy"u8, "file");
-        WriteState(w, server.Name);
-        w.WriteStartObject("config"u8);
         if (server.Kind == McpServerKind.Stdio)
         {
             w.WriteString("command"u8, server.Command);
@@ -289,7 +278,6 @@ internal sealed partial class AdminHandlers
 
         w.WriteNumber("timeoutSeconds"u8, server.Timeout.TotalSeconds);
         w.WriteEndObject();
-        w.WriteEndObject();
     }
 
     private static void WriteRedacted(Utf8JsonWriter w, string name, IReadOnlyDictionary<string, string> map)
@@ -303,17 +291,7 @@ internal sealed partial class AdminHandlers
         w.WriteEndObject();
     }
 
-    private void WriteState(Utf8JsonWriter w, string name)
-    {
-        if (Gateway.Entries.TryGetValue(name, out var entry))
-        {
-            w.WriteString("state"u8, StateName(entry.Upstream.State));
-        }
-        else
-        {
-            w.WriteString("state"u8, "stopped");
-        }
-    }
+    private string StateOf(string name) => Gateway.Entries.TryGetValue(name, out var entry) ? StateName(entry.Upstream.State) : "stopped";
 
     internal static string StateName(UpstreamState state) => state switch
     {

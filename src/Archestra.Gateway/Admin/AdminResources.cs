@@ -13,7 +13,8 @@ namespace Archestra.Gateway.Admin;
 internal sealed record ApiLlmProvider(Guid Id, string Name, string Kind, string? BaseUrl, string SettingsJson, IReadOnlyList<LlmProviderKey> Keys, string? KeyError = null);
 
 /// <summary>Every API-managed gateway resource (the ones that shape the running configuration).</summary>
-internal sealed record ApiState(IReadOnlyList<McpServerRow> Servers, IReadOnlyList<ProfileRow> Profiles, IReadOnlyList<GatewayTokenRow> Tokens, IReadOnlyList<PolicyRow> Policies)
+internal sealed record ApiState(
+    IReadOnlyList<McpServerRow> Servers, IReadOnlyList<ProfileRow> Profiles, IReadOnlyList<GatewayTokenRow> Tokens, IReadOnlyList<PolicyRow> Policies)
 {
     public IReadOnlyList<ApiLlmProvider> LlmProviders { get; init; } = [];
 

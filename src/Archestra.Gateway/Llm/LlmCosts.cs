@@ -16,7 +16,8 @@ internal sealed record LlmCosts(PriceTable Prices, LimitSet Limits, Optimization
 
     public static async Task<LlmCosts> LoadAsync(ArchestraStore store, CancellationToken ct)
     {
-        var rows = (await store.Prices.ListAsync(ct).ConfigureAwait(false)).Select(static r => new ModelPrice(r.Model, r.Input, r.Output, r.CachedInput)).ToList();
+        var rows = (await store.Prices.ListAsync(ct).ConfigureAwait(false))
+            .Select(static r => new ModelPrice(r.Model, r.Input, r.Output, r.CachedInput)).ToList();
         var limits = (await store.Limits.ListAsync(ct).ConfigureAwait(false)).Where(static r => r.Enabled).Select(static r =>
         {
             var period = r.Period switch
@@ -28,7 +29,8 @@ internal sealed record LlmCosts(PriceTable Prices, LimitSet Limits, Optimization
             return new LimitDefinition(r.Id.ToString("D"), r.Target, r.Kind == "tokens" ? LimitKind.Tokens : LimitKind.Usd, period, r.Amount);
         }).ToList();
         var rules = (await store.OptimizationRules.ListAsync(ct).ConfigureAwait(false))
-            .Select(static r => new OptimizationRuleDefinition(r.Id.ToString("D"), FirstString(r.ProfilesJson), ReadRuleConditions(r.ConditionsJson), r.TargetModel, r.Enabled)).ToList();
+            .Select(static r => new OptimizationRuleDefinition(
+                r.Id.ToString("D"), FirstString(r.ProfilesJson), ReadRuleConditions(r.ConditionsJson), r.TargetModel, r.Enabled)).ToList();
         return new LlmCosts(MergePrices(rows), LimitSet.Create(limits), OptimizationRules.Create(rules));
     }
 

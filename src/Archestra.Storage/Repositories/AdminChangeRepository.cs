@@ -18,7 +18,8 @@ public sealed class AdminChangeRepository
         .ConfigureAwait(false);
 
     internal static Task InsertAsync(StoreTransaction transaction, AdminChange change, CancellationToken cancellationToken) => transaction.ExecuteAsync(
-        "INSERT INTO admin_changes (id, time, actor, action, resource_kind, resource_id, details) VALUES (@id, @time, @actor, @action, @kind, @resource, @details)",
+        "INSERT INTO admin_changes (id, time, actor, action, resource_kind, resource_id, details) VALUES (@id, @time, @actor, @action, @kind, " +
+        "@resource, @details)",
         cancellationToken,
         ("id", change.Id), ("time", change.Time), ("actor", change.Actor), ("action", change.Action),
         ("kind", change.ResourceKind), ("resource", change.ResourceId), ("details", new StoreJson(change.DetailsJson)));

@@ -16,18 +16,21 @@ public sealed class AdminKeyRepository : Repository<AdminKeyRow>
 
     /// <summary>The key whose SHA-256 is <paramref name="keyHash"/>, unless revoked.</summary>
     public async Task<AdminKeyRow?> FindAsync(byte[] keyHash, CancellationToken cancellationToken = default) =>
-        (await Store.QueryAsync(Columns + " WHERE key_hash = @hash AND revoked_at IS NULL", Read, cancellationToken, ("hash", keyHash)).ConfigureAwait(false)).FirstOrDefault();
+        (await Store.QueryAsync(Columns + " WHERE key_hash = @hash AND revoked_at IS NULL", Read, cancellationToken, ("hash",
+            keyHash)).ConfigureAwait(false)).FirstOrDefault();
 
     /// <summary>Records that a key was used (not a change: no change-log row).</summary>
     public Task TouchAsync(Guid id, DateTime time, CancellationToken cancellationToken = default) =>
-        Store.TransactAsync(tx => tx.ExecuteAsync("UPDATE admin_keys SET last_used_at = @time WHERE id = @id", cancellationToken, ("id", id), ("time", time)), null, cancellationToken);
+        Store.TransactAsync(tx => tx.ExecuteAsync("UPDATE admin_keys SET last_used_at = @time WHERE id = @id", cancellationToken, ("id", id), ("time",
+            time)), null, cancellationToken);
 
     public override Task InsertAsync(StoreTransaction transaction, AdminKeyRow row, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(transaction);
         ArgumentNullException.ThrowIfNull(row);
         return transaction.ExecuteAsync(
-            "INSERT INTO admin_keys (id, name, key_hash, scope, managed_by, created_at, updated_at) VALUES (@id, @name, @hash, @scope, @managed_by, @created, @created)",
+            "INSERT INTO admin_keys (id, name, key_hash, scope, managed_by, created_at, updated_at) VALUES (@id, @name, @hash, @scope, @managed_by, " +
+            "@created, @created)",
             cancellationToken, ("id", row.Id), ("name", row.Name), ("hash", row.KeyHash), ("scope", row.ReadWrite ? "read-write" : "read-only"),
             ("managed_by", ArchestraStore.ManagedByText(row.ManagedBy)), ("created", row.CreatedAt));
     }

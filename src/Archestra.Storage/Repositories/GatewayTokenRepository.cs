@@ -10,7 +10,8 @@ public sealed class GatewayTokenRepository : Repository<GatewayTokenRow>
 
     /// <summary>The tokens that are not revoked and belong to a profile, with its name.</summary>
     public override async Task<IReadOnlyList<GatewayTokenRow>> ListAsync(CancellationToken cancellationToken = default) => await Store.QueryAsync(
-        "SELECT t.id, t.name, t.token_hash, t.profile_id, t.managed_by, t.created_at, t.last_used_at, p.name FROM gateway_tokens t JOIN profiles p ON p.id = t.profile_id WHERE t.revoked_at IS NULL ORDER BY t.created_at, t.name",
+        "SELECT t.id, t.name, t.token_hash, t.profile_id, t.managed_by, t.created_at, t.last_used_at, p.name FROM gateway_tokens t JOIN profiles p ON " +
+        "p.id = t.profile_id WHERE t.revoked_at IS NULL ORDER BY t.created_at, t.name",
         static r => Read(r) with { ProfileName = r.String(7) }, cancellationToken).ConfigureAwait(false);
 
     /// <summary>The token whose SHA-256 is <paramref name="tokenHash"/> (see <see cref="SecretHash"/>), unless revoked.</summary>
@@ -23,9 +24,10 @@ public sealed class GatewayTokenRepository : Repository<GatewayTokenRow>
         ArgumentNullException.ThrowIfNull(transaction);
         ArgumentNullException.ThrowIfNull(row);
         return transaction.ExecuteAsync(
-            "INSERT INTO gateway_tokens (id, name, token_hash, profile_id, managed_by, created_at, updated_at, last_used_at) VALUES (@id, @name, @hash, @profile, @managed_by, @created, @created, @last_used)",
-            cancellationToken, ("id", row.Id), ("name", row.Name), ("hash", row.TokenHash), ("profile", row.ProfileId), ("managed_by", ArchestraStore.ManagedByText(row.ManagedBy)),
-            ("created", row.CreatedAt), ("last_used", row.LastUsedAt));
+            "INSERT INTO gateway_tokens (id, name, token_hash, profile_id, managed_by, created_at, updated_at, last_used_at) VALUES (@id, @name, " +
+            "@hash, @profile, @managed_by, @created, @created, @last_used)",
+            cancellationToken, ("id", row.Id), ("name", row.Name), ("hash", row.TokenHash), ("profile", row.ProfileId),
+            ("managed_by", ArchestraStore.ManagedByText(row.ManagedBy)), ("created", row.CreatedAt), ("last_used", row.LastUsedAt));
     }
 
     public override Task DeleteAsync(StoreTransaction transaction, GatewayTokenRow row, CancellationToken cancellationToken)

@@ -14,12 +14,14 @@ public sealed class LimitRepository : Repository<LimitRow>
     }
 
     public override async Task<IReadOnlyList<LimitRow>> ListAsync(CancellationToken cancellationToken = default) => await Store.QueryAsync(
-        "SELECT id, target, kind, period, amount, enabled, created_at, updated_at FROM limits WHERE scope = 'profile' AND managed_by = 'api' ORDER BY created_at, id",
+        "SELECT id, target, kind, period, amount, enabled, created_at, updated_at FROM limits WHERE scope = 'profile' AND managed_by = 'api' ORDER BY " +
+        "created_at, id",
         static r =>
         {
             // Token limits are whole numbers stored as such; USD ones are money (exact decimals in both dialects).
             var tokens = r.String(2) == "tokens";
-            return new LimitRow(r.Guid(0), r.NullableString(1) ?? "", r.String(2), r.String(3), tokens ? r.Long(4) : r.Money(4), r.Bool(5), r.Time(6), r.Time(7));
+            return new LimitRow(r.Guid(0), r.NullableString(1) ?? "", r.String(2), r.String(3), tokens ? r.Long(4) : r.Money(4), r.Bool(5), r.Time(6),
+                r.Time(7));
         }, cancellationToken).ConfigureAwait(false);
 
     public override Task InsertAsync(StoreTransaction transaction, LimitRow row, CancellationToken cancellationToken)
@@ -27,7 +29,8 @@ public sealed class LimitRepository : Repository<LimitRow>
         ArgumentNullException.ThrowIfNull(transaction);
         ArgumentNullException.ThrowIfNull(row);
         return transaction.ExecuteAsync(
-            "INSERT INTO limits (id, scope, target, kind, period, amount, action, enabled, managed_by, created_at, updated_at) VALUES (@id, 'profile', @target, @kind, @period, @amount, 'block', @enabled, 'api', @created, @updated)",
+            "INSERT INTO limits (id, scope, target, kind, period, amount, action, enabled, managed_by, created_at, updated_at) VALUES (@id, " +
+            "'profile', @target, @kind, @period, @amount, 'block', @enabled, 'api', @created, @updated)",
             cancellationToken, [.. Parameters(row), ("enabled", row.Enabled), ("created", row.CreatedAt)]);
     }
 
@@ -36,7 +39,8 @@ public sealed class LimitRepository : Repository<LimitRow>
         ArgumentNullException.ThrowIfNull(transaction);
         ArgumentNullException.ThrowIfNull(row);
         return transaction.ExecuteAsync(
-            "UPDATE limits SET target = @target, kind = @kind, period = @period, amount = @amount, updated_at = @updated WHERE id = @id", cancellationToken, Parameters(row));
+            "UPDATE limits SET target = @target, kind = @kind, period = @period, amount = @amount, updated_at = @updated WHERE id = @id",
+                cancellationToken, Parameters(row));
     }
 
     public override Task DeleteAsync(StoreTransaction transaction, LimitRow row, CancellationToken cancellationToken)

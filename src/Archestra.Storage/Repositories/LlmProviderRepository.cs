@@ -24,7 +24,8 @@ public sealed class LlmProviderRepository : Repository<LlmProviderRow>
     /// <summary>Every stored provider, whoever manages it.</summary>
     public override async Task<IReadOnlyList<LlmProviderRow>> ListAsync(CancellationToken cancellationToken = default) => await Store.QueryAsync(
         "SELECT id, name, kind, base_url, managed_by, created_at, updated_at, settings FROM llm_providers ORDER BY created_at, name",
-        static r => new LlmProviderRow(r.Guid(0), r.String(1), r.String(2), r.NullableString(3), ArchestraStore.ParseManagedBy(r.String(4)), r.Time(5), r.Time(6), r.String(7)),
+        static r => new LlmProviderRow(r.Guid(0), r.String(1), r.String(2), r.NullableString(3), ArchestraStore.ParseManagedBy(r.String(4)), r.Time(5),
+            r.Time(6), r.String(7)),
         cancellationToken).ConfigureAwait(false);
 
     /// <summary>Every stored key of every provider, by name.</summary>
@@ -38,7 +39,8 @@ public sealed class LlmProviderRepository : Repository<LlmProviderRow>
         ArgumentNullException.ThrowIfNull(transaction);
         ArgumentNullException.ThrowIfNull(row);
         return transaction.ExecuteAsync(
-            "INSERT INTO llm_providers (id, name, kind, base_url, settings, managed_by, created_at, updated_at) VALUES (@id, @name, @kind, @base_url, @settings, @managed_by, @created, @updated)",
+            "INSERT INTO llm_providers (id, name, kind, base_url, settings, managed_by, created_at, updated_at) VALUES (@id, @name, @kind, @base_url, " +
+            "@settings, @managed_by, @created, @updated)",
             cancellationToken, ("id", row.Id), ("name", row.Name), ("kind", row.Kind), ("base_url", row.BaseUrl), ("settings", new StoreJson(row.SettingsJson)),
             ("managed_by", ArchestraStore.ManagedByText(row.ManagedBy)), ("created", row.CreatedAt), ("updated", row.UpdatedAt));
     }
@@ -49,7 +51,8 @@ public sealed class LlmProviderRepository : Repository<LlmProviderRow>
         ArgumentNullException.ThrowIfNull(row);
         return transaction.ExecuteAsync(
             "UPDATE llm_providers SET kind = @kind, base_url = @base_url, settings = @settings, updated_at = @updated WHERE id = @id",
-            cancellationToken, ("id", row.Id), ("kind", row.Kind), ("base_url", row.BaseUrl), ("settings", new StoreJson(row.SettingsJson)), ("updated", row.UpdatedAt));
+            cancellationToken, ("id", row.Id), ("kind", row.Kind), ("base_url", row.BaseUrl), ("settings", new StoreJson(row.SettingsJson)), ("updated",
+                row.UpdatedAt));
     }
 
     /// <summary>Deletes the provider with its keys.</summary>
@@ -84,7 +87,8 @@ public sealed class LlmProviderRepository : Repository<LlmProviderRow>
     /// <summary>The sealed form of a provider key as stored, or null.</summary>
     public async Task<SealedSecret?> GetSealedKeyAsync(Guid providerId, string name, CancellationToken cancellationToken = default) => (await Store.QueryAsync(
         "SELECT ciphertext, nonce, key_id FROM llm_provider_keys WHERE provider_id = @provider AND name = @name",
-        static r => new SealedSecret((byte[])r.Value(0), (byte[])r.Value(1), r.String(2)), cancellationToken, ("provider", providerId), ("name", name)).ConfigureAwait(false))
+        static r => new SealedSecret((byte[])r.Value(0), (byte[])r.Value(1), r.String(2)), cancellationToken, ("provider", providerId), ("name",
+            name)).ConfigureAwait(false))
         .FirstOrDefault();
 
     /// <summary>The decrypted provider key, or null when none is stored.</summary>

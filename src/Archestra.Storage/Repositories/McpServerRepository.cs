@@ -23,7 +23,8 @@ public sealed class McpServerRepository : Repository<McpServerRow>
         ArgumentNullException.ThrowIfNull(row);
         var (transport, runtime) = Transport(row.ConfigJson);
         return transaction.ExecuteAsync(
-            "INSERT INTO mcp_servers (id, name, transport, runtime, config, managed_by, created_at, updated_at) VALUES (@id, @name, @transport, @runtime, @config, 'api', @created, @updated)",
+            "INSERT INTO mcp_servers (id, name, transport, runtime, config, managed_by, created_at, updated_at) VALUES (@id, @name, @transport, " +
+            "@runtime, @config, 'api', @created, @updated)",
             cancellationToken, ("id", row.Id), ("name", row.Name), ("transport", transport), ("runtime", runtime), ("config", new StoreJson(row.ConfigJson)),
             ("created", row.CreatedAt), ("updated", row.UpdatedAt));
     }
@@ -35,7 +36,8 @@ public sealed class McpServerRepository : Repository<McpServerRow>
         var (transport, runtime) = Transport(row.ConfigJson);
         return transaction.ExecuteAsync(
             "UPDATE mcp_servers SET transport = @transport, runtime = @runtime, config = @config, updated_at = @updated WHERE id = @id",
-            cancellationToken, ("id", row.Id), ("transport", transport), ("runtime", runtime), ("config", new StoreJson(row.ConfigJson)), ("updated", row.UpdatedAt));
+            cancellationToken, ("id", row.Id), ("transport", transport), ("runtime", runtime), ("config", new StoreJson(row.ConfigJson)), ("updated",
+                row.UpdatedAt));
     }
 
     public override Task DeleteAsync(StoreTransaction transaction, McpServerRow row, CancellationToken cancellationToken)

@@ -4,7 +4,8 @@ namespace Archestra.Storage;
 
 /// <param name="Kind">tool_invocation or trusted_data.</param>
 public sealed record PolicyRow(
-    Guid Id, string Kind, string Tool, IReadOnlyList<string> Profiles, IReadOnlyList<PolicyCondition> Conditions, string Action, string Reason, DateTime CreatedAt, DateTime UpdatedAt)
+    Guid Id, string Kind, string Tool, IReadOnlyList<string> Profiles, IReadOnlyList<PolicyCondition> Conditions, string Action, string Reason,
+    DateTime CreatedAt, DateTime UpdatedAt)
 {
     public string PolicyId => Id.ToString("D");
 
@@ -21,8 +22,8 @@ public sealed class PolicyRepository : Repository<PolicyRow>
 
     public override async Task<IReadOnlyList<PolicyRow>> ListAsync(CancellationToken cancellationToken = default) => await Store.QueryAsync(
         "SELECT id, kind, tool, profiles, conditions, action, reason, created_at, updated_at FROM policies WHERE managed_by = 'api' ORDER BY created_at, id",
-        static r => new PolicyRow(r.Guid(0), r.String(1), r.String(2), StoredJson.ParseStrings(r.String(3)), StoredJson.ParseConditions(r.String(4)), r.String(5),
-            r.NullableString(6) ?? "", r.Time(7), r.Time(8)),
+        static r => new PolicyRow(r.Guid(0), r.String(1), r.String(2), StoredJson.ParseStrings(r.String(3)), StoredJson.ParseConditions(r.String(4)),
+            r.String(5), r.NullableString(6) ?? "", r.Time(7), r.Time(8)),
         cancellationToken).ConfigureAwait(false);
 
     public override Task InsertAsync(StoreTransaction transaction, PolicyRow row, CancellationToken cancellationToken)
@@ -30,7 +31,8 @@ public sealed class PolicyRepository : Repository<PolicyRow>
         ArgumentNullException.ThrowIfNull(transaction);
         ArgumentNullException.ThrowIfNull(row);
         return transaction.ExecuteAsync(
-            "INSERT INTO policies (id, kind, tool, profiles, conditions, action, reason, managed_by, created_at, updated_at) VALUES (@id, @kind, @tool, @profiles, @conditions, @action, @reason, 'api', @created, @updated)",
+            "INSERT INTO policies (id, kind, tool, profiles, conditions, action, reason, managed_by, created_at, updated_at) VALUES (@id, @kind, " +
+            "@tool, @profiles, @conditions, @action, @reason, 'api', @created, @updated)",
             cancellationToken, [.. Parameters(row), ("created", row.CreatedAt)]);
     }
 
@@ -39,7 +41,8 @@ public sealed class PolicyRepository : Repository<PolicyRow>
         ArgumentNullException.ThrowIfNull(transaction);
         ArgumentNullException.ThrowIfNull(row);
         return transaction.ExecuteAsync(
-            "UPDATE policies SET tool = @tool, profiles = @profiles, conditions = @conditions, action = @action, reason = @reason, updated_at = @updated WHERE id = @id AND kind = @kind",
+            "UPDATE policies SET tool = @tool, profiles = @profiles, conditions = @conditions, action = @action, reason = @reason, updated_at = " +
+            "@updated WHERE id = @id AND kind = @kind",
             cancellationToken, Parameters(row));
     }
 

@@ -20,8 +20,10 @@ public sealed class PriceRepository : Repository<PriceRow>
         ArgumentNullException.ThrowIfNull(transaction);
         ArgumentNullException.ThrowIfNull(row);
         return transaction.ExecuteAsync(
-            "INSERT INTO token_prices (model, input_per_million, output_per_million, cached_input_per_million, managed_by, created_at, updated_at) VALUES (@model, @input, @output, @cached, 'api', @created, @updated)",
-            cancellationToken, ("model", row.Model), ("input", row.Input), ("output", row.Output), ("cached", row.CachedInput), ("created", row.CreatedAt), ("updated", row.UpdatedAt));
+            "INSERT INTO token_prices (model, input_per_million, output_per_million, cached_input_per_million, managed_by, created_at, updated_at) " +
+            "VALUES (@model, @input, @output, @cached, 'api', @created, @updated)",
+            cancellationToken, ("model", row.Model), ("input", row.Input), ("output", row.Output), ("cached", row.CachedInput), ("created",
+                row.CreatedAt), ("updated", row.UpdatedAt));
     }
 
     public override Task UpdateAsync(StoreTransaction transaction, PriceRow row, CancellationToken cancellationToken)
@@ -29,7 +31,8 @@ public sealed class PriceRepository : Repository<PriceRow>
         ArgumentNullException.ThrowIfNull(transaction);
         ArgumentNullException.ThrowIfNull(row);
         return transaction.ExecuteAsync(
-            "UPDATE token_prices SET input_per_million = @input, output_per_million = @output, cached_input_per_million = @cached, updated_at = @updated WHERE model = @model",
+            "UPDATE token_prices SET input_per_million = @input, output_per_million = @output, cached_input_per_million = @cached, updated_at = " +
+            "@updated WHERE model = @model",
             cancellationToken, ("model", row.Model), ("input", row.Input), ("output", row.Output), ("cached", row.CachedInput), ("updated", row.UpdatedAt));
     }
 

@@ -1,6 +1,9 @@
 namespace Archestra.Storage;
 
-/// <summary><c>profiles</c>: a profile's settings are the file's profile object without its tokens (those are <see cref="GatewayTokenRepository"/>'s).</summary>
+/// <summary>
+/// <c>profiles</c>: a profile's settings are the file's profile object without its tokens (those are
+/// <see cref="GatewayTokenRepository"/>'s).
+/// </summary>
 public sealed class ProfileRepository : Repository<ProfileRow>
 {
     private const string Columns = "SELECT id, name, description, settings, managed_by, created_at, updated_at FROM profiles";
@@ -22,7 +25,8 @@ public sealed class ProfileRepository : Repository<ProfileRow>
         ArgumentNullException.ThrowIfNull(transaction);
         ArgumentNullException.ThrowIfNull(row);
         return transaction.ExecuteAsync(
-            "INSERT INTO profiles (id, name, description, settings, managed_by, created_at, updated_at) VALUES (@id, @name, @description, @settings, @managed_by, @created, @updated)",
+            "INSERT INTO profiles (id, name, description, settings, managed_by, created_at, updated_at) VALUES (@id, @name, @description, @settings, " +
+            "@managed_by, @created, @updated)",
             cancellationToken, ("id", row.Id), ("name", row.Name), ("description", row.Description), ("settings", new StoreJson(row.SettingsJson)),
             ("managed_by", ArchestraStore.ManagedByText(row.ManagedBy)), ("created", row.CreatedAt), ("updated", row.UpdatedAt));
     }
