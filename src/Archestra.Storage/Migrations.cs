@@ -15,9 +15,54 @@ internal sealed record Migration(int Version, string Name, string Sql);
 /// </summary>
 internal static class Migrations
 {
+    // Tables that two steps write whole: each is written here once.
+    private static string LlmInteractions(string table, string cost) => $$"""
+        CREATE TABLE {{table}} (
+            id                  {uuid} NOT NULL,
+            time                {time} NOT NULL,
+            profile             {text} NOT NULL,
+            provider            {text} NOT NULL,
+            requested_model     {text} NOT NULL,
+            used_model          {text},
+            input_tokens        {bigint} NOT NULL,
+            output_tokens       {bigint} NOT NULL,
+            cached_input_tokens {bigint} NOT NULL,
+            reasoning_tokens    {bigint} NOT NULL,
+            cost                {{cost}},
+            duration_us         {bigint} NOT NULL,
+            ttft_us             {bigint},
+            status              {text} NOT NULL,
+            blocked_tools       {text},
+            error               {text},
+            PRIMARY KEY (time, id)
+        );
+        """;
+
+    private const string LlmInteractionIndexes = """
+        CREATE INDEX llm_interactions_profile ON llm_interactions (profile, time);
+        CREATE INDEX llm_interactions_model ON llm_interactions (requested_model, time);
+        CREATE INDEX llm_interactions_not_ok ON llm_interactions (status, time) WHERE status <> 'ok';
+        """;
+
+    private static string Limits(string table, string periods, string scopeComment) => $$"""
+        CREATE TABLE {{table}} (
+            id         {uuid} PRIMARY KEY,{{scopeComment}}
+            scope      {text} NOT NULL CHECK (scope IN ('organization', 'profile', 'model', 'provider')),
+            target     {text},
+            kind       {text} NOT NULL CHECK (kind IN ('tokens', 'cost', 'requests')),
+            period     {text} NOT NULL CHECK (period IN ({{periods}})),
+            amount     {money} NOT NULL,
+            action     {text} NOT NULL DEFAULT 'block' CHECK (action IN ('block', 'warn')),
+            enabled    {bool} NOT NULL DEFAULT {true},
+            managed_by {text} NOT NULL CHECK (managed_by IN ('file', 'api')),
+            created_at {time} NOT NULL DEFAULT {now},
+            updated_at {time} NOT NULL DEFAULT {now}
+        );
+        """;
+
     private static readonly (int Version, string Name, string Shared, string? Postgres, string? Sqlite)[] Steps =
     [
-        (1, "resources", """
+        (1, "resources", $$"""
             -- Every resource row: managed_by says whether the config file or the admin API owns it
             -- (file-managed rows are read-only through the API).
             CREATE TABLE profiles (
@@ -157,20 +202,7 @@ internal static class Migrations
                 updated_at               {time} NOT NULL DEFAULT {now}
             );
 
-            CREATE TABLE limits (
-                id         {uuid} PRIMARY KEY,
-                -- what the limit applies to: a profile, a model, a provider, or the whole organization
-                scope      {text} NOT NULL CHECK (scope IN ('organization', 'profile', 'model', 'provider')),
-                target     {text},
-                kind       {text} NOT NULL CHECK (kind IN ('tokens', 'cost', 'requests')),
-                period     {text} NOT NULL CHECK (period IN ('hour', 'day', 'week', 'month')),
-                amount     {money} NOT NULL,
-                action     {text} NOT NULL DEFAULT 'block' CHECK (action IN ('block', 'warn')),
-                enabled    {bool} NOT NULL DEFAULT {true},
-                managed_by {text} NOT NULL CHECK (managed_by IN ('file', 'api')),
-                created_at {time} NOT NULL DEFAULT {now},
-                updated_at {time} NOT NULL DEFAULT {now}
-            );
+            {{Limits("limits", "'hour', 'day', 'week', 'month'", "\n    -- what the limit applies to: a profile, a model, a provider, or the whole organization")}}
 
             CREATE TABLE optimization_rules (
                 id           {uuid} PRIMARY KEY,
@@ -197,7 +229,7 @@ internal static class Migrations
             CREATE INDEX admin_changes_time ON admin_changes (time, id);
             CREATE INDEX admin_changes_resource ON admin_changes (resource_kind, resource_id, time);
             """, null, null),
-        (2, "audit", """
+        (2, "audit", $$"""
             -- Audit rows: the primary key (time, id) is both the time-range/pagination index and the idempotence key
             -- (a replay carries the same time and UUIDv7 id). Measured on this 2-core machine, each extra btree costs
             -- ~25% of write throughput, so filters get only the indexes that pay: profile (the usual scope of a view)
@@ -222,49 +254,17 @@ internal static class Migrations
             CREATE INDEX mcp_tool_calls_profile ON mcp_tool_calls (profile, time);
             CREATE INDEX mcp_tool_calls_not_ok ON mcp_tool_calls (outcome, time) WHERE outcome <> 'ok';
 
-            CREATE TABLE llm_interactions (
-                id                  {uuid} NOT NULL,
-                time                {time} NOT NULL,
-                profile             {text} NOT NULL,
-                provider            {text} NOT NULL,
-                requested_model     {text} NOT NULL,
-                used_model          {text},
-                input_tokens        {bigint} NOT NULL,
-                output_tokens       {bigint} NOT NULL,
-                cached_input_tokens {bigint} NOT NULL,
-                reasoning_tokens    {bigint} NOT NULL,
-                cost                {money} NOT NULL,
-                duration_us         {bigint} NOT NULL,
-                ttft_us             {bigint},
-                status              {text} NOT NULL,
-                blocked_tools       {text},
-                error               {text},
-                PRIMARY KEY (time, id)
-            );
-            CREATE INDEX llm_interactions_profile ON llm_interactions (profile, time);
-            CREATE INDEX llm_interactions_model ON llm_interactions (requested_model, time);
-            CREATE INDEX llm_interactions_not_ok ON llm_interactions (status, time) WHERE status <> 'ok';
+            {{LlmInteractions("llm_interactions", "{money} NOT NULL")}}
+            {{LlmInteractionIndexes}}
             """, null, null),
         (3, "llm-limits-total", "", """
             -- Admin API limits may run over the whole lifetime ("total"), not only a calendar period.
             ALTER TABLE limits DROP CONSTRAINT limits_period_check,
                 ADD CONSTRAINT limits_period_check CHECK (period IN ('hour', 'day', 'week', 'month', 'total'));
-            """, """
+            """, $$"""
             -- Admin API limits may run over the whole lifetime ("total"), not only a calendar period. SQLite cannot
             -- alter a CHECK constraint: the table is rebuilt with the rows copied (nothing references it).
-            CREATE TABLE limits_v3 (
-                id         {uuid} PRIMARY KEY,
-                scope      {text} NOT NULL CHECK (scope IN ('organization', 'profile', 'model', 'provider')),
-                target     {text},
-                kind       {text} NOT NULL CHECK (kind IN ('tokens', 'cost', 'requests')),
-                period     {text} NOT NULL CHECK (period IN ('hour', 'day', 'week', 'month', 'total')),
-                amount     {money} NOT NULL,
-                action     {text} NOT NULL DEFAULT 'block' CHECK (action IN ('block', 'warn')),
-                enabled    {bool} NOT NULL DEFAULT {true},
-                managed_by {text} NOT NULL CHECK (managed_by IN ('file', 'api')),
-                created_at {time} NOT NULL DEFAULT {now},
-                updated_at {time} NOT NULL DEFAULT {now}
-            );
+            {{Limits("limits_v3", "'hour', 'day', 'week', 'month', 'total'", "")}}
             INSERT INTO limits_v3 (id, scope, target, kind, period, amount, action, enabled, managed_by, created_at, updated_at)
                 SELECT id, scope, target, kind, period, amount, action, enabled, managed_by, created_at, updated_at FROM limits;
             DROP TABLE limits;
@@ -287,35 +287,15 @@ internal static class Migrations
         (5, "llm-cost-nullable", "", """
             -- An interaction with a model the price table does not know has no cost (NULL), never a wrong 0.
             ALTER TABLE llm_interactions ALTER COLUMN cost DROP NOT NULL;
-            """, """
+            """, $$"""
             -- An interaction with a model the price table does not know has no cost (NULL), never a wrong 0. SQLite
             -- cannot drop NOT NULL: the table is rebuilt with its rows and indexes (nothing references it).
-            CREATE TABLE llm_interactions_v5 (
-                id                  {uuid} NOT NULL,
-                time                {time} NOT NULL,
-                profile             {text} NOT NULL,
-                provider            {text} NOT NULL,
-                requested_model     {text} NOT NULL,
-                used_model          {text},
-                input_tokens        {bigint} NOT NULL,
-                output_tokens       {bigint} NOT NULL,
-                cached_input_tokens {bigint} NOT NULL,
-                reasoning_tokens    {bigint} NOT NULL,
-                cost                {money},
-                duration_us         {bigint} NOT NULL,
-                ttft_us             {bigint},
-                status              {text} NOT NULL,
-                blocked_tools       {text},
-                error               {text},
-                PRIMARY KEY (time, id)
-            );
+            {{LlmInteractions("llm_interactions_v5", "{money}")}}
             INSERT INTO llm_interactions_v5 SELECT id, time, profile, provider, requested_model, used_model, input_tokens, output_tokens,
                 cached_input_tokens, reasoning_tokens, cost, duration_us, ttft_us, status, blocked_tools, error FROM llm_interactions;
             DROP TABLE llm_interactions;
             ALTER TABLE llm_interactions_v5 RENAME TO llm_interactions;
-            CREATE INDEX llm_interactions_profile ON llm_interactions (profile, time);
-            CREATE INDEX llm_interactions_model ON llm_interactions (requested_model, time);
-            CREATE INDEX llm_interactions_not_ok ON llm_interactions (status, time) WHERE status <> 'ok';
+            {{LlmInteractionIndexes}}
             """),
     ];
 

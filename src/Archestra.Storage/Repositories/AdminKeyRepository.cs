@@ -24,23 +24,15 @@ public sealed class AdminKeyRepository : Repository<AdminKeyRow>
         Store.TransactAsync(tx => tx.ExecuteAsync("UPDATE admin_keys SET last_used_at = @time WHERE id = @id", cancellationToken, ("id", id), ("time",
             time)), null, cancellationToken);
 
-    public override Task InsertAsync(StoreTransaction transaction, AdminKeyRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync(
+    private protected override Task Insert(StoreTransaction transaction, AdminKeyRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync(
             "INSERT INTO admin_keys (id, name, key_hash, scope, managed_by, created_at, updated_at) VALUES (@id, @name, @hash, @scope, @managed_by, " +
             "@created, @created)",
             cancellationToken, ("id", row.Id), ("name", row.Name), ("hash", row.KeyHash), ("scope", row.ReadWrite ? "read-write" : "read-only"),
             ("managed_by", ArchestraStore.ManagedByText(row.ManagedBy)), ("created", row.CreatedAt));
-    }
 
-    public override Task DeleteAsync(StoreTransaction transaction, AdminKeyRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync("DELETE FROM admin_keys WHERE id = @id", cancellationToken, ("id", row.Id));
-    }
+    private protected override Task Delete(StoreTransaction transaction, AdminKeyRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync("DELETE FROM admin_keys WHERE id = @id", cancellationToken, ("id", row.Id));
 
     private static AdminKeyRow Read(StoreRow r) => new(r.Guid(0), r.String(1), (byte[])r.Value(2), r.String(3) == "read-write",
         ArchestraStore.ParseManagedBy(r.String(4)), r.Time(5), r.NullableTime(6));

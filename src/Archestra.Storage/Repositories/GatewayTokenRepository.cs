@@ -19,23 +19,15 @@ public sealed class GatewayTokenRepository : Repository<GatewayTokenRow>
         "SELECT id, name, token_hash, profile_id, managed_by, created_at, last_used_at FROM gateway_tokens WHERE token_hash = @hash AND revoked_at IS NULL",
         Read, cancellationToken, ("hash", tokenHash)).ConfigureAwait(false)).FirstOrDefault();
 
-    public override Task InsertAsync(StoreTransaction transaction, GatewayTokenRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync(
+    private protected override Task Insert(StoreTransaction transaction, GatewayTokenRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync(
             "INSERT INTO gateway_tokens (id, name, token_hash, profile_id, managed_by, created_at, updated_at, last_used_at) VALUES (@id, @name, " +
             "@hash, @profile, @managed_by, @created, @created, @last_used)",
             cancellationToken, ("id", row.Id), ("name", row.Name), ("hash", row.TokenHash), ("profile", row.ProfileId),
             ("managed_by", ArchestraStore.ManagedByText(row.ManagedBy)), ("created", row.CreatedAt), ("last_used", row.LastUsedAt));
-    }
 
-    public override Task DeleteAsync(StoreTransaction transaction, GatewayTokenRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync("DELETE FROM gateway_tokens WHERE id = @id", cancellationToken, ("id", row.Id));
-    }
+    private protected override Task Delete(StoreTransaction transaction, GatewayTokenRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync("DELETE FROM gateway_tokens WHERE id = @id", cancellationToken, ("id", row.Id));
 
     private static GatewayTokenRow Read(StoreRow r) => new(r.Guid(0), r.String(1), (byte[])r.Value(2), r.IsNull(3) ? null : r.Guid(3),
         ArchestraStore.ParseManagedBy(r.String(4)), r.Time(5), r.NullableTime(6));

@@ -24,31 +24,19 @@ public sealed class LimitRepository : Repository<LimitRow>
                 r.Time(7));
         }, cancellationToken).ConfigureAwait(false);
 
-    public override Task InsertAsync(StoreTransaction transaction, LimitRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync(
+    private protected override Task Insert(StoreTransaction transaction, LimitRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync(
             "INSERT INTO limits (id, scope, target, kind, period, amount, action, enabled, managed_by, created_at, updated_at) VALUES (@id, " +
             "'profile', @target, @kind, @period, @amount, 'block', @enabled, 'api', @created, @updated)",
             cancellationToken, [.. Parameters(row), ("enabled", row.Enabled), ("created", row.CreatedAt)]);
-    }
 
-    public override Task UpdateAsync(StoreTransaction transaction, LimitRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync(
+    private protected override Task Update(StoreTransaction transaction, LimitRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync(
             "UPDATE limits SET target = @target, kind = @kind, period = @period, amount = @amount, updated_at = @updated WHERE id = @id",
                 cancellationToken, Parameters(row));
-    }
 
-    public override Task DeleteAsync(StoreTransaction transaction, LimitRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync("DELETE FROM limits WHERE id = @id", cancellationToken, ("id", row.Id));
-    }
+    private protected override Task Delete(StoreTransaction transaction, LimitRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync("DELETE FROM limits WHERE id = @id", cancellationToken, ("id", row.Id));
 
     // A boxed long for tokens: a decimal would be bound as money (SQLite: units of 1e-10, overflowing at ~9.2e8).
     private static (string, object?)[] Parameters(LimitRow row) =>

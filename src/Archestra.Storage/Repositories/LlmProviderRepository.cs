@@ -34,32 +34,22 @@ public sealed class LlmProviderRepository : Repository<LlmProviderRow>
         static r => new LlmProviderKeyRow(r.Guid(0), r.String(1), r.Time(2), new SealedSecret((byte[])r.Value(3), (byte[])r.Value(4), r.String(5))),
         cancellationToken).ConfigureAwait(false);
 
-    public override Task InsertAsync(StoreTransaction transaction, LlmProviderRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync(
+    private protected override Task Insert(StoreTransaction transaction, LlmProviderRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync(
             "INSERT INTO llm_providers (id, name, kind, base_url, settings, managed_by, created_at, updated_at) VALUES (@id, @name, @kind, @base_url, " +
             "@settings, @managed_by, @created, @updated)",
             cancellationToken, ("id", row.Id), ("name", row.Name), ("kind", row.Kind), ("base_url", row.BaseUrl), ("settings", new StoreJson(row.SettingsJson)),
             ("managed_by", ArchestraStore.ManagedByText(row.ManagedBy)), ("created", row.CreatedAt), ("updated", row.UpdatedAt));
-    }
 
-    public override Task UpdateAsync(StoreTransaction transaction, LlmProviderRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync(
+    private protected override Task Update(StoreTransaction transaction, LlmProviderRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync(
             "UPDATE llm_providers SET kind = @kind, base_url = @base_url, settings = @settings, updated_at = @updated WHERE id = @id",
             cancellationToken, ("id", row.Id), ("kind", row.Kind), ("base_url", row.BaseUrl), ("settings", new StoreJson(row.SettingsJson)), ("updated",
                 row.UpdatedAt));
-    }
 
     /// <summary>Deletes the provider with its keys.</summary>
-    public override async Task DeleteAsync(StoreTransaction transaction, LlmProviderRow row, CancellationToken cancellationToken)
+    private protected override async Task Delete(StoreTransaction transaction, LlmProviderRow row, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
         await transaction.ExecuteAsync("DELETE FROM llm_provider_keys WHERE provider_id = @id", cancellationToken, ("id", row.Id)).ConfigureAwait(false);
         await transaction.ExecuteAsync("DELETE FROM llm_providers WHERE id = @id", cancellationToken, ("id", row.Id)).ConfigureAwait(false);
     }

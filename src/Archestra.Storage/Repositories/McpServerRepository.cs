@@ -17,10 +17,8 @@ public sealed class McpServerRepository : Repository<McpServerRow>
         "SELECT id, name, config, created_at, updated_at FROM mcp_servers WHERE managed_by = 'api' ORDER BY created_at, name",
         static r => new McpServerRow(r.Guid(0), r.String(1), r.String(2), r.Time(3), r.Time(4)), cancellationToken).ConfigureAwait(false);
 
-    public override Task InsertAsync(StoreTransaction transaction, McpServerRow row, CancellationToken cancellationToken)
+    private protected override Task Insert(StoreTransaction transaction, McpServerRow row, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
         var (transport, runtime) = Transport(row.ConfigJson);
         return transaction.ExecuteAsync(
             "INSERT INTO mcp_servers (id, name, transport, runtime, config, managed_by, created_at, updated_at) VALUES (@id, @name, @transport, " +
@@ -29,10 +27,8 @@ public sealed class McpServerRepository : Repository<McpServerRow>
             ("created", row.CreatedAt), ("updated", row.UpdatedAt));
     }
 
-    public override Task UpdateAsync(StoreTransaction transaction, McpServerRow row, CancellationToken cancellationToken)
+    private protected override Task Update(StoreTransaction transaction, McpServerRow row, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
         var (transport, runtime) = Transport(row.ConfigJson);
         return transaction.ExecuteAsync(
             "UPDATE mcp_servers SET transport = @transport, runtime = @runtime, config = @config, updated_at = @updated WHERE id = @id",
@@ -40,12 +36,8 @@ public sealed class McpServerRepository : Repository<McpServerRow>
                 row.UpdatedAt));
     }
 
-    public override Task DeleteAsync(StoreTransaction transaction, McpServerRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync("DELETE FROM mcp_servers WHERE id = @id", cancellationToken, ("id", row.Id));
-    }
+    private protected override Task Delete(StoreTransaction transaction, McpServerRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync("DELETE FROM mcp_servers WHERE id = @id", cancellationToken, ("id", row.Id));
 
     /// <summary>The transport and runtime columns, read from the server's object (a command is a local stdio process).</summary>
     private static (string Transport, string Runtime) Transport(string configJson)

@@ -20,32 +20,20 @@ public sealed class OptimizationRuleRepository : Repository<OptimizationRuleRow>
         static r => new OptimizationRuleRow(r.Guid(0), r.String(1), r.String(2), r.String(3), r.Bool(4), r.Time(5), r.Time(6)),
             cancellationToken).ConfigureAwait(false);
 
-    public override Task InsertAsync(StoreTransaction transaction, OptimizationRuleRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync(
+    private protected override Task Insert(StoreTransaction transaction, OptimizationRuleRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync(
             "INSERT INTO optimization_rules (id, name, profiles, conditions, target_model, enabled, managed_by, created_at, updated_at) VALUES (@id, " +
             "@name, @profiles, @conditions, @target, @enabled, 'api', @created, @updated)",
             cancellationToken, [.. Parameters(row), ("name", row.Id.ToString("D")), ("created", row.CreatedAt)]);
-    }
 
-    public override Task UpdateAsync(StoreTransaction transaction, OptimizationRuleRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync(
+    private protected override Task Update(StoreTransaction transaction, OptimizationRuleRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync(
             "UPDATE optimization_rules SET profiles = @profiles, conditions = @conditions, target_model = @target, enabled = @enabled, updated_at = " +
             "@updated WHERE id = @id",
             cancellationToken, Parameters(row));
-    }
 
-    public override Task DeleteAsync(StoreTransaction transaction, OptimizationRuleRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync("DELETE FROM optimization_rules WHERE id = @id", cancellationToken, ("id", row.Id));
-    }
+    private protected override Task Delete(StoreTransaction transaction, OptimizationRuleRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync("DELETE FROM optimization_rules WHERE id = @id", cancellationToken, ("id", row.Id));
 
     private static (string, object?)[] Parameters(OptimizationRuleRow row) =>
     [

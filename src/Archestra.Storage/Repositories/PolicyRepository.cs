@@ -26,32 +26,20 @@ public sealed class PolicyRepository : Repository<PolicyRow>
             r.String(5), r.NullableString(6) ?? "", r.Time(7), r.Time(8)),
         cancellationToken).ConfigureAwait(false);
 
-    public override Task InsertAsync(StoreTransaction transaction, PolicyRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync(
+    private protected override Task Insert(StoreTransaction transaction, PolicyRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync(
             "INSERT INTO policies (id, kind, tool, profiles, conditions, action, reason, managed_by, created_at, updated_at) VALUES (@id, @kind, " +
             "@tool, @profiles, @conditions, @action, @reason, 'api', @created, @updated)",
             cancellationToken, [.. Parameters(row), ("created", row.CreatedAt)]);
-    }
 
-    public override Task UpdateAsync(StoreTransaction transaction, PolicyRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync(
+    private protected override Task Update(StoreTransaction transaction, PolicyRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync(
             "UPDATE policies SET tool = @tool, profiles = @profiles, conditions = @conditions, action = @action, reason = @reason, updated_at = " +
             "@updated WHERE id = @id AND kind = @kind",
             cancellationToken, Parameters(row));
-    }
 
-    public override Task DeleteAsync(StoreTransaction transaction, PolicyRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync("DELETE FROM policies WHERE id = @id", cancellationToken, ("id", row.Id));
-    }
+    private protected override Task Delete(StoreTransaction transaction, PolicyRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync("DELETE FROM policies WHERE id = @id", cancellationToken, ("id", row.Id));
 
     private static (string, object?)[] Parameters(PolicyRow row) =>
     [

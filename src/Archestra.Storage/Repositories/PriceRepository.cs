@@ -15,31 +15,19 @@ public sealed class PriceRepository : Repository<PriceRow>
         "SELECT model, input_per_million, output_per_million, cached_input_per_million, created_at, updated_at FROM token_prices ORDER BY model",
         static r => new PriceRow(r.String(0), r.Money(1), r.Money(2), r.NullableMoney(3), r.Time(4), r.Time(5)), cancellationToken).ConfigureAwait(false);
 
-    public override Task InsertAsync(StoreTransaction transaction, PriceRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync(
+    private protected override Task Insert(StoreTransaction transaction, PriceRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync(
             "INSERT INTO token_prices (model, input_per_million, output_per_million, cached_input_per_million, managed_by, created_at, updated_at) " +
             "VALUES (@model, @input, @output, @cached, 'api', @created, @updated)",
-            cancellationToken, ("model", row.Model), ("input", row.Input), ("output", row.Output), ("cached", row.CachedInput), ("created",
-                row.CreatedAt), ("updated", row.UpdatedAt));
-    }
+            cancellationToken, ("model", row.Model), ("input", row.Input), ("output", row.Output), ("cached", row.CachedInput),
+            ("created", row.CreatedAt), ("updated", row.UpdatedAt));
 
-    public override Task UpdateAsync(StoreTransaction transaction, PriceRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync(
+    private protected override Task Update(StoreTransaction transaction, PriceRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync(
             "UPDATE token_prices SET input_per_million = @input, output_per_million = @output, cached_input_per_million = @cached, updated_at = " +
             "@updated WHERE model = @model",
             cancellationToken, ("model", row.Model), ("input", row.Input), ("output", row.Output), ("cached", row.CachedInput), ("updated", row.UpdatedAt));
-    }
 
-    public override Task DeleteAsync(StoreTransaction transaction, PriceRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync("DELETE FROM token_prices WHERE model = @model", cancellationToken, ("model", row.Model));
-    }
+    private protected override Task Delete(StoreTransaction transaction, PriceRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync("DELETE FROM token_prices WHERE model = @model", cancellationToken, ("model", row.Model));
 }

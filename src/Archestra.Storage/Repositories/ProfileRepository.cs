@@ -20,31 +20,21 @@ public sealed class ProfileRepository : Repository<ProfileRow>
     public async Task<ProfileRow?> GetAsync(string name, CancellationToken cancellationToken = default) =>
         (await Store.QueryAsync(Columns + " WHERE name = @name", Read, cancellationToken, ("name", name)).ConfigureAwait(false)).FirstOrDefault();
 
-    public override Task InsertAsync(StoreTransaction transaction, ProfileRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync(
+    private protected override Task Insert(StoreTransaction transaction, ProfileRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync(
             "INSERT INTO profiles (id, name, description, settings, managed_by, created_at, updated_at) VALUES (@id, @name, @description, @settings, " +
             "@managed_by, @created, @updated)",
             cancellationToken, ("id", row.Id), ("name", row.Name), ("description", row.Description), ("settings", new StoreJson(row.SettingsJson)),
             ("managed_by", ArchestraStore.ManagedByText(row.ManagedBy)), ("created", row.CreatedAt), ("updated", row.UpdatedAt));
-    }
 
-    public override Task UpdateAsync(StoreTransaction transaction, ProfileRow row, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
-        return transaction.ExecuteAsync(
+    private protected override Task Update(StoreTransaction transaction, ProfileRow row, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync(
             "UPDATE profiles SET description = @description, settings = @settings, updated_at = @updated WHERE id = @id",
             cancellationToken, ("id", row.Id), ("description", row.Description), ("settings", new StoreJson(row.SettingsJson)), ("updated", row.UpdatedAt));
-    }
 
     /// <summary>Deletes the profile with its gateway tokens.</summary>
-    public override async Task DeleteAsync(StoreTransaction transaction, ProfileRow row, CancellationToken cancellationToken)
+    private protected override async Task Delete(StoreTransaction transaction, ProfileRow row, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(row);
         await transaction.ExecuteAsync("DELETE FROM gateway_tokens WHERE profile_id = @id", cancellationToken, ("id", row.Id)).ConfigureAwait(false);
         await transaction.ExecuteAsync("DELETE FROM profiles WHERE id = @id", cancellationToken, ("id", row.Id)).ConfigureAwait(false);
     }

@@ -14,13 +14,34 @@ public abstract class Repository<TRow>
     /// <summary>The rows the admin API manages, in the order it lists them.</summary>
     public abstract Task<IReadOnlyList<TRow>> ListAsync(CancellationToken cancellationToken = default);
 
-    public abstract Task InsertAsync(StoreTransaction transaction, TRow row, CancellationToken cancellationToken);
+    public Task InsertAsync(StoreTransaction transaction, TRow row, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        ArgumentNullException.ThrowIfNull(row);
+        return Insert(transaction, row, cancellationToken);
+    }
 
     /// <summary>Rewrites the row's changeable columns (the key and the creation time stay).</summary>
-    public virtual Task UpdateAsync(StoreTransaction transaction, TRow row, CancellationToken cancellationToken) =>
+    public Task UpdateAsync(StoreTransaction transaction, TRow row, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        ArgumentNullException.ThrowIfNull(row);
+        return Update(transaction, row, cancellationToken);
+    }
+
+    public Task DeleteAsync(StoreTransaction transaction, TRow row, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        ArgumentNullException.ThrowIfNull(row);
+        return Delete(transaction, row, cancellationToken);
+    }
+
+    private protected abstract Task Insert(StoreTransaction transaction, TRow row, CancellationToken cancellationToken);
+
+    private protected virtual Task Update(StoreTransaction transaction, TRow row, CancellationToken cancellationToken) =>
         throw new NotSupportedException($"{GetType().Name} rows are created and deleted, never changed");
 
-    public abstract Task DeleteAsync(StoreTransaction transaction, TRow row, CancellationToken cancellationToken);
+    private protected abstract Task Delete(StoreTransaction transaction, TRow row, CancellationToken cancellationToken);
 
     /// <summary>Inserts one row in a transaction of its own, without a change-log row (seeding, tests).</summary>
     public Task InsertAsync(TRow row, CancellationToken cancellationToken = default) =>
