@@ -106,6 +106,87 @@ internal sealed record ProfileBody
     public Dictionary<string, JsonElement>? Settings { get; set; }
 }
 
+/// <summary>One page of an audit list; <see cref="NextCursor"/> is null on the last page.</summary>
+internal sealed record PageBody<T>(IReadOnlyList<T> Items, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? NextCursor);
+
+internal sealed record ToolCallBody
+{
+    public required Guid Id { get; init; }
+
+    public required DateTime Time { get; init; }
+
+    public required string Profile { get; init; }
+
+    public string? SessionId { get; init; }
+
+    public required string Server { get; init; }
+
+    public required string Tool { get; init; }
+
+    public required string Decision { get; init; }
+
+    public string? PolicyId { get; init; }
+
+    public required string Outcome { get; init; }
+
+    public required double DurationMs { get; init; }
+
+    public required long RequestBytes { get; init; }
+
+    public required long ResponseBytes { get; init; }
+
+    public string? Error { get; init; }
+
+    public string? Arguments { get; init; }
+}
+
+internal sealed record LlmInteractionBody
+{
+    public required Guid Id { get; init; }
+
+    public required DateTime Time { get; init; }
+
+    public required string Profile { get; init; }
+
+    public required string Provider { get; init; }
+
+    public required string RequestedModel { get; init; }
+
+    public string? UsedModel { get; init; }
+
+    public required long InputTokens { get; init; }
+
+    public required long OutputTokens { get; init; }
+
+    public required long CachedInputTokens { get; init; }
+
+    public required long ReasoningTokens { get; init; }
+
+    /// <summary>US dollars; null when the model has no price (see /api/llm/prices), never a wrong 0.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public required decimal? Cost { get; init; }
+
+    public required double DurationMs { get; init; }
+
+    public double? TimeToFirstTokenMs { get; init; }
+
+    public required string Status { get; init; }
+
+    public string? BlockedTools { get; init; }
+
+    public string? Error { get; init; }
+}
+
+/// <param name="Details">The change as sent (a server's inline env and header values as "(hidden)").</param>
+internal sealed record AdminChangeBody(Guid Id, DateTime Time, string Actor, string Action, string ResourceKind, string ResourceId, JsonElement Details);
+
+/// <param name="Day">The UTC day, yyyy-MM-dd.</param>
+/// <param name="Cost">US dollars of the priced interactions.</param>
+internal sealed record UsageItemBody(
+    string Day, string Profile, string Model, long Requests, long InputTokens, long OutputTokens, long CachedInputTokens, long ReasoningTokens, decimal Cost);
+
+internal sealed record UsageBody(DateTime From, DateTime To, IReadOnlyList<UsageItemBody> Items);
+
 /// <summary>The source-generated serialisers of the admin API's bodies.</summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
@@ -132,6 +213,10 @@ internal sealed record ProfileBody
 [JsonSerializable(typeof(ProviderRequest))]
 [JsonSerializable(typeof(ProfileBody))]
 [JsonSerializable(typeof(ItemsBody<ProfileBody>))]
+[JsonSerializable(typeof(PageBody<ToolCallBody>))]
+[JsonSerializable(typeof(PageBody<LlmInteractionBody>))]
+[JsonSerializable(typeof(ItemsBody<AdminChangeBody>))]
+[JsonSerializable(typeof(UsageBody))]
 [JsonSerializable(typeof(ServerBody))]
 [JsonSerializable(typeof(ItemsBody<ServerBody>))]
 [JsonSerializable(typeof(PolicyBody))]

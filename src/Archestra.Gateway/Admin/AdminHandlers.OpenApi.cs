@@ -148,14 +148,17 @@ internal sealed partial class AdminHandlers
         w.WriteEndObject();
     }
 
-    /// <summary>A body's schema under components/schemas: <c>Price</c> for PriceBody, <c>PriceList</c> for its list, <c>PriceRequest</c>.</summary>
+    /// <summary>
+    /// A body's schema under components/schemas: <c>Price</c> for PriceBody, <c>PriceList</c> for its list, <c>ToolCallPage</c> for an
+    /// audit page, <c>PriceRequest</c>.
+    /// </summary>
     internal static string SchemaName(JsonTypeInfo type)
     {
         var clr = type.Type;
-        var list = clr.IsGenericType && clr.GetGenericTypeDefinition() == typeof(ItemsBody<>);
-        var name = (list ? clr.GenericTypeArguments[0] : clr).Name;
+        var wrapper = clr.IsGenericType ? clr.GetGenericTypeDefinition() : null;
+        var name = (wrapper is null ? clr : clr.GenericTypeArguments[0]).Name;
         name = name.EndsWith("Body", StringComparison.Ordinal) ? name[..^4] : name;
-        return list ? name + "List" : name;
+        return wrapper == typeof(ItemsBody<>) ? name + "List" : wrapper == typeof(PageBody<>) ? name + "Page" : name;
     }
 
     /// <summary>
