@@ -339,6 +339,41 @@ internal sealed partial class AdminHandlers
         }
     }
 
+    /// <summary>
+    /// The delete of a resource that shapes the configuration: under the change lock, the row found in the API's state
+    /// (else <paramref name="missing"/>), checked (<paramref name="check"/>: a refusal, or null), and the state without it
+    /// validated and committed with the row's delete (<see cref="CommitAsync"/>).
+    /// </summary>
+    private async Task<AdminResult> DeleteConfiguredAsync<TRow>(
+        HttpContext http, Caller caller, string kind, string name, Repository<TRow> repository, Func<ApiState, TRow?> find, Func<AdminResult> missing,
+        Func<ApiState, TRow, ApiState> without, Func<TRow, CancellationToken, Task<AdminResult?>>? check = null)
+        where TRow : class
+    {
+        var ct = http.RequestAborted;
+        await _changing.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
+            if (find(state) is not { } row)
+            {
+                return missing();
+            }
+
+            if (check is not null && await check(row, ct).ConfigureAwait(false) is { } refusal)
+            {
+                return refusal;
+            }
+
+            return await CommitAsync(
+                caller, "delete", kind, name, without(state, row), tx => repository.DeleteAsync(tx, row, ct), NoDetails, _ => AdminResult.NoContent, ct)
+                .ConfigureAwait(false);
+        }
+        finally
+        {
+            _changing.Release();
+        }
+    }
+
     private static void NoDetails(Utf8JsonWriter w)
     {
         w.WriteStartObject();

@@ -139,34 +139,14 @@ internal sealed partial class AdminHandlers
         }
     }
 
-    private async Task<AdminResult> DeletePolicyAsync(HttpContext http, Caller caller, string kind)
+    private Task<AdminResult> DeletePolicyAsync(HttpContext http, Caller caller, string kind)
     {
-        var ct = http.RequestAborted;
         var id = AdminRequest.Route(http, "id");
-        if (FilePolicies(kind).Any(p => p.Id == id))
-        {
-            return AdminResult.FileManaged("policy", id);
-        }
-
-        await _changing.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
-            if (state.Policies.FirstOrDefault(p => p.Kind == kind && p.PolicyId == id) is not { } current)
-            {
-                return AdminResult.NotFound("policy", id);
-            }
-
-            var candidate = state with { Policies = state.Policies.Where(p => p.Id != current.Id).ToList() };
-            return await CommitAsync(
-                caller, "delete", "policy", id, candidate,
-                tx => Store.Policies.DeleteAsync(tx, current, ct),
-                NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            _changing.Release();
-        }
+        return FilePolicies(kind).Any(p => p.Id == id)
+            ? Task.FromResult(AdminResult.FileManaged("policy", id))
+            : DeleteConfiguredAsync(http, caller, "policy", id, Store.Policies, state => state.Policies.FirstOrDefault(p => p.Kind == kind && p.PolicyId == id),
+                () => AdminResult.NotFound("policy", id),
+                static (state, policy) => state with { Policies = state.Policies.Where(p => p.Id != policy.Id).ToList() });
     }
 
     private static PolicyBody PolicyBodyOf(PolicyDefinition policy, string managedBy, PolicyRow? row) => new(

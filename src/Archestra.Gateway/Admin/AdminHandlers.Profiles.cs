@@ -157,43 +157,21 @@ internal sealed partial class AdminHandlers
             ct);
     }
 
-    private async Task<AdminResult> DeleteProfileAsync(HttpContext http, Caller caller)
+    private Task<AdminResult> DeleteProfileAsync(HttpContext http, Caller caller)
     {
-        var ct = http.RequestAborted;
         var name = AdminRequest.Route(http, "name");
-        if (File.Profiles.Any(p => p.Name == name))
-        {
-            return AdminResult.FileManaged("profile", name);
-        }
-
-        await _changing.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
-            if (state.Profiles.FirstOrDefault(p => p.Name == name) is not { } current)
-            {
-                return AdminResult.NotFound("profile", name);
-            }
-
-            if (await ProfileUsersAsync(name, ct).ConfigureAwait(false) is { Count: > 0 } users)
-            {
-                return AdminResult.Conflict($"profile '{name}' is used by {string.Join(", ", users)}; delete or change them first");
-            }
-
-            var candidate = state with
-            {
-                Profiles = state.Profiles.Where(p => p.Name != name).ToList(),
-                Tokens = state.Tokens.Where(t => t.ProfileId != current.Id).ToList(),
-            };
-            return await CommitAsync(
-                caller, "delete", "profile", name, candidate,
-                tx => Store.Profiles.DeleteAsync(tx, current, ct),
-                NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            _changing.Release();
-        }
+        return File.Profiles.Any(p => p.Name == name)
+            ? Task.FromResult(AdminResult.FileManaged("profile", name))
+            : DeleteConfiguredAsync(http, caller, "profile", name, Store.Profiles, state => state.Profiles.FirstOrDefault(p => p.Name == name),
+                () => AdminResult.NotFound("profile", name),
+                static (state, profile) => state with
+                {
+                    Profiles = state.Profiles.Where(p => p.Id != profile.Id).ToList(),
+                    Tokens = state.Tokens.Where(t => t.ProfileId != profile.Id).ToList(),
+                },
+                async (_, ct) => await ProfileUsersAsync(name, ct).ConfigureAwait(false) is { Count: > 0 } users
+                    ? AdminResult.Conflict($"profile '{name}' is used by {string.Join(", ", users)}; delete or change them first")
+                    : null);
     }
 
     private static ProfileBody FileProfileBody(ProfileConfig profile) => new()
@@ -332,31 +310,14 @@ internal sealed partial class AdminHandlers
         }
     }
 
-    private async Task<AdminResult> DeleteTokenAsync(HttpContext http, Caller caller)
+    private Task<AdminResult> DeleteTokenAsync(HttpContext http, Caller caller)
     {
-        var ct = http.RequestAborted;
         var name = AdminRequest.Route(http, "name");
-        await _changing.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
-            if (state.Tokens.FirstOrDefault(t => t.Name == name) is not { } token)
-            {
-                return File.Profiles.Any(p => name.StartsWith(p.Name + "[", StringComparison.Ordinal))
-                    ? AdminResult.FileManaged("token", name)
-                    : AdminResult.NotFound("token", name);
-            }
-
-            var candidate = state with { Tokens = state.Tokens.Where(t => t.Id != token.Id).ToList() };
-            return await CommitAsync(
-                caller, "delete", "token", name, candidate,
-                tx => Store.GatewayTokens.DeleteAsync(tx, token, ct),
-                NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            _changing.Release();
-        }
+        return DeleteConfiguredAsync(http, caller, "token", name, Store.GatewayTokens, state => state.Tokens.FirstOrDefault(t => t.Name == name),
+            () => File.Profiles.Any(p => name.StartsWith(p.Name + "[", StringComparison.Ordinal))
+                ? AdminResult.FileManaged("token", name)
+                : AdminResult.NotFound("token", name),
+            static (state, token) => state with { Tokens = state.Tokens.Where(t => t.Id != token.Id).ToList() });
     }
 
     // ---- tools ------------------------------------------------------------------------------------------------

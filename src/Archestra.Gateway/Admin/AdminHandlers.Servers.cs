@@ -130,40 +130,21 @@ internal sealed partial class AdminHandlers
         }
     }
 
-    private async Task<AdminResult> DeleteServerAsync(HttpContext http, Caller caller)
+    private Task<AdminResult> DeleteServerAsync(HttpContext http, Caller caller)
     {
-        var ct = http.RequestAborted;
         var name = AdminRequest.Route(http, "name");
-        if (File.McpServers.Any(s => s.Name == name))
-        {
-            return AdminResult.FileManaged("MCP server", name);
-        }
-
-        await _changing.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
-            if (state.Servers.FirstOrDefault(s => s.Name == name) is not { } current)
-            {
-                return AdminResult.NotFound("MCP server", name);
-            }
-
-            var users = Gateway.Config.Profiles.Where(p => p.Servers.Contains(name)).Select(p => p.Name).ToList();
-            if (users.Count > 0)
-            {
-                return AdminResult.Conflict($"MCP server '{name}' is used by profile(s) {string.Join(", ", users)}; remove it from them first");
-            }
-
-            var candidate = state with { Servers = state.Servers.Where(s => s.Name != name).ToList() };
-            return await CommitAsync(
-                caller, "delete", "server", name, candidate,
-                tx => Store.McpServers.DeleteAsync(tx, current, ct),
-                NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            _changing.Release();
-        }
+        return File.McpServers.Any(s => s.Name == name)
+            ? Task.FromResult(AdminResult.FileManaged("MCP server", name))
+            : DeleteConfiguredAsync(http, caller, "server", name, Store.McpServers, state => state.Servers.FirstOrDefault(s => s.Name == name),
+                () => AdminResult.NotFound("MCP server", name),
+                static (state, server) => state with { Servers = state.Servers.Where(s => s.Id != server.Id).ToList() },
+                (_, _) =>
+                {
+                    var users = Gateway.Config.Profiles.Where(p => p.Servers.Contains(name)).Select(p => p.Name).ToList();
+                    return Task.FromResult(users.Count > 0
+                        ? AdminResult.Conflict($"MCP server '{name}' is used by profile(s) {string.Join(", ", users)}; remove it from them first")
+                        : null);
+                });
     }
 
     private ServerBody ApiServerBody(McpServerRow server) =>
