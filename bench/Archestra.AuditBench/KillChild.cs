@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 
 namespace Archestra.AuditBench;
 

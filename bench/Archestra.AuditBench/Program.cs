@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Archestra.AuditBench;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Storage.Tests.Infrastructure;
 
 // Audit writer benchmark and the storage tests' kill -9 child.

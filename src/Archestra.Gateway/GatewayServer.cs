@@ -6,7 +6,7 @@ using Archestra.Gateway.Llm;
 using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Metrics;
 using Archestra.Gateway.Security;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Runtime.Diagnostics;
 using Archestra.Runtime.Upstreams;
 using Microsoft.AspNetCore.Builder;

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Storage.Tests.Infrastructure;
 
 namespace Archestra.Storage.Tests;

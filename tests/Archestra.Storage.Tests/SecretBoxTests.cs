@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 
 namespace Archestra.Storage.Tests;
 

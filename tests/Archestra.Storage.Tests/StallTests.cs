@@ -1,4 +1,4 @@
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Storage.Tests.Infrastructure;
 using Microsoft.Data.Sqlite;
 using Npgsql;

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Storage.Tests.Infrastructure;
 
 namespace Archestra.Storage.Tests;
@@ -420,34 +420,34 @@ public abstract class StoreContractTests : IAsyncLifetime
         var ct = TestContext.Current.CancellationToken;
         var now = AuditTimeNow();
         var profile = new ProfileRow(Guid.CreateVersion7(), "default", "the default profile", "{\"servers\": [\"fs\"]}", ManagedBy.File, now, now);
-        await store.InsertProfileAsync(profile, ct);
-        var read = await store.GetProfileAsync("default", ct);
+        await store.Profiles.InsertAsync(profile, ct);
+        var read = await store.Profiles.GetAsync("default", ct);
         Assert.NotNull(read);
         Assert.Equal(profile with { SettingsJson = read.SettingsJson }, read);
         Assert.Contains("\"fs\"", read.SettingsJson, StringComparison.Ordinal);
-        Assert.Null(await store.GetProfileAsync("missing", ct));
+        Assert.Null(await store.Profiles.GetAsync("missing", ct));
 
         var hash = SecretHash.Compute("arch_secret_token");
         var token = new GatewayTokenRow(Guid.CreateVersion7(), "ci", hash, profile.Id, ManagedBy.Api, now, null);
-        await store.InsertGatewayTokenAsync(token, ct);
-        var found = await store.FindGatewayTokenAsync(SecretHash.Compute("arch_secret_token"), ct);
+        await store.GatewayTokens.InsertAsync(token, ct);
+        var found = await store.GatewayTokens.FindAsync(SecretHash.Compute("arch_secret_token"), ct);
         Assert.NotNull(found);
         Assert.Equal(token.Id, found.Id);
         Assert.Equal(hash, found.TokenHash);
         Assert.Equal(profile.Id, found.ProfileId);
         Assert.Equal(now, found.CreatedAt);
-        Assert.Null(await store.FindGatewayTokenAsync(SecretHash.Compute("other"), ct));
+        Assert.Null(await store.GatewayTokens.FindAsync(SecretHash.Compute("other"), ct));
 
         var key = new AdminKeyRow(Guid.CreateVersion7(), "ops", SecretHash.Compute("admin-key"), ReadWrite: false, ManagedBy.Api, now, null);
-        await store.InsertAdminKeyAsync(key, ct);
-        var foundKey = await store.FindAdminKeyAsync(SecretHash.Compute("admin-key"), ct);
+        await store.AdminKeys.InsertAsync(key, ct);
+        var foundKey = await store.AdminKeys.FindAsync(SecretHash.Compute("admin-key"), ct);
         Assert.NotNull(foundKey);
         Assert.Equal(key with { KeyHash = foundKey.KeyHash }, foundKey);
         Assert.Equal(key.KeyHash, foundKey.KeyHash);
 
         var change = new AdminChange(Guid.CreateVersion7(), now, "ops", "create", "profile", profile.Id.ToString(), "{\"name\": \"default\"}");
-        await store.RecordAdminChangeAsync(change, ct);
-        var changes = await store.ListAdminChangesAsync(cancellationToken: ct);
+        await store.AdminChanges.RecordAsync(change, ct);
+        var changes = await store.AdminChanges.ListAsync(cancellationToken: ct);
         var logged = Assert.Single(changes);
         Assert.Equal(change with { DetailsJson = logged.DetailsJson }, logged);
     }
@@ -459,20 +459,20 @@ public abstract class StoreContractTests : IAsyncLifetime
         var ct = TestContext.Current.CancellationToken;
         var now = AuditTimeNow();
         var provider = new LlmProviderRow(Guid.CreateVersion7(), "openai", "openai", "https://api.openai.com/v1", ManagedBy.Api, now, now);
-        await store.InsertLlmProviderAsync(provider, ct);
-        await store.SetProviderKeyAsync(provider.Id, "primary", "sk-test-1234567890", ManagedBy.Api, ct);
+        await store.LlmProviders.InsertAsync(provider, ct);
+        await store.LlmProviders.SetKeyAsync(provider.Id, "primary", "sk-test-1234567890", ManagedBy.Api, ct);
 
-        var sealedKey = await store.GetSealedProviderKeyAsync(provider.Id, "primary", ct);
+        var sealedKey = await store.LlmProviders.GetSealedKeyAsync(provider.Id, "primary", ct);
         Assert.NotNull(sealedKey);
         Assert.Equal(store.Secrets!.KeyId, sealedKey.KeyId);
         Assert.Equal(12, sealedKey.Nonce.Length);
         Assert.DoesNotContain("sk-test", System.Text.Encoding.Latin1.GetString(sealedKey.Ciphertext), StringComparison.Ordinal);
-        Assert.Equal("sk-test-1234567890", await store.GetProviderKeyAsync(provider.Id, "primary", ct));
+        Assert.Equal("sk-test-1234567890", await store.LlmProviders.GetKeyAsync(provider.Id, "primary", ct));
 
         // Setting it again replaces it (one row per provider and name).
-        await store.SetProviderKeyAsync(provider.Id, "primary", "sk-rotated", ManagedBy.Api, ct);
-        Assert.Equal("sk-rotated", await store.GetProviderKeyAsync(provider.Id, "primary", ct));
-        Assert.Null(await store.GetProviderKeyAsync(provider.Id, "other", ct));
+        await store.LlmProviders.SetKeyAsync(provider.Id, "primary", "sk-rotated", ManagedBy.Api, ct);
+        Assert.Equal("sk-rotated", await store.LlmProviders.GetKeyAsync(provider.Id, "primary", ct));
+        Assert.Null(await store.LlmProviders.GetKeyAsync(provider.Id, "other", ct));
     }
 
     [Fact]
@@ -481,10 +481,11 @@ public abstract class StoreContractTests : IAsyncLifetime
         var store = await OpenAsync(Options with { SecretKey = null });
         var now = AuditTimeNow();
         var provider = new LlmProviderRow(Guid.CreateVersion7(), "anthropic", "anthropic", null, ManagedBy.Api, now, now);
-        await store.InsertLlmProviderAsync(provider, TestContext.Current.CancellationToken);
-        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => store.SetProviderKeyAsync(provider.Id, "primary", "sk-x", ManagedBy.Api, TestContext.Current.CancellationToken));
+        await store.LlmProviders.InsertAsync(provider, TestContext.Current.CancellationToken);
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(
+            () => store.LlmProviders.SetKeyAsync(provider.Id, "primary", "sk-x", ManagedBy.Api, TestContext.Current.CancellationToken));
         Assert.Contains("ARCHESTRA_SECRET_KEY is not set", e.Message, StringComparison.Ordinal);
-        Assert.Null(await store.GetSealedProviderKeyAsync(provider.Id, "primary", TestContext.Current.CancellationToken));
+        Assert.Null(await store.LlmProviders.GetSealedKeyAsync(provider.Id, "primary", TestContext.Current.CancellationToken));
     }
 
     private static DateTime AuditTimeNow()
@@ -508,8 +509,8 @@ public sealed class SqliteStoreTests : StoreContractTests
         {
             await connection.OpenAsync(ct);
             await using var command = connection.CreateCommand();
-            var sql = new System.Text.StringBuilder(Archestra.Gateway.Storage.Sqlite.SqliteSchema.CreateSchemaTable);
-            foreach (var migration in Archestra.Gateway.Storage.Sqlite.SqliteSchema.All.Where(m => m.Version <= 4))
+            var sql = new System.Text.StringBuilder(Archestra.Storage.Sqlite.SqliteSchema.CreateSchemaTable);
+            foreach (var migration in Archestra.Storage.Sqlite.SqliteSchema.All.Where(m => m.Version <= 4))
             {
                 sql.Append(migration.Sql).Append($";\nINSERT INTO archestra_schema VALUES ({migration.Version}, '{migration.Name}', 0);\n");
             }

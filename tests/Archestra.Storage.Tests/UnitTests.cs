@@ -1,7 +1,6 @@
 using System.Text;
-using Archestra.Gateway.Metrics;
-using Archestra.Gateway.Storage;
-using Archestra.Gateway.Storage.Postgres;
+using Archestra.Storage;
+using Archestra.Storage.Postgres;
 using Archestra.Storage.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
@@ -163,28 +162,6 @@ public sealed class AuditTextTests
     {
         Assert.Equal(expected, AuditText.Truncate(text, max));
         Assert.Equal(expected, AuditText.Truncate(Encoding.UTF8.GetBytes(text), max));
-    }
-}
-
-public sealed class AuditMetricsTests
-{
-    [Fact]
-    public void The_audit_metrics_are_rendered_on_the_gateway_prometheus_endpoint()
-    {
-        using var gateway = new GatewayMetrics();
-        using var audit = new AuditMetrics();
-        gateway.AddSource(audit);
-        audit.RecordWritten(1000, 0.004);
-        audit.RecordSpilled(7);
-        audit.RecordError();
-        var text = new PrometheusExporter(gateway).Render();
-        Assert.Contains("# TYPE archestra_audit_queue_depth gauge\narchestra_audit_queue_depth 0\n", text, StringComparison.Ordinal);
-        Assert.Contains("archestra_audit_records_written_total 1000\n", text, StringComparison.Ordinal);
-        Assert.Contains("archestra_audit_spilled_total 7\n", text, StringComparison.Ordinal);
-        Assert.Contains("archestra_audit_write_errors_total 1\n", text, StringComparison.Ordinal);
-        Assert.Contains("archestra_audit_batch_duration_seconds_bucket{le=\"0.005\"} 1\n", text, StringComparison.Ordinal);
-        Assert.Contains("archestra_audit_batch_duration_seconds_bucket{le=\"0.0025\"} 0\n", text, StringComparison.Ordinal);
-        Assert.Contains("archestra_audit_batch_duration_seconds_count 1\n", text, StringComparison.Ordinal);
     }
 }
 

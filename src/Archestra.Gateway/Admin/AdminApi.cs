@@ -1,10 +1,11 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Security;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Runtime.Diagnostics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -43,6 +44,12 @@ internal sealed record AdminRoute(
     bool Body = false)
 {
     public bool Write => Method != "GET";
+
+    /// <summary>The request body's record: the OpenAPI document's schema for it (null: any object).</summary>
+    public JsonTypeInfo? Request { get; init; }
+
+    /// <summary>The success body's record: the OpenAPI document's schema for it (null: any object).</summary>
+    public JsonTypeInfo? Response { get; init; }
 }
 
 /// <summary>The admin REST API on the admin listener (<c>/api/...</c>).</summary>
@@ -88,12 +95,13 @@ internal static class AdminApi
     /// </summary>
     public static async Task StartAsync(AdminContext context, TextWriter output, CancellationToken ct)
     {
-        var keys = await context.Store.QueryAsync("SELECT count(*) FROM admin_keys WHERE revoked_at IS NULL", static r => r.Long(0), ct).ConfigureAwait(false);
-        if (context.Server.FileConfig.AdminKeys.Count == 0 && keys[0] == 0)
+        var keys = await context.Store.AdminKeys.ListAsync(ct).ConfigureAwait(false);
+        if (context.Server.FileConfig.AdminKeys.Count == 0 && keys.Count == 0)
         {
             var key = NewSecret(KeyPrefix);
             var now = DateTime.UtcNow;
-            await context.Store.InsertAdminKeyAsync(new AdminKeyRow(Guid.CreateVersion7(), "initial", SecretHash.Compute(key), true, ManagedBy.Api, now, null), ct).ConfigureAwait(false);
+            var row = new AdminKeyRow(Guid.CreateVersion7(), "initial", SecretHash.Compute(key), true, ManagedBy.Api, now, null);
+            await context.Store.AdminKeys.InsertAsync(row, ct).ConfigureAwait(false);
             await output.WriteLineAsync($"archestra: created the initial admin API key (read-write, shown only this once; stored hashed): {key}").ConfigureAwait(false);
             await output.WriteLineAsync("archestra: use it as 'Authorization: Bearer <key>' on the admin API; create others with POST /api/admin-keys").ConfigureAwait(false);
         }
@@ -225,7 +233,7 @@ internal sealed partial class AdminHandlers
         }
 
         // The lookup is by the SHA-256 of a high-entropy key: its timing reveals nothing about the key.
-        var row = await Store.FindAdminKeyAsync(hash, http.RequestAborted).ConfigureAwait(false);
+        var row = await Store.AdminKeys.FindAsync(hash, http.RequestAborted).ConfigureAwait(false);
         if (row is null)
         {
             return null;
@@ -257,7 +265,7 @@ internal sealed partial class AdminHandlers
         {
             try
             {
-                await Store.TouchAdminKeyAsync(row.Id, now, CancellationToken.None).ConfigureAwait(false);
+                await Store.AdminKeys.TouchAsync(row.Id, now, CancellationToken.None).ConfigureAwait(false);
             }
             catch (ObjectDisposedException)
             {
@@ -271,9 +279,10 @@ internal sealed partial class AdminHandlers
     }
 
     /// <summary>
-    /// Validates the state after a change (the whole merged configuration, policies compiled), then writes it and the
-    /// change-log row in one transaction and applies it. Problems in the changed resource are 422 with their paths;
-    /// problems it would cause elsewhere are 409. Call with <see cref="_changing"/> held.
+    /// A change to a resource that shapes the gateway configuration: validates the state after it (the whole merged
+    /// configuration, policies compiled), then takes the one path of every change (<see cref="ChangeAsync"/>). Problems in
+    /// the changed resource are 422 with their paths; problems it would cause elsewhere are 409. Call with
+    /// <see cref="_changing"/> held.
     /// </summary>
     private async Task<AdminResult> CommitAsync(
         Caller caller, string action, string kind, string name, ApiState candidate,
@@ -304,23 +313,64 @@ internal sealed partial class AdminHandlers
             return AdminResult.Invalid(own);
         }
 
-        await ChangeAsync(caller, action, kind, name, write, details, ct).ConfigureAwait(false);
-        await _context.Server.ApplyAsync(null, ct).ConfigureAwait(false);
+        await ChangeAsync(caller, action, kind, name, write, details, ct, configuration: true).ConfigureAwait(false);
         return success(config);
     }
 
     /// <summary>
-    /// Writes and records a change that does not shape the gateway configuration (keys, LLM objects). A price, limit
-    /// or optimization rule is reloaded into the LLM proxy at once (other replicas pick it up within
-    /// <see cref="Llm.LlmProxy.CostsRefreshInterval"/>).
+    /// The one path of every change, after its checks: the rows and the change-log row written in one transaction, then
+    /// the change applied. A <paramref name="configuration"/> change is applied to the running gateway; a price, limit or
+    /// optimization rule is reloaded into the LLM proxy at once (other replicas pick it up within
+    /// <see cref="Llm.LlmProxy.CostsRefreshInterval"/>). Call with <see cref="_changing"/> held.
     /// </summary>
-    private async Task ChangeAsync(Caller caller, string action, string kind, string name, Func<StoreTransaction, Task> write, Action<Utf8JsonWriter> details, CancellationToken ct)
+    private async Task ChangeAsync(
+        Caller caller, string action, string kind, string name, Func<StoreTransaction, Task> write, Action<Utf8JsonWriter> details, CancellationToken ct,
+        bool configuration = false)
     {
-        var change = new AdminChange(Guid.CreateVersion7(), DateTime.UtcNow, caller.Name, action, kind, name, AdminResources.Json(details));
+        var change = new AdminChange(Guid.CreateVersion7(), DateTime.UtcNow, caller.Name, action, kind, name, StoredJson.Write(details));
         await Store.TransactAsync(write, change, ct).ConfigureAwait(false);
-        if (kind is "llm-price" or "llm-limit" or "llm-optimization-rule")
+        if (configuration)
+        {
+            await _context.Server.ApplyAsync(null, ct).ConfigureAwait(false);
+        }
+        else if (kind is "llm-price" or "llm-limit" or "llm-optimization-rule")
         {
             await _context.Server.ReloadLlmCostsAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The delete of a resource that shapes the configuration: under the change lock, the row found in the API's state
+    /// (else <paramref name="missing"/>), checked (<paramref name="check"/>: a refusal, or null), and the state without it
+    /// validated and committed with the row's delete (<see cref="CommitAsync"/>).
+    /// </summary>
+    private async Task<AdminResult> DeleteConfiguredAsync<TRow>(
+        HttpContext http, Caller caller, string kind, string name, Repository<TRow> repository, Func<ApiState, TRow?> find, Func<AdminResult> missing,
+        Func<ApiState, TRow, ApiState> without, Func<TRow, CancellationToken, Task<AdminResult?>>? check = null)
+        where TRow : class
+    {
+        var ct = http.RequestAborted;
+        await _changing.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
+            if (find(state) is not { } row)
+            {
+                return missing();
+            }
+
+            if (check is not null && await check(row, ct).ConfigureAwait(false) is { } refusal)
+            {
+                return refusal;
+            }
+
+            return await CommitAsync(
+                caller, "delete", kind, name, without(state, row), tx => repository.DeleteAsync(tx, row, ct), NoDetails, _ => AdminResult.NoContent, ct)
+                .ConfigureAwait(false);
+        }
+        finally
+        {
+            _changing.Release();
         }
     }
 

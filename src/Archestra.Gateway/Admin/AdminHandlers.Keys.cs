@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Admin;
@@ -8,67 +8,35 @@ namespace Archestra.Gateway.Admin;
 /// <summary><c>/api/admin-keys</c>: keys are stored as SHA-256 hashes; the key itself is returned once, at creation.</summary>
 internal sealed partial class AdminHandlers
 {
-    private static readonly string[] s_adminKeyKeys = ["name", "scope"];
-
-    private sealed record ApiAdminKey(Guid Id, string Name, bool ReadWrite, DateTime CreatedAt, DateTime? LastUsedAt);
+    private static readonly string[] s_adminKeyKeys = AdminBodies.Keys(AdminJson.Default.AdminKeyRequest);
 
     private void AddKeyRoutes(List<AdminRoute> routes)
     {
-        routes.Add(new("GET", "/api/admin-keys", "admin-keys", "List admin keys (never the secrets)", (h, c) => ListKeysAsync(h)));
-        routes.Add(new("POST", "/api/admin-keys", "admin-keys", "Create an admin key (scope read-only or read-write); the key is returned only in this response", CreateKeyAsync, Body: true));
+        routes.Add(new("GET", "/api/admin-keys", "admin-keys", "List admin keys (never the secrets)", (h, c) => ListKeysAsync(h))
+        {
+            Response = AdminJson.Default.ItemsBodyAdminKeyBody,
+        });
+        const string create = "Create an admin key (scope read-only or read-write); the key is returned only in this response";
+        routes.Add(new("POST", "/api/admin-keys", "admin-keys", create, CreateKeyAsync, Body: true)
+        {
+            Request = AdminJson.Default.AdminKeyRequest,
+            Response = AdminJson.Default.AdminKeyBody,
+        });
         routes.Add(new("DELETE", "/api/admin-keys/{name}", "admin-keys", "Revoke (delete) an API-managed admin key", DeleteKeyAsync));
     }
 
-    private Task<List<ApiAdminKey>> LoadKeysAsync(CancellationToken ct) => Store.QueryAsync(
-        "SELECT id, name, scope, created_at, last_used_at FROM admin_keys WHERE revoked_at IS NULL ORDER BY created_at, name",
-        static r => new ApiAdminKey(r.Guid(0), r.String(1), r.String(2) == "read-write", r.Time(3), r.NullableTime(4)), ct);
+    private Task<IReadOnlyList<AdminKeyRow>> LoadKeysAsync(CancellationToken ct) => Store.AdminKeys.ListAsync(ct);
 
     private async Task<AdminResult> ListKeysAsync(HttpContext http)
     {
         var keys = await LoadKeysAsync(http.RequestAborted).ConfigureAwait(false);
-        var file = File.AdminKeys;
-        return AdminResult.Ok(w =>
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("items"u8);
-            foreach (var key in file)
-            {
-                w.WriteStartObject();
-                w.WriteString("name"u8, key.Name);
-                w.WriteString("scope"u8, key.CanWrite ? "read-write" : "read-only");
-                w.WriteString("managedBy"u8, "file");
-                w.WriteEndObject();
-            }
-
-            foreach (var key in keys)
-            {
-                WriteKey(w, key, null);
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        });
+        var items = File.AdminKeys.Select(static k => new AdminKeyBody(k.Name, k.CanWrite ? "read-write" : "read-only", "file"))
+            .Concat(keys.Select(k => KeyBody(k, null))).ToList();
+        return AdminResult.Ok(new ItemsBody<AdminKeyBody>(items), AdminJson.Default.ItemsBodyAdminKeyBody);
     }
 
-    private static void WriteKey(Utf8JsonWriter w, ApiAdminKey key, string? secret)
-    {
-        w.WriteStartObject();
-        w.WriteString("name"u8, key.Name);
-        w.WriteString("scope"u8, key.ReadWrite ? "read-write" : "read-only");
-        w.WriteString("managedBy"u8, "api");
-        w.WriteString("createdAt"u8, key.CreatedAt);
-        if (key.LastUsedAt is { } used)
-        {
-            w.WriteString("lastUsedAt"u8, used);
-        }
-
-        if (secret is not null)
-        {
-            w.WriteString("key"u8, secret);
-        }
-
-        w.WriteEndObject();
-    }
+    private static AdminKeyBody KeyBody(AdminKeyRow key, string? secret) =>
+        new(key.Name, key.ReadWrite ? "read-write" : "read-only", "api", key.CreatedAt, key.LastUsedAt, secret);
 
     private async Task<AdminResult> CreateKeyAsync(HttpContext http, Caller caller)
     {
@@ -109,11 +77,10 @@ internal sealed partial class AdminHandlers
             }
 
             var secret = AdminApi.NewSecret(AdminApi.KeyPrefix);
-            var key = new ApiAdminKey(Guid.CreateVersion7(), name!, scope == "read-write", AuditTime.Truncate(DateTime.UtcNow), null);
+            var key = new AdminKeyRow(
+                Guid.CreateVersion7(), name!, SecretHash.Compute(secret), scope == "read-write", ManagedBy.Api, AuditTime.Truncate(DateTime.UtcNow), null);
             await ChangeAsync(caller, "create", "admin-key", key.Name,
-                tx => tx.ExecuteAsync(
-                    "INSERT INTO admin_keys (id, name, key_hash, scope, managed_by, created_at, updated_at) VALUES (@id, @name, @hash, @scope, 'api', @now, @now)",
-                    ct, ("id", key.Id), ("name", key.Name), ("hash", SecretHash.Compute(secret)), ("scope", scope), ("now", key.CreatedAt)),
+                tx => Store.AdminKeys.InsertAsync(tx, key, ct),
                 w =>
                 {
                     w.WriteStartObject();
@@ -121,7 +88,7 @@ internal sealed partial class AdminHandlers
                     w.WriteEndObject();
                 },
                 ct).ConfigureAwait(false);
-            return AdminResult.Created(w => WriteKey(w, key, secret));
+            return AdminResult.Created(KeyBody(key, secret), AdminJson.Default.AdminKeyBody);
         }
         finally
         {
@@ -153,7 +120,7 @@ internal sealed partial class AdminHandlers
             }
 
             await ChangeAsync(caller, "delete", "admin-key", name,
-                tx => tx.ExecuteAsync("DELETE FROM admin_keys WHERE id = @id", ct, ("id", key.Id)), NoDetails, ct).ConfigureAwait(false);
+                tx => Store.AdminKeys.DeleteAsync(tx, key, ct), NoDetails, ct).ConfigureAwait(false);
             return AdminResult.NoContent;
         }
         finally

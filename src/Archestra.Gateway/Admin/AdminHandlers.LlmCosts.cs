@@ -1,89 +1,54 @@
 using System.Text.Json;
 using Archestra.Gateway.Llm;
-using Archestra.Gateway.Storage;
 using Archestra.Policy.Llm;
-using Microsoft.AspNetCore.Http;
+using Archestra.Storage;
 
 namespace Archestra.Gateway.Admin;
 
 /// <summary>
 /// <c>/api/llm/prices</c> (USD per million tokens, by model), <c>/api/llm/limits</c> (tokens or USD per profile and
-/// period) and <c>/api/llm/optimization-rules</c> (send matching requests to a cheaper model).
+/// period) and <c>/api/llm/optimization-rules</c> (send matching requests to a cheaper model): three
+/// <see cref="AdminResource{TRow, TBody}"/>s, each its reader, its checks and its body.
 /// </summary>
 internal sealed partial class AdminHandlers
 {
-    private static readonly string[] s_priceKeys = ["model", "inputPerMillion", "outputPerMillion", "cachedInputPerMillion"];
-    private static readonly string[] s_limitKeys = ["id", "profile", "kind", "period", "value"];
-    private static readonly string[] s_ruleKeys = ["id", "profile", "conditions", "targetModel", "enabled"];
-    private static readonly string[] s_ruleConditionKeys = ["maxInputTokens", "maxInputChars", "hasTools", "requestedModel"];
+    private static readonly string[] s_priceKeys = AdminBodies.Keys(AdminJson.Default.PriceRequest);
+    private static readonly string[] s_limitKeys = AdminBodies.Keys(AdminJson.Default.LimitRequest);
+    private static readonly string[] s_ruleKeys = AdminBodies.Keys(AdminJson.Default.RuleRequest);
+    private static readonly string[] s_ruleConditionKeys = AdminBodies.Keys(AdminJson.Default.RuleConditionsBody);
 
     // Bounds that both dialects store exactly: PostgreSQL numeric(20, 10) holds < 1e10; SQLite keeps money as
     // INTEGER units of 1e-10 USD, so at most ~9.2e8 USD.
     private const decimal MaxUsd = 100_000_000m;
     private const long MaxTokens = 9_999_999_999;
 
-    private sealed record ApiPrice(string Model, decimal Input, decimal Output, decimal? CachedInput, DateTime CreatedAt, DateTime UpdatedAt);
-
-    /// <param name="Kind">tokens or usd (stored as the schema's "cost").</param>
-    private sealed record ApiLimit(Guid Id, string Profile, string Kind, string Period, decimal Value, DateTime CreatedAt, DateTime UpdatedAt);
-
-    private sealed record ApiRule(Guid Id, string? Profile, RuleConditions Conditions, string TargetModel, bool Enabled, DateTime CreatedAt, DateTime UpdatedAt);
-
     private void AddLlmCostRoutes(List<AdminRoute> routes)
     {
         const string tag = "llm";
-        routes.Add(new("GET", "/api/llm/prices", tag, "List token prices (USD per million tokens)", (h, c) => ListPricesAsync(h)));
-        routes.Add(new("POST", "/api/llm/prices", tag, "Create a model's price: model, inputPerMillion, outputPerMillion, cachedInputPerMillion", (h, c) => WritePriceAsync(h, c, null), Body: true));
-        routes.Add(new("GET", "/api/llm/prices/{model}", tag, "Get one model's price", (h, c) => GetPriceAsync(h)));
-        routes.Add(new("PUT", "/api/llm/prices/{model}", tag, "Replace a model's price", (h, c) => WritePriceAsync(h, c, AdminRequest.Route(h, "model")), Body: true));
-        routes.Add(new("DELETE", "/api/llm/prices/{model}", tag, "Delete a model's price", DeletePriceAsync));
-
-        routes.Add(new("GET", "/api/llm/limits", tag, "List usage limits", (h, c) => ListLimitsAsync(h)));
-        routes.Add(new("POST", "/api/llm/limits", tag, "Create a limit: profile, kind (tokens or usd), period (day, month or total), value", (h, c) => WriteLimitAsync(h, c, null), Body: true));
-        routes.Add(new("GET", "/api/llm/limits/{id}", tag, "Get one limit", (h, c) => GetLimitAsync(h)));
-        routes.Add(new("PUT", "/api/llm/limits/{id}", tag, "Replace a limit", (h, c) => WriteLimitAsync(h, c, AdminRequest.Route(h, "id")), Body: true));
-        routes.Add(new("DELETE", "/api/llm/limits/{id}", tag, "Delete a limit", DeleteLimitAsync));
-
-        routes.Add(new("GET", "/api/llm/optimization-rules", tag, "List optimization rules", (h, c) => ListRulesAsync(h)));
-        routes.Add(new("POST", "/api/llm/optimization-rules", tag, "Create an optimization rule: profile, conditions {maxInputTokens, maxInputChars, hasTools, requestedModel}, targetModel, enabled", (h, c) => WriteRuleAsync(h, c, null), Body: true));
-        routes.Add(new("GET", "/api/llm/optimization-rules/{id}", tag, "Get one optimization rule", (h, c) => GetRuleAsync(h)));
-        routes.Add(new("PUT", "/api/llm/optimization-rules/{id}", tag, "Replace an optimization rule", (h, c) => WriteRuleAsync(h, c, AdminRequest.Route(h, "id")), Body: true));
-        routes.Add(new("DELETE", "/api/llm/optimization-rules/{id}", tag, "Delete an optimization rule", DeleteRuleAsync));
+        AddResourceRoutes(routes, tag, Prices, new(
+            "List token prices (USD per million tokens)", "Create a model's price: model, inputPerMillion, outputPerMillion, cachedInputPerMillion",
+            "Get one model's price", "Replace a model's price", "Delete a model's price"), AdminJson.Default.PriceRequest);
+        AddResourceRoutes(routes, tag, Limits, new(
+            "List usage limits", "Create a limit: profile, kind (tokens or usd), period (day, month or total), value",
+            "Get one limit", "Replace a limit", "Delete a limit"), AdminJson.Default.LimitRequest);
+        AddResourceRoutes(routes, tag, Rules, new(
+            "List optimization rules",
+            "Create an optimization rule: profile, conditions {maxInputTokens, maxInputChars, hasTools, requestedModel}, targetModel, enabled",
+            "Get one optimization rule", "Replace an optimization rule", "Delete an optimization rule"), AdminJson.Default.RuleRequest);
     }
 
     // ---- prices -----------------------------------------------------------------------------------------------
 
-    private Task<List<ApiPrice>> LoadPricesAsync(CancellationToken ct) => Store.QueryAsync(
-        "SELECT model, input_per_million, output_per_million, cached_input_per_million, created_at, updated_at FROM token_prices ORDER BY model",
-        static r => new ApiPrice(r.String(0), r.Money(1), r.Money(2), r.NullableMoney(3), r.Time(4), r.Time(5)), ct);
-
-    private async Task<AdminResult> ListPricesAsync(HttpContext http)
+    private AdminResource<PriceRow, PriceBody> Prices => new(
+        "llm-price", "price for model", "/api/llm/prices", "model", Store.Prices, static p => p.Model, PriceBodyOf, AdminJson.Default.PriceBody,
+        AdminJson.Default.ItemsBodyPriceBody, ReadPrice, static (row, current, now) => row with { CreatedAt = current?.CreatedAt ?? now, UpdatedAt = now },
+        static (_, _, _, _) => Task.FromResult<AdminResult?>(null))
     {
-        var prices = await LoadPricesAsync(http.RequestAborted).ConfigureAwait(false);
-        return AdminResult.Ok(w => WriteItems(w, prices, WritePrice));
-    }
+        Taken = static model => $"model '{model}' already has a price; change it with PUT /api/llm/prices/{model}",
+    };
 
-    private async Task<AdminResult> GetPriceAsync(HttpContext http)
+    private static PriceRow? ReadPrice(JsonElement body, string? existingModel, List<FieldError> errors)
     {
-        var model = AdminRequest.Route(http, "model");
-        var prices = await LoadPricesAsync(http.RequestAborted).ConfigureAwait(false);
-        return prices.FirstOrDefault(p => p.Model == model) is { } price
-            ? AdminResult.Ok(w => WritePrice(w, price))
-            : AdminResult.NotFound("price for model", model);
-    }
-
-    private async Task<AdminResult> WritePriceAsync(HttpContext http, Caller caller, string? existingModel)
-    {
-        var ct = http.RequestAborted;
-        var (document, problem) = await AdminRequest.ReadObjectAsync(http).ConfigureAwait(false);
-        if (problem is not null)
-        {
-            return problem;
-        }
-
-        using var doc = document!;
-        var body = doc.RootElement;
-        var errors = new List<FieldError>();
         AdminRequest.UnknownKeys(body, "$", s_priceKeys, errors);
         string? model;
         if (existingModel is null)
@@ -106,106 +71,23 @@ internal sealed partial class AdminHandlers
         var input = Usd(body, "inputPerMillion", required: true, allowZero: true, errors);
         var output = Usd(body, "outputPerMillion", required: true, allowZero: true, errors);
         var cached = Usd(body, "cachedInputPerMillion", required: false, allowZero: true, errors);
-        if (errors.Count > 0 || model is null || input is null || output is null)
-        {
-            return AdminResult.Invalid(errors);
-        }
-
-        await _changing.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            var prices = await LoadPricesAsync(ct).ConfigureAwait(false);
-            var current = prices.FirstOrDefault(p => p.Model == model);
-            if (existingModel is null && current is not null)
-            {
-                return AdminResult.Conflict($"model '{model}' already has a price; change it with PUT /api/llm/prices/{model}");
-            }
-
-            if (existingModel is not null && current is null)
-            {
-                return AdminResult.NotFound("price for model", model);
-            }
-
-            var now = AuditTime.Truncate(DateTime.UtcNow);
-            var row = new ApiPrice(model, input.Value, output.Value, cached, current?.CreatedAt ?? now, now);
-            var parameters = new (string, object?)[] { ("model", model), ("input", row.Input), ("output", row.Output), ("cached", row.CachedInput), ("now", now) };
-            await ChangeAsync(caller, current is null ? "create" : "update", "llm-price", model,
-                tx => current is null
-                    ? tx.ExecuteAsync(
-                        "INSERT INTO token_prices (model, input_per_million, output_per_million, cached_input_per_million, managed_by, created_at, updated_at) VALUES (@model, @input, @output, @cached, 'api', @now, @now)",
-                        ct, parameters)
-                    : tx.ExecuteAsync(
-                        "UPDATE token_prices SET input_per_million = @input, output_per_million = @output, cached_input_per_million = @cached, updated_at = @now WHERE model = @model",
-                        ct, parameters),
-                w => WritePrice(w, row),
-                ct).ConfigureAwait(false);
-            return current is null ? AdminResult.Created(w => WritePrice(w, row)) : AdminResult.Ok(w => WritePrice(w, row));
-        }
-        finally
-        {
-            _changing.Release();
-        }
+        return model is null || input is null || output is null ? null : new PriceRow(model, input.Value, output.Value, cached, default, default);
     }
 
-    private Task<AdminResult> DeletePriceAsync(HttpContext http, Caller caller) =>
-        DeleteOneAsync(http, caller, "model", "price for model", "llm-price", "DELETE FROM token_prices WHERE model = @key",
-            async (model, ct) => (await LoadPricesAsync(ct).ConfigureAwait(false)).Any(p => p.Model == model) ? model : null);
-
-    private static void WritePrice(Utf8JsonWriter w, ApiPrice price)
-    {
-        w.WriteStartObject();
-        w.WriteString("model"u8, price.Model);
-        w.WriteNumber("inputPerMillion"u8, Normalize(price.Input));
-        w.WriteNumber("outputPerMillion"u8, Normalize(price.Output));
-        if (price.CachedInput is { } cached)
-        {
-            w.WriteNumber("cachedInputPerMillion"u8, Normalize(cached));
-        }
-
-        w.WriteString("managedBy"u8, "api");
-        w.WriteString("createdAt"u8, price.CreatedAt);
-        w.WriteString("updatedAt"u8, price.UpdatedAt);
-        w.WriteEndObject();
-    }
+    private static PriceBody PriceBodyOf(PriceRow price) => new(
+        price.Model, Normalize(price.Input), Normalize(price.Output), "api", price.CreatedAt, price.UpdatedAt,
+        price.CachedInput is { } cached ? Normalize(cached) : null);
 
     // ---- limits -----------------------------------------------------------------------------------------------
 
-    private Task<List<ApiLimit>> LoadLimitsAsync(CancellationToken ct) => Store.QueryAsync(
-        "SELECT id, target, kind, period, amount, created_at, updated_at FROM limits WHERE scope = 'profile' AND managed_by = 'api' ORDER BY created_at, id",
-        static r =>
-        {
-            // Token limits are whole numbers stored as such; USD ones are money (exact decimals in both dialects).
-            var tokens = r.String(2) == "tokens";
-            return new ApiLimit(r.Guid(0), r.NullableString(1) ?? "", tokens ? "tokens" : "usd", r.String(3), tokens ? r.Long(4) : r.Money(4), r.Time(5), r.Time(6));
-        }, ct);
+    private AdminResource<LimitRow, LimitBody> Limits => new(
+        "llm-limit", "limit", "/api/llm/limits", "id", Store.Limits, static l => l.Id.ToString("D"), LimitBodyOf, AdminJson.Default.LimitBody,
+        AdminJson.Default.ItemsBodyLimitBody, ReadLimit,
+        static (row, current, now) => row with { Id = current?.Id ?? Guid.CreateVersion7(), CreatedAt = current?.CreatedAt ?? now, UpdatedAt = now },
+        CheckLimitAsync);
 
-    private async Task<AdminResult> ListLimitsAsync(HttpContext http)
+    private static LimitRow? ReadLimit(JsonElement body, string? existingId, List<FieldError> errors)
     {
-        var limits = await LoadLimitsAsync(http.RequestAborted).ConfigureAwait(false);
-        return AdminResult.Ok(w => WriteItems(w, limits, WriteLimit));
-    }
-
-    private async Task<AdminResult> GetLimitAsync(HttpContext http)
-    {
-        var id = AdminRequest.Route(http, "id");
-        var limits = await LoadLimitsAsync(http.RequestAborted).ConfigureAwait(false);
-        return limits.FirstOrDefault(l => l.Id.ToString("D") == id) is { } limit
-            ? AdminResult.Ok(w => WriteLimit(w, limit))
-            : AdminResult.NotFound("limit", id);
-    }
-
-    private async Task<AdminResult> WriteLimitAsync(HttpContext http, Caller caller, string? existingId)
-    {
-        var ct = http.RequestAborted;
-        var (document, problem) = await AdminRequest.ReadObjectAsync(http).ConfigureAwait(false);
-        if (problem is not null)
-        {
-            return problem;
-        }
-
-        using var doc = document!;
-        var body = doc.RootElement;
-        var errors = new List<FieldError>();
         AdminRequest.UnknownKeys(body, "$", s_limitKeys, errors);
         CheckGivenId(body, existingId, "limit", errors);
         var profile = AdminRequest.RequiredString(body, "profile", errors);
@@ -232,105 +114,38 @@ internal sealed partial class AdminHandlers
             value = Usd(body, "value", required: true, allowZero: false, errors);
         }
 
-        if (errors.Count > 0 || profile is null || kind is null || period is null || value is null)
-        {
-            return AdminResult.Invalid(errors);
-        }
-
-        await _changing.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            var limits = await LoadLimitsAsync(ct).ConfigureAwait(false);
-            var current = existingId is null ? null : limits.FirstOrDefault(l => l.Id.ToString("D") == existingId);
-            if (existingId is not null && current is null)
-            {
-                return AdminResult.NotFound("limit", existingId);
-            }
-
-            if (!await ProfileExistsAsync(profile, ct).ConfigureAwait(false))
-            {
-                return AdminResult.Invalid("$.profile", $"no profile named '{profile}' (in the configuration file or the API)");
-            }
-
-            if (limits.FirstOrDefault(l => l.Id != current?.Id && l.Profile == profile && l.Kind == kind && l.Period == period) is { } twin)
-            {
-                return AdminResult.Conflict($"profile '{profile}' already has a {kind} limit per {period} ({twin.Id:D}); change that one");
-            }
-
-            var now = AuditTime.Truncate(DateTime.UtcNow);
-            var row = new ApiLimit(current?.Id ?? Guid.CreateVersion7(), profile, kind, period, value.Value, current?.CreatedAt ?? now, now);
-            // A boxed long for tokens: a decimal would be bound as money (SQLite: units of 1e-10, overflowing at ~9.2e8).
-            object amount = kind == "tokens" ? (object)decimal.ToInt64(row.Value) : row.Value;
-            var parameters = new (string, object?)[] { ("id", row.Id), ("target", profile), ("kind", kind == "tokens" ? "tokens" : "cost"), ("period", period), ("amount", amount), ("now", now) };
-            await ChangeAsync(caller, current is null ? "create" : "update", "llm-limit", row.Id.ToString("D"),
-                tx => current is null
-                    ? tx.ExecuteAsync(
-                        "INSERT INTO limits (id, scope, target, kind, period, amount, action, enabled, managed_by, created_at, updated_at) VALUES (@id, 'profile', @target, @kind, @period, @amount, 'block', @enabled, 'api', @now, @now)",
-                        ct, [.. parameters, ("enabled", true)])
-                    : tx.ExecuteAsync(
-                        "UPDATE limits SET target = @target, kind = @kind, period = @period, amount = @amount, updated_at = @now WHERE id = @id",
-                        ct, parameters),
-                w => WriteLimit(w, row),
-                ct).ConfigureAwait(false);
-            return current is null ? AdminResult.Created(w => WriteLimit(w, row)) : AdminResult.Ok(w => WriteLimit(w, row));
-        }
-        finally
-        {
-            _changing.Release();
-        }
+        // The schema's kind of a USD limit is "cost".
+        return profile is null || kind is null || period is null || value is null
+            ? null
+            : new LimitRow(Guid.Empty, profile, kind == "tokens" ? "tokens" : "cost", period, value.Value, Enabled: true, default, default);
     }
 
-    private Task<AdminResult> DeleteLimitAsync(HttpContext http, Caller caller) =>
-        DeleteOneAsync(http, caller, "id", "limit", "llm-limit", "DELETE FROM limits WHERE id = @key",
-            async (id, ct) => (await LoadLimitsAsync(ct).ConfigureAwait(false)).FirstOrDefault(l => l.Id.ToString("D") == id)?.Id);
-
-    private static void WriteLimit(Utf8JsonWriter w, ApiLimit limit)
+    private async Task<AdminResult?> CheckLimitAsync(LimitRow limit, LimitRow? current, IReadOnlyList<LimitRow> limits, CancellationToken ct)
     {
-        w.WriteStartObject();
-        w.WriteString("id"u8, limit.Id.ToString("D"));
-        w.WriteString("profile"u8, limit.Profile);
-        w.WriteString("kind"u8, limit.Kind);
-        w.WriteString("period"u8, limit.Period);
-        w.WriteNumber("value"u8, Normalize(limit.Value));
-        w.WriteString("managedBy"u8, "api");
-        w.WriteString("createdAt"u8, limit.CreatedAt);
-        w.WriteString("updatedAt"u8, limit.UpdatedAt);
-        w.WriteEndObject();
+        if (!await ProfileExistsAsync(limit.Target, ct).ConfigureAwait(false))
+        {
+            return AdminResult.Invalid("$.profile", $"no profile named '{limit.Target}' (in the configuration file or the API)");
+        }
+
+        return limits.FirstOrDefault(l => l.Id != current?.Id && l.Target == limit.Target && l.Kind == limit.Kind && l.Period == limit.Period) is { } twin
+            ? AdminResult.Conflict($"profile '{limit.Target}' already has a {LimitBodyOf(limit).Kind} limit per {limit.Period} ({twin.Id:D}); change that one")
+            : null;
     }
+
+    private static LimitBody LimitBodyOf(LimitRow limit) => new(
+        limit.Id.ToString("D"), limit.Target, limit.Kind == "tokens" ? "tokens" : "usd", limit.Period, Normalize(limit.Amount), "api",
+        limit.CreatedAt, limit.UpdatedAt);
 
     // ---- optimization rules -----------------------------------------------------------------------------------
 
-    private Task<List<ApiRule>> LoadRulesAsync(CancellationToken ct) => Store.QueryAsync(
-        "SELECT id, profiles, conditions, target_model, enabled, created_at, updated_at FROM optimization_rules WHERE managed_by = 'api' ORDER BY created_at, id",
-        static r => new ApiRule(r.Guid(0), AdminResources.ParseStrings(r.String(1)).FirstOrDefault(), LlmCosts.ReadRuleConditions(r.String(2)), r.String(3), r.Bool(4), r.Time(5), r.Time(6)), ct);
+    private AdminResource<OptimizationRuleRow, RuleBody> Rules => new(
+        "llm-optimization-rule", "optimization rule", "/api/llm/optimization-rules", "id", Store.OptimizationRules, static r => r.Id.ToString("D"), RuleBodyOf,
+        AdminJson.Default.RuleBody, AdminJson.Default.ItemsBodyRuleBody, ReadRule,
+        static (row, current, now) => row with { Id = current?.Id ?? Guid.CreateVersion7(), CreatedAt = current?.CreatedAt ?? now, UpdatedAt = now },
+        CheckRuleAsync);
 
-    private async Task<AdminResult> ListRulesAsync(HttpContext http)
+    private static OptimizationRuleRow? ReadRule(JsonElement body, string? existingId, List<FieldError> errors)
     {
-        var rules = await LoadRulesAsync(http.RequestAborted).ConfigureAwait(false);
-        return AdminResult.Ok(w => WriteItems(w, rules, WriteRule));
-    }
-
-    private async Task<AdminResult> GetRuleAsync(HttpContext http)
-    {
-        var id = AdminRequest.Route(http, "id");
-        var rules = await LoadRulesAsync(http.RequestAborted).ConfigureAwait(false);
-        return rules.FirstOrDefault(r => r.Id.ToString("D") == id) is { } rule
-            ? AdminResult.Ok(w => WriteRule(w, rule))
-            : AdminResult.NotFound("optimization rule", id);
-    }
-
-    private async Task<AdminResult> WriteRuleAsync(HttpContext http, Caller caller, string? existingId)
-    {
-        var ct = http.RequestAborted;
-        var (document, problem) = await AdminRequest.ReadObjectAsync(http).ConfigureAwait(false);
-        if (problem is not null)
-        {
-            return problem;
-        }
-
-        using var doc = document!;
-        var body = doc.RootElement;
-        var errors = new List<FieldError>();
         AdminRequest.UnknownKeys(body, "$", s_ruleKeys, errors);
         CheckGivenId(body, existingId, "optimization rule", errors);
         var profile = AdminRequest.OptionalString(body, "profile", errors);
@@ -349,79 +164,27 @@ internal sealed partial class AdminHandlers
         }
 
         var conditions = ReadRuleConditions(body, errors);
-        if (errors.Count > 0 || targetModel is null || conditions is null)
-        {
-            return AdminResult.Invalid(errors);
-        }
-
-        await _changing.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            var rules = await LoadRulesAsync(ct).ConfigureAwait(false);
-            var current = existingId is null ? null : rules.FirstOrDefault(r => r.Id.ToString("D") == existingId);
-            if (existingId is not null && current is null)
-            {
-                return AdminResult.NotFound("optimization rule", existingId);
-            }
-
-            if (profile is not null && !await ProfileExistsAsync(profile, ct).ConfigureAwait(false))
-            {
-                return AdminResult.Invalid("$.profile", $"no profile named '{profile}' (in the configuration file or the API)");
-            }
-
-            var now = AuditTime.Truncate(DateTime.UtcNow);
-            var row = new ApiRule(current?.Id ?? Guid.CreateVersion7(), profile, conditions, targetModel, enabled, current?.CreatedAt ?? now, now);
-            var id = row.Id.ToString("D");
-            var parameters = new (string, object?)[]
-            {
-                ("id", row.Id), ("name", id), ("profiles", new StoreJson(AdminResources.StringsJson(profile is null ? [] : [profile]))),
-                ("conditions", new StoreJson(AdminResources.Json(w => WriteRuleConditions(w, conditions)))), ("target", targetModel), ("enabled", enabled), ("now", now),
-            };
-            await ChangeAsync(caller, current is null ? "create" : "update", "llm-optimization-rule", id,
-                tx => current is null
-                    ? tx.ExecuteAsync(
-                        "INSERT INTO optimization_rules (id, name, profiles, conditions, target_model, enabled, managed_by, created_at, updated_at) VALUES (@id, @name, @profiles, @conditions, @target, @enabled, 'api', @now, @now)",
-                        ct, parameters)
-                    : tx.ExecuteAsync(
-                        "UPDATE optimization_rules SET profiles = @profiles, conditions = @conditions, target_model = @target, enabled = @enabled, updated_at = @now WHERE id = @id",
-                        ct, parameters),
-                w => WriteRule(w, row),
-                ct).ConfigureAwait(false);
-            return current is null ? AdminResult.Created(w => WriteRule(w, row)) : AdminResult.Ok(w => WriteRule(w, row));
-        }
-        finally
-        {
-            _changing.Release();
-        }
+        return targetModel is null || conditions is null
+            ? null
+            : new OptimizationRuleRow(
+                Guid.Empty, StoredJson.Strings(profile is null ? [] : [profile]), StoredJson.Write(w => WriteRuleConditions(w, conditions)), targetModel, enabled,
+                default, default);
     }
 
-    private Task<AdminResult> DeleteRuleAsync(HttpContext http, Caller caller) =>
-        DeleteOneAsync(http, caller, "id", "optimization rule", "llm-optimization-rule", "DELETE FROM optimization_rules WHERE id = @key",
-            async (id, ct) => (await LoadRulesAsync(ct).ConfigureAwait(false)).FirstOrDefault(r => r.Id.ToString("D") == id)?.Id);
+    private async Task<AdminResult?> CheckRuleAsync(
+        OptimizationRuleRow rule, OptimizationRuleRow? current, IReadOnlyList<OptimizationRuleRow> rules, CancellationToken ct) =>
+        RuleProfile(rule) is { } profile && !await ProfileExistsAsync(profile, ct).ConfigureAwait(false)
+            ? AdminResult.Invalid("$.profile", $"no profile named '{profile}' (in the configuration file or the API)")
+            : null;
 
-    /// <summary>
-    /// Deletes the resource the route names: <paramref name="find"/> returns the database key to bind as <c>@key</c>,
-    /// or null for 404. Under the change lock, with its change-log row, like every other change.
-    /// </summary>
-    private async Task<AdminResult> DeleteOneAsync(HttpContext http, Caller caller, string routeValue, string what, string kind, string deleteSql, Func<string, CancellationToken, Task<object?>> find)
+    private static string? RuleProfile(OptimizationRuleRow rule) => StoredJson.ParseStrings(rule.ProfilesJson).FirstOrDefault();
+
+    private static RuleBody RuleBodyOf(OptimizationRuleRow rule)
     {
-        var ct = http.RequestAborted;
-        var name = AdminRequest.Route(http, routeValue);
-        await _changing.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            if (await find(name, ct).ConfigureAwait(false) is not { } key)
-            {
-                return AdminResult.NotFound(what, name);
-            }
-
-            await ChangeAsync(caller, "delete", kind, name, tx => tx.ExecuteAsync(deleteSql, ct, ("key", key)), NoDetails, ct).ConfigureAwait(false);
-            return AdminResult.NoContent;
-        }
-        finally
-        {
-            _changing.Release();
-        }
+        var conditions = LlmCosts.ReadRuleConditions(rule.ConditionsJson);
+        return new RuleBody(rule.Id.ToString("D"), RuleProfile(rule),
+            new RuleConditionsBody(conditions.MaxInputTokens, conditions.MaxInputChars, conditions.HasTools, conditions.RequestedModel),
+            rule.TargetModel, rule.Enabled, "api", rule.CreatedAt, rule.UpdatedAt);
     }
 
     private static RuleConditions? ReadRuleConditions(JsonElement body, List<FieldError> errors)
@@ -508,29 +271,6 @@ internal sealed partial class AdminHandlers
         w.WriteEndObject();
     }
 
-    private static void WriteRule(Utf8JsonWriter w, ApiRule rule)
-    {
-        w.WriteStartObject();
-        w.WriteString("id"u8, rule.Id.ToString("D"));
-        if (rule.Profile is { } profile)
-        {
-            w.WriteString("profile"u8, profile);
-        }
-        else
-        {
-            w.WriteNull("profile"u8);
-        }
-
-        w.WritePropertyName("conditions"u8);
-        WriteRuleConditions(w, rule.Conditions);
-        w.WriteString("targetModel"u8, rule.TargetModel);
-        w.WriteBoolean("enabled"u8, rule.Enabled);
-        w.WriteString("managedBy"u8, "api");
-        w.WriteString("createdAt"u8, rule.CreatedAt);
-        w.WriteString("updatedAt"u8, rule.UpdatedAt);
-        w.WriteEndObject();
-    }
-
     // ---- shared -----------------------------------------------------------------------------------------------
 
     private async Task<bool> ProfileExistsAsync(string name, CancellationToken ct)
@@ -540,25 +280,24 @@ internal sealed partial class AdminHandlers
             return true;
         }
 
-        var rows = await Store.QueryAsync("SELECT count(*) FROM profiles WHERE name = @name", static r => r.Long(0), ct, ("name", name)).ConfigureAwait(false);
-        return rows[0] > 0;
+        return await Store.Profiles.GetAsync(name, ct).ConfigureAwait(false) is not null;
     }
 
     /// <summary>The names of the limits and optimization rules that name a profile (which then cannot be deleted).</summary>
     private async Task<List<string>> ProfileUsersAsync(string profile, CancellationToken ct)
     {
         var users = new List<string>();
-        foreach (var limit in await LoadLimitsAsync(ct).ConfigureAwait(false))
+        foreach (var limit in await Store.Limits.ListAsync(ct).ConfigureAwait(false))
         {
-            if (limit.Profile == profile)
+            if (limit.Target == profile)
             {
                 users.Add($"limit {limit.Id:D}");
             }
         }
 
-        foreach (var rule in await LoadRulesAsync(ct).ConfigureAwait(false))
+        foreach (var rule in await Store.OptimizationRules.ListAsync(ct).ConfigureAwait(false))
         {
-            if (rule.Profile == profile)
+            if (RuleProfile(rule) == profile)
             {
                 users.Add($"optimization rule {rule.Id:D}");
             }
@@ -575,19 +314,6 @@ internal sealed partial class AdminHandlers
                 ? $"the id of a {what} is assigned by the server; leave it out"
                 : $"a {what}'s id cannot change; expected '{existingId}' or no id"));
         }
-    }
-
-    private static void WriteItems<T>(Utf8JsonWriter w, List<T> items, Action<Utf8JsonWriter, T> write)
-    {
-        w.WriteStartObject();
-        w.WriteStartArray("items"u8);
-        foreach (var item in items)
-        {
-            write(w, item);
-        }
-
-        w.WriteEndArray();
-        w.WriteEndObject();
     }
 
     /// <summary>A USD amount: a JSON number, ≥ 0 (or &gt; 0), at most <see cref="MaxUsd"/>.</summary>

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Admin;
@@ -11,60 +11,61 @@ namespace Archestra.Gateway.Admin;
 /// </summary>
 internal sealed partial class AdminHandlers
 {
-    private static readonly string[] s_providerKeys = ["name", "kind", "baseUrl", "apiKeys", "timeoutSeconds", "connectTimeoutSeconds", "retries", "maxRetryAfterSeconds", "circuitBreaker"];
+    private static readonly string[] s_providerKeys = AdminBodies.Keys(AdminJson.Default.ProviderRequest);
     private static readonly string[] s_providerSettingKeys = ["timeoutSeconds", "connectTimeoutSeconds", "retries", "maxRetryAfterSeconds", "circuitBreaker"];
-    private static readonly string[] s_providerApiKeyKeys = ["name", "key"];
+    private static readonly string[] s_providerApiKeyKeys = AdminBodies.Keys(AdminJson.Default.ProviderKeyRequest);
 
     /// <summary>The providers' public APIs, as their SDKs default to (openai-dotnet, anthropic-sdk).</summary>
     private static string DefaultBaseUrl(string kind) => kind == "anthropic" ? "https://api.anthropic.com" : "https://api.openai.com/v1";
 
     private sealed record ApiProviderKey(string Name, DateTime UpdatedAt);
 
-    private sealed record ApiProvider(Guid Id, string Name, string Kind, string BaseUrl, DateTime CreatedAt, DateTime UpdatedAt, IReadOnlyList<ApiProviderKey> Keys, string SettingsJson = "{}");
+    private sealed record ApiProvider(Guid Id, string Name, string Kind, string BaseUrl, DateTime CreatedAt, DateTime UpdatedAt, IReadOnlyList<ApiProviderKey> Keys, string SettingsJson = "{}")
+    {
+        public LlmProviderRow ToRow() => new(Id, Name, Kind, BaseUrl, ManagedBy.Api, CreatedAt, UpdatedAt, SettingsJson);
+    }
 
     private void AddLlmProviderRoutes(List<AdminRoute> routes)
     {
         const string tag = "llm";
-        routes.Add(new("GET", "/api/llm/providers", tag, "List LLM providers (API key names only, never the keys)", (h, c) => ListProvidersAsync(h)));
-        routes.Add(new("POST", "/api/llm/providers", tag, "Create an LLM provider: name, kind (openai or anthropic), baseUrl, apiKeys [{name, key}] (write-only, fallback order), timeoutSeconds, connectTimeoutSeconds, retries, maxRetryAfterSeconds, circuitBreaker", (h, c) => WriteProviderAsync(h, c, null), Body: true));
-        routes.Add(new("GET", "/api/llm/providers/{name}", tag, "Get one LLM provider", (h, c) => GetProviderAsync(h)));
-        routes.Add(new("PUT", "/api/llm/providers/{name}", tag, "Replace an LLM provider; apiKeys, when given, become its whole key set (omitted: keys unchanged)", (h, c) => WriteProviderAsync(h, c, AdminRequest.Route(h, "name")), Body: true));
+        routes.Add(new("GET", "/api/llm/providers", tag, "List LLM providers (API key names only, never the keys)", (h, c) => ListProvidersAsync(h))
+        {
+            Response = AdminJson.Default.ItemsBodyProviderBody,
+        });
+        routes.Add(new("POST", "/api/llm/providers", tag, "Create an LLM provider: name, kind (openai or anthropic), baseUrl, apiKeys [{name, key}] (write-only, fallback order), timeoutSeconds, connectTimeoutSeconds, retries, maxRetryAfterSeconds, circuitBreaker", (h, c) => WriteProviderAsync(h, c, null), Body: true)
+        {
+            Request = AdminJson.Default.ProviderRequest,
+            Response = AdminJson.Default.ProviderBody,
+        });
+        routes.Add(new("GET", "/api/llm/providers/{name}", tag, "Get one LLM provider", (h, c) => GetProviderAsync(h))
+        {
+            Response = AdminJson.Default.ProviderBody,
+        });
+        routes.Add(new("PUT", "/api/llm/providers/{name}", tag, "Replace an LLM provider; apiKeys, when given, become its whole key set (omitted: keys unchanged)", (h, c) => WriteProviderAsync(h, c, AdminRequest.Route(h, "name")), Body: true)
+        {
+            Request = AdminJson.Default.ProviderRequest,
+            Response = AdminJson.Default.ProviderBody,
+        });
         routes.Add(new("DELETE", "/api/llm/providers/{name}", tag, "Delete an LLM provider and its keys", DeleteProviderAsync));
     }
 
     private async Task<List<ApiProvider>> LoadProvidersAsync(CancellationToken ct)
     {
-        var keys = await Store.QueryAsync(
-            "SELECT provider_id, name, updated_at FROM llm_provider_keys ORDER BY name",
-            static r => (Provider: r.Guid(0), Key: new ApiProviderKey(r.String(1), r.Time(2))), ct).ConfigureAwait(false);
-        return await Store.QueryAsync(
-            "SELECT id, name, kind, base_url, created_at, updated_at, settings FROM llm_providers ORDER BY created_at, name",
-            r =>
-            {
-                var id = r.Guid(0);
-                var kind = r.String(2);
-                var settings = r.String(6);
-                var own = keys.Where(k => k.Provider == id).Select(k => k.Key).ToList();
-                var ordered = AdminResources.KeyOrder(settings, own.Select(k => k.Name)).Select(n => own.First(k => k.Name == n)).ToList();
-                return new ApiProvider(id, r.String(1), kind, r.NullableString(3) ?? DefaultBaseUrl(kind), r.Time(4), r.Time(5), ordered, settings);
-            }, ct).ConfigureAwait(false);
+        var keys = await Store.LlmProviders.ListKeysAsync(ct).ConfigureAwait(false);
+        var rows = await Store.LlmProviders.ListAsync(ct).ConfigureAwait(false);
+        return rows.Select(row =>
+        {
+            var own = keys.Where(k => k.ProviderId == row.Id).Select(k => new ApiProviderKey(k.Name, k.UpdatedAt)).ToList();
+            var ordered = AdminResources.KeyOrder(row.SettingsJson, own.Select(k => k.Name)).Select(n => own.First(k => k.Name == n)).ToList();
+            var baseUrl = row.BaseUrl ?? DefaultBaseUrl(row.Kind);
+            return new ApiProvider(row.Id, row.Name, row.Kind, baseUrl, row.CreatedAt, row.UpdatedAt, ordered, row.SettingsJson);
+        }).ToList();
     }
 
     private async Task<AdminResult> ListProvidersAsync(HttpContext http)
     {
         var providers = await LoadProvidersAsync(http.RequestAborted).ConfigureAwait(false);
-        return AdminResult.Ok(w =>
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("items"u8);
-            foreach (var provider in providers)
-            {
-                WriteProvider(w, provider);
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        });
+        return AdminResult.Ok(new ItemsBody<ProviderBody>(providers.Select(ProviderBodyOf).ToList()), AdminJson.Default.ItemsBodyProviderBody);
     }
 
     private async Task<AdminResult> GetProviderAsync(HttpContext http)
@@ -72,7 +73,7 @@ internal sealed partial class AdminHandlers
         var name = AdminRequest.Route(http, "name");
         var providers = await LoadProvidersAsync(http.RequestAborted).ConfigureAwait(false);
         return providers.FirstOrDefault(p => p.Name == name) is { } provider
-            ? AdminResult.Ok(w => WriteProvider(w, provider))
+            ? AdminResult.Ok(ProviderBodyOf(provider), AdminJson.Default.ProviderBody)
             : AdminResult.NotFound("LLM provider", name);
     }
 
@@ -178,17 +179,11 @@ internal sealed partial class AdminHandlers
             return await CommitAsync(caller, current is null ? "create" : "update", "llm-provider", name, candidate,
                 async tx =>
                 {
-                    var parameters = new (string, object?)[] { ("id", id), ("name", name), ("kind", kind), ("base_url", row.BaseUrl), ("settings", new StoreJson(settingsJson)), ("now", now) };
-                    await (current is null
-                        ? tx.ExecuteAsync("INSERT INTO llm_providers (id, name, kind, base_url, settings, managed_by, created_at, updated_at) VALUES (@id, @name, @kind, @base_url, @settings, 'api', @now, @now)", ct, parameters)
-                        : tx.ExecuteAsync("UPDATE llm_providers SET kind = @kind, base_url = @base_url, settings = @settings, updated_at = @now WHERE id = @id", ct, parameters)).ConfigureAwait(false);
+                    var stored = row.ToRow();
+                    await (current is null ? Store.LlmProviders.InsertAsync(tx, stored, ct) : Store.LlmProviders.UpdateAsync(tx, stored, ct)).ConfigureAwait(false);
                     if (apiKeys is not null)
                     {
-                        await tx.ExecuteAsync("DELETE FROM llm_provider_keys WHERE provider_id = @id", ct, ("id", id)).ConfigureAwait(false);
-                        foreach (var (keyName, secret) in apiKeys)
-                        {
-                            await Store.SetProviderKeyAsync(tx, id, keyName, secret, ManagedBy.Api, ct).ConfigureAwait(false);
-                        }
+                        await Store.LlmProviders.ReplaceKeysAsync(tx, id, apiKeys, ManagedBy.Api, ct).ConfigureAwait(false);
                     }
                 },
                 w =>
@@ -206,7 +201,9 @@ internal sealed partial class AdminHandlers
                     w.WriteEndArray();
                     w.WriteEndObject();
                 },
-                _ => current is null ? AdminResult.Created(w => WriteProvider(w, row)) : AdminResult.Ok(w => WriteProvider(w, row)),
+                _ => current is null
+                    ? AdminResult.Created(ProviderBodyOf(row), AdminJson.Default.ProviderBody)
+                    : AdminResult.Ok(ProviderBodyOf(row), AdminJson.Default.ProviderBody),
                 ct).ConfigureAwait(false);
         }
         finally
@@ -216,7 +213,7 @@ internal sealed partial class AdminHandlers
     }
 
     /// <summary>The provider's settings column: its key order and the timeout and resilience fields of the body.</summary>
-    private static string ProviderSettingsJson(JsonElement body, IEnumerable<string> keyOrder) => AdminResources.Json(w =>
+    private static string ProviderSettingsJson(JsonElement body, IEnumerable<string> keyOrder) => StoredJson.Write(w =>
     {
         w.WriteStartObject();
         w.WriteStartArray("keyOrder"u8);
@@ -305,11 +302,7 @@ internal sealed partial class AdminHandlers
             var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
             var candidate = state with { LlmProviders = [.. state.LlmProviders.Where(p => p.Name != name)] };
             return await CommitAsync(caller, "delete", "llm-provider", name, candidate,
-                async tx =>
-                {
-                    await tx.ExecuteAsync("DELETE FROM llm_provider_keys WHERE provider_id = @id", ct, ("id", current.Id)).ConfigureAwait(false);
-                    await tx.ExecuteAsync("DELETE FROM llm_providers WHERE id = @id", ct, ("id", current.Id)).ConfigureAwait(false);
-                },
+                tx => Store.LlmProviders.DeleteAsync(tx, current.ToRow(), ct),
                 NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
         }
         finally
@@ -318,26 +311,7 @@ internal sealed partial class AdminHandlers
         }
     }
 
-    private static void WriteProvider(Utf8JsonWriter w, ApiProvider provider)
-    {
-        w.WriteStartObject();
-        w.WriteString("name"u8, provider.Name);
-        w.WriteString("kind"u8, provider.Kind);
-        w.WriteString("baseUrl"u8, provider.BaseUrl);
-        w.WriteStartArray("apiKeys"u8);
-        foreach (var key in provider.Keys)
-        {
-            w.WriteStartObject();
-            w.WriteString("name"u8, key.Name);
-            w.WriteBoolean("hasKey"u8, true);
-            w.WriteString("updatedAt"u8, key.UpdatedAt);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
-        w.WriteString("managedBy"u8, "api");
-        w.WriteString("createdAt"u8, provider.CreatedAt);
-        w.WriteString("updatedAt"u8, provider.UpdatedAt);
-        w.WriteEndObject();
-    }
+    private static ProviderBody ProviderBodyOf(ApiProvider provider) => new(
+        provider.Name, provider.Kind, provider.BaseUrl, provider.Keys.Select(static k => new ProviderKeyBody(k.Name, HasKey: true, k.UpdatedAt)).ToList(),
+        "api", provider.CreatedAt, provider.UpdatedAt);
 }

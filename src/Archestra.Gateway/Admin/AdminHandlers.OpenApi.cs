@@ -1,11 +1,15 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Schema;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Admin;
 
 /// <summary>
 /// <c>GET /api/openapi.json</c>: OpenAPI 3.1, written from the same route table that maps the endpoints, plus the
-/// two routes the server maps itself (<c>/healthz</c>, <c>/api/status</c>).
+/// two routes the server maps itself (<c>/healthz</c>, <c>/api/status</c>). A route's body schemas are generated from
+/// the records its bodies are serialised from (<see cref="AdminJson"/>), so they describe exactly what is sent.
 /// </summary>
 internal sealed partial class AdminHandlers
 {
@@ -74,9 +78,7 @@ internal sealed partial class AdminHandlers
                     w.WriteBoolean("required"u8, true);
                     w.WriteStartObject("content"u8);
                     w.WriteStartObject("application/json"u8);
-                    w.WriteStartObject("schema"u8);
-                    w.WriteString("type"u8, "object");
-                    w.WriteEndObject();
+                    WriteSchema(w, route.Request);
                     w.WriteEndObject();
                     w.WriteEndObject();
                     w.WriteEndObject();
@@ -99,6 +101,19 @@ internal sealed partial class AdminHandlers
         w.WriteEndObject();
         w.WriteEndObject();
         w.WriteStartObject("schemas"u8);
+        var written = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var route in Routes)
+        {
+            foreach (var type in new[] { route.Request, route.Response })
+            {
+                if (type is not null && written.Add(SchemaName(type)))
+                {
+                    w.WritePropertyName(SchemaName(type));
+                    Schema(type).WriteTo(w);
+                }
+            }
+        }
+
         w.WriteStartObject("Problem"u8);
         w.WriteString("type"u8, "object");
         w.WriteStartObject("properties"u8);
@@ -130,6 +145,54 @@ internal sealed partial class AdminHandlers
         w.WriteEndObject();
         w.WriteEndObject();
         w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    /// <summary>
+    /// A body's schema under components/schemas: <c>Price</c> for PriceBody, <c>PriceList</c> for its list, <c>ToolCallPage</c> for an
+    /// audit page, <c>PriceRequest</c>.
+    /// </summary>
+    internal static string SchemaName(JsonTypeInfo type)
+    {
+        var clr = type.Type;
+        var wrapper = clr.IsGenericType ? clr.GetGenericTypeDefinition() : null;
+        var name = (wrapper is null ? clr : clr.GenericTypeArguments[0]).Name;
+        name = name.EndsWith("Body", StringComparison.Ordinal) ? name[..^4] : name;
+        return wrapper == typeof(ItemsBody<>) ? name + "List" : wrapper == typeof(PageBody<>) ? name + "Page" : name;
+    }
+
+    /// <summary>
+    /// The JSON Schema of a body record: required properties are the ones always written, and an object admits no
+    /// property its record lacks (unless it keeps extra ones, like a profile's settings).
+    /// </summary>
+    internal static JsonNode Schema(JsonTypeInfo type) => JsonSchemaExporter.GetJsonSchemaAsNode(type, new JsonSchemaExporterOptions
+    {
+        TreatNullObliviousAsNonNullable = true,
+        TransformSchemaNode = static (context, node) =>
+        {
+            var type = context.TypeInfo;
+            if (type.Kind == JsonTypeInfoKind.Object && node is JsonObject schema && !type.Properties.Any(static p => p.IsExtensionData))
+            {
+                schema["additionalProperties"] = false;
+            }
+
+            return node;
+        },
+    });
+
+    /// <summary><c>"schema"</c>: a reference to the body's schema, or any object.</summary>
+    private static void WriteSchema(Utf8JsonWriter w, JsonTypeInfo? type)
+    {
+        w.WriteStartObject("schema"u8);
+        if (type is null)
+        {
+            w.WriteString("type"u8, "object");
+        }
+        else
+        {
+            w.WriteString("$ref"u8, "#/components/schemas/" + SchemaName(type));
+        }
+
         w.WriteEndObject();
     }
 
@@ -210,9 +273,17 @@ internal sealed partial class AdminHandlers
         {
             w.WriteStartObject("content"u8);
             w.WriteStartObject(route?.Pattern.EndsWith("/logs", StringComparison.Ordinal) == true ? "application/json" : route is null && method == "GET" ? "text/plain" : "application/json");
-            w.WriteStartObject("schema"u8);
-            w.WriteString("type"u8, route is null ? "string" : "object");
-            w.WriteEndObject();
+            if (route is null)
+            {
+                w.WriteStartObject("schema"u8);
+                w.WriteString("type"u8, "string");
+                w.WriteEndObject();
+            }
+            else
+            {
+                WriteSchema(w, route.Response);
+            }
+
             w.WriteEndObject();
             w.WriteEndObject();
         }

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Policy;
 using Microsoft.AspNetCore.Http;
 
@@ -18,10 +18,19 @@ internal sealed partial class AdminHandlers
         {
             var tag = "policies";
             var what = kind == AdminResources.ToolInvocation ? "tool-invocation" : "trusted-data";
-            routes.Add(new("GET", $"/api/policies/{segment}", tag, $"List {what} policies (file- and API-managed)", (h, c) => ListPoliciesAsync(h, kind)));
-            routes.Add(new("POST", $"/api/policies/{segment}", tag, $"Create a {what} policy: tool, action, conditions, reason, profiles", (h, c) => WritePolicyAsync(h, c, kind, null), Body: true));
-            routes.Add(new("GET", $"/api/policies/{segment}/{{id}}", tag, $"Get one {what} policy", (h, c) => GetPolicyAsync(h, kind)));
-            routes.Add(new("PUT", $"/api/policies/{segment}/{{id}}", tag, $"Replace an API-managed {what} policy", (h, c) => WritePolicyAsync(h, c, kind, AdminRequest.Route(h, "id")), Body: true));
+            routes.Add(new("GET", $"/api/policies/{segment}", tag, $"List {what} policies (file- and API-managed)", (h, c) => ListPoliciesAsync(h, kind))
+            {
+                Response = AdminJson.Default.ItemsBodyPolicyBody,
+            });
+            routes.Add(new("POST", $"/api/policies/{segment}", tag, $"Create a {what} policy: tool, action, conditions, reason, profiles", (h, c) => WritePolicyAsync(h, c, kind, null), Body: true)
+            {
+                Response = AdminJson.Default.PolicyBody,
+            });
+            routes.Add(new("GET", $"/api/policies/{segment}/{{id}}", tag, $"Get one {what} policy", (h, c) => GetPolicyAsync(h, kind)) { Response = AdminJson.Default.PolicyBody });
+            routes.Add(new("PUT", $"/api/policies/{segment}/{{id}}", tag, $"Replace an API-managed {what} policy", (h, c) => WritePolicyAsync(h, c, kind, AdminRequest.Route(h, "id")), Body: true)
+            {
+                Response = AdminJson.Default.PolicyBody,
+            });
             routes.Add(new("DELETE", $"/api/policies/{segment}/{{id}}", tag, $"Delete an API-managed {what} policy", (h, c) => DeletePolicyAsync(h, c, kind)));
         }
     }
@@ -32,27 +41,9 @@ internal sealed partial class AdminHandlers
     private async Task<AdminResult> ListPoliciesAsync(HttpContext http, string kind)
     {
         var state = await AdminResources.LoadAsync(Store, http.RequestAborted).ConfigureAwait(false);
-        var file = FilePolicies(kind);
-        return AdminResult.Ok(w =>
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("items"u8);
-            foreach (var policy in file)
-            {
-                WritePolicy(w, policy, "file", null);
-            }
-
-            foreach (var policy in state.Policies)
-            {
-                if (policy.Kind == kind)
-                {
-                    WritePolicy(w, policy.Definition, "api", policy);
-                }
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        });
+        var items = FilePolicies(kind).Select(static p => PolicyBodyOf(p, "file", null))
+            .Concat(state.Policies.Where(p => p.Kind == kind).Select(static p => PolicyBodyOf(p.Definition, "api", p))).ToList();
+        return AdminResult.Ok(new ItemsBody<PolicyBody>(items), AdminJson.Default.ItemsBodyPolicyBody);
     }
 
     private async Task<AdminResult> GetPolicyAsync(HttpContext http, string kind)
@@ -60,12 +51,12 @@ internal sealed partial class AdminHandlers
         var id = AdminRequest.Route(http, "id");
         if (FilePolicies(kind).FirstOrDefault(p => p.Id == id) is { } filePolicy)
         {
-            return AdminResult.Ok(w => WritePolicy(w, filePolicy, "file", null));
+            return AdminResult.Ok(PolicyBodyOf(filePolicy, "file", null), AdminJson.Default.PolicyBody);
         }
 
         var state = await AdminResources.LoadAsync(Store, http.RequestAborted).ConfigureAwait(false);
         return state.Policies.FirstOrDefault(p => p.Kind == kind && p.PolicyId == id) is { } api
-            ? AdminResult.Ok(w => WritePolicy(w, api.Definition, "api", api))
+            ? AdminResult.Ok(PolicyBodyOf(api.Definition, "api", api), AdminJson.Default.PolicyBody)
             : AdminResult.NotFound("policy", id);
     }
 
@@ -130,24 +121,16 @@ internal sealed partial class AdminHandlers
             }
 
             var now = DateTime.UtcNow;
-            var row = new ApiPolicy(id, kind, definition.Tool, definition.Profiles, definition.Conditions, definition.Action, definition.Reason, current?.CreatedAt ?? now, now);
+            var row = new PolicyRow(
+                id, kind, definition.Tool, definition.Profiles, definition.Conditions, definition.Action, definition.Reason, current?.CreatedAt ?? now, now);
             var candidate = state with { Policies = state.Policies.Where(p => p.Id != id).Append(row).ToList() };
-            var parameters = new (string, object?)[]
-            {
-                ("id", id), ("kind", kind), ("tool", row.Tool), ("profiles", new StoreJson(AdminResources.StringsJson(row.Profiles))),
-                ("conditions", new StoreJson(AdminResources.ConditionsJson(row.Conditions))), ("action", row.Action), ("reason", row.Reason), ("now", now),
-            };
             return await CommitAsync(
                 caller, current is null ? "create" : "update", "policy", row.PolicyId, candidate,
-                tx => current is null
-                    ? tx.ExecuteAsync(
-                        "INSERT INTO policies (id, kind, tool, profiles, conditions, action, reason, managed_by, created_at, updated_at) VALUES (@id, @kind, @tool, @profiles, @conditions, @action, @reason, 'api', @now, @now)",
-                        ct, parameters)
-                    : tx.ExecuteAsync(
-                        "UPDATE policies SET tool = @tool, profiles = @profiles, conditions = @conditions, action = @action, reason = @reason, updated_at = @now WHERE id = @id AND kind = @kind",
-                        ct, parameters),
-                w => WritePolicy(w, row.Definition, "api", null),
-                _ => current is null ? AdminResult.Created(w => WritePolicy(w, row.Definition, "api", row)) : AdminResult.Ok(w => WritePolicy(w, row.Definition, "api", row)),
+                tx => current is null ? Store.Policies.InsertAsync(tx, row, ct) : Store.Policies.UpdateAsync(tx, row, ct),
+                AdminBodies.Writer(PolicyBodyOf(row.Definition, "api", null), AdminJson.Default.PolicyBody),
+                _ => current is null
+                    ? AdminResult.Created(PolicyBodyOf(row.Definition, "api", row), AdminJson.Default.PolicyBody)
+                    : AdminResult.Ok(PolicyBodyOf(row.Definition, "api", row), AdminJson.Default.PolicyBody),
                 ct).ConfigureAwait(false);
         }
         finally
@@ -156,68 +139,17 @@ internal sealed partial class AdminHandlers
         }
     }
 
-    private async Task<AdminResult> DeletePolicyAsync(HttpContext http, Caller caller, string kind)
+    private Task<AdminResult> DeletePolicyAsync(HttpContext http, Caller caller, string kind)
     {
-        var ct = http.RequestAborted;
         var id = AdminRequest.Route(http, "id");
-        if (FilePolicies(kind).Any(p => p.Id == id))
-        {
-            return AdminResult.FileManaged("policy", id);
-        }
-
-        await _changing.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
-            if (state.Policies.FirstOrDefault(p => p.Kind == kind && p.PolicyId == id) is not { } current)
-            {
-                return AdminResult.NotFound("policy", id);
-            }
-
-            var candidate = state with { Policies = state.Policies.Where(p => p.Id != current.Id).ToList() };
-            return await CommitAsync(
-                caller, "delete", "policy", id, candidate,
-                tx => tx.ExecuteAsync("DELETE FROM policies WHERE id = @id", ct, ("id", current.Id)),
-                NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            _changing.Release();
-        }
+        return FilePolicies(kind).Any(p => p.Id == id)
+            ? Task.FromResult(AdminResult.FileManaged("policy", id))
+            : DeleteConfiguredAsync(http, caller, "policy", id, Store.Policies, state => state.Policies.FirstOrDefault(p => p.Kind == kind && p.PolicyId == id),
+                () => AdminResult.NotFound("policy", id),
+                static (state, policy) => state with { Policies = state.Policies.Where(p => p.Id != policy.Id).ToList() });
     }
 
-    private static void WritePolicy(Utf8JsonWriter w, PolicyDefinition policy, string managedBy, ApiPolicy? row)
-    {
-        w.WriteStartObject();
-        w.WriteString("id"u8, policy.Id);
-        w.WriteString("tool"u8, policy.Tool);
-        w.WriteString("action"u8, policy.Action);
-        w.WriteStartArray("conditions"u8);
-        foreach (var c in policy.Conditions)
-        {
-            w.WriteStartObject();
-            w.WriteString("key"u8, c.Key);
-            w.WriteString("operator"u8, c.Operator);
-            w.WriteString("value"u8, c.Value);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
-        w.WriteString("reason"u8, policy.Reason);
-        w.WriteStartArray("profiles"u8);
-        foreach (var p in policy.Profiles)
-        {
-            w.WriteStringValue(p);
-        }
-
-        w.WriteEndArray();
-        w.WriteString("managedBy"u8, managedBy);
-        if (row is not null)
-        {
-            w.WriteString("createdAt"u8, row.CreatedAt);
-            w.WriteString("updatedAt"u8, row.UpdatedAt);
-        }
-
-        w.WriteEndObject();
-    }
+    private static PolicyBody PolicyBodyOf(PolicyDefinition policy, string managedBy, PolicyRow? row) => new(
+        policy.Id, policy.Tool, policy.Action, policy.Conditions.Select(static c => new PolicyConditionBody(c.Key, c.Operator, c.Value)).ToList(),
+        policy.Reason, policy.Profiles, managedBy, row?.CreatedAt, row?.UpdatedAt);
 }

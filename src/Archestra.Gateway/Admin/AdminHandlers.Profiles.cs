@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Mcp;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Policy;
 using Microsoft.AspNetCore.Http;
 
@@ -10,18 +10,37 @@ namespace Archestra.Gateway.Admin;
 /// <summary><c>/api/profiles</c>, <c>/api/tokens</c> and the per-tool settings under <c>/api/tools</c>.</summary>
 internal sealed partial class AdminHandlers
 {
-    private static readonly string[] s_tokenKeys = ["name", "profile"];
+    private static readonly string[] s_tokenKeys = AdminBodies.Keys(AdminJson.Default.TokenRequest);
 
     private void AddProfileRoutes(List<AdminRoute> routes)
     {
-        routes.Add(new("GET", "/api/profiles", "profiles", "List profiles (file- and API-managed)", (h, c) => ListProfilesAsync(h)));
-        routes.Add(new("POST", "/api/profiles", "profiles", "Create a profile: name, servers, toolPrefix, tools, description", CreateProfileAsync, Body: true));
-        routes.Add(new("GET", "/api/profiles/{name}", "profiles", "Get one profile", (h, c) => GetProfileAsync(h)));
-        routes.Add(new("PUT", "/api/profiles/{name}", "profiles", "Replace an API-managed profile", UpdateProfileAsync, Body: true));
+        routes.Add(new("GET", "/api/profiles", "profiles", "List profiles (file- and API-managed)", (h, c) => ListProfilesAsync(h))
+        {
+            Response = AdminJson.Default.ItemsBodyProfileBody,
+        });
+        routes.Add(new("POST", "/api/profiles", "profiles", "Create a profile: name, servers, toolPrefix, tools, description", CreateProfileAsync, Body: true)
+        {
+            Response = AdminJson.Default.ProfileBody,
+        });
+        routes.Add(new("GET", "/api/profiles/{name}", "profiles", "Get one profile", (h, c) => GetProfileAsync(h))
+        {
+            Response = AdminJson.Default.ProfileBody,
+        });
+        routes.Add(new("PUT", "/api/profiles/{name}", "profiles", "Replace an API-managed profile", UpdateProfileAsync, Body: true)
+        {
+            Response = AdminJson.Default.ProfileBody,
+        });
         routes.Add(new("DELETE", "/api/profiles/{name}", "profiles", "Delete an API-managed profile and its tokens", DeleteProfileAsync));
 
-        routes.Add(new("GET", "/api/tokens", "tokens", "List gateway tokens (never the secrets)", (h, c) => ListTokensAsync(h)));
-        routes.Add(new("POST", "/api/tokens", "tokens", "Create a token for an API-managed profile; the token is returned only in this response", CreateTokenAsync, Body: true));
+        routes.Add(new("GET", "/api/tokens", "tokens", "List gateway tokens (never the secrets)", (h, c) => ListTokensAsync(h))
+        {
+            Response = AdminJson.Default.ItemsBodyTokenBody,
+        });
+        routes.Add(new("POST", "/api/tokens", "tokens", "Create a token for an API-managed profile; the token is returned only in this response", CreateTokenAsync, Body: true)
+        {
+            Request = AdminJson.Default.TokenRequest,
+            Response = AdminJson.Default.TokenBody,
+        });
         routes.Add(new("DELETE", "/api/tokens/{name}", "tokens", "Revoke (delete) a token", DeleteTokenAsync));
 
         routes.Add(new("GET", "/api/tools", "tools", "Discovered tools per profile with their effective settings", (h, c) => ListToolsAsync(h), Query: ["profile", "server"]));
@@ -35,24 +54,8 @@ internal sealed partial class AdminHandlers
     private async Task<AdminResult> ListProfilesAsync(HttpContext http)
     {
         var state = await AdminResources.LoadAsync(Store, http.RequestAborted).ConfigureAwait(false);
-        var file = File;
-        return AdminResult.Ok(w =>
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("items"u8);
-            foreach (var profile in file.Profiles)
-            {
-                WriteFileProfile(w, profile);
-            }
-
-            foreach (var profile in state.Profiles)
-            {
-                WriteApiProfile(w, profile, state);
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        });
+        var items = File.Profiles.Select(FileProfileBody).Concat(state.Profiles.Select(p => ApiProfileBody(p, state))).ToList();
+        return AdminResult.Ok(new ItemsBody<ProfileBody>(items), AdminJson.Default.ItemsBodyProfileBody);
     }
 
     private async Task<AdminResult> GetProfileAsync(HttpContext http)
@@ -60,12 +63,12 @@ internal sealed partial class AdminHandlers
         var name = AdminRequest.Route(http, "name");
         if (File.Profiles.FirstOrDefault(p => p.Name == name) is { } fileProfile)
         {
-            return AdminResult.Ok(w => WriteFileProfile(w, fileProfile));
+            return AdminResult.Ok(FileProfileBody(fileProfile), AdminJson.Default.ProfileBody);
         }
 
         var state = await AdminResources.LoadAsync(Store, http.RequestAborted).ConfigureAwait(false);
         return state.Profiles.FirstOrDefault(p => p.Name == name) is { } api
-            ? AdminResult.Ok(w => WriteApiProfile(w, api, state))
+            ? AdminResult.Ok(ApiProfileBody(api, state), AdminJson.Default.ProfileBody)
             : AdminResult.NotFound("profile", name);
     }
 
@@ -136,118 +139,84 @@ internal sealed partial class AdminHandlers
         }
     }
 
-    private Task<AdminResult> SaveProfileAsync(Caller caller, ApiState state, ApiProfile? current, string name, string? description, string settingsJson, CancellationToken ct, Func<ApiProfile, ApiState, AdminResult>? success = null)
+    private Task<AdminResult> SaveProfileAsync(
+        Caller caller, ApiState state, ProfileRow? current, string name, string? description, string settingsJson, CancellationToken ct,
+        Func<ProfileRow, ApiState, AdminResult>? success = null)
     {
         var now = DateTime.UtcNow;
-        var row = new ApiProfile(current?.Id ?? Guid.CreateVersion7(), name, description, settingsJson, current?.CreatedAt ?? now, now);
+        var row = new ProfileRow(current?.Id ?? Guid.CreateVersion7(), name, description, settingsJson, ManagedBy.Api, current?.CreatedAt ?? now, now);
         var candidate = state with { Profiles = state.Profiles.Where(p => p.Name != name).Append(row).ToList() };
         return CommitAsync(
             caller, current is null ? "create" : "update", "profile", name, candidate,
-            tx => current is null
-                ? tx.ExecuteAsync(
-                    "INSERT INTO profiles (id, name, description, settings, managed_by, created_at, updated_at) VALUES (@id, @name, @description, @settings, 'api', @now, @now)",
-                    ct, ("id", row.Id), ("name", name), ("description", description), ("settings", new StoreJson(settingsJson)), ("now", now))
-                : tx.ExecuteAsync(
-                    "UPDATE profiles SET description = @description, settings = @settings, updated_at = @now WHERE id = @id",
-                    ct, ("id", row.Id), ("description", description), ("settings", new StoreJson(settingsJson)), ("now", now)),
+            tx => current is null ? Store.Profiles.InsertAsync(tx, row, ct) : Store.Profiles.UpdateAsync(tx, row, ct),
             w => w.WriteRawValue(settingsJson),
             _ => success is not null ? success(row, candidate)
-                : current is null ? AdminResult.Created(w => WriteApiProfile(w, row, candidate)) : AdminResult.Ok(w => WriteApiProfile(w, row, candidate)),
+                : current is null
+                    ? AdminResult.Created(ApiProfileBody(row, candidate), AdminJson.Default.ProfileBody)
+                    : AdminResult.Ok(ApiProfileBody(row, candidate), AdminJson.Default.ProfileBody),
             ct);
     }
 
-    private async Task<AdminResult> DeleteProfileAsync(HttpContext http, Caller caller)
+    private Task<AdminResult> DeleteProfileAsync(HttpContext http, Caller caller)
     {
-        var ct = http.RequestAborted;
         var name = AdminRequest.Route(http, "name");
-        if (File.Profiles.Any(p => p.Name == name))
-        {
-            return AdminResult.FileManaged("profile", name);
-        }
-
-        await _changing.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
-            if (state.Profiles.FirstOrDefault(p => p.Name == name) is not { } current)
-            {
-                return AdminResult.NotFound("profile", name);
-            }
-
-            if (await ProfileUsersAsync(name, ct).ConfigureAwait(false) is { Count: > 0 } users)
-            {
-                return AdminResult.Conflict($"profile '{name}' is used by {string.Join(", ", users)}; delete or change them first");
-            }
-
-            var candidate = state with
-            {
-                Profiles = state.Profiles.Where(p => p.Name != name).ToList(),
-                Tokens = state.Tokens.Where(t => t.ProfileId != current.Id).ToList(),
-            };
-            return await CommitAsync(
-                caller, "delete", "profile", name, candidate,
-                async tx =>
+        return File.Profiles.Any(p => p.Name == name)
+            ? Task.FromResult(AdminResult.FileManaged("profile", name))
+            : DeleteConfiguredAsync(http, caller, "profile", name, Store.Profiles, state => state.Profiles.FirstOrDefault(p => p.Name == name),
+                () => AdminResult.NotFound("profile", name),
+                static (state, profile) => state with
                 {
-                    await tx.ExecuteAsync("DELETE FROM gateway_tokens WHERE profile_id = @id", ct, ("id", current.Id)).ConfigureAwait(false);
-                    await tx.ExecuteAsync("DELETE FROM profiles WHERE id = @id", ct, ("id", current.Id)).ConfigureAwait(false);
+                    Profiles = state.Profiles.Where(p => p.Id != profile.Id).ToList(),
+                    Tokens = state.Tokens.Where(t => t.ProfileId != profile.Id).ToList(),
                 },
-                NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            _changing.Release();
-        }
+                async (_, ct) => await ProfileUsersAsync(name, ct).ConfigureAwait(false) is { Count: > 0 } users
+                    ? AdminResult.Conflict($"profile '{name}' is used by {string.Join(", ", users)}; delete or change them first")
+                    : null);
     }
 
-    private static void WriteFileProfile(Utf8JsonWriter w, ProfileConfig profile)
+    private static ProfileBody FileProfileBody(ProfileConfig profile) => new()
     {
-        w.WriteStartObject();
-        w.WriteString("name"u8, profile.Name);
-        w.WriteString("managedBy"u8, "file");
-        w.WriteString("endpoint"u8, $"/v1/mcp/{profile.Name}");
-        w.WriteStartArray("servers"u8);
-        foreach (var server in profile.Servers)
+        Name = profile.Name,
+        ManagedBy = "file",
+        Endpoint = $"/v1/mcp/{profile.Name}",
+        Servers = profile.Servers,
+        ToolPrefix = profile.ToolPrefix == ToolPrefixMode.Always ? "always" : "multiplex",
+        Tools = Json(w =>
         {
-            w.WriteStringValue(server);
-        }
-
-        w.WriteEndArray();
-        w.WriteString("toolPrefix"u8, profile.ToolPrefix == ToolPrefixMode.Always ? "always" : "multiplex");
-        w.WriteStartObject("tools"u8);
-        foreach (var (key, settings) in profile.Tools.OrderBy(p => p.Key, StringComparer.Ordinal))
-        {
-            w.WritePropertyName(key);
-            WriteSettings(w, settings);
-        }
-
-        w.WriteEndObject();
-        w.WriteNumber("tokens"u8, profile.TokenHashes.Count);
-        w.WriteEndObject();
-    }
-
-    private static void WriteApiProfile(Utf8JsonWriter w, ApiProfile profile, ApiState state)
-    {
-        w.WriteStartObject();
-        w.WriteString("name"u8, profile.Name);
-        w.WriteString("managedBy"u8, "api");
-        w.WriteString("endpoint"u8, $"/v1/mcp/{profile.Name}");
-        if (profile.Description is not null)
-        {
-            w.WriteString("description"u8, profile.Description);
-        }
-
-        using (var settings = JsonDocument.Parse(profile.SettingsJson))
-        {
-            foreach (var property in settings.RootElement.EnumerateObject())
+            w.WriteStartObject();
+            foreach (var (key, settings) in profile.Tools.OrderBy(p => p.Key, StringComparer.Ordinal))
             {
-                property.WriteTo(w);
+                w.WritePropertyName(key);
+                WriteSettings(w, settings);
             }
-        }
 
-        w.WriteNumber("tokens"u8, state.Tokens.Count(t => t.ProfileId == profile.Id));
-        w.WriteString("createdAt"u8, profile.CreatedAt);
-        w.WriteString("updatedAt"u8, profile.UpdatedAt);
-        w.WriteEndObject();
+            w.WriteEndObject();
+        }),
+        Tokens = profile.TokenHashes.Count,
+    };
+
+    /// <summary>An API profile: its stored settings as given (the file's profile object without tokens).</summary>
+    private static ProfileBody ApiProfileBody(ProfileRow profile, ApiState state)
+    {
+        using var doc = JsonDocument.Parse(profile.SettingsJson);
+        var settings = doc.RootElement.EnumerateObject().ToDictionary(static p => p.Name, static p => p.Value.Clone(), StringComparer.Ordinal);
+        IReadOnlyList<string>? servers = settings.Remove("servers", out var list) ? list.EnumerateArray().Select(static s => s.GetString()!).ToList() : null;
+        var toolPrefix = settings.Remove("toolPrefix", out var prefix) ? prefix.GetString() : null;
+        JsonElement? tools = settings.Remove("tools", out var t) ? t : null;
+        return new ProfileBody
+        {
+            Name = profile.Name,
+            ManagedBy = "api",
+            Endpoint = $"/v1/mcp/{profile.Name}",
+            Description = profile.Description,
+            Servers = servers,
+            ToolPrefix = toolPrefix,
+            Tools = tools,
+            Tokens = state.Tokens.Count(t => t.ProfileId == profile.Id),
+            CreatedAt = profile.CreatedAt,
+            UpdatedAt = profile.UpdatedAt,
+            Settings = settings.Count == 0 ? null : settings,
+        };
     }
 
     private static void WriteSettings(Utf8JsonWriter w, ToolSettings settings)
@@ -268,52 +237,13 @@ internal sealed partial class AdminHandlers
     private async Task<AdminResult> ListTokensAsync(HttpContext http)
     {
         var state = await AdminResources.LoadAsync(Store, http.RequestAborted).ConfigureAwait(false);
-        var file = File;
-        return AdminResult.Ok(w =>
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("items"u8);
-            foreach (var profile in file.Profiles)
-            {
-                for (var i = 0; i < profile.TokenHashes.Count; i++)
-                {
-                    w.WriteStartObject();
-                    w.WriteString("name"u8, $"{profile.Name}[{i}]");
-                    w.WriteString("profile"u8, profile.Name);
-                    w.WriteString("managedBy"u8, "file");
-                    w.WriteEndObject();
-                }
-            }
-
-            foreach (var token in state.Tokens)
-            {
-                WriteToken(w, token, null);
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        });
+        var items = File.Profiles.SelectMany(static p => Enumerable.Range(0, p.TokenHashes.Count).Select(i => new TokenBody($"{p.Name}[{i}]", p.Name, "file")))
+            .Concat(state.Tokens.Select(t => TokenBodyOf(t, null))).ToList();
+        return AdminResult.Ok(new ItemsBody<TokenBody>(items), AdminJson.Default.ItemsBodyTokenBody);
     }
 
-    private static void WriteToken(Utf8JsonWriter w, ApiToken token, string? secret)
-    {
-        w.WriteStartObject();
-        w.WriteString("name"u8, token.Name);
-        w.WriteString("profile"u8, token.Profile);
-        w.WriteString("managedBy"u8, "api");
-        w.WriteString("createdAt"u8, token.CreatedAt);
-        if (token.LastUsedAt is { } used)
-        {
-            w.WriteString("lastUsedAt"u8, used);
-        }
-
-        if (secret is not null)
-        {
-            w.WriteString("token"u8, secret);
-        }
-
-        w.WriteEndObject();
-    }
+    private static TokenBody TokenBodyOf(GatewayTokenRow token, string? secret) =>
+        new(token.Name, token.ProfileName ?? "", "api", token.CreatedAt, token.LastUsedAt, secret);
 
     private async Task<AdminResult> CreateTokenAsync(HttpContext http, Caller caller)
     {
@@ -359,20 +289,19 @@ internal sealed partial class AdminHandlers
             }
 
             var secret = AdminApi.NewSecret(AdminApi.TokenPrefix);
-            var token = new ApiToken(Guid.CreateVersion7(), name!, SecretHash.Compute(secret), profile.Id, profile.Name, DateTime.UtcNow, null);
+            var token = new GatewayTokenRow(
+                Guid.CreateVersion7(), name!, SecretHash.Compute(secret), profile.Id, ManagedBy.Api, DateTime.UtcNow, null, profile.Name);
             var candidate = state with { Tokens = state.Tokens.Append(token).ToList() };
             return await CommitAsync(
                 caller, "create", "token", token.Name, candidate,
-                tx => tx.ExecuteAsync(
-                    "INSERT INTO gateway_tokens (id, name, token_hash, profile_id, managed_by, created_at, updated_at) VALUES (@id, @name, @hash, @profile, 'api', @now, @now)",
-                    ct, ("id", token.Id), ("name", token.Name), ("hash", token.Hash), ("profile", profile.Id), ("now", token.CreatedAt)),
+                tx => Store.GatewayTokens.InsertAsync(tx, token, ct),
                 w =>
                 {
                     w.WriteStartObject();
                     w.WriteString("profile"u8, profile.Name);
                     w.WriteEndObject();
                 },
-                _ => AdminResult.Created(w => WriteToken(w, token, secret)),
+                _ => AdminResult.Created(TokenBodyOf(token, secret), AdminJson.Default.TokenBody),
                 ct).ConfigureAwait(false);
         }
         finally
@@ -381,31 +310,14 @@ internal sealed partial class AdminHandlers
         }
     }
 
-    private async Task<AdminResult> DeleteTokenAsync(HttpContext http, Caller caller)
+    private Task<AdminResult> DeleteTokenAsync(HttpContext http, Caller caller)
     {
-        var ct = http.RequestAborted;
         var name = AdminRequest.Route(http, "name");
-        await _changing.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
-            if (state.Tokens.FirstOrDefault(t => t.Name == name) is not { } token)
-            {
-                return File.Profiles.Any(p => name.StartsWith(p.Name + "[", StringComparison.Ordinal))
-                    ? AdminResult.FileManaged("token", name)
-                    : AdminResult.NotFound("token", name);
-            }
-
-            var candidate = state with { Tokens = state.Tokens.Where(t => t.Id != token.Id).ToList() };
-            return await CommitAsync(
-                caller, "delete", "token", name, candidate,
-                tx => tx.ExecuteAsync("DELETE FROM gateway_tokens WHERE id = @id", ct, ("id", token.Id)),
-                NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            _changing.Release();
-        }
+        return DeleteConfiguredAsync(http, caller, "token", name, Store.GatewayTokens, state => state.Tokens.FirstOrDefault(t => t.Name == name),
+            () => File.Profiles.Any(p => name.StartsWith(p.Name + "[", StringComparison.Ordinal))
+                ? AdminResult.FileManaged("token", name)
+                : AdminResult.NotFound("token", name),
+            static (state, token) => state with { Tokens = state.Tokens.Where(t => t.Id != token.Id).ToList() });
     }
 
     // ---- tools ------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Runtime.Diagnostics;
 using Archestra.Runtime.Stdio;
 using Microsoft.AspNetCore.Http;
@@ -18,11 +18,18 @@ internal sealed partial class AdminHandlers
     private void AddReadRoutes(List<AdminRoute> routes)
     {
         routes.Add(new("GET", "/api/audit/mcp-tool-calls", "audit", "Tool calls, newest first; cursor pagination", (h, c) => ToolCallsAsync(h),
-            Query: [.. s_auditQuery, "server", "tool", "outcome"]));
+            Query: [.. s_auditQuery, "server", "tool", "outcome"]) { Response = AdminJson.Default.PageBodyToolCallBody });
         routes.Add(new("GET", "/api/audit/llm-interactions", "audit", "LLM interactions, newest first; cursor pagination", (h, c) => LlmInteractionsAsync(h),
-            Query: [.. s_auditQuery, "provider", "model", "status"]));
-        routes.Add(new("GET", "/api/audit/admin-changes", "audit", "The admin change log, newest first", (h, c) => AdminChangesAsync(h), Query: ["limit"]));
-        routes.Add(new("GET", "/api/usage", "audit", "LLM usage summed per UTC day, profile and model", (h, c) => UsageAsync(h), Query: ["from", "to", "profile"]));
+            Query: [.. s_auditQuery, "provider", "model", "status"]) { Response = AdminJson.Default.PageBodyLlmInteractionBody });
+        routes.Add(new("GET", "/api/audit/admin-changes", "audit", "The admin change log, newest first", (h, c) => AdminChangesAsync(h), Query: ["limit"])
+        {
+            Response = AdminJson.Default.ItemsBodyAdminChangeBody,
+        });
+        routes.Add(new("GET", "/api/usage", "audit", "LLM usage summed per UTC day, profile and model", (h, c) => UsageAsync(h),
+            Query: ["from", "to", "profile"])
+        {
+            Response = AdminJson.Default.UsageBody,
+        });
         routes.Add(new("GET", "/api/mcp-servers/{name}/status", "mcp-servers", "A server's state, protocol, calls in flight, tools, restarts", (h, c) => Task.FromResult(Status(h))));
         routes.Add(new("GET", "/api/mcp-servers/{name}/logs", "mcp-servers", "A local server's recent stderr lines; follow=true streams new lines (SSE)", (h, c) => LogsAsync(h), Query: ["lines", "follow"]));
         routes.Add(new("POST", "/api/mcp-servers/{name}/restart", "mcp-servers", "Restart a server (its process or connection)", RestartAsync));
@@ -77,23 +84,24 @@ internal sealed partial class AdminHandlers
         }
 
         var page = await Store.ListToolCallsAsync(query, http.RequestAborted).ConfigureAwait(false);
-        return AdminResult.Ok(w => WritePage(w, page, static (w, r) =>
+        var items = page.Items.Select(static r => new ToolCallBody
         {
-            w.WriteString("id"u8, r.Id);
-            w.WriteString("time"u8, r.Time);
-            w.WriteString("profile"u8, r.Profile);
-            WriteOptional(w, "sessionId", r.SessionId);
-            w.WriteString("server"u8, r.Server);
-            w.WriteString("tool"u8, r.Tool);
-            w.WriteString("decision"u8, r.Decision);
-            WriteOptional(w, "policyId", r.PolicyId);
-            w.WriteString("outcome"u8, r.Outcome);
-            w.WriteNumber("durationMs"u8, r.DurationMicroseconds / 1000.0);
-            w.WriteNumber("requestBytes"u8, r.RequestBytes);
-            w.WriteNumber("responseBytes"u8, r.ResponseBytes);
-            WriteOptional(w, "error", r.Error);
-            WriteOptional(w, "arguments", r.Arguments);
-        }));
+            Id = r.Id,
+            Time = r.Time,
+            Profile = r.Profile,
+            SessionId = r.SessionId,
+            Server = r.Server,
+            Tool = r.Tool,
+            Decision = r.Decision,
+            PolicyId = r.PolicyId,
+            Outcome = r.Outcome,
+            DurationMs = r.DurationMicroseconds / 1000.0,
+            RequestBytes = r.RequestBytes,
+            ResponseBytes = r.ResponseBytes,
+            Error = r.Error,
+            Arguments = r.Arguments,
+        }).ToList();
+        return AdminResult.Ok(new PageBody<ToolCallBody>(items, page.NextCursor), AdminJson.Default.PageBodyToolCallBody);
     }
 
     private async Task<AdminResult> LlmInteractionsAsync(HttpContext http)
@@ -111,62 +119,26 @@ internal sealed partial class AdminHandlers
         }
 
         var page = await Store.ListLlmInteractionsAsync(query, http.RequestAborted).ConfigureAwait(false);
-        return AdminResult.Ok(w => WritePage(w, page, static (w, r) =>
+        var items = page.Items.Select(static r => new LlmInteractionBody
         {
-            w.WriteString("id"u8, r.Id);
-            w.WriteString("time"u8, r.Time);
-            w.WriteString("profile"u8, r.Profile);
-            w.WriteString("provider"u8, r.Provider);
-            w.WriteString("requestedModel"u8, r.RequestedModel);
-            WriteOptional(w, "usedModel", r.UsedModel);
-            w.WriteNumber("inputTokens"u8, r.InputTokens);
-            w.WriteNumber("outputTokens"u8, r.OutputTokens);
-            w.WriteNumber("cachedInputTokens"u8, r.CachedInputTokens);
-            w.WriteNumber("reasoningTokens"u8, r.ReasoningTokens);
-            if (r.Cost is { } cost)
-            {
-                w.WriteNumber("cost"u8, cost);
-            }
-            else
-            {
-                // The model has no price: null, not 0 (see /api/llm/prices).
-                w.WriteNull("cost"u8);
-            }
-
-            w.WriteNumber("durationMs"u8, r.DurationMicroseconds / 1000.0);
-            if (r.TimeToFirstTokenMicroseconds is { } ttft)
-            {
-                w.WriteNumber("timeToFirstTokenMs"u8, ttft / 1000.0);
-            }
-
-            w.WriteString("status"u8, r.Status);
-            WriteOptional(w, "blockedTools", r.BlockedTools);
-            WriteOptional(w, "error", r.Error);
-        }));
-    }
-
-    private static void WritePage<T>(Utf8JsonWriter w, AuditPage<T> page, Action<Utf8JsonWriter, T> item)
-    {
-        w.WriteStartObject();
-        w.WriteStartArray("items"u8);
-        foreach (var record in page.Items)
-        {
-            w.WriteStartObject();
-            item(w, record);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
-        if (page.NextCursor is null)
-        {
-            w.WriteNull("nextCursor"u8);
-        }
-        else
-        {
-            w.WriteString("nextCursor"u8, page.NextCursor);
-        }
-
-        w.WriteEndObject();
+            Id = r.Id,
+            Time = r.Time,
+            Profile = r.Profile,
+            Provider = r.Provider,
+            RequestedModel = r.RequestedModel,
+            UsedModel = r.UsedModel,
+            InputTokens = r.InputTokens,
+            OutputTokens = r.OutputTokens,
+            CachedInputTokens = r.CachedInputTokens,
+            ReasoningTokens = r.ReasoningTokens,
+            Cost = r.Cost,
+            DurationMs = r.DurationMicroseconds / 1000.0,
+            TimeToFirstTokenMs = r.TimeToFirstTokenMicroseconds / 1000.0,
+            Status = r.Status,
+            BlockedTools = r.BlockedTools,
+            Error = r.Error,
+        }).ToList();
+        return AdminResult.Ok(new PageBody<LlmInteractionBody>(items, page.NextCursor), AdminJson.Default.PageBodyLlmInteractionBody);
     }
 
     private static void WriteOptional(Utf8JsonWriter w, string name, string? value)
@@ -186,35 +158,10 @@ internal sealed partial class AdminHandlers
             return AdminResult.Invalid(errors);
         }
 
-        var changes = await Store.ListAdminChangesAsync(limit, http.RequestAborted).ConfigureAwait(false);
-        return AdminResult.Ok(w =>
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("items"u8);
-            foreach (var c in changes)
-            {
-                w.WriteStartObject();
-                w.WriteString("id"u8, c.Id);
-                w.WriteString("time"u8, c.Time);
-                w.WriteString("actor"u8, c.Actor);
-                w.WriteString("action"u8, c.Action);
-                w.WriteString("resourceKind"u8, c.ResourceKind);
-                w.WriteString("resourceId"u8, c.ResourceId);
-                w.WritePropertyName("details"u8);
-                if (c.ResourceKind == "server")
-                {
-                    WriteRedacted(w, c.DetailsJson);
-                }
-                else
-                {
-                    w.WriteRawValue(c.DetailsJson);
-                }
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        });
+        var changes = await Store.AdminChanges.ListAsync(limit, http.RequestAborted).ConfigureAwait(false);
+        var items = changes.Select(static c => new AdminChangeBody(c.Id, c.Time, c.Actor, c.Action, c.ResourceKind, c.ResourceId,
+            c.ResourceKind == "server" ? Json(w => WriteRedacted(w, c.DetailsJson)) : Json(w => w.WriteRawValue(c.DetailsJson)))).ToList();
+        return AdminResult.Ok(new ItemsBody<AdminChangeBody>(items), AdminJson.Default.ItemsBodyAdminChangeBody);
     }
 
     private async Task<AdminResult> UsageAsync(HttpContext http)
@@ -228,30 +175,10 @@ internal sealed partial class AdminHandlers
         }
 
         var rows = await Store.GetUsageAsync(from, to, AdminRequest.Query(http, "profile"), http.RequestAborted).ConfigureAwait(false);
-        return AdminResult.Ok(w =>
-        {
-            w.WriteStartObject();
-            w.WriteString("from"u8, from);
-            w.WriteString("to"u8, to);
-            w.WriteStartArray("items"u8);
-            foreach (var r in rows)
-            {
-                w.WriteStartObject();
-                w.WriteString("day"u8, r.Day.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
-                w.WriteString("profile"u8, r.Profile);
-                w.WriteString("model"u8, r.Model);
-                w.WriteNumber("requests"u8, r.Requests);
-                w.WriteNumber("inputTokens"u8, r.InputTokens);
-                w.WriteNumber("outputTokens"u8, r.OutputTokens);
-                w.WriteNumber("cachedInputTokens"u8, r.CachedInputTokens);
-                w.WriteNumber("reasoningTokens"u8, r.ReasoningTokens);
-                w.WriteNumber("cost"u8, r.Cost);
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        });
+        var items = rows.Select(static r => new UsageItemBody(
+            r.Day.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), r.Profile, r.Model, r.Requests, r.InputTokens, r.OutputTokens,
+            r.CachedInputTokens, r.ReasoningTokens, r.Cost)).ToList();
+        return AdminResult.Ok(new UsageBody(from, to, items), AdminJson.Default.UsageBody);
     }
 
     // ---- operations -------------------------------------------------------------------------------------------
@@ -402,7 +329,8 @@ internal sealed partial class AdminHandlers
             return AdminResult.NotFound("MCP server", name);
         }
 
-        await Store.RecordAdminChangeAsync(new AdminChange(Guid.CreateVersion7(), DateTime.UtcNow, caller.Name, "update", "server", name, """{"operation":"restart"}"""), ct).ConfigureAwait(false);
+        var change = new AdminChange(Guid.CreateVersion7(), DateTime.UtcNow, caller.Name, "update", "server", name, """{"operation":"restart"}""");
+        await Store.AdminChanges.RecordAsync(change, ct).ConfigureAwait(false);
         if (!await Gateway.RestartServerAsync(name, ct).ConfigureAwait(false))
         {
             return AdminResult.NotFound("MCP server", name);

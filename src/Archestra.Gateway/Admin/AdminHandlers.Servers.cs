@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Runtime.Upstreams;
 using Microsoft.AspNetCore.Http;
 
@@ -12,34 +12,27 @@ internal sealed partial class AdminHandlers
 {
     private void AddServerRoutes(List<AdminRoute> routes)
     {
-        routes.Add(new("GET", "/api/mcp-servers", "mcp-servers", "List MCP servers (file- and API-managed) with their state", (h, c) => ListServersAsync(h)));
-        routes.Add(new("POST", "/api/mcp-servers", "mcp-servers", "Create an MCP server (the file's mcpServers entry plus name; env and headers values as env:NAME references)", CreateServerAsync, Body: true));
-        routes.Add(new("GET", "/api/mcp-servers/{name}", "mcp-servers", "Get one MCP server", (h, c) => GetServerAsync(h)));
-        routes.Add(new("PUT", "/api/mcp-servers/{name}", "mcp-servers", "Replace an API-managed MCP server (it restarts)", UpdateServerAsync, Body: true));
+        routes.Add(new("GET", "/api/mcp-servers", "mcp-servers", "List MCP servers (file- and API-managed) with their state", (h, c) => ListServersAsync(h))
+        {
+            Response = AdminJson.Default.ItemsBodyServerBody,
+        });
+        routes.Add(new("POST", "/api/mcp-servers", "mcp-servers", "Create an MCP server (the file's mcpServers entry plus name; env and headers values as env:NAME references)", CreateServerAsync, Body: true)
+        {
+            Response = AdminJson.Default.ServerBody,
+        });
+        routes.Add(new("GET", "/api/mcp-servers/{name}", "mcp-servers", "Get one MCP server", (h, c) => GetServerAsync(h)) { Response = AdminJson.Default.ServerBody });
+        routes.Add(new("PUT", "/api/mcp-servers/{name}", "mcp-servers", "Replace an API-managed MCP server (it restarts)", UpdateServerAsync, Body: true)
+        {
+            Response = AdminJson.Default.ServerBody,
+        });
         routes.Add(new("DELETE", "/api/mcp-servers/{name}", "mcp-servers", "Delete an API-managed MCP server (it stops)", DeleteServerAsync));
     }
 
     private async Task<AdminResult> ListServersAsync(HttpContext http)
     {
         var state = await AdminResources.LoadAsync(Store, http.RequestAborted).ConfigureAwait(false);
-        var file = File;
-        return AdminResult.Ok(w =>
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("items"u8);
-            foreach (var server in file.McpServers)
-            {
-                WriteFileServer(w, server);
-            }
-
-            foreach (var server in state.Servers)
-            {
-                WriteApiServer(w, server);
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        });
+        var items = File.McpServers.Select(FileServerBody).Concat(state.Servers.Select(ApiServerBody)).ToList();
+        return AdminResult.Ok(new ItemsBody<ServerBody>(items), AdminJson.Default.ItemsBodyServerBody);
     }
 
     private async Task<AdminResult> GetServerAsync(HttpContext http)
@@ -47,12 +40,12 @@ internal sealed partial class AdminHandlers
         var name = AdminRequest.Route(http, "name");
         if (File.McpServers.FirstOrDefault(s => s.Name == name) is { } fileServer)
         {
-            return AdminResult.Ok(w => WriteFileServer(w, fileServer));
+            return AdminResult.Ok(FileServerBody(fileServer), AdminJson.Default.ServerBody);
         }
 
         var state = await AdminResources.LoadAsync(Store, http.RequestAborted).ConfigureAwait(false);
         return state.Servers.FirstOrDefault(s => s.Name == name) is { } api
-            ? AdminResult.Ok(w => WriteApiServer(w, api))
+            ? AdminResult.Ok(ApiServerBody(api), AdminJson.Default.ServerBody)
             : AdminResult.NotFound("MCP server", name);
     }
 
@@ -119,21 +112,16 @@ internal sealed partial class AdminHandlers
             using var configDoc = AdminRequest.Without(body, "name");
             var configJson = configDoc.RootElement.GetRawText();
             var now = DateTime.UtcNow;
-            var row = new ApiServer(current?.Id ?? Guid.CreateVersion7(), name, configJson, current?.CreatedAt ?? now, now);
+            var row = new McpServerRow(current?.Id ?? Guid.CreateVersion7(), name, configJson, current?.CreatedAt ?? now, now);
             var servers = state.Servers.Where(s => s.Name != name).Append(row).ToList();
             var candidate = state with { Servers = servers };
-            var (transport, runtime) = Transport(configDoc.RootElement);
             return await CommitAsync(
                 caller, current is null ? "create" : "update", "server", name, candidate,
-                tx => current is null
-                    ? tx.ExecuteAsync(
-                        "INSERT INTO mcp_servers (id, name, transport, runtime, config, managed_by, created_at, updated_at) VALUES (@id, @name, @transport, @runtime, @config, 'api', @now, @now)",
-                        ct, ("id", row.Id), ("name", name), ("transport", transport), ("runtime", runtime), ("config", new StoreJson(configJson)), ("now", now))
-                    : tx.ExecuteAsync(
-                        "UPDATE mcp_servers SET transport = @transport, runtime = @runtime, config = @config, updated_at = @now WHERE id = @id",
-                        ct, ("id", row.Id), ("transport", transport), ("runtime", runtime), ("config", new StoreJson(configJson)), ("now", now)),
+                tx => current is null ? Store.McpServers.InsertAsync(tx, row, ct) : Store.McpServers.UpdateAsync(tx, row, ct),
                 w => w.WriteRawValue(configJson),
-                _ => current is null ? AdminResult.Created(w => WriteApiServer(w, row)) : AdminResult.Ok(w => WriteApiServer(w, row)),
+                _ => current is null
+                    ? AdminResult.Created(ApiServerBody(row), AdminJson.Default.ServerBody)
+                    : AdminResult.Ok(ApiServerBody(row), AdminJson.Default.ServerBody),
                 ct).ConfigureAwait(false);
         }
         finally
@@ -142,65 +130,32 @@ internal sealed partial class AdminHandlers
         }
     }
 
-    private async Task<AdminResult> DeleteServerAsync(HttpContext http, Caller caller)
+    private Task<AdminResult> DeleteServerAsync(HttpContext http, Caller caller)
     {
-        var ct = http.RequestAborted;
         var name = AdminRequest.Route(http, "name");
-        if (File.McpServers.Any(s => s.Name == name))
-        {
-            return AdminResult.FileManaged("MCP server", name);
-        }
-
-        await _changing.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
-            if (state.Servers.FirstOrDefault(s => s.Name == name) is not { } current)
-            {
-                return AdminResult.NotFound("MCP server", name);
-            }
-
-            var users = Gateway.Config.Profiles.Where(p => p.Servers.Contains(name)).Select(p => p.Name).ToList();
-            if (users.Count > 0)
-            {
-                return AdminResult.Conflict($"MCP server '{name}' is used by profile(s) {string.Join(", ", users)}; remove it from them first");
-            }
-
-            var candidate = state with { Servers = state.Servers.Where(s => s.Name != name).ToList() };
-            return await CommitAsync(
-                caller, "delete", "server", name, candidate,
-                tx => tx.ExecuteAsync("DELETE FROM mcp_servers WHERE id = @id", ct, ("id", current.Id)),
-                NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            _changing.Release();
-        }
+        return File.McpServers.Any(s => s.Name == name)
+            ? Task.FromResult(AdminResult.FileManaged("MCP server", name))
+            : DeleteConfiguredAsync(http, caller, "server", name, Store.McpServers, state => state.Servers.FirstOrDefault(s => s.Name == name),
+                () => AdminResult.NotFound("MCP server", name),
+                static (state, server) => state with { Servers = state.Servers.Where(s => s.Id != server.Id).ToList() },
+                (_, _) =>
+                {
+                    var users = Gateway.Config.Profiles.Where(p => p.Servers.Contains(name)).Select(p => p.Name).ToList();
+                    return Task.FromResult(users.Count > 0
+                        ? AdminResult.Conflict($"MCP server '{name}' is used by profile(s) {string.Join(", ", users)}; remove it from them first")
+                        : null);
+                });
     }
 
-    private static (string Transport, string Runtime) Transport(JsonElement config)
-    {
-        if (config.TryGetProperty("command", out _))
-        {
-            return ("stdio", "local");
-        }
+    private ServerBody ApiServerBody(McpServerRow server) =>
+        new(server.Name, "api", StateOf(server.Name), Json(w => WriteRedacted(w, server.ConfigJson)), server.CreatedAt, server.UpdatedAt);
 
-        var sse = (config.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "sse")
-            || (config.TryGetProperty("transport", out var transport) && transport.ValueKind == JsonValueKind.String && transport.GetString() == "sse");
-        return (sse ? "sse" : "http", "remote");
-    }
+    private ServerBody FileServerBody(McpServerConfig server) => new(server.Name, "file", StateOf(server.Name), Json(w => WriteFileConfig(w, server)));
 
-    private void WriteApiServer(Utf8JsonWriter w, ApiServer server)
+    private static JsonElement Json(Action<Utf8JsonWriter> write)
     {
-        w.WriteStartObject();
-        w.WriteString("name"u8, server.Name);
-        w.WriteString("managedBy"u8, "api");
-        WriteState(w, server.Name);
-        w.WriteString("createdAt"u8, server.CreatedAt);
-        w.WriteString("updatedAt"u8, server.UpdatedAt);
-        w.WritePropertyName("config"u8);
-        WriteRedacted(w, server.ConfigJson);
-        w.WriteEndObject();
+        using var doc = JsonDocument.Parse(StoredJson.Write(write));
+        return doc.RootElement.Clone();
     }
 
     /// <summary>
@@ -275,14 +230,10 @@ internal sealed partial class AdminHandlers
         w.WriteEndObject();
     }
 
-    /// <summary>The file's server with resolved values hidden: env and header values may be secrets.</summary>
-    private void WriteFileServer(Utf8JsonWriter w, McpServerConfig server)
+    /// <summary>The file's server object with resolved values hidden: env and header values may be secrets.</summary>
+    private static void WriteFileConfig(Utf8JsonWriter w, McpServerConfig server)
     {
         w.WriteStartObject();
-        w.WriteString("name"u8, server.Name);
-        w.WriteString("managedBy"u8, "file");
-        WriteState(w, server.Name);
-        w.WriteStartObject("config"u8);
         if (server.Kind == McpServerKind.Stdio)
         {
             w.WriteString("command"u8, server.Command);
@@ -308,7 +259,6 @@ internal sealed partial class AdminHandlers
 
         w.WriteNumber("timeoutSeconds"u8, server.Timeout.TotalSeconds);
         w.WriteEndObject();
-        w.WriteEndObject();
     }
 
     private static void WriteRedacted(Utf8JsonWriter w, string name, IReadOnlyDictionary<string, string> map)
@@ -322,17 +272,7 @@ internal sealed partial class AdminHandlers
         w.WriteEndObject();
     }
 
-    private void WriteState(Utf8JsonWriter w, string name)
-    {
-        if (Gateway.Entries.TryGetValue(name, out var entry))
-        {
-            w.WriteString("state"u8, StateName(entry.Upstream.State));
-        }
-        else
-        {
-            w.WriteString("state"u8, "stopped");
-        }
-    }
+    private string StateOf(string name) => Gateway.Entries.TryGetValue(name, out var entry) ? StateName(entry.Upstream.State) : "stopped";
 
     internal static string StateName(UpstreamState state) => state switch
     {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Archestra.Gateway.Http;
 using Archestra.Runtime.JsonRpc;
 using Microsoft.AspNetCore.Http;
@@ -43,6 +44,12 @@ internal sealed class AdminResult
     public static AdminResult Ok(Action<Utf8JsonWriter> body) => Json(StatusCodes.Status200OK, body);
 
     public static AdminResult Created(Action<Utf8JsonWriter> body) => Json(StatusCodes.Status201Created, body);
+
+    /// <summary>200 with a body written by its source-generated serialiser.</summary>
+    public static AdminResult Ok<T>(T body, JsonTypeInfo<T> type) => Ok(AdminBodies.Writer(body, type));
+
+    /// <summary>201 with a body written by its source-generated serialiser.</summary>
+    public static AdminResult Created<T>(T body, JsonTypeInfo<T> type) => Created(AdminBodies.Writer(body, type));
 
     public static readonly AdminResult NoContent = new(StatusCodes.Status204NoContent, null, null, null, null);
 

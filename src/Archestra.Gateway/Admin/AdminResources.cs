@@ -1,26 +1,10 @@
 using System.Collections.Frozen;
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Policy;
 
 namespace Archestra.Gateway.Admin;
-
-/// <summary>An MCP server created through the API; <see cref="ConfigJson"/> is its object exactly as the file writes one (env:NAME unresolved).</summary>
-internal sealed record ApiServer(Guid Id, string Name, string ConfigJson, DateTime CreatedAt, DateTime UpdatedAt);
-
-/// <summary>A profile created through the API; <see cref="SettingsJson"/> is the file's profile object without tokens.</summary>
-internal sealed record ApiProfile(Guid Id, string Name, string? Description, string SettingsJson, DateTime CreatedAt, DateTime UpdatedAt);
-
-internal sealed record ApiToken(Guid Id, string Name, byte[] Hash, Guid ProfileId, string Profile, DateTime CreatedAt, DateTime? LastUsedAt);
-
-/// <param name="Kind">tool_invocation or trusted_data.</param>
-internal sealed record ApiPolicy(Guid Id, string Kind, string Tool, IReadOnlyList<string> Profiles, IReadOnlyList<PolicyCondition> Conditions, string Action, string Reason, DateTime CreatedAt, DateTime UpdatedAt)
-{
-    public string PolicyId => Id.ToString("D");
-
-    public PolicyDefinition Definition => new(PolicyId, Tool, Conditions, Action, Reason, Profiles);
-}
 
 /// <summary>
 /// An LLM provider created through the API, its keys unsealed in fallback order (<see cref="KeyError"/> says why
@@ -29,7 +13,8 @@ internal sealed record ApiPolicy(Guid Id, string Kind, string Tool, IReadOnlyLis
 internal sealed record ApiLlmProvider(Guid Id, string Name, string Kind, string? BaseUrl, string SettingsJson, IReadOnlyList<LlmProviderKey> Keys, string? KeyError = null);
 
 /// <summary>Every API-managed gateway resource (the ones that shape the running configuration).</summary>
-internal sealed record ApiState(IReadOnlyList<ApiServer> Servers, IReadOnlyList<ApiProfile> Profiles, IReadOnlyList<ApiToken> Tokens, IReadOnlyList<ApiPolicy> Policies)
+internal sealed record ApiState(
+    IReadOnlyList<McpServerRow> Servers, IReadOnlyList<ProfileRow> Profiles, IReadOnlyList<GatewayTokenRow> Tokens, IReadOnlyList<PolicyRow> Policies)
 {
     public IReadOnlyList<ApiLlmProvider> LlmProviders { get; init; } = [];
 
@@ -46,40 +31,28 @@ internal static class AdminResources
 
     public static async Task<ApiState> LoadAsync(ArchestraStore store, CancellationToken ct)
     {
-        var servers = await store.QueryAsync(
-            "SELECT id, name, config, created_at, updated_at FROM mcp_servers WHERE managed_by = 'api' ORDER BY created_at, name",
-            static r => new ApiServer(r.Guid(0), r.String(1), r.String(2), r.Time(3), r.Time(4)), ct).ConfigureAwait(false);
-        var profiles = await store.QueryAsync(
-            "SELECT id, name, description, settings, created_at, updated_at FROM profiles WHERE managed_by = 'api' ORDER BY created_at, name",
-            static r => new ApiProfile(r.Guid(0), r.String(1), r.NullableString(2), r.String(3), r.Time(4), r.Time(5)), ct).ConfigureAwait(false);
-        var tokens = await store.QueryAsync(
-            "SELECT t.id, t.name, t.token_hash, t.profile_id, p.name, t.created_at, t.last_used_at FROM gateway_tokens t JOIN profiles p ON p.id = t.profile_id WHERE t.revoked_at IS NULL ORDER BY t.created_at, t.name",
-            static r => new ApiToken(r.Guid(0), r.String(1), (byte[])r.Value(2), r.Guid(3), r.String(4), r.Time(5), r.NullableTime(6)), ct).ConfigureAwait(false);
-        var policies = await store.QueryAsync(
-            "SELECT id, kind, tool, profiles, conditions, action, reason, created_at, updated_at FROM policies WHERE managed_by = 'api' ORDER BY created_at, id",
-            static r => new ApiPolicy(r.Guid(0), r.String(1), r.String(2), ParseStrings(r.String(3)), ParseConditions(r.String(4)), r.String(5), r.NullableString(6) ?? "", r.Time(7), r.Time(8)), ct).ConfigureAwait(false);
+        var servers = await store.McpServers.ListAsync(ct).ConfigureAwait(false);
+        var profiles = await store.Profiles.ListAsync(ct).ConfigureAwait(false);
+        var tokens = await store.GatewayTokens.ListAsync(ct).ConfigureAwait(false);
+        var policies = await store.Policies.ListAsync(ct).ConfigureAwait(false);
         return new ApiState(servers, profiles, tokens, policies) { LlmProviders = await LoadLlmProvidersAsync(store, ct).ConfigureAwait(false) };
     }
 
     private static async Task<IReadOnlyList<ApiLlmProvider>> LoadLlmProvidersAsync(ArchestraStore store, CancellationToken ct)
     {
-        var keys = await store.QueryAsync(
-            "SELECT provider_id, name, ciphertext, nonce, key_id FROM llm_provider_keys ORDER BY name",
-            static r => (Provider: r.Guid(0), Name: r.String(1), Sealed: new SealedSecret((byte[])r.Value(2), (byte[])r.Value(3), r.String(4))), ct).ConfigureAwait(false);
-        var rows = await store.QueryAsync(
-            "SELECT id, name, kind, base_url, settings FROM llm_providers WHERE managed_by = 'api' ORDER BY created_at, name",
-            static r => (Id: r.Guid(0), Name: r.String(1), Kind: r.String(2), BaseUrl: r.NullableString(3), Settings: r.String(4)), ct).ConfigureAwait(false);
+        var keys = await store.LlmProviders.ListKeysAsync(ct).ConfigureAwait(false);
+        var rows = (await store.LlmProviders.ListAsync(ct).ConfigureAwait(false)).Where(p => p.ManagedBy == ManagedBy.Api).ToList();
         var providers = new List<ApiLlmProvider>(rows.Count);
         foreach (var row in rows)
         {
             var unsealed = new List<LlmProviderKey>();
             string? error = null;
-            foreach (var name in KeyOrder(row.Settings, keys.Where(k => k.Provider == row.Id).Select(k => k.Name)))
+            foreach (var name in KeyOrder(row.SettingsJson, keys.Where(k => k.ProviderId == row.Id).Select(k => k.Name)))
             {
-                var (_, _, sealedKey) = keys.First(k => k.Provider == row.Id && k.Name == name);
+                var sealedKey = keys.First(k => k.ProviderId == row.Id && k.Name == name);
                 try
                 {
-                    unsealed.Add(new LlmProviderKey(name, store.UnsealProviderKey(row.Id, name, sealedKey)));
+                    unsealed.Add(new LlmProviderKey(name, store.LlmProviders.Unseal(sealedKey)));
                 }
                 catch (Exception e) when (e is InvalidOperationException or System.Security.Cryptography.CryptographicException)
                 {
@@ -87,7 +60,7 @@ internal static class AdminResources
                 }
             }
 
-            providers.Add(new ApiLlmProvider(row.Id, row.Name, row.Kind, row.BaseUrl, row.Settings, unsealed, error));
+            providers.Add(new ApiLlmProvider(row.Id, row.Name, row.Kind, row.BaseUrl, row.SettingsJson, unsealed, error));
         }
 
         return providers;
@@ -227,7 +200,7 @@ internal static class AdminResources
             {
                 if (token.ProfileId == api.Id)
                 {
-                    hashes.Add(token.Hash);
+                    hashes.Add(token.TokenHash);
                 }
             }
 
@@ -294,80 +267,6 @@ internal static class AdminResources
 
     private static string? Quoted(string subject, string prefix) =>
         subject.StartsWith(prefix, StringComparison.Ordinal) && subject.EndsWith('"') ? subject[prefix.Length..^1] : null;
-
-    public static IReadOnlyList<string> ParseStrings(string json)
-    {
-        using var doc = JsonDocument.Parse(json);
-        var list = new List<string>();
-        foreach (var item in doc.RootElement.EnumerateArray())
-        {
-            list.Add(item.GetString() ?? "");
-        }
-
-        return list;
-    }
-
-    public static IReadOnlyList<PolicyCondition> ParseConditions(string json)
-    {
-        using var doc = JsonDocument.Parse(json);
-        var list = new List<PolicyCondition>();
-        foreach (var item in doc.RootElement.EnumerateArray())
-        {
-            list.Add(new PolicyCondition(item.GetProperty("key").GetString()!, item.GetProperty("operator").GetString()!, item.GetProperty("value").GetString()!));
-        }
-
-        return list;
-    }
-
-    public static string StringsJson(IEnumerable<string> values)
-    {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            w.WriteStartArray();
-            foreach (var v in values)
-            {
-                w.WriteStringValue(v);
-            }
-
-            w.WriteEndArray();
-        }
-
-        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
-
-    public static string ConditionsJson(IEnumerable<PolicyCondition> conditions)
-    {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            w.WriteStartArray();
-            foreach (var c in conditions)
-            {
-                w.WriteStartObject();
-                w.WriteString("key"u8, c.Key);
-                w.WriteString("operator"u8, c.Operator);
-                w.WriteString("value"u8, c.Value);
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-        }
-
-        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
-
-    /// <summary>Serialises a JSON writer callback to a string (details for the change log).</summary>
-    public static string Json(Action<Utf8JsonWriter> write)
-    {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            write(w);
-        }
-
-        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
 
     public static FrozenDictionary<string, T> ByName<T>(IEnumerable<T> items, Func<T, string> name) =>
         items.ToFrozenDictionary(name, StringComparer.Ordinal);

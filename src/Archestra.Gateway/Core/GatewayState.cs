@@ -1,6 +1,6 @@
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Metrics;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Policy;
 
 namespace Archestra.Gateway.Core;

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Policy.Llm;
 using Microsoft.Extensions.Logging;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Policy.Llm;
 
 namespace Archestra.Gateway.Llm;
@@ -16,25 +16,21 @@ internal sealed record LlmCosts(PriceTable Prices, LimitSet Limits, Optimization
 
     public static async Task<LlmCosts> LoadAsync(ArchestraStore store, CancellationToken ct)
     {
-        var rows = await store.QueryAsync(
-            "SELECT model, input_per_million, output_per_million, cached_input_per_million FROM token_prices",
-            static r => new ModelPrice(r.String(0), r.Money(1), r.Money(2), r.NullableMoney(3)), ct).ConfigureAwait(false);
-        var limits = await store.QueryAsync(
-            "SELECT id, target, kind, period, amount FROM limits WHERE scope = 'profile' AND managed_by = 'api' AND enabled = @enabled ORDER BY created_at, id",
-            static r =>
+        var rows = (await store.Prices.ListAsync(ct).ConfigureAwait(false))
+            .Select(static r => new ModelPrice(r.Model, r.Input, r.Output, r.CachedInput)).ToList();
+        var limits = (await store.Limits.ListAsync(ct).ConfigureAwait(false)).Where(static r => r.Enabled).Select(static r =>
+        {
+            var period = r.Period switch
             {
-                var tokens = r.String(2) == "tokens";
-                var period = r.String(3) switch
-                {
-                    "day" => LimitPeriod.Day,
-                    "month" => LimitPeriod.Month,
-                    _ => LimitPeriod.Total,
-                };
-                return new LimitDefinition(r.Guid(0).ToString("D"), r.NullableString(1) ?? "", tokens ? LimitKind.Tokens : LimitKind.Usd, period, tokens ? r.Long(4) : r.Money(4));
-            }, ct, ("enabled", true)).ConfigureAwait(false);
-        var rules = await store.QueryAsync(
-            "SELECT id, profiles, conditions, target_model, enabled FROM optimization_rules WHERE managed_by = 'api' ORDER BY created_at, id",
-            static r => new OptimizationRuleDefinition(r.Guid(0).ToString("D"), FirstString(r.String(1)), ReadRuleConditions(r.String(2)), r.String(3), r.Bool(4)), ct).ConfigureAwait(false);
+                "day" => LimitPeriod.Day,
+                "month" => LimitPeriod.Month,
+                _ => LimitPeriod.Total,
+            };
+            return new LimitDefinition(r.Id.ToString("D"), r.Target, r.Kind == "tokens" ? LimitKind.Tokens : LimitKind.Usd, period, r.Amount);
+        }).ToList();
+        var rules = (await store.OptimizationRules.ListAsync(ct).ConfigureAwait(false))
+            .Select(static r => new OptimizationRuleDefinition(
+                r.Id.ToString("D"), FirstString(r.ProfilesJson), ReadRuleConditions(r.ConditionsJson), r.TargetModel, r.Enabled)).ToList();
         return new LlmCosts(MergePrices(rows), LimitSet.Create(limits), OptimizationRules.Create(rules));
     }
 

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Globalization;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Runtime.Buffers;
 using Archestra.Runtime.Http;
 using Microsoft.AspNetCore.Http;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Text;
 using Archestra.Gateway.Metrics;
+using Archestra.Runtime.Diagnostics;
 
 namespace Archestra.Gateway.Llm;
 

@@ -4,7 +4,7 @@ using System.Net.Http.Headers;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Llm.Dialects;
 using Archestra.Gateway.Llm.DualLlm;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Runtime.Http;
 using Microsoft.AspNetCore.Http;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using Archestra.Gateway.Configuration;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Microsoft.Extensions.Logging;
 using Polly;
 

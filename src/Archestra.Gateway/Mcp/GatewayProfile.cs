@@ -1,6 +1,6 @@
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Security;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 
 namespace Archestra.Gateway.Mcp;
 

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Policy;
 using Archestra.Runtime.JsonRpc;
 using Microsoft.AspNetCore.Http;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Archestra.Runtime.Diagnostics;
 
 namespace Archestra.Gateway.Metrics;
 

@@ -17,60 +17,6 @@ internal sealed class MetricCell
     public void Set(long value) => Volatile.Write(ref _value, value);
 }
 
-/// <summary>Fixed-bucket histogram; lock-free observe, consistent-enough snapshot for scraping.</summary>
-internal sealed class HistogramCell
-{
-    private readonly double[] _bounds;
-    private readonly long[] _counts; // per bucket, not cumulative; the last one is +Inf
-    private double _sum;
-
-    public HistogramCell(double[] bounds)
-    {
-        _bounds = bounds;
-        _counts = new long[bounds.Length + 1];
-    }
-
-    public void Observe(double value)
-    {
-        // NaN and negative durations (clock adjustments) would poison the sum forever.
-        if (!(value >= 0))
-        {
-            value = 0;
-        }
-
-        var bounds = _bounds;
-        var i = 0;
-        while (i < bounds.Length && value > bounds[i])
-        {
-            i++;
-        }
-
-        Interlocked.Increment(ref _counts[i]);
-
-        double current, updated;
-        do
-        {
-            current = Volatile.Read(ref _sum);
-            updated = current + value;
-        }
-        while (Interlocked.CompareExchange(ref _sum, updated, current) != current);
-    }
-
-    /// <summary>Cumulative bucket counts (last = +Inf = count) and the sum.</summary>
-    public (long[] Cumulative, double Sum) Snapshot()
-    {
-        var cumulative = new long[_counts.Length];
-        long running = 0;
-        for (var i = 0; i < _counts.Length; i++)
-        {
-            running += Volatile.Read(ref _counts[i]);
-            cumulative[i] = running;
-        }
-
-        return (cumulative, Volatile.Read(ref _sum));
-    }
-}
-
 /// <summary>
 /// Series of one metric family by label values, with a cap on how many exist. Label values such as
 /// tool and method names can come from clients, so without a cap a client could grow memory without

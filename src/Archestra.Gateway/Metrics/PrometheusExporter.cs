@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Archestra.Runtime.Diagnostics;
 
 namespace Archestra.Gateway.Metrics;
 
@@ -139,35 +140,13 @@ public sealed class PrometheusExporter
         return c != 0 ? c : string.CompareOrdinal(a4, b4);
     }
 
-    internal static void Family(StringBuilder builder, string name, string help, string type)
-    {
-        builder.Append("# HELP ").Append(name).Append(' ');
-        foreach (var c in help)
-        {
-            // HELP text escapes only backslash and newline (quotes are literal there).
-            _ = c switch
-            {
-                '\\' => builder.Append(@"\\"),
-                '\n' => builder.Append(@"\n"),
-                _ => builder.Append(c),
-            };
-        }
+    internal static void Family(StringBuilder builder, string name, string help, string type) => PrometheusText.Family(builder, name, help, type);
 
-        builder.Append('\n');
-        builder.Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
-    }
+    internal static void Sample(StringBuilder builder, string name, string labels, long value) => PrometheusText.Sample(builder, name, labels, value);
 
-    internal static void Sample(StringBuilder builder, string name, string labels, long value) =>
-        builder.Append(name).Append(labels).Append(' ').Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+    internal static void Sample(StringBuilder builder, string name, string labels, double value) => PrometheusText.Sample(builder, name, labels, value);
 
-    internal static void Sample(StringBuilder builder, string name, string labels, double value) =>
-        builder.Append(name).Append(labels).Append(' ').Append(FormatValue(value)).Append('\n');
-
-    internal static string FormatValue(double value) =>
-        double.IsPositiveInfinity(value) ? "+Inf"
-        : double.IsNegativeInfinity(value) ? "-Inf"
-        : double.IsNaN(value) ? "NaN"
-        : value.ToString("R", CultureInfo.InvariantCulture);
+    internal static string FormatValue(double value) => PrometheusText.FormatValue(value);
 
     // Plain decimals ("0.00005", not "5E-05") so le values read like every other exporter's.
     private static string FormatBound(double bound) => bound.ToString("0.##########", CultureInfo.InvariantCulture);

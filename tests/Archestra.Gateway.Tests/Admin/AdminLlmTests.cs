@@ -65,14 +65,14 @@ public sealed class AdminLlmTests
         var plaintext = Encoding.UTF8.GetBytes(OpenAiKey);
         Assert.False(ciphertext.AsSpan().SequenceEqual(plaintext));
         Assert.Equal(-1, ciphertext.AsSpan().IndexOf(plaintext.AsSpan(0, 16)));
-        Assert.Equal(OpenAiKey, await store.GetProviderKeyAsync(providerId, "main", Ct));
+        Assert.Equal(OpenAiKey, await store.LlmProviders.GetKeyAsync(providerId, "main", Ct));
 
         // A PUT without apiKeys keeps them; with apiKeys they become the whole set.
         var replaced = await admin.PutAsync("/api/llm/providers/oai", """{"kind": "openai", "baseUrl": "http://127.0.0.1:1/v1", "apiKeys": [{"name": "backup", "key": "sk-other"}]}""");
         AssertStatus(HttpStatusCode.OK, replaced);
         Assert.Equal("backup", Assert.Single(replaced.Json.GetProperty("apiKeys").EnumerateArray()).GetProperty("name").GetString());
-        Assert.Null(await store.GetProviderKeyAsync(providerId, "main", Ct));
-        Assert.Equal("sk-other", await store.GetProviderKeyAsync(providerId, "backup", Ct));
+        Assert.Null(await store.LlmProviders.GetKeyAsync(providerId, "main", Ct));
+        Assert.Equal("sk-other", await store.LlmProviders.GetKeyAsync(providerId, "backup", Ct));
 
         AssertStatus(HttpStatusCode.Conflict, await admin.PostAsync("/api/llm/providers", """{"name": "oai", "kind": "openai"}"""));
         AssertStatus(HttpStatusCode.NoContent, await admin.DeleteAsync("/api/llm/providers/oai"));

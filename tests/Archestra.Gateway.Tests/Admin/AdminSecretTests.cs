@@ -1,6 +1,6 @@
 using System.Net;
 using Archestra.Gateway.Configuration;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Gateway.Tests.Infrastructure;
 
 namespace Archestra.Gateway.Tests.Admin;

@@ -6,7 +6,7 @@ using System.Text.Json;
 using Anthropic;
 using Anthropic.Exceptions;
 using Anthropic.Models.Messages;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using OpenAI;
 using OpenAI.Chat;
 

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Archestra.Gateway.Configuration;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Gateway.Tests.Infrastructure;
 
 namespace Archestra.Gateway.Tests.Llm;

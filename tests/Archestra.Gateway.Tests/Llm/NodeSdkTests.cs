@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Gateway.Tests.Infrastructure;
 
 namespace Archestra.Gateway.Tests.Llm;

@@ -9,7 +9,7 @@ using System.Text.Json;
 using Anthropic;
 using Anthropic.Models.Messages;
 using Archestra.Gateway.Configuration;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Gateway.Tests.Admin;
 using Archestra.Gateway.Tests.Infrastructure;
 using OpenAI;

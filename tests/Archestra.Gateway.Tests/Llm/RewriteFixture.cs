@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Gateway.Tests.Infrastructure;
 using Archestra.Policy;
 

@@ -75,7 +75,8 @@ public sealed class ToolGuardFixture : IAsyncLifetime
         }, enforceToolDefaults: true);
     }
 
-    internal Task<IReadOnlyList<Archestra.Gateway.Storage.LlmInteractionRecord>> AuditAsync(string model, int count = 1) => LlmProxyFixture.AuditAsync(Gateway, model, count);
+    internal Task<IReadOnlyList<Archestra.Storage.LlmInteractionRecord>> AuditAsync(string model, int count = 1) =>
+        LlmProxyFixture.AuditAsync(Gateway, model, count);
 
     public async ValueTask DisposeAsync()
     {

@@ -216,12 +216,12 @@ public sealed class PolicyEndToEndTests : IClassFixture<PolicyFixture>
         await CallAsync(client, "web__echo", new { message = "SECRET " + marker });
 
         var store = _fixture.Gateway.Server.Store;
-        async Task<Archestra.Gateway.Storage.McpToolCallRecord> FindAsync(Func<Archestra.Gateway.Storage.McpToolCallRecord, bool> match)
+        async Task<Archestra.Storage.McpToolCallRecord> FindAsync(Func<Archestra.Storage.McpToolCallRecord, bool> match)
         {
             // The writer flushes every 100 ms; wait for the row rather than for a fixed time.
             for (var attempt = 0; ; attempt++)
             {
-                var page = await store.ListToolCallsAsync(new Archestra.Gateway.Storage.ToolCallQuery { Profile = "agent", Limit = 1000 }, Ct);
+                var page = await store.ListToolCallsAsync(new Archestra.Storage.ToolCallQuery { Profile = "agent", Limit = 1000 }, Ct);
                 if (page.Items.FirstOrDefault(match) is { } row)
                 {
                     return row;

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Gateway.Tests.Infrastructure;
 using Microsoft.Data.Sqlite;
 

@@ -1,7 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 using Archestra.Gateway.Tests.Infrastructure;
 
 namespace Archestra.Gateway.Tests.Storage;

@@ -1,4 +1,4 @@
-using Archestra.Gateway.Storage;
+using Archestra.Storage;
 
 namespace Archestra.Storage.Tests.Infrastructure;
 
