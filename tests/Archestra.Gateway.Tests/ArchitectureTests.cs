@@ -42,10 +42,20 @@ public sealed class ArchitectureTests
         { "Configuration", "Mcp" },
         { "Configuration", "Llm" },
         { "Configuration", "Admin" },
-        { "Storage", "Mcp" },
-        { "Storage", "Llm" },
-        { "Storage", "Admin" },
+
+        // The web console is static files: it reaches the gateway only through the admin API, over HTTP.
+        { "WebConsole", "Mcp" },
+        { "WebConsole", "Llm" },
+        { "WebConsole", "Admin" },
     };
+
+    [Fact]
+    public void The_storage_library_does_not_reference_the_gateway()
+    {
+        var storage = typeof(Archestra.Storage.ArchestraStore).Assembly;
+        Assert.DoesNotContain(storage.GetReferencedAssemblies(), static a => a.Name == s_gateway.GetName().Name);
+        Assert.Contains(s_gateway.GetReferencedAssemblies(), a => a.Name == storage.GetName().Name);
+    }
 
     [Theory]
     [MemberData(nameof(ForbiddenEdges))]

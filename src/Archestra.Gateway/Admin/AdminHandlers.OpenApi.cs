@@ -8,7 +8,7 @@ namespace Archestra.Gateway.Admin;
 
 /// <summary>
 /// <c>GET /api/openapi.json</c>: OpenAPI 3.1, written from the same route table that maps the endpoints, plus the
-/// two routes the server maps itself (<c>/healthz</c>, <c>/api/status</c>). A route's body schemas are generated from
+/// routes the server maps itself (<c>/healthz</c>, <c>/api/status</c>, the web console's files). A route's body schemas are generated from
 /// the records its bodies are serialised from (<see cref="AdminJson"/>), so they describe exactly what is sent.
 /// </summary>
 internal sealed partial class AdminHandlers
@@ -18,6 +18,8 @@ internal sealed partial class AdminHandlers
     [
         ("GET", "/healthz", "200 while the process is alive"),
         ("GET", "/api/status", "Servers, profiles and session count (no key needed)"),
+        ("GET", "/", "The web console's page (HTML; no key needed: it holds no data)"),
+        ("GET", "/console/{file}", "The web console's script and style sheet (no key needed: they hold no data)"),
     ];
 
     private AdminResult OpenApi() => AdminResult.Ok(WriteOpenApi);
