@@ -58,7 +58,7 @@ internal sealed partial class McpEndpoint
             return;
         }
 
-        var version = McpProtocol.Negotiate(requested);
+        var version = McpRevisions.NegotiateLegacy(requested);
         var session = _gateway.Sessions.Create(profile, version, caps);
         if (session is null)
         {

@@ -162,7 +162,7 @@ internal sealed partial class McpEndpoint
 
         if (!CheckProtocolVersionHeader(context, out var badVersion))
         {
-            return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, $"Unsupported MCP-Protocol-Version '{badVersion}'. Supported: {string.Join(", ", McpProtocol.Supported)}.");
+            return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, $"Unsupported MCP-Protocol-Version '{badVersion}'. Supported: {string.Join(", ", McpRevisions.Legacy)}.");
         }
 
         switch (env.Kind)
@@ -592,7 +592,7 @@ internal sealed partial class McpEndpoint
 
     private McpSession? FindSession(HttpContext context, GatewayProfile profile, out bool missing)
     {
-        var id = context.Request.Headers[McpProtocol.SessionHeader].ToString();
+        var id = context.Request.Headers[McpHeaders.SessionId].ToString();
         missing = id.Length == 0;
         if (missing)
         {
@@ -608,14 +608,14 @@ internal sealed partial class McpEndpoint
     private static bool CheckProtocolVersionHeader(HttpContext context, out string? bad)
     {
         bad = null;
-        var header = context.Request.Headers[McpProtocol.ProtocolVersionHeader];
+        var header = context.Request.Headers[McpHeaders.ProtocolVersion];
         if (header.Count == 0)
         {
             return true;
         }
 
         var value = header.ToString();
-        if (McpProtocol.IsSupported(value))
+        if (McpRevisions.IsLegacy(value))
         {
             return true;
         }
@@ -684,7 +684,7 @@ internal sealed partial class McpEndpoint
         response.Headers.CacheControl = "no-cache";
         if (session is not null)
         {
-            response.Headers[McpProtocol.SessionHeader] = session.Id;
+            response.Headers[McpHeaders.SessionId] = session.Id;
         }
     }
 
@@ -702,7 +702,7 @@ internal sealed partial class McpEndpoint
         response.StatusCode = StatusCodes.Status200OK;
         if (session is not null)
         {
-            response.Headers[McpProtocol.SessionHeader] = session.Id;
+            response.Headers[McpHeaders.SessionId] = session.Id;
         }
 
         response.ContentType = "application/json";

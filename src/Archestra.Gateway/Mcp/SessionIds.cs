@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
+using Archestra.Runtime.Protocol;
 
 namespace Archestra.Gateway.Mcp;
 
@@ -29,7 +30,7 @@ internal sealed class SessionIds
         var profile = Encoding.UTF8.GetBytes(claims.Profile);
         var payload = new byte[1 + 1 + 1 + 8 + 16 + profile.Length];
         payload[0] = Format;
-        payload[1] = (byte)Array.IndexOf(McpProtocol.Supported, claims.ProtocolVersion);
+        payload[1] = (byte)Array.IndexOf(McpRevisions.Legacy, claims.ProtocolVersion);
         payload[2] = (byte)((claims.Capabilities.Sampling ? 1 : 0) | (claims.Capabilities.Elicitation ? 2 : 0) | (claims.Capabilities.Roots ? 4 : 0));
         BinaryPrimitives.WriteInt64BigEndian(payload.AsSpan(3), claims.IssuedAt.ToUnixTimeSeconds());
         RandomNumberGenerator.Fill(payload.AsSpan(11, 16));
@@ -62,7 +63,7 @@ internal sealed class SessionIds
         payload = payload[..payloadLength];
         Span<byte> expected = stackalloc byte[32];
         HMACSHA256.HashData(_key, payload, expected);
-        if (!CryptographicOperations.FixedTimeEquals(expected[..MacBytes], mac[..MacBytes]) || payload[0] != Format || payload[1] >= McpProtocol.Supported.Length)
+        if (!CryptographicOperations.FixedTimeEquals(expected[..MacBytes], mac[..MacBytes]) || payload[0] != Format || payload[1] >= McpRevisions.Legacy.Length)
         {
             return false;
         }
@@ -70,7 +71,7 @@ internal sealed class SessionIds
         var caps = payload[2];
         claims = new SessionClaims(
             Encoding.UTF8.GetString(payload[27..]),
-            McpProtocol.Supported[payload[1]],
+            McpRevisions.Legacy[payload[1]],
             new ClientCapabilities((caps & 1) != 0, (caps & 2) != 0, (caps & 4) != 0),
             DateTimeOffset.FromUnixTimeSeconds(BinaryPrimitives.ReadInt64BigEndian(payload[3..])));
         return true;

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Runtime.ExceptionServices;
 using Archestra.Runtime.JsonRpc;
+using Archestra.Runtime.Protocol;
 using Archestra.Runtime.Upstreams;
 using Microsoft.Extensions.Logging;
 using Polly;
@@ -17,9 +18,9 @@ namespace Archestra.Runtime.Http;
 /// </summary>
 public sealed class StreamableHttpUpstream : McpUpstream
 {
-    private const string SessionHeader = "Mcp-Session-Id";
-    private const string ProtocolHeader = "MCP-Protocol-Version";
-    private const string LastEventIdHeader = "Last-Event-ID";
+    private const string SessionHeader = McpHeaders.SessionId;
+    private const string ProtocolHeader = McpHeaders.ProtocolVersion;
+    private const string LastEventIdHeader = McpHeaders.LastEventId;
 
     // A POST stream the server closes before its answer is resumed with GET + Last-Event-ID (2025-11-25
     // "Resumability and Redelivery"); this bounds how often one request may be resumed.
