@@ -20,7 +20,7 @@ internal sealed partial class McpEndpoint
     {
         Log.CallRefused(_gateway.Logger, call.Qualified, session?.Id ?? "-", text);
         _gateway.Metrics.RecordToolCall(call.Profile, call.Server, call.Tool, "blocked", 0);
-        var refusal = ToolErrorResult(rawId, text);
+        var refusal = ToolErrorResult(rawId, text, accepts.Modern);
         RecordCall(call, session, "blocked", TimeSpan.Zero, requestBytes, refusal.Length, text, arguments);
         await WriteMessageAsync(context, refusal, session, accepts.PreferSse).ConfigureAwait(false);
     }
@@ -59,20 +59,28 @@ internal sealed partial class McpEndpoint
     private string? AuditArguments(ReadOnlySpan<byte> arguments) =>
         _gateway.Audit is { MaxArgumentBytes: > 0 } audit && !arguments.IsEmpty ? AuditText.Truncate(arguments, audit.MaxArgumentBytes) : null;
 
-    internal static string RefusalText(in InvocationDecision decision, string tool, McpSession? session)
+    internal static string RefusalText(in InvocationDecision decision, string tool, McpSession? session, bool modern = false)
     {
         var text = decision.Source == DecisionSource.Policy
             ? $"blocked by policy {decision.PolicyId}: {decision.Reason}"
             : $"blocked by the default setting of {tool}: {decision.Reason}";
         return session?.TaintedBy is { } taintedBy
             ? $"{text} (untrusted data entered this session with a result of {taintedBy})"
-            : text;
+            : modern
+                ? $"{text} (an MCP 2026-07-28 request has no session whose trust the gateway can track, so its context is judged as untrusted)"
+                : text;
     }
 
     /// <summary>A tools/call result the client shows the model as a failed call: <c>isError: true</c> with one text.</summary>
-    internal static byte[] ToolErrorResult(ReadOnlySpan<byte> rawId, string text) => JsonRpcWriter.Result(rawId, text, static (w, message) =>
+    internal static byte[] ToolErrorResult(ReadOnlySpan<byte> rawId, string text, bool modern = false) => JsonRpcWriter.Result(rawId, (text, modern), static (w, state) =>
     {
+        var (message, modern) = state;
         w.WriteStartObject();
+        if (modern)
+        {
+            w.WriteString("resultType"u8, "complete"u8);
+        }
+
         w.WriteStartArray("content"u8);
         w.WriteStartObject();
         w.WriteString("type"u8, "text"u8);
@@ -95,7 +103,9 @@ internal sealed partial class McpEndpoint
         var needed = $"approval required by policy {decision.PolicyId}: {decision.Reason}";
         if (session is null || !session.Capabilities.Elicitation || (!accepts.Sse && !session.HasGetStream))
         {
-            var why = session is null
+            var why = accepts.Modern
+                ? "asking an MCP 2026-07-28 client (an input_required round trip) is not implemented yet, so nobody can be asked"
+                : session is null
                 ? "this request has no MCP session, so nobody can be asked"
                 : !session.Capabilities.Elicitation
                     ? "this client did not declare the elicitation capability, so nobody can be asked"
@@ -112,7 +122,7 @@ internal sealed partial class McpEndpoint
         {
             Log.CallRefused(_gateway.Logger, call.Qualified, session.Id, answer);
             _gateway.Metrics.RecordToolCall(call.Profile, call.Server, call.Tool, "blocked", 0);
-            var refusal = ToolErrorResult(rawId, $"{needed}; {answer}");
+            var refusal = ToolErrorResult(rawId, $"{needed}; {answer}", accepts.Modern);
             RecordCall(call with { Decision = "approval_declined" }, session, "blocked", TimeSpan.Zero, length, refusal.Length, answer, env.Arguments.Of(body.AsSpan(0, length)));
             await relay.FinishAsync(refusal).ConfigureAwait(false);
             return;
