@@ -36,7 +36,4 @@ public static class McpErrorCodes
 
     /// <summary>The requested revision is not served; <c>data.supported</c> lists those that are (HTTP 400).</summary>
     public const int UnsupportedProtocolVersion = -32022;
-
-    /// <summary>True for the errors only a modern server sends: what tells a modern server from a legacy one on a failed probe.</summary>
-    public static bool IsModernOnly(int code) => code is HeaderMismatch or MissingRequiredClientCapability or UnsupportedProtocolVersion;
 }

@@ -1,5 +1,5 @@
 // The v2 TypeScript SDK client (@modelcontextprotocol/client 2.4.0) driving the gateway in MCP 2026-07-28:
-// versionNegotiation "pin" (argv[3] = "pin") or "auto". Lists, calls (with progress), reads a resource and
+// versionNegotiation "pin" (argv[3] = "pin") or "auto". Lists, calls (with progress when offered), reads a resource and
 // prints one JSON object with what it observed plus the raw wire of every request it sent; the xunit test asserts on it.
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
@@ -41,17 +41,25 @@ const echo = await client.callTool({ name: "local__echo", arguments: { message: 
 out.echo = echo.content[0].text;
 out.echoResultType = echo.resultType ?? null;
 
-const progress = [];
-await client.callTool(
-  { name: "remote__trigger-long-running-operation", arguments: { duration: 0.3, steps: 3 } },
-  { onprogress: (p) => progress.push(p.progress) });
-out.progress = progress;
+if (out.tools.includes("remote__trigger-long-running-operation")) {
+  const progress = [];
+  await client.callTool(
+    { name: "remote__trigger-long-running-operation", arguments: { duration: 0.3, steps: 3 } },
+    { onprogress: (p) => progress.push(p.progress) });
+  out.progress = progress;
+}
 
 const resources = await client.listResources();
 out.resourceCount = resources.resources.length;
 const first = resources.resources.find((r) => r.uri.startsWith("demo://resource/static/document/")) ?? resources.resources[0];
 const read = await client.readResource({ uri: first.uri });
 out.read = read.contents[0].uri;
+
+// argv[4]: one more tool to call with { text }, e.g. a modern-only upstream's tool.
+if (process.argv[4]) {
+  const extra = await client.callTool({ name: process.argv[4], arguments: { text: "from-modern" } });
+  out.extra = extra.content[0].text;
+}
 
 await client.close();
 out.wire = wire;
