@@ -33,7 +33,7 @@ internal sealed partial class McpEndpoint
             }
 
             // A modern revision, or an unknown one sent with the envelope (answered -32022 with the supported list).
-            return McpRevisions.IsModern(value.ToString()) || !env.MetaProtocolVersion.IsEmpty;
+            return McpRevisions.IsModern(value) || !env.MetaProtocolVersion.IsEmpty;
         }
 
         return !env.MetaProtocolVersion.IsEmpty || (env.IsRequest && env.MethodIs(body, McpMethods.ServerDiscover));
@@ -41,7 +41,7 @@ internal sealed partial class McpEndpoint
 
     /// <summary>GET and DELETE with a modern revision header: the modern transport has neither (answered 405).</summary>
     internal static bool HasModernHeader(HttpRequest request) =>
-        request.Headers[McpHeaders.ProtocolVersion] is { Count: 1 } h && McpRevisions.IsModern(h.ToString().Trim());
+        request.Headers[McpHeaders.ProtocolVersion] is { Count: 1 } h && McpRevisions.IsModern(h.ToString().AsSpan().Trim());
 
     private Task DispatchModernAsync(HttpContext context, GatewayProfile profile, byte[] body, int length, JsonRpcEnvelope env, AcceptedTypes accepts)
     {

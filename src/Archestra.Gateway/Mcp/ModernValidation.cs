@@ -83,6 +83,13 @@ internal static class ModernValidation
             return Mismatch($"the {McpHeaders.Name} header is required when the body has params.{(named == env.ParamsUri ? "uri" : "name")}");
         }
 
+        // The common case compares bytes: a name without JSON escapes against a header that is not Base64-encoded.
+        var raw = body.Slice(named.Start + 1, named.Length - 2);
+        if (raw.IndexOf((byte)'\\') < 0 && !headerName.StartsWith(McpHeaders.Base64Prefix, StringComparison.Ordinal))
+        {
+            return SameText(headerName, raw) ? null : Mismatch($"{McpHeaders.Name} header value '{headerName}' does not match body value '{Encoding.UTF8.GetString(raw)}'");
+        }
+
         var bodyName = JsonObjectScan.ReadString(body, named);
         if (!TryDecodeName(headerName, out var decoded))
         {

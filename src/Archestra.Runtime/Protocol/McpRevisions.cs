@@ -40,6 +40,19 @@ public static class McpRevisions
 
     public static bool IsModern(string? version) => Contains(Modern, version);
 
+    public static bool IsModern(ReadOnlySpan<char> version)
+    {
+        foreach (var v in Modern)
+        {
+            if (version.SequenceEqual(v))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     public static bool IsModern(ReadOnlySpan<byte> version)
     {
         foreach (var v in Modern)
