@@ -98,14 +98,18 @@ internal sealed partial class McpEndpoint
     /// </summary>
     private async Task ApproveThenForwardAsync(HttpContext context, McpSession? session, UpstreamEntry server, byte[] body, int length, JsonRpcEnvelope env, Slice removeFromName, AcceptedTypes accepts, ToolCallLabels call, InvocationDecision decision)
     {
+        if (accepts.Modern)
+        {
+            await ApproveModernAsync(context, server, body, length, env, removeFromName, accepts, call, decision).ConfigureAwait(false);
+            return;
+        }
+
         var span = body.AsSpan(0, length);
         var rawId = env.Id.Of(span).ToArray();
         var needed = $"approval required by policy {decision.PolicyId}: {decision.Reason}";
         if (session is null || !session.Capabilities.Elicitation || (!accepts.Sse && !session.HasGetStream))
         {
-            var why = accepts.Modern
-                ? "asking an MCP 2026-07-28 client (an input_required round trip) is not implemented yet, so nobody can be asked"
-                : session is null
+            var why = session is null
                 ? "this request has no MCP session, so nobody can be asked"
                 : !session.Capabilities.Elicitation
                     ? "this client did not declare the elicitation capability, so nobody can be asked"
@@ -179,21 +183,32 @@ internal sealed partial class McpEndpoint
             w.WriteStartObject();
             w.WriteString("jsonrpc"u8, "2.0"u8);
             w.WriteNumber("id"u8, id);
-            w.WriteString("method"u8, "elicitation/create"u8);
-            w.WriteStartObject("params"u8);
-            w.WriteString("message"u8, message);
-
-            // Nothing to fill in: the answer is the action itself (accept, decline or cancel).
-            w.WriteStartObject("requestedSchema"u8);
-            w.WriteString("type"u8, "object"u8);
-            w.WriteStartObject("properties"u8);
-            w.WriteEndObject();
-            w.WriteEndObject();
-            w.WriteEndObject();
+            WriteApprovalRequest(w, message, form: false);
             w.WriteEndObject();
         }
 
         return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>The elicitation/create of an approval: its method and params (2026-07-28 input requests name the form mode).</summary>
+    internal static void WriteApprovalRequest(Utf8JsonWriter w, string message, bool form)
+    {
+        w.WriteString("method"u8, "elicitation/create"u8);
+        w.WriteStartObject("params"u8);
+        if (form)
+        {
+            w.WriteString("mode"u8, "form"u8);
+        }
+
+        w.WriteString("message"u8, message);
+
+        // Nothing to fill in: the answer is the action itself (accept, decline or cancel).
+        w.WriteStartObject("requestedSchema"u8);
+        w.WriteString("type"u8, "object"u8);
+        w.WriteStartObject("properties"u8);
+        w.WriteEndObject();
+        w.WriteEndObject();
+        w.WriteEndObject();
     }
 
     /// <summary>Reads the client's answer to elicitation/create: null for accept, otherwise the reason to refuse.</summary>
