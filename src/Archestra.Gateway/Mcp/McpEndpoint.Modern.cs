@@ -83,6 +83,11 @@ internal sealed partial class McpEndpoint
             return ListAsync(context, profile, null, ListKind.Tools, body, env, modern);
         }
 
+        if (env.MethodIs(span, McpMethods.SubscriptionsListen))
+        {
+            return ListenAsync(context, profile, body, env);
+        }
+
         if (env.MethodIs(span, McpMethods.PromptsList))
         {
             return ListAsync(context, profile, null, ListKind.Prompts, body, env, modern);
@@ -162,19 +167,21 @@ internal sealed partial class McpEndpoint
         w.WriteEndArray();
         w.WriteStartObject("capabilities"u8);
 
-        // No listChanged or subscribe: change notifications reach modern clients only through subscriptions/listen,
-        // which the gateway does not offer yet (README, "MCP 2026-07-28").
+        // List changes reach modern clients through subscriptions/listen; resource subscriptions are not offered.
         w.WriteStartObject("tools"u8);
+        w.WriteBoolean("listChanged"u8, true);
         w.WriteEndObject();
         if (caps.Prompts)
         {
             w.WriteStartObject("prompts"u8);
+            w.WriteBoolean("listChanged"u8, true);
             w.WriteEndObject();
         }
 
         if (caps.Resources)
         {
             w.WriteStartObject("resources"u8);
+            w.WriteBoolean("listChanged"u8, true);
             w.WriteEndObject();
         }
 

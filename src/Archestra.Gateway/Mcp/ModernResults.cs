@@ -13,9 +13,8 @@ namespace Archestra.Gateway.Mcp;
 internal static class ModernResults
 {
     /// <summary>
-    /// How long a modern client may reuse a list or read result. A 2025 server promises no freshness and the gateway
-    /// cannot announce changes to modern clients without subscriptions/listen, so nothing is promised: 0 means
-    /// "immediately stale" (caching, "Time-to-Live").
+    /// How long a modern client may reuse a list or read result. A 2025 server promises no freshness, so nothing is
+    /// promised: 0 means "immediately stale" (caching, "Time-to-Live"); subscriptions/listen tells of changes.
     /// </summary>
     public const int TtlMs = 0;
 
