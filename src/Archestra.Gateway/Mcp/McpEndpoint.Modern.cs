@@ -143,6 +143,28 @@ internal sealed partial class McpEndpoint
         return insert.IsEmpty ? default : new JsonRpcRewriter.Edit(new Slice(response.Envelope.Result.Start + 1, 0), insert);
     }
 
+    /// <summary>
+    /// With a legacy not-found rewritten to -32602, the requested uri as <c>data.uri</c> when the error has no data
+    /// (SEP-2164): <c>,"data":{"uri":…}</c> before the error object's closing brace. Empty otherwise.
+    /// </summary>
+    private static (Slice At, byte[]? Text) NotFoundData(UpstreamMessage response, ReadOnlySpan<byte> request, in JsonRpcEnvelope env)
+    {
+        var error = response.Envelope.Error;
+        if (response.Kind != JsonRpcKind.ErrorResponse || env.ParamsUri.IsEmpty || ModernResults.LegacyNotFoundCode(response.Span, error).IsEmpty
+            || !JsonObjectScan.FindValue(error.Of(response.Span), "data"u8).IsEmpty)
+        {
+            return default;
+        }
+
+        var uri = env.ParamsUri.Of(request);
+        var prefix = ",\"data\":{\"uri\":"u8;
+        var text = new byte[prefix.Length + uri.Length + 1];
+        prefix.CopyTo(text);
+        uri.CopyTo(text.AsSpan(prefix.Length));
+        text[^1] = (byte)'}';
+        return (new Slice(error.End - 1, 0), text);
+    }
+
     private static Task WriteModernErrorAsync(HttpContext context, int status, byte[] error)
     {
         var response = context.Response;

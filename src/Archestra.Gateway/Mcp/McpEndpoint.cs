@@ -417,11 +417,13 @@ internal sealed partial class McpEndpoint
             : "ok";
         var idEdit = new JsonRpcRewriter.Edit(response.Envelope.Id, clientId);
         var modernEdit = accepts.Modern ? ModernEdit(response, env.MethodIs(body, McpMethods.ResourcesRead)) : default;
-        var outBuffer = BytePool.Rent(JsonRpcRewriter.MaxLength(response.Buffer.Length, idEdit, modernEdit));
+        var (dataAt, data) = accepts.Modern ? NotFoundData(response, body, env) : default;
+        var dataEdit = data is null ? default : new JsonRpcRewriter.Edit(dataAt, data);
+        var outBuffer = BytePool.Rent(JsonRpcRewriter.MaxLength(response.Buffer.Length, idEdit, modernEdit, dataEdit));
         int written;
         try
         {
-            written = JsonRpcRewriter.Rewrite(response.Span, outBuffer, idEdit, modernEdit);
+            written = JsonRpcRewriter.Rewrite(response.Span, outBuffer, idEdit, modernEdit, dataEdit);
             await relay.FinishAsync(outBuffer.AsMemory(0, written)).ConfigureAwait(false);
         }
         finally
