@@ -2,7 +2,8 @@
 # Runs the whole test suite on a fresh machine (installs what it needs first):
 #   1. xunit test projects (tests/*.Tests): real Kestrel, real MCP servers and SDK clients
 #   2. the MCP conformance suite against the C# fixture directly (with fixture-extras.mjs), then through the gateway
-#      and through `archestra bridge`
+#      and through `archestra bridge`; then the 2026-07-28 requirements of the 0.2.0-alpha.12 suite, directly and
+#      through the gateway
 #   3. the NativeAOT publish: zero trim/AOT warnings, the binary starts and serves MCP
 #   4. the README quick start exactly as written (scripts/serve.sh and its curl)
 #   5. allocation budgets of the hot path (bench/budgets.json)
@@ -17,8 +18,8 @@
 #
 # ARCHESTRA_TEST_ONLY="Policy conformance-fixture ..." runs only the named steps (for checking this script, not for
 # CI): build, Gateway, Policy, Runtime, Storage (the xunit projects), conformance-fixture, conformance-gateway,
-# conformance-bridge, aot,
-# quickstart, budgets. Unset (the default), everything runs.
+# conformance-bridge, conformance-fixture-next, conformance-gateway-next, aot, quickstart, budgets. Unset (the
+# default), everything runs.
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -144,6 +145,9 @@ conformance() { # label script
 conformance fixture tests/conformance/fixture-direct.sh
 conformance gateway tests/conformance/gateway.sh
 conformance bridge tests/conformance/bridge.sh
+# MCP 2026-07-28: the requirements of conformance 0.2.0-alpha.12, directly and through the gateway.
+conformance fixture-next tests/conformance/fixture-next.sh
+conformance gateway-next tests/conformance/gateway-next.sh
 
 if want aot; then
   echo "== NativeAOT publish and smoke test"

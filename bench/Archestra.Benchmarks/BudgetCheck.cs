@@ -35,6 +35,9 @@ internal static class BudgetCheck
             ("forward-request.small", () => hot.ForwardRequest(hot.SmallRequest)),
             ("forward-request.large", () => hot.ForwardRequest(hot.LargeRequest)),
             ("forward-response", hot.ForwardResponse),
+            ("parse.modern", () => HotPath.Parse(hot.ModernRequest)),
+            ("validate.modern", hot.ValidateModern),
+            ("forward-response.modern", hot.ForwardResponseModern),
             ("route.profile", () => hot.Route() is null ? 0 : 1),
             ("route.find-tool", () => hot.Find() is null ? 0 : 1),
             ("policy.invocation", () => (int)policy.Policies.EvaluateInvocation(policy.MailToolUtf8, policy.Email, contextTrusted: false).Verdict
@@ -124,9 +127,12 @@ internal static class BudgetCheck
             """{"jsonrpc":"2.0","id":"req-17","result":{"content":[{"type":"text","text":"ok"}],"isError":false}}""";
         var request = Encoding.UTF8.GetString(hot.Written(hot.ForwardRequest(hot.SmallRequest)));
         var response = Encoding.UTF8.GetString(hot.Written(hot.ForwardResponse()));
+        var modern = Encoding.UTF8.GetString(hot.Written(hot.ForwardResponseModern()));
+        var modernOk = hot.ValidateModern() == 1
+            && modern == """{"jsonrpc":"2.0","id":"req-17","result":{"resultType":"complete","content":[{"type":"text","text":"ok"}],"isError":false}}""";
         var large = hot.ForwardRequest(hot.LargeRequest);
         var largeOk = large > 0 && IsValidJson(hot.Written(large)) && hot.Written(large).IndexOf("\"name\":\"echo\""u8) > 0;
-        if (request == expectedRequest && response == expectedResponse && largeOk)
+        if (request == expectedRequest && response == expectedResponse && largeOk && modernOk)
         {
             return true;
         }
@@ -135,6 +141,7 @@ internal static class BudgetCheck
         output.WriteLine($"  request:  {request}");
         output.WriteLine($"  response: {response}");
         output.WriteLine($"  large request valid: {largeOk}");
+        output.WriteLine($"  modern: valid {hot.ValidateModern() == 1}, response {modern}");
         return false;
     }
 

@@ -35,6 +35,15 @@ internal sealed class HotPath
         Response = Encoding.UTF8.GetBytes(
             """{"jsonrpc":"2.0","id":1048576,"result":{"content":[{"type":"text","text":"ok"}],"isError":false}}""");
         ClientId = "\"req-17\""u8.ToArray();
+        ModernRequest = Encoding.UTF8.GetBytes("""
+            {"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"name":"up__echo","arguments":{"message":"hello"},
+            "_meta":{"progressToken":"tok-17","io.modelcontextprotocol/protocolVersion":"2026-07-28",
+            "io.modelcontextprotocol/clientInfo":{"name":"bench","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}
+            """);
+        ModernContext = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        ModernContext.Request.Headers["MCP-Protocol-Version"] = "2026-07-28";
+        ModernContext.Request.Headers["Mcp-Method"] = "tools/call";
+        ModernContext.Request.Headers["Mcp-Name"] = "up__echo";
 
         var servers = new[] { new UpstreamEntry("files"), new UpstreamEntry("search"), new UpstreamEntry("up") };
         Profile = new GatewayProfile(new ProfileConfig { Name = "bench", Servers = ["files", "search", "up"] }, servers);
@@ -66,6 +75,11 @@ internal sealed class HotPath
     public byte[] ClientId { get; }
 
     public GatewayProfile Profile { get; }
+
+    /// <summary>The same call from an MCP 2026-07-28 client: the <c>_meta</c> envelope in the body, the routing headers in <see cref="ModernContext"/>.</summary>
+    public byte[] ModernRequest { get; }
+
+    public Microsoft.AspNetCore.Http.DefaultHttpContext ModernContext { get; }
 
     /// <summary>A 32-tool list with <c>echo</c> in it, as an upstream's cached tools/list.</summary>
     public ListSnapshot Tools { get; }
@@ -122,6 +136,31 @@ internal sealed class HotPath
         }
 
         return JsonRpcRewriter.Rewrite(span, _destination, new JsonRpcRewriter.Edit(env.Id, ClientId));
+    }
+
+    /// <summary>What a modern tools/call adds before routing: the era decision and the validation ladder. 1 when it passes.</summary>
+    public int ValidateModern()
+    {
+        ReadOnlySpan<byte> span = ModernRequest;
+        if (JsonRpcEnvelope.TryParse(span, out var env) != JsonRpcParseError.None || !McpEndpoint.IsModern(ModernContext.Request, span, env))
+        {
+            return -1;
+        }
+
+        return ModernValidation.Check(ModernContext.Request, span, env) is null ? 1 : 0;
+    }
+
+    /// <summary>The upstream's answer written back to a modern client: the client's id and resultType in one pass.</summary>
+    public int ForwardResponseModern()
+    {
+        ReadOnlySpan<byte> span = Response;
+        if (JsonRpcEnvelope.TryParse(span, out var env) != JsonRpcParseError.None)
+        {
+            return -1;
+        }
+
+        var insert = new JsonRpcRewriter.Edit(new Slice(env.Result.Start + 1, 0), ModernResults.Insertion(span, env.Result, cacheable: false));
+        return JsonRpcRewriter.Rewrite(span, _destination, new JsonRpcRewriter.Edit(env.Id, ClientId), insert);
     }
 
     public UpstreamEntry? Route() => Profile.Route("up__echo"u8, out _);

@@ -8,6 +8,9 @@
 #   ARCHESTRA_BIN=path/to/archestra   use a published binary instead of building the gateway
 #   SKIP_BUILD=1                      reuse the last Release builds
 #   FIXTURE_TFM=net10.0               target framework folder of the fixture build
+#   CONFORMANCE_LABEL, CONFORMANCE_BASELINE   the summary label and baseline (gateway-next.sh sets them)
+#   CONFORMANCE_MODERN=1              the profile lets the fixture's tools run in an untrusted context: the gateway judges
+#                                     every MCP 2026-07-28 request as untrusted (no session to track trust in)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -63,7 +66,9 @@ config=$work/archestra.json
     mcpServers: { fixture: { command: "dotnet", args: [fixture, "--stdio"] } },
     // The fixture is our own test server: its results are trusted, so the scenarios that call several
     // tools in one session are not refused by the secure defaults.
-    profiles: { conformance: { servers: ["fixture"], tools: { "fixture__*": { resultTreatment: "trusted" } } } },
+    profiles: { conformance: { servers: ["fixture"], tools: { "fixture__*": process.env.CONFORMANCE_MODERN === "1"
+      ? { resultTreatment: "trusted", allowUsageWhenUntrustedDataIsPresent: true }
+      : { resultTreatment: "trusted" } } } },
   };
   require("node:fs").writeFileSync(file, JSON.stringify(config, null, 2));
 ' "$config" "$gateway_port" "$admin_port" "$metrics_port" "$fixture"
@@ -100,7 +105,7 @@ if [[ $ready -ne 1 ]]; then
 fi
 
 status=0
-"$here/run.sh" "http://127.0.0.1:$gateway_port/v1/mcp/conformance" "$here/expected-failures-gateway.yml" gateway || status=1
+"$here/run.sh" "http://127.0.0.1:$gateway_port/v1/mcp/conformance" "${CONFORMANCE_BASELINE:-$here/expected-failures-gateway.yml}" "${CONFORMANCE_LABEL:-gateway}" || status=1
 if [[ $status -ne 0 ]]; then
   show_logs
 fi

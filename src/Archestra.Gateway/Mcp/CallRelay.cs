@@ -61,7 +61,7 @@ internal sealed class CallRelay : IUpstreamCallObserver
         }
         else if (message.MethodIs(McpMethods.Message))
         {
-            if (_session is not null && !LogFilter.Passes(_session, message))
+            if (_accepts.Modern ? !LogFilter.Passes(_accepts.ModernLogLevel, message) : _session is not null && !LogFilter.Passes(_session, message))
             {
                 return;
             }
@@ -203,6 +203,10 @@ internal static class LogFilter
         var level = ReadLevel(message);
         return level is null || level.Value >= session.LogLevel;
     }
+
+    /// <summary>A modern request gets notifications/message only at or above the level its _meta asked for, and none without one.</summary>
+    public static bool Passes(LogLevelMcp? requested, UpstreamMessage message) =>
+        requested is { } minimum && (ReadLevel(message) is not { } level || level >= minimum);
 
     public static LogLevelMcp? Parse(ReadOnlySpan<byte> name) => name switch
     {

@@ -58,7 +58,7 @@ internal sealed partial class McpEndpoint
             return;
         }
 
-        var version = McpProtocol.Negotiate(requested);
+        var version = McpRevisions.NegotiateLegacy(requested);
         var session = _gateway.Sessions.Create(profile, version, caps);
         if (session is null)
         {
@@ -75,28 +75,7 @@ internal sealed partial class McpEndpoint
 
     private static void WriteInitializeResult(Utf8JsonWriter w, GatewayProfile profile, string version)
     {
-        bool prompts = false, resources = false, subscribe = false, logging = false, completions = false;
-        var instructions = new StringBuilder();
-        foreach (var server in profile.Servers)
-        {
-            var c = server.Capabilities;
-            prompts |= c.Prompts;
-            resources |= c.Resources;
-            subscribe |= c.ResourcesSubscribe;
-            logging |= c.Logging;
-            completions |= c.Completions;
-            var text = ReadInstructions(server.Upstream.InitializeResult);
-            if (!string.IsNullOrWhiteSpace(text))
-            {
-                if (instructions.Length > 0)
-                {
-                    instructions.Append("\n\n");
-                }
-
-                instructions.Append(profile.Prefixed ? $"[{server.Name}] {text}" : text);
-            }
-        }
-
+        var (prompts, resources, subscribe, logging, completions, instructions) = ProfileCapabilities.Of(profile);
         w.WriteStartObject();
         w.WriteString("protocolVersion"u8, version);
         w.WriteStartObject("capabilities"u8);
@@ -137,15 +116,13 @@ internal sealed partial class McpEndpoint
         w.WriteString("title"u8, "Archestra MCP gateway"u8);
         w.WriteString("version"u8, GatewayInfo.Version);
         w.WriteEndObject();
-        if (instructions.Length > 0)
+        if (instructions is not null)
         {
-            w.WriteString("instructions"u8, instructions.ToString());
+            w.WriteString("instructions"u8, instructions);
         }
 
         w.WriteEndObject();
     }
-
-    private static string? ReadInstructions(byte[]? initializeResult) => initializeResult is null ? null : JsonObjectScan.GetString(initializeResult, "instructions"u8);
 
     // ---- lists ----
 
@@ -238,6 +215,11 @@ internal sealed partial class McpEndpoint
             buffer.Write("\""u8);
         }
 
+        if (accepts.Modern)
+        {
+            ModernResults.AppendListFields(buffer);
+        }
+
         buffer.Write("}}"u8);
         _gateway.Metrics.RecordRequest(profile.Name, method, "ok");
         await WriteMessageAsync(context, buffer.WrittenMemory, session, accepts.PreferSse).ConfigureAwait(false);
@@ -307,8 +289,11 @@ internal sealed partial class McpEndpoint
         var server = await RouteUriAsync(profile, uri).ConfigureAwait(false);
         if (server is null)
         {
-            // -32002 is MCP's "Resource not found" (spec: server/resources, Error Handling).
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, -32002, $"Resource not found: no MCP server in profile '{profile.Name}' lists '{uri}'."), session, accepts.PreferSse).ConfigureAwait(false);
+            // -32002 is MCP's "Resource not found" up to 2025-11-25 (spec: server/resources, Error Handling); 2026-07-28 uses
+            // -32602 with the uri in data (SEP-2164).
+            var message = $"Resource not found: no MCP server in profile '{profile.Name}' lists '{uri}'.";
+            var notFound = accepts.Modern ? ResourceNotFound(rawId, message, uri) : JsonRpcWriter.Error(rawId, -32002, message);
+            await WriteMessageAsync(context, notFound, session, accepts.PreferSse).ConfigureAwait(false);
             return;
         }
 

@@ -20,7 +20,7 @@ internal sealed partial class McpEndpoint
     {
         Log.CallRefused(_gateway.Logger, call.Qualified, session?.Id ?? "-", text);
         _gateway.Metrics.RecordToolCall(call.Profile, call.Server, call.Tool, "blocked", 0);
-        var refusal = ToolErrorResult(rawId, text);
+        var refusal = ToolErrorResult(rawId, text, accepts.Modern);
         RecordCall(call, session, "blocked", TimeSpan.Zero, requestBytes, refusal.Length, text, arguments);
         await WriteMessageAsync(context, refusal, session, accepts.PreferSse).ConfigureAwait(false);
     }
@@ -59,20 +59,28 @@ internal sealed partial class McpEndpoint
     private string? AuditArguments(ReadOnlySpan<byte> arguments) =>
         _gateway.Audit is { MaxArgumentBytes: > 0 } audit && !arguments.IsEmpty ? AuditText.Truncate(arguments, audit.MaxArgumentBytes) : null;
 
-    internal static string RefusalText(in InvocationDecision decision, string tool, McpSession? session)
+    internal static string RefusalText(in InvocationDecision decision, string tool, McpSession? session, bool modern = false)
     {
         var text = decision.Source == DecisionSource.Policy
             ? $"blocked by policy {decision.PolicyId}: {decision.Reason}"
             : $"blocked by the default setting of {tool}: {decision.Reason}";
         return session?.TaintedBy is { } taintedBy
             ? $"{text} (untrusted data entered this session with a result of {taintedBy})"
-            : text;
+            : modern
+                ? $"{text} (an MCP 2026-07-28 request has no session whose trust the gateway can track, so its context is judged as untrusted)"
+                : text;
     }
 
     /// <summary>A tools/call result the client shows the model as a failed call: <c>isError: true</c> with one text.</summary>
-    internal static byte[] ToolErrorResult(ReadOnlySpan<byte> rawId, string text) => JsonRpcWriter.Result(rawId, text, static (w, message) =>
+    internal static byte[] ToolErrorResult(ReadOnlySpan<byte> rawId, string text, bool modern = false) => JsonRpcWriter.Result(rawId, (text, modern), static (w, state) =>
     {
+        var (message, modern) = state;
         w.WriteStartObject();
+        if (modern)
+        {
+            w.WriteString("resultType"u8, "complete"u8);
+        }
+
         w.WriteStartArray("content"u8);
         w.WriteStartObject();
         w.WriteString("type"u8, "text"u8);
@@ -90,6 +98,12 @@ internal sealed partial class McpEndpoint
     /// </summary>
     private async Task ApproveThenForwardAsync(HttpContext context, McpSession? session, UpstreamEntry server, byte[] body, int length, JsonRpcEnvelope env, Slice removeFromName, AcceptedTypes accepts, ToolCallLabels call, InvocationDecision decision)
     {
+        if (accepts.Modern)
+        {
+            await ApproveModernAsync(context, server, body, length, env, removeFromName, accepts, call, decision).ConfigureAwait(false);
+            return;
+        }
+
         var span = body.AsSpan(0, length);
         var rawId = env.Id.Of(span).ToArray();
         var needed = $"approval required by policy {decision.PolicyId}: {decision.Reason}";
@@ -112,7 +126,7 @@ internal sealed partial class McpEndpoint
         {
             Log.CallRefused(_gateway.Logger, call.Qualified, session.Id, answer);
             _gateway.Metrics.RecordToolCall(call.Profile, call.Server, call.Tool, "blocked", 0);
-            var refusal = ToolErrorResult(rawId, $"{needed}; {answer}");
+            var refusal = ToolErrorResult(rawId, $"{needed}; {answer}", accepts.Modern);
             RecordCall(call with { Decision = "approval_declined" }, session, "blocked", TimeSpan.Zero, length, refusal.Length, answer, env.Arguments.Of(body.AsSpan(0, length)));
             await relay.FinishAsync(refusal).ConfigureAwait(false);
             return;
@@ -169,21 +183,32 @@ internal sealed partial class McpEndpoint
             w.WriteStartObject();
             w.WriteString("jsonrpc"u8, "2.0"u8);
             w.WriteNumber("id"u8, id);
-            w.WriteString("method"u8, "elicitation/create"u8);
-            w.WriteStartObject("params"u8);
-            w.WriteString("message"u8, message);
-
-            // Nothing to fill in: the answer is the action itself (accept, decline or cancel).
-            w.WriteStartObject("requestedSchema"u8);
-            w.WriteString("type"u8, "object"u8);
-            w.WriteStartObject("properties"u8);
-            w.WriteEndObject();
-            w.WriteEndObject();
-            w.WriteEndObject();
+            WriteApprovalRequest(w, message, form: false);
             w.WriteEndObject();
         }
 
         return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>The elicitation/create of an approval: its method and params (2026-07-28 input requests name the form mode).</summary>
+    internal static void WriteApprovalRequest(Utf8JsonWriter w, string message, bool form)
+    {
+        w.WriteString("method"u8, "elicitation/create"u8);
+        w.WriteStartObject("params"u8);
+        if (form)
+        {
+            w.WriteString("mode"u8, "form"u8);
+        }
+
+        w.WriteString("message"u8, message);
+
+        // Nothing to fill in: the answer is the action itself (accept, decline or cancel).
+        w.WriteStartObject("requestedSchema"u8);
+        w.WriteString("type"u8, "object"u8);
+        w.WriteStartObject("properties"u8);
+        w.WriteEndObject();
+        w.WriteEndObject();
+        w.WriteEndObject();
     }
 
     /// <summary>Reads the client's answer to elicitation/create: null for accept, otherwise the reason to refuse.</summary>

@@ -56,6 +56,13 @@ internal sealed partial class McpEndpoint
             return PostAsync(context, profile);
         }
 
+        if (HasModernHeader(context.Request))
+        {
+            // 2026-07-28 has no GET stream and no session to DELETE; Mcp-Session-Id and Last-Event-ID are ignored.
+            context.Response.Headers.Allow = "POST";
+            return WriteHttpErrorAsync(context, StatusCodes.Status405MethodNotAllowed, ErrorCodes.InvalidRequest, $"Method {method} is not allowed for MCP 2026-07-28: every request is a POST (use subscriptions/listen for change notifications).");
+        }
+
         if (HttpMethods.IsGet(method))
         {
             return GetStreamAsync(context, profile);
@@ -148,6 +155,11 @@ internal sealed partial class McpEndpoint
                 return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.ParseError, "Parse error: the body is not valid JSON.");
         }
 
+        if (IsModern(context.Request, span, env))
+        {
+            return DispatchModernAsync(context, profile, body, length, env, accepts);
+        }
+
         if (env.IsRequest && env.MethodIs(span, McpMethods.Initialize))
         {
             return InitializeAsync(context, profile, body, env, accepts);
@@ -162,7 +174,7 @@ internal sealed partial class McpEndpoint
 
         if (!CheckProtocolVersionHeader(context, out var badVersion))
         {
-            return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, $"Unsupported MCP-Protocol-Version '{badVersion}'. Supported: {string.Join(", ", McpProtocol.Supported)}.");
+            return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, $"Unsupported MCP-Protocol-Version '{badVersion}'. Supported: {string.Join(", ", McpRevisions.Legacy)}.");
         }
 
         switch (env.Kind)
@@ -291,14 +303,16 @@ internal sealed partial class McpEndpoint
         }
 
         var policies = _gateway.Policies.ForProfile(profile.Name);
-        var decision = policies.EvaluateInvocation(qualified, env.Arguments.Of(span), session?.Trust.IsTrusted ?? true);
+        // A modern request has no session whose trust could be tracked: it is judged as if untrusted data could be in its
+        // context, so it never escapes a rule that would stop a tainted 2025 session (README, "MCP 2026-07-28").
+        var decision = policies.EvaluateInvocation(qualified, env.Arguments.Of(span), session?.Trust.IsTrusted ?? !accepts.Modern);
         var call = new ToolCallLabels(profile.Name, server.Name, toolLabel, qualified, policies, PolicyId: decision.PolicyId);
         var removeFromName = new Slice(nameSlice.Start, offset);
         return decision.Verdict switch
         {
             InvocationVerdict.Allow => ForwardAsync(context, session, server, body, length, env, removeFromName, accepts, idempotent: false, call),
             InvocationVerdict.RequireApproval => ApproveThenForwardAsync(context, session, server, body, length, env, removeFromName, accepts, call, decision),
-            _ => RefuseAsync(context, session, span, env, accepts, call with { Decision = "block" }, RefusalText(decision, qualified, session)),
+            _ => RefuseAsync(context, session, span, env, accepts, call with { Decision = "block" }, RefusalText(decision, qualified, session, accepts.Modern)),
         };
     }
 
@@ -385,7 +399,7 @@ internal sealed partial class McpEndpoint
             {
                 Log.ResultBlocked(_gateway.Logger, call.Qualified, verdict.PolicyId ?? "default", session?.Id ?? "-");
                 var text = verdict.RefusalText(call.Qualified);
-                var withheld = ToolErrorResult(clientId, text);
+                var withheld = ToolErrorResult(clientId, text, accepts.Modern);
                 await relay.FinishAsync(withheld).ConfigureAwait(false);
                 tool = call with { Decision = "result_blocked", PolicyId = verdict.PolicyId };
                 return Done("blocked", withheld.Length, text);
@@ -402,11 +416,14 @@ internal sealed partial class McpEndpoint
             : inspectToolResult && ResultInspector.IsToolError(response) ? "error"
             : "ok";
         var idEdit = new JsonRpcRewriter.Edit(response.Envelope.Id, clientId);
-        var outBuffer = BytePool.Rent(JsonRpcRewriter.MaxLength(response.Buffer.Length, idEdit));
+        var modernEdit = accepts.Modern ? ModernEdit(response, env.MethodIs(body, McpMethods.ResourcesRead)) : default;
+        var (dataAt, data) = accepts.Modern ? NotFoundData(response, body, env) : default;
+        var dataEdit = data is null ? default : new JsonRpcRewriter.Edit(dataAt, data);
+        var outBuffer = BytePool.Rent(JsonRpcRewriter.MaxLength(response.Buffer.Length, idEdit, modernEdit, dataEdit));
         int written;
         try
         {
-            written = JsonRpcRewriter.Rewrite(response.Span, outBuffer, idEdit);
+            written = JsonRpcRewriter.Rewrite(response.Span, outBuffer, idEdit, modernEdit, dataEdit);
             await relay.FinishAsync(outBuffer.AsMemory(0, written)).ConfigureAwait(false);
         }
         finally
@@ -592,7 +609,7 @@ internal sealed partial class McpEndpoint
 
     private McpSession? FindSession(HttpContext context, GatewayProfile profile, out bool missing)
     {
-        var id = context.Request.Headers[McpProtocol.SessionHeader].ToString();
+        var id = context.Request.Headers[McpHeaders.SessionId].ToString();
         missing = id.Length == 0;
         if (missing)
         {
@@ -608,14 +625,14 @@ internal sealed partial class McpEndpoint
     private static bool CheckProtocolVersionHeader(HttpContext context, out string? bad)
     {
         bad = null;
-        var header = context.Request.Headers[McpProtocol.ProtocolVersionHeader];
+        var header = context.Request.Headers[McpHeaders.ProtocolVersion];
         if (header.Count == 0)
         {
             return true;
         }
 
         var value = header.ToString();
-        if (McpProtocol.IsSupported(value))
+        if (McpRevisions.IsLegacy(value))
         {
             return true;
         }
@@ -637,7 +654,9 @@ internal sealed partial class McpEndpoint
     }
 
     /// <summary>What the request's Accept header allows, parsed once per request and passed down.</summary>
-    internal readonly record struct AcceptedTypes(bool Json, bool Sse)
+    /// <param name="Modern">The request is MCP 2026-07-28: results carry resultType, no session, no server requests.</param>
+    /// <param name="ModernLogLevel">The log level a modern request asked for in _meta; null: no notifications/message.</param>
+    internal readonly record struct AcceptedTypes(bool Json, bool Sse, bool Modern = false, LogLevelMcp? ModernLogLevel = null)
     {
         /// <summary>A client that does not take JSON gets even a single answer as one SSE event.</summary>
         public bool PreferSse => !Json;
@@ -684,7 +703,7 @@ internal sealed partial class McpEndpoint
         response.Headers.CacheControl = "no-cache";
         if (session is not null)
         {
-            response.Headers[McpProtocol.SessionHeader] = session.Id;
+            response.Headers[McpHeaders.SessionId] = session.Id;
         }
     }
 
@@ -702,7 +721,7 @@ internal sealed partial class McpEndpoint
         response.StatusCode = StatusCodes.Status200OK;
         if (session is not null)
         {
-            response.Headers[McpProtocol.SessionHeader] = session.Id;
+            response.Headers[McpHeaders.SessionId] = session.Id;
         }
 
         response.ContentType = "application/json";

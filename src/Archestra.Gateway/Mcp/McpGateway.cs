@@ -459,8 +459,12 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         }
     }
 
+    /// <summary>The subscriptions/listen streams of MCP 2026-07-28 clients; list changes reach them with the sessions.</summary>
+    public ListenStreams Listeners { get; } = new();
+
     private void Broadcast(UpstreamEntry entry, byte[] message)
     {
+        Listeners.Publish(entry, message);
         foreach (var session in Sessions.All)
         {
             if (session.Profile.Uses(entry))
@@ -527,6 +531,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Sessions.Dispose();
+        Listeners.Stop();
         foreach (var entry in Entries.Values)
         {
             await StopOneAsync(entry).ConfigureAwait(false);

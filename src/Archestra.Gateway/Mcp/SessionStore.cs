@@ -38,6 +38,9 @@ internal sealed class SessionStore : IDisposable
 
     public int Count => _sessions.Count;
 
+    /// <summary>The signer of session ids, which also seals the approval states of MCP 2026-07-28 requests.</summary>
+    public SessionIds Ids => _ids;
+
     public IEnumerable<McpSession> All => _sessions.Values;
 
     /// <summary>Called with each session resumed from its id (for metrics).</summary>

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using Archestra.Runtime.JsonRpc;
+using Archestra.Runtime.Protocol;
 using Archestra.Runtime.Upstreams;
 
 namespace Archestra.Gateway.Mcp;
@@ -122,6 +123,11 @@ internal sealed class ListSnapshot
 
     public ListItem[] Items { get; }
 
+    /// <summary>When a modern server's <c>ttlMs</c> runs out (<see cref="Environment.TickCount64"/>); 0: fresh until list_changed or reconnect.</summary>
+    public long ExpiresAt { get; init; }
+
+    public bool IsStale => ExpiresAt != 0 && Environment.TickCount64 >= ExpiresAt;
+
     public Dictionary<string, ListItem> Index { get; }
 
     public Dictionary<string, ListItem>.AlternateLookup<ReadOnlySpan<char>> Lookup { get; }
@@ -207,14 +213,14 @@ internal sealed class UpstreamEntry
     /// <summary>The list, fetching it (once, shared by concurrent callers) when not cached. Null when the upstream failed.</summary>
     public Task<ListSnapshot?> GetListAsync(ListKind kind, Action<UpstreamEntry, string> onFailure)
     {
-        if (Volatile.Read(ref _lists[(int)kind]) is { } cached)
+        if (Volatile.Read(ref _lists[(int)kind]) is { IsStale: false } cached)
         {
             return Task.FromResult<ListSnapshot?>(cached);
         }
 
         lock (_gate)
         {
-            if (_lists[(int)kind] is { } again)
+            if (_lists[(int)kind] is { IsStale: false } again)
             {
                 return Task.FromResult<ListSnapshot?>(again);
             }
@@ -293,6 +299,10 @@ internal sealed class UpstreamEntry
         var (method, property, keyName) = Describe(kind);
         var items = new List<ListItem>();
         string? cursor = null;
+
+        // A modern server says how long each page stays fresh (2026-07-28 server/utilities/caching); the list is as fresh as its stalest page.
+        var honourTtl = Upstream.Era == McpEra.Modern;
+        long ttl = long.MaxValue;
         for (var page = 0; page < 1000; page++)
         {
             var id = Upstream.NextId();
@@ -327,6 +337,10 @@ internal sealed class UpstreamEntry
                 }
 
                 cursor = root.TryGetProperty("nextCursor"u8, out var next) && next.ValueKind == JsonValueKind.String ? next.GetString() : null;
+                if (honourTtl)
+                {
+                    ttl = Math.Min(ttl, root.TryGetProperty("ttlMs"u8, out var hint) && hint.TryGetInt64(out var ms) ? Math.Max(ms, 0) : 0);
+                }
             }
             catch (JsonException ex)
             {
@@ -336,7 +350,8 @@ internal sealed class UpstreamEntry
 
             if (string.IsNullOrEmpty(cursor))
             {
-                return new ListSnapshot([.. items]);
+                // ttlMs 0 is "immediately stale": the next request fetches again (ExpiresAt 0 would mean "never").
+                return new ListSnapshot([.. items]) { ExpiresAt = honourTtl ? Math.Max(1, Environment.TickCount64 + Math.Min(ttl, int.MaxValue)) : 0 };
             }
         }
 

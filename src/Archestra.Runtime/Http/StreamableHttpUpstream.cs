@@ -1,6 +1,7 @@
 using System.Net;
 using System.Runtime.ExceptionServices;
 using Archestra.Runtime.JsonRpc;
+using Archestra.Runtime.Protocol;
 using Archestra.Runtime.Upstreams;
 using Microsoft.Extensions.Logging;
 using Polly;
@@ -17,9 +18,9 @@ namespace Archestra.Runtime.Http;
 /// </summary>
 public sealed class StreamableHttpUpstream : McpUpstream
 {
-    private const string SessionHeader = "Mcp-Session-Id";
-    private const string ProtocolHeader = "MCP-Protocol-Version";
-    private const string LastEventIdHeader = "Last-Event-ID";
+    private const string SessionHeader = McpHeaders.SessionId;
+    private const string ProtocolHeader = McpHeaders.ProtocolVersion;
+    private const string LastEventIdHeader = McpHeaders.LastEventId;
 
     // A POST stream the server closes before its answer is resumed with GET + Last-Event-ID (2025-11-25
     // "Resumability and Redelivery"); this bounds how often one request may be resumed.
@@ -173,7 +174,12 @@ public sealed class StreamableHttpUpstream : McpUpstream
         if (result.IsSuccess)
         {
             _session = session;
-            StartGetStream(session);
+
+            // 2026-07-28 has no GET stream (change notifications come through subscriptions/listen).
+            if (Era == McpEra.Legacy)
+            {
+                StartGetStream(session);
+            }
         }
 
         return result;
@@ -296,7 +302,9 @@ public sealed class StreamableHttpUpstream : McpUpstream
 
     private async ValueTask<UpstreamCallResult> ReadAnswerAsync(HttpResponseMessage response, PendingCall? call, HttpSession? handshake, CancellationToken cancellationToken)
     {
-        if (handshake is not null && handshake.Id is null && response.Headers.TryGetValues(SessionHeader, out var ids))
+        // A modern server mints no session; only initialize's answer may carry one.
+        var modern = Era == McpEra.Modern || (call is not null && IsProbe(call));
+        if (handshake is not null && handshake.Id is null && !modern && response.Headers.TryGetValues(SessionHeader, out var ids))
         {
             foreach (var id in ids)
             {
@@ -307,6 +315,12 @@ public sealed class StreamableHttpUpstream : McpUpstream
 
         if (!response.IsSuccessStatusCode)
         {
+            // A modern server answers refusals (400 validation, 404 unknown method) with a JSON-RPC error body: that is the answer.
+            if (modern && call is not null && await ReadErrorAnswerAsync(response, call, cancellationToken).ConfigureAwait(false))
+            {
+                return Completed(call);
+            }
+
             var detail = await UpstreamHttp.DescribeStatusAsync(Name, _options.Url, response, cancellationToken).ConfigureAwait(false);
             return UpstreamCallResult.Failure(UpstreamError.Protocol, detail);
         }
@@ -343,6 +357,33 @@ public sealed class StreamableHttpUpstream : McpUpstream
         catch (Exception ex) when (ex is IOException or HttpRequestException or InvalidDataException or ObjectDisposedException)
         {
             return UpstreamHttp.Describe(Name, _options.Url, ex);
+        }
+    }
+
+    /// <summary>Dispatches a JSON-RPC error body that answers <paramref name="call"/>; false (body left readable) for anything else.</summary>
+    private async ValueTask<bool> ReadErrorAnswerAsync(HttpResponseMessage response, PendingCall call, CancellationToken cancellationToken)
+    {
+        if (!UpstreamHttp.IsMediaType(response, "application/json"))
+        {
+            return false;
+        }
+
+        try
+        {
+            await response.Content.LoadIntoBufferAsync(UpstreamHttp.MaxMessageBytes, cancellationToken).ConfigureAwait(false);
+            var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+            if (UpstreamMessage.TryWrap(body, out _) is not { Kind: JsonRpcKind.ErrorResponse } message
+                || !JsonRpcRewriter.TryParseId(message.Envelope.Id.Of(message.Span), out var id) || id != call.Id)
+            {
+                return false;
+            }
+
+            Dispatch(message, call);
+            return true;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
         }
     }
 
@@ -513,6 +554,22 @@ public sealed class StreamableHttpUpstream : McpUpstream
         if (session?.ProtocolVersion is { } version)
         {
             headers.TryAddWithoutValidation(ProtocolHeader, version);
+        }
+
+        if (method == HttpMethod.Post && (Era == McpEra.Modern || session?.ProtocolVersion is null) && ModernEnvelope.RoutingHeaders(body.Span) is var (mcpMethod, mcpName)
+            && (Era == McpEra.Modern || mcpMethod == "server/discover"))
+        {
+            // The probe and every modern request mirror the body into the routing headers (transports, "Standard Request Headers").
+            headers.TryAddWithoutValidation(McpHeaders.Method, mcpMethod);
+            if (mcpName is not null)
+            {
+                headers.TryAddWithoutValidation(McpHeaders.Name, mcpName);
+            }
+
+            if (session?.ProtocolVersion is null)
+            {
+                headers.TryAddWithoutValidation(ProtocolHeader, McpRevisions.LatestModern);
+            }
         }
 
         if (lastEventId is not null)

@@ -66,6 +66,14 @@ public struct JsonRpcEnvelope
     public Slice Arguments;
     public Slice Result;
     public Slice Error;
+    /// <summary>The whole params._meta value, whatever its type (a modern request must carry an object).</summary>
+    public Slice Meta;
+    /// <summary>params._meta["io.modelcontextprotocol/protocolVersion"], any JSON value, including quotes when a string.</summary>
+    public Slice MetaProtocolVersion;
+    /// <summary>params._meta["io.modelcontextprotocol/clientCapabilities"], any JSON value.</summary>
+    public Slice MetaClientCapabilities;
+    /// <summary>params._meta["io.modelcontextprotocol/logLevel"], any JSON value.</summary>
+    public Slice MetaLogLevel;
 
     public readonly bool IsRequest => Kind == JsonRpcKind.Request;
     public readonly bool IsResponse => Kind is JsonRpcKind.Response or JsonRpcKind.ErrorResponse;
@@ -85,6 +93,9 @@ public struct JsonRpcEnvelope
     private static ReadOnlySpan<byte> ProgressTokenProp => "progressToken"u8;
     private static ReadOnlySpan<byte> RequestIdProp => "requestId"u8;
     private static ReadOnlySpan<byte> ArgumentsProp => "arguments"u8;
+    private static ReadOnlySpan<byte> ProtocolVersionMeta => "io.modelcontextprotocol/protocolVersion"u8;
+    private static ReadOnlySpan<byte> ClientCapabilitiesMeta => "io.modelcontextprotocol/clientCapabilities"u8;
+    private static ReadOnlySpan<byte> LogLevelMeta => "io.modelcontextprotocol/logLevel"u8;
 
     /// <summary>
     /// Parses one JSON-RPC 2.0 message that passes <see cref="StrictJson.Check"/> (checked in the same pass). Never
@@ -373,32 +384,16 @@ public struct JsonRpcEnvelope
             else if (reader.ValueTextEquals(MetaProp))
             {
                 reader.Read();
+                var metaStart = (int)reader.TokenStartIndex;
                 if (reader.TokenType != JsonTokenType.StartObject)
                 {
                     reader.Skip();
+                    e.Meta = new Slice(metaStart, (int)reader.BytesConsumed - metaStart);
                     continue;
                 }
 
-                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-                {
-                    if (reader.ValueTextEquals(ProgressTokenProp))
-                    {
-                        reader.Read();
-                        if (reader.TokenType is JsonTokenType.String or JsonTokenType.Number)
-                        {
-                            e.ProgressToken = ValueSlice(ref reader);
-                        }
-                        else
-                        {
-                            reader.Skip();
-                        }
-                    }
-                    else
-                    {
-                        reader.Read();
-                        reader.Skip();
-                    }
-                }
+                ParseMeta(ref reader, ref e);
+                e.Meta = new Slice(metaStart, (int)reader.BytesConsumed - metaStart);
             }
             else
             {
@@ -407,6 +402,51 @@ public struct JsonRpcEnvelope
             }
         }
 
+    }
+
+    private static void ParseMeta(ref StrictJsonReader reader, ref JsonRpcEnvelope e)
+    {
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals(ProgressTokenProp))
+            {
+                reader.Read();
+                if (reader.TokenType is JsonTokenType.String or JsonTokenType.Number)
+                {
+                    e.ProgressToken = ValueSlice(ref reader);
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+            else if (reader.ValueTextEquals(ProtocolVersionMeta))
+            {
+                e.MetaProtocolVersion = AnyValueSlice(ref reader);
+            }
+            else if (reader.ValueTextEquals(ClientCapabilitiesMeta))
+            {
+                e.MetaClientCapabilities = AnyValueSlice(ref reader);
+            }
+            else if (reader.ValueTextEquals(LogLevelMeta))
+            {
+                e.MetaLogLevel = AnyValueSlice(ref reader);
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+    }
+
+    /// <summary>Reads the value after the current property name and returns its whole range (object, array or scalar).</summary>
+    private static Slice AnyValueSlice(ref StrictJsonReader reader)
+    {
+        reader.Read();
+        var start = (int)reader.TokenStartIndex;
+        reader.Skip();
+        return new Slice(start, (int)reader.BytesConsumed - start);
     }
 
     /// <summary>The range of the current scalar token including the quotes of a string.</summary>

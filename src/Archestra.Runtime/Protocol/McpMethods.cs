@@ -4,6 +4,8 @@ namespace Archestra.Runtime.Protocol;
 public static class McpMethods
 {
     public static ReadOnlySpan<byte> Initialize => "initialize"u8;
+    public static ReadOnlySpan<byte> ServerDiscover => "server/discover"u8;
+    public static ReadOnlySpan<byte> SubscriptionsListen => "subscriptions/listen"u8;
     public static ReadOnlySpan<byte> Ping => "ping"u8;
     public static ReadOnlySpan<byte> ToolsList => "tools/list"u8;
     public static ReadOnlySpan<byte> ToolsCall => "tools/call"u8;

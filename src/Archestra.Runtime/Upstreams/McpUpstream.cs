@@ -69,6 +69,16 @@ public abstract class McpUpstream : IAsyncDisposable
     /// <summary>The protocol revision the upstream agreed to.</summary>
     public string? ProtocolVersion { get; private set; }
 
+    /// <summary>The upstream's era, found by the probe of the last handshake (2026-07-28 basic/versioning, "Backward Compatibility").</summary>
+    public McpEra Era { get; private set; }
+
+    // The probe's request id while it is in flight, so a transport can read a modern error sent with an HTTP error status.
+    private long _probeId;
+
+    // Set when a probe cost the connection (a legacy server that exits on a request before initialize): later
+    // handshakes of this upstream go straight to initialize instead of probing it to death on every restart.
+    private volatile bool _skipProbe;
+
     /// <summary>Number of calls currently waiting for an answer.</summary>
     public int InFlight => _pending.Count;
 
@@ -117,6 +127,11 @@ public abstract class McpUpstream : IAsyncDisposable
             return UpstreamCallResult.Failure(UpstreamError.Unavailable, $"MCP server '{Name}' is not available: {_stateDetail ?? "starting"}");
         }
 
+        if (Era == McpEra.Modern && ModernEnvelope.Apply(request.Span, Options.ClientName, Options.ClientVersion) is { } enveloped)
+        {
+            request = enveloped;
+        }
+
         return await ExchangeAsync(request, id, idempotent, observer, cancelUpstream: true, cancellationToken).ConfigureAwait(false);
     }
 
@@ -125,12 +140,12 @@ public abstract class McpUpstream : IAsyncDisposable
     /// registers the call, applies the timeout, and waits for the answer. <paramref name="cancelUpstream"/>
     /// is false for initialize, which the spec says a client must never cancel.
     /// </summary>
-    private async ValueTask<UpstreamCallResult> ExchangeAsync(ReadOnlyMemory<byte> request, long id, bool idempotent, IUpstreamCallObserver? observer, bool cancelUpstream, CancellationToken cancellationToken)
+    private async ValueTask<UpstreamCallResult> ExchangeAsync(ReadOnlyMemory<byte> request, long id, bool idempotent, IUpstreamCallObserver? observer, bool cancelUpstream, CancellationToken cancellationToken, TimeSpan? timeLimit = null)
     {
         var call = new PendingCall(id, observer);
         _pending[id] = call;
         var timeout = RentTimeout();
-        timeout.CancelAfter(Options.Timeout);
+        timeout.CancelAfter(timeLimit ?? Options.Timeout);
         var link = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeout);
         try
         {
@@ -425,6 +440,38 @@ public abstract class McpUpstream : IAsyncDisposable
     /// </summary>
     protected async Task<UpstreamCallResult> HandshakeAsync(CancellationToken cancellationToken)
     {
+        Era = McpEra.Legacy;
+        UpstreamCallResult? discovered = null;
+        if (!_skipProbe && await ProbeAsync(cancellationToken).ConfigureAwait(false) is { } probe)
+        {
+            if (!probe.IsSuccess)
+            {
+                return probe;
+            }
+
+            discovered = probe;
+        }
+
+        // Even a server that answered server/discover is asked to initialize: one that takes it (a dual-era server) is
+        // spoken to in its 2025 revision, where the gateway relays its sampling, elicitation and roots requests, resource
+        // subscriptions and notifications, which it cannot yet translate into 2026-07-28 input requests. A modern-only
+        // server refuses initialize (400 / -32022 on HTTP) and is then called statelessly with the envelope.
+        var legacy = await InitializeAsync(cancellationToken).ConfigureAwait(false);
+        if (legacy.IsSuccess || discovered is not { } modern)
+        {
+            return legacy;
+        }
+
+        var discover = modern.Response!;
+        Era = McpEra.Modern;
+        InitializeResult = discover.Envelope.Result.Of(discover.Span).ToArray();
+        ProtocolVersion = McpRevisions.LatestModern;
+        OnInitialized();
+        return modern;
+    }
+
+    private async Task<UpstreamCallResult> InitializeAsync(CancellationToken cancellationToken)
+    {
         var id = NextId();
         var result = await ExchangeAsync(BuildInitialize(id), id, idempotent: false, observer: null, cancelUpstream: false, cancellationToken).ConfigureAwait(false);
         switch (result.Error)
@@ -451,6 +498,76 @@ public abstract class McpUpstream : IAsyncDisposable
         await SendAsync("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}"u8.ToArray(), cancellationToken).ConfigureAwait(false);
         return result;
     }
+
+    /// <summary>
+    /// Asks with server/discover whether the server is modern (2026-07-28 transports, "Backward Compatibility"). Returns the
+    /// DiscoverResult of a modern server, a failure that ends the handshake, or null for a legacy server: any answer that is
+    /// not a DiscoverResult offering 2026-07-28 or a modern-only error, or no answer in time.
+    /// </summary>
+    private async Task<UpstreamCallResult?> ProbeAsync(CancellationToken cancellationToken)
+    {
+        var id = NextId();
+        Volatile.Write(ref _probeId, id);
+        UpstreamCallResult result;
+        try
+        {
+            result = await ExchangeAsync(ModernEnvelope.Discover(id, Options.ClientName, Options.ClientVersion), id, idempotent: false, observer: null, cancelUpstream: false, cancellationToken, ProbeTimeout).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _probeId, 0);
+        }
+
+        if (result.Error == UpstreamError.Cancelled)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+
+        if (result.Error is UpstreamError.Disconnected or UpstreamError.Unavailable)
+        {
+            _skipProbe = true;
+            return UpstreamCallResult.Failure(result.Error, $"MCP server '{Name}' closed the connection on the server/discover probe; the next attempt uses initialize: {result.Detail}");
+        }
+
+        // A modern error (e.g. -32022: it serves another modern revision) still leaves initialize to try.
+        return result.Response is { Kind: JsonRpcKind.Response } response && OffersModernRevision(response.Envelope.Result.Of(response.Span))
+            ? result
+            : null;
+    }
+
+    /// <summary>How long a server may take to answer the probe before it counts as legacy (the C# SDK's DiscoverProbeTimeout default).</summary>
+    private TimeSpan ProbeTimeout => Options.Timeout < TimeSpan.FromSeconds(5) ? Options.Timeout : TimeSpan.FromSeconds(5);
+
+    /// <summary>Whether a DiscoverResult's supportedVersions include the modern revision the gateway speaks.</summary>
+    private static bool OffersModernRevision(ReadOnlySpan<byte> result)
+    {
+        var versions = JsonObjectScan.FindValue(result, "supportedVersions"u8);
+        if (versions.IsEmpty)
+        {
+            return false;
+        }
+
+        var reader = new Utf8JsonReader(versions.Of(result));
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType == JsonTokenType.String && McpRevisions.IsModern(reader.ValueSpan))
+                {
+                    return true;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Not an array of strings: not a DiscoverResult the gateway can use.
+        }
+
+        return false;
+    }
+
+    /// <summary>True while <paramref name="call"/> is the server/discover probe: its answer may come with an HTTP error status.</summary>
+    protected bool IsProbe(PendingCall call) => call.Id == Volatile.Read(ref _probeId);
 
     /// <summary>Hook for transports that need the negotiated version (the HTTP header).</summary>
     protected virtual void OnInitialized()

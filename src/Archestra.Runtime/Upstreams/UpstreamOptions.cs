@@ -1,3 +1,5 @@
+using Archestra.Runtime.Protocol;
+
 namespace Archestra.Runtime.Upstreams;
 
 /// <summary>Settings shared by every upstream transport.</summary>
@@ -19,7 +21,7 @@ public abstract record UpstreamOptions
     public string ClientVersion { get; init; } = "0.1.0";
 
     /// <summary>The protocol revision offered to the upstream in initialize.</summary>
-    public string ProtocolVersion { get; init; } = "2025-11-25";
+    public string ProtocolVersion { get; init; } = McpRevisions.LatestLegacy;
 }
 
 /// <summary>A local MCP server started as a child process speaking newline-delimited JSON-RPC on stdio.</summary>

@@ -25,6 +25,7 @@ internal static class HttpHost
         builder.WebHost.UseUrls(url);
         builder.Services.AddSingleton<FixtureCatalog>();
         builder.Services.AddSingleton<ISseEventStreamStore>(static services => CreateEventStore(services.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddSingleton<ModernLeg>();
         builder.Services.AddSingleton<McpEndpoint>();
 
         var app = builder.Build();

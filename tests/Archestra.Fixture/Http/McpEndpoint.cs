@@ -22,6 +22,7 @@ namespace Archestra.Fixture.Http;
 /// </summary>
 internal sealed partial class McpEndpoint(
     FixtureCatalog catalog,
+    ModernLeg modern,
     ISseEventStreamStore eventStore,
     IHostApplicationLifetime lifetime,
     ILoggerFactory loggerFactory) : IAsyncDisposable
@@ -66,6 +67,13 @@ internal sealed partial class McpEndpoint(
             return;
         }
 
+        if (ModernLeg.Claims(context.Request, message))
+        {
+            // 2026-07-28: stateless; Mcp-Session-Id is ignored.
+            await modern.ServeAsync(context, message).ConfigureAwait(false);
+            return;
+        }
+
         HttpSession? session;
         var sessionId = context.Request.Headers[SessionIdHeader].ToString();
         if (sessionId.Length == 0)
@@ -104,6 +112,13 @@ internal sealed partial class McpEndpoint(
 
     public async Task GetAsync(HttpContext context)
     {
+        if (context.Request.Headers["MCP-Protocol-Version"].ToString().Trim() == "2026-07-28")
+        {
+            context.Response.Headers.Allow = "POST";
+            context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+            return;
+        }
+
         if (!Accepts(context, s_eventStream))
         {
             await JsonRpcErrors.WriteAsync(context, StatusCodes.Status406NotAcceptable, JsonRpcErrors.ServerError,

@@ -26,7 +26,7 @@ public sealed class AdminEndToEndTests
             options.AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = $"Bearer {token}" };
         }
 
-        return await McpClient.CreateAsync(new HttpClientTransport(options), cancellationToken: Ct);
+        return await McpClient.CreateAsync(new HttpClientTransport(options), LegacyClient.Options(), cancellationToken: Ct);
     }
 
     private static async Task<CallToolResult> EchoAsync(McpClient client, string message) =>

@@ -40,7 +40,7 @@ public sealed class ConfigReloadTests
                     options.AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = "Bearer " + token };
                 }
 
-                return await McpClient.CreateAsync(new HttpClientTransport(options), cancellationToken: Ct);
+                return await McpClient.CreateAsync(new HttpClientTransport(options), LegacyClient.Options(), cancellationToken: Ct);
             }
 
             await using (var client = await ConnectAsync())

@@ -4,6 +4,7 @@ using System.Text.Json;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
+using Archestra.Gateway.Tests.Infrastructure;
 
 namespace Archestra.Gateway.Tests.Mcp;
 
@@ -29,7 +30,7 @@ public sealed class CSharpClientTests : IClassFixture<EverythingFixture>
             transportOptions.AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = "Bearer " + token };
         }
 
-        return await McpClient.CreateAsync(new HttpClientTransport(transportOptions), options, cancellationToken: TestContext.Current.CancellationToken);
+        return await McpClient.CreateAsync(new HttpClientTransport(transportOptions), LegacyClient.Options(options), cancellationToken: TestContext.Current.CancellationToken);
     }
 
     private static string Text(CallToolResult result) => string.Join("\n", result.Content.OfType<TextContentBlock>().Select(t => t.Text));

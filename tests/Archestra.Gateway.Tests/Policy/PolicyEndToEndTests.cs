@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
+using Archestra.Gateway.Tests.Infrastructure;
 
 namespace Archestra.Gateway.Tests.Policy;
 
@@ -37,7 +38,7 @@ public sealed class PolicyEndToEndTests : IClassFixture<PolicyFixture>
             Endpoint = _fixture.Gateway.McpUrl("agent"),
             TransportMode = HttpTransportMode.StreamableHttp,
         });
-        return McpClient.CreateAsync(transport, options, cancellationToken: Ct);
+        return McpClient.CreateAsync(transport, LegacyClient.Options(options), cancellationToken: Ct);
     }
 
     private static async Task<CallToolResult> CallAsync(McpClient client, string tool, object arguments)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
+using Archestra.Gateway.Tests.Infrastructure;
 
 namespace Archestra.Gateway.Tests.Policy;
 
@@ -23,7 +24,7 @@ public sealed class PolicyReloadTests : IClassFixture<PolicyFixture>
             Endpoint = _fixture.Gateway.McpUrl("agent"),
             TransportMode = HttpTransportMode.StreamableHttp,
         });
-        await using var client = await McpClient.CreateAsync(transport, cancellationToken: Ct);
+        await using var client = await McpClient.CreateAsync(transport, LegacyClient.Options(), cancellationToken: Ct);
         return await client.CallToolAsync("mail__echo", new Dictionary<string, object?> { ["message"] = message }, cancellationToken: Ct);
     }
 
