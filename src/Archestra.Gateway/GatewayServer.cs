@@ -6,19 +6,12 @@ using Archestra.Gateway.Llm;
 using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Metrics;
 using Archestra.Gateway.Security;
-using Archestra.Storage;
 using Archestra.Runtime.Diagnostics;
 using Archestra.Runtime.Upstreams;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
+using Archestra.Storage;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Archestra.Gateway;
 

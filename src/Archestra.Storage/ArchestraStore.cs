@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.Data.Common;
 using System.Text;
+using Archestra.Policy.Llm;
 using Archestra.Storage.Postgres;
 using Archestra.Storage.Sqlite;
-using Archestra.Policy.Llm;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

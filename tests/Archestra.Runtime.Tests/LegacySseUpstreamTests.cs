@@ -2,7 +2,6 @@ using Archestra.Runtime.Http;
 using Archestra.Runtime.Stdio;
 using Archestra.Runtime.Tests.Support;
 using Archestra.Runtime.Upstreams;
-using Microsoft.Extensions.Logging;
 
 namespace Archestra.Runtime.Tests;
 

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text;
 using Archestra.Runtime.Http;
 using Archestra.Runtime.Stdio;
 using Archestra.Runtime.Tests.Support;

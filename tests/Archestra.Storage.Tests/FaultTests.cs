@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Archestra.Storage;
 using Archestra.Storage.Tests.Infrastructure;
 
 namespace Archestra.Storage.Tests;

@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using Archestra.Storage;
 
 namespace Archestra.Storage.Tests;
 

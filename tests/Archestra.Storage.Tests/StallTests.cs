@@ -1,4 +1,3 @@
-using Archestra.Storage;
 using Archestra.Storage.Tests.Infrastructure;
 using Microsoft.Data.Sqlite;
 using Npgsql;

@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using Archestra.Storage;
 using Archestra.Storage.Tests.Infrastructure;
 
 namespace Archestra.Storage.Tests;
@@ -174,7 +173,7 @@ public abstract class StoreContractTests : IAsyncLifetime
         var store = await OpenAsync();
         Directory.CreateDirectory(SpillDirectory);
         var records = Enumerable.Range(0, 6).Select(i => Records.Llm(i, profile: "nulls", cost: i % 2 == 0 ? null : 0.25m)).ToList();
-        var spill = new AuditSpill(SpillDirectory, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var spill = new AuditSpill(SpillDirectory);
         spill.AppendBatch(records.Cast<AuditRecord>().ToList());
         spill.Close();
 
@@ -222,7 +221,7 @@ public abstract class StoreContractTests : IAsyncLifetime
     {
         var store = await OpenAsync();
         Directory.CreateDirectory(SpillDirectory);
-        var spill = new AuditSpill(SpillDirectory, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var spill = new AuditSpill(SpillDirectory);
         spill.AppendBatch(Enumerable.Range(0, 500).Select(i => (AuditRecord)Records.ToolCall(i)).ToList());
         spill.AppendBatch(Enumerable.Range(500, 10).Select(i => (AuditRecord)Records.Llm(i)).ToList());
         spill.Close();

@@ -1,5 +1,4 @@
 using System.Text;
-using Archestra.Storage;
 using Archestra.Storage.Postgres;
 using Archestra.Storage.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -52,7 +51,7 @@ public sealed class SpillTests : IDisposable
     [Fact]
     public void Every_field_of_both_record_kinds_round_trips_through_the_spill_format()
     {
-        var spill = new AuditSpill(_dir, NullLogger.Instance);
+        var spill = new AuditSpill(_dir);
         AuditRecord[] records = [Records.ToolCall(3, outcome: "error"), Records.Llm(4), Records.Llm(5, cost: -12.3456789012m), Records.Llm(6, cost: null), new McpToolCallRecord { Arguments = "ünïcødé 🚀" }];
         spill.AppendBatch([.. records]);
         spill.Close();
@@ -119,7 +118,7 @@ public sealed class SpillTests : IDisposable
     [Fact]
     public void A_corrupt_frame_in_the_middle_is_skipped_and_reading_resumes_at_the_next_intact_frame()
     {
-        var spill = new AuditSpill(_dir, NullLogger.Instance);
+        var spill = new AuditSpill(_dir);
         spill.AppendBatch(Enumerable.Range(0, 100).Select(i => (AuditRecord)Records.ToolCall(i)).ToList());
         spill.Close();
         var file = Assert.Single(Directory.GetFiles(_dir));
@@ -138,7 +137,7 @@ public sealed class SpillTests : IDisposable
     [Fact]
     public void A_file_cut_mid_frame_yields_every_whole_frame_before_the_cut()
     {
-        var spill = new AuditSpill(_dir, NullLogger.Instance);
+        var spill = new AuditSpill(_dir);
         spill.AppendBatch(Enumerable.Range(0, 10).Select(i => (AuditRecord)Records.Llm(i)).ToList());
         spill.Close();
         var file = Assert.Single(Directory.GetFiles(_dir));

@@ -5,11 +5,8 @@ using System.Text.Json.Serialization.Metadata;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Security;
-using Archestra.Storage;
 using Archestra.Runtime.Diagnostics;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
+using Archestra.Storage;
 
 namespace Archestra.Gateway.Admin;
 
@@ -381,9 +378,6 @@ internal sealed partial class AdminHandlers
     }
 
     private static string Utf8(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);
-
-    private static bool IsUniqueViolation(Exception e) =>
-        e is System.Data.Common.DbException db && (db.Message.Contains("UNIQUE", StringComparison.OrdinalIgnoreCase) || db.Message.Contains("duplicate key", StringComparison.OrdinalIgnoreCase));
 }
 
 internal static partial class AdminLog

@@ -1,7 +1,5 @@
-using System.Text.Json;
 using Archestra.Gateway.Configuration;
 using Archestra.Storage;
-using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Admin;
 

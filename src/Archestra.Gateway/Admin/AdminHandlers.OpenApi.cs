@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Schema;
 using System.Text.Json.Serialization.Metadata;
-using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Admin;
 

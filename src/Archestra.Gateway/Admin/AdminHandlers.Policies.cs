@@ -1,8 +1,7 @@
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
-using Archestra.Storage;
 using Archestra.Policy;
-using Microsoft.AspNetCore.Http;
+using Archestra.Storage;
 
 namespace Archestra.Gateway.Admin;
 

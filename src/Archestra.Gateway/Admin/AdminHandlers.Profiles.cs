@@ -1,9 +1,8 @@
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Mcp;
-using Archestra.Storage;
 using Archestra.Policy;
-using Microsoft.AspNetCore.Http;
+using Archestra.Storage;
 
 namespace Archestra.Gateway.Admin;
 

@@ -1,9 +1,8 @@
 using System.Text;
 using System.Text.Json;
-using Archestra.Storage;
 using Archestra.Runtime.Diagnostics;
 using Archestra.Runtime.Stdio;
-using Microsoft.AspNetCore.Http;
+using Archestra.Storage;
 
 namespace Archestra.Gateway.Admin;
 

@@ -1,9 +1,7 @@
-using System.Globalization;
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
-using Archestra.Storage;
 using Archestra.Runtime.Upstreams;
-using Microsoft.AspNetCore.Http;
+using Archestra.Storage;
 
 namespace Archestra.Gateway.Admin;
 
@@ -281,6 +279,4 @@ internal sealed partial class AdminHandlers
         UpstreamState.Down => "down",
         _ => "stopped",
     };
-
-    private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Archestra.Gateway.Http;
 using Archestra.Runtime.JsonRpc;
-using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Admin;
 

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Archestra.Storage;
-using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Admin;
 

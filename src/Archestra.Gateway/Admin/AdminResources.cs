@@ -1,8 +1,8 @@
 using System.Collections.Frozen;
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
-using Archestra.Storage;
 using Archestra.Policy;
+using Archestra.Storage;
 
 namespace Archestra.Gateway.Admin;
 

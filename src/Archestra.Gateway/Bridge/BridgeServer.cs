@@ -4,11 +4,6 @@ using Archestra.Gateway.Mcp;
 using Archestra.Gateway.Metrics;
 using Archestra.Gateway.Security;
 using Archestra.Runtime.Upstreams;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Archestra.Gateway.Bridge;
 

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Archestra.Runtime.Diagnostics;
-using Microsoft.Extensions.Logging;
 
 namespace Archestra.Gateway.Configuration;
 

@@ -1,7 +1,7 @@
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Metrics;
-using Archestra.Storage;
 using Archestra.Policy;
+using Archestra.Storage;
 
 namespace Archestra.Gateway.Core;
 

@@ -1,8 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Archestra.Storage;
 using Archestra.Policy.Llm;
-using Microsoft.Extensions.Logging;
+using Archestra.Storage;
 
 namespace Archestra.Gateway.Llm;
 

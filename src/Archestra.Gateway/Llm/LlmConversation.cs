@@ -16,7 +16,7 @@ internal readonly record struct LlmEvaluatedResult(LlmToolResult Result, ResultD
 internal sealed class LlmConversation
 {
     [ThreadStatic]
-    private static ArrayBufferWriter<byte>? t_document;
+    private static ArrayBufferWriter<byte>? s_document;
 
     private LlmConversation(ProfilePolicies policies, List<LlmEvaluatedResult> results)
     {
@@ -65,7 +65,7 @@ internal sealed class LlmConversation
             return true;
         }
 
-        var document = t_document ??= new ArrayBufferWriter<byte>(4096);
+        var document = s_document ??= new ArrayBufferWriter<byte>(4096);
         foreach (var result in results)
         {
             document.ResetWrittenCount();
@@ -76,7 +76,7 @@ internal sealed class LlmConversation
         // A large result must not keep a large buffer alive on this thread.
         if (document.Capacity > 1024 * 1024)
         {
-            t_document = null;
+            s_document = null;
         }
 
         return true;

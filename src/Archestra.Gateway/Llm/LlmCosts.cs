@@ -1,7 +1,6 @@
 using System.Text.Json;
-using Archestra.Gateway.Configuration;
-using Archestra.Storage;
 using Archestra.Policy.Llm;
+using Archestra.Storage;
 
 namespace Archestra.Gateway.Llm;
 

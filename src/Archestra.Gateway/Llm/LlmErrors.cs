@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Archestra.Gateway.Llm.Dialects;
-using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Llm;
 

@@ -2,7 +2,6 @@ using System.Collections.Frozen;
 using System.Globalization;
 using System.Net;
 using System.Runtime.ExceptionServices;
-using Microsoft.AspNetCore.Http;
 using Polly;
 using Polly.CircuitBreaker;
 

@@ -2,10 +2,9 @@ using System.Buffers;
 using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Globalization;
-using Archestra.Storage;
 using Archestra.Runtime.Buffers;
 using Archestra.Runtime.Http;
-using Microsoft.AspNetCore.Http;
+using Archestra.Storage;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 

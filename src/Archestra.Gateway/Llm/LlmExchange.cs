@@ -4,7 +4,6 @@ using Archestra.Gateway.Llm.Dialects;
 using Archestra.Policy;
 using Archestra.Policy.Llm;
 using Archestra.Runtime.Buffers;
-using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Llm;
 

@@ -4,9 +4,8 @@ using System.Net.Http.Headers;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Llm.Dialects;
 using Archestra.Gateway.Llm.DualLlm;
-using Archestra.Storage;
 using Archestra.Runtime.Http;
-using Microsoft.AspNetCore.Http;
+using Archestra.Storage;
 
 namespace Archestra.Gateway.Llm;
 

@@ -5,13 +5,6 @@ using Archestra.Gateway.Core;
 using Archestra.Gateway.Llm.Dialects;
 using Archestra.Gateway.Security;
 using Archestra.Storage;
-using Archestra.Policy.Llm;
-using Archestra.Runtime.Buffers;
-using Archestra.Runtime.Http;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Primitives;
 
 namespace Archestra.Gateway.Llm;
 

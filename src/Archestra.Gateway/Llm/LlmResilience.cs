@@ -4,7 +4,6 @@ using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Metrics;
 using Archestra.Runtime.Diagnostics;
 using Archestra.Runtime.Http;
-using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.CircuitBreaker;
 using Polly.Retry;

@@ -1,8 +1,6 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
-using Archestra.Policy;
-using Archestra.Runtime.JsonRpc;
 
 namespace Archestra.Gateway.Llm;
 

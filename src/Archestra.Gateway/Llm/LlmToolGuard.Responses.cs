@@ -1,7 +1,5 @@
 using System.Buffers;
 using System.Text.Json;
-using Archestra.Policy;
-using Archestra.Runtime.JsonRpc;
 
 namespace Archestra.Gateway.Llm;
 

@@ -1,7 +1,6 @@
 using System.Net;
 using Archestra.Gateway.Configuration;
 using Archestra.Storage;
-using Microsoft.Extensions.Logging;
 using Polly;
 
 namespace Archestra.Gateway.Llm;

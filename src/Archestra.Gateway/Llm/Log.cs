@@ -1,5 +1,4 @@
 using Archestra.Runtime.Diagnostics;
-using Microsoft.Extensions.Logging;
 
 namespace Archestra.Gateway.Llm;
 

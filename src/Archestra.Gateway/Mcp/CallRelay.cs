@@ -1,9 +1,7 @@
-using System.Buffers;
 using System.Threading.Channels;
 using Archestra.Runtime.JsonRpc;
 using Archestra.Runtime.Protocol;
 using Archestra.Runtime.Upstreams;
-using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Mcp;
 

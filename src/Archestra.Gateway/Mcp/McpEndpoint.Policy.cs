@@ -1,9 +1,8 @@
 using System.Text;
 using System.Text.Json;
-using Archestra.Storage;
 using Archestra.Policy;
 using Archestra.Runtime.JsonRpc;
-using Microsoft.AspNetCore.Http;
+using Archestra.Storage;
 
 namespace Archestra.Gateway.Mcp;
 

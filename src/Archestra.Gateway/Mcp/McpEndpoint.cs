@@ -1,8 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
-using System.IO.Pipelines;
 using System.Text;
-using System.Text.Json;
 using Archestra.Gateway.Http;
 using Archestra.Gateway.Security;
 using Archestra.Policy;
@@ -10,7 +8,6 @@ using Archestra.Runtime.Buffers;
 using Archestra.Runtime.JsonRpc;
 using Archestra.Runtime.Protocol;
 using Archestra.Runtime.Upstreams;
-using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Mcp;
 

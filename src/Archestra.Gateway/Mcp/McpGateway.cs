@@ -8,7 +8,6 @@ using Archestra.Runtime.JsonRpc;
 using Archestra.Runtime.Protocol;
 using Archestra.Runtime.Stdio;
 using Archestra.Runtime.Upstreams;
-using Microsoft.Extensions.Logging;
 
 namespace Archestra.Gateway.Mcp;
 

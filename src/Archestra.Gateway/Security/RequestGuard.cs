@@ -1,6 +1,5 @@
 using System.Net;
 using Archestra.Gateway.Configuration;
-using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Security;
 

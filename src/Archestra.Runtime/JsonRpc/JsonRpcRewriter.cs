@@ -38,9 +38,20 @@ public static class JsonRpcRewriter
     {
         // Sort the (at most three) edits by position without allocating.
         Edit e0 = a, e1 = b, e2 = c;
-        if (Later(e0, e1)) Swap(ref e0, ref e1);
-        if (Later(e1, e2)) Swap(ref e1, ref e2);
-        if (Later(e0, e1)) Swap(ref e0, ref e1);
+        if (Later(e0, e1))
+        {
+            Swap(ref e0, ref e1);
+        }
+
+        if (Later(e1, e2))
+        {
+            Swap(ref e1, ref e2);
+        }
+
+        if (Later(e0, e1))
+        {
+            Swap(ref e0, ref e1);
+        }
 
         var written = 0;
         var pos = 0;

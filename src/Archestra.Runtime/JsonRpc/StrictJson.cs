@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
-using Archestra.Runtime.Buffers;
 
 namespace Archestra.Runtime.JsonRpc;
 

@@ -19,7 +19,6 @@ internal sealed class AuditSpill : IDisposable
     private const int OverflowWriteThreshold = 64 * 1024;
 
     private readonly string _directory;
-    private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly SpillBuffer _buffer = new();
     private FileStream? _current;
@@ -27,10 +26,9 @@ internal sealed class AuditSpill : IDisposable
     private bool _unsynced;
     private bool _closed;
 
-    public AuditSpill(string directory, ILogger logger)
+    public AuditSpill(string directory)
     {
         _directory = Path.GetFullPath(directory);
-        _logger = logger;
         Directory.CreateDirectory(_directory);
     }
 

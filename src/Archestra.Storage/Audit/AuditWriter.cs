@@ -69,7 +69,7 @@ public sealed class AuditWriter : IAsyncDisposable
             FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full instead of dropping: the record spills.
             AllowSynchronousContinuations = false, // never run the writer's continuation on the hot path's thread
         });
-        _spill = new AuditSpill(_options.SpillDirectory, _logger);
+        _spill = new AuditSpill(_options.SpillDirectory);
         metrics.BindQueue(() => _channel.Reader.Count + Volatile.Read(ref _held));
     }
 

@@ -3,7 +3,6 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Archestra.Gateway;
 using Archestra.Gateway.Configuration;
 using Archestra.Storage;
 using Archestra.Storage.Tests.Infrastructure;

@@ -1,7 +1,7 @@
 using System.Net;
 using Archestra.Gateway.Configuration;
-using Archestra.Storage;
 using Archestra.Gateway.Tests.Infrastructure;
+using Archestra.Storage;
 
 namespace Archestra.Gateway.Tests.Admin;
 

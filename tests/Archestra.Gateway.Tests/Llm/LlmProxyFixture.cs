@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using Archestra.Gateway.Configuration;
-using Archestra.Storage;
 using Archestra.Gateway.Tests.Infrastructure;
+using Archestra.Storage;
 
 namespace Archestra.Gateway.Tests.Llm;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
-using Archestra.Storage;
 using Archestra.Gateway.Tests.Infrastructure;
+using Archestra.Storage;
 
 namespace Archestra.Gateway.Tests.Llm;
 

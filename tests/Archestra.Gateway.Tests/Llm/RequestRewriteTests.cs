@@ -6,7 +6,6 @@ using System.Text;
 using System.Text.Json;
 using Anthropic;
 using Anthropic.Models.Messages;
-using Archestra.Gateway.Llm;
 using Archestra.Policy.Llm;
 using OpenAI;
 using OpenAI.Chat;

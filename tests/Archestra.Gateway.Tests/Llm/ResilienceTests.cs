@@ -9,9 +9,9 @@ using System.Text.Json;
 using Anthropic;
 using Anthropic.Models.Messages;
 using Archestra.Gateway.Configuration;
-using Archestra.Storage;
 using Archestra.Gateway.Tests.Admin;
 using Archestra.Gateway.Tests.Infrastructure;
+using Archestra.Storage;
 using OpenAI;
 using OpenAI.Chat;
 

@@ -1,8 +1,8 @@
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
-using Archestra.Storage;
 using Archestra.Gateway.Tests.Infrastructure;
 using Archestra.Policy;
+using Archestra.Storage;
 
 namespace Archestra.Gateway.Tests.Llm;
 

@@ -2,10 +2,9 @@ using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Archestra.Gateway;
 using Archestra.Gateway.Configuration;
-using Archestra.Storage;
 using Archestra.Policy;
+using Archestra.Storage;
 using Archestra.Storage.Tests.Infrastructure;
 using Microsoft.Extensions.Logging;
 

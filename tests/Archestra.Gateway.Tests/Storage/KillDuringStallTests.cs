@@ -3,8 +3,8 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Archestra.Storage;
 using Archestra.Gateway.Tests.Infrastructure;
+using Archestra.Storage;
 using Microsoft.Data.Sqlite;
 
 namespace Archestra.Gateway.Tests.Storage;

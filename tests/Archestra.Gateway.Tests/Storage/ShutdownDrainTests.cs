@@ -1,8 +1,8 @@
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Archestra.Storage;
 using Archestra.Gateway.Tests.Infrastructure;
+using Archestra.Storage;
 
 namespace Archestra.Gateway.Tests.Storage;
 

@@ -1,5 +1,3 @@
-using Archestra.Storage;
-
 namespace Archestra.Storage.Tests.Infrastructure;
 
 internal static class Records

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
 using Archestra.Policy.Llm;
-using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Llm.Dialects;
 
