@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using Archestra.Policy;
 using Archestra.Runtime.JsonRpc;
-using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Mcp;
 

@@ -1,7 +1,6 @@
 using System.Buffers;
 using Archestra.Runtime.JsonRpc;
 using Archestra.Runtime.Protocol;
-using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Mcp;
 

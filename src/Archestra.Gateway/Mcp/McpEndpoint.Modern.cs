@@ -3,8 +3,6 @@ using System.Text.Json;
 using Archestra.Runtime.JsonRpc;
 using Archestra.Runtime.Protocol;
 using Archestra.Runtime.Upstreams;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Primitives;
 
 namespace Archestra.Gateway.Mcp;
 

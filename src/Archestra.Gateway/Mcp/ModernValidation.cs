@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using Archestra.Runtime.JsonRpc;
 using Archestra.Runtime.Protocol;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 
 namespace Archestra.Gateway.Mcp;

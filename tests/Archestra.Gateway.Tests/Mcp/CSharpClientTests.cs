@@ -1,10 +1,10 @@
 // Sampling is deprecated from MCP 2026-07-28 (SEP-2577) but is part of every revision the gateway speaks (2025-03-26 … 2025-11-25).
 #pragma warning disable MCP9005
 using System.Text.Json;
+using Archestra.Gateway.Tests.Infrastructure;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
-using Archestra.Gateway.Tests.Infrastructure;
 
 namespace Archestra.Gateway.Tests.Mcp;
 

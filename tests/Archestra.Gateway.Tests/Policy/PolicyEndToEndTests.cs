@@ -1,7 +1,7 @@
 using System.Text.Json;
+using Archestra.Gateway.Tests.Infrastructure;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
-using Archestra.Gateway.Tests.Infrastructure;
 
 namespace Archestra.Gateway.Tests.Policy;
 

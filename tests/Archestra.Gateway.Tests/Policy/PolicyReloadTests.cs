@@ -1,6 +1,6 @@
+using Archestra.Gateway.Tests.Infrastructure;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
-using Archestra.Gateway.Tests.Infrastructure;
 
 namespace Archestra.Gateway.Tests.Policy;
 
