@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Llm;
 using Archestra.Gateway.Llm.Dialects;
 using Archestra.Policy;

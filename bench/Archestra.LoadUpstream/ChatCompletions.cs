@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Microsoft.AspNetCore.Http;
 
 namespace Archestra.LoadUpstream;
 
@@ -32,7 +31,8 @@ internal static class ChatCompletions
 
     private static byte[] Chunk(string choicesAndRest) => System.Text.Encoding.UTF8.GetBytes(ChunkHead + choicesAndRest + "}\n\n");
 
-    public static async Task PostAsync(HttpContext context)
+    // Fully qualified: this file is also compiled into the benchmarks, which have no ASP.NET Core implicit usings.
+    public static async Task PostAsync(Microsoft.AspNetCore.Http.HttpContext context)
     {
         var reader = context.Request.BodyReader;
         System.IO.Pipelines.ReadResult read;
@@ -51,7 +51,7 @@ internal static class ChatCompletions
         reader.AdvanceTo(read.Buffer.End);
 
         var response = context.Response;
-        response.StatusCode = StatusCodes.Status200OK;
+        response.StatusCode = Microsoft.AspNetCore.Http.StatusCodes.Status200OK;
         if (!stream)
         {
             response.ContentType = "application/json";
