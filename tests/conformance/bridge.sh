@@ -28,46 +28,14 @@ else
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bridge-conformance.XXXXXX")
-pid=
-cleanup() {
-  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+what=bridge
+source "$here/process.sh"
 
 port=$("$node" -e 'const s = require("node:net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
 "${archestra[@]}" bridge --listen "http://127.0.0.1:$port" -- dotnet "$fixture" --stdio >"$work/stdout" 2>"$work/stderr" &
 pid=$!
 
-show_logs() {
-  echo "--- bridge stdout (tail) ---" >&2
-  tail -n 50 "$work/stdout" >&2 || true
-  echo "--- bridge stderr (tail) ---" >&2
-  tail -n 100 "$work/stderr" >&2 || true
-}
-
-ready=0
-for _ in $(seq 600); do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    echo "bridge.sh: the bridge exited during start-up" >&2
-    show_logs
-    exit 1
-  fi
-  if [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port/readyz" || true) == 200 ]]; then
-    ready=1
-    break
-  fi
-  sleep 0.1
-done
-if [[ $ready -ne 1 ]]; then
-  echo "bridge.sh: GET /readyz did not answer 200 within 60 s" >&2
-  show_logs
-  exit 1
-fi
+wait_ready "http://127.0.0.1:$port/readyz"
 
 status=0
 "$here/run.sh" "http://127.0.0.1:$port/mcp" "$here/expected-failures-gateway.yml" bridge || status=1

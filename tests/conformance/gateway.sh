@@ -34,16 +34,8 @@ else
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/gateway-conformance.XXXXXX")
-pid=
-cleanup() {
-  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+what=gateway
+source "$here/process.sh"
 
 # Three distinct free loopback ports: all listeners stay open until every port is known.
 read -r gateway_port admin_port metrics_port < <("$node" -e '
@@ -77,32 +69,7 @@ config=$work/archestra.json
 (cd "$work" && exec "${gateway[@]}" serve --config "$config" >"$work/stdout" 2>"$work/stderr") &
 pid=$!
 
-show_logs() {
-  echo "--- gateway stdout (tail) ---" >&2
-  tail -n 50 "$work/stdout" >&2 || true
-  echo "--- gateway stderr (tail) ---" >&2
-  tail -n 100 "$work/stderr" >&2 || true
-}
-
-ready=0
-for _ in $(seq 600); do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    echo "gateway.sh: the gateway exited during start-up" >&2
-    show_logs
-    exit 1
-  fi
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$gateway_port/readyz" || true)
-  if [[ $code == 200 ]]; then
-    ready=1
-    break
-  fi
-  sleep 0.1
-done
-if [[ $ready -ne 1 ]]; then
-  echo "gateway.sh: GET /readyz did not answer 200 within 60 s" >&2
-  show_logs
-  exit 1
-fi
+wait_ready "http://127.0.0.1:$gateway_port/readyz"
 
 status=0
 "$here/run.sh" "http://127.0.0.1:$gateway_port/v1/mcp/conformance" "${CONFORMANCE_BASELINE:-$here/expected-failures-gateway.yml}" "${CONFORMANCE_LABEL:-gateway}" || status=1
