@@ -35,7 +35,15 @@ internal static class KillChild
             while (seq < due)
             {
                 seq++;
-                writer.Enqueue(new McpToolCallRecord { Profile = "kill", Server = "s", Tool = "t", RequestBytes = seq });
+                writer.Enqueue(
+                    new McpToolCallRecord
+                    {
+                        Profile = "kill",
+                        Server = "s",
+                        Tool = "t",
+                        RequestBytes = seq,
+                    }
+                );
                 if (seq % 50 == 0)
                 {
                     Console.WriteLine("enqueued " + seq.ToString(CultureInfo.InvariantCulture));

@@ -14,6 +14,7 @@ if (args.Length > 0 && args[0] == "kill-child")
 var records = IntArg(args, "--records", 1_000_000);
 var capacity = IntArg(args, "--capacity", records);
 var batchSize = IntArg(args, "--batch", 1_000);
+
 // How fast the writer can write: a burst of a million records waits seconds for a connection, which the default
 // 200 ms write deadline would send through the spill (pass --deadline-ms 200 to measure that path).
 var deadline = TimeSpan.FromMilliseconds(IntArg(args, "--deadline-ms", 600_000));
@@ -30,7 +31,15 @@ if (url is null)
 var spill = Directory.CreateTempSubdirectory("archestra-auditbench-").FullName;
 try
 {
-    var options = new StorageOptions { DatabaseUrl = url, SpillDirectory = spill, ChannelCapacity = capacity, BatchSize = batchSize, WriteDeadline = deadline, RetentionDays = 0 };
+    var options = new StorageOptions
+    {
+        DatabaseUrl = url,
+        SpillDirectory = spill,
+        ChannelCapacity = capacity,
+        BatchSize = batchSize,
+        WriteDeadline = deadline,
+        RetentionDays = 0,
+    };
     await using var store = await ArchestraStore.OpenAsync(options);
 
     // Records are built before timing: the hot path's cost is Enqueue, the record is the caller's.
@@ -79,10 +88,16 @@ try
     var total = Stopwatch.GetElapsedTime(start).TotalSeconds;
     var (rows, distinct) = await store.CountAuditAsync(AuditKind.McpToolCall);
 
-    Console.WriteLine($"records:            {records:N0} (channel capacity {capacity:N0}, batch {options.BatchSize:N0}, flush {options.FlushInterval.TotalMilliseconds} ms, write deadline {options.WriteDeadline.TotalMilliseconds} ms)");
-    Console.WriteLine($"enqueue:            {records / enqueueSeconds:N0} records/s ({enqueueSeconds * 1e9 / records:F1} ns each), {allocated} bytes allocated in total on the enqueuing thread ({(double)allocated / records:F3} B/record)");
+    Console.WriteLine(
+        $"records:            {records:N0} (channel capacity {capacity:N0}, batch {options.BatchSize:N0}, flush {options.FlushInterval.TotalMilliseconds} ms, write deadline {options.WriteDeadline.TotalMilliseconds} ms)"
+    );
+    Console.WriteLine(
+        $"enqueue:            {records / enqueueSeconds:N0} records/s ({enqueueSeconds * 1e9 / records:F1} ns each), {allocated} bytes allocated in total on the enqueuing thread ({(double)allocated / records:F3} B/record)"
+    );
     Console.WriteLine($"overflowed to spill: {overflowed:N0}");
-    Console.WriteLine($"written (queue):    {(records - overflowed) / writtenSeconds:N0} records/s sustained ({writtenSeconds:F2} s from first enqueue to last queued record committed)");
+    Console.WriteLine(
+        $"written (queue):    {(records - overflowed) / writtenSeconds:N0} records/s sustained ({writtenSeconds:F2} s from first enqueue to last queued record committed)"
+    );
     Console.WriteLine($"written (all):      {records / total:N0} records/s including spill replay and drain ({total:F2} s)");
     Console.WriteLine($"rows in table:      {rows:N0} ({distinct:N0} distinct ids, {warm.Length:N0} of them warm-up)");
     Console.WriteLine($"batches:            errors {writer.Metrics.WriteErrors}, spilled {writer.Metrics.Spilled:N0}");

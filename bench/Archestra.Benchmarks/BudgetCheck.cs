@@ -40,19 +40,21 @@ internal static class BudgetCheck
             ("forward-response.modern", hot.ForwardResponseModern),
             ("route.profile", () => hot.Route() is null ? 0 : 1),
             ("route.find-tool", () => hot.Find() is null ? 0 : 1),
-            ("policy.invocation", () => (int)policy.Policies.EvaluateInvocation(policy.MailToolUtf8, policy.Email, contextTrusted: false).Verdict
-                + (int)policy.Policies.EvaluateInvocation(policy.FileToolUtf8, policy.FileWriteEscaped, contextTrusted: true).Verdict),
+            ("policy.invocation", () =>
+                (int)policy.Policies.EvaluateInvocation(policy.MailToolUtf8, policy.Email, contextTrusted: false).Verdict
+                + (int)policy.Policies.EvaluateInvocation(policy.FileToolUtf8, policy.FileWriteEscaped, contextTrusted: true).Verdict
+            ),
             ("policy.result", () => (int)policy.Policies.EvaluateResult(policy.FileToolUtf8, policy.ToolResult).Verdict),
         };
 
         var (iterations, budgets) = Load(budgetsPath);
         var failed = false;
-        output.WriteLine($"{"operation",-24} {"bytes/op",9} {"budget",7}");
+        output.WriteLine($"{"operation", -24} {"bytes/op", 9} {"budget", 7}");
         foreach (var (name, operation) in operations)
         {
             if (!budgets.Remove(name, out var budget))
             {
-                output.WriteLine($"{name,-24} has no budget in {budgetsPath}");
+                output.WriteLine($"{name, -24} has no budget in {budgetsPath}");
                 failed = true;
                 continue;
             }
@@ -64,7 +66,7 @@ internal static class BudgetCheck
             var perCall = bytes / iterations;
             var ok = perCall <= budget;
             failed |= !ok;
-            output.WriteLine($"{name,-24} {perCall,9} {budget,7}{(ok ? "" : "  OVER BUDGET")}");
+            output.WriteLine($"{name, -24} {perCall, 9} {budget, 7}{(ok ? "" : "  OVER BUDGET")}");
         }
 
         // Process-wide, not per thread: a completion crosses Kestrel, the proxy, SocketsHttpHandler and the audit
@@ -76,17 +78,17 @@ internal static class BudgetCheck
             var perCompletion = LlmAllocations.MeasureAsync(5_000, output: null).GetAwaiter().GetResult();
             var ok = perCompletion <= llmBudget;
             failed |= !ok;
-            output.WriteLine($"{llm,-24} {perCompletion,9} {llmBudget,7}{(ok ? "" : "  OVER BUDGET")}");
+            output.WriteLine($"{llm, -24} {perCompletion, 9} {llmBudget, 7}{(ok ? "" : "  OVER BUDGET")}");
         }
         else
         {
-            output.WriteLine($"{llm,-24} has no budget in {budgetsPath}");
+            output.WriteLine($"{llm, -24} has no budget in {budgetsPath}");
             failed = true;
         }
 
         foreach (var name in budgets.Keys)
         {
-            output.WriteLine($"{name,-24} is in {budgetsPath} but no such operation is measured");
+            output.WriteLine($"{name, -24} is in {budgetsPath} but no such operation is measured");
             failed = true;
         }
 
@@ -123,12 +125,12 @@ internal static class BudgetCheck
     {
         var expectedRequest =
             """{"jsonrpc":"2.0","id":1048576,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"},"_meta":{"progressToken":1048576}}}""";
-        var expectedResponse =
-            """{"jsonrpc":"2.0","id":"req-17","result":{"content":[{"type":"text","text":"ok"}],"isError":false}}""";
+        var expectedResponse = """{"jsonrpc":"2.0","id":"req-17","result":{"content":[{"type":"text","text":"ok"}],"isError":false}}""";
         var request = Encoding.UTF8.GetString(hot.Written(hot.ForwardRequest(hot.SmallRequest)));
         var response = Encoding.UTF8.GetString(hot.Written(hot.ForwardResponse()));
         var modern = Encoding.UTF8.GetString(hot.Written(hot.ForwardResponseModern()));
-        var modernOk = hot.ValidateModern() == 1
+        var modernOk =
+            hot.ValidateModern() == 1
             && modern == """{"jsonrpc":"2.0","id":"req-17","result":{"resultType":"complete","content":[{"type":"text","text":"ok"}],"isError":false}}""";
         var large = hot.ForwardRequest(hot.LargeRequest);
         var largeOk = large > 0 && IsValidJson(hot.Written(large)) && hot.Written(large).IndexOf("\"name\":\"echo\""u8) > 0;
@@ -149,10 +151,14 @@ internal static class BudgetCheck
     private static bool VerifyPolicy(PolicyWorkload work, TextWriter output)
     {
         var ok = true;
-        foreach (var (tool, document) in new[]
-        {
-            (PolicyWorkload.MailTool, work.Email), (PolicyWorkload.FileTool, work.FileWrite), (PolicyWorkload.FileTool, work.FileWriteEscaped),
-        })
+        foreach (
+            var (tool, document) in new[]
+            {
+                (PolicyWorkload.MailTool, work.Email),
+                (PolicyWorkload.FileTool, work.FileWrite),
+                (PolicyWorkload.FileTool, work.FileWriteEscaped),
+            }
+        )
         {
             foreach (var trusted in new[] { true, false })
             {
@@ -182,9 +188,7 @@ internal static class BudgetCheck
         var reader = new Utf8JsonReader(json);
         try
         {
-            while (reader.Read())
-            {
-            }
+            while (reader.Read()) { }
 
             return true;
         }

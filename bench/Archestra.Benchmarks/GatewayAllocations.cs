@@ -28,8 +28,21 @@ internal static class GatewayAllocations
     {
         var config = new GatewayConfig
         {
-            Listen = new ListenConfig { Gateway = "http://127.0.0.1:0", Admin = "http://127.0.0.1:0", Metrics = "http://127.0.0.1:0" },
-            McpServers = [new McpServerConfig { Name = "up", Kind = McpServerKind.StreamableHttp, Url = upstream }],
+            Listen = new ListenConfig
+            {
+                Gateway = "http://127.0.0.1:0",
+                Admin = "http://127.0.0.1:0",
+                Metrics = "http://127.0.0.1:0",
+            },
+            McpServers =
+            [
+                new McpServerConfig
+                {
+                    Name = "up",
+                    Kind = McpServerKind.StreamableHttp,
+                    Url = upstream,
+                },
+            ],
             Profiles = [new ProfileConfig { Name = "bench", Servers = ["up"] }],
             Storage = new StorageConfig { DataDirectory = Directory.CreateTempSubdirectory("archestra-bench-").FullName },
         };
@@ -53,7 +66,8 @@ internal static class GatewayAllocations
         using var sampler = new AllocationSampler();
         var direct = long.MaxValue;
         var through = long.MaxValue;
-        Dictionary<string, long> directTypes = [], gatewayTypes = [];
+        Dictionary<string, long> directTypes = [],
+            gatewayTypes = [];
         for (var round = 0; round < 3; round++)
         {
             var (bytes, types) = await MeasureAsync(client, upstream, body, requests, sampler);
@@ -70,9 +84,9 @@ internal static class GatewayAllocations
         }
 
         output.WriteLine($"requests per round:                 {requests}{(quietHosting ? " (Microsoft.AspNetCore.Hosting.Diagnostics logger off)" : "")}");
-        output.WriteLine($"client + direct to the upstream:    {direct / requests,7} B/request");
-        output.WriteLine($"client + through the gateway:       {through / requests,7} B/request");
-        output.WriteLine($"the gateway's share:                {(through - direct) / requests,7} B/request");
+        output.WriteLine($"client + direct to the upstream:    {direct / requests, 7} B/request");
+        output.WriteLine($"client + through the gateway:       {through / requests, 7} B/request");
+        output.WriteLine($"the gateway's share:                {(through - direct) / requests, 7} B/request");
         output.WriteLine();
         output.WriteLine("sampled allocations by type, gateway run minus direct run (B/request, estimated from ~100 KB AllocationTick samples):");
         var rows = new List<(string Type, long Bytes)>();
@@ -88,13 +102,19 @@ internal static class GatewayAllocations
         rows.Sort(static (a, b) => b.Bytes.CompareTo(a.Bytes));
         foreach (var (type, bytes) in rows.Take(25))
         {
-            output.WriteLine($"  {bytes / (double)requests,8:F1}  {type}");
+            output.WriteLine($"  {bytes / (double)requests, 8:F1}  {type}");
         }
 
         return 0;
     }
 
-    private static async Task<(long Bytes, Dictionary<string, long> Types)> MeasureAsync(HttpClient client, Uri url, byte[] body, int requests, AllocationSampler sampler)
+    private static async Task<(long Bytes, Dictionary<string, long> Types)> MeasureAsync(
+        HttpClient client,
+        Uri url,
+        byte[] body,
+        int requests,
+        AllocationSampler sampler
+    )
     {
         GC.Collect();
         sampler.Reset();

@@ -22,7 +22,8 @@ internal sealed class HotPath
     public HotPath()
     {
         SmallRequest = Encoding.UTF8.GetBytes(
-            """{"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"name":"up__echo","arguments":{"message":"hello"},"_meta":{"progressToken":"tok-17"}}}""");
+            """{"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"name":"up__echo","arguments":{"message":"hello"},"_meta":{"progressToken":"tok-17"}}}"""
+        );
         LargeRequest = BuildLargeRequest("The quick brown fox jumps over the lazy dog. \\\"quoted\\\" \\u00e9 ");
         LargePlainRequest = BuildLargeRequest("The quick brown fox jumps over the lazy dog. ");
         var keys = new StringBuilder("""{"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"name":"up__echo","arguments":{""");
@@ -32,14 +33,15 @@ internal sealed class HotPath
         }
 
         ManyKeysRequest = Encoding.UTF8.GetBytes(keys.Append("}}}").ToString());
-        Response = Encoding.UTF8.GetBytes(
-            """{"jsonrpc":"2.0","id":1048576,"result":{"content":[{"type":"text","text":"ok"}],"isError":false}}""");
+        Response = Encoding.UTF8.GetBytes("""{"jsonrpc":"2.0","id":1048576,"result":{"content":[{"type":"text","text":"ok"}],"isError":false}}""");
         ClientId = "\"req-17\""u8.ToArray();
-        ModernRequest = Encoding.UTF8.GetBytes("""
+        ModernRequest = Encoding.UTF8.GetBytes(
+            """
             {"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"name":"up__echo","arguments":{"message":"hello"},
             "_meta":{"progressToken":"tok-17","io.modelcontextprotocol/protocolVersion":"2026-07-28",
             "io.modelcontextprotocol/clientInfo":{"name":"bench","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}
-            """);
+            """
+        );
         ModernContext = new Microsoft.AspNetCore.Http.DefaultHttpContext();
         ModernContext.Request.Headers["MCP-Protocol-Version"] = "2026-07-28";
         ModernContext.Request.Headers["Mcp-Method"] = "tools/call";
@@ -167,8 +169,7 @@ internal sealed class HotPath
 
     public ListItem? Find() => Tools.Find("echo"u8);
 
-    private static ListItem Tool(string name) =>
-        new(name, Encoding.UTF8.GetBytes($$$"""{"name":"{{{name}}}","inputSchema":{"type":"object"}}"""));
+    private static ListItem Tool(string name) => new(name, Encoding.UTF8.GetBytes($$$"""{"name":"{{{name}}}","inputSchema":{"type":"object"}}"""));
 
     private static byte[] BuildLargeRequest(string sentence)
     {
@@ -179,6 +180,7 @@ internal sealed class HotPath
         }
 
         return Encoding.UTF8.GetBytes(
-            $$$$"""{"jsonrpc":"2.0","id":"call-9f2c","method":"tools/call","params":{"_meta":{"progressToken":42},"name":"up__echo","arguments":{"path":"/tmp/notes.txt","content":"{{{{text}}}}","overwrite":true,"tags":["a","b","c"]}}}""");
+            $$$$"""{"jsonrpc":"2.0","id":"call-9f2c","method":"tools/call","params":{"_meta":{"progressToken":42},"name":"up__echo","arguments":{"path":"/tmp/notes.txt","content":"{{{{text}}}}","overwrite":true,"tags":["a","b","c"]}}}"""
+        );
     }
 }

@@ -40,9 +40,31 @@ internal static class LlmAllocations
 
         var config = new GatewayConfig
         {
-            Listen = new ListenConfig { Gateway = "http://127.0.0.1:0", Admin = "http://127.0.0.1:0", Metrics = "http://127.0.0.1:0" },
-            LlmProviders = [new LlmProviderConfig { Name = "up", Kind = LlmProviderKind.OpenAi, BaseUrl = new Uri(upstreamBase, "/v1"), ApiKey = "sk-bench" }],
-            Profiles = [new ProfileConfig { Name = "bench", Servers = [], Llm = new ProfileLlmConfig { OpenAi = "up", VirtualKeyHashes = [SHA256.HashData(Encoding.UTF8.GetBytes(VirtualKey))] } }],
+            Listen = new ListenConfig
+            {
+                Gateway = "http://127.0.0.1:0",
+                Admin = "http://127.0.0.1:0",
+                Metrics = "http://127.0.0.1:0",
+            },
+            LlmProviders =
+            [
+                new LlmProviderConfig
+                {
+                    Name = "up",
+                    Kind = LlmProviderKind.OpenAi,
+                    BaseUrl = new Uri(upstreamBase, "/v1"),
+                    ApiKey = "sk-bench",
+                },
+            ],
+            Profiles =
+            [
+                new ProfileConfig
+                {
+                    Name = "bench",
+                    Servers = [],
+                    Llm = new ProfileLlmConfig { OpenAi = "up", VirtualKeyHashes = [SHA256.HashData(Encoding.UTF8.GetBytes(VirtualKey))] },
+                },
+            ],
             Storage = new StorageConfig { DataDirectory = Directory.CreateTempSubdirectory("archestra-bench-").FullName },
         };
         await using var server = await GatewayServer.StartAsync(config, CancellationToken.None, logging => logging.SetMinimumLevel(LogLevel.Error));
@@ -54,7 +76,9 @@ internal static class LlmAllocations
         await SendAsync(client, direct, body, requests / 4);
         await SendAsync(client, gateway, body, requests / 4);
 
-        long least = long.MaxValue, directLeast = long.MaxValue, throughLeast = long.MaxValue;
+        long least = long.MaxValue,
+            directLeast = long.MaxValue,
+            throughLeast = long.MaxValue;
         for (var round = 0; round < 3; round++)
         {
             var directBytes = await AllocatedAsync(client, direct, body, requests);
@@ -65,9 +89,9 @@ internal static class LlmAllocations
         }
 
         output?.WriteLine($"requests per round:                 {requests}");
-        output?.WriteLine($"client + upstream, direct:          {directLeast / requests,7} B/completion");
-        output?.WriteLine($"client + upstream, through gateway: {throughLeast / requests,7} B/completion");
-        output?.WriteLine($"the gateway's share:                {least / requests,7} B/completion");
+        output?.WriteLine($"client + upstream, direct:          {directLeast / requests, 7} B/completion");
+        output?.WriteLine($"client + upstream, through gateway: {throughLeast / requests, 7} B/completion");
+        output?.WriteLine($"the gateway's share:                {least / requests, 7} B/completion");
         return least / requests;
     }
 

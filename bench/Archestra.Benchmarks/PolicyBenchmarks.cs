@@ -18,16 +18,14 @@ public class PolicyBenchmarks
     public bool Compile1000Policies() => PolicyCompiler.Compile(_work.Definition).Succeeded;
 
     [Benchmark]
-    public InvocationVerdict InvocationTrusted() =>
-        _work.Policies.EvaluateInvocation(_work.FileToolUtf8, _work.FileWrite, contextTrusted: true).Verdict;
+    public InvocationVerdict InvocationTrusted() => _work.Policies.EvaluateInvocation(_work.FileToolUtf8, _work.FileWrite, contextTrusted: true).Verdict;
 
     [Benchmark]
     public InvocationVerdict InvocationTrustedReference() =>
         _work.Reference.EvaluateInvocation(PolicyWorkload.Profile, PolicyWorkload.FileTool, _work.FileWrite, trusted: true).Verdict;
 
     [Benchmark]
-    public InvocationVerdict InvocationUntrusted() =>
-        _work.Policies.EvaluateInvocation(_work.MailToolUtf8, _work.Email, contextTrusted: false).Verdict;
+    public InvocationVerdict InvocationUntrusted() => _work.Policies.EvaluateInvocation(_work.MailToolUtf8, _work.Email, contextTrusted: false).Verdict;
 
     [Benchmark]
     public InvocationVerdict InvocationUntrustedReference() =>

@@ -17,14 +17,38 @@ public sealed class PolicyWorkload
 
     private static readonly string[] Servers = ["fs", "mail", "github", "slack", "db", "web", "calendar", "drive", "jira", "shell"];
     private static readonly string[] InvocationActions =
-        ["block_always", "block_when_context_is_untrusted", "require_approval", "allow_when_context_is_untrusted"];
+    [
+        "block_always",
+        "block_when_context_is_untrusted",
+        "require_approval",
+        "allow_when_context_is_untrusted",
+    ];
     private static readonly string[] DataActions = ["mark_as_untrusted", "mark_as_trusted", "sanitize_with_dual_llm", "block_always"];
     private static readonly string[] ArgumentKeys =
-        ["path", "content", "options.recursive", "options.mode", "to[*]", "cc[*]", "subject", "body", "attachments[*].name", "to[0]"];
+    [
+        "path",
+        "content",
+        "options.recursive",
+        "options.mode",
+        "to[*]",
+        "cc[*]",
+        "subject",
+        "body",
+        "attachments[*].name",
+        "to[0]",
+    ];
     private static readonly string[] ResultKeys = ["content[*].text", "structuredContent.sender", "isError", "content[0].type"];
     private static readonly string[] Operators = ["equal", "notEqual", "contains", "notContains", "startsWith", "endsWith", "regex"];
     private static readonly string[] Regexes =
-        [@"^/etc/", @"\.(env|pem|key)$", @"@(gmail|proton)\.(com|me)$", @"(?i)password", @"^[0-7]{3,4}$", @"\b\d{16}\b", @"^/home/[a-z]+/\.ssh/"];
+    [
+        @"^/etc/",
+        @"\.(env|pem|key)$",
+        @"@(gmail|proton)\.(com|me)$",
+        @"(?i)password",
+        @"^[0-7]{3,4}$",
+        @"\b\d{16}\b",
+        @"^/home/[a-z]+/\.ssh/",
+    ];
 
     public PolicyWorkload()
     {
@@ -71,20 +95,28 @@ public sealed class PolicyWorkload
     public byte[] MailToolUtf8 { get; } = Encoding.UTF8.GetBytes(MailTool);
 
     /// <summary>A 1 KB file write; the content is plain prose (no escapes).</summary>
-    public byte[] FileWrite { get; } = Document(
-        $$$"""{"path":"/home/dev/project/src/services/billing/invoice-renderer.ts","content":"{{{Prose(760)}}}","options":{"recursive":true,"mode":"0644","overwrite":false,"encoding":"utf-8"}}""");
+    public byte[] FileWrite { get; } =
+        Document(
+            $$$"""{"path":"/home/dev/project/src/services/billing/invoice-renderer.ts","content":"{{{Prose(760)}}}","options":{"recursive":true,"mode":"0644","overwrite":false,"encoding":"utf-8"}}"""
+        );
 
     /// <summary>The same write with source-code content: newlines, quotes and tabs escaped, as an editor sends it.</summary>
-    public byte[] FileWriteEscaped { get; } = Document(
-        $$$"""{"path":"/home/dev/project/src/services/billing/invoice-renderer.ts","content":"{{{Code(700)}}}","options":{"recursive":true,"mode":"0644","overwrite":false,"encoding":"utf-8"}}""");
+    public byte[] FileWriteEscaped { get; } =
+        Document(
+            $$$"""{"path":"/home/dev/project/src/services/billing/invoice-renderer.ts","content":"{{{Code(700)}}}","options":{"recursive":true,"mode":"0644","overwrite":false,"encoding":"utf-8"}}"""
+        );
 
     /// <summary>A 1 KB email.</summary>
-    public byte[] Email { get; } = Document(
-        $$$"""{"to":["alice@corp.example","bob@corp.example","carol@partner.example"],"cc":["finance@corp.example","audit@corp.example"],"subject":"Q3 invoice reconciliation - action needed","body":"{{{Prose(700)}}}","attachments":[{"name":"q3.xlsx","size":48213},{"name":"notes.pdf","size":9120}]}""");
+    public byte[] Email { get; } =
+        Document(
+            $$$"""{"to":["alice@corp.example","bob@corp.example","carol@partner.example"],"cc":["finance@corp.example","audit@corp.example"],"subject":"Q3 invoice reconciliation - action needed","body":"{{{Prose(700)}}}","attachments":[{"name":"q3.xlsx","size":48213},{"name":"notes.pdf","size":9120}]}"""
+        );
 
     /// <summary>A 1 KB MCP CallToolResult.</summary>
-    public byte[] ToolResult { get; } = Document(
-        $$$"""{"content":[{"type":"text","text":"{{{Prose(820)}}}"},{"type":"text","text":"end of file"}],"structuredContent":{"sender":"build-bot@corp.example","count":2},"isError":false}""");
+    public byte[] ToolResult { get; } =
+        Document(
+            $$$"""{"content":[{"type":"text","text":"{{{Prose(820)}}}"},{"type":"text","text":"end of file"}],"structuredContent":{"sender":"build-bot@corp.example","count":2},"isError":false}"""
+        );
 
     private static PolicyDefinition Policy(Random random, string id, string tool, string action, string[] keys)
     {
@@ -93,9 +125,7 @@ public sealed class PolicyWorkload
         for (var c = 0; c < count; c++)
         {
             var op = Operators[random.Next(Operators.Length)];
-            var value = op == "regex"
-                ? Regexes[random.Next(Regexes.Length)]
-                : $"{(op is "startsWith" ? "/" : "")}value-{random.Next(1000)}";
+            var value = op == "regex" ? Regexes[random.Next(Regexes.Length)] : $"{(op is "startsWith" ? "/" : "")}value-{random.Next(1000)}";
             conditions.Add(new PolicyCondition(keys[random.Next(keys.Length)], op, value));
         }
 
@@ -106,7 +136,8 @@ public sealed class PolicyWorkload
 
     private static string Prose(int length)
     {
-        const string words = "the quarterly numbers were reconciled against the ledger and the remaining differences are listed below for review by the finance team before the close ";
+        const string words =
+            "the quarterly numbers were reconciled against the ledger and the remaining differences are listed below for review by the finance team before the close ";
         var text = new StringBuilder();
         while (text.Length < length)
         {

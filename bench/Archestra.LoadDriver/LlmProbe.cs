@@ -15,7 +15,8 @@ namespace Archestra.LoadDriver;
 /// </summary>
 internal static class LlmProbe
 {
-    private const string Usage = "usage: Archestra.LoadDriver llm --url URL/chat/completions [--stream] [--requests 5000] [--warmup 500] [--header 'Name: value']...";
+    private const string Usage =
+        "usage: Archestra.LoadDriver llm --url URL/chat/completions [--stream] [--requests 5000] [--warmup 500] [--header 'Name: value']...";
 
     private static ReadOnlySpan<byte> ContentKey => "\"content\":\""u8;
 
@@ -23,7 +24,8 @@ internal static class LlmProbe
     {
         Uri? url = null;
         var stream = false;
-        int requests = 5000, warmup = 500;
+        int requests = 5000,
+            warmup = 500;
         var headers = new List<(string Name, string Value)>();
         for (var i = 0; i < args.Length; i++)
         {
@@ -46,7 +48,9 @@ internal static class LlmProbe
                     i++;
                     break;
                 case "--header" when value.IndexOf(':', StringComparison.Ordinal) > 0:
-                    headers.Add((value[..value.IndexOf(':', StringComparison.Ordinal)].Trim(), value[(value.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim()));
+                    headers.Add(
+                        (value[..value.IndexOf(':', StringComparison.Ordinal)].Trim(), value[(value.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim())
+                    );
                     i++;
                     break;
                 default:
@@ -69,9 +73,11 @@ internal static class LlmProbe
             PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
         };
         using var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
-        var body = Encoding.UTF8.GetBytes(stream
-            ? """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}],"stream":true,"stream_options":{"include_usage":true}}"""
-            : """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}""");
+        var body = Encoding.UTF8.GetBytes(
+            stream
+                ? """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}],"stream":true,"stream_options":{"include_usage":true}}"""
+                : """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}"""
+        );
         var buffer = new byte[64 * 1024];
         var ttft = new List<long>(requests);
         var total = new List<long>(requests);
@@ -98,8 +104,12 @@ internal static class LlmProbe
         total.Sort();
         static double Us(List<long> sorted, double p) =>
             sorted.Count == 0 ? 0 : sorted[Math.Min(sorted.Count - 1, (int)(p / 100 * sorted.Count))] * 1e6 / Stopwatch.Frequency;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"RESULT requests={total.Count} errors={errors} ttft_p50_us={Us(ttft, 50):F0} ttft_p90_us={Us(ttft, 90):F0} ttft_p99_us={Us(ttft, 99):F0} total_p50_us={Us(total, 50):F0} total_p90_us={Us(total, 90):F0} total_p99_us={Us(total, 99):F0}"));
+        Console.WriteLine(
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"RESULT requests={total.Count} errors={errors} ttft_p50_us={Us(ttft, 50):F0} ttft_p90_us={Us(ttft, 90):F0} ttft_p99_us={Us(ttft, 99):F0} total_p50_us={Us(total, 50):F0} total_p90_us={Us(total, 90):F0} total_p99_us={Us(total, 99):F0}"
+            )
+        );
         if (firstError is not null)
         {
             Console.Error.WriteLine($"first error: {firstError}");
@@ -108,7 +118,13 @@ internal static class LlmProbe
         return 0;
     }
 
-    private static async Task<(long First, long End, string? Error)> OnceAsync(HttpClient client, Uri url, byte[] body, List<(string Name, string Value)> headers, byte[] buffer)
+    private static async Task<(long First, long End, string? Error)> OnceAsync(
+        HttpClient client,
+        Uri url,
+        byte[] body,
+        List<(string Name, string Value)> headers,
+        byte[] buffer
+    )
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");

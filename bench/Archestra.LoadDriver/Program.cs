@@ -83,16 +83,20 @@ public static class Program
         }
 
         all.Sort();
-        double Us(double percentile) =>
-            all.Count == 0 ? 0 : all[Math.Min(all.Count - 1, (int)(percentile / 100 * all.Count))] * 1e6 / Stopwatch.Frequency;
-        return string.Create(CultureInfo.InvariantCulture,
-            $"RESULT rps={all.Count / elapsed:F1} p50_us={Us(50):F0} p90_us={Us(90):F0} p99_us={Us(99):F0} p999_us={Us(99.9):F0} max_us={Us(100):F0} requests={all.Count} socket_errors=0 non2xx={errors}");
+        double Us(double percentile) => all.Count == 0 ? 0 : all[Math.Min(all.Count - 1, (int)(percentile / 100 * all.Count))] * 1e6 / Stopwatch.Frequency;
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"RESULT rps={all.Count / elapsed:F1} p50_us={Us(50):F0} p90_us={Us(90):F0} p99_us={Us(99):F0} p999_us={Us(99.9):F0} max_us={Us(100):F0} requests={all.Count} socket_errors=0 non2xx={errors}"
+        );
     }
 
     private static async Task<bool> CallAsync(HttpClient client, Uri url, Session? session, long id)
     {
         var body = Encoding.UTF8.GetBytes(
-            """{"jsonrpc":"2.0","id":""" + id.ToString(CultureInfo.InvariantCulture) + ""","method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}""");
+            """{"jsonrpc":"2.0","id":"""
+                + id.ToString(CultureInfo.InvariantCulture)
+                + ""","method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}"""
+        );
         using var request = Session.Post(url, session, body);
         try
         {
@@ -123,7 +127,12 @@ internal sealed class Session
     {
         const string version = "2025-06-18";
         var initialize = Encoding.UTF8.GetBytes(
-            """{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":""" + "\"" + version + "\"" + ""","capabilities":{},"clientInfo":{"name":"archestra-load-driver","version":"1.0.0"}}}""");
+            """{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"""
+                + "\""
+                + version
+                + "\""
+                + ""","capabilities":{},"clientInfo":{"name":"archestra-load-driver","version":"1.0.0"}}}"""
+        );
         using (var request = Post(url, null, initialize))
         using (var response = await client.SendAsync(request))
         {
@@ -167,7 +176,8 @@ internal sealed record Options(Uri Url, int Workers, double DurationSeconds, dou
     {
         Uri? url = null;
         int workers = 16;
-        double duration = 10, warmup = 3;
+        double duration = 10,
+            warmup = 3;
         var stateless = false;
         for (var i = 0; i < args.Length; i++)
         {

@@ -14,7 +14,8 @@ internal static class ChatCompletions
     private static ReadOnlySpan<byte> Completion =>
         """{"id":"chatcmpl-load","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the load upstream","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},"service_tier":"default","system_fingerprint":"fp_load"}"""u8;
 
-    private const string ChunkHead = """data: {"id":"chatcmpl-load","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_load","choices":[""";
+    private const string ChunkHead =
+        """data: {"id":"chatcmpl-load","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_load","choices":[""";
 
     private static readonly byte[][] Events =
     [
@@ -25,7 +26,9 @@ internal static class ChatCompletions
         Chunk("""{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]"""),
     ];
 
-    private static readonly byte[] UsageEvent = Chunk("""],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}""");
+    private static readonly byte[] UsageEvent = Chunk(
+        """],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}"""
+    );
 
     private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
 
@@ -79,7 +82,8 @@ internal static class ChatCompletions
     /// <summary>Top-level <c>stream</c> and <c>stream_options.include_usage</c>; a body that is not JSON counts as neither.</summary>
     private static (bool Stream, bool IncludeUsage) Flags(ReadOnlySpan<byte> json)
     {
-        bool stream = false, includeUsage = false;
+        bool stream = false,
+            includeUsage = false;
         var reader = new Utf8JsonReader(json);
         try
         {

@@ -16,7 +16,9 @@ public static class Program
     {
         if (args.Length != 1 || !int.TryParse(args[0], out var port))
         {
-            Console.Error.WriteLine("usage: Archestra.LoadUpstream PORT   (serves MCP at http://127.0.0.1:PORT/mcp and an OpenAI chat completions API at http://127.0.0.1:PORT/v1)");
+            Console.Error.WriteLine(
+                "usage: Archestra.LoadUpstream PORT   (serves MCP at http://127.0.0.1:PORT/mcp and an OpenAI chat completions API at http://127.0.0.1:PORT/v1)"
+            );
             return 2;
         }
 
@@ -195,7 +197,9 @@ internal readonly record struct Message(Range Id, Range Method, Range Version)
     public static bool TryRead(ReadOnlySpan<byte> json, out Message message)
     {
         message = default;
-        Range id = default, method = default, version = default;
+        Range id = default,
+            method = default,
+            version = default;
         var reader = new Utf8JsonReader(json);
         try
         {

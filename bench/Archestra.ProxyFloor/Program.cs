@@ -39,13 +39,16 @@ internal sealed class Forwarder(Uri upstream)
 {
     private static readonly MediaTypeHeaderValue Json = new("application/json");
 
-    private readonly HttpMessageInvoker _http = new(new SocketsHttpHandler
-    {
-        UseProxy = false,
-        UseCookies = false,
-        AllowAutoRedirect = false,
-        AutomaticDecompression = DecompressionMethods.None,
-    }, disposeHandler: true);
+    private readonly HttpMessageInvoker _http = new(
+        new SocketsHttpHandler
+        {
+            UseProxy = false,
+            UseCookies = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+        },
+        disposeHandler: true
+    );
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -54,10 +57,7 @@ internal sealed class Forwarder(Uri upstream)
         try
         {
             await context.Request.Body.ReadExactlyAsync(body.AsMemory(0, length), context.RequestAborted);
-            using var request = new HttpRequestMessage(HttpMethod.Post, upstream)
-            {
-                Content = new ReadOnlyMemoryContent(body.AsMemory(0, length)),
-            };
+            using var request = new HttpRequestMessage(HttpMethod.Post, upstream) { Content = new ReadOnlyMemoryContent(body.AsMemory(0, length)) };
             request.Content.Headers.ContentType = Json;
             request.Headers.TryAddWithoutValidation("Accept", "application/json, text/event-stream");
             using var response = await _http.SendAsync(request, context.RequestAborted);

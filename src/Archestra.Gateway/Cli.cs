@@ -38,8 +38,7 @@ public static class Cli
         """;
 
     /// <summary>Runs the command in <paramref name="args"/> and returns the process exit code.</summary>
-    public static Task<int> RunAsync(string[] args) =>
-        RunAsync(args, Console.Out, Console.Error, Environment.GetEnvironmentVariable, GatewayHost.RunAsync);
+    public static Task<int> RunAsync(string[] args) => RunAsync(args, Console.Out, Console.Error, Environment.GetEnvironmentVariable, GatewayHost.RunAsync);
 
     internal static async Task<int> RunAsync(
         string[] args,
@@ -47,7 +46,8 @@ public static class Cli
         TextWriter stderr,
         Func<string, string?> getEnv,
         Func<GatewayConfig, CancellationToken, Task<int>> serve,
-        Func<BridgeOptions, CancellationToken, Task<int>>? bridge = null)
+        Func<BridgeOptions, CancellationToken, Task<int>>? bridge = null
+    )
     {
         ArgumentNullException.ThrowIfNull(args);
 
@@ -107,9 +107,7 @@ public static class Cli
             }
             else
             {
-                return UsageError(stderr, arg.StartsWith('-')
-                    ? $"unknown option '{arg}' for {command}"
-                    : $"unexpected argument '{arg}' for {command}");
+                return UsageError(stderr, arg.StartsWith('-') ? $"unknown option '{arg}' for {command}" : $"unexpected argument '{arg}' for {command}");
             }
 
             if (value.Length == 0)
@@ -145,8 +143,11 @@ public static class Cli
         if (command == "check")
         {
             var config = result.Config;
-            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"configuration OK: {config.McpServers.Count} servers, {config.Profiles.Count} profiles")).ConfigureAwait(false);
+            await stdout
+                .WriteLineAsync(
+                    string.Create(CultureInfo.InvariantCulture, $"configuration OK: {config.McpServers.Count} servers, {config.Profiles.Count} profiles")
+                )
+                .ConfigureAwait(false);
             return ExitOk;
         }
 
@@ -154,9 +155,15 @@ public static class Cli
     }
 
     private static async Task<int> RunBridgeAsync(
-        string[] args, TextWriter stdout, TextWriter stderr, Func<string, string?> getEnv, Func<BridgeOptions, CancellationToken, Task<int>> bridge)
+        string[] args,
+        TextWriter stdout,
+        TextWriter stderr,
+        Func<string, string?> getEnv,
+        Func<BridgeOptions, CancellationToken, Task<int>> bridge
+    )
     {
-        string listen = BridgeOptions.DefaultListen, path = BridgeOptions.DefaultPath;
+        string listen = BridgeOptions.DefaultListen,
+            path = BridgeOptions.DefaultPath;
         var timeout = TimeSpan.FromSeconds(60);
         var i = 1;
         for (; i < args.Length && args[i].StartsWith('-'); i++)

@@ -91,7 +91,12 @@ internal sealed partial class GatewayServer : IAsyncDisposable
     }
 
     /// <param name="getEnv">Resolves env:NAME on reload; the process environment when null.</param>
-    public static async Task<GatewayServer> StartAsync(GatewayConfig config, CancellationToken cancellationToken, Action<ILoggingBuilder>? configureLogging = null, Func<string, string?>? getEnv = null)
+    public static async Task<GatewayServer> StartAsync(
+        GatewayConfig config,
+        CancellationToken cancellationToken,
+        Action<ILoggingBuilder>? configureLogging = null,
+        Func<string, string?>? getEnv = null
+    )
     {
         var metrics = new GatewayMetrics();
         var gatewayApp = Build(config.Listen.Gateway, config.Limits, maxRequestBodyBytes: null, configureLogging);
@@ -236,14 +241,15 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         return builder.Build();
     }
 
-    private static LogLevel ParseLevel(string? value) => value?.ToLowerInvariant() switch
-    {
-        "trace" => LogLevel.Trace,
-        "debug" => LogLevel.Debug,
-        "warning" or "warn" => LogLevel.Warning,
-        "error" => LogLevel.Error,
-        _ => LogLevel.Information,
-    };
+    private static LogLevel ParseLevel(string? value) =>
+        value?.ToLowerInvariant() switch
+        {
+            "trace" => LogLevel.Trace,
+            "debug" => LogLevel.Debug,
+            "warning" or "warn" => LogLevel.Warning,
+            "error" => LogLevel.Error,
+            _ => LogLevel.Information,
+        };
 
     internal static Uri Address(WebApplication app)
     {
@@ -275,13 +281,16 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         {
             w.WriteStartObject();
             w.WriteString("name"u8, entry.Name);
-            w.WriteString("state"u8, entry.Upstream.State switch
-            {
-                UpstreamState.Ready => "ready",
-                UpstreamState.Starting => "starting",
-                UpstreamState.Down => "down",
-                _ => "stopped",
-            });
+            w.WriteString(
+                "state"u8,
+                entry.Upstream.State switch
+                {
+                    UpstreamState.Ready => "ready",
+                    UpstreamState.Starting => "starting",
+                    UpstreamState.Down => "down",
+                    _ => "stopped",
+                }
+            );
             if (entry.Upstream.StateDetail is { } detail && entry.Upstream.State != UpstreamState.Ready)
             {
                 w.WriteString("detail"u8, detail);
@@ -373,7 +382,11 @@ internal static class GatewayHost
 
         await using (server.ConfigureAwait(false))
         {
-            await Console.Out.WriteLineAsync($"archestra {GatewayInfo.Version}: gateway {server.GatewayUrl} (MCP at /v1/mcp/{{profile}}), admin {server.AdminUrl}, metrics {server.MetricsUrl}metrics").ConfigureAwait(false);
+            await Console
+                .Out.WriteLineAsync(
+                    $"archestra {GatewayInfo.Version}: gateway {server.GatewayUrl} (MCP at /v1/mcp/{{profile}}), admin {server.AdminUrl}, metrics {server.MetricsUrl}metrics"
+                )
+                .ConfigureAwait(false);
             await server.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
         }
 

@@ -85,8 +85,7 @@ namespace Archestra.Policy;
 /// </remarks>
 public static class PolicyCompiler
 {
-    private const string InvocationActions =
-        "allow_when_context_is_untrusted, block_when_context_is_untrusted, block_always, require_approval";
+    private const string InvocationActions = "allow_when_context_is_untrusted, block_when_context_is_untrusted, block_always, require_approval";
 
     private const string DataActions = "mark_as_trusted, mark_as_untrusted, block_always, sanitize_with_dual_llm";
 
@@ -120,7 +119,11 @@ public static class PolicyCompiler
     }
 
     private static ProfilePolicies BuildProfile(
-        ProfileInfo profile, List<ValidPolicy> invocation, List<ValidPolicy> data, Dictionary<string, RuleProgram> programs)
+        ProfileInfo profile,
+        List<ValidPolicy> invocation,
+        List<ValidPolicy> data,
+        Dictionary<string, RuleProgram> programs
+    )
     {
         var byTool = new Dictionary<string, (List<ValidPolicy> Invocation, List<ValidPolicy> Data)>(StringComparer.Ordinal);
         foreach (var (list, isInvocation) in new[] { (invocation, true), (data, false) })
@@ -171,10 +174,7 @@ public static class PolicyCompiler
             tools[tool] = new CompiledTool(settings, Program(lists.Invocation, 'i', programs), Program(lists.Data, 'd', programs));
         }
 
-        return new ProfilePolicies(
-            tools.ToFrozenDictionary(StringComparer.Ordinal),
-            serverDefaults.ToFrozenDictionary(StringComparer.Ordinal),
-            profileDefault);
+        return new ProfilePolicies(tools.ToFrozenDictionary(StringComparer.Ordinal), serverDefaults.ToFrozenDictionary(StringComparer.Ordinal), profileDefault);
     }
 
     private const string ProfileWildcard = "*";
@@ -319,7 +319,11 @@ public static class PolicyCompiler
                         settings[tool] = setting;
                     }
                 }
-                else if (input.AgentTools && setting is not null && (IsAgentToolName(tool) || (tool.EndsWith(ServerWildcardSuffix, StringComparison.Ordinal) && ToolError(tool) is null)))
+                else if (
+                    input.AgentTools
+                    && setting is not null
+                    && (IsAgentToolName(tool) || (tool.EndsWith(ServerWildcardSuffix, StringComparison.Ordinal) && ToolError(tool) is null))
+                )
                 {
                     settings[tool] = setting;
                 }
@@ -354,7 +358,8 @@ public static class PolicyCompiler
         Dictionary<string, ProfileInfo> profiles,
         Dictionary<string, string> ids,
         Dictionary<string, Regex> regexes,
-        List<PolicyError> errors)
+        List<PolicyError> errors
+    )
     {
         var valid = new List<ValidPolicy>(definitions.Count);
         var path = new List<PathSegment>();
@@ -422,8 +427,13 @@ public static class PolicyCompiler
             var precedence = isInvocation ? InvocationPrecedence(policy.Action) : DataPrecedence(policy.Action);
             if (precedence < 0)
             {
-                errors.Add(new PolicyError(subject, "action",
-                    $"unknown action \"{policy.Action}\"; expected one of {(isInvocation ? InvocationActions : DataActions)}"));
+                errors.Add(
+                    new PolicyError(
+                        subject,
+                        "action",
+                        $"unknown action \"{policy.Action}\"; expected one of {(isInvocation ? InvocationActions : DataActions)}"
+                    )
+                );
             }
 
             var conditions = new List<(List<PathSegment>, CompiledCondition)>();
@@ -447,7 +457,13 @@ public static class PolicyCompiler
     }
 
     private static CompiledCondition? CompileCondition(
-        PolicyCondition? condition, string field, string subject, List<PathSegment> path, Dictionary<string, Regex> regexes, List<PolicyError> errors)
+        PolicyCondition? condition,
+        string field,
+        string subject,
+        List<PathSegment> path,
+        Dictionary<string, Regex> regexes,
+        List<PolicyError> errors
+    )
     {
         if (condition is null)
         {
@@ -486,8 +502,13 @@ public static class PolicyCompiler
             // Messages of our own: the exceptions' texts are bare resource keys in the trimmed AOT binary.
             catch (NotSupportedException)
             {
-                errors.Add(new PolicyError(subject, $"{field}.value",
-                    $"regex \"{condition.Value}\" uses a construct the non-backtracking engine cannot run (backreferences, lookarounds, atomic groups, conditionals); rewrite it without them"));
+                errors.Add(
+                    new PolicyError(
+                        subject,
+                        $"{field}.value",
+                        $"regex \"{condition.Value}\" uses a construct the non-backtracking engine cannot run (backreferences, lookarounds, atomic groups, conditionals); rewrite it without them"
+                    )
+                );
                 ok = false;
             }
             catch (RegexParseException e)
@@ -523,35 +544,38 @@ public static class PolicyCompiler
         return text.ToString();
     }
 
-    private static ConditionOperator? ParseOperator(string? name) => name switch
-    {
-        "equal" => ConditionOperator.Equal,
-        "notEqual" => ConditionOperator.NotEqual,
-        "contains" => ConditionOperator.Contains,
-        "notContains" => ConditionOperator.NotContains,
-        "startsWith" => ConditionOperator.StartsWith,
-        "endsWith" => ConditionOperator.EndsWith,
-        "regex" => ConditionOperator.Regex,
-        _ => null,
-    };
+    private static ConditionOperator? ParseOperator(string? name) =>
+        name switch
+        {
+            "equal" => ConditionOperator.Equal,
+            "notEqual" => ConditionOperator.NotEqual,
+            "contains" => ConditionOperator.Contains,
+            "notContains" => ConditionOperator.NotContains,
+            "startsWith" => ConditionOperator.StartsWith,
+            "endsWith" => ConditionOperator.EndsWith,
+            "regex" => ConditionOperator.Regex,
+            _ => null,
+        };
 
-    private static int InvocationPrecedence(string? action) => action switch
-    {
-        "block_always" => Precedence.BlockAlways,
-        "block_when_context_is_untrusted" => Precedence.BlockWhenUntrusted,
-        "require_approval" => Precedence.RequireApproval,
-        "allow_when_context_is_untrusted" => Precedence.AllowWhenUntrusted,
-        _ => -1,
-    };
+    private static int InvocationPrecedence(string? action) =>
+        action switch
+        {
+            "block_always" => Precedence.BlockAlways,
+            "block_when_context_is_untrusted" => Precedence.BlockWhenUntrusted,
+            "require_approval" => Precedence.RequireApproval,
+            "allow_when_context_is_untrusted" => Precedence.AllowWhenUntrusted,
+            _ => -1,
+        };
 
-    private static int DataPrecedence(string? action) => action switch
-    {
-        "block_always" => Precedence.BlockAlways,
-        "mark_as_untrusted" => Precedence.MarkUntrusted,
-        "sanitize_with_dual_llm" => Precedence.Sanitize,
-        "mark_as_trusted" => Precedence.MarkTrusted,
-        _ => -1,
-    };
+    private static int DataPrecedence(string? action) =>
+        action switch
+        {
+            "block_always" => Precedence.BlockAlways,
+            "mark_as_untrusted" => Precedence.MarkUntrusted,
+            "sanitize_with_dual_llm" => Precedence.Sanitize,
+            "mark_as_trusted" => Precedence.MarkTrusted,
+            _ => -1,
+        };
 
     private static string? ToolError(string tool)
     {
@@ -593,5 +617,6 @@ public static class PolicyCompiler
         int Precedence,
         string Reason,
         List<(List<PathSegment> Path, CompiledCondition Condition)> Conditions,
-        List<string> Profiles);
+        List<string> Profiles
+    );
 }

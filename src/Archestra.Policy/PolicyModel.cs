@@ -9,9 +9,7 @@ public enum ResultTreatment
 }
 
 /// <summary>Per-tool defaults, applied when no policy decides.</summary>
-public sealed record ToolSettings(
-    bool AllowUsageWhenUntrustedDataIsPresent = false,
-    ResultTreatment ResultTreatment = ResultTreatment.Untrusted);
+public sealed record ToolSettings(bool AllowUsageWhenUntrustedDataIsPresent = false, ResultTreatment ResultTreatment = ResultTreatment.Untrusted);
 
 /// <summary>One condition as written in the configuration; validated and compiled by <see cref="PolicyCompiler"/>.</summary>
 public sealed record PolicyCondition(string Key, string Operator, string Value);
@@ -26,7 +24,8 @@ public sealed record PolicyDefinition(
     IReadOnlyList<PolicyCondition> Conditions,
     string Action,
     string Reason,
-    IReadOnlyList<string> Profiles);
+    IReadOnlyList<string> Profiles
+);
 
 /// <summary>Everything the compiler needs for one profile.</summary>
 /// <param name="Servers">Names of the servers the profile exposes; a policy or setting naming another server is refused.</param>
@@ -37,13 +36,15 @@ public sealed record ProfilePolicyInput(
     string Profile,
     IReadOnlyCollection<string> Servers,
     IReadOnlyDictionary<string, ToolSettings> Tools,
-    bool AgentTools = false);
+    bool AgentTools = false
+);
 
 /// <summary>The whole policy configuration: tool-invocation and trusted-data policies plus every profile's defaults.</summary>
 public sealed record PolicySetDefinition(
     IReadOnlyList<PolicyDefinition> ToolInvocation,
     IReadOnlyList<PolicyDefinition> TrustedData,
-    IReadOnlyList<ProfilePolicyInput> Profiles);
+    IReadOnlyList<ProfilePolicyInput> Profiles
+);
 
 /// <summary>A compile error: the policy id (or profile/tool for settings), the field, and what is wrong.</summary>
 public sealed record PolicyError(string Subject, string Field, string Message)
@@ -63,10 +64,13 @@ public enum DecisionSource : byte
 {
     /// <summary>An Archestra built-in tool (<c>archestra__*</c>): trusted, never evaluated.</summary>
     BuiltIn,
+
     /// <summary>A policy matched; <c>PolicyId</c> names it.</summary>
     Policy,
+
     /// <summary>The context is trusted and no block rule matched.</summary>
     TrustedContext,
+
     /// <summary>The tool's default setting decided.</summary>
     Default,
 }
@@ -92,7 +96,8 @@ public readonly record struct ResultDecision(ResultVerdict Verdict, DecisionSour
     public bool TaintsContext => Verdict is ResultVerdict.Untrusted or ResultVerdict.SanitizeWithDualLlm;
 
     /// <summary>What a client or model reads in place of a withheld result of <paramref name="tool"/>, on the MCP and the LLM path alike.</summary>
-    public string RefusalText(string tool) => Source == DecisionSource.Policy
-        ? $"The result of {tool} was withheld: blocked by policy {PolicyId}: {Reason}"
-        : $"The result of {tool} was withheld: {Reason}";
+    public string RefusalText(string tool) =>
+        Source == DecisionSource.Policy
+            ? $"The result of {tool} was withheld: blocked by policy {PolicyId}: {Reason}"
+            : $"The result of {tool} was withheld: {Reason}";
 }

@@ -23,6 +23,5 @@ public sealed class PolicySnapshot
     public int PolicyCount { get; }
 
     /// <summary>The policies of <paramref name="profile"/>; an unknown profile gets a shared defaults-only instance.</summary>
-    public ProfilePolicies ForProfile(string profile) =>
-        _profiles.TryGetValue(profile, out var policies) ? policies : ProfilePolicies.DefaultsOnly;
+    public ProfilePolicies ForProfile(string profile) => _profiles.TryGetValue(profile, out var policies) ? policies : ProfilePolicies.DefaultsOnly;
 }

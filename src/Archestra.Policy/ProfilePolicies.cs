@@ -18,35 +18,60 @@ public sealed class ProfilePolicies
 
     private static readonly ToolSettings Defaults = new();
 
-    private static readonly InvocationDecision BuiltInInvocation =
-        new(InvocationVerdict.Allow, DecisionSource.BuiltIn, null, "Archestra built-in tool");
+    private static readonly InvocationDecision BuiltInInvocation = new(InvocationVerdict.Allow, DecisionSource.BuiltIn, null, "Archestra built-in tool");
 
-    private static readonly InvocationDecision TrustedContext =
-        new(InvocationVerdict.Allow, DecisionSource.TrustedContext, null, "the context is trusted and no policy blocks the call");
+    private static readonly InvocationDecision TrustedContext = new(
+        InvocationVerdict.Allow,
+        DecisionSource.TrustedContext,
+        null,
+        "the context is trusted and no policy blocks the call"
+    );
 
-    private static readonly InvocationDecision DefaultAllow =
-        new(InvocationVerdict.Allow, DecisionSource.Default, null, "the tool's default allows use when untrusted data is present");
+    private static readonly InvocationDecision DefaultAllow = new(
+        InvocationVerdict.Allow,
+        DecisionSource.Default,
+        null,
+        "the tool's default allows use when untrusted data is present"
+    );
 
-    private static readonly InvocationDecision DefaultBlock =
-        new(InvocationVerdict.Block, DecisionSource.Default, null, "untrusted data is present in this context and the tool's default does not allow use then");
+    private static readonly InvocationDecision DefaultBlock = new(
+        InvocationVerdict.Block,
+        DecisionSource.Default,
+        null,
+        "untrusted data is present in this context and the tool's default does not allow use then"
+    );
 
-    private static readonly InvocationDecision MalformedArguments =
-        new(InvocationVerdict.Block, DecisionSource.Default, null, "the arguments are not valid JSON");
+    private static readonly InvocationDecision MalformedArguments = new(
+        InvocationVerdict.Block,
+        DecisionSource.Default,
+        null,
+        "the arguments are not valid JSON"
+    );
 
-    private static readonly ResultDecision BuiltInResult =
-        new(ResultVerdict.Trusted, DecisionSource.BuiltIn, null, "Archestra built-in tool");
+    private static readonly ResultDecision BuiltInResult = new(ResultVerdict.Trusted, DecisionSource.BuiltIn, null, "Archestra built-in tool");
 
-    private static readonly ResultDecision DefaultTrusted =
-        new(ResultVerdict.Trusted, DecisionSource.Default, null, "the tool's default treats its results as trusted");
+    private static readonly ResultDecision DefaultTrusted = new(
+        ResultVerdict.Trusted,
+        DecisionSource.Default,
+        null,
+        "the tool's default treats its results as trusted"
+    );
 
-    private static readonly ResultDecision DefaultUntrusted =
-        new(ResultVerdict.Untrusted, DecisionSource.Default, null, "the tool's default treats its results as untrusted");
+    private static readonly ResultDecision DefaultUntrusted = new(
+        ResultVerdict.Untrusted,
+        DecisionSource.Default,
+        null,
+        "the tool's default treats its results as untrusted"
+    );
 
-    private static readonly ResultDecision DefaultSanitize =
-        new(ResultVerdict.SanitizeWithDualLlm, DecisionSource.Default, null, "the tool's default sanitizes its results with the dual LLM");
+    private static readonly ResultDecision DefaultSanitize = new(
+        ResultVerdict.SanitizeWithDualLlm,
+        DecisionSource.Default,
+        null,
+        "the tool's default sanitizes its results with the dual LLM"
+    );
 
-    private static readonly ResultDecision MalformedResult =
-        new(ResultVerdict.Untrusted, DecisionSource.Default, null, "the result is not valid JSON");
+    private static readonly ResultDecision MalformedResult = new(ResultVerdict.Untrusted, DecisionSource.Default, null, "the result is not valid JSON");
 
     private readonly FrozenDictionary<string, CompiledTool> _tools;
     private readonly FrozenDictionary<string, CompiledTool>.AlternateLookup<ReadOnlySpan<char>> _lookup;
@@ -66,16 +91,16 @@ public sealed class ProfilePolicies
         _profileDefault = profileDefault;
     }
 
-    internal static ProfilePolicies DefaultsOnly { get; } = new(
-        new Dictionary<string, CompiledTool>().ToFrozenDictionary(StringComparer.Ordinal),
-        new Dictionary<string, CompiledTool>().ToFrozenDictionary(StringComparer.Ordinal),
-        null);
+    internal static ProfilePolicies DefaultsOnly { get; } =
+        new(
+            new Dictionary<string, CompiledTool>().ToFrozenDictionary(StringComparer.Ordinal),
+            new Dictionary<string, CompiledTool>().ToFrozenDictionary(StringComparer.Ordinal),
+            null
+        );
 
     /// <summary>Decides one tool call. <paramref name="argumentsJson"/> empty means no arguments (<c>{}</c>).</summary>
     public InvocationDecision EvaluateInvocation(ReadOnlySpan<byte> toolUtf8, ReadOnlySpan<byte> argumentsJson, bool contextTrusted) =>
-        toolUtf8.StartsWith("archestra__"u8)
-            ? BuiltInInvocation
-            : Invocation(Find(toolUtf8), argumentsJson, contextTrusted);
+        toolUtf8.StartsWith("archestra__"u8) ? BuiltInInvocation : Invocation(Find(toolUtf8), argumentsJson, contextTrusted);
 
     /// <inheritdoc cref="EvaluateInvocation(ReadOnlySpan{byte}, ReadOnlySpan{byte}, bool)"/>
     public InvocationDecision EvaluateInvocation(string tool, ReadOnlySpan<byte> argumentsJson, bool contextTrusted) =>

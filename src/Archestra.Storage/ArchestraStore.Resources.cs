@@ -106,7 +106,12 @@ public abstract partial class ArchestraStore
         }
     }
 
-    internal async Task<List<T>> QueryAsync<T>(string sql, Func<StoreRow, T> map, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    internal async Task<List<T>> QueryAsync<T>(
+        string sql,
+        Func<StoreRow, T> map,
+        CancellationToken cancellationToken,
+        params (string Name, object? Value)[] parameters
+    )
     {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();

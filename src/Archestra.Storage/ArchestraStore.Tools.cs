@@ -9,7 +9,12 @@ public abstract partial class ArchestraStore
     /// Records a server's complete tool list: new tools are added, known ones get the new description, schema and
     /// last-seen time. Tools the server no longer lists keep their row (and their old last-seen time).
     /// </summary>
-    public async Task RecordDiscoveredToolsAsync(string server, IReadOnlyList<(string Name, string? Description, string InputSchemaJson)> tools, DateTime seen, CancellationToken cancellationToken = default)
+    public async Task RecordDiscoveredToolsAsync(
+        string server,
+        IReadOnlyList<(string Name, string? Description, string InputSchemaJson)> tools,
+        DateTime seen,
+        CancellationToken cancellationToken = default
+    )
     {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
@@ -33,8 +38,7 @@ public abstract partial class ArchestraStore
     public async Task<IReadOnlyList<DiscoveredTool>> ListDiscoveredToolsAsync(string? server = null, CancellationToken cancellationToken = default)
     {
         const string columns = "SELECT server, name, description, input_schema, first_seen, last_seen FROM discovered_tools";
-        static DiscoveredTool Map(StoreRow row) =>
-            new(row.String(0), row.String(1), row.NullableString(2), row.Value(3).ToString()!, row.Time(4), row.Time(5));
+        static DiscoveredTool Map(StoreRow row) => new(row.String(0), row.String(1), row.NullableString(2), row.Value(3).ToString()!, row.Time(4), row.Time(5));
 
         return server is null
             ? await QueryAsync(columns + " ORDER BY server, name", Map, cancellationToken).ConfigureAwait(false)

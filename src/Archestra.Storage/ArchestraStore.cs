@@ -70,7 +70,11 @@ public abstract partial class ArchestraStore : IAsyncDisposable
     private protected ILogger Logger { get; }
 
     /// <summary>Opens the database selected by <paramref name="options"/> (creating the SQLite file and folder) and migrates it.</summary>
-    public static async Task<ArchestraStore> OpenAsync(StorageOptions options, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
+    public static async Task<ArchestraStore> OpenAsync(
+        StorageOptions options,
+        ILoggerFactory? loggerFactory = null,
+        CancellationToken cancellationToken = default
+    )
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -152,8 +156,10 @@ public abstract partial class ArchestraStore : IAsyncDisposable
 
     private static readonly string[] AuditTables = ["mcp_tool_calls", "llm_interactions"];
 
-    private const string ToolCallColumns = "id, time, profile, session_id, server, tool, decision, policy_id, outcome, duration_us, request_bytes, response_bytes, error, arguments";
-    private const string LlmColumns = "id, time, profile, provider, requested_model, used_model, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, duration_us, ttft_us, status, blocked_tools, error";
+    private const string ToolCallColumns =
+        "id, time, profile, session_id, server, tool, decision, policy_id, outcome, duration_us, request_bytes, response_bytes, error, arguments";
+    private const string LlmColumns =
+        "id, time, profile, provider, requested_model, used_model, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, duration_us, ttft_us, status, blocked_tools, error";
 
     public async Task<AuditPage<McpToolCallRecord>> ListToolCallsAsync(ToolCallQuery query, CancellationToken cancellationToken = default)
     {
@@ -170,23 +176,25 @@ public abstract partial class ArchestraStore : IAsyncDisposable
         {
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                items.Add(new McpToolCallRecord
-                {
-                    Id = ReadGuid(reader, 0),
-                    Time = ReadTime(reader, 1),
-                    Profile = reader.GetString(2),
-                    SessionId = NullableString(reader, 3),
-                    Server = reader.GetString(4),
-                    Tool = reader.GetString(5),
-                    Decision = reader.GetString(6),
-                    PolicyId = NullableString(reader, 7),
-                    Outcome = reader.GetString(8),
-                    DurationMicroseconds = reader.GetInt64(9),
-                    RequestBytes = reader.GetInt64(10),
-                    ResponseBytes = reader.GetInt64(11),
-                    Error = NullableString(reader, 12),
-                    Arguments = NullableString(reader, 13),
-                });
+                items.Add(
+                    new McpToolCallRecord
+                    {
+                        Id = ReadGuid(reader, 0),
+                        Time = ReadTime(reader, 1),
+                        Profile = reader.GetString(2),
+                        SessionId = NullableString(reader, 3),
+                        Server = reader.GetString(4),
+                        Tool = reader.GetString(5),
+                        Decision = reader.GetString(6),
+                        PolicyId = NullableString(reader, 7),
+                        Outcome = reader.GetString(8),
+                        DurationMicroseconds = reader.GetInt64(9),
+                        RequestBytes = reader.GetInt64(10),
+                        ResponseBytes = reader.GetInt64(11),
+                        Error = NullableString(reader, 12),
+                        Arguments = NullableString(reader, 13),
+                    }
+                );
             }
         }
 
@@ -213,25 +221,27 @@ public abstract partial class ArchestraStore : IAsyncDisposable
         {
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                items.Add(new LlmInteractionRecord
-                {
-                    Id = ReadGuid(reader, 0),
-                    Time = ReadTime(reader, 1),
-                    Profile = reader.GetString(2),
-                    Provider = reader.GetString(3),
-                    RequestedModel = reader.GetString(4),
-                    UsedModel = NullableString(reader, 5),
-                    InputTokens = reader.GetInt64(6),
-                    OutputTokens = reader.GetInt64(7),
-                    CachedInputTokens = reader.GetInt64(8),
-                    ReasoningTokens = reader.GetInt64(9),
-                    Cost = reader.IsDBNull(10) ? null : ReadMoney(reader, 10),
-                    DurationMicroseconds = reader.GetInt64(11),
-                    TimeToFirstTokenMicroseconds = reader.IsDBNull(12) ? null : reader.GetInt64(12),
-                    Status = reader.GetString(13),
-                    BlockedTools = NullableString(reader, 14),
-                    Error = NullableString(reader, 15),
-                });
+                items.Add(
+                    new LlmInteractionRecord
+                    {
+                        Id = ReadGuid(reader, 0),
+                        Time = ReadTime(reader, 1),
+                        Profile = reader.GetString(2),
+                        Provider = reader.GetString(3),
+                        RequestedModel = reader.GetString(4),
+                        UsedModel = NullableString(reader, 5),
+                        InputTokens = reader.GetInt64(6),
+                        OutputTokens = reader.GetInt64(7),
+                        CachedInputTokens = reader.GetInt64(8),
+                        ReasoningTokens = reader.GetInt64(9),
+                        Cost = reader.IsDBNull(10) ? null : ReadMoney(reader, 10),
+                        DurationMicroseconds = reader.GetInt64(11),
+                        TimeToFirstTokenMicroseconds = reader.IsDBNull(12) ? null : reader.GetInt64(12),
+                        Status = reader.GetString(13),
+                        BlockedTools = NullableString(reader, 14),
+                        Error = NullableString(reader, 15),
+                    }
+                );
             }
         }
 
@@ -263,16 +273,19 @@ public abstract partial class ArchestraStore : IAsyncDisposable
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            rows.Add(new UsageRow(
-                ReadTime(reader, 0),
-                reader.GetString(1),
-                reader.GetString(2),
-                reader.GetInt64(3),
-                reader.GetInt64(4),
-                reader.GetInt64(5),
-                reader.GetInt64(6),
-                reader.GetInt64(7),
-                ReadMoney(reader, 8)));
+            rows.Add(
+                new UsageRow(
+                    ReadTime(reader, 0),
+                    reader.GetString(1),
+                    reader.GetString(2),
+                    reader.GetInt64(3),
+                    reader.GetInt64(4),
+                    reader.GetInt64(5),
+                    reader.GetInt64(6),
+                    reader.GetInt64(7),
+                    ReadMoney(reader, 8)
+                )
+            );
         }
 
         return rows;
@@ -303,7 +316,8 @@ public abstract partial class ArchestraStore : IAsyncDisposable
         return new UsageTotals(
             new PeriodUsage(reader.GetInt64(0), ReadMoney(reader, 1)),
             new PeriodUsage(reader.GetInt64(2), ReadMoney(reader, 3)),
-            new PeriodUsage(reader.GetInt64(4), ReadMoney(reader, 5)));
+            new PeriodUsage(reader.GetInt64(4), ReadMoney(reader, 5))
+        );
     }
 
     // ---- retention ------------------------------------------------------------------------------------------
@@ -323,7 +337,8 @@ public abstract partial class ArchestraStore : IAsyncDisposable
                 await using (var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
                 await using (var command = connection.CreateCommand())
                 {
-                    command.CommandText = $"DELETE FROM {table} WHERE (time, id) IN (SELECT time, id FROM {table} WHERE time < @cutoff ORDER BY time LIMIT @limit)";
+                    command.CommandText =
+                        $"DELETE FROM {table} WHERE (time, id) IN (SELECT time, id FROM {table} WHERE time < @cutoff ORDER BY time LIMIT @limit)";
                     AddParameter(command, "cutoff", Db(cutoff));
                     AddParameter(command, "limit", Options.RetentionBatchSize);
                     deleted = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);

@@ -16,27 +16,28 @@ internal sealed record Migration(int Version, string Name, string Sql);
 internal static class Migrations
 {
     // Tables that two steps write whole: each is written here once.
-    private static string LlmInteractions(string table, string cost) => $$"""
-        CREATE TABLE {{table}} (
-            id                  {uuid} NOT NULL,
-            time                {time} NOT NULL,
-            profile             {text} NOT NULL,
-            provider            {text} NOT NULL,
-            requested_model     {text} NOT NULL,
-            used_model          {text},
-            input_tokens        {bigint} NOT NULL,
-            output_tokens       {bigint} NOT NULL,
-            cached_input_tokens {bigint} NOT NULL,
-            reasoning_tokens    {bigint} NOT NULL,
-            cost                {{cost}},
-            duration_us         {bigint} NOT NULL,
-            ttft_us             {bigint},
-            status              {text} NOT NULL,
-            blocked_tools       {text},
-            error               {text},
-            PRIMARY KEY (time, id)
-        );
-        """;
+    private static string LlmInteractions(string table, string cost) =>
+        $$"""
+            CREATE TABLE {{table}} (
+                id                  {uuid} NOT NULL,
+                time                {time} NOT NULL,
+                profile             {text} NOT NULL,
+                provider            {text} NOT NULL,
+                requested_model     {text} NOT NULL,
+                used_model          {text},
+                input_tokens        {bigint} NOT NULL,
+                output_tokens       {bigint} NOT NULL,
+                cached_input_tokens {bigint} NOT NULL,
+                reasoning_tokens    {bigint} NOT NULL,
+                cost                {{cost}},
+                duration_us         {bigint} NOT NULL,
+                ttft_us             {bigint},
+                status              {text} NOT NULL,
+                blocked_tools       {text},
+                error               {text},
+                PRIMARY KEY (time, id)
+            );
+            """;
 
     private const string LlmInteractionIndexes = """
         CREATE INDEX llm_interactions_profile ON llm_interactions (profile, time);
@@ -44,25 +45,29 @@ internal static class Migrations
         CREATE INDEX llm_interactions_not_ok ON llm_interactions (status, time) WHERE status <> 'ok';
         """;
 
-    private static string Limits(string table, string periods, string scopeComment) => $$"""
-        CREATE TABLE {{table}} (
-            id         {uuid} PRIMARY KEY,{{scopeComment}}
-            scope      {text} NOT NULL CHECK (scope IN ('organization', 'profile', 'model', 'provider')),
-            target     {text},
-            kind       {text} NOT NULL CHECK (kind IN ('tokens', 'cost', 'requests')),
-            period     {text} NOT NULL CHECK (period IN ({{periods}})),
-            amount     {money} NOT NULL,
-            action     {text} NOT NULL DEFAULT 'block' CHECK (action IN ('block', 'warn')),
-            enabled    {bool} NOT NULL DEFAULT {true},
-            managed_by {text} NOT NULL CHECK (managed_by IN ('file', 'api')),
-            created_at {time} NOT NULL DEFAULT {now},
-            updated_at {time} NOT NULL DEFAULT {now}
-        );
-        """;
+    private static string Limits(string table, string periods, string scopeComment) =>
+        $$"""
+            CREATE TABLE {{table}} (
+                id         {uuid} PRIMARY KEY,{{scopeComment}}
+                scope      {text} NOT NULL CHECK (scope IN ('organization', 'profile', 'model', 'provider')),
+                target     {text},
+                kind       {text} NOT NULL CHECK (kind IN ('tokens', 'cost', 'requests')),
+                period     {text} NOT NULL CHECK (period IN ({{periods}})),
+                amount     {money} NOT NULL,
+                action     {text} NOT NULL DEFAULT 'block' CHECK (action IN ('block', 'warn')),
+                enabled    {bool} NOT NULL DEFAULT {true},
+                managed_by {text} NOT NULL CHECK (managed_by IN ('file', 'api')),
+                created_at {time} NOT NULL DEFAULT {now},
+                updated_at {time} NOT NULL DEFAULT {now}
+            );
+            """;
 
     private static readonly (int Version, string Name, string Shared, string? Postgres, string? Sqlite)[] Steps =
     [
-        (1, "resources", $$"""
+        (
+            1,
+            "resources",
+            $$"""
             -- Every resource row: managed_by says whether the config file or the admin API owns it
             -- (file-managed rows are read-only through the API).
             CREATE TABLE profiles (
@@ -202,7 +207,11 @@ internal static class Migrations
                 updated_at               {time} NOT NULL DEFAULT {now}
             );
 
-            {{Limits("limits", "'hour', 'day', 'week', 'month'", "\n    -- what the limit applies to: a profile, a model, a provider, or the whole organization")}}
+            {{Limits(
+                "limits",
+                "'hour', 'day', 'week', 'month'",
+                "\n    -- what the limit applies to: a profile, a model, a provider, or the whole organization"
+            )}}
 
             CREATE TABLE optimization_rules (
                 id           {uuid} PRIMARY KEY,
@@ -228,8 +237,14 @@ internal static class Migrations
             );
             CREATE INDEX admin_changes_time ON admin_changes (time, id);
             CREATE INDEX admin_changes_resource ON admin_changes (resource_kind, resource_id, time);
-            """, null, null),
-        (2, "audit", $$"""
+            """,
+            null,
+            null
+        ),
+        (
+            2,
+            "audit",
+            $$"""
             -- Audit rows: the primary key (time, id) is both the time-range/pagination index and the idempotence key
             -- (a replay carries the same time and UUIDv7 id). Measured on this 2-core machine, each extra btree costs
             -- ~25% of write throughput, so filters get only the indexes that pay: profile (the usual scope of a view)
@@ -256,12 +271,20 @@ internal static class Migrations
 
             {{LlmInteractions("llm_interactions", "{money} NOT NULL")}}
             {{LlmInteractionIndexes}}
-            """, null, null),
-        (3, "llm-limits-total", "", """
+            """,
+            null,
+            null
+        ),
+        (
+            3,
+            "llm-limits-total",
+            "",
+            """
             -- Admin API limits may run over the whole lifetime ("total"), not only a calendar period.
             ALTER TABLE limits DROP CONSTRAINT limits_period_check,
                 ADD CONSTRAINT limits_period_check CHECK (period IN ('hour', 'day', 'week', 'month', 'total'));
-            """, $$"""
+            """,
+            $$"""
             -- Admin API limits may run over the whole lifetime ("total"), not only a calendar period. SQLite cannot
             -- alter a CHECK constraint: the table is rebuilt with the rows copied (nothing references it).
             {{Limits("limits_v3", "'hour', 'day', 'week', 'month', 'total'", "")}}
@@ -269,8 +292,12 @@ internal static class Migrations
                 SELECT id, scope, target, kind, period, amount, action, enabled, managed_by, created_at, updated_at FROM limits;
             DROP TABLE limits;
             ALTER TABLE limits_v3 RENAME TO limits;
-            """),
-        (4, "discovered-tools-by-server-name", """
+            """
+        ),
+        (
+            4,
+            "discovered-tools-by-server-name",
+            """
             -- Tools are discovered from every server, including the file's, which have no mcp_servers row: key them by
             -- the server's name. The old table was never written.
             DROP TABLE discovered_tools;
@@ -283,11 +310,19 @@ internal static class Migrations
                 last_seen    {time} NOT NULL,
                 PRIMARY KEY (server, name)
             );
-            """, null, null),
-        (5, "llm-cost-nullable", "", """
+            """,
+            null,
+            null
+        ),
+        (
+            5,
+            "llm-cost-nullable",
+            "",
+            """
             -- An interaction with a model the price table does not know has no cost (NULL), never a wrong 0.
             ALTER TABLE llm_interactions ALTER COLUMN cost DROP NOT NULL;
-            """, $$"""
+            """,
+            $$"""
             -- An interaction with a model the price table does not know has no cost (NULL), never a wrong 0. SQLite
             -- cannot drop NOT NULL: the table is rebuilt with its rows and indexes (nothing references it).
             {{LlmInteractions("llm_interactions_v5", "{money}")}}
@@ -296,7 +331,8 @@ internal static class Migrations
             DROP TABLE llm_interactions;
             ALTER TABLE llm_interactions_v5 RENAME TO llm_interactions;
             {{LlmInteractionIndexes}}
-            """),
+            """
+        ),
     ];
 
     // After Steps: static fields are initialised in the order they are written.
@@ -307,28 +343,29 @@ internal static class Migrations
     public static readonly Migration[] Sqlite = Render(StorageDialect.Sqlite);
 
     /// <summary>The placeholders' types in each dialect.</summary>
-    private static string Type(string name, StorageDialect dialect) => (name, dialect == StorageDialect.Postgres) switch
-    {
-        ("uuid", true) => "uuid",
-        ("uuid", false) or ("bytes", false) => "BLOB",
-        ("bytes", true) => "bytea",
-        ("text", true) => "text",
-        ("text", false) or ("json", false) => "TEXT",
-        ("json", true) => "jsonb",
-        ("time", true) => "timestamptz",
-        ("money", true) => "numeric(20, 10)",
-        ("bool", true) => "boolean",
-        ("int", true) => "integer",
-        ("bigint", true) => "bigint",
-        ("time", false) or ("money", false) or ("bool", false) or ("int", false) or ("bigint", false) => "INTEGER",
-        ("true", true) => "true",
-        ("true", false) => "1",
-        ("false", true) => "false",
-        ("false", false) => "0",
-        ("now", true) => "now()",
-        ("now", false) => "(CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))",
-        _ => throw new InvalidOperationException($"unknown schema placeholder {{{name}}}"),
-    };
+    private static string Type(string name, StorageDialect dialect) =>
+        (name, dialect == StorageDialect.Postgres) switch
+        {
+            ("uuid", true) => "uuid",
+            ("uuid", false) or ("bytes", false) => "BLOB",
+            ("bytes", true) => "bytea",
+            ("text", true) => "text",
+            ("text", false) or ("json", false) => "TEXT",
+            ("json", true) => "jsonb",
+            ("time", true) => "timestamptz",
+            ("money", true) => "numeric(20, 10)",
+            ("bool", true) => "boolean",
+            ("int", true) => "integer",
+            ("bigint", true) => "bigint",
+            ("time", false) or ("money", false) or ("bool", false) or ("int", false) or ("bigint", false) => "INTEGER",
+            ("true", true) => "true",
+            ("true", false) => "1",
+            ("false", true) => "false",
+            ("false", false) => "0",
+            ("now", true) => "now()",
+            ("now", false) => "(CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))",
+            _ => throw new InvalidOperationException($"unknown schema placeholder {{{name}}}"),
+        };
 
     private static Migration[] Render(StorageDialect dialect)
     {

@@ -60,7 +60,9 @@ public sealed class SecretBox
         ArgumentNullException.ThrowIfNull(secret);
         if (!_keys.TryGetValue(secret.KeyId, out var key))
         {
-            throw new KeyNotFoundException($"The secret was sealed under key {secret.KeyId}, which is neither ARCHESTRA_SECRET_KEY ({KeyId}) nor a configured previous key.");
+            throw new KeyNotFoundException(
+                $"The secret was sealed under key {secret.KeyId}, which is neither ARCHESTRA_SECRET_KEY ({KeyId}) nor a configured previous key."
+            );
         }
 
         if (secret.Nonce.Length != NonceSize || secret.Ciphertext.Length < TagSize)
@@ -102,7 +104,10 @@ public sealed class SecretBox
             return buffer.AsSpan(0, KeySize).ToArray();
         }
 
-        throw new ArgumentException($"{settingName} must be 32 bytes encoded as base64 or as 64 hex digits (generate one with `openssl rand -base64 32`).", nameof(value));
+        throw new ArgumentException(
+            $"{settingName} must be 32 bytes encoded as base64 or as 64 hex digits (generate one with `openssl rand -base64 32`).",
+            nameof(value)
+        );
     }
 
     private static bool IsHex(string text)

@@ -73,19 +73,36 @@ public sealed record UsageRow(
     long OutputTokens,
     long CachedInputTokens,
     long ReasoningTokens,
-    decimal Cost);
+    decimal Cost
+);
 
 public sealed record ProfileRow(Guid Id, string Name, string? Description, string SettingsJson, ManagedBy ManagedBy, DateTime CreatedAt, DateTime UpdatedAt);
 
 /// <summary>A gateway token as stored: only its SHA-256 (<see cref="SecretHash"/>); <see cref="ProfileName"/> when listed.</summary>
 public sealed record GatewayTokenRow(
-    Guid Id, string Name, byte[] TokenHash, Guid? ProfileId, ManagedBy ManagedBy, DateTime CreatedAt, DateTime? LastUsedAt, string? ProfileName = null);
+    Guid Id,
+    string Name,
+    byte[] TokenHash,
+    Guid? ProfileId,
+    ManagedBy ManagedBy,
+    DateTime CreatedAt,
+    DateTime? LastUsedAt,
+    string? ProfileName = null
+);
 
 public sealed record AdminKeyRow(Guid Id, string Name, byte[] KeyHash, bool ReadWrite, ManagedBy ManagedBy, DateTime CreatedAt, DateTime? LastUsedAt);
 
 /// <summary>An LLM provider; <see cref="SettingsJson"/> holds <c>keyOrder</c> and the file's timeout and resilience fields.</summary>
 public sealed record LlmProviderRow(
-    Guid Id, string Name, string Kind, string? BaseUrl, ManagedBy ManagedBy, DateTime CreatedAt, DateTime UpdatedAt, string SettingsJson = "{}");
+    Guid Id,
+    string Name,
+    string Kind,
+    string? BaseUrl,
+    ManagedBy ManagedBy,
+    DateTime CreatedAt,
+    DateTime UpdatedAt,
+    string SettingsJson = "{}"
+);
 
 /// <summary>One entry of the admin change log.</summary>
 public sealed record AdminChange(Guid Id, DateTime Time, string Actor, string Action, string ResourceKind, string ResourceId, string DetailsJson);

@@ -6,9 +6,11 @@ switch (args)
 {
     case ["--stdio"]:
         // stdout carries the protocol, so every log line goes to stderr.
-        using (var loggerFactory = LoggerFactory.Create(static b => b
-            .AddConsole(static o => o.LogToStandardErrorThreshold = LogLevel.Trace)
-            .SetMinimumLevel(LogLevel.Warning)))
+        using (
+            var loggerFactory = LoggerFactory.Create(static b =>
+                b.AddConsole(static o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning)
+            )
+        )
         {
             return await StdioHost.RunAsync(loggerFactory).ConfigureAwait(false);
         }

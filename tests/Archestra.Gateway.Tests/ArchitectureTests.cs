@@ -20,34 +20,33 @@ public sealed class ArchitectureTests
         .Select(static f => (OpCode)f.GetValue(null)!)
         .ToDictionary(static o => o.Value);
 
-    public static TheoryData<string, string> ForbiddenEdges { get; } = new()
-    {
-        // The two features stand on the shared core, never on each other (nor on the admin API that composes them).
-        { "Llm", "Mcp" },
-        { "Llm", "Admin" },
-        { "Mcp", "Llm" },
-        { "Mcp", "Admin" },
-
-        // The shared core knows no feature.
-        { "Core", "Mcp" },
-        { "Core", "Llm" },
-        { "Core", "Admin" },
-        { "Security", "Mcp" },
-        { "Security", "Llm" },
-        { "Security", "Admin" },
-        { "Http", "Mcp" },
-        { "Http", "Llm" },
-        { "Metrics", "Mcp" },
-        { "Metrics", "Llm" },
-        { "Configuration", "Mcp" },
-        { "Configuration", "Llm" },
-        { "Configuration", "Admin" },
-
-        // The web console is static files: it reaches the gateway only through the admin API, over HTTP.
-        { "WebConsole", "Mcp" },
-        { "WebConsole", "Llm" },
-        { "WebConsole", "Admin" },
-    };
+    public static TheoryData<string, string> ForbiddenEdges { get; } =
+        new()
+        {
+            // The two features stand on the shared core, never on each other (nor on the admin API that composes them).
+            { "Llm", "Mcp" },
+            { "Llm", "Admin" },
+            { "Mcp", "Llm" },
+            { "Mcp", "Admin" },
+            // The shared core knows no feature.
+            { "Core", "Mcp" },
+            { "Core", "Llm" },
+            { "Core", "Admin" },
+            { "Security", "Mcp" },
+            { "Security", "Llm" },
+            { "Security", "Admin" },
+            { "Http", "Mcp" },
+            { "Http", "Llm" },
+            { "Metrics", "Mcp" },
+            { "Metrics", "Llm" },
+            { "Configuration", "Mcp" },
+            { "Configuration", "Llm" },
+            { "Configuration", "Admin" },
+            // The web console is static files: it reaches the gateway only through the admin API, over HTTP.
+            { "WebConsole", "Mcp" },
+            { "WebConsole", "Llm" },
+            { "WebConsole", "Admin" },
+        };
 
     [Fact]
     public void The_storage_library_does_not_reference_the_gateway()
@@ -62,8 +61,10 @@ public sealed class ArchitectureTests
     public void A_folder_of_the_gateway_does_not_reference_a_folder_the_rule_keeps_it_from(string from, string to)
     {
         var references = References(from, to);
-        Assert.True(references.Count == 0,
-            $"Archestra.Gateway.{from} must not depend on Archestra.Gateway.{to} (ARCHITECTURE.md), but:\n  " + string.Join("\n  ", references));
+        Assert.True(
+            references.Count == 0,
+            $"Archestra.Gateway.{from} must not depend on Archestra.Gateway.{to} (ARCHITECTURE.md), but:\n  " + string.Join("\n  ", references)
+        );
     }
 
     [Fact]
@@ -72,9 +73,16 @@ public sealed class ArchitectureTests
         // GatewayServer composes both features: StartAsync's state machine creates the LlmProxy, which no signature of
         // MoveNext names, so only the IL shows it. Were the scan blind to bodies, the rule above would prove little.
         Assert.Contains(References("Admin", "Mcp"), static r => r.Contains("Mcp.", StringComparison.Ordinal));
-        Assert.Contains(ReferencesOf(s_gateway.GetType("Archestra.Gateway.GatewayServer")!.GetNestedTypes(BindingFlags.NonPublic)
-                .Single(static t => t.Name.StartsWith("<StartAsync>", StringComparison.Ordinal)), Root + "Llm"),
-            static r => r.EndsWith("(MoveNext) -> Archestra.Gateway.Llm.LlmProxy", StringComparison.Ordinal));
+        Assert.Contains(
+            ReferencesOf(
+                s_gateway
+                    .GetType("Archestra.Gateway.GatewayServer")!
+                    .GetNestedTypes(BindingFlags.NonPublic)
+                    .Single(static t => t.Name.StartsWith("<StartAsync>", StringComparison.Ordinal)),
+                Root + "Llm"
+            ),
+            static r => r.EndsWith("(MoveNext) -> Archestra.Gateway.Llm.LlmProxy", StringComparison.Ordinal)
+        );
     }
 
     private static List<string> References(string from, string to)
@@ -90,8 +98,7 @@ public sealed class ArchitectureTests
         return found;
     }
 
-    private static bool InFolder(string? ns, string folder) =>
-        ns is not null && (ns == folder || ns.StartsWith(folder + ".", StringComparison.Ordinal));
+    private static bool InFolder(string? ns, string folder) => ns is not null && (ns == folder || ns.StartsWith(folder + ".", StringComparison.Ordinal));
 
     private static IEnumerable<string> ReferencesOf(Type type, string folder)
     {

@@ -120,8 +120,9 @@ public sealed class CliTests : IDisposable
         Assert.Equal(1, code);
         Assert.Equal(
             $"{path}: $.mcpServers.a: expected exactly one of command (a local stdio server) or url (a remote server){Environment.NewLine}"
-            + $"{path}: $.profiles.p.servers: expected at least one server name; a profile without servers serves nothing{Environment.NewLine}",
-            _error.ToString());
+                + $"{path}: $.profiles.p.servers: expected at least one server name; a profile without servers serves nothing{Environment.NewLine}",
+            _error.ToString()
+        );
         Assert.Empty(_out.ToString());
     }
 
@@ -131,7 +132,10 @@ public sealed class CliTests : IDisposable
         var code = await Cli.RunAsync(["check", "--config", "/nonexistent/archestra.json"]);
 
         Assert.Equal(1, code);
-        Assert.Equal($"/nonexistent/archestra.json: configuration file not found (looked for /nonexistent/archestra.json){Environment.NewLine}", _error.ToString());
+        Assert.Equal(
+            $"/nonexistent/archestra.json: configuration file not found (looked for /nonexistent/archestra.json){Environment.NewLine}",
+            _error.ToString()
+        );
     }
 
     [Fact]
@@ -150,13 +154,16 @@ public sealed class CliTests : IDisposable
         GatewayConfig? served = null;
 
         var code = await Cli.RunAsync(
-            ["serve"], _out, _error,
+            ["serve"],
+            _out,
+            _error,
             name => name == "ARCHESTRA_CONFIG" ? path : null,
             (config, _) =>
             {
                 served = config;
                 return Task.FromResult(17);
-            });
+            }
+        );
 
         Assert.Equal(17, code);
         Assert.NotNull(served);
@@ -171,11 +178,17 @@ public sealed class CliTests : IDisposable
         var good = ConfigFile(ValidConfig);
         var started = false;
 
-        var code = await Cli.RunAsync(["serve", "--config", bad], _out, _error, _ => good, (_, _) =>
-        {
-            started = true;
-            return Task.FromResult(0);
-        });
+        var code = await Cli.RunAsync(
+            ["serve", "--config", bad],
+            _out,
+            _error,
+            _ => good,
+            (_, _) =>
+            {
+                started = true;
+                return Task.FromResult(0);
+            }
+        );
 
         Assert.Equal(1, code);
         Assert.False(started);

@@ -10,13 +10,15 @@ public sealed class AgentToolsTests
 {
     private const string Agent = "agent";
 
-    private static ProfilePolicyInput AgentProfile(Dictionary<string, ToolSettings>? tools = null) =>
-        new(Agent, [], tools ?? [], AgentTools: true);
+    private static ProfilePolicyInput AgentProfile(Dictionary<string, ToolSettings>? tools = null) => new(Agent, [], tools ?? [], AgentTools: true);
 
     [Fact]
     public void A_policy_on_an_agents_own_tool_compiles_and_decides_only_for_agent_profiles()
     {
-        var set = Set(invocation: [Def("no-delete", "delete_repo", "block_always", When("repo", "startsWith", "prod-"))], profiles: [DefaultProfile(), AgentProfile()]);
+        var set = Set(
+            invocation: [Def("no-delete", "delete_repo", "block_always", When("repo", "startsWith", "prod-"))],
+            profiles: [DefaultProfile(), AgentProfile()]
+        );
 
         var refused = Invoke(set, "delete_repo", """{"repo":"prod-db"}""", trusted: true, profile: Agent);
         Assert.Equal((InvocationVerdict.Block, "no-delete"), (refused.Verdict, refused.PolicyId));
@@ -31,7 +33,10 @@ public sealed class AgentToolsTests
     {
         var set = Set(data: [Def("crm-trusted", "crm__lookup", "mark_as_trusted")], profiles: [DefaultProfile(), AgentProfile()]);
 
-        Assert.Equal((ResultVerdict.Trusted, "crm-trusted"), (Result(set, "crm__lookup", "{}", Agent).Verdict, Result(set, "crm__lookup", "{}", Agent).PolicyId));
+        Assert.Equal(
+            (ResultVerdict.Trusted, "crm-trusted"),
+            (Result(set, "crm__lookup", "{}", Agent).Verdict, Result(set, "crm__lookup", "{}", Agent).PolicyId)
+        );
     }
 
     [Fact]
@@ -47,12 +52,19 @@ public sealed class AgentToolsTests
     [Fact]
     public void Settings_of_an_agents_own_tools_are_accepted_on_agent_profiles()
     {
-        var set = Set(profiles: [AgentProfile(new()
-        {
-            ["read_docs"] = new(ResultTreatment: ResultTreatment.Trusted),
-            ["crm__*"] = new(ResultTreatment: ResultTreatment.Trusted),
-            ["*"] = new(AllowUsageWhenUntrustedDataIsPresent: true),
-        })]);
+        var set = Set(
+            profiles:
+            [
+                AgentProfile(
+                    new()
+                    {
+                        ["read_docs"] = new(ResultTreatment: ResultTreatment.Trusted),
+                        ["crm__*"] = new(ResultTreatment: ResultTreatment.Trusted),
+                        ["*"] = new(AllowUsageWhenUntrustedDataIsPresent: true),
+                    }
+                ),
+            ]
+        );
 
         Assert.Equal(ResultVerdict.Trusted, Result(set, "read_docs", "{}", Agent).Verdict);
         Assert.Equal(ResultVerdict.Trusted, Result(set, "crm__lookup", "{}", Agent).Verdict);
@@ -66,30 +78,37 @@ public sealed class AgentToolsTests
         var result = PolicyCompiler.Compile(Set(invocation: [Def("no-delete", "delete_repo", "block_always")]));
 
         Assert.Equal(
-            [new PolicyError("policy \"no-delete\"", "tool", "\"delete_repo\" is not of the form {server}__{tool} (the names of agents' own tools are accepted only when a profile has an llm section)")],
-            result.Errors);
+            [
+                new PolicyError(
+                    "policy \"no-delete\"",
+                    "tool",
+                    "\"delete_repo\" is not of the form {server}__{tool} (the names of agents' own tools are accepted only when a profile has an llm section)"
+                ),
+            ],
+            result.Errors
+        );
     }
 
     [Fact]
     public void A_policy_naming_only_mcp_profiles_still_needs_their_servers()
     {
-        var result = PolicyCompiler.Compile(Set(
-            invocation: [new PolicyDefinition("p", "delete_repo", [], "block_always", "", [Profile])],
-            profiles: [DefaultProfile(), AgentProfile()]));
+        var result = PolicyCompiler.Compile(
+            Set(invocation: [new PolicyDefinition("p", "delete_repo", [], "block_always", "", [Profile])], profiles: [DefaultProfile(), AgentProfile()])
+        );
         Assert.Equal([new PolicyError("policy \"p\"", "tool", "\"delete_repo\" is not of the form {server}__{tool}")], result.Errors);
 
-        var wrongServer = PolicyCompiler.Compile(Set(
-            invocation: [new PolicyDefinition("q", "crm__lookup", [], "block_always", "", [Profile])],
-            profiles: [DefaultProfile(), AgentProfile()]));
+        var wrongServer = PolicyCompiler.Compile(
+            Set(invocation: [new PolicyDefinition("q", "crm__lookup", [], "block_always", "", [Profile])], profiles: [DefaultProfile(), AgentProfile()])
+        );
         Assert.Equal([new PolicyError("policy \"q\"", "profiles[0]", "profile \"default\" does not expose server \"crm\"")], wrongServer.Errors);
     }
 
     [Fact]
     public void Wildcards_and_built_ins_stay_refused_on_agent_profiles()
     {
-        var result = PolicyCompiler.Compile(Set(
-            invocation: [Def("w", "crm__*", "block_always"), Def("b", "archestra__whoami", "block_always")],
-            profiles: [AgentProfile()]));
+        var result = PolicyCompiler.Compile(
+            Set(invocation: [Def("w", "crm__*", "block_always"), Def("b", "archestra__whoami", "block_always")], profiles: [AgentProfile()])
+        );
 
         Assert.Equal(2, result.Errors.Count);
         Assert.Equal("\"crm__*\": a policy names one tool; wildcards are only for tool settings", result.Errors[0].Message);

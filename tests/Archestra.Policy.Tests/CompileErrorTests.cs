@@ -5,10 +5,10 @@ namespace Archestra.Policy.Tests;
 
 public class CompileErrorTests
 {
-    private const string Unsupported = "uses a construct the non-backtracking engine cannot run (backreferences, lookarounds, atomic groups, conditionals); rewrite it without them";
+    private const string Unsupported =
+        "uses a construct the non-backtracking engine cannot run (backreferences, lookarounds, atomic groups, conditionals); rewrite it without them";
 
-    private const string InvocationActions =
-        "allow_when_context_is_untrusted, block_when_context_is_untrusted, block_always, require_approval";
+    private const string InvocationActions = "allow_when_context_is_untrusted, block_when_context_is_untrusted, block_always, require_approval";
 
     private static void AssertErrors(PolicySetDefinition set, params PolicyError[] expected)
     {
@@ -36,8 +36,10 @@ public class CompileErrorTests
     [InlineData("a[0]b", "expected '.' or '[' at position 4")]
     public void A_key_path_that_does_not_parse_is_named(string key, string detail)
     {
-        AssertErrors(Set([Def("p", "fs__write", "block_always", When("path", "equal", "x"), When(key, "equal", "x"))]),
-            new PolicyError("policy \"p\"", "conditions[1].key", $"invalid key path \"{key}\": {detail}"));
+        AssertErrors(
+            Set([Def("p", "fs__write", "block_always", When("path", "equal", "x"), When(key, "equal", "x"))]),
+            new PolicyError("policy \"p\"", "conditions[1].key", $"invalid key path \"{key}\": {detail}")
+        );
     }
 
     [Theory]
@@ -46,9 +48,14 @@ public class CompileErrorTests
     [InlineData("")]
     public void An_unknown_operator_is_named(string op)
     {
-        AssertErrors(Set([Def("no-exfil", "mail__send", "block_always", When("to[*]", "endsWith", "@corp.example"), When("body", op, "x"))]),
-            new PolicyError("policy \"no-exfil\"", "conditions[1].operator",
-                $"unknown operator \"{op}\"; expected one of equal, notEqual, contains, notContains, startsWith, endsWith, regex"));
+        AssertErrors(
+            Set([Def("no-exfil", "mail__send", "block_always", When("to[*]", "endsWith", "@corp.example"), When("body", op, "x"))]),
+            new PolicyError(
+                "policy \"no-exfil\"",
+                "conditions[1].operator",
+                $"unknown operator \"{op}\"; expected one of equal, notEqual, contains, notContains, startsWith, endsWith, regex"
+            )
+        );
     }
 
     [Theory]
@@ -57,8 +64,10 @@ public class CompileErrorTests
     [InlineData("BLOCK_ALWAYS")]
     public void An_invocation_action_must_be_one_of_the_invocation_actions(string action)
     {
-        AssertErrors(Set([Def("p", "fs__write", action)]),
-            new PolicyError("policy \"p\"", "action", $"unknown action \"{action}\"; expected one of {InvocationActions}"));
+        AssertErrors(
+            Set([Def("p", "fs__write", action)]),
+            new PolicyError("policy \"p\"", "action", $"unknown action \"{action}\"; expected one of {InvocationActions}")
+        );
     }
 
     [Theory]
@@ -66,9 +75,14 @@ public class CompileErrorTests
     [InlineData("allow_when_context_is_untrusted")]
     public void A_trusted_data_action_must_be_one_of_the_trusted_data_actions(string action)
     {
-        AssertErrors(Set(data: [Def("p", "fs__read", action)]),
-            new PolicyError("policy \"p\"", "action",
-                $"unknown action \"{action}\"; expected one of mark_as_trusted, mark_as_untrusted, block_always, sanitize_with_dual_llm"));
+        AssertErrors(
+            Set(data: [Def("p", "fs__read", action)]),
+            new PolicyError(
+                "policy \"p\"",
+                "action",
+                $"unknown action \"{action}\"; expected one of mark_as_trusted, mark_as_untrusted, block_always, sanitize_with_dual_llm"
+            )
+        );
     }
 
     [Theory]
@@ -77,8 +91,10 @@ public class CompileErrorTests
     [InlineData("a{2,1}", "reversed quantifier range at offset 6")]
     public void An_invalid_regex_is_named(string pattern, string problem)
     {
-        AssertErrors(Set([Def("p", "fs__write", "block_always", When("path", "regex", pattern))]),
-            new PolicyError("policy \"p\"", "conditions[0].value", $"invalid regex \"{pattern}\": {problem}"));
+        AssertErrors(
+            Set([Def("p", "fs__write", "block_always", When("path", "regex", pattern))]),
+            new PolicyError("policy \"p\"", "conditions[0].value", $"invalid regex \"{pattern}\": {problem}")
+        );
     }
 
     [Theory]
@@ -89,8 +105,10 @@ public class CompileErrorTests
     public void A_regex_the_non_backtracking_engine_refuses_is_named(string pattern)
     {
         Assert.Throws<NotSupportedException>(() => new Regex(pattern, RegexOptions.NonBacktracking));
-        AssertErrors(Set([Def("p", "fs__write", "block_always", When("path", "regex", pattern))]),
-            new PolicyError("policy \"p\"", "conditions[0].value", $"regex \"{pattern}\" {Unsupported}"));
+        AssertErrors(
+            Set([Def("p", "fs__write", "block_always", When("path", "regex", pattern))]),
+            new PolicyError("policy \"p\"", "conditions[0].value", $"regex \"{pattern}\" {Unsupported}")
+        );
     }
 
     [Theory]
@@ -101,8 +119,10 @@ public class CompileErrorTests
     [InlineData("", "")]
     public void A_tool_must_be_namespaced(string tool, string hint)
     {
-        AssertErrors(Set([Def("p", tool, "block_always")]),
-            new PolicyError("policy \"p\"", "tool", $"\"{tool}\" is not of the form {{server}}__{{tool}}{hint}"));
+        AssertErrors(
+            Set([Def("p", tool, "block_always")]),
+            new PolicyError("policy \"p\"", "tool", $"\"{tool}\" is not of the form {{server}}__{{tool}}{hint}")
+        );
     }
 
     /// <summary>Added where the name looks like an agent's own tool (see <see cref="AgentToolsTests"/>).</summary>
@@ -111,36 +131,49 @@ public class CompileErrorTests
     [Fact]
     public void A_built_in_tool_takes_no_policies()
     {
-        AssertErrors(Set([Def("p", "archestra__whoami", "block_always")]),
-            new PolicyError("policy \"p\"", "tool", "\"archestra__whoami\" is an Archestra built-in tool: always allowed and trusted, it takes no policies or settings"));
+        AssertErrors(
+            Set([Def("p", "archestra__whoami", "block_always")]),
+            new PolicyError(
+                "policy \"p\"",
+                "tool",
+                "\"archestra__whoami\" is an Archestra built-in tool: always allowed and trusted, it takes no policies or settings"
+            )
+        );
     }
 
     [Fact]
     public void A_server_no_profile_exposes_is_unknown()
     {
-        AssertErrors(Set(data: [Def("p", "db__query", "mark_as_trusted")]),
-            new PolicyError("policy \"p\"", "tool", "unknown server \"db\": no profile exposes it"));
+        AssertErrors(
+            Set(data: [Def("p", "db__query", "mark_as_trusted")]),
+            new PolicyError("policy \"p\"", "tool", "unknown server \"db\": no profile exposes it")
+        );
     }
 
     [Fact]
     public void Named_profiles_must_exist_and_expose_the_server()
     {
         var profiles = new[] { DefaultProfile(), new ProfilePolicyInput("readonly", ["web"], new Dictionary<string, ToolSettings>()) };
-        AssertErrors(Set([new PolicyDefinition("p", "fs__write", [], "block_always", "", ["default", "ghost", "readonly"])], null, profiles),
+        AssertErrors(
+            Set([new PolicyDefinition("p", "fs__write", [], "block_always", "", ["default", "ghost", "readonly"])], null, profiles),
             new PolicyError("policy \"p\"", "profiles[1]", "unknown profile \"ghost\""),
-            new PolicyError("policy \"p\"", "profiles[2]", "profile \"readonly\" does not expose server \"fs\""));
+            new PolicyError("policy \"p\"", "profiles[2]", "profile \"readonly\" does not expose server \"fs\"")
+        );
     }
 
     [Fact]
     public void Ids_are_required_and_unique_across_both_lists()
     {
         AssertErrors(
-            Set([Def("", "fs__write", "block_always"), Def("a", "fs__write", "block_always"), Def("a", "fs__read", "block_always")],
-                [Def("a", "fs__read", "mark_as_trusted"), Def("", "fs__read", "mark_as_trusted")]),
+            Set(
+                [Def("", "fs__write", "block_always"), Def("a", "fs__write", "block_always"), Def("a", "fs__read", "block_always")],
+                [Def("a", "fs__read", "mark_as_trusted"), Def("", "fs__read", "mark_as_trusted")]
+            ),
             new PolicyError("toolInvocation[0]", "id", "the id is empty"),
             new PolicyError("policy \"a\"", "id", "duplicate id \"a\"; already used by toolInvocation[1]"),
             new PolicyError("policy \"a\"", "id", "duplicate id \"a\"; already used by toolInvocation[1]"),
-            new PolicyError("trustedData[1]", "id", "the id is empty"));
+            new PolicyError("trustedData[1]", "id", "the id is empty")
+        );
     }
 
     [Fact]
@@ -154,17 +187,25 @@ public class CompileErrorTests
             ["archestra__whoami"] = new(),
         };
         AssertErrors(
-            new PolicySetDefinition([], [], [
-                new ProfilePolicyInput("", ["fs"], new Dictionary<string, ToolSettings>()),
-                new ProfilePolicyInput("dev", ["fs"], settings),
-                new ProfilePolicyInput("dev", ["web"], new Dictionary<string, ToolSettings>()),
-            ]),
+            new PolicySetDefinition(
+                [],
+                [],
+                [
+                    new ProfilePolicyInput("", ["fs"], new Dictionary<string, ToolSettings>()),
+                    new ProfilePolicyInput("dev", ["fs"], settings),
+                    new ProfilePolicyInput("dev", ["web"], new Dictionary<string, ToolSettings>()),
+                ]
+            ),
             new PolicyError("profiles[0]", "profile", "the profile name is empty"),
             new PolicyError("profile \"dev\"", "tools[\"fswrite\"]", "\"fswrite\" is not of the form {server}__{tool}"),
             new PolicyError("profile \"dev\"", "tools[\"db__query\"]", "server \"db\" is not exposed by profile \"dev\""),
-            new PolicyError("profile \"dev\"", "tools[\"archestra__whoami\"]",
-                "\"archestra__whoami\" is an Archestra built-in tool: always allowed and trusted, it takes no policies or settings"),
-            new PolicyError("profile \"dev\"", "profile", "duplicate profile \"dev\""));
+            new PolicyError(
+                "profile \"dev\"",
+                "tools[\"archestra__whoami\"]",
+                "\"archestra__whoami\" is an Archestra built-in tool: always allowed and trusted, it takes no policies or settings"
+            ),
+            new PolicyError("profile \"dev\"", "profile", "duplicate profile \"dev\"")
+        );
     }
 
     [Fact]
@@ -178,10 +219,13 @@ public class CompileErrorTests
             new PolicyError("policy \"bad\"", "tool", "\"nope\" is not of the form {server}__{tool}" + Hint),
             new PolicyError("policy \"bad\"", "action", $"unknown action \"explode\"; expected one of {InvocationActions}"),
             new PolicyError("policy \"bad\"", "conditions[0].key", "invalid key path \"a..b\": empty property name at position 2"),
-            new PolicyError("policy \"bad\"", "conditions[0].operator",
-                "unknown operator \"like\"; expected one of equal, notEqual, contains, notContains, startsWith, endsWith, regex"),
-            new PolicyError("policy \"bad\"", "conditions[1].value",
-                $"regex \"(?=x)\" {Unsupported}"));
+            new PolicyError(
+                "policy \"bad\"",
+                "conditions[0].operator",
+                "unknown operator \"like\"; expected one of equal, notEqual, contains, notContains, startsWith, endsWith, regex"
+            ),
+            new PolicyError("policy \"bad\"", "conditions[1].value", $"regex \"(?=x)\" {Unsupported}")
+        );
     }
 
     [Fact]

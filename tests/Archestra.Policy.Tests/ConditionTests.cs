@@ -7,80 +7,83 @@ public class ConditionTests
     private static readonly string LongEscaped = new string('a', 300) + "\\u00e9";
     private static readonly string LongValue = new string('a', 300) + "é";
 
-    public static TheoryData<string, string, string, bool> Operators => new()
-    {
-        { "equal", "a.txt", """{"path":"a.txt"}""", true },
-        { "equal", "a.txt", """{"path":"a.txtx"}""", false },
-        { "equal", "a.txt", """{"path":"A.TXT"}""", false },
-        { "equal", "", """{"path":""}""", true },
-        { "notEqual", "a.txt", """{"path":"b.txt"}""", true },
-        { "notEqual", "a.txt", """{"path":"a.txt"}""", false },
-        { "notEqual", "a.txt", """{}""", false },
-        { "contains", "secret", """{"path":"/x/secret/y"}""", true },
-        { "contains", "secret", """{"path":"/x/SECRET/y"}""", false },
-        { "contains", "", """{"path":"x"}""", true },
-        { "notContains", "secret", """{"path":"/x/y"}""", true },
-        { "notContains", "secret", """{"path":"/secret"}""", false },
-        { "notContains", "secret", """{"other":"x"}""", false },
-        { "startsWith", "/etc", """{"path":"/etc/passwd"}""", true },
-        { "startsWith", "/etc", """{"path":"/home/etc"}""", false },
-        { "endsWith", ".env", """{"path":"/app/.env"}""", true },
-        { "endsWith", ".env", """{"path":"/app/.env.bak"}""", false },
-        { "regex", "^/etc/(passwd|shadow)$", """{"path":"/etc/shadow"}""", true },
-        { "regex", "^/etc/(passwd|shadow)$", """{"path":"/etc/hosts"}""", false },
-        { "regex", @"\d{3}", """{"path":"abc123def"}""", true },
-        { "regex", "^a+é$", $$"""{"path":"{{LongEscaped}}"}""", true },
-        { "regex", "^/etc/", """{"path":"/etc/x"}""", true },
-        { "regex", "^/etc/", """{"path":"/et"}""", false },
-        { "regex", "^/etc/|passwd", """{"path":"x passwd"}""", true },
-        { "regex", "^ab?c", """{"path":"ac"}""", true },
-        { "regex", "^ab*c", """{"path":"ac"}""", true },
-        { "regex", "^ab{0}c", """{"path":"ac"}""", true },
-        { "regex", @"^a\.b", """{"path":"a.b"}""", true },
-        { "regex", @"^a\.b", """{"path":"axb"}""", false },
-        { "regex", "^[|]x|y", """{"path":"y"}""", true },
-        { "regex", "^(a|b)c", """{"path":"bc"}""", true },
-        { "regex", "^x(?i)abc", """{"path":"xABC"}""", true },
-    };
+    public static TheoryData<string, string, string, bool> Operators =>
+        new()
+        {
+            { "equal", "a.txt", """{"path":"a.txt"}""", true },
+            { "equal", "a.txt", """{"path":"a.txtx"}""", false },
+            { "equal", "a.txt", """{"path":"A.TXT"}""", false },
+            { "equal", "", """{"path":""}""", true },
+            { "notEqual", "a.txt", """{"path":"b.txt"}""", true },
+            { "notEqual", "a.txt", """{"path":"a.txt"}""", false },
+            { "notEqual", "a.txt", """{}""", false },
+            { "contains", "secret", """{"path":"/x/secret/y"}""", true },
+            { "contains", "secret", """{"path":"/x/SECRET/y"}""", false },
+            { "contains", "", """{"path":"x"}""", true },
+            { "notContains", "secret", """{"path":"/x/y"}""", true },
+            { "notContains", "secret", """{"path":"/secret"}""", false },
+            { "notContains", "secret", """{"other":"x"}""", false },
+            { "startsWith", "/etc", """{"path":"/etc/passwd"}""", true },
+            { "startsWith", "/etc", """{"path":"/home/etc"}""", false },
+            { "endsWith", ".env", """{"path":"/app/.env"}""", true },
+            { "endsWith", ".env", """{"path":"/app/.env.bak"}""", false },
+            { "regex", "^/etc/(passwd|shadow)$", """{"path":"/etc/shadow"}""", true },
+            { "regex", "^/etc/(passwd|shadow)$", """{"path":"/etc/hosts"}""", false },
+            { "regex", @"\d{3}", """{"path":"abc123def"}""", true },
+            { "regex", "^a+é$", $$"""{"path":"{{LongEscaped}}"}""", true },
+            { "regex", "^/etc/", """{"path":"/etc/x"}""", true },
+            { "regex", "^/etc/", """{"path":"/et"}""", false },
+            { "regex", "^/etc/|passwd", """{"path":"x passwd"}""", true },
+            { "regex", "^ab?c", """{"path":"ac"}""", true },
+            { "regex", "^ab*c", """{"path":"ac"}""", true },
+            { "regex", "^ab{0}c", """{"path":"ac"}""", true },
+            { "regex", @"^a\.b", """{"path":"a.b"}""", true },
+            { "regex", @"^a\.b", """{"path":"axb"}""", false },
+            { "regex", "^[|]x|y", """{"path":"y"}""", true },
+            { "regex", "^(a|b)c", """{"path":"bc"}""", true },
+            { "regex", "^x(?i)abc", """{"path":"xABC"}""", true },
+        };
 
-    public static TheoryData<string, string, string, bool> Scalars => new()
-    {
-        { "equal", "10", """{"path":10}""", true },
-        { "equal", "10", """{"path":10.0}""", false },
-        { "equal", "1.5e3", """{"path":1.5e3}""", true },
-        { "equal", "1500", """{"path":1.5e3}""", false },
-        { "startsWith", "-0.", """{"path":-0.25}""", true },
-        { "equal", "true", """{"path":true}""", true },
-        { "equal", "true", """{"path":"true"}""", true },
-        { "equal", "false", """{"path":false}""", true },
-        { "equal", "null", """{"path":null}""", true },
-        { "notEqual", "x", """{"path":null}""", true },
-        { "regex", "^[0-9]+$", """{"path":42}""", true },
-        { "equal", "{}", """{"path":{}}""", false },
-        { "notEqual", "x", """{"path":{"a":"b"}}""", false },
-        { "notEqual", "x", """{"path":["x"]}""", false },
-        { "notContains", "x", """{"path":[]}""", false },
-    };
+    public static TheoryData<string, string, string, bool> Scalars =>
+        new()
+        {
+            { "equal", "10", """{"path":10}""", true },
+            { "equal", "10", """{"path":10.0}""", false },
+            { "equal", "1.5e3", """{"path":1.5e3}""", true },
+            { "equal", "1500", """{"path":1.5e3}""", false },
+            { "startsWith", "-0.", """{"path":-0.25}""", true },
+            { "equal", "true", """{"path":true}""", true },
+            { "equal", "true", """{"path":"true"}""", true },
+            { "equal", "false", """{"path":false}""", true },
+            { "equal", "null", """{"path":null}""", true },
+            { "notEqual", "x", """{"path":null}""", true },
+            { "regex", "^[0-9]+$", """{"path":42}""", true },
+            { "equal", "{}", """{"path":{}}""", false },
+            { "notEqual", "x", """{"path":{"a":"b"}}""", false },
+            { "notEqual", "x", """{"path":["x"]}""", false },
+            { "notContains", "x", """{"path":[]}""", false },
+        };
 
-    public static TheoryData<string, string, string, bool> Text => new()
-    {
-        { "equal", "é", """{"path":"\u00e9"}""", true },
-        { "equal", "é", """{"path":"é"}""", true },
-        { "equal", "a\"b", """{"path":"a\"b"}""", true },
-        { "equal", "a\\b", """{"path":"a\\b"}""", true },
-        { "equal", "line\nbreak", """{"path":"line\nbreak"}""", true },
-        { "contains", "日本", """{"path":"\u65e5\u672c語"}""", true },
-        { "contains", "日本", """{"path":"日本語"}""", true },
-        { "startsWith", "日", """{"path":"本日"}""", false },
-        { "equal", "😀", """{"path":"\ud83d\ude00"}""", true },
-        { "equal", "😀", """{"path":"😀"}""", true },
-        { "endsWith", "😀", """{"path":"smile 😀"}""", true },
-        { "regex", "^.$", """{"path":"é"}""", true },
-        { "regex", "^..$", """{"path":"😀"}""", true },
-        { "regex", "^日本$", """{"path":"\u65e5\u672c"}""", true },
-        { "equal", LongValue, $$"""{"path":"{{LongEscaped}}"}""", true },
-        { "equal", LongValue, $$"""{"path":"{{LongEscaped}}x"}""", false },
-    };
+    public static TheoryData<string, string, string, bool> Text =>
+        new()
+        {
+            { "equal", "é", """{"path":"\u00e9"}""", true },
+            { "equal", "é", """{"path":"é"}""", true },
+            { "equal", "a\"b", """{"path":"a\"b"}""", true },
+            { "equal", "a\\b", """{"path":"a\\b"}""", true },
+            { "equal", "line\nbreak", """{"path":"line\nbreak"}""", true },
+            { "contains", "日本", """{"path":"\u65e5\u672c語"}""", true },
+            { "contains", "日本", """{"path":"日本語"}""", true },
+            { "startsWith", "日", """{"path":"本日"}""", false },
+            { "equal", "😀", """{"path":"\ud83d\ude00"}""", true },
+            { "equal", "😀", """{"path":"😀"}""", true },
+            { "endsWith", "😀", """{"path":"smile 😀"}""", true },
+            { "regex", "^.$", """{"path":"é"}""", true },
+            { "regex", "^..$", """{"path":"😀"}""", true },
+            { "regex", "^日本$", """{"path":"\u65e5\u672c"}""", true },
+            { "equal", LongValue, $$"""{"path":"{{LongEscaped}}"}""", true },
+            { "equal", LongValue, $$"""{"path":"{{LongEscaped}}x"}""", false },
+        };
 
     [Theory]
     [MemberData(nameof(Operators))]
@@ -94,39 +97,40 @@ public class ConditionTests
         Assert.Equal(matches ? "p" : null, decision.PolicyId);
     }
 
-    public static TheoryData<string, string, bool> Paths => new()
-    {
-        { "a", """{"a":"x"}""", true },
-        { "a.b", """{"a":{"b":"x"}}""", true },
-        { "a.b", """{"a":{"c":"x"}}""", false },
-        { "a.b", """{"a":[{"b":"x"}]}""", false },
-        { "a.b.c.d", """{"a":{"b":{"c":{"d":"x"}}}}""", true },
-        { "a[*]", """{"a":["y","x"]}""", true },
-        { "a[*]", """{"a":["y","z"]}""", false },
-        { "a[*]", """{"a":{"0":"x"}}""", false },
-        { "a[*]", """{"a":[]}""", false },
-        { "a[0]", """{"a":["x","y"]}""", true },
-        { "a[0]", """{"a":["y","x"]}""", false },
-        { "a[1]", """{"a":["y","x"]}""", true },
-        { "a[5]", """{"a":["y","x"]}""", false },
-        { "a[*].b", """{"a":[{"b":"y"},{"b":"x"}]}""", true },
-        { "a[*].b", """{"a":[{"c":"x"},"x",["x"]]}""", false },
-        { "a[*][*]", """{"a":[["y"],["z","x"]]}""", true },
-        { "a[1][0]", """{"a":[["x"],["x"]]}""", true },
-        { "a[1][0]", """{"a":[["x"],["y","x"]]}""", false },
-        { "m[*].to[0]", """{"m":[{"to":["q","x"]},{"to":["x"]}]}""", true },
-        { "m[*].to[0]", """{"m":[{"to":["q","x"]},{"to":"x"}]}""", false },
-        { "a", """{"a":"y","a":"x"}""", true },
-        { "a", """{"b":{"a":"x"}}""", false },
-        { "naïve", """{"na\u00efve":"x"}""", true },
-        { "q\"uote", """{"q\"uote":"x"}""", true },
-        { "日本.x", """{"\u65e5\u672c":{"x":"x"}}""", true },
-        { "a", """{}""", false },
-        { "a", "", false },
-        { "a", """["x"]""", false },
-        { "a", "\"x\"", false },
-        { "a b", """{"a b":"x"}""", true },
-    };
+    public static TheoryData<string, string, bool> Paths =>
+        new()
+        {
+            { "a", """{"a":"x"}""", true },
+            { "a.b", """{"a":{"b":"x"}}""", true },
+            { "a.b", """{"a":{"c":"x"}}""", false },
+            { "a.b", """{"a":[{"b":"x"}]}""", false },
+            { "a.b.c.d", """{"a":{"b":{"c":{"d":"x"}}}}""", true },
+            { "a[*]", """{"a":["y","x"]}""", true },
+            { "a[*]", """{"a":["y","z"]}""", false },
+            { "a[*]", """{"a":{"0":"x"}}""", false },
+            { "a[*]", """{"a":[]}""", false },
+            { "a[0]", """{"a":["x","y"]}""", true },
+            { "a[0]", """{"a":["y","x"]}""", false },
+            { "a[1]", """{"a":["y","x"]}""", true },
+            { "a[5]", """{"a":["y","x"]}""", false },
+            { "a[*].b", """{"a":[{"b":"y"},{"b":"x"}]}""", true },
+            { "a[*].b", """{"a":[{"c":"x"},"x",["x"]]}""", false },
+            { "a[*][*]", """{"a":[["y"],["z","x"]]}""", true },
+            { "a[1][0]", """{"a":[["x"],["x"]]}""", true },
+            { "a[1][0]", """{"a":[["x"],["y","x"]]}""", false },
+            { "m[*].to[0]", """{"m":[{"to":["q","x"]},{"to":["x"]}]}""", true },
+            { "m[*].to[0]", """{"m":[{"to":["q","x"]},{"to":"x"}]}""", false },
+            { "a", """{"a":"y","a":"x"}""", true },
+            { "a", """{"b":{"a":"x"}}""", false },
+            { "naïve", """{"na\u00efve":"x"}""", true },
+            { "q\"uote", """{"q\"uote":"x"}""", true },
+            { "日本.x", """{"\u65e5\u672c":{"x":"x"}}""", true },
+            { "a", """{}""", false },
+            { "a", "", false },
+            { "a", """["x"]""", false },
+            { "a", "\"x\"", false },
+            { "a b", """{"a b":"x"}""", true },
+        };
 
     [Theory]
     [MemberData(nameof(Paths))]
@@ -182,8 +186,10 @@ public class ConditionTests
         foreach (var trusted in new[] { true, false })
         {
             var decision = Invoke(set, "fs__write", json, trusted);
-            Assert.Equal((InvocationVerdict.Block, DecisionSource.Default, "the arguments are not valid JSON"),
-                (decision.Verdict, decision.Source, decision.Reason));
+            Assert.Equal(
+                (InvocationVerdict.Block, DecisionSource.Default, "the arguments are not valid JSON"),
+                (decision.Verdict, decision.Source, decision.Reason)
+            );
         }
 
         var data = Set(data: [Def("t", "fs__write", "mark_as_trusted")]);

@@ -2,16 +2,17 @@ namespace Archestra.Policy.Tests;
 
 public class ContextTrustTests
 {
-    public static TheoryData<ResultVerdict[], bool> Sequences => new()
-    {
-        { [], true },
-        { [ResultVerdict.Trusted], true },
-        { [ResultVerdict.Block], true },
-        { [ResultVerdict.Untrusted], false },
-        { [ResultVerdict.SanitizeWithDualLlm], false },
-        { [ResultVerdict.Untrusted, ResultVerdict.Trusted], false },
-        { [ResultVerdict.Trusted, ResultVerdict.Block, ResultVerdict.SanitizeWithDualLlm, ResultVerdict.Trusted], false },
-    };
+    public static TheoryData<ResultVerdict[], bool> Sequences =>
+        new()
+        {
+            { [], true },
+            { [ResultVerdict.Trusted], true },
+            { [ResultVerdict.Block], true },
+            { [ResultVerdict.Untrusted], false },
+            { [ResultVerdict.SanitizeWithDualLlm], false },
+            { [ResultVerdict.Untrusted, ResultVerdict.Trusted], false },
+            { [ResultVerdict.Trusted, ResultVerdict.Block, ResultVerdict.SanitizeWithDualLlm, ResultVerdict.Trusted], false },
+        };
 
     [Theory]
     [MemberData(nameof(Sequences))]
@@ -39,8 +40,9 @@ public class ContextTrustTests
     public void Concurrent_observers_agree()
     {
         var context = new ContextTrust();
-        Parallel.For(0, 1000, i => context.Observe(new ResultDecision(
-            i == 777 ? ResultVerdict.Untrusted : ResultVerdict.Trusted, DecisionSource.Default, null, "")));
+        Parallel.For(0, 1000, i =>
+            context.Observe(new ResultDecision(i == 777 ? ResultVerdict.Untrusted : ResultVerdict.Trusted, DecisionSource.Default, null, ""))
+        );
         Assert.False(context.IsTrusted);
     }
 
@@ -49,7 +51,8 @@ public class ContextTrustTests
     {
         var set = PolicyFixtures.Set(
             [PolicyFixtures.Def("no-exfil", "mail__send", "block_when_context_is_untrusted")],
-            [PolicyFixtures.Def("web-untrusted", "web__fetch", "mark_as_untrusted")]);
+            [PolicyFixtures.Def("web-untrusted", "web__fetch", "mark_as_untrusted")]
+        );
         var policies = PolicyFixtures.Compile(set).ForProfile(PolicyFixtures.Profile);
         var context = new ContextTrust();
         Assert.True(policies.EvaluateInvocation("mail__send", "{}"u8, context.IsTrusted).IsAllowed);

@@ -9,8 +9,7 @@ internal static class PolicyFixtures
 
     public static PolicyCondition When(string key, string op, string value) => new(key, op, value);
 
-    public static PolicyDefinition Def(string id, string tool, string action, params PolicyCondition[] conditions) =>
-        new(id, tool, conditions, action, "", []);
+    public static PolicyDefinition Def(string id, string tool, string action, params PolicyCondition[] conditions) => new(id, tool, conditions, action, "", []);
 
     public static ProfilePolicyInput DefaultProfile(IReadOnlyDictionary<string, ToolSettings>? tools = null) =>
         new(Profile, ["fs", "mail", "web"], tools ?? new Dictionary<string, ToolSettings>());
@@ -18,8 +17,8 @@ internal static class PolicyFixtures
     public static PolicySetDefinition Set(
         IReadOnlyList<PolicyDefinition>? invocation = null,
         IReadOnlyList<PolicyDefinition>? data = null,
-        params ProfilePolicyInput[] profiles) =>
-        new(invocation ?? [], data ?? [], profiles.Length == 0 ? [DefaultProfile()] : profiles);
+        params ProfilePolicyInput[] profiles
+    ) => new(invocation ?? [], data ?? [], profiles.Length == 0 ? [DefaultProfile()] : profiles);
 
     public static PolicySnapshot Compile(PolicySetDefinition set)
     {

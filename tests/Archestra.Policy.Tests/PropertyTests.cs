@@ -16,19 +16,41 @@ public class PropertyTests
     private static readonly string[] Names = ["a", "b", "to", "é", "日本", "q\"t", "x y", "😀"];
     private static readonly string[] Operators = ["equal", "notEqual", "contains", "notContains", "startsWith", "endsWith", "regex"];
     private static readonly string[] Regexes = ["^a", "b$", @"\d+", "é", "^[a-z]+$", "日", "^$", "(a|b)c", "^.{2}$", "true|null", "^-?[0-9.]+(e[0-9]+)?$"];
-    private static readonly string[] Values = ["a", "b", "ab", "abc", "é", "日本", "😀", "10", "1.5e3", "true", "false", "null", "", "q\"t", "a\\b", "-0.5", "bc"];
+    private static readonly string[] Values =
+    [
+        "a",
+        "b",
+        "ab",
+        "abc",
+        "é",
+        "日本",
+        "😀",
+        "10",
+        "1.5e3",
+        "true",
+        "false",
+        "null",
+        "",
+        "q\"t",
+        "a\\b",
+        "-0.5",
+        "bc",
+    ];
     private static readonly string[] Numbers = ["10", "1.5e3", "-0.5", "0", "1E2", "10.0", "7"];
     private static readonly string[] InvocationActions =
-        ["allow_when_context_is_untrusted", "block_when_context_is_untrusted", "block_always", "require_approval"];
+    [
+        "allow_when_context_is_untrusted",
+        "block_when_context_is_untrusted",
+        "block_always",
+        "require_approval",
+    ];
     private static readonly string[] DataActions = ["mark_as_trusted", "mark_as_untrusted", "block_always", "sanitize_with_dual_llm"];
     private static readonly string[] ProfilesToAsk = ["p1", "p2", "nobody"];
 
     [Fact]
     public void The_compiled_engine_agrees_with_the_reference_interpreter()
     {
-        var seed = Environment.GetEnvironmentVariable("POLICY_SEED") is { } text
-            ? int.Parse(text, CultureInfo.InvariantCulture)
-            : DefaultSeed;
+        var seed = Environment.GetEnvironmentVariable("POLICY_SEED") is { } text ? int.Parse(text, CultureInfo.InvariantCulture) : DefaultSeed;
         var decisions = 0;
         for (var c = 0; c < Cases; c++)
         {
@@ -49,15 +71,29 @@ public class PropertyTests
                         {
                             var actual = policies.EvaluateInvocation(Encoding.UTF8.GetBytes(tool), bytes, trusted);
                             var expected = reference.EvaluateInvocation(profile, tool, bytes, trusted);
-                            Check((expected.Verdict, expected.Source, expected.PolicyId), (actual.Verdict, actual.Source, actual.PolicyId),
-                                seed, c, set, document, $"invocation {profile} {tool} trusted={trusted}");
+                            Check(
+                                (expected.Verdict, expected.Source, expected.PolicyId),
+                                (actual.Verdict, actual.Source, actual.PolicyId),
+                                seed,
+                                c,
+                                set,
+                                document,
+                                $"invocation {profile} {tool} trusted={trusted}"
+                            );
                             decisions++;
                         }
 
                         var result = policies.EvaluateResult(tool, bytes);
                         var expectedResult = reference.EvaluateResult(profile, tool, bytes);
-                        Check((expectedResult.Verdict, expectedResult.Source, expectedResult.PolicyId), (result.Verdict, result.Source, result.PolicyId),
-                            seed, c, set, document, $"result {profile} {tool}");
+                        Check(
+                            (expectedResult.Verdict, expectedResult.Source, expectedResult.PolicyId),
+                            (result.Verdict, result.Source, result.PolicyId),
+                            seed,
+                            c,
+                            set,
+                            document,
+                            $"result {profile} {tool}"
+                        );
                         decisions++;
                     }
                 }
@@ -103,10 +139,7 @@ public class PropertyTests
             new ProfilePolicyInput("p1", ["fs", "mail", "web"], RandomSettings(random, Tools)),
             new ProfilePolicyInput("p2", ["fs"], RandomSettings(random, ["fs__write", "fs__read"])),
         };
-        return new PolicySetDefinition(
-            RandomPolicies(random, "i", InvocationActions),
-            RandomPolicies(random, "d", DataActions),
-            profiles);
+        return new PolicySetDefinition(RandomPolicies(random, "i", InvocationActions), RandomPolicies(random, "d", DataActions), profiles);
     }
 
     private static Dictionary<string, ToolSettings> RandomSettings(Random random, string[] tools)
@@ -156,13 +189,15 @@ public class PropertyTests
         var segments = random.Next(3);
         for (var i = 0; i < segments; i++)
         {
-            path.Append(random.Next(4) switch
-            {
-                0 => "." + Pick(random, Names),
-                1 => "[*]",
-                2 => "[0]",
-                _ => "[1]",
-            });
+            path.Append(
+                random.Next(4) switch
+                {
+                    0 => "." + Pick(random, Names),
+                    1 => "[*]",
+                    2 => "[0]",
+                    _ => "[1]",
+                }
+            );
         }
 
         return path.ToString();

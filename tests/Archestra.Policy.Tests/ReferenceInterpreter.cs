@@ -66,7 +66,11 @@ public sealed class ReferenceInterpreter(PolicySetDefinition definition)
         }
 
         return new InvocationDecision(
-            settings.AllowUsageWhenUntrustedDataIsPresent ? InvocationVerdict.Allow : InvocationVerdict.Block, DecisionSource.Default, null, "");
+            settings.AllowUsageWhenUntrustedDataIsPresent ? InvocationVerdict.Allow : InvocationVerdict.Block,
+            DecisionSource.Default,
+            null,
+            ""
+        );
     }
 
     public ResultDecision EvaluateResult(string profile, string tool, byte[] result)
@@ -118,8 +122,7 @@ public sealed class ReferenceInterpreter(PolicySetDefinition definition)
         return new ResultDecision(verdict, DecisionSource.Default, null, "");
     }
 
-    private static InvocationDecision FromPolicy(InvocationVerdict verdict, PolicyDefinition policy) =>
-        new(verdict, DecisionSource.Policy, policy.Id, "");
+    private static InvocationDecision FromPolicy(InvocationVerdict verdict, PolicyDefinition policy) => new(verdict, DecisionSource.Policy, policy.Id, "");
 
     private static PolicyDefinition? First(List<PolicyDefinition> matching, string action)
     {
@@ -279,17 +282,18 @@ public sealed class ReferenceInterpreter(PolicySetDefinition definition)
         return false;
     }
 
-    private bool Compare(string op, string text, string value) => op switch
-    {
-        "equal" => string.Equals(text, value, StringComparison.Ordinal),
-        "notEqual" => !string.Equals(text, value, StringComparison.Ordinal),
-        "contains" => text.Contains(value, StringComparison.Ordinal),
-        "notContains" => !text.Contains(value, StringComparison.Ordinal),
-        "startsWith" => text.StartsWith(value, StringComparison.Ordinal),
-        "endsWith" => text.EndsWith(value, StringComparison.Ordinal),
-        "regex" => Regex(value).IsMatch(text),
-        _ => throw new InvalidOperationException(op),
-    };
+    private bool Compare(string op, string text, string value) =>
+        op switch
+        {
+            "equal" => string.Equals(text, value, StringComparison.Ordinal),
+            "notEqual" => !string.Equals(text, value, StringComparison.Ordinal),
+            "contains" => text.Contains(value, StringComparison.Ordinal),
+            "notContains" => !text.Contains(value, StringComparison.Ordinal),
+            "startsWith" => text.StartsWith(value, StringComparison.Ordinal),
+            "endsWith" => text.EndsWith(value, StringComparison.Ordinal),
+            "regex" => Regex(value).IsMatch(text),
+            _ => throw new InvalidOperationException(op),
+        };
 
     private Regex Regex(string pattern)
     {

@@ -12,42 +12,38 @@ public sealed class WildcardSettingsTests
         Set(invocation: invocation, profiles: DefaultProfile(tools));
 
     [Theory]
-    [InlineData("web__fetch", ResultVerdict.Trusted)]      // "web__*"
-    [InlineData("web__search", ResultVerdict.Untrusted)]   // its own setting beats "web__*"
-    [InlineData("fs__read", ResultVerdict.Untrusted)]      // "*" (usable, results untrusted)
+    [InlineData("web__fetch", ResultVerdict.Trusted)] // "web__*"
+    [InlineData("web__search", ResultVerdict.Untrusted)] // its own setting beats "web__*"
+    [InlineData("fs__read", ResultVerdict.Untrusted)] // "*" (usable, results untrusted)
     public void A_result_takes_the_most_specific_setting(string tool, ResultVerdict expected)
     {
-        var set = WithSettings(new()
-        {
-            ["web__*"] = Trusted,
-            ["web__search"] = new ToolSettings(ResultTreatment: ResultTreatment.Untrusted),
-            ["*"] = Usable,
-        });
+        var set = WithSettings(
+            new()
+            {
+                ["web__*"] = Trusted,
+                ["web__search"] = new ToolSettings(ResultTreatment: ResultTreatment.Untrusted),
+                ["*"] = Usable,
+            }
+        );
         var decision = Result(set, tool, """{"content":[]}""");
         Assert.Equal(expected, decision.Verdict);
         Assert.Equal(DecisionSource.Default, decision.Source);
     }
 
     [Theory]
-    [InlineData("mail__send", InvocationVerdict.Block)]  // "mail__*" forbids, beating "*"
-    [InlineData("fs__read", InvocationVerdict.Allow)]    // "*" allows
-    [InlineData("web__fetch", InvocationVerdict.Allow)]  // "*" allows
+    [InlineData("mail__send", InvocationVerdict.Block)] // "mail__*" forbids, beating "*"
+    [InlineData("fs__read", InvocationVerdict.Allow)] // "*" allows
+    [InlineData("web__fetch", InvocationVerdict.Allow)] // "*" allows
     public void In_an_untrusted_context_the_most_specific_setting_decides(string tool, InvocationVerdict expected)
     {
-        var set = WithSettings(new()
-        {
-            ["mail__*"] = new ToolSettings(),
-            ["*"] = Usable,
-        });
+        var set = WithSettings(new() { ["mail__*"] = new ToolSettings(), ["*"] = Usable });
         Assert.Equal(expected, Invoke(set, tool, "{}", trusted: false).Verdict);
     }
 
     [Fact]
     public void A_tool_with_policies_but_no_setting_of_its_own_takes_its_servers_setting()
     {
-        var set = WithSettings(
-            new() { ["mail__*"] = Usable },
-            Def("p", "mail__send", "block_when_context_is_untrusted", When("to", "equal", "x@evil.test")));
+        var set = WithSettings(new() { ["mail__*"] = Usable }, Def("p", "mail__send", "block_when_context_is_untrusted", When("to", "equal", "x@evil.test")));
         Assert.Equal(InvocationVerdict.Block, Invoke(set, "mail__send", """{"to":"x@evil.test"}""", trusted: false).Verdict);
         var other = Invoke(set, "mail__send", """{"to":"me@example.com"}""", trusted: false);
         Assert.Equal((InvocationVerdict.Allow, DecisionSource.Default), (other.Verdict, other.Source));

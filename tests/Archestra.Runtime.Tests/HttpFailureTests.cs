@@ -17,7 +17,9 @@ public class HttpFailureTests
         }
 
         using var http = new HttpClient();
-        var ex = await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync(new Uri($"http://127.0.0.1:{port}/"), TestContext.Current.CancellationToken));
+        var ex = await Assert.ThrowsAsync<HttpRequestException>(() =>
+            http.GetAsync(new Uri($"http://127.0.0.1:{port}/"), TestContext.Current.CancellationToken)
+        );
         Assert.Equal("the connection was refused", HttpFailure.Describe(ex));
         Assert.True(HttpFailure.IsConnectFailure(ex));
     }
@@ -27,10 +29,25 @@ public class HttpFailureTests
     {
         Assert.Equal(
             "the answer was cut short: the connection closed before the whole response arrived",
-            HttpFailure.Describe(new HttpRequestException("net_http_x", new HttpIOException(HttpRequestError.ResponseEnded, "net_http_invalid_response_premature_eof_bytecount, 90"))));
-        Assert.Equal("the server sent an invalid HTTP response", HttpFailure.Describe(new HttpRequestException(HttpRequestError.InvalidResponse, "net_http_invalid_response")));
-        Assert.Equal("the connection was reset by the server", HttpFailure.Describe(new IOException("net_io_readfailure", new SocketException((int)SocketError.ConnectionReset))));
-        Assert.Equal("the connection could not be made or was lost", HttpFailure.Describe(new HttpRequestException(HttpRequestError.ConnectionError, "net_http_x")));
+            HttpFailure.Describe(
+                new HttpRequestException(
+                    "net_http_x",
+                    new HttpIOException(HttpRequestError.ResponseEnded, "net_http_invalid_response_premature_eof_bytecount, 90")
+                )
+            )
+        );
+        Assert.Equal(
+            "the server sent an invalid HTTP response",
+            HttpFailure.Describe(new HttpRequestException(HttpRequestError.InvalidResponse, "net_http_invalid_response"))
+        );
+        Assert.Equal(
+            "the connection was reset by the server",
+            HttpFailure.Describe(new IOException("net_io_readfailure", new SocketException((int)SocketError.ConnectionReset)))
+        );
+        Assert.Equal(
+            "the connection could not be made or was lost",
+            HttpFailure.Describe(new HttpRequestException(HttpRequestError.ConnectionError, "net_http_x"))
+        );
         Assert.Equal("the body is too large", HttpFailure.Describe(new InvalidDataException("the body is too large")));
     }
 }

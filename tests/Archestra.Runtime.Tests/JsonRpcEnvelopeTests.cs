@@ -17,7 +17,9 @@ public class JsonRpcEnvelopeTests
     [Fact]
     public void A_tools_call_request_exposes_id_method_name_arguments_and_progress_token()
     {
-        var (error, env, bytes) = Parse("""{"jsonrpc":"2.0","id":"a-1","method":"tools/call","params":{"name":"echo","arguments":{"x":[1,2]},"_meta":{"progressToken":7}}}""");
+        var (error, env, bytes) = Parse(
+            """{"jsonrpc":"2.0","id":"a-1","method":"tools/call","params":{"name":"echo","arguments":{"x":[1,2]},"_meta":{"progressToken":7}}}"""
+        );
         Assert.Equal(JsonRpcParseError.None, error);
         Assert.Equal(JsonRpcKind.Request, env.Kind);
         Assert.Equal("\"a-1\"", Text(bytes, env.Id));
@@ -49,7 +51,9 @@ public class JsonRpcEnvelopeTests
     [Fact]
     public void Rewriting_replaces_only_the_given_ranges()
     {
-        var (_, env, bytes) = Parse("""{"jsonrpc":"2.0","id":"client-9","method":"tools/call","params":{"name":"srv__echo","arguments":{"id":"keep"},"_meta":{"progressToken":"p"}}}""");
+        var (_, env, bytes) = Parse(
+            """{"jsonrpc":"2.0","id":"client-9","method":"tools/call","params":{"name":"srv__echo","arguments":{"id":"keep"},"_meta":{"progressToken":"p"}}}"""
+        );
         var dest = new byte[bytes.Length + 64];
         var nameStart = env.ParamsName.Start + 1 + "srv__".Length;
         var n = JsonRpcRewriter.Rewrite(
@@ -57,9 +61,11 @@ public class JsonRpcEnvelopeTests
             dest,
             new JsonRpcRewriter.Edit(new Slice(env.ParamsName.Start + 1, nameStart - env.ParamsName.Start - 1), default),
             new JsonRpcRewriter.Edit(env.Id, "42"u8),
-            new JsonRpcRewriter.Edit(env.ProgressToken, "42"u8));
+            new JsonRpcRewriter.Edit(env.ProgressToken, "42"u8)
+        );
         Assert.Equal(
             """{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"echo","arguments":{"id":"keep"},"_meta":{"progressToken":42}}}""",
-            Encoding.UTF8.GetString(dest, 0, n));
+            Encoding.UTF8.GetString(dest, 0, n)
+        );
     }
 }

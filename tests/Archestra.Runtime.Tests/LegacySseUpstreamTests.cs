@@ -54,7 +54,15 @@ public class LegacySseUpstreamTests
             Assert.Equal(UpstreamState.Ready, upstream.State);
             var id = upstream.NextId();
             var observer = new RecordingObserver();
-            var call = upstream.CallAsync(Messages.ToolCall(id, "trigger-long-running-operation", """{"duration":30,"steps":300}""", progress: true), id, idempotent: false, observer, Ct).AsTask();
+            var call = upstream
+                .CallAsync(
+                    Messages.ToolCall(id, "trigger-long-running-operation", """{"duration":30,"steps":300}""", progress: true),
+                    id,
+                    idempotent: false,
+                    observer,
+                    Ct
+                )
+                .AsTask();
             await Wait.UntilAsync(() => !observer.Messages.IsEmpty, "the call to be running");
 
             await node.DisposeAsync();
@@ -84,7 +92,16 @@ public class LegacySseUpstreamTests
         var url = new Uri("http://127.0.0.1:1/mcp");
         await using var stdio = UpstreamFactory.Create(new StdioUpstreamOptions { Name = "a", Command = "node" }, listener, TestLoggerFactory.Instance);
         await using var http = UpstreamFactory.Create(new HttpUpstreamOptions { Name = "b", Url = url }, listener, TestLoggerFactory.Instance);
-        await using var sse = UpstreamFactory.Create(new HttpUpstreamOptions { Name = "c", Url = url, Transport = HttpUpstreamTransport.Sse }, listener, TestLoggerFactory.Instance);
+        await using var sse = UpstreamFactory.Create(
+            new HttpUpstreamOptions
+            {
+                Name = "c",
+                Url = url,
+                Transport = HttpUpstreamTransport.Sse,
+            },
+            listener,
+            TestLoggerFactory.Instance
+        );
 
         Assert.IsType<StdioUpstream>(stdio);
         Assert.IsType<StreamableHttpUpstream>(http);

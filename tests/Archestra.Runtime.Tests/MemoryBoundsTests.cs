@@ -26,13 +26,14 @@ public sealed class MemoryBoundsTests
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static StdioUpstreamOptions TestServer() => new()
-    {
-        Name = "test-server",
-        Command = "node",
-        Args = [Paths.StdioTestServer],
-        InitialRestartDelay = TimeSpan.FromMilliseconds(50),
-    };
+    private static StdioUpstreamOptions TestServer() =>
+        new()
+        {
+            Name = "test-server",
+            Command = "node",
+            Args = [Paths.StdioTestServer],
+            InitialRestartDelay = TimeSpan.FromMilliseconds(50),
+        };
 
     private static long Heap() => GC.GetTotalMemory(forceFullCollection: true);
 
@@ -77,7 +78,11 @@ public sealed class MemoryBoundsTests
         Assert.Equal("still serving", Messages.FirstText(echo));
 
         await CallToolAsync(upstream, "stderr-flood", """{"mib":0,"newline":true}""");
-        await Wait.UntilAsync(() => logger.Messages.Any(m => m.Contains("stderr", StringComparison.Ordinal) && m.Contains("kept its first 16384 bytes", StringComparison.Ordinal)), "the truncation to be logged");
+        await Wait.UntilAsync(
+            () =>
+                logger.Messages.Any(m => m.Contains("stderr", StringComparison.Ordinal) && m.Contains("kept its first 16384 bytes", StringComparison.Ordinal)),
+            "the truncation to be logged"
+        );
         var truncated = logger.Messages.First(m => m.Contains("kept its first 16384 bytes", StringComparison.Ordinal));
         Assert.Contains($"wrote a {128 * MiB}-byte line to stderr", truncated, StringComparison.Ordinal);
         Assert.Contains(upstream.RecentStderr, line => line.StartsWith("xxxxxxxx", StringComparison.Ordinal));
@@ -132,8 +137,17 @@ public sealed class MemoryBoundsTests
 
             return true;
         };
-        var options = new HttpUpstreamOptions { Name = "huge-http", Url = fake.Url, MaxRetries = 0 };
-        await using var upstream = new StreamableHttpUpstream(options, new RecordingListener(), TestLoggerFactory.Instance.CreateLogger("StreamableHttpUpstream"));
+        var options = new HttpUpstreamOptions
+        {
+            Name = "huge-http",
+            Url = fake.Url,
+            MaxRetries = 0,
+        };
+        await using var upstream = new StreamableHttpUpstream(
+            options,
+            new RecordingListener(),
+            TestLoggerFactory.Instance.CreateLogger("StreamableHttpUpstream")
+        );
         await upstream.StartAsync(Ct);
         var first = await CallToolAsync(upstream, "huge");
         Assert.Equal(UpstreamError.Protocol, first.Error);
@@ -152,7 +166,8 @@ public sealed class MemoryBoundsTests
     {
         public ConcurrentQueue<string> Messages { get; } = new();
 
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
 
         public bool IsEnabled(LogLevel logLevel) => true;
 

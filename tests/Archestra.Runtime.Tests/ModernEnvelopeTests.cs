@@ -49,7 +49,10 @@ public class ModernEnvelopeTests
         Assert.Equal(("tools/call", "get_weather"), ModernEnvelope.RoutingHeaders(call));
         var read = Encoding.UTF8.GetBytes("""{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///a b"}}""");
         Assert.Equal(("resources/read", "file:///a b"), ModernEnvelope.RoutingHeaders(read));
-        Assert.Equal(("tools/list", (string?)null), ModernEnvelope.RoutingHeaders(Encoding.UTF8.GetBytes("""{"jsonrpc":"2.0","id":1,"method":"tools/list"}""")));
+        Assert.Equal(
+            ("tools/list", (string?)null),
+            ModernEnvelope.RoutingHeaders(Encoding.UTF8.GetBytes("""{"jsonrpc":"2.0","id":1,"method":"tools/list"}"""))
+        );
 
         // The spec's examples (transports, "Value Encoding").
         Assert.Equal("us-west1", ModernEnvelope.HeaderValue("us-west1"));
@@ -63,7 +66,8 @@ public class ModernEnvelopeTests
     public void The_envelope_parse_finds_the_modern_meta_fields_of_any_type()
     {
         var json = Encoding.UTF8.GetBytes(
-            """{"jsonrpc":"2.0","id":1,"method":"x","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"a":[1]},"io.modelcontextprotocol/logLevel":"info"}}}""");
+            """{"jsonrpc":"2.0","id":1,"method":"x","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"a":[1]},"io.modelcontextprotocol/logLevel":"info"}}}"""
+        );
         Assert.Equal(JsonRpcParseError.None, JsonRpcEnvelope.TryParse(json, out var env));
         Assert.Equal("\"2026-07-28\"", Encoding.UTF8.GetString(env.MetaProtocolVersion.Of(json)));
         Assert.Equal("{\"a\":[1]}", Encoding.UTF8.GetString(env.MetaClientCapabilities.Of(json)));

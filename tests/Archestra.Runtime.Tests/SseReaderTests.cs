@@ -113,8 +113,7 @@ public class SseReaderTests
             do
             {
                 events.Add((Encoding.UTF8.GetString(reader.RawEvent), Encoding.UTF8.GetString(reader.Data), reader.DataOffset));
-            }
-            while (reader.TryReadBufferedEvent());
+            } while (reader.TryReadBufferedEvent());
         }
 
         return events;
@@ -177,7 +176,11 @@ public class SseReaderTests
         public override bool CanSeek => false;
         public override bool CanWrite => false;
         public override long Length => data.Length;
-        public override long Position { get => _position; set => throw new NotSupportedException(); }
+        public override long Position
+        {
+            get => _position;
+            set => throw new NotSupportedException();
+        }
 
         public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
@@ -194,12 +197,12 @@ public class SseReaderTests
 
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => new(Read(buffer.Span));
 
-        public override void Flush()
-        {
-        }
+        public override void Flush() { }
 
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
         public override void SetLength(long value) => throw new NotSupportedException();
+
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

@@ -13,22 +13,30 @@ public class StdioUpstreamTests
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static StdioUpstreamOptions Everything() => new()
-    {
-        Name = "everything",
-        Command = "node",
-        Args = [Paths.ServerEverything, "stdio"],
-    };
+    private static StdioUpstreamOptions Everything() =>
+        new()
+        {
+            Name = "everything",
+            Command = "node",
+            Args = [Paths.ServerEverything, "stdio"],
+        };
 
-    private static StdioUpstreamOptions TestServer() => new()
-    {
-        Name = "test-server",
-        Command = "node",
-        Args = [Paths.StdioTestServer],
-        InitialRestartDelay = TimeSpan.FromMilliseconds(50),
-    };
+    private static StdioUpstreamOptions TestServer() =>
+        new()
+        {
+            Name = "test-server",
+            Command = "node",
+            Args = [Paths.StdioTestServer],
+            InitialRestartDelay = TimeSpan.FromMilliseconds(50),
+        };
 
-    private static async Task<UpstreamCallResult> CallToolAsync(McpUpstream upstream, string tool, string arguments = "{}", IUpstreamCallObserver? observer = null, bool progress = false)
+    private static async Task<UpstreamCallResult> CallToolAsync(
+        McpUpstream upstream,
+        string tool,
+        string arguments = "{}",
+        IUpstreamCallObserver? observer = null,
+        bool progress = false
+    )
     {
         var id = upstream.NextId();
         return await upstream.CallAsync(Messages.ToolCall(id, tool, arguments, progress), id, idempotent: false, observer, Ct);
@@ -113,7 +121,9 @@ public class StdioUpstreamTests
         Assert.StartsWith("Long running operation completed", Messages.FirstText(result));
         var progress = observer.Messages.Where(m => m.MethodIs("notifications/progress"u8)).ToList();
         Assert.Equal(3, progress.Count);
-        Assert.All(progress, m => Assert.Equal(id.ToString(System.Globalization.CultureInfo.InvariantCulture), Messages.Text(m.Envelope.ProgressToken.Of(m.Span))));
+        Assert.All(progress, m =>
+            Assert.Equal(id.ToString(System.Globalization.CultureInfo.InvariantCulture), Messages.Text(m.Envelope.ProgressToken.Of(m.Span)))
+        );
     }
 
     [Fact]
@@ -213,7 +223,13 @@ public class StdioUpstreamTests
 
         // Another call in flight: the refusal must find the right one by its id.
         var hanging = upstream.CallAsync(Messages.ToolCall(other, "hang"), other, idempotent: false, null, Ct).AsTask();
-        var huge = await upstream.CallAsync(Messages.ToolCall(id, "huge", $$"""{"bytes":{{2 * 1024 * 1024}},"idFirst":{{(idFirst ? "true" : "false")}}}"""), id, idempotent: false, null, Ct);
+        var huge = await upstream.CallAsync(
+            Messages.ToolCall(id, "huge", $$"""{"bytes":{{2 * 1024 * 1024}},"idFirst":{{(idFirst ? "true" : "false")}}}"""),
+            id,
+            idempotent: false,
+            null,
+            Ct
+        );
 
         Assert.Equal(UpstreamError.Protocol, huge.Error);
         Assert.Equal("MCP server 'test-server' answered with a message larger than the limit of 1048576 bytes; it was discarded", huge.Detail);

@@ -13,7 +13,14 @@ public class StreamableHttpUpstreamTests
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static async Task<UpstreamCallResult> CallToolAsync(McpUpstream upstream, string tool, bool idempotent, string arguments = "{}", IUpstreamCallObserver? observer = null, bool progress = false)
+    private static async Task<UpstreamCallResult> CallToolAsync(
+        McpUpstream upstream,
+        string tool,
+        bool idempotent,
+        string arguments = "{}",
+        IUpstreamCallObserver? observer = null,
+        bool progress = false
+    )
     {
         var id = upstream.NextId();
         return await upstream.CallAsync(Messages.ToolCall(id, tool, arguments, progress), id, idempotent, observer, Ct);
@@ -43,11 +50,17 @@ public class StreamableHttpUpstreamTests
         var progressId = upstream.NextId();
         var longRunning = await upstream.CallAsync(
             Messages.ToolCall(progressId, "trigger-long-running-operation", """{"duration":0.2,"steps":2}""", progress: true),
-            progressId, idempotent: false, observer, Ct);
+            progressId,
+            idempotent: false,
+            observer,
+            Ct
+        );
         Assert.StartsWith("Long running operation completed", Messages.FirstText(longRunning));
         var progress = observer.Messages.Where(m => m.MethodIs("notifications/progress"u8)).ToList();
         Assert.Equal(2, progress.Count);
-        Assert.All(progress, m => Assert.Equal(progressId.ToString(System.Globalization.CultureInfo.InvariantCulture), Messages.Text(m.Envelope.ProgressToken.Of(m.Span))));
+        Assert.All(progress, m =>
+            Assert.Equal(progressId.ToString(System.Globalization.CultureInfo.InvariantCulture), Messages.Text(m.Envelope.ProgressToken.Of(m.Span)))
+        );
 
         // Logging that belongs to no request travels on the GET stream and reaches the listener.
         var toggle = await CallToolAsync(upstream, "toggle-simulated-logging", idempotent: false);
@@ -109,7 +122,13 @@ public class StreamableHttpUpstreamTests
             await context.Response.WriteAsync("upstream overloaded, try later");
             return true;
         };
-        var options = new HttpUpstreamOptions { Name = "flaky", Url = fake.Url, MaxRetries = 2, RetryDelay = TimeSpan.FromMilliseconds(10) };
+        var options = new HttpUpstreamOptions
+        {
+            Name = "flaky",
+            Url = fake.Url,
+            MaxRetries = 2,
+            RetryDelay = TimeSpan.FromMilliseconds(10),
+        };
         await using var upstream = new StreamableHttpUpstream(options, new RecordingListener(), Logger);
         await upstream.StartAsync(Ct);
 

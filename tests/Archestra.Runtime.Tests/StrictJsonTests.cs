@@ -6,8 +6,7 @@ namespace Archestra.Runtime.Tests;
 
 public class StrictJsonTests
 {
-    private static StrictJsonResult Check(string json, int maxDepth = StrictJson.MessageMaxDepth) =>
-        StrictJson.Check(Encoding.UTF8.GetBytes(json), maxDepth);
+    private static StrictJsonResult Check(string json, int maxDepth = StrictJson.MessageMaxDepth) => StrictJson.Check(Encoding.UTF8.GetBytes(json), maxDepth);
 
     private static string Describe(string json)
     {
@@ -22,8 +21,7 @@ public class StrictJsonTests
     [InlineData("""{"emoji":"\ud83d\ude00","text":"caf\u00e9 ☕"}""")]
     [InlineData("""[1,"two",null,true,{"k":[]}]""")]
     [InlineData("\"just a string\"")]
-    public void Json_without_repeats_passes(string json) =>
-        Assert.Equal(default, Check(json));
+    public void Json_without_repeats_passes(string json) => Assert.Equal(default, Check(json));
 
     [Theory]
     [InlineData("""{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"danger","name":"safe"}}""", "$.params", "\"name\"")]
@@ -56,10 +54,10 @@ public class StrictJsonTests
     }
 
     [Theory]
-    [InlineData(new byte[] { (byte)'"', 0xC3, (byte)'"' })]                 // truncated two-byte sequence
-    [InlineData(new byte[] { (byte)'"', 0x80, (byte)'"' })]                 // lone continuation byte
-    [InlineData(new byte[] { (byte)'"', 0xC0, 0xAF, (byte)'"' })]           // overlong '/'
-    [InlineData(new byte[] { (byte)'"', 0xED, 0xA0, 0x80, (byte)'"' })]     // UTF-8 encoded surrogate
+    [InlineData(new byte[] { (byte)'"', 0xC3, (byte)'"' })] // truncated two-byte sequence
+    [InlineData(new byte[] { (byte)'"', 0x80, (byte)'"' })] // lone continuation byte
+    [InlineData(new byte[] { (byte)'"', 0xC0, 0xAF, (byte)'"' })] // overlong '/'
+    [InlineData(new byte[] { (byte)'"', 0xED, 0xA0, 0x80, (byte)'"' })] // UTF-8 encoded surrogate
     [InlineData(new byte[] { (byte)'{', (byte)'"', 0xFF, (byte)'"', (byte)':', (byte)'1', (byte)'}' })]
     public void Invalid_utf8_is_refused_with_the_offset_of_the_first_bad_byte(byte[] json)
     {
@@ -73,8 +71,7 @@ public class StrictJsonTests
     [InlineData("""{"k":"\udc00x"}""")]
     [InlineData("""{"\ud800":1}""")]
     [InlineData("""["ok","\ud83dx"]""")]
-    public void An_escape_that_decodes_to_a_lone_surrogate_is_refused(string json) =>
-        Assert.Equal(StrictJsonError.InvalidUnicode, Check(json).Error);
+    public void An_escape_that_decodes_to_a_lone_surrogate_is_refused(string json) => Assert.Equal(StrictJsonError.InvalidUnicode, Check(json).Error);
 
     [Fact]
     public void The_surrogate_pairing_scan_agrees_with_the_readers_unescaping_on_random_strings()
@@ -126,8 +123,7 @@ public class StrictJsonTests
     [InlineData("""{"a":1} {"b":2}""")]
     [InlineData("""{"a":/*c*/1}""")]
     [InlineData("")]
-    public void Malformed_json_is_refused(string json) =>
-        Assert.Equal(StrictJsonError.Malformed, Check(json).Error);
+    public void Malformed_json_is_refused(string json) => Assert.Equal(StrictJsonError.Malformed, Check(json).Error);
 
     [Theory]
     [InlineData("""{"jsonrpc":"2.0\ud800","method":"ping","id":1}""")]
@@ -185,8 +181,14 @@ public class StrictJsonTests
             var arguments = new StringBuilder();
             Value(random, arguments, 1);
             var message = Encoding.UTF8.GetBytes(
-                "{\"jsonrpc\":\"2.0\",\"id\":" + i + ",\"method\":\"tools/call\",\"params\":{\"name\":\"t\",\"arguments\":{\"v\":" + arguments
-                + "},\"_meta\":{\"progressToken\":" + i + "}}}");
+                "{\"jsonrpc\":\"2.0\",\"id\":"
+                    + i
+                    + ",\"method\":\"tools/call\",\"params\":{\"name\":\"t\",\"arguments\":{\"v\":"
+                    + arguments
+                    + "},\"_meta\":{\"progressToken\":"
+                    + i
+                    + "}}}"
+            );
             var expected = StrictJson.Check(message).IsValid ? JsonRpcParseError.None : JsonRpcParseError.Ambiguous;
             ambiguous += expected == JsonRpcParseError.Ambiguous ? 1 : 0;
             Assert.True(expected == JsonRpcEnvelope.TryParse(message, out var envelope), Encoding.UTF8.GetString(message));
@@ -212,7 +214,11 @@ public class StrictJsonTests
                 var members = random.Next(0, depth == 0 ? 25 : 5);
                 for (var m = 0; m < members; m++)
                 {
-                    text.Append(m == 0 ? "" : ",").Append('"').Append(s_keys[random.Next(s_keys.Length)]).Append(random.Next(8) == 0 ? random.Next(40).ToString() : "").Append("\":");
+                    text.Append(m == 0 ? "" : ",")
+                        .Append('"')
+                        .Append(s_keys[random.Next(s_keys.Length)])
+                        .Append(random.Next(8) == 0 ? random.Next(40).ToString() : "")
+                        .Append("\":");
                     Value(random, text, depth + 1);
                 }
 

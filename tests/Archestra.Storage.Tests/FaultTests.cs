@@ -46,27 +46,36 @@ public sealed class FaultTests(ITestOutputHelper output) : IAsyncLifetime
         var writer = store.CreateAuditWriter();
         writer.Start();
 
-        const int n = 20_000, producers = 4;
+        const int n = 20_000,
+            producers = 4;
         var enqueued = 0;
         var crashed = new TaskCompletionSource();
-        var produce = Enumerable.Range(0, producers).Select(p => Task.Run(async () =>
-        {
-            for (var i = p; i < n; i += producers)
-            {
-                writer.Enqueue(i % 4 == 0 ? Records.Llm(i) : Records.ToolCall(i));
-                if (Interlocked.Increment(ref enqueued) == n / 2)
-                {
-                    await _server.StopImmediateAsync();
-                    crashed.SetResult();
-                }
+        var produce = Enumerable
+            .Range(0, producers)
+            .Select(p =>
+                Task.Run(
+                    async () =>
+                    {
+                        for (var i = p; i < n; i += producers)
+                        {
+                            writer.Enqueue(i % 4 == 0 ? Records.Llm(i) : Records.ToolCall(i));
+                            if (Interlocked.Increment(ref enqueued) == n / 2)
+                            {
+                                await _server.StopImmediateAsync();
+                                crashed.SetResult();
+                            }
 
-                if (i % 40 == 0)
-                {
-                    // Spread the load over time so batches land before, during and after the outage.
-                    await Task.Delay(1, ct);
-                }
-            }
-        }, ct)).ToArray();
+                            if (i % 40 == 0)
+                            {
+                                // Spread the load over time so batches land before, during and after the outage.
+                                await Task.Delay(1, ct);
+                            }
+                        }
+                    },
+                    ct
+                )
+            )
+            .ToArray();
         await crashed.Task.WaitAsync(TimeSpan.FromSeconds(60), ct);
         // Wait until the writer has noticed the outage and spilled, then bring the server back.
         for (var waited = 0; writer.Metrics.Spilled == 0; waited++)
@@ -132,15 +141,45 @@ public sealed class FaultTests(ITestOutputHelper output) : IAsyncLifetime
     {
         var ct = TestContext.Current.CancellationToken;
         // The defaults: a record is in the database or the spill within one flush interval plus one write deadline.
-        const int rate = 10_000, flushMs = 100, deadlineMs = 200, batch = 1_000;
+        const int rate = 10_000,
+            flushMs = 100,
+            deadlineMs = 200,
+            batch = 1_000;
         var url = await _server.CreateDatabaseAsync();
         var spill = Path.Combine(_work, "kill-spill");
-        var child = Path.Combine(AppContext.BaseDirectory.Replace(
-            Path.Combine("tests", "Archestra.Storage.Tests"), Path.Combine("bench", "Archestra.AuditBench"), StringComparison.Ordinal), "Archestra.AuditBench.dll");
+        var child = Path.Combine(
+            AppContext.BaseDirectory.Replace(
+                Path.Combine("tests", "Archestra.Storage.Tests"),
+                Path.Combine("bench", "Archestra.AuditBench"),
+                StringComparison.Ordinal
+            ),
+            "Archestra.AuditBench.dll"
+        );
         Assert.True(File.Exists(child), "the bench (kill -9 child) is built with this project: " + child);
 
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in (string[])[child, "kill-child", "--url", url, "--spill", spill, "--rate", rate.ToString(System.Globalization.CultureInfo.InvariantCulture), "--flush-ms", flushMs.ToString(System.Globalization.CultureInfo.InvariantCulture), "--deadline-ms", deadlineMs.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (
+            var a in (string[])
+                [
+                    child,
+                    "kill-child",
+                    "--url",
+                    url,
+                    "--spill",
+                    spill,
+                    "--rate",
+                    rate.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    "--flush-ms",
+                    flushMs.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    "--deadline-ms",
+                    deadlineMs.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ]
+        )
         {
             psi.ArgumentList.Add(a);
         }
@@ -148,25 +187,31 @@ public sealed class FaultTests(ITestOutputHelper output) : IAsyncLifetime
         using var process = Process.Start(psi)!;
         long lastEnqueued = 0;
         var ready = new TaskCompletionSource();
-        _ = Task.Run(async () =>
-        {
-            while (await process.StandardOutput.ReadLineAsync(ct) is { } line)
+        _ = Task.Run(
+            async () =>
             {
-                if (line == "ready")
+                while (await process.StandardOutput.ReadLineAsync(ct) is { } line)
                 {
-                    ready.TrySetResult();
+                    if (line == "ready")
+                    {
+                        ready.TrySetResult();
+                    }
+                    else if (line.StartsWith("enqueued ", StringComparison.Ordinal))
+                    {
+                        Volatile.Write(ref lastEnqueued, long.Parse(line.AsSpan(9), System.Globalization.CultureInfo.InvariantCulture));
+                    }
                 }
-                else if (line.StartsWith("enqueued ", StringComparison.Ordinal))
-                {
-                    Volatile.Write(ref lastEnqueued, long.Parse(line.AsSpan(9), System.Globalization.CultureInfo.InvariantCulture));
-                }
-            }
-        }, ct);
+            },
+            ct
+        );
         await ready.Task.WaitAsync(TimeSpan.FromSeconds(60), ct);
         // Run for a while (about 2 s at 10k/s), then SIGKILL mid-stream.
         for (var waited = 0; Volatile.Read(ref lastEnqueued) < 20_000; waited++)
         {
-            Assert.True(waited < 6_000 && !process.HasExited, $"the child enqueued {Volatile.Read(ref lastEnqueued)} records within 60 s (exited: {process.HasExited})");
+            Assert.True(
+                waited < 6_000 && !process.HasExited,
+                $"the child enqueued {Volatile.Read(ref lastEnqueued)} records within 60 s (exited: {process.HasExited})"
+            );
             await Task.Delay(10, ct);
         }
 
@@ -175,7 +220,15 @@ public sealed class FaultTests(ITestOutputHelper output) : IAsyncLifetime
         var reported = Volatile.Read(ref lastEnqueued);
 
         // Whatever the child spilled before dying is replayed by the next writer, as on a real restart.
-        await using var store = await ArchestraStore.OpenAsync(new StorageOptions { DatabaseUrl = url, SpillDirectory = spill, RetentionDays = 0 }, cancellationToken: ct);
+        await using var store = await ArchestraStore.OpenAsync(
+            new StorageOptions
+            {
+                DatabaseUrl = url,
+                SpillDirectory = spill,
+                RetentionDays = 0,
+            },
+            cancellationToken: ct
+        );
         var writer = store.CreateAuditWriter();
         writer.Start();
         await writer.StopAsync(ct);
@@ -185,15 +238,24 @@ public sealed class FaultTests(ITestOutputHelper output) : IAsyncLifetime
         string? cursor = null;
         do
         {
-            var p = await store.ListToolCallsAsync(new ToolCallQuery { Profile = "kill", Limit = 1_000, Cursor = cursor }, ct);
+            var p = await store.ListToolCallsAsync(
+                new ToolCallQuery
+                {
+                    Profile = "kill",
+                    Limit = 1_000,
+                    Cursor = cursor,
+                },
+                ct
+            );
             rows += p.Items.Count(r => r.RequestBytes <= reported);
             cursor = p.NextCursor;
-        }
-        while (cursor is not null);
+        } while (cursor is not null);
 
         var missing = reported - rows;
         var bound = (rate * (flushMs + deadlineMs) / 1000) + batch;
-        output.WriteLine($"kill -9 after {reported} reported enqueues at {rate}/s: {missing} missing (bound {bound}: one {flushMs} ms flush interval + one {deadlineMs} ms write deadline + one batch)");
+        output.WriteLine(
+            $"kill -9 after {reported} reported enqueues at {rate}/s: {missing} missing (bound {bound}: one {flushMs} ms flush interval + one {deadlineMs} ms write deadline + one batch)"
+        );
         Assert.NotEmpty(page.Items);
         Assert.InRange(missing, 0, bound);
     }

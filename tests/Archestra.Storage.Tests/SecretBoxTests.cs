@@ -42,10 +42,18 @@ public sealed class SecretBoxTests
         var aad = "provider/1";
         switch (part)
         {
-            case "ciphertext": ciphertext[0] ^= 1; break;
-            case "tag": ciphertext[^1] ^= 0x80; break;
-            case "nonce": nonce[5] ^= 4; break;
-            default: aad = "provider/2"; break;
+            case "ciphertext":
+                ciphertext[0] ^= 1;
+                break;
+            case "tag":
+                ciphertext[^1] ^= 0x80;
+                break;
+            case "nonce":
+                nonce[5] ^= 4;
+                break;
+            default:
+                aad = "provider/2";
+                break;
         }
 
         Assert.ThrowsAny<CryptographicException>(() => box.DecryptString(new SealedSecret(ciphertext, nonce, s.KeyId), aad));

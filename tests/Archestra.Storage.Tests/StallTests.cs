@@ -74,7 +74,10 @@ public sealed class StallTests(ITestOutputHelper output) : IAsyncLifetime
     {
         const int n = 200;
         // A slow first probe, so the abandoned write's late commit is seen before the replay writes the batch again.
-        var options = Options(new StorageOptions { SqlitePath = Path.Combine(_work, "late", "archestra.db") }, "late-spill") with { MinProbeInterval = TimeSpan.FromSeconds(3) };
+        var options = Options(new StorageOptions { SqlitePath = Path.Combine(_work, "late", "archestra.db") }, "late-spill") with
+        {
+            MinProbeInterval = TimeSpan.FromSeconds(3),
+        };
         await using var store = await ArchestraStore.OpenAsync(options, cancellationToken: Ct);
         var writer = store.CreateAuditWriter();
         writer.Start();
@@ -114,16 +117,17 @@ public sealed class StallTests(ITestOutputHelper output) : IAsyncLifetime
         return (long)command.ExecuteScalar()!;
     }
 
-    private StorageOptions Options(StorageOptions database, string spill) => database with
-    {
-        SpillDirectory = Path.Combine(_work, spill),
-        FlushInterval = TimeSpan.FromMilliseconds(20),
-        WriteDeadline = TimeSpan.FromMilliseconds(100),
-        BatchSize = 200,
-        MinProbeInterval = TimeSpan.FromMilliseconds(50),
-        MaxProbeInterval = TimeSpan.FromMilliseconds(200),
-        RetentionDays = 0,
-    };
+    private StorageOptions Options(StorageOptions database, string spill) =>
+        database with
+        {
+            SpillDirectory = Path.Combine(_work, spill),
+            FlushInterval = TimeSpan.FromMilliseconds(20),
+            WriteDeadline = TimeSpan.FromMilliseconds(100),
+            BatchSize = 200,
+            MinProbeInterval = TimeSpan.FromMilliseconds(50),
+            MaxProbeInterval = TimeSpan.FromMilliseconds(200),
+            RetentionDays = 0,
+        };
 
     /// <summary>
     /// Writes a first lot with the database healthy, stalls it with <paramref name="stall"/> (disposing the result
@@ -132,7 +136,8 @@ public sealed class StallTests(ITestOutputHelper output) : IAsyncLifetime
     /// </summary>
     private async Task RunStallAsync(StorageOptions options, Func<Task<IAsyncDisposable>> stall)
     {
-        const int before = 1_000, during = 4_000;
+        const int before = 1_000,
+            during = 4_000;
         await using var store = await ArchestraStore.OpenAsync(options, cancellationToken: Ct);
         var writer = store.CreateAuditWriter();
         writer.Start();
@@ -157,8 +162,13 @@ public sealed class StallTests(ITestOutputHelper output) : IAsyncLifetime
             }
 
             // The point of the test: with the stall still on, nothing is left in memory, everything is on disk.
-            await WaitUntilAsync(() => writer.Metrics.Spilled >= during && writer.Metrics.QueueDepth == 0, "every record enqueued during the stall is in the spill file");
-            output.WriteLine($"during the stall: spilled {writer.Metrics.Spilled}, written {writer.Metrics.Written}, queue {writer.Metrics.QueueDepth}, write errors {writer.Metrics.WriteErrors}");
+            await WaitUntilAsync(
+                () => writer.Metrics.Spilled >= during && writer.Metrics.QueueDepth == 0,
+                "every record enqueued during the stall is in the spill file"
+            );
+            output.WriteLine(
+                $"during the stall: spilled {writer.Metrics.Spilled}, written {writer.Metrics.Written}, queue {writer.Metrics.QueueDepth}, write errors {writer.Metrics.WriteErrors}"
+            );
             Assert.Equal(before, writer.Metrics.Written);
 
             await holder.DisposeAsync();

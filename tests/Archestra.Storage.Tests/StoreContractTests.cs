@@ -126,13 +126,19 @@ public abstract class StoreContractTests : IAsyncLifetime
         var writer = store.CreateAuditWriter();
         writer.Start();
         const int n = 5_000;
-        await Task.WhenAll(Enumerable.Range(0, 4).Select(t => Task.Run(() =>
-        {
-            for (var i = t; i < n; i += 4)
-            {
-                writer.Enqueue(i % 5 == 0 ? Records.Llm(i) : Records.ToolCall(i));
-            }
-        })));
+        await Task.WhenAll(
+            Enumerable
+                .Range(0, 4)
+                .Select(t =>
+                    Task.Run(() =>
+                    {
+                        for (var i = t; i < n; i += 4)
+                        {
+                            writer.Enqueue(i % 5 == 0 ? Records.Llm(i) : Records.ToolCall(i));
+                        }
+                    })
+                )
+        );
 
         // The flush interval is 30 s: only StopAsync's drain can have written the tail of the last batch.
         await writer.StopAsync(TestContext.Current.CancellationToken);
@@ -184,12 +190,16 @@ public abstract class StoreContractTests : IAsyncLifetime
         var read = await store.ListLlmInteractionsAsync(new LlmInteractionQuery { Limit = 100, Descending = false }, TestContext.Current.CancellationToken);
         Assert.Equal(records.Select(r => r.Cost), read.Items.Select(r => r.Cost));
         Assert.Equal([null, 0.25m, null, 0.25m, null, 0.25m], read.Items.Select(r => r.Cost));
-        var usage = Assert.Single(await store.GetUsageAsync(Records.Epoch.AddDays(-1), Records.Epoch.AddDays(1), "nulls", TestContext.Current.CancellationToken));
+        var usage = Assert.Single(
+            await store.GetUsageAsync(Records.Epoch.AddDays(-1), Records.Epoch.AddDays(1), "nulls", TestContext.Current.CancellationToken)
+        );
         Assert.Equal((6L, 0.75m), (usage.Requests, usage.Cost));
 
         // A day of unpriced interactions only: the sum is 0, not a failure to read NULL.
         await Records.WriteAllAsync(store, [Records.Llm(100, Records.Epoch.AddDays(3), profile: "nulls", cost: null)]);
-        var unpriced = Assert.Single(await store.GetUsageAsync(Records.Epoch.AddDays(3), Records.Epoch.AddDays(4), "nulls", TestContext.Current.CancellationToken));
+        var unpriced = Assert.Single(
+            await store.GetUsageAsync(Records.Epoch.AddDays(3), Records.Epoch.AddDays(4), "nulls", TestContext.Current.CancellationToken)
+        );
         Assert.Equal((1L, 0m), (unpriced.Requests, unpriced.Cost));
     }
 
@@ -199,15 +209,27 @@ public abstract class StoreContractTests : IAsyncLifetime
         var store = await OpenAsync();
         var now = new DateTime(2026, 3, 15, 12, 0, 0, DateTimeKind.Utc);
         LlmInteractionRecord At(DateTime time, long input, long output, decimal? cost, string profile = "p") =>
-            new() { Id = Guid.CreateVersion7(time), Time = time, Profile = profile, Provider = "openai", RequestedModel = "m", InputTokens = input, OutputTokens = output, Cost = cost };
-        await Records.WriteAllAsync(store,
-        [
-            At(now.AddHours(-1), 10, 1, 0.5m),                          // today
-            At(now.AddHours(-11.5), 20, 2, null),                       // today, unpriced
-            At(now.AddDays(-3), 100, 10, 1.25m),                        // this month
-            At(new DateTime(2026, 2, 28, 23, 59, 59, DateTimeKind.Utc), 1000, 100, 2m), // last month
-            At(now.AddHours(-1), 5000, 5000, 9m, profile: "other"),
-        ]);
+            new()
+            {
+                Id = Guid.CreateVersion7(time),
+                Time = time,
+                Profile = profile,
+                Provider = "openai",
+                RequestedModel = "m",
+                InputTokens = input,
+                OutputTokens = output,
+                Cost = cost,
+            };
+        await Records.WriteAllAsync(
+            store,
+            [
+                At(now.AddHours(-1), 10, 1, 0.5m), // today
+                At(now.AddHours(-11.5), 20, 2, null), // today, unpriced
+                At(now.AddDays(-3), 100, 10, 1.25m), // this month
+                At(new DateTime(2026, 2, 28, 23, 59, 59, DateTimeKind.Utc), 1000, 100, 2m), // last month
+                At(now.AddHours(-1), 5000, 5000, 9m, profile: "other"),
+            ]
+        );
 
         var totals = await store.GetUsageTotalsAsync("p", now, TestContext.Current.CancellationToken);
         Assert.Equal(new Archestra.Policy.Llm.PeriodUsage(33, 0.5m), totals.Day);
@@ -255,12 +277,19 @@ public abstract class StoreContractTests : IAsyncLifetime
             var pages = 0;
             do
             {
-                var page = await store.ListToolCallsAsync(new ToolCallQuery { Limit = 40, Cursor = cursor, Descending = descending }, TestContext.Current.CancellationToken);
+                var page = await store.ListToolCallsAsync(
+                    new ToolCallQuery
+                    {
+                        Limit = 40,
+                        Cursor = cursor,
+                        Descending = descending,
+                    },
+                    TestContext.Current.CancellationToken
+                );
                 seen.AddRange(page.Items.Select(r => r.Id));
                 cursor = page.NextCursor;
                 pages++;
-            }
-            while (cursor is not null);
+            } while (cursor is not null);
 
             Assert.Equal(7, pages);
             Assert.Equal(descending ? Enumerable.Reverse(ordered) : ordered, seen);
@@ -272,7 +301,13 @@ public abstract class StoreContractTests : IAsyncLifetime
     {
         var store = await OpenAsync(Options with { MaxArgumentBytes = 10 });
         var record = Records.ToolCall(7, outcome: "error");
-        var long_ = new McpToolCallRecord { Profile = "p2", Server = "s", Tool = "t", Arguments = "{\"text\":\"héllo wörld\"}" };
+        var long_ = new McpToolCallRecord
+        {
+            Profile = "p2",
+            Server = "s",
+            Tool = "t",
+            Arguments = "{\"text\":\"héllo wörld\"}",
+        };
         await Records.WriteAllAsync(store, [record, long_]);
 
         var page = await store.ListToolCallsAsync(new ToolCallQuery { Profile = "p1" }, TestContext.Current.CancellationToken);
@@ -291,7 +326,10 @@ public abstract class StoreContractTests : IAsyncLifetime
     {
         var store = await OpenAsync();
         var records = new List<McpToolCallRecord>();
-        string[] profiles = ["alpha", "beta"], servers = ["fs", "web"], tools = ["read", "write"], outcomes = ["ok", "error", "denied"];
+        string[] profiles = ["alpha", "beta"],
+            servers = ["fs", "web"],
+            tools = ["read", "write"],
+            outcomes = ["ok", "error", "denied"];
         for (var i = 0; i < 120; i++)
         {
             records.Add(Records.ToolCall(i, Records.Epoch.AddMinutes(i), profiles[i % 2], servers[i / 2 % 2], tools[i / 4 % 2], outcomes[i % 3]));
@@ -309,10 +347,20 @@ public abstract class StoreContractTests : IAsyncLifetime
         await Check(new ToolCallQuery { Server = "web" }, r => r.Server == "web");
         await Check(new ToolCallQuery { Tool = "write" }, r => r.Tool == "write");
         await Check(new ToolCallQuery { Outcome = "denied" }, r => r.Outcome == "denied");
-        await Check(new ToolCallQuery { From = Records.Epoch.AddMinutes(30), To = Records.Epoch.AddMinutes(45) }, r => r.Time >= Records.Epoch.AddMinutes(30) && r.Time < Records.Epoch.AddMinutes(45));
+        await Check(new ToolCallQuery { From = Records.Epoch.AddMinutes(30), To = Records.Epoch.AddMinutes(45) }, r =>
+            r.Time >= Records.Epoch.AddMinutes(30) && r.Time < Records.Epoch.AddMinutes(45)
+        );
         await Check(
-            new ToolCallQuery { Profile = "alpha", Server = "fs", Tool = "read", Outcome = "ok", From = Records.Epoch.AddMinutes(10) },
-            r => r.Profile == "alpha" && r.Server == "fs" && r.Tool == "read" && r.Outcome == "ok" && r.Time >= Records.Epoch.AddMinutes(10));
+            new ToolCallQuery
+            {
+                Profile = "alpha",
+                Server = "fs",
+                Tool = "read",
+                Outcome = "ok",
+                From = Records.Epoch.AddMinutes(10),
+            },
+            r => r.Profile == "alpha" && r.Server == "fs" && r.Tool == "read" && r.Outcome == "ok" && r.Time >= Records.Epoch.AddMinutes(10)
+        );
         await Check(new ToolCallQuery { Profile = "nobody" }, _ => false);
     }
 
@@ -320,8 +368,18 @@ public abstract class StoreContractTests : IAsyncLifetime
     public async Task Llm_interactions_round_trip_and_filter_by_provider_model_and_status()
     {
         var store = await OpenAsync();
-        var records = Enumerable.Range(0, 40)
-            .Select(i => Records.Llm(i, Records.Epoch.AddMinutes(i), profile: i % 2 == 0 ? "a" : "b", model: i % 4 < 2 ? "gpt-4o" : "claude", cost: 0.0000000001m * i + 1.5m, status: i % 5 == 0 ? "error" : "ok"))
+        var records = Enumerable
+            .Range(0, 40)
+            .Select(i =>
+                Records.Llm(
+                    i,
+                    Records.Epoch.AddMinutes(i),
+                    profile: i % 2 == 0 ? "a" : "b",
+                    model: i % 4 < 2 ? "gpt-4o" : "claude",
+                    cost: 0.0000000001m * i + 1.5m,
+                    status: i % 5 == 0 ? "error" : "ok"
+                )
+            )
             .ToList();
         await Records.WriteAllAsync(store, records);
 
@@ -332,10 +390,23 @@ public abstract class StoreContractTests : IAsyncLifetime
             Assert.Equivalent(records[i], all.Items[i], strict: true);
         }
 
-        var claudeErrors = await store.ListLlmInteractionsAsync(new LlmInteractionQuery { Model = "claude", Status = "error", Provider = "openai", Limit = 1000 }, TestContext.Current.CancellationToken);
+        var claudeErrors = await store.ListLlmInteractionsAsync(
+            new LlmInteractionQuery
+            {
+                Model = "claude",
+                Status = "error",
+                Provider = "openai",
+                Limit = 1000,
+            },
+            TestContext.Current.CancellationToken
+        );
         Assert.Equal(
-            records.Where(r => (r.RequestedModel == "claude" || r.UsedModel == "claude") && r.Status == "error").OrderByDescending(r => r.Time).Select(r => r.Id),
-            claudeErrors.Items.Select(r => r.Id));
+            records
+                .Where(r => (r.RequestedModel == "claude" || r.UsedModel == "claude") && r.Status == "error")
+                .OrderByDescending(r => r.Time)
+                .Select(r => r.Id),
+            claudeErrors.Items.Select(r => r.Id)
+        );
         Assert.Empty((await store.ListLlmInteractionsAsync(new LlmInteractionQuery { Provider = "anthropic" }, TestContext.Current.CancellationToken)).Items);
     }
 
@@ -347,7 +418,9 @@ public abstract class StoreContractTests : IAsyncLifetime
         for (var i = 0; i < 60; i++)
         {
             // Three days, two profiles, two models; costs with ten decimal places must sum exactly.
-            records.Add(Records.Llm(i, Records.Epoch.AddHours(i * 1.2), profile: i % 2 == 0 ? "a" : "b", model: i % 3 == 0 ? "m1" : "m2", cost: 0.0123456789m * (i + 1)));
+            records.Add(
+                Records.Llm(i, Records.Epoch.AddHours(i * 1.2), profile: i % 2 == 0 ? "a" : "b", model: i % 3 == 0 ? "m1" : "m2", cost: 0.0123456789m * (i + 1))
+            );
         }
 
         await Records.WriteAllAsync(store, records);
@@ -357,9 +430,20 @@ public abstract class StoreContractTests : IAsyncLifetime
         var expected = records
             .Where(r => r.Time >= from && r.Time < to)
             .GroupBy(r => (Day: r.Time.Date, r.Profile, Model: r.UsedModel ?? r.RequestedModel))
-            .OrderBy(g => g.Key.Day).ThenBy(g => g.Key.Profile, StringComparer.Ordinal).ThenBy(g => g.Key.Model, StringComparer.Ordinal)
-            .Select(g => new UsageRow(DateTime.SpecifyKind(g.Key.Day, DateTimeKind.Utc), g.Key.Profile, g.Key.Model, g.LongCount(),
-                g.Sum(r => r.InputTokens), g.Sum(r => r.OutputTokens), g.Sum(r => r.CachedInputTokens), g.Sum(r => r.ReasoningTokens), g.Sum(r => r.Cost ?? 0m)))
+            .OrderBy(g => g.Key.Day)
+            .ThenBy(g => g.Key.Profile, StringComparer.Ordinal)
+            .ThenBy(g => g.Key.Model, StringComparer.Ordinal)
+            .Select(g => new UsageRow(
+                DateTime.SpecifyKind(g.Key.Day, DateTimeKind.Utc),
+                g.Key.Profile,
+                g.Key.Model,
+                g.LongCount(),
+                g.Sum(r => r.InputTokens),
+                g.Sum(r => r.OutputTokens),
+                g.Sum(r => r.CachedInputTokens),
+                g.Sum(r => r.ReasoningTokens),
+                g.Sum(r => r.Cost ?? 0m)
+            ))
             .ToList();
         Assert.Equal(expected, usage);
         Assert.All(usage, u => Assert.Equal(DateTimeKind.Utc, u.Day.Kind));
@@ -392,7 +476,10 @@ public abstract class StoreContractTests : IAsyncLifetime
     public async Task The_writer_runs_retention_in_the_background()
     {
         var store = await OpenAsync(Options with { RetentionDays = 1, RetentionBatchSize = 3 });
-        await Records.WriteAllAsync(store, [Records.ToolCall(1, DateTime.UtcNow.AddDays(-3)), Records.ToolCall(2, DateTime.UtcNow.AddDays(-2)), Records.ToolCall(3, AuditTimeNow())]);
+        await Records.WriteAllAsync(
+            store,
+            [Records.ToolCall(1, DateTime.UtcNow.AddDays(-3)), Records.ToolCall(2, DateTime.UtcNow.AddDays(-2)), Records.ToolCall(3, AuditTimeNow())]
+        );
         var writer = store.CreateAuditWriter();
         writer.Start();
         for (var i = 0; i < 200 && (await store.CountAuditAsync(AuditKind.McpToolCall, TestContext.Current.CancellationToken)).Rows != 1; i++)
@@ -408,8 +495,12 @@ public abstract class StoreContractTests : IAsyncLifetime
     public async Task An_invalid_cursor_is_rejected()
     {
         var store = await OpenAsync();
-        await Assert.ThrowsAsync<ArgumentException>(() => store.ListToolCallsAsync(new ToolCallQuery { Cursor = "not-a-cursor" }, TestContext.Current.CancellationToken));
-        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.ListToolCallsAsync(new ToolCallQuery { Limit = 0 }, TestContext.Current.CancellationToken));
+        await Assert.ThrowsAsync<ArgumentException>(() =>
+            store.ListToolCallsAsync(new ToolCallQuery { Cursor = "not-a-cursor" }, TestContext.Current.CancellationToken)
+        );
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
+            store.ListToolCallsAsync(new ToolCallQuery { Limit = 0 }, TestContext.Current.CancellationToken)
+        );
     }
 
     [Fact]
@@ -481,8 +572,9 @@ public abstract class StoreContractTests : IAsyncLifetime
         var now = AuditTimeNow();
         var provider = new LlmProviderRow(Guid.CreateVersion7(), "anthropic", "anthropic", null, ManagedBy.Api, now, now);
         await store.LlmProviders.InsertAsync(provider, TestContext.Current.CancellationToken);
-        var e = await Assert.ThrowsAsync<InvalidOperationException>(
-            () => store.LlmProviders.SetKeyAsync(provider.Id, "primary", "sk-x", ManagedBy.Api, TestContext.Current.CancellationToken));
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            store.LlmProviders.SetKeyAsync(provider.Id, "primary", "sk-x", ManagedBy.Api, TestContext.Current.CancellationToken)
+        );
         Assert.Contains("ARCHESTRA_SECRET_KEY is not set", e.Message, StringComparison.Ordinal);
         Assert.Null(await store.LlmProviders.GetSealedKeyAsync(provider.Id, "primary", TestContext.Current.CancellationToken));
     }
@@ -515,11 +607,13 @@ public sealed class SqliteStoreTests : StoreContractTests
             }
 
             // A row as the previous build wrote it: cost 12345 units of 1e-10 USD.
-            sql.Append("""
+            sql.Append(
+                """
                 INSERT INTO llm_interactions (id, time, profile, provider, requested_model, used_model, input_tokens, output_tokens,
                     cached_input_tokens, reasoning_tokens, cost, duration_us, ttft_us, status, blocked_tools, error)
                 VALUES (x'0190000000007000800000000000abcd', 1700000000000000, 'p', 'openai', 'gpt-4o', NULL, 10, 2, 1, 0, 12345, 99, NULL, 'ok', NULL, NULL);
-                """);
+                """
+            );
             command.CommandText = sql.ToString();
             await command.ExecuteNonQueryAsync(ct);
         }
@@ -536,7 +630,8 @@ public sealed class SqliteStoreTests : StoreContractTests
         await using var check = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + Options.SqlitePath);
         await check.OpenAsync(ct);
         await using var indexes = check.CreateCommand();
-        indexes.CommandText = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'llm_interactions' AND name NOT LIKE 'sqlite_%' ORDER BY name";
+        indexes.CommandText =
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'llm_interactions' AND name NOT LIKE 'sqlite_%' ORDER BY name";
         var names = new List<string>();
         await using (var reader = await indexes.ExecuteReaderAsync(ct))
         {
@@ -565,8 +660,7 @@ public sealed class SqliteStoreTests : StoreContractTests
 
 public sealed class PostgresStoreTests(PostgresFixture server) : StoreContractTests
 {
-    protected override async Task<StorageOptions> FreshDatabaseAsync(string work) =>
-        new() { DatabaseUrl = await server.CreateDatabaseAsync() };
+    protected override async Task<StorageOptions> FreshDatabaseAsync(string work) => new() { DatabaseUrl = await server.CreateDatabaseAsync() };
 
     [Fact]
     public async Task The_url_selects_postgres()

@@ -11,7 +11,9 @@ public sealed class PostgresUrlTests
     [Fact]
     public void A_postgres_url_becomes_an_npgsql_connection_string()
     {
-        var cs = new NpgsqlConnectionStringBuilder(PostgresUrl.ToConnectionString("postgres://app%40corp:p%3Ass@db.example.com:6432/archestra?sslmode=require&application_name=gw"));
+        var cs = new NpgsqlConnectionStringBuilder(
+            PostgresUrl.ToConnectionString("postgres://app%40corp:p%3Ass@db.example.com:6432/archestra?sslmode=require&application_name=gw")
+        );
         Assert.Equal("db.example.com", cs.Host);
         Assert.Equal(6432, cs.Port);
         Assert.Equal("app@corp", cs.Username);
@@ -52,7 +54,14 @@ public sealed class SpillTests : IDisposable
     public void Every_field_of_both_record_kinds_round_trips_through_the_spill_format()
     {
         var spill = new AuditSpill(_dir);
-        AuditRecord[] records = [Records.ToolCall(3, outcome: "error"), Records.Llm(4), Records.Llm(5, cost: -12.3456789012m), Records.Llm(6, cost: null), new McpToolCallRecord { Arguments = "ünïcødé 🚀" }];
+        AuditRecord[] records =
+        [
+            Records.ToolCall(3, outcome: "error"),
+            Records.Llm(4),
+            Records.Llm(5, cost: -12.3456789012m),
+            Records.Llm(6, cost: null),
+            new McpToolCallRecord { Arguments = "ünïcødé 🚀" },
+        ];
         spill.AppendBatch([.. records]);
         spill.Close();
         var read = AuditSpill.ReadFile(Assert.Single(Directory.GetFiles(_dir)), NullLogger.Instance, out var skipped);
@@ -96,7 +105,10 @@ public sealed class SpillTests : IDisposable
 
         Assert.True(SpillCodec.TryReadPayload(payload.ToArray(), out var record));
         var llm = Assert.IsType<LlmInteractionRecord>(record);
-        Assert.Equal((id, "gpt-4o", 12L, 2L, 0.000075m, 1234L, "ok"), (llm.Id, llm.RequestedModel, llm.InputTokens, llm.ReasoningTokens, llm.Cost, llm.DurationMicroseconds, llm.Status));
+        Assert.Equal(
+            (id, "gpt-4o", 12L, 2L, 0.000075m, 1234L, "ok"),
+            (llm.Id, llm.RequestedModel, llm.InputTokens, llm.ReasoningTokens, llm.Cost, llm.DurationMicroseconds, llm.Status)
+        );
         Assert.Null(llm.TimeToFirstTokenMicroseconds);
 
         static void Int64(List<byte> to, long value) => to.AddRange(BitConverter.GetBytes(value));
@@ -181,7 +193,15 @@ public sealed class StorageOptionsTests
     public void Bad_values_are_rejected_naming_the_field()
     {
         Assert.Contains("batchSize", Assert.Throws<ArgumentException>(() => new StorageOptions { BatchSize = 0 }.Validate()).Message, StringComparison.Ordinal);
-        Assert.Contains("channelCapacity", Assert.Throws<ArgumentException>(() => new StorageOptions { ChannelCapacity = 10 }.Validate()).Message, StringComparison.Ordinal);
-        Assert.Contains("flushInterval", Assert.Throws<ArgumentException>(() => new StorageOptions { FlushInterval = TimeSpan.Zero }.Validate()).Message, StringComparison.Ordinal);
+        Assert.Contains(
+            "channelCapacity",
+            Assert.Throws<ArgumentException>(() => new StorageOptions { ChannelCapacity = 10 }.Validate()).Message,
+            StringComparison.Ordinal
+        );
+        Assert.Contains(
+            "flushInterval",
+            Assert.Throws<ArgumentException>(() => new StorageOptions { FlushInterval = TimeSpan.Zero }.Validate()).Message,
+            StringComparison.Ordinal
+        );
     }
 }

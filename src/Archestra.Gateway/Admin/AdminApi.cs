@@ -16,12 +16,7 @@ namespace Archestra.Gateway.Admin;
 /// set <see cref="GatewayServer.Effective"/> to merge the database's resources into it, and call
 /// <see cref="GatewayServer.ApplyAsync"/> (with null) after a change so the running gateway picks it up.
 /// </param>
-internal sealed record AdminContext(
-    GatewayServer Server,
-    ArchestraStore Store,
-    AuditWriter Audit,
-    McpGateway Gateway,
-    ILoggerFactory LoggerFactory);
+internal sealed record AdminContext(GatewayServer Server, ArchestraStore Store, AuditWriter Audit, McpGateway Gateway, ILoggerFactory LoggerFactory);
 
 /// <summary>Who is calling: the admin key's name (recorded as the actor of changes) and whether it may write.</summary>
 internal sealed record Caller(string Name, bool CanWrite);
@@ -38,7 +33,8 @@ internal sealed record AdminRoute(
     Func<HttpContext, Caller, Task<AdminResult>> Handler,
     bool Public = false,
     string[]? Query = null,
-    bool Body = false)
+    bool Body = false
+)
 {
     public bool Write => Method != "GET";
 
@@ -99,8 +95,12 @@ internal static class AdminApi
             var now = DateTime.UtcNow;
             var row = new AdminKeyRow(Guid.CreateVersion7(), "initial", SecretHash.Compute(key), true, ManagedBy.Api, now, null);
             await context.Store.AdminKeys.InsertAsync(row, ct).ConfigureAwait(false);
-            await output.WriteLineAsync($"archestra: created the initial admin API key (read-write, shown only this once; stored hashed): {key}").ConfigureAwait(false);
-            await output.WriteLineAsync("archestra: use it as 'Authorization: Bearer <key>' on the admin API; create others with POST /api/admin-keys").ConfigureAwait(false);
+            await output
+                .WriteLineAsync($"archestra: created the initial admin API key (read-write, shown only this once; stored hashed): {key}")
+                .ConfigureAwait(false);
+            await output
+                .WriteLineAsync("archestra: use it as 'Authorization: Bearer <key>' on the admin API; create others with POST /api/admin-keys")
+                .ConfigureAwait(false);
         }
 
         var state = await AdminResources.LoadAsync(context.Store, ct).ConfigureAwait(false);
@@ -179,7 +179,9 @@ internal sealed partial class AdminHandlers
             AdminLog.ResourceInvalid(_logger, error.Kind, error.Name, error.Path, error.Message);
         }
 
-        throw new InvalidOperationException("the API-managed resources do not fit the configuration: " + string.Join("; ", errors.Select(e => $"{e.Kind} {e.Name}: {e.Path}: {e.Message}")));
+        throw new InvalidOperationException(
+            "the API-managed resources do not fit the configuration: " + string.Join("; ", errors.Select(e => $"{e.Kind} {e.Name}: {e.Path}: {e.Message}"))
+        );
     }
 
     public async Task HandleAsync(HttpContext http, AdminRoute route)
@@ -282,8 +284,16 @@ internal sealed partial class AdminHandlers
     /// <see cref="_changing"/> held.
     /// </summary>
     private async Task<AdminResult> CommitAsync(
-        Caller caller, string action, string kind, string name, ApiState candidate,
-        Func<StoreTransaction, Task> write, Action<Utf8JsonWriter> details, Func<GatewayConfig, AdminResult> success, CancellationToken ct)
+        Caller caller,
+        string action,
+        string kind,
+        string name,
+        ApiState candidate,
+        Func<StoreTransaction, Task> write,
+        Action<Utf8JsonWriter> details,
+        Func<GatewayConfig, AdminResult> success,
+        CancellationToken ct
+    )
     {
         var (config, errors) = AdminResources.Merge(File, candidate, GetEnv);
         if (config is null)
@@ -321,8 +331,15 @@ internal sealed partial class AdminHandlers
     /// <see cref="Llm.LlmProxy.CostsRefreshInterval"/>). Call with <see cref="_changing"/> held.
     /// </summary>
     private async Task ChangeAsync(
-        Caller caller, string action, string kind, string name, Func<StoreTransaction, Task> write, Action<Utf8JsonWriter> details, CancellationToken ct,
-        bool configuration = false)
+        Caller caller,
+        string action,
+        string kind,
+        string name,
+        Func<StoreTransaction, Task> write,
+        Action<Utf8JsonWriter> details,
+        CancellationToken ct,
+        bool configuration = false
+    )
     {
         var change = new AdminChange(Guid.CreateVersion7(), DateTime.UtcNow, caller.Name, action, kind, name, StoredJson.Write(details));
         await Store.TransactAsync(write, change, ct).ConfigureAwait(false);
@@ -342,8 +359,16 @@ internal sealed partial class AdminHandlers
     /// validated and committed with the row's delete (<see cref="CommitAsync"/>).
     /// </summary>
     private async Task<AdminResult> DeleteConfiguredAsync<TRow>(
-        HttpContext http, Caller caller, string kind, string name, Repository<TRow> repository, Func<ApiState, TRow?> find, Func<AdminResult> missing,
-        Func<ApiState, TRow, ApiState> without, Func<TRow, CancellationToken, Task<AdminResult?>>? check = null)
+        HttpContext http,
+        Caller caller,
+        string kind,
+        string name,
+        Repository<TRow> repository,
+        Func<ApiState, TRow?> find,
+        Func<AdminResult> missing,
+        Func<ApiState, TRow, ApiState> without,
+        Func<TRow, CancellationToken, Task<AdminResult?>>? check = null
+    )
         where TRow : class
     {
         var ct = http.RequestAborted;
@@ -362,7 +387,16 @@ internal sealed partial class AdminHandlers
             }
 
             return await CommitAsync(
-                caller, "delete", kind, name, without(state, row), tx => repository.DeleteAsync(tx, row, ct), NoDetails, _ => AdminResult.NoContent, ct)
+                    caller,
+                    "delete",
+                    kind,
+                    name,
+                    without(state, row),
+                    tx => repository.DeleteAsync(tx, row, ct),
+                    NoDetails,
+                    _ => AdminResult.NoContent,
+                    ct
+                )
                 .ConfigureAwait(false);
         }
         finally

@@ -14,16 +14,34 @@ internal sealed record ItemsBody<T>(IReadOnlyList<T> Items);
 
 /// <summary>Token prices of one model, US dollars per million tokens.</summary>
 internal sealed record PriceBody(
-    string Model, decimal InputPerMillion, decimal OutputPerMillion, string ManagedBy, DateTime CreatedAt, DateTime UpdatedAt,
-    decimal? CachedInputPerMillion = null);
+    string Model,
+    decimal InputPerMillion,
+    decimal OutputPerMillion,
+    string ManagedBy,
+    DateTime CreatedAt,
+    DateTime UpdatedAt,
+    decimal? CachedInputPerMillion = null
+);
 
 internal sealed record PriceRequest(
-    string? Model = null, decimal? InputPerMillion = null, decimal? OutputPerMillion = null, decimal? CachedInputPerMillion = null);
+    string? Model = null,
+    decimal? InputPerMillion = null,
+    decimal? OutputPerMillion = null,
+    decimal? CachedInputPerMillion = null
+);
 
 /// <param name="Kind">tokens or usd.</param>
 /// <param name="Period">day, month or total.</param>
 internal sealed record LimitBody(
-    string Id, string Profile, string Kind, string Period, decimal Value, string ManagedBy, DateTime CreatedAt, DateTime UpdatedAt);
+    string Id,
+    string Profile,
+    string Kind,
+    string Period,
+    decimal Value,
+    string ManagedBy,
+    DateTime CreatedAt,
+    DateTime UpdatedAt
+);
 
 internal sealed record LimitRequest(string? Id = null, string? Profile = null, string? Kind = null, string? Period = null, decimal? Value = null);
 
@@ -32,11 +50,23 @@ internal sealed record RuleConditionsBody(long? MaxInputTokens = null, long? Max
 
 /// <param name="Profile">The profile the rule is limited to; null for every profile.</param>
 internal sealed record RuleBody(
-    string Id, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Profile, RuleConditionsBody Conditions, string TargetModel, bool Enabled,
-    string ManagedBy, DateTime CreatedAt, DateTime UpdatedAt);
+    string Id,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Profile,
+    RuleConditionsBody Conditions,
+    string TargetModel,
+    bool Enabled,
+    string ManagedBy,
+    DateTime CreatedAt,
+    DateTime UpdatedAt
+);
 
 internal sealed record RuleRequest(
-    string? Id = null, string? Profile = null, RuleConditionsBody? Conditions = null, string? TargetModel = null, bool? Enabled = null);
+    string? Id = null,
+    string? Profile = null,
+    RuleConditionsBody? Conditions = null,
+    string? TargetModel = null,
+    bool? Enabled = null
+);
 
 /// <param name="Key">The admin key itself: only in the answer to its creation.</param>
 internal sealed record AdminKeyBody(string Name, string Scope, string ManagedBy, DateTime? CreatedAt = null, DateTime? LastUsedAt = null, string? Key = null);
@@ -53,14 +83,29 @@ internal sealed record TokenRequest(string? Name = null, string? Profile = null)
 internal sealed record ProviderKeyBody(string Name, bool HasKey, DateTime UpdatedAt);
 
 internal sealed record ProviderBody(
-    string Name, string Kind, string BaseUrl, IReadOnlyList<ProviderKeyBody> ApiKeys, string ManagedBy, DateTime CreatedAt, DateTime UpdatedAt);
+    string Name,
+    string Kind,
+    string BaseUrl,
+    IReadOnlyList<ProviderKeyBody> ApiKeys,
+    string ManagedBy,
+    DateTime CreatedAt,
+    DateTime UpdatedAt
+);
 
 internal sealed record ProviderKeyRequest(string? Name = null, string? Key = null);
 
 /// <summary>The timeout and resilience fields are the configuration file's (docs/configuration.md, llmProviders).</summary>
 internal sealed record ProviderRequest(
-    string? Name = null, string? Kind = null, string? BaseUrl = null, IReadOnlyList<ProviderKeyRequest>? ApiKeys = null, double? TimeoutSeconds = null,
-    double? ConnectTimeoutSeconds = null, int? Retries = null, double? MaxRetryAfterSeconds = null, JsonElement? CircuitBreaker = null);
+    string? Name = null,
+    string? Kind = null,
+    string? BaseUrl = null,
+    IReadOnlyList<ProviderKeyRequest>? ApiKeys = null,
+    double? TimeoutSeconds = null,
+    double? ConnectTimeoutSeconds = null,
+    int? Retries = null,
+    double? MaxRetryAfterSeconds = null,
+    JsonElement? CircuitBreaker = null
+);
 
 /// <param name="Config">The file's <c>mcpServers</c> entry; env and header values other than env:NAME references are "(hidden)".</param>
 /// <param name="State">ready, starting, down or stopped.</param>
@@ -69,8 +114,16 @@ internal sealed record ServerBody(string Name, string ManagedBy, string State, J
 internal sealed record PolicyConditionBody(string Key, string Operator, string Value);
 
 internal sealed record PolicyBody(
-    string Id, string Tool, string Action, IReadOnlyList<PolicyConditionBody> Conditions, string Reason, IReadOnlyList<string> Profiles, string ManagedBy,
-    DateTime? CreatedAt = null, DateTime? UpdatedAt = null);
+    string Id,
+    string Tool,
+    string Action,
+    IReadOnlyList<PolicyConditionBody> Conditions,
+    string Reason,
+    IReadOnlyList<string> Profiles,
+    string ManagedBy,
+    DateTime? CreatedAt = null,
+    DateTime? UpdatedAt = null
+);
 
 /// <summary>
 /// A profile: the file's profile object (servers, toolPrefix, tools and, for an API profile, any other key it was
@@ -183,7 +236,16 @@ internal sealed record AdminChangeBody(Guid Id, DateTime Time, string Actor, str
 /// <param name="Day">The UTC day, yyyy-MM-dd.</param>
 /// <param name="Cost">US dollars of the priced interactions.</param>
 internal sealed record UsageItemBody(
-    string Day, string Profile, string Model, long Requests, long InputTokens, long OutputTokens, long CachedInputTokens, long ReasoningTokens, decimal Cost);
+    string Day,
+    string Profile,
+    string Model,
+    long Requests,
+    long InputTokens,
+    long OutputTokens,
+    long CachedInputTokens,
+    long ReasoningTokens,
+    decimal Cost
+);
 
 internal sealed record UsageBody(DateTime From, DateTime To, IReadOnlyList<UsageItemBody> Items);
 
@@ -192,7 +254,8 @@ internal sealed record UsageBody(DateTime From, DateTime To, IReadOnlyList<Usage
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     RespectNullableAnnotations = true,
-    RespectRequiredConstructorParameters = true)]
+    RespectRequiredConstructorParameters = true
+)]
 [JsonSerializable(typeof(PriceBody))]
 [JsonSerializable(typeof(ItemsBody<PriceBody>))]
 [JsonSerializable(typeof(PriceRequest))]

@@ -10,16 +10,20 @@ internal sealed partial class AdminHandlers
 
     private void AddKeyRoutes(List<AdminRoute> routes)
     {
-        routes.Add(new("GET", "/api/admin-keys", "admin-keys", "List admin keys (never the secrets)", (h, c) => ListKeysAsync(h))
-        {
-            Response = AdminJson.Default.ItemsBodyAdminKeyBody,
-        });
+        routes.Add(
+            new("GET", "/api/admin-keys", "admin-keys", "List admin keys (never the secrets)", (h, c) => ListKeysAsync(h))
+            {
+                Response = AdminJson.Default.ItemsBodyAdminKeyBody,
+            }
+        );
         const string create = "Create an admin key (scope read-only or read-write); the key is returned only in this response";
-        routes.Add(new("POST", "/api/admin-keys", "admin-keys", create, CreateKeyAsync, Body: true)
-        {
-            Request = AdminJson.Default.AdminKeyRequest,
-            Response = AdminJson.Default.AdminKeyBody,
-        });
+        routes.Add(
+            new("POST", "/api/admin-keys", "admin-keys", create, CreateKeyAsync, Body: true)
+            {
+                Request = AdminJson.Default.AdminKeyRequest,
+                Response = AdminJson.Default.AdminKeyBody,
+            }
+        );
         routes.Add(new("DELETE", "/api/admin-keys/{name}", "admin-keys", "Revoke (delete) an API-managed admin key", DeleteKeyAsync));
     }
 
@@ -28,8 +32,10 @@ internal sealed partial class AdminHandlers
     private async Task<AdminResult> ListKeysAsync(HttpContext http)
     {
         var keys = await LoadKeysAsync(http.RequestAborted).ConfigureAwait(false);
-        var items = File.AdminKeys.Select(static k => new AdminKeyBody(k.Name, k.CanWrite ? "read-write" : "read-only", "file"))
-            .Concat(keys.Select(k => KeyBody(k, null))).ToList();
+        var items = File
+            .AdminKeys.Select(static k => new AdminKeyBody(k.Name, k.CanWrite ? "read-write" : "read-only", "file"))
+            .Concat(keys.Select(k => KeyBody(k, null)))
+            .ToList();
         return AdminResult.Ok(new ItemsBody<AdminKeyBody>(items), AdminJson.Default.ItemsBodyAdminKeyBody);
     }
 
@@ -76,16 +82,29 @@ internal sealed partial class AdminHandlers
 
             var secret = AdminApi.NewSecret(AdminApi.KeyPrefix);
             var key = new AdminKeyRow(
-                Guid.CreateVersion7(), name!, SecretHash.Compute(secret), scope == "read-write", ManagedBy.Api, AuditTime.Truncate(DateTime.UtcNow), null);
-            await ChangeAsync(caller, "create", "admin-key", key.Name,
-                tx => Store.AdminKeys.InsertAsync(tx, key, ct),
-                w =>
-                {
-                    w.WriteStartObject();
-                    w.WriteString("scope"u8, scope);
-                    w.WriteEndObject();
-                },
-                ct).ConfigureAwait(false);
+                Guid.CreateVersion7(),
+                name!,
+                SecretHash.Compute(secret),
+                scope == "read-write",
+                ManagedBy.Api,
+                AuditTime.Truncate(DateTime.UtcNow),
+                null
+            );
+            await ChangeAsync(
+                    caller,
+                    "create",
+                    "admin-key",
+                    key.Name,
+                    tx => Store.AdminKeys.InsertAsync(tx, key, ct),
+                    w =>
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("scope"u8, scope);
+                        w.WriteEndObject();
+                    },
+                    ct
+                )
+                .ConfigureAwait(false);
             return AdminResult.Created(KeyBody(key, secret), AdminJson.Default.AdminKeyBody);
         }
         finally
@@ -117,8 +136,7 @@ internal sealed partial class AdminHandlers
                 return AdminResult.Conflict($"'{name}' is the last read-write admin key; create another one first, or nobody could change anything");
             }
 
-            await ChangeAsync(caller, "delete", "admin-key", name,
-                tx => Store.AdminKeys.DeleteAsync(tx, key, ct), NoDetails, ct).ConfigureAwait(false);
+            await ChangeAsync(caller, "delete", "admin-key", name, tx => Store.AdminKeys.DeleteAsync(tx, key, ct), NoDetails, ct).ConfigureAwait(false);
             return AdminResult.NoContent;
         }
         finally

@@ -25,27 +25,67 @@ internal sealed partial class AdminHandlers
     private void AddLlmCostRoutes(List<AdminRoute> routes)
     {
         const string tag = "llm";
-        AddResourceRoutes(routes, tag, Prices, new(
-            "List token prices (USD per million tokens)", "Create a model's price: model, inputPerMillion, outputPerMillion, cachedInputPerMillion",
-            "Get one model's price", "Replace a model's price", "Delete a model's price"), AdminJson.Default.PriceRequest);
-        AddResourceRoutes(routes, tag, Limits, new(
-            "List usage limits", "Create a limit: profile, kind (tokens or usd), period (day, month or total), value",
-            "Get one limit", "Replace a limit", "Delete a limit"), AdminJson.Default.LimitRequest);
-        AddResourceRoutes(routes, tag, Rules, new(
-            "List optimization rules",
-            "Create an optimization rule: profile, conditions {maxInputTokens, maxInputChars, hasTools, requestedModel}, targetModel, enabled",
-            "Get one optimization rule", "Replace an optimization rule", "Delete an optimization rule"), AdminJson.Default.RuleRequest);
+        AddResourceRoutes(
+            routes,
+            tag,
+            Prices,
+            new(
+                "List token prices (USD per million tokens)",
+                "Create a model's price: model, inputPerMillion, outputPerMillion, cachedInputPerMillion",
+                "Get one model's price",
+                "Replace a model's price",
+                "Delete a model's price"
+            ),
+            AdminJson.Default.PriceRequest
+        );
+        AddResourceRoutes(
+            routes,
+            tag,
+            Limits,
+            new(
+                "List usage limits",
+                "Create a limit: profile, kind (tokens or usd), period (day, month or total), value",
+                "Get one limit",
+                "Replace a limit",
+                "Delete a limit"
+            ),
+            AdminJson.Default.LimitRequest
+        );
+        AddResourceRoutes(
+            routes,
+            tag,
+            Rules,
+            new(
+                "List optimization rules",
+                "Create an optimization rule: profile, conditions {maxInputTokens, maxInputChars, hasTools, requestedModel}, targetModel, enabled",
+                "Get one optimization rule",
+                "Replace an optimization rule",
+                "Delete an optimization rule"
+            ),
+            AdminJson.Default.RuleRequest
+        );
     }
 
     // ---- prices -----------------------------------------------------------------------------------------------
 
-    private AdminResource<PriceRow, PriceBody> Prices => new(
-        "llm-price", "price for model", "/api/llm/prices", "model", Store.Prices, static p => p.Model, PriceBodyOf, AdminJson.Default.PriceBody,
-        AdminJson.Default.ItemsBodyPriceBody, ReadPrice, static (row, current, now) => row with { CreatedAt = current?.CreatedAt ?? now, UpdatedAt = now },
-        static (_, _, _, _) => Task.FromResult<AdminResult?>(null))
-    {
-        Taken = static model => $"model '{model}' already has a price; change it with PUT /api/llm/prices/{model}",
-    };
+    private AdminResource<PriceRow, PriceBody> Prices =>
+        new(
+            "llm-price",
+            "price for model",
+            "/api/llm/prices",
+            "model",
+            Store.Prices,
+            static p => p.Model,
+            PriceBodyOf,
+            AdminJson.Default.PriceBody,
+            AdminJson.Default.ItemsBodyPriceBody,
+            ReadPrice,
+            static (row, current, now) => row with { CreatedAt = current?.CreatedAt ?? now, UpdatedAt = now },
+            static (_, _, _, _) => Task.FromResult<AdminResult?>(null)
+        )
+        {
+            Taken = static model => $"model '{model}' already has a price; change it with PUT /api/llm/prices/{model}",
+        };
 
     private static PriceRow? ReadPrice(JsonElement body, string? existingModel, List<FieldError> errors)
     {
@@ -74,17 +114,34 @@ internal sealed partial class AdminHandlers
         return model is null || input is null || output is null ? null : new PriceRow(model, input.Value, output.Value, cached, default, default);
     }
 
-    private static PriceBody PriceBodyOf(PriceRow price) => new(
-        price.Model, Normalize(price.Input), Normalize(price.Output), "api", price.CreatedAt, price.UpdatedAt,
-        price.CachedInput is { } cached ? Normalize(cached) : null);
+    private static PriceBody PriceBodyOf(PriceRow price) =>
+        new(
+            price.Model,
+            Normalize(price.Input),
+            Normalize(price.Output),
+            "api",
+            price.CreatedAt,
+            price.UpdatedAt,
+            price.CachedInput is { } cached ? Normalize(cached) : null
+        );
 
     // ---- limits -----------------------------------------------------------------------------------------------
 
-    private AdminResource<LimitRow, LimitBody> Limits => new(
-        "llm-limit", "limit", "/api/llm/limits", "id", Store.Limits, static l => l.Id.ToString("D"), LimitBodyOf, AdminJson.Default.LimitBody,
-        AdminJson.Default.ItemsBodyLimitBody, ReadLimit,
-        static (row, current, now) => row with { Id = current?.Id ?? Guid.CreateVersion7(), CreatedAt = current?.CreatedAt ?? now, UpdatedAt = now },
-        CheckLimitAsync);
+    private AdminResource<LimitRow, LimitBody> Limits =>
+        new(
+            "llm-limit",
+            "limit",
+            "/api/llm/limits",
+            "id",
+            Store.Limits,
+            static l => l.Id.ToString("D"),
+            LimitBodyOf,
+            AdminJson.Default.LimitBody,
+            AdminJson.Default.ItemsBodyLimitBody,
+            ReadLimit,
+            static (row, current, now) => row with { Id = current?.Id ?? Guid.CreateVersion7(), CreatedAt = current?.CreatedAt ?? now, UpdatedAt = now },
+            CheckLimitAsync
+        );
 
     private static LimitRow? ReadLimit(JsonElement body, string? existingId, List<FieldError> errors)
     {
@@ -132,17 +189,35 @@ internal sealed partial class AdminHandlers
             : null;
     }
 
-    private static LimitBody LimitBodyOf(LimitRow limit) => new(
-        limit.Id.ToString("D"), limit.Target, limit.Kind == "tokens" ? "tokens" : "usd", limit.Period, Normalize(limit.Amount), "api",
-        limit.CreatedAt, limit.UpdatedAt);
+    private static LimitBody LimitBodyOf(LimitRow limit) =>
+        new(
+            limit.Id.ToString("D"),
+            limit.Target,
+            limit.Kind == "tokens" ? "tokens" : "usd",
+            limit.Period,
+            Normalize(limit.Amount),
+            "api",
+            limit.CreatedAt,
+            limit.UpdatedAt
+        );
 
     // ---- optimization rules -----------------------------------------------------------------------------------
 
-    private AdminResource<OptimizationRuleRow, RuleBody> Rules => new(
-        "llm-optimization-rule", "optimization rule", "/api/llm/optimization-rules", "id", Store.OptimizationRules, static r => r.Id.ToString("D"), RuleBodyOf,
-        AdminJson.Default.RuleBody, AdminJson.Default.ItemsBodyRuleBody, ReadRule,
-        static (row, current, now) => row with { Id = current?.Id ?? Guid.CreateVersion7(), CreatedAt = current?.CreatedAt ?? now, UpdatedAt = now },
-        CheckRuleAsync);
+    private AdminResource<OptimizationRuleRow, RuleBody> Rules =>
+        new(
+            "llm-optimization-rule",
+            "optimization rule",
+            "/api/llm/optimization-rules",
+            "id",
+            Store.OptimizationRules,
+            static r => r.Id.ToString("D"),
+            RuleBodyOf,
+            AdminJson.Default.RuleBody,
+            AdminJson.Default.ItemsBodyRuleBody,
+            ReadRule,
+            static (row, current, now) => row with { Id = current?.Id ?? Guid.CreateVersion7(), CreatedAt = current?.CreatedAt ?? now, UpdatedAt = now },
+            CheckRuleAsync
+        );
 
     private static OptimizationRuleRow? ReadRule(JsonElement body, string? existingId, List<FieldError> errors)
     {
@@ -167,12 +242,22 @@ internal sealed partial class AdminHandlers
         return targetModel is null || conditions is null
             ? null
             : new OptimizationRuleRow(
-                Guid.Empty, StoredJson.Strings(profile is null ? [] : [profile]), StoredJson.Write(w => WriteRuleConditions(w, conditions)), targetModel, enabled,
-                default, default);
+                Guid.Empty,
+                StoredJson.Strings(profile is null ? [] : [profile]),
+                StoredJson.Write(w => WriteRuleConditions(w, conditions)),
+                targetModel,
+                enabled,
+                default,
+                default
+            );
     }
 
     private async Task<AdminResult?> CheckRuleAsync(
-        OptimizationRuleRow rule, OptimizationRuleRow? current, IReadOnlyList<OptimizationRuleRow> rules, CancellationToken ct) =>
+        OptimizationRuleRow rule,
+        OptimizationRuleRow? current,
+        IReadOnlyList<OptimizationRuleRow> rules,
+        CancellationToken ct
+    ) =>
         RuleProfile(rule) is { } profile && !await ProfileExistsAsync(profile, ct).ConfigureAwait(false)
             ? AdminResult.Invalid("$.profile", $"no profile named '{profile}' (in the configuration file or the API)")
             : null;
@@ -182,9 +267,16 @@ internal sealed partial class AdminHandlers
     private static RuleBody RuleBodyOf(OptimizationRuleRow rule)
     {
         var conditions = LlmCosts.ReadRuleConditions(rule.ConditionsJson);
-        return new RuleBody(rule.Id.ToString("D"), RuleProfile(rule),
+        return new RuleBody(
+            rule.Id.ToString("D"),
+            RuleProfile(rule),
             new RuleConditionsBody(conditions.MaxInputTokens, conditions.MaxInputChars, conditions.HasTools, conditions.RequestedModel),
-            rule.TargetModel, rule.Enabled, "api", rule.CreatedAt, rule.UpdatedAt);
+            rule.TargetModel,
+            rule.Enabled,
+            "api",
+            rule.CreatedAt,
+            rule.UpdatedAt
+        );
     }
 
     private static RuleConditions? ReadRuleConditions(JsonElement body, List<FieldError> errors)
@@ -197,7 +289,12 @@ internal sealed partial class AdminHandlers
 
         if (element.ValueKind != JsonValueKind.Object)
         {
-            errors.Add(new FieldError("$.conditions", $"expected an object with one or more of {string.Join(", ", s_ruleConditionKeys)}, got {AdminRequest.Kind(element)}"));
+            errors.Add(
+                new FieldError(
+                    "$.conditions",
+                    $"expected an object with one or more of {string.Join(", ", s_ruleConditionKeys)}, got {AdminRequest.Kind(element)}"
+                )
+            );
             return null;
         }
 
@@ -227,7 +324,9 @@ internal sealed partial class AdminHandlers
             }
             else
             {
-                errors.Add(new FieldError("$.conditions.requestedModel", "expected a non-empty string: a model name, or a glob where * matches any characters"));
+                errors.Add(
+                    new FieldError("$.conditions.requestedModel", "expected a non-empty string: a model name, or a glob where * matches any characters")
+                );
             }
         }
 
@@ -310,9 +409,14 @@ internal sealed partial class AdminHandlers
     {
         if (body.TryGetProperty("id", out var given) && (existingId is null || given.ValueKind != JsonValueKind.String || given.GetString() != existingId))
         {
-            errors.Add(new FieldError("$.id", existingId is null
-                ? $"the id of a {what} is assigned by the server; leave it out"
-                : $"a {what}'s id cannot change; expected '{existingId}' or no id"));
+            errors.Add(
+                new FieldError(
+                    "$.id",
+                    existingId is null
+                        ? $"the id of a {what} is assigned by the server; leave it out"
+                        : $"a {what}'s id cannot change; expected '{existingId}' or no id"
+                )
+            );
         }
     }
 
@@ -331,7 +435,9 @@ internal sealed partial class AdminHandlers
 
         if (value.ValueKind != JsonValueKind.Number || !value.TryGetDecimal(out var amount) || amount < 0 || (!allowZero && amount == 0) || amount > MaxUsd)
         {
-            errors.Add(new FieldError("$." + key, $"expected a number of US dollars, {(allowZero ? "0" : "more than 0")} to {MaxUsd:0}, got {value.GetRawText()}"));
+            errors.Add(
+                new FieldError("$." + key, $"expected a number of US dollars, {(allowZero ? "0" : "more than 0")} to {MaxUsd:0}, got {value.GetRawText()}")
+            );
             return null;
         }
 

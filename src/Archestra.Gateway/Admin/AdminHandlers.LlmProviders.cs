@@ -19,7 +19,16 @@ internal sealed partial class AdminHandlers
 
     private sealed record ApiProviderKey(string Name, DateTime UpdatedAt);
 
-    private sealed record ApiProvider(Guid Id, string Name, string Kind, string BaseUrl, DateTime CreatedAt, DateTime UpdatedAt, IReadOnlyList<ApiProviderKey> Keys, string SettingsJson = "{}")
+    private sealed record ApiProvider(
+        Guid Id,
+        string Name,
+        string Kind,
+        string BaseUrl,
+        DateTime CreatedAt,
+        DateTime UpdatedAt,
+        IReadOnlyList<ApiProviderKey> Keys,
+        string SettingsJson = "{}"
+    )
     {
         public LlmProviderRow ToRow() => new(Id, Name, Kind, BaseUrl, ManagedBy.Api, CreatedAt, UpdatedAt, SettingsJson);
     }
@@ -27,24 +36,43 @@ internal sealed partial class AdminHandlers
     private void AddLlmProviderRoutes(List<AdminRoute> routes)
     {
         const string tag = "llm";
-        routes.Add(new("GET", "/api/llm/providers", tag, "List LLM providers (API key names only, never the keys)", (h, c) => ListProvidersAsync(h))
-        {
-            Response = AdminJson.Default.ItemsBodyProviderBody,
-        });
-        routes.Add(new("POST", "/api/llm/providers", tag, "Create an LLM provider: name, kind (openai or anthropic), baseUrl, apiKeys [{name, key}] (write-only, fallback order), timeoutSeconds, connectTimeoutSeconds, retries, maxRetryAfterSeconds, circuitBreaker", (h, c) => WriteProviderAsync(h, c, null), Body: true)
-        {
-            Request = AdminJson.Default.ProviderRequest,
-            Response = AdminJson.Default.ProviderBody,
-        });
-        routes.Add(new("GET", "/api/llm/providers/{name}", tag, "Get one LLM provider", (h, c) => GetProviderAsync(h))
-        {
-            Response = AdminJson.Default.ProviderBody,
-        });
-        routes.Add(new("PUT", "/api/llm/providers/{name}", tag, "Replace an LLM provider; apiKeys, when given, become its whole key set (omitted: keys unchanged)", (h, c) => WriteProviderAsync(h, c, AdminRequest.Route(h, "name")), Body: true)
-        {
-            Request = AdminJson.Default.ProviderRequest,
-            Response = AdminJson.Default.ProviderBody,
-        });
+        routes.Add(
+            new("GET", "/api/llm/providers", tag, "List LLM providers (API key names only, never the keys)", (h, c) => ListProvidersAsync(h))
+            {
+                Response = AdminJson.Default.ItemsBodyProviderBody,
+            }
+        );
+        routes.Add(
+            new(
+                "POST",
+                "/api/llm/providers",
+                tag,
+                "Create an LLM provider: name, kind (openai or anthropic), baseUrl, apiKeys [{name, key}] (write-only, fallback order), timeoutSeconds, connectTimeoutSeconds, retries, maxRetryAfterSeconds, circuitBreaker",
+                (h, c) => WriteProviderAsync(h, c, null),
+                Body: true
+            )
+            {
+                Request = AdminJson.Default.ProviderRequest,
+                Response = AdminJson.Default.ProviderBody,
+            }
+        );
+        routes.Add(
+            new("GET", "/api/llm/providers/{name}", tag, "Get one LLM provider", (h, c) => GetProviderAsync(h)) { Response = AdminJson.Default.ProviderBody }
+        );
+        routes.Add(
+            new(
+                "PUT",
+                "/api/llm/providers/{name}",
+                tag,
+                "Replace an LLM provider; apiKeys, when given, become its whole key set (omitted: keys unchanged)",
+                (h, c) => WriteProviderAsync(h, c, AdminRequest.Route(h, "name")),
+                Body: true
+            )
+            {
+                Request = AdminJson.Default.ProviderRequest,
+                Response = AdminJson.Default.ProviderBody,
+            }
+        );
         routes.Add(new("DELETE", "/api/llm/providers/{name}", tag, "Delete an LLM provider and its keys", DeleteProviderAsync));
     }
 
@@ -53,12 +81,13 @@ internal sealed partial class AdminHandlers
         var keys = await Store.LlmProviders.ListKeysAsync(ct).ConfigureAwait(false);
         var rows = await Store.LlmProviders.ListAsync(ct).ConfigureAwait(false);
         return rows.Select(row =>
-        {
-            var own = keys.Where(k => k.ProviderId == row.Id).Select(k => new ApiProviderKey(k.Name, k.UpdatedAt)).ToList();
-            var ordered = AdminResources.KeyOrder(row.SettingsJson, own.Select(k => k.Name)).Select(n => own.First(k => k.Name == n)).ToList();
-            var baseUrl = row.BaseUrl ?? DefaultBaseUrl(row.Kind);
-            return new ApiProvider(row.Id, row.Name, row.Kind, baseUrl, row.CreatedAt, row.UpdatedAt, ordered, row.SettingsJson);
-        }).ToList();
+            {
+                var own = keys.Where(k => k.ProviderId == row.Id).Select(k => new ApiProviderKey(k.Name, k.UpdatedAt)).ToList();
+                var ordered = AdminResources.KeyOrder(row.SettingsJson, own.Select(k => k.Name)).Select(n => own.First(k => k.Name == n)).ToList();
+                var baseUrl = row.BaseUrl ?? DefaultBaseUrl(row.Kind);
+                return new ApiProvider(row.Id, row.Name, row.Kind, baseUrl, row.CreatedAt, row.UpdatedAt, ordered, row.SettingsJson);
+            })
+            .ToList();
     }
 
     private async Task<AdminResult> ListProvidersAsync(HttpContext http)
@@ -115,7 +144,16 @@ internal sealed partial class AdminHandlers
         }
 
         var baseUrl = AdminRequest.OptionalString(body, "baseUrl", errors);
-        if (baseUrl is not null && !(Uri.TryCreate(baseUrl, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.Host.Length > 0 && uri.Query.Length == 0 && uri.Fragment.Length == 0))
+        if (
+            baseUrl is not null
+            && !(
+                Uri.TryCreate(baseUrl, UriKind.Absolute, out var uri)
+                && uri.Scheme is "http" or "https"
+                && uri.Host.Length > 0
+                && uri.Query.Length == 0
+                && uri.Fragment.Length == 0
+            )
+        )
         {
             errors.Add(new FieldError("$.baseUrl", $"expected an absolute http(s) URL without query or fragment, got '{baseUrl}'"));
         }
@@ -131,7 +169,12 @@ internal sealed partial class AdminHandlers
         var apiKeys = ReadApiKeys(body, errors);
         if (apiKeys is { Count: > 0 } && Store.Secrets is null)
         {
-            errors.Add(new FieldError("$.apiKeys", "API keys are stored encrypted and the gateway has no ARCHESTRA_SECRET_KEY: set it to 32 random bytes, base64 or hex (`openssl rand -base64 32`), restart the gateway, and send the keys again"));
+            errors.Add(
+                new FieldError(
+                    "$.apiKeys",
+                    "API keys are stored encrypted and the gateway has no ARCHESTRA_SECRET_KEY: set it to 32 random bytes, base64 or hex (`openssl rand -base64 32`), restart the gateway, and send the keys again"
+                )
+            );
         }
 
         if (errors.Count > 0 || name is null || kind is null)
@@ -161,9 +204,7 @@ internal sealed partial class AdminHandlers
 
             var now = AuditTime.Truncate(DateTime.UtcNow);
             var id = current?.Id ?? Guid.CreateVersion7();
-            var keys = apiKeys is null
-                ? current?.Keys ?? []
-                : apiKeys.Select(k => new ApiProviderKey(k.Name, now)).ToList();
+            var keys = apiKeys is null ? current?.Keys ?? [] : apiKeys.Select(k => new ApiProviderKey(k.Name, now)).ToList();
             var settingsJson = ProviderSettingsJson(body, keys.Select(k => k.Name));
             var row = new ApiProvider(id, name, kind, baseUrl ?? DefaultBaseUrl(kind), current?.CreatedAt ?? now, now, keys, settingsJson);
 
@@ -173,37 +214,51 @@ internal sealed partial class AdminHandlers
             var proxyKeys = apiKeys is null ? stored?.Keys ?? [] : apiKeys.Select(k => new LlmProviderKey(k.Name, k.Key)).ToList();
             var candidate = state with
             {
-                LlmProviders = [.. state.LlmProviders.Where(p => p.Name != name), new ApiLlmProvider(id, name, kind, row.BaseUrl, settingsJson, proxyKeys, apiKeys is null ? stored?.KeyError : null)],
+                LlmProviders =
+                [
+                    .. state.LlmProviders.Where(p => p.Name != name),
+                    new ApiLlmProvider(id, name, kind, row.BaseUrl, settingsJson, proxyKeys, apiKeys is null ? stored?.KeyError : null),
+                ],
             };
-            return await CommitAsync(caller, current is null ? "create" : "update", "llm-provider", name, candidate,
-                async tx =>
-                {
-                    var stored = row.ToRow();
-                    await (current is null ? Store.LlmProviders.InsertAsync(tx, stored, ct) : Store.LlmProviders.UpdateAsync(tx, stored, ct)).ConfigureAwait(false);
-                    if (apiKeys is not null)
+            return await CommitAsync(
+                    caller,
+                    current is null ? "create" : "update",
+                    "llm-provider",
+                    name,
+                    candidate,
+                    async tx =>
                     {
-                        await Store.LlmProviders.ReplaceKeysAsync(tx, id, apiKeys, ManagedBy.Api, ct).ConfigureAwait(false);
-                    }
-                },
-                w =>
-                {
-                    // Never the keys: the change log is readable by every admin key.
-                    w.WriteStartObject();
-                    w.WriteString("kind"u8, kind);
-                    w.WriteString("baseUrl"u8, row.BaseUrl);
-                    w.WriteStartArray("apiKeys"u8);
-                    foreach (var key in keys)
+                        var stored = row.ToRow();
+                        await (
+                            current is null ? Store.LlmProviders.InsertAsync(tx, stored, ct) : Store.LlmProviders.UpdateAsync(tx, stored, ct)
+                        ).ConfigureAwait(false);
+                        if (apiKeys is not null)
+                        {
+                            await Store.LlmProviders.ReplaceKeysAsync(tx, id, apiKeys, ManagedBy.Api, ct).ConfigureAwait(false);
+                        }
+                    },
+                    w =>
                     {
-                        w.WriteStringValue(key.Name);
-                    }
+                        // Never the keys: the change log is readable by every admin key.
+                        w.WriteStartObject();
+                        w.WriteString("kind"u8, kind);
+                        w.WriteString("baseUrl"u8, row.BaseUrl);
+                        w.WriteStartArray("apiKeys"u8);
+                        foreach (var key in keys)
+                        {
+                            w.WriteStringValue(key.Name);
+                        }
 
-                    w.WriteEndArray();
-                    w.WriteEndObject();
-                },
-                _ => current is null
-                    ? AdminResult.Created(ProviderBodyOf(row), AdminJson.Default.ProviderBody)
-                    : AdminResult.Ok(ProviderBodyOf(row), AdminJson.Default.ProviderBody),
-                ct).ConfigureAwait(false);
+                        w.WriteEndArray();
+                        w.WriteEndObject();
+                    },
+                    _ =>
+                        current is null
+                            ? AdminResult.Created(ProviderBodyOf(row), AdminJson.Default.ProviderBody)
+                            : AdminResult.Ok(ProviderBodyOf(row), AdminJson.Default.ProviderBody),
+                    ct
+                )
+                .ConfigureAwait(false);
         }
         finally
         {
@@ -212,26 +267,27 @@ internal sealed partial class AdminHandlers
     }
 
     /// <summary>The provider's settings column: its key order and the timeout and resilience fields of the body.</summary>
-    private static string ProviderSettingsJson(JsonElement body, IEnumerable<string> keyOrder) => StoredJson.Write(w =>
-    {
-        w.WriteStartObject();
-        w.WriteStartArray("keyOrder"u8);
-        foreach (var name in keyOrder)
+    private static string ProviderSettingsJson(JsonElement body, IEnumerable<string> keyOrder) =>
+        StoredJson.Write(w =>
         {
-            w.WriteStringValue(name);
-        }
-
-        w.WriteEndArray();
-        foreach (var property in body.EnumerateObject())
-        {
-            if (Array.IndexOf(s_providerSettingKeys, property.Name) >= 0)
+            w.WriteStartObject();
+            w.WriteStartArray("keyOrder"u8);
+            foreach (var name in keyOrder)
             {
-                property.WriteTo(w);
+                w.WriteStringValue(name);
             }
-        }
 
-        w.WriteEndObject();
-    });
+            w.WriteEndArray();
+            foreach (var property in body.EnumerateObject())
+            {
+                if (Array.IndexOf(s_providerSettingKeys, property.Name) >= 0)
+                {
+                    property.WriteTo(w);
+                }
+            }
+
+            w.WriteEndObject();
+        });
 
     /// <summary>apiKeys: null when absent; otherwise the (name, key) pairs, names unique.</summary>
     private static List<(string Name, string Key)>? ReadApiKeys(JsonElement body, List<FieldError> errors)
@@ -300,9 +356,18 @@ internal sealed partial class AdminHandlers
 
             var state = await AdminResources.LoadAsync(Store, ct).ConfigureAwait(false);
             var candidate = state with { LlmProviders = [.. state.LlmProviders.Where(p => p.Name != name)] };
-            return await CommitAsync(caller, "delete", "llm-provider", name, candidate,
-                tx => Store.LlmProviders.DeleteAsync(tx, current.ToRow(), ct),
-                NoDetails, _ => AdminResult.NoContent, ct).ConfigureAwait(false);
+            return await CommitAsync(
+                    caller,
+                    "delete",
+                    "llm-provider",
+                    name,
+                    candidate,
+                    tx => Store.LlmProviders.DeleteAsync(tx, current.ToRow(), ct),
+                    NoDetails,
+                    _ => AdminResult.NoContent,
+                    ct
+                )
+                .ConfigureAwait(false);
         }
         finally
         {
@@ -310,7 +375,14 @@ internal sealed partial class AdminHandlers
         }
     }
 
-    private static ProviderBody ProviderBodyOf(ApiProvider provider) => new(
-        provider.Name, provider.Kind, provider.BaseUrl, provider.Keys.Select(static k => new ProviderKeyBody(k.Name, HasKey: true, k.UpdatedAt)).ToList(),
-        "api", provider.CreatedAt, provider.UpdatedAt);
+    private static ProviderBody ProviderBodyOf(ApiProvider provider) =>
+        new(
+            provider.Name,
+            provider.Kind,
+            provider.BaseUrl,
+            provider.Keys.Select(static k => new ProviderKeyBody(k.Name, HasKey: true, k.UpdatedAt)).ToList(),
+            "api",
+            provider.CreatedAt,
+            provider.UpdatedAt
+        );
 }

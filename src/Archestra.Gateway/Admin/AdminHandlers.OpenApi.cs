@@ -30,7 +30,10 @@ internal sealed partial class AdminHandlers
         w.WriteStartObject("info"u8);
         w.WriteString("title"u8, "Archestra admin API");
         w.WriteString("version"u8, GatewayInfo.Version);
-        w.WriteString("description"u8, "Authenticate with Authorization: Bearer <admin key>. Errors are application/problem+json (RFC 9457); validation errors list {path, message} in errors.");
+        w.WriteString(
+            "description"u8,
+            "Authenticate with Authorization: Bearer <admin key>. Errors are application/problem+json (RFC 9457); validation errors list {path, message} in errors."
+        );
         w.WriteEndObject();
         w.WriteStartArray("security"u8);
         w.WriteStartObject();
@@ -159,27 +162,33 @@ internal sealed partial class AdminHandlers
         var wrapper = clr.IsGenericType ? clr.GetGenericTypeDefinition() : null;
         var name = (wrapper is null ? clr : clr.GenericTypeArguments[0]).Name;
         name = name.EndsWith("Body", StringComparison.Ordinal) ? name[..^4] : name;
-        return wrapper == typeof(ItemsBody<>) ? name + "List" : wrapper == typeof(PageBody<>) ? name + "Page" : name;
+        return wrapper == typeof(ItemsBody<>) ? name + "List"
+            : wrapper == typeof(PageBody<>) ? name + "Page"
+            : name;
     }
 
     /// <summary>
     /// The JSON Schema of a body record: required properties are the ones always written, and an object admits no
     /// property its record lacks (unless it keeps extra ones, like a profile's settings).
     /// </summary>
-    internal static JsonNode Schema(JsonTypeInfo type) => JsonSchemaExporter.GetJsonSchemaAsNode(type, new JsonSchemaExporterOptions
-    {
-        TreatNullObliviousAsNonNullable = true,
-        TransformSchemaNode = static (context, node) =>
-        {
-            var type = context.TypeInfo;
-            if (type.Kind == JsonTypeInfoKind.Object && node is JsonObject schema && !type.Properties.Any(static p => p.IsExtensionData))
+    internal static JsonNode Schema(JsonTypeInfo type) =>
+        JsonSchemaExporter.GetJsonSchemaAsNode(
+            type,
+            new JsonSchemaExporterOptions
             {
-                schema["additionalProperties"] = false;
-            }
+                TreatNullObliviousAsNonNullable = true,
+                TransformSchemaNode = static (context, node) =>
+                {
+                    var type = context.TypeInfo;
+                    if (type.Kind == JsonTypeInfoKind.Object && node is JsonObject schema && !type.Properties.Any(static p => p.IsExtensionData))
+                    {
+                        schema["additionalProperties"] = false;
+                    }
 
-            return node;
-        },
-    });
+                    return node;
+                },
+            }
+        );
 
     /// <summary><c>"schema"</c>: a reference to the body's schema, or any object.</summary>
     private static void WriteSchema(Utf8JsonWriter w, JsonTypeInfo? type)
@@ -273,7 +282,11 @@ internal sealed partial class AdminHandlers
         if (success != "204")
         {
             w.WriteStartObject("content"u8);
-            w.WriteStartObject(route?.Pattern.EndsWith("/logs", StringComparison.Ordinal) == true ? "application/json" : route is null && method == "GET" ? "text/plain" : "application/json");
+            w.WriteStartObject(
+                route?.Pattern.EndsWith("/logs", StringComparison.Ordinal) == true ? "application/json"
+                : route is null && method == "GET" ? "text/plain"
+                : "application/json"
+            );
             if (route is null)
             {
                 w.WriteStartObject("schema"u8);
@@ -316,14 +329,17 @@ internal sealed partial class AdminHandlers
             foreach (var status in route.Public ? [] : statuses)
             {
                 w.WriteStartObject(status);
-                w.WriteString("description"u8, status switch
-                {
-                    "401" => "Missing or unknown admin key",
-                    "403" => "Read-only admin key",
-                    "404" => "No such resource",
-                    "409" => "Name taken, resource managed by the configuration file, or the change would break another resource",
-                    _ => "Invalid request; errors name the JSON path",
-                });
+                w.WriteString(
+                    "description"u8,
+                    status switch
+                    {
+                        "401" => "Missing or unknown admin key",
+                        "403" => "Read-only admin key",
+                        "404" => "No such resource",
+                        "409" => "Name taken, resource managed by the configuration file, or the change would break another resource",
+                        _ => "Invalid request; errors name the JSON path",
+                    }
+                );
                 w.WriteStartObject("content"u8);
                 w.WriteStartObject("application/problem+json"u8);
                 w.WriteStartObject("schema"u8);

@@ -17,19 +17,44 @@ internal sealed partial class AdminHandlers
         {
             var tag = "policies";
             var what = kind == AdminResources.ToolInvocation ? "tool-invocation" : "trusted-data";
-            routes.Add(new("GET", $"/api/policies/{segment}", tag, $"List {what} policies (file- and API-managed)", (h, c) => ListPoliciesAsync(h, kind))
-            {
-                Response = AdminJson.Default.ItemsBodyPolicyBody,
-            });
-            routes.Add(new("POST", $"/api/policies/{segment}", tag, $"Create a {what} policy: tool, action, conditions, reason, profiles", (h, c) => WritePolicyAsync(h, c, kind, null), Body: true)
-            {
-                Response = AdminJson.Default.PolicyBody,
-            });
-            routes.Add(new("GET", $"/api/policies/{segment}/{{id}}", tag, $"Get one {what} policy", (h, c) => GetPolicyAsync(h, kind)) { Response = AdminJson.Default.PolicyBody });
-            routes.Add(new("PUT", $"/api/policies/{segment}/{{id}}", tag, $"Replace an API-managed {what} policy", (h, c) => WritePolicyAsync(h, c, kind, AdminRequest.Route(h, "id")), Body: true)
-            {
-                Response = AdminJson.Default.PolicyBody,
-            });
+            routes.Add(
+                new("GET", $"/api/policies/{segment}", tag, $"List {what} policies (file- and API-managed)", (h, c) => ListPoliciesAsync(h, kind))
+                {
+                    Response = AdminJson.Default.ItemsBodyPolicyBody,
+                }
+            );
+            routes.Add(
+                new(
+                    "POST",
+                    $"/api/policies/{segment}",
+                    tag,
+                    $"Create a {what} policy: tool, action, conditions, reason, profiles",
+                    (h, c) => WritePolicyAsync(h, c, kind, null),
+                    Body: true
+                )
+                {
+                    Response = AdminJson.Default.PolicyBody,
+                }
+            );
+            routes.Add(
+                new("GET", $"/api/policies/{segment}/{{id}}", tag, $"Get one {what} policy", (h, c) => GetPolicyAsync(h, kind))
+                {
+                    Response = AdminJson.Default.PolicyBody,
+                }
+            );
+            routes.Add(
+                new(
+                    "PUT",
+                    $"/api/policies/{segment}/{{id}}",
+                    tag,
+                    $"Replace an API-managed {what} policy",
+                    (h, c) => WritePolicyAsync(h, c, kind, AdminRequest.Route(h, "id")),
+                    Body: true
+                )
+                {
+                    Response = AdminJson.Default.PolicyBody,
+                }
+            );
             routes.Add(new("DELETE", $"/api/policies/{segment}/{{id}}", tag, $"Delete an API-managed {what} policy", (h, c) => DeletePolicyAsync(h, c, kind)));
         }
     }
@@ -40,8 +65,10 @@ internal sealed partial class AdminHandlers
     private async Task<AdminResult> ListPoliciesAsync(HttpContext http, string kind)
     {
         var state = await AdminResources.LoadAsync(Store, http.RequestAborted).ConfigureAwait(false);
-        var items = FilePolicies(kind).Select(static p => PolicyBodyOf(p, "file", null))
-            .Concat(state.Policies.Where(p => p.Kind == kind).Select(static p => PolicyBodyOf(p.Definition, "api", p))).ToList();
+        var items = FilePolicies(kind)
+            .Select(static p => PolicyBodyOf(p, "file", null))
+            .Concat(state.Policies.Where(p => p.Kind == kind).Select(static p => PolicyBodyOf(p.Definition, "api", p)))
+            .ToList();
         return AdminResult.Ok(new ItemsBody<PolicyBody>(items), AdminJson.Default.ItemsBodyPolicyBody);
     }
 
@@ -75,11 +102,16 @@ internal sealed partial class AdminHandlers
 
         using var doc = document!;
         var body = doc.RootElement;
-        if (body.TryGetProperty("id", out var givenId) && (existingId is null || givenId.ValueKind != JsonValueKind.String || givenId.GetString() != existingId))
+        if (
+            body.TryGetProperty("id", out var givenId) && (existingId is null || givenId.ValueKind != JsonValueKind.String || givenId.GetString() != existingId)
+        )
         {
-            return AdminResult.Invalid("$.id", existingId is null
-                ? "the id of an API policy is assigned by the server; leave it out"
-                : $"a policy's id cannot change; expected '{existingId}' or no id");
+            return AdminResult.Invalid(
+                "$.id",
+                existingId is null
+                    ? "the id of an API policy is assigned by the server; leave it out"
+                    : $"a policy's id cannot change; expected '{existingId}' or no id"
+            );
         }
 
         await _changing.WaitAsync(ct).ConfigureAwait(false);
@@ -121,16 +153,32 @@ internal sealed partial class AdminHandlers
 
             var now = DateTime.UtcNow;
             var row = new PolicyRow(
-                id, kind, definition.Tool, definition.Profiles, definition.Conditions, definition.Action, definition.Reason, current?.CreatedAt ?? now, now);
+                id,
+                kind,
+                definition.Tool,
+                definition.Profiles,
+                definition.Conditions,
+                definition.Action,
+                definition.Reason,
+                current?.CreatedAt ?? now,
+                now
+            );
             var candidate = state with { Policies = state.Policies.Where(p => p.Id != id).Append(row).ToList() };
             return await CommitAsync(
-                caller, current is null ? "create" : "update", "policy", row.PolicyId, candidate,
-                tx => current is null ? Store.Policies.InsertAsync(tx, row, ct) : Store.Policies.UpdateAsync(tx, row, ct),
-                AdminBodies.Writer(PolicyBodyOf(row.Definition, "api", null), AdminJson.Default.PolicyBody),
-                _ => current is null
-                    ? AdminResult.Created(PolicyBodyOf(row.Definition, "api", row), AdminJson.Default.PolicyBody)
-                    : AdminResult.Ok(PolicyBodyOf(row.Definition, "api", row), AdminJson.Default.PolicyBody),
-                ct).ConfigureAwait(false);
+                    caller,
+                    current is null ? "create" : "update",
+                    "policy",
+                    row.PolicyId,
+                    candidate,
+                    tx => current is null ? Store.Policies.InsertAsync(tx, row, ct) : Store.Policies.UpdateAsync(tx, row, ct),
+                    AdminBodies.Writer(PolicyBodyOf(row.Definition, "api", null), AdminJson.Default.PolicyBody),
+                    _ =>
+                        current is null
+                            ? AdminResult.Created(PolicyBodyOf(row.Definition, "api", row), AdminJson.Default.PolicyBody)
+                            : AdminResult.Ok(PolicyBodyOf(row.Definition, "api", row), AdminJson.Default.PolicyBody),
+                    ct
+                )
+                .ConfigureAwait(false);
         }
         finally
         {
@@ -143,12 +191,28 @@ internal sealed partial class AdminHandlers
         var id = AdminRequest.Route(http, "id");
         return FilePolicies(kind).Any(p => p.Id == id)
             ? Task.FromResult(AdminResult.FileManaged("policy", id))
-            : DeleteConfiguredAsync(http, caller, "policy", id, Store.Policies, state => state.Policies.FirstOrDefault(p => p.Kind == kind && p.PolicyId == id),
+            : DeleteConfiguredAsync(
+                http,
+                caller,
+                "policy",
+                id,
+                Store.Policies,
+                state => state.Policies.FirstOrDefault(p => p.Kind == kind && p.PolicyId == id),
                 () => AdminResult.NotFound("policy", id),
-                static (state, policy) => state with { Policies = state.Policies.Where(p => p.Id != policy.Id).ToList() });
+                static (state, policy) => state with { Policies = state.Policies.Where(p => p.Id != policy.Id).ToList() }
+            );
     }
 
-    private static PolicyBody PolicyBodyOf(PolicyDefinition policy, string managedBy, PolicyRow? row) => new(
-        policy.Id, policy.Tool, policy.Action, policy.Conditions.Select(static c => new PolicyConditionBody(c.Key, c.Operator, c.Value)).ToList(),
-        policy.Reason, policy.Profiles, managedBy, row?.CreatedAt, row?.UpdatedAt);
+    private static PolicyBody PolicyBodyOf(PolicyDefinition policy, string managedBy, PolicyRow? row) =>
+        new(
+            policy.Id,
+            policy.Tool,
+            policy.Action,
+            policy.Conditions.Select(static c => new PolicyConditionBody(c.Key, c.Operator, c.Value)).ToList(),
+            policy.Reason,
+            policy.Profiles,
+            managedBy,
+            row?.CreatedAt,
+            row?.UpdatedAt
+        );
 }

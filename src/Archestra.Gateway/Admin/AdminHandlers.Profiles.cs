@@ -13,37 +13,66 @@ internal sealed partial class AdminHandlers
 
     private void AddProfileRoutes(List<AdminRoute> routes)
     {
-        routes.Add(new("GET", "/api/profiles", "profiles", "List profiles (file- and API-managed)", (h, c) => ListProfilesAsync(h))
-        {
-            Response = AdminJson.Default.ItemsBodyProfileBody,
-        });
-        routes.Add(new("POST", "/api/profiles", "profiles", "Create a profile: name, servers, toolPrefix, tools, description", CreateProfileAsync, Body: true)
-        {
-            Response = AdminJson.Default.ProfileBody,
-        });
-        routes.Add(new("GET", "/api/profiles/{name}", "profiles", "Get one profile", (h, c) => GetProfileAsync(h))
-        {
-            Response = AdminJson.Default.ProfileBody,
-        });
-        routes.Add(new("PUT", "/api/profiles/{name}", "profiles", "Replace an API-managed profile", UpdateProfileAsync, Body: true)
-        {
-            Response = AdminJson.Default.ProfileBody,
-        });
+        routes.Add(
+            new("GET", "/api/profiles", "profiles", "List profiles (file- and API-managed)", (h, c) => ListProfilesAsync(h))
+            {
+                Response = AdminJson.Default.ItemsBodyProfileBody,
+            }
+        );
+        routes.Add(
+            new("POST", "/api/profiles", "profiles", "Create a profile: name, servers, toolPrefix, tools, description", CreateProfileAsync, Body: true)
+            {
+                Response = AdminJson.Default.ProfileBody,
+            }
+        );
+        routes.Add(
+            new("GET", "/api/profiles/{name}", "profiles", "Get one profile", (h, c) => GetProfileAsync(h)) { Response = AdminJson.Default.ProfileBody }
+        );
+        routes.Add(
+            new("PUT", "/api/profiles/{name}", "profiles", "Replace an API-managed profile", UpdateProfileAsync, Body: true)
+            {
+                Response = AdminJson.Default.ProfileBody,
+            }
+        );
         routes.Add(new("DELETE", "/api/profiles/{name}", "profiles", "Delete an API-managed profile and its tokens", DeleteProfileAsync));
 
-        routes.Add(new("GET", "/api/tokens", "tokens", "List gateway tokens (never the secrets)", (h, c) => ListTokensAsync(h))
-        {
-            Response = AdminJson.Default.ItemsBodyTokenBody,
-        });
-        routes.Add(new("POST", "/api/tokens", "tokens", "Create a token for an API-managed profile; the token is returned only in this response", CreateTokenAsync, Body: true)
-        {
-            Request = AdminJson.Default.TokenRequest,
-            Response = AdminJson.Default.TokenBody,
-        });
+        routes.Add(
+            new("GET", "/api/tokens", "tokens", "List gateway tokens (never the secrets)", (h, c) => ListTokensAsync(h))
+            {
+                Response = AdminJson.Default.ItemsBodyTokenBody,
+            }
+        );
+        routes.Add(
+            new(
+                "POST",
+                "/api/tokens",
+                "tokens",
+                "Create a token for an API-managed profile; the token is returned only in this response",
+                CreateTokenAsync,
+                Body: true
+            )
+            {
+                Request = AdminJson.Default.TokenRequest,
+                Response = AdminJson.Default.TokenBody,
+            }
+        );
         routes.Add(new("DELETE", "/api/tokens/{name}", "tokens", "Revoke (delete) a token", DeleteTokenAsync));
 
-        routes.Add(new("GET", "/api/tools", "tools", "Discovered tools per profile with their effective settings", (h, c) => ListToolsAsync(h), Query: ["profile", "server"]));
-        routes.Add(new("GET", "/api/tools/{profile}/{tool}", "tools", "A tool setting of a profile; tool is {server}__{tool}, {server}__* or *", (h, c) => GetToolAsync(h)));
+        routes.Add(
+            new(
+                "GET",
+                "/api/tools",
+                "tools",
+                "Discovered tools per profile with their effective settings",
+                (h, c) => ListToolsAsync(h),
+                Query: ["profile", "server"]
+            )
+        );
+        routes.Add(
+            new("GET", "/api/tools/{profile}/{tool}", "tools", "A tool setting of a profile; tool is {server}__{tool}, {server}__* or *", (h, c) =>
+                GetToolAsync(h)
+            )
+        );
         routes.Add(new("PUT", "/api/tools/{profile}/{tool}", "tools", "Set a tool's defaults in an API-managed profile", PutToolAsync, Body: true));
         routes.Add(new("DELETE", "/api/tools/{profile}/{tool}", "tools", "Remove a tool setting from an API-managed profile", DeleteToolAsync));
     }
@@ -116,7 +145,9 @@ internal sealed partial class AdminHandlers
             var current = state.Profiles.FirstOrDefault(p => p.Name == name);
             if (existingName is null && (fileOwned || current is not null))
             {
-                return AdminResult.Conflict(fileOwned ? $"the name '{name}' is taken by a profile managed by the configuration file" : $"a profile named '{name}' already exists");
+                return AdminResult.Conflict(
+                    fileOwned ? $"the name '{name}' is taken by a profile managed by the configuration file" : $"a profile named '{name}' already exists"
+                );
             }
 
             if (existingName is not null && fileOwned)
@@ -139,21 +170,33 @@ internal sealed partial class AdminHandlers
     }
 
     private Task<AdminResult> SaveProfileAsync(
-        Caller caller, ApiState state, ProfileRow? current, string name, string? description, string settingsJson, CancellationToken ct,
-        Func<ProfileRow, ApiState, AdminResult>? success = null)
+        Caller caller,
+        ApiState state,
+        ProfileRow? current,
+        string name,
+        string? description,
+        string settingsJson,
+        CancellationToken ct,
+        Func<ProfileRow, ApiState, AdminResult>? success = null
+    )
     {
         var now = DateTime.UtcNow;
         var row = new ProfileRow(current?.Id ?? Guid.CreateVersion7(), name, description, settingsJson, ManagedBy.Api, current?.CreatedAt ?? now, now);
         var candidate = state with { Profiles = state.Profiles.Where(p => p.Name != name).Append(row).ToList() };
         return CommitAsync(
-            caller, current is null ? "create" : "update", "profile", name, candidate,
+            caller,
+            current is null ? "create" : "update",
+            "profile",
+            name,
+            candidate,
             tx => current is null ? Store.Profiles.InsertAsync(tx, row, ct) : Store.Profiles.UpdateAsync(tx, row, ct),
             w => w.WriteRawValue(settingsJson),
-            _ => success is not null ? success(row, candidate)
-                : current is null
-                    ? AdminResult.Created(ApiProfileBody(row, candidate), AdminJson.Default.ProfileBody)
-                    : AdminResult.Ok(ApiProfileBody(row, candidate), AdminJson.Default.ProfileBody),
-            ct);
+            _ =>
+                success is not null ? success(row, candidate)
+                : current is null ? AdminResult.Created(ApiProfileBody(row, candidate), AdminJson.Default.ProfileBody)
+                : AdminResult.Ok(ApiProfileBody(row, candidate), AdminJson.Default.ProfileBody),
+            ct
+        );
     }
 
     private Task<AdminResult> DeleteProfileAsync(HttpContext http, Caller caller)
@@ -161,38 +204,48 @@ internal sealed partial class AdminHandlers
         var name = AdminRequest.Route(http, "name");
         return File.Profiles.Any(p => p.Name == name)
             ? Task.FromResult(AdminResult.FileManaged("profile", name))
-            : DeleteConfiguredAsync(http, caller, "profile", name, Store.Profiles, state => state.Profiles.FirstOrDefault(p => p.Name == name),
+            : DeleteConfiguredAsync(
+                http,
+                caller,
+                "profile",
+                name,
+                Store.Profiles,
+                state => state.Profiles.FirstOrDefault(p => p.Name == name),
                 () => AdminResult.NotFound("profile", name),
-                static (state, profile) => state with
-                {
-                    Profiles = state.Profiles.Where(p => p.Id != profile.Id).ToList(),
-                    Tokens = state.Tokens.Where(t => t.ProfileId != profile.Id).ToList(),
-                },
-                async (_, ct) => await ProfileUsersAsync(name, ct).ConfigureAwait(false) is { Count: > 0 } users
-                    ? AdminResult.Conflict($"profile '{name}' is used by {string.Join(", ", users)}; delete or change them first")
-                    : null);
+                static (state, profile) =>
+                    state with
+                    {
+                        Profiles = state.Profiles.Where(p => p.Id != profile.Id).ToList(),
+                        Tokens = state.Tokens.Where(t => t.ProfileId != profile.Id).ToList(),
+                    },
+                async (_, ct) =>
+                    await ProfileUsersAsync(name, ct).ConfigureAwait(false) is { Count: > 0 } users
+                        ? AdminResult.Conflict($"profile '{name}' is used by {string.Join(", ", users)}; delete or change them first")
+                        : null
+            );
     }
 
-    private static ProfileBody FileProfileBody(ProfileConfig profile) => new()
-    {
-        Name = profile.Name,
-        ManagedBy = "file",
-        Endpoint = $"/v1/mcp/{profile.Name}",
-        Servers = profile.Servers,
-        ToolPrefix = profile.ToolPrefix == ToolPrefixMode.Always ? "always" : "multiplex",
-        Tools = Json(w =>
+    private static ProfileBody FileProfileBody(ProfileConfig profile) =>
+        new()
         {
-            w.WriteStartObject();
-            foreach (var (key, settings) in profile.Tools.OrderBy(p => p.Key, StringComparer.Ordinal))
+            Name = profile.Name,
+            ManagedBy = "file",
+            Endpoint = $"/v1/mcp/{profile.Name}",
+            Servers = profile.Servers,
+            ToolPrefix = profile.ToolPrefix == ToolPrefixMode.Always ? "always" : "multiplex",
+            Tools = Json(w =>
             {
-                w.WritePropertyName(key);
-                WriteSettings(w, settings);
-            }
+                w.WriteStartObject();
+                foreach (var (key, settings) in profile.Tools.OrderBy(p => p.Key, StringComparer.Ordinal))
+                {
+                    w.WritePropertyName(key);
+                    WriteSettings(w, settings);
+                }
 
-            w.WriteEndObject();
-        }),
-        Tokens = profile.TokenHashes.Count,
-    };
+                w.WriteEndObject();
+            }),
+            Tokens = profile.TokenHashes.Count,
+        };
 
     /// <summary>An API profile: its stored settings as given (the file's profile object without tokens).</summary>
     private static ProfileBody ApiProfileBody(ProfileRow profile, ApiState state)
@@ -222,12 +275,15 @@ internal sealed partial class AdminHandlers
     {
         w.WriteStartObject();
         w.WriteBoolean("allowUsageWhenUntrustedDataIsPresent"u8, settings.AllowUsageWhenUntrustedDataIsPresent);
-        w.WriteString("resultTreatment"u8, settings.ResultTreatment switch
-        {
-            ResultTreatment.Trusted => "trusted",
-            ResultTreatment.SanitizeWithDualLlm => "sanitize_with_dual_llm",
-            _ => "untrusted",
-        });
+        w.WriteString(
+            "resultTreatment"u8,
+            settings.ResultTreatment switch
+            {
+                ResultTreatment.Trusted => "trusted",
+                ResultTreatment.SanitizeWithDualLlm => "sanitize_with_dual_llm",
+                _ => "untrusted",
+            }
+        );
         w.WriteEndObject();
     }
 
@@ -236,8 +292,10 @@ internal sealed partial class AdminHandlers
     private async Task<AdminResult> ListTokensAsync(HttpContext http)
     {
         var state = await AdminResources.LoadAsync(Store, http.RequestAborted).ConfigureAwait(false);
-        var items = File.Profiles.SelectMany(static p => Enumerable.Range(0, p.TokenHashes.Count).Select(i => new TokenBody($"{p.Name}[{i}]", p.Name, "file")))
-            .Concat(state.Tokens.Select(t => TokenBodyOf(t, null))).ToList();
+        var items = File
+            .Profiles.SelectMany(static p => Enumerable.Range(0, p.TokenHashes.Count).Select(i => new TokenBody($"{p.Name}[{i}]", p.Name, "file")))
+            .Concat(state.Tokens.Select(t => TokenBodyOf(t, null)))
+            .ToList();
         return AdminResult.Ok(new ItemsBody<TokenBody>(items), AdminJson.Default.ItemsBodyTokenBody);
     }
 
@@ -270,7 +328,9 @@ internal sealed partial class AdminHandlers
 
         if (File.Profiles.Any(p => p.Name == profileName))
         {
-            return AdminResult.Conflict($"profile '{profileName}' is managed by the configuration file; its tokens are set there (profiles.{profileName}.tokens)");
+            return AdminResult.Conflict(
+                $"profile '{profileName}' is managed by the configuration file; its tokens are set there (profiles.{profileName}.tokens)"
+            );
         }
 
         await _changing.WaitAsync(ct).ConfigureAwait(false);
@@ -289,19 +349,33 @@ internal sealed partial class AdminHandlers
 
             var secret = AdminApi.NewSecret(AdminApi.TokenPrefix);
             var token = new GatewayTokenRow(
-                Guid.CreateVersion7(), name!, SecretHash.Compute(secret), profile.Id, ManagedBy.Api, DateTime.UtcNow, null, profile.Name);
+                Guid.CreateVersion7(),
+                name!,
+                SecretHash.Compute(secret),
+                profile.Id,
+                ManagedBy.Api,
+                DateTime.UtcNow,
+                null,
+                profile.Name
+            );
             var candidate = state with { Tokens = state.Tokens.Append(token).ToList() };
             return await CommitAsync(
-                caller, "create", "token", token.Name, candidate,
-                tx => Store.GatewayTokens.InsertAsync(tx, token, ct),
-                w =>
-                {
-                    w.WriteStartObject();
-                    w.WriteString("profile"u8, profile.Name);
-                    w.WriteEndObject();
-                },
-                _ => AdminResult.Created(TokenBodyOf(token, secret), AdminJson.Default.TokenBody),
-                ct).ConfigureAwait(false);
+                    caller,
+                    "create",
+                    "token",
+                    token.Name,
+                    candidate,
+                    tx => Store.GatewayTokens.InsertAsync(tx, token, ct),
+                    w =>
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("profile"u8, profile.Name);
+                        w.WriteEndObject();
+                    },
+                    _ => AdminResult.Created(TokenBodyOf(token, secret), AdminJson.Default.TokenBody),
+                    ct
+                )
+                .ConfigureAwait(false);
         }
         finally
         {
@@ -312,11 +386,19 @@ internal sealed partial class AdminHandlers
     private Task<AdminResult> DeleteTokenAsync(HttpContext http, Caller caller)
     {
         var name = AdminRequest.Route(http, "name");
-        return DeleteConfiguredAsync(http, caller, "token", name, Store.GatewayTokens, state => state.Tokens.FirstOrDefault(t => t.Name == name),
-            () => File.Profiles.Any(p => name.StartsWith(p.Name + "[", StringComparison.Ordinal))
-                ? AdminResult.FileManaged("token", name)
-                : AdminResult.NotFound("token", name),
-            static (state, token) => state with { Tokens = state.Tokens.Where(t => t.Id != token.Id).ToList() });
+        return DeleteConfiguredAsync(
+            http,
+            caller,
+            "token",
+            name,
+            Store.GatewayTokens,
+            state => state.Tokens.FirstOrDefault(t => t.Name == name),
+            () =>
+                File.Profiles.Any(p => name.StartsWith(p.Name + "[", StringComparison.Ordinal))
+                    ? AdminResult.FileManaged("token", name)
+                    : AdminResult.NotFound("token", name),
+            static (state, token) => state with { Tokens = state.Tokens.Where(t => t.Id != token.Id).ToList() }
+        );
     }
 
     // ---- tools ------------------------------------------------------------------------------------------------
@@ -326,7 +408,18 @@ internal sealed partial class AdminHandlers
         var profileFilter = AdminRequest.Query(http, "profile");
         var serverFilter = AdminRequest.Query(http, "server");
         var config = Gateway.Config;
-        var items = new List<(string Profile, string Server, string Tool, string Exposed, string? Description, ToolSettings Settings, string? Key, bool FileManaged, bool Online)>();
+        var items =
+            new List<(
+                string Profile,
+                string Server,
+                string Tool,
+                string Exposed,
+                string? Description,
+                ToolSettings Settings,
+                string? Key,
+                bool FileManaged,
+                bool Online
+            )>();
         var fileProfiles = File.Profiles.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
 
         // What the servers listed before (also while a server is down): first and last seen, from the database.
@@ -363,7 +456,19 @@ internal sealed partial class AdminHandlers
                     {
                         var knownQualified = McpProtocol.Qualify(entry.Name, known.Name);
                         var (knownSettings, knownKey) = Effective(profile, entry.Name, knownQualified);
-                        items.Add((profile.Name, entry.Name, known.Name, live.Prefixed ? knownQualified : known.Name, known.Description, knownSettings, knownKey, fileProfiles.Contains(profile.Name), false));
+                        items.Add(
+                            (
+                                profile.Name,
+                                entry.Name,
+                                known.Name,
+                                live.Prefixed ? knownQualified : known.Name,
+                                known.Description,
+                                knownSettings,
+                                knownKey,
+                                fileProfiles.Contains(profile.Name),
+                                false
+                            )
+                        );
                     }
 
                     continue;
@@ -375,7 +480,19 @@ internal sealed partial class AdminHandlers
                     var (settings, key) = Effective(profile, entry.Name, qualified);
                     var (description, _) = item.ReadToolInfo();
 
-                    items.Add((profile.Name, entry.Name, item.Key, live.Prefixed ? qualified : item.Key, description, settings, key, fileProfiles.Contains(profile.Name), true));
+                    items.Add(
+                        (
+                            profile.Name,
+                            entry.Name,
+                            item.Key,
+                            live.Prefixed ? qualified : item.Key,
+                            description,
+                            settings,
+                            key,
+                            fileProfiles.Contains(profile.Name),
+                            true
+                        )
+                    );
                 }
             }
         }
@@ -451,17 +568,19 @@ internal sealed partial class AdminHandlers
             return Task.FromResult(AdminResult.NotFound("tool setting", $"{profileName}/{tool}"));
         }
 
-        return Task.FromResult(AdminResult.Ok(w =>
-        {
-            w.WriteStartObject();
-            w.WriteString("id"u8, $"{profileName}/{tool}");
-            w.WriteString("profile"u8, profileName);
-            w.WriteString("tool"u8, tool);
-            w.WritePropertyName("settings"u8);
-            WriteSettings(w, settings);
-            w.WriteString("managedBy"u8, File.Profiles.Any(p => p.Name == profileName) ? "file" : "api");
-            w.WriteEndObject();
-        }));
+        return Task.FromResult(
+            AdminResult.Ok(w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("id"u8, $"{profileName}/{tool}");
+                w.WriteString("profile"u8, profileName);
+                w.WriteString("tool"u8, tool);
+                w.WritePropertyName("settings"u8);
+                WriteSettings(w, settings);
+                w.WriteString("managedBy"u8, File.Profiles.Any(p => p.Name == profileName) ? "file" : "api");
+                w.WriteEndObject();
+            })
+        );
     }
 
     private Task<AdminResult> PutToolAsync(HttpContext http, Caller caller) => WriteToolAsync(http, caller, delete: false);
@@ -548,25 +667,29 @@ internal sealed partial class AdminHandlers
 
             var prefix = ConfigReader.Child("$.tools", tool);
             var settingsJson = body?.RootElement.GetRawText();
-            var result = await SaveProfileAsync(caller, state, current, profileName, current.Description, Utf8(buffer.WrittenSpan), ct,
-                (row, candidate) => delete ? AdminResult.NoContent : AdminResult.Ok(w =>
-                {
-                    w.WriteStartObject();
-                    w.WriteString("id"u8, $"{profileName}/{tool}");
-                    w.WriteString("profile"u8, profileName);
-                    w.WriteString("tool"u8, tool);
-                    w.WritePropertyName("settings"u8);
-                    w.WriteRawValue(settingsJson!);
-                    w.WriteString("managedBy"u8, "api");
-                    w.WriteEndObject();
-                })).ConfigureAwait(false);
+            var result = await SaveProfileAsync(caller, state, current, profileName, current.Description, Utf8(buffer.WrittenSpan), ct, (row, candidate) =>
+                    delete
+                        ? AdminResult.NoContent
+                        : AdminResult.Ok(w =>
+                        {
+                            w.WriteStartObject();
+                            w.WriteString("id"u8, $"{profileName}/{tool}");
+                            w.WriteString("profile"u8, profileName);
+                            w.WriteString("tool"u8, tool);
+                            w.WritePropertyName("settings"u8);
+                            w.WriteRawValue(settingsJson!);
+                            w.WriteString("managedBy"u8, "api");
+                            w.WriteEndObject();
+                        })
+                )
+                .ConfigureAwait(false);
 
             // The profile reader names the setting at $.tools['x']...; the body of this request is that object.
             if (result.Errors is { } errors && result.Status == StatusCodes.Status422UnprocessableEntity)
             {
-                return AdminResult.Invalid(errors.Select(e => e.Path.StartsWith(prefix, StringComparison.Ordinal)
-                    ? e with { Path = "$" + e.Path[prefix.Length..] }
-                    : e).ToList());
+                return AdminResult.Invalid(
+                    errors.Select(e => e.Path.StartsWith(prefix, StringComparison.Ordinal) ? e with { Path = "$" + e.Path[prefix.Length..] } : e).ToList()
+                );
             }
 
             return result;

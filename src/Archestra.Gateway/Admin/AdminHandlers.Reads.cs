@@ -16,21 +16,59 @@ internal sealed partial class AdminHandlers
 
     private void AddReadRoutes(List<AdminRoute> routes)
     {
-        routes.Add(new("GET", "/api/audit/mcp-tool-calls", "audit", "Tool calls, newest first; cursor pagination", (h, c) => ToolCallsAsync(h),
-            Query: [.. s_auditQuery, "server", "tool", "outcome"]) { Response = AdminJson.Default.PageBodyToolCallBody });
-        routes.Add(new("GET", "/api/audit/llm-interactions", "audit", "LLM interactions, newest first; cursor pagination", (h, c) => LlmInteractionsAsync(h),
-            Query: [.. s_auditQuery, "provider", "model", "status"]) { Response = AdminJson.Default.PageBodyLlmInteractionBody });
-        routes.Add(new("GET", "/api/audit/admin-changes", "audit", "The admin change log, newest first", (h, c) => AdminChangesAsync(h), Query: ["limit"])
-        {
-            Response = AdminJson.Default.ItemsBodyAdminChangeBody,
-        });
-        routes.Add(new("GET", "/api/usage", "audit", "LLM usage summed per UTC day, profile and model", (h, c) => UsageAsync(h),
-            Query: ["from", "to", "profile"])
-        {
-            Response = AdminJson.Default.UsageBody,
-        });
-        routes.Add(new("GET", "/api/mcp-servers/{name}/status", "mcp-servers", "A server's state, protocol, calls in flight, tools, restarts", (h, c) => Task.FromResult(Status(h))));
-        routes.Add(new("GET", "/api/mcp-servers/{name}/logs", "mcp-servers", "A local server's recent stderr lines; follow=true streams new lines (SSE)", (h, c) => LogsAsync(h), Query: ["lines", "follow"]));
+        routes.Add(
+            new(
+                "GET",
+                "/api/audit/mcp-tool-calls",
+                "audit",
+                "Tool calls, newest first; cursor pagination",
+                (h, c) => ToolCallsAsync(h),
+                Query: [.. s_auditQuery, "server", "tool", "outcome"]
+            )
+            {
+                Response = AdminJson.Default.PageBodyToolCallBody,
+            }
+        );
+        routes.Add(
+            new(
+                "GET",
+                "/api/audit/llm-interactions",
+                "audit",
+                "LLM interactions, newest first; cursor pagination",
+                (h, c) => LlmInteractionsAsync(h),
+                Query: [.. s_auditQuery, "provider", "model", "status"]
+            )
+            {
+                Response = AdminJson.Default.PageBodyLlmInteractionBody,
+            }
+        );
+        routes.Add(
+            new("GET", "/api/audit/admin-changes", "audit", "The admin change log, newest first", (h, c) => AdminChangesAsync(h), Query: ["limit"])
+            {
+                Response = AdminJson.Default.ItemsBodyAdminChangeBody,
+            }
+        );
+        routes.Add(
+            new("GET", "/api/usage", "audit", "LLM usage summed per UTC day, profile and model", (h, c) => UsageAsync(h), Query: ["from", "to", "profile"])
+            {
+                Response = AdminJson.Default.UsageBody,
+            }
+        );
+        routes.Add(
+            new("GET", "/api/mcp-servers/{name}/status", "mcp-servers", "A server's state, protocol, calls in flight, tools, restarts", (h, c) =>
+                Task.FromResult(Status(h))
+            )
+        );
+        routes.Add(
+            new(
+                "GET",
+                "/api/mcp-servers/{name}/logs",
+                "mcp-servers",
+                "A local server's recent stderr lines; follow=true streams new lines (SSE)",
+                (h, c) => LogsAsync(h),
+                Query: ["lines", "follow"]
+            )
+        );
         routes.Add(new("POST", "/api/mcp-servers/{name}/restart", "mcp-servers", "Restart a server (its process or connection)", RestartAsync));
     }
 
@@ -71,72 +109,84 @@ internal sealed partial class AdminHandlers
     private async Task<AdminResult> ToolCallsAsync(HttpContext http)
     {
         var errors = new List<FieldError>();
-        var query = ReadAuditQuery(http, new ToolCallQuery
-        {
-            Server = AdminRequest.Query(http, "server"),
-            Tool = AdminRequest.Query(http, "tool"),
-            Outcome = AdminRequest.Query(http, "outcome"),
-        }, errors);
+        var query = ReadAuditQuery(
+            http,
+            new ToolCallQuery
+            {
+                Server = AdminRequest.Query(http, "server"),
+                Tool = AdminRequest.Query(http, "tool"),
+                Outcome = AdminRequest.Query(http, "outcome"),
+            },
+            errors
+        );
         if (errors.Count > 0)
         {
             return AdminResult.Invalid(errors);
         }
 
         var page = await Store.ListToolCallsAsync(query, http.RequestAborted).ConfigureAwait(false);
-        var items = page.Items.Select(static r => new ToolCallBody
-        {
-            Id = r.Id,
-            Time = r.Time,
-            Profile = r.Profile,
-            SessionId = r.SessionId,
-            Server = r.Server,
-            Tool = r.Tool,
-            Decision = r.Decision,
-            PolicyId = r.PolicyId,
-            Outcome = r.Outcome,
-            DurationMs = r.DurationMicroseconds / 1000.0,
-            RequestBytes = r.RequestBytes,
-            ResponseBytes = r.ResponseBytes,
-            Error = r.Error,
-            Arguments = r.Arguments,
-        }).ToList();
+        var items = page
+            .Items.Select(static r => new ToolCallBody
+            {
+                Id = r.Id,
+                Time = r.Time,
+                Profile = r.Profile,
+                SessionId = r.SessionId,
+                Server = r.Server,
+                Tool = r.Tool,
+                Decision = r.Decision,
+                PolicyId = r.PolicyId,
+                Outcome = r.Outcome,
+                DurationMs = r.DurationMicroseconds / 1000.0,
+                RequestBytes = r.RequestBytes,
+                ResponseBytes = r.ResponseBytes,
+                Error = r.Error,
+                Arguments = r.Arguments,
+            })
+            .ToList();
         return AdminResult.Ok(new PageBody<ToolCallBody>(items, page.NextCursor), AdminJson.Default.PageBodyToolCallBody);
     }
 
     private async Task<AdminResult> LlmInteractionsAsync(HttpContext http)
     {
         var errors = new List<FieldError>();
-        var query = ReadAuditQuery(http, new LlmInteractionQuery
-        {
-            Provider = AdminRequest.Query(http, "provider"),
-            Model = AdminRequest.Query(http, "model"),
-            Status = AdminRequest.Query(http, "status"),
-        }, errors);
+        var query = ReadAuditQuery(
+            http,
+            new LlmInteractionQuery
+            {
+                Provider = AdminRequest.Query(http, "provider"),
+                Model = AdminRequest.Query(http, "model"),
+                Status = AdminRequest.Query(http, "status"),
+            },
+            errors
+        );
         if (errors.Count > 0)
         {
             return AdminResult.Invalid(errors);
         }
 
         var page = await Store.ListLlmInteractionsAsync(query, http.RequestAborted).ConfigureAwait(false);
-        var items = page.Items.Select(static r => new LlmInteractionBody
-        {
-            Id = r.Id,
-            Time = r.Time,
-            Profile = r.Profile,
-            Provider = r.Provider,
-            RequestedModel = r.RequestedModel,
-            UsedModel = r.UsedModel,
-            InputTokens = r.InputTokens,
-            OutputTokens = r.OutputTokens,
-            CachedInputTokens = r.CachedInputTokens,
-            ReasoningTokens = r.ReasoningTokens,
-            Cost = r.Cost,
-            DurationMs = r.DurationMicroseconds / 1000.0,
-            TimeToFirstTokenMs = r.TimeToFirstTokenMicroseconds / 1000.0,
-            Status = r.Status,
-            BlockedTools = r.BlockedTools,
-            Error = r.Error,
-        }).ToList();
+        var items = page
+            .Items.Select(static r => new LlmInteractionBody
+            {
+                Id = r.Id,
+                Time = r.Time,
+                Profile = r.Profile,
+                Provider = r.Provider,
+                RequestedModel = r.RequestedModel,
+                UsedModel = r.UsedModel,
+                InputTokens = r.InputTokens,
+                OutputTokens = r.OutputTokens,
+                CachedInputTokens = r.CachedInputTokens,
+                ReasoningTokens = r.ReasoningTokens,
+                Cost = r.Cost,
+                DurationMs = r.DurationMicroseconds / 1000.0,
+                TimeToFirstTokenMs = r.TimeToFirstTokenMicroseconds / 1000.0,
+                Status = r.Status,
+                BlockedTools = r.BlockedTools,
+                Error = r.Error,
+            })
+            .ToList();
         return AdminResult.Ok(new PageBody<LlmInteractionBody>(items, page.NextCursor), AdminJson.Default.PageBodyLlmInteractionBody);
     }
 
@@ -158,8 +208,17 @@ internal sealed partial class AdminHandlers
         }
 
         var changes = await Store.AdminChanges.ListAsync(limit, http.RequestAborted).ConfigureAwait(false);
-        var items = changes.Select(static c => new AdminChangeBody(c.Id, c.Time, c.Actor, c.Action, c.ResourceKind, c.ResourceId,
-            c.ResourceKind == "server" ? Json(w => WriteRedacted(w, c.DetailsJson)) : Json(w => w.WriteRawValue(c.DetailsJson)))).ToList();
+        var items = changes
+            .Select(static c => new AdminChangeBody(
+                c.Id,
+                c.Time,
+                c.Actor,
+                c.Action,
+                c.ResourceKind,
+                c.ResourceId,
+                c.ResourceKind == "server" ? Json(w => WriteRedacted(w, c.DetailsJson)) : Json(w => w.WriteRawValue(c.DetailsJson))
+            ))
+            .ToList();
         return AdminResult.Ok(new ItemsBody<AdminChangeBody>(items), AdminJson.Default.ItemsBodyAdminChangeBody);
     }
 
@@ -175,8 +234,17 @@ internal sealed partial class AdminHandlers
 
         var rows = await Store.GetUsageAsync(from, to, AdminRequest.Query(http, "profile"), http.RequestAborted).ConfigureAwait(false);
         var items = rows.Select(static r => new UsageItemBody(
-            r.Day.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), r.Profile, r.Model, r.Requests, r.InputTokens, r.OutputTokens,
-            r.CachedInputTokens, r.ReasoningTokens, r.Cost)).ToList();
+                r.Day.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
+                r.Profile,
+                r.Model,
+                r.Requests,
+                r.InputTokens,
+                r.OutputTokens,
+                r.CachedInputTokens,
+                r.ReasoningTokens,
+                r.Cost
+            ))
+            .ToList();
         return AdminResult.Ok(new UsageBody(from, to, items), AdminJson.Default.UsageBody);
     }
 

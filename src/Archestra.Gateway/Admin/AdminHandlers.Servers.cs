@@ -10,19 +10,34 @@ internal sealed partial class AdminHandlers
 {
     private void AddServerRoutes(List<AdminRoute> routes)
     {
-        routes.Add(new("GET", "/api/mcp-servers", "mcp-servers", "List MCP servers (file- and API-managed) with their state", (h, c) => ListServersAsync(h))
-        {
-            Response = AdminJson.Default.ItemsBodyServerBody,
-        });
-        routes.Add(new("POST", "/api/mcp-servers", "mcp-servers", "Create an MCP server (the file's mcpServers entry plus name; env and headers values as env:NAME references)", CreateServerAsync, Body: true)
-        {
-            Response = AdminJson.Default.ServerBody,
-        });
-        routes.Add(new("GET", "/api/mcp-servers/{name}", "mcp-servers", "Get one MCP server", (h, c) => GetServerAsync(h)) { Response = AdminJson.Default.ServerBody });
-        routes.Add(new("PUT", "/api/mcp-servers/{name}", "mcp-servers", "Replace an API-managed MCP server (it restarts)", UpdateServerAsync, Body: true)
-        {
-            Response = AdminJson.Default.ServerBody,
-        });
+        routes.Add(
+            new("GET", "/api/mcp-servers", "mcp-servers", "List MCP servers (file- and API-managed) with their state", (h, c) => ListServersAsync(h))
+            {
+                Response = AdminJson.Default.ItemsBodyServerBody,
+            }
+        );
+        routes.Add(
+            new(
+                "POST",
+                "/api/mcp-servers",
+                "mcp-servers",
+                "Create an MCP server (the file's mcpServers entry plus name; env and headers values as env:NAME references)",
+                CreateServerAsync,
+                Body: true
+            )
+            {
+                Response = AdminJson.Default.ServerBody,
+            }
+        );
+        routes.Add(
+            new("GET", "/api/mcp-servers/{name}", "mcp-servers", "Get one MCP server", (h, c) => GetServerAsync(h)) { Response = AdminJson.Default.ServerBody }
+        );
+        routes.Add(
+            new("PUT", "/api/mcp-servers/{name}", "mcp-servers", "Replace an API-managed MCP server (it restarts)", UpdateServerAsync, Body: true)
+            {
+                Response = AdminJson.Default.ServerBody,
+            }
+        );
         routes.Add(new("DELETE", "/api/mcp-servers/{name}", "mcp-servers", "Delete an API-managed MCP server (it stops)", DeleteServerAsync));
     }
 
@@ -93,9 +108,11 @@ internal sealed partial class AdminHandlers
             {
                 if (fileOwned || current is not null)
                 {
-                    return AdminResult.Conflict(fileOwned
-                        ? $"the name '{name}' is taken by an MCP server managed by the configuration file"
-                        : $"an MCP server named '{name}' already exists");
+                    return AdminResult.Conflict(
+                        fileOwned
+                            ? $"the name '{name}' is taken by an MCP server managed by the configuration file"
+                            : $"an MCP server named '{name}' already exists"
+                    );
                 }
             }
             else if (fileOwned)
@@ -114,13 +131,20 @@ internal sealed partial class AdminHandlers
             var servers = state.Servers.Where(s => s.Name != name).Append(row).ToList();
             var candidate = state with { Servers = servers };
             return await CommitAsync(
-                caller, current is null ? "create" : "update", "server", name, candidate,
-                tx => current is null ? Store.McpServers.InsertAsync(tx, row, ct) : Store.McpServers.UpdateAsync(tx, row, ct),
-                w => w.WriteRawValue(configJson),
-                _ => current is null
-                    ? AdminResult.Created(ApiServerBody(row), AdminJson.Default.ServerBody)
-                    : AdminResult.Ok(ApiServerBody(row), AdminJson.Default.ServerBody),
-                ct).ConfigureAwait(false);
+                    caller,
+                    current is null ? "create" : "update",
+                    "server",
+                    name,
+                    candidate,
+                    tx => current is null ? Store.McpServers.InsertAsync(tx, row, ct) : Store.McpServers.UpdateAsync(tx, row, ct),
+                    w => w.WriteRawValue(configJson),
+                    _ =>
+                        current is null
+                            ? AdminResult.Created(ApiServerBody(row), AdminJson.Default.ServerBody)
+                            : AdminResult.Ok(ApiServerBody(row), AdminJson.Default.ServerBody),
+                    ct
+                )
+                .ConfigureAwait(false);
         }
         finally
         {
@@ -133,16 +157,25 @@ internal sealed partial class AdminHandlers
         var name = AdminRequest.Route(http, "name");
         return File.McpServers.Any(s => s.Name == name)
             ? Task.FromResult(AdminResult.FileManaged("MCP server", name))
-            : DeleteConfiguredAsync(http, caller, "server", name, Store.McpServers, state => state.Servers.FirstOrDefault(s => s.Name == name),
+            : DeleteConfiguredAsync(
+                http,
+                caller,
+                "server",
+                name,
+                Store.McpServers,
+                state => state.Servers.FirstOrDefault(s => s.Name == name),
                 () => AdminResult.NotFound("MCP server", name),
                 static (state, server) => state with { Servers = state.Servers.Where(s => s.Id != server.Id).ToList() },
                 (_, _) =>
                 {
                     var users = Gateway.Config.Profiles.Where(p => p.Servers.Contains(name)).Select(p => p.Name).ToList();
-                    return Task.FromResult(users.Count > 0
-                        ? AdminResult.Conflict($"MCP server '{name}' is used by profile(s) {string.Join(", ", users)}; remove it from them first")
-                        : null);
-                });
+                    return Task.FromResult(
+                        users.Count > 0
+                            ? AdminResult.Conflict($"MCP server '{name}' is used by profile(s) {string.Join(", ", users)}; remove it from them first")
+                            : null
+                    );
+                }
+            );
     }
 
     private ServerBody ApiServerBody(McpServerRow server) =>
@@ -175,8 +208,12 @@ internal sealed partial class AdminHandlers
             {
                 if (property.Value.ValueKind == JsonValueKind.String && !IsEnvReference(property.Value))
                 {
-                    errors.Add(new FieldError(ConfigReader.Child("$." + map, property.Name),
-                        "inline values are refused through the admin API (they would be stored and answered in plain text): set the value in the gateway's environment and write env:NAME"));
+                    errors.Add(
+                        new FieldError(
+                            ConfigReader.Child("$." + map, property.Name),
+                            "inline values are refused through the admin API (they would be stored and answered in plain text): set the value in the gateway's environment and write env:NAME"
+                        )
+                    );
                 }
             }
         }
@@ -272,11 +309,12 @@ internal sealed partial class AdminHandlers
 
     private string StateOf(string name) => Gateway.Entries.TryGetValue(name, out var entry) ? StateName(entry.Upstream.State) : "stopped";
 
-    internal static string StateName(UpstreamState state) => state switch
-    {
-        UpstreamState.Ready => "ready",
-        UpstreamState.Starting => "starting",
-        UpstreamState.Down => "down",
-        _ => "stopped",
-    };
+    internal static string StateName(UpstreamState state) =>
+        state switch
+        {
+            UpstreamState.Ready => "ready",
+            UpstreamState.Starting => "starting",
+            UpstreamState.Down => "down",
+            _ => "stopped",
+        };
 }

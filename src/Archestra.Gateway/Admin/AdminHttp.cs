@@ -63,24 +63,29 @@ internal sealed class AdminResult
         Conflict($"{what} '{name}' is managed by the configuration file; change it there (the API cannot edit or delete file-managed resources)");
 
     public static AdminResult Invalid(IReadOnlyList<FieldError> errors) =>
-        Problem(StatusCodes.Status422UnprocessableEntity, errors.Count == 1 ? $"{errors[0].Path}: {errors[0].Message}" : $"{errors.Count} problems in the request; see errors", errors);
+        Problem(
+            StatusCodes.Status422UnprocessableEntity,
+            errors.Count == 1 ? $"{errors[0].Path}: {errors[0].Message}" : $"{errors.Count} problems in the request; see errors",
+            errors
+        );
 
     public static AdminResult Invalid(string path, string message) => Invalid([new FieldError(path, message)]);
 
-    private static string TitleOf(int status) => status switch
-    {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        413 => "Content Too Large",
-        415 => "Unsupported Media Type",
-        422 => "Unprocessable Content",
-        503 => "Service Unavailable",
-        _ => "Error",
-    };
+    private static string TitleOf(int status) =>
+        status switch
+        {
+            400 => "Bad Request",
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            404 => "Not Found",
+            408 => "Request Timeout",
+            409 => "Conflict",
+            413 => "Content Too Large",
+            415 => "Unsupported Media Type",
+            422 => "Unprocessable Content",
+            503 => "Service Unavailable",
+            _ => "Error",
+        };
 
     public async Task WriteAsync(HttpContext http)
     {
@@ -171,7 +176,10 @@ internal static class AdminRequest
         catch (JsonException e)
         {
             var where = e.LineNumber is { } line ? $" at line {line + 1}, byte {e.BytePositionInLine + 1}" : "";
-            return (null, AdminResult.Problem(StatusCodes.Status400BadRequest, $"the body is not valid JSON{where}", [new FieldError("$", "malformed JSON" + where)]));
+            return (
+                null,
+                AdminResult.Problem(StatusCodes.Status400BadRequest, $"the body is not valid JSON{where}", [new FieldError("$", "malformed JSON" + where)])
+            );
         }
         catch (BadHttpRequestException e)
         {
@@ -292,19 +300,22 @@ internal static class AdminRequest
         {
             if (Array.IndexOf(allowed, property.Name) < 0)
             {
-                errors.Add(new FieldError(Configuration.ConfigReader.Child(path, property.Name), $"unknown key; expected one of: {string.Join(", ", allowed)}"));
+                errors.Add(
+                    new FieldError(Configuration.ConfigReader.Child(path, property.Name), $"unknown key; expected one of: {string.Join(", ", allowed)}")
+                );
             }
         }
     }
 
-    public static string Kind(JsonElement value) => value.ValueKind switch
-    {
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => "a number",
-        JsonValueKind.True or JsonValueKind.False => "a boolean",
-        JsonValueKind.Null => "null",
-        _ => "nothing",
-    };
+    public static string Kind(JsonElement value) =>
+        value.ValueKind switch
+        {
+            JsonValueKind.Object => "an object",
+            JsonValueKind.Array => "an array",
+            JsonValueKind.String => "a string",
+            JsonValueKind.Number => "a number",
+            JsonValueKind.True or JsonValueKind.False => "a boolean",
+            JsonValueKind.Null => "null",
+            _ => "nothing",
+        };
 }

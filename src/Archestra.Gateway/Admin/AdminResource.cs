@@ -29,7 +29,8 @@ internal sealed record AdminResource<TRow, TBody>(
     JsonTypeInfo<ItemsBody<TBody>> ListType,
     Func<JsonElement, string?, List<FieldError>, TRow?> Read,
     Func<TRow, TRow?, DateTime, TRow> Stamp,
-    Func<TRow, TRow?, IReadOnlyList<TRow>, CancellationToken, Task<AdminResult?>> Check)
+    Func<TRow, TRow?, IReadOnlyList<TRow>, CancellationToken, Task<AdminResult?>> Check
+)
     where TRow : class
 {
     /// <summary>The conflict message of a create that names a key in use.</summary>
@@ -45,22 +46,31 @@ internal sealed partial class AdminHandlers
 {
     /// <summary>Maps the five routes of <paramref name="resource"/>.</summary>
     private void AddResourceRoutes<TRow, TBody>(
-        List<AdminRoute> routes, string tag, AdminResource<TRow, TBody> resource, ResourceSummaries summaries, JsonTypeInfo request)
+        List<AdminRoute> routes,
+        string tag,
+        AdminResource<TRow, TBody> resource,
+        ResourceSummaries summaries,
+        JsonTypeInfo request
+    )
         where TRow : class
     {
         var item = $"{resource.Path}/{{{resource.Key}}}";
         routes.Add(new("GET", resource.Path, tag, summaries.List, (h, c) => ListAsync(resource, h)) { Response = resource.ListType });
-        routes.Add(new("POST", resource.Path, tag, summaries.Create, (h, c) => SaveAsync(resource, h, c, null), Body: true)
-        {
-            Request = request,
-            Response = resource.BodyType,
-        });
+        routes.Add(
+            new("POST", resource.Path, tag, summaries.Create, (h, c) => SaveAsync(resource, h, c, null), Body: true)
+            {
+                Request = request,
+                Response = resource.BodyType,
+            }
+        );
         routes.Add(new("GET", item, tag, summaries.Get, (h, c) => GetAsync(resource, h)) { Response = resource.BodyType });
-        routes.Add(new("PUT", item, tag, summaries.Replace, (h, c) => SaveAsync(resource, h, c, AdminRequest.Route(h, resource.Key)), Body: true)
-        {
-            Request = request,
-            Response = resource.BodyType,
-        });
+        routes.Add(
+            new("PUT", item, tag, summaries.Replace, (h, c) => SaveAsync(resource, h, c, AdminRequest.Route(h, resource.Key)), Body: true)
+            {
+                Request = request,
+                Response = resource.BodyType,
+            }
+        );
         routes.Add(new("DELETE", item, tag, summaries.Delete, (h, c) => DeleteAsync(resource, h, c)));
     }
 
@@ -132,9 +142,16 @@ internal sealed partial class AdminHandlers
             }
 
             var body = resource.Body(row);
-            await ChangeAsync(caller, current is null ? "create" : "update", resource.Kind, resource.KeyOf(row),
-                tx => current is null ? resource.Repository.InsertAsync(tx, row, ct) : resource.Repository.UpdateAsync(tx, row, ct),
-                AdminBodies.Writer(body, resource.BodyType), ct).ConfigureAwait(false);
+            await ChangeAsync(
+                    caller,
+                    current is null ? "create" : "update",
+                    resource.Kind,
+                    resource.KeyOf(row),
+                    tx => current is null ? resource.Repository.InsertAsync(tx, row, ct) : resource.Repository.UpdateAsync(tx, row, ct),
+                    AdminBodies.Writer(body, resource.BodyType),
+                    ct
+                )
+                .ConfigureAwait(false);
             return resource.Answer(current is null ? StatusCodes.Status201Created : StatusCodes.Status200OK, row);
         }
         finally

@@ -10,11 +10,23 @@ namespace Archestra.Gateway.Admin;
 /// An LLM provider created through the API, its keys unsealed in fallback order (<see cref="KeyError"/> says why
 /// they could not be). <see cref="SettingsJson"/> holds <c>keyOrder</c> and the file's timeout and resilience fields.
 /// </summary>
-internal sealed record ApiLlmProvider(Guid Id, string Name, string Kind, string? BaseUrl, string SettingsJson, IReadOnlyList<LlmProviderKey> Keys, string? KeyError = null);
+internal sealed record ApiLlmProvider(
+    Guid Id,
+    string Name,
+    string Kind,
+    string? BaseUrl,
+    string SettingsJson,
+    IReadOnlyList<LlmProviderKey> Keys,
+    string? KeyError = null
+);
 
 /// <summary>Every API-managed gateway resource (the ones that shape the running configuration).</summary>
 internal sealed record ApiState(
-    IReadOnlyList<McpServerRow> Servers, IReadOnlyList<ProfileRow> Profiles, IReadOnlyList<GatewayTokenRow> Tokens, IReadOnlyList<PolicyRow> Policies)
+    IReadOnlyList<McpServerRow> Servers,
+    IReadOnlyList<ProfileRow> Profiles,
+    IReadOnlyList<GatewayTokenRow> Tokens,
+    IReadOnlyList<PolicyRow> Policies
+)
 {
     public IReadOnlyList<ApiLlmProvider> LlmProviders { get; init; } = [];
 
@@ -56,7 +68,8 @@ internal static class AdminResources
                 }
                 catch (Exception e) when (e is InvalidOperationException or System.Security.Cryptography.CryptographicException)
                 {
-                    error = $"the key '{name}' cannot be unsealed ({e.Message}): start the gateway with the ARCHESTRA_SECRET_KEY that stored it, or send the keys again";
+                    error =
+                        $"the key '{name}' cannot be unsealed ({e.Message}): start the gateway with the ARCHESTRA_SECRET_KEY that stored it, or send the keys again";
                 }
             }
 
@@ -73,7 +86,11 @@ internal static class AdminResources
         var ordered = new List<string>(names.Count);
         using (var doc = JsonDocument.Parse(settingsJson))
         {
-            if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("keyOrder", out var order) && order.ValueKind == JsonValueKind.Array)
+            if (
+                doc.RootElement.ValueKind == JsonValueKind.Object
+                && doc.RootElement.TryGetProperty("keyOrder", out var order)
+                && order.ValueKind == JsonValueKind.Array
+            )
             {
                 foreach (var item in order.EnumerateArray())
                 {
@@ -123,15 +140,17 @@ internal static class AdminResources
             using var fields = AdminRequest.Without(settings.RootElement, "keyOrder");
             var read = reader.ReadLlmSettingsResource(fields.RootElement, "$");
             Collect(errors, "llm-provider", api.Name, reader);
-            providers.Add(new LlmProviderConfig
-            {
-                Name = api.Name,
-                Kind = kind,
-                BaseUrl = api.BaseUrl is { } url ? new Uri(url.TrimEnd('/')) : LlmProviderConfig.DefaultBaseUrl(kind),
-                Keys = api.Keys,
-                Timeout = read.Timeout,
-                Resilience = read.Resilience,
-            });
+            providers.Add(
+                new LlmProviderConfig
+                {
+                    Name = api.Name,
+                    Kind = kind,
+                    BaseUrl = api.BaseUrl is { } url ? new Uri(url.TrimEnd('/')) : LlmProviderConfig.DefaultBaseUrl(kind),
+                    Keys = api.Keys,
+                    Timeout = read.Timeout,
+                    Resilience = read.Resilience,
+                }
+            );
         }
 
         return providers;
@@ -228,7 +247,17 @@ internal static class AdminResources
             return (null, errors);
         }
 
-        return (file with { McpServers = servers, Profiles = profiles, LlmProviders = llmProviders, PolicyDefinitions = definitions, Policies = compiled.Snapshot! }, errors);
+        return (
+            file with
+            {
+                McpServers = servers,
+                Profiles = profiles,
+                LlmProviders = llmProviders,
+                PolicyDefinitions = definitions,
+                Policies = compiled.Snapshot!,
+            },
+            errors
+        );
     }
 
     private static void Collect(List<MergeError> errors, string kind, string name, ConfigReader reader)
@@ -263,11 +292,13 @@ internal static class AdminResources
         return new MergeError("", "", "$", error.ToString());
     }
 
-    private static string FieldPath(string field) => field.Length == 0 ? "$" : field[0] == '[' ? "$" + field : "$." + field;
+    private static string FieldPath(string field) =>
+        field.Length == 0 ? "$"
+        : field[0] == '[' ? "$" + field
+        : "$." + field;
 
     private static string? Quoted(string subject, string prefix) =>
         subject.StartsWith(prefix, StringComparison.Ordinal) && subject.EndsWith('"') ? subject[prefix.Length..^1] : null;
 
-    public static FrozenDictionary<string, T> ByName<T>(IEnumerable<T> items, Func<T, string> name) =>
-        items.ToFrozenDictionary(name, StringComparer.Ordinal);
+    public static FrozenDictionary<string, T> ByName<T>(IEnumerable<T> items, Func<T, string> name) => items.ToFrozenDictionary(name, StringComparer.Ordinal);
 }

@@ -80,7 +80,11 @@ internal sealed class BridgeServer : IAsyncDisposable
         };
     }
 
-    public static async Task<BridgeServer> StartAsync(BridgeOptions options, CancellationToken cancellationToken, Action<ILoggingBuilder>? configureLogging = null)
+    public static async Task<BridgeServer> StartAsync(
+        BridgeOptions options,
+        CancellationToken cancellationToken,
+        Action<ILoggingBuilder>? configureLogging = null
+    )
     {
         var config = ConfigFor(options);
         var app = GatewayServer.Build(options.Listen, config.Limits, maxRequestBodyBytes: null, configureLogging);
@@ -132,7 +136,9 @@ internal sealed class BridgeServer : IAsyncDisposable
 
         await using (server.ConfigureAwait(false))
         {
-            await Console.Out.WriteLineAsync($"archestra {GatewayInfo.Version} bridge: {options.Command} served at {server.Url.ToString().TrimEnd('/')}{options.Path}").ConfigureAwait(false);
+            await Console
+                .Out.WriteLineAsync($"archestra {GatewayInfo.Version} bridge: {options.Command} served at {server.Url.ToString().TrimEnd('/')}{options.Path}")
+                .ConfigureAwait(false);
             await server.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
         }
 

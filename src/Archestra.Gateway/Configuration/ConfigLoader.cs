@@ -27,11 +27,7 @@ public sealed record ConfigLoadResult
 /// </summary>
 public static class ConfigLoader
 {
-    private static readonly JsonDocumentOptions s_documentOptions = new()
-    {
-        CommentHandling = JsonCommentHandling.Skip,
-        AllowTrailingCommas = true,
-    };
+    private static readonly JsonDocumentOptions s_documentOptions = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
 
     /// <summary>Loads and validates the file at <paramref name="path"/>; <paramref name="getEnv"/> resolves <c>env:NAME</c>.</summary>
     public static ConfigLoadResult Load(string path, Func<string, string?> getEnv)
@@ -113,10 +109,12 @@ public static class ConfigLoader
     {
         const string prefix = "policy \"";
         var subject = error.Subject;
-        if (subject.StartsWith(prefix, StringComparison.Ordinal) && subject.EndsWith('"')
-            && policyPaths.TryGetValue(subject[prefix.Length..^1], out var path))
+        if (subject.StartsWith(prefix, StringComparison.Ordinal) && subject.EndsWith('"') && policyPaths.TryGetValue(subject[prefix.Length..^1], out var path))
         {
-            var field = error.Field.Length == 0 ? "" : error.Field[0] == '[' ? error.Field : "." + error.Field;
+            var field =
+                error.Field.Length == 0 ? ""
+                : error.Field[0] == '[' ? error.Field
+                : "." + error.Field;
             return $"{source}: {path}{field}: {error.Message} ({subject})";
         }
 
@@ -159,13 +157,14 @@ public static class ConfigLoader
         {
             Rune.DecodeFromUtf8(rest, out var rune, out _);
             var previous = utf8.AsSpan(0, offset).TrimEnd(" \t\r\n"u8);
-            var endsValue = !previous.IsEmpty && previous[^1] is (byte)'"' or (byte)'}' or (byte)']' or (byte)'e' or (byte)'l' or (>= (byte)'0' and <= (byte)'9');
-            var startsValue = rest[0] is (byte)'"' or (byte)'{' or (byte)'[' or (byte)'-' or (byte)'t' or (byte)'f' or (byte)'n' or (>= (byte)'0' and <= (byte)'9');
-            reason = endsValue && startsValue
-                ? "expected ',' between two values or properties"
-                : rune.Value is > 0x20 and < 0x7F
-                    ? $"unexpected '{(char)rune.Value}'"
-                    : $"unexpected character U+{rune.Value:X4}";
+            var endsValue =
+                !previous.IsEmpty && previous[^1] is (byte)'"' or (byte)'}' or (byte)']' or (byte)'e' or (byte)'l' or (>= (byte)'0' and <= (byte)'9');
+            var startsValue =
+                rest[0] is (byte)'"' or (byte)'{' or (byte)'[' or (byte)'-' or (byte)'t' or (byte)'f' or (byte)'n' or (>= (byte)'0' and <= (byte)'9');
+            reason =
+                endsValue && startsValue ? "expected ',' between two values or properties"
+                : rune.Value is > 0x20 and < 0x7F ? $"unexpected '{(char)rune.Value}'"
+                : $"unexpected character U+{rune.Value:X4}";
         }
 
         return $"{source}: malformed JSON at line {line + 1}, column {characterColumn}: {reason}";

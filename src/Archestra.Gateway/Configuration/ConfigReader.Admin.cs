@@ -35,7 +35,13 @@ internal sealed partial class ConfigReader
     /// One profile; its servers must be among <paramref name="declaredServers"/> and its <c>llm</c> section's
     /// providers among <paramref name="llmProviders"/> (the file's and the API's).
     /// </summary>
-    public ProfileConfig? ReadProfileResource(string name, JsonElement element, string namePath, IEnumerable<string> declaredServers, IEnumerable<LlmProviderConfig>? llmProviders = null)
+    public ProfileConfig? ReadProfileResource(
+        string name,
+        JsonElement element,
+        string namePath,
+        IEnumerable<string> declaredServers,
+        IEnumerable<LlmProviderConfig>? llmProviders = null
+    )
     {
         _declaredServers.AddRange(declaredServers);
         foreach (var provider in llmProviders ?? [])

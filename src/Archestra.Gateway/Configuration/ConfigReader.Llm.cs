@@ -6,7 +6,18 @@ namespace Archestra.Gateway.Configuration;
 /// <summary>The LLM proxy's part of the file: <c>llmProviders</c> and each profile's <c>llm</c> section.</summary>
 internal sealed partial class ConfigReader
 {
-    private static readonly string[] s_llmProviderKeys = ["kind", "baseUrl", "apiKey", "apiKeys", "timeoutSeconds", "connectTimeoutSeconds", "retries", "maxRetryAfterSeconds", "circuitBreaker"];
+    private static readonly string[] s_llmProviderKeys =
+    [
+        "kind",
+        "baseUrl",
+        "apiKey",
+        "apiKeys",
+        "timeoutSeconds",
+        "connectTimeoutSeconds",
+        "retries",
+        "maxRetryAfterSeconds",
+        "circuitBreaker",
+    ];
     private static readonly string[] s_llmSettingKeys = ["timeoutSeconds", "connectTimeoutSeconds", "retries", "maxRetryAfterSeconds", "circuitBreaker"];
     private static readonly string[] s_circuitBreakerKeys = ["failureRatio", "minimumThroughput", "samplingSeconds", "breakSeconds"];
     private static readonly string[] s_profileLlmKeys = ["openai", "anthropic", "virtualKeys", "passThrough", "toolGuard", "dualLlm", "toon"];
@@ -67,15 +78,22 @@ internal sealed partial class ConfigReader
                 case "baseUrl":
                     if (TryReadString(property.Value, itemPath, out var urlText))
                     {
-                        if (Uri.TryCreate(urlText.Value.TrimEnd('/'), UriKind.Absolute, out var parsed)
+                        if (
+                            Uri.TryCreate(urlText.Value.TrimEnd('/'), UriKind.Absolute, out var parsed)
                             && (parsed.Scheme == Uri.UriSchemeHttp || parsed.Scheme == Uri.UriSchemeHttps)
-                            && parsed.Host.Length > 0 && parsed.Query.Length == 0 && parsed.Fragment.Length == 0)
+                            && parsed.Host.Length > 0
+                            && parsed.Query.Length == 0
+                            && parsed.Fragment.Length == 0
+                        )
                         {
                             baseUrl = parsed;
                         }
                         else
                         {
-                            Error(itemPath, $"expected an absolute http:// or https:// URL without query, such as https://api.openai.com/v1, got {urlText.Shown}");
+                            Error(
+                                itemPath,
+                                $"expected an absolute http:// or https:// URL without query, such as https://api.openai.com/v1, got {urlText.Shown}"
+                            );
                         }
                     }
 
@@ -322,9 +340,12 @@ internal sealed partial class ConfigReader
         if (provider is null && !_declaredLlmProviders.Contains(name.Value))
         {
             // A provider with its own errors is declared but not read: report only those errors.
-            Error(path, _declaredLlmProviders.Count == 0
-                ? $"unknown provider {name.Shown}; no providers are configured in $.llmProviders"
-                : $"unknown provider {name.Shown}; expected one of: {string.Join(", ", _declaredLlmProviders)}");
+            Error(
+                path,
+                _declaredLlmProviders.Count == 0
+                    ? $"unknown provider {name.Shown}; no providers are configured in $.llmProviders"
+                    : $"unknown provider {name.Shown}; expected one of: {string.Join(", ", _declaredLlmProviders)}"
+            );
         }
 
         return provider;
@@ -338,7 +359,9 @@ internal sealed partial class ConfigReader
         }
 
         var errorsBefore = _errors.Count;
-        string? provider = null, model = null, mainModel = null;
+        string? provider = null,
+            model = null,
+            mainModel = null;
         var maxRounds = 3;
         foreach (var property in KnownProperties(element, path, s_dualLlmKeys))
         {
@@ -379,7 +402,15 @@ internal sealed partial class ConfigReader
             Error(path, "expected provider (an entry in $.llmProviders) and model: the quarantined model that reads sanitize_with_dual_llm results");
         }
 
-        return _errors.Count == errorsBefore ? new DualLlmConfig { Provider = provider!, Model = model!, MainModel = mainModel, MaxRounds = maxRounds } : null;
+        return _errors.Count == errorsBefore
+            ? new DualLlmConfig
+            {
+                Provider = provider!,
+                Model = model!,
+                MainModel = mainModel,
+                MaxRounds = maxRounds,
+            }
+            : null;
     }
 
     private string? ReadModelName(JsonElement element, string path)
@@ -413,7 +444,10 @@ internal sealed partial class ConfigReader
 
         if (provider.Kind != expected)
         {
-            Error(path, $"provider '{provider.Name}' is of kind {(provider.Kind == LlmProviderKind.OpenAi ? "openai" : "anthropic")}; this endpoint needs kind {(expected == LlmProviderKind.OpenAi ? "openai" : "anthropic")}");
+            Error(
+                path,
+                $"provider '{provider.Name}' is of kind {(provider.Kind == LlmProviderKind.OpenAi ? "openai" : "anthropic")}; this endpoint needs kind {(expected == LlmProviderKind.OpenAi ? "openai" : "anthropic")}"
+            );
             return null;
         }
 

@@ -46,8 +46,11 @@ internal sealed partial class ConfigReader
             var agentTool = agentTools && tool.Name.Length > 0 && !tool.Name.Contains('*', StringComparison.Ordinal);
             if (tool.Name != "*" && !agentTool && (separator <= 0 || separator + 2 == tool.Name.Length))
             {
-                Error(toolPath, "expected a namespaced tool name {server}__{tool} (e.g. files__read_file), {server}__* for every tool of a server, or * for every tool of the profile"
-                    + (agentTools ? "; an agent's own tool may have any name without *" : ""));
+                Error(
+                    toolPath,
+                    "expected a namespaced tool name {server}__{tool} (e.g. files__read_file), {server}__* for every tool of a server, or * for every tool of the profile"
+                        + (agentTools ? "; an agent's own tool may have any name without *" : "")
+                );
                 continue;
             }
 
@@ -99,7 +102,8 @@ internal sealed partial class ConfigReader
 
     private (List<PolicyDefinition> Invocation, List<PolicyDefinition> TrustedData) ReadPolicies(JsonElement element, string path)
     {
-        List<PolicyDefinition> invocation = [], trustedData = [];
+        List<PolicyDefinition> invocation = [],
+            trustedData = [];
         if (!ExpectObject(element, path))
         {
             return (invocation, trustedData);
@@ -137,7 +141,9 @@ internal sealed partial class ConfigReader
         }
 
         var errorsBefore = _errors.Count;
-        string? id = null, tool = null, action = null;
+        string? id = null,
+            tool = null,
+            action = null;
         var reason = "";
         List<string> profiles = [];
         List<PolicyCondition> conditions = [];
@@ -175,9 +181,7 @@ internal sealed partial class ConfigReader
             Error(Child(path, "id"), $"duplicate policy id '{id}'; it is also used at {PolicyPaths[id]}");
         }
 
-        return _errors.Count == errorsBefore
-            ? new PolicyDefinition(id!, tool!, conditions, action!, reason, profiles)
-            : null;
+        return _errors.Count == errorsBefore ? new PolicyDefinition(id!, tool!, conditions, action!, reason, profiles) : null;
     }
 
     private List<PolicyCondition> ReadConditions(JsonElement element, string path)
@@ -198,7 +202,9 @@ internal sealed partial class ConfigReader
                 continue;
             }
 
-            string? key = null, op = null, value = null;
+            string? key = null,
+                op = null,
+                value = null;
             foreach (var property in KnownProperties(item, itemPath, s_conditionKeys))
             {
                 var propertyPath = Child(itemPath, property.Name);
@@ -229,15 +235,16 @@ internal sealed partial class ConfigReader
     }
 
     /// <summary>Values compare as text, so a number or boolean is taken as written: 10, 1.5, true.</summary>
-    private string? ReadConditionValue(JsonElement element, string path) => element.ValueKind switch
-    {
-        JsonValueKind.String => element.GetString(),
-        JsonValueKind.Number => element.GetRawText(),
-        JsonValueKind.True => "true",
-        JsonValueKind.False => "false",
-        JsonValueKind.Null => "null",
-        _ => ExpectedKindNull(path, "a string, number, boolean or null", element),
-    };
+    private string? ReadConditionValue(JsonElement element, string path) =>
+        element.ValueKind switch
+        {
+            JsonValueKind.String => element.GetString(),
+            JsonValueKind.Number => element.GetRawText(),
+            JsonValueKind.True => "true",
+            JsonValueKind.False => "false",
+            JsonValueKind.Null => "null",
+            _ => ExpectedKindNull(path, "a string, number, boolean or null", element),
+        };
 
     private string? ExpectedKindNull(string path, string expected, JsonElement element)
     {

@@ -59,8 +59,14 @@ internal sealed partial class ConfigReader
     }
 
     private FrozenDictionary<string, string> ReadStringMap(
-        JsonElement element, string path, StringComparer keyComparer,
-        Func<string, bool> isValidKey, string expectedKey, Func<string, bool> isValidValue, string expectedValue)
+        JsonElement element,
+        string path,
+        StringComparer keyComparer,
+        Func<string, bool> isValidKey,
+        string expectedKey,
+        Func<string, bool> isValidValue,
+        string expectedValue
+    )
     {
         var map = new Dictionary<string, string>(keyComparer);
         if (!ExpectObject(element, path))
@@ -283,8 +289,7 @@ internal sealed partial class ConfigReader
         return false;
     }
 
-    private void ExpectedKind(string path, string expected, JsonElement actual) =>
-        Error(path, $"expected {expected}, got {Describe(actual.ValueKind)}");
+    private void ExpectedKind(string path, string expected, JsonElement actual) => Error(path, $"expected {expected}, got {Describe(actual.ValueKind)}");
 
     private void Error(string path, string message)
     {
@@ -292,16 +297,17 @@ internal sealed partial class ConfigReader
         _pathErrors.Add((path, message));
     }
 
-    private static string Describe(JsonValueKind kind) => kind switch
-    {
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => "a number",
-        JsonValueKind.True or JsonValueKind.False => "a boolean",
-        JsonValueKind.Null => "null",
-        _ => "nothing",
-    };
+    private static string Describe(JsonValueKind kind) =>
+        kind switch
+        {
+            JsonValueKind.Object => "an object",
+            JsonValueKind.Array => "an array",
+            JsonValueKind.String => "a string",
+            JsonValueKind.Number => "a number",
+            JsonValueKind.True or JsonValueKind.False => "a boolean",
+            JsonValueKind.Null => "null",
+            _ => "nothing",
+        };
 
     internal static string Child(string path, string key)
     {
@@ -364,11 +370,11 @@ internal sealed partial class ConfigReader
         return true;
     }
 
-    private static bool IsEnvironmentKey(string key) =>
-        key.Length > 0 && key.AsSpan().IndexOfAny('=', '\0') < 0;
+    private static bool IsEnvironmentKey(string key) => key.Length > 0 && key.AsSpan().IndexOfAny('=', '\0') < 0;
 
-    private static readonly System.Buffers.SearchValues<char> s_tokenChars =
-        System.Buffers.SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+    private static readonly System.Buffers.SearchValues<char> s_tokenChars = System.Buffers.SearchValues.Create(
+        "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    );
 
     private static bool IsHeaderName(string name) => name.Length > 0 && !name.AsSpan().ContainsAnyExcept(s_tokenChars);
 
@@ -403,8 +409,7 @@ internal sealed partial class ConfigReader
         return true;
     }
 
-    private static bool IsHostWithOptionalPort(string value) =>
-        TrySplitHostPort(value, out var host, out _) && IsHost(host);
+    private static bool IsHostWithOptionalPort(string value) => TrySplitHostPort(value, out var host, out _) && IsHost(host);
 
     private static bool TrySplitHostPort(string value, out string host, out int? port)
     {

@@ -5,7 +5,16 @@ namespace Archestra.Gateway.Configuration;
 /// <summary>The <c>database</c>, <c>storage</c> and <c>adminKeys</c> sections.</summary>
 internal sealed partial class ConfigReader
 {
-    private static readonly string[] s_storageKeys = ["dataDirectory", "auditFlushIntervalMs", "auditWriteDeadlineMs", "auditBatchSize", "auditQueueCapacity", "auditRetentionDays", "auditMaxArgumentBytes"];
+    private static readonly string[] s_storageKeys =
+    [
+        "dataDirectory",
+        "auditFlushIntervalMs",
+        "auditWriteDeadlineMs",
+        "auditBatchSize",
+        "auditQueueCapacity",
+        "auditRetentionDays",
+        "auditMaxArgumentBytes",
+    ];
     private static readonly string[] s_adminKeyKeys = ["name", "key", "scope"];
 
     private string? ReadDatabase(JsonElement element, string path)
@@ -21,7 +30,10 @@ internal sealed partial class ConfigReader
         }
 
         // Never echo the value: it holds a password.
-        Error(path, $"expected a postgres://user:password@host:port/database URL{(text.EnvName is null ? "" : $" in {text.EnvName}")}; leave database out to use the embedded SQLite file");
+        Error(
+            path,
+            $"expected a postgres://user:password@host:port/database URL{(text.EnvName is null ? "" : $" in {text.EnvName}")}; leave database out to use the embedded SQLite file"
+        );
         return null;
     }
 

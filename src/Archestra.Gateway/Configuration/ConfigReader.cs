@@ -18,9 +18,31 @@ internal sealed partial class ConfigReader
     private const int MaxNameLength = 64;
     private const double MaxTimeoutSeconds = 3600;
 
-    private static readonly string[] s_rootKeys = ["$schema", "listen", "limits", "security", "mcpServers", "profiles", "policies", "database", "storage", "adminKeys", "llmProviders"];
+    private static readonly string[] s_rootKeys =
+    [
+        "$schema",
+        "listen",
+        "limits",
+        "security",
+        "mcpServers",
+        "profiles",
+        "policies",
+        "database",
+        "storage",
+        "adminKeys",
+        "llmProviders",
+    ];
     private static readonly string[] s_listenKeys = ["gateway", "admin", "metrics"];
-    private static readonly string[] s_limitsKeys = ["maxRequestBodyBytes", "sessionIdleTimeoutSeconds", "maxSessions", "approvalTimeoutSeconds", "maxAdminRequestBodyBytes", "minRequestBodyBytesPerSecond", "requestBodyGracePeriodSeconds"];
+    private static readonly string[] s_limitsKeys =
+    [
+        "maxRequestBodyBytes",
+        "sessionIdleTimeoutSeconds",
+        "maxSessions",
+        "approvalTimeoutSeconds",
+        "maxAdminRequestBodyBytes",
+        "minRequestBodyBytesPerSecond",
+        "requestBodyGracePeriodSeconds",
+    ];
     private static readonly string[] s_securityKeys = ["allowedOrigins", "allowedHosts", "sessionKey"];
     private static readonly string[] s_serverKeys = ["type", "command", "args", "env", "cwd", "url", "headers", "transport", "timeoutSeconds"];
     private static readonly string[] s_profileKeys = ["servers", "tokens", "toolPrefix", "tools", "llm"];
@@ -54,22 +76,52 @@ internal sealed partial class ConfigReader
             return null;
         }
 
-        JsonElement? listen = null, limits = null, security = null, servers = null, profiles = null, policies = null, database = null, storage = null, adminKeys = null, llmProviders = null;
+        JsonElement? listen = null,
+            limits = null,
+            security = null,
+            servers = null,
+            profiles = null,
+            policies = null,
+            database = null,
+            storage = null,
+            adminKeys = null,
+            llmProviders = null;
         foreach (var property in KnownProperties(root, path, s_rootKeys))
         {
             switch (property.Name)
             {
-                case "listen": listen = property.Value; break;
-                case "limits": limits = property.Value; break;
-                case "security": security = property.Value; break;
-                case "mcpServers": servers = property.Value; break;
-                case "profiles": profiles = property.Value; break;
-                case "policies": policies = property.Value; break;
-                case "database": database = property.Value; break;
-                case "storage": storage = property.Value; break;
-                case "adminKeys": adminKeys = property.Value; break;
-                case "llmProviders": llmProviders = property.Value; break;
-                case "$schema": break; // editor hint only
+                case "listen":
+                    listen = property.Value;
+                    break;
+                case "limits":
+                    limits = property.Value;
+                    break;
+                case "security":
+                    security = property.Value;
+                    break;
+                case "mcpServers":
+                    servers = property.Value;
+                    break;
+                case "profiles":
+                    profiles = property.Value;
+                    break;
+                case "policies":
+                    policies = property.Value;
+                    break;
+                case "database":
+                    database = property.Value;
+                    break;
+                case "storage":
+                    storage = property.Value;
+                    break;
+                case "adminKeys":
+                    adminKeys = property.Value;
+                    break;
+                case "llmProviders":
+                    llmProviders = property.Value;
+                    break;
+                case "$schema":
+                    break; // editor hint only
             }
         }
 
@@ -129,8 +181,7 @@ internal sealed partial class ConfigReader
 
             foreach (var (otherPath, otherAuthority) in seen)
             {
-                if (!authority.EndsWith(":0", StringComparison.Ordinal)
-                    && string.Equals(authority, otherAuthority, StringComparison.OrdinalIgnoreCase))
+                if (!authority.EndsWith(":0", StringComparison.Ordinal) && string.Equals(authority, otherAuthority, StringComparison.OrdinalIgnoreCase))
                 {
                     Error(itemPath, $"the same address as {otherPath}; each listener needs its own port");
                 }
@@ -233,16 +284,24 @@ internal sealed partial class ConfigReader
             {
                 config = config with
                 {
-                    AllowedOrigins = ReadStringArray(property.Value, itemPath, IsOrigin,
-                        "an origin such as https://app.example.com (scheme://host[:port], no path or trailing '/') or *"),
+                    AllowedOrigins = ReadStringArray(
+                        property.Value,
+                        itemPath,
+                        IsOrigin,
+                        "an origin such as https://app.example.com (scheme://host[:port], no path or trailing '/') or *"
+                    ),
                 };
             }
             else if (property.Name == "allowedHosts")
             {
                 config = config with
                 {
-                    AllowedHosts = ReadStringArray(property.Value, itemPath, IsHostWithOptionalPort,
-                        "a host name such as gateway.internal, optionally with :port"),
+                    AllowedHosts = ReadStringArray(
+                        property.Value,
+                        itemPath,
+                        IsHostWithOptionalPort,
+                        "a host name such as gateway.internal, optionally with :port"
+                    ),
                 };
             }
             else if (property.Value.ValueKind == JsonValueKind.String && !property.Value.GetString()!.StartsWith(EnvPrefix, StringComparison.Ordinal))
@@ -303,10 +362,19 @@ internal sealed partial class ConfigReader
         }
 
         var errorsBefore = _errors.Count;
-        string? type = null, typePath = null, transport = null, transportPath = null, command = null, cwd = null;
-        string? argsPath = null, envPath = null, cwdPath = null, headersPath = null;
+        string? type = null,
+            typePath = null,
+            transport = null,
+            transportPath = null,
+            command = null,
+            cwd = null;
+        string? argsPath = null,
+            envPath = null,
+            cwdPath = null,
+            headersPath = null;
         Uri? url = null;
-        bool hasCommand = false, hasUrl = false;
+        bool hasCommand = false,
+            hasUrl = false;
         IReadOnlyList<string> args = [];
         IReadOnlyDictionary<string, string> env = FrozenDictionary<string, string>.Empty;
         IReadOnlyDictionary<string, string> headers = FrozenDictionary<string, string>.Empty;
@@ -346,8 +414,15 @@ internal sealed partial class ConfigReader
                     break;
                 case "env":
                     envPath = itemPath;
-                    env = ReadStringMap(property.Value, itemPath, StringComparer.Ordinal, IsEnvironmentKey,
-                        "a variable name without '=' or NUL", static value => !value.Contains('\0', StringComparison.Ordinal), "a value without NUL characters");
+                    env = ReadStringMap(
+                        property.Value,
+                        itemPath,
+                        StringComparer.Ordinal,
+                        IsEnvironmentKey,
+                        "a variable name without '=' or NUL",
+                        static value => !value.Contains('\0', StringComparison.Ordinal),
+                        "a value without NUL characters"
+                    );
                     break;
                 case "cwd":
                     cwdPath = itemPath;
@@ -368,9 +443,11 @@ internal sealed partial class ConfigReader
                     hasUrl = true;
                     if (TryReadString(property.Value, itemPath, out var urlText))
                     {
-                        if (Uri.TryCreate(urlText.Value, UriKind.Absolute, out var parsed)
+                        if (
+                            Uri.TryCreate(urlText.Value, UriKind.Absolute, out var parsed)
                             && (parsed.Scheme == Uri.UriSchemeHttp || parsed.Scheme == Uri.UriSchemeHttps)
-                            && parsed.Host.Length > 0)
+                            && parsed.Host.Length > 0
+                        )
                         {
                             url = parsed;
                         }
@@ -383,8 +460,15 @@ internal sealed partial class ConfigReader
                     break;
                 case "headers":
                     headersPath = itemPath;
-                    headers = ReadStringMap(property.Value, itemPath, StringComparer.OrdinalIgnoreCase, IsHeaderName,
-                        "an HTTP header name (RFC 9110 token characters)", static value => value.AsSpan().IndexOfAny('\r', '\n', '\0') < 0, "a header value without CR, LF or NUL");
+                    headers = ReadStringMap(
+                        property.Value,
+                        itemPath,
+                        StringComparer.OrdinalIgnoreCase,
+                        IsHeaderName,
+                        "an HTTP header name (RFC 9110 token characters)",
+                        static value => value.AsSpan().IndexOfAny('\r', '\n', '\0') < 0,
+                        "a header value without CR, LF or NUL"
+                    );
                     break;
                 case "timeoutSeconds":
                     if (TryReadNumber(property.Value, itemPath, out var seconds))
@@ -395,7 +479,10 @@ internal sealed partial class ConfigReader
                         }
                         else
                         {
-                            Error(itemPath, $"expected a number of seconds greater than 0 and at most {MaxTimeoutSeconds.ToString(CultureInfo.InvariantCulture)}, got {seconds.ToString(CultureInfo.InvariantCulture)}");
+                            Error(
+                                itemPath,
+                                $"expected a number of seconds greater than 0 and at most {MaxTimeoutSeconds.ToString(CultureInfo.InvariantCulture)}, got {seconds.ToString(CultureInfo.InvariantCulture)}"
+                            );
                         }
                     }
 
@@ -405,9 +492,12 @@ internal sealed partial class ConfigReader
 
         if (hasCommand == hasUrl)
         {
-            Error(path, hasCommand
-                ? "has both command and url; expected exactly one: command for a local stdio server, url for a remote server"
-                : "expected exactly one of command (a local stdio server) or url (a remote server)");
+            Error(
+                path,
+                hasCommand
+                    ? "has both command and url; expected exactly one: command for a local stdio server, url for a remote server"
+                    : "expected exactly one of command (a local stdio server) or url (a remote server)"
+            );
             return null;
         }
 
@@ -442,7 +532,8 @@ internal sealed partial class ConfigReader
             return null;
         }
 
-        var kind = hasCommand ? McpServerKind.Stdio
+        var kind =
+            hasCommand ? McpServerKind.Stdio
             : type == "sse" || transport == "sse" ? McpServerKind.Sse
             : McpServerKind.StreamableHttp;
 
@@ -532,7 +623,9 @@ internal sealed partial class ConfigReader
         }
 
         // Read after servers, whatever the key order, because tool names are checked against them.
-        var toolSettings = tools is { } t ? ReadToolSettings(t, toolsPath!, serverNames, agentTools: llm is not null) : new Dictionary<string, ToolSettings>(StringComparer.Ordinal);
+        var toolSettings = tools is { } t
+            ? ReadToolSettings(t, toolsPath!, serverNames, agentTools: llm is not null)
+            : new Dictionary<string, ToolSettings>(StringComparer.Ordinal);
 
         // A profile that only proxies LLM calls needs no MCP servers.
         if (!hasServers && llm is null)
@@ -541,7 +634,15 @@ internal sealed partial class ConfigReader
         }
 
         return _errors.Count == errorsBefore
-            ? new ProfileConfig { Name = name, Servers = serverNames, TokenHashes = tokens, ToolPrefix = toolPrefix, Tools = toolSettings.ToFrozenDictionary(StringComparer.Ordinal), Llm = llm }
+            ? new ProfileConfig
+            {
+                Name = name,
+                Servers = serverNames,
+                TokenHashes = tokens,
+                ToolPrefix = toolPrefix,
+                Tools = toolSettings.ToFrozenDictionary(StringComparer.Ordinal),
+                Llm = llm,
+            }
             : null;
     }
 
@@ -577,9 +678,12 @@ internal sealed partial class ConfigReader
             // Checked against every declared name, so a server with its own errors does not also show up as unknown.
             if (!_declaredServers.Contains(text.Value))
             {
-                Error(itemPath, _declaredServers.Count == 0
-                    ? $"unknown server '{text.Value}'; no servers are configured in $.mcpServers"
-                    : $"unknown server '{text.Value}'; expected one of: {string.Join(", ", _declaredServers)}");
+                Error(
+                    itemPath,
+                    _declaredServers.Count == 0
+                        ? $"unknown server '{text.Value}'; no servers are configured in $.mcpServers"
+                        : $"unknown server '{text.Value}'; expected one of: {string.Join(", ", _declaredServers)}"
+                );
                 continue;
             }
 
@@ -644,6 +748,5 @@ internal sealed partial class ConfigReader
         }
     }
 
-    private static readonly System.Buffers.SearchValues<char> s_hexDigits =
-        System.Buffers.SearchValues.Create("0123456789abcdefABCDEF");
+    private static readonly System.Buffers.SearchValues<char> s_hexDigits = System.Buffers.SearchValues.Create("0123456789abcdefABCDEF");
 }

@@ -83,9 +83,7 @@ internal sealed partial class ConfigReloader : IAsyncDisposable
                 }
             }
         }
-        catch (OperationCanceledException)
-        {
-        }
+        catch (OperationCanceledException) { }
     }
 
     private static (DateTime, long) Stamp(string path)
@@ -110,7 +108,11 @@ internal sealed partial class ConfigReloader : IAsyncDisposable
         _gate.Dispose();
     }
 
-    [LoggerMessage(1101, LogLevel.Information, "Reloaded {Path}: {Servers} servers, {Profiles} profiles, {Policies} policies; listen addresses, limits and security keep their start-up values")]
+    [LoggerMessage(
+        1101,
+        LogLevel.Information,
+        "Reloaded {Path}: {Servers} servers, {Profiles} profiles, {Policies} policies; listen addresses, limits and security keep their start-up values"
+    )]
     private static partial void LogReloaded(ILogger logger, string path, int servers, int profiles, int policies);
 
     [LoggerMessage(1102, LogLevel.Error, "Configuration not reloaded, the running one stays: {Error}")]

@@ -45,14 +45,18 @@ public sealed record LlmProviderConfig
     /// </summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(600);
 
-    public static Uri DefaultBaseUrl(LlmProviderKind kind) => kind == LlmProviderKind.OpenAi
-        ? new Uri("https://api.openai.com/v1")
-        : new Uri("https://api.anthropic.com");
+    public static Uri DefaultBaseUrl(LlmProviderKind kind) =>
+        kind == LlmProviderKind.OpenAi ? new Uri("https://api.openai.com/v1") : new Uri("https://api.anthropic.com");
 
     // The keys are compared by content, so a reload that leaves a provider as it was keeps its connections and circuits.
     public bool Equals(LlmProviderConfig? other) =>
-        other is not null && Name == other.Name && Kind == other.Kind && BaseUrl == other.BaseUrl && Timeout == other.Timeout
-        && Resilience == other.Resilience && Keys.SequenceEqual(other.Keys);
+        other is not null
+        && Name == other.Name
+        && Kind == other.Kind
+        && BaseUrl == other.BaseUrl
+        && Timeout == other.Timeout
+        && Resilience == other.Resilience
+        && Keys.SequenceEqual(other.Keys);
 
     public override int GetHashCode() => HashCode.Combine(Name, Kind, BaseUrl, Timeout, Resilience, Keys.Count);
 }

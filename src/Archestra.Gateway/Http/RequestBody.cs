@@ -8,7 +8,12 @@ namespace Archestra.Gateway.Http;
 internal static class RequestBody
 {
     /// <summary>Reads the whole body into a pooled array, stopping as soon as it exceeds the limit.</summary>
-    public static async ValueTask<(byte[]? Body, int Length, bool TooLarge)> ReadAsync(PipeReader reader, long? contentLength, long limit, CancellationToken cancellationToken)
+    public static async ValueTask<(byte[]? Body, int Length, bool TooLarge)> ReadAsync(
+        PipeReader reader,
+        long? contentLength,
+        long limit,
+        CancellationToken cancellationToken
+    )
     {
         if (contentLength > limit)
         {

@@ -30,8 +30,10 @@ internal static class RequestBodyFailure
             var rate = context.Features.Get<IHttpMinRequestBodyDataRateFeature>()?.MinDataRate;
             message = rate is null
                 ? "The request body arrived too slowly (limits.minRequestBodyBytesPerSecond); send it at once."
-                : string.Create(CultureInfo.InvariantCulture,
-                    $"The request body arrived slower than the minimum of {rate.BytesPerSecond:0} bytes/s after a grace period of {rate.GracePeriod.TotalSeconds:0.#} s (limits.minRequestBodyBytesPerSecond, limits.requestBodyGracePeriodSeconds); send the body at once.");
+                : string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"The request body arrived slower than the minimum of {rate.BytesPerSecond:0} bytes/s after a grace period of {rate.GracePeriod.TotalSeconds:0.#} s (limits.minRequestBodyBytesPerSecond, limits.requestBodyGracePeriodSeconds); send the body at once."
+                );
         }
         else if (status == StatusCodes.Status413PayloadTooLarge)
         {

@@ -34,6 +34,7 @@ internal sealed class LlmBudgets
         public DateTime DayStart;
         public DateTime MonthStart;
         public bool Read;
+
         /// <summary>When the last read started (0: never, so the first check reads).</summary>
         public long AttemptedAt;
         public Task? Refreshing;
@@ -116,7 +117,8 @@ internal sealed class LlmBudgets
                 entry.Totals = new UsageTotals(
                     sameDay ? Max(old.Day, read.Day) : read.Day,
                     sameMonth ? Max(old.Month, read.Month) : read.Month,
-                    entry.Read ? Max(old.Total, read.Total) : read.Total);
+                    entry.Read ? Max(old.Total, read.Total) : read.Total
+                );
                 entry.DayStart = dayStart;
                 entry.MonthStart = monthStart;
                 entry.Read = true;

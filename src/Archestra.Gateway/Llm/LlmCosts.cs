@@ -16,20 +16,30 @@ internal sealed record LlmCosts(PriceTable Prices, LimitSet Limits, Optimization
     public static async Task<LlmCosts> LoadAsync(ArchestraStore store, CancellationToken ct)
     {
         var rows = (await store.Prices.ListAsync(ct).ConfigureAwait(false))
-            .Select(static r => new ModelPrice(r.Model, r.Input, r.Output, r.CachedInput)).ToList();
-        var limits = (await store.Limits.ListAsync(ct).ConfigureAwait(false)).Where(static r => r.Enabled).Select(static r =>
-        {
-            var period = r.Period switch
+            .Select(static r => new ModelPrice(r.Model, r.Input, r.Output, r.CachedInput))
+            .ToList();
+        var limits = (await store.Limits.ListAsync(ct).ConfigureAwait(false))
+            .Where(static r => r.Enabled)
+            .Select(static r =>
             {
-                "day" => LimitPeriod.Day,
-                "month" => LimitPeriod.Month,
-                _ => LimitPeriod.Total,
-            };
-            return new LimitDefinition(r.Id.ToString("D"), r.Target, r.Kind == "tokens" ? LimitKind.Tokens : LimitKind.Usd, period, r.Amount);
-        }).ToList();
+                var period = r.Period switch
+                {
+                    "day" => LimitPeriod.Day,
+                    "month" => LimitPeriod.Month,
+                    _ => LimitPeriod.Total,
+                };
+                return new LimitDefinition(r.Id.ToString("D"), r.Target, r.Kind == "tokens" ? LimitKind.Tokens : LimitKind.Usd, period, r.Amount);
+            })
+            .ToList();
         var rules = (await store.OptimizationRules.ListAsync(ct).ConfigureAwait(false))
             .Select(static r => new OptimizationRuleDefinition(
-                r.Id.ToString("D"), FirstString(r.ProfilesJson), ReadRuleConditions(r.ConditionsJson), r.TargetModel, r.Enabled)).ToList();
+                r.Id.ToString("D"),
+                FirstString(r.ProfilesJson),
+                ReadRuleConditions(r.ConditionsJson),
+                r.TargetModel,
+                r.Enabled
+            ))
+            .ToList();
         return new LlmCosts(MergePrices(rows), LimitSet.Create(limits), OptimizationRules.Create(rules));
     }
 
@@ -81,6 +91,7 @@ internal sealed record LlmCosts(PriceTable Prices, LimitSet Limits, Optimization
             Long("maxInputTokens"),
             Long("maxInputChars"),
             root.TryGetProperty("hasTools", out var tools) && tools.ValueKind is JsonValueKind.True or JsonValueKind.False ? tools.GetBoolean() : null,
-            root.TryGetProperty("requestedModel", out var model) && model.ValueKind == JsonValueKind.String ? model.GetString() : null);
+            root.TryGetProperty("requestedModel", out var model) && model.ValueKind == JsonValueKind.String ? model.GetString() : null
+        );
     }
 }

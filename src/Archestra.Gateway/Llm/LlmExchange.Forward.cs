@@ -10,11 +10,25 @@ namespace Archestra.Gateway.Llm;
 /// <summary>Stage 3: the request goes upstream through the provider's retry strategy, its keys and their circuit breakers.</summary>
 internal sealed partial class LlmExchange
 {
-    private static readonly FrozenSet<string> s_requestHeadersNotForwarded = FrozenSet.Create(StringComparer.OrdinalIgnoreCase,
-        "Host", "Content-Length", "Content-Type", "Connection", "Keep-Alive", "Transfer-Encoding", "TE", "Trailer", "Upgrade",
-        "Proxy-Connection", "Proxy-Authorization", "Expect", "Cookie", "Origin",
+    private static readonly FrozenSet<string> s_requestHeadersNotForwarded = FrozenSet.Create(
+        StringComparer.OrdinalIgnoreCase,
+        "Host",
+        "Content-Length",
+        "Content-Type",
+        "Connection",
+        "Keep-Alive",
+        "Transfer-Encoding",
+        "TE",
+        "Trailer",
+        "Upgrade",
+        "Proxy-Connection",
+        "Proxy-Authorization",
+        "Expect",
+        "Cookie",
+        "Origin",
         // The proxy reads usage from the answer, so it must arrive uncompressed.
-        "Accept-Encoding");
+        "Accept-Encoding"
+    );
 
     private HttpRequestMessage? _request;
 
@@ -33,9 +47,10 @@ internal sealed partial class LlmExchange
         try
         {
             // One key (the common case) needs no loop: its breaker runs straight in the retry, one async frame less.
-            outcome = Upstream.KeysFor(Profile.PassThrough).Length == 1
-                ? await Upstream.Retry.ExecuteOutcomeAsync(static (ctx, x) => x.AttemptOneAsync(ctx), context, this).ConfigureAwait(false)
-                : await Upstream.Retry.ExecuteOutcomeAsync(static (ctx, x) => x.AttemptAsync(ctx), context, this).ConfigureAwait(false);
+            outcome =
+                Upstream.KeysFor(Profile.PassThrough).Length == 1
+                    ? await Upstream.Retry.ExecuteOutcomeAsync(static (ctx, x) => x.AttemptOneAsync(ctx), context, this).ConfigureAwait(false)
+                    : await Upstream.Retry.ExecuteOutcomeAsync(static (ctx, x) => x.AttemptAsync(ctx), context, this).ConfigureAwait(false);
         }
         finally
         {
@@ -52,7 +67,8 @@ internal sealed partial class LlmExchange
             case OperationCanceledException when cancellationToken.IsCancellationRequested:
                 Log.UpstreamTimeout(_proxy.Logger, Upstream.Name, Upstream.Config.Timeout.TotalSeconds);
                 var seconds = Upstream.Config.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture);
-                await FailAsync(LlmError.UpstreamTimeout, $"The provider '{Upstream.Name}' did not answer within {seconds} s{AfterRetries()}.").ConfigureAwait(false);
+                await FailAsync(LlmError.UpstreamTimeout, $"The provider '{Upstream.Name}' did not answer within {seconds} s{AfterRetries()}.")
+                    .ConfigureAwait(false);
                 return null;
             case BrokenCircuitException:
                 await FailCircuitOpenAsync().ConfigureAwait(false);
@@ -74,7 +90,10 @@ internal sealed partial class LlmExchange
         _attempts++;
         var key = Upstream.KeysFor(Profile.PassThrough)[0];
         return key.Breaker.ExecuteOutcomeAsync(
-            static (ctx, state) => state.Exchange.SendOnceAsync(state.Key, ctx.CancellationToken), context, (Exchange: this, Key: key));
+            static (ctx, state) => state.Exchange.SendOnceAsync(state.Key, ctx.CancellationToken),
+            context,
+            (Exchange: this, Key: key)
+        );
     }
 
     /// <summary>One attempt: the keys in order, skipping open circuits and moving on after 401, 403 or 429.</summary>
@@ -87,13 +106,18 @@ internal sealed partial class LlmExchange
         for (var i = 0; i < keys.Length; i++)
         {
             var key = keys[i];
-            outcome = await key.Breaker.ExecuteOutcomeAsync(
-                    static (ctx, state) => state.Exchange.SendOnceAsync(state.Key, ctx.CancellationToken), context, (Exchange: this, Key: key))
+            outcome = await key
+                .Breaker.ExecuteOutcomeAsync(
+                    static (ctx, state) => state.Exchange.SendOnceAsync(state.Key, ctx.CancellationToken),
+                    context,
+                    (Exchange: this, Key: key)
+                )
                 .ConfigureAwait(false);
-            var fallback = outcome.Exception is BrokenCircuitException ? "circuit_open"
+            var fallback =
+                outcome.Exception is BrokenCircuitException ? "circuit_open"
                 : outcome.Result?.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden or HttpStatusCode.TooManyRequests
                     ? ((int)outcome.Result.StatusCode).ToString(CultureInfo.InvariantCulture)
-                    : null;
+                : null;
             if (fallback is null || i == keys.Length - 1)
             {
                 break;
@@ -163,9 +187,11 @@ internal sealed partial class LlmExchange
         var seconds = Math.Max(1, (int)Math.Ceiling((until - DateTime.UtcNow).TotalSeconds));
         Context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         var names = keys.Length == 1 ? $"key '{keys[0].Name}'" : $"all {keys.Length} keys";
-        return FailAsync(LlmError.CircuitOpen,
+        return FailAsync(
+            LlmError.CircuitOpen,
             $"The circuit breaker for provider '{Upstream.Name}' is open ({names}) after repeated failures; "
-            + $"it will be tried again at {until.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)} (in {seconds} s).");
+                + $"it will be tried again at {until.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)} (in {seconds} s)."
+        );
     }
 
     /// <summary>" after N retries (what failed)" when the request was retried; empty otherwise.</summary>
@@ -184,7 +210,10 @@ internal sealed partial class LlmExchange
     {
         var request = Context.Request;
         var url = string.Concat(Upstream.BaseUrl, "/", request.RouteValues["rest"] as string, request.QueryString.Value);
-        var method = HttpMethods.IsPost(request.Method) ? HttpMethod.Post : HttpMethods.IsGet(request.Method) ? HttpMethod.Get : new HttpMethod(request.Method);
+        var method =
+            HttpMethods.IsPost(request.Method) ? HttpMethod.Post
+            : HttpMethods.IsGet(request.Method) ? HttpMethod.Get
+            : new HttpMethod(request.Method);
         var message = new HttpRequestMessage(method, url);
         if (_body is not null)
         {
@@ -193,9 +222,14 @@ internal sealed partial class LlmExchange
 
         foreach (var (name, values) in request.Headers)
         {
-            if (s_requestHeadersNotForwarded.Contains(name) || name.StartsWith(':')
-                || (!Profile.PassThrough
-                    && (name.Equals("Authorization", StringComparison.OrdinalIgnoreCase) || name.Equals("x-api-key", StringComparison.OrdinalIgnoreCase))))
+            if (
+                s_requestHeadersNotForwarded.Contains(name)
+                || name.StartsWith(':')
+                || (
+                    !Profile.PassThrough
+                    && (name.Equals("Authorization", StringComparison.OrdinalIgnoreCase) || name.Equals("x-api-key", StringComparison.OrdinalIgnoreCase))
+                )
+            )
             {
                 continue;
             }

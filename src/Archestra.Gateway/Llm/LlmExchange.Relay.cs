@@ -25,8 +25,16 @@ internal sealed partial class LlmExchange
     // Enough of an upstream error body to say what went wrong in the audit row.
     private const int MaxErrorBytes = 1024;
 
-    private static readonly FrozenSet<string> s_responseHeadersNotForwarded = FrozenSet.Create(StringComparer.OrdinalIgnoreCase,
-        "Connection", "Keep-Alive", "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Proxy-Connection");
+    private static readonly FrozenSet<string> s_responseHeadersNotForwarded = FrozenSet.Create(
+        StringComparer.OrdinalIgnoreCase,
+        "Connection",
+        "Keep-Alive",
+        "Transfer-Encoding",
+        "TE",
+        "Trailer",
+        "Upgrade",
+        "Proxy-Connection"
+    );
 
     private async Task RelayAsync(HttpResponseMessage upstream, CancellationTokenSource timeout)
     {
@@ -68,9 +76,10 @@ internal sealed partial class LlmExchange
             }
 
             Status = ex is OperationCanceledException ? "timeout" : "stream_cut";
-            Error = ex is OperationCanceledException
-                ? $"the answer did not finish within {Upstream.Config.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s"
-                : $"the upstream answer broke off: {HttpFailure.Describe(ex)}";
+            Error =
+                ex is OperationCanceledException
+                    ? $"the answer did not finish within {Upstream.Config.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s"
+                    : $"the upstream answer broke off: {HttpFailure.Describe(ex)}";
             Log.StreamCut(_proxy.Logger, Upstream.Name, Error);
             await EndBrokenAnswerAsync(sse && ok).ConfigureAwait(false);
         }
@@ -270,8 +279,7 @@ internal sealed partial class LlmExchange
 
                         wrote = true;
                     }
-                }
-                while (events.TryReadBufferedEvent());
+                } while (events.TryReadBufferedEvent());
 
                 if (wrote)
                 {

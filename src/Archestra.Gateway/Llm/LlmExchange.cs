@@ -109,8 +109,22 @@ internal sealed partial class LlmExchange : IDisposable
         // 5. Account: metrics, budgets and the audit row of every generation request, however it ended.
         if (Endpoint == LlmEndpoint.Generation)
         {
-            _proxy.Record(new LlmProxy.Interaction(
-                Profile.Name, Upstream.Name, Dialect, Body.Model ?? "", RoutedModel, Scanner, Forwarded, Status, Error, Start, FirstToken, Guard));
+            _proxy.Record(
+                new LlmProxy.Interaction(
+                    Profile.Name,
+                    Upstream.Name,
+                    Dialect,
+                    Body.Model ?? "",
+                    RoutedModel,
+                    Scanner,
+                    Forwarded,
+                    Status,
+                    Error,
+                    Start,
+                    FirstToken,
+                    Guard
+                )
+            );
         }
     }
 
@@ -264,7 +278,18 @@ internal sealed partial class LlmExchange : IDisposable
             else if (decision.Verdict == ResultVerdict.SanitizeWithDualLlm && config.DualLlm is { } dual)
             {
                 var job = new LlmProxy.SanitizeJob(
-                    Profile, dual, Upstream, dual.MainModel ?? Body.Model ?? "", Dialect, body, result with { Tool = ToolLabel(result) }, Context.Request);
+                    Profile,
+                    dual,
+                    Upstream,
+                    dual.MainModel ?? Body.Model ?? "",
+                    Dialect,
+                    body,
+                    result with
+                    {
+                        Tool = ToolLabel(result),
+                    },
+                    Context.Request
+                );
                 (sanitizing ??= []).Add((i, _proxy.SanitizeAsync(job, Aborted)));
             }
             else if (config.Toon && LlmToonResults.Convert(body.Span, result.ContentStart, result.ContentEnd, result.ContentIsString, edits) > 0)
@@ -293,9 +318,20 @@ internal sealed partial class LlmExchange : IDisposable
                 edits.ReplaceWithString(result.ContentStart, result.ContentEnd, text);
 
                 // The raw result never reaches the main model either way, so it no longer taints the conversation.
-                results[index] = new LlmEvaluatedResult(result, ok
-                    ? decision with { Verdict = ResultVerdict.Trusted, Reason = $"sanitized by the dual LLM ({decision.Reason})" }
-                    : decision with { Verdict = ResultVerdict.Block, Reason = $"withheld: the dual-LLM sanitization failed ({decision.Reason})" });
+                results[index] = new LlmEvaluatedResult(
+                    result,
+                    ok
+                        ? decision with
+                        {
+                            Verdict = ResultVerdict.Trusted,
+                            Reason = $"sanitized by the dual LLM ({decision.Reason})",
+                        }
+                        : decision with
+                        {
+                            Verdict = ResultVerdict.Block,
+                            Reason = $"withheld: the dual-LLM sanitization failed ({decision.Reason})",
+                        }
+                );
                 if (ok)
                 {
                     sanitized++;

@@ -209,7 +209,13 @@ internal static class LlmHistory
     /// The items of <c>messages</c> (chat, Anthropic) or <c>input</c> (Responses) the reader is on. Chat and Responses
     /// items are read whole; an Anthropic message's <c>content</c> array holds the blocks that are read.
     /// </summary>
-    private static bool ReadList(ref Utf8JsonReader reader, LlmDialect dialect, List<LlmToolResult> results, ref Dictionary<string, string>? calls, out string? error)
+    private static bool ReadList(
+        ref Utf8JsonReader reader,
+        LlmDialect dialect,
+        List<LlmToolResult> results,
+        ref Dictionary<string, string>? calls,
+        out string? error
+    )
     {
         error = null;
         var list = dialect.HistoryList;
@@ -260,7 +266,14 @@ internal static class LlmHistory
     }
 
     /// <summary>Records a tool call, or adds a tool result; false when a result hides what it is.</summary>
-    private static bool Accept(in Item item, LlmDialect dialect, string at, List<LlmToolResult> results, ref Dictionary<string, string>? calls, out string? error)
+    private static bool Accept(
+        in Item item,
+        LlmDialect dialect,
+        string at,
+        List<LlmToolResult> results,
+        ref Dictionary<string, string>? calls,
+        out string? error
+    )
     {
         error = null;
         switch (item.Kind)
@@ -294,7 +307,13 @@ internal static class LlmHistory
         return true;
     }
 
-    private enum ItemKind : byte { Other, Call, Result, FunctionMessage }
+    private enum ItemKind : byte
+    {
+        Other,
+        Call,
+        Result,
+        FunctionMessage,
+    }
 
     /// <summary>What one message, input item or content block says about tool calls and results.</summary>
     private readonly record struct Item(ItemKind Kind, string? Id, string? CallId, string? Name, Content Content, bool HasContent);
@@ -306,8 +325,11 @@ internal static class LlmHistory
     /// </summary>
     private static Item ReadItem(ref Utf8JsonReader reader, ref Dictionary<string, string>? calls)
     {
-        ItemKind byRole = ItemKind.Other, byType = ItemKind.Other;
-        string? id = null, callId = null, name = null;
+        ItemKind byRole = ItemKind.Other,
+            byType = ItemKind.Other;
+        string? id = null,
+            callId = null,
+            name = null;
         var content = default(Content);
         var hasContent = false;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -315,7 +337,8 @@ internal static class LlmHistory
             if (reader.ValueTextEquals("role"u8))
             {
                 reader.Read();
-                byRole = reader.TokenType != JsonTokenType.String ? ItemKind.Other
+                byRole =
+                    reader.TokenType != JsonTokenType.String ? ItemKind.Other
                     : reader.ValueTextEquals("tool"u8) ? ItemKind.Result
                     : reader.ValueTextEquals("function"u8) ? ItemKind.FunctionMessage
                     : ItemKind.Other;
@@ -324,9 +347,14 @@ internal static class LlmHistory
             else if (reader.ValueTextEquals("type"u8))
             {
                 reader.Read();
-                byType = reader.TokenType != JsonTokenType.String ? ItemKind.Other
-                    : reader.ValueTextEquals("function_call"u8) || reader.ValueTextEquals("custom_tool_call"u8) || reader.ValueTextEquals("tool_use"u8) ? ItemKind.Call
-                    : reader.ValueTextEquals("function_call_output"u8) || reader.ValueTextEquals("custom_tool_call_output"u8) || reader.ValueTextEquals("tool_result"u8) ? ItemKind.Result
+                byType =
+                    reader.TokenType != JsonTokenType.String ? ItemKind.Other
+                    : reader.ValueTextEquals("function_call"u8) || reader.ValueTextEquals("custom_tool_call"u8) || reader.ValueTextEquals("tool_use"u8)
+                        ? ItemKind.Call
+                    : reader.ValueTextEquals("function_call_output"u8)
+                    || reader.ValueTextEquals("custom_tool_call_output"u8)
+                    || reader.ValueTextEquals("tool_result"u8)
+                        ? ItemKind.Result
                     : ItemKind.Other;
                 reader.Skip();
             }
@@ -379,7 +407,8 @@ internal static class LlmHistory
                 continue;
             }
 
-            string? id = null, name = null;
+            string? id = null,
+                name = null;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 if (reader.ValueTextEquals("id"u8))

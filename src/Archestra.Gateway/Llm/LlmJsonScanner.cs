@@ -28,12 +28,35 @@ internal sealed class LlmJsonScanner : IDisposable
 {
     private const int MaxDepth = 8;
 
-    private enum Frame : byte { Other, Root, Envelope, Usage, InputDetails, OutputDetails, Choices }
+    private enum Frame : byte
+    {
+        Other,
+        Root,
+        Envelope,
+        Usage,
+        InputDetails,
+        OutputDetails,
+        Choices,
+    }
 
     private enum Name : byte
     {
-        None, Other, Model, Type, Usage, Envelope, Choices, Error,
-        Input, Output, CacheRead, CacheCreation, InputDetails, OutputDetails, CachedTokens, ReasoningTokens,
+        None,
+        Other,
+        Model,
+        Type,
+        Usage,
+        Envelope,
+        Choices,
+        Error,
+        Input,
+        Output,
+        CacheRead,
+        CacheCreation,
+        InputDetails,
+        OutputDetails,
+        CachedTokens,
+        ReasoningTokens,
     }
 
     private readonly Frame[] _frames = new Frame[MaxDepth];
@@ -243,12 +266,24 @@ internal sealed class LlmJsonScanner : IDisposable
 
         switch (frame, _name)
         {
-            case (Frame.Usage, Name.Input): Usage.Input = value; break;
-            case (Frame.Usage, Name.Output): Usage.Output = value; break;
-            case (Frame.Usage, Name.CacheRead): Usage.CacheRead = value; break;
-            case (Frame.Usage, Name.CacheCreation): Usage.CacheCreation = value; break;
-            case (Frame.InputDetails, Name.CachedTokens): Usage.CachedDetail = value; break;
-            case (Frame.OutputDetails, Name.ReasoningTokens): Usage.Reasoning = value; break;
+            case (Frame.Usage, Name.Input):
+                Usage.Input = value;
+                break;
+            case (Frame.Usage, Name.Output):
+                Usage.Output = value;
+                break;
+            case (Frame.Usage, Name.CacheRead):
+                Usage.CacheRead = value;
+                break;
+            case (Frame.Usage, Name.CacheCreation):
+                Usage.CacheCreation = value;
+                break;
+            case (Frame.InputDetails, Name.CachedTokens):
+                Usage.CachedDetail = value;
+                break;
+            case (Frame.OutputDetails, Name.ReasoningTokens):
+                Usage.Reasoning = value;
+                break;
         }
     }
 

@@ -14,10 +14,10 @@ namespace Archestra.Gateway.Llm;
 internal sealed class LlmMetrics : IPrometheusSource
 {
     /// <summary>5 ms (a cached or tiny answer) to 10 min (the SDKs' own request timeout), about 1-2.5-5 per decade.</summary>
-    internal static readonly double[] DurationBuckets =
-        [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120, 300, 600];
+    internal static readonly double[] DurationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120, 300, 600];
 
-    private const string RequestsHelp = "LLM proxy requests, by status (ok, an upstream HTTP status, client_cancelled, stream_cut, upstream_error, timeout, unauthorized, bad_request).";
+    private const string RequestsHelp =
+        "LLM proxy requests, by status (ok, an upstream HTTP status, client_cancelled, stream_cut, upstream_error, timeout, unauthorized, bad_request).";
     private const string DurationHelp = "Time from receiving an LLM request to the end of its answer, in seconds.";
     private const string TtftHelp = "Time from receiving a streamed LLM request to relaying its first output token, in seconds.";
     private const string TokensHelp = "Tokens reported by the provider, by type (input includes cached; output includes reasoning).";
@@ -42,10 +42,20 @@ internal sealed class LlmMetrics : IPrometheusSource
     public LlmMetrics(Meter meter)
     {
         _requests = meter.CreateCounter<long>("llm_requests", "{request}", RequestsHelp);
-        _duration = meter.CreateHistogram("llm_request_duration", "s", DurationHelp, tags: null,
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
-        _ttft = meter.CreateHistogram("llm_time_to_first_token", "s", TtftHelp, tags: null,
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        _duration = meter.CreateHistogram(
+            "llm_request_duration",
+            "s",
+            DurationHelp,
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets }
+        );
+        _ttft = meter.CreateHistogram(
+            "llm_time_to_first_token",
+            "s",
+            TtftHelp,
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets }
+        );
         _tokens = meter.CreateCounter<long>("llm_tokens", "{token}", TokensHelp);
         _cost = meter.CreateCounter<double>("llm_cost_usd", "USD", CostHelp);
         _unpriced = meter.CreateCounter<long>("llm_unpriced_requests", "{request}", UnpricedHelp);
@@ -56,7 +66,8 @@ internal sealed class LlmMetrics : IPrometheusSource
 
     internal SeriesMap<LlmModelKey, HistogramCell> Durations { get; } = new(static () => new HistogramCell(DurationBuckets), new(Overflow, Overflow, Overflow));
 
-    internal SeriesMap<LlmModelKey, HistogramCell> FirstTokens { get; } = new(static () => new HistogramCell(DurationBuckets), new(Overflow, Overflow, Overflow));
+    internal SeriesMap<LlmModelKey, HistogramCell> FirstTokens { get; } =
+        new(static () => new HistogramCell(DurationBuckets), new(Overflow, Overflow, Overflow));
 
     /// <summary>Four cells per model: input, output, cached, reasoning.</summary>
     internal SeriesMap<LlmModelKey, MetricCell[]> Tokens { get; } = new(static () => [new(), new(), new(), new()], new(Overflow, Overflow, Overflow));
@@ -75,7 +86,15 @@ internal sealed class LlmMetrics : IPrometheusSource
         BlockedTools.Get(new LlmModelKey(profile, provider, model)).Add(count);
         if (_blocked.Enabled)
         {
-            _blocked.Add(count, new TagList { { "profile", profile }, { "provider", provider }, { "model", model } });
+            _blocked.Add(
+                count,
+                new TagList
+                {
+                    { "profile", profile },
+                    { "provider", provider },
+                    { "model", model },
+                }
+            );
         }
     }
 
@@ -94,7 +113,12 @@ internal sealed class LlmMetrics : IPrometheusSource
 
         if (_cost.Enabled || _unpriced.Enabled)
         {
-            var tags = new TagList { { "profile", profile }, { "provider", provider }, { "model", model } };
+            var tags = new TagList
+            {
+                { "profile", profile },
+                { "provider", provider },
+                { "model", model },
+            };
             if (usd is { } value)
             {
                 _cost.Add((double)value, tags);
@@ -133,7 +157,12 @@ internal sealed class LlmMetrics : IPrometheusSource
 
     private void Publish(string profile, string provider, string model, string status, double seconds, double? ttftSeconds, in LlmUsage usage)
     {
-        var tags = new TagList { { "profile", profile }, { "provider", provider }, { "model", model } };
+        var tags = new TagList
+        {
+            { "profile", profile },
+            { "provider", provider },
+            { "model", model },
+        };
         _duration.Record(seconds, tags);
         if (ttftSeconds is { } ttft)
         {
@@ -163,7 +192,11 @@ internal sealed class LlmMetrics : IPrometheusSource
         Array.Sort(series, static (a, b) => string.CompareOrdinal(a.Key.ToString(), b.Key.ToString()));
         foreach (var (key, cell) in series)
         {
-            var labels = new PrometheusExporter.LabelSet(0).Add("profile", key.Profile).Add("provider", key.Provider).Add("model", key.Model).Add("status", key.Status);
+            var labels = new PrometheusExporter.LabelSet(0)
+                .Add("profile", key.Profile)
+                .Add("provider", key.Provider)
+                .Add("model", key.Model)
+                .Add("status", key.Status);
             PrometheusExporter.Sample(builder, requests, labels.ToString(), cell.Value);
         }
 

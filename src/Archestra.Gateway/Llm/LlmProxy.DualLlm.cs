@@ -33,7 +33,8 @@ internal sealed partial class LlmProxy
         LlmDialect Dialect,
         ReadOnlyMemory<byte> Body,
         LlmToolResult Result,
-        HttpRequest Client);
+        HttpRequest Client
+    );
 
     /// <summary>
     /// The text that replaces one result: the summary of the rounds, or a withheld notice when any call of the
@@ -61,9 +62,16 @@ internal sealed partial class LlmProxy
         while (rounds.Count < job.Config.MaxRounds)
         {
             DualLlmQuestion? question = null;
-            var asked = await SideCallAsync(job, job.Main, job.MainModel, "question",
-                DualLlmProtocol.PlannerRequest(LlmDialect.ForSideCalls(job.Main.Kind), job.MainModel, task, rounds),
-                reply => DualLlmProtocol.TryReadQuestion(LlmDialect.ForSideCalls(job.Main.Kind), reply, out question, out var why) ? null : why, aborted).ConfigureAwait(false);
+            var asked = await SideCallAsync(
+                    job,
+                    job.Main,
+                    job.MainModel,
+                    "question",
+                    DualLlmProtocol.PlannerRequest(LlmDialect.ForSideCalls(job.Main.Kind), job.MainModel, task, rounds),
+                    reply => DualLlmProtocol.TryReadQuestion(LlmDialect.ForSideCalls(job.Main.Kind), reply, out question, out var why) ? null : why,
+                    aborted
+                )
+                .ConfigureAwait(false);
             if (asked is not null)
             {
                 // A broken follow-up leaves the answers already chosen; a broken first question leaves nothing to say.
@@ -81,9 +89,19 @@ internal sealed partial class LlmProxy
             }
 
             var answer = -1;
-            var answered = await SideCallAsync(job, quarantine, job.Config.Model, "answer",
-                DualLlmProtocol.QuarantineRequest(LlmDialect.ForSideCalls(quarantine.Kind), job.Config.Model, raw, offered),
-                reply => DualLlmProtocol.TryReadAnswer(LlmDialect.ForSideCalls(quarantine.Kind), reply, offered.Options.Length, out answer, out var why) ? null : why, aborted).ConfigureAwait(false);
+            var answered = await SideCallAsync(
+                    job,
+                    quarantine,
+                    job.Config.Model,
+                    "answer",
+                    DualLlmProtocol.QuarantineRequest(LlmDialect.ForSideCalls(quarantine.Kind), job.Config.Model, raw, offered),
+                    reply =>
+                        DualLlmProtocol.TryReadAnswer(LlmDialect.ForSideCalls(quarantine.Kind), reply, offered.Options.Length, out answer, out var why)
+                            ? null
+                            : why,
+                    aborted
+                )
+                .ConfigureAwait(false);
             if (answered is not null)
             {
                 return (DualLlmProtocol.Withheld(result.Tool, answered), false);
@@ -102,7 +120,15 @@ internal sealed partial class LlmProxy
     /// status <see cref="SideCallOk"/> or <see cref="SideCallFailed"/>, tokens, cost, budget). Returns null when the
     /// reply passed <paramref name="read"/>, else why not.
     /// </summary>
-    private async Task<string?> SideCallAsync(SanitizeJob job, LlmUpstream upstream, string model, string role, byte[] request, Func<byte[], string?> read, CancellationToken aborted)
+    private async Task<string?> SideCallAsync(
+        SanitizeJob job,
+        LlmUpstream upstream,
+        string model,
+        string role,
+        byte[] request,
+        Func<byte[], string?> read,
+        CancellationToken aborted
+    )
     {
         var start = Stopwatch.GetTimestamp();
         using var scanner = new LlmJsonScanner();
@@ -120,7 +146,8 @@ internal sealed partial class LlmProxy
             }
             else if (!response.IsSuccessStatusCode)
             {
-                error = $"the {role} call to '{upstream.Name}' failed with HTTP {((int)response.StatusCode).ToString(CultureInfo.InvariantCulture)}: {AuditText.Truncate(reply, 512)}";
+                error =
+                    $"the {role} call to '{upstream.Name}' failed with HTTP {((int)response.StatusCode).ToString(CultureInfo.InvariantCulture)}: {AuditText.Truncate(reply, 512)}";
             }
             else
             {
@@ -130,29 +157,55 @@ internal sealed partial class LlmProxy
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
-            Record(new Interaction(job.Profile.Name, upstream.Name, LlmDialect.ForSideCalls(upstream.Kind), model, null, scanner, true, "client_cancelled", null, start, null));
+            Record(
+                new Interaction(
+                    job.Profile.Name,
+                    upstream.Name,
+                    LlmDialect.ForSideCalls(upstream.Kind),
+                    model,
+                    null,
+                    scanner,
+                    true,
+                    "client_cancelled",
+                    null,
+                    start,
+                    null
+                )
+            );
             throw;
         }
         catch (OperationCanceledException)
         {
-            error = $"the {role} call to '{upstream.Name}' got no answer within {upstream.Config.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s";
+            error =
+                $"the {role} call to '{upstream.Name}' got no answer within {upstream.Config.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s";
         }
         catch (HttpRequestException ex)
         {
             error = $"the {role} call could not reach '{upstream.Name}': {HttpFailure.Describe(ex)}";
         }
 
-        Record(new Interaction(job.Profile.Name, upstream.Name, LlmDialect.ForSideCalls(upstream.Kind), model, null, scanner, true, error is null ? SideCallOk : SideCallFailed, error, start, null));
+        Record(
+            new Interaction(
+                job.Profile.Name,
+                upstream.Name,
+                LlmDialect.ForSideCalls(upstream.Kind),
+                model,
+                null,
+                scanner,
+                true,
+                error is null ? SideCallOk : SideCallFailed,
+                error,
+                start,
+                null
+            )
+        );
         return error;
     }
 
     private static HttpRequestMessage SideRequest(SanitizeJob job, LlmUpstream upstream, byte[] body)
     {
         var dialect = LlmDialect.ForSideCalls(upstream.Kind);
-        var message = new HttpRequestMessage(HttpMethod.Post, upstream.BaseUrl + dialect.SideCallPath)
-        {
-            Content = new ByteArrayContent(body),
-        };
+        var message = new HttpRequestMessage(HttpMethod.Post, upstream.BaseUrl + dialect.SideCallPath) { Content = new ByteArrayContent(body) };
         message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
 
         // The main model on a pass-through profile is paid with the client's own key, like the request itself.

@@ -80,9 +80,10 @@ internal sealed partial class LlmProxy : IDisposable
             var upstreams = new Dictionary<string, LlmUpstream>(StringComparer.Ordinal);
             foreach (var provider in config.LlmProviders)
             {
-                upstreams[provider.Name] = old.Upstreams.TryGetValue(provider.Name, out var existing) && existing.Config == provider
-                    ? existing
-                    : new LlmUpstream(provider, _resilienceMetrics, _logger);
+                upstreams[provider.Name] =
+                    old.Upstreams.TryGetValue(provider.Name, out var existing) && existing.Config == provider
+                        ? existing
+                        : new LlmUpstream(provider, _resilienceMetrics, _logger);
             }
 
             var profiles = new Dictionary<string, LlmProfile>(StringComparer.Ordinal);
@@ -150,8 +151,11 @@ internal sealed partial class LlmProxy : IDisposable
     /// <summary>The costs in force; starts a background reload when they are older than <see cref="CostsRefreshInterval"/>.</summary>
     internal LlmCosts CurrentCosts()
     {
-        if (_store is not null && Stopwatch.GetElapsedTime(Volatile.Read(ref _costsLoadedAt)) > CostsRefreshInterval
-            && Interlocked.Exchange(ref _costsRefreshing, 1) == 0)
+        if (
+            _store is not null
+            && Stopwatch.GetElapsedTime(Volatile.Read(ref _costsLoadedAt)) > CostsRefreshInterval
+            && Interlocked.Exchange(ref _costsRefreshing, 1) == 0
+        )
         {
             _ = RefreshCostsAsync();
         }
@@ -197,23 +201,41 @@ internal sealed partial class LlmProxy : IDisposable
 
         if (profile.For(kind) is not { } upstream)
         {
-            await LlmErrors.WriteAsync(context, dialect, LlmError.NotOffered,
-                $"Profile '{profileName}' has no {dialect.ProviderName} provider (profiles.{profileName}.llm).").ConfigureAwait(false);
+            await LlmErrors
+                .WriteAsync(
+                    context,
+                    dialect,
+                    LlmError.NotOffered,
+                    $"Profile '{profileName}' has no {dialect.ProviderName} provider (profiles.{profileName}.llm)."
+                )
+                .ConfigureAwait(false);
             return;
         }
 
         if (_guard.CheckOrigin(context) != GuardVerdict.Allowed)
         {
-            await LlmErrors.WriteAsync(context, dialect, LlmError.ForbiddenOrigin,
-                "This Origin or Host is not allowed; see security.allowedOrigins and security.allowedHosts.").ConfigureAwait(false);
+            await LlmErrors
+                .WriteAsync(
+                    context,
+                    dialect,
+                    LlmError.ForbiddenOrigin,
+                    "This Origin or Host is not allowed; see security.allowedOrigins and security.allowedHosts."
+                )
+                .ConfigureAwait(false);
             return;
         }
 
         var endpoint = dialect.Resolve(rest, request.Method, out var methodOk);
         if (endpoint == LlmEndpoint.Unknown)
         {
-            await LlmErrors.WriteAsync(context, dialect, methodOk ? LlmError.UnknownEndpoint : LlmError.MethodNotAllowed,
-                $"Invalid URL ({request.Method} /{rest}): the proxy serves {dialect.ServedEndpoints}.").ConfigureAwait(false);
+            await LlmErrors
+                .WriteAsync(
+                    context,
+                    dialect,
+                    methodOk ? LlmError.UnknownEndpoint : LlmError.MethodNotAllowed,
+                    $"Invalid URL ({request.Method} /{rest}): the proxy serves {dialect.ServedEndpoints}."
+                )
+                .ConfigureAwait(false);
             return;
         }
 
@@ -240,8 +262,20 @@ internal sealed partial class LlmProxy : IDisposable
     }
 
     /// <summary>One generation request as the metrics, the budgets and the audit row see it.</summary>
-    internal readonly record struct Interaction(string Profile, string Provider, LlmDialect Dialect, string Model, string? RoutedModel,
-        LlmJsonScanner Scanner, bool Forwarded, string Status, string? Error, long Start, long? FirstToken, LlmToolGuard? Guard = null);
+    internal readonly record struct Interaction(
+        string Profile,
+        string Provider,
+        LlmDialect Dialect,
+        string Model,
+        string? RoutedModel,
+        LlmJsonScanner Scanner,
+        bool Forwarded,
+        string Status,
+        string? Error,
+        long Start,
+        long? FirstToken,
+        LlmToolGuard? Guard = null
+    );
 
     /// <summary>Stage 5 of an exchange (and the record of a dual-LLM side call): metrics, budgets, the audit row.</summary>
     internal void Record(in Interaction x)
@@ -270,22 +304,24 @@ internal sealed partial class LlmProxy : IDisposable
             _budgets.Add(x.Profile, usage.TotalInput + usage.Output, cost);
         }
 
-        _state.Audit?.Enqueue(new LlmInteractionRecord
-        {
-            Profile = x.Profile,
-            Provider = x.Provider,
-            RequestedModel = model,
-            UsedModel = x.Scanner.Model ?? x.RoutedModel,
-            InputTokens = usage.TotalInput,
-            OutputTokens = usage.Output,
-            CachedInputTokens = usage.Cached,
-            ReasoningTokens = usage.Reasoning,
-            Cost = cost,
-            DurationMicroseconds = (long)elapsed.TotalMicroseconds,
-            TimeToFirstTokenMicroseconds = x.FirstToken is { } f ? (long)Stopwatch.GetElapsedTime(x.Start, f).TotalMicroseconds : null,
-            Status = x.Status,
-            Error = x.Error ?? x.Guard?.AuditText(),
-        });
+        _state.Audit?.Enqueue(
+            new LlmInteractionRecord
+            {
+                Profile = x.Profile,
+                Provider = x.Provider,
+                RequestedModel = model,
+                UsedModel = x.Scanner.Model ?? x.RoutedModel,
+                InputTokens = usage.TotalInput,
+                OutputTokens = usage.Output,
+                CachedInputTokens = usage.Cached,
+                ReasoningTokens = usage.Reasoning,
+                Cost = cost,
+                DurationMicroseconds = (long)elapsed.TotalMicroseconds,
+                TimeToFirstTokenMicroseconds = x.FirstToken is { } f ? (long)Stopwatch.GetElapsedTime(x.Start, f).TotalMicroseconds : null,
+                Status = x.Status,
+                Error = x.Error ?? x.Guard?.AuditText(),
+            }
+        );
     }
 
     public void Dispose()

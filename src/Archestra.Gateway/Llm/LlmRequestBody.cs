@@ -62,8 +62,12 @@ internal readonly struct LlmRequestBody
         var stream = false;
         var includeUsage = false;
         var hasTools = false;
-        int modelAt = -1, modelLength = 0;
-        int optionsStart = -1, optionsValueStart = -1, optionsValueLength = 0, rootEnd = -1;
+        int modelAt = -1,
+            modelLength = 0;
+        int optionsStart = -1,
+            optionsValueStart = -1,
+            optionsValueLength = 0,
+            rootEnd = -1;
         var optionsEmpty = true;
         var optionsIsNull = false;
 
@@ -190,14 +194,23 @@ internal readonly struct LlmRequestBody
             return false;
         }
 
-        body = new LlmRequestBody { Model = model, Stream = stream, ClientIncludesUsage = includeUsage, ModelAt = modelAt, ModelLength = modelLength, HasTools = hasTools };
+        body = new LlmRequestBody
+        {
+            Model = model,
+            Stream = stream,
+            ClientIncludesUsage = includeUsage,
+            ModelAt = modelAt,
+            ModelLength = modelLength,
+            HasTools = hasTools,
+        };
         if (!wantUsage || !stream || includeUsage)
         {
             return true;
         }
 
         // One splice, so the rest of the body goes upstream byte for byte.
-        body = optionsStart < 0 ? body with { SpliceAt = rootEnd, SpliceKind = SpliceKind.AddStreamOptions }
+        body =
+            optionsStart < 0 ? body with { SpliceAt = rootEnd, SpliceKind = SpliceKind.AddStreamOptions }
             : optionsIsNull ? body with { SpliceAt = optionsStart, SpliceRemove = 4, SpliceKind = SpliceKind.ReplaceNullOptions }
             : optionsValueStart >= 0 ? body with { SpliceAt = optionsValueStart, SpliceRemove = optionsValueLength, SpliceKind = SpliceKind.ReplaceValue }
             : body with { SpliceAt = optionsStart + 1, SpliceKind = optionsEmpty ? SpliceKind.AddIncludeUsageAlone : SpliceKind.AddIncludeUsage };
@@ -282,8 +295,7 @@ internal sealed class LlmRequestContent : HttpContent
         return usage.Item1 >= 0 && model.Item1 >= 0 && usage.Item1 < model.Item1 ? (usage, model) : (model, usage);
     }
 
-    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
-        SerializeToStreamAsync(stream, context, CancellationToken.None);
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => SerializeToStreamAsync(stream, context, CancellationToken.None);
 
     protected override bool TryComputeLength(out long length)
     {

@@ -23,37 +23,44 @@ internal sealed class LlmUpstreamKey
         Name = name;
         Value = value;
         Breaker = new ResiliencePipelineBuilder<HttpResponseMessage>()
-            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<HttpResponseMessage>
-            {
-                FailureRatio = config.FailureRatio,
-                MinimumThroughput = config.MinimumThroughput,
-                SamplingDuration = config.SamplingDuration,
-                BreakDuration = config.BreakDuration,
-                StateProvider = State,
+            .AddCircuitBreaker(
+                new CircuitBreakerStrategyOptions<HttpResponseMessage>
+                {
+                    FailureRatio = config.FailureRatio,
+                    MinimumThroughput = config.MinimumThroughput,
+                    SamplingDuration = config.SamplingDuration,
+                    BreakDuration = config.BreakDuration,
+                    StateProvider = State,
 
-                // 401/403/429 say nothing about the provider's health: they move the request to the next key instead.
-                ShouldHandle = static args => new ValueTask<bool>(LlmResilience.IsFailure(args.Outcome, args.Context.CancellationToken)),
-                OnOpened = args =>
-                {
-                    Volatile.Write(ref _openUntilTicks, DateTime.UtcNow.Add(args.BreakDuration).Ticks);
-                    metrics.CircuitChanged(provider, name, "open");
-                    Log.CircuitChanged(logger, provider, name, "open",
-                        $" for {args.BreakDuration.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s after repeated failures (last: {LlmResilience.Describe(args.Outcome)})");
-                    return default;
-                },
-                OnHalfOpened = args =>
-                {
-                    metrics.CircuitChanged(provider, name, "half_open");
-                    Log.CircuitChanged(logger, provider, name, "half-open", ": one request probes it");
-                    return default;
-                },
-                OnClosed = args =>
-                {
-                    metrics.CircuitChanged(provider, name, "closed");
-                    Log.CircuitChanged(logger, provider, name, "closed", "");
-                    return default;
-                },
-            })
+                    // 401/403/429 say nothing about the provider's health: they move the request to the next key instead.
+                    ShouldHandle = static args => new ValueTask<bool>(LlmResilience.IsFailure(args.Outcome, args.Context.CancellationToken)),
+                    OnOpened = args =>
+                    {
+                        Volatile.Write(ref _openUntilTicks, DateTime.UtcNow.Add(args.BreakDuration).Ticks);
+                        metrics.CircuitChanged(provider, name, "open");
+                        Log.CircuitChanged(
+                            logger,
+                            provider,
+                            name,
+                            "open",
+                            $" for {args.BreakDuration.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s after repeated failures (last: {LlmResilience.Describe(args.Outcome)})"
+                        );
+                        return default;
+                    },
+                    OnHalfOpened = args =>
+                    {
+                        metrics.CircuitChanged(provider, name, "half_open");
+                        Log.CircuitChanged(logger, provider, name, "half-open", ": one request probes it");
+                        return default;
+                    },
+                    OnClosed = args =>
+                    {
+                        metrics.CircuitChanged(provider, name, "closed");
+                        Log.CircuitChanged(logger, provider, name, "closed", "");
+                        return default;
+                    },
+                }
+            )
             .Build();
     }
 
@@ -95,27 +102,31 @@ internal static class LlmResilience
 
         var maxRetryAfter = config.MaxRetryAfter;
         return new ResiliencePipelineBuilder<HttpResponseMessage>()
-            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
-            {
-                MaxRetryAttempts = config.Retries,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = config.RetryDelay,
-                MaxDelay = s_maxBackoff,
-                ShouldHandle = args => new ValueTask<bool>(RetryReason(args.Outcome, args.Context.CancellationToken, maxRetryAfter) is not null),
-                // Timers may fire up to a tick (~1 ms) early; the margin keeps the retry from arriving before the provider said.
-                DelayGenerator = static args => new ValueTask<TimeSpan?>(args.Outcome.Result is { } response && RetryAfter(response) is { } wait ? wait + s_retryAfterMargin : null),
-                OnRetry = args =>
+            .AddRetry(
+                new RetryStrategyOptions<HttpResponseMessage>
                 {
-                    var reason = RetryReason(args.Outcome, args.Context.CancellationToken, maxRetryAfter) ?? "other";
-                    metrics.Retried(provider, reason);
-                    Log.Retrying(logger, provider, args.AttemptNumber + 1, Describe(args.Outcome), args.RetryDelay.TotalSeconds);
+                    MaxRetryAttempts = config.Retries,
+                    BackoffType = DelayBackoffType.Exponential,
+                    UseJitter = true,
+                    Delay = config.RetryDelay,
+                    MaxDelay = s_maxBackoff,
+                    ShouldHandle = args => new ValueTask<bool>(RetryReason(args.Outcome, args.Context.CancellationToken, maxRetryAfter) is not null),
+                    // Timers may fire up to a tick (~1 ms) early; the margin keeps the retry from arriving before the provider said.
+                    DelayGenerator = static args => new ValueTask<TimeSpan?>(
+                        args.Outcome.Result is { } response && RetryAfter(response) is { } wait ? wait + s_retryAfterMargin : null
+                    ),
+                    OnRetry = args =>
+                    {
+                        var reason = RetryReason(args.Outcome, args.Context.CancellationToken, maxRetryAfter) ?? "other";
+                        metrics.Retried(provider, reason);
+                        Log.Retrying(logger, provider, args.AttemptNumber + 1, Describe(args.Outcome), args.RetryDelay.TotalSeconds);
 
-                    // The discarded answer holds a pooled connection until disposed.
-                    args.Outcome.Result?.Dispose();
-                    return default;
-                },
-            })
+                        // The discarded answer holds a pooled connection until disposed.
+                        args.Outcome.Result?.Dispose();
+                        return default;
+                    },
+                }
+            )
             .Build();
     }
 
@@ -150,7 +161,9 @@ internal static class LlmResilience
             return null;
         }
 
-        return RetryAfter(response) is { } wait && wait > maxRetryAfter ? null : status == 429 ? "429" : "5xx";
+        return RetryAfter(response) is { } wait && wait > maxRetryAfter ? null
+            : status == 429 ? "429"
+            : "5xx";
     }
 
     /// <summary>
@@ -159,8 +172,11 @@ internal static class LlmResilience
     /// </summary>
     public static TimeSpan? RetryAfter(HttpResponseMessage response)
     {
-        if (response.Headers.NonValidated.TryGetValues("retry-after-ms", out var ms)
-            && double.TryParse(ms.ToString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var milliseconds) && milliseconds >= 0)
+        if (
+            response.Headers.NonValidated.TryGetValues("retry-after-ms", out var ms)
+            && double.TryParse(ms.ToString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var milliseconds)
+            && milliseconds >= 0
+        )
         {
             return TimeSpan.FromMilliseconds(milliseconds);
         }
@@ -180,9 +196,10 @@ internal static class LlmResilience
 
     /// <summary>Short words for a log line and the audit row: the status or what went wrong with the connection.</summary>
     public static string Describe(in Outcome<HttpResponseMessage> outcome) =>
-        outcome.Result is { } response
-            ? ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture)
-            : outcome.Exception is OperationCanceledException ? "connect timeout" : outcome.Exception is { } e ? HttpFailure.Describe(e) : "";
+        outcome.Result is { } response ? ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture)
+        : outcome.Exception is OperationCanceledException ? "connect timeout"
+        : outcome.Exception is { } e ? HttpFailure.Describe(e)
+        : "";
 }
 
 /// <summary>
@@ -199,9 +216,11 @@ internal sealed class LlmResilienceMetrics(Func<IEnumerable<LlmUpstream>> upstre
 
     internal SeriesMap<(string Provider, string Reason), MetricCell> Retries { get; } = new(static () => new MetricCell(), (Overflow, Overflow));
 
-    internal SeriesMap<(string Provider, string Key, string Reason), MetricCell> Fallbacks { get; } = new(static () => new MetricCell(), (Overflow, Overflow, Overflow));
+    internal SeriesMap<(string Provider, string Key, string Reason), MetricCell> Fallbacks { get; } =
+        new(static () => new MetricCell(), (Overflow, Overflow, Overflow));
 
-    internal SeriesMap<(string Provider, string Key, string State), MetricCell> Transitions { get; } = new(static () => new MetricCell(), (Overflow, Overflow, Overflow));
+    internal SeriesMap<(string Provider, string Key, string State), MetricCell> Transitions { get; } =
+        new(static () => new MetricCell(), (Overflow, Overflow, Overflow));
 
     public void Retried(string provider, string reason) => Retries.Get((provider, reason)).Increment();
 
@@ -215,7 +234,12 @@ internal sealed class LlmResilienceMetrics(Func<IEnumerable<LlmUpstream>> upstre
         PrometheusExporter.Family(builder, retries, RetriesHelp, "counter");
         foreach (var ((provider, reason), cell) in Sorted(Retries.Snapshot(), static k => k.Provider + "\0" + k.Reason))
         {
-            PrometheusExporter.Sample(builder, retries, new PrometheusExporter.LabelSet(0).Add("provider", provider).Add("reason", reason).ToString(), cell.Value);
+            PrometheusExporter.Sample(
+                builder,
+                retries,
+                new PrometheusExporter.LabelSet(0).Add("provider", provider).Add("reason", reason).ToString(),
+                cell.Value
+            );
         }
 
         WriteKeyed(builder, "llm_upstream_key_fallbacks_total", FallbacksHelp, "reason", Fallbacks);
@@ -227,17 +251,33 @@ internal sealed class LlmResilienceMetrics(Func<IEnumerable<LlmUpstream>> upstre
         {
             foreach (var key in upstream.AllKeys)
             {
-                PrometheusExporter.Sample(builder, open, new PrometheusExporter.LabelSet(0).Add("provider", upstream.Name).Add("key", key.Name).ToString(), key.IsOpen ? 1 : 0);
+                PrometheusExporter.Sample(
+                    builder,
+                    open,
+                    new PrometheusExporter.LabelSet(0).Add("provider", upstream.Name).Add("key", key.Name).ToString(),
+                    key.IsOpen ? 1 : 0
+                );
             }
         }
     }
 
-    private static void WriteKeyed(StringBuilder builder, string name, string help, string third, SeriesMap<(string Provider, string Key, string Third), MetricCell> map)
+    private static void WriteKeyed(
+        StringBuilder builder,
+        string name,
+        string help,
+        string third,
+        SeriesMap<(string Provider, string Key, string Third), MetricCell> map
+    )
     {
         PrometheusExporter.Family(builder, name, help, "counter");
         foreach (var ((provider, key, value), cell) in Sorted(map.Snapshot(), static k => k.Provider + "\0" + k.Key + "\0" + k.Third))
         {
-            PrometheusExporter.Sample(builder, name, new PrometheusExporter.LabelSet(0).Add("provider", provider).Add("key", key).Add(third, value).ToString(), cell.Value);
+            PrometheusExporter.Sample(
+                builder,
+                name,
+                new PrometheusExporter.LabelSet(0).Add("provider", provider).Add("key", key).Add(third, value).ToString(),
+                cell.Value
+            );
         }
     }
 

@@ -48,8 +48,14 @@ internal sealed partial class LlmToolGuard
 
     private void ChatChoice(ref Utf8JsonReader reader, ReadOnlySpan<byte> json, List<Edit> edits)
     {
-        int finishStart = -1, finishEnd = -1;
-        int objectStart = -1, contentStart = -1, contentEnd = -1, callsName = -1, callsStart = -1, callsEnd = -1;
+        int finishStart = -1,
+            finishEnd = -1;
+        int objectStart = -1,
+            contentStart = -1,
+            contentEnd = -1,
+            callsName = -1,
+            callsStart = -1,
+            callsEnd = -1;
         string? content = null;
         var calls = new List<(int Start, int End, string Name, byte[] Arguments)>();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -384,8 +390,7 @@ internal sealed partial class LlmToolGuard
         }
     }
 
-    private string FinishFor(int choice) =>
-        _choices.TryGetValue(choice, out var counts) && counts.Refused > 0 && counts.Kept == 0 ? "stop" : "tool_calls";
+    private string FinishFor(int choice) => _choices.TryGetValue(choice, out var counts) && counts.Refused > 0 && counts.Kept == 0 ? "stop" : "tool_calls";
 
     /// <summary>Writes an event, with <c>finish_reason</c> <c>tool_calls</c> made <c>stop</c> for a choice whose calls were all refused.</summary>
     private void WriteWithFinish(ReadOnlySpan<byte> evt, ReadOnlySpan<byte> data, List<(int Choice, int Start, int End)>? finishes, IBufferWriter<byte> output)
@@ -490,8 +495,16 @@ internal sealed partial class LlmToolGuard
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 var nameStart = (int)reader.TokenStartIndex;
-                if (keep is not null && (reader.ValueTextEquals("id"u8) || reader.ValueTextEquals("object"u8) || reader.ValueTextEquals("created"u8)
-                    || reader.ValueTextEquals("model"u8) || reader.ValueTextEquals("system_fingerprint"u8)))
+                if (
+                    keep is not null
+                    && (
+                        reader.ValueTextEquals("id"u8)
+                        || reader.ValueTextEquals("object"u8)
+                        || reader.ValueTextEquals("created"u8)
+                        || reader.ValueTextEquals("model"u8)
+                        || reader.ValueTextEquals("system_fingerprint"u8)
+                    )
+                )
                 {
                     JsonMember.SkipValue(ref reader);
                     if (keep.WrittenCount > 0)
@@ -523,7 +536,8 @@ internal sealed partial class LlmToolGuard
         private void ReadChoice(ref Utf8JsonReader reader)
         {
             var choice = 0;
-            int finishStart = -1, finishEnd = -1;
+            int finishStart = -1,
+                finishEnd = -1;
             var firstDelta = Deltas.Count;
             string? text = null;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -604,7 +618,8 @@ internal sealed partial class LlmToolGuard
             while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
             {
                 var index = 0;
-                string? id = null, name = null;
+                string? id = null,
+                    name = null;
                 byte[] arguments = [];
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {

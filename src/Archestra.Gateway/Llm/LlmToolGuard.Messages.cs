@@ -25,8 +25,10 @@ internal sealed partial class LlmToolGuard
             return;
         }
 
-        int stopStart = -1, stopEnd = -1;
-        int kept = 0, refused = 0;
+        int stopStart = -1,
+            stopEnd = -1;
+        int kept = 0,
+            refused = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("stop_reason"u8))
@@ -45,7 +47,8 @@ internal sealed partial class LlmToolGuard
                 var start = (int)reader.TokenStartIndex;
                 var isToolUse = false;
                 var name = "";
-                int inputStart = 0, inputEnd = 0;
+                int inputStart = 0,
+                    inputEnd = 0;
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
                     if (reader.ValueTextEquals("type"u8))
@@ -133,8 +136,13 @@ internal sealed partial class LlmToolGuard
                 }
 
                 _calls.Clear();
-                if (e.Type == AnthropicEventType.MessageDelta && _refusedBlocks > 0 && _keptBlocks == 0 && e.StopStart >= 0
-                    && data[e.StopStart..e.StopEnd].SequenceEqual("\"tool_use\""u8))
+                if (
+                    e.Type == AnthropicEventType.MessageDelta
+                    && _refusedBlocks > 0
+                    && _keptBlocks == 0
+                    && e.StopStart >= 0
+                    && data[e.StopStart..e.StopEnd].SequenceEqual("\"tool_use\""u8)
+                )
                 {
                     output.Write("event: message_delta\ndata: "u8);
                     output.Write(Apply(data, [new Edit(e.StopStart, e.StopEnd, "\"end_turn\""u8.ToArray())]));
@@ -170,7 +178,11 @@ internal sealed partial class LlmToolGuard
         // The same block index, as a text block: start, one delta with the explanation, stop.
         _refusedBlocks++;
         var index = call.Index.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        output.Write(Encoding.UTF8.GetBytes($"event: content_block_start\ndata: {{\"type\":\"content_block_start\",\"index\":{index},\"content_block\":{{\"type\":\"text\",\"text\":\"\"}}}}\n\n"));
+        output.Write(
+            Encoding.UTF8.GetBytes(
+                $"event: content_block_start\ndata: {{\"type\":\"content_block_start\",\"index\":{index},\"content_block\":{{\"type\":\"text\",\"text\":\"\"}}}}\n\n"
+            )
+        );
         output.Write("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":"u8);
         output.Write(Encoding.UTF8.GetBytes(index));
         output.Write(",\"delta\":{\"type\":\"text_delta\",\"text\":"u8);
@@ -186,7 +198,15 @@ internal sealed partial class LlmToolGuard
         }
     }
 
-    private enum AnthropicEventType : byte { Other, ToolUseStart, Delta, Stop, MessageDelta, MessageStop }
+    private enum AnthropicEventType : byte
+    {
+        Other,
+        ToolUseStart,
+        Delta,
+        Stop,
+        MessageDelta,
+        MessageStop,
+    }
 
     private readonly record struct AnthropicEvent(AnthropicEventType Type, int Index, string? Id, string? Name, byte[] PartialJson, int StopStart, int StopEnd)
     {
@@ -201,15 +221,19 @@ internal sealed partial class LlmToolGuard
 
             var type = AnthropicEventType.Other;
             var blockIsToolUse = false;
-            int index = -1, stopStart = -1, stopEnd = -1;
-            string? id = null, name = null;
+            int index = -1,
+                stopStart = -1,
+                stopEnd = -1;
+            string? id = null,
+                name = null;
             byte[] partial = [];
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 if (reader.ValueTextEquals("type"u8))
                 {
                     reader.Read();
-                    type = reader.ValueTextEquals("content_block_start"u8) ? AnthropicEventType.ToolUseStart
+                    type =
+                        reader.ValueTextEquals("content_block_start"u8) ? AnthropicEventType.ToolUseStart
                         : reader.ValueTextEquals("content_block_delta"u8) ? AnthropicEventType.Delta
                         : reader.ValueTextEquals("content_block_stop"u8) ? AnthropicEventType.Stop
                         : reader.ValueTextEquals("message_delta"u8) ? AnthropicEventType.MessageDelta

@@ -42,7 +42,8 @@ internal sealed partial class LlmToolGuard
     private static OutputItem ReadOutputItem(ref Utf8JsonReader reader)
     {
         var isCall = false;
-        string name = "", callId = "";
+        string name = "",
+            callId = "";
         byte[] arguments = [];
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -222,37 +223,37 @@ internal sealed partial class LlmToolGuard
         long NextSequence() => call.Sequence[Math.Min(sequence++, call.Sequence.Count - 1)];
 
         WriteEvent(output, "response.output_item.added", ResponsesEventJson("response.output_item.added", call.Index, null, NextSequence(), w =>
-        {
-            w.WritePropertyName("item"u8);
-            w.WriteRawValue(ResponsesMessage(call.Id, text, completed: false), skipInputValidation: true);
-        }));
+            {
+                w.WritePropertyName("item"u8);
+                w.WriteRawValue(ResponsesMessage(call.Id, text, completed: false), skipInputValidation: true);
+            }));
         WriteEvent(output, "response.content_part.added", ResponsesEventJson("response.content_part.added", call.Index, itemId, NextSequence(), w =>
-        {
-            w.WritePropertyName("part"u8);
-            WriteOutputText(w, "");
-        }));
+            {
+                w.WritePropertyName("part"u8);
+                WriteOutputText(w, "");
+            }));
         WriteEvent(output, "response.output_text.delta", ResponsesEventJson("response.output_text.delta", call.Index, itemId, NextSequence(), w =>
-        {
-            w.WriteString("delta"u8, text);
-            w.WriteStartArray("logprobs"u8);
-            w.WriteEndArray();
-        }));
+            {
+                w.WriteString("delta"u8, text);
+                w.WriteStartArray("logprobs"u8);
+                w.WriteEndArray();
+            }));
         WriteEvent(output, "response.output_text.done", ResponsesEventJson("response.output_text.done", call.Index, itemId, NextSequence(), w =>
-        {
-            w.WriteString("text"u8, text);
-            w.WriteStartArray("logprobs"u8);
-            w.WriteEndArray();
-        }));
+            {
+                w.WriteString("text"u8, text);
+                w.WriteStartArray("logprobs"u8);
+                w.WriteEndArray();
+            }));
         WriteEvent(output, "response.content_part.done", ResponsesEventJson("response.content_part.done", call.Index, itemId, NextSequence(), w =>
-        {
-            w.WritePropertyName("part"u8);
-            WriteOutputText(w, text);
-        }));
+            {
+                w.WritePropertyName("part"u8);
+                WriteOutputText(w, text);
+            }));
         WriteEvent(output, "response.output_item.done", ResponsesEventJson("response.output_item.done", call.Index, null, NextSequence(), w =>
-        {
-            w.WritePropertyName("item"u8);
-            w.WriteRawValue(ResponsesMessage(call.Id, text, completed: true), skipInputValidation: true);
-        }));
+            {
+                w.WritePropertyName("item"u8);
+                w.WriteRawValue(ResponsesMessage(call.Id, text, completed: true), skipInputValidation: true);
+            }));
     }
 
     /// <summary>One event's JSON: its type, output index, item id (for content events), fields, sequence number.</summary>
@@ -291,10 +292,27 @@ internal sealed partial class LlmToolGuard
         output.Write("\n\n"u8);
     }
 
-    private enum ResponsesEventKind : byte { Other, ItemAdded, ArgumentsDelta, ArgumentsDone, ItemDone, Final }
+    private enum ResponsesEventKind : byte
+    {
+        Other,
+        ItemAdded,
+        ArgumentsDelta,
+        ArgumentsDone,
+        ItemDone,
+        Final,
+    }
 
     /// <summary>What one Responses stream event says about function calls.</summary>
-    private readonly record struct ResponsesEvent(ResponsesEventKind Kind, string Type, int OutputIndex, long Sequence, OutputItem Item, byte[] Text, int ResponseStart, int ResponseEnd)
+    private readonly record struct ResponsesEvent(
+        ResponsesEventKind Kind,
+        string Type,
+        int OutputIndex,
+        long Sequence,
+        OutputItem Item,
+        byte[] Text,
+        int ResponseStart,
+        int ResponseEnd
+    )
     {
         public static ResponsesEvent Read(ReadOnlySpan<byte> data)
         {
@@ -307,7 +325,9 @@ internal sealed partial class LlmToolGuard
 
             var kind = ResponsesEventKind.Other;
             var type = "";
-            int index = -1, responseStart = -1, responseEnd = -1;
+            int index = -1,
+                responseStart = -1,
+                responseEnd = -1;
             long sequence = 0;
             OutputItem item = default;
             byte[] text = [];
@@ -316,7 +336,8 @@ internal sealed partial class LlmToolGuard
                 if (reader.ValueTextEquals("type"u8))
                 {
                     reader.Read();
-                    kind = reader.ValueTextEquals("response.output_item.added"u8) ? ResponsesEventKind.ItemAdded
+                    kind =
+                        reader.ValueTextEquals("response.output_item.added"u8) ? ResponsesEventKind.ItemAdded
                         : reader.ValueTextEquals("response.function_call_arguments.delta"u8) ? ResponsesEventKind.ArgumentsDelta
                         : reader.ValueTextEquals("response.function_call_arguments.done"u8) ? ResponsesEventKind.ArgumentsDone
                         : reader.ValueTextEquals("response.output_item.done"u8) ? ResponsesEventKind.ItemDone

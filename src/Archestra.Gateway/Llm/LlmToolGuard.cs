@@ -56,11 +56,11 @@ internal sealed partial class LlmToolGuard
             return null;
         }
 
-        var why = decision.Verdict == InvocationVerdict.RequireApproval
-            ? $"policy {decision.PolicyId} requires a person's approval ({decision.Reason}), and nobody can approve a call on the LLM proxy, so it was not made"
-            : decision.Source == DecisionSource.Policy
-                ? $"blocked by policy {decision.PolicyId}: {decision.Reason}"
-                : $"blocked by the default setting of {(tool.Length > 0 ? tool : "unnamed tools")}: {decision.Reason}";
+        var why =
+            decision.Verdict == InvocationVerdict.RequireApproval
+                ? $"policy {decision.PolicyId} requires a person's approval ({decision.Reason}), and nobody can approve a call on the LLM proxy, so it was not made"
+            : decision.Source == DecisionSource.Policy ? $"blocked by policy {decision.PolicyId}: {decision.Reason}"
+            : $"blocked by the default setting of {(tool.Length > 0 ? tool : "unnamed tools")}: {decision.Reason}";
         _refused.Add($"{tool} ({(decision.Source == DecisionSource.Policy ? "policy " + decision.PolicyId : "default")})");
         var text = $"[Archestra] The call to the tool {tool} was not made: {why}.";
         return trusted ? text : $"{text} Note: {_conversation.UntrustedBecause()}.";
@@ -171,6 +171,7 @@ internal sealed partial class LlmToolGuard
         public ArrayBufferWriter<byte> Arguments { get; } = new();
         public bool Complete { get; set; }
         public string? Refusal { get; set; }
+
         /// <summary>Anthropic: the call's events, and others (pings) that came while it was held, in order.</summary>
         public List<(byte[] Event, bool Passenger)> Events { get; } = [];
     }

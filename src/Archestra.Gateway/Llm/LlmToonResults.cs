@@ -35,7 +35,8 @@ internal static class LlmToonResults
 
         while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
         {
-            int textStart = -1, textEnd = -1;
+            int textStart = -1,
+                textEnd = -1;
             var isText = false;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {

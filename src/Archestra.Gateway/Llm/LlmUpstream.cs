@@ -22,17 +22,20 @@ internal sealed class LlmUpstream : IDisposable
         _clientKey = [new LlmUpstreamKey(config.Name, "client", null, resilience, metrics, logger)];
         Retry = LlmResilience.BuildRetry(config.Name, resilience, metrics, logger);
         BaseUrl = config.BaseUrl.AbsoluteUri.TrimEnd('/');
-        Invoker = new HttpMessageInvoker(new SocketsHttpHandler
-        {
-            // The proxy reads usage from the bytes, so it asks for identity encoding and never decompresses.
-            AutomaticDecompression = DecompressionMethods.None,
-            AllowAutoRedirect = false,
-            UseCookies = false,
-            // DNS changes of the provider (failover) are picked up within this time; matches YARP's default.
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            ConnectTimeout = resilience.ConnectTimeout,
-            EnableMultipleHttp2Connections = true,
-        }, disposeHandler: true);
+        Invoker = new HttpMessageInvoker(
+            new SocketsHttpHandler
+            {
+                // The proxy reads usage from the bytes, so it asks for identity encoding and never decompresses.
+                AutomaticDecompression = DecompressionMethods.None,
+                AllowAutoRedirect = false,
+                UseCookies = false,
+                // DNS changes of the provider (failover) are picked up within this time; matches YARP's default.
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                ConnectTimeout = resilience.ConnectTimeout,
+                EnableMultipleHttp2Connections = true,
+            },
+            disposeHandler: true
+        );
     }
 
     public LlmProviderConfig Config { get; }

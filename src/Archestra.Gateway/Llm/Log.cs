@@ -4,7 +4,11 @@ namespace Archestra.Gateway.Llm;
 
 internal static partial class Log
 {
-    [LoggerMessage(3001, LogLevel.Warning, "LLM profile '{Profile}' has neither virtual keys nor pass-through: anyone who can reach the gateway port spends its provider keys")]
+    [LoggerMessage(
+        3001,
+        LogLevel.Warning,
+        "LLM profile '{Profile}' has neither virtual keys nor pass-through: anyone who can reach the gateway port spends its provider keys"
+    )]
     public static partial void OpenLlmProfile(ILogger logger, string profile);
 
     [LoggerMessage(3002, LogLevel.Warning, "LLM provider '{Provider}' could not be reached: {Detail}")]

@@ -24,7 +24,14 @@ internal sealed class CallRelay : IUpstreamCallObserver
     private Task? _pump;
     private bool _finished;
 
-    public CallRelay(HttpContext context, McpSession? session, UpstreamEntry server, byte[]? clientProgressToken, McpEndpoint.AcceptedTypes accepts, Action<UpstreamEntry, UpstreamMessage, string> rejectServerRequest)
+    public CallRelay(
+        HttpContext context,
+        McpSession? session,
+        UpstreamEntry server,
+        byte[]? clientProgressToken,
+        McpEndpoint.AcceptedTypes accepts,
+        Action<UpstreamEntry, UpstreamMessage, string> rejectServerRequest
+    )
     {
         _context = context;
         _session = session;
@@ -116,7 +123,12 @@ internal sealed class CallRelay : IUpstreamCallObserver
     /// Rewrites a server-to-client request for the session (new id, remembered for the answer), or
     /// rejects it to the upstream when the client cannot take it. Null when rejected.
     /// </summary>
-    public static byte[]? RelayServerRequest(McpSession? session, UpstreamEntry server, UpstreamMessage message, Action<UpstreamEntry, UpstreamMessage, string> reject)
+    public static byte[]? RelayServerRequest(
+        McpSession? session,
+        UpstreamEntry server,
+        UpstreamMessage message,
+        Action<UpstreamEntry, UpstreamMessage, string> reject
+    )
     {
         if (session is null)
         {
@@ -125,7 +137,8 @@ internal sealed class CallRelay : IUpstreamCallObserver
         }
 
         var caps = session.Capabilities;
-        var allowed = message.MethodIs("sampling/createMessage"u8) ? caps.Sampling
+        var allowed =
+            message.MethodIs("sampling/createMessage"u8) ? caps.Sampling
             : message.MethodIs("elicitation/create"u8) ? caps.Elicitation
             : message.MethodIs("roots/list"u8) ? caps.Roots
             : true;
@@ -206,18 +219,19 @@ internal static class LogFilter
     public static bool Passes(LogLevelMcp? requested, UpstreamMessage message) =>
         requested is { } minimum && (ReadLevel(message) is not { } level || level >= minimum);
 
-    public static LogLevelMcp? Parse(ReadOnlySpan<byte> name) => name switch
-    {
-        _ when name.SequenceEqual("debug"u8) => LogLevelMcp.Debug,
-        _ when name.SequenceEqual("info"u8) => LogLevelMcp.Info,
-        _ when name.SequenceEqual("notice"u8) => LogLevelMcp.Notice,
-        _ when name.SequenceEqual("warning"u8) => LogLevelMcp.Warning,
-        _ when name.SequenceEqual("error"u8) => LogLevelMcp.Error,
-        _ when name.SequenceEqual("critical"u8) => LogLevelMcp.Critical,
-        _ when name.SequenceEqual("alert"u8) => LogLevelMcp.Alert,
-        _ when name.SequenceEqual("emergency"u8) => LogLevelMcp.Emergency,
-        _ => null,
-    };
+    public static LogLevelMcp? Parse(ReadOnlySpan<byte> name) =>
+        name switch
+        {
+            _ when name.SequenceEqual("debug"u8) => LogLevelMcp.Debug,
+            _ when name.SequenceEqual("info"u8) => LogLevelMcp.Info,
+            _ when name.SequenceEqual("notice"u8) => LogLevelMcp.Notice,
+            _ when name.SequenceEqual("warning"u8) => LogLevelMcp.Warning,
+            _ when name.SequenceEqual("error"u8) => LogLevelMcp.Error,
+            _ when name.SequenceEqual("critical"u8) => LogLevelMcp.Critical,
+            _ when name.SequenceEqual("alert"u8) => LogLevelMcp.Alert,
+            _ when name.SequenceEqual("emergency"u8) => LogLevelMcp.Emergency,
+            _ => null,
+        };
 
     private static LogLevelMcp? ReadLevel(UpstreamMessage message)
     {

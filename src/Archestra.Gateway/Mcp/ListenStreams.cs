@@ -20,11 +20,8 @@ internal enum ListenFilter : byte
 internal sealed class Listener(GatewayProfile profile, byte[] rawId, ListenFilter filter)
 {
     // List changes coalesce: a stream that cannot keep up loses repeats, never the fact that something changed.
-    public Channel<byte[]> Pending { get; } = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(64)
-    {
-        FullMode = BoundedChannelFullMode.DropWrite,
-        SingleReader = true,
-    });
+    public Channel<byte[]> Pending { get; } =
+        Channel.CreateBounded<byte[]>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
 
     public GatewayProfile Profile { get; } = profile;
 
@@ -64,7 +61,8 @@ internal sealed class ListenStreams
             return;
         }
 
-        var kind = env.MethodIs(message, McpMethods.ToolsListChanged) ? ListenFilter.Tools
+        var kind =
+            env.MethodIs(message, McpMethods.ToolsListChanged) ? ListenFilter.Tools
             : env.MethodIs(message, McpMethods.PromptsListChanged) ? ListenFilter.Prompts
             : env.MethodIs(message, McpMethods.ResourcesListChanged) ? ListenFilter.Resources
             : ListenFilter.None;

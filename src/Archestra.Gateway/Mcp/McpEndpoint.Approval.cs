@@ -19,8 +19,17 @@ internal sealed partial class McpEndpoint
 {
     private const string ApprovalKey = "approval";
 
-    private async Task ApproveModernAsync(HttpContext context, UpstreamEntry server, byte[] body, int length, JsonRpcEnvelope env, Slice removeFromName,
-        AcceptedTypes accepts, ToolCallLabels call, InvocationDecision decision)
+    private async Task ApproveModernAsync(
+        HttpContext context,
+        UpstreamEntry server,
+        byte[] body,
+        int length,
+        JsonRpcEnvelope env,
+        Slice removeFromName,
+        AcceptedTypes accepts,
+        ToolCallLabels call,
+        InvocationDecision decision
+    )
     {
         var span = body.AsSpan(0, length);
         var rawId = env.Id.Of(span).ToArray();
@@ -32,10 +41,18 @@ internal sealed partial class McpEndpoint
             if (!_gateway.Sessions.Ids.OpenApproval(state, digest, DateTimeOffset.UtcNow))
             {
                 _gateway.Metrics.RecordToolCall(call.Profile, call.Server, call.Tool, "invalid", 0);
-                await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams,
-                    "Invalid params: requestState was not issued by this gateway for this call: it was altered, has expired, was issued for another "
-                    + "tool or other arguments, or comes from a gateway with another security.sessionKey. Call the tool again without it."),
-                    null, accepts.PreferSse).ConfigureAwait(false);
+                await WriteMessageAsync(
+                        context,
+                        JsonRpcWriter.Error(
+                            rawId,
+                            ErrorCodes.InvalidParams,
+                            "Invalid params: requestState was not issued by this gateway for this call: it was altered, has expired, was issued for another "
+                                + "tool or other arguments, or comes from a gateway with another security.sessionKey. Call the tool again without it."
+                        ),
+                        null,
+                        accepts.PreferSse
+                    )
+                    .ConfigureAwait(false);
                 return;
             }
 
@@ -50,13 +67,39 @@ internal sealed partial class McpEndpoint
                 };
                 if (answer is null)
                 {
-                    await ForwardAsync(context, null, server, body, length, env, removeFromName, accepts, idempotent: false, call with { Decision = "approved" })
+                    await ForwardAsync(
+                            context,
+                            null,
+                            server,
+                            body,
+                            length,
+                            env,
+                            removeFromName,
+                            accepts,
+                            idempotent: false,
+                            call with
+                            {
+                                Decision = "approved",
+                            }
+                        )
                         .ConfigureAwait(false);
                     return;
                 }
 
-                await RefuseAsync(context, null, rawId, accepts, call with { Decision = "approval_declined" }, $"{needed}; {answer}", length,
-                    AuditArguments(env.Arguments.Of(span))).ConfigureAwait(false);
+                await RefuseAsync(
+                        context,
+                        null,
+                        rawId,
+                        accepts,
+                        call with
+                        {
+                            Decision = "approval_declined",
+                        },
+                        $"{needed}; {answer}",
+                        length,
+                        AuditArguments(env.Arguments.Of(span))
+                    )
+                    .ConfigureAwait(false);
                 return;
             }
 
@@ -65,9 +108,21 @@ internal sealed partial class McpEndpoint
 
         if (!DeclaresElicitation(span, env))
         {
-            await RefuseAsync(context, null, rawId, accepts, call with { Decision = "approval_required" },
-                $"{needed}; this client did not declare the elicitation capability, so nobody can be asked. Ask an operator to run the call, or use a client "
-                + "that supports elicitation.", length, AuditArguments(env.Arguments.Of(span))).ConfigureAwait(false);
+            await RefuseAsync(
+                    context,
+                    null,
+                    rawId,
+                    accepts,
+                    call with
+                    {
+                        Decision = "approval_required",
+                    },
+                    $"{needed}; this client did not declare the elicitation capability, so nobody can be asked. Ask an operator to run the call, or use a client "
+                        + "that supports elicitation.",
+                    length,
+                    AuditArguments(env.Arguments.Of(span))
+                )
+                .ConfigureAwait(false);
             return;
         }
 

@@ -18,7 +18,8 @@ internal sealed partial class McpEndpoint
     {
         var rawId = env.Id.Of(body).ToArray();
         var notifications = JsonObjectScan.FindValue(env.Params.Of(body), "notifications"u8).Of(env.Params.Of(body));
-        var filter = (JsonObjectScan.IsTrue(notifications, "toolsListChanged"u8) ? ListenFilter.Tools : ListenFilter.None)
+        var filter =
+            (JsonObjectScan.IsTrue(notifications, "toolsListChanged"u8) ? ListenFilter.Tools : ListenFilter.None)
             | (JsonObjectScan.IsTrue(notifications, "promptsListChanged"u8) ? ListenFilter.Prompts : ListenFilter.None)
             | (JsonObjectScan.IsTrue(notifications, "resourcesListChanged"u8) ? ListenFilter.Resources : ListenFilter.None);
         _gateway.Metrics.RecordRequest(profile.Name, "subscriptions/listen", "ok");

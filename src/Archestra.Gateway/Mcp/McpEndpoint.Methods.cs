@@ -41,7 +41,8 @@ internal sealed partial class McpEndpoint
                         caps = new ClientCapabilities(
                             c.TryGetProperty("sampling"u8, out _),
                             c.TryGetProperty("elicitation"u8, out _),
-                            c.TryGetProperty("roots"u8, out _));
+                            c.TryGetProperty("roots"u8, out _)
+                        );
                     }
                 }
             }
@@ -53,7 +54,17 @@ internal sealed partial class McpEndpoint
 
         if (requested is null)
         {
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: initialize needs params.protocolVersion (a string) and params.capabilities."), null, accepts.PreferSse).ConfigureAwait(false);
+            await WriteMessageAsync(
+                    context,
+                    JsonRpcWriter.Error(
+                        rawId,
+                        ErrorCodes.InvalidParams,
+                        "Invalid params: initialize needs params.protocolVersion (a string) and params.capabilities."
+                    ),
+                    null,
+                    accepts.PreferSse
+                )
+                .ConfigureAwait(false);
             return;
         }
 
@@ -62,7 +73,13 @@ internal sealed partial class McpEndpoint
         if (session is null)
         {
             context.Response.Headers.RetryAfter = "5";
-            await WriteHttpErrorAsync(context, StatusCodes.Status503ServiceUnavailable, ErrorCodes.InternalError, $"Too many sessions (limits.maxSessions = {_gateway.Config.Limits.MaxSessions}); retry later.").ConfigureAwait(false);
+            await WriteHttpErrorAsync(
+                    context,
+                    StatusCodes.Status503ServiceUnavailable,
+                    ErrorCodes.InternalError,
+                    $"Too many sessions (limits.maxSessions = {_gateway.Config.Limits.MaxSessions}); retry later."
+                )
+                .ConfigureAwait(false);
             return;
         }
 
@@ -125,12 +142,26 @@ internal sealed partial class McpEndpoint
 
     // ---- lists ----
 
-    private async Task ListAsync(HttpContext context, GatewayProfile profile, McpSession? session, ListKind kind, byte[] body, JsonRpcEnvelope env, AcceptedTypes accepts)
+    private async Task ListAsync(
+        HttpContext context,
+        GatewayProfile profile,
+        McpSession? session,
+        ListKind kind,
+        byte[] body,
+        JsonRpcEnvelope env,
+        AcceptedTypes accepts
+    )
     {
         var rawId = env.Id.Of(body).ToArray();
         if (!TryReadCursor(body, env.Params, out var offset))
         {
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: unknown cursor; pass back nextCursor exactly as received."), session, accepts.PreferSse).ConfigureAwait(false);
+            await WriteMessageAsync(
+                    context,
+                    JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: unknown cursor; pass back nextCursor exactly as received."),
+                    session,
+                    accepts.PreferSse
+                )
+                .ConfigureAwait(false);
             return;
         }
 
@@ -249,13 +280,31 @@ internal sealed partial class McpEndpoint
 
     // ---- prompts/get ----
 
-    private async Task GetPromptAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, AcceptedTypes accepts)
+    private async Task GetPromptAsync(
+        HttpContext context,
+        GatewayProfile profile,
+        McpSession? session,
+        byte[] body,
+        int length,
+        JsonRpcEnvelope env,
+        AcceptedTypes accepts
+    )
     {
         var span = body.AsSpan(0, length);
         var rawId = env.Id.Of(span);
-        if (env.ParamsName.Length < 2 || span[env.ParamsName.Start] != (byte)'"' || span.Slice(env.ParamsName.Start, env.ParamsName.Length).IndexOf((byte)'\\') >= 0)
+        if (
+            env.ParamsName.Length < 2
+            || span[env.ParamsName.Start] != (byte)'"'
+            || span.Slice(env.ParamsName.Start, env.ParamsName.Length).IndexOf((byte)'\\') >= 0
+        )
         {
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: prompts/get needs params.name (a string)."), session, accepts.PreferSse).ConfigureAwait(false);
+            await WriteMessageAsync(
+                    context,
+                    JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: prompts/get needs params.name (a string)."),
+                    session,
+                    accepts.PreferSse
+                )
+                .ConfigureAwait(false);
             return;
         }
 
@@ -263,17 +312,32 @@ internal sealed partial class McpEndpoint
         var server = profile.Route(nameSlice.Of(span), out var offset);
         if (server is null)
         {
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, UnknownName("prompt", Encoding.UTF8.GetString(nameSlice.Of(span)), profile)), session, accepts.PreferSse).ConfigureAwait(false);
+            await WriteMessageAsync(
+                    context,
+                    JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, UnknownName("prompt", Encoding.UTF8.GetString(nameSlice.Of(span)), profile)),
+                    session,
+                    accepts.PreferSse
+                )
+                .ConfigureAwait(false);
             return;
         }
 
-        var outcome = await ForwardAsync(context, session, server, body, length, env, new Slice(nameSlice.Start, offset), accepts, idempotent: true).ConfigureAwait(false);
+        var outcome = await ForwardAsync(context, session, server, body, length, env, new Slice(nameSlice.Start, offset), accepts, idempotent: true)
+            .ConfigureAwait(false);
         _gateway.Metrics.RecordRequest(profile.Name, "prompts/get", outcome);
     }
 
     // ---- resources ----
 
-    private async Task ResourceRequestAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, AcceptedTypes accepts)
+    private async Task ResourceRequestAsync(
+        HttpContext context,
+        GatewayProfile profile,
+        McpSession? session,
+        byte[] body,
+        int length,
+        JsonRpcEnvelope env,
+        AcceptedTypes accepts
+    )
     {
         var rawId = env.Id.Of(body).ToArray();
         var isSubscribe = env.MethodIs(body, McpMethods.ResourcesSubscribe);
@@ -281,7 +345,13 @@ internal sealed partial class McpEndpoint
         var uri = JsonObjectScan.ReadString(body, env.ParamsUri);
         if (uri is null)
         {
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: params.uri (a string) is required."), session, accepts.PreferSse).ConfigureAwait(false);
+            await WriteMessageAsync(
+                    context,
+                    JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: params.uri (a string) is required."),
+                    session,
+                    accepts.PreferSse
+                )
+                .ConfigureAwait(false);
             return;
         }
 
@@ -317,7 +387,8 @@ internal sealed partial class McpEndpoint
             }
         }
 
-        var outcome = await ForwardAsync(context, session, server, body, length, env, default, accepts, idempotent: method == "resources/read").ConfigureAwait(false);
+        var outcome = await ForwardAsync(context, session, server, body, length, env, default, accepts, idempotent: method == "resources/read")
+            .ConfigureAwait(false);
         _gateway.Metrics.RecordRequest(profile.Name, method, outcome);
     }
 
@@ -331,7 +402,11 @@ internal sealed partial class McpEndpoint
 
         foreach (var server in profile.Servers)
         {
-            if (server.Capabilities.Resources && await server.GetListAsync(ListKind.Resources, _gateway.OnListFailed).ConfigureAwait(false) is { } list && list.Index.ContainsKey(uri))
+            if (
+                server.Capabilities.Resources
+                && await server.GetListAsync(ListKind.Resources, _gateway.OnListFailed).ConfigureAwait(false) is { } list
+                && list.Index.ContainsKey(uri)
+            )
             {
                 return server;
             }
@@ -341,7 +416,10 @@ internal sealed partial class McpEndpoint
         var bestLength = -1;
         foreach (var server in profile.Servers)
         {
-            if (!server.Capabilities.Resources || await server.GetListAsync(ListKind.ResourceTemplates, _gateway.OnListFailed).ConfigureAwait(false) is not { } templates)
+            if (
+                !server.Capabilities.Resources
+                || await server.GetListAsync(ListKind.ResourceTemplates, _gateway.OnListFailed).ConfigureAwait(false) is not { } templates
+            )
             {
                 continue;
             }
@@ -363,7 +441,15 @@ internal sealed partial class McpEndpoint
 
     // ---- completion/complete ----
 
-    private async Task CompleteAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, AcceptedTypes accepts)
+    private async Task CompleteAsync(
+        HttpContext context,
+        GatewayProfile profile,
+        McpSession? session,
+        byte[] body,
+        int length,
+        JsonRpcEnvelope env,
+        AcceptedTypes accepts
+    )
     {
         var rawId = env.Id.Of(body).ToArray();
         var (type, name, uri) = FindCompletionRef(body, env.Params);
@@ -381,13 +467,33 @@ internal sealed partial class McpEndpoint
         }
         else
         {
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: completion/complete needs params.ref of type ref/prompt (with name) or ref/resource (with uri)."), session, accepts.PreferSse).ConfigureAwait(false);
+            await WriteMessageAsync(
+                    context,
+                    JsonRpcWriter.Error(
+                        rawId,
+                        ErrorCodes.InvalidParams,
+                        "Invalid params: completion/complete needs params.ref of type ref/prompt (with name) or ref/resource (with uri)."
+                    ),
+                    session,
+                    accepts.PreferSse
+                )
+                .ConfigureAwait(false);
             return;
         }
 
         if (server is null)
         {
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, $"Invalid params: no MCP server in profile '{profile.Name}' owns that {(type == "ref/prompt" ? "prompt" : "resource")}."), session, accepts.PreferSse).ConfigureAwait(false);
+            await WriteMessageAsync(
+                    context,
+                    JsonRpcWriter.Error(
+                        rawId,
+                        ErrorCodes.InvalidParams,
+                        $"Invalid params: no MCP server in profile '{profile.Name}' owns that {(type == "ref/prompt" ? "prompt" : "resource")}."
+                    ),
+                    session,
+                    accepts.PreferSse
+                )
+                .ConfigureAwait(false);
             return;
         }
 
@@ -424,7 +530,8 @@ internal sealed partial class McpEndpoint
             }
 
             string? type = null;
-            Slice name = default, uri = default;
+            Slice name = default,
+                uri = default;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 if (reader.ValueTextEquals("type"u8))
@@ -465,7 +572,14 @@ internal sealed partial class McpEndpoint
 
     // ---- logging/setLevel ----
 
-    private async Task SetLogLevelAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, JsonRpcEnvelope env, AcceptedTypes accepts)
+    private async Task SetLogLevelAsync(
+        HttpContext context,
+        GatewayProfile profile,
+        McpSession? session,
+        byte[] body,
+        JsonRpcEnvelope env,
+        AcceptedTypes accepts
+    )
     {
         var span = body;
         var rawId = env.Id.Of(span).ToArray();
@@ -473,7 +587,17 @@ internal sealed partial class McpEndpoint
         var level = levelText is null ? null : LogFilter.Parse(Encoding.UTF8.GetBytes(levelText));
         if (level is null)
         {
-            await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: params.level must be one of debug, info, notice, warning, error, critical, alert, emergency."), session, accepts.PreferSse).ConfigureAwait(false);
+            await WriteMessageAsync(
+                    context,
+                    JsonRpcWriter.Error(
+                        rawId,
+                        ErrorCodes.InvalidParams,
+                        "Invalid params: params.level must be one of debug, info, notice, warning, error, critical, alert, emergency."
+                    ),
+                    session,
+                    accepts.PreferSse
+                )
+                .ConfigureAwait(false);
             return;
         }
 

@@ -46,8 +46,12 @@ internal sealed partial class McpEndpoint
         var span = body.AsSpan(0, length);
         if (env.IsResponse)
         {
-            return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest,
-                "Invalid Request: a 2026-07-28 client sends no JSON-RPC responses; answers to input requests go in inputResponses of the retried request.");
+            return WriteHttpErrorAsync(
+                context,
+                StatusCodes.Status400BadRequest,
+                ErrorCodes.InvalidRequest,
+                "Invalid Request: a 2026-07-28 client sends no JSON-RPC responses; answers to input requests go in inputResponses of the retried request."
+            );
         }
 
         if (env.Kind == JsonRpcKind.Notification)
@@ -121,12 +125,19 @@ internal sealed partial class McpEndpoint
         var name = Encoding.UTF8.GetString(env.Method.Of(span));
         _gateway.Metrics.RecordRequest(profile.Name, "other", "method_not_found");
         var removed = IsRemovedMethod(span, env) ? " (removed in MCP 2026-07-28)" : "";
-        return WriteModernErrorAsync(context, StatusCodes.Status404NotFound, JsonRpcWriter.Error(rawId, ErrorCodes.MethodNotFound, $"Method not found: {name}{removed}"));
+        return WriteModernErrorAsync(
+            context,
+            StatusCodes.Status404NotFound,
+            JsonRpcWriter.Error(rawId, ErrorCodes.MethodNotFound, $"Method not found: {name}{removed}")
+        );
     }
 
     private static bool IsRemovedMethod(ReadOnlySpan<byte> span, in JsonRpcEnvelope env) =>
-        env.MethodIs(span, McpMethods.Initialize) || env.MethodIs(span, McpMethods.Ping) || env.MethodIs(span, McpMethods.LoggingSetLevel)
-        || env.MethodIs(span, McpMethods.ResourcesSubscribe) || env.MethodIs(span, McpMethods.ResourcesUnsubscribe);
+        env.MethodIs(span, McpMethods.Initialize)
+        || env.MethodIs(span, McpMethods.Ping)
+        || env.MethodIs(span, McpMethods.LoggingSetLevel)
+        || env.MethodIs(span, McpMethods.ResourcesSubscribe)
+        || env.MethodIs(span, McpMethods.ResourcesUnsubscribe);
 
     /// <summary>The one edit a forwarded answer needs for a modern client: resultType (and cache hints) in, or -32002 out.</summary>
     private static JsonRpcRewriter.Edit ModernEdit(UpstreamMessage response, bool cacheable)
@@ -148,8 +159,12 @@ internal sealed partial class McpEndpoint
     private static (Slice At, byte[]? Text) NotFoundData(UpstreamMessage response, ReadOnlySpan<byte> request, in JsonRpcEnvelope env)
     {
         var error = response.Envelope.Error;
-        if (response.Kind != JsonRpcKind.ErrorResponse || env.ParamsUri.IsEmpty || ModernResults.LegacyNotFoundCode(response.Span, error).IsEmpty
-            || !JsonObjectScan.FindValue(error.Of(response.Span), "data"u8).IsEmpty)
+        if (
+            response.Kind != JsonRpcKind.ErrorResponse
+            || env.ParamsUri.IsEmpty
+            || ModernResults.LegacyNotFoundCode(response.Span, error).IsEmpty
+            || !JsonObjectScan.FindValue(error.Of(response.Span), "data"u8).IsEmpty
+        )
         {
             return default;
         }
@@ -174,59 +189,59 @@ internal sealed partial class McpEndpoint
 
     /// <summary>server/discover (2026-07-28 server/discover): the profile's merged capabilities, as initialize offers them to 2025 clients.</summary>
     private static byte[] DiscoverResult(ReadOnlySpan<byte> rawId, GatewayProfile profile) => JsonRpcWriter.Result(rawId, profile, static (w, profile) =>
-    {
-        var caps = ProfileCapabilities.Of(profile);
-        w.WriteStartObject();
-        w.WriteString("resultType"u8, "complete"u8);
-        w.WriteStartArray("supportedVersions"u8);
-        foreach (var version in McpRevisions.All)
         {
-            w.WriteStringValue(version);
-        }
+            var caps = ProfileCapabilities.Of(profile);
+            w.WriteStartObject();
+            w.WriteString("resultType"u8, "complete"u8);
+            w.WriteStartArray("supportedVersions"u8);
+            foreach (var version in McpRevisions.All)
+            {
+                w.WriteStringValue(version);
+            }
 
-        w.WriteEndArray();
-        w.WriteStartObject("capabilities"u8);
+            w.WriteEndArray();
+            w.WriteStartObject("capabilities"u8);
 
-        // List changes reach modern clients through subscriptions/listen; resource subscriptions are not offered.
-        w.WriteStartObject("tools"u8);
-        w.WriteBoolean("listChanged"u8, true);
-        w.WriteEndObject();
-        if (caps.Prompts)
-        {
-            w.WriteStartObject("prompts"u8);
+            // List changes reach modern clients through subscriptions/listen; resource subscriptions are not offered.
+            w.WriteStartObject("tools"u8);
             w.WriteBoolean("listChanged"u8, true);
             w.WriteEndObject();
-        }
+            if (caps.Prompts)
+            {
+                w.WriteStartObject("prompts"u8);
+                w.WriteBoolean("listChanged"u8, true);
+                w.WriteEndObject();
+            }
 
-        if (caps.Resources)
-        {
-            w.WriteStartObject("resources"u8);
-            w.WriteBoolean("listChanged"u8, true);
+            if (caps.Resources)
+            {
+                w.WriteStartObject("resources"u8);
+                w.WriteBoolean("listChanged"u8, true);
+                w.WriteEndObject();
+            }
+
+            if (caps.Logging)
+            {
+                w.WriteStartObject("logging"u8);
+                w.WriteEndObject();
+            }
+
+            if (caps.Completions)
+            {
+                w.WriteStartObject("completions"u8);
+                w.WriteEndObject();
+            }
+
             w.WriteEndObject();
-        }
+            WriteServerInfoMeta(w);
+            if (caps.Instructions is { } instructions)
+            {
+                w.WriteString("instructions"u8, instructions);
+            }
 
-        if (caps.Logging)
-        {
-            w.WriteStartObject("logging"u8);
+            ModernResults.WriteCacheHints(w);
             w.WriteEndObject();
-        }
-
-        if (caps.Completions)
-        {
-            w.WriteStartObject("completions"u8);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndObject();
-        WriteServerInfoMeta(w);
-        if (caps.Instructions is { } instructions)
-        {
-            w.WriteString("instructions"u8, instructions);
-        }
-
-        ModernResults.WriteCacheHints(w);
-        w.WriteEndObject();
-    });
+        });
 
     private static void WriteServerInfoMeta(Utf8JsonWriter w)
     {

@@ -15,7 +15,16 @@ internal sealed partial class McpEndpoint
     /// <summary>Approval prompts show at most this much of the arguments; the rest is summarised by size.</summary>
     private const int ApprovalArgumentsShown = 2048;
 
-    private async Task RefuseAsync(HttpContext context, McpSession? session, byte[] rawId, AcceptedTypes accepts, ToolCallLabels call, string text, int requestBytes, string? arguments)
+    private async Task RefuseAsync(
+        HttpContext context,
+        McpSession? session,
+        byte[] rawId,
+        AcceptedTypes accepts,
+        ToolCallLabels call,
+        string text,
+        int requestBytes,
+        string? arguments
+    )
     {
         Log.CallRefused(_gateway.Logger, call.Qualified, session?.Id ?? "-", text);
         _gateway.Metrics.RecordToolCall(call.Profile, call.Server, call.Tool, "blocked", 0);
@@ -24,35 +33,61 @@ internal sealed partial class McpEndpoint
         await WriteMessageAsync(context, refusal, session, accepts.PreferSse).ConfigureAwait(false);
     }
 
-    private Task RefuseAsync(HttpContext context, McpSession? session, ReadOnlySpan<byte> body, JsonRpcEnvelope env, AcceptedTypes accepts, ToolCallLabels call, string text) =>
-        RefuseAsync(context, session, env.Id.Of(body).ToArray(), accepts, call, text, body.Length, AuditArguments(env.Arguments.Of(body)));
+    private Task RefuseAsync(
+        HttpContext context,
+        McpSession? session,
+        ReadOnlySpan<byte> body,
+        JsonRpcEnvelope env,
+        AcceptedTypes accepts,
+        ToolCallLabels call,
+        string text
+    ) => RefuseAsync(context, session, env.Id.Of(body).ToArray(), accepts, call, text, body.Length, AuditArguments(env.Arguments.Of(body)));
 
     /// <summary>Hands one tools/call to the audit writer; never waits. Arguments are cut to the configured size.</summary>
-    private void RecordCall(in ToolCallLabels call, McpSession? session, string outcome, TimeSpan elapsed, int requestBytes, int responseBytes, string? error, ReadOnlySpan<byte> arguments) =>
-        RecordCall(call, session, outcome, elapsed, requestBytes, responseBytes, error, AuditArguments(arguments));
+    private void RecordCall(
+        in ToolCallLabels call,
+        McpSession? session,
+        string outcome,
+        TimeSpan elapsed,
+        int requestBytes,
+        int responseBytes,
+        string? error,
+        ReadOnlySpan<byte> arguments
+    ) => RecordCall(call, session, outcome, elapsed, requestBytes, responseBytes, error, AuditArguments(arguments));
 
-    private void RecordCall(in ToolCallLabels call, McpSession? session, string outcome, TimeSpan elapsed, int requestBytes, int responseBytes, string? error, string? arguments)
+    private void RecordCall(
+        in ToolCallLabels call,
+        McpSession? session,
+        string outcome,
+        TimeSpan elapsed,
+        int requestBytes,
+        int responseBytes,
+        string? error,
+        string? arguments
+    )
     {
         if (_gateway.Audit is not { } audit)
         {
             return;
         }
 
-        audit.Enqueue(new McpToolCallRecord
-        {
-            Profile = call.Profile,
-            SessionId = session?.Id,
-            Server = call.Server,
-            Tool = call.Qualified.Length > call.Server.Length + 2 ? call.Qualified[(call.Server.Length + 2)..] : call.Qualified,
-            Decision = call.Decision,
-            PolicyId = call.PolicyId,
-            Outcome = outcome,
-            DurationMicroseconds = (long)elapsed.TotalMicroseconds,
-            RequestBytes = requestBytes,
-            ResponseBytes = responseBytes,
-            Error = error,
-            Arguments = arguments,
-        });
+        audit.Enqueue(
+            new McpToolCallRecord
+            {
+                Profile = call.Profile,
+                SessionId = session?.Id,
+                Server = call.Server,
+                Tool = call.Qualified.Length > call.Server.Length + 2 ? call.Qualified[(call.Server.Length + 2)..] : call.Qualified,
+                Decision = call.Decision,
+                PolicyId = call.PolicyId,
+                Outcome = outcome,
+                DurationMicroseconds = (long)elapsed.TotalMicroseconds,
+                RequestBytes = requestBytes,
+                ResponseBytes = responseBytes,
+                Error = error,
+                Arguments = arguments,
+            }
+        );
     }
 
     private string? AuditArguments(ReadOnlySpan<byte> arguments) =>
@@ -60,42 +95,53 @@ internal sealed partial class McpEndpoint
 
     internal static string RefusalText(in InvocationDecision decision, string tool, McpSession? session, bool modern = false)
     {
-        var text = decision.Source == DecisionSource.Policy
-            ? $"blocked by policy {decision.PolicyId}: {decision.Reason}"
-            : $"blocked by the default setting of {tool}: {decision.Reason}";
-        return session?.TaintedBy is { } taintedBy
-            ? $"{text} (untrusted data entered this session with a result of {taintedBy})"
-            : modern
-                ? $"{text} (an MCP 2026-07-28 request has no session whose trust the gateway can track, so its context is judged as untrusted)"
-                : text;
+        var text =
+            decision.Source == DecisionSource.Policy
+                ? $"blocked by policy {decision.PolicyId}: {decision.Reason}"
+                : $"blocked by the default setting of {tool}: {decision.Reason}";
+        return session?.TaintedBy is { } taintedBy ? $"{text} (untrusted data entered this session with a result of {taintedBy})"
+            : modern ? $"{text} (an MCP 2026-07-28 request has no session whose trust the gateway can track, so its context is judged as untrusted)"
+            : text;
     }
 
     /// <summary>A tools/call result the client shows the model as a failed call: <c>isError: true</c> with one text.</summary>
-    internal static byte[] ToolErrorResult(ReadOnlySpan<byte> rawId, string text, bool modern = false) => JsonRpcWriter.Result(rawId, (text, modern), static (w, state) =>
-    {
-        var (message, modern) = state;
-        w.WriteStartObject();
-        if (modern)
+    internal static byte[] ToolErrorResult(ReadOnlySpan<byte> rawId, string text, bool modern = false) =>
+        JsonRpcWriter.Result(rawId, (text, modern), static (w, state) =>
         {
-            w.WriteString("resultType"u8, "complete"u8);
-        }
+            var (message, modern) = state;
+            w.WriteStartObject();
+            if (modern)
+            {
+                w.WriteString("resultType"u8, "complete"u8);
+            }
 
-        w.WriteStartArray("content"u8);
-        w.WriteStartObject();
-        w.WriteString("type"u8, "text"u8);
-        w.WriteString("text"u8, message);
-        w.WriteEndObject();
-        w.WriteEndArray();
-        w.WriteBoolean("isError"u8, true);
-        w.WriteEndObject();
-    });
+            w.WriteStartArray("content"u8);
+            w.WriteStartObject();
+            w.WriteString("type"u8, "text"u8);
+            w.WriteString("text"u8, message);
+            w.WriteEndObject();
+            w.WriteEndArray();
+            w.WriteBoolean("isError"u8, true);
+            w.WriteEndObject();
+        });
 
     /// <summary>
     /// Asks the session's user to approve the call (MCP elicitation) on the call's own response stream, and
     /// forwards it only on "accept". Without a session that declared elicitation nobody can be asked, so the
     /// call is refused with a message saying approval is required.
     /// </summary>
-    private async Task ApproveThenForwardAsync(HttpContext context, McpSession? session, UpstreamEntry server, byte[] body, int length, JsonRpcEnvelope env, Slice removeFromName, AcceptedTypes accepts, ToolCallLabels call, InvocationDecision decision)
+    private async Task ApproveThenForwardAsync(
+        HttpContext context,
+        McpSession? session,
+        UpstreamEntry server,
+        byte[] body,
+        int length,
+        JsonRpcEnvelope env,
+        Slice removeFromName,
+        AcceptedTypes accepts,
+        ToolCallLabels call,
+        InvocationDecision decision
+    )
     {
         if (accepts.Modern)
         {
@@ -108,12 +154,24 @@ internal sealed partial class McpEndpoint
         var needed = $"approval required by policy {decision.PolicyId}: {decision.Reason}";
         if (session is null || !session.Capabilities.Elicitation || (!accepts.Sse && !session.HasGetStream))
         {
-            var why = session is null
-                ? "this request has no MCP session, so nobody can be asked"
-                : !session.Capabilities.Elicitation
-                    ? "this client did not declare the elicitation capability, so nobody can be asked"
-                    : "this request accepts no event stream and the session has no GET stream open, so the question cannot be delivered";
-            await RefuseAsync(context, session, rawId, accepts, call with { Decision = "approval_required" }, $"{needed}; {why}. Ask an operator to run the call, or use a client that supports elicitation.", length, AuditArguments(env.Arguments.Of(span))).ConfigureAwait(false);
+            var why =
+                session is null ? "this request has no MCP session, so nobody can be asked"
+                : !session.Capabilities.Elicitation ? "this client did not declare the elicitation capability, so nobody can be asked"
+                : "this request accepts no event stream and the session has no GET stream open, so the question cannot be delivered";
+            await RefuseAsync(
+                    context,
+                    session,
+                    rawId,
+                    accepts,
+                    call with
+                    {
+                        Decision = "approval_required",
+                    },
+                    $"{needed}; {why}. Ask an operator to run the call, or use a client that supports elicitation.",
+                    length,
+                    AuditArguments(env.Arguments.Of(span))
+                )
+                .ConfigureAwait(false);
             return;
         }
 
@@ -126,16 +184,36 @@ internal sealed partial class McpEndpoint
             Log.CallRefused(_gateway.Logger, call.Qualified, session.Id, answer);
             _gateway.Metrics.RecordToolCall(call.Profile, call.Server, call.Tool, "blocked", 0);
             var refusal = ToolErrorResult(rawId, $"{needed}; {answer}", accepts.Modern);
-            RecordCall(call with { Decision = "approval_declined" }, session, "blocked", TimeSpan.Zero, length, refusal.Length, answer, env.Arguments.Of(body.AsSpan(0, length)));
+            RecordCall(
+                call with
+                {
+                    Decision = "approval_declined",
+                },
+                session,
+                "blocked",
+                TimeSpan.Zero,
+                length,
+                refusal.Length,
+                answer,
+                env.Arguments.Of(body.AsSpan(0, length))
+            );
             await relay.FinishAsync(refusal).ConfigureAwait(false);
             return;
         }
 
-        await ForwardAsync(context, session, server, body, length, env, removeFromName, accepts, idempotent: false, call with { Decision = "approved" }, relay).ConfigureAwait(false);
+        await ForwardAsync(context, session, server, body, length, env, removeFromName, accepts, idempotent: false, call with { Decision = "approved" }, relay)
+            .ConfigureAwait(false);
     }
 
     /// <summary>Null when the user accepted; otherwise why the call does not go ahead.</summary>
-    private async Task<string?> AskApprovalAsync(HttpContext context, McpSession session, CallRelay relay, ToolCallLabels call, InvocationDecision decision, byte[] arguments)
+    private async Task<string?> AskApprovalAsync(
+        HttpContext context,
+        McpSession session,
+        CallRelay relay,
+        ToolCallLabels call,
+        InvocationDecision decision,
+        byte[] arguments
+    )
     {
         var id = session.NextServerRequestId();
         var answer = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -168,7 +246,8 @@ internal sealed partial class McpEndpoint
 
     internal static string ApprovalMessage(string tool, in InvocationDecision decision, ReadOnlySpan<byte> arguments)
     {
-        var shown = arguments.IsEmpty ? "{}"
+        var shown =
+            arguments.IsEmpty ? "{}"
             : arguments.Length <= ApprovalArgumentsShown ? Encoding.UTF8.GetString(arguments)
             : $"{Encoding.UTF8.GetString(arguments[..ApprovalArgumentsShown])}… ({arguments.Length} bytes in all)";
         return $"Archestra: approve the call to {tool}?\nPolicy {decision.PolicyId}: {decision.Reason}\nArguments: {shown}";

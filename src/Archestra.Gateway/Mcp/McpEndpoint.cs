@@ -36,7 +36,12 @@ internal sealed partial class McpEndpoint
         var profileName = context.Request.RouteValues["profile"] as string;
         if (profileName is null || !_gateway.Profiles.TryGetValue(profileName, out var profile))
         {
-            return WriteHttpErrorAsync(context, StatusCodes.Status404NotFound, ErrorCodes.InvalidRequest, $"Unknown profile '{profileName}'. Configured profiles: {string.Join(", ", _gateway.Profiles.Keys)}");
+            return WriteHttpErrorAsync(
+                context,
+                StatusCodes.Status404NotFound,
+                ErrorCodes.InvalidRequest,
+                $"Unknown profile '{profileName}'. Configured profiles: {string.Join(", ", _gateway.Profiles.Keys)}"
+            );
         }
 
         var verdict = _guard.Check(context, profile);
@@ -57,7 +62,12 @@ internal sealed partial class McpEndpoint
         {
             // 2026-07-28 has no GET stream and no session to DELETE; Mcp-Session-Id and Last-Event-ID are ignored.
             context.Response.Headers.Allow = "POST";
-            return WriteHttpErrorAsync(context, StatusCodes.Status405MethodNotAllowed, ErrorCodes.InvalidRequest, $"Method {method} is not allowed for MCP 2026-07-28: every request is a POST (use subscriptions/listen for change notifications).");
+            return WriteHttpErrorAsync(
+                context,
+                StatusCodes.Status405MethodNotAllowed,
+                ErrorCodes.InvalidRequest,
+                $"Method {method} is not allowed for MCP 2026-07-28: every request is a POST (use subscriptions/listen for change notifications)."
+            );
         }
 
         if (HttpMethods.IsGet(method))
@@ -71,7 +81,12 @@ internal sealed partial class McpEndpoint
         }
 
         context.Response.Headers.Allow = "GET, POST, DELETE";
-        return WriteHttpErrorAsync(context, StatusCodes.Status405MethodNotAllowed, ErrorCodes.InvalidRequest, $"Method {method} is not allowed; use POST, GET or DELETE.");
+        return WriteHttpErrorAsync(
+            context,
+            StatusCodes.Status405MethodNotAllowed,
+            ErrorCodes.InvalidRequest,
+            $"Method {method} is not allowed; use POST, GET or DELETE."
+        );
     }
 
     // ---- POST ----
@@ -81,14 +96,21 @@ internal sealed partial class McpEndpoint
         var request = context.Request;
         if (!IsJsonContentType(request.ContentType))
         {
-            await WriteHttpErrorAsync(context, StatusCodes.Status415UnsupportedMediaType, ErrorCodes.InvalidRequest, "Content-Type must be application/json.").ConfigureAwait(false);
+            await WriteHttpErrorAsync(context, StatusCodes.Status415UnsupportedMediaType, ErrorCodes.InvalidRequest, "Content-Type must be application/json.")
+                .ConfigureAwait(false);
             return;
         }
 
         var accepts = AcceptedTypes.Of(request);
         if (!accepts.Json && !accepts.Sse)
         {
-            await WriteHttpErrorAsync(context, StatusCodes.Status406NotAcceptable, ErrorCodes.InvalidRequest, "Accept must include application/json or text/event-stream (MCP clients send both).").ConfigureAwait(false);
+            await WriteHttpErrorAsync(
+                    context,
+                    StatusCodes.Status406NotAcceptable,
+                    ErrorCodes.InvalidRequest,
+                    "Accept must include application/json or text/event-stream (MCP clients send both)."
+                )
+                .ConfigureAwait(false);
             return;
         }
 
@@ -98,7 +120,9 @@ internal sealed partial class McpEndpoint
         bool tooLarge;
         try
         {
-            (body, length, tooLarge) = await RequestBody.ReadAsync(request.BodyReader, request.ContentLength, limit, context.RequestAborted).ConfigureAwait(false);
+            (body, length, tooLarge) = await RequestBody
+                .ReadAsync(request.BodyReader, request.ContentLength, limit, context.RequestAborted)
+                .ConfigureAwait(false);
         }
         catch (BadHttpRequestException ex)
         {
@@ -120,7 +144,13 @@ internal sealed partial class McpEndpoint
 
         if (tooLarge)
         {
-            await WriteHttpErrorAsync(context, StatusCodes.Status413PayloadTooLarge, ErrorCodes.InvalidRequest, $"Request body exceeds the limit of {limit} bytes (limits.maxRequestBodyBytes).").ConfigureAwait(false);
+            await WriteHttpErrorAsync(
+                    context,
+                    StatusCodes.Status413PayloadTooLarge,
+                    ErrorCodes.InvalidRequest,
+                    $"Request body exceeds the limit of {limit} bytes (limits.maxRequestBodyBytes)."
+                )
+                .ConfigureAwait(false);
             return;
         }
 
@@ -143,11 +173,26 @@ internal sealed partial class McpEndpoint
             case JsonRpcParseError.None:
                 break;
             case JsonRpcParseError.Batch:
-                return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, "JSON-RPC batches are not supported (removed from MCP in 2025-06-18); send one message per request.");
+                return WriteHttpErrorAsync(
+                    context,
+                    StatusCodes.Status400BadRequest,
+                    ErrorCodes.InvalidRequest,
+                    "JSON-RPC batches are not supported (removed from MCP in 2025-06-18); send one message per request."
+                );
             case JsonRpcParseError.InvalidMessage:
-                return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, "Invalid Request: expected one JSON-RPC 2.0 message with \"jsonrpc\":\"2.0\" and a string \"method\" (or a response with \"id\" and \"result\" or \"error\").");
+                return WriteHttpErrorAsync(
+                    context,
+                    StatusCodes.Status400BadRequest,
+                    ErrorCodes.InvalidRequest,
+                    "Invalid Request: expected one JSON-RPC 2.0 message with \"jsonrpc\":\"2.0\" and a string \"method\" (or a response with \"id\" and \"result\" or \"error\")."
+                );
             case JsonRpcParseError.Ambiguous:
-                return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.ParseError, $"Parse error: {StrictJson.Describe(span, StrictJson.Check(span))}.");
+                return WriteHttpErrorAsync(
+                    context,
+                    StatusCodes.Status400BadRequest,
+                    ErrorCodes.ParseError,
+                    $"Parse error: {StrictJson.Describe(span, StrictJson.Check(span))}."
+                );
             default:
                 return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.ParseError, "Parse error: the body is not valid JSON.");
         }
@@ -166,12 +211,22 @@ internal sealed partial class McpEndpoint
         var session = FindSession(context, profile, out var stateless);
         if (session is null && !stateless)
         {
-            return WriteHttpErrorAsync(context, StatusCodes.Status404NotFound, ErrorCodes.InvalidRequest, "Session not found or expired; send initialize to start a new session.");
+            return WriteHttpErrorAsync(
+                context,
+                StatusCodes.Status404NotFound,
+                ErrorCodes.InvalidRequest,
+                "Session not found or expired; send initialize to start a new session."
+            );
         }
 
         if (!CheckProtocolVersionHeader(context, out var badVersion))
         {
-            return WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, $"Unsupported MCP-Protocol-Version '{badVersion}'. Supported: {string.Join(", ", McpRevisions.Legacy)}.");
+            return WriteHttpErrorAsync(
+                context,
+                StatusCodes.Status400BadRequest,
+                ErrorCodes.InvalidRequest,
+                $"Unsupported MCP-Protocol-Version '{badVersion}'. Supported: {string.Join(", ", McpRevisions.Legacy)}."
+            );
         }
 
         switch (env.Kind)
@@ -188,7 +243,15 @@ internal sealed partial class McpEndpoint
         return HandleRequestAsync(context, profile, session, body, length, env, accepts);
     }
 
-    private Task HandleRequestAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, AcceptedTypes accepts)
+    private Task HandleRequestAsync(
+        HttpContext context,
+        GatewayProfile profile,
+        McpSession? session,
+        byte[] body,
+        int length,
+        JsonRpcEnvelope env,
+        AcceptedTypes accepts
+    )
     {
         var span = body.AsSpan(0, length);
         var rawId = env.Id.Of(span);
@@ -220,7 +283,11 @@ internal sealed partial class McpEndpoint
         {
             return GetPromptAsync(context, profile, session, body, length, env, accepts);
         }
-        else if (env.MethodIs(span, McpMethods.ResourcesRead) || env.MethodIs(span, McpMethods.ResourcesSubscribe) || env.MethodIs(span, McpMethods.ResourcesUnsubscribe))
+        else if (
+            env.MethodIs(span, McpMethods.ResourcesRead)
+            || env.MethodIs(span, McpMethods.ResourcesSubscribe)
+            || env.MethodIs(span, McpMethods.ResourcesUnsubscribe)
+        )
         {
             return ResourceRequestAsync(context, profile, session, body, length, env, accepts);
         }
@@ -247,20 +314,46 @@ internal sealed partial class McpEndpoint
     /// <param name="Policies">The policy snapshot the call started with; its result is judged by the same one.</param>
     /// <param name="Decision">What the invocation policy decided (allow, approved), for the audit record.</param>
     /// <param name="PolicyId">The policy that decided, if one did.</param>
-    internal readonly record struct ToolCallLabels(string Profile, string Server, string Tool, string Qualified, ProfilePolicies Policies, string Decision = "allow", string? PolicyId = null);
+    internal readonly record struct ToolCallLabels(
+        string Profile,
+        string Server,
+        string Tool,
+        string Qualified,
+        ProfilePolicies Policies,
+        string Decision = "allow",
+        string? PolicyId = null
+    );
 
-    private Task CallToolAsync(HttpContext context, GatewayProfile profile, McpSession? session, byte[] body, int length, JsonRpcEnvelope env, AcceptedTypes accepts)
+    private Task CallToolAsync(
+        HttpContext context,
+        GatewayProfile profile,
+        McpSession? session,
+        byte[] body,
+        int length,
+        JsonRpcEnvelope env,
+        AcceptedTypes accepts
+    )
     {
         var span = body.AsSpan(0, length);
         var rawId = env.Id.Of(span);
         if (env.ParamsName.Length < 2 || span[env.ParamsName.Start] != (byte)'"')
         {
-            return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: tools/call needs params.name (a string)."), session, accepts.PreferSse);
+            return WriteMessageAsync(
+                context,
+                JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: tools/call needs params.name (a string)."),
+                session,
+                accepts.PreferSse
+            );
         }
 
         if (!env.Arguments.IsEmpty && span[env.Arguments.Start] != (byte)'{')
         {
-            return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: params.arguments must be an object."), session, accepts.PreferSse);
+            return WriteMessageAsync(
+                context,
+                JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: params.arguments must be an object."),
+                session,
+                accepts.PreferSse
+            );
         }
 
         // The name without quotes; an escaped name (\uXXXX) is rare and is rejected rather than unescaped on the hot path.
@@ -268,25 +361,45 @@ internal sealed partial class McpEndpoint
         var name = nameSlice.Of(span);
         if (name.IndexOf((byte)'\\') >= 0)
         {
-            return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: tool names with JSON escapes are not supported."), session, accepts.PreferSse);
+            return WriteMessageAsync(
+                context,
+                JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, "Invalid params: tool names with JSON escapes are not supported."),
+                session,
+                accepts.PreferSse
+            );
         }
 
         var server = profile.Route(name, out var offset);
         if (server is null)
         {
             _gateway.Metrics.RecordToolCall(profile.Name, "_none", "_unknown", "unknown_tool", 0);
-            return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, UnknownName("tool", Encoding.UTF8.GetString(name), profile)), session, accepts.PreferSse);
+            return WriteMessageAsync(
+                context,
+                JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, UnknownName("tool", Encoding.UTF8.GetString(name), profile)),
+                session,
+                accepts.PreferSse
+            );
         }
 
         var toolName = name[offset..];
-        string toolLabel, qualified;
+        string toolLabel,
+            qualified;
         if (server.Cached(ListKind.Tools) is { } tools)
         {
             var known = tools.Find(toolName);
             if (known is null)
             {
                 _gateway.Metrics.RecordToolCall(profile.Name, server.Name, "_unknown", "unknown_tool", 0);
-                return WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, $"Unknown tool '{Encoding.UTF8.GetString(name)}': MCP server '{server.Name}' has no tool '{Encoding.UTF8.GetString(toolName)}'."), session, accepts.PreferSse);
+                return WriteMessageAsync(
+                    context,
+                    JsonRpcWriter.Error(
+                        rawId,
+                        ErrorCodes.InvalidParams,
+                        $"Unknown tool '{Encoding.UTF8.GetString(name)}': MCP server '{server.Name}' has no tool '{Encoding.UTF8.GetString(toolName)}'."
+                    ),
+                    session,
+                    accepts.PreferSse
+                );
             }
 
             toolLabel = known.Key;
@@ -319,7 +432,19 @@ internal sealed partial class McpEndpoint
     /// with the client's id. Returns the outcome label; for tools/call (<paramref name="tool"/> set) it
     /// also records the call's metrics here, so the hot path has a single async frame.
     /// </summary>
-    private async Task<string> ForwardAsync(HttpContext context, McpSession? session, UpstreamEntry server, byte[] body, int length, JsonRpcEnvelope env, Slice removeFromName, AcceptedTypes accepts, bool idempotent, ToolCallLabels? tool = null, CallRelay? relay = null)
+    private async Task<string> ForwardAsync(
+        HttpContext context,
+        McpSession? session,
+        UpstreamEntry server,
+        byte[] body,
+        int length,
+        JsonRpcEnvelope env,
+        Slice removeFromName,
+        AcceptedTypes accepts,
+        bool idempotent,
+        ToolCallLabels? tool = null,
+        CallRelay? relay = null
+    )
     {
         var started = Stopwatch.GetTimestamp();
         var inspectToolResult = tool is not null;
@@ -409,7 +534,8 @@ internal sealed partial class McpEndpoint
             }
         }
 
-        var outcome = response.Kind == JsonRpcKind.ErrorResponse ? "error"
+        var outcome =
+            response.Kind == JsonRpcKind.ErrorResponse ? "error"
             : inspectToolResult && ResultInspector.IsToolError(response) ? "error"
             : "ok";
         var idEdit = new JsonRpcRewriter.Edit(response.Envelope.Id, clientId);
@@ -457,8 +583,7 @@ internal sealed partial class McpEndpoint
     {
         if (env.MethodIs(span, McpMethods.Cancelled))
         {
-            if (session is not null && !env.RequestId.IsEmpty
-                && session.InFlight.TryGetValue(Encoding.UTF8.GetString(env.RequestId.Of(span)), out var cancel))
+            if (session is not null && !env.RequestId.IsEmpty && session.InFlight.TryGetValue(Encoding.UTF8.GetString(env.RequestId.Of(span)), out var cancel))
             {
                 try
                 {
@@ -489,7 +614,13 @@ internal sealed partial class McpEndpoint
     {
         if (session is null)
         {
-            await WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, "A response to a server request needs the Mcp-Session-Id of the session that received the request.").ConfigureAwait(false);
+            await WriteHttpErrorAsync(
+                    context,
+                    StatusCodes.Status400BadRequest,
+                    ErrorCodes.InvalidRequest,
+                    "A response to a server request needs the Mcp-Session-Id of the session that received the request."
+                )
+                .ConfigureAwait(false);
             return;
         }
 
@@ -526,20 +657,33 @@ internal sealed partial class McpEndpoint
     {
         if (!AcceptedTypes.Of(context.Request).Sse)
         {
-            await WriteHttpErrorAsync(context, StatusCodes.Status406NotAcceptable, ErrorCodes.InvalidRequest, "GET opens the session's event stream: Accept must include text/event-stream.").ConfigureAwait(false);
+            await WriteHttpErrorAsync(
+                    context,
+                    StatusCodes.Status406NotAcceptable,
+                    ErrorCodes.InvalidRequest,
+                    "GET opens the session's event stream: Accept must include text/event-stream."
+                )
+                .ConfigureAwait(false);
             return;
         }
 
         var session = FindSession(context, profile, out var missing);
         if (session is null)
         {
-            await WriteHttpErrorAsync(context, missing ? StatusCodes.Status400BadRequest : StatusCodes.Status404NotFound, ErrorCodes.InvalidRequest, missing ? "GET needs an Mcp-Session-Id header (from initialize)." : "Session not found or expired.").ConfigureAwait(false);
+            await WriteHttpErrorAsync(
+                    context,
+                    missing ? StatusCodes.Status400BadRequest : StatusCodes.Status404NotFound,
+                    ErrorCodes.InvalidRequest,
+                    missing ? "GET needs an Mcp-Session-Id header (from initialize)." : "Session not found or expired."
+                )
+                .ConfigureAwait(false);
             return;
         }
 
         if (!session.TryOpenGetStream())
         {
-            await WriteHttpErrorAsync(context, StatusCodes.Status409Conflict, ErrorCodes.InvalidRequest, "This session already has 8 open GET streams.").ConfigureAwait(false);
+            await WriteHttpErrorAsync(context, StatusCodes.Status409Conflict, ErrorCodes.InvalidRequest, "This session already has 8 open GET streams.")
+                .ConfigureAwait(false);
             return;
         }
 
@@ -596,7 +740,12 @@ internal sealed partial class McpEndpoint
         var session = FindSession(context, profile, out var missing);
         if (session is null)
         {
-            return WriteHttpErrorAsync(context, missing ? StatusCodes.Status400BadRequest : StatusCodes.Status404NotFound, ErrorCodes.InvalidRequest, missing ? "DELETE needs an Mcp-Session-Id header." : "Session not found or expired.");
+            return WriteHttpErrorAsync(
+                context,
+                missing ? StatusCodes.Status400BadRequest : StatusCodes.Status404NotFound,
+                ErrorCodes.InvalidRequest,
+                missing ? "DELETE needs an Mcp-Session-Id header." : "Session not found or expired."
+            );
         }
 
         _gateway.Sessions.Remove(session.Id);
@@ -681,8 +830,11 @@ internal sealed partial class McpEndpoint
                 rest = comma < 0 ? default : rest[(comma + 1)..];
                 var semi = part.IndexOf(';');
                 var media = (semi < 0 ? part : part[..semi]).Trim();
-                if (media.Equals(mediaType, StringComparison.OrdinalIgnoreCase) || media.SequenceEqual("*/*")
-                    || (media.EndsWith("/*", StringComparison.Ordinal) && mediaType.AsSpan().StartsWith(media[..^1], StringComparison.OrdinalIgnoreCase)))
+                if (
+                    media.Equals(mediaType, StringComparison.OrdinalIgnoreCase)
+                    || media.SequenceEqual("*/*")
+                    || (media.EndsWith("/*", StringComparison.Ordinal) && mediaType.AsSpan().StartsWith(media[..^1], StringComparison.OrdinalIgnoreCase))
+                )
                 {
                     return true;
                 }
@@ -739,5 +891,4 @@ internal sealed partial class McpEndpoint
         response.ContentLength = body.Length;
         return response.Body.WriteAsync(body).AsTask();
     }
-
 }

@@ -268,8 +268,15 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
 
     /// <summary>Definitions compare by content: the config records hold lists and maps, which records compare by reference.</summary>
     internal static bool SameServer(McpServerConfig a, McpServerConfig b) =>
-        a.Name == b.Name && a.Kind == b.Kind && a.Command == b.Command && a.Cwd == b.Cwd && a.Url == b.Url && a.Timeout == b.Timeout
-        && a.Args.SequenceEqual(b.Args) && SameMap(a.Env, b.Env) && SameMap(a.Headers, b.Headers);
+        a.Name == b.Name
+        && a.Kind == b.Kind
+        && a.Command == b.Command
+        && a.Cwd == b.Cwd
+        && a.Url == b.Url
+        && a.Timeout == b.Timeout
+        && a.Args.SequenceEqual(b.Args)
+        && SameMap(a.Env, b.Env)
+        && SameMap(a.Headers, b.Headers);
 
     private static bool SameMap(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b)
     {
@@ -293,26 +300,27 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
 
     public ILogger Logger => _logger;
 
-    internal static UpstreamOptions ToOptions(McpServerConfig server) => server.Kind switch
-    {
-        McpServerKind.Stdio => new StdioUpstreamOptions
+    internal static UpstreamOptions ToOptions(McpServerConfig server) =>
+        server.Kind switch
         {
-            Name = server.Name,
-            Command = server.Command!,
-            Args = server.Args,
-            Env = server.Env,
-            WorkingDirectory = server.Cwd,
-            Timeout = server.Timeout,
-        },
-        _ => new HttpUpstreamOptions
-        {
-            Name = server.Name,
-            Url = server.Url!,
-            Headers = server.Headers,
-            Transport = server.Kind == McpServerKind.Sse ? HttpUpstreamTransport.Sse : HttpUpstreamTransport.StreamableHttp,
-            Timeout = server.Timeout,
-        },
-    };
+            McpServerKind.Stdio => new StdioUpstreamOptions
+            {
+                Name = server.Name,
+                Command = server.Command!,
+                Args = server.Args,
+                Env = server.Env,
+                WorkingDirectory = server.Cwd,
+                Timeout = server.Timeout,
+            },
+            _ => new HttpUpstreamOptions
+            {
+                Name = server.Name,
+                Url = server.Url!,
+                Headers = server.Headers,
+                Transport = server.Kind == McpServerKind.Sse ? HttpUpstreamTransport.Sse : HttpUpstreamTransport.StreamableHttp,
+                Timeout = server.Timeout,
+            },
+        };
 
     /// <summary>Connects every upstream; returns when each has made its first attempt.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)

@@ -11,7 +11,6 @@ internal static class McpProtocol
     public static string Qualify(string server, string name) => string.Concat(server, "__", name);
 }
 
-
 /// <summary>JSON-RPC error codes (JSON-RPC 2.0 §5.1 and the gateway's own server-error range).</summary>
 internal static class ErrorCodes
 {
@@ -25,8 +24,10 @@ internal static class ErrorCodes
     // Documented in the README.
     /// <summary>The upstream server is down, restarting, disconnected or its circuit is open.</summary>
     public const int UpstreamUnavailable = -32010;
+
     /// <summary>The upstream did not answer within its timeout.</summary>
     public const int UpstreamTimeout = -32011;
+
     /// <summary>The upstream answered with something that is not valid MCP.</summary>
     public const int UpstreamProtocol = -32012;
 }

@@ -27,13 +27,15 @@ internal sealed class McpSession
     /// Messages for the GET stream. Bounded so that a client that never opens the stream cannot grow memory;
     /// 256 covers bursts of list_changed and log lines, and the oldest is dropped first.
     /// </summary>
-    private readonly Channel<byte[]> _outbound = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(256)
-    {
-        FullMode = BoundedChannelFullMode.DropOldest,
+    private readonly Channel<byte[]> _outbound = Channel.CreateBounded<byte[]>(
+        new BoundedChannelOptions(256)
+        {
+            FullMode = BoundedChannelFullMode.DropOldest,
 
-        // A client may hold several GET streams (spec: Transports, "Multiple Connections"); each message goes to one of them.
-        SingleReader = false,
-    });
+            // A client may hold several GET streams (spec: Transports, "Multiple Connections"); each message goes to one of them.
+            SingleReader = false,
+        }
+    );
 
     private GatewayProfile _profile;
     private long _nextServerRequestId;
@@ -51,7 +53,11 @@ internal sealed class McpSession
     public string Id { get; }
 
     /// <summary>Replaced when the configuration changes, so the session sees its profile's new servers and tokens.</summary>
-    public GatewayProfile Profile { get => Volatile.Read(ref _profile); set => Volatile.Write(ref _profile, value); }
+    public GatewayProfile Profile
+    {
+        get => Volatile.Read(ref _profile);
+        set => Volatile.Write(ref _profile, value);
+    }
 
     public string ProtocolVersion { get; }
 
@@ -126,9 +132,7 @@ internal sealed class McpSession
         {
             Lifetime.Cancel();
         }
-        catch (ObjectDisposedException)
-        {
-        }
+        catch (ObjectDisposedException) { }
 
         foreach (var pair in InFlight)
         {
@@ -136,9 +140,7 @@ internal sealed class McpSession
             {
                 pair.Value.Cancel();
             }
-            catch (ObjectDisposedException)
-            {
-            }
+            catch (ObjectDisposedException) { }
         }
     }
 }

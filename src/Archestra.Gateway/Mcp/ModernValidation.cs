@@ -55,8 +55,12 @@ internal static class ModernValidation
         if (!McpRevisions.IsModern(bodyVersion))
         {
             var requested = Encoding.UTF8.GetString(bodyVersion);
-            return new ModernFailure(StatusCodes.Status400BadRequest, McpErrorCodes.UnsupportedProtocolVersion,
-                $"Unsupported protocol version '{requested}'. Supported: {string.Join(", ", McpRevisions.All)} (the 2025 revisions through initialize).", requested);
+            return new ModernFailure(
+                StatusCodes.Status400BadRequest,
+                McpErrorCodes.UnsupportedProtocolVersion,
+                $"Unsupported protocol version '{requested}'. Supported: {string.Join(", ", McpRevisions.All)} (the 2025 revisions through initialize).",
+                requested
+            );
         }
 
         if (!TryOne(headers[McpHeaders.Method], out var headerMethod))
@@ -69,7 +73,8 @@ internal static class ModernValidation
             return Mismatch($"{McpHeaders.Method} header value '{headerMethod}' does not match body value '{Encoding.UTF8.GetString(env.Method.Of(body))}'");
         }
 
-        var named = env.MethodIs(body, McpMethods.ToolsCall) || env.MethodIs(body, McpMethods.PromptsGet) ? env.ParamsName
+        var named =
+            env.MethodIs(body, McpMethods.ToolsCall) || env.MethodIs(body, McpMethods.PromptsGet) ? env.ParamsName
             : env.MethodIs(body, McpMethods.ResourcesRead) ? env.ParamsUri
             : default;
         if (named.IsEmpty)
@@ -86,7 +91,9 @@ internal static class ModernValidation
         var raw = body.Slice(named.Start + 1, named.Length - 2);
         if (raw.IndexOf((byte)'\\') < 0 && !headerName.StartsWith(McpHeaders.Base64Prefix, StringComparison.Ordinal))
         {
-            return SameText(headerName, raw) ? null : Mismatch($"{McpHeaders.Name} header value '{headerName}' does not match body value '{Encoding.UTF8.GetString(raw)}'");
+            return SameText(headerName, raw)
+                ? null
+                : Mismatch($"{McpHeaders.Name} header value '{headerName}' does not match body value '{Encoding.UTF8.GetString(raw)}'");
         }
 
         var bodyName = JsonObjectScan.ReadString(body, named);
@@ -140,9 +147,13 @@ internal static class ModernValidation
         return level.Length < 2 || body[level.Start] != (byte)'"' ? null : LogFilter.Parse(body.Slice(level.Start + 1, level.Length - 2));
     }
 
-    private static ModernFailure Invalid(string what) => new(StatusCodes.Status400BadRequest, McpErrorCodes.InvalidParams,
-        $"Invalid params: {what}. A 2026-07-28 request carries params._meta with io.modelcontextprotocol/protocolVersion (a string) "
-        + "and io.modelcontextprotocol/clientCapabilities (an object).");
+    private static ModernFailure Invalid(string what) =>
+        new(
+            StatusCodes.Status400BadRequest,
+            McpErrorCodes.InvalidParams,
+            $"Invalid params: {what}. A 2026-07-28 request carries params._meta with io.modelcontextprotocol/protocolVersion (a string) "
+                + "and io.modelcontextprotocol/clientCapabilities (an object)."
+        );
 
     private static ModernFailure Mismatch(string what) => new(StatusCodes.Status400BadRequest, McpErrorCodes.HeaderMismatch, $"Header mismatch: {what}.");
 
@@ -171,8 +182,11 @@ internal static class ModernValidation
     private static bool TryDecodeName(string header, out string value)
     {
         value = header;
-        if (!header.StartsWith(McpHeaders.Base64Prefix, StringComparison.Ordinal) || !header.EndsWith(McpHeaders.Base64Suffix, StringComparison.Ordinal)
-            || header.Length < McpHeaders.Base64Prefix.Length + McpHeaders.Base64Suffix.Length)
+        if (
+            !header.StartsWith(McpHeaders.Base64Prefix, StringComparison.Ordinal)
+            || !header.EndsWith(McpHeaders.Base64Suffix, StringComparison.Ordinal)
+            || header.Length < McpHeaders.Base64Prefix.Length + McpHeaders.Base64Suffix.Length
+        )
         {
             return true;
         }

@@ -8,7 +8,11 @@ internal readonly record struct ProfileCapabilities(bool Prompts, bool Resources
 {
     public static ProfileCapabilities Of(GatewayProfile profile)
     {
-        bool prompts = false, resources = false, subscribe = false, logging = false, completions = false;
+        bool prompts = false,
+            resources = false,
+            subscribe = false,
+            logging = false,
+            completions = false;
         var instructions = new StringBuilder();
         foreach (var server in profile.Servers)
         {
@@ -33,5 +37,6 @@ internal readonly record struct ProfileCapabilities(bool Prompts, bool Resources
         return new ProfileCapabilities(prompts, resources, subscribe, logging, completions, instructions.Length > 0 ? instructions.ToString() : null);
     }
 
-    private static string? ReadInstructions(byte[]? initializeResult) => initializeResult is null ? null : JsonObjectScan.GetString(initializeResult, "instructions"u8);
+    private static string? ReadInstructions(byte[]? initializeResult) =>
+        initializeResult is null ? null : JsonObjectScan.GetString(initializeResult, "instructions"u8);
 }

@@ -53,9 +53,12 @@ internal sealed class SessionIds
 
         Span<byte> payload = stackalloc byte[384];
         Span<byte> mac = stackalloc byte[MacBytes + 2];
-        if (Base64Url.DecodeFromChars(id.AsSpan(0, dot), payload, out _, out var payloadLength) != System.Buffers.OperationStatus.Done
+        if (
+            Base64Url.DecodeFromChars(id.AsSpan(0, dot), payload, out _, out var payloadLength) != System.Buffers.OperationStatus.Done
             || Base64Url.DecodeFromChars(id.AsSpan(dot + 1), mac, out _, out var macLength) != System.Buffers.OperationStatus.Done
-            || macLength != MacBytes || payloadLength < 28)
+            || macLength != MacBytes
+            || payloadLength < 28
+        )
         {
             return false;
         }
@@ -73,7 +76,8 @@ internal sealed class SessionIds
             Encoding.UTF8.GetString(payload[27..]),
             McpRevisions.Legacy[payload[1]],
             new ClientCapabilities((caps & 1) != 0, (caps & 2) != 0, (caps & 4) != 0),
-            DateTimeOffset.FromUnixTimeSeconds(BinaryPrimitives.ReadInt64BigEndian(payload[3..])));
+            DateTimeOffset.FromUnixTimeSeconds(BinaryPrimitives.ReadInt64BigEndian(payload[3..]))
+        );
         return true;
     }
 
@@ -106,9 +110,12 @@ internal sealed class SessionIds
 
         Span<byte> payload = stackalloc byte[64];
         Span<byte> mac = stackalloc byte[MacBytes + 2];
-        if (Base64Url.DecodeFromChars(state.AsSpan(0, dot), payload, out _, out var payloadLength) != System.Buffers.OperationStatus.Done
+        if (
+            Base64Url.DecodeFromChars(state.AsSpan(0, dot), payload, out _, out var payloadLength) != System.Buffers.OperationStatus.Done
             || Base64Url.DecodeFromChars(state.AsSpan(dot + 1), mac, out _, out var macLength) != System.Buffers.OperationStatus.Done
-            || macLength != MacBytes || payloadLength != 41)
+            || macLength != MacBytes
+            || payloadLength != 41
+        )
         {
             return false;
         }

@@ -24,7 +24,14 @@ internal sealed class SessionStore : IDisposable
     private readonly Func<string, GatewayProfile?> _findProfile;
     private readonly TimeProvider _time;
 
-    public SessionStore(TimeSpan idleTimeout, int maxSessions, SessionIds ids, Func<string, GatewayProfile?> findProfile, Action<McpSession> onEnded, TimeProvider? time = null)
+    public SessionStore(
+        TimeSpan idleTimeout,
+        int maxSessions,
+        SessionIds ids,
+        Func<string, GatewayProfile?> findProfile,
+        Action<McpSession> onEnded,
+        TimeProvider? time = null
+    )
     {
         _idleTimeout = idleTimeout;
         _maxSessions = maxSessions;
@@ -84,7 +91,11 @@ internal sealed class SessionStore : IDisposable
             return null;
         }
 
-        var session = _sessions.GetOrAdd(id, static (key, state) => new McpSession(key, state.profile, state.claims.ProtocolVersion, state.claims.Capabilities), (profile, claims));
+        var session = _sessions.GetOrAdd(
+            id,
+            static (key, state) => new McpSession(key, state.profile, state.claims.ProtocolVersion, state.claims.Capabilities),
+            (profile, claims)
+        );
         Recovered?.Invoke(session);
         return session;
     }

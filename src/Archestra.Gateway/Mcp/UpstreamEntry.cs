@@ -25,15 +25,19 @@ internal readonly record struct UpstreamCapabilities(bool Tools, bool Prompts, b
                 return default;
             }
 
-            var subscribe = caps.TryGetProperty("resources"u8, out var res) && res.ValueKind == JsonValueKind.Object
-                && res.TryGetProperty("subscribe"u8, out var sub) && sub.ValueKind == JsonValueKind.True;
+            var subscribe =
+                caps.TryGetProperty("resources"u8, out var res)
+                && res.ValueKind == JsonValueKind.Object
+                && res.TryGetProperty("subscribe"u8, out var sub)
+                && sub.ValueKind == JsonValueKind.True;
             return new UpstreamCapabilities(
                 caps.TryGetProperty("tools"u8, out _),
                 caps.TryGetProperty("prompts"u8, out _),
                 caps.TryGetProperty("resources"u8, out _),
                 subscribe,
                 caps.TryGetProperty("logging"u8, out _),
-                caps.TryGetProperty("completions"u8, out _));
+                caps.TryGetProperty("completions"u8, out _)
+            );
         }
         catch (JsonException)
         {
@@ -237,12 +241,13 @@ internal sealed class UpstreamEntry
         }
     }
 
-    private bool Supports(ListKind kind) => kind switch
-    {
-        ListKind.Tools => Capabilities.Tools,
-        ListKind.Prompts => Capabilities.Prompts,
-        _ => Capabilities.Resources,
-    };
+    private bool Supports(ListKind kind) =>
+        kind switch
+        {
+            ListKind.Tools => Capabilities.Tools,
+            ListKind.Prompts => Capabilities.Prompts,
+            _ => Capabilities.Resources,
+        };
 
     private async Task<ListSnapshot?> LoadAsync(ListKind kind, int generation, Action<UpstreamEntry, string> onFailure)
     {
@@ -285,13 +290,14 @@ internal sealed class UpstreamEntry
     }
 
     /// <summary>The MCP method that lists a kind, the result property holding the items, and the item key.</summary>
-    internal static (string Method, string Property, string Key) Describe(ListKind kind) => kind switch
-    {
-        ListKind.Tools => ("tools/list", "tools", "name"),
-        ListKind.Prompts => ("prompts/list", "prompts", "name"),
-        ListKind.Resources => ("resources/list", "resources", "uri"),
-        _ => ("resources/templates/list", "resourceTemplates", "uriTemplate"),
-    };
+    internal static (string Method, string Property, string Key) Describe(ListKind kind) =>
+        kind switch
+        {
+            ListKind.Tools => ("tools/list", "tools", "name"),
+            ListKind.Prompts => ("prompts/list", "prompts", "name"),
+            ListKind.Resources => ("resources/list", "resources", "uri"),
+            _ => ("resources/templates/list", "resourceTemplates", "uriTemplate"),
+        };
 
     /// <summary>Pages through the upstream's list. 1000 pages is a loop guard against a server that always returns a cursor.</summary>
     private async Task<ListSnapshot?> FetchAllPagesAsync(ListKind kind, Action<UpstreamEntry, string> onFailure)

@@ -20,7 +20,27 @@ public sealed class GatewayMetrics : IDisposable
     /// default upstream timeout), roughly 1-2.5-5 per decade.
     /// </summary>
     internal static readonly double[] DurationBuckets =
-        [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+    [
+        0.00005,
+        0.0001,
+        0.00025,
+        0.0005,
+        0.001,
+        0.0025,
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.1,
+        0.25,
+        0.5,
+        1,
+        2.5,
+        5,
+        10,
+        30,
+        60,
+    ];
 
     internal const string Overflow = "_overflow";
 
@@ -42,7 +62,8 @@ public sealed class GatewayMetrics : IDisposable
     private IPrometheusSource[] _sources = [];
 
     internal SeriesMap<ToolCallKey, MetricCell> ToolCalls { get; } = new(static () => new MetricCell(), new(Overflow, Overflow, Overflow, Overflow));
-    internal SeriesMap<ToolKey, HistogramCell> ToolCallDurations { get; } = new(static () => new HistogramCell(DurationBuckets), new(Overflow, Overflow, Overflow));
+    internal SeriesMap<ToolKey, HistogramCell> ToolCallDurations { get; } =
+        new(static () => new HistogramCell(DurationBuckets), new(Overflow, Overflow, Overflow));
     internal SeriesMap<string, MetricCell> UpstreamUp { get; } = new(static () => new MetricCell(), Overflow);
     internal SeriesMap<string, MetricCell> UpstreamRestarts { get; } = new(static () => new MetricCell(), Overflow);
     internal SeriesMap<string, MetricCell> UpstreamListFailures { get; } = new(static () => new MetricCell(), Overflow);
@@ -54,8 +75,13 @@ public sealed class GatewayMetrics : IDisposable
     {
         _meter = new Meter(MeterName, GatewayInfo.Version);
         _toolCalls = _meter.CreateCounter<long>("mcp_tool_calls", "{call}", ToolCallsHelp);
-        _toolCallDuration = _meter.CreateHistogram("mcp_tool_call_duration", "s", ToolCallDurationHelp, tags: null,
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        _toolCallDuration = _meter.CreateHistogram(
+            "mcp_tool_call_duration",
+            "s",
+            ToolCallDurationHelp,
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets }
+        );
         _upstreamRestarts = _meter.CreateCounter<long>("mcp_upstream_restarts", "{restart}", UpstreamRestartsHelp);
         _upstreamListFailures = _meter.CreateCounter<long>("mcp_upstream_list_failures", "{failure}", UpstreamListFailuresHelp);
         _requests = _meter.CreateCounter<long>("mcp_requests", "{request}", RequestsHelp);

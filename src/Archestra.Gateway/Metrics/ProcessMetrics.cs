@@ -89,17 +89,18 @@ internal static class ProcessMetrics
                 var firstSpace = statm.IndexOf(' ');
                 var rest = statm[(firstSpace + 1)..];
                 var secondSpace = rest.IndexOf(' ');
-                if (firstSpace > 0 && secondSpace > 0
+                if (
+                    firstSpace > 0
+                    && secondSpace > 0
                     && long.TryParse(statm[..firstSpace], NumberStyles.None, CultureInfo.InvariantCulture, out var size)
-                    && long.TryParse(rest[..secondSpace], NumberStyles.None, CultureInfo.InvariantCulture, out var resident))
+                    && long.TryParse(rest[..secondSpace], NumberStyles.None, CultureInfo.InvariantCulture, out var resident)
+                )
                 {
                     long page = Environment.SystemPageSize;
                     return (size * page, resident * page);
                 }
             }
-            catch (IOException)
-            {
-            }
+            catch (IOException) { }
         }
 
         return (-1, Environment.WorkingSet);
@@ -139,9 +140,7 @@ internal static class ProcessMetrics
                 return fields.Length > 0 && long.TryParse(fields[0], NumberStyles.None, CultureInfo.InvariantCulture, out var soft) ? soft : -1;
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
 
         return -1;
     }

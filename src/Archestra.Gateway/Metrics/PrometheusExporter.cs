@@ -19,9 +19,7 @@ public sealed class PrometheusExporter
     private int _lastLength = 4096;
 
     public PrometheusExporter(GatewayMetrics metrics)
-        : this(metrics, includeProcess: true)
-    {
-    }
+        : this(metrics, includeProcess: true) { }
 
     internal PrometheusExporter(GatewayMetrics metrics, bool includeProcess)
     {
@@ -68,11 +66,12 @@ public sealed class PrometheusExporter
         const string name = "mcp_tool_calls_total";
         Family(builder, name, GatewayMetrics.ToolCallsHelp, "counter");
         var series = _metrics.ToolCalls.Snapshot();
-        Array.Sort(series, static (a, b) => Compare(a.Key.Profile, b.Key.Profile, a.Key.Server, b.Key.Server, a.Key.Tool, b.Key.Tool, a.Key.Outcome, b.Key.Outcome));
+        Array.Sort(series, static (a, b) =>
+            Compare(a.Key.Profile, b.Key.Profile, a.Key.Server, b.Key.Server, a.Key.Tool, b.Key.Tool, a.Key.Outcome, b.Key.Outcome)
+        );
         foreach (var (key, cell) in series)
         {
-            var labels = new LabelSet(0)
-                .Add("profile", key.Profile).Add("server", key.Server).Add("tool", key.Tool).Add("outcome", key.Outcome);
+            var labels = new LabelSet(0).Add("profile", key.Profile).Add("server", key.Server).Add("tool", key.Tool).Add("outcome", key.Outcome);
             Sample(builder, name, labels.ToString(), cell.Value);
         }
     }

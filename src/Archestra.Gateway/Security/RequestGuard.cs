@@ -55,8 +55,7 @@ internal sealed class RequestGuard
         {
             var authorization = headers.Authorization.ToString();
             const string scheme = "Bearer ";
-            if (!authorization.StartsWith(scheme, StringComparison.OrdinalIgnoreCase)
-                || !profile.AcceptsToken(authorization.AsSpan(scheme.Length).Trim()))
+            if (!authorization.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) || !profile.AcceptsToken(authorization.AsSpan(scheme.Length).Trim()))
             {
                 return GuardVerdict.Unauthorized;
             }
@@ -84,9 +83,10 @@ internal sealed class RequestGuard
     }
 
     /// <summary>Why <see cref="CheckOrigin"/> refused, for the answer (403) on every listener that uses it.</summary>
-    public static string Refusal(HttpContext context, GuardVerdict verdict) => verdict == GuardVerdict.ForbiddenOrigin
-        ? $"Origin '{context.Request.Headers.Origin}' is not allowed; add it to security.allowedOrigins."
-        : $"Host '{context.Request.Host.Host}' is not allowed on a loopback listener; add it to security.allowedHosts.";
+    public static string Refusal(HttpContext context, GuardVerdict verdict) =>
+        verdict == GuardVerdict.ForbiddenOrigin
+            ? $"Origin '{context.Request.Headers.Origin}' is not allowed; add it to security.allowedOrigins."
+            : $"Host '{context.Request.Host.Host}' is not allowed on a loopback listener; add it to security.allowedHosts.";
 
     /// <summary>
     /// Sets the Bearer challenge (RFC 6750 §3: <c>invalid_token</c> when a token was sent) for a request
@@ -95,9 +95,7 @@ internal sealed class RequestGuard
     public static string Challenge(HttpContext context, IBearerProfile profile)
     {
         var hasHeader = context.Request.Headers.Authorization.Count > 0;
-        context.Response.Headers.WWWAuthenticate = hasHeader
-            ? "Bearer realm=\"archestra\", error=\"invalid_token\""
-            : "Bearer realm=\"archestra\"";
+        context.Response.Headers.WWWAuthenticate = hasHeader ? "Bearer realm=\"archestra\", error=\"invalid_token\"" : "Bearer realm=\"archestra\"";
         return hasHeader ? $"Invalid token for profile '{profile.Name}'." : $"Profile '{profile.Name}' requires Authorization: Bearer <token>.";
     }
 
@@ -114,8 +112,5 @@ internal sealed class RequestGuard
     private bool HostAllowed(string host) => host.Length == 0 || IsLoopbackName(host) || _hosts.Contains(host);
 
     private static bool IsLoopbackName(string host) =>
-        host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
-        || host == "127.0.0.1"
-        || host == "[::1]"
-        || host == "::1";
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || host == "127.0.0.1" || host == "[::1]" || host == "::1";
 }

@@ -12,8 +12,8 @@ internal static class ConsoleAssets
     private const string Prefix = "console/";
 
     private const string ContentSecurityPolicy =
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        + "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
     private static readonly FrozenDictionary<string, (byte[] Body, string ContentType)> s_files = Load();
 
@@ -60,14 +60,17 @@ internal static class ConsoleAssets
             using var copy = new MemoryStream();
             stream.CopyTo(copy);
             var file = name[Prefix.Length..];
-            files[file] = (copy.ToArray(), Path.GetExtension(file) switch
-            {
-                ".html" => "text/html; charset=utf-8",
-                ".js" => "text/javascript; charset=utf-8",
-                ".css" => "text/css; charset=utf-8",
-                ".svg" => "image/svg+xml",
-                _ => "application/octet-stream",
-            });
+            files[file] = (
+                copy.ToArray(),
+                Path.GetExtension(file) switch
+                {
+                    ".html" => "text/html; charset=utf-8",
+                    ".js" => "text/javascript; charset=utf-8",
+                    ".css" => "text/css; charset=utf-8",
+                    ".svg" => "image/svg+xml",
+                    _ => "application/octet-stream",
+                }
+            );
         }
 
         return files.ToFrozenDictionary(StringComparer.Ordinal);

@@ -38,9 +38,7 @@ internal static class KeyPath
 
             if (i == start)
             {
-                error = i < path.Length && path[i] == ']'
-                    ? $"unbalanced ']' at position {i}"
-                    : $"empty property name at position {i}";
+                error = i < path.Length && path[i] == ']' ? $"unbalanced ']' at position {i}" : $"empty property name at position {i}";
                 return false;
             }
 
@@ -59,8 +57,7 @@ internal static class KeyPath
                 {
                     segments.Add(new PathSegment(SegmentKind.AnyIndex, null, 0));
                 }
-                else if (inner.Length > 0 && IsDigits(inner)
-                    && int.TryParse(inner, NumberStyles.None, CultureInfo.InvariantCulture, out var index))
+                else if (inner.Length > 0 && IsDigits(inner) && int.TryParse(inner, NumberStyles.None, CultureInfo.InvariantCulture, out var index))
                 {
                     segments.Add(new PathSegment(SegmentKind.Index, null, index));
                 }

@@ -106,16 +106,18 @@ internal sealed class PathAutomatonBuilder
                 }
             }
 
-            states.Add(new PathState
-            {
-                Conditions = [.. conditions],
-                TrustedConditions = [.. trusted],
-                PropertyNames = propertyNames,
-                PropertyTargets = propertyTargets,
-                Indexes = [.. indexes],
-                IndexTargets = indexTargets,
-                AnyIndexTarget = StateOf(any, sets, ids),
-            });
+            states.Add(
+                new PathState
+                {
+                    Conditions = [.. conditions],
+                    TrustedConditions = [.. trusted],
+                    PropertyNames = propertyNames,
+                    PropertyTargets = propertyTargets,
+                    Indexes = [.. indexes],
+                    IndexTargets = indexTargets,
+                    AnyIndexTarget = StateOf(any, sets, ids),
+                }
+            );
         }
 
         return [.. states];

@@ -40,24 +40,23 @@ internal sealed class CompiledCondition(ConditionOperator op, byte[] value, Rege
     /// UTF-16 strings: UTF-8 is self-synchronising, so a byte-level match of a whole valid sequence cannot
     /// start or end inside another character.
     /// </summary>
-    public bool Matches(ReadOnlySpan<byte> text) => Operator switch
-    {
-        ConditionOperator.Equal => text.SequenceEqual(value),
-        ConditionOperator.NotEqual => !text.SequenceEqual(value),
-        ConditionOperator.Contains => text.IndexOf(value) >= 0,
-        ConditionOperator.NotContains => text.IndexOf(value) < 0,
-        ConditionOperator.StartsWith => text.StartsWith(value),
-        ConditionOperator.EndsWith => text.EndsWith(value),
-        _ => text.StartsWith(_requiredPrefix) && MatchesRegex(regex!, text),
-    };
+    public bool Matches(ReadOnlySpan<byte> text) =>
+        Operator switch
+        {
+            ConditionOperator.Equal => text.SequenceEqual(value),
+            ConditionOperator.NotEqual => !text.SequenceEqual(value),
+            ConditionOperator.Contains => text.IndexOf(value) >= 0,
+            ConditionOperator.NotContains => text.IndexOf(value) < 0,
+            ConditionOperator.StartsWith => text.StartsWith(value),
+            ConditionOperator.EndsWith => text.EndsWith(value),
+            _ => text.StartsWith(_requiredPrefix) && MatchesRegex(regex!, text),
+        };
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static bool MatchesRegex(Regex regex, ReadOnlySpan<byte> text)
     {
         char[]? rented = null;
-        var chars = text.Length <= StackChars
-            ? stackalloc char[StackChars]
-            : (rented = ArrayPool<char>.Shared.Rent(text.Length));
+        var chars = text.Length <= StackChars ? stackalloc char[StackChars] : (rented = ArrayPool<char>.Shared.Rent(text.Length));
         try
         {
             // UTF-8 never needs more UTF-16 code units than bytes.

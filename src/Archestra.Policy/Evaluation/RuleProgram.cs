@@ -62,9 +62,7 @@ internal sealed class RuleProgram(PathState[] states, CompiledCondition[] condit
 
         var words = (conditions.Length + 63) >> 6;
         ulong[]? rented = null;
-        var bits = words <= StackWords
-            ? stackalloc ulong[StackWords]
-            : (rented = ArrayPool<ulong>.Shared.Rent(words));
+        var bits = words <= StackWords ? stackalloc ulong[StackWords] : (rented = ArrayPool<ulong>.Shared.Rent(words));
         bits = bits[..words];
         bits.Clear();
         Span<Deferred> deferred = stackalloc Deferred[DeferredCapacity];
@@ -315,8 +313,7 @@ internal sealed class RuleProgram(PathState[] states, CompiledCondition[] condit
         }
     }
 
-    private void Evaluate(
-        ref Utf8JsonReader reader, int[] attached, Span<ulong> bits, scoped Span<byte> scratch, Span<Deferred> deferred, ref int pending)
+    private void Evaluate(ref Utf8JsonReader reader, int[] attached, Span<ulong> bits, scoped Span<byte> scratch, Span<Deferred> deferred, ref int pending)
     {
         byte[]? rented = null;
         scoped ReadOnlySpan<byte> text = default;
@@ -337,7 +334,12 @@ internal sealed class RuleProgram(PathState[] states, CompiledCondition[] condit
                 if (condition.IsRegex && pending < deferred.Length)
                 {
                     var start = (int)reader.TokenStartIndex;
-                    deferred[pending++] = new Deferred(c, escaped || reader.TokenType != JsonTokenType.String ? start : start + 1, reader.ValueSpan.Length, escaped);
+                    deferred[pending++] = new Deferred(
+                        c,
+                        escaped || reader.TokenType != JsonTokenType.String ? start : start + 1,
+                        reader.ValueSpan.Length,
+                        escaped
+                    );
                     continue;
                 }
 

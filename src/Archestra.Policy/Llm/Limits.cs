@@ -33,12 +33,13 @@ public readonly record struct PeriodUsage(long Tokens, decimal Usd);
 /// </summary>
 public readonly record struct UsageTotals(PeriodUsage Day, PeriodUsage Month, PeriodUsage Total)
 {
-    public PeriodUsage For(LimitPeriod period) => period switch
-    {
-        LimitPeriod.Day => Day,
-        LimitPeriod.Month => Month,
-        _ => Total,
-    };
+    public PeriodUsage For(LimitPeriod period) =>
+        period switch
+        {
+            LimitPeriod.Day => Day,
+            LimitPeriod.Month => Month,
+            _ => Total,
+        };
 }
 
 /// <summary>The answer of <see cref="LimitSet.Evaluate"/>: allowed, or the limit that is used up and why.</summary>
@@ -50,20 +51,22 @@ public readonly record struct LimitCheck(bool Allowed, LimitDefinition? Exceeded
 public static class LimitPeriods
 {
     /// <summary>The UTC start of the period containing <paramref name="nowUtc"/> (<see cref="DateTime.MinValue"/> for total).</summary>
-    public static DateTime Start(LimitPeriod period, DateTime nowUtc) => period switch
-    {
-        LimitPeriod.Day => new DateTime(nowUtc.Year, nowUtc.Month, nowUtc.Day, 0, 0, 0, DateTimeKind.Utc),
-        LimitPeriod.Month => new DateTime(nowUtc.Year, nowUtc.Month, 1, 0, 0, 0, DateTimeKind.Utc),
-        _ => DateTime.SpecifyKind(DateTime.MinValue, DateTimeKind.Utc),
-    };
+    public static DateTime Start(LimitPeriod period, DateTime nowUtc) =>
+        period switch
+        {
+            LimitPeriod.Day => new DateTime(nowUtc.Year, nowUtc.Month, nowUtc.Day, 0, 0, 0, DateTimeKind.Utc),
+            LimitPeriod.Month => new DateTime(nowUtc.Year, nowUtc.Month, 1, 0, 0, 0, DateTimeKind.Utc),
+            _ => DateTime.SpecifyKind(DateTime.MinValue, DateTimeKind.Utc),
+        };
 
     /// <summary>When the period containing <paramref name="nowUtc"/> ends (the limit resets); null for total.</summary>
-    public static DateTime? End(LimitPeriod period, DateTime nowUtc) => period switch
-    {
-        LimitPeriod.Day => Start(period, nowUtc).AddDays(1),
-        LimitPeriod.Month => Start(period, nowUtc).AddMonths(1),
-        _ => null,
-    };
+    public static DateTime? End(LimitPeriod period, DateTime nowUtc) =>
+        period switch
+        {
+            LimitPeriod.Day => Start(period, nowUtc).AddDays(1),
+            LimitPeriod.Month => Start(period, nowUtc).AddMonths(1),
+            _ => null,
+        };
 }
 
 /// <summary>
@@ -113,8 +116,7 @@ public sealed class LimitSet
     }
 
     /// <summary>The limits of <paramref name="profile"/>, in definition order (empty when it has none).</summary>
-    public IReadOnlyList<LimitDefinition> For(string profile) =>
-        _byProfile.TryGetValue(profile, out var limits) ? limits : [];
+    public IReadOnlyList<LimitDefinition> For(string profile) => _byProfile.TryGetValue(profile, out var limits) ? limits : [];
 
     public LimitCheck Evaluate(string profile, in UsageTotals current, DateTime nowUtc)
     {
@@ -149,9 +151,10 @@ public sealed class LimitSet
     private static string Describe(LimitDefinition limit, decimal used, DateTime? resets)
     {
         var inv = CultureInfo.InvariantCulture;
-        var (usedText, valueText, unit) = limit.Kind == LimitKind.Tokens
-            ? (used.ToString("N0", inv), limit.Value.ToString("N0", inv), "tokens")
-            : ("$" + used.ToString("#,0.00##", inv), "$" + limit.Value.ToString("#,0.00##", inv), "USD");
+        var (usedText, valueText, unit) =
+            limit.Kind == LimitKind.Tokens
+                ? (used.ToString("N0", inv), limit.Value.ToString("N0", inv), "tokens")
+                : ("$" + used.ToString("#,0.00##", inv), "$" + limit.Value.ToString("#,0.00##", inv), "USD");
         var period = limit.Period switch
         {
             LimitPeriod.Day => "per day",

@@ -10,14 +10,17 @@ public sealed record ModelPrice(
     decimal InputPerMillion,
     decimal OutputPerMillion,
     decimal? CachedInputPerMillion = null,
-    decimal? CacheWritePerMillion = null)
+    decimal? CacheWritePerMillion = null
+)
 {
     private const decimal Million = 1_000_000m;
 
     /// <summary>The exact USD cost of <paramref name="usage"/> at these rates (decimal, no rounding).</summary>
     public decimal Cost(in Usage usage) =>
-        (usage.InputTokens * InputPerMillion
-         + usage.CachedInputTokens * (CachedInputPerMillion ?? InputPerMillion)
-         + usage.CacheCreationTokens * (CacheWritePerMillion ?? InputPerMillion)
-         + usage.OutputTokens * OutputPerMillion) / Million;
+        (
+            usage.InputTokens * InputPerMillion
+            + usage.CachedInputTokens * (CachedInputPerMillion ?? InputPerMillion)
+            + usage.CacheCreationTokens * (CacheWritePerMillion ?? InputPerMillion)
+            + usage.OutputTokens * OutputPerMillion
+        ) / Million;
 }

@@ -73,7 +73,8 @@ public sealed class OptimizationRules
         var byProfile = profiles.ToFrozenDictionary(
             p => p,
             p => all.Where(r => r.Definition.Profile is null || r.Definition.Profile == p).ToArray(),
-            StringComparer.Ordinal);
+            StringComparer.Ordinal
+        );
         return new OptimizationRules(byProfile, global);
     }
 

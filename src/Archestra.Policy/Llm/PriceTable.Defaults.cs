@@ -32,7 +32,6 @@ public static class DefaultPrices
         new("gpt-4o", 2.50m, 10.00m, CachedInputPerMillion: 1.25m),
         // Same three sources as gpt-4o: $0.15 / $0.075 cached / $0.60.
         new("gpt-4o-mini", 0.15m, 0.60m, CachedInputPerMillion: 0.075m),
-
         // Anthropic: platform.claude.com/docs/zh-CN/about-claude/pricing, "Model pricing" table
         // (base input / 5m cache writes / cache hits / output), Opus 4.5+ rows also on .../docs/en/about-claude/pricing.
         new("claude-opus-4-6", 5m, 25m, CachedInputPerMillion: 0.50m, CacheWritePerMillion: 6.25m),
@@ -51,11 +50,7 @@ public static class DefaultPrices
     /// (<c>claude-sonnet-4-20250514</c> strips to <c>claude-sonnet-4</c>) and the <c>-latest</c> aliases.
     /// </summary>
     public static IReadOnlyList<KeyValuePair<string, string>> Aliases { get; } =
-    [
-        new("claude-opus-4", "claude-opus-4-0"),
-        new("claude-sonnet-4", "claude-sonnet-4-0"),
-        new("claude-3-5-haiku-latest", "claude-3-5-haiku"),
-    ];
+    [new("claude-opus-4", "claude-opus-4-0"), new("claude-sonnet-4", "claude-sonnet-4-0"), new("claude-3-5-haiku-latest", "claude-3-5-haiku")];
 
     /// <summary>A price table of <see cref="Prices"/> and <see cref="Aliases"/>.</summary>
     public static PriceTable Table { get; } = PriceTable.Create(Prices, Aliases);

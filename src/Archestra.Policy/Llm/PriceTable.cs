@@ -95,8 +95,15 @@ public sealed class PriceTable
     internal static ReadOnlySpan<char> WithoutSnapshotSuffix(ReadOnlySpan<char> model)
     {
         // "-2024-08-06": 11 characters.
-        if (model.Length > 11 && model[^11] == '-' && model[^6] == '-' && model[^3] == '-'
-            && AllDigits(model.Slice(model.Length - 10, 4)) && AllDigits(model.Slice(model.Length - 5, 2)) && AllDigits(model[^2..]))
+        if (
+            model.Length > 11
+            && model[^11] == '-'
+            && model[^6] == '-'
+            && model[^3] == '-'
+            && AllDigits(model.Slice(model.Length - 10, 4))
+            && AllDigits(model.Slice(model.Length - 5, 2))
+            && AllDigits(model[^2..])
+        )
         {
             return model[..^11];
         }

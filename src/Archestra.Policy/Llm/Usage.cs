@@ -7,12 +7,7 @@ namespace Archestra.Policy.Llm;
 /// <see cref="OutputTokens"/>, never added to it: both providers bill reasoning/thinking as output tokens.
 /// Build it with <see cref="FromOpenAi"/> or <see cref="FromAnthropic"/>, which know how each provider reports usage.
 /// </summary>
-public readonly record struct Usage(
-    long InputTokens,
-    long OutputTokens,
-    long CachedInputTokens = 0,
-    long CacheCreationTokens = 0,
-    long ReasoningTokens = 0)
+public readonly record struct Usage(long InputTokens, long OutputTokens, long CachedInputTokens = 0, long CacheCreationTokens = 0, long ReasoningTokens = 0)
 {
     /// <summary>Every input token the model read: uncached + cache reads + cache writes.</summary>
     public long TotalInputTokens => InputTokens + CachedInputTokens + CacheCreationTokens;
@@ -35,7 +30,8 @@ public readonly record struct Usage(
             OutputTokens: Math.Max(completionTokens, 0),
             CachedInputTokens: cached,
             CacheCreationTokens: 0,
-            ReasoningTokens: Math.Clamp(reasoningTokens, 0, Math.Max(completionTokens, 0)));
+            ReasoningTokens: Math.Clamp(reasoningTokens, 0, Math.Max(completionTokens, 0))
+        );
     }
 
     /// <summary>
@@ -50,5 +46,6 @@ public readonly record struct Usage(
             OutputTokens: Math.Max(outputTokens, 0),
             CachedInputTokens: Math.Max(cacheReadInputTokens, 0),
             CacheCreationTokens: Math.Max(cacheCreationInputTokens, 0),
-            ReasoningTokens: 0);
+            ReasoningTokens: 0
+        );
 }

@@ -79,13 +79,13 @@ public sealed class HistogramCell
 
         Interlocked.Increment(ref _counts[i]);
 
-        double current, updated;
+        double current,
+            updated;
         do
         {
             current = Volatile.Read(ref _sum);
             updated = current + value;
-        }
-        while (Interlocked.CompareExchange(ref _sum, updated, current) != current);
+        } while (Interlocked.CompareExchange(ref _sum, updated, current) != current);
     }
 
     /// <summary>Cumulative bucket counts (last = +Inf = count) and the sum.</summary>

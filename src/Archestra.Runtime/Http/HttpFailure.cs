@@ -66,33 +66,42 @@ public static class HttpFailure
 
     /// <summary>True when no connection was made (nothing was sent), as opposed to one that broke afterwards.</summary>
     public static bool IsConnectFailure(Exception exception) =>
-        exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError or HttpRequestError.ProxyTunnelError };
+        exception
+            is HttpRequestException
+            {
+                HttpRequestError: HttpRequestError.ConnectionError
+                    or HttpRequestError.NameResolutionError
+                    or HttpRequestError.SecureConnectionError
+                    or HttpRequestError.ProxyTunnelError
+            };
 
-    private static string Sentence(HttpRequestError error) => error switch
-    {
-        HttpRequestError.NameResolutionError => "the host name could not be resolved",
-        HttpRequestError.ConnectionError => "the connection could not be made or was lost",
-        HttpRequestError.SecureConnectionError => "the TLS handshake failed",
-        HttpRequestError.HttpProtocolError => "the server broke the HTTP protocol",
-        HttpRequestError.ExtendedConnectNotSupported => "the server does not support extended CONNECT",
-        HttpRequestError.VersionNegotiationError => "no HTTP version could be agreed with the server",
-        HttpRequestError.UserAuthenticationError => "authentication with the server failed",
-        HttpRequestError.ProxyTunnelError => "the proxy tunnel could not be opened",
-        HttpRequestError.InvalidResponse => "the server sent an invalid HTTP response",
-        HttpRequestError.ResponseEnded => "the answer was cut short: the connection closed before the whole response arrived",
-        HttpRequestError.ConfigurationLimitExceeded => "the response exceeded a limit (such as the size of its headers)",
-        _ => "the request failed",
-    };
+    private static string Sentence(HttpRequestError error) =>
+        error switch
+        {
+            HttpRequestError.NameResolutionError => "the host name could not be resolved",
+            HttpRequestError.ConnectionError => "the connection could not be made or was lost",
+            HttpRequestError.SecureConnectionError => "the TLS handshake failed",
+            HttpRequestError.HttpProtocolError => "the server broke the HTTP protocol",
+            HttpRequestError.ExtendedConnectNotSupported => "the server does not support extended CONNECT",
+            HttpRequestError.VersionNegotiationError => "no HTTP version could be agreed with the server",
+            HttpRequestError.UserAuthenticationError => "authentication with the server failed",
+            HttpRequestError.ProxyTunnelError => "the proxy tunnel could not be opened",
+            HttpRequestError.InvalidResponse => "the server sent an invalid HTTP response",
+            HttpRequestError.ResponseEnded => "the answer was cut short: the connection closed before the whole response arrived",
+            HttpRequestError.ConfigurationLimitExceeded => "the response exceeded a limit (such as the size of its headers)",
+            _ => "the request failed",
+        };
 
-    private static string Socket(SocketError error) => error switch
-    {
-        SocketError.ConnectionRefused => "the connection was refused",
-        SocketError.ConnectionReset => "the connection was reset by the server",
-        SocketError.ConnectionAborted => "the connection was aborted",
-        SocketError.TimedOut => "the connection timed out",
-        SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain => "the host name could not be resolved",
-        SocketError.HostUnreachable or SocketError.NetworkUnreachable or SocketError.HostDown or SocketError.NetworkDown => "the host is unreachable",
-        SocketError.Shutdown or SocketError.NotConnected => "the connection was closed",
-        _ => $"the connection failed (socket error {error})",
-    };
+    private static string Socket(SocketError error) =>
+        error switch
+        {
+            SocketError.ConnectionRefused => "the connection was refused",
+            SocketError.ConnectionReset => "the connection was reset by the server",
+            SocketError.ConnectionAborted => "the connection was aborted",
+            SocketError.TimedOut => "the connection timed out",
+            SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain => "the host name could not be resolved",
+            SocketError.HostUnreachable or SocketError.NetworkUnreachable or SocketError.HostDown or SocketError.NetworkDown => "the host is unreachable",
+            SocketError.Shutdown or SocketError.NotConnected => "the connection was closed",
+            _ => $"the connection failed (socket error {error})",
+        };
 }

@@ -17,14 +17,12 @@ internal sealed class JsonBodyContent : HttpContent
         Headers.TryAddWithoutValidation("Content-Type", "application/json");
     }
 
-    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
-        stream.WriteAsync(_body).AsTask();
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => stream.WriteAsync(_body).AsTask();
 
     protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken) =>
         stream.WriteAsync(_body, cancellationToken).AsTask();
 
-    protected override void SerializeToStream(Stream stream, TransportContext? context, CancellationToken cancellationToken) =>
-        stream.Write(_body.Span);
+    protected override void SerializeToStream(Stream stream, TransportContext? context, CancellationToken cancellationToken) => stream.Write(_body.Span);
 
     protected override bool TryComputeLength(out long length)
     {

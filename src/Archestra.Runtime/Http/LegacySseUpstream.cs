@@ -74,7 +74,9 @@ public sealed class LegacySseUpstream : McpUpstream
 
             if (!UpstreamHttp.IsMediaType(response, "text/event-stream"))
             {
-                return Down($"MCP server '{Name}' at {_options.Url} answered the GET with '{response.Content.Headers.ContentType?.MediaType ?? "no content type"}' instead of an event stream");
+                return Down(
+                    $"MCP server '{Name}' at {_options.Url} answered the GET with '{response.Content.Headers.ContentType?.MediaType ?? "no content type"}' instead of an event stream"
+                );
             }
 
             var stream = await response.Content.ReadAsStreamAsync(connection.Token).ConfigureAwait(false);
@@ -157,9 +159,11 @@ public sealed class LegacySseUpstream : McpUpstream
             }
 
             // The configured headers (credentials) must not be sent to a place the operator did not configure.
-            if (!string.Equals(url.Scheme, _options.Url.Scheme, StringComparison.OrdinalIgnoreCase)
+            if (
+                !string.Equals(url.Scheme, _options.Url.Scheme, StringComparison.OrdinalIgnoreCase)
                 || !string.Equals(url.IdnHost, _options.Url.IdnHost, StringComparison.OrdinalIgnoreCase)
-                || url.Port != _options.Url.Port)
+                || url.Port != _options.Url.Port
+            )
             {
                 return (null, $"MCP server '{Name}' at {_options.Url} sent an endpoint on another origin: {url}");
             }
@@ -208,8 +212,12 @@ public sealed class LegacySseUpstream : McpUpstream
         }
     }
 
-    protected override async ValueTask<UpstreamCallResult> SendRequestCoreAsync(ReadOnlyMemory<byte> request, PendingCall call, bool idempotent, CancellationToken cancellationToken) =>
-        await PostAsync(request, cancellationToken).ConfigureAwait(false);
+    protected override async ValueTask<UpstreamCallResult> SendRequestCoreAsync(
+        ReadOnlyMemory<byte> request,
+        PendingCall call,
+        bool idempotent,
+        CancellationToken cancellationToken
+    ) => await PostAsync(request, cancellationToken).ConfigureAwait(false);
 
     public override async ValueTask<bool> SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
     {
@@ -227,7 +235,10 @@ public sealed class LegacySseUpstream : McpUpstream
     {
         if (_endpoint is not { } endpoint)
         {
-            return UpstreamCallResult.Failure(UpstreamError.Disconnected, $"MCP server '{Name}' at {_options.Url} is not connected: {StateDetail ?? "no event stream"}");
+            return UpstreamCallResult.Failure(
+                UpstreamError.Disconnected,
+                $"MCP server '{Name}' at {_options.Url} is not connected: {StateDetail ?? "no event stream"}"
+            );
         }
 
         try
@@ -237,7 +248,10 @@ public sealed class LegacySseUpstream : McpUpstream
             using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
             return response.IsSuccessStatusCode
                 ? default
-                : UpstreamCallResult.Failure(UpstreamError.Protocol, await UpstreamHttp.DescribeStatusAsync(Name, endpoint, response, cancellationToken).ConfigureAwait(false));
+                : UpstreamCallResult.Failure(
+                    UpstreamError.Protocol,
+                    await UpstreamHttp.DescribeStatusAsync(Name, endpoint, response, cancellationToken).ConfigureAwait(false)
+                );
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException or ObjectDisposedException)
         {

@@ -26,10 +26,12 @@ public sealed class SseReader : IDisposable
     private byte[] _buffer;
     private int _start;
     private int _end;
+
     // Bytes before this index hold no line break: a long line is scanned once, not once per read (which was
     // quadratic: a 64 MiB event took ~a minute of CPU).
     private int _scanned;
     private bool _eof;
+
     // A CR ended the previous line; an LF right after it belongs to the same line break.
     private bool _skipLf;
     private bool _atStart = true;
@@ -358,7 +360,9 @@ public sealed class SseReader : IDisposable
             EnsureCapacity(ref _buffer, _end, _buffer.Length * 2);
         }
 
-        var read = await _stream.ReadAsync(_buffer.AsMemory(_end, Math.Min(_buffer.Length - _end, UpstreamHttp.MaxReadBytes)), cancellationToken).ConfigureAwait(false);
+        var read = await _stream
+            .ReadAsync(_buffer.AsMemory(_end, Math.Min(_buffer.Length - _end, UpstreamHttp.MaxReadBytes)), cancellationToken)
+            .ConfigureAwait(false);
         if (read == 0)
         {
             _eof = true;
@@ -381,8 +385,7 @@ public sealed class SseReader : IDisposable
         buffer = bigger;
     }
 
-    private static void ThrowTooLarge(int limit) =>
-        throw new InvalidDataException($"a server-sent event is larger than {limit} bytes");
+    private static void ThrowTooLarge(int limit) => throw new InvalidDataException($"a server-sent event is larger than {limit} bytes");
 
     public void Dispose()
     {

@@ -33,6 +33,7 @@ public sealed class StreamableHttpUpstream : McpUpstream
     private readonly ResiliencePipeline<HttpResponseMessage> _retryingBreaker;
     private readonly SemaphoreSlim _sessionLock = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
+
     // Set only within a handshake's async flow: its requests use the session being created, not the current one.
     private readonly AsyncLocal<HttpSession?> _handshake = new();
     private volatile HttpSession? _session;
@@ -65,35 +66,39 @@ public sealed class StreamableHttpUpstream : McpUpstream
         }
 
         return new ResiliencePipelineBuilder<HttpResponseMessage>()
-            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
-            {
-                MaxRetryAttempts = options.MaxRetries,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = options.RetryDelay,
-                ShouldHandle = static args => new ValueTask<bool>(IsTransient(args.Outcome)),
-                DelayGenerator = static args => new ValueTask<TimeSpan?>(RetryAfter(args.Outcome)),
-                // The discarded answer holds a pooled connection until disposed (disposing twice is harmless).
-                OnRetry = static args =>
+            .AddRetry(
+                new RetryStrategyOptions<HttpResponseMessage>
                 {
-                    args.Outcome.Result?.Dispose();
-                    return default;
-                },
-            })
+                    MaxRetryAttempts = options.MaxRetries,
+                    BackoffType = DelayBackoffType.Exponential,
+                    UseJitter = true,
+                    Delay = options.RetryDelay,
+                    ShouldHandle = static args => new ValueTask<bool>(IsTransient(args.Outcome)),
+                    DelayGenerator = static args => new ValueTask<TimeSpan?>(RetryAfter(args.Outcome)),
+                    // The discarded answer holds a pooled connection until disposed (disposing twice is harmless).
+                    OnRetry = static args =>
+                    {
+                        args.Outcome.Result?.Dispose();
+                        return default;
+                    },
+                }
+            )
             .AddPipeline(breaker)
             .Build();
     }
 
     private static ResiliencePipeline<HttpResponseMessage> BuildBreaker(HttpUpstreamOptions options) =>
         new ResiliencePipelineBuilder<HttpResponseMessage>()
-            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<HttpResponseMessage>
-            {
-                FailureRatio = options.BreakerFailureRatio,
-                MinimumThroughput = options.BreakerMinimumThroughput,
-                SamplingDuration = options.BreakerSamplingDuration,
-                BreakDuration = options.BreakerBreakDuration,
-                ShouldHandle = static args => new ValueTask<bool>(IsTransient(args.Outcome)),
-            })
+            .AddCircuitBreaker(
+                new CircuitBreakerStrategyOptions<HttpResponseMessage>
+                {
+                    FailureRatio = options.BreakerFailureRatio,
+                    MinimumThroughput = options.BreakerMinimumThroughput,
+                    SamplingDuration = options.BreakerSamplingDuration,
+                    BreakDuration = options.BreakerBreakDuration,
+                    ShouldHandle = static args => new ValueTask<bool>(IsTransient(args.Outcome)),
+                }
+            )
             .Build();
 
     private static bool IsTransient(Outcome<HttpResponseMessage> outcome) =>
@@ -208,7 +213,10 @@ public sealed class StreamableHttpUpstream : McpUpstream
             var result = await InitializeSessionAsync(cancellationToken).ConfigureAwait(false);
             return result.IsSuccess
                 ? result
-                : UpstreamCallResult.Failure(result.Error, $"MCP server '{Name}' at {_options.Url} ended the session and starting a new one failed: {result.Detail}");
+                : UpstreamCallResult.Failure(
+                    result.Error,
+                    $"MCP server '{Name}' at {_options.Url} ended the session and starting a new one failed: {result.Detail}"
+                );
         }
         finally
         {
@@ -216,8 +224,12 @@ public sealed class StreamableHttpUpstream : McpUpstream
         }
     }
 
-    protected override ValueTask<UpstreamCallResult> SendRequestCoreAsync(ReadOnlyMemory<byte> request, PendingCall call, bool idempotent, CancellationToken cancellationToken) =>
-        PostAsync(request, call, idempotent, cancellationToken);
+    protected override ValueTask<UpstreamCallResult> SendRequestCoreAsync(
+        ReadOnlyMemory<byte> request,
+        PendingCall call,
+        bool idempotent,
+        CancellationToken cancellationToken
+    ) => PostAsync(request, call, idempotent, cancellationToken);
 
     public override async ValueTask<bool> SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
     {
@@ -240,7 +252,8 @@ public sealed class StreamableHttpUpstream : McpUpstream
         var session = handshake ?? _session;
         for (var renewed = false; ; renewed = true)
         {
-            var (response, failure) = await ExchangeAsync(new Attempt(this, HttpMethod.Post, body, session, null), idempotent, cancellationToken).ConfigureAwait(false);
+            var (response, failure) = await ExchangeAsync(new Attempt(this, HttpMethod.Post, body, session, null), idempotent, cancellationToken)
+                .ConfigureAwait(false);
             if (response is null)
             {
                 return failure;
@@ -249,8 +262,7 @@ public sealed class StreamableHttpUpstream : McpUpstream
             using (response)
             {
                 // 404 to a request carrying a session id: the server ended the session (spec "Session Management").
-                if (handshake is null && session?.Id is not null && !renewed
-                    && await IsSessionGoneAsync(response, cancellationToken).ConfigureAwait(false))
+                if (handshake is null && session?.Id is not null && !renewed && await IsSessionGoneAsync(response, cancellationToken).ConfigureAwait(false))
                 {
                     response.Dispose();
                     var renewal = await RenewSessionAsync(session, cancellationToken).ConfigureAwait(false);
@@ -300,7 +312,12 @@ public sealed class StreamableHttpUpstream : McpUpstream
         return body.AsSpan().IndexOf("session"u8) >= 0 || body.AsSpan().IndexOf("Session"u8) >= 0;
     }
 
-    private async ValueTask<UpstreamCallResult> ReadAnswerAsync(HttpResponseMessage response, PendingCall? call, HttpSession? handshake, CancellationToken cancellationToken)
+    private async ValueTask<UpstreamCallResult> ReadAnswerAsync(
+        HttpResponseMessage response,
+        PendingCall? call,
+        HttpSession? handshake,
+        CancellationToken cancellationToken
+    )
     {
         // A modern server mints no session; only initialize's answer may carry one.
         var modern = Era == McpEra.Modern || (call is not null && IsProbe(call));
@@ -339,16 +356,21 @@ public sealed class StreamableHttpUpstream : McpUpstream
 
             if (response.StatusCode == HttpStatusCode.Accepted || !UpstreamHttp.IsMediaType(response, "application/json"))
             {
-                return UpstreamCallResult.Failure(UpstreamError.Protocol,
-                    $"MCP server '{Name}' at {_options.Url} answered a request with HTTP {(int)response.StatusCode} and content type '{response.Content.Headers.ContentType?.MediaType ?? "none"}' instead of JSON or an event stream");
+                return UpstreamCallResult.Failure(
+                    UpstreamError.Protocol,
+                    $"MCP server '{Name}' at {_options.Url} answered a request with HTTP {(int)response.StatusCode} and content type '{response.Content.Headers.ContentType?.MediaType ?? "none"}' instead of JSON or an event stream"
+                );
             }
 
             var body = await UpstreamHttp.ReadBodyAsync(response, cancellationToken).ConfigureAwait(false);
             if (UpstreamMessage.TryWrap(body, out var error) is not { } message)
             {
-                return UpstreamCallResult.Failure(UpstreamError.Protocol, error == JsonRpcParseError.Ambiguous
-                    ? $"MCP server '{Name}' at {_options.Url} answered with JSON the gateway refuses to relay: {StrictJson.Describe(body, StrictJson.Check(body))}"
-                    : $"MCP server '{Name}' at {_options.Url} answered with a body that is not a JSON-RPC message");
+                return UpstreamCallResult.Failure(
+                    UpstreamError.Protocol,
+                    error == JsonRpcParseError.Ambiguous
+                        ? $"MCP server '{Name}' at {_options.Url} answered with JSON the gateway refuses to relay: {StrictJson.Describe(body, StrictJson.Check(body))}"
+                        : $"MCP server '{Name}' at {_options.Url} answered with a body that is not a JSON-RPC message"
+                );
             }
 
             Dispatch(message, call);
@@ -372,8 +394,11 @@ public sealed class StreamableHttpUpstream : McpUpstream
         {
             await response.Content.LoadIntoBufferAsync(UpstreamHttp.MaxMessageBytes, cancellationToken).ConfigureAwait(false);
             var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-            if (UpstreamMessage.TryWrap(body, out _) is not { Kind: JsonRpcKind.ErrorResponse } message
-                || !JsonRpcRewriter.TryParseId(message.Envelope.Id.Of(message.Span), out var id) || id != call.Id)
+            if (
+                UpstreamMessage.TryWrap(body, out _) is not { Kind: JsonRpcKind.ErrorResponse } message
+                || !JsonRpcRewriter.TryParseId(message.Envelope.Id.Of(message.Span), out var id)
+                || id != call.Id
+            )
             {
                 return false;
             }
@@ -390,7 +415,10 @@ public sealed class StreamableHttpUpstream : McpUpstream
     private UpstreamCallResult Completed(PendingCall call) =>
         call.Completion.Task.IsCompleted
             ? call.Completion.Task.Result
-            : UpstreamCallResult.Failure(UpstreamError.Protocol, $"MCP server '{Name}' at {_options.Url} answered request {call.Id} with a message that is not its response");
+            : UpstreamCallResult.Failure(
+                UpstreamError.Protocol,
+                $"MCP server '{Name}' at {_options.Url} answered request {call.Id} with a message that is not its response"
+            );
 
     private async ValueTask<UpstreamCallResult> ReadEventStreamAsync(HttpResponseMessage response, PendingCall call, CancellationToken cancellationToken)
     {
@@ -414,10 +442,16 @@ public sealed class StreamableHttpUpstream : McpUpstream
             HttpLog.Resuming(Logger, Name, call.Id, lastEventId);
             if (retry is > 0)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(retry.Value, (int)UpstreamHttp.MaxReconnectDelay.TotalMilliseconds)), cancellationToken).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(retry.Value, (int)UpstreamHttp.MaxReconnectDelay.TotalMilliseconds)), cancellationToken)
+                    .ConfigureAwait(false);
             }
 
-            var (resumed, failure) = await ExchangeAsync(new Attempt(this, HttpMethod.Get, default, _handshake.Value ?? _session, lastEventId), idempotent: true, cancellationToken).ConfigureAwait(false);
+            var (resumed, failure) = await ExchangeAsync(
+                    new Attempt(this, HttpMethod.Get, default, _handshake.Value ?? _session, lastEventId),
+                    idempotent: true,
+                    cancellationToken
+                )
+                .ConfigureAwait(false);
             if (resumed is null)
             {
                 return failure;
@@ -445,7 +479,10 @@ public sealed class StreamableHttpUpstream : McpUpstream
             }
         }
 
-        return UpstreamCallResult.Failure(UpstreamError.Disconnected, $"MCP server '{Name}' at {_options.Url} ended the response stream of request {call.Id} before answering it");
+        return UpstreamCallResult.Failure(
+            UpstreamError.Disconnected,
+            $"MCP server '{Name}' at {_options.Url} ended the response stream of request {call.Id} before answering it"
+        );
     }
 
     /// <summary>Dispatches events until the call's response was seen (true) or the stream ends (false).</summary>
@@ -488,16 +525,19 @@ public sealed class StreamableHttpUpstream : McpUpstream
     }
 
     /// <summary>Sends one request through the resilience pipeline. Either the response or a failure.</summary>
-    private async ValueTask<(HttpResponseMessage? Response, UpstreamCallResult Failure)> ExchangeAsync(Attempt attempt, bool idempotent, CancellationToken cancellationToken)
+    private async ValueTask<(HttpResponseMessage? Response, UpstreamCallResult Failure)> ExchangeAsync(
+        Attempt attempt,
+        bool idempotent,
+        CancellationToken cancellationToken
+    )
     {
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         Outcome<HttpResponseMessage> outcome;
         try
         {
-            outcome = await (idempotent ? _retryingBreaker : _breaker).ExecuteOutcomeAsync(
-                static (ctx, state) => state.Upstream.SendOnceAsync(state, ctx.CancellationToken),
-                context,
-                attempt).ConfigureAwait(false);
+            outcome = await (idempotent ? _retryingBreaker : _breaker)
+                .ExecuteOutcomeAsync(static (ctx, state) => state.Upstream.SendOnceAsync(state, ctx.CancellationToken), context, attempt)
+                .ConfigureAwait(false);
         }
         finally
         {
@@ -556,8 +596,12 @@ public sealed class StreamableHttpUpstream : McpUpstream
             headers.TryAddWithoutValidation(ProtocolHeader, version);
         }
 
-        if (method == HttpMethod.Post && (Era == McpEra.Modern || session?.ProtocolVersion is null) && ModernEnvelope.RoutingHeaders(body.Span) is var (mcpMethod, mcpName)
-            && (Era == McpEra.Modern || mcpMethod == "server/discover"))
+        if (
+            method == HttpMethod.Post
+            && (Era == McpEra.Modern || session?.ProtocolVersion is null)
+            && ModernEnvelope.RoutingHeaders(body.Span) is var (mcpMethod, mcpName)
+            && (Era == McpEra.Modern || mcpMethod == "server/discover")
+        )
         {
             // The probe and every modern request mirror the body into the routing headers (transports, "Standard Request Headers").
             headers.TryAddWithoutValidation(McpHeaders.Method, mcpMethod);
@@ -735,5 +779,11 @@ public sealed class StreamableHttpUpstream : McpUpstream
     }
 
     /// <summary>One request to send; a struct so the pipeline callback needs no closure.</summary>
-    private readonly record struct Attempt(StreamableHttpUpstream Upstream, HttpMethod Method, ReadOnlyMemory<byte> Body, HttpSession? Session, string? LastEventId);
+    private readonly record struct Attempt(
+        StreamableHttpUpstream Upstream,
+        HttpMethod Method,
+        ReadOnlyMemory<byte> Body,
+        HttpSession? Session,
+        string? LastEventId
+    );
 }

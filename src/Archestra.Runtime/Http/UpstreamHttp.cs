@@ -26,17 +26,20 @@ internal static class UpstreamHttp
     private const int ErrorBodyPreviewBytes = 200;
 
     public static HttpMessageInvoker CreateInvoker() =>
-        new(new SocketsHttpHandler
-        {
-            // Re-resolve DNS periodically (the HttpClient guidelines' recommendation for long-lived handlers).
-            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-            UseCookies = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            // A redirect would carry the configured credentials to another place; MCP endpoints do not redirect.
-            AllowAutoRedirect = false,
-            // Without it a black-holed host holds a GET-stream reconnect forever; calls have their own timeout.
-            ConnectTimeout = TimeSpan.FromSeconds(10),
-        }, disposeHandler: true);
+        new(
+            new SocketsHttpHandler
+            {
+                // Re-resolve DNS periodically (the HttpClient guidelines' recommendation for long-lived handlers).
+                PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+                UseCookies = false,
+                AutomaticDecompression = DecompressionMethods.None,
+                // A redirect would carry the configured credentials to another place; MCP endpoints do not redirect.
+                AllowAutoRedirect = false,
+                // Without it a black-holed host holds a GET-stream reconnect forever; calls have their own timeout.
+                ConnectTimeout = TimeSpan.FromSeconds(10),
+            },
+            disposeHandler: true
+        );
 
     public static KeyValuePair<string, string>[] Flatten(IReadOnlyDictionary<string, string> headers)
     {
@@ -98,7 +101,9 @@ internal static class UpstreamHttp
                         used = 0;
                     }
 
-                    var read = await stream.ReadAsync(current.AsMemory(used, Math.Min(current.Length - used, MaxReadBytes)), cancellationToken).ConfigureAwait(false);
+                    var read = await stream
+                        .ReadAsync(current.AsMemory(used, Math.Min(current.Length - used, MaxReadBytes)), cancellationToken)
+                        .ConfigureAwait(false);
                     if (read == 0)
                     {
                         break;
@@ -155,21 +160,23 @@ internal static class UpstreamHttp
         }
 
         var status = $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}".TrimEnd();
-        return preview.Length == 0
-            ? $"MCP server '{server}' at {url} answered {status}"
-            : $"MCP server '{server}' at {url} answered {status}: {preview}";
+        return preview.Length == 0 ? $"MCP server '{server}' at {url} answered {status}" : $"MCP server '{server}' at {url} answered {status}: {preview}";
     }
 
     /// <summary>Maps an exception from sending or reading to a failure naming the server, the URL and the cause.</summary>
-    public static UpstreamCallResult Describe(string server, Uri url, Exception exception) => exception switch
-    {
-        InvalidDataException data =>
-            UpstreamCallResult.Failure(UpstreamError.Protocol, $"MCP server '{server}' at {url} sent an invalid response: {data.Message}"),
-        _ when HttpFailure.IsConnectFailure(exception) =>
-            UpstreamCallResult.Failure(UpstreamError.ConnectFailed, $"MCP server '{server}' at {url} could not be reached: {HttpFailure.Describe(exception)}"),
-        _ =>
-            UpstreamCallResult.Failure(UpstreamError.Disconnected, $"MCP server '{server}' at {url} failed: {HttpFailure.Describe(exception)}"),
-    };
+    public static UpstreamCallResult Describe(string server, Uri url, Exception exception) =>
+        exception switch
+        {
+            InvalidDataException data => UpstreamCallResult.Failure(
+                UpstreamError.Protocol,
+                $"MCP server '{server}' at {url} sent an invalid response: {data.Message}"
+            ),
+            _ when HttpFailure.IsConnectFailure(exception) => UpstreamCallResult.Failure(
+                UpstreamError.ConnectFailed,
+                $"MCP server '{server}' at {url} could not be reached: {HttpFailure.Describe(exception)}"
+            ),
+            _ => UpstreamCallResult.Failure(UpstreamError.Disconnected, $"MCP server '{server}' at {url} failed: {HttpFailure.Describe(exception)}"),
+        };
 
     /// <summary>Exponential backoff with full jitter, from <paramref name="initial"/> up to <see cref="MaxReconnectDelay"/>.</summary>
     public static TimeSpan Backoff(TimeSpan initial, int failures)

@@ -28,12 +28,16 @@ public enum JsonRpcKind : byte
 public enum JsonRpcParseError : byte
 {
     None,
+
     /// <summary>Not well-formed JSON (JSON-RPC -32700).</summary>
     MalformedJson,
+
     /// <summary>Well-formed JSON that is not a JSON-RPC 2.0 message (-32600).</summary>
     InvalidMessage,
+
     /// <summary>A JSON array: batches were removed from MCP in 2025-06-18 and the gateway does not take them (-32600).</summary>
     Batch,
+
     /// <summary>Well-formed JSON the gateway cannot decide on unambiguously: a repeated key, invalid UTF-8, or nesting too deep (<see cref="StrictJson"/>; -32700).</summary>
     Ambiguous,
 }
@@ -47,39 +51,50 @@ public enum JsonRpcParseError : byte
 public struct JsonRpcEnvelope
 {
     public JsonRpcKind Kind;
+
     /// <summary>The raw id value including quotes when it is a string (e.g. <c>17</c> or <c>"a-1"</c>).</summary>
     public Slice Id;
+
     /// <summary>The method name without quotes (still JSON-escaped when <see cref="MethodEscaped"/>).</summary>
     public Slice Method;
     public bool MethodEscaped;
+
     /// <summary>The whole params value (object or array).</summary>
     public Slice Params;
+
     /// <summary>params.name value including quotes (tools/call, prompts/get).</summary>
     public Slice ParamsName;
+
     /// <summary>params.uri value including quotes (resources/read, subscribe).</summary>
     public Slice ParamsUri;
+
     /// <summary>params._meta.progressToken value including quotes when a string; params.progressToken for notifications/progress.</summary>
     public Slice ProgressToken;
+
     /// <summary>params.requestId value for notifications/cancelled.</summary>
     public Slice RequestId;
+
     /// <summary>params.arguments value (tools/call).</summary>
     public Slice Arguments;
     public Slice Result;
     public Slice Error;
+
     /// <summary>The whole params._meta value, whatever its type (a modern request must carry an object).</summary>
     public Slice Meta;
+
     /// <summary>params._meta["io.modelcontextprotocol/protocolVersion"], any JSON value, including quotes when a string.</summary>
     public Slice MetaProtocolVersion;
+
     /// <summary>params._meta["io.modelcontextprotocol/clientCapabilities"], any JSON value.</summary>
     public Slice MetaClientCapabilities;
+
     /// <summary>params._meta["io.modelcontextprotocol/logLevel"], any JSON value.</summary>
     public Slice MetaLogLevel;
 
     public readonly bool IsRequest => Kind == JsonRpcKind.Request;
     public readonly bool IsResponse => Kind is JsonRpcKind.Response or JsonRpcKind.ErrorResponse;
 
-    public readonly bool MethodIs(ReadOnlySpan<byte> buffer, ReadOnlySpan<byte> method) =>
-        !Method.IsEmpty && Method.Of(buffer).SequenceEqual(method);
+    public readonly bool MethodIs(ReadOnlySpan<byte> buffer, ReadOnlySpan<byte> method) => !Method.IsEmpty && Method.Of(buffer).SequenceEqual(method);
 
     private static ReadOnlySpan<byte> JsonRpcProp => "jsonrpc"u8;
     private static ReadOnlySpan<byte> IdProp => "id"u8;
@@ -102,15 +117,13 @@ public struct JsonRpcEnvelope
     /// throws for bad input. The envelope reads only the parts it routes on, but the whole message is forwarded, so
     /// all of it must mean the same to every parser downstream.
     /// </summary>
-    public static JsonRpcParseError TryParse(ReadOnlySpan<byte> json, out JsonRpcEnvelope envelope) =>
-        TryParse(json, strict: true, out envelope);
+    public static JsonRpcParseError TryParse(ReadOnlySpan<byte> json, out JsonRpcEnvelope envelope) => TryParse(json, strict: true, out envelope);
 
     /// <summary>
     /// Parses without <see cref="StrictJson.Check"/>: only to find out which call an upstream answer refused by the
     /// strict parse belongs to, so that call fails at once instead of waiting for its timeout. Never route on it.
     /// </summary>
-    public static JsonRpcParseError TryParseLenient(ReadOnlySpan<byte> json, out JsonRpcEnvelope envelope) =>
-        TryParse(json, strict: false, out envelope);
+    public static JsonRpcParseError TryParseLenient(ReadOnlySpan<byte> json, out JsonRpcEnvelope envelope) => TryParse(json, strict: false, out envelope);
 
     // The reader's ~2.8 KB of inline key, name and frame space is written before it is read: zeroing it cost
     // ~65 ns of the ~500 ns parse of a small message (bench/README.md, "One reading of every message").
@@ -118,10 +131,14 @@ public struct JsonRpcEnvelope
     private static JsonRpcParseError TryParse(ReadOnlySpan<byte> json, bool strict, out JsonRpcEnvelope envelope)
     {
         envelope = default;
-        var reader = new StrictJsonReader(json, StrictJson.MessageMaxDepth, strict,
+        var reader = new StrictJsonReader(
+            json,
+            StrictJson.MessageMaxDepth,
+            strict,
             stackalloc StrictJsonReader.Key[strict ? StrictJsonReader.InlineKeys : 0],
             stackalloc byte[strict ? StrictJsonReader.InlineNameBytes : 0],
-            stackalloc int[strict ? StrictJsonReader.Frames(StrictJson.MessageMaxDepth) : 0]);
+            stackalloc int[strict ? StrictJsonReader.Frames(StrictJson.MessageMaxDepth) : 0]
+        );
         try
         {
             // Parse reads the whole message on every path, so the strict findings are complete when it returns.
@@ -401,7 +418,6 @@ public struct JsonRpcEnvelope
                 reader.Skip();
             }
         }
-
     }
 
     private static void ParseMeta(ref StrictJsonReader reader, ref JsonRpcEnvelope e)

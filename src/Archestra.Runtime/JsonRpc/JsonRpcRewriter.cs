@@ -37,7 +37,9 @@ public static class JsonRpcRewriter
     public static int Rewrite(ReadOnlySpan<byte> source, Span<byte> destination, in Edit a, in Edit b = default, in Edit c = default)
     {
         // Sort the (at most three) edits by position without allocating.
-        Edit e0 = a, e1 = b, e2 = c;
+        Edit e0 = a,
+            e1 = b,
+            e2 = c;
         if (Later(e0, e1))
         {
             Swap(ref e0, ref e1);
@@ -112,6 +114,5 @@ public static class JsonRpcRewriter
     }
 
     /// <summary>Parses a JSON number id produced by <see cref="FormatId"/>; false for anything else.</summary>
-    public static bool TryParseId(ReadOnlySpan<byte> raw, out long id) =>
-        Utf8Parser.TryParse(raw, out id, out var consumed) && consumed == raw.Length;
+    public static bool TryParseId(ReadOnlySpan<byte> raw, out long id) => Utf8Parser.TryParse(raw, out id, out var consumed) && consumed == raw.Length;
 }

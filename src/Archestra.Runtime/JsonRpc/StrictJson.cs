@@ -11,12 +11,16 @@ namespace Archestra.Runtime.JsonRpc;
 public enum StrictJsonError : byte
 {
     None,
+
     /// <summary>Not well-formed JSON (RFC 8259 grammar).</summary>
     Malformed,
+
     /// <summary>Bytes that are not UTF-8, or a <c>\u</c> escape that decodes to a lone surrogate.</summary>
     InvalidUnicode,
+
     /// <summary>An object names the same key twice (after unescaping).</summary>
     DuplicateKey,
+
     /// <summary>Nesting deeper than the caller's limit.</summary>
     TooDeep,
 }
@@ -56,13 +60,17 @@ public static class StrictJson
     [SkipLocalsInit]
     public static StrictJsonResult Check(ReadOnlySpan<byte> json, int maxDepth = MessageMaxDepth)
     {
-        var reader = new StrictJsonReader(json, maxDepth, strict: true,
-            stackalloc StrictJsonReader.Key[StrictJsonReader.InlineKeys], stackalloc byte[StrictJsonReader.InlineNameBytes], stackalloc int[StrictJsonReader.Frames(maxDepth)]);
+        var reader = new StrictJsonReader(
+            json,
+            maxDepth,
+            strict: true,
+            stackalloc StrictJsonReader.Key[StrictJsonReader.InlineKeys],
+            stackalloc byte[StrictJsonReader.InlineNameBytes],
+            stackalloc int[StrictJsonReader.Frames(maxDepth)]
+        );
         try
         {
-            while (reader.Read())
-            {
-            }
+            while (reader.Read()) { }
 
             return reader.Finish();
         }
@@ -90,16 +98,16 @@ public static class StrictJson
     }
 
     /// <summary>A sentence naming what is wrong and where, e.g. <c>the key "name" appears twice in the object at $.params</c>.</summary>
-    public static string Describe(ReadOnlySpan<byte> json, StrictJsonResult result) => result.Error switch
-    {
-        StrictJsonError.None => "valid JSON",
-        StrictJsonError.InvalidUnicode => $"the JSON is not valid UTF-8 (or escapes a lone surrogate) at byte {result.Offset}",
-        StrictJsonError.TooDeep => $"the JSON nests deeper than allowed at byte {result.Offset}",
-        StrictJsonError.DuplicateKey =>
-            $"the key {KeyAt(json, result.Offset)} appears twice in the object at {PathTo(json, result.Offset)}; " +
-            "JSON parsers disagree on which copy counts, so the gateway refuses keys that repeat",
-        _ => $"the JSON is malformed near byte {result.Offset}",
-    };
+    public static string Describe(ReadOnlySpan<byte> json, StrictJsonResult result) =>
+        result.Error switch
+        {
+            StrictJsonError.None => "valid JSON",
+            StrictJsonError.InvalidUnicode => $"the JSON is not valid UTF-8 (or escapes a lone surrogate) at byte {result.Offset}",
+            StrictJsonError.TooDeep => $"the JSON nests deeper than allowed at byte {result.Offset}",
+            StrictJsonError.DuplicateKey => $"the key {KeyAt(json, result.Offset)} appears twice in the object at {PathTo(json, result.Offset)}; "
+                + "JSON parsers disagree on which copy counts, so the gateway refuses keys that repeat",
+            _ => $"the JSON is malformed near byte {result.Offset}",
+        };
 
     /// <summary>Offset of the first byte that does not belong to a well-formed UTF-8 sequence, or -1.</summary>
     internal static int FirstInvalidUtf8(ReadOnlySpan<byte> json)

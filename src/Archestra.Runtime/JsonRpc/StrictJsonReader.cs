@@ -90,9 +90,7 @@ internal ref struct StrictJsonReader
         if (_reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
         {
             var depth = _reader.CurrentDepth;
-            while (Read() && _reader.CurrentDepth > depth)
-            {
-            }
+            while (Read() && _reader.CurrentDepth > depth) { }
         }
     }
 
@@ -271,7 +269,10 @@ internal ref struct StrictJsonReader
             // replaced sorting the hashes (O(n log n)); StrictManyKeys in bench/README.md measures 1,000 keys.
             var size = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)keys.Length * 2);
             var pooled = size <= BytePool.MaxPooledLength / sizeof(int);
-            var rented = size <= 1024 ? null : pooled ? ArrayPool<int>.Shared.Rent(size) : new int[size];
+            var rented =
+                size <= 1024 ? null
+                : pooled ? ArrayPool<int>.Shared.Rent(size)
+                : new int[size];
             var table = rented is null ? stackalloc int[size] : rented.AsSpan(0, size);
             table.Clear();
             try

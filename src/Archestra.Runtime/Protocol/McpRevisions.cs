@@ -5,6 +5,7 @@ public enum McpEra : byte
 {
     /// <summary>A session opened with the <c>initialize</c> handshake (2025-11-25 and earlier).</summary>
     Legacy,
+
     /// <summary>Every request carries its revision, client info and capabilities in <c>_meta</c> (2026-07-28 and later).</summary>
     Modern,
 }

@@ -79,13 +79,17 @@ public static class ModernEnvelope
     /// <summary>The <c>Mcp-Method</c> and <c>Mcp-Name</c> values of a request (Mcp-Name Base64-encoded when not header-safe); null when not a request.</summary>
     public static (string Method, string? Name)? RoutingHeaders(ReadOnlySpan<byte> message)
     {
-        if (JsonRpcEnvelope.TryParseLenient(message, out var env) != JsonRpcParseError.None || env.Kind is not (JsonRpcKind.Request or JsonRpcKind.Notification))
+        if (
+            JsonRpcEnvelope.TryParseLenient(message, out var env) != JsonRpcParseError.None
+            || env.Kind is not (JsonRpcKind.Request or JsonRpcKind.Notification)
+        )
         {
             return null;
         }
 
         var method = JsonObjectScan.ReadString(message, new Slice(env.Method.Start - 1, env.Method.Length + 2)) ?? "";
-        var named = env.MethodIs(message, McpMethods.ToolsCall) || env.MethodIs(message, McpMethods.PromptsGet) ? env.ParamsName
+        var named =
+            env.MethodIs(message, McpMethods.ToolsCall) || env.MethodIs(message, McpMethods.PromptsGet) ? env.ParamsName
             : env.MethodIs(message, McpMethods.ResourcesRead) ? env.ParamsUri
             : default;
         var name = named.IsEmpty ? null : JsonObjectScan.ReadString(message, named);
@@ -95,7 +99,10 @@ public static class ModernEnvelope
     /// <summary>A value as an HTTP header: itself when plain visible ASCII, else <c>=?base64?…?=</c> (transports, "Value Encoding").</summary>
     public static string HeaderValue(string value)
     {
-        var plain = value.Length > 0 && value[0] != ' ' && value[^1] != ' '
+        var plain =
+            value.Length > 0
+            && value[0] != ' '
+            && value[^1] != ' '
             && !(value.StartsWith(McpHeaders.Base64Prefix, StringComparison.Ordinal) && value.EndsWith(McpHeaders.Base64Suffix, StringComparison.Ordinal));
         foreach (var c in value)
         {

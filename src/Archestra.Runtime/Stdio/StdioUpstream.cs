@@ -164,7 +164,10 @@ public sealed class StdioUpstream : McpUpstream
         var reader = Task.Run(() => ReadStdoutAsync(process.StandardOutput.BaseStream), CancellationToken.None);
 
         // Not BeginErrorReadLine: it builds each line in a StringBuilder with no limit.
-        var stderrReader = Task.Run(() => LineSplitter.ReadAsync(process.StandardError.BaseStream, _options.MaxStderrLineBytes, StderrBufferSize, new StderrSink(this)), CancellationToken.None);
+        var stderrReader = Task.Run(
+            () => LineSplitter.ReadAsync(process.StandardError.BaseStream, _options.MaxStderrLineBytes, StderrBufferSize, new StderrSink(this)),
+            CancellationToken.None
+        );
         _stdin = stdin;
         _process = process;
         var watch = WatchExitAsync(process, exited.Task, reader, stderrReader);
@@ -196,9 +199,10 @@ public sealed class StdioUpstream : McpUpstream
         var exitCode = await watch.ConfigureAwait(false);
         var upFor = handshake.IsSuccess ? Stopwatch.GetElapsedTime(readyAt) : TimeSpan.Zero;
         var stderr = _stderr.Tail(maxLines: 5, maxChars: 1000);
-        var downDetail = handshake.IsSuccess || handshake.Error == UpstreamError.Disconnected
-            ? $"MCP server '{Name}' exited with code {exitCode}; last stderr: {stderr}"
-            : $"{handshake.Detail}; last stderr: {stderr}";
+        var downDetail =
+            handshake.IsSuccess || handshake.Error == UpstreamError.Disconnected
+                ? $"MCP server '{Name}' exited with code {exitCode}; last stderr: {stderr}"
+                : $"{handshake.Detail}; last stderr: {stderr}";
         if (!_stopping.IsCancellationRequested)
         {
             StdioLog.Down(Logger, Name, downDetail);
@@ -310,8 +314,7 @@ public sealed class StdioUpstream : McpUpstream
         }
     }
 
-    private string TooLarge() =>
-        $"MCP server '{Name}' answered with a message larger than the limit of {_options.MaxLineBytes} bytes; it was discarded";
+    private string TooLarge() => $"MCP server '{Name}' answered with a message larger than the limit of {_options.MaxLineBytes} bytes; it was discarded";
 
     /// <summary>Waits for the process to end, drains its output and fails the calls it took with it.</summary>
     private async Task<int> WatchExitAsync(Process process, Task exited, Task reader, Task stderrReader)
@@ -345,12 +348,14 @@ public sealed class StdioUpstream : McpUpstream
 
         var exitCode = process.HasExited ? process.ExitCode : -1;
         _stdin = null;
-        FailAllPending(UpstreamError.Disconnected, $"MCP server '{Name}' exited with code {exitCode} during the call; last stderr: {_stderr.Tail(maxLines: 5, maxChars: 1000)}");
+        FailAllPending(
+            UpstreamError.Disconnected,
+            $"MCP server '{Name}' exited with code {exitCode} during the call; last stderr: {_stderr.Tail(maxLines: 5, maxChars: 1000)}"
+        );
         return exitCode;
     }
 
-    private Task ReadStdoutAsync(Stream stdout) =>
-        LineSplitter.ReadAsync(stdout, _options.MaxLineBytes, ReadBufferSize, new StdoutSink(this));
+    private Task ReadStdoutAsync(Stream stdout) => LineSplitter.ReadAsync(stdout, _options.MaxLineBytes, ReadBufferSize, new StdoutSink(this));
 
     private void OnLine(ReadOnlySpan<byte> line)
     {
@@ -375,7 +380,12 @@ public sealed class StdioUpstream : McpUpstream
         StdioLog.NonJsonLine(Logger, Name, LogText.Utf8(line, 200));
     }
 
-    protected override async ValueTask<UpstreamCallResult> SendRequestCoreAsync(ReadOnlyMemory<byte> request, PendingCall call, bool idempotent, CancellationToken cancellationToken) =>
+    protected override async ValueTask<UpstreamCallResult> SendRequestCoreAsync(
+        ReadOnlyMemory<byte> request,
+        PendingCall call,
+        bool idempotent,
+        CancellationToken cancellationToken
+    ) =>
         await WriteLineAsync(request, cancellationToken).ConfigureAwait(false) is { } failure
             ? UpstreamCallResult.Failure(UpstreamError.Disconnected, failure)
             : default;

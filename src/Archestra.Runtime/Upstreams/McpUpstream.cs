@@ -120,7 +120,13 @@ public abstract class McpUpstream : IAsyncDisposable
     /// Related messages before the response go to <paramref name="observer"/>. On timeout or cancellation the
     /// upstream is sent notifications/cancelled for the id.
     /// </summary>
-    public async ValueTask<UpstreamCallResult> CallAsync(ReadOnlyMemory<byte> request, long id, bool idempotent, IUpstreamCallObserver? observer, CancellationToken cancellationToken)
+    public async ValueTask<UpstreamCallResult> CallAsync(
+        ReadOnlyMemory<byte> request,
+        long id,
+        bool idempotent,
+        IUpstreamCallObserver? observer,
+        CancellationToken cancellationToken
+    )
     {
         if (_state != UpstreamState.Ready)
         {
@@ -140,7 +146,15 @@ public abstract class McpUpstream : IAsyncDisposable
     /// registers the call, applies the timeout, and waits for the answer. <paramref name="cancelUpstream"/>
     /// is false for initialize, which the spec says a client must never cancel.
     /// </summary>
-    private async ValueTask<UpstreamCallResult> ExchangeAsync(ReadOnlyMemory<byte> request, long id, bool idempotent, IUpstreamCallObserver? observer, bool cancelUpstream, CancellationToken cancellationToken, TimeSpan? timeLimit = null)
+    private async ValueTask<UpstreamCallResult> ExchangeAsync(
+        ReadOnlyMemory<byte> request,
+        long id,
+        bool idempotent,
+        IUpstreamCallObserver? observer,
+        bool cancelUpstream,
+        CancellationToken cancellationToken,
+        TimeSpan? timeLimit = null
+    )
     {
         var call = new PendingCall(id, observer);
         _pending[id] = call;
@@ -255,7 +269,12 @@ public abstract class McpUpstream : IAsyncDisposable
     /// messages from the POST's stream); stdio and legacy SSE return a success without a response and the
     /// reader completes the call through <see cref="Dispatch"/>.
     /// </summary>
-    protected abstract ValueTask<UpstreamCallResult> SendRequestCoreAsync(ReadOnlyMemory<byte> request, PendingCall call, bool idempotent, CancellationToken cancellationToken);
+    protected abstract ValueTask<UpstreamCallResult> SendRequestCoreAsync(
+        ReadOnlyMemory<byte> request,
+        PendingCall call,
+        bool idempotent,
+        CancellationToken cancellationToken
+    );
 
     /// <summary>Sends a notification or a response to a server request. False when the upstream is not connected.</summary>
     public abstract ValueTask<bool> SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken);
@@ -365,7 +384,8 @@ public abstract class McpUpstream : IAsyncDisposable
             return JsonRpcRewriter.TryParseId(env.Id.Of(json), out var id) && FailPending(id, UpstreamError.Protocol, detail);
         }
 
-        return related is not null && env.Kind == JsonRpcKind.Invalid
+        return related is not null
+            && env.Kind == JsonRpcKind.Invalid
             && related.Completion.TrySetResult(UpstreamCallResult.Failure(UpstreamError.Protocol, detail));
     }
 
@@ -473,14 +493,18 @@ public abstract class McpUpstream : IAsyncDisposable
     private async Task<UpstreamCallResult> InitializeAsync(CancellationToken cancellationToken)
     {
         var id = NextId();
-        var result = await ExchangeAsync(BuildInitialize(id), id, idempotent: false, observer: null, cancelUpstream: false, cancellationToken).ConfigureAwait(false);
+        var result = await ExchangeAsync(BuildInitialize(id), id, idempotent: false, observer: null, cancelUpstream: false, cancellationToken)
+            .ConfigureAwait(false);
         switch (result.Error)
         {
             case UpstreamError.Cancelled:
                 // The transport is stopping: its supervisor ends on the exception, as for any other await.
                 throw new OperationCanceledException(cancellationToken);
             case UpstreamError.Timeout:
-                return UpstreamCallResult.Failure(UpstreamError.Timeout, $"MCP server '{Name}' did not answer initialize within {Options.Timeout.TotalSeconds:0.###} s");
+                return UpstreamCallResult.Failure(
+                    UpstreamError.Timeout,
+                    $"MCP server '{Name}' did not answer initialize within {Options.Timeout.TotalSeconds:0.###} s"
+                );
             case not UpstreamError.None:
                 return result;
         }
@@ -488,7 +512,10 @@ public abstract class McpUpstream : IAsyncDisposable
         var response = result.Response!;
         if (response.Kind != JsonRpcKind.Response)
         {
-            return UpstreamCallResult.Failure(UpstreamError.ConnectFailed, $"MCP server '{Name}' refused initialize: {System.Text.Encoding.UTF8.GetString(response.Envelope.Error.Of(response.Span))}");
+            return UpstreamCallResult.Failure(
+                UpstreamError.ConnectFailed,
+                $"MCP server '{Name}' refused initialize: {System.Text.Encoding.UTF8.GetString(response.Envelope.Error.Of(response.Span))}"
+            );
         }
 
         var resultJson = response.Envelope.Result.Of(response.Span).ToArray();
@@ -511,7 +538,16 @@ public abstract class McpUpstream : IAsyncDisposable
         UpstreamCallResult result;
         try
         {
-            result = await ExchangeAsync(ModernEnvelope.Discover(id, Options.ClientName, Options.ClientVersion), id, idempotent: false, observer: null, cancelUpstream: false, cancellationToken, ProbeTimeout).ConfigureAwait(false);
+            result = await ExchangeAsync(
+                    ModernEnvelope.Discover(id, Options.ClientName, Options.ClientVersion),
+                    id,
+                    idempotent: false,
+                    observer: null,
+                    cancelUpstream: false,
+                    cancellationToken,
+                    ProbeTimeout
+                )
+                .ConfigureAwait(false);
         }
         finally
         {
@@ -526,13 +562,14 @@ public abstract class McpUpstream : IAsyncDisposable
         if (result.Error is UpstreamError.Disconnected or UpstreamError.Unavailable)
         {
             _skipProbe = true;
-            return UpstreamCallResult.Failure(result.Error, $"MCP server '{Name}' closed the connection on the server/discover probe; the next attempt uses initialize: {result.Detail}");
+            return UpstreamCallResult.Failure(
+                result.Error,
+                $"MCP server '{Name}' closed the connection on the server/discover probe; the next attempt uses initialize: {result.Detail}"
+            );
         }
 
         // A modern error (e.g. -32022: it serves another modern revision) still leaves initialize to try.
-        return result.Response is { Kind: JsonRpcKind.Response } response && OffersModernRevision(response.Envelope.Result.Of(response.Span))
-            ? result
-            : null;
+        return result.Response is { Kind: JsonRpcKind.Response } response && OffersModernRevision(response.Envelope.Result.Of(response.Span)) ? result : null;
     }
 
     /// <summary>How long a server may take to answer the probe before it counts as legacy (the C# SDK's DiscoverProbeTimeout default).</summary>
@@ -570,9 +607,7 @@ public abstract class McpUpstream : IAsyncDisposable
     protected bool IsProbe(PendingCall call) => call.Id == Volatile.Read(ref _probeId);
 
     /// <summary>Hook for transports that need the negotiated version (the HTTP header).</summary>
-    protected virtual void OnInitialized()
-    {
-    }
+    protected virtual void OnInitialized() { }
 
     private byte[] BuildInitialize(long id)
     {

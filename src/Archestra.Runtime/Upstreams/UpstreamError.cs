@@ -7,16 +7,22 @@ namespace Archestra.Runtime.Upstreams;
 public enum UpstreamError : byte
 {
     None,
+
     /// <summary>The upstream is not connected (never started, restarting, or its circuit is open).</summary>
     Unavailable,
+
     /// <summary>Connecting or the MCP handshake failed.</summary>
     ConnectFailed,
+
     /// <summary>No answer within the server's timeout.</summary>
     Timeout,
+
     /// <summary>The stdio process exited or the HTTP stream ended before the answer.</summary>
     Disconnected,
+
     /// <summary>The upstream sent something that is not valid MCP / JSON-RPC, or an HTTP error status.</summary>
     Protocol,
+
     /// <summary>The caller cancelled (client disconnected or sent notifications/cancelled).</summary>
     Cancelled,
 }

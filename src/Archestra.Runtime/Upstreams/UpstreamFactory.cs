@@ -15,7 +15,11 @@ public static class UpstreamFactory
         return options switch
         {
             StdioUpstreamOptions stdio => new StdioUpstream(stdio, listener, loggerFactory.CreateLogger<StdioUpstream>()),
-            HttpUpstreamOptions { Transport: HttpUpstreamTransport.Sse } sse => new LegacySseUpstream(sse, listener, loggerFactory.CreateLogger<LegacySseUpstream>()),
+            HttpUpstreamOptions { Transport: HttpUpstreamTransport.Sse } sse => new LegacySseUpstream(
+                sse,
+                listener,
+                loggerFactory.CreateLogger<LegacySseUpstream>()
+            ),
             HttpUpstreamOptions http => new StreamableHttpUpstream(http, listener, loggerFactory.CreateLogger<StreamableHttpUpstream>()),
             _ => throw new ArgumentException($"unknown upstream options type {options.GetType().Name}", nameof(options)),
         };

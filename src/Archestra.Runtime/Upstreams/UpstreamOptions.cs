@@ -29,11 +29,14 @@ public sealed record StdioUpstreamOptions : UpstreamOptions
 {
     public required string Command { get; init; }
     public IReadOnlyList<string> Args { get; init; } = [];
+
     /// <summary>The complete extra environment; the child gets only this plus PATH and HOME.</summary>
     public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
     public string? WorkingDirectory { get; init; }
+
     /// <summary>Lines of stderr kept for error messages. 200 lines is enough for a stack trace.</summary>
     public int StderrLines { get; init; } = 200;
+
     /// <summary>First restart delay; doubles per consecutive failure up to <see cref="MaxRestartDelay"/>.</summary>
     public TimeSpan InitialRestartDelay { get; init; } = TimeSpan.FromMilliseconds(250);
     public TimeSpan MaxRestartDelay { get; init; } = TimeSpan.FromSeconds(30);
@@ -52,6 +55,7 @@ public enum HttpUpstreamTransport
 {
     /// <summary>Streamable HTTP (MCP 2025-03-26 and later).</summary>
     StreamableHttp,
+
     /// <summary>The legacy HTTP+SSE transport (MCP 2024-11-05).</summary>
     Sse,
 }
@@ -62,13 +66,16 @@ public sealed record HttpUpstreamOptions : UpstreamOptions
     public required Uri Url { get; init; }
     public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
     public HttpUpstreamTransport Transport { get; init; } = HttpUpstreamTransport.StreamableHttp;
+
     /// <summary>Retries for safe calls (lists, reads, get) on connect failures and 5xx.</summary>
     public int MaxRetries { get; init; } = 2;
+
     /// <summary>
     /// Base delay of the exponential backoff (with jitter) between retries and between reconnects of an
     /// SSE stream. 1 s matches the MCP TypeScript SDK's <c>initialReconnectionDelay</c>.
     /// </summary>
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Circuit breaker: open after this failure ratio within <see cref="BreakerSamplingDuration"/>.</summary>
     public double BreakerFailureRatio { get; init; } = 0.5;
     public int BreakerMinimumThroughput { get; init; } = 10;

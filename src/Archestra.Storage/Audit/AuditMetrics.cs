@@ -39,8 +39,13 @@ public sealed class AuditMetrics : IPrometheusSource, IDisposable
         _written = _meter.CreateCounter<long>("archestra_audit_records_written", "{record}", WrittenHelp);
         _spilled = _meter.CreateCounter<long>("archestra_audit_spilled", "{record}", SpilledHelp);
         _errors = _meter.CreateCounter<long>("archestra_audit_write_errors", "{error}", ErrorsHelp);
-        _batchDuration = _meter.CreateHistogram("archestra_audit_batch_duration", "s", BatchHelp, tags: null,
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = BatchBuckets });
+        _batchDuration = _meter.CreateHistogram(
+            "archestra_audit_batch_duration",
+            "s",
+            BatchHelp,
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = BatchBuckets }
+        );
         _meter.CreateObservableGauge("archestra_audit_queue_depth", () => QueueDepth, "{record}", QueueDepthHelp);
     }
 

@@ -62,13 +62,15 @@ public sealed class AuditWriter : IAsyncDisposable
         _options = store.Options;
         Metrics = metrics;
         _logger = store.LoggerFactory.CreateLogger("Archestra.Audit");
-        _channel = Channel.CreateBounded<AuditRecord>(new BoundedChannelOptions(_options.ChannelCapacity)
-        {
-            SingleReader = true,
-            SingleWriter = false,
-            FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full instead of dropping: the record spills.
-            AllowSynchronousContinuations = false, // never run the writer's continuation on the hot path's thread
-        });
+        _channel = Channel.CreateBounded<AuditRecord>(
+            new BoundedChannelOptions(_options.ChannelCapacity)
+            {
+                SingleReader = true,
+                SingleWriter = false,
+                FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full instead of dropping: the record spills.
+                AllowSynchronousContinuations = false, // never run the writer's continuation on the hot path's thread
+            }
+        );
         _spill = new AuditSpill(_options.SpillDirectory);
         metrics.BindQueue(() => _channel.Reader.Count + Volatile.Read(ref _held));
     }
@@ -269,7 +271,12 @@ public sealed class AuditWriter : IAsyncDisposable
                         toSpill.Add((write.Batch, false));
                         if (!_abandonDatabase)
                         {
-                            MarkDown(string.Create(CultureInfo.InvariantCulture, $"no commit within the {_options.WriteDeadline.TotalMilliseconds} ms write deadline"));
+                            MarkDown(
+                                string.Create(
+                                    CultureInfo.InvariantCulture,
+                                    $"no commit within the {_options.WriteDeadline.TotalMilliseconds} ms write deadline"
+                                )
+                            );
                         }
                     }
                 }
@@ -308,8 +315,7 @@ public sealed class AuditWriter : IAsyncDisposable
 
                 FlushSpill();
                 Volatile.Write(ref _held, Held(filling, ready, writes));
-                if (!_abandonDatabase && _recovery is not { IsCompleted: false }
-                    && (!_healthy || (_spill.Spilled != _replayedThrough && ready.Count == 0)))
+                if (!_abandonDatabase && _recovery is not { IsCompleted: false } && (!_healthy || (_spill.Spilled != _replayedThrough && ready.Count == 0)))
                 {
                     _recovery = Task.Run(RecoverAsync);
                 }
@@ -531,9 +537,7 @@ public sealed class AuditWriter : IAsyncDisposable
         {
             await Task.WhenAll(pending).WaitAsync(ProbeTimeout).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-        }
+        catch (Exception e) when (e is not OutOfMemoryException) { }
     }
 
     private void MarkDown(string detail)
@@ -714,7 +718,14 @@ public sealed class AuditWriter : IAsyncDisposable
                 var cancel = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token);
                 var token = cancel.Token;
                 var started = Stopwatch.GetTimestamp();
-                var write = new PendingWrite(sink, chunk, Task.Run(() => sink.WriteAsync(chunk, replay: true, token), CancellationToken.None), cancel, started, started + deadline);
+                var write = new PendingWrite(
+                    sink,
+                    chunk,
+                    Task.Run(() => sink.WriteAsync(chunk, replay: true, token), CancellationToken.None),
+                    cancel,
+                    started,
+                    started + deadline
+                );
                 var finished = await Task.WhenAny(write.Task, Task.Delay(_options.WriteDeadline), _abandoned.Task).ConfigureAwait(false) == write.Task;
                 if (!finished || _abandonDatabase)
                 {
@@ -722,7 +733,12 @@ public sealed class AuditWriter : IAsyncDisposable
                     Abandon(write);
                     if (!_abandonDatabase)
                     {
-                        MarkDown(string.Create(CultureInfo.InvariantCulture, $"replay: no commit within the {_options.WriteDeadline.TotalMilliseconds} ms write deadline"));
+                        MarkDown(
+                            string.Create(
+                                CultureInfo.InvariantCulture,
+                                $"replay: no commit within the {_options.WriteDeadline.TotalMilliseconds} ms write deadline"
+                            )
+                        );
                     }
 
                     return false;

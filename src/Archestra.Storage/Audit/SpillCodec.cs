@@ -264,12 +264,13 @@ internal static class SpillCodec
             }
         }
 
-        public decimal? NullableDecimal() => Byte() switch
-        {
-            0 => null,
-            1 => Decimal(),
-            _ => throw new FormatException("bad presence byte"),
-        };
+        public decimal? NullableDecimal() =>
+            Byte() switch
+            {
+                0 => null,
+                1 => Decimal(),
+                _ => throw new FormatException("bad presence byte"),
+            };
 
         public string? String()
         {

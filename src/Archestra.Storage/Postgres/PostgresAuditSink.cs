@@ -12,8 +12,10 @@ namespace Archestra.Storage.Postgres;
 /// </summary>
 internal sealed class PostgresAuditSink(NpgsqlDataSource dataSource, int maxArgumentBytes) : IAuditSink
 {
-    private const string McpColumns = "id, time, profile, session_id, server, tool, decision, policy_id, outcome, duration_us, request_bytes, response_bytes, error, arguments";
-    private const string LlmColumns = "id, time, profile, provider, requested_model, used_model, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, duration_us, ttft_us, status, blocked_tools, error";
+    private const string McpColumns =
+        "id, time, profile, session_id, server, tool, decision, policy_id, outcome, duration_us, request_bytes, response_bytes, error, arguments";
+    private const string LlmColumns =
+        "id, time, profile, provider, requested_model, used_model, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, duration_us, ttft_us, status, blocked_tools, error";
 
     // Temp tables without indexes; ON COMMIT DELETE ROWS empties them with each batch's commit.
     private const string CreateStaging = """
@@ -37,9 +39,7 @@ internal sealed class PostgresAuditSink(NpgsqlDataSource dataSource, int maxArgu
                     await WriteBatchAsync(connection, batch, staged: false, cancellationToken).ConfigureAwait(false);
                     return;
                 }
-                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
-                {
-                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation) { }
             }
 
             await WriteBatchAsync(connection, batch, staged: true, cancellationToken).ConfigureAwait(false);
@@ -56,7 +56,8 @@ internal sealed class PostgresAuditSink(NpgsqlDataSource dataSource, int maxArgu
     private async Task WriteBatchAsync(NpgsqlConnection connection, List<AuditRecord> batch, bool staged, CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        int mcp = 0, llm = 0;
+        int mcp = 0,
+            llm = 0;
         foreach (var record in batch)
         {
             if (record.Kind == AuditKind.McpToolCall)
@@ -74,7 +75,12 @@ internal sealed class PostgresAuditSink(NpgsqlDataSource dataSource, int maxArgu
             await CopyToolCallsAsync(connection, staged ? "audit_stage_mcp" : "mcp_tool_calls", batch, cancellationToken).ConfigureAwait(false);
             if (staged)
             {
-                await ExecuteAsync(connection, $"INSERT INTO mcp_tool_calls ({McpColumns}) SELECT {McpColumns} FROM audit_stage_mcp ON CONFLICT (time, id) DO NOTHING", cancellationToken).ConfigureAwait(false);
+                await ExecuteAsync(
+                        connection,
+                        $"INSERT INTO mcp_tool_calls ({McpColumns}) SELECT {McpColumns} FROM audit_stage_mcp ON CONFLICT (time, id) DO NOTHING",
+                        cancellationToken
+                    )
+                    .ConfigureAwait(false);
             }
         }
 
@@ -83,7 +89,12 @@ internal sealed class PostgresAuditSink(NpgsqlDataSource dataSource, int maxArgu
             await CopyLlmInteractionsAsync(connection, staged ? "audit_stage_llm" : "llm_interactions", batch, cancellationToken).ConfigureAwait(false);
             if (staged)
             {
-                await ExecuteAsync(connection, $"INSERT INTO llm_interactions ({LlmColumns}) SELECT {LlmColumns} FROM audit_stage_llm ON CONFLICT (time, id) DO NOTHING", cancellationToken).ConfigureAwait(false);
+                await ExecuteAsync(
+                        connection,
+                        $"INSERT INTO llm_interactions ({LlmColumns}) SELECT {LlmColumns} FROM audit_stage_llm ON CONFLICT (time, id) DO NOTHING",
+                        cancellationToken
+                    )
+                    .ConfigureAwait(false);
             }
         }
 
@@ -96,7 +107,9 @@ internal sealed class PostgresAuditSink(NpgsqlDataSource dataSource, int maxArgu
     {
         // The synchronous Write calls only fill Npgsql's buffer (flushing when full); per-field async calls cost
         // a state machine each, which at 14 fields x 200k rows/s is most of the writer's CPU.
-        await using var importer = await connection.BeginBinaryImportAsync($"COPY {table} ({McpColumns}) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
+        await using var importer = await connection
+            .BeginBinaryImportAsync($"COPY {table} ({McpColumns}) FROM STDIN (FORMAT BINARY)", cancellationToken)
+            .ConfigureAwait(false);
         foreach (var record in batch)
         {
             if (record is not McpToolCallRecord r)
@@ -126,7 +139,9 @@ internal sealed class PostgresAuditSink(NpgsqlDataSource dataSource, int maxArgu
 
     private static async Task CopyLlmInteractionsAsync(NpgsqlConnection connection, string table, List<AuditRecord> batch, CancellationToken cancellationToken)
     {
-        await using var importer = await connection.BeginBinaryImportAsync($"COPY {table} ({LlmColumns}) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
+        await using var importer = await connection
+            .BeginBinaryImportAsync($"COPY {table} ({LlmColumns}) FROM STDIN (FORMAT BINARY)", cancellationToken)
+            .ConfigureAwait(false);
         foreach (var record in batch)
         {
             if (record is not LlmInteractionRecord r)

@@ -20,13 +20,20 @@ public static class PostgresUrl
             }
             catch (ArgumentException e)
             {
-                throw new ArgumentException($"database: '{Redact(url)}' is neither a postgres:// URL nor a valid connection string ({e.Message})", nameof(url), e);
+                throw new ArgumentException(
+                    $"database: '{Redact(url)}' is neither a postgres:// URL nor a valid connection string ({e.Message})",
+                    nameof(url),
+                    e
+                );
             }
         }
 
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
         {
-            throw new ArgumentException($"database: '{Redact(url)}' is not a valid postgres:// URL (expected postgres://user:password@host:port/database)", nameof(url));
+            throw new ArgumentException(
+                $"database: '{Redact(url)}' is not a valid postgres:// URL (expected postgres://user:password@host:port/database)",
+                nameof(url)
+            );
         }
 
         var builder = new NpgsqlConnectionStringBuilder

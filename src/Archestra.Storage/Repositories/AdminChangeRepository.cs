@@ -12,15 +12,27 @@ public sealed class AdminChangeRepository
         _store.TransactAsync(static _ => Task.CompletedTask, change, cancellationToken);
 
     /// <summary>The newest <paramref name="limit"/> changes, newest first.</summary>
-    public async Task<IReadOnlyList<AdminChange>> ListAsync(int limit = 100, CancellationToken cancellationToken = default) => await _store.QueryAsync(
-        "SELECT id, time, actor, action, resource_kind, resource_id, details FROM admin_changes ORDER BY time DESC, id DESC LIMIT @limit",
-        static r => new AdminChange(r.Guid(0), r.Time(1), r.String(2), r.String(3), r.String(4), r.String(5), r.String(6)), cancellationToken, ("limit", limit))
-        .ConfigureAwait(false);
+    public async Task<IReadOnlyList<AdminChange>> ListAsync(int limit = 100, CancellationToken cancellationToken = default) =>
+        await _store
+            .QueryAsync(
+                "SELECT id, time, actor, action, resource_kind, resource_id, details FROM admin_changes ORDER BY time DESC, id DESC LIMIT @limit",
+                static r => new AdminChange(r.Guid(0), r.Time(1), r.String(2), r.String(3), r.String(4), r.String(5), r.String(6)),
+                cancellationToken,
+                ("limit", limit)
+            )
+            .ConfigureAwait(false);
 
-    internal static Task InsertAsync(StoreTransaction transaction, AdminChange change, CancellationToken cancellationToken) => transaction.ExecuteAsync(
-        "INSERT INTO admin_changes (id, time, actor, action, resource_kind, resource_id, details) VALUES (@id, @time, @actor, @action, @kind, " +
-        "@resource, @details)",
-        cancellationToken,
-        ("id", change.Id), ("time", change.Time), ("actor", change.Actor), ("action", change.Action),
-        ("kind", change.ResourceKind), ("resource", change.ResourceId), ("details", new StoreJson(change.DetailsJson)));
+    internal static Task InsertAsync(StoreTransaction transaction, AdminChange change, CancellationToken cancellationToken) =>
+        transaction.ExecuteAsync(
+            "INSERT INTO admin_changes (id, time, actor, action, resource_kind, resource_id, details) VALUES (@id, @time, @actor, @action, @kind, "
+                + "@resource, @details)",
+            cancellationToken,
+            ("id", change.Id),
+            ("time", change.Time),
+            ("actor", change.Actor),
+            ("action", change.Action),
+            ("kind", change.ResourceKind),
+            ("resource", change.ResourceId),
+            ("details", new StoreJson(change.DetailsJson))
+        );
 }

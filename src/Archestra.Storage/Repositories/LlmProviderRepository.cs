@@ -17,35 +17,62 @@ public sealed class LlmProviderRepository : Repository<LlmProviderRow>
         """;
 
     internal LlmProviderRepository(ArchestraStore store)
-        : base(store)
-    {
-    }
+        : base(store) { }
 
     /// <summary>Every stored provider, whoever manages it.</summary>
-    public override async Task<IReadOnlyList<LlmProviderRow>> ListAsync(CancellationToken cancellationToken = default) => await Store.QueryAsync(
-        "SELECT id, name, kind, base_url, managed_by, created_at, updated_at, settings FROM llm_providers ORDER BY created_at, name",
-        static r => new LlmProviderRow(r.Guid(0), r.String(1), r.String(2), r.NullableString(3), ArchestraStore.ParseManagedBy(r.String(4)), r.Time(5),
-            r.Time(6), r.String(7)),
-        cancellationToken).ConfigureAwait(false);
+    public override async Task<IReadOnlyList<LlmProviderRow>> ListAsync(CancellationToken cancellationToken = default) =>
+        await Store
+            .QueryAsync(
+                "SELECT id, name, kind, base_url, managed_by, created_at, updated_at, settings FROM llm_providers ORDER BY created_at, name",
+                static r => new LlmProviderRow(
+                    r.Guid(0),
+                    r.String(1),
+                    r.String(2),
+                    r.NullableString(3),
+                    ArchestraStore.ParseManagedBy(r.String(4)),
+                    r.Time(5),
+                    r.Time(6),
+                    r.String(7)
+                ),
+                cancellationToken
+            )
+            .ConfigureAwait(false);
 
     /// <summary>Every stored key of every provider, by name.</summary>
-    public async Task<IReadOnlyList<LlmProviderKeyRow>> ListKeysAsync(CancellationToken cancellationToken = default) => await Store.QueryAsync(
-        "SELECT provider_id, name, updated_at, ciphertext, nonce, key_id FROM llm_provider_keys ORDER BY name",
-        static r => new LlmProviderKeyRow(r.Guid(0), r.String(1), r.Time(2), new SealedSecret((byte[])r.Value(3), (byte[])r.Value(4), r.String(5))),
-        cancellationToken).ConfigureAwait(false);
+    public async Task<IReadOnlyList<LlmProviderKeyRow>> ListKeysAsync(CancellationToken cancellationToken = default) =>
+        await Store
+            .QueryAsync(
+                "SELECT provider_id, name, updated_at, ciphertext, nonce, key_id FROM llm_provider_keys ORDER BY name",
+                static r => new LlmProviderKeyRow(r.Guid(0), r.String(1), r.Time(2), new SealedSecret((byte[])r.Value(3), (byte[])r.Value(4), r.String(5))),
+                cancellationToken
+            )
+            .ConfigureAwait(false);
 
     private protected override Task Insert(StoreTransaction transaction, LlmProviderRow row, CancellationToken cancellationToken) =>
         transaction.ExecuteAsync(
-            "INSERT INTO llm_providers (id, name, kind, base_url, settings, managed_by, created_at, updated_at) VALUES (@id, @name, @kind, @base_url, " +
-            "@settings, @managed_by, @created, @updated)",
-            cancellationToken, ("id", row.Id), ("name", row.Name), ("kind", row.Kind), ("base_url", row.BaseUrl), ("settings", new StoreJson(row.SettingsJson)),
-            ("managed_by", ArchestraStore.ManagedByText(row.ManagedBy)), ("created", row.CreatedAt), ("updated", row.UpdatedAt));
+            "INSERT INTO llm_providers (id, name, kind, base_url, settings, managed_by, created_at, updated_at) VALUES (@id, @name, @kind, @base_url, "
+                + "@settings, @managed_by, @created, @updated)",
+            cancellationToken,
+            ("id", row.Id),
+            ("name", row.Name),
+            ("kind", row.Kind),
+            ("base_url", row.BaseUrl),
+            ("settings", new StoreJson(row.SettingsJson)),
+            ("managed_by", ArchestraStore.ManagedByText(row.ManagedBy)),
+            ("created", row.CreatedAt),
+            ("updated", row.UpdatedAt)
+        );
 
     private protected override Task Update(StoreTransaction transaction, LlmProviderRow row, CancellationToken cancellationToken) =>
         transaction.ExecuteAsync(
             "UPDATE llm_providers SET kind = @kind, base_url = @base_url, settings = @settings, updated_at = @updated WHERE id = @id",
-            cancellationToken, ("id", row.Id), ("kind", row.Kind), ("base_url", row.BaseUrl), ("settings", new StoreJson(row.SettingsJson)), ("updated",
-                row.UpdatedAt));
+            cancellationToken,
+            ("id", row.Id),
+            ("kind", row.Kind),
+            ("base_url", row.BaseUrl),
+            ("settings", new StoreJson(row.SettingsJson)),
+            ("updated", row.UpdatedAt)
+        );
 
     /// <summary>Deletes the provider with its keys.</summary>
     private protected override async Task Delete(StoreTransaction transaction, LlmProviderRow row, CancellationToken cancellationToken)
@@ -56,7 +83,12 @@ public sealed class LlmProviderRepository : Repository<LlmProviderRow>
 
     /// <summary>Makes <paramref name="keys"/> (name, key) the provider's whole key set, sealed. Refuses when no secret key is configured.</summary>
     public async Task ReplaceKeysAsync(
-        StoreTransaction transaction, Guid providerId, IReadOnlyList<(string Name, string Key)> keys, ManagedBy managedBy, CancellationToken cancellationToken)
+        StoreTransaction transaction,
+        Guid providerId,
+        IReadOnlyList<(string Name, string Key)> keys,
+        ManagedBy managedBy,
+        CancellationToken cancellationToken
+    )
     {
         ArgumentNullException.ThrowIfNull(transaction);
         ArgumentNullException.ThrowIfNull(keys);
@@ -75,11 +107,18 @@ public sealed class LlmProviderRepository : Repository<LlmProviderRow>
     }
 
     /// <summary>The sealed form of a provider key as stored, or null.</summary>
-    public async Task<SealedSecret?> GetSealedKeyAsync(Guid providerId, string name, CancellationToken cancellationToken = default) => (await Store.QueryAsync(
-        "SELECT ciphertext, nonce, key_id FROM llm_provider_keys WHERE provider_id = @provider AND name = @name",
-        static r => new SealedSecret((byte[])r.Value(0), (byte[])r.Value(1), r.String(2)), cancellationToken, ("provider", providerId), ("name",
-            name)).ConfigureAwait(false))
-        .FirstOrDefault();
+    public async Task<SealedSecret?> GetSealedKeyAsync(Guid providerId, string name, CancellationToken cancellationToken = default) =>
+        (
+            await Store
+                .QueryAsync(
+                    "SELECT ciphertext, nonce, key_id FROM llm_provider_keys WHERE provider_id = @provider AND name = @name",
+                    static r => new SealedSecret((byte[])r.Value(0), (byte[])r.Value(1), r.String(2)),
+                    cancellationToken,
+                    ("provider", providerId),
+                    ("name", name)
+                )
+                .ConfigureAwait(false)
+        ).FirstOrDefault();
 
     /// <summary>The decrypted provider key, or null when none is stored.</summary>
     public async Task<string?> GetKeyAsync(Guid providerId, string name, CancellationToken cancellationToken = default)
@@ -104,14 +143,22 @@ public sealed class LlmProviderRepository : Repository<LlmProviderRow>
 
     private (string, object?)[] KeyParameters(Guid providerId, string name, string apiKey, ManagedBy managedBy)
     {
-        var box = Store.Secrets ?? throw new InvalidOperationException(
-            "Cannot store an LLM provider API key: ARCHESTRA_SECRET_KEY is not set. Set it to 32 random bytes, base64 or hex " +
-            "(e.g. `openssl rand -base64 32`), and keep it: stored keys cannot be read back without it.");
+        var box = Store.Secrets
+            ?? throw new InvalidOperationException(
+                "Cannot store an LLM provider API key: ARCHESTRA_SECRET_KEY is not set. Set it to 32 random bytes, base64 or hex "
+                    + "(e.g. `openssl rand -base64 32`), and keep it: stored keys cannot be read back without it."
+            );
         var sealedKey = box.Encrypt(apiKey, Binding(providerId, name));
         return
         [
-            ("id", Guid.CreateVersion7()), ("provider", providerId), ("name", name), ("ciphertext", sealedKey.Ciphertext),
-            ("nonce", sealedKey.Nonce), ("key_id", sealedKey.KeyId), ("managed_by", ArchestraStore.ManagedByText(managedBy)), ("now", DateTime.UtcNow),
+            ("id", Guid.CreateVersion7()),
+            ("provider", providerId),
+            ("name", name),
+            ("ciphertext", sealedKey.Ciphertext),
+            ("nonce", sealedKey.Nonce),
+            ("key_id", sealedKey.KeyId),
+            ("managed_by", ArchestraStore.ManagedByText(managedBy)),
+            ("now", DateTime.UtcNow),
         ];
     }
 

@@ -9,22 +9,32 @@ public sealed record McpServerRow(Guid Id, string Name, string ConfigJson, DateT
 public sealed class McpServerRepository : Repository<McpServerRow>
 {
     internal McpServerRepository(ArchestraStore store)
-        : base(store)
-    {
-    }
+        : base(store) { }
 
-    public override async Task<IReadOnlyList<McpServerRow>> ListAsync(CancellationToken cancellationToken = default) => await Store.QueryAsync(
-        "SELECT id, name, config, created_at, updated_at FROM mcp_servers WHERE managed_by = 'api' ORDER BY created_at, name",
-        static r => new McpServerRow(r.Guid(0), r.String(1), r.String(2), r.Time(3), r.Time(4)), cancellationToken).ConfigureAwait(false);
+    public override async Task<IReadOnlyList<McpServerRow>> ListAsync(CancellationToken cancellationToken = default) =>
+        await Store
+            .QueryAsync(
+                "SELECT id, name, config, created_at, updated_at FROM mcp_servers WHERE managed_by = 'api' ORDER BY created_at, name",
+                static r => new McpServerRow(r.Guid(0), r.String(1), r.String(2), r.Time(3), r.Time(4)),
+                cancellationToken
+            )
+            .ConfigureAwait(false);
 
     private protected override Task Insert(StoreTransaction transaction, McpServerRow row, CancellationToken cancellationToken)
     {
         var (transport, runtime) = Transport(row.ConfigJson);
         return transaction.ExecuteAsync(
-            "INSERT INTO mcp_servers (id, name, transport, runtime, config, managed_by, created_at, updated_at) VALUES (@id, @name, @transport, " +
-            "@runtime, @config, 'api', @created, @updated)",
-            cancellationToken, ("id", row.Id), ("name", row.Name), ("transport", transport), ("runtime", runtime), ("config", new StoreJson(row.ConfigJson)),
-            ("created", row.CreatedAt), ("updated", row.UpdatedAt));
+            "INSERT INTO mcp_servers (id, name, transport, runtime, config, managed_by, created_at, updated_at) VALUES (@id, @name, @transport, "
+                + "@runtime, @config, 'api', @created, @updated)",
+            cancellationToken,
+            ("id", row.Id),
+            ("name", row.Name),
+            ("transport", transport),
+            ("runtime", runtime),
+            ("config", new StoreJson(row.ConfigJson)),
+            ("created", row.CreatedAt),
+            ("updated", row.UpdatedAt)
+        );
     }
 
     private protected override Task Update(StoreTransaction transaction, McpServerRow row, CancellationToken cancellationToken)
@@ -32,8 +42,13 @@ public sealed class McpServerRepository : Repository<McpServerRow>
         var (transport, runtime) = Transport(row.ConfigJson);
         return transaction.ExecuteAsync(
             "UPDATE mcp_servers SET transport = @transport, runtime = @runtime, config = @config, updated_at = @updated WHERE id = @id",
-            cancellationToken, ("id", row.Id), ("transport", transport), ("runtime", runtime), ("config", new StoreJson(row.ConfigJson)), ("updated",
-                row.UpdatedAt));
+            cancellationToken,
+            ("id", row.Id),
+            ("transport", transport),
+            ("runtime", runtime),
+            ("config", new StoreJson(row.ConfigJson)),
+            ("updated", row.UpdatedAt)
+        );
     }
 
     private protected override Task Delete(StoreTransaction transaction, McpServerRow row, CancellationToken cancellationToken) =>
@@ -49,7 +64,8 @@ public sealed class McpServerRepository : Repository<McpServerRow>
             return ("stdio", "local");
         }
 
-        var sse = (config.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "sse")
+        var sse =
+            (config.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "sse")
             || (config.TryGetProperty("transport", out var transport) && transport.ValueKind == JsonValueKind.String && transport.GetString() == "sse");
         return (sse ? "sse" : "http", "remote");
     }

@@ -9,9 +9,7 @@ public sealed class ProfileRepository : Repository<ProfileRow>
     private const string Columns = "SELECT id, name, description, settings, managed_by, created_at, updated_at FROM profiles";
 
     internal ProfileRepository(ArchestraStore store)
-        : base(store)
-    {
-    }
+        : base(store) { }
 
     public override async Task<IReadOnlyList<ProfileRow>> ListAsync(CancellationToken cancellationToken = default) =>
         await Store.QueryAsync(Columns + " WHERE managed_by = 'api' ORDER BY created_at, name", Read, cancellationToken).ConfigureAwait(false);
@@ -22,15 +20,27 @@ public sealed class ProfileRepository : Repository<ProfileRow>
 
     private protected override Task Insert(StoreTransaction transaction, ProfileRow row, CancellationToken cancellationToken) =>
         transaction.ExecuteAsync(
-            "INSERT INTO profiles (id, name, description, settings, managed_by, created_at, updated_at) VALUES (@id, @name, @description, @settings, " +
-            "@managed_by, @created, @updated)",
-            cancellationToken, ("id", row.Id), ("name", row.Name), ("description", row.Description), ("settings", new StoreJson(row.SettingsJson)),
-            ("managed_by", ArchestraStore.ManagedByText(row.ManagedBy)), ("created", row.CreatedAt), ("updated", row.UpdatedAt));
+            "INSERT INTO profiles (id, name, description, settings, managed_by, created_at, updated_at) VALUES (@id, @name, @description, @settings, "
+                + "@managed_by, @created, @updated)",
+            cancellationToken,
+            ("id", row.Id),
+            ("name", row.Name),
+            ("description", row.Description),
+            ("settings", new StoreJson(row.SettingsJson)),
+            ("managed_by", ArchestraStore.ManagedByText(row.ManagedBy)),
+            ("created", row.CreatedAt),
+            ("updated", row.UpdatedAt)
+        );
 
     private protected override Task Update(StoreTransaction transaction, ProfileRow row, CancellationToken cancellationToken) =>
         transaction.ExecuteAsync(
             "UPDATE profiles SET description = @description, settings = @settings, updated_at = @updated WHERE id = @id",
-            cancellationToken, ("id", row.Id), ("description", row.Description), ("settings", new StoreJson(row.SettingsJson)), ("updated", row.UpdatedAt));
+            cancellationToken,
+            ("id", row.Id),
+            ("description", row.Description),
+            ("settings", new StoreJson(row.SettingsJson)),
+            ("updated", row.UpdatedAt)
+        );
 
     /// <summary>Deletes the profile with its gateway tokens.</summary>
     private protected override async Task Delete(StoreTransaction transaction, ProfileRow row, CancellationToken cancellationToken)

@@ -26,8 +26,9 @@ public static class StoredJson
         var list = new List<PolicyCondition>();
         foreach (var item in doc.RootElement.EnumerateArray())
         {
-            list.Add(new PolicyCondition(item.GetProperty("key").GetString()!, item.GetProperty("operator").GetString()!,
-                item.GetProperty("value").GetString()!));
+            list.Add(
+                new PolicyCondition(item.GetProperty("key").GetString()!, item.GetProperty("operator").GetString()!, item.GetProperty("value").GetString()!)
+            );
         }
 
         return list;

@@ -94,14 +94,55 @@ internal sealed class SqliteAuditSink(SqliteStore store, int maxArgumentBytes, T
             pragma.ExecuteNonQuery();
         }
 
-        _mcp = Prepare(_connection, "mcp_tool_calls", ["id", "time", "profile", "session_id", "server", "tool", "decision", "policy_id", "outcome", "duration_us", "request_bytes", "response_bytes", "error", "arguments"]);
-        _llm = Prepare(_connection, "llm_interactions", ["id", "time", "profile", "provider", "requested_model", "used_model", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "cost", "duration_us", "ttft_us", "status", "blocked_tools", "error"]);
+        _mcp = Prepare(
+            _connection,
+            "mcp_tool_calls",
+            [
+                "id",
+                "time",
+                "profile",
+                "session_id",
+                "server",
+                "tool",
+                "decision",
+                "policy_id",
+                "outcome",
+                "duration_us",
+                "request_bytes",
+                "response_bytes",
+                "error",
+                "arguments",
+            ]
+        );
+        _llm = Prepare(
+            _connection,
+            "llm_interactions",
+            [
+                "id",
+                "time",
+                "profile",
+                "provider",
+                "requested_model",
+                "used_model",
+                "input_tokens",
+                "output_tokens",
+                "cached_input_tokens",
+                "reasoning_tokens",
+                "cost",
+                "duration_us",
+                "ttft_us",
+                "status",
+                "blocked_tools",
+                "error",
+            ]
+        );
     }
 
     private static SqliteCommand Prepare(SqliteConnection connection, string table, string[] columns)
     {
         var command = connection.CreateCommand();
-        command.CommandText = $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({string.Join(", ", columns.Select(c => "@" + c))}) ON CONFLICT (time, id) DO NOTHING";
+        command.CommandText =
+            $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({string.Join(", ", columns.Select(c => "@" + c))}) ON CONFLICT (time, id) DO NOTHING";
         foreach (var column in columns)
         {
             command.Parameters.Add(new SqliteParameter("@" + column, DBNull.Value));

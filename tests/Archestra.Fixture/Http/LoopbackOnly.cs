@@ -14,8 +14,14 @@ internal static class LoopbackOnly
         var origin = context.Request.Headers.Origin.ToString();
         if (!IsLoopbackName(context.Request.Host.Host) || (origin.Length > 0 && !IsLoopbackOrigin(origin)))
         {
-            await JsonRpcErrors.WriteAsync(context, StatusCodes.Status403Forbidden, JsonRpcErrors.ServerError,
-                "Forbidden: Host and Origin must name localhost, 127.0.0.1 or [::1]").ConfigureAwait(false);
+            await JsonRpcErrors
+                .WriteAsync(
+                    context,
+                    StatusCodes.Status403Forbidden,
+                    JsonRpcErrors.ServerError,
+                    "Forbidden: Host and Origin must name localhost, 127.0.0.1 or [::1]"
+                )
+                .ConfigureAwait(false);
             return;
         }
 
@@ -27,7 +33,5 @@ internal static class LoopbackOnly
         && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
         && IsLoopbackName(uri.Host);
 
-    private static bool IsLoopbackName(string host) =>
-        host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
-        || host is "127.0.0.1" or "[::1]" or "::1";
+    private static bool IsLoopbackName(string host) => host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || host is "127.0.0.1" or "[::1]" or "::1";
 }

@@ -25,7 +25,8 @@ internal sealed partial class McpEndpoint(
     ModernLeg modern,
     ISseEventStreamStore eventStore,
     IHostApplicationLifetime lifetime,
-    ILoggerFactory loggerFactory) : IAsyncDisposable
+    ILoggerFactory loggerFactory
+) : IAsyncDisposable
 {
     private const string SessionIdHeader = "Mcp-Session-Id";
     private const string LastEventIdHeader = "Last-Event-ID";
@@ -43,8 +44,14 @@ internal sealed partial class McpEndpoint(
     {
         if (!Accepts(context, s_json) || !Accepts(context, s_eventStream))
         {
-            await JsonRpcErrors.WriteAsync(context, StatusCodes.Status406NotAcceptable, JsonRpcErrors.ServerError,
-                "Not Acceptable: Client must accept both application/json and text/event-stream").ConfigureAwait(false);
+            await JsonRpcErrors
+                .WriteAsync(
+                    context,
+                    StatusCodes.Status406NotAcceptable,
+                    JsonRpcErrors.ServerError,
+                    "Not Acceptable: Client must accept both application/json and text/event-stream"
+                )
+                .ConfigureAwait(false);
             return;
         }
 
@@ -55,15 +62,17 @@ internal sealed partial class McpEndpoint(
         }
         catch (JsonException)
         {
-            await JsonRpcErrors.WriteAsync(context, StatusCodes.Status400BadRequest, JsonRpcErrors.ParseError,
-                "Parse error: the body is not a JSON-RPC message").ConfigureAwait(false);
+            await JsonRpcErrors
+                .WriteAsync(context, StatusCodes.Status400BadRequest, JsonRpcErrors.ParseError, "Parse error: the body is not a JSON-RPC message")
+                .ConfigureAwait(false);
             return;
         }
 
         if (message is null)
         {
-            await JsonRpcErrors.WriteAsync(context, StatusCodes.Status400BadRequest, JsonRpcErrors.InvalidRequest,
-                "Invalid Request: empty body").ConfigureAwait(false);
+            await JsonRpcErrors
+                .WriteAsync(context, StatusCodes.Status400BadRequest, JsonRpcErrors.InvalidRequest, "Invalid Request: empty body")
+                .ConfigureAwait(false);
             return;
         }
 
@@ -80,8 +89,14 @@ internal sealed partial class McpEndpoint(
         {
             if (message is not JsonRpcRequest { Method: RequestMethods.Initialize })
             {
-                await JsonRpcErrors.WriteAsync(context, StatusCodes.Status400BadRequest, JsonRpcErrors.ServerError,
-                    "Bad Request: Mcp-Session-Id is required for every request after initialize").ConfigureAwait(false);
+                await JsonRpcErrors
+                    .WriteAsync(
+                        context,
+                        StatusCodes.Status400BadRequest,
+                        JsonRpcErrors.ServerError,
+                        "Bad Request: Mcp-Session-Id is required for every request after initialize"
+                    )
+                    .ConfigureAwait(false);
                 return;
             }
 
@@ -121,8 +136,9 @@ internal sealed partial class McpEndpoint(
 
         if (!Accepts(context, s_eventStream))
         {
-            await JsonRpcErrors.WriteAsync(context, StatusCodes.Status406NotAcceptable, JsonRpcErrors.ServerError,
-                "Not Acceptable: Client must accept text/event-stream").ConfigureAwait(false);
+            await JsonRpcErrors
+                .WriteAsync(context, StatusCodes.Status406NotAcceptable, JsonRpcErrors.ServerError, "Not Acceptable: Client must accept text/event-stream")
+                .ConfigureAwait(false);
             return;
         }
 
@@ -144,8 +160,14 @@ internal sealed partial class McpEndpoint(
 
             if (!session.TryStartGet())
             {
-                await JsonRpcErrors.WriteAsync(context, StatusCodes.Status409Conflict, JsonRpcErrors.ServerError,
-                    "Conflict: this session already has its GET stream; resume with Last-Event-ID").ConfigureAwait(false);
+                await JsonRpcErrors
+                    .WriteAsync(
+                        context,
+                        StatusCodes.Status409Conflict,
+                        JsonRpcErrors.ServerError,
+                        "Conflict: this session already has its GET stream; resume with Last-Event-ID"
+                    )
+                    .ConfigureAwait(false);
                 return;
             }
 
@@ -221,8 +243,9 @@ internal sealed partial class McpEndpoint(
         var sessionId = context.Request.Headers[SessionIdHeader].ToString();
         if (sessionId.Length == 0)
         {
-            await JsonRpcErrors.WriteAsync(context, StatusCodes.Status400BadRequest, JsonRpcErrors.ServerError,
-                "Bad Request: Mcp-Session-Id header is required").ConfigureAwait(false);
+            await JsonRpcErrors
+                .WriteAsync(context, StatusCodes.Status400BadRequest, JsonRpcErrors.ServerError, "Bad Request: Mcp-Session-Id header is required")
+                .ConfigureAwait(false);
             return null;
         }
 
@@ -241,14 +264,19 @@ internal sealed partial class McpEndpoint(
         var reader = await eventStore.GetStreamReaderAsync(lastEventId, cancellationToken).ConfigureAwait(false);
         if (reader is null || !string.Equals(reader.SessionId, session.Id, StringComparison.Ordinal))
         {
-            await JsonRpcErrors.WriteAsync(context, StatusCodes.Status400BadRequest, JsonRpcErrors.ServerError,
-                "Bad Request: Last-Event-ID is unknown, expired, or belongs to another session").ConfigureAwait(false);
+            await JsonRpcErrors
+                .WriteAsync(
+                    context,
+                    StatusCodes.Status400BadRequest,
+                    JsonRpcErrors.ServerError,
+                    "Bad Request: Last-Event-ID is unknown, expired, or belongs to another session"
+                )
+                .ConfigureAwait(false);
             return;
         }
 
         PrepareEventStream(context);
-        await SseFormatter.WriteAsync(reader.ReadEventsAsync(cancellationToken), context.Response.Body, FormatMessage, cancellationToken)
-            .ConfigureAwait(false);
+        await SseFormatter.WriteAsync(reader.ReadEventsAsync(cancellationToken), context.Response.Body, FormatMessage, cancellationToken).ConfigureAwait(false);
     }
 
     private static void FormatMessage(SseItem<JsonRpcMessage?> item, IBufferWriter<byte> buffer)

@@ -28,7 +28,9 @@ internal sealed class ModernLeg(FixtureCatalog catalog, ILoggerFactory loggerFac
             return Array.IndexOf(LegacyRevisions, header) < 0;
         }
 
-        return message is JsonRpcRequest { Params: JsonObject p } && p["_meta"] is JsonObject meta && meta.ContainsKey("io.modelcontextprotocol/protocolVersion");
+        return message is JsonRpcRequest { Params: JsonObject p }
+            && p["_meta"] is JsonObject meta
+            && meta.ContainsKey("io.modelcontextprotocol/protocolVersion");
     }
 
     public async Task ServeAsync(HttpContext context, JsonRpcMessage message)
@@ -143,7 +145,10 @@ internal sealed class ModernLeg(FixtureCatalog catalog, ILoggerFactory loggerFac
             return new(-32020, $"Header mismatch: Mcp-Method '{method}' does not match method '{request.Method}'");
         }
 
-        var named = request.Method is "tools/call" or "prompts/get" ? "name" : request.Method == "resources/read" ? "uri" : null;
+        var named =
+            request.Method is "tools/call" or "prompts/get" ? "name"
+            : request.Method == "resources/read" ? "uri"
+            : null;
         if (named is null || (request.Params as JsonObject)?[named] is not JsonValue value || !value.TryGetValue(out string? bodyName))
         {
             return null;
@@ -155,8 +160,13 @@ internal sealed class ModernLeg(FixtureCatalog catalog, ILoggerFactory loggerFac
 
     private static string? Decode(string header)
     {
-        const string prefix = "=?base64?", suffix = "?=";
-        if (!header.StartsWith(prefix, StringComparison.Ordinal) || !header.EndsWith(suffix, StringComparison.Ordinal) || header.Length < prefix.Length + suffix.Length)
+        const string prefix = "=?base64?",
+            suffix = "?=";
+        if (
+            !header.StartsWith(prefix, StringComparison.Ordinal)
+            || !header.EndsWith(suffix, StringComparison.Ordinal)
+            || header.Length < prefix.Length + suffix.Length
+        )
         {
             return header;
         }

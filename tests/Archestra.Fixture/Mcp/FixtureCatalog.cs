@@ -71,8 +71,7 @@ internal sealed class FixtureCatalog
         do
         {
             current = Volatile.Read(ref flag);
-        }
-        while (Interlocked.CompareExchange(ref flag, 1 - current, current) != current);
+        } while (Interlocked.CompareExchange(ref flag, 1 - current, current) != current);
 
         return current == 0;
     }

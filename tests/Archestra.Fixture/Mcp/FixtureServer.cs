@@ -76,6 +76,14 @@ internal static class FixtureServer
             _ => [],
         };
         var list = values.ToList();
-        return new CompleteResult { Completion = new Completion { Values = list, Total = list.Count, HasMore = false } };
+        return new CompleteResult
+        {
+            Completion = new Completion
+            {
+                Values = list,
+                Total = list.Count,
+                HasMore = false,
+            },
+        };
     }
 }

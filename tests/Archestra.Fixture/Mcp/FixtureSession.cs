@@ -50,7 +50,8 @@ internal sealed partial class FixtureSession(FixtureCatalog catalog, ILogger log
         var parameters = new ResourceUpdatedNotificationParams { Uri = uri };
         return SendBestEffortAsync(
             server => server.SendNotificationAsync(NotificationMethods.ResourceUpdatedNotification, parameters, cancellationToken: cancellationToken),
-            NotificationMethods.ResourceUpdatedNotification);
+            NotificationMethods.ResourceUpdatedNotification
+        );
     }
 
     // Unsolicited messages travel on the client's optional GET stream; a client that never opened

@@ -10,9 +10,30 @@ internal static class FixtureResources
 {
     private static readonly Resource[] s_resources =
     [
-        new() { Uri = FixtureUris.StaticText, Name = "static-text", Title = "Static Text Resource", Description = "A static text resource for testing", MimeType = "text/plain" },
-        new() { Uri = FixtureUris.StaticBinary, Name = "static-binary", Title = "Static Binary Resource", Description = "A static binary resource (image) for testing", MimeType = "image/png" },
-        new() { Uri = FixtureUris.WatchedResource, Name = "watched-resource", Title = "Watched Resource", Description = "Changes when test_update_watched_resource is called; subscribe to hear about it", MimeType = "text/plain" },
+        new()
+        {
+            Uri = FixtureUris.StaticText,
+            Name = "static-text",
+            Title = "Static Text Resource",
+            Description = "A static text resource for testing",
+            MimeType = "text/plain",
+        },
+        new()
+        {
+            Uri = FixtureUris.StaticBinary,
+            Name = "static-binary",
+            Title = "Static Binary Resource",
+            Description = "A static binary resource (image) for testing",
+            MimeType = "image/png",
+        },
+        new()
+        {
+            Uri = FixtureUris.WatchedResource,
+            Name = "watched-resource",
+            Title = "Watched Resource",
+            Description = "Changes when test_update_watched_resource is called; subscribe to hear about it",
+            MimeType = "text/plain",
+        },
     ];
 
     private static readonly Resource s_dynamicResource = new()
@@ -25,13 +46,18 @@ internal static class FixtureResources
 
     private static readonly ResourceTemplate[] s_templates =
     [
-        new() { UriTemplate = FixtureUris.Template, Name = "template", Title = "Resource Template", Description = "A resource template with parameter substitution", MimeType = "application/json" },
+        new()
+        {
+            UriTemplate = FixtureUris.Template,
+            Name = "template",
+            Title = "Resource Template",
+            Description = "A resource template with parameter substitution",
+            MimeType = "application/json",
+        },
     ];
 
-    public static ListResourcesResult List(FixtureCatalog catalog) => new()
-    {
-        Resources = catalog.DynamicResourceEnabled ? [.. s_resources, s_dynamicResource] : [.. s_resources],
-    };
+    public static ListResourcesResult List(FixtureCatalog catalog) =>
+        new() { Resources = catalog.DynamicResourceEnabled ? [.. s_resources, s_dynamicResource] : [.. s_resources] };
 
     public static ListResourceTemplatesResult ListTemplates() => new() { ResourceTemplates = [.. s_templates] };
 
@@ -39,16 +65,37 @@ internal static class FixtureResources
     {
         ResourceContents? contents = uri switch
         {
-            FixtureUris.StaticText => new TextResourceContents { Uri = uri, MimeType = "text/plain", Text = "This is the content of the static text resource." },
+            FixtureUris.StaticText => new TextResourceContents
+            {
+                Uri = uri,
+                MimeType = "text/plain",
+                Text = "This is the content of the static text resource.",
+            },
             FixtureUris.StaticBinary => BlobResourceContents.FromBytes(FixtureMedia.Png, uri, "image/png"),
-            FixtureUris.WatchedResource => new TextResourceContents { Uri = uri, MimeType = "text/plain", Text = catalog.WatchedResourceText },
-            FixtureUris.DynamicResource when catalog.DynamicResourceEnabled =>
-                new TextResourceContents { Uri = uri, MimeType = "text/plain", Text = "The dynamic resource." },
+            FixtureUris.WatchedResource => new TextResourceContents
+            {
+                Uri = uri,
+                MimeType = "text/plain",
+                Text = catalog.WatchedResourceText,
+            },
+            FixtureUris.DynamicResource when catalog.DynamicResourceEnabled => new TextResourceContents
+            {
+                Uri = uri,
+                MimeType = "text/plain",
+                Text = "The dynamic resource.",
+            },
             _ when TryMatchTemplate(uri, out var id) => new TextResourceContents
             {
                 Uri = uri,
                 MimeType = "application/json",
-                Text = Json.Serialize(new Dictionary<string, object> { ["id"] = id, ["templateTest"] = true, ["data"] = $"Data for ID: {id}" }),
+                Text = Json.Serialize(
+                    new Dictionary<string, object>
+                    {
+                        ["id"] = id,
+                        ["templateTest"] = true,
+                        ["data"] = $"Data for ID: {id}",
+                    }
+                ),
             },
             _ => null,
         };
@@ -64,9 +111,11 @@ internal static class FixtureResources
     private static bool TryMatchTemplate([NotNullWhen(true)] string? uri, out string id)
     {
         id = "";
-        if (uri is null
+        if (
+            uri is null
             || !uri.StartsWith(FixtureUris.TemplatePrefix, StringComparison.Ordinal)
-            || !uri.EndsWith(FixtureUris.TemplateSuffix, StringComparison.Ordinal))
+            || !uri.EndsWith(FixtureUris.TemplateSuffix, StringComparison.Ordinal)
+        )
         {
             return false;
         }

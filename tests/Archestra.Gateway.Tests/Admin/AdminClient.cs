@@ -25,10 +25,10 @@ internal sealed class AdminClient : IDisposable
     }
 
     public static IReadOnlyList<AdminKeyConfig> FileKeys =>
-    [
-        new("root", System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(RootKey)), true),
-        new("reader", System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(ReaderKey)), false),
-    ];
+        [
+            new("root", System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(RootKey)), true),
+            new("reader", System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(ReaderKey)), false),
+        ];
 
     /// <summary>server-everything over stdio, as a file-managed server.</summary>
     public static McpServerConfig FileServer(string name) => GatewayHarness.Stdio(name, Repo.Node, Repo.Everything, "stdio");
@@ -54,8 +54,7 @@ internal sealed class AdminClient : IDisposable
 
         using var response = await _http.SendAsync(request, Ct);
         var text = await response.Content.ReadAsStringAsync(Ct);
-        return new Reply(response.StatusCode, response.Content.Headers.ContentType?.MediaType, text,
-            response.Headers.WwwAuthenticate.ToString());
+        return new Reply(response.StatusCode, response.Content.Headers.ContentType?.MediaType, text, response.Headers.WwwAuthenticate.ToString());
     }
 
     public void Dispose() => _http.Dispose();

@@ -16,11 +16,7 @@ public sealed class AdminEndToEndTests
 
     private static async Task<McpClient> ConnectAsync(GatewayHarness gateway, string profile, string? token = null)
     {
-        var options = new HttpClientTransportOptions
-        {
-            Endpoint = gateway.McpUrl(profile),
-            TransportMode = HttpTransportMode.StreamableHttp,
-        };
+        var options = new HttpClientTransportOptions { Endpoint = gateway.McpUrl(profile), TransportMode = HttpTransportMode.StreamableHttp };
         if (token is not null)
         {
             options.AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = $"Bearer {token}" };
@@ -44,7 +40,10 @@ public sealed class AdminEndToEndTests
         Assert.True(server.Status == HttpStatusCode.Created, server.ToString());
         Assert.Equal("api", server.Json.GetProperty("managedBy").GetString());
 
-        var profile = await admin.PostAsync("/api/profiles", """{"name": "team", "servers": ["ev"], "tools": {"*": {"allowUsageWhenUntrustedDataIsPresent": true}}}""");
+        var profile = await admin.PostAsync(
+            "/api/profiles",
+            """{"name": "team", "servers": ["ev"], "tools": {"*": {"allowUsageWhenUntrustedDataIsPresent": true}}}"""
+        );
         Assert.True(profile.Status == HttpStatusCode.Created, profile.ToString());
 
         await using (var client = await ConnectAsync(gateway, "team"))
@@ -62,10 +61,13 @@ public sealed class AdminEndToEndTests
         Assert.DoesNotContain(secret, tokens.Text, StringComparison.Ordinal);
 
         // A policy decides the next call.
-        var policy = await admin.PostAsync("/api/policies/tool-invocation", """
+        var policy = await admin.PostAsync(
+            "/api/policies/tool-invocation",
+            """
             {"tool": "ev__echo", "action": "block_always", "reason": "not that word",
              "conditions": [{"key": "message", "operator": "equal", "value": "forbidden"}]}
-            """);
+            """
+        );
         Assert.True(policy.Status == HttpStatusCode.Created, policy.ToString());
         var policyId = policy.Json.GetProperty("id").GetString()!;
         await using (var client = await ConnectAsync(gateway, "team", secret))
@@ -77,10 +79,13 @@ public sealed class AdminEndToEndTests
         }
 
         // Changing the policy changes the decision.
-        var changed = await admin.PutAsync($"/api/policies/tool-invocation/{policyId}", """
+        var changed = await admin.PutAsync(
+            $"/api/policies/tool-invocation/{policyId}",
+            """
             {"tool": "ev__echo", "action": "block_always", "reason": "other word",
              "conditions": [{"key": "message", "operator": "equal", "value": "fine"}]}
-            """);
+            """
+        );
         Assert.True(changed.Status == HttpStatusCode.OK, changed.ToString());
         await using (var client = await ConnectAsync(gateway, "team", secret))
         {
@@ -126,7 +131,9 @@ public sealed class AdminEndToEndTests
 
         Assert.True(logs.Status == HttpStatusCode.OK, logs.ToString());
         Assert.InRange(logs.Json.GetProperty("lines").GetArrayLength(), 1, 5);
-        Assert.Contains(logs.Json.GetProperty("lines").EnumerateArray(), l => l.GetString()!.Contains("Starting default (STDIO) server", StringComparison.Ordinal));
+        Assert.Contains(logs.Json.GetProperty("lines").EnumerateArray(), l =>
+            l.GetString()!.Contains("Starting default (STDIO) server", StringComparison.Ordinal)
+        );
         var restarted = await admin.PostAsync("/api/mcp-servers/ev/restart", "{}");
         Assert.True(restarted.Status == HttpStatusCode.OK, restarted.ToString());
         Assert.NotEqual(pid, (await admin.GetAsync("/api/mcp-servers/ev/status")).Json.GetProperty("pid").GetInt32());
@@ -142,8 +149,7 @@ public sealed class AdminEndToEndTests
         {
             await Task.Delay(100, Ct);
             calls = await admin.GetAsync("/api/audit/mcp-tool-calls?profile=team&limit=2");
-        }
-        while (calls.Items.Count() < 2 && DateTime.UtcNow < deadline);
+        } while (calls.Items.Count() < 2 && DateTime.UtcNow < deadline);
         Assert.Equal(2, calls.Items.Count());
         var cursor = calls.Json.GetProperty("nextCursor").GetString();
         Assert.NotNull(cursor);
@@ -168,7 +174,11 @@ public sealed class AdminEndToEndTests
         // Every change is in the log, with the key's name as the actor.
         var changes = (await admin.GetAsync("/api/audit/admin-changes")).Items.ToList();
         Assert.All(changes, c => Assert.Equal("root", c.GetProperty("actor").GetString()));
-        Assert.Contains(changes, c => c.GetProperty("action").GetString() == "create" && c.GetProperty("resourceKind").GetString() == "server" && c.GetProperty("resourceId").GetString() == "ev");
+        Assert.Contains(changes, c =>
+            c.GetProperty("action").GetString() == "create"
+            && c.GetProperty("resourceKind").GetString() == "server"
+            && c.GetProperty("resourceId").GetString() == "ev"
+        );
         Assert.Contains(changes, c => c.GetProperty("action").GetString() == "delete" && c.GetProperty("resourceKind").GetString() == "profile");
         Assert.Contains(changes, c => c.GetProperty("resourceKind").GetString() == "token" && c.GetProperty("resourceId").GetString() == "ci");
         Assert.Contains(changes, c => c.GetProperty("action").GetString() == "update" && c.GetProperty("resourceId").GetString() == policyId);
@@ -180,11 +190,23 @@ public sealed class AdminEndToEndTests
         var data = Directory.CreateTempSubdirectory("archestra-admin-").FullName;
         try
         {
-            var config = new GatewayConfig { AdminKeys = AdminClient.FileKeys, Storage = new StorageConfig { DataDirectory = data } };
+            var config = new GatewayConfig
+            {
+                AdminKeys = AdminClient.FileKeys,
+                Storage = new StorageConfig { DataDirectory = data },
+            };
             await using (var first = await GatewayHarness.StartAsync(config))
             {
                 using var admin = new AdminClient(first.Server.AdminUrl, AdminClient.RootKey);
-                Assert.Equal(HttpStatusCode.Created, (await admin.PostAsync("/api/mcp-servers", $$"""{"name": "ev", "command": {{J(Repo.Node)}}, "args": [{{J(Repo.Everything)}}, "stdio"]}""")).Status);
+                Assert.Equal(
+                    HttpStatusCode.Created,
+                    (
+                        await admin.PostAsync(
+                            "/api/mcp-servers",
+                            $$"""{"name": "ev", "command": {{J(Repo.Node)}}, "args": [{{J(Repo.Everything)}}, "stdio"]}"""
+                        )
+                    ).Status
+                );
                 Assert.Equal(HttpStatusCode.Created, (await admin.PostAsync("/api/profiles", """{"name": "team", "servers": ["ev"]}""")).Status);
             }
 
@@ -201,12 +223,14 @@ public sealed class AdminEndToEndTests
     [Fact]
     public async Task Following_a_log_streams_lines_as_server_sent_events()
     {
-        await using var gateway = await GatewayHarness.StartAsync(new GatewayConfig
-        {
-            AdminKeys = AdminClient.FileKeys,
-            McpServers = [AdminClient.FileServer("ev")],
-            Profiles = [GatewayHarness.Profile("p", "ev")],
-        });
+        await using var gateway = await GatewayHarness.StartAsync(
+            new GatewayConfig
+            {
+                AdminKeys = AdminClient.FileKeys,
+                McpServers = [AdminClient.FileServer("ev")],
+                Profiles = [GatewayHarness.Profile("p", "ev")],
+            }
+        );
         using var http = new HttpClient { BaseAddress = gateway.Server.AdminUrl };
         http.DefaultRequestHeaders.Authorization = new("Bearer", AdminClient.RootKey);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
@@ -230,12 +254,14 @@ public sealed class AdminEndToEndTests
             printf 'noisy \033[2J\033[31mred\007 nul\000end\n' >&2
             exec node "$0" stdio
             """;
-        await using var gateway = await GatewayHarness.StartAsync(new GatewayConfig
-        {
-            AdminKeys = AdminClient.FileKeys,
-            McpServers = [GatewayHarness.Stdio("noisy", "bash", "-c", script, Repo.Everything)],
-            Profiles = [GatewayHarness.Profile("p", "noisy")],
-        });
+        await using var gateway = await GatewayHarness.StartAsync(
+            new GatewayConfig
+            {
+                AdminKeys = AdminClient.FileKeys,
+                McpServers = [GatewayHarness.Stdio("noisy", "bash", "-c", script, Repo.Everything)],
+                Profiles = [GatewayHarness.Profile("p", "noisy")],
+            }
+        );
         using var http = new HttpClient { BaseAddress = gateway.Server.AdminUrl };
         http.DefaultRequestHeaders.Authorization = new("Bearer", AdminClient.RootKey);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
@@ -244,9 +270,7 @@ public sealed class AdminEndToEndTests
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cts.Token));
 
         string? line;
-        while ((line = await reader.ReadLineAsync(cts.Token)) is not null && !line.Contains("noisy", StringComparison.Ordinal))
-        {
-        }
+        while ((line = await reader.ReadLineAsync(cts.Token)) is not null && !line.Contains("noisy", StringComparison.Ordinal)) { }
 
         Assert.Equal(@"data: noisy \x1B[2J\x1B[31mred\x07 nul\x00end", line);
     }

@@ -15,14 +15,16 @@ public sealed class AdminLlmTests
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static Task<GatewayHarness> StartAsync(string? secretKey) => GatewayHarness.StartAsync(
-        new GatewayConfig
-        {
-            AdminKeys = AdminClient.FileKeys,
-            McpServers = [AdminClient.FileServer("filesrv")],
-            Profiles = [GatewayHarness.Profile("fileprof", "filesrv")],
-        },
-        getEnv: name => name == "ARCHESTRA_SECRET_KEY" ? secretKey : Environment.GetEnvironmentVariable(name));
+    private static Task<GatewayHarness> StartAsync(string? secretKey) =>
+        GatewayHarness.StartAsync(
+            new GatewayConfig
+            {
+                AdminKeys = AdminClient.FileKeys,
+                McpServers = [AdminClient.FileServer("filesrv")],
+                Profiles = [GatewayHarness.Profile("fileprof", "filesrv")],
+            },
+            getEnv: name => name == "ARCHESTRA_SECRET_KEY" ? secretKey : Environment.GetEnvironmentVariable(name)
+        );
 
     private static void AssertInvalid(Reply reply, string path, string messagePart)
     {
@@ -39,7 +41,10 @@ public sealed class AdminLlmTests
         await using var gateway = await StartAsync(SecretKey);
         using var admin = new AdminClient(gateway.Server.AdminUrl, AdminClient.RootKey);
 
-        var created = await admin.PostAsync("/api/llm/providers", $$"""{"name": "oai", "kind": "openai", "apiKeys": [{"name": "main", "key": "{{OpenAiKey}}"}]}""");
+        var created = await admin.PostAsync(
+            "/api/llm/providers",
+            $$"""{"name": "oai", "kind": "openai", "apiKeys": [{"name": "main", "key": "{{OpenAiKey}}"}]}"""
+        );
         AssertStatus(HttpStatusCode.Created, created);
         Assert.Equal("https://api.openai.com/v1", created.Json.GetProperty("baseUrl").GetString());
         var key = Assert.Single(created.Json.GetProperty("apiKeys").EnumerateArray());
@@ -60,7 +65,9 @@ public sealed class AdminLlmTests
         var store = gateway.Server.Store;
         var rows = await store.QueryAsync(
             "SELECT p.id, k.ciphertext FROM llm_providers p JOIN llm_provider_keys k ON k.provider_id = p.id WHERE p.name = 'oai'",
-            r => (Id: r.Guid(0), Ciphertext: (byte[])r.Value(1)), Ct);
+            r => (Id: r.Guid(0), Ciphertext: (byte[])r.Value(1)),
+            Ct
+        );
         var (providerId, ciphertext) = Assert.Single(rows);
         var plaintext = Encoding.UTF8.GetBytes(OpenAiKey);
         Assert.False(ciphertext.AsSpan().SequenceEqual(plaintext));
@@ -68,7 +75,10 @@ public sealed class AdminLlmTests
         Assert.Equal(OpenAiKey, await store.LlmProviders.GetKeyAsync(providerId, "main", Ct));
 
         // A PUT without apiKeys keeps them; with apiKeys they become the whole set.
-        var replaced = await admin.PutAsync("/api/llm/providers/oai", """{"kind": "openai", "baseUrl": "http://127.0.0.1:1/v1", "apiKeys": [{"name": "backup", "key": "sk-other"}]}""");
+        var replaced = await admin.PutAsync(
+            "/api/llm/providers/oai",
+            """{"kind": "openai", "baseUrl": "http://127.0.0.1:1/v1", "apiKeys": [{"name": "backup", "key": "sk-other"}]}"""
+        );
         AssertStatus(HttpStatusCode.OK, replaced);
         Assert.Equal("backup", Assert.Single(replaced.Json.GetProperty("apiKeys").EnumerateArray()).GetProperty("name").GetString());
         Assert.Null(await store.LlmProviders.GetKeyAsync(providerId, "main", Ct));
@@ -78,7 +88,9 @@ public sealed class AdminLlmTests
         AssertStatus(HttpStatusCode.NoContent, await admin.DeleteAsync("/api/llm/providers/oai"));
         AssertStatus(HttpStatusCode.NotFound, await admin.GetAsync("/api/llm/providers/oai"));
         Assert.Empty(await store.QueryAsync("SELECT name FROM llm_provider_keys", r => r.String(0), Ct));
-        var kinds = (await admin.GetAsync("/api/audit/admin-changes")).Items.Select(c => c.GetProperty("resourceKind").GetString() + " " + c.GetProperty("action").GetString()).ToList();
+        var kinds = (await admin.GetAsync("/api/audit/admin-changes"))
+            .Items.Select(c => c.GetProperty("resourceKind").GetString() + " " + c.GetProperty("action").GetString())
+            .ToList();
         Assert.Equal(["llm-provider delete", "llm-provider update", "llm-provider update", "llm-provider create"], kinds.Take(4));
     }
 
@@ -88,7 +100,10 @@ public sealed class AdminLlmTests
         await using var gateway = await StartAsync(null);
         using var admin = new AdminClient(gateway.Server.AdminUrl, AdminClient.RootKey);
 
-        var refused = await admin.PostAsync("/api/llm/providers", """{"name": "claude", "kind": "anthropic", "apiKeys": [{"name": "main", "key": "sk-ant-x"}]}""");
+        var refused = await admin.PostAsync(
+            "/api/llm/providers",
+            """{"name": "claude", "kind": "anthropic", "apiKeys": [{"name": "main", "key": "sk-ant-x"}]}"""
+        );
         AssertInvalid(refused, "$.apiKeys", "ARCHESTRA_SECRET_KEY");
         Assert.Contains("ARCHESTRA_SECRET_KEY", refused.Json.GetProperty("detail").GetString(), StringComparison.Ordinal);
         AssertStatus(HttpStatusCode.NotFound, await admin.GetAsync("/api/llm/providers/claude"));
@@ -107,23 +122,90 @@ public sealed class AdminLlmTests
 
         AssertInvalid(await admin.PostAsync("/api/llm/providers", """{"name": "x", "kind": "gemini"}"""), "$.kind", "openai, anthropic");
         AssertInvalid(await admin.PostAsync("/api/llm/providers", """{"name": "x", "kind": "openai", "baseUrl": "ftp://h"}"""), "$.baseUrl", "http(s)");
-        AssertInvalid(await admin.PostAsync("/api/llm/providers", """{"name": "x", "kind": "openai", "apiKeys": [{"name": "a"}]}"""), "$.apiKeys[0]", "missing key");
-        AssertInvalid(await admin.PostAsync("/api/llm/providers", """{"name": "x", "kind": "openai", "apiKeys": [{"name": "a", "key": "1"}, {"name": "a", "key": "2"}]}"""), "$.apiKeys[1].name", "twice");
-        AssertInvalid(await admin.PostAsync("/api/llm/providers", """{"name": "x", "kind": "openai", "apiKeys": [{"name": "a", "key": "1", "bogus": 1}]}"""), "$.apiKeys[0].bogus", "unknown key");
-        AssertInvalid(await admin.PostAsync("/api/llm/prices", """{"model": "gpt-4o", "inputPerMillion": -1, "outputPerMillion": 10}"""), "$.inputPerMillion", "US dollars");
-        AssertInvalid(await admin.PostAsync("/api/llm/prices", """{"model": "gpt-4o", "inputPerMillion": "2.5", "outputPerMillion": 10}"""), "$.inputPerMillion", "US dollars");
+        AssertInvalid(
+            await admin.PostAsync("/api/llm/providers", """{"name": "x", "kind": "openai", "apiKeys": [{"name": "a"}]}"""),
+            "$.apiKeys[0]",
+            "missing key"
+        );
+        AssertInvalid(
+            await admin.PostAsync(
+                "/api/llm/providers",
+                """{"name": "x", "kind": "openai", "apiKeys": [{"name": "a", "key": "1"}, {"name": "a", "key": "2"}]}"""
+            ),
+            "$.apiKeys[1].name",
+            "twice"
+        );
+        AssertInvalid(
+            await admin.PostAsync("/api/llm/providers", """{"name": "x", "kind": "openai", "apiKeys": [{"name": "a", "key": "1", "bogus": 1}]}"""),
+            "$.apiKeys[0].bogus",
+            "unknown key"
+        );
+        AssertInvalid(
+            await admin.PostAsync("/api/llm/prices", """{"model": "gpt-4o", "inputPerMillion": -1, "outputPerMillion": 10}"""),
+            "$.inputPerMillion",
+            "US dollars"
+        );
+        AssertInvalid(
+            await admin.PostAsync("/api/llm/prices", """{"model": "gpt-4o", "inputPerMillion": "2.5", "outputPerMillion": 10}"""),
+            "$.inputPerMillion",
+            "US dollars"
+        );
         AssertInvalid(await admin.PostAsync("/api/llm/prices", """{"model": "a/b", "inputPerMillion": 1, "outputPerMillion": 1}"""), "$.model", "'/'");
-        AssertInvalid(await admin.PostAsync("/api/llm/limits", """{"profile": "ghost", "kind": "tokens", "period": "day", "value": 10}"""), "$.profile", "ghost");
-        AssertInvalid(await admin.PostAsync("/api/llm/limits", """{"profile": "fileprof", "kind": "requests", "period": "day", "value": 10}"""), "$.kind", "tokens, usd");
-        AssertInvalid(await admin.PostAsync("/api/llm/limits", """{"profile": "fileprof", "kind": "tokens", "period": "week", "value": 10}"""), "$.period", "day, month, total");
-        AssertInvalid(await admin.PostAsync("/api/llm/limits", """{"profile": "fileprof", "kind": "tokens", "period": "day", "value": 1.5}"""), "$.value", "whole number");
-        AssertInvalid(await admin.PostAsync("/api/llm/limits", """{"profile": "fileprof", "kind": "usd", "period": "day", "value": 0}"""), "$.value", "more than 0");
-        AssertInvalid(await admin.PostAsync("/api/llm/optimization-rules", """{"conditions": {}, "targetModel": "gpt-4o-mini"}"""), "$.conditions", "at least one condition");
-        AssertInvalid(await admin.PostAsync("/api/llm/optimization-rules", """{"conditions": {"maxInputTokens": 0}, "targetModel": "m"}"""), "$.conditions.maxInputTokens", "whole number");
-        AssertInvalid(await admin.PostAsync("/api/llm/optimization-rules", """{"conditions": {"hasTools": "no"}, "targetModel": "m"}"""), "$.conditions.hasTools", "boolean");
-        AssertInvalid(await admin.PostAsync("/api/llm/optimization-rules", """{"conditions": {"maxInputChars": 10, "color": 1}, "targetModel": "m"}"""), "$.conditions.color", "unknown key");
-        AssertInvalid(await admin.PostAsync("/api/llm/optimization-rules", """{"id": "mine", "conditions": {"hasTools": false}, "targetModel": "m"}"""), "$.id", "assigned by the server");
-        AssertInvalid(await admin.PostAsync("/api/llm/optimization-rules", """{"profile": "ghost", "conditions": {"hasTools": false}, "targetModel": "m"}"""), "$.profile", "ghost");
+        AssertInvalid(
+            await admin.PostAsync("/api/llm/limits", """{"profile": "ghost", "kind": "tokens", "period": "day", "value": 10}"""),
+            "$.profile",
+            "ghost"
+        );
+        AssertInvalid(
+            await admin.PostAsync("/api/llm/limits", """{"profile": "fileprof", "kind": "requests", "period": "day", "value": 10}"""),
+            "$.kind",
+            "tokens, usd"
+        );
+        AssertInvalid(
+            await admin.PostAsync("/api/llm/limits", """{"profile": "fileprof", "kind": "tokens", "period": "week", "value": 10}"""),
+            "$.period",
+            "day, month, total"
+        );
+        AssertInvalid(
+            await admin.PostAsync("/api/llm/limits", """{"profile": "fileprof", "kind": "tokens", "period": "day", "value": 1.5}"""),
+            "$.value",
+            "whole number"
+        );
+        AssertInvalid(
+            await admin.PostAsync("/api/llm/limits", """{"profile": "fileprof", "kind": "usd", "period": "day", "value": 0}"""),
+            "$.value",
+            "more than 0"
+        );
+        AssertInvalid(
+            await admin.PostAsync("/api/llm/optimization-rules", """{"conditions": {}, "targetModel": "gpt-4o-mini"}"""),
+            "$.conditions",
+            "at least one condition"
+        );
+        AssertInvalid(
+            await admin.PostAsync("/api/llm/optimization-rules", """{"conditions": {"maxInputTokens": 0}, "targetModel": "m"}"""),
+            "$.conditions.maxInputTokens",
+            "whole number"
+        );
+        AssertInvalid(
+            await admin.PostAsync("/api/llm/optimization-rules", """{"conditions": {"hasTools": "no"}, "targetModel": "m"}"""),
+            "$.conditions.hasTools",
+            "boolean"
+        );
+        AssertInvalid(
+            await admin.PostAsync("/api/llm/optimization-rules", """{"conditions": {"maxInputChars": 10, "color": 1}, "targetModel": "m"}"""),
+            "$.conditions.color",
+            "unknown key"
+        );
+        AssertInvalid(
+            await admin.PostAsync("/api/llm/optimization-rules", """{"id": "mine", "conditions": {"hasTools": false}, "targetModel": "m"}"""),
+            "$.id",
+            "assigned by the server"
+        );
+        AssertInvalid(
+            await admin.PostAsync("/api/llm/optimization-rules", """{"profile": "ghost", "conditions": {"hasTools": false}, "targetModel": "m"}"""),
+            "$.profile",
+            "ghost"
+        );
         Assert.Empty((await admin.GetAsync("/api/audit/admin-changes")).Items);
     }
 
@@ -133,7 +215,10 @@ public sealed class AdminLlmTests
         await using var gateway = await StartAsync(null);
         using var admin = new AdminClient(gateway.Server.AdminUrl, AdminClient.RootKey);
 
-        var price = await admin.PostAsync("/api/llm/prices", """{"model": "gpt-4o", "inputPerMillion": 2.5, "outputPerMillion": 10, "cachedInputPerMillion": 1.25}""");
+        var price = await admin.PostAsync(
+            "/api/llm/prices",
+            """{"model": "gpt-4o", "inputPerMillion": 2.5, "outputPerMillion": 10, "cachedInputPerMillion": 1.25}"""
+        );
         AssertStatus(HttpStatusCode.Created, price);
         AssertStatus(HttpStatusCode.Conflict, await admin.PostAsync("/api/llm/prices", """{"model": "gpt-4o", "inputPerMillion": 1, "outputPerMillion": 1}"""));
         var read = (await admin.GetAsync("/api/llm/prices/gpt-4o")).Json;
@@ -149,7 +234,10 @@ public sealed class AdminLlmTests
         var limit = await admin.PostAsync("/api/llm/limits", """{"profile": "fileprof", "kind": "usd", "period": "month", "value": 12.5}""");
         AssertStatus(HttpStatusCode.Created, limit);
         var limitId = limit.Json.GetProperty("id").GetString()!;
-        AssertStatus(HttpStatusCode.Conflict, await admin.PostAsync("/api/llm/limits", """{"profile": "fileprof", "kind": "usd", "period": "month", "value": 1}"""));
+        AssertStatus(
+            HttpStatusCode.Conflict,
+            await admin.PostAsync("/api/llm/limits", """{"profile": "fileprof", "kind": "usd", "period": "month", "value": 1}""")
+        );
         AssertStatus(HttpStatusCode.Created, await admin.PostAsync("/api/profiles", """{"name": "team", "servers": ["filesrv"]}"""));
         var tokens = await admin.PostAsync("/api/llm/limits", """{"profile": "team", "kind": "tokens", "period": "total", "value": 5000000000}""");
         AssertStatus(HttpStatusCode.Created, tokens);
@@ -161,18 +249,27 @@ public sealed class AdminLlmTests
         AssertStatus(HttpStatusCode.OK, changedLimit);
         Assert.Equal("tokens", (await admin.GetAsync($"/api/llm/limits/{limitId}")).Json.GetProperty("kind").GetString());
 
-        var rule = await admin.PostAsync("/api/llm/optimization-rules", """{"profile": "team", "conditions": {"maxInputTokens": 1000, "hasTools": false, "requestedModel": "gpt-4o*"}, "targetModel": "gpt-4o-mini"}""");
+        var rule = await admin.PostAsync(
+            "/api/llm/optimization-rules",
+            """{"profile": "team", "conditions": {"maxInputTokens": 1000, "hasTools": false, "requestedModel": "gpt-4o*"}, "targetModel": "gpt-4o-mini"}"""
+        );
         AssertStatus(HttpStatusCode.Created, rule);
         var ruleId = rule.Json.GetProperty("id").GetString()!;
         Assert.True(rule.Json.GetProperty("enabled").GetBoolean());
-        var global = await admin.PostAsync("/api/llm/optimization-rules", """{"conditions": {"maxInputChars": 2000}, "targetModel": "claude-haiku-4-5", "enabled": false}""");
+        var global = await admin.PostAsync(
+            "/api/llm/optimization-rules",
+            """{"conditions": {"maxInputChars": 2000}, "targetModel": "claude-haiku-4-5", "enabled": false}"""
+        );
         AssertStatus(HttpStatusCode.Created, global);
         Assert.Equal(System.Text.Json.JsonValueKind.Null, global.Json.GetProperty("profile").ValueKind);
         var rules = (await admin.GetAsync("/api/llm/optimization-rules")).Items.ToList();
         Assert.Equal(2, rules.Count);
         Assert.Equal("gpt-4o*", rules[0].GetProperty("conditions").GetProperty("requestedModel").GetString());
         Assert.False(rules[0].GetProperty("conditions").GetProperty("hasTools").GetBoolean());
-        var changedRule = await admin.PutAsync($"/api/llm/optimization-rules/{ruleId}", """{"conditions": {"maxInputTokens": 500}, "targetModel": "gpt-4.1-nano", "enabled": false}""");
+        var changedRule = await admin.PutAsync(
+            $"/api/llm/optimization-rules/{ruleId}",
+            """{"conditions": {"maxInputTokens": 500}, "targetModel": "gpt-4.1-nano", "enabled": false}"""
+        );
         AssertStatus(HttpStatusCode.OK, changedRule);
         var reread = (await admin.GetAsync($"/api/llm/optimization-rules/{ruleId}")).Json;
         Assert.Equal("gpt-4.1-nano", reread.GetProperty("targetModel").GetString());
@@ -185,14 +282,27 @@ public sealed class AdminLlmTests
         AssertStatus(HttpStatusCode.NotFound, await admin.DeleteAsync("/api/llm/prices/gpt-4o"));
         AssertStatus(HttpStatusCode.NotFound, await admin.GetAsync($"/api/llm/optimization-rules/{ruleId}"));
 
-        var changes = (await admin.GetAsync("/api/audit/admin-changes?limit=100")).Items
-            .Select(c => $"{c.GetProperty("resourceKind").GetString()} {c.GetProperty("action").GetString()}").Reverse().ToList();
+        var changes = (await admin.GetAsync("/api/audit/admin-changes?limit=100"))
+            .Items.Select(c => $"{c.GetProperty("resourceKind").GetString()} {c.GetProperty("action").GetString()}")
+            .Reverse()
+            .ToList();
         Assert.Equal(
             [
-                "llm-price create", "llm-price update", "llm-limit create", "profile create", "llm-limit create", "llm-limit update",
-                "llm-optimization-rule create", "llm-optimization-rule create", "llm-optimization-rule update",
-                "llm-optimization-rule delete", "llm-limit delete", "profile delete", "llm-price delete",
+                "llm-price create",
+                "llm-price update",
+                "llm-limit create",
+                "profile create",
+                "llm-limit create",
+                "llm-limit update",
+                "llm-optimization-rule create",
+                "llm-optimization-rule create",
+                "llm-optimization-rule update",
+                "llm-optimization-rule delete",
+                "llm-limit delete",
+                "profile delete",
+                "llm-price delete",
             ],
-            changes);
+            changes
+        );
     }
 }

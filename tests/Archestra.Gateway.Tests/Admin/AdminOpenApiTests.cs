@@ -27,7 +27,8 @@ public sealed class AdminOpenApiTests
                 McpServers = [AdminClient.FileServer("filesrv")],
                 Profiles = [GatewayHarness.Profile("fileprof", "filesrv")],
             },
-            getEnv: name => name == "ARCHESTRA_SECRET_KEY" ? SecretKey : Environment.GetEnvironmentVariable(name));
+            getEnv: name => name == "ARCHESTRA_SECRET_KEY" ? SecretKey : Environment.GetEnvironmentVariable(name)
+        );
         using var admin = new AdminClient(gateway.Server.AdminUrl, AdminClient.RootKey);
         var document = (await admin.GetAsync("/api/openapi.json")).Json;
         var schemas = document.GetProperty("components").GetProperty("schemas");
@@ -35,21 +36,30 @@ public sealed class AdminOpenApiTests
         // One of every resource, through the API; each creation's answer is checked against its schema too.
         string[] creations =
         [
-            "/api/mcp-servers", """{"name": "remote1", "url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "env:HOME"}}""",
+            "/api/mcp-servers",
+            """{"name": "remote1", "url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "env:HOME"}}""",
             "/api/profiles",
-                """{"name": "team", "description": "the team", "servers": ["remote1"], "tools": {"*": {"allowUsageWhenUntrustedDataIsPresent": true}}}""",
-            "/api/tokens", """{"name": "ci", "profile": "team"}""",
+            """{"name": "team", "description": "the team", "servers": ["remote1"], "tools": {"*": {"allowUsageWhenUntrustedDataIsPresent": true}}}""",
+            "/api/tokens",
+            """{"name": "ci", "profile": "team"}""",
             "/api/policies/tool-invocation",
-                """{"tool": "remote1__echo", "action": "block_always", "reason": "no", "conditions": [{"key": "a", "operator": "equal", "value": "x"}]}""",
+            """{"tool": "remote1__echo", "action": "block_always", "reason": "no", "conditions": [{"key": "a", "operator": "equal", "value": "x"}]}""",
             "/api/policies/trusted-data",
-                """{"tool": "remote1__echo", "action": "mark_as_trusted", "conditions": [{"key": "content", "operator": "contains", "value": "ok"}]}""",
-            "/api/admin-keys", """{"name": "script", "scope": "read-only"}""",
-            "/api/llm/providers", """{"name": "oai", "kind": "openai", "apiKeys": [{"name": "main", "key": "sk-proj-test-0123456789"}], "retries": 1}""",
-            "/api/llm/prices", """{"model": "gpt-4o", "inputPerMillion": 2.5, "outputPerMillion": 10, "cachedInputPerMillion": 1.25}""",
-            "/api/llm/prices", """{"model": "gpt-4o-mini", "inputPerMillion": 0.15, "outputPerMillion": 0.6}""",
-            "/api/llm/limits", """{"profile": "team", "kind": "usd", "period": "month", "value": 12.5}""",
-            "/api/llm/optimization-rules", """{"profile": "team", "conditions": {"maxInputTokens": 1000, "hasTools": false}, "targetModel": "gpt-4o-mini"}""",
-            "/api/llm/optimization-rules", """{"conditions": {"requestedModel": "gpt-4*"}, "targetModel": "gpt-4o-mini", "enabled": false}""",
+            """{"tool": "remote1__echo", "action": "mark_as_trusted", "conditions": [{"key": "content", "operator": "contains", "value": "ok"}]}""",
+            "/api/admin-keys",
+            """{"name": "script", "scope": "read-only"}""",
+            "/api/llm/providers",
+            """{"name": "oai", "kind": "openai", "apiKeys": [{"name": "main", "key": "sk-proj-test-0123456789"}], "retries": 1}""",
+            "/api/llm/prices",
+            """{"model": "gpt-4o", "inputPerMillion": 2.5, "outputPerMillion": 10, "cachedInputPerMillion": 1.25}""",
+            "/api/llm/prices",
+            """{"model": "gpt-4o-mini", "inputPerMillion": 0.15, "outputPerMillion": 0.6}""",
+            "/api/llm/limits",
+            """{"profile": "team", "kind": "usd", "period": "month", "value": 12.5}""",
+            "/api/llm/optimization-rules",
+            """{"profile": "team", "conditions": {"maxInputTokens": 1000, "hasTools": false}, "targetModel": "gpt-4o-mini"}""",
+            "/api/llm/optimization-rules",
+            """{"conditions": {"requestedModel": "gpt-4*"}, "targetModel": "gpt-4o-mini", "enabled": false}""",
         ];
         var checkedBodies = 0;
         for (var i = 0; i < creations.Length; i += 2)
@@ -91,8 +101,14 @@ public sealed class AdminOpenApiTests
             checkedBodies++;
             // No LLM traffic here: those two lists are checked empty.
             Assert.True(list.Items.Any() || path.Name is "/api/audit/llm-interactions" or "/api/usage", $"{path.Name} lists nothing");
-            var item = document.GetProperty("paths").EnumerateObject().FirstOrDefault(p => p.Name.StartsWith(path.Name + "/{", StringComparison.Ordinal)
-                && p.Name.IndexOf('/', path.Name.Length + 1) < 0 && p.Value.TryGetProperty("get", out _));
+            var item = document
+                .GetProperty("paths")
+                .EnumerateObject()
+                .FirstOrDefault(p =>
+                    p.Name.StartsWith(path.Name + "/{", StringComparison.Ordinal)
+                    && p.Name.IndexOf('/', path.Name.Length + 1) < 0
+                    && p.Value.TryGetProperty("get", out _)
+                );
             if (item.Value.ValueKind != JsonValueKind.Object)
             {
                 continue; // tokens and admin keys are listed, never read one by one
@@ -135,8 +151,9 @@ public sealed class AdminOpenApiTests
         Assert.Equal(["model", "inputPerMillion", "outputPerMillion", "cachedInputPerMillion"], request);
         var unknown = await admin.PostAsync("/api/llm/prices", """{"model": "m", "inputPerMillion": 1, "outputPerMillion": 1, "bogus": 1}""");
         Assert.Equal(HttpStatusCode.UnprocessableEntity, unknown.Status);
-        Assert.Contains(unknown.Errors, e => e.Path == "$.bogus" && e.Message.Contains("model, inputPerMillion, outputPerMillion, cachedInputPerMillion",
-            StringComparison.Ordinal));
+        Assert.Contains(unknown.Errors, e =>
+            e.Path == "$.bogus" && e.Message.Contains("model, inputPerMillion, outputPerMillion, cachedInputPerMillion", StringComparison.Ordinal)
+        );
     }
 
     private static JsonElement Operation(JsonElement document, string path, string method) =>

@@ -37,14 +37,32 @@ public sealed class AdminSecretTests
         await using var gateway = await GatewayHarness.StartAsync(new GatewayConfig { AdminKeys = AdminClient.FileKeys });
         using var admin = new AdminClient(gateway.Server.AdminUrl, AdminClient.RootKey);
 
-        AssertInvalid(await admin.PostAsync("/api/mcp-servers", $$$"""{"name": "local", "command": "node", "env": {"API_KEY": "{{{Secret}}}"}}"""), "$.env.API_KEY", "env:NAME");
-        AssertInvalid(await admin.PostAsync("/api/mcp-servers", $$$"""{"name": "remote", "url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "Bearer {{{Secret}}}"}}"""), "$.headers.Authorization", "env:NAME");
+        AssertInvalid(
+            await admin.PostAsync("/api/mcp-servers", $$$"""{"name": "local", "command": "node", "env": {"API_KEY": "{{{Secret}}}"}}"""),
+            "$.env.API_KEY",
+            "env:NAME"
+        );
+        AssertInvalid(
+            await admin.PostAsync(
+                "/api/mcp-servers",
+                $$$"""{"name": "remote", "url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "Bearer {{{Secret}}}"}}"""
+            ),
+            "$.headers.Authorization",
+            "env:NAME"
+        );
         Assert.Empty((await admin.GetAsync("/api/audit/admin-changes")).Items);
 
-        var created = await admin.PostAsync("/api/mcp-servers", """{"name": "remote", "url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "env:HOME"}}""");
+        var created = await admin.PostAsync(
+            "/api/mcp-servers",
+            """{"name": "remote", "url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "env:HOME"}}"""
+        );
         Assert.True(created.Status == HttpStatusCode.Created, created.ToString());
         Assert.Equal("env:HOME", created.Json.GetProperty("config").GetProperty("headers").GetProperty("Authorization").GetString());
-        AssertInvalid(await admin.PutAsync("/api/mcp-servers/remote", $$$"""{"url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "{{{Secret}}}"}}"""), "$.headers.Authorization", "env:NAME");
+        AssertInvalid(
+            await admin.PutAsync("/api/mcp-servers/remote", $$$"""{"url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "{{{Secret}}}"}}"""),
+            "$.headers.Authorization",
+            "env:NAME"
+        );
         await AssertNowhereAsync(admin, "remote");
     }
 
@@ -58,11 +76,18 @@ public sealed class AdminSecretTests
         var config = $$$"""{"url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "Bearer {{{Secret}}}", "X-Ref": "env:HOME"}}""";
         var now = DateTime.UtcNow;
         await gateway.Server.Store.TransactAsync(
-            tx => tx.ExecuteAsync(
-                "INSERT INTO mcp_servers (id, name, transport, runtime, config, managed_by, created_at, updated_at) VALUES (@id, @name, 'http', 'remote', @config, 'api', @now, @now)",
-                Ct, ("id", Guid.CreateVersion7()), ("name", "old"), ("config", new StoreJson(config)), ("now", now)),
+            tx =>
+                tx.ExecuteAsync(
+                    "INSERT INTO mcp_servers (id, name, transport, runtime, config, managed_by, created_at, updated_at) VALUES (@id, @name, 'http', 'remote', @config, 'api', @now, @now)",
+                    Ct,
+                    ("id", Guid.CreateVersion7()),
+                    ("name", "old"),
+                    ("config", new StoreJson(config)),
+                    ("now", now)
+                ),
             new AdminChange(Guid.CreateVersion7(), now, "root", "create", "server", "old", config),
-            Ct);
+            Ct
+        );
 
         await AssertNowhereAsync(admin, "old");
         var headers = (await admin.GetAsync("/api/mcp-servers/old")).Json.GetProperty("config").GetProperty("headers");

@@ -14,13 +14,15 @@ public sealed class AdminFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Gateway = await GatewayHarness.StartAsync(new GatewayConfig
-        {
-            AdminKeys = AdminClient.FileKeys,
-            McpServers = [AdminClient.FileServer("filesrv")],
-            Profiles = [GatewayHarness.Profile("fileprof", "filesrv")],
-            Security = new SecurityConfig { AllowedHosts = ["console.internal"], AllowedOrigins = ["https://console.example"] },
-        });
+        Gateway = await GatewayHarness.StartAsync(
+            new GatewayConfig
+            {
+                AdminKeys = AdminClient.FileKeys,
+                McpServers = [AdminClient.FileServer("filesrv")],
+                Profiles = [GatewayHarness.Profile("fileprof", "filesrv")],
+                Security = new SecurityConfig { AllowedHosts = ["console.internal"], AllowedOrigins = ["https://console.example"] },
+            }
+        );
     }
 
     public async ValueTask DisposeAsync()
@@ -60,7 +62,10 @@ public sealed class AdminValidationTests : IClassFixture<AdminFixture>
 
     [Theory]
     [InlineData("""{"name":"a","name":"b","url":"http://127.0.0.1:9/mcp"}""", "the key \"name\" appears twice in the object at $;")]
-    [InlineData("""{"name":"srv-h","url":"http://127.0.0.1:9/mcp","headers":{"X-A":"1","X-\u0041":"2"}}""", "the key \"X-A\" appears twice in the object at $.headers;")]
+    [InlineData(
+        """{"name":"srv-h","url":"http://127.0.0.1:9/mcp","headers":{"X-A":"1","X-\u0041":"2"}}""",
+        "the key \"X-A\" appears twice in the object at $.headers;"
+    )]
     [InlineData("""{"name":"srv\ud800","url":"http://127.0.0.1:9/mcp"}""", "not valid UTF-8 (or escapes a lone surrogate)")]
     public async Task A_body_with_a_repeated_key_or_a_lone_surrogate_is_400_naming_it_and_creates_nothing(string body, string why)
     {
@@ -85,7 +90,11 @@ public sealed class AdminValidationTests : IClassFixture<AdminFixture>
         using var response = await http.SendAsync(request, TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
-        Assert.Contains("not valid UTF-8 (or escapes a lone surrogate) at byte 11", problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Contains(
+            "not valid UTF-8 (or escapes a lone surrogate) at byte 11",
+            problem.RootElement.GetProperty("detail").GetString(),
+            StringComparison.Ordinal
+        );
     }
 
     [Fact]
@@ -119,7 +128,12 @@ public sealed class AdminValidationTests : IClassFixture<AdminFixture>
             }
 
             using var response = await http.SendAsync(request, TestContext.Current.CancellationToken);
-            return new Reply(response.StatusCode, response.Content.Headers.ContentType?.MediaType, await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), "");
+            return new Reply(
+                response.StatusCode,
+                response.Content.Headers.ContentType?.MediaType,
+                await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken),
+                ""
+            );
         }
 
         var host = await GetAsync("/api/status", "attacker.example", null);
@@ -154,7 +168,10 @@ public sealed class AdminValidationTests : IClassFixture<AdminFixture>
         var before = (await admin.GetAsync("/api/audit/admin-changes")).Items.Count();
 
         AssertProblem(await admin.PostAsync("/api/mcp-servers", """{"name": "x", """), HttpStatusCode.BadRequest);
-        AssertProblem(await admin.SendAsync(HttpMethod.Post, "/api/mcp-servers", "name=x", "application/x-www-form-urlencoded"), HttpStatusCode.UnsupportedMediaType);
+        AssertProblem(
+            await admin.SendAsync(HttpMethod.Post, "/api/mcp-servers", "name=x", "application/x-www-form-urlencoded"),
+            HttpStatusCode.UnsupportedMediaType
+        );
         AssertInvalid(await admin.PostAsync("/api/mcp-servers", "[1]"), "$", "object");
         AssertInvalid(await admin.PostAsync("/api/mcp-servers", """{"command": "node"}"""), "$", "missing name");
         AssertInvalid(await admin.PostAsync("/api/mcp-servers", """{"name": "x", "command": 5}"""), "$.command", "expected a string, got a number");
@@ -164,13 +181,28 @@ public sealed class AdminValidationTests : IClassFixture<AdminFixture>
         AssertInvalid(await admin.PostAsync("/api/mcp-servers", """{"name": "x", "url": "ftp://nope"}"""), "$.url", "http");
         AssertInvalid(await admin.PostAsync("/api/profiles", """{"name": "p", "servers": ["nope"]}"""), "$.servers[0]", "unknown server 'nope'");
         AssertInvalid(await admin.PostAsync("/api/profiles", """{"name": "p", "servers": ["filesrv"], "tokens": ["env:X"]}"""), "$.tokens", "/api/tokens");
-        AssertInvalid(await admin.PostAsync("/api/profiles", """{"name": "p", "servers": ["filesrv"], "toolPrefix": 3}"""), "$.toolPrefix", "expected a string");
-        AssertInvalid(await admin.PostAsync("/api/policies/tool-invocation", """
-            {"tool": "filesrv__echo", "action": "block_always", "conditions": [{"key": "message", "operator": "matches", "value": "x"}]}
-            """), "$.conditions[0].operator", "unknown operator");
+        AssertInvalid(
+            await admin.PostAsync("/api/profiles", """{"name": "p", "servers": ["filesrv"], "toolPrefix": 3}"""),
+            "$.toolPrefix",
+            "expected a string"
+        );
+        AssertInvalid(
+            await admin.PostAsync(
+                "/api/policies/tool-invocation",
+                """
+                {"tool": "filesrv__echo", "action": "block_always", "conditions": [{"key": "message", "operator": "matches", "value": "x"}]}
+                """
+            ),
+            "$.conditions[0].operator",
+            "unknown operator"
+        );
         AssertInvalid(await admin.PostAsync("/api/policies/tool-invocation", """{"tool": "filesrv__echo", "action": "explode"}"""), "$.action", "explode");
         AssertInvalid(await admin.PostAsync("/api/policies/trusted-data", """{"tool": "nowhere__x", "action": "mark_as_trusted"}"""), "$.tool", "nowhere");
-        AssertInvalid(await admin.PostAsync("/api/policies/tool-invocation", """{"id": "mine", "tool": "filesrv__echo", "action": "block_always"}"""), "$.id", "assigned by the server");
+        AssertInvalid(
+            await admin.PostAsync("/api/policies/tool-invocation", """{"id": "mine", "tool": "filesrv__echo", "action": "block_always"}"""),
+            "$.id",
+            "assigned by the server"
+        );
         AssertInvalid(await admin.PostAsync("/api/policies/tool-invocation", """{"tool": "filesrv__echo"}"""), "$", "missing action");
         AssertInvalid(await admin.PostAsync("/api/admin-keys", """{"name": "k", "scope": "everything"}"""), "$.scope", "read-only");
         AssertInvalid(await admin.PostAsync("/api/tokens", """{"name": "t", "profile": "ghost"}"""), "$.profile", "unknown profile");
@@ -290,7 +322,11 @@ public sealed class AdminBootstrapTests
     public async Task The_first_start_creates_a_read_write_key_and_the_API_stays_closed_without_it()
     {
         await using var gateway = await GatewayHarness.StartAsync(new GatewayConfig());
-        var keys = await gateway.Server.Store.QueryAsync("SELECT name, scope FROM admin_keys", r => (r.String(0), r.String(1)), TestContext.Current.CancellationToken);
+        var keys = await gateway.Server.Store.QueryAsync(
+            "SELECT name, scope FROM admin_keys",
+            r => (r.String(0), r.String(1)),
+            TestContext.Current.CancellationToken
+        );
         Assert.Equal(("initial", "read-write"), Assert.Single(keys));
         using var anonymous = new AdminClient(gateway.Server.AdminUrl, null);
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/profiles")).Status);

@@ -22,7 +22,8 @@ public sealed class BridgeCliTests
             {
                 _started = options;
                 return Task.FromResult(Cli.ExitOk);
-            });
+            }
+        );
 
     [Fact]
     public async Task Defaults_serve_the_command_and_its_arguments_at_port_8080_under_mcp()
@@ -42,7 +43,10 @@ public sealed class BridgeCliTests
     public async Task Options_are_taken_in_both_spellings_and_the_command_may_follow_without_a_separator()
     {
         var key = new string('k', 40);
-        Assert.Equal(Cli.ExitOk, await RunAsync(["bridge", "--listen=http://127.0.0.1:9100", "--path", "/x/mcp", "--timeout", "5", "python3", "-m", "server"], key));
+        Assert.Equal(
+            Cli.ExitOk,
+            await RunAsync(["bridge", "--listen=http://127.0.0.1:9100", "--path", "/x/mcp", "--timeout", "5", "python3", "-m", "server"], key)
+        );
         Assert.NotNull(_started);
         Assert.Equal(("python3", "http://127.0.0.1:9100", "/x/mcp"), (_started.Command, _started.Listen, _started.Path));
         Assert.Equal(["-m", "server"], _started.Args);
@@ -78,7 +82,14 @@ public sealed class BridgeCliTests
     [Fact]
     public void The_bridge_config_is_one_unprefixed_server_without_tokens_or_policies_that_trusts_every_result()
     {
-        var config = BridgeServer.ConfigFor(new BridgeOptions { Command = "node", Args = ["s.js"], Listen = "http://127.0.0.1:1" });
+        var config = BridgeServer.ConfigFor(
+            new BridgeOptions
+            {
+                Command = "node",
+                Args = ["s.js"],
+                Listen = "http://127.0.0.1:1",
+            }
+        );
         var server = Assert.Single(config.McpServers);
         Assert.Equal((McpServerKind.Stdio, "node"), (server.Kind, server.Command));
         var profile = Assert.Single(config.Profiles);

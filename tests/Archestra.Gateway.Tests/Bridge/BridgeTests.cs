@@ -40,7 +40,8 @@ public sealed class BridgeTests : IAsyncLifetime
         await using var process = ExternalProcess.Start(
             Repo.Node,
             [Repo.Asset("ts-client.mjs"), Url.ToString(), "", ""],
-            new Dictionary<string, string> { ["ARCHESTRA_NODE_MODULES"] = Repo.NodeModules });
+            new Dictionary<string, string> { ["ARCHESTRA_NODE_MODULES"] = Repo.NodeModules }
+        );
         var exit = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
         Assert.True(exit == 0, process.Output + "\n--- bridge ---\n" + _bridge.Output);
 
@@ -62,12 +63,15 @@ public sealed class BridgeTests : IAsyncLifetime
         {
             await using var client = await McpClient.CreateAsync(
                 new HttpClientTransport(new HttpClientTransportOptions { Endpoint = Url, TransportMode = HttpTransportMode.StreamableHttp }),
-                cancellationToken: Ct);
-            var calls = Enumerable.Range(0, 20).Select(async i =>
-            {
-                var result = await client.CallToolAsync("echo", new Dictionary<string, object?> { ["message"] = $"{name}-{i}" }, cancellationToken: Ct);
-                return Assert.IsType<TextContentBlock>(Assert.Single(result.Content)).Text;
-            });
+                cancellationToken: Ct
+            );
+            var calls = Enumerable
+                .Range(0, 20)
+                .Select(async i =>
+                {
+                    var result = await client.CallToolAsync("echo", new Dictionary<string, object?> { ["message"] = $"{name}-{i}" }, cancellationToken: Ct);
+                    return Assert.IsType<TextContentBlock>(Assert.Single(result.Content)).Text;
+                });
             return await Task.WhenAll(calls);
         }
 

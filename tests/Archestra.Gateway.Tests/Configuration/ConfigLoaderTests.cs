@@ -20,8 +20,7 @@ public class ConfigLoaderTests
         ["SECRET_URL"] = "ftp://user:hunter2@example.com",
     };
 
-    private static ConfigLoadResult Load(string json) =>
-        ConfigLoader.LoadFromJson(json, Source, name => s_env.TryGetValue(name, out var value) ? value : null);
+    private static ConfigLoadResult Load(string json) => ConfigLoader.LoadFromJson(json, Source, name => s_env.TryGetValue(name, out var value) ? value : null);
 
     private static GatewayConfig Valid(string json)
     {
@@ -125,120 +124,322 @@ public class ConfigLoaderTests
         Assert.Equal(expected, config.McpServers[0].Kind);
     }
 
-    public static TheoryData<string, string> InvalidConfigs => new()
-    {
-        // document shape
-        { "[]", "$: expected an object, got an array" },
-        { """{"listen": []}""", "$.listen: expected an object, got an array" },
-        { """{"mcpServers": {"a": "npx"}}""", "$.mcpServers.a: expected an object, got a string" },
-        // unknown and duplicate keys at every level
-        { """{"servers": {}}""", "$.servers: unknown key; expected one of: $schema, listen, limits, security, mcpServers, profiles, policies, database, storage, adminKeys, llmProviders" },
-        { """{"listen": {"gateway": "http://127.0.0.1:1", "gatewya": "x"}}""", "$.listen.gatewya: unknown key; expected one of: gateway, admin, metrics" },
-        { """{"limits": {"maxBody": 1}}""", "$.limits.maxBody: unknown key; expected one of: maxRequestBodyBytes, sessionIdleTimeoutSeconds, maxSessions, approvalTimeoutSeconds, maxAdminRequestBodyBytes, minRequestBodyBytesPerSecond, requestBodyGracePeriodSeconds" },
-        { """{"security": {"cors": 1}}""", "$.security.cors: unknown key; expected one of: allowedOrigins, allowedHosts, sessionKey" },
-        { """{"mcpServers": {"a": {"command": "x", "envFile": ".env"}}}""", "$.mcpServers.a.envFile: unknown key; expected one of: type, command, args, env, cwd, url, headers, transport, timeoutSeconds" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "token": []}}}""", "$.profiles.p.token: unknown key; expected one of: servers, tokens, toolPrefix, tools, llm" },
-        { """{"listen": {}, "listen": {}}""", "$.listen: duplicate key" },
-        { """{"mcpServers": {"a": {"command": "x"}, "a": {"command": "y"}}}""", "$.mcpServers.a: duplicate key" },
-        { """{"mcpServers": {"a": {"url": "http://h/", "headers": {"X-A": "1", "x-a": "2"}}}}""", "$.mcpServers.a.headers.x-a: duplicate key" },
-        // env references
-        { """{"mcpServers": {"files": {"command": "x", "args": ["a", "env:NOPE"]}}}""", "$.mcpServers.files.args[1]: environment variable NOPE is not set" },
-        { """{"mcpServers": {"files": {"command": "x", "env": {"K": "env:MISSING_K"}}}}""", "$.mcpServers.files.env.K: environment variable MISSING_K is not set" },
-        { """{"listen": {"admin": "env:"}}""", "$.listen.admin: expected env:NAME with NAME made of letters, digits and '_' (not starting with a digit), got 'env:'" },
-        { """{"listen": {"admin": "env:1X"}}""", "$.listen.admin: expected env:NAME with NAME made of letters, digits and '_' (not starting with a digit), got 'env:1X'" },
-        // value kinds
-        { """{"mcpServers": {"files": {"command": "x", "args": ["a", 1]}}}""", "$.mcpServers.files.args[1]: expected a string, got a number" },
-        { """{"mcpServers": {"files": {"command": "x", "args": "a b"}}}""", "$.mcpServers.files.args: expected an array of strings, got a string" },
-        { """{"mcpServers": {"files": {"command": null}}}""", "$.mcpServers.files.command: expected a string, got null" },
-        { """{"mcpServers": {"files": {"command": ""}}}""", "$.mcpServers.files.command: expected a non-empty command" },
-        { """{"mcpServers": {"files": {"command": "x", "cwd": ""}}}""", "$.mcpServers.files.cwd: expected a non-empty directory path" },
-        // limits
-        { """{"limits": {"maxRequestBodyBytes": 0}}""", "$.limits.maxRequestBodyBytes: expected an integer between 1 and 9223372036854775807, got 0" },
-        { """{"limits": {"maxSessions": 1.5}}""", "$.limits.maxSessions: expected an integer between 1 and 2147483647, got 1.5" },
-        { """{"limits": {"maxSessions": "100"}}""", "$.limits.maxSessions: expected an integer, got a string" },
-        { """{"limits": {"maxSessions": "env:NOT_A_NUMBER"}}""", "$.limits.maxSessions: expected an integer between 1 and 2147483647, got the value of NOT_A_NUMBER" },
-        { """{"limits": {"sessionIdleTimeoutSeconds": -5}}""", "$.limits.sessionIdleTimeoutSeconds: expected an integer between 1 and 2147483647, got -5" },
-        { """{"limits": {"sessionIdleTimeoutSeconds": true}}""", "$.limits.sessionIdleTimeoutSeconds: expected an integer, got a boolean" },
-        // listen addresses
-        { """{"listen": {"gateway": "127.0.0.1:9000"}}""", "$.listen.gateway: expected an absolute http:// URL with an explicit port and no path, such as http://127.0.0.1:9000, got '127.0.0.1:9000'" },
-        { """{"listen": {"gateway": "http://127.0.0.1"}}""", "$.listen.gateway: expected an absolute http:// URL with an explicit port and no path, such as http://127.0.0.1:9000, got 'http://127.0.0.1'" },
-        { """{"listen": {"gateway": "https://127.0.0.1:9000"}}""", "$.listen.gateway: expected an absolute http:// URL with an explicit port and no path, such as http://127.0.0.1:9000, got 'https://127.0.0.1:9000'" },
-        { """{"listen": {"gateway": "http://127.0.0.1:9000/mcp"}}""", "$.listen.gateway: expected an absolute http:// URL with an explicit port and no path, such as http://127.0.0.1:9000, got 'http://127.0.0.1:9000/mcp'" },
-        { """{"listen": {"gateway": "http://127.0.0.1:70000"}}""", "$.listen.gateway: expected an absolute http:// URL with an explicit port and no path, such as http://127.0.0.1:9000, got 'http://127.0.0.1:70000'" },
-        { """{"listen": {"metrics": "env:PORTLESS"}}""", "$.listen.metrics: expected an absolute http:// URL with an explicit port and no path, such as http://127.0.0.1:9000, got the value of PORTLESS" },
-        { """{"listen": {"gateway": "http://127.0.0.1:9000", "admin": "http://127.0.0.1:9000"}}""", "$.listen.admin: the same address as $.listen.gateway; each listener needs its own port" },
-        // security
-        { """{"security": {"allowedOrigins": ["https://app.example.com/"]}}""", "$.security.allowedOrigins[0]: expected an origin such as https://app.example.com (scheme://host[:port], no path or trailing '/') or *, got 'https://app.example.com/'" },
-        { """{"security": {"allowedOrigins": ["app.example.com"]}}""", "$.security.allowedOrigins[0]: expected an origin such as https://app.example.com (scheme://host[:port], no path or trailing '/') or *, got 'app.example.com'" },
-        { """{"security": {"allowedHosts": ["http://gateway.internal"]}}""", "$.security.allowedHosts[0]: expected a host name such as gateway.internal, optionally with :port, got 'http://gateway.internal'" },
-        // policies and tool settings (structure; meanings are checked by the policy compiler)
-        { """{"policies": {"toolInvocations": []}}""", "$.policies.toolInvocations: unknown key; expected one of: toolInvocation, trustedData" },
-        { """{"policies": {"toolInvocation": {}}}""", "$.policies.toolInvocation: expected an array of policies, got an object" },
-        { """{"policies": {"toolInvocation": [{"tool": "a__b", "action": "block_always"}]}}""", "$.policies.toolInvocation[0]: missing id: a unique policy id, e.g. \"no-mail-after-web\"" },
-        { """{"policies": {"toolInvocation": [{"id": 7, "tool": "a__b", "action": "block_always"}]}}""", "$.policies.toolInvocation[0].id: expected a string, got a number" },
-        { """{"policies": {"trustedData": [{"id": "x", "tool": "a__b", "action": "block_always", "when": []}]}}""", "$.policies.trustedData[0].when: unknown key; expected one of: id, tool, profiles, conditions, action, reason" },
-        { """{"policies": {"toolInvocation": [{"id": "x", "tool": "a__b", "action": "block_always", "conditions": [{"key": "k", "operator": "equal", "value": {}}]}]}}""", "$.policies.toolInvocation[0].conditions[0].value: expected a string, number, boolean or null, got an object" },
-        { """{"policies": {"toolInvocation": [{"id": "x", "tool": "a__b", "action": "block_always", "conditions": [{"key": "k", "value": "v"}]}]}}""", "$.policies.toolInvocation[0].conditions[0]: missing operator: equal, notEqual, contains, notContains, startsWith, endsWith or regex" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tools": {"read": {}}}}}""", "$.profiles.p.tools.read: expected a namespaced tool name {server}__{tool} (e.g. files__read_file), {server}__* for every tool of a server, or * for every tool of the profile" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tools": {"b__read": {}}}}}""", "$.profiles.p.tools.b__read: server 'b' is not in this profile's servers (a)" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tools": {"a__read": {"resultTreatment": "safe"}}}}}""", "$.profiles.p.tools.a__read.resultTreatment: expected one of trusted, untrusted, sanitize_with_dual_llm, got 'safe'" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tools": {"a__read": {"allowUsageWhenUntrustedDataIsPresent": "yes"}}}}}""", "$.profiles.p.tools.a__read.allowUsageWhenUntrustedDataIsPresent: expected true or false, got a string" },
-        // policy meanings, from the policy compiler, placed at the policy's JSON path
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"toolInvocation": [{"id": "typo", "tool": "a__t", "action": "block_always", "conditions": [{"key": "k", "operator": "matches", "value": "v"}]}]}}""", "$.policies.toolInvocation[0].conditions[0].operator: unknown operator \"matches\"; expected one of equal, notEqual, contains, notContains, startsWith, endsWith, regex (policy \"typo\")" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"toolInvocation": [{"id": "look", "tool": "a__t", "action": "block_always", "conditions": [{"key": "k", "operator": "regex", "value": "(?<=x)y"}]}]}}""", "$.policies.toolInvocation[0].conditions[0].value: regex \"(?<=x)y\" uses a construct the non-backtracking engine cannot run (backreferences, lookarounds, atomic groups, conditionals); rewrite it without them (policy \"look\")" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"toolInvocation": [{"id": "brk", "tool": "a__t", "action": "block_always", "conditions": [{"key": "to[x", "operator": "equal", "value": "v"}]}]}}""", "$.policies.toolInvocation[0].conditions[0].key: invalid key path \"to[x\": unbalanced '[' at position 2 (policy \"brk\")" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"trustedData": [{"id": "srv", "tool": "b__t", "action": "mark_as_trusted"}]}}""", "$.policies.trustedData[0].tool: unknown server \"b\": no profile exposes it (policy \"srv\")" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"trustedData": [{"id": "act", "tool": "a__t", "action": "block_when_context_is_untrusted"}]}}""", "$.policies.trustedData[0].action: unknown action \"block_when_context_is_untrusted\"; expected one of mark_as_trusted, mark_as_untrusted, block_always, sanitize_with_dual_llm (policy \"act\")" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"toolInvocation": [{"id": "prof", "tool": "a__t", "action": "block_always", "profiles": ["q"]}]}}""", "$.policies.toolInvocation[0].profiles[0]: unknown profile \"q\" (policy \"prof\")" },
-        { """{"limits": {"approvalTimeoutSeconds": 0}}""", "$.limits.approvalTimeoutSeconds: expected an integer between 1 and 86400, got 0" },
-        { """{"limits": {"requestBodyGracePeriodSeconds": 1}}""", "$.limits.requestBodyGracePeriodSeconds: expected an integer between 2 and 3600, got 1" },
-        { """{"limits": {"maxAdminRequestBodyBytes": 0}}""", "$.limits.maxAdminRequestBodyBytes: expected an integer between 1 and 9223372036854775807, got 0" },
-        // servers
-        { """{"mcpServers": {"files": {"command": "x", "url": "http://h/"}}}""", "$.mcpServers.files: has both command and url; expected exactly one: command for a local stdio server, url for a remote server" },
-        { """{"mcpServers": {"files": {"args": ["x"]}}}""", "$.mcpServers.files: expected exactly one of command (a local stdio server) or url (a remote server)" },
-        { """{"mcpServers": {"bad name": {"command": "x"}}}""", "$.mcpServers['bad name']: a server name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'" },
-        { """{"mcpServers": {"it's": {"command": "x"}}}""", "$.mcpServers['it\\'s']: a server name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'" },
-        { """{"mcpServers": {"": {"command": "x"}}}""", "$.mcpServers['']: a server name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'" },
-        { "{\"mcpServers\": {\"" + new string('a', 65) + "\": {\"command\": \"x\"}}}", $"$.mcpServers.{new string('a', 65)}: a server name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'" },
-        { """{"mcpServers": {"my__files": {"command": "x"}}}""", "$.mcpServers.my__files: a server name must not contain '__' or end with '_': '__' separates server and tool in tool names ({server}__{tool})" },
-        { """{"mcpServers": {"files_": {"command": "x"}}}""", "$.mcpServers.files_: a server name must not contain '__' or end with '_': '__' separates server and tool in tool names ({server}__{tool})" },
-        { """{"mcpServers": {"r": {"url": "ftp://h/x"}}}""", "$.mcpServers.r.url: expected an absolute http:// or https:// URL, got 'ftp://h/x'" },
-        { """{"mcpServers": {"r": {"url": "/mcp"}}}""", "$.mcpServers.r.url: expected an absolute http:// or https:// URL, got '/mcp'" },
-        { """{"mcpServers": {"r": {"url": "env:SECRET_URL"}}}""", "$.mcpServers.r.url: expected an absolute http:// or https:// URL, got the value of SECRET_URL" },
-        { """{"mcpServers": {"r": {"url": "http://h/", "transport": "websocket"}}}""", "$.mcpServers.r.transport: expected one of streamable-http, sse, got 'websocket'" },
-        { """{"mcpServers": {"r": {"url": "http://h/", "type": "ws"}}}""", "$.mcpServers.r.type: expected one of stdio, http, streamable-http, sse, got 'ws'" },
-        { """{"mcpServers": {"r": {"url": "http://h/", "type": "stdio"}}}""", "$.mcpServers.r.type: type 'stdio' needs command, but this server has url; use type 'http' or 'sse', or remove type" },
-        { """{"mcpServers": {"l": {"command": "x", "type": "sse"}}}""", "$.mcpServers.l.type: type 'sse' needs url, but this server has command; use type 'stdio' or remove type" },
-        { """{"mcpServers": {"r": {"url": "http://h/", "type": "sse", "transport": "streamable-http"}}}""", "$.mcpServers.r.transport: transport 'streamable-http' contradicts type 'sse' at $.mcpServers.r.type" },
-        { """{"mcpServers": {"l": {"command": "x", "transport": "sse"}}}""", "$.mcpServers.l.transport: transport is only valid for a remote server (url)" },
-        { """{"mcpServers": {"l": {"command": "x", "headers": {}}}}""", "$.mcpServers.l.headers: headers is only valid for a remote server (url)" },
-        { """{"mcpServers": {"r": {"url": "http://h/", "args": []}}}""", "$.mcpServers.r.args: args is only valid for a local server (command)" },
-        { """{"mcpServers": {"r": {"url": "http://h/", "env": {}}}}""", "$.mcpServers.r.env: env is only valid for a local server (command)" },
-        { """{"mcpServers": {"r": {"url": "http://h/", "cwd": "/"}}}""", "$.mcpServers.r.cwd: cwd is only valid for a local server (command)" },
-        { """{"mcpServers": {"r": {"url": "http://h/", "headers": {"Bad Header": "x"}}}}""", "$.mcpServers.r.headers['Bad Header']: expected an HTTP header name (RFC 9110 token characters) as the key" },
-        { """{"mcpServers": {"r": {"url": "http://h/", "headers": {"X": "a\nb"}}}}""", "$.mcpServers.r.headers.X: expected a header value without CR, LF or NUL" },
-        { """{"mcpServers": {"l": {"command": "x", "env": {"A=B": "x"}}}}""", "$.mcpServers.l.env['A=B']: expected a variable name without '=' or NUL as the key" },
-        { """{"mcpServers": {"l": {"command": "x", "timeoutSeconds": 0}}}""", "$.mcpServers.l.timeoutSeconds: expected a number of seconds greater than 0 and at most 3600, got 0" },
-        { """{"mcpServers": {"l": {"command": "x", "timeoutSeconds": 3601}}}""", "$.mcpServers.l.timeoutSeconds: expected a number of seconds greater than 0 and at most 3600, got 3601" },
-        { """{"mcpServers": {"l": {"command": "x", "timeoutSeconds": "30"}}}""", "$.mcpServers.l.timeoutSeconds: expected a number, got a string" },
-        // profiles
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p q": {"servers": ["a"]}}}""", "$.profiles['p q']: a profile name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {}}}""", "$.profiles.p: expected servers: a non-empty array of server names from $.mcpServers (or an llm section)" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": []}}}""", "$.profiles.p.servers: expected at least one server name; a profile without servers serves nothing" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": "a"}}}""", "$.profiles.p.servers: expected a non-empty array of server names, got a string" },
-        { """{"mcpServers": {"a": {"command": "x"}, "b": {"command": "y"}}, "profiles": {"p": {"servers": ["a", "c"]}}}""", "$.profiles.p.servers[1]: unknown server 'c'; expected one of: a, b" },
-        { """{"profiles": {"p": {"servers": ["a"]}}}""", "$.profiles.p.servers[0]: unknown server 'a'; no servers are configured in $.mcpServers" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a", "a"]}}}""", "$.profiles.p.servers[1]: server 'a' is listed twice" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "toolPrefix": "never"}}}""", "$.profiles.p.toolPrefix: expected one of multiplex, always, got 'never'" },
-        // tokens
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tokens": ["hunter2"]}}}""", "$.profiles.p.tokens[0]: secrets are never written inline: use env:NAME or sha256:HEX" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tokens": ["sha256:abc"]}}}""", "$.profiles.p.tokens[0]: expected sha256: followed by 64 hex digits (the SHA-256 of the token)" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tokens": ["sha256:zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"]}}}""", "$.profiles.p.tokens[0]: expected sha256: followed by 64 hex digits (the SHA-256 of the token)" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tokens": ["env:NO_TOKEN"]}}}""", "$.profiles.p.tokens[0]: environment variable NO_TOKEN is not set" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tokens": ["env:EMPTY"]}}}""", "$.profiles.p.tokens[0]: environment variable EMPTY is empty; expected a non-empty token" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tokens": [7]}}}""", "$.profiles.p.tokens[0]: expected a string (env:NAME or sha256:HEX), got a number" },
-        { """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tokens": "env:TOKEN_VAR"}}}""", "$.profiles.p.tokens: expected an array of env:NAME or sha256:HEX token references, got a string" },
-    };
+    public static TheoryData<string, string> InvalidConfigs =>
+        new()
+        {
+            // document shape
+            { "[]", "$: expected an object, got an array" },
+            { """{"listen": []}""", "$.listen: expected an object, got an array" },
+            { """{"mcpServers": {"a": "npx"}}""", "$.mcpServers.a: expected an object, got a string" },
+            // unknown and duplicate keys at every level
+            {
+                """{"servers": {}}""",
+                "$.servers: unknown key; expected one of: $schema, listen, limits, security, mcpServers, profiles, policies, database, storage, adminKeys, llmProviders"
+            },
+            { """{"listen": {"gateway": "http://127.0.0.1:1", "gatewya": "x"}}""", "$.listen.gatewya: unknown key; expected one of: gateway, admin, metrics" },
+            {
+                """{"limits": {"maxBody": 1}}""",
+                "$.limits.maxBody: unknown key; expected one of: maxRequestBodyBytes, sessionIdleTimeoutSeconds, maxSessions, approvalTimeoutSeconds, maxAdminRequestBodyBytes, minRequestBodyBytesPerSecond, requestBodyGracePeriodSeconds"
+            },
+            { """{"security": {"cors": 1}}""", "$.security.cors: unknown key; expected one of: allowedOrigins, allowedHosts, sessionKey" },
+            {
+                """{"mcpServers": {"a": {"command": "x", "envFile": ".env"}}}""",
+                "$.mcpServers.a.envFile: unknown key; expected one of: type, command, args, env, cwd, url, headers, transport, timeoutSeconds"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "token": []}}}""",
+                "$.profiles.p.token: unknown key; expected one of: servers, tokens, toolPrefix, tools, llm"
+            },
+            { """{"listen": {}, "listen": {}}""", "$.listen: duplicate key" },
+            { """{"mcpServers": {"a": {"command": "x"}, "a": {"command": "y"}}}""", "$.mcpServers.a: duplicate key" },
+            { """{"mcpServers": {"a": {"url": "http://h/", "headers": {"X-A": "1", "x-a": "2"}}}}""", "$.mcpServers.a.headers.x-a: duplicate key" },
+            // env references
+            {
+                """{"mcpServers": {"files": {"command": "x", "args": ["a", "env:NOPE"]}}}""",
+                "$.mcpServers.files.args[1]: environment variable NOPE is not set"
+            },
+            {
+                """{"mcpServers": {"files": {"command": "x", "env": {"K": "env:MISSING_K"}}}}""",
+                "$.mcpServers.files.env.K: environment variable MISSING_K is not set"
+            },
+            {
+                """{"listen": {"admin": "env:"}}""",
+                "$.listen.admin: expected env:NAME with NAME made of letters, digits and '_' (not starting with a digit), got 'env:'"
+            },
+            {
+                """{"listen": {"admin": "env:1X"}}""",
+                "$.listen.admin: expected env:NAME with NAME made of letters, digits and '_' (not starting with a digit), got 'env:1X'"
+            },
+            // value kinds
+            { """{"mcpServers": {"files": {"command": "x", "args": ["a", 1]}}}""", "$.mcpServers.files.args[1]: expected a string, got a number" },
+            { """{"mcpServers": {"files": {"command": "x", "args": "a b"}}}""", "$.mcpServers.files.args: expected an array of strings, got a string" },
+            { """{"mcpServers": {"files": {"command": null}}}""", "$.mcpServers.files.command: expected a string, got null" },
+            { """{"mcpServers": {"files": {"command": ""}}}""", "$.mcpServers.files.command: expected a non-empty command" },
+            { """{"mcpServers": {"files": {"command": "x", "cwd": ""}}}""", "$.mcpServers.files.cwd: expected a non-empty directory path" },
+            // limits
+            { """{"limits": {"maxRequestBodyBytes": 0}}""", "$.limits.maxRequestBodyBytes: expected an integer between 1 and 9223372036854775807, got 0" },
+            { """{"limits": {"maxSessions": 1.5}}""", "$.limits.maxSessions: expected an integer between 1 and 2147483647, got 1.5" },
+            { """{"limits": {"maxSessions": "100"}}""", "$.limits.maxSessions: expected an integer, got a string" },
+            {
+                """{"limits": {"maxSessions": "env:NOT_A_NUMBER"}}""",
+                "$.limits.maxSessions: expected an integer between 1 and 2147483647, got the value of NOT_A_NUMBER"
+            },
+            { """{"limits": {"sessionIdleTimeoutSeconds": -5}}""", "$.limits.sessionIdleTimeoutSeconds: expected an integer between 1 and 2147483647, got -5" },
+            { """{"limits": {"sessionIdleTimeoutSeconds": true}}""", "$.limits.sessionIdleTimeoutSeconds: expected an integer, got a boolean" },
+            // listen addresses
+            {
+                """{"listen": {"gateway": "127.0.0.1:9000"}}""",
+                "$.listen.gateway: expected an absolute http:// URL with an explicit port and no path, such as http://127.0.0.1:9000, got '127.0.0.1:9000'"
+            },
+            {
+                """{"listen": {"gateway": "http://127.0.0.1"}}""",
+                "$.listen.gateway: expected an absolute http:// URL with an explicit port and no path, such as http://127.0.0.1:9000, got 'http://127.0.0.1'"
+            },
+            {
+                """{"listen": {"gateway": "https://127.0.0.1:9000"}}""",
+                "$.listen.gateway: expected an absolute http:// URL with an explicit port and no path, such as http://127.0.0.1:9000, got 'https://127.0.0.1:9000'"
+            },
+            {
+                """{"listen": {"gateway": "http://127.0.0.1:9000/mcp"}}""",
+                "$.listen.gateway: expected an absolute http:// URL with an explicit port and no path, such as http://127.0.0.1:9000, got 'http://127.0.0.1:9000/mcp'"
+            },
+            {
+                """{"listen": {"gateway": "http://127.0.0.1:70000"}}""",
+                "$.listen.gateway: expected an absolute http:// URL with an explicit port and no path, such as http://127.0.0.1:9000, got 'http://127.0.0.1:70000'"
+            },
+            {
+                """{"listen": {"metrics": "env:PORTLESS"}}""",
+                "$.listen.metrics: expected an absolute http:// URL with an explicit port and no path, such as http://127.0.0.1:9000, got the value of PORTLESS"
+            },
+            {
+                """{"listen": {"gateway": "http://127.0.0.1:9000", "admin": "http://127.0.0.1:9000"}}""",
+                "$.listen.admin: the same address as $.listen.gateway; each listener needs its own port"
+            },
+            // security
+            {
+                """{"security": {"allowedOrigins": ["https://app.example.com/"]}}""",
+                "$.security.allowedOrigins[0]: expected an origin such as https://app.example.com (scheme://host[:port], no path or trailing '/') or *, got 'https://app.example.com/'"
+            },
+            {
+                """{"security": {"allowedOrigins": ["app.example.com"]}}""",
+                "$.security.allowedOrigins[0]: expected an origin such as https://app.example.com (scheme://host[:port], no path or trailing '/') or *, got 'app.example.com'"
+            },
+            {
+                """{"security": {"allowedHosts": ["http://gateway.internal"]}}""",
+                "$.security.allowedHosts[0]: expected a host name such as gateway.internal, optionally with :port, got 'http://gateway.internal'"
+            },
+            // policies and tool settings (structure; meanings are checked by the policy compiler)
+            { """{"policies": {"toolInvocations": []}}""", "$.policies.toolInvocations: unknown key; expected one of: toolInvocation, trustedData" },
+            { """{"policies": {"toolInvocation": {}}}""", "$.policies.toolInvocation: expected an array of policies, got an object" },
+            {
+                """{"policies": {"toolInvocation": [{"tool": "a__b", "action": "block_always"}]}}""",
+                "$.policies.toolInvocation[0]: missing id: a unique policy id, e.g. \"no-mail-after-web\""
+            },
+            {
+                """{"policies": {"toolInvocation": [{"id": 7, "tool": "a__b", "action": "block_always"}]}}""",
+                "$.policies.toolInvocation[0].id: expected a string, got a number"
+            },
+            {
+                """{"policies": {"trustedData": [{"id": "x", "tool": "a__b", "action": "block_always", "when": []}]}}""",
+                "$.policies.trustedData[0].when: unknown key; expected one of: id, tool, profiles, conditions, action, reason"
+            },
+            {
+                """{"policies": {"toolInvocation": [{"id": "x", "tool": "a__b", "action": "block_always", "conditions": [{"key": "k", "operator": "equal", "value": {}}]}]}}""",
+                "$.policies.toolInvocation[0].conditions[0].value: expected a string, number, boolean or null, got an object"
+            },
+            {
+                """{"policies": {"toolInvocation": [{"id": "x", "tool": "a__b", "action": "block_always", "conditions": [{"key": "k", "value": "v"}]}]}}""",
+                "$.policies.toolInvocation[0].conditions[0]: missing operator: equal, notEqual, contains, notContains, startsWith, endsWith or regex"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tools": {"read": {}}}}}""",
+                "$.profiles.p.tools.read: expected a namespaced tool name {server}__{tool} (e.g. files__read_file), {server}__* for every tool of a server, or * for every tool of the profile"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tools": {"b__read": {}}}}}""",
+                "$.profiles.p.tools.b__read: server 'b' is not in this profile's servers (a)"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tools": {"a__read": {"resultTreatment": "safe"}}}}}""",
+                "$.profiles.p.tools.a__read.resultTreatment: expected one of trusted, untrusted, sanitize_with_dual_llm, got 'safe'"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tools": {"a__read": {"allowUsageWhenUntrustedDataIsPresent": "yes"}}}}}""",
+                "$.profiles.p.tools.a__read.allowUsageWhenUntrustedDataIsPresent: expected true or false, got a string"
+            },
+            // policy meanings, from the policy compiler, placed at the policy's JSON path
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"toolInvocation": [{"id": "typo", "tool": "a__t", "action": "block_always", "conditions": [{"key": "k", "operator": "matches", "value": "v"}]}]}}""",
+                "$.policies.toolInvocation[0].conditions[0].operator: unknown operator \"matches\"; expected one of equal, notEqual, contains, notContains, startsWith, endsWith, regex (policy \"typo\")"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"toolInvocation": [{"id": "look", "tool": "a__t", "action": "block_always", "conditions": [{"key": "k", "operator": "regex", "value": "(?<=x)y"}]}]}}""",
+                "$.policies.toolInvocation[0].conditions[0].value: regex \"(?<=x)y\" uses a construct the non-backtracking engine cannot run (backreferences, lookarounds, atomic groups, conditionals); rewrite it without them (policy \"look\")"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"toolInvocation": [{"id": "brk", "tool": "a__t", "action": "block_always", "conditions": [{"key": "to[x", "operator": "equal", "value": "v"}]}]}}""",
+                "$.policies.toolInvocation[0].conditions[0].key: invalid key path \"to[x\": unbalanced '[' at position 2 (policy \"brk\")"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"trustedData": [{"id": "srv", "tool": "b__t", "action": "mark_as_trusted"}]}}""",
+                "$.policies.trustedData[0].tool: unknown server \"b\": no profile exposes it (policy \"srv\")"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"trustedData": [{"id": "act", "tool": "a__t", "action": "block_when_context_is_untrusted"}]}}""",
+                "$.policies.trustedData[0].action: unknown action \"block_when_context_is_untrusted\"; expected one of mark_as_trusted, mark_as_untrusted, block_always, sanitize_with_dual_llm (policy \"act\")"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"toolInvocation": [{"id": "prof", "tool": "a__t", "action": "block_always", "profiles": ["q"]}]}}""",
+                "$.policies.toolInvocation[0].profiles[0]: unknown profile \"q\" (policy \"prof\")"
+            },
+            { """{"limits": {"approvalTimeoutSeconds": 0}}""", "$.limits.approvalTimeoutSeconds: expected an integer between 1 and 86400, got 0" },
+            { """{"limits": {"requestBodyGracePeriodSeconds": 1}}""", "$.limits.requestBodyGracePeriodSeconds: expected an integer between 2 and 3600, got 1" },
+            {
+                """{"limits": {"maxAdminRequestBodyBytes": 0}}""",
+                "$.limits.maxAdminRequestBodyBytes: expected an integer between 1 and 9223372036854775807, got 0"
+            },
+            // servers
+            {
+                """{"mcpServers": {"files": {"command": "x", "url": "http://h/"}}}""",
+                "$.mcpServers.files: has both command and url; expected exactly one: command for a local stdio server, url for a remote server"
+            },
+            {
+                """{"mcpServers": {"files": {"args": ["x"]}}}""",
+                "$.mcpServers.files: expected exactly one of command (a local stdio server) or url (a remote server)"
+            },
+            {
+                """{"mcpServers": {"bad name": {"command": "x"}}}""",
+                "$.mcpServers['bad name']: a server name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'"
+            },
+            { """{"mcpServers": {"it's": {"command": "x"}}}""", "$.mcpServers['it\\'s']: a server name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'" },
+            { """{"mcpServers": {"": {"command": "x"}}}""", "$.mcpServers['']: a server name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'" },
+            {
+                "{\"mcpServers\": {\"" + new string('a', 65) + "\": {\"command\": \"x\"}}}",
+                $"$.mcpServers.{new string('a', 65)}: a server name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'"
+            },
+            {
+                """{"mcpServers": {"my__files": {"command": "x"}}}""",
+                "$.mcpServers.my__files: a server name must not contain '__' or end with '_': '__' separates server and tool in tool names ({server}__{tool})"
+            },
+            {
+                """{"mcpServers": {"files_": {"command": "x"}}}""",
+                "$.mcpServers.files_: a server name must not contain '__' or end with '_': '__' separates server and tool in tool names ({server}__{tool})"
+            },
+            { """{"mcpServers": {"r": {"url": "ftp://h/x"}}}""", "$.mcpServers.r.url: expected an absolute http:// or https:// URL, got 'ftp://h/x'" },
+            { """{"mcpServers": {"r": {"url": "/mcp"}}}""", "$.mcpServers.r.url: expected an absolute http:// or https:// URL, got '/mcp'" },
+            {
+                """{"mcpServers": {"r": {"url": "env:SECRET_URL"}}}""",
+                "$.mcpServers.r.url: expected an absolute http:// or https:// URL, got the value of SECRET_URL"
+            },
+            {
+                """{"mcpServers": {"r": {"url": "http://h/", "transport": "websocket"}}}""",
+                "$.mcpServers.r.transport: expected one of streamable-http, sse, got 'websocket'"
+            },
+            {
+                """{"mcpServers": {"r": {"url": "http://h/", "type": "ws"}}}""",
+                "$.mcpServers.r.type: expected one of stdio, http, streamable-http, sse, got 'ws'"
+            },
+            {
+                """{"mcpServers": {"r": {"url": "http://h/", "type": "stdio"}}}""",
+                "$.mcpServers.r.type: type 'stdio' needs command, but this server has url; use type 'http' or 'sse', or remove type"
+            },
+            {
+                """{"mcpServers": {"l": {"command": "x", "type": "sse"}}}""",
+                "$.mcpServers.l.type: type 'sse' needs url, but this server has command; use type 'stdio' or remove type"
+            },
+            {
+                """{"mcpServers": {"r": {"url": "http://h/", "type": "sse", "transport": "streamable-http"}}}""",
+                "$.mcpServers.r.transport: transport 'streamable-http' contradicts type 'sse' at $.mcpServers.r.type"
+            },
+            {
+                """{"mcpServers": {"l": {"command": "x", "transport": "sse"}}}""",
+                "$.mcpServers.l.transport: transport is only valid for a remote server (url)"
+            },
+            { """{"mcpServers": {"l": {"command": "x", "headers": {}}}}""", "$.mcpServers.l.headers: headers is only valid for a remote server (url)" },
+            { """{"mcpServers": {"r": {"url": "http://h/", "args": []}}}""", "$.mcpServers.r.args: args is only valid for a local server (command)" },
+            { """{"mcpServers": {"r": {"url": "http://h/", "env": {}}}}""", "$.mcpServers.r.env: env is only valid for a local server (command)" },
+            { """{"mcpServers": {"r": {"url": "http://h/", "cwd": "/"}}}""", "$.mcpServers.r.cwd: cwd is only valid for a local server (command)" },
+            {
+                """{"mcpServers": {"r": {"url": "http://h/", "headers": {"Bad Header": "x"}}}}""",
+                "$.mcpServers.r.headers['Bad Header']: expected an HTTP header name (RFC 9110 token characters) as the key"
+            },
+            {
+                """{"mcpServers": {"r": {"url": "http://h/", "headers": {"X": "a\nb"}}}}""",
+                "$.mcpServers.r.headers.X: expected a header value without CR, LF or NUL"
+            },
+            {
+                """{"mcpServers": {"l": {"command": "x", "env": {"A=B": "x"}}}}""",
+                "$.mcpServers.l.env['A=B']: expected a variable name without '=' or NUL as the key"
+            },
+            {
+                """{"mcpServers": {"l": {"command": "x", "timeoutSeconds": 0}}}""",
+                "$.mcpServers.l.timeoutSeconds: expected a number of seconds greater than 0 and at most 3600, got 0"
+            },
+            {
+                """{"mcpServers": {"l": {"command": "x", "timeoutSeconds": 3601}}}""",
+                "$.mcpServers.l.timeoutSeconds: expected a number of seconds greater than 0 and at most 3600, got 3601"
+            },
+            { """{"mcpServers": {"l": {"command": "x", "timeoutSeconds": "30"}}}""", "$.mcpServers.l.timeoutSeconds: expected a number, got a string" },
+            // profiles
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p q": {"servers": ["a"]}}}""",
+                "$.profiles['p q']: a profile name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {}}}""",
+                "$.profiles.p: expected servers: a non-empty array of server names from $.mcpServers (or an llm section)"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": []}}}""",
+                "$.profiles.p.servers: expected at least one server name; a profile without servers serves nothing"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": "a"}}}""",
+                "$.profiles.p.servers: expected a non-empty array of server names, got a string"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}, "b": {"command": "y"}}, "profiles": {"p": {"servers": ["a", "c"]}}}""",
+                "$.profiles.p.servers[1]: unknown server 'c'; expected one of: a, b"
+            },
+            { """{"profiles": {"p": {"servers": ["a"]}}}""", "$.profiles.p.servers[0]: unknown server 'a'; no servers are configured in $.mcpServers" },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a", "a"]}}}""",
+                "$.profiles.p.servers[1]: server 'a' is listed twice"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "toolPrefix": "never"}}}""",
+                "$.profiles.p.toolPrefix: expected one of multiplex, always, got 'never'"
+            },
+            // tokens
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tokens": ["hunter2"]}}}""",
+                "$.profiles.p.tokens[0]: secrets are never written inline: use env:NAME or sha256:HEX"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tokens": ["sha256:abc"]}}}""",
+                "$.profiles.p.tokens[0]: expected sha256: followed by 64 hex digits (the SHA-256 of the token)"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tokens": ["sha256:zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"]}}}""",
+                "$.profiles.p.tokens[0]: expected sha256: followed by 64 hex digits (the SHA-256 of the token)"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tokens": ["env:NO_TOKEN"]}}}""",
+                "$.profiles.p.tokens[0]: environment variable NO_TOKEN is not set"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tokens": ["env:EMPTY"]}}}""",
+                "$.profiles.p.tokens[0]: environment variable EMPTY is empty; expected a non-empty token"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tokens": [7]}}}""",
+                "$.profiles.p.tokens[0]: expected a string (env:NAME or sha256:HEX), got a number"
+            },
+            {
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tokens": "env:TOKEN_VAR"}}}""",
+                "$.profiles.p.tokens: expected an array of env:NAME or sha256:HEX token references, got a string"
+            },
+        };
 
     [Theory]
     [MemberData(nameof(InvalidConfigs))]
@@ -253,7 +454,8 @@ public class ConfigLoaderTests
     [Fact]
     public void Every_error_is_reported_not_just_the_first()
     {
-        var result = Load("""
+        var result = Load(
+            """
             {
               "listen": {"gateway": "nope"},
               "limits": {"maxSessions": 0},
@@ -264,7 +466,8 @@ public class ConfigLoaderTests
               },
               "profiles": {"p": {"servers": ["a", "zzz"], "tokens": ["inline"]}}
             }
-            """);
+            """
+        );
 
         Assert.Equal(
             [
@@ -276,7 +479,8 @@ public class ConfigLoaderTests
                 "test.json: $.profiles.p.servers[1]: unknown server 'zzz'; expected one of: a, b, c",
                 "test.json: $.profiles.p.tokens[0]: secrets are never written inline: use env:NAME or sha256:HEX",
             ],
-            result.Errors);
+            result.Errors
+        );
     }
 
     [Fact]
@@ -296,7 +500,10 @@ public class ConfigLoaderTests
     }
 
     [Theory]
-    [InlineData("{\n  \"listen\": {\n    \"gateway\": \"http://x:1\"\n    \"admin\": 1\n  }\n}", "line 4, column 5: expected ',' between two values or properties")]
+    [InlineData(
+        "{\n  \"listen\": {\n    \"gateway\": \"http://x:1\"\n    \"admin\": 1\n  }\n}",
+        "line 4, column 5: expected ',' between two values or properties"
+    )]
     [InlineData("{\"a\": }", "line 1, column 7: unexpected '}'")]
     [InlineData("{'a': 1}", "line 1, column 2: unexpected '''")]
     [InlineData("{\"a\": 1", "line 1, column 8: unexpected end of input; an object, array or string is not closed")]

@@ -10,15 +10,15 @@ public sealed class ConfigReloadTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static string Config(string servers, string profileServers, string tokens = "") => $$"""
-        {
-          "mcpServers": { {{servers}} },
-          "profiles": { "p": { "servers": [{{profileServers}}], "tools": { "*": { "allowUsageWhenUntrustedDataIsPresent": true } }{{tokens}} } }
-        }
-        """;
+    private static string Config(string servers, string profileServers, string tokens = "") =>
+        $$"""
+            {
+              "mcpServers": { {{servers}} },
+              "profiles": { "p": { "servers": [{{profileServers}}], "tools": { "*": { "allowUsageWhenUntrustedDataIsPresent": true } }{{tokens}} } }
+            }
+            """;
 
-    private static string Server(string name) =>
-        $"\"{name}\": {{ \"command\": \"node\", \"args\": [{JsonSerializer.Serialize(Repo.Everything)}, \"stdio\"] }}";
+    private static string Server(string name) => $"\"{name}\": {{ \"command\": \"node\", \"args\": [{JsonSerializer.Serialize(Repo.Everything)}, \"stdio\"] }}";
 
     [Fact]
     public async Task Servers_and_tokens_added_or_removed_in_the_file_apply_without_a_restart()
@@ -51,7 +51,11 @@ public sealed class ConfigReloadTests
 
             // A second server joins the profile (names become prefixed), and the profile gets a token.
             Environment.SetEnvironmentVariable("ARCHESTRA_RELOAD_TEST_TOKEN", "reload-token-1");
-            await File.WriteAllTextAsync(path, Config(Server("a") + ", " + Server("b"), "\"a\", \"b\"", ", \"tokens\": [\"env:ARCHESTRA_RELOAD_TEST_TOKEN\"]"), Ct);
+            await File.WriteAllTextAsync(
+                path,
+                Config(Server("a") + ", " + Server("b"), "\"a\", \"b\"", ", \"tokens\": [\"env:ARCHESTRA_RELOAD_TEST_TOKEN\"]"),
+                Ct
+            );
             Assert.Empty(await harness.Server.ReloadConfigAsync());
 
             await Assert.ThrowsAnyAsync<Exception>(() => ConnectAsync());

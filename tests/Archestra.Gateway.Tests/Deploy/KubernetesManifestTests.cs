@@ -23,9 +23,20 @@ public sealed class KubernetesManifestTests
         var kinds = Base.Select(o => $"{o["kind"]}/{o["metadata"]!["name"]}").Order(StringComparer.Ordinal).ToArray();
         var config = Assert.Single(kinds, k => k.StartsWith("ConfigMap/archestra-config-", StringComparison.Ordinal));
         Assert.Equal(
-            [config, "Deployment/archestra", "Namespace/archestra", "PodDisruptionBudget/archestra", "Role/archestra", "RoleBinding/archestra",
-             "Service/archestra", "Service/archestra-admin", "Service/archestra-metrics", "ServiceAccount/archestra"],
-            kinds);
+            [
+                config,
+                "Deployment/archestra",
+                "Namespace/archestra",
+                "PodDisruptionBudget/archestra",
+                "Role/archestra",
+                "RoleBinding/archestra",
+                "Service/archestra",
+                "Service/archestra-admin",
+                "Service/archestra-metrics",
+                "ServiceAccount/archestra",
+            ],
+            kinds
+        );
         Assert.All(Base.Where(o => (string?)o["kind"] != "Namespace"), o => Assert.Equal("archestra", (string?)o["metadata"]!["namespace"]));
     }
 
@@ -49,7 +60,11 @@ public sealed class KubernetesManifestTests
         }
 
         // A read-only root needs writable mounts for the audit spill and /tmp, and nothing else.
-        var writable = container["volumeMounts"]!.AsArray().Where(m => m!["readOnly"] is null).Select(m => (string?)m!["mountPath"]).Order(StringComparer.Ordinal);
+        var writable = container["volumeMounts"]!
+            .AsArray()
+            .Where(m => m!["readOnly"] is null)
+            .Select(m => (string?)m!["mountPath"])
+            .Order(StringComparer.Ordinal);
         Assert.Equal(["/tmp", "/var/lib/archestra"], writable);
         Assert.Equal(2, (int)Object("Deployment", "archestra")["spec"]!["replicas"]!);
     }
@@ -81,7 +96,15 @@ public sealed class KubernetesManifestTests
             Assert.Equal("gateway", (string?)container[probe]!["httpGet"]!["port"]);
         }
 
-        Assert.Equal(new Dictionary<string, int> { ["gateway"] = 9000, ["admin"] = 9001, ["metrics"] = 9050 }, ports);
+        Assert.Equal(
+            new Dictionary<string, int>
+            {
+                ["gateway"] = 9000,
+                ["admin"] = 9001,
+                ["metrics"] = 9050,
+            },
+            ports
+        );
     }
 
     [Fact]
@@ -91,7 +114,9 @@ public sealed class KubernetesManifestTests
         var podLabels = template["metadata"]!["labels"]!.AsObject();
         var portNames = template["spec"]!["containers"]![0]!["ports"]!.AsArray().Select(p => (string?)p!["name"]).ToHashSet();
         Assert.True(Selects(Object("Deployment", "archestra")["spec"]!["selector"]!["matchLabels"]!.AsObject(), podLabels));
-        foreach (var (service, port) in (ReadOnlySpan<(string, string)>)[("archestra", "gateway"), ("archestra-admin", "admin"), ("archestra-metrics", "metrics")])
+        foreach (
+            var (service, port) in (ReadOnlySpan<(string, string)>)[("archestra", "gateway"), ("archestra-admin", "admin"), ("archestra-metrics", "metrics")]
+        )
         {
             var spec = Object("Service", service)["spec"]!;
             Assert.Equal("ClusterIP", (string?)spec["type"]);
@@ -115,18 +140,43 @@ public sealed class KubernetesManifestTests
         Assert.Equal("Role", (string?)binding["roleRef"]!["kind"]);
         Assert.Equal("archestra", (string?)binding["subjects"]![0]!["name"]);
         Assert.DoesNotContain(Base, o => (string?)o["kind"] is "ClusterRole" or "ClusterRoleBinding");
-        var grants = Object("Role", "archestra")["rules"]!.AsArray()
+        var grants = Object("Role", "archestra")["rules"]!
+            .AsArray()
             .SelectMany(r => r!["resources"]!.AsArray().SelectMany(res => r["verbs"]!.AsArray().Select(v => $"{res}:{v}")))
-            .Order(StringComparer.Ordinal).ToArray();
+            .Order(StringComparer.Ordinal)
+            .ToArray();
         Assert.DoesNotContain(grants, g => g.Contains('*', StringComparison.Ordinal));
         Assert.Equal(
-            ["deployments:create", "deployments:delete", "deployments:get", "deployments:list", "deployments:patch",
-             "leases:create", "leases:get", "leases:update",
-             "networkpolicies:create", "networkpolicies:delete", "networkpolicies:get", "networkpolicies:list", "networkpolicies:patch",
-             "pods/log:get", "pods:get", "pods:list",
-             "secrets:create", "secrets:delete", "secrets:get", "secrets:list", "secrets:patch",
-             "services:create", "services:delete", "services:get", "services:list", "services:patch"],
-            grants);
+            [
+                "deployments:create",
+                "deployments:delete",
+                "deployments:get",
+                "deployments:list",
+                "deployments:patch",
+                "leases:create",
+                "leases:get",
+                "leases:update",
+                "networkpolicies:create",
+                "networkpolicies:delete",
+                "networkpolicies:get",
+                "networkpolicies:list",
+                "networkpolicies:patch",
+                "pods/log:get",
+                "pods:get",
+                "pods:list",
+                "secrets:create",
+                "secrets:delete",
+                "secrets:get",
+                "secrets:list",
+                "secrets:patch",
+                "services:create",
+                "services:delete",
+                "services:get",
+                "services:list",
+                "services:patch",
+            ],
+            grants
+        );
     }
 
     [Fact]
@@ -167,7 +217,10 @@ public sealed class KubernetesManifestTests
         var env = container["env"]!.AsArray().ToDictionary(e => (string)e!["name"]!, e => (string?)e!["value"]);
         Assert.Equal("/tmp", env["HOME"]);
         Assert.StartsWith("/tmp/", env["npm_config_cache"], StringComparison.Ordinal);
-        Assert.Equal("ghcr.io/archestra-ai/archestra:latest", (string?)Object("Deployment", "archestra")["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]);
+        Assert.Equal(
+            "ghcr.io/archestra-ai/archestra:latest",
+            (string?)Object("Deployment", "archestra")["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]
+        );
     }
 
     private static bool Selects(JsonObject selector, JsonObject labels) =>
@@ -178,7 +231,12 @@ public sealed class KubernetesManifestTests
 
     private static IReadOnlyList<JsonObject> Render(string directory)
     {
-        var psi = new ProcessStartInfo("kubectl") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Repo.Root };
+        var psi = new ProcessStartInfo("kubectl")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Repo.Root,
+        };
         psi.ArgumentList.Add("kustomize");
         psi.ArgumentList.Add(directory);
         using var process = Process.Start(psi) ?? throw new InvalidOperationException("kubectl did not start (scripts/setup.sh installs kubernetes-client)");
@@ -193,14 +251,15 @@ public sealed class KubernetesManifestTests
     }
 
     // YAML scalars stay strings unless plain and numeric/boolean, which is how kustomize emits them.
-    private static JsonNode? ToJson(YamlNode node) => node switch
-    {
-        YamlMappingNode map => new JsonObject(map.Children.Select(kv => KeyValuePair.Create(((YamlScalarNode)kv.Key).Value!, ToJson(kv.Value)))),
-        YamlSequenceNode seq => new JsonArray(seq.Children.Select(ToJson).ToArray()),
-        YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain } s when int.TryParse(s.Value, out var n) => JsonValue.Create(n),
-        YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain, Value: "true" or "false" } s => JsonValue.Create(s.Value == "true"),
-        YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain, Value: "null" or "~" } => null,
-        YamlScalarNode s => JsonValue.Create(s.Value),
-        _ => throw new InvalidOperationException("unexpected YAML node " + node.NodeType),
-    };
+    private static JsonNode? ToJson(YamlNode node) =>
+        node switch
+        {
+            YamlMappingNode map => new JsonObject(map.Children.Select(kv => KeyValuePair.Create(((YamlScalarNode)kv.Key).Value!, ToJson(kv.Value)))),
+            YamlSequenceNode seq => new JsonArray(seq.Children.Select(ToJson).ToArray()),
+            YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain } s when int.TryParse(s.Value, out var n) => JsonValue.Create(n),
+            YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain, Value: "true" or "false" } s => JsonValue.Create(s.Value == "true"),
+            YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain, Value: "null" or "~" } => null,
+            YamlScalarNode s => JsonValue.Create(s.Value),
+            _ => throw new InvalidOperationException("unexpected YAML node " + node.NodeType),
+        };
 }

@@ -50,10 +50,22 @@ public sealed class RequestFuzzTests
 
     private static readonly (string Path, string Body)[] LlmSeeds =
     [
-        ("/v1/openai/p/chat/completions", """{"model":"gpt-4o-mini","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"raw__run","arguments":"{\"cmd\":\"ls\"}"}}]},{"role":"tool","tool_call_id":"c1","content":"ok"}],"tools":[{"type":"function","function":{"name":"raw__run","parameters":{"type":"object"}}}],"stream":false}"""),
-        ("/v1/openai/p/chat/completions", """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}"""),
-        ("/v1/openai/p/responses", """{"model":"gpt-4o-mini","input":[{"role":"user","content":"hi"},{"type":"function_call","call_id":"c1","name":"raw__run","arguments":"{}"},{"type":"function_call_output","call_id":"c1","output":"ok"}],"tools":[{"type":"function","name":"raw__run","parameters":{"type":"object"}}]}"""),
-        ("/v1/anthropic/p/v1/messages", """{"model":"claude-haiku-4-5","max_tokens":50,"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"raw__run","input":{"cmd":"ls"}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"}]}],"tools":[{"name":"raw__run","input_schema":{"type":"object"}}]}"""),
+        (
+            "/v1/openai/p/chat/completions",
+            """{"model":"gpt-4o-mini","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"raw__run","arguments":"{\"cmd\":\"ls\"}"}}]},{"role":"tool","tool_call_id":"c1","content":"ok"}],"tools":[{"type":"function","function":{"name":"raw__run","parameters":{"type":"object"}}}],"stream":false}"""
+        ),
+        (
+            "/v1/openai/p/chat/completions",
+            """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}"""
+        ),
+        (
+            "/v1/openai/p/responses",
+            """{"model":"gpt-4o-mini","input":[{"role":"user","content":"hi"},{"type":"function_call","call_id":"c1","name":"raw__run","arguments":"{}"},{"type":"function_call_output","call_id":"c1","output":"ok"}],"tools":[{"type":"function","name":"raw__run","parameters":{"type":"object"}}]}"""
+        ),
+        (
+            "/v1/anthropic/p/v1/messages",
+            """{"model":"claude-haiku-4-5","max_tokens":50,"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"raw__run","input":{"cmd":"ls"}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"}]}],"tools":[{"name":"raw__run","input_schema":{"type":"object"}}]}"""
+        ),
         ("/v1/anthropic/p/v1/messages/count_tokens", """{"model":"claude-haiku-4-5","messages":[{"role":"user","content":"hi"}]}"""),
     ];
 
@@ -62,7 +74,11 @@ public sealed class RequestFuzzTests
         ("POST", "/api/mcp-servers", """{"name":"fz","url":"http://127.0.0.1:9/mcp","headers":{"X-Team":"fuzz"},"timeoutSeconds":5}"""),
         ("PUT", "/api/mcp-servers/fz", """{"name":"fz","url":"http://127.0.0.1:9/mcp"}"""),
         ("POST", "/api/profiles", """{"name":"fp","servers":[],"toolPrefix":"always","tools":{"*":{"resultTreatment":"trusted"}}}"""),
-        ("POST", "/api/policies/tool-invocation", """{"tool":"raw__run","action":"block_always","conditions":[{"key":"cmd","operator":"contains","value":"rm"}],"reason":"fuzz"}"""),
+        (
+            "POST",
+            "/api/policies/tool-invocation",
+            """{"tool":"raw__run","action":"block_always","conditions":[{"key":"cmd","operator":"contains","value":"rm"}],"reason":"fuzz"}"""
+        ),
         ("POST", "/api/llm/prices", """{"model":"fuzz-model","inputPerMillion":1,"outputPerMillion":2,"cachedInputPerMillion":0.5}"""),
         ("POST", "/api/llm/limits", """{"profile":"p","kind":"tokens","period":"day","value":1000000000}"""),
     ];
@@ -72,24 +88,35 @@ public sealed class RequestFuzzTests
     {
         var seconds = int.TryParse(Environment.GetEnvironmentVariable("ARCHESTRA_FUZZ_SECONDS"), CultureInfo.InvariantCulture, out var s) ? s : 20;
         var seed = int.TryParse(Environment.GetEnvironmentVariable("ARCHESTRA_FUZZ_SEED"), CultureInfo.InvariantCulture, out var fixedSeed)
-            ? fixedSeed : Random.Shared.Next();
+            ? fixedSeed
+            : Random.Shared.Next();
         TestContext.Current.TestOutputHelper?.WriteLine($"fuzz seed {seed} for {seconds} s (replay: ARCHESTRA_FUZZ_SEED={seed})");
 
         await using var upstream = await CannedLlm.StartAsync();
-        var env = new Dictionary<string, string> { ["FUZZ_ADMIN_KEY"] = AdminKey, ["FUZZ_VK"] = VirtualKey, ["FUZZ_PROVIDER_KEY"] = "sk-fuzz" };
-        await using var process = await GatewayProcess.StartAsync($$"""
+        var env = new Dictionary<string, string>
+        {
+            ["FUZZ_ADMIN_KEY"] = AdminKey,
+            ["FUZZ_VK"] = VirtualKey,
+            ["FUZZ_PROVIDER_KEY"] = "sk-fuzz",
+        };
+        await using var process = await GatewayProcess.StartAsync(
+            $$"""
             "adminKeys": [{ "name": "fuzz", "key": "env:FUZZ_ADMIN_KEY", "scope": "read-write" }],
             "mcpServers": { "raw": { "command": "node", "args": [{{JsonSerializer.Serialize(Repo.Asset("raw-server.mjs"))}}] } },
             "llmProviders": {
               "openai": { "kind": "openai", "baseUrl": {{JsonSerializer.Serialize(upstream.Url + "v1")}}, "apiKey": "env:FUZZ_PROVIDER_KEY" },
-              "anthropic": { "kind": "anthropic", "baseUrl": {{JsonSerializer.Serialize(upstream.Url.ToString().TrimEnd('/'))}}, "apiKey": "env:FUZZ_PROVIDER_KEY" }
+              "anthropic": { "kind": "anthropic", "baseUrl": {{JsonSerializer.Serialize(
+                upstream.Url.ToString().TrimEnd('/')
+            )}}, "apiKey": "env:FUZZ_PROVIDER_KEY" }
             },
             "profiles": { "p": { "servers": ["raw"], "toolPrefix": "always",
                                  "tools": { "*": { "allowUsageWhenUntrustedDataIsPresent": true } },
                                  "llm": { "openai": "openai", "anthropic": "anthropic", "virtualKeys": ["env:FUZZ_VK"] } } },
             "policies": { "toolInvocation": [ { "id": "no-rm", "tool": "raw__run", "action": "block_always",
                 "conditions": [{ "key": "cmd", "operator": "contains", "value": "rm" }], "reason": "no deleting" } ] }
-            """, env: env);
+            """,
+            env: env
+        );
         var gateway = process.Process;
         using var http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromSeconds(5) }) { Timeout = TimeSpan.FromSeconds(60) };
         var gatewayUrl = process.GatewayUrl;
@@ -98,7 +125,8 @@ public sealed class RequestFuzzTests
 
         var failures = new ConcurrentQueue<string>();
         var statuses = new ConcurrentDictionary<int, int>();
-        long sent = 0, maxRss = 0;
+        long sent = 0,
+            maxRss = 0;
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(seconds);
 
         async Task ClientAsync(int client)
@@ -150,7 +178,9 @@ public sealed class RequestFuzzTests
                         Interlocked.Increment(ref sent);
                         if (status >= 500 || (status is >= 200 and < 300 && status != 202 && answer.Length == 0))
                         {
-                            failures.Enqueue($"{what} -> {status} with {answer.Length} bytes: {Encoding.UTF8.GetString(answer[..Math.Min(answer.Length, 300)])}\n  request ({body.Length} bytes): {Preview(body)}");
+                            failures.Enqueue(
+                                $"{what} -> {status} with {answer.Length} bytes: {Encoding.UTF8.GetString(answer[..Math.Min(answer.Length, 300)])}\n  request ({body.Length} bytes): {Preview(body)}"
+                            );
                         }
                     }
                     catch (HttpRequestException ex)
@@ -182,7 +212,8 @@ public sealed class RequestFuzzTests
 
         await Task.WhenAll([.. Enumerable.Range(0, 4).Select(c => Task.Run(() => ClientAsync(c), Ct)), WatchMemoryAsync()]);
 
-        var summary = $"seed {seed}: {sent} requests, statuses {string.Join(", ", statuses.OrderBy(p => p.Key).Select(p => $"{p.Key}x{p.Value}"))}, max RSS {maxRss / (1024 * 1024)} MB";
+        var summary =
+            $"seed {seed}: {sent} requests, statuses {string.Join(", ", statuses.OrderBy(p => p.Key).Select(p => $"{p.Key}x{p.Value}"))}, max RSS {maxRss / (1024 * 1024)} MB";
         TestContext.Current.TestOutputHelper?.WriteLine(summary);
         Assert.True(failures.IsEmpty, summary + "\n" + string.Join("\n", failures));
         Assert.False(gateway.HasExited, summary + "\n" + gateway.Output);
@@ -219,9 +250,7 @@ public sealed class RequestFuzzTests
                 }
             }
         }
-        catch (IOException)
-        {
-        }
+        catch (IOException) { }
 
         return 0;
     }
@@ -266,12 +295,24 @@ public sealed class RequestFuzzTests
             builder.WebHost.UseUrls("http://127.0.0.1:0");
             builder.Logging.ClearProviders();
             var app = builder.Build();
-            app.MapPost("/v1/chat/completions", static (HttpContext c) => Json(c,
-                """{"id":"chatcmpl-f","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"ok","tool_calls":[{"id":"call_0","type":"function","function":{"name":"raw__run","arguments":"{\"cmd\":\"ls\"}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"""));
-            app.MapPost("/v1/responses", static (HttpContext c) => Json(c,
-                """{"id":"resp_f","object":"response","created_at":1700000000,"status":"completed","model":"gpt-4o-mini","output":[{"type":"function_call","id":"fc_0","call_id":"call_0","name":"raw__run","arguments":"{\"cmd\":\"ls\"}","status":"completed"}],"usage":{"input_tokens":3,"output_tokens":2,"total_tokens":5}}"""));
-            app.MapPost("/v1/messages", static (HttpContext c) => Json(c,
-                """{"id":"msg_f","type":"message","role":"assistant","model":"claude-haiku-4-5","content":[{"type":"text","text":"ok"},{"type":"tool_use","id":"toolu_0","name":"raw__run","input":{"cmd":"ls"}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":2}}"""));
+            app.MapPost("/v1/chat/completions", static (HttpContext c) =>
+                Json(
+                    c,
+                    """{"id":"chatcmpl-f","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"ok","tool_calls":[{"id":"call_0","type":"function","function":{"name":"raw__run","arguments":"{\"cmd\":\"ls\"}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"""
+                )
+            );
+            app.MapPost("/v1/responses", static (HttpContext c) =>
+                Json(
+                    c,
+                    """{"id":"resp_f","object":"response","created_at":1700000000,"status":"completed","model":"gpt-4o-mini","output":[{"type":"function_call","id":"fc_0","call_id":"call_0","name":"raw__run","arguments":"{\"cmd\":\"ls\"}","status":"completed"}],"usage":{"input_tokens":3,"output_tokens":2,"total_tokens":5}}"""
+                )
+            );
+            app.MapPost("/v1/messages", static (HttpContext c) =>
+                Json(
+                    c,
+                    """{"id":"msg_f","type":"message","role":"assistant","model":"claude-haiku-4-5","content":[{"type":"text","text":"ok"},{"type":"tool_use","id":"toolu_0","name":"raw__run","input":{"cmd":"ls"}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":2}}"""
+                )
+            );
             app.MapPost("/v1/messages/count_tokens", static (HttpContext c) => Json(c, """{"input_tokens":3}"""));
             await app.StartAsync();
             var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();

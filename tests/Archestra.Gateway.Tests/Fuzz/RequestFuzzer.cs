@@ -100,16 +100,16 @@ internal sealed class RequestFuzzer(Random random, int maxBody)
     }
 
     /// <summary>The key with its first letter as a <c>\u</c> escape: the same key to every parser.</summary>
-    private static string Escaped(string name) =>
-        name.Length == 0 ? name : $"\\u{(int)name[0]:x4}" + JsonEncodedText.Encode(name[1..]).ToString();
+    private static string Escaped(string name) => name.Length == 0 ? name : $"\\u{(int)name[0]:x4}" + JsonEncodedText.Encode(name[1..]).ToString();
 
-    private JsonNode? Different(JsonNode? value) => random.Next(4) switch
-    {
-        0 => JsonValue.Create("rm -rf /"),
-        1 => JsonValue.Create(random.Next()),
-        2 => new JsonObject { ["cmd"] = "rm -rf /" },
-        _ => value?.DeepClone(),
-    };
+    private JsonNode? Different(JsonNode? value) =>
+        random.Next(4) switch
+        {
+            0 => JsonValue.Create("rm -rf /"),
+            1 => JsonValue.Create(random.Next()),
+            2 => new JsonObject { ["cmd"] = "rm -rf /" },
+            _ => value?.DeepClone(),
+        };
 
     private void WriteHostileValue(MemoryStream output, int rate)
     {
@@ -119,7 +119,16 @@ internal sealed class RequestFuzzer(Random random, int maxBody)
                 output.Write("null"u8);
                 break;
             case 1:
-                output.Write(Encoding.UTF8.GetBytes(random.Next(3) switch { 0 => "-1", 1 => "1e999", _ => "12345678901234567890123456789" }));
+                output.Write(
+                    Encoding.UTF8.GetBytes(
+                        random.Next(3) switch
+                        {
+                            0 => "-1",
+                            1 => "1e999",
+                            _ => "12345678901234567890123456789",
+                        }
+                    )
+                );
                 break;
             case 2:
                 output.Write("true"u8);

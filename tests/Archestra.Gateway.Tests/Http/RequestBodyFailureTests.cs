@@ -20,19 +20,48 @@ public sealed class RequestBodyFailureFixture : IAsyncLifetime
         var nowhere = new Uri("http://127.0.0.1:9/v1");
         var providers = new[]
         {
-            new LlmProviderConfig { Name = "openai", Kind = LlmProviderKind.OpenAi, BaseUrl = nowhere, ApiKey = "sk-never-used" },
-            new LlmProviderConfig { Name = "anthropic", Kind = LlmProviderKind.Anthropic, BaseUrl = nowhere, ApiKey = "sk-ant-never-used" },
+            new LlmProviderConfig
+            {
+                Name = "openai",
+                Kind = LlmProviderKind.OpenAi,
+                BaseUrl = nowhere,
+                ApiKey = "sk-never-used",
+            },
+            new LlmProviderConfig
+            {
+                Name = "anthropic",
+                Kind = LlmProviderKind.Anthropic,
+                BaseUrl = nowhere,
+                ApiKey = "sk-ant-never-used",
+            },
         };
-        Gateway = await GatewayHarness.StartAsync(new GatewayConfig
-        {
-            Limits = new LimitsConfig { MinRequestBodyBytesPerSecond = 100, RequestBodyGracePeriod = TimeSpan.FromSeconds(2), MaxAdminRequestBodyBytes = 64 * 1024 },
-            AdminKeys = AdminClient.FileKeys,
-            LlmProviders = providers,
-            Profiles =
-            [
-                new ProfileConfig { Name = "P", Servers = [], Llm = new ProfileLlmConfig { OpenAi = "openai", Anthropic = "anthropic", PassThrough = true } },
-            ],
-        });
+        Gateway = await GatewayHarness.StartAsync(
+            new GatewayConfig
+            {
+                Limits = new LimitsConfig
+                {
+                    MinRequestBodyBytesPerSecond = 100,
+                    RequestBodyGracePeriod = TimeSpan.FromSeconds(2),
+                    MaxAdminRequestBodyBytes = 64 * 1024,
+                },
+                AdminKeys = AdminClient.FileKeys,
+                LlmProviders = providers,
+                Profiles =
+                [
+                    new ProfileConfig
+                    {
+                        Name = "P",
+                        Servers = [],
+                        Llm = new ProfileLlmConfig
+                        {
+                            OpenAi = "openai",
+                            Anthropic = "anthropic",
+                            PassThrough = true,
+                        },
+                    },
+                ],
+            }
+        );
     }
 
     public async ValueTask DisposeAsync() => await Gateway.DisposeAsync();
@@ -108,8 +137,10 @@ public sealed class RequestBodyFailureTests : IClassFixture<RequestBodyFailureFi
     [Fact]
     public async Task A_bad_chunk_size_on_the_admin_API_gets_400_as_a_problem()
     {
-        var answer = await RawHttp.ExchangeAsync(_fixture.Gateway.Server.AdminUrl,
-            Post("/api/mcp-servers", $"Authorization: Bearer {AdminClient.RootKey}\r\n") + BadChunk);
+        var answer = await RawHttp.ExchangeAsync(
+            _fixture.Gateway.Server.AdminUrl,
+            Post("/api/mcp-servers", $"Authorization: Bearer {AdminClient.RootKey}\r\n") + BadChunk
+        );
 
         Assert.Equal(400, answer.Status);
         Assert.Equal("application/problem+json", answer.Header("Content-Type"));
@@ -156,8 +187,10 @@ public sealed class RequestBodyFailureTests : IClassFixture<RequestBodyFailureFi
     [Fact]
     public async Task A_stalled_body_on_the_admin_API_gets_408_as_a_problem()
     {
-        var answer = await RawHttp.ExchangeAsync(_fixture.Gateway.Server.AdminUrl,
-            Post("/api/mcp-servers", $"Authorization: Bearer {AdminClient.RootKey}\r\n") + StalledBody);
+        var answer = await RawHttp.ExchangeAsync(
+            _fixture.Gateway.Server.AdminUrl,
+            Post("/api/mcp-servers", $"Authorization: Bearer {AdminClient.RootKey}\r\n") + StalledBody
+        );
 
         Assert.Equal(408, answer.Status);
         Assert.Equal("application/problem+json", answer.Header("Content-Type"));
@@ -167,14 +200,20 @@ public sealed class RequestBodyFailureTests : IClassFixture<RequestBodyFailureFi
     [Fact]
     public async Task An_admin_body_declared_over_the_limit_gets_413_as_a_problem_naming_the_setting()
     {
-        var answer = await RawHttp.ExchangeAsync(_fixture.Gateway.Server.AdminUrl,
-            Post("/api/mcp-servers", $"Authorization: Bearer {AdminClient.RootKey}\r\n") + "Content-Length: 104857600\r\n\r\n{\"name\":\"");
+        var answer = await RawHttp.ExchangeAsync(
+            _fixture.Gateway.Server.AdminUrl,
+            Post("/api/mcp-servers", $"Authorization: Bearer {AdminClient.RootKey}\r\n") + "Content-Length: 104857600\r\n\r\n{\"name\":\""
+        );
 
         Assert.Equal(413, answer.Status);
         Assert.Equal("application/problem+json", answer.Header("Content-Type"));
         var problem = Json(answer);
         Assert.Equal("Content Too Large", problem.GetProperty("title").GetString());
-        Assert.Contains("exceeds the limit of 65536 bytes (limits.maxAdminRequestBodyBytes)", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Contains(
+            "exceeds the limit of 65536 bytes (limits.maxAdminRequestBodyBytes)",
+            problem.GetProperty("detail").GetString(),
+            StringComparison.Ordinal
+        );
     }
 
     [Fact]

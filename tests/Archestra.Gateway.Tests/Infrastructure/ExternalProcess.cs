@@ -130,9 +130,7 @@ internal sealed class ExternalProcess : IAsyncDisposable
                 await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
             }
         }
-        catch (InvalidOperationException)
-        {
-        }
+        catch (InvalidOperationException) { }
 
         _process.Dispose();
     }

@@ -30,7 +30,12 @@ internal sealed class GatewayHarness : IAsyncDisposable
     {
         config = config with
         {
-            Listen = new ListenConfig { Gateway = "http://127.0.0.1:0", Admin = "http://127.0.0.1:0", Metrics = "http://127.0.0.1:0" },
+            Listen = new ListenConfig
+            {
+                Gateway = "http://127.0.0.1:0",
+                Admin = "http://127.0.0.1:0",
+                Metrics = "http://127.0.0.1:0",
+            },
         };
         if (!enforceToolDefaults)
         {
@@ -57,20 +62,22 @@ internal sealed class GatewayHarness : IAsyncDisposable
         return compiled.Snapshot ?? throw new InvalidOperationException(string.Join("\n", compiled.Errors));
     }
 
-    public static McpServerConfig Stdio(string name, string command, params string[] args) => new()
-    {
-        Name = name,
-        Kind = McpServerKind.Stdio,
-        Command = command,
-        Args = args,
-    };
+    public static McpServerConfig Stdio(string name, string command, params string[] args) =>
+        new()
+        {
+            Name = name,
+            Kind = McpServerKind.Stdio,
+            Command = command,
+            Args = args,
+        };
 
-    public static McpServerConfig Http(string name, string url) => new()
-    {
-        Name = name,
-        Kind = McpServerKind.StreamableHttp,
-        Url = new Uri(url),
-    };
+    public static McpServerConfig Http(string name, string url) =>
+        new()
+        {
+            Name = name,
+            Kind = McpServerKind.StreamableHttp,
+            Url = new Uri(url),
+        };
 
     public static ProfileConfig Profile(string name, params string[] servers) => new() { Name = name, Servers = servers };
 

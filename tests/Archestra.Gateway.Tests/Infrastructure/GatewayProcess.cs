@@ -39,13 +39,16 @@ internal sealed class GatewayProcess : IAsyncDisposable
         var (gatewayPort, adminPort) = (Repo.FreePort(), Repo.FreePort());
         var config = Path.Combine(work, "archestra.json");
         var data = JsonSerializer.Serialize(Path.Combine(work, "data"));
-        await File.WriteAllTextAsync(config, $$"""
+        await File.WriteAllTextAsync(
+            config,
+            $$"""
             {
               "listen": { "gateway": "http://127.0.0.1:{{gatewayPort}}", "admin": "http://127.0.0.1:{{adminPort}}", "metrics": "http://127.0.0.1:{{Repo.FreePort()}}" },
               {{members}},
               "storage": { "dataDirectory": {{data}}{{(storage.Length > 0 ? ", " + storage : "")}} }
             }
-            """);
+            """
+        );
         var process = ExternalProcess.Start("dotnet", [Path.Combine(AppContext.BaseDirectory, "archestra.dll"), "serve", "--config", config], env, work);
         var gateway = new GatewayProcess(work, process, gatewayPort, adminPort);
         try

@@ -35,7 +35,9 @@ internal static class RawHttp
             var read = await stream.ReadAsync(buffer, cancellationToken);
             if (read == 0)
             {
-                throw new InvalidOperationException("the connection closed before a complete status line and headers: " + Encoding.ASCII.GetString(received.ToArray()));
+                throw new InvalidOperationException(
+                    "the connection closed before a complete status line and headers: " + Encoding.ASCII.GetString(received.ToArray())
+                );
             }
 
             received.AddRange(buffer.AsSpan(0, read));

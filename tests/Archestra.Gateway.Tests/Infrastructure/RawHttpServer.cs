@@ -17,8 +17,7 @@ internal sealed record RawHttpAnswer(byte[] Bytes, bool Close)
     public static RawHttpAnswer Empty(int status, string reason) => Head(status, reason, null, 0, "", "", close: false);
 
     /// <summary>Declares <paramref name="declaredLength"/> bytes, sends <paramref name="partial"/>, then closes.</summary>
-    public static RawHttpAnswer CutShort(string partial, int declaredLength) =>
-        Head(200, "OK", "application/json", declaredLength, "", partial, close: true);
+    public static RawHttpAnswer CutShort(string partial, int declaredLength) => Head(200, "OK", "application/json", declaredLength, "", partial, close: true);
 
     private static RawHttpAnswer Head(int status, string reason, string? contentType, int length, string headers, string body, bool close)
     {

@@ -7,12 +7,15 @@ namespace Archestra.Gateway.Tests.Infrastructure;
 /// <summary>Plain HTTP requests to the MCP endpoint, for asserting exact statuses, headers and error codes.</summary>
 internal static class RawMcp
 {
-    public static HttpRequestMessage Post(Uri url, string body, string? session = null, string accept = "application/json, text/event-stream", string contentType = "application/json")
+    public static HttpRequestMessage Post(
+        Uri url,
+        string body,
+        string? session = null,
+        string accept = "application/json, text/event-stream",
+        string contentType = "application/json"
+    )
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, url)
-        {
-            Content = new StringContent(body, Encoding.UTF8),
-        };
+        var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(body, Encoding.UTF8) };
         request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
         if (accept.Length > 0)
         {
@@ -28,12 +31,20 @@ internal static class RawMcp
     }
 
     public static string Initialize(int id = 1, string version = "2025-06-18") =>
-        "{\"jsonrpc\":\"2.0\",\"id\":" + id.ToString(System.Globalization.CultureInfo.InvariantCulture)
-        + ",\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"" + version
+        "{\"jsonrpc\":\"2.0\",\"id\":"
+        + id.ToString(System.Globalization.CultureInfo.InvariantCulture)
+        + ",\"method\":\"initialize\",\"params\":{\"protocolVersion\":\""
+        + version
         + "\",\"capabilities\":{},\"clientInfo\":{\"name\":\"raw-test\",\"version\":\"1\"}}}";
 
     public static string Call(object id, string tool, string arguments = "{}") =>
-        "{\"jsonrpc\":\"2.0\",\"id\":" + JsonSerializer.Serialize(id) + ",\"method\":\"tools/call\",\"params\":{\"name\":\"" + tool + "\",\"arguments\":" + arguments + "}}";
+        "{\"jsonrpc\":\"2.0\",\"id\":"
+        + JsonSerializer.Serialize(id)
+        + ",\"method\":\"tools/call\",\"params\":{\"name\":\""
+        + tool
+        + "\",\"arguments\":"
+        + arguments
+        + "}}";
 
     /// <summary>Reads a JSON response or the last JSON-RPC message of an SSE response.</summary>
     public static async Task<JsonElement> ReadMessageAsync(HttpResponseMessage response)

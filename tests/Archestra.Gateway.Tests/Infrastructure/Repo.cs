@@ -16,7 +16,8 @@ internal static class Repo
     public static string Everything => Path.Combine(NodeModules, "@modelcontextprotocol", "server-everything", "dist", "index.js");
 
     /// <summary>The C# conformance fixture server, built by the same configuration as this test assembly.</summary>
-    public static string FixtureDll => Path.Combine(AppContext.BaseDirectory.Replace("Archestra.Gateway.Tests", "Archestra.Fixture", StringComparison.Ordinal), "Archestra.Fixture.dll");
+    public static string FixtureDll =>
+        Path.Combine(AppContext.BaseDirectory.Replace("Archestra.Gateway.Tests", "Archestra.Fixture", StringComparison.Ordinal), "Archestra.Fixture.dll");
 
     public static string Asset(string name) => Path.Combine(AppContext.BaseDirectory, "Assets", name);
 

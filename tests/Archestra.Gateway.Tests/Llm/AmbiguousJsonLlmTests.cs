@@ -41,9 +41,21 @@ public sealed class AmbiguousJsonLlmTests(ToolGuardFixture fixture) : IClassFixt
     private Task<(HttpStatusCode Status, string Body)> PostAsync(string path, string body) => PostAsync(path, Encoding.UTF8.GetBytes(body));
 
     [Theory]
-    [InlineData("/v1/openai/agent/chat/completions", """{"model":"gpt-4o-mini","model":"o1-pro","messages":[{"role":"user","content":"hi"}]}""", "the key \"model\" appears twice in the object at $;")]
-    [InlineData("/v1/anthropic/agent/v1/messages", """{"model":"claude-haiku-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi","content":"other"}]}""", "the key \"content\" appears twice in the object at $.messages[0];")]
-    [InlineData("/v1/openai/agent/chat/completions", """{"model":"m","messages":[{"role":"tool","tool_call_id":"a","tool_call_id":"b","content":"x"}]}""", "the key \"tool_call_id\" appears twice")]
+    [InlineData(
+        "/v1/openai/agent/chat/completions",
+        """{"model":"gpt-4o-mini","model":"o1-pro","messages":[{"role":"user","content":"hi"}]}""",
+        "the key \"model\" appears twice in the object at $;"
+    )]
+    [InlineData(
+        "/v1/anthropic/agent/v1/messages",
+        """{"model":"claude-haiku-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi","content":"other"}]}""",
+        "the key \"content\" appears twice in the object at $.messages[0];"
+    )]
+    [InlineData(
+        "/v1/openai/agent/chat/completions",
+        """{"model":"m","messages":[{"role":"tool","tool_call_id":"a","tool_call_id":"b","content":"x"}]}""",
+        "the key \"tool_call_id\" appears twice"
+    )]
     public async Task A_request_body_with_a_repeated_key_is_refused_in_the_providers_format_before_the_provider(string path, string body, string why)
     {
         var (status, text) = await PostAsync(path, body);
@@ -67,16 +79,22 @@ public sealed class AmbiguousJsonLlmTests(ToolGuardFixture fixture) : IClassFixt
     public async Task A_tool_call_whose_arguments_repeat_a_key_is_replaced_by_an_explanation_and_audited()
     {
         var model = Model();
-        var chat = new ChatClient(model, new ApiKeyCredential(ToolGuardFixture.VirtualKey),
-            new OpenAIClientOptions { Endpoint = fixture.OpenAiBase("agent"), RetryPolicy = new ClientRetryPolicy(0) });
+        var chat = new ChatClient(
+            model,
+            new ApiKeyCredential(ToolGuardFixture.VirtualKey),
+            new OpenAIClientOptions { Endpoint = fixture.OpenAiBase("agent"), RetryPolicy = new ClientRetryPolicy(0) }
+        );
         var options = new ChatCompletionOptions();
         options.Tools.Add(ChatTool.CreateFunctionTool("delete_repo", "deletes", BinaryData.FromString("""{"type":"object"}""")));
 
         var completion = (await chat.CompleteChatAsync([new UserChatMessage(TwoRepos)], options, Ct)).Value;
 
         Assert.Empty(completion.ToolCalls);
-        Assert.Contains("[Archestra] The call to the tool delete_repo was not made: its arguments cannot be checked (the key \"repo\" appears twice in the object at $;",
-            completion.Content[0].Text, StringComparison.Ordinal);
+        Assert.Contains(
+            "[Archestra] The call to the tool delete_repo was not made: its arguments cannot be checked (the key \"repo\" appears twice in the object at $;",
+            completion.Content[0].Text,
+            StringComparison.Ordinal
+        );
         var row = Assert.Single(await fixture.AuditAsync(model));
         Assert.Equal("blocked tool calls: delete_repo (ambiguous arguments)", row.Error);
     }
@@ -84,8 +102,11 @@ public sealed class AmbiguousJsonLlmTests(ToolGuardFixture fixture) : IClassFixt
     [Fact]
     public async Task A_streamed_tool_call_whose_arguments_repeat_a_key_never_reaches_the_sdk()
     {
-        var chat = new ChatClient(Model(), new ApiKeyCredential(ToolGuardFixture.VirtualKey),
-            new OpenAIClientOptions { Endpoint = fixture.OpenAiBase("agent"), RetryPolicy = new ClientRetryPolicy(0) });
+        var chat = new ChatClient(
+            Model(),
+            new ApiKeyCredential(ToolGuardFixture.VirtualKey),
+            new OpenAIClientOptions { Endpoint = fixture.OpenAiBase("agent"), RetryPolicy = new ClientRetryPolicy(0) }
+        );
         var options = new ChatCompletionOptions();
         options.Tools.Add(ChatTool.CreateFunctionTool("delete_repo", "deletes", BinaryData.FromString("""{"type":"object"}""")));
 
@@ -129,8 +150,11 @@ public sealed class AmbiguousJsonLlmTests(ToolGuardFixture fixture) : IClassFixt
         Assert.Equal(HttpStatusCode.BadGateway, status);
         using var json = JsonDocument.Parse(text);
         Assert.Equal("api_error", json.RootElement.GetProperty("error").GetProperty("type").GetString());
-        Assert.Contains("The provider's answer was not relayed: the key \"repo\" appears twice in the object at $.content[1].input",
-            json.RootElement.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains(
+            "The provider's answer was not relayed: the key \"repo\" appears twice in the object at $.content[1].input",
+            json.RootElement.GetProperty("error").GetProperty("message").GetString(),
+            StringComparison.Ordinal
+        );
         Assert.DoesNotContain("prod-billing", text, StringComparison.Ordinal);
     }
 }

@@ -13,14 +13,20 @@ public sealed class AnthropicProxyTests(LlmProxyFixture fixture) : IClassFixture
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private AnthropicClient Client(string key = LlmProxyFixture.VirtualKey, string profile = "team") =>
-        new() { ApiKey = key, BaseUrl = fixture.AnthropicBase(profile).ToString(), MaxRetries = 0 };
+        new()
+        {
+            ApiKey = key,
+            BaseUrl = fixture.AnthropicBase(profile).ToString(),
+            MaxRetries = 0,
+        };
 
-    private static MessageCreateParams Params(string model) => new()
-    {
-        Model = model,
-        MaxTokens = 100,
-        Messages = [new UserMessageParam("hi")],
-    };
+    private static MessageCreateParams Params(string model) =>
+        new()
+        {
+            Model = model,
+            MaxTokens = 100,
+            Messages = [new UserMessageParam("hi")],
+        };
 
     [Fact]
     public async Task A_plain_message_reaches_the_sdk_unchanged_and_its_tokens_are_recorded_exactly()
@@ -66,7 +72,11 @@ public sealed class AnthropicProxyTests(LlmProxyFixture fixture) : IClassFixture
         using var http = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, fixture.AnthropicBase() + "/v1/messages")
         {
-            Content = new StringContent("""{"model":"claude-bytes","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"),
+            Content = new StringContent(
+                """{"model":"claude-bytes","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}""",
+                Encoding.UTF8,
+                "application/json"
+            ),
         };
         request.Headers.Add("x-api-key", LlmProxyFixture.VirtualKey);
         request.Headers.Add("anthropic-version", "2023-06-01");
@@ -79,11 +89,7 @@ public sealed class AnthropicProxyTests(LlmProxyFixture fixture) : IClassFixture
     [Fact]
     public async Task Count_tokens_is_forwarded()
     {
-        var count = await Client().Messages.CountTokens(new MessageCountTokensParams
-        {
-            Model = "claude-count",
-            Messages = [new UserMessageParam("hi")],
-        }, Ct);
+        var count = await Client().Messages.CountTokens(new MessageCountTokensParams { Model = "claude-count", Messages = [new UserMessageParam("hi")] }, Ct);
 
         Assert.Equal(42, count.InputTokens);
     }
@@ -130,9 +136,7 @@ public sealed class AnthropicProxyTests(LlmProxyFixture fixture) : IClassFixture
     public async Task Message_delta_usage_is_cumulative_so_its_input_tokens_replace_message_starts_and_are_never_added()
     {
         // Server tools ran mid-answer: message_start said 20 input tokens, the final message_delta says 26 in all.
-        await foreach (var _ in Client().Messages.CreateStreaming(Params("claude-server-tools"), Ct))
-        {
-        }
+        await foreach (var _ in Client().Messages.CreateStreaming(Params("claude-server-tools"), Ct)) { }
 
         var row = Assert.Single(await fixture.AuditAsync("claude-server-tools"));
         Assert.Equal("ok", row.Status);
@@ -145,7 +149,11 @@ public sealed class AnthropicProxyTests(LlmProxyFixture fixture) : IClassFixture
         using var http = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, fixture.AnthropicBase() + "/v1/messages")
         {
-            Content = new StringContent("""{"model":"error-midstream","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"),
+            Content = new StringContent(
+                """{"model":"error-midstream","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}""",
+                Encoding.UTF8,
+                "application/json"
+            ),
         };
         request.Headers.Add("x-api-key", LlmProxyFixture.VirtualKey);
         request.Headers.Add("anthropic-version", "2023-06-01");
@@ -201,13 +209,16 @@ public sealed class AnthropicProxyTests(LlmProxyFixture fixture) : IClassFixture
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         var started = new TaskCompletionSource();
-        var reading = Task.Run(async () =>
-        {
-            await foreach (var _ in Client().Messages.CreateStreaming(Params("hang"), cts.Token))
+        var reading = Task.Run(
+            async () =>
             {
-                started.TrySetResult();
-            }
-        }, Ct);
+                await foreach (var _ in Client().Messages.CreateStreaming(Params("hang"), cts.Token))
+                {
+                    started.TrySetResult();
+                }
+            },
+            Ct
+        );
 
         await started.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
         await cts.CancelAsync();

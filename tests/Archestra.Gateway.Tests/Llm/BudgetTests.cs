@@ -18,12 +18,19 @@ public sealed class BudgetTests(LlmProxyFixture fixture) : IClassFixture<LlmProx
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private ChatClient Chat(string model, string profile) =>
-        new(model, new ApiKeyCredential(LlmProxyFixture.VirtualKey), new OpenAIClientOptions { Endpoint = fixture.OpenAiBase(profile), RetryPolicy = new ClientRetryPolicy(0) });
+        new(
+            model,
+            new ApiKeyCredential(LlmProxyFixture.VirtualKey),
+            new OpenAIClientOptions { Endpoint = fixture.OpenAiBase(profile), RetryPolicy = new ClientRetryPolicy(0) }
+        );
 
     private async Task LimitAsync(string profile, string kind, string period, decimal value)
     {
         using var admin = fixture.Admin();
-        var created = await admin.PostAsync("/api/llm/limits", $$"""{"profile": "{{profile}}", "kind": "{{kind}}", "period": "{{period}}", "value": {{value.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}""");
+        var created = await admin.PostAsync(
+            "/api/llm/limits",
+            $$"""{"profile": "{{profile}}", "kind": "{{kind}}", "period": "{{period}}", "value": {{value.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}"""
+        );
         Assert.Equal(HttpStatusCode.Created, created.Status);
     }
 
@@ -35,13 +42,29 @@ public sealed class BudgetTests(LlmProxyFixture fixture) : IClassFixture<LlmProx
         // 12 input + 5 output tokens: the first call is under the limit when it starts and over it when it ends.
         await Chat("gpt-budget-first", "budget").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
 
-        var refused = await Assert.ThrowsAsync<ClientResultException>(() => Chat("gpt-budget-second", "budget").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct));
+        var refused = await Assert.ThrowsAsync<ClientResultException>(() =>
+            Chat("gpt-budget-second", "budget").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct)
+        );
         Assert.Equal(429, refused.Status);
         Assert.Contains("profile budget has used 17 of its 10 tokens per day", refused.Message, StringComparison.Ordinal);
 
-        var anthropic = new AnthropicClient { ApiKey = LlmProxyFixture.VirtualKey, BaseUrl = fixture.AnthropicBase("budget").ToString(), MaxRetries = 0 };
+        var anthropic = new AnthropicClient
+        {
+            ApiKey = LlmProxyFixture.VirtualKey,
+            BaseUrl = fixture.AnthropicBase("budget").ToString(),
+            MaxRetries = 0,
+        };
         var limited = await Assert.ThrowsAsync<AnthropicRateLimitException>(() =>
-            anthropic.Messages.Create(new MessageCreateParams { Model = "claude-budget-second", MaxTokens = 10, Messages = [new UserMessageParam("hi")] }, Ct));
+            anthropic.Messages.Create(
+                new MessageCreateParams
+                {
+                    Model = "claude-budget-second",
+                    MaxTokens = 10,
+                    Messages = [new UserMessageParam("hi")],
+                },
+                Ct
+            )
+        );
         Assert.Contains("10 tokens per day", limited.Message, StringComparison.Ordinal);
 
         // The provider saw only the first call.
@@ -73,7 +96,11 @@ public sealed class BudgetTests(LlmProxyFixture fixture) : IClassFixture<LlmProx
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
         var error = json.RootElement.GetProperty("error");
         Assert.Equal(("insufficient_quota", "insufficient_quota"), (error.GetProperty("type").GetString(), error.GetProperty("code").GetString()));
-        Assert.StartsWith("Budget exceeded: profile quota has used $0.0001 of its $0.0001 USD per month (resets ", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith(
+            "Budget exceeded: profile quota has used $0.0001 of its $0.0001 USD per month (resets ",
+            error.GetProperty("message").GetString(),
+            StringComparison.Ordinal
+        );
         Assert.DoesNotContain(fixture.Fake.Requests, r => r.Body.Contains("gpt-budget-raw", StringComparison.Ordinal));
     }
 
@@ -81,12 +108,24 @@ public sealed class BudgetTests(LlmProxyFixture fixture) : IClassFixture<LlmProx
     public async Task Usage_another_replica_wrote_to_the_shared_database_counts_against_the_budget()
     {
         // A row as another gateway sharing the database writes it; this gateway never served the profile.
-        fixture.Gateway.Server.Audit.Enqueue(new LlmInteractionRecord { Profile = "shared", Provider = "openai", RequestedModel = "gpt-elsewhere", InputTokens = 900, OutputTokens = 100, Cost = 1m });
+        fixture.Gateway.Server.Audit.Enqueue(
+            new LlmInteractionRecord
+            {
+                Profile = "shared",
+                Provider = "openai",
+                RequestedModel = "gpt-elsewhere",
+                InputTokens = 900,
+                OutputTokens = 100,
+                Cost = 1m,
+            }
+        );
         var totals = await WaitForTotalsAsync("shared", 1000);
         Assert.Equal((1000L, 1m, 1000L, 1m), (totals.Day.Tokens, totals.Month.Usd, totals.Total.Tokens, totals.Total.Usd));
 
         await LimitAsync("shared", "tokens", "total", 1000);
-        var refused = await Assert.ThrowsAsync<ClientResultException>(() => Chat("gpt-shared", "shared").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct));
+        var refused = await Assert.ThrowsAsync<ClientResultException>(() =>
+            Chat("gpt-shared", "shared").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct)
+        );
         Assert.Equal(429, refused.Status);
         Assert.Contains("profile shared has used 1,000 of its 1,000 tokens in total (does not reset)", refused.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(fixture.Fake.Requests, r => r.Body.Contains("gpt-shared", StringComparison.Ordinal));

@@ -14,10 +14,19 @@ public sealed class CostTests(LlmProxyFixture fixture) : IClassFixture<LlmProxyF
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private ChatClient Chat(string model) =>
-        new(model, new ApiKeyCredential(LlmProxyFixture.VirtualKey), new OpenAIClientOptions { Endpoint = fixture.OpenAiBase(), RetryPolicy = new ClientRetryPolicy(0) });
+        new(
+            model,
+            new ApiKeyCredential(LlmProxyFixture.VirtualKey),
+            new OpenAIClientOptions { Endpoint = fixture.OpenAiBase(), RetryPolicy = new ClientRetryPolicy(0) }
+        );
 
     private AnthropicClient Anthropic() =>
-        new() { ApiKey = LlmProxyFixture.VirtualKey, BaseUrl = fixture.AnthropicBase().ToString(), MaxRetries = 0 };
+        new()
+        {
+            ApiKey = LlmProxyFixture.VirtualKey,
+            BaseUrl = fixture.AnthropicBase().ToString(),
+            MaxRetries = 0,
+        };
 
     private async Task<string> MetricsAsync()
     {
@@ -41,7 +50,16 @@ public sealed class CostTests(LlmProxyFixture fixture) : IClassFixture<LlmProxyF
     [Fact]
     public async Task An_anthropic_call_records_its_exact_cost_with_cache_reads_and_writes_at_their_rates()
     {
-        await Anthropic().Messages.Create(new MessageCreateParams { Model = "claude-cost", MaxTokens = 100, Messages = [new UserMessageParam("hi")] }, Ct);
+        await Anthropic()
+            .Messages.Create(
+                new MessageCreateParams
+                {
+                    Model = "claude-cost",
+                    MaxTokens = 100,
+                    Messages = [new UserMessageParam("hi")],
+                },
+                Ct
+            );
 
         // The answer names claude-sonnet-4-5-20250929 ($3 in, $0.30 cache reads, $3.75 cache writes, $15 out);
         // usage: 20 input, 7 cache reads, 3 cache writes, 9 output.
@@ -53,9 +71,7 @@ public sealed class CostTests(LlmProxyFixture fixture) : IClassFixture<LlmProxyF
     [Fact]
     public async Task A_streamed_call_records_the_same_cost_as_a_plain_one()
     {
-        await foreach (var _ in Chat("gpt-4o-mini").CompleteChatStreamingAsync([new UserChatMessage("hi")], cancellationToken: Ct))
-        {
-        }
+        await foreach (var _ in Chat("gpt-4o-mini").CompleteChatStreamingAsync([new UserChatMessage("hi")], cancellationToken: Ct)) { }
 
         // gpt-4o-mini: $0.15 in, $0.075 cached, $0.60 out.
         var row = Assert.Single(await fixture.AuditAsync("gpt-4o-mini"));
@@ -83,7 +99,10 @@ public sealed class CostTests(LlmProxyFixture fixture) : IClassFixture<LlmProxyF
     public async Task A_price_set_through_the_admin_api_applies_to_the_next_call()
     {
         using var admin = fixture.Admin();
-        var created = await admin.PostAsync("/api/llm/prices", """{"model": "gpt-dbpriced", "inputPerMillion": 1, "outputPerMillion": 2, "cachedInputPerMillion": 0.5}""");
+        var created = await admin.PostAsync(
+            "/api/llm/prices",
+            """{"model": "gpt-dbpriced", "inputPerMillion": 1, "outputPerMillion": 2, "cachedInputPerMillion": 0.5}"""
+        );
         Assert.Equal(HttpStatusCode.Created, created.Status);
 
         await Chat("gpt-dbpriced").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);

@@ -16,18 +16,31 @@ public sealed class CutShortAnswerTests
     public async Task A_provider_answer_cut_short_is_recorded_with_a_sentence_that_says_so()
     {
         await using var provider = new RawHttpServer(_ => RawHttpAnswer.CutShort("""{"id":"chat""", 100));
-        await using var gateway = await GatewayHarness.StartAsync(new GatewayConfig
-        {
-            LlmProviders =
-            [
-                new LlmProviderConfig
-                {
-                    Name = "cutter", Kind = LlmProviderKind.OpenAi, BaseUrl = provider.Url, ApiKey = "sk-x",
-                    Resilience = new LlmResilienceConfig { Retries = 0 },
-                },
-            ],
-            Profiles = [new ProfileConfig { Name = "p", Servers = [], Llm = new ProfileLlmConfig { OpenAi = "cutter", PassThrough = true } }],
-        });
+        await using var gateway = await GatewayHarness.StartAsync(
+            new GatewayConfig
+            {
+                LlmProviders =
+                [
+                    new LlmProviderConfig
+                    {
+                        Name = "cutter",
+                        Kind = LlmProviderKind.OpenAi,
+                        BaseUrl = provider.Url,
+                        ApiKey = "sk-x",
+                        Resilience = new LlmResilienceConfig { Retries = 0 },
+                    },
+                ],
+                Profiles =
+                [
+                    new ProfileConfig
+                    {
+                        Name = "p",
+                        Servers = [],
+                        Llm = new ProfileLlmConfig { OpenAi = "cutter", PassThrough = true },
+                    },
+                ],
+            }
+        );
 
         using var http = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(gateway.BaseUrl, "/v1/openai/p/chat/completions"))

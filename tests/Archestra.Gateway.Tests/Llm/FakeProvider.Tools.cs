@@ -4,7 +4,12 @@ using Microsoft.AspNetCore.Http;
 
 namespace Archestra.Gateway.Tests.Llm;
 
-internal enum LlmApiShape { Chat, Anthropic, Responses }
+internal enum LlmApiShape
+{
+    Chat,
+    Anthropic,
+    Responses,
+}
 
 /// <summary>
 /// Tool-call answers. A model named <c>call:TOOL[,TOOL...]</c> answers "Let me check." and then calls each tool, in
@@ -24,24 +29,24 @@ internal sealed partial class FakeProvider
     public void ResetResume() => Resume = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private void MapToolScripts(WebApplication app) => app.MapPost("/v1/responses", async context =>
-    {
-        var body = await ReadAsync(context, "/v1/responses");
-        using var json = JsonDocument.Parse(body);
-        var model = json.RootElement.GetProperty("model").GetString()!;
-        if (model == "failed-midstream")
         {
-            context.Response.ContentType = "text/event-stream; charset=utf-8";
-            foreach (var evt in ResponsesFailedStream(model))
+            var body = await ReadAsync(context, "/v1/responses");
+            using var json = JsonDocument.Parse(body);
+            var model = json.RootElement.GetProperty("model").GetString()!;
+            if (model == "failed-midstream")
             {
-                await context.Response.WriteAsync(evt);
-                await context.Response.Body.FlushAsync();
+                context.Response.ContentType = "text/event-stream; charset=utf-8";
+                foreach (var evt in ResponsesFailedStream(model))
+                {
+                    await context.Response.WriteAsync(evt);
+                    await context.Response.Body.FlushAsync();
+                }
             }
-        }
-        else if (!await ToolCallScriptAsync(context, json.RootElement, model, LlmApiShape.Responses))
-        {
-            context.Response.StatusCode = 400;
-        }
-    });
+            else if (!await ToolCallScriptAsync(context, json.RootElement, model, LlmApiShape.Responses))
+            {
+                context.Response.StatusCode = 400;
+            }
+        });
 
     private async Task<bool> ToolCallScriptAsync(HttpContext context, JsonElement root, string model, LlmApiShape shape)
     {
@@ -58,17 +63,22 @@ internal sealed partial class FakeProvider
         if (!stream)
         {
             context.Response.ContentType = "application/json";
-            await context.Response.WriteAsync(shape switch
-            {
-                LlmApiShape.Chat => ChatToolAnswer(model, tools, arguments),
-                LlmApiShape.Anthropic => AnthropicToolAnswer(tools, arguments),
-                _ => ResponsesToolAnswer(model, tools, arguments),
-            });
+            await context.Response.WriteAsync(
+                shape switch
+                {
+                    LlmApiShape.Chat => ChatToolAnswer(model, tools, arguments),
+                    LlmApiShape.Anthropic => AnthropicToolAnswer(tools, arguments),
+                    _ => ResponsesToolAnswer(model, tools, arguments),
+                }
+            );
             return true;
         }
 
-        var includeUsage = root.TryGetProperty("stream_options", out var options) && options.ValueKind == JsonValueKind.Object
-            && options.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
+        var includeUsage =
+            root.TryGetProperty("stream_options", out var options)
+            && options.ValueKind == JsonValueKind.Object
+            && options.TryGetProperty("include_usage", out var iu)
+            && iu.ValueKind == JsonValueKind.True;
         var events = shape switch
         {
             LlmApiShape.Chat => ChatToolStream(model, tools, arguments, includeUsage),
@@ -91,7 +101,13 @@ internal sealed partial class FakeProvider
         return true;
     }
 
-    private static int PauseAfter(LlmApiShape shape) => shape switch { LlmApiShape.Chat => 3, LlmApiShape.Anthropic => 5, _ => 9 };
+    private static int PauseAfter(LlmApiShape shape) =>
+        shape switch
+        {
+            LlmApiShape.Chat => 3,
+            LlmApiShape.Anthropic => 5,
+            _ => 9,
+        };
 
     private static string? FirstUserText(JsonElement root, LlmApiShape shape)
     {
@@ -111,7 +127,8 @@ internal sealed partial class FakeProvider
             if (message.TryGetProperty("role", out var role) && role.GetString() == "user" && message.TryGetProperty("content", out var content))
             {
                 return content.ValueKind == JsonValueKind.String ? content.GetString()
-                    : content.ValueKind == JsonValueKind.Array && content[0].TryGetProperty("text", out var text) ? text.GetString() : null;
+                    : content.ValueKind == JsonValueKind.Array && content[0].TryGetProperty("text", out var text) ? text.GetString()
+                    : null;
             }
         }
 
@@ -122,7 +139,10 @@ internal sealed partial class FakeProvider
 
     private static string ChatToolAnswer(string model, string[] tools, string arguments)
     {
-        var calls = string.Join(",", tools.Select((tool, i) => $$$"""{"id":"call_{{{i}}}","type":"function","function":{"name":{{{Quote(tool)}}},"arguments":{{{Quote(arguments)}}}}}"""));
+        var calls = string.Join(
+            ",",
+            tools.Select((tool, i) => $$$"""{"id":"call_{{{i}}}","type":"function","function":{"name":{{{Quote(tool)}}},"arguments":{{{Quote(arguments)}}}}}""")
+        );
         return $$$"""{"id":"chatcmpl-2","object":"chat.completion","created":1700000000,"model":"{{{UsedModel(model)}}}","choices":[{"index":0,"message":{"role":"assistant","content":{{{Quote(ToolPreamble)}}},"tool_calls":[{{{calls}}}],"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"tool_calls"}],"usage":{{{OpenAiUsage}}},"service_tier":"default","system_fingerprint":"fp_1"}""";
     }
 
@@ -131,7 +151,15 @@ internal sealed partial class FakeProvider
         // Chat Completions › chunk object: usage:null on every chunk when include_usage is set, obfuscation (on by default) after it.
         var usageNull = includeUsage ? ",\"usage\":null" : "";
         string Chunk(string delta, string finish) =>
-            "data: {\"id\":\"chatcmpl-2\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"" + UsedModel(model) + "\",\"system_fingerprint\":\"fp_1\",\"choices\":[{\"index\":0,\"delta\":" + delta + ",\"logprobs\":null,\"finish_reason\":" + finish + "}]" + usageNull + ",\"obfuscation\":\"k9\"}\n\n";
+            "data: {\"id\":\"chatcmpl-2\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\""
+            + UsedModel(model)
+            + "\",\"system_fingerprint\":\"fp_1\",\"choices\":[{\"index\":0,\"delta\":"
+            + delta
+            + ",\"logprobs\":null,\"finish_reason\":"
+            + finish
+            + "}]"
+            + usageNull
+            + ",\"obfuscation\":\"k9\"}\n\n";
         var events = new List<string>
         {
             Chunk("""{"role":"assistant","content":"","refusal":null}""", "null"),
@@ -140,7 +168,12 @@ internal sealed partial class FakeProvider
         var half = arguments.Length / 2;
         for (var i = 0; i < tools.Length; i++)
         {
-            events.Add(Chunk($$$"""{"tool_calls":[{"index":{{{i}}},"id":"call_{{{i}}}","type":"function","function":{"name":{{{Quote(tools[i])}}},"arguments":""}}]}""", "null"));
+            events.Add(
+                Chunk(
+                    $$$"""{"tool_calls":[{"index":{{{i}}},"id":"call_{{{i}}}","type":"function","function":{"name":{{{Quote(tools[i])}}},"arguments":""}}]}""",
+                    "null"
+                )
+            );
             events.Add(Chunk($$$"""{"tool_calls":[{"index":{{{i}}},"function":{"arguments":{{{Quote(arguments[..half])}}}}}]}""", "null"));
             events.Add(Chunk($$$"""{"tool_calls":[{"index":{{{i}}},"function":{"arguments":{{{Quote(arguments[half..])}}}}}]}""", "null"));
         }
@@ -148,7 +181,13 @@ internal sealed partial class FakeProvider
         events.Add(Chunk("{}", "\"tool_calls\""));
         if (includeUsage)
         {
-            events.Add("data: {\"id\":\"chatcmpl-2\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"" + UsedModel(model) + "\",\"system_fingerprint\":\"fp_1\",\"choices\":[],\"usage\":" + OpenAiUsage + "}\n\n");
+            events.Add(
+                "data: {\"id\":\"chatcmpl-2\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\""
+                    + UsedModel(model)
+                    + "\",\"system_fingerprint\":\"fp_1\",\"choices\":[],\"usage\":"
+                    + OpenAiUsage
+                    + "}\n\n"
+            );
         }
 
         events.Add("data: [DONE]\n\n");
@@ -157,7 +196,10 @@ internal sealed partial class FakeProvider
 
     private static string AnthropicToolAnswer(string[] tools, string arguments)
     {
-        var blocks = string.Join(",", tools.Select((tool, i) => $$$"""{"type":"tool_use","id":"toolu_{{{i}}}","name":{{{Quote(tool)}}},"input":{{{arguments}}}}"""));
+        var blocks = string.Join(
+            ",",
+            tools.Select((tool, i) => $$$"""{"type":"tool_use","id":"toolu_{{{i}}}","name":{{{Quote(tool)}}},"input":{{{arguments}}}}""")
+        );
         return $$$"""{"id":"msg_2","type":"message","role":"assistant","model":"{{{AnthropicModel}}}","content":[{"type":"text","text":{{{Quote(ToolPreamble)}}}},{{{blocks}}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":9}}""";
     }
 
@@ -166,7 +208,14 @@ internal sealed partial class FakeProvider
         static string Event(string name, string data) => $"event: {name}\ndata: {data}\n\n";
         var events = new List<string>
         {
-            Event("message_start", """{"type":"message_start","message":{"id":"msg_2","type":"message","role":"assistant","model":"MODEL","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1}}}""".Replace("MODEL", AnthropicModel, StringComparison.Ordinal)),
+            Event(
+                "message_start",
+                """{"type":"message_start","message":{"id":"msg_2","type":"message","role":"assistant","model":"MODEL","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1}}}""".Replace(
+                    "MODEL",
+                    AnthropicModel,
+                    StringComparison.Ordinal
+                )
+            ),
             Event("content_block_start", """{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"""),
             Event("content_block_delta", $$$"""{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":{{{Quote(ToolPreamble)}}}}}"""),
             Event("content_block_stop", """{"type":"content_block_stop","index":0}"""),
@@ -175,15 +224,36 @@ internal sealed partial class FakeProvider
         for (var i = 0; i < tools.Length; i++)
         {
             var index = i + 1;
-            events.Add(Event("content_block_start", $$$"""{"type":"content_block_start","index":{{{index}}},"content_block":{"type":"tool_use","id":"toolu_{{{i}}}","name":{{{Quote(tools[i])}}},"input":{""" + "}}}"));
-            events.Add(Event("content_block_delta", $$$"""{"type":"content_block_delta","index":{{{index}}},"delta":{"type":"input_json_delta","partial_json":{{{Quote(arguments[..half])}}}}}"""));
+            events.Add(
+                Event(
+                    "content_block_start",
+                    $$$"""{"type":"content_block_start","index":{{{index}}},"content_block":{"type":"tool_use","id":"toolu_{{{i}}}","name":{{{Quote(tools[i])}}},"input":{"""
+                        + "}}}"
+                )
+            );
+            events.Add(
+                Event(
+                    "content_block_delta",
+                    $$$"""{"type":"content_block_delta","index":{{{index}}},"delta":{"type":"input_json_delta","partial_json":{{{Quote(arguments[..half])}}}}}"""
+                )
+            );
             events.Add(Event("ping", """{"type": "ping"}"""));
-            events.Add(Event("content_block_delta", $$$"""{"type":"content_block_delta","index":{{{index}}},"delta":{"type":"input_json_delta","partial_json":{{{Quote(arguments[half..])}}}}}"""));
+            events.Add(
+                Event(
+                    "content_block_delta",
+                    $$$"""{"type":"content_block_delta","index":{{{index}}},"delta":{"type":"input_json_delta","partial_json":{{{Quote(arguments[half..])}}}}}"""
+                )
+            );
             events.Add(Event("content_block_stop", $$$"""{"type":"content_block_stop","index":{{{index}}}}"""));
         }
 
         // Cumulative usage, input included (Anthropic: Streaming messages, MessageDeltaUsage).
-        events.Add(Event("message_delta", """{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":9}}"""));
+        events.Add(
+            Event(
+                "message_delta",
+                """{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":9}}"""
+            )
+        );
         events.Add(Event("message_stop", """{"type":"message_stop"}"""));
         return events;
     }
@@ -192,15 +262,23 @@ internal sealed partial class FakeProvider
     {
         var sequence = 0;
         string Event(string type, string fields) => $"event: {type}\ndata: {{\"type\":\"{type}\",{fields},\"sequence_number\":{sequence++}}}\n\n";
-        var created = $$$"""{"id":"resp_1","object":"response","created_at":1700000000,"status":"in_progress","model":"{{{UsedModel(model)}}}","output":[],"usage":null}""";
-        var message = $$$"""{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":{{{Quote(ToolPreamble)}}},"annotations":[]}]}""";
+        var created =
+            $$$"""{"id":"resp_1","object":"response","created_at":1700000000,"status":"in_progress","model":"{{{UsedModel(model)}}}","output":[],"usage":null}""";
+        var message =
+            $$$"""{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":{{{Quote(ToolPreamble)}}},"annotations":[]}]}""";
         var part = $$$"""{"type":"output_text","text":{{{Quote(ToolPreamble)}}},"annotations":[]}""";
         var events = new List<string>
         {
             Event("response.created", $"\"response\":{created}"),
             Event("response.in_progress", $"\"response\":{created}"),
-            Event("response.output_item.added", """ "output_index":0,"item":{"type":"message","id":"msg_1","status":"in_progress","role":"assistant","content":[]}"""),
-            Event("response.content_part.added", """ "item_id":"msg_1","output_index":0,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}"""),
+            Event(
+                "response.output_item.added",
+                """ "output_index":0,"item":{"type":"message","id":"msg_1","status":"in_progress","role":"assistant","content":[]}"""
+            ),
+            Event(
+                "response.content_part.added",
+                """ "item_id":"msg_1","output_index":0,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}"""
+            ),
             Event("response.output_text.delta", $$$""" "item_id":"msg_1","output_index":0,"content_index":0,"delta":{{{Quote(ToolPreamble)}}},"logprobs":[]"""),
             Event("response.output_text.done", $$$""" "item_id":"msg_1","output_index":0,"content_index":0,"text":{{{Quote(ToolPreamble)}}},"logprobs":[]"""),
             Event("response.content_part.done", $$$""" "item_id":"msg_1","output_index":0,"content_index":0,"part":{{{part}}}"""),
@@ -212,10 +290,27 @@ internal sealed partial class FakeProvider
             var index = i + 1;
             var item = $$$"""{"type":"function_call","id":"fc_{{{i}}}","call_id":"call_{{{i}}}","name":{{{Quote(tools[i])}}}""";
             events.Add(Event("response.output_item.added", $$$""" "output_index":{{{index}}},"item":{{{item}}},"arguments":"","status":"in_progress"}"""));
-            events.Add(Event("response.function_call_arguments.delta", $$$""" "item_id":"fc_{{{i}}}","output_index":{{{index}}},"delta":{{{Quote(arguments[..half])}}}"""));
-            events.Add(Event("response.function_call_arguments.delta", $$$""" "item_id":"fc_{{{i}}}","output_index":{{{index}}},"delta":{{{Quote(arguments[half..])}}}"""));
-            events.Add(Event("response.function_call_arguments.done", $$$""" "item_id":"fc_{{{i}}}","output_index":{{{index}}},"arguments":{{{Quote(arguments)}}}"""));
-            events.Add(Event("response.output_item.done", $$$""" "output_index":{{{index}}},"item":{{{item}}},"arguments":{{{Quote(arguments)}}},"status":"completed"}"""));
+            events.Add(
+                Event(
+                    "response.function_call_arguments.delta",
+                    $$$""" "item_id":"fc_{{{i}}}","output_index":{{{index}}},"delta":{{{Quote(arguments[..half])}}}"""
+                )
+            );
+            events.Add(
+                Event(
+                    "response.function_call_arguments.delta",
+                    $$$""" "item_id":"fc_{{{i}}}","output_index":{{{index}}},"delta":{{{Quote(arguments[half..])}}}"""
+                )
+            );
+            events.Add(
+                Event("response.function_call_arguments.done", $$$""" "item_id":"fc_{{{i}}}","output_index":{{{index}}},"arguments":{{{Quote(arguments)}}}""")
+            );
+            events.Add(
+                Event(
+                    "response.output_item.done",
+                    $$$""" "output_index":{{{index}}},"item":{{{item}}},"arguments":{{{Quote(arguments)}}},"status":"completed"}"""
+                )
+            );
         }
 
         events.Add(Event("response.completed", $"\"response\":{ResponsesToolAnswer(model, tools, arguments)}"));
@@ -234,22 +329,39 @@ internal sealed partial class FakeProvider
     {
         var sequence = 0;
         string Event(string type, string fields) => $"event: {type}\ndata: {{\"type\":\"{type}\",{fields},\"sequence_number\":{sequence++}}}\n\n";
-        var created = $$$"""{"id":"resp_f","object":"response","created_at":1700000000,"status":"in_progress","error":null,"model":"{{{UsedModel(model)}}}","output":[],"usage":null}""";
-        var failed = $$$"""{"id":"resp_f","object":"response","created_at":1700000000,"status":"failed","error":{"code":"server_error","message":"The model failed to generate a response."},"incomplete_details":null,"model":"{{{UsedModel(model)}}}","output":[],"usage":null}""";
+        var created =
+            $$$"""{"id":"resp_f","object":"response","created_at":1700000000,"status":"in_progress","error":null,"model":"{{{UsedModel(model)}}}","output":[],"usage":null}""";
+        var failed =
+            $$$"""{"id":"resp_f","object":"response","created_at":1700000000,"status":"failed","error":{"code":"server_error","message":"The model failed to generate a response."},"incomplete_details":null,"model":"{{{UsedModel(model)}}}","output":[],"usage":null}""";
         return
         [
             Event("response.created", $"\"response\":{created}"),
             Event("response.in_progress", $"\"response\":{created}"),
-            Event("response.output_item.added", """ "output_index":0,"item":{"type":"message","id":"msg_f","status":"in_progress","role":"assistant","content":[]}"""),
-            Event("response.content_part.added", """ "item_id":"msg_f","output_index":0,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}"""),
-            Event("response.output_text.delta", $$$""" "item_id":"msg_f","output_index":0,"content_index":0,"delta":{{{Quote(ResponsesPartialText)}}},"logprobs":[]"""),
+            Event(
+                "response.output_item.added",
+                """ "output_index":0,"item":{"type":"message","id":"msg_f","status":"in_progress","role":"assistant","content":[]}"""
+            ),
+            Event(
+                "response.content_part.added",
+                """ "item_id":"msg_f","output_index":0,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}"""
+            ),
+            Event(
+                "response.output_text.delta",
+                $$$""" "item_id":"msg_f","output_index":0,"content_index":0,"delta":{{{Quote(ResponsesPartialText)}}},"logprobs":[]"""
+            ),
             Event("response.failed", $"\"response\":{failed}"),
         ];
     }
 
     private static string ResponsesToolAnswer(string model, string[] tools, string arguments)
     {
-        var items = string.Join(",", tools.Select((tool, i) => $$$"""{"type":"function_call","id":"fc_{{{i}}}","call_id":"call_{{{i}}}","name":{{{Quote(tool)}}},"arguments":{{{Quote(arguments)}}},"status":"completed"}"""));
+        var items = string.Join(
+            ",",
+            tools.Select(
+                (tool, i) =>
+                    $$$"""{"type":"function_call","id":"fc_{{{i}}}","call_id":"call_{{{i}}}","name":{{{Quote(tool)}}},"arguments":{{{Quote(arguments)}}},"status":"completed"}"""
+            )
+        );
         return $$$"""{"id":"resp_1","object":"response","created_at":1700000000,"status":"completed","model":"{{{UsedModel(model)}}}","output":[{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":{{{Quote(ToolPreamble)}}},"annotations":[]}]},{{{items}}}],"usage":{"input_tokens":12,"input_tokens_details":{"cached_tokens":0},"output_tokens":5,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":17}}""";
     }
 }

@@ -80,7 +80,9 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         var app = builder.Build();
         var fake = new FakeProvider(app);
         app.MapPost("/v1/chat/completions", fake.ChatCompletionsAsync);
-        app.MapGet("/v1/models", static (HttpContext c) => c.Response.WriteAsync("""{"object":"list","data":[{"id":"gpt-4o","object":"model","created":1700000000,"owned_by":"openai"}]}"""));
+        app.MapGet("/v1/models", static (HttpContext c) =>
+            c.Response.WriteAsync("""{"object":"list","data":[{"id":"gpt-4o","object":"model","created":1700000000,"owned_by":"openai"}]}""")
+        );
         app.MapPost("/v1/messages", fake.MessagesAsync);
         app.MapPost("/v1/messages/count_tokens", fake.CountTokensAsync);
         fake.MapToolScripts(app);
@@ -93,7 +95,8 @@ internal sealed partial class FakeProvider : IAsyncDisposable
 
     // ---- OpenAI ----
 
-    public const string OpenAiUsage = """{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17,"prompt_tokens_details":{"cached_tokens":4,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":2,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}""";
+    public const string OpenAiUsage =
+        """{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17,"prompt_tokens_details":{"cached_tokens":4,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":2,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}""";
 
     public static string UsedModel(string model) => model + "-2024-08-06";
 
@@ -112,12 +115,20 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         var used = UsedModel(model);
         var usageNull = includeUsage ? "\"usage\":null," : "";
         string Fields(string choices) =>
-            "\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"" + used + "\",\"service_tier\":\"default\",\"system_fingerprint\":\"fp_1\",\"choices\":" + choices;
+            "\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\""
+            + used
+            + "\",\"service_tier\":\"default\",\"system_fingerprint\":\"fp_1\",\"choices\":"
+            + choices;
         string Choice(string delta, string finish) => "[{\"index\":0,\"delta\":" + delta + ",\"logprobs\":null,\"finish_reason\":" + finish + "}]";
         string Chunk(string delta, string finish, string obfuscation) =>
             "data: {" + Fields(Choice(delta, finish)) + "," + usageNull + "\"obfuscation\":\"" + obfuscation + "\"}\n\n";
         string UsageFirst(string delta, string finish, string obfuscation) =>
-            "data: {" + usageNull + Fields(Choice(delta, finish)).Replace("\"fp_1\"", "null", StringComparison.Ordinal) + ",\"obfuscation\":\"" + obfuscation + "\"}\n\n";
+            "data: {"
+            + usageNull
+            + Fields(Choice(delta, finish)).Replace("\"fp_1\"", "null", StringComparison.Ordinal)
+            + ",\"obfuscation\":\""
+            + obfuscation
+            + "\"}\n\n";
         string UsageLast(string delta, string finish, string obfuscation) =>
             "data: {" + Fields(Choice(delta, finish)) + ",\"obfuscation\":\"" + obfuscation + "\"" + (includeUsage ? ",\"usage\":null" : "") + "}\n\n";
         var parts = new List<string>
@@ -143,7 +154,10 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         using var json = JsonDocument.Parse(body);
         var root = json.RootElement;
         var model = root.GetProperty("model").GetString()!;
-        if (DualLlmRole(root, openAi: true) is null && (await FailAsync(context, Scripted(context, model), openAi: true) || await ToolCallScriptAsync(context, root, model, LlmApiShape.Chat)))
+        if (
+            DualLlmRole(root, openAi: true) is null
+            && (await FailAsync(context, Scripted(context, model), openAi: true) || await ToolCallScriptAsync(context, root, model, LlmApiShape.Chat))
+        )
         {
             return;
         }
@@ -152,7 +166,9 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         {
             context.Response.ContentType = "application/json";
             var payload = Script(role, body);
-            await context.Response.WriteAsync($$$"""{"id":"chatcmpl-d","object":"chat.completion","created":1700000000,"model":"{{{UsedModel(model)}}}","choices":[{"index":0,"message":{"role":"assistant","content":{{{JsonSerializer.Serialize(payload)}}},"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{{{OpenAiUsage}}}}""");
+            await context.Response.WriteAsync(
+                $$$"""{"id":"chatcmpl-d","object":"chat.completion","created":1700000000,"model":"{{{UsedModel(model)}}}","choices":[{"index":0,"message":{"role":"assistant","content":{{{JsonSerializer.Serialize(payload)}}},"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{{{OpenAiUsage}}}}"""
+            );
             return;
         }
 
@@ -165,7 +181,8 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         if (!stream)
         {
             context.Response.ContentType = "application/json";
-            var answer = $$$"""{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"{{{UsedModel(model)}}}","choices":[{"index":0,"message":{"role":"assistant","content":"{{{OpenAiText}}}","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{{{OpenAiUsage}}},"service_tier":"default","system_fingerprint":"fp_1"}""";
+            var answer =
+                $$$"""{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"{{{UsedModel(model)}}}","choices":[{"index":0,"message":{"role":"assistant","content":"{{{OpenAiText}}}","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{{{OpenAiUsage}}},"service_tier":"default","system_fingerprint":"fp_1"}""";
             if (model != "json-pieces")
             {
                 await context.Response.WriteAsync(answer);
@@ -198,8 +215,11 @@ internal sealed partial class FakeProvider : IAsyncDisposable
             return;
         }
 
-        var includeUsage = root.TryGetProperty("stream_options", out var options) && options.ValueKind == JsonValueKind.Object
-            && options.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
+        var includeUsage =
+            root.TryGetProperty("stream_options", out var options)
+            && options.ValueKind == JsonValueKind.Object
+            && options.TryGetProperty("include_usage", out var iu)
+            && iu.ValueKind == JsonValueKind.True;
         await StreamAsync(context, OpenAiStream(model, includeUsage), model);
     }
 
@@ -212,7 +232,9 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}],\"usage\":null}\r\n\r\n"
         + "data:{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"usage\":null,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":null}]}\n\n"
         + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\ndata: \"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\r\n\r\n"
-        + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"choices\":[],\ndata: \"usage\":" + OpenAiUsage + "}\n\n"
+        + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"choices\":[],\ndata: \"usage\":"
+        + OpenAiUsage
+        + "}\n\n"
         + "data: [DONE]\r\n\r\n";
 
     /// <summary>
@@ -243,7 +265,14 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         string Event(string name, string data) => $"event: {name}\ndata: {data}\n\n";
         var parts = new List<string>
         {
-            Event("message_start", """{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"MODEL","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":1}}}""".Replace("MODEL", AnthropicModel, StringComparison.Ordinal)),
+            Event(
+                "message_start",
+                """{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"MODEL","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":1}}}""".Replace(
+                    "MODEL",
+                    AnthropicModel,
+                    StringComparison.Ordinal
+                )
+            ),
             Event("content_block_start", """{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"""),
             Event("ping", """{"type": "ping"}"""),
             Event("content_block_delta", """{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello from"}}"""),
@@ -254,11 +283,17 @@ internal sealed partial class FakeProvider : IAsyncDisposable
             return string.Concat(parts.Take(events));
         }
 
-        parts.AddRange(
-        [
+        parts.AddRange([
             Event("content_block_delta", """{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" the fake Claude"}}"""),
             Event("content_block_stop", """{"type":"content_block_stop","index":0}"""),
-            Event("message_delta", """{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"input_tokens":INPUT,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":9}}""".Replace("INPUT", deltaInput.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)),
+            Event(
+                "message_delta",
+                """{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"input_tokens":INPUT,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":9}}""".Replace(
+                    "INPUT",
+                    deltaInput.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    StringComparison.Ordinal
+                )
+            ),
             Event("message_stop", """{"type":"message_stop"}"""),
         ]);
         return string.Concat(parts.Take(events));
@@ -273,7 +308,10 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         using var json = JsonDocument.Parse(body);
         var root = json.RootElement;
         var model = root.GetProperty("model").GetString()!;
-        if (DualLlmRole(root, openAi: false) is null && (await FailAsync(context, Scripted(context, model), openAi: false) || await ToolCallScriptAsync(context, root, model, LlmApiShape.Anthropic)))
+        if (
+            DualLlmRole(root, openAi: false) is null
+            && (await FailAsync(context, Scripted(context, model), openAi: false) || await ToolCallScriptAsync(context, root, model, LlmApiShape.Anthropic))
+        )
         {
             return;
         }
@@ -288,7 +326,9 @@ internal sealed partial class FakeProvider : IAsyncDisposable
                 ? $$$"""{"type":"tool_use","id":"toolu_d","name":"{{{root.GetProperty("tool_choice").GetProperty("name").GetString()}}}","input":{{{payload}}}}"""
                 : $$$"""{"type":"text","text":{{{JsonSerializer.Serialize(payload)}}}}""";
             context.Response.ContentType = "application/json";
-            await context.Response.WriteAsync($$$"""{"id":"msg_d","type":"message","role":"assistant","model":"{{{model}}}","content":[{{{block}}}],"stop_reason":"{{{(isObject ? "tool_use" : "end_turn")}}}","stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":9}}""");
+            await context.Response.WriteAsync(
+                $$$"""{"id":"msg_d","type":"message","role":"assistant","model":"{{{model}}}","content":[{{{block}}}],"stop_reason":"{{{(isObject ? "tool_use" : "end_turn")}}}","stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":9}}"""
+            );
             return;
         }
 
@@ -301,7 +341,9 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         if (!stream)
         {
             context.Response.ContentType = "application/json";
-            await context.Response.WriteAsync($$$"""{"id":"msg_1","type":"message","role":"assistant","model":"{{{AnthropicModel}}}","content":[{"type":"text","text":"{{{AnthropicText}}}"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":9}}""");
+            await context.Response.WriteAsync(
+                $$$"""{"id":"msg_1","type":"message","role":"assistant","model":"{{{AnthropicModel}}}","content":[{"type":"text","text":"{{{AnthropicText}}}"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":9}}"""
+            );
             return;
         }
 
@@ -346,8 +388,7 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         };
     }
 
-    private string Script(string role, string body) =>
-        DualLlmScript?.Invoke(role, body) ?? throw new InvalidOperationException("no dual-LLM script");
+    private string Script(string role, string body) => DualLlmScript?.Invoke(role, body) ?? throw new InvalidOperationException("no dual-LLM script");
 
     private static bool IsJson(string text)
     {
@@ -368,8 +409,12 @@ internal sealed partial class FakeProvider : IAsyncDisposable
     {
         using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
         var body = await reader.ReadToEndAsync();
-        var received = new Received(path, context.Request.Headers.Authorization.ToString() is { Length: > 0 } a ? a : null,
-            context.Request.Headers["x-api-key"].ToString() is { Length: > 0 } k ? k : null, body);
+        var received = new Received(
+            path,
+            context.Request.Headers.Authorization.ToString() is { Length: > 0 } a ? a : null,
+            context.Request.Headers["x-api-key"].ToString() is { Length: > 0 } k ? k : null,
+            body
+        );
         context.Items[typeof(Received)] = received;
         Requests.Enqueue(received);
         return body;
@@ -478,9 +523,14 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         }
 
         var code = f.Code is null ? "null" : $"\"{f.Code}\"";
-        await context.Response.WriteAsync(openAi
-            ? """{"error":{"message":"MESSAGE","type":"TYPE","param":null,"code":CODE}}""".Replace("MESSAGE", f.Message, StringComparison.Ordinal).Replace("TYPE", f.OpenAiType, StringComparison.Ordinal).Replace("CODE", code, StringComparison.Ordinal)
-            : $$$"""{"type":"error","error":{"type":"{{{f.AnthropicType}}}","message":"{{{f.Message}}}"},"request_id":"req_fake_err"}""");
+        await context.Response.WriteAsync(
+            openAi
+                ? """{"error":{"message":"MESSAGE","type":"TYPE","param":null,"code":CODE}}"""
+                    .Replace("MESSAGE", f.Message, StringComparison.Ordinal)
+                    .Replace("TYPE", f.OpenAiType, StringComparison.Ordinal)
+                    .Replace("CODE", code, StringComparison.Ordinal)
+                : $$$"""{"type":"error","error":{"type":"{{{f.AnthropicType}}}","message":"{{{f.Message}}}"},"request_id":"req_fake_err"}"""
+        );
         return true;
     }
 

@@ -8,18 +8,18 @@ public sealed class LlmConfigTests
 {
     private const string Source = "archestra.json";
 
-    private static ConfigLoadResult Load(string json) =>
-        ConfigLoader.LoadFromJson(json, Source, name => name switch
-        {
-            "OPENAI_KEY" => "sk-openai",
-            "TEAM_KEY" => "vk-team",
-            _ => null,
-        });
+    private static ConfigLoadResult Load(string json) => ConfigLoader.LoadFromJson(json, Source, name => name switch
+            {
+                "OPENAI_KEY" => "sk-openai",
+                "TEAM_KEY" => "vk-team",
+                _ => null,
+            });
 
     [Fact]
     public void An_llm_profile_takes_policies_and_settings_for_its_agents_own_tools()
     {
-        var result = Load("""
+        var result = Load(
+            """
             {
               "llmProviders": { "openai": { "kind": "openai", "apiKey": "env:OPENAI_KEY" } },
               "profiles": {
@@ -29,7 +29,8 @@ public sealed class LlmConfigTests
                 "toolInvocation": [ { "id": "no-delete", "tool": "delete_repo", "action": "block_always", "reason": "never" } ]
               }
             }
-            """);
+            """
+        );
 
         Assert.Empty(result.Errors);
         var policies = result.Config!.Policies.ForProfile("agents");
@@ -40,12 +41,14 @@ public sealed class LlmConfigTests
     [Fact]
     public void A_profile_without_llm_still_refuses_a_plain_tool_name_and_says_where_it_would_be_accepted()
     {
-        var result = Load("""
+        var result = Load(
+            """
             {
               "mcpServers": { "fs": { "command": "node", "args": ["x.js"] } },
               "profiles": { "dev": { "servers": ["fs"], "tools": { "read_docs": { "resultTreatment": "trusted" } } } }
             }
-            """);
+            """
+        );
 
         var error = Assert.Single(result.Errors);
         Assert.Contains("$.profiles.dev.tools.read_docs", error, StringComparison.Ordinal);
@@ -55,7 +58,8 @@ public sealed class LlmConfigTests
     [Fact]
     public void Providers_and_an_llm_only_profile_are_read_with_defaults()
     {
-        var result = Load("""
+        var result = Load(
+            """
             {
               "llmProviders": {
                 "openai": { "kind": "openai", "apiKey": "env:OPENAI_KEY" },
@@ -67,7 +71,8 @@ public sealed class LlmConfigTests
                 "byok": { "llm": { "openai": "local", "passThrough": true, "toolGuard": false } }
               }
             }
-            """);
+            """
+        );
 
         Assert.Empty(result.Errors);
         var config = result.Config!;
@@ -106,9 +111,20 @@ public sealed class LlmConfigTests
         Assert.Equal("sk-openai", openai.ApiKey);
         var r = openai.Resilience;
         Assert.Equal((TimeSpan.FromSeconds(3), 4, TimeSpan.FromSeconds(12)), (r.ConnectTimeout, r.Retries, r.MaxRetryAfter));
-        Assert.Equal((0.25, 20, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(60)), (r.FailureRatio, r.MinimumThroughput, r.SamplingDuration, r.BreakDuration));
+        Assert.Equal(
+            (0.25, 20, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(60)),
+            (r.FailureRatio, r.MinimumThroughput, r.SamplingDuration, r.BreakDuration)
+        );
         Assert.Equal(new LlmResilienceConfig(), result.Config.LlmProviders[1].Resilience);
-        Assert.Equal((TimeSpan.FromSeconds(10), 2, 0.5, 10), (new LlmResilienceConfig().ConnectTimeout, new LlmResilienceConfig().Retries, new LlmResilienceConfig().FailureRatio, new LlmResilienceConfig().MinimumThroughput));
+        Assert.Equal(
+            (TimeSpan.FromSeconds(10), 2, 0.5, 10),
+            (
+                new LlmResilienceConfig().ConnectTimeout,
+                new LlmResilienceConfig().Retries,
+                new LlmResilienceConfig().FailureRatio,
+                new LlmResilienceConfig().MinimumThroughput
+            )
+        );
 
         // Loaded twice, a provider is equal to itself: a reload keeps its connections and circuits.
         Assert.Equal(openai, Load(json).Config!.LlmProviders[0]);
@@ -118,7 +134,8 @@ public sealed class LlmConfigTests
     [Fact]
     public void A_dual_llm_quarantine_and_toon_are_read_with_their_defaults()
     {
-        var result = Load("""
+        var result = Load(
+            """
             {
               "llmProviders": {
                 "openai": { "kind": "openai", "apiKey": "env:OPENAI_KEY" },
@@ -129,49 +146,147 @@ public sealed class LlmConfigTests
                 "b": { "llm": { "openai": "openai", "dualLlm": { "provider": "openai", "model": "gpt-5-nano", "mainModel": "gpt-5-mini", "maxRounds": 5 } } }
               }
             }
-            """);
+            """
+        );
 
         Assert.Empty(result.Errors);
         var a = result.Config!.Profiles[0].Llm!;
         Assert.True(a.Toon);
-        Assert.Equal(new DualLlmConfig { Provider = "claude", Model = "claude-haiku-4-5", MainModel = null, MaxRounds = 3 }, a.DualLlm);
+        Assert.Equal(
+            new DualLlmConfig
+            {
+                Provider = "claude",
+                Model = "claude-haiku-4-5",
+                MainModel = null,
+                MaxRounds = 3,
+            },
+            a.DualLlm
+        );
         var b = result.Config.Profiles[1].Llm!;
         Assert.False(b.Toon);
-        Assert.Equal(new DualLlmConfig { Provider = "openai", Model = "gpt-5-nano", MainModel = "gpt-5-mini", MaxRounds = 5 }, b.DualLlm);
+        Assert.Equal(
+            new DualLlmConfig
+            {
+                Provider = "openai",
+                Model = "gpt-5-nano",
+                MainModel = "gpt-5-mini",
+                MaxRounds = 5,
+            },
+            b.DualLlm
+        );
     }
 
-    public static TheoryData<string, string> InvalidConfigs => new()
-    {
-        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "sk-inline"}}}""", "$.llmProviders.o.apiKey: secrets are never written inline: use env:NAME" },
-        { """{"llmProviders": {"o": {"kind": "gemini"}}}""", "$.llmProviders.o.kind: expected one of openai, anthropic, got 'gemini'" },
-        { """{"llmProviders": {"o": {"apiKey": "env:OPENAI_KEY"}}}""", "$.llmProviders.o: expected kind: \"openai\" or \"anthropic\"" },
-        { """{"llmProviders": {"o": {"kind": "openai", "baseUrl": "ftp://x"}}}""", "$.llmProviders.o.baseUrl: expected an absolute http:// or https:// URL without query, such as https://api.openai.com/v1, got 'ftp://x'" },
-        { """{"llmProviders": {"o": {"kind": "openai", "key": "env:OPENAI_KEY"}}}""", "$.llmProviders.o.key: unknown key; expected one of: kind, baseUrl, apiKey, apiKeys, timeoutSeconds, connectTimeoutSeconds, retries, maxRetryAfterSeconds, circuitBreaker" },
-        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY", "apiKeys": ["env:TEAM_KEY"]}}}""", "$.llmProviders.o.apiKeys: give either apiKey or apiKeys, not both" },
-        { """{"llmProviders": {"o": {"kind": "openai", "apiKeys": []}}}""", "$.llmProviders.o.apiKeys: expected a non-empty array of env:NAME references, in fallback order, got an array" },
-        { """{"llmProviders": {"o": {"kind": "openai", "apiKeys": ["env:OPENAI_KEY", "sk-inline"]}}}""", "$.llmProviders.o.apiKeys[1]: secrets are never written inline: use env:NAME" },
-        { """{"llmProviders": {"o": {"kind": "openai", "apiKeys": ["env:OPENAI_KEY", "env:OPENAI_KEY"]}}}""", "$.llmProviders.o.apiKeys[1]: OPENAI_KEY is already in the list" },
-        { """{"llmProviders": {"o": {"kind": "openai", "retries": 11}}}""", "$.llmProviders.o.retries: expected an integer between 0 and 10, got 11" },
-        { """{"llmProviders": {"o": {"kind": "openai", "connectTimeoutSeconds": 0}}}""", "$.llmProviders.o.connectTimeoutSeconds: expected an integer between 1 and 600, got 0" },
-        { """{"llmProviders": {"o": {"kind": "openai", "circuitBreaker": {"failureRatio": 1.5}}}}""", "$.llmProviders.o.circuitBreaker.failureRatio: expected a share of failed attempts above 0 and at most 1 (0.5 is half), got 1.5" },
-        { """{"llmProviders": {"o": {"kind": "openai", "circuitBreaker": {"minimumThroughput": 1}}}}""", "$.llmProviders.o.circuitBreaker.minimumThroughput: expected an integer between 2 and 1000000, got 1" },
-        { """{"llmProviders": {"o": {"kind": "openai", "circuitBreaker": {"breakSeconds": 5, "open": true}}}}""", "$.llmProviders.o.circuitBreaker.open: unknown key; expected one of: failureRatio, minimumThroughput, samplingSeconds, breakSeconds" },
-        { """{"profiles": {"p": {"llm": {"openai": "nope"}}}}""", "$.profiles.p.llm.openai: unknown provider 'nope'; no providers are configured in $.llmProviders" },
-        { """{"llmProviders": {"a": {"kind": "anthropic", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "a"}}}}""", "$.profiles.p.llm.openai: provider 'a' is of kind anthropic; this endpoint needs kind openai" },
-        { """{"llmProviders": {"o": {"kind": "openai"}}, "profiles": {"p": {"llm": {"openai": "o"}}}}""", "$.profiles.p.llm.openai: provider 'o' has no apiKey; give it one (env:NAME) or set passThrough: true" },
-        { """{"llmProviders": {"o": {"kind": "openai"}}, "profiles": {"p": {"llm": {"openai": "o", "passThrough": true, "virtualKeys": ["env:TEAM_KEY"]}}}}""", "$.profiles.p.llm.virtualKeys: virtualKeys and passThrough: true exclude each other: with pass-through the client's own provider key is forwarded" },
-        { """{"profiles": {"p": {"llm": {"virtualKeys": ["plain-key"]}}}}""", "$.profiles.p.llm.virtualKeys[0]: secrets are never written inline: use env:NAME or sha256:HEX" },
-        { """{"profiles": {"p": {"llm": {}}}}""", "$.profiles.p.llm: expected at least one of openai or anthropic: the name of an entry in $.llmProviders" },
-        { """{"profiles": {"p": {"llm": {"gemini": "x"}}}}""", "$.profiles.p.llm.gemini: unknown key; expected one of: openai, anthropic, virtualKeys, passThrough, toolGuard, dualLlm, toon" },
-        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "toon": "yes"}}}}""", "$.profiles.p.llm.toon: expected a boolean, got a string" },
-        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "q", "model": "m"}}}}}""", "$.profiles.p.llm.dualLlm.provider: unknown provider 'q'; expected one of: o" },
-        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}, "local": {"kind": "openai"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "local", "model": "m"}}}}}""", "$.profiles.p.llm.dualLlm.provider: provider 'local' has no apiKey; the quarantined model is called with the provider's own key (env:NAME)" },
-        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "o"}}}}}""", "$.profiles.p.llm.dualLlm: expected provider (an entry in $.llmProviders) and model: the quarantined model that reads sanitize_with_dual_llm results" },
-        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "o", "model": "m", "maxRounds": 9}}}}}""", "$.profiles.p.llm.dualLlm.maxRounds: expected an integer between 1 and 5, got 9" },
-        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "o", "model": ""}}}}}""", "$.profiles.p.llm.dualLlm.model: expected a model name (1 to 256 characters), got ''" },
-        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "o", "model": "m", "rounds": 2}}}}}""", "$.profiles.p.llm.dualLlm.rounds: unknown key; expected one of: provider, model, mainModel, maxRounds" },
-        { """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "toolGuard": "yes"}}}}""", "$.profiles.p.llm.toolGuard: expected a boolean, got a string" },
-    };
+    public static TheoryData<string, string> InvalidConfigs =>
+        new()
+        {
+            {
+                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "sk-inline"}}}""",
+                "$.llmProviders.o.apiKey: secrets are never written inline: use env:NAME"
+            },
+            { """{"llmProviders": {"o": {"kind": "gemini"}}}""", "$.llmProviders.o.kind: expected one of openai, anthropic, got 'gemini'" },
+            { """{"llmProviders": {"o": {"apiKey": "env:OPENAI_KEY"}}}""", "$.llmProviders.o: expected kind: \"openai\" or \"anthropic\"" },
+            {
+                """{"llmProviders": {"o": {"kind": "openai", "baseUrl": "ftp://x"}}}""",
+                "$.llmProviders.o.baseUrl: expected an absolute http:// or https:// URL without query, such as https://api.openai.com/v1, got 'ftp://x'"
+            },
+            {
+                """{"llmProviders": {"o": {"kind": "openai", "key": "env:OPENAI_KEY"}}}""",
+                "$.llmProviders.o.key: unknown key; expected one of: kind, baseUrl, apiKey, apiKeys, timeoutSeconds, connectTimeoutSeconds, retries, maxRetryAfterSeconds, circuitBreaker"
+            },
+            {
+                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY", "apiKeys": ["env:TEAM_KEY"]}}}""",
+                "$.llmProviders.o.apiKeys: give either apiKey or apiKeys, not both"
+            },
+            {
+                """{"llmProviders": {"o": {"kind": "openai", "apiKeys": []}}}""",
+                "$.llmProviders.o.apiKeys: expected a non-empty array of env:NAME references, in fallback order, got an array"
+            },
+            {
+                """{"llmProviders": {"o": {"kind": "openai", "apiKeys": ["env:OPENAI_KEY", "sk-inline"]}}}""",
+                "$.llmProviders.o.apiKeys[1]: secrets are never written inline: use env:NAME"
+            },
+            {
+                """{"llmProviders": {"o": {"kind": "openai", "apiKeys": ["env:OPENAI_KEY", "env:OPENAI_KEY"]}}}""",
+                "$.llmProviders.o.apiKeys[1]: OPENAI_KEY is already in the list"
+            },
+            { """{"llmProviders": {"o": {"kind": "openai", "retries": 11}}}""", "$.llmProviders.o.retries: expected an integer between 0 and 10, got 11" },
+            {
+                """{"llmProviders": {"o": {"kind": "openai", "connectTimeoutSeconds": 0}}}""",
+                "$.llmProviders.o.connectTimeoutSeconds: expected an integer between 1 and 600, got 0"
+            },
+            {
+                """{"llmProviders": {"o": {"kind": "openai", "circuitBreaker": {"failureRatio": 1.5}}}}""",
+                "$.llmProviders.o.circuitBreaker.failureRatio: expected a share of failed attempts above 0 and at most 1 (0.5 is half), got 1.5"
+            },
+            {
+                """{"llmProviders": {"o": {"kind": "openai", "circuitBreaker": {"minimumThroughput": 1}}}}""",
+                "$.llmProviders.o.circuitBreaker.minimumThroughput: expected an integer between 2 and 1000000, got 1"
+            },
+            {
+                """{"llmProviders": {"o": {"kind": "openai", "circuitBreaker": {"breakSeconds": 5, "open": true}}}}""",
+                "$.llmProviders.o.circuitBreaker.open: unknown key; expected one of: failureRatio, minimumThroughput, samplingSeconds, breakSeconds"
+            },
+            {
+                """{"profiles": {"p": {"llm": {"openai": "nope"}}}}""",
+                "$.profiles.p.llm.openai: unknown provider 'nope'; no providers are configured in $.llmProviders"
+            },
+            {
+                """{"llmProviders": {"a": {"kind": "anthropic", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "a"}}}}""",
+                "$.profiles.p.llm.openai: provider 'a' is of kind anthropic; this endpoint needs kind openai"
+            },
+            {
+                """{"llmProviders": {"o": {"kind": "openai"}}, "profiles": {"p": {"llm": {"openai": "o"}}}}""",
+                "$.profiles.p.llm.openai: provider 'o' has no apiKey; give it one (env:NAME) or set passThrough: true"
+            },
+            {
+                """{"llmProviders": {"o": {"kind": "openai"}}, "profiles": {"p": {"llm": {"openai": "o", "passThrough": true, "virtualKeys": ["env:TEAM_KEY"]}}}}""",
+                "$.profiles.p.llm.virtualKeys: virtualKeys and passThrough: true exclude each other: with pass-through the client's own provider key is forwarded"
+            },
+            {
+                """{"profiles": {"p": {"llm": {"virtualKeys": ["plain-key"]}}}}""",
+                "$.profiles.p.llm.virtualKeys[0]: secrets are never written inline: use env:NAME or sha256:HEX"
+            },
+            {
+                """{"profiles": {"p": {"llm": {}}}}""",
+                "$.profiles.p.llm: expected at least one of openai or anthropic: the name of an entry in $.llmProviders"
+            },
+            {
+                """{"profiles": {"p": {"llm": {"gemini": "x"}}}}""",
+                "$.profiles.p.llm.gemini: unknown key; expected one of: openai, anthropic, virtualKeys, passThrough, toolGuard, dualLlm, toon"
+            },
+            {
+                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "toon": "yes"}}}}""",
+                "$.profiles.p.llm.toon: expected a boolean, got a string"
+            },
+            {
+                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "q", "model": "m"}}}}}""",
+                "$.profiles.p.llm.dualLlm.provider: unknown provider 'q'; expected one of: o"
+            },
+            {
+                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}, "local": {"kind": "openai"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "local", "model": "m"}}}}}""",
+                "$.profiles.p.llm.dualLlm.provider: provider 'local' has no apiKey; the quarantined model is called with the provider's own key (env:NAME)"
+            },
+            {
+                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "o"}}}}}""",
+                "$.profiles.p.llm.dualLlm: expected provider (an entry in $.llmProviders) and model: the quarantined model that reads sanitize_with_dual_llm results"
+            },
+            {
+                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "o", "model": "m", "maxRounds": 9}}}}}""",
+                "$.profiles.p.llm.dualLlm.maxRounds: expected an integer between 1 and 5, got 9"
+            },
+            {
+                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "o", "model": ""}}}}}""",
+                "$.profiles.p.llm.dualLlm.model: expected a model name (1 to 256 characters), got ''"
+            },
+            {
+                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "o", "model": "m", "rounds": 2}}}}}""",
+                "$.profiles.p.llm.dualLlm.rounds: unknown key; expected one of: provider, model, mainModel, maxRounds"
+            },
+            {
+                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "toolGuard": "yes"}}}}""",
+                "$.profiles.p.llm.toolGuard: expected a boolean, got a string"
+            },
+        };
 
     [Theory]
     [MemberData(nameof(InvalidConfigs))]

@@ -165,14 +165,42 @@ public sealed class LlmHistoryTests
     [Theory]
     [InlineData("ChatCompletions", """{"messages":{"role":"tool"}}""", "messages must be an array")]
     [InlineData("ChatCompletions", """{"messages":["tool"]}""", "messages[0] must be an object")]
-    [InlineData("ChatCompletions", """{"messages":[{"role":"user","content":"a"},{"role":"tool","content":"x"}]}""", "messages[1] is a tool message without a tool_call_id string")]
-    [InlineData("ChatCompletions", """{"messages":[{"role":"tool","tool_call_id":5,"content":"x"}]}""", "messages[0] is a tool message without a tool_call_id string")]
-    [InlineData("ChatCompletions", """{"messages":[{"role":"tool","tool_call_id":"c","content":{"a":1}}]}""", "messages[0].content of a tool message must be a string or an array of content parts")]
-    [InlineData("ChatCompletions", """{"messages":[{"role":"tool","tool_call_id":"c"}]}""", "messages[0].content of a tool message must be a string or an array of content parts")]
+    [InlineData(
+        "ChatCompletions",
+        """{"messages":[{"role":"user","content":"a"},{"role":"tool","content":"x"}]}""",
+        "messages[1] is a tool message without a tool_call_id string"
+    )]
+    [InlineData(
+        "ChatCompletions",
+        """{"messages":[{"role":"tool","tool_call_id":5,"content":"x"}]}""",
+        "messages[0] is a tool message without a tool_call_id string"
+    )]
+    [InlineData(
+        "ChatCompletions",
+        """{"messages":[{"role":"tool","tool_call_id":"c","content":{"a":1}}]}""",
+        "messages[0].content of a tool message must be a string or an array of content parts"
+    )]
+    [InlineData(
+        "ChatCompletions",
+        """{"messages":[{"role":"tool","tool_call_id":"c"}]}""",
+        "messages[0].content of a tool message must be a string or an array of content parts"
+    )]
     [InlineData("Responses", """{"input":[{"type":"function_call_output","output":"x"}]}""", "input[0] is a function_call_output without a call_id string")]
-    [InlineData("Responses", """{"input":[{"type":"function_call_output","call_id":"c","output":7}]}""", "input[0].output must be a string or an array of content parts")]
-    [InlineData("Messages", """{"messages":[{"role":"user","content":[{"type":"tool_result","content":"x"}]}]}""", "messages[0].content[0] is a tool_result without a tool_use_id string")]
-    [InlineData("Messages", """{"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":5}]}]}""", "messages[0].content[0].content must be a string or an array of content blocks")]
+    [InlineData(
+        "Responses",
+        """{"input":[{"type":"function_call_output","call_id":"c","output":7}]}""",
+        "input[0].output must be a string or an array of content parts"
+    )]
+    [InlineData(
+        "Messages",
+        """{"messages":[{"role":"user","content":[{"type":"tool_result","content":"x"}]}]}""",
+        "messages[0].content[0] is a tool_result without a tool_use_id string"
+    )]
+    [InlineData(
+        "Messages",
+        """{"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":5}]}]}""",
+        "messages[0].content[0].content must be a string or an array of content blocks"
+    )]
     [InlineData("Messages", """{"messages":[{"role":"user","content":[{"type":"tool_result",""", "the request body is not valid JSON")]
     public void Malformed_histories_are_refused_with_a_message_naming_the_place(string api, string body, string expected)
     {
@@ -185,7 +213,10 @@ public sealed class LlmHistoryTests
     [Fact]
     public void Role_and_type_values_of_other_json_types_are_skipped_whole()
     {
-        var (results, error, ok) = Read(LlmApi.ChatCompletions, """{"messages":[{"role":{"tool":"x"},"content":"a"},{"role":"tool","tool_call_id":"c","content":"b"}]}""");
+        var (results, error, ok) = Read(
+            LlmApi.ChatCompletions,
+            """{"messages":[{"role":{"tool":"x"},"content":"a"},{"role":"tool","tool_call_id":"c","content":"b"}]}"""
+        );
 
         Assert.True(ok, error);
         Assert.Equal("c", Assert.Single(results).CallId);

@@ -33,25 +33,81 @@ public sealed class LlmProxyFixture : IAsyncLifetime
         var once = new LlmResilienceConfig { Retries = 0, MinimumThroughput = 1_000_000 };
         var providers = new[]
         {
-            new LlmProviderConfig { Name = "openai", Kind = LlmProviderKind.OpenAi, BaseUrl = Fake.OpenAiBaseUrl, ApiKey = OpenAiProviderKey, Resilience = once },
-            new LlmProviderConfig { Name = "anthropic", Kind = LlmProviderKind.Anthropic, BaseUrl = Fake.BaseUrl, ApiKey = AnthropicProviderKey, Resilience = once },
+            new LlmProviderConfig
+            {
+                Name = "openai",
+                Kind = LlmProviderKind.OpenAi,
+                BaseUrl = Fake.OpenAiBaseUrl,
+                ApiKey = OpenAiProviderKey,
+                Resilience = once,
+            },
+            new LlmProviderConfig
+            {
+                Name = "anthropic",
+                Kind = LlmProviderKind.Anthropic,
+                BaseUrl = Fake.BaseUrl,
+                ApiKey = AnthropicProviderKey,
+                Resilience = once,
+            },
         };
-        var team = new ProfileLlmConfig { OpenAi = "openai", Anthropic = "anthropic", VirtualKeyHashes = [SHA256.HashData(Encoding.UTF8.GetBytes(VirtualKey))] };
-        var byok = new ProfileLlmConfig { OpenAi = "openai", Anthropic = "anthropic", PassThrough = true };
-        Gateway = await GatewayHarness.StartAsync(new GatewayConfig
+        var team = new ProfileLlmConfig
         {
-            AdminKeys = Tests.Admin.AdminClient.FileKeys,
-            LlmProviders = providers,
-            Profiles =
-            [
-                new ProfileConfig { Name = "team", Servers = [], Llm = team },
-                new ProfileConfig { Name = "byok", Servers = [], Llm = byok },
-                new ProfileConfig { Name = "budget", Servers = [], Llm = team },
-                new ProfileConfig { Name = "shared", Servers = [], Llm = team },
-                new ProfileConfig { Name = "quota", Servers = [], Llm = team },
-                new ProfileConfig { Name = "rules", Servers = [], Llm = team },
-            ],
-        });
+            OpenAi = "openai",
+            Anthropic = "anthropic",
+            VirtualKeyHashes = [SHA256.HashData(Encoding.UTF8.GetBytes(VirtualKey))],
+        };
+        var byok = new ProfileLlmConfig
+        {
+            OpenAi = "openai",
+            Anthropic = "anthropic",
+            PassThrough = true,
+        };
+        Gateway = await GatewayHarness.StartAsync(
+            new GatewayConfig
+            {
+                AdminKeys = Tests.Admin.AdminClient.FileKeys,
+                LlmProviders = providers,
+                Profiles =
+                [
+                    new ProfileConfig
+                    {
+                        Name = "team",
+                        Servers = [],
+                        Llm = team,
+                    },
+                    new ProfileConfig
+                    {
+                        Name = "byok",
+                        Servers = [],
+                        Llm = byok,
+                    },
+                    new ProfileConfig
+                    {
+                        Name = "budget",
+                        Servers = [],
+                        Llm = team,
+                    },
+                    new ProfileConfig
+                    {
+                        Name = "shared",
+                        Servers = [],
+                        Llm = team,
+                    },
+                    new ProfileConfig
+                    {
+                        Name = "quota",
+                        Servers = [],
+                        Llm = team,
+                    },
+                    new ProfileConfig
+                    {
+                        Name = "rules",
+                        Servers = [],
+                        Llm = team,
+                    },
+                ],
+            }
+        );
     }
 
     /// <summary>The audit rows of one requested model, once the writer has stored <paramref name="count"/> of them.</summary>

@@ -43,7 +43,15 @@ public sealed class NodeSdkTests(LlmProxyFixture fixture) : IClassFixture<LlmPro
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (true)
         {
-            var page = await fixture.Gateway.Server.Store.ListLlmInteractionsAsync(new LlmInteractionQuery { Model = model, Provider = provider, Limit = 100 }, Ct);
+            var page = await fixture.Gateway.Server.Store.ListLlmInteractionsAsync(
+                new LlmInteractionQuery
+                {
+                    Model = model,
+                    Provider = provider,
+                    Limit = 100,
+                },
+                Ct
+            );
             var rows = page.Items.Where(r => r.RequestedModel == model).ToList();
             if (rows.Count > 0 || DateTime.UtcNow > deadline)
             {
@@ -67,12 +75,18 @@ public sealed class NodeSdkTests(LlmProxyFixture fixture) : IClassFixture<LlmPro
         Assert.Equal("gpt-4o-2024-08-06", Text(result, "model"));
         Assert.Equal("stop", Text(result, "finish"));
         var usage = result.GetProperty("usage");
-        Assert.Equal((12, 5, 17), (usage.GetProperty("prompt_tokens").GetInt32(), usage.GetProperty("completion_tokens").GetInt32(), usage.GetProperty("total_tokens").GetInt32()));
+        Assert.Equal(
+            (12, 5, 17),
+            (usage.GetProperty("prompt_tokens").GetInt32(), usage.GetProperty("completion_tokens").GetInt32(), usage.GetProperty("total_tokens").GetInt32())
+        );
         Assert.Equal(4, usage.GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32());
         Assert.Equal(2, usage.GetProperty("completion_tokens_details").GetProperty("reasoning_tokens").GetInt32());
 
         // The provider saw the profile's key, not the virtual key the SDK sent.
-        Assert.Equal($"Bearer {LlmProxyFixture.OpenAiProviderKey}", fixture.Fake.Requests.Last(r => r.Body.Contains("\"gpt-4o\"", StringComparison.Ordinal)).Authorization);
+        Assert.Equal(
+            $"Bearer {LlmProxyFixture.OpenAiProviderKey}",
+            fixture.Fake.Requests.Last(r => r.Body.Contains("\"gpt-4o\"", StringComparison.Ordinal)).Authorization
+        );
 
         var row = await RowAsync("gpt-4o", "openai");
         Assert.Equal(("ok", "gpt-4o-2024-08-06"), (row.Status, row.UsedModel));
@@ -127,7 +141,10 @@ public sealed class NodeSdkTests(LlmProxyFixture fixture) : IClassFixture<LlmPro
         Assert.Equal("tool_calls", Text(result, "finish"));
         Assert.Equal(JsonValueKind.Null, result.GetProperty("content").ValueKind);
         var call = Assert.Single(result.GetProperty("toolCalls").EnumerateArray().ToList());
-        Assert.Equal((FakeProvider.OpenAiToolCallId, "get_weather", FakeProvider.ToolArguments), (Text(call, "id"), Text(call, "name"), Text(call, "arguments")));
+        Assert.Equal(
+            (FakeProvider.OpenAiToolCallId, "get_weather", FakeProvider.ToolArguments),
+            (Text(call, "id"), Text(call, "name"), Text(call, "arguments"))
+        );
 
         var row = await RowAsync("gpt-5", "openai");
         Assert.Equal((12, 5, 4, 2), (row.InputTokens, row.OutputTokens, row.CachedInputTokens, row.ReasoningTokens));
@@ -141,7 +158,10 @@ public sealed class NodeSdkTests(LlmProxyFixture fixture) : IClassFixture<LlmPro
 
         Assert.Equal("tool_calls", Text(result, "finish"));
         var call = Assert.Single(result.GetProperty("toolCalls").EnumerateArray().ToList());
-        Assert.Equal((FakeProvider.OpenAiToolCallId, "get_weather", FakeProvider.ToolArguments), (Text(call, "id"), Text(call, "name"), Text(call, "arguments")));
+        Assert.Equal(
+            (FakeProvider.OpenAiToolCallId, "get_weather", FakeProvider.ToolArguments),
+            (Text(call, "id"), Text(call, "name"), Text(call, "arguments"))
+        );
         Assert.Equal(5, result.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
 
         var row = await RowAsync("gpt-5-nano", "openai");
@@ -218,9 +238,19 @@ public sealed class NodeSdkTests(LlmProxyFixture fixture) : IClassFixture<LlmPro
         Assert.Equal(FakeProvider.AnthropicModel, Text(result, "model"));
         Assert.Equal("end_turn", Text(result, "stop"));
         var usage = result.GetProperty("usage");
-        Assert.Equal((20, 3, 7, 9), (usage.GetProperty("input_tokens").GetInt32(), usage.GetProperty("cache_creation_input_tokens").GetInt32(),
-            usage.GetProperty("cache_read_input_tokens").GetInt32(), usage.GetProperty("output_tokens").GetInt32()));
-        Assert.Equal(LlmProxyFixture.AnthropicProviderKey, fixture.Fake.Requests.Last(r => r.Body.Contains("claude-node-plain", StringComparison.Ordinal)).ApiKey);
+        Assert.Equal(
+            (20, 3, 7, 9),
+            (
+                usage.GetProperty("input_tokens").GetInt32(),
+                usage.GetProperty("cache_creation_input_tokens").GetInt32(),
+                usage.GetProperty("cache_read_input_tokens").GetInt32(),
+                usage.GetProperty("output_tokens").GetInt32()
+            )
+        );
+        Assert.Equal(
+            LlmProxyFixture.AnthropicProviderKey,
+            fixture.Fake.Requests.Last(r => r.Body.Contains("claude-node-plain", StringComparison.Ordinal)).ApiKey
+        );
 
         var row = await RowAsync("claude-node-plain", "anthropic");
         Assert.Equal(("ok", FakeProvider.AnthropicModel), (row.Status, row.UsedModel));
@@ -238,7 +268,8 @@ public sealed class NodeSdkTests(LlmProxyFixture fixture) : IClassFixture<LlmPro
         Assert.Equal(FakeProvider.AnthropicText, Text(result, "text"));
         Assert.Equal(
             ["message_start", "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop"],
-            result.GetProperty("events").EnumerateArray().Select(e => e.GetString()!).ToArray());
+            result.GetProperty("events").EnumerateArray().Select(e => e.GetString()!).ToArray()
+        );
         Assert.Equal("end_turn", Text(result, "stop"));
         Assert.Equal(9, result.GetProperty("usage").GetProperty("output_tokens").GetInt32());
 

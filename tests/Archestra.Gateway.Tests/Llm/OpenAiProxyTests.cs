@@ -29,7 +29,10 @@ public sealed class OpenAiProxyTests(LlmProxyFixture fixture) : IClassFixture<Ll
         Assert.Equal(4, completion.Usage.InputTokenDetails.CachedTokenCount);
 
         // The provider saw the profile's provider key, not the virtual key.
-        Assert.Equal($"Bearer {LlmProxyFixture.OpenAiProviderKey}", fixture.Fake.Requests.Last(r => r.Body.Contains("gpt-4o-plain", StringComparison.Ordinal)).Authorization);
+        Assert.Equal(
+            $"Bearer {LlmProxyFixture.OpenAiProviderKey}",
+            fixture.Fake.Requests.Last(r => r.Body.Contains("gpt-4o-plain", StringComparison.Ordinal)).Authorization
+        );
 
         var row = Assert.Single(await fixture.AuditAsync("gpt-4o-plain"));
         Assert.Equal(("team", "openai", "ok"), (row.Profile, row.Provider, row.Status));
@@ -81,7 +84,11 @@ public sealed class OpenAiProxyTests(LlmProxyFixture fixture) : IClassFixture<Ll
         using var http = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, fixture.OpenAiBase() + "/chat/completions")
         {
-            Content = new StringContent("""{"model":"gpt-4o-nousage","stream":true,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"),
+            Content = new StringContent(
+                """{"model":"gpt-4o-nousage","stream":true,"messages":[{"role":"user","content":"hi"}]}""",
+                Encoding.UTF8,
+                "application/json"
+            ),
         };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", LlmProxyFixture.VirtualKey);
         using var response = await http.SendAsync(request, Ct);
@@ -90,18 +97,33 @@ public sealed class OpenAiProxyTests(LlmProxyFixture fixture) : IClassFixture<Ll
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
         Assert.Equal(FakeProvider.OpenAiStream("gpt-4o-nousage", includeUsage: false), body);
-        Assert.EndsWith("""{"model":"gpt-4o-nousage","stream":true,"messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}}""",
-            fixture.Fake.Requests.Last(r => r.Body.Contains("gpt-4o-nousage", StringComparison.Ordinal)).Body, StringComparison.Ordinal);
+        Assert.EndsWith(
+            """{"model":"gpt-4o-nousage","stream":true,"messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}}""",
+            fixture.Fake.Requests.Last(r => r.Body.Contains("gpt-4o-nousage", StringComparison.Ordinal)).Body,
+            StringComparison.Ordinal
+        );
 
         var row = Assert.Single(await fixture.AuditAsync("gpt-4o-nousage"));
         Assert.Equal((12, 5, 4, 2), (row.InputTokens, row.OutputTokens, row.CachedInputTokens, row.ReasoningTokens));
     }
 
     [Theory]
-    [InlineData("""{"model":"M","stream":true,"stream_options":{},"messages":[]}""", """{"model":"M","stream":true,"stream_options":{"include_usage":true},"messages":[]}""")]
-    [InlineData("""{"model":"M","stream":true,"stream_options":{"include_usage":false},"messages":[]}""", """{"model":"M","stream":true,"stream_options":{"include_usage":true},"messages":[]}""")]
-    [InlineData("""{"model":"M","stream_options":{"x":1},"stream":true,"messages":[]}""", """{"model":"M","stream_options":{"include_usage":true,"x":1},"stream":true,"messages":[]}""")]
-    [InlineData("""{"model":"M","stream":true,"stream_options":null,"messages":[]}""", """{"model":"M","stream":true,"stream_options":{"include_usage":true},"messages":[]}""")]
+    [InlineData(
+        """{"model":"M","stream":true,"stream_options":{},"messages":[]}""",
+        """{"model":"M","stream":true,"stream_options":{"include_usage":true},"messages":[]}"""
+    )]
+    [InlineData(
+        """{"model":"M","stream":true,"stream_options":{"include_usage":false},"messages":[]}""",
+        """{"model":"M","stream":true,"stream_options":{"include_usage":true},"messages":[]}"""
+    )]
+    [InlineData(
+        """{"model":"M","stream_options":{"x":1},"stream":true,"messages":[]}""",
+        """{"model":"M","stream_options":{"include_usage":true,"x":1},"stream":true,"messages":[]}"""
+    )]
+    [InlineData(
+        """{"model":"M","stream":true,"stream_options":null,"messages":[]}""",
+        """{"model":"M","stream":true,"stream_options":{"include_usage":true},"messages":[]}"""
+    )]
     [InlineData("""{"model":"M","stream":false,"messages":[]}""", """{"model":"M","stream":false,"messages":[]}""")]
     public async Task Usage_is_asked_for_with_one_splice_whatever_the_client_sent(string sent, string forwarded)
     {
@@ -116,7 +138,10 @@ public sealed class OpenAiProxyTests(LlmProxyFixture fixture) : IClassFixture<Ll
         var body = await response.Content.ReadAsStringAsync(Ct);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal(forwarded.Replace("\"M\"", $"\"{model}\"", StringComparison.Ordinal), fixture.Fake.Requests.Last(r => r.Body.Contains(model, StringComparison.Ordinal)).Body);
+        Assert.Equal(
+            forwarded.Replace("\"M\"", $"\"{model}\"", StringComparison.Ordinal),
+            fixture.Fake.Requests.Last(r => r.Body.Contains(model, StringComparison.Ordinal)).Body
+        );
         if (sent.Contains("\"stream\":true", StringComparison.Ordinal))
         {
             // Exactly the stream a client that did not ask for usage gets: every "usage":null cut out whatever its place
@@ -175,7 +200,11 @@ public sealed class OpenAiProxyTests(LlmProxyFixture fixture) : IClassFixture<Ll
         using var http = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, fixture.OpenAiBase() + "/chat/completions")
         {
-            Content = new StringContent("""{"model":"chat-error-midstream","stream":true,"stream_options":{"include_usage":true},"messages":[]}""", Encoding.UTF8, "application/json"),
+            Content = new StringContent(
+                """{"model":"chat-error-midstream","stream":true,"stream_options":{"include_usage":true},"messages":[]}""",
+                Encoding.UTF8,
+                "application/json"
+            ),
         };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", LlmProxyFixture.VirtualKey);
         using var response = await http.SendAsync(request, Ct);
@@ -211,7 +240,9 @@ public sealed class OpenAiProxyTests(LlmProxyFixture fixture) : IClassFixture<Ll
     [Fact]
     public async Task A_wrong_virtual_key_gets_401_in_openai_format_and_the_sdk_exception()
     {
-        var ex = await Assert.ThrowsAsync<ClientResultException>(() => Chat("gpt-4o-wrongkey", key: "nope").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct));
+        var ex = await Assert.ThrowsAsync<ClientResultException>(() =>
+            Chat("gpt-4o-wrongkey", key: "nope").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct)
+        );
         Assert.Equal(401, ex.Status);
         Assert.Contains("Incorrect API key", ex.Message, StringComparison.Ordinal);
 
@@ -289,7 +320,10 @@ public sealed class OpenAiProxyTests(LlmProxyFixture fixture) : IClassFixture<Ll
     [Fact]
     public async Task Models_are_listed_through_the_proxy()
     {
-        var client = new OpenAIModelClient(new ApiKeyCredential(LlmProxyFixture.VirtualKey), new OpenAIClientOptions { Endpoint = fixture.OpenAiBase(), RetryPolicy = new ClientRetryPolicy(0) });
+        var client = new OpenAIModelClient(
+            new ApiKeyCredential(LlmProxyFixture.VirtualKey),
+            new OpenAIClientOptions { Endpoint = fixture.OpenAiBase(), RetryPolicy = new ClientRetryPolicy(0) }
+        );
         var models = (await client.GetModelsAsync(Ct)).Value;
         Assert.Equal("gpt-4o", Assert.Single(models).Id);
     }
@@ -297,7 +331,9 @@ public sealed class OpenAiProxyTests(LlmProxyFixture fixture) : IClassFixture<Ll
     [Fact]
     public async Task Pass_through_forwards_the_clients_own_key_unchanged()
     {
-        var completion = (await Chat("gpt-4o-byok", key: "sk-users-own-key", profile: "byok").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct)).Value;
+        var completion = (
+            await Chat("gpt-4o-byok", key: "sk-users-own-key", profile: "byok").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct)
+        ).Value;
 
         Assert.Equal(FakeProvider.OpenAiText, completion.Content[0].Text);
         Assert.Equal("Bearer sk-users-own-key", fixture.Fake.Requests.Last(r => r.Body.Contains("gpt-4o-byok", StringComparison.Ordinal)).Authorization);
@@ -326,7 +362,11 @@ public sealed class OpenAiProxyTests(LlmProxyFixture fixture) : IClassFixture<Ll
 
         Assert.Contains("llm_requests_total{profile=\"team\",provider=\"openai\",model=\"gpt-4o-metrics\",status=\"ok\"} 1\n", text, StringComparison.Ordinal);
         Assert.Contains("llm_tokens_total{profile=\"team\",provider=\"openai\",model=\"gpt-4o-metrics\",type=\"cached\"} 4\n", text, StringComparison.Ordinal);
-        Assert.Contains("llm_request_duration_seconds_count{profile=\"team\",provider=\"openai\",model=\"gpt-4o-metrics\"} 1\n", text, StringComparison.Ordinal);
+        Assert.Contains(
+            "llm_request_duration_seconds_count{profile=\"team\",provider=\"openai\",model=\"gpt-4o-metrics\"} 1\n",
+            text,
+            StringComparison.Ordinal
+        );
         Assert.Contains("# TYPE llm_time_to_first_token_seconds histogram", text, StringComparison.Ordinal);
     }
 }

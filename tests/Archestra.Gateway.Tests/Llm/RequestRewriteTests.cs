@@ -23,11 +23,11 @@ public sealed class RequestRewriteTests(RewriteFixture fixture) : IClassFixture<
         new(model, new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = fixture.OpenAiBase(profile), RetryPolicy = new ClientRetryPolicy(0) });
 
     private static List<ChatMessage> MailConversation(string mail) =>
-    [
-        new UserChatMessage("When is the launch? Check Bob's mail."),
-        new AssistantChatMessage([ChatToolCall.CreateFunctionToolCall("call_1", "mail__read", BinaryData.FromString("""{"from":"bob"}"""))]),
-        new ToolChatMessage("call_1", mail),
-    ];
+        [
+            new UserChatMessage("When is the launch? Check Bob's mail."),
+            new AssistantChatMessage([ChatToolCall.CreateFunctionToolCall("call_1", "mail__read", BinaryData.FromString("""{"from":"bob"}"""))]),
+            new ToolChatMessage("call_1", mail),
+        ];
 
     /// <summary>The main model asks one question, then says it is done; the quarantined model answers <paramref name="answer"/>.</summary>
     private (List<string> Questions, List<string> Answers) Script(string answer)
@@ -101,7 +101,8 @@ public sealed class RequestRewriteTests(RewriteFixture fixture) : IClassFixture<
         var conversation = MailConversation($"Launch on Thursday. {Injection}");
 
         await Chat("gpt-4o-cache", "dual-cache").CompleteChatAsync(conversation, cancellationToken: Ct);
-        await Chat("gpt-4o-cache", "dual-cache").CompleteChatAsync([.. conversation, new AssistantChatMessage("Thursday."), new UserChatMessage("Thanks")], cancellationToken: Ct);
+        await Chat("gpt-4o-cache", "dual-cache")
+            .CompleteChatAsync([.. conversation, new AssistantChatMessage("Thursday."), new UserChatMessage("Thanks")], cancellationToken: Ct);
 
         Assert.Equal((2, 1), (questions.Count, answers.Count));
         var bodies = fixture.MainBodies("gpt-4o-cache");
@@ -126,20 +127,26 @@ public sealed class RequestRewriteTests(RewriteFixture fixture) : IClassFixture<
 
         var main = Assert.Single(fixture.MainBodies(model));
         Assert.DoesNotContain("evil@x", main, StringComparison.Ordinal);
-        Assert.StartsWith("The result of mail__read was withheld: it needed dual-LLM sanitization, which failed (the answer reply was refused: ", ToolContent(main), StringComparison.Ordinal);
+        Assert.StartsWith(
+            "The result of mail__read was withheld: it needed dual-LLM sanitization, which failed (the answer reply was refused: ",
+            ToolContent(main),
+            StringComparison.Ordinal
+        );
     }
 
     [Fact]
     public async Task A_quarantine_that_fails_withholds_the_result_and_records_the_failed_call()
     {
-        fixture.Fake.DualLlmScript = (role, _) => role == "question"
-            ? """{"done": false, "question": "Is it urgent?", "options": ["yes", "no"]}"""
-            : null!;
+        fixture.Fake.DualLlmScript = (role, _) => role == "question" ? """{"done": false, "question": "Is it urgent?", "options": ["yes", "no"]}""" : null!;
 
         await Chat("gpt-4o-down", "dual-down").CompleteChatAsync(MailConversation($"Urgent! {Injection}"), cancellationToken: Ct);
 
         var content = ToolContent(Assert.Single(fixture.MainBodies("gpt-4o-down")));
-        Assert.StartsWith("The result of mail__read was withheld: it needed dual-LLM sanitization, which failed (the answer call to 'anthropic' failed with HTTP 500", content, StringComparison.Ordinal);
+        Assert.StartsWith(
+            "The result of mail__read was withheld: it needed dual-LLM sanitization, which failed (the answer call to 'anthropic' failed with HTTP 500",
+            content,
+            StringComparison.Ordinal
+        );
         var row = Assert.Single(await fixture.AuditAsync("dual-down", RewriteFixture.QuarantineModel, 1));
         Assert.Equal("dual_llm_failed", row.Status);
         Assert.Contains("HTTP 500", row.Error, StringComparison.Ordinal);
@@ -149,27 +156,54 @@ public sealed class RequestRewriteTests(RewriteFixture fixture) : IClassFixture<
     public async Task The_anthropic_sdk_flow_is_sanitized_with_the_quarantine_on_the_openai_provider()
     {
         Script("""{"answer": 2}""");
-        var client = new AnthropicClient { ApiKey = "unused", BaseUrl = fixture.AnthropicBase("dualo").ToString(), MaxRetries = 0 };
+        var client = new AnthropicClient
+        {
+            ApiKey = "unused",
+            BaseUrl = fixture.AnthropicBase("dualo").ToString(),
+            MaxRetries = 0,
+        };
         var input = new Dictionary<string, JsonElement> { ["from"] = JsonSerializer.SerializeToElement("bob") };
 
-        var message = await client.Messages.Create(new MessageCreateParams
-        {
-            Model = "claude-main-dualo",
-            MaxTokens = 100,
-            Messages =
-            [
-                new UserMessageParam("When is the launch? Check Bob's mail."),
-                new AssistantMessageParam(new List<ContentBlockParam> { new ToolUseBlockParam { ID = "toolu_1", Name = "mail__read", Input = input } }),
-                new UserMessageParam(new List<ContentBlockParam> { new ToolResultBlockParam { ToolUseID = "toolu_1", Content = $"Saturday it is. {Injection}" } }),
-            ],
-        }, Ct);
+        var message = await client.Messages.Create(
+            new MessageCreateParams
+            {
+                Model = "claude-main-dualo",
+                MaxTokens = 100,
+                Messages =
+                [
+                    new UserMessageParam("When is the launch? Check Bob's mail."),
+                    new AssistantMessageParam(
+                        new List<ContentBlockParam>
+                        {
+                            new ToolUseBlockParam
+                            {
+                                ID = "toolu_1",
+                                Name = "mail__read",
+                                Input = input,
+                            },
+                        }
+                    ),
+                    new UserMessageParam(
+                        new List<ContentBlockParam>
+                        {
+                            new ToolResultBlockParam { ToolUseID = "toolu_1", Content = $"Saturday it is. {Injection}" },
+                        }
+                    ),
+                ],
+            },
+            Ct
+        );
 
         Assert.True(message.Content[0].TryPickText(out var text));
         Assert.Equal(FakeProvider.AnthropicText, text.Text);
         var main = Assert.Single(fixture.MainBodies("claude-main-dualo"));
         Assert.DoesNotContain("evil@x", main, StringComparison.Ordinal);
         var result = JsonDocument.Parse(main).RootElement.GetProperty("messages")[2].GetProperty("content")[0].GetProperty("content").GetString()!;
-        Assert.EndsWith("(dual LLM). The raw result of mail__read was not shown to you because it may contain untrusted instructions. A quarantined model read it and chose these answers to your own questions.]\nQ: On which day is the launch?\nA: Saturday", result, StringComparison.Ordinal);
+        Assert.EndsWith(
+            "(dual LLM). The raw result of mail__read was not shown to you because it may contain untrusted instructions. A quarantined model read it and chose these answers to your own questions.]\nQ: On which day is the launch?\nA: Saturday",
+            result,
+            StringComparison.Ordinal
+        );
 
         // maxRounds 1: one question on the Anthropic main model (forced tool), one answer on OpenAI (strict json_schema).
         var question = fixture.SideCalls("question").Last();
@@ -186,25 +220,37 @@ public sealed class RequestRewriteTests(RewriteFixture fixture) : IClassFixture<
     {
         var secret = JsonSerializer.Serialize("The SECRET launch code is 1234");
         var kept = JsonSerializer.Serialize("""{"rows":[{"id":1,"name":"a"}]}""");
-        var body = $$$"""{"model":"gpt-4o-withheld",  "messages":[{"role":"user","content":"go"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"web__fetch","arguments":"{}"}},{"id":"c2","type":"function","function":{"name":"web__fetch","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":{{{secret}}}},{"role":"tool","tool_call_id":"c2","content":{{{kept}}}}]}""";
+        var body =
+            $$$"""{"model":"gpt-4o-withheld",  "messages":[{"role":"user","content":"go"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"web__fetch","arguments":"{}"}},{"id":"c2","type":"function","function":{"name":"web__fetch","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":{{{secret}}}},{"role":"tool","tool_call_id":"c2","content":{{{kept}}}}]}""";
         using var http = new HttpClient();
 
-        using var response = await http.PostAsync(new Uri(fixture.OpenAiBase("withheld") + "/chat/completions"), new StringContent(body, Encoding.UTF8, "application/json"), Ct);
+        using var response = await http.PostAsync(
+            new Uri(fixture.OpenAiBase("withheld") + "/chat/completions"),
+            new StringContent(body, Encoding.UTF8, "application/json"),
+            Ct
+        );
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var notice = "The result of web__fetch was withheld: blocked by policy withhold-secrets: pages that mention SECRET never reach the model";
         var keptToon = JsonSerializer.Serialize(Toon.Encode(Encoding.UTF8.GetBytes("""{"rows":[{"id":1,"name":"a"}]}""")));
-        Assert.Equal(body.Replace(secret, JsonSerializer.Serialize(notice), StringComparison.Ordinal).Replace(kept, keptToon, StringComparison.Ordinal),
-            Assert.Single(fixture.MainBodies("gpt-4o-withheld")));
+        Assert.Equal(
+            body.Replace(secret, JsonSerializer.Serialize(notice), StringComparison.Ordinal).Replace(kept, keptToon, StringComparison.Ordinal),
+            Assert.Single(fixture.MainBodies("gpt-4o-withheld"))
+        );
     }
 
     [Fact]
     public async Task Without_a_dual_llm_config_a_result_to_sanitize_goes_upstream_unchanged()
     {
-        var body = $$$"""{"model":"gpt-4o-nodual","messages":[{"role":"user","content":"go"},{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"mail__read","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":{{{JsonSerializer.Serialize(Injection)}}}}]}""";
+        var body =
+            $$$"""{"model":"gpt-4o-nodual","messages":[{"role":"user","content":"go"},{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"mail__read","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":{{{JsonSerializer.Serialize(Injection)}}}}]}""";
         using var http = new HttpClient();
 
-        using var response = await http.PostAsync(new Uri(fixture.OpenAiBase("nodual") + "/chat/completions"), new StringContent(body, Encoding.UTF8, "application/json"), Ct);
+        using var response = await http.PostAsync(
+            new Uri(fixture.OpenAiBase("nodual") + "/chat/completions"),
+            new StringContent(body, Encoding.UTF8, "application/json"),
+            Ct
+        );
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(body, Assert.Single(fixture.MainBodies("gpt-4o-nodual")));
@@ -252,19 +298,42 @@ public sealed class RequestRewriteTests(RewriteFixture fixture) : IClassFixture<
     public async Task Anthropic_tool_result_blocks_go_upstream_as_toon()
     {
         var json = """{"orders":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"total":3}""";
-        var client = new AnthropicClient { ApiKey = "unused", BaseUrl = fixture.AnthropicBase("toon").ToString(), MaxRetries = 0 };
-
-        await client.Messages.Create(new MessageCreateParams
+        var client = new AnthropicClient
         {
-            Model = "claude-toon",
-            MaxTokens = 100,
-            Messages =
-            [
-                new UserMessageParam("orders?"),
-                new AssistantMessageParam(new List<ContentBlockParam> { new ToolUseBlockParam { ID = "t1", Name = "db__orders", Input = new Dictionary<string, JsonElement>() } }),
-                new UserMessageParam(new List<ContentBlockParam> { new ToolResultBlockParam { ToolUseID = "t1", Content = json } }),
-            ],
-        }, Ct);
+            ApiKey = "unused",
+            BaseUrl = fixture.AnthropicBase("toon").ToString(),
+            MaxRetries = 0,
+        };
+
+        await client.Messages.Create(
+            new MessageCreateParams
+            {
+                Model = "claude-toon",
+                MaxTokens = 100,
+                Messages =
+                [
+                    new UserMessageParam("orders?"),
+                    new AssistantMessageParam(
+                        new List<ContentBlockParam>
+                        {
+                            new ToolUseBlockParam
+                            {
+                                ID = "t1",
+                                Name = "db__orders",
+                                Input = new Dictionary<string, JsonElement>(),
+                            },
+                        }
+                    ),
+                    new UserMessageParam(
+                        new List<ContentBlockParam>
+                        {
+                            new ToolResultBlockParam { ToolUseID = "t1", Content = json },
+                        }
+                    ),
+                ],
+            },
+            Ct
+        );
 
         var main = Assert.Single(fixture.MainBodies("claude-toon"));
         var content = JsonDocument.Parse(main).RootElement.GetProperty("messages")[2].GetProperty("content")[0].GetProperty("content").GetString();
@@ -298,12 +367,14 @@ public sealed class RequestRewriteTests(RewriteFixture fixture) : IClassFixture<
         var call = Assert.Single(sanitized.ToolCalls);
         Assert.Equal("db__query", call.FunctionName);
 
-        var withheld = await CallAfterAsync("dual-guard",
-        [
-            new UserChatMessage("fetch it"),
-            new AssistantChatMessage([ChatToolCall.CreateFunctionToolCall("w1", "web__fetch", BinaryData.FromString("{}"))]),
-            new ToolChatMessage("w1", "the SECRET plans"),
-        ]);
+        var withheld = await CallAfterAsync(
+            "dual-guard",
+            [
+                new UserChatMessage("fetch it"),
+                new AssistantChatMessage([ChatToolCall.CreateFunctionToolCall("w1", "web__fetch", BinaryData.FromString("{}"))]),
+                new ToolChatMessage("w1", "the SECRET plans"),
+            ]
+        );
         Assert.Equal("db__query", Assert.Single(withheld.ToolCalls).FunctionName);
     }
 }

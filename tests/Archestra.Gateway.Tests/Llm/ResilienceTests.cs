@@ -37,19 +37,52 @@ public sealed class ResilienceFixture : IAsyncLifetime
         var quick = new LlmResilienceConfig { RetryDelay = TimeSpan.FromMilliseconds(20), MinimumThroughput = 1_000_000 };
         var providers = new[]
         {
-            new LlmProviderConfig { Name = "retry", Kind = LlmProviderKind.OpenAi, BaseUrl = Fake.OpenAiBaseUrl, ApiKey = "sk-retry", Resilience = quick },
-            new LlmProviderConfig { Name = "claude", Kind = LlmProviderKind.Anthropic, BaseUrl = Fake.BaseUrl, ApiKey = "sk-ant-retry", Resilience = quick },
             new LlmProviderConfig
             {
-                Name = "keys", Kind = LlmProviderKind.OpenAi, BaseUrl = Fake.OpenAiBaseUrl, Resilience = quick,
+                Name = "retry",
+                Kind = LlmProviderKind.OpenAi,
+                BaseUrl = Fake.OpenAiBaseUrl,
+                ApiKey = "sk-retry",
+                Resilience = quick,
+            },
+            new LlmProviderConfig
+            {
+                Name = "claude",
+                Kind = LlmProviderKind.Anthropic,
+                BaseUrl = Fake.BaseUrl,
+                ApiKey = "sk-ant-retry",
+                Resilience = quick,
+            },
+            new LlmProviderConfig
+            {
+                Name = "keys",
+                Kind = LlmProviderKind.OpenAi,
+                BaseUrl = Fake.OpenAiBaseUrl,
+                Resilience = quick,
                 Keys = [new LlmProviderKey("KEY_A", "sk-key-a"), new LlmProviderKey("KEY_B", "sk-key-b")],
             },
             new LlmProviderConfig
             {
-                Name = "breaker", Kind = LlmProviderKind.OpenAi, BaseUrl = Fake.OpenAiBaseUrl, ApiKey = "sk-breaker",
-                Resilience = new LlmResilienceConfig { Retries = 0, MinimumThroughput = 2, FailureRatio = 0.5, BreakDuration = TimeSpan.FromMinutes(5) },
+                Name = "breaker",
+                Kind = LlmProviderKind.OpenAi,
+                BaseUrl = Fake.OpenAiBaseUrl,
+                ApiKey = "sk-breaker",
+                Resilience = new LlmResilienceConfig
+                {
+                    Retries = 0,
+                    MinimumThroughput = 2,
+                    FailureRatio = 0.5,
+                    BreakDuration = TimeSpan.FromMinutes(5),
+                },
             },
-            new LlmProviderConfig { Name = "down", Kind = LlmProviderKind.OpenAi, BaseUrl = new Uri($"http://127.0.0.1:{ClosedPort()}/v1"), ApiKey = "sk-down", Resilience = quick },
+            new LlmProviderConfig
+            {
+                Name = "down",
+                Kind = LlmProviderKind.OpenAi,
+                BaseUrl = new Uri($"http://127.0.0.1:{ClosedPort()}/v1"),
+                ApiKey = "sk-down",
+                Resilience = quick,
+            },
         };
         var llm = new ProfileLlmConfig { VirtualKeyHashes = [SHA256.HashData(Encoding.UTF8.GetBytes(VirtualKey))] };
         Gateway = await GatewayHarness.StartAsync(
@@ -59,13 +92,34 @@ public sealed class ResilienceFixture : IAsyncLifetime
                 LlmProviders = providers,
                 Profiles =
                 [
-                    new ProfileConfig { Name = "retry", Servers = [], Llm = llm with { OpenAi = "retry", Anthropic = "claude" } },
-                    new ProfileConfig { Name = "keys", Servers = [], Llm = llm with { OpenAi = "keys" } },
-                    new ProfileConfig { Name = "breaker", Servers = [], Llm = llm with { OpenAi = "breaker" } },
-                    new ProfileConfig { Name = "down", Servers = [], Llm = llm with { OpenAi = "down" } },
+                    new ProfileConfig
+                    {
+                        Name = "retry",
+                        Servers = [],
+                        Llm = llm with { OpenAi = "retry", Anthropic = "claude" },
+                    },
+                    new ProfileConfig
+                    {
+                        Name = "keys",
+                        Servers = [],
+                        Llm = llm with { OpenAi = "keys" },
+                    },
+                    new ProfileConfig
+                    {
+                        Name = "breaker",
+                        Servers = [],
+                        Llm = llm with { OpenAi = "breaker" },
+                    },
+                    new ProfileConfig
+                    {
+                        Name = "down",
+                        Servers = [],
+                        Llm = llm with { OpenAi = "down" },
+                    },
                 ],
             },
-            getEnv: name => name == "ARCHESTRA_SECRET_KEY" ? SecretKey : Environment.GetEnvironmentVariable(name));
+            getEnv: name => name == "ARCHESTRA_SECRET_KEY" ? SecretKey : Environment.GetEnvironmentVariable(name)
+        );
     }
 
     /// <summary>A loopback port nothing listens on: bound, then released.</summary>
@@ -105,8 +159,11 @@ public sealed class ResilienceTests(ResilienceFixture fixture) : IClassFixture<R
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private ChatClient Chat(string model, string profile) =>
-        new(model, new ApiKeyCredential(ResilienceFixture.VirtualKey),
-            new OpenAIClientOptions { Endpoint = new Uri(fixture.Gateway.BaseUrl, $"/v1/openai/{profile}"), RetryPolicy = new ClientRetryPolicy(0) });
+        new(
+            model,
+            new ApiKeyCredential(ResilienceFixture.VirtualKey),
+            new OpenAIClientOptions { Endpoint = new Uri(fixture.Gateway.BaseUrl, $"/v1/openai/{profile}"), RetryPolicy = new ClientRetryPolicy(0) }
+        );
 
     private async Task<string> MetricsAsync()
     {
@@ -135,9 +192,22 @@ public sealed class ResilienceTests(ResilienceFixture fixture) : IClassFixture<R
     public async Task A_429_with_Retry_After_is_retried_no_sooner_than_the_header_asks()
     {
         fixture.Fake.Script("claude-429", new FakeProvider.Failure(429, RetryAfter: "1"));
-        var client = new AnthropicClient { ApiKey = ResilienceFixture.VirtualKey, BaseUrl = new Uri(fixture.Gateway.BaseUrl, "/v1/anthropic/retry").ToString(), MaxRetries = 0 };
+        var client = new AnthropicClient
+        {
+            ApiKey = ResilienceFixture.VirtualKey,
+            BaseUrl = new Uri(fixture.Gateway.BaseUrl, "/v1/anthropic/retry").ToString(),
+            MaxRetries = 0,
+        };
 
-        var message = await client.Messages.Create(new MessageCreateParams { Model = "claude-429", MaxTokens = 10, Messages = [new UserMessageParam("hi")] }, Ct);
+        var message = await client.Messages.Create(
+            new MessageCreateParams
+            {
+                Model = "claude-429",
+                MaxTokens = 10,
+                Messages = [new UserMessageParam("hi")],
+            },
+            Ct
+        );
 
         Assert.True(message.Content[0].TryPickText(out var text));
         Assert.Equal(FakeProvider.AnthropicText, text.Text);
@@ -155,7 +225,9 @@ public sealed class ResilienceTests(ResilienceFixture fixture) : IClassFixture<R
     {
         fixture.Fake.Script("retry-429-long", new FakeProvider.Failure(429, RetryAfter: "120"));
 
-        var error = await Assert.ThrowsAsync<ClientResultException>(() => Chat("retry-429-long", "retry").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct));
+        var error = await Assert.ThrowsAsync<ClientResultException>(() =>
+            Chat("retry-429-long", "retry").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct)
+        );
 
         Assert.Equal(429, error.Status);
         Assert.Equal("120", error.GetRawResponse()!.Headers.TryGetValue("Retry-After", out var after) ? after : null);
@@ -202,12 +274,16 @@ public sealed class ResilienceTests(ResilienceFixture fixture) : IClassFixture<R
         fixture.Fake.ModelStatus["breaker-500"] = 500;
         for (var i = 0; i < 2; i++)
         {
-            var failed = await Assert.ThrowsAsync<ClientResultException>(() => Chat("breaker-500", "breaker").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct));
+            var failed = await Assert.ThrowsAsync<ClientResultException>(() =>
+                Chat("breaker-500", "breaker").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct)
+            );
             Assert.Equal(500, failed.Status);
         }
 
         Assert.Equal(2, fixture.Fake.For("breaker-500").Count);
-        var error = await Assert.ThrowsAsync<ClientResultException>(() => Chat("breaker-500", "breaker").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct));
+        var error = await Assert.ThrowsAsync<ClientResultException>(() =>
+            Chat("breaker-500", "breaker").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct)
+        );
 
         Assert.Equal(503, error.Status);
         Assert.Contains("circuit breaker for provider 'breaker' is open", error.Message, StringComparison.Ordinal);
@@ -228,7 +304,9 @@ public sealed class ResilienceTests(ResilienceFixture fixture) : IClassFixture<R
     [Fact]
     public async Task A_refused_connection_is_retried_then_reported_as_unreachable()
     {
-        var error = await Assert.ThrowsAsync<ClientResultException>(() => Chat("down-model", "down").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct));
+        var error = await Assert.ThrowsAsync<ClientResultException>(() =>
+            Chat("down-model", "down").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct)
+        );
 
         Assert.Equal(502, error.Status);
         Assert.Contains("could not be reached after 2 retries", error.Message, StringComparison.Ordinal);
@@ -243,10 +321,13 @@ public sealed class ResilienceTests(ResilienceFixture fixture) : IClassFixture<R
     {
         using var admin = new AdminClient(fixture.Gateway.Server.AdminUrl, AdminClient.RootKey);
         fixture.Fake.KeyStatus["sk-db-first"] = 401;
-        var provider = await admin.PostAsync("/api/llm/providers", $$"""
+        var provider = await admin.PostAsync(
+            "/api/llm/providers",
+            $$"""
             {"name": "dbprov", "kind": "openai", "baseUrl": "{{fixture.Fake.OpenAiBaseUrl}}", "retries": 1,
              "apiKeys": [{"name": "zfirst", "key": "sk-db-first"}, {"name": "asecond", "key": "sk-db-second"}]}
-            """);
+            """
+        );
         Assert.True(provider.Status == HttpStatusCode.Created, provider.ToString());
         Assert.Equal(["zfirst", "asecond"], provider.Json.GetProperty("apiKeys").EnumerateArray().Select(k => k.GetProperty("name").GetString()));
 
@@ -254,8 +335,11 @@ public sealed class ResilienceTests(ResilienceFixture fixture) : IClassFixture<R
         var profile = await admin.PostAsync("/api/profiles", $$$"""{"name": "dbteam", "llm": {"openai": "dbprov", "virtualKeys": ["sha256:{{{hash}}}"]}}""");
         Assert.True(profile.Status == HttpStatusCode.Created, profile.ToString());
 
-        var chat = new ChatClient("db-model", new ApiKeyCredential("vk-db-profile"),
-            new OpenAIClientOptions { Endpoint = new Uri(fixture.Gateway.BaseUrl, "/v1/openai/dbteam"), RetryPolicy = new ClientRetryPolicy(0) });
+        var chat = new ChatClient(
+            "db-model",
+            new ApiKeyCredential("vk-db-profile"),
+            new OpenAIClientOptions { Endpoint = new Uri(fixture.Gateway.BaseUrl, "/v1/openai/dbteam"), RetryPolicy = new ClientRetryPolicy(0) }
+        );
         var completion = (await chat.CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct)).Value;
 
         Assert.Equal(FakeProvider.OpenAiText, Text(completion));

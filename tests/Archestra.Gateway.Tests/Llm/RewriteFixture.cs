@@ -34,17 +34,55 @@ public sealed class RewriteFixture : IAsyncLifetime
         Fake = await FakeProvider.StartAsync();
         var providers = new[]
         {
-            new LlmProviderConfig { Name = "openai", Kind = LlmProviderKind.OpenAi, BaseUrl = Fake.OpenAiBaseUrl, ApiKey = LlmProxyFixture.OpenAiProviderKey },
-            new LlmProviderConfig { Name = "anthropic", Kind = LlmProviderKind.Anthropic, BaseUrl = Fake.BaseUrl, ApiKey = LlmProxyFixture.AnthropicProviderKey },
+            new LlmProviderConfig
+            {
+                Name = "openai",
+                Kind = LlmProviderKind.OpenAi,
+                BaseUrl = Fake.OpenAiBaseUrl,
+                ApiKey = LlmProxyFixture.OpenAiProviderKey,
+            },
+            new LlmProviderConfig
+            {
+                Name = "anthropic",
+                Kind = LlmProviderKind.Anthropic,
+                BaseUrl = Fake.BaseUrl,
+                ApiKey = LlmProxyFixture.AnthropicProviderKey,
+            },
         };
         var llm = new ProfileLlmConfig { OpenAi = "openai", Anthropic = "anthropic" };
         var profiles = new List<(string Name, ProfileLlmConfig Llm)>();
         foreach (var name in DualProfiles)
         {
-            profiles.Add((name, llm with { DualLlm = new DualLlmConfig { Provider = "anthropic", Model = QuarantineModel, MaxRounds = 2 } }));
+            profiles.Add(
+                (
+                    name,
+                    llm with
+                    {
+                        DualLlm = new DualLlmConfig
+                        {
+                            Provider = "anthropic",
+                            Model = QuarantineModel,
+                            MaxRounds = 2,
+                        },
+                    }
+                )
+            );
         }
 
-        profiles.Add(("dualo", llm with { DualLlm = new DualLlmConfig { Provider = "openai", Model = OpenAiQuarantineModel, MaxRounds = 1 } }));
+        profiles.Add(
+            (
+                "dualo",
+                llm with
+                {
+                    DualLlm = new DualLlmConfig
+                    {
+                        Provider = "openai",
+                        Model = OpenAiQuarantineModel,
+                        MaxRounds = 1,
+                    },
+                }
+            )
+        );
         profiles.Add(("nodual", llm));
         profiles.Add(("toon", llm with { Toon = true }));
         profiles.Add(("withheld", llm with { Toon = true }));
@@ -53,28 +91,51 @@ public sealed class RewriteFixture : IAsyncLifetime
         var tools = new Dictionary<string, ToolSettings> { ["db__*"] = new(ResultTreatment: ResultTreatment.Trusted) };
         var trusted = new List<PolicyDefinition>
         {
-            new("withhold-secrets", "web__fetch", [new PolicyCondition("content[*].text", "contains", "SECRET")], "block_always", "pages that mention SECRET never reach the model", []),
+            new(
+                "withhold-secrets",
+                "web__fetch",
+                [new PolicyCondition("content[*].text", "contains", "SECRET")],
+                "block_always",
+                "pages that mention SECRET never reach the model",
+                []
+            ),
             new("quarantine-mail", "mail__read", [], "sanitize_with_dual_llm", "mail is written by outsiders", []),
         };
         var compiled = PolicyCompiler.Compile(new PolicySetDefinition([], trusted, [.. profiles.Select(p => new ProfilePolicyInput(p.Name, servers, tools))]));
         Assert.Empty(compiled.Errors);
-        Gateway = await GatewayHarness.StartAsync(new GatewayConfig
-        {
-            AdminKeys = Tests.Admin.AdminClient.FileKeys,
-            LlmProviders = providers,
-            Profiles = [.. profiles.Select(p => new ProfileConfig { Name = p.Name, Servers = [], Llm = p.Llm })],
-            Policies = compiled.Snapshot!,
-        }, enforceToolDefaults: true);
+        Gateway = await GatewayHarness.StartAsync(
+            new GatewayConfig
+            {
+                AdminKeys = Tests.Admin.AdminClient.FileKeys,
+                LlmProviders = providers,
+                Profiles =
+                [
+                    .. profiles.Select(p => new ProfileConfig
+                    {
+                        Name = p.Name,
+                        Servers = [],
+                        Llm = p.Llm,
+                    }),
+                ],
+                Policies = compiled.Snapshot!,
+            },
+            enforceToolDefaults: true
+        );
     }
 
     /// <summary>The bodies the provider received for <paramref name="model"/> that were not dual-LLM side calls.</summary>
     internal List<string> MainBodies(string model) =>
-        [.. Fake.Requests.Where(r => !IsSideCall(r.Body) && JsonDocument.Parse(r.Body).RootElement.GetProperty("model").GetString() == model).Select(r => r.Body)];
+        [
+            .. Fake
+                .Requests.Where(r => !IsSideCall(r.Body) && JsonDocument.Parse(r.Body).RootElement.GetProperty("model").GetString() == model)
+                .Select(r => r.Body),
+        ];
 
     internal List<FakeProvider.Received> SideCalls(string role) =>
         [.. Fake.Requests.Where(r => r.Body.Contains(role == "question" ? "\"ask_question\"" : "\"answer\"", StringComparison.Ordinal) && IsSideCall(r.Body))];
 
-    private static bool IsSideCall(string body) => body.Contains("\"response_format\"", StringComparison.Ordinal) || body.Contains("\"tool_choice\"", StringComparison.Ordinal);
+    private static bool IsSideCall(string body) =>
+        body.Contains("\"response_format\"", StringComparison.Ordinal) || body.Contains("\"tool_choice\"", StringComparison.Ordinal);
 
     /// <summary>The audit rows of one profile and model, once the writer has stored <paramref name="count"/> of them.</summary>
     internal async Task<IReadOnlyList<LlmInteractionRecord>> AuditAsync(string profile, string model, int count)

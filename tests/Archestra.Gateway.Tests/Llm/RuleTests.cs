@@ -14,7 +14,11 @@ public sealed class RuleTests(LlmProxyFixture fixture) : IClassFixture<LlmProxyF
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private ChatClient Chat(string model) =>
-        new(model, new ApiKeyCredential(LlmProxyFixture.VirtualKey), new OpenAIClientOptions { Endpoint = fixture.OpenAiBase("rules"), RetryPolicy = new ClientRetryPolicy(0) });
+        new(
+            model,
+            new ApiKeyCredential(LlmProxyFixture.VirtualKey),
+            new OpenAIClientOptions { Endpoint = fixture.OpenAiBase("rules"), RetryPolicy = new ClientRetryPolicy(0) }
+        );
 
     private async Task RuleAsync(string json)
     {
@@ -74,10 +78,16 @@ public sealed class RuleTests(LlmProxyFixture fixture) : IClassFixture<LlmProxyF
     {
         await RuleAsync("""{"profile": "rules", "conditions": {"requestedModel": "gpt-splice-rule"}, "targetModel": "gpt-4o-mini"}""");
 
-        using var response = await PostAsync("/chat/completions", """{"model" : "gpt-splice-rule","stream":true,"messages":[{"role":"user","content":"splice-marker"}]}""");
+        using var response = await PostAsync(
+            "/chat/completions",
+            """{"model" : "gpt-splice-rule","stream":true,"messages":[{"role":"user","content":"splice-marker"}]}"""
+        );
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("""{"model" : "gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"splice-marker"}],"stream_options":{"include_usage":true}}""", Received("splice-marker"));
+        Assert.Equal(
+            """{"model" : "gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"splice-marker"}],"stream_options":{"include_usage":true}}""",
+            Received("splice-marker")
+        );
         var row = Assert.Single(await fixture.AuditAsync("gpt-splice-rule"));
         Assert.Equal("gpt-4o-mini-2024-08-06", row.UsedModel);
     }
@@ -87,8 +97,16 @@ public sealed class RuleTests(LlmProxyFixture fixture) : IClassFixture<LlmProxyF
     {
         await RuleAsync("""{"profile": "rules", "conditions": {"hasTools": false, "requestedModel": "claude-rule*"}, "targetModel": "claude-haiku-4-5"}""");
 
-        using var plain = await PostAsync("/v1/messages", """{"model":"claude-rule","max_tokens":10,"messages":[{"role":"user","content":"no-tools-marker"}],"tools":[ ]}""", anthropic: true);
-        using var tools = await PostAsync("/v1/messages", """{"model":"claude-rule-tools","max_tokens":10,"messages":[{"role":"user","content":"tools-marker"}],"tools":[{"name":"t","input_schema":{"type":"object"}}]}""", anthropic: true);
+        using var plain = await PostAsync(
+            "/v1/messages",
+            """{"model":"claude-rule","max_tokens":10,"messages":[{"role":"user","content":"no-tools-marker"}],"tools":[ ]}""",
+            anthropic: true
+        );
+        using var tools = await PostAsync(
+            "/v1/messages",
+            """{"model":"claude-rule-tools","max_tokens":10,"messages":[{"role":"user","content":"tools-marker"}],"tools":[{"name":"t","input_schema":{"type":"object"}}]}""",
+            anthropic: true
+        );
 
         Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (plain.StatusCode, tools.StatusCode));
         Assert.StartsWith("""{"model":"claude-haiku-4-5","max_tokens":10""", Received("no-tools-marker"), StringComparison.Ordinal);

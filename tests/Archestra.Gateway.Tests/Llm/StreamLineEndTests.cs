@@ -19,9 +19,11 @@ public sealed class StreamLineEndTests(LlmProxyFixture fixture) : IClassFixture<
     public async Task A_chat_stream_with_CR_or_CRLF_line_ends_reaches_a_client_that_did_not_ask_for_usage_as_asked_and_its_usage_is_counted(string lineEnd)
     {
         var model = "gpt-4o-eol-" + lineEnd;
-        var (status, body) = await PostAsync(new Uri(fixture.OpenAiBase() + "/chat/completions"),
+        var (status, body) = await PostAsync(
+            new Uri(fixture.OpenAiBase() + "/chat/completions"),
             $$"""{"model":"{{model}}","stream":true,"messages":[{"role":"user","content":"hi"}]}""",
-            static headers => headers.Authorization = new AuthenticationHeaderValue("Bearer", LlmProxyFixture.VirtualKey));
+            static headers => headers.Authorization = new AuthenticationHeaderValue("Bearer", LlmProxyFixture.VirtualKey)
+        );
 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(FakeProvider.OpenAiStream(model, includeUsage: false).Replace("\n", Eol(lineEnd), StringComparison.Ordinal), body);
@@ -38,13 +40,15 @@ public sealed class StreamLineEndTests(LlmProxyFixture fixture) : IClassFixture<
     public async Task A_messages_stream_with_CR_or_CRLF_line_ends_reaches_the_client_byte_for_byte_and_its_usage_is_counted(string lineEnd)
     {
         var model = "claude-eol-" + lineEnd;
-        var (status, body) = await PostAsync(new Uri(fixture.AnthropicBase() + "/v1/messages"),
+        var (status, body) = await PostAsync(
+            new Uri(fixture.AnthropicBase() + "/v1/messages"),
             $$"""{"model":"{{model}}","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}""",
             static headers =>
             {
                 headers.Add("x-api-key", LlmProxyFixture.VirtualKey);
                 headers.Add("anthropic-version", "2023-06-01");
-            });
+            }
+        );
 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(FakeProvider.AnthropicStream().Replace("\n", Eol(lineEnd), StringComparison.Ordinal), body);

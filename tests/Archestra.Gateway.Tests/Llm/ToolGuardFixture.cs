@@ -36,43 +36,105 @@ public sealed class ToolGuardFixture : IAsyncLifetime
         };
         var definitions = new PolicySetDefinition(
             [
-                new PolicyDefinition("no-wire", "mail__send", [new PolicyCondition("to", "endsWith", "@evil.example")], "block_always", "mail to evil.example is never sent", []),
+                new PolicyDefinition(
+                    "no-wire",
+                    "mail__send",
+                    [new PolicyCondition("to", "endsWith", "@evil.example")],
+                    "block_always",
+                    "mail to evil.example is never sent",
+                    []
+                ),
                 new PolicyDefinition("approve-payments", "mail__pay", [], "require_approval", "payments need a person", []),
-                new PolicyDefinition("no-delete", "delete_repo", [new PolicyCondition("repo", "startsWith", "prod-")], "block_always", "production repositories are never deleted by agents", ["agent"]),
+                new PolicyDefinition(
+                    "no-delete",
+                    "delete_repo",
+                    [new PolicyCondition("repo", "startsWith", "prod-")],
+                    "block_always",
+                    "production repositories are never deleted by agents",
+                    ["agent"]
+                ),
             ],
             [
-                new PolicyDefinition("internal-pages", "web__fetch", [new PolicyCondition("content[*].text", "startsWith", "internal:")], "mark_as_trusted", "internal pages are ours", []),
+                new PolicyDefinition(
+                    "internal-pages",
+                    "web__fetch",
+                    [new PolicyCondition("content[*].text", "startsWith", "internal:")],
+                    "mark_as_trusted",
+                    "internal pages are ours",
+                    []
+                ),
             ],
             [
                 new ProfilePolicyInput("guard", ["web", "mail"], settings),
                 new ProfilePolicyInput("unguarded", ["web", "mail"], settings),
-                new ProfilePolicyInput("agent", [], new Dictionary<string, ToolSettings>
-                {
-                    ["read_docs"] = new(ResultTreatment: ResultTreatment.Trusted),
-                    ["*"] = new(AllowUsageWhenUntrustedDataIsPresent: false),
-                }, AgentTools: true),
-            ]);
+                new ProfilePolicyInput(
+                    "agent",
+                    [],
+                    new Dictionary<string, ToolSettings>
+                    {
+                        ["read_docs"] = new(ResultTreatment: ResultTreatment.Trusted),
+                        ["*"] = new(AllowUsageWhenUntrustedDataIsPresent: false),
+                    },
+                    AgentTools: true
+                ),
+            ]
+        );
         var compiled = PolicyCompiler.Compile(definitions);
         Assert.True(compiled.Snapshot is not null, string.Join("\n", compiled.Errors));
         var providers = new[]
         {
-            new LlmProviderConfig { Name = "openai", Kind = LlmProviderKind.OpenAi, BaseUrl = Fake.OpenAiBaseUrl, ApiKey = "sk-openai" },
-            new LlmProviderConfig { Name = "anthropic", Kind = LlmProviderKind.Anthropic, BaseUrl = Fake.BaseUrl, ApiKey = "sk-ant" },
+            new LlmProviderConfig
+            {
+                Name = "openai",
+                Kind = LlmProviderKind.OpenAi,
+                BaseUrl = Fake.OpenAiBaseUrl,
+                ApiKey = "sk-openai",
+            },
+            new LlmProviderConfig
+            {
+                Name = "anthropic",
+                Kind = LlmProviderKind.Anthropic,
+                BaseUrl = Fake.BaseUrl,
+                ApiKey = "sk-ant",
+            },
         };
-        var llm = new ProfileLlmConfig { OpenAi = "openai", Anthropic = "anthropic", VirtualKeyHashes = [SHA256.HashData(Encoding.UTF8.GetBytes(VirtualKey))] };
-        Gateway = await GatewayHarness.StartAsync(new GatewayConfig
+        var llm = new ProfileLlmConfig
         {
-            AdminKeys = Tests.Admin.AdminClient.FileKeys,
-            LlmProviders = providers,
-            Profiles =
-            [
-                new ProfileConfig { Name = "guard", Servers = [], Llm = llm },
-                new ProfileConfig { Name = "unguarded", Servers = [], Llm = llm with { ToolGuard = false } },
-                new ProfileConfig { Name = "agent", Servers = [], Llm = llm },
-            ],
-            PolicyDefinitions = definitions,
-            Policies = compiled.Snapshot!,
-        }, enforceToolDefaults: true);
+            OpenAi = "openai",
+            Anthropic = "anthropic",
+            VirtualKeyHashes = [SHA256.HashData(Encoding.UTF8.GetBytes(VirtualKey))],
+        };
+        Gateway = await GatewayHarness.StartAsync(
+            new GatewayConfig
+            {
+                AdminKeys = Tests.Admin.AdminClient.FileKeys,
+                LlmProviders = providers,
+                Profiles =
+                [
+                    new ProfileConfig
+                    {
+                        Name = "guard",
+                        Servers = [],
+                        Llm = llm,
+                    },
+                    new ProfileConfig
+                    {
+                        Name = "unguarded",
+                        Servers = [],
+                        Llm = llm with { ToolGuard = false },
+                    },
+                    new ProfileConfig
+                    {
+                        Name = "agent",
+                        Servers = [],
+                        Llm = llm,
+                    },
+                ],
+                PolicyDefinitions = definitions,
+                Policies = compiled.Snapshot!,
+            },
+            enforceToolDefaults: true
+        );
     }
 
     internal Task<IReadOnlyList<Archestra.Storage.LlmInteractionRecord>> AuditAsync(string model, int count = 1) =>

@@ -23,7 +23,11 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private ChatClient Chat(string model, string profile = "guard") =>
-        new(model, new ApiKeyCredential(ToolGuardFixture.VirtualKey), new OpenAIClientOptions { Endpoint = fixture.OpenAiBase(profile), RetryPolicy = new ClientRetryPolicy(0) });
+        new(
+            model,
+            new ApiKeyCredential(ToolGuardFixture.VirtualKey),
+            new OpenAIClientOptions { Endpoint = fixture.OpenAiBase(profile), RetryPolicy = new ClientRetryPolicy(0) }
+        );
 
     private static ChatCompletionOptions Tools()
     {
@@ -60,7 +64,11 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
         var chat = Chat(ModelName("delete_repo"), "agent");
         var refused = (await chat.CompleteChatAsync([new UserChatMessage("""{"repo":"prod-billing"}""")], Tools(), Ct)).Value;
         Assert.Empty(refused.ToolCalls);
-        Assert.Contains("The call to the tool delete_repo was not made: blocked by policy no-delete: production repositories are never deleted by agents", refused.Content[0].Text, StringComparison.Ordinal);
+        Assert.Contains(
+            "The call to the tool delete_repo was not made: blocked by policy no-delete: production repositories are never deleted by agents",
+            refused.Content[0].Text,
+            StringComparison.Ordinal
+        );
 
         var allowed = (await chat.CompleteChatAsync([new UserChatMessage("""{"repo":"scratch"}""")], Tools(), Ct)).Value;
         Assert.Equal("delete_repo", Assert.Single(allowed.ToolCalls).FunctionName);
@@ -81,11 +89,11 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
     }
 
     private static List<ChatMessage> AgentHistory(string tool, string result) =>
-    [
-        new UserChatMessage("""{"repo":"scratch"}"""),
-        new AssistantChatMessage([ChatToolCall.CreateFunctionToolCall("call_a", tool, BinaryData.FromString("{}"))]),
-        new ToolChatMessage("call_a", result),
-    ];
+        [
+            new UserChatMessage("""{"repo":"scratch"}"""),
+            new AssistantChatMessage([ChatToolCall.CreateFunctionToolCall("call_a", tool, BinaryData.FromString("{}"))]),
+            new ToolChatMessage("call_a", result),
+        ];
 
     // ---- OpenAI chat, not streamed ----
 
@@ -109,7 +117,11 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
         Assert.Empty(completion.ToolCalls);
         Assert.Equal(ChatFinishReason.Stop, completion.FinishReason);
         var text = completion.Content[0].Text;
-        Assert.StartsWith(FakeProvider.ToolPreamble + "\n\n[Archestra] The call to the tool mail__send was not made: blocked by the default setting of mail__send", text, StringComparison.Ordinal);
+        Assert.StartsWith(
+            FakeProvider.ToolPreamble + "\n\n[Archestra] The call to the tool mail__send was not made: blocked by the default setting of mail__send",
+            text,
+            StringComparison.Ordinal
+        );
         Assert.Contains("a result of web__fetch made this conversation untrusted", text, StringComparison.Ordinal);
 
         var row = Assert.Single(await fixture.AuditAsync(model));
@@ -145,10 +157,16 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
     public async Task A_result_whose_id_matches_no_call_is_still_evaluated_and_taints_the_conversation()
     {
         // mail__read results are trusted, but this result names another id: its tool is unknown, so untrusted.
-        var completion = (await Chat(ModelName("mail__send")).CompleteChatAsync(History(Send, "mail__read", "3 new mails", resultId: "call_zzz"), Tools(), Ct)).Value;
+        var completion = (
+            await Chat(ModelName("mail__send")).CompleteChatAsync(History(Send, "mail__read", "3 new mails", resultId: "call_zzz"), Tools(), Ct)
+        ).Value;
 
         Assert.Empty(completion.ToolCalls);
-        Assert.Contains("the result with the unknown call id 'call_zzz' made this conversation untrusted", completion.Content[0].Text, StringComparison.Ordinal);
+        Assert.Contains(
+            "the result with the unknown call id 'call_zzz' made this conversation untrusted",
+            completion.Content[0].Text,
+            StringComparison.Ordinal
+        );
     }
 
     [Fact]
@@ -157,7 +175,11 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
         var completion = (await Chat(ModelName("mail__pay")).CompleteChatAsync(History(Send), Tools(), Ct)).Value;
 
         Assert.Empty(completion.ToolCalls);
-        Assert.Contains("policy approve-payments requires a person's approval (payments need a person), and nobody can approve a call on the LLM proxy", completion.Content[0].Text, StringComparison.Ordinal);
+        Assert.Contains(
+            "policy approve-payments requires a person's approval (payments need a person), and nobody can approve a call on the LLM proxy",
+            completion.Content[0].Text,
+            StringComparison.Ordinal
+        );
     }
 
     [Fact]
@@ -184,18 +206,29 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
         using var http = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(fixture.OpenAiBase() + "/chat/completions"));
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ToolGuardFixture.VirtualKey);
-        request.Content = new StringContent("""{"model":"m","messages":[{"role":"user","content":"hi"},{"role":"tool","content":"IGNORE ALL"}]}""", Encoding.UTF8, "application/json");
+        request.Content = new StringContent(
+            """{"model":"m","messages":[{"role":"user","content":"hi"},{"role":"tool","content":"IGNORE ALL"}]}""",
+            Encoding.UTF8,
+            "application/json"
+        );
         using var response = await http.SendAsync(request, Ct);
 
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
         using var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
-        Assert.Equal("Invalid request: messages[1] is a tool message without a tool_call_id string.", error.RootElement.GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal(
+            "Invalid request: messages[1] is a tool message without a tool_call_id string.",
+            error.RootElement.GetProperty("error").GetProperty("message").GetString()
+        );
         Assert.DoesNotContain(fixture.Fake.Requests, r => r.Body.Contains("IGNORE ALL", StringComparison.Ordinal));
     }
 
     // ---- OpenAI chat, streamed ----
 
-    private static async Task<(string Text, List<StreamingChatToolCallUpdate> Calls, ChatFinishReason? Finish)> StreamAsync(ChatClient chat, List<ChatMessage> history, ChatCompletionOptions options)
+    private static async Task<(string Text, List<StreamingChatToolCallUpdate> Calls, ChatFinishReason? Finish)> StreamAsync(
+        ChatClient chat,
+        List<ChatMessage> history,
+        ChatCompletionOptions options
+    )
     {
         var text = new StringBuilder();
         var calls = new List<StreamingChatToolCallUpdate>();
@@ -221,7 +254,11 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
 
         Assert.Empty(calls);
         Assert.Equal(ChatFinishReason.Stop, finish);
-        Assert.StartsWith(FakeProvider.ToolPreamble + "[Archestra] The call to the tool mail__send was not made: blocked by the default setting", text, StringComparison.Ordinal);
+        Assert.StartsWith(
+            FakeProvider.ToolPreamble + "[Archestra] The call to the tool mail__send was not made: blocked by the default setting",
+            text,
+            StringComparison.Ordinal
+        );
         Assert.Contains("a result of web__fetch made this conversation untrusted", text, StringComparison.Ordinal);
     }
 
@@ -313,7 +350,8 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
         };
         var options = openAi && stream ? ""","stream_options":{"include_usage":true}""" : "";
         var list = provider == "responses" ? "input" : "messages";
-        var body = $$$"""{"model":"{{{model}}}","max_tokens":50,"stream":{{{(stream ? "true" : "false")}}}{{{options}}},"tools":{{{tools}}},"{{{list}}}":[{"role":"user","content":{{{JsonSerializer.Serialize(Send)}}}}]}""";
+        var body =
+            $$$"""{"model":"{{{model}}}","max_tokens":50,"stream":{{{(stream ? "true" : "false")}}}{{{options}}},"tools":{{{tools}}},"{{{list}}}":[{"role":"user","content":{{{JsonSerializer.Serialize(Send)}}}}]}""";
 
         async Task<string> PostAsync(Uri url, string key)
         {
@@ -350,11 +388,16 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
         var body = new
         {
             model = ModelName("mail__send"),
-            input = new object[]
+            input = new object[] { new { role = "user", content = Wire } },
+            tools = new[]
             {
-                new { role = "user", content = Wire },
+                new
+                {
+                    type = "function",
+                    name = "mail__send",
+                    parameters = new { type = "object" },
+                },
             },
-            tools = new[] { new { type = "function", name = "mail__send", parameters = new { type = "object" } } },
         };
         request.Content = new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
         using var response = await http.SendAsync(request, Ct);
@@ -375,7 +418,8 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
         using var http = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(fixture.OpenAiBase() + "/responses"));
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ToolGuardFixture.VirtualKey);
-        var body = $$$"""{"model":"{{{ModelName("web__search,mail__send")}}}","stream":true,"tools":[{"type":"function","name":"mail__send","parameters":{"type":"object"}}],"input":[{"role":"user","content":{{{JsonSerializer.Serialize(Wire)}}}}]}""";
+        var body =
+            $$$"""{"model":"{{{ModelName("web__search,mail__send")}}}","stream":true,"tools":[{"type":"function","name":"mail__send","parameters":{"type":"object"}}],"input":[{"role":"user","content":{{{JsonSerializer.Serialize(Wire)}}}}]}""";
         request.Content = new StringContent(body, Encoding.UTF8, "application/json");
         using var response = await http.SendAsync(request, Ct);
         var sse = await response.Content.ReadAsStringAsync(Ct);
@@ -388,9 +432,16 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
 
         // web__search (a trusted conversation: allowed) keeps its events; mail__send to evil.example does not.
         Assert.Equal((1, 2), (types.Count(t => t == "response.function_call_arguments.done"), types.Count(t => t == "response.output_text.done")));
-        var calls = events.Where(e => e.GetProperty("type").GetString() == "response.output_item.done" && e.GetProperty("item").GetProperty("type").GetString() == "function_call").ToList();
+        var calls = events
+            .Where(e =>
+                e.GetProperty("type").GetString() == "response.output_item.done" && e.GetProperty("item").GetProperty("type").GetString() == "function_call"
+            )
+            .ToList();
         Assert.Equal("web__search", Assert.Single(calls).GetProperty("item").GetProperty("name").GetString());
-        var deltas = events.Where(e => e.GetProperty("type").GetString() == "response.output_text.delta").Select(e => e.GetProperty("delta").GetString()).ToList();
+        var deltas = events
+            .Where(e => e.GetProperty("type").GetString() == "response.output_text.delta")
+            .Select(e => e.GetProperty("delta").GetString())
+            .ToList();
         Assert.Equal(FakeProvider.ToolPreamble, deltas[0]);
         Assert.StartsWith("[Archestra] The call to the tool mail__send was not made: blocked by policy no-wire", deltas[1], StringComparison.Ordinal);
 
@@ -404,7 +455,12 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
     // ---- Anthropic ----
 
     private AnthropicClient Claude(string profile = "guard") =>
-        new() { ApiKey = ToolGuardFixture.VirtualKey, BaseUrl = fixture.AnthropicBase(profile).ToString(), MaxRetries = 0 };
+        new()
+        {
+            ApiKey = ToolGuardFixture.VirtualKey,
+            BaseUrl = fixture.AnthropicBase(profile).ToString(),
+            MaxRetries = 0,
+        };
 
     /// <summary>A request in Anthropic's wire shape, through the SDK's raw-body constructor.</summary>
     private static MessageCreateParams ClaudeParams(string model, string arguments, string? tool = null, string result = "")
@@ -412,10 +468,10 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
         var history = tool is null
             ? $$$"""[{"role":"user","content":{{{JsonSerializer.Serialize(arguments)}}}}]"""
             : $$$"""
-              [{"role":"user","content":{{{JsonSerializer.Serialize(arguments)}}}},
-               {"role":"assistant","content":[{"type":"tool_use","id":"toolu_a","name":"{{{tool}}}","input":{}}]},
-               {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_a","content":{{{JsonSerializer.Serialize(result)}}}}]}]
-              """;
+                [{"role":"user","content":{{{JsonSerializer.Serialize(arguments)}}}},
+                 {"role":"assistant","content":[{"type":"tool_use","id":"toolu_a","name":"{{{tool}}}","input":{}}]},
+                 {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_a","content":{{{JsonSerializer.Serialize(result)}}}}]}]
+                """;
         var json = $$$"""
             {"model":{{{JsonSerializer.Serialize(model)}}},"max_tokens":100,"messages":{{{history}}},
              "tools":[{"name":"mail__send","input_schema":{"type":"object"}},{"name":"web__fetch","input_schema":{"type":"object"}}]}

@@ -17,18 +17,23 @@ public sealed class RawServerFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var path = Path.Combine(_directory, "archestra.json");
-        await File.WriteAllTextAsync(path, $$"""
-        {
-          "mcpServers": { "raw": { "command": {{JsonSerializer.Serialize(Repo.Node)}}, "args": [{{JsonSerializer.Serialize(Repo.Asset("raw-server.mjs"))}}] } },
-          "profiles": { "p": { "servers": ["raw"], "toolPrefix": "always" } },
-          "policies": {
-            "toolInvocation": [
-              { "id": "no-rm", "tool": "raw__run", "action": "block_always",
-                "conditions": [{ "key": "cmd", "operator": "contains", "value": "rm" }], "reason": "no deleting" }
-            ]
-          }
-        }
-        """);
+        await File.WriteAllTextAsync(
+            path,
+            $$"""
+            {
+              "mcpServers": { "raw": { "command": {{JsonSerializer.Serialize(Repo.Node)}}, "args": [{{JsonSerializer.Serialize(
+                Repo.Asset("raw-server.mjs")
+            )}}] } },
+              "profiles": { "p": { "servers": ["raw"], "toolPrefix": "always" } },
+              "policies": {
+                "toolInvocation": [
+                  { "id": "no-rm", "tool": "raw__run", "action": "block_always",
+                    "conditions": [{ "key": "cmd", "operator": "contains", "value": "rm" }], "reason": "no deleting" }
+                ]
+              }
+            }
+            """
+        );
         var loaded = ConfigLoader.Load(path, Environment.GetEnvironmentVariable);
         Assert.True(loaded.Succeeded, string.Join("\n", loaded.Errors));
         Gateway = await GatewayHarness.StartAsync(loaded.Config!);
@@ -92,21 +97,36 @@ public sealed class AmbiguousJsonTests : IClassFixture<RawServerFixture>
     }
 
     [Theory]
-    [InlineData("""
-        "name":"raw__run","arguments":{"cmd":"rm -rf / #1"},"arguments":{"cmd":"ls"}
-        """, "the key \"arguments\" appears twice in the object at $.params")]
-    [InlineData("""
-        "name":"raw__run","name":"raw__seen","arguments":{"cmd":"rm -rf / #2"}
-        """, "the key \"name\" appears twice in the object at $.params")]
-    [InlineData("""
-        "name":"raw__run","arguments":{"cmd":"rm -rf / #3","cmd":"ls"}
-        """, "the key \"cmd\" appears twice in the object at $.params.arguments")]
-    [InlineData("""
-        "name":"raw__run","arguments":{"c\u006dd":"rm -rf / #4","cmd":"ls"}
-        """, "the key \"cmd\" appears twice in the object at $.params.arguments")]
-    [InlineData("""
-        "name":"raw__run","arguments":{"cmd":"ls","opts":[{"f":"rm -rf / #5"},{"f":1,"f":2}]}
-        """, "the key \"f\" appears twice in the object at $.params.arguments.opts[1]")]
+    [InlineData(
+        """
+            "name":"raw__run","arguments":{"cmd":"rm -rf / #1"},"arguments":{"cmd":"ls"}
+            """,
+        "the key \"arguments\" appears twice in the object at $.params"
+    )]
+    [InlineData(
+        """
+            "name":"raw__run","name":"raw__seen","arguments":{"cmd":"rm -rf / #2"}
+            """,
+        "the key \"name\" appears twice in the object at $.params"
+    )]
+    [InlineData(
+        """
+            "name":"raw__run","arguments":{"cmd":"rm -rf / #3","cmd":"ls"}
+            """,
+        "the key \"cmd\" appears twice in the object at $.params.arguments"
+    )]
+    [InlineData(
+        """
+            "name":"raw__run","arguments":{"c\u006dd":"rm -rf / #4","cmd":"ls"}
+            """,
+        "the key \"cmd\" appears twice in the object at $.params.arguments"
+    )]
+    [InlineData(
+        """
+            "name":"raw__run","arguments":{"cmd":"ls","opts":[{"f":"rm -rf / #5"},{"f":1,"f":2}]}
+            """,
+        "the key \"f\" appears twice in the object at $.params.arguments.opts[1]"
+    )]
     public async Task A_repeated_key_anywhere_is_refused_with_a_parse_error_and_never_reaches_the_server(string members, string why)
     {
         var (status, message) = await PostAsync(Call(members));

@@ -18,7 +18,10 @@ public sealed class BadInputTests : IClassFixture<EverythingFixture>
 
     private async Task AssertStillServesAsync()
     {
-        using var response = await Http.SendAsync(RawMcp.Post(Url(), RawMcp.Call(99, "remote__echo", """{"message":"alive"}""")), TestContext.Current.CancellationToken);
+        using var response = await Http.SendAsync(
+            RawMcp.Post(Url(), RawMcp.Call(99, "remote__echo", """{"message":"alive"}""")),
+            TestContext.Current.CancellationToken
+        );
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var message = await RawMcp.ReadMessageAsync(response);
         Assert.Equal(99, message.GetProperty("id").GetInt32());
@@ -45,7 +48,10 @@ public sealed class BadInputTests : IClassFixture<EverythingFixture>
     [Fact]
     public async Task An_unknown_method_gets_method_not_found_with_the_request_id()
     {
-        using var response = await Http.SendAsync(RawMcp.Post(Url(), """{"jsonrpc":"2.0","id":"m-1","method":"tools/frobnicate"}"""), TestContext.Current.CancellationToken);
+        using var response = await Http.SendAsync(
+            RawMcp.Post(Url(), """{"jsonrpc":"2.0","id":"m-1","method":"tools/frobnicate"}"""),
+            TestContext.Current.CancellationToken
+        );
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var message = await RawMcp.ReadMessageAsync(response);
         Assert.Equal(-32601, RawMcp.ErrorCode(message));
@@ -68,7 +74,10 @@ public sealed class BadInputTests : IClassFixture<EverythingFixture>
     [Fact]
     public async Task Tools_call_without_a_name_or_with_non_object_arguments_is_invalid_params()
     {
-        using var noName = await Http.SendAsync(RawMcp.Post(Url(), """{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"""), TestContext.Current.CancellationToken);
+        using var noName = await Http.SendAsync(
+            RawMcp.Post(Url(), """{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"""),
+            TestContext.Current.CancellationToken
+        );
         Assert.Equal(-32602, RawMcp.ErrorCode(await RawMcp.ReadMessageAsync(noName)));
 
         using var badArgs = await Http.SendAsync(RawMcp.Post(Url(), RawMcp.Call(2, "remote__echo", "[1,2]")), TestContext.Current.CancellationToken);
@@ -79,7 +88,10 @@ public sealed class BadInputTests : IClassFixture<EverythingFixture>
     public async Task A_body_over_the_limit_gets_413()
     {
         var huge = new string('x', 5 * 1024 * 1024);
-        using var response = await Http.SendAsync(RawMcp.Post(Url(), RawMcp.Call(1, "remote__echo", $$"""{"message":"{{huge}}"}""")), TestContext.Current.CancellationToken);
+        using var response = await Http.SendAsync(
+            RawMcp.Post(Url(), RawMcp.Call(1, "remote__echo", $$"""{"message":"{{huge}}"}""")),
+            TestContext.Current.CancellationToken
+        );
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Contains("maxRequestBodyBytes", await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
         await AssertStillServesAsync();
@@ -88,10 +100,7 @@ public sealed class BadInputTests : IClassFixture<EverythingFixture>
     [Fact]
     public async Task A_chunked_body_over_the_limit_gets_413()
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, Url())
-        {
-            Content = new StreamContent(new MemoryStream(new byte[5 * 1024 * 1024])),
-        };
+        var request = new HttpRequestMessage(HttpMethod.Post, Url()) { Content = new StreamContent(new MemoryStream(new byte[5 * 1024 * 1024])) };
         request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
         request.Headers.TransferEncodingChunked = true;
         request.Headers.TryAddWithoutValidation("Accept", "application/json, text/event-stream");
@@ -102,7 +111,10 @@ public sealed class BadInputTests : IClassFixture<EverythingFixture>
     [Fact]
     public async Task Wrong_content_type_gets_415_and_wrong_accept_gets_406()
     {
-        using var text = await Http.SendAsync(RawMcp.Post(Url(), RawMcp.Call(1, "remote__echo"), contentType: "text/plain"), TestContext.Current.CancellationToken);
+        using var text = await Http.SendAsync(
+            RawMcp.Post(Url(), RawMcp.Call(1, "remote__echo"), contentType: "text/plain"),
+            TestContext.Current.CancellationToken
+        );
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, text.StatusCode);
 
         using var accept = await Http.SendAsync(RawMcp.Post(Url(), RawMcp.Call(1, "remote__echo"), accept: "text/html"), TestContext.Current.CancellationToken);
@@ -117,7 +129,10 @@ public sealed class BadInputTests : IClassFixture<EverythingFixture>
     [Fact]
     public async Task Unknown_sessions_and_profiles_get_404()
     {
-        using var session = await Http.SendAsync(RawMcp.Post(Url(), RawMcp.Call(1, "remote__echo"), session: "0123456789abcdef0123456789abcdef"), TestContext.Current.CancellationToken);
+        using var session = await Http.SendAsync(
+            RawMcp.Post(Url(), RawMcp.Call(1, "remote__echo"), session: "0123456789abcdef0123456789abcdef"),
+            TestContext.Current.CancellationToken
+        );
         Assert.Equal(HttpStatusCode.NotFound, session.StatusCode);
 
         using var profile = await Http.SendAsync(RawMcp.Post(Url("nope"), RawMcp.Call(1, "remote__echo")), TestContext.Current.CancellationToken);
@@ -199,7 +214,10 @@ public sealed class BadInputTests : IClassFixture<EverythingFixture>
     [Fact]
     public async Task Stateless_tools_call_needs_no_handshake_and_answers_json()
     {
-        using var response = await Http.SendAsync(RawMcp.Post(Url(), RawMcp.Call("s-1", "local__echo", """{"message":"stateless"}""")), TestContext.Current.CancellationToken);
+        using var response = await Http.SendAsync(
+            RawMcp.Post(Url(), RawMcp.Call("s-1", "local__echo", """{"message":"stateless"}""")),
+            TestContext.Current.CancellationToken
+        );
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
         var body = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);

@@ -20,17 +20,17 @@ public sealed class CSharpClientTests : IClassFixture<EverythingFixture>
 
     private async Task<McpClient> ConnectAsync(string profile, McpClientOptions? options = null, string? token = null)
     {
-        var transportOptions = new HttpClientTransportOptions
-        {
-            Endpoint = _fixture.Gateway.McpUrl(profile),
-            TransportMode = HttpTransportMode.StreamableHttp,
-        };
+        var transportOptions = new HttpClientTransportOptions { Endpoint = _fixture.Gateway.McpUrl(profile), TransportMode = HttpTransportMode.StreamableHttp };
         if (token is not null)
         {
             transportOptions.AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = "Bearer " + token };
         }
 
-        return await McpClient.CreateAsync(new HttpClientTransport(transportOptions), LegacyClient.Options(options), cancellationToken: TestContext.Current.CancellationToken);
+        return await McpClient.CreateAsync(
+            new HttpClientTransport(transportOptions),
+            LegacyClient.Options(options),
+            cancellationToken: TestContext.Current.CancellationToken
+        );
     }
 
     private static string Text(CallToolResult result) => string.Join("\n", result.Content.OfType<TextContentBlock>().Select(t => t.Text));
@@ -61,7 +61,11 @@ public sealed class CSharpClientTests : IClassFixture<EverythingFixture>
         Assert.Contains(tools, t => t.Name == "echo");
         Assert.DoesNotContain(tools, t => t.Name.Contains("__", StringComparison.Ordinal));
 
-        var result = await client.CallToolAsync("echo", new Dictionary<string, object?> { ["message"] = "plain" }, cancellationToken: TestContext.Current.CancellationToken);
+        var result = await client.CallToolAsync(
+            "echo",
+            new Dictionary<string, object?> { ["message"] = "plain" },
+            cancellationToken: TestContext.Current.CancellationToken
+        );
         Assert.Equal("Echo: plain", Text(result));
     }
 
@@ -71,10 +75,18 @@ public sealed class CSharpClientTests : IClassFixture<EverythingFixture>
     public async Task Calls_route_to_the_owning_server(string server)
     {
         await using var client = await ConnectAsync("mixed");
-        var echo = await client.CallToolAsync($"{server}__echo", new Dictionary<string, object?> { ["message"] = "héllo ✓" }, cancellationToken: TestContext.Current.CancellationToken);
+        var echo = await client.CallToolAsync(
+            $"{server}__echo",
+            new Dictionary<string, object?> { ["message"] = "héllo ✓" },
+            cancellationToken: TestContext.Current.CancellationToken
+        );
         Assert.Equal("Echo: héllo ✓", Text(echo));
 
-        var sum = await client.CallToolAsync($"{server}__get-sum", new Dictionary<string, object?> { ["a"] = 2, ["b"] = 40 }, cancellationToken: TestContext.Current.CancellationToken);
+        var sum = await client.CallToolAsync(
+            $"{server}__get-sum",
+            new Dictionary<string, object?> { ["a"] = 2, ["b"] = 40 },
+            cancellationToken: TestContext.Current.CancellationToken
+        );
         Assert.Contains("42", Text(sum), StringComparison.Ordinal);
     }
 
@@ -90,7 +102,8 @@ public sealed class CSharpClientTests : IClassFixture<EverythingFixture>
             $"{server}__trigger-long-running-operation",
             new Dictionary<string, object?> { ["duration"] = 0.3, ["steps"] = 3 },
             progress,
-            cancellationToken: TestContext.Current.CancellationToken);
+            cancellationToken: TestContext.Current.CancellationToken
+        );
 
         Assert.Contains("Long running operation completed", Text(result), StringComparison.Ordinal);
 
@@ -127,12 +140,14 @@ public sealed class CSharpClientTests : IClassFixture<EverythingFixture>
                 {
                     Interlocked.Increment(ref samplingCalls);
                     var prompt = request!.Messages[0].Content.OfType<TextContentBlock>().First().Text;
-                    return ValueTask.FromResult(new CreateMessageResult
-                    {
-                        Model = "test-model",
-                        Role = Role.Assistant,
-                        Content = [new TextContentBlock { Text = "sampled<" + prompt + ">" }],
-                    });
+                    return ValueTask.FromResult(
+                        new CreateMessageResult
+                        {
+                            Model = "test-model",
+                            Role = Role.Assistant,
+                            Content = [new TextContentBlock { Text = "sampled<" + prompt + ">" }],
+                        }
+                    );
                 },
             },
         };
@@ -141,7 +156,11 @@ public sealed class CSharpClientTests : IClassFixture<EverythingFixture>
         var tools = await client.ListToolsAsync(cancellationToken: TestContext.Current.CancellationToken);
         Assert.Contains(tools, t => t.Name == $"{server}__trigger-sampling-request");
 
-        var result = await client.CallToolAsync($"{server}__trigger-sampling-request", new Dictionary<string, object?> { ["prompt"] = "ping-42", ["maxTokens"] = 10 }, cancellationToken: TestContext.Current.CancellationToken);
+        var result = await client.CallToolAsync(
+            $"{server}__trigger-sampling-request",
+            new Dictionary<string, object?> { ["prompt"] = "ping-42", ["maxTokens"] = 10 },
+            cancellationToken: TestContext.Current.CancellationToken
+        );
         var text = Text(result);
         Assert.Equal(1, samplingCalls);
         Assert.Contains("sampled<", text, StringComparison.Ordinal);

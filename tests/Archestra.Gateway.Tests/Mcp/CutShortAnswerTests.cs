@@ -31,8 +31,12 @@ public sealed class CutShortAnswerTests
 
         return root.GetProperty("method").GetString() switch
         {
-            "initialize" => RawHttpAnswer.Json($$$$"""{"jsonrpc":"2.0","id":{{{{id.GetRawText()}}}},"result":{"protocolVersion":{{{{root.GetProperty("params").GetProperty("protocolVersion").GetRawText()}}}},"capabilities":{"tools":{}},"serverInfo":{"name":"cut","version":"1"}}}"""),
-            "tools/list" => RawHttpAnswer.Json($$$"""{"jsonrpc":"2.0","id":{{{id.GetRawText()}}},"result":{"tools":[{"name":"t","inputSchema":{"type":"object"}}]}}"""),
+            "initialize" => RawHttpAnswer.Json(
+                $$$$"""{"jsonrpc":"2.0","id":{{{{id.GetRawText()}}}},"result":{"protocolVersion":{{{{root.GetProperty("params").GetProperty("protocolVersion").GetRawText()}}}},"capabilities":{"tools":{}},"serverInfo":{"name":"cut","version":"1"}}}"""
+            ),
+            "tools/list" => RawHttpAnswer.Json(
+                $$$"""{"jsonrpc":"2.0","id":{{{id.GetRawText()}}},"result":{"tools":[{"name":"t","inputSchema":{"type":"object"}}]}}"""
+            ),
             "tools/call" => RawHttpAnswer.CutShort("""{"jsonrpc""", 100),
             _ => RawHttpAnswer.Json($$$"""{"jsonrpc":"2.0","id":{{{id.GetRawText()}}},"result":{}}"""),
         };
@@ -42,11 +46,13 @@ public sealed class CutShortAnswerTests
     public async Task An_answer_cut_short_by_the_upstream_reaches_the_client_as_a_sentence_naming_the_server()
     {
         await using var upstream = new RawHttpServer(McpServer);
-        await using var gateway = await GatewayHarness.StartAsync(new GatewayConfig
-        {
-            McpServers = [GatewayHarness.Http("cut", new Uri(upstream.Url, "mcp").ToString())],
-            Profiles = [GatewayHarness.Profile("p", "cut")],
-        });
+        await using var gateway = await GatewayHarness.StartAsync(
+            new GatewayConfig
+            {
+                McpServers = [GatewayHarness.Http("cut", new Uri(upstream.Url, "mcp").ToString())],
+                Profiles = [GatewayHarness.Profile("p", "cut")],
+            }
+        );
 
         using var response = await Http.SendAsync(RawMcp.Post(gateway.McpUrl("p"), RawMcp.Call(1, "t")), TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

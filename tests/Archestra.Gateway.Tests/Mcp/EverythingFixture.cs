@@ -21,17 +21,17 @@ public sealed class EverythingFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var port = Repo.FreePort();
-        _httpServer = ExternalProcess.Start(Repo.Node, [Repo.Everything, "streamableHttp"], new Dictionary<string, string> { ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        _httpServer = ExternalProcess.Start(
+            Repo.Node,
+            [Repo.Everything, "streamableHttp"],
+            new Dictionary<string, string> { ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture) }
+        );
         await _httpServer.WaitForPortAsync(port, TimeSpan.FromSeconds(30));
         DirectUrl = new Uri($"http://127.0.0.1:{port}/mcp");
 
         var config = new GatewayConfig
         {
-            McpServers =
-            [
-                GatewayHarness.Stdio("local", Repo.Node, Repo.Everything, "stdio"),
-                GatewayHarness.Http("remote", $"http://127.0.0.1:{port}/mcp"),
-            ],
+            McpServers = [GatewayHarness.Stdio("local", Repo.Node, Repo.Everything, "stdio"), GatewayHarness.Http("remote", $"http://127.0.0.1:{port}/mcp")],
             Profiles =
             [
                 GatewayHarness.Profile("mixed", "local", "remote"),

@@ -36,7 +36,10 @@ public sealed partial class MetricsEndToEndTests : IClassFixture<FlakyFixture>
         // Wait for the flaky server (it may be restarting after another test's crash).
         for (var i = 0; i < 300; i++)
         {
-            using var probe = await Http.SendAsync(RawMcp.Post(_fixture.Gateway.McpUrl("flaky"), RawMcp.Call(1, "echo", """{"message":"m"}""")), TestContext.Current.CancellationToken);
+            using var probe = await Http.SendAsync(
+                RawMcp.Post(_fixture.Gateway.McpUrl("flaky"), RawMcp.Call(1, "echo", """{"message":"m"}""")),
+                TestContext.Current.CancellationToken
+            );
             if ((await RawMcp.ReadMessageAsync(probe)).TryGetProperty("result", out _))
             {
                 break;
@@ -51,11 +54,19 @@ public sealed partial class MetricsEndToEndTests : IClassFixture<FlakyFixture>
 
         for (var i = 0; i < 3; i++)
         {
-            using var call = await Http.SendAsync(RawMcp.Post(_fixture.Gateway.McpUrl("flaky"), RawMcp.Call(i, "echo", """{"message":"m"}""")), TestContext.Current.CancellationToken);
+            using var call = await Http.SendAsync(
+                RawMcp.Post(_fixture.Gateway.McpUrl("flaky"), RawMcp.Call(i, "echo", """{"message":"m"}""")),
+                TestContext.Current.CancellationToken
+            );
             Assert.True((await RawMcp.ReadMessageAsync(call)).TryGetProperty("result", out _));
         }
 
-        using (var unknown = await Http.SendAsync(RawMcp.Post(_fixture.Gateway.McpUrl("flaky"), RawMcp.Call(9, "no-such-tool")), TestContext.Current.CancellationToken))
+        using (
+            var unknown = await Http.SendAsync(
+                RawMcp.Post(_fixture.Gateway.McpUrl("flaky"), RawMcp.Call(9, "no-such-tool")),
+                TestContext.Current.CancellationToken
+            )
+        )
         {
             Assert.Equal(-32602, RawMcp.ErrorCode(await RawMcp.ReadMessageAsync(unknown)));
         }

@@ -10,7 +10,11 @@ public sealed class RemoteRestartTests
     private static readonly HttpClient Http = new();
 
     private static ExternalProcess StartEverything(int port) =>
-        ExternalProcess.Start(Repo.Node, [Repo.Everything, "streamableHttp"], new Dictionary<string, string> { ["PORT"] = port.ToString(CultureInfo.InvariantCulture) });
+        ExternalProcess.Start(
+            Repo.Node,
+            [Repo.Everything, "streamableHttp"],
+            new Dictionary<string, string> { ["PORT"] = port.ToString(CultureInfo.InvariantCulture) }
+        );
 
     [Fact]
     public async Task Calls_recover_after_the_remote_server_restarts_and_forgets_the_session()
@@ -20,14 +24,18 @@ public sealed class RemoteRestartTests
         try
         {
             await server.WaitForPortAsync(port, TimeSpan.FromSeconds(30));
-            await using var gateway = await GatewayHarness.StartAsync(new GatewayConfig
-            {
-                McpServers = [GatewayHarness.Http("remote", $"http://127.0.0.1:{port}/mcp")],
-                Profiles = [GatewayHarness.Profile("remote", "remote")],
-            });
+            await using var gateway = await GatewayHarness.StartAsync(
+                new GatewayConfig
+                {
+                    McpServers = [GatewayHarness.Http("remote", $"http://127.0.0.1:{port}/mcp")],
+                    Profiles = [GatewayHarness.Profile("remote", "remote")],
+                }
+            );
             var url = gateway.McpUrl("remote");
 
-            using (var first = await Http.SendAsync(RawMcp.Post(url, RawMcp.Call(1, "echo", """{"message":"before"}""")), TestContext.Current.CancellationToken))
+            using (
+                var first = await Http.SendAsync(RawMcp.Post(url, RawMcp.Call(1, "echo", """{"message":"before"}""")), TestContext.Current.CancellationToken)
+            )
             {
                 Assert.Contains("Echo: before", (await RawMcp.ReadMessageAsync(first)).GetProperty("result").GetRawText(), StringComparison.Ordinal);
             }

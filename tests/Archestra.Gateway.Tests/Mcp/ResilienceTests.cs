@@ -26,13 +26,12 @@ public sealed class FlakyFixture : IAsyncLifetime
             [
                 flaky,
                 GatewayHarness.Stdio("broken", "/nonexistent/mcp-server-binary"),
-                GatewayHarness.Http("unreachable", $"http://127.0.0.1:{Repo.FreePort()}/mcp") with { Timeout = TimeSpan.FromSeconds(2) },
+                GatewayHarness.Http("unreachable", $"http://127.0.0.1:{Repo.FreePort()}/mcp") with
+                {
+                    Timeout = TimeSpan.FromSeconds(2),
+                },
             ],
-            Profiles =
-            [
-                GatewayHarness.Profile("flaky", "flaky"),
-                GatewayHarness.Profile("degraded", "flaky", "broken", "unreachable"),
-            ],
+            Profiles = [GatewayHarness.Profile("flaky", "flaky"), GatewayHarness.Profile("degraded", "flaky", "broken", "unreachable")],
         };
         Gateway = await GatewayHarness.StartAsync(config);
     }
@@ -59,7 +58,10 @@ public sealed class ResilienceTests : IClassFixture<FlakyFixture>
 
     private async Task<System.Text.Json.JsonElement> CallAsync(string profile, string tool, string args = "{}", int id = 1)
     {
-        using var response = await Http.SendAsync(RawMcp.Post(_fixture.Gateway.McpUrl(profile), RawMcp.Call(id, tool, args)), TestContext.Current.CancellationToken);
+        using var response = await Http.SendAsync(
+            RawMcp.Post(_fixture.Gateway.McpUrl(profile), RawMcp.Call(id, tool, args)),
+            TestContext.Current.CancellationToken
+        );
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return await RawMcp.ReadMessageAsync(response);
     }
@@ -124,7 +126,10 @@ public sealed class ResilienceTests : IClassFixture<FlakyFixture>
     public async Task Servers_that_are_down_are_left_out_of_lists_and_calls_to_them_name_the_cause()
     {
         await CallUntilSuccessAsync("degraded", "flaky__echo", """{"message":"x"}""");
-        using var list = await Http.SendAsync(RawMcp.Post(_fixture.Gateway.McpUrl("degraded"), """{"jsonrpc":"2.0","id":1,"method":"tools/list"}"""), TestContext.Current.CancellationToken);
+        using var list = await Http.SendAsync(
+            RawMcp.Post(_fixture.Gateway.McpUrl("degraded"), """{"jsonrpc":"2.0","id":1,"method":"tools/list"}"""),
+            TestContext.Current.CancellationToken
+        );
         var tools = (await RawMcp.ReadMessageAsync(list)).GetProperty("result").GetProperty("tools");
         var names = tools.EnumerateArray().Select(t => t.GetProperty("name").GetString()).ToList();
         Assert.Contains("flaky__echo", names);

@@ -7,7 +7,12 @@ public sealed class SessionIdTests
 {
     private static readonly byte[] Key = System.Text.Encoding.UTF8.GetBytes("0123456789abcdef0123456789abcdef");
 
-    private static readonly SessionClaims Claims = new("team-a", "2025-06-18", new ClientCapabilities(true, false, true), DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
+    private static readonly SessionClaims Claims = new(
+        "team-a",
+        "2025-06-18",
+        new ClientCapabilities(true, false, true),
+        DateTimeOffset.FromUnixTimeSeconds(1_800_000_000)
+    );
 
     [Fact]
     public void An_issued_id_reads_back_its_claims()

@@ -10,18 +10,19 @@ public sealed class SessionRecoveryTests
     private static readonly HttpClient Http = new();
     private static readonly byte[] SharedKey = System.Text.Encoding.UTF8.GetBytes("shared-session-key-for-the-replicas-0001");
 
-    private static GatewayConfig Config(byte[]? key) => new()
-    {
-        Security = new SecurityConfig { SessionKey = key },
-        McpServers =
-        [
-            GatewayHarness.Stdio("flaky", Repo.Node, Repo.Asset("flaky-server.mjs")) with
-            {
-                Env = new Dictionary<string, string> { ["ARCHESTRA_NODE_MODULES"] = Repo.NodeModules },
-            },
-        ],
-        Profiles = [GatewayHarness.Profile("p", "flaky")],
-    };
+    private static GatewayConfig Config(byte[]? key) =>
+        new()
+        {
+            Security = new SecurityConfig { SessionKey = key },
+            McpServers =
+            [
+                GatewayHarness.Stdio("flaky", Repo.Node, Repo.Asset("flaky-server.mjs")) with
+                {
+                    Env = new Dictionary<string, string> { ["ARCHESTRA_NODE_MODULES"] = Repo.NodeModules },
+                },
+            ],
+            Profiles = [GatewayHarness.Profile("p", "flaky")],
+        };
 
     private static async Task<string> InitializeAsync(GatewayHarness gateway)
     {

@@ -22,7 +22,10 @@ public sealed class SessionTests : IClassFixture<FlakyFixture>
         using var response = await Http.SendAsync(RawMcp.Post(Url, RawMcp.Initialize()), TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var session = response.Headers.GetValues("Mcp-Session-Id").Single();
-        using var initialized = await Http.SendAsync(RawMcp.Post(Url, """{"jsonrpc":"2.0","method":"notifications/initialized"}""", session), TestContext.Current.CancellationToken);
+        using var initialized = await Http.SendAsync(
+            RawMcp.Post(Url, """{"jsonrpc":"2.0","method":"notifications/initialized"}""", session),
+            TestContext.Current.CancellationToken
+        );
         Assert.Equal(HttpStatusCode.Accepted, initialized.StatusCode);
         return session;
     }
@@ -31,7 +34,10 @@ public sealed class SessionTests : IClassFixture<FlakyFixture>
     {
         using var response = await Http.SendAsync(RawMcp.Post(Url, RawMcp.Call(1, "cancelled")), TestContext.Current.CancellationToken);
         var message = await RawMcp.ReadMessageAsync(response);
-        return int.Parse(message.GetProperty("result").GetProperty("content")[0].GetProperty("text").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+        return int.Parse(
+            message.GetProperty("result").GetProperty("content")[0].GetProperty("text").GetString()!,
+            System.Globalization.CultureInfo.InvariantCulture
+        );
     }
 
     /// <summary>Waits until the gateway reports a call in flight on the server (admin /api/status), so a cancel cannot overtake it.</summary>
@@ -80,7 +86,8 @@ public sealed class SessionTests : IClassFixture<FlakyFixture>
         await WaitForCallInFlightAsync();
         using var cancel = await Http.SendAsync(
             RawMcp.Post(Url, """{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"to-cancel","reason":"user"}}""", session),
-            TestContext.Current.CancellationToken);
+            TestContext.Current.CancellationToken
+        );
         Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
 
         // A cancelled request gets no JSON-RPC response (spec: utilities/cancellation).
@@ -143,13 +150,20 @@ public sealed class SessionTests : IClassFixture<FlakyFixture>
         do
         {
             line = await reader.ReadLineAsync(timeout.Token);
-        }
-        while (line is not null && !line.StartsWith("data: ", StringComparison.Ordinal));
+        } while (line is not null && !line.StartsWith("data: ", StringComparison.Ordinal));
         Assert.NotNull(line);
         Assert.Equal("notifications/tools/list_changed", JsonDocument.Parse(line["data: ".Length..]).RootElement.GetProperty("method").GetString());
 
-        using var list = await Http.SendAsync(RawMcp.Post(Url, """{"jsonrpc":"2.0","id":3,"method":"tools/list"}""", session), TestContext.Current.CancellationToken);
-        var names = (await RawMcp.ReadMessageAsync(list)).GetProperty("result").GetProperty("tools").EnumerateArray().Select(t => t.GetProperty("name").GetString()).ToList();
+        using var list = await Http.SendAsync(
+            RawMcp.Post(Url, """{"jsonrpc":"2.0","id":3,"method":"tools/list"}""", session),
+            TestContext.Current.CancellationToken
+        );
+        var names = (await RawMcp.ReadMessageAsync(list))
+            .GetProperty("result")
+            .GetProperty("tools")
+            .EnumerateArray()
+            .Select(t => t.GetProperty("name").GetString())
+            .ToList();
         Assert.Contains(added, names);
     }
 }

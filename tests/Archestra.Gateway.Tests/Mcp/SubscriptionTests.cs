@@ -36,9 +36,7 @@ public sealed class SubscriptionTests
                 }
             }
         }
-        catch (OperationCanceledException) when (!TestContext.Current.CancellationToken.IsCancellationRequested)
-        {
-        }
+        catch (OperationCanceledException) when (!TestContext.Current.CancellationToken.IsCancellationRequested) { }
 
         return null;
     }
@@ -46,23 +44,35 @@ public sealed class SubscriptionTests
     [Fact]
     public async Task Resource_updates_reach_subscribed_sessions_only()
     {
-        await using var gateway = await GatewayHarness.StartAsync(new GatewayConfig
-        {
-            McpServers = [GatewayHarness.Stdio("fixture", "dotnet", Repo.FixtureDll, "--stdio")],
-            Profiles = [GatewayHarness.Profile("f", "fixture")],
-        });
+        await using var gateway = await GatewayHarness.StartAsync(
+            new GatewayConfig
+            {
+                McpServers = [GatewayHarness.Stdio("fixture", "dotnet", Repo.FixtureDll, "--stdio")],
+                Profiles = [GatewayHarness.Profile("f", "fixture")],
+            }
+        );
         var url = gateway.McpUrl("f");
         var (subscriber, subscriberEvents, s1) = await OpenSessionAsync(url);
         var (bystander, bystanderEvents, s2) = await OpenSessionAsync(url);
         using (s1)
         using (s2)
         {
-            using (var subscribe = await Http.SendAsync(RawMcp.Post(url, """{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":"test://watched-resource"}}""", subscriber), TestContext.Current.CancellationToken))
+            using (
+                var subscribe = await Http.SendAsync(
+                    RawMcp.Post(url, """{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":"test://watched-resource"}}""", subscriber),
+                    TestContext.Current.CancellationToken
+                )
+            )
             {
                 Assert.Equal("{}", (await RawMcp.ReadMessageAsync(subscribe)).GetProperty("result").GetRawText());
             }
 
-            using (var update = await Http.SendAsync(RawMcp.Post(url, RawMcp.Call(2, "test_update_watched_resource"), bystander), TestContext.Current.CancellationToken))
+            using (
+                var update = await Http.SendAsync(
+                    RawMcp.Post(url, RawMcp.Call(2, "test_update_watched_resource"), bystander),
+                    TestContext.Current.CancellationToken
+                )
+            )
             {
                 Assert.True((await RawMcp.ReadMessageAsync(update)).TryGetProperty("result", out _));
             }

@@ -19,7 +19,8 @@ public sealed class TypeScriptClientTests : IClassFixture<EverythingFixture>
         await using var process = ExternalProcess.Start(
             Repo.Node,
             [Repo.Asset("ts-client.mjs"), _fixture.Gateway.McpUrl("mixed").ToString()],
-            new Dictionary<string, string> { ["ARCHESTRA_NODE_MODULES"] = Repo.NodeModules });
+            new Dictionary<string, string> { ["ARCHESTRA_NODE_MODULES"] = Repo.NodeModules }
+        );
         var exit = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
         Assert.True(exit == 0, process.Output);
 

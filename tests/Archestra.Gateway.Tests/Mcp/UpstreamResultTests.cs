@@ -17,15 +17,18 @@ public sealed class UpstreamResultTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>"bad" answers every request but the lists with <paramref name="result"/>; "badlist" answers the lists with it.</summary>
-    private static Task<GatewayHarness> StartAsync(string result) => GatewayHarness.StartAsync(new GatewayConfig
-    {
-        McpServers =
-        [
-            GatewayHarness.Stdio("bad", Repo.Node, Repo.Asset("bad-result-server.mjs"), result, "calls"),
-            GatewayHarness.Stdio("badlist", Repo.Node, Repo.Asset("bad-result-server.mjs"), result, "lists"),
-        ],
-        Profiles = [GatewayHarness.Profile("p", "bad", "badlist")],
-    });
+    private static Task<GatewayHarness> StartAsync(string result) =>
+        GatewayHarness.StartAsync(
+            new GatewayConfig
+            {
+                McpServers =
+                [
+                    GatewayHarness.Stdio("bad", Repo.Node, Repo.Asset("bad-result-server.mjs"), result, "calls"),
+                    GatewayHarness.Stdio("badlist", Repo.Node, Repo.Asset("bad-result-server.mjs"), result, "lists"),
+                ],
+                Profiles = [GatewayHarness.Profile("p", "bad", "badlist")],
+            }
+        );
 
     private static async Task<JsonElement> SendAsync(GatewayHarness gateway, string body)
     {
@@ -65,7 +68,14 @@ public sealed class UpstreamResultTests
     {
         await using var gateway = await StartAsync(result);
 
-        foreach (var (method, property, expected) in new[] { ("tools/list", "tools", "bad__t"), ("prompts/list", "prompts", "bad__p"), ("resources/list", "resources", "bad://r") })
+        foreach (
+            var (method, property, expected) in new[]
+            {
+                ("tools/list", "tools", "bad__t"),
+                ("prompts/list", "prompts", "bad__p"),
+                ("resources/list", "resources", "bad://r"),
+            }
+        )
         {
             var message = await SendAsync(gateway, $$"""{"jsonrpc":"2.0","id":4,"method":"{{method}}"}""");
             Assert.True(message.TryGetProperty("result", out var listed), message.GetRawText());

@@ -49,7 +49,28 @@ public sealed class PrometheusExporterTests : IDisposable
         var text = new PrometheusExporter(_metrics, includeProcess: false).Render();
 
         const string labels = "profile=\"default\",server=\"files\",tool=\"read_file\"";
-        string[] bounds = ["0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60"];
+        string[] bounds =
+        [
+            "0.00005",
+            "0.0001",
+            "0.00025",
+            "0.0005",
+            "0.001",
+            "0.0025",
+            "0.005",
+            "0.01",
+            "0.025",
+            "0.05",
+            "0.1",
+            "0.25",
+            "0.5",
+            "1",
+            "2.5",
+            "5",
+            "10",
+            "30",
+            "60",
+        ];
         var buckets = new List<string>();
         foreach (var bound in bounds)
         {
@@ -137,7 +158,15 @@ public sealed class PrometheusExporterTests : IDisposable
         map.Get("a").Increment();
 
         var values = map.Snapshot().ToDictionary(p => p.Key, p => p.Value.Value);
-        Assert.Equal(new Dictionary<string, long> { ["a"] = 2, ["b"] = 1, ["_overflow"] = 2 }, values);
+        Assert.Equal(
+            new Dictionary<string, long>
+            {
+                ["a"] = 2,
+                ["b"] = 1,
+                ["_overflow"] = 2,
+            },
+            values
+        );
     }
 
     [Fact]
@@ -164,9 +193,15 @@ public sealed class PrometheusExporterTests : IDisposable
 
         string[] families =
         [
-            "process_cpu_seconds_total counter", "process_resident_memory_bytes gauge", "process_virtual_memory_bytes gauge",
-            "process_start_time_seconds gauge", "process_open_fds gauge", "process_max_fds gauge",
-            "dotnet_gc_collections_total counter", "dotnet_gc_heap_bytes gauge", "dotnet_threadpool_threads gauge",
+            "process_cpu_seconds_total counter",
+            "process_resident_memory_bytes gauge",
+            "process_virtual_memory_bytes gauge",
+            "process_start_time_seconds gauge",
+            "process_open_fds gauge",
+            "process_max_fds gauge",
+            "dotnet_gc_collections_total counter",
+            "dotnet_gc_heap_bytes gauge",
+            "dotnet_threadpool_threads gauge",
         ];
         foreach (var family in families)
         {
@@ -174,14 +209,21 @@ public sealed class PrometheusExporterTests : IDisposable
         }
 
         Assert.Contains("dotnet_gc_collections_total{generation=\"0\"} ", text, StringComparison.Ordinal);
-        var start = double.Parse(Line(text, "process_start_time_seconds ")["process_start_time_seconds ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        var start = double.Parse(
+            Line(text, "process_start_time_seconds ")["process_start_time_seconds ".Length..],
+            System.Globalization.CultureInfo.InvariantCulture
+        );
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         Assert.InRange(start, now - 86_400, now + 1);
-        Assert.True(long.Parse(Line(text, "process_resident_memory_bytes ")["process_resident_memory_bytes ".Length..], System.Globalization.CultureInfo.InvariantCulture) > 1_000_000);
+        Assert.True(
+            long.Parse(
+                Line(text, "process_resident_memory_bytes ")["process_resident_memory_bytes ".Length..],
+                System.Globalization.CultureInfo.InvariantCulture
+            ) > 1_000_000
+        );
     }
 
-    private static string Line(string text, string prefix) =>
-        text.Split('\n').Single(line => line.StartsWith(prefix, StringComparison.Ordinal));
+    private static string Line(string text, string prefix) => text.Split('\n').Single(line => line.StartsWith(prefix, StringComparison.Ordinal));
 
     [Fact]
     public async Task Promtool_accepts_the_output()
@@ -242,27 +284,33 @@ public sealed class PrometheusExporterTests : IDisposable
                 l.EnableMeasurementEvents(instrument);
             }
         };
-        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
-        {
-            lock (seen)
+        listener.SetMeasurementEventCallback<long>(
+            (instrument, value, tags, _) =>
             {
-                seen.Add($"{instrument.Name} {value} {string.Join(",", tags.ToArray().Select(t => $"{t.Key}={t.Value}"))}");
+                lock (seen)
+                {
+                    seen.Add($"{instrument.Name} {value} {string.Join(",", tags.ToArray().Select(t => $"{t.Key}={t.Value}"))}");
+                }
             }
-        });
-        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
-        {
-            lock (seen)
+        );
+        listener.SetMeasurementEventCallback<double>(
+            (instrument, value, tags, _) =>
             {
-                seen.Add($"{instrument.Name} {value} {string.Join(",", tags.ToArray().Select(t => $"{t.Key}={t.Value}"))}");
+                lock (seen)
+                {
+                    seen.Add($"{instrument.Name} {value} {string.Join(",", tags.ToArray().Select(t => $"{t.Key}={t.Value}"))}");
+                }
             }
-        });
-        listener.SetMeasurementEventCallback<int>((instrument, value, tags, _) =>
-        {
-            lock (seen)
+        );
+        listener.SetMeasurementEventCallback<int>(
+            (instrument, value, tags, _) =>
             {
-                seen.Add($"{instrument.Name} {value} {string.Join(",", tags.ToArray().Select(t => $"{t.Key}={t.Value}"))}");
+                lock (seen)
+                {
+                    seen.Add($"{instrument.Name} {value} {string.Join(",", tags.ToArray().Select(t => $"{t.Key}={t.Value}"))}");
+                }
             }
-        });
+        );
         listener.Start();
 
         _metrics.RecordToolCall("p", "s", "t", "ok", 0.5);
@@ -279,7 +327,8 @@ public sealed class PrometheusExporterTests : IDisposable
                 "mcp_upstream_up 1 server=s",
                 "mcp_sessions_active 1 ",
             ],
-            seen);
+            seen
+        );
         Assert.Equal(GatewayMetrics.MeterName, _metrics.Meter.Name);
     }
 

@@ -27,17 +27,12 @@ public sealed class PolicyEndToEndTests : IClassFixture<PolicyFixture>
         var options = new McpClientOptions();
         if (approve is not null)
         {
-            options.Handlers = new McpClientHandlers
-            {
-                ElicitationHandler = (request, _) => ValueTask.FromResult(approve(request)),
-            };
+            options.Handlers = new McpClientHandlers { ElicitationHandler = (request, _) => ValueTask.FromResult(approve(request)) };
         }
 
-        var transport = new HttpClientTransport(new HttpClientTransportOptions
-        {
-            Endpoint = _fixture.Gateway.McpUrl("agent"),
-            TransportMode = HttpTransportMode.StreamableHttp,
-        });
+        var transport = new HttpClientTransport(
+            new HttpClientTransportOptions { Endpoint = _fixture.Gateway.McpUrl("agent"), TransportMode = HttpTransportMode.StreamableHttp }
+        );
         return McpClient.CreateAsync(transport, LegacyClient.Options(options), cancellationToken: Ct);
     }
 
@@ -195,8 +190,12 @@ public sealed class PolicyEndToEndTests : IClassFixture<PolicyFixture>
         async Task<double> BlockedAsync()
         {
             var body = await Http.GetStringAsync(new Uri(_fixture.Gateway.Server.MetricsUrl, "/metrics"), Ct);
-            var line = body.Split('\n').FirstOrDefault(l => l.StartsWith("mcp_tool_calls_total{", StringComparison.Ordinal)
-                && l.Contains("tool=\"get-env\"", StringComparison.Ordinal) && l.Contains("outcome=\"blocked\"", StringComparison.Ordinal));
+            var line = body.Split('\n')
+                .FirstOrDefault(l =>
+                    l.StartsWith("mcp_tool_calls_total{", StringComparison.Ordinal)
+                    && l.Contains("tool=\"get-env\"", StringComparison.Ordinal)
+                    && l.Contains("outcome=\"blocked\"", StringComparison.Ordinal)
+                );
             return line is null ? 0 : double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
         }
 
@@ -251,10 +250,14 @@ public sealed class PolicyEndToEndTests : IClassFixture<PolicyFixture>
     {
         // The client declared elicitation, but this POST accepts only JSON and the session has no GET stream.
         var url = _fixture.Gateway.McpUrl("agent");
-        var init = """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"elicitation":{}},"clientInfo":{"name":"raw","version":"1"}}}""";
+        var init =
+            """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"elicitation":{}},"clientInfo":{"name":"raw","version":"1"}}}""";
         using var initResponse = await Http.SendAsync(Infrastructure.RawMcp.Post(url, init), Ct);
         var session = initResponse.Headers.GetValues("Mcp-Session-Id").Single();
-        using var call = await Http.SendAsync(Infrastructure.RawMcp.Post(url, Infrastructure.RawMcp.Call(2, "mail__get-sum", """{"a":12345,"b":1}"""), session, accept: "application/json"), Ct);
+        using var call = await Http.SendAsync(
+            Infrastructure.RawMcp.Post(url, Infrastructure.RawMcp.Call(2, "mail__get-sum", """{"a":12345,"b":1}"""), session, accept: "application/json"),
+            Ct
+        );
         var message = await Infrastructure.RawMcp.ReadMessageAsync(call);
         var result = message.GetProperty("result");
         Assert.True(result.GetProperty("isError").GetBoolean());

@@ -18,11 +18,9 @@ public sealed class PolicyReloadTests : IClassFixture<PolicyFixture>
 
     private async Task<CallToolResult> EchoAsync(string message)
     {
-        var transport = new HttpClientTransport(new HttpClientTransportOptions
-        {
-            Endpoint = _fixture.Gateway.McpUrl("agent"),
-            TransportMode = HttpTransportMode.StreamableHttp,
-        });
+        var transport = new HttpClientTransport(
+            new HttpClientTransportOptions { Endpoint = _fixture.Gateway.McpUrl("agent"), TransportMode = HttpTransportMode.StreamableHttp }
+        );
         await using var client = await McpClient.CreateAsync(transport, LegacyClient.Options(), cancellationToken: Ct);
         return await client.CallToolAsync("mail__echo", new Dictionary<string, object?> { ["message"] = message }, cancellationToken: Ct);
     }
@@ -83,8 +81,7 @@ public sealed class PolicyReloadTests : IClassFixture<PolicyFixture>
             {
                 await Task.Delay(200, Ct);
                 result = await EchoAsync("watched");
-            }
-            while (result.IsError != true && DateTime.UtcNow < deadline);
+            } while (result.IsError != true && DateTime.UtcNow < deadline);
 
             Assert.Equal("blocked by policy watched: seen by the file watch", Text(result));
         }

@@ -49,9 +49,31 @@ public sealed class GatewayPostgresFaultTests : IAsyncLifetime
         var compiled = PolicyCompiler.Compile(new PolicySetDefinition([], [], [new ProfilePolicyInput("load", ["up"], trusted)]));
         var config = new GatewayConfig
         {
-            Listen = new ListenConfig { Gateway = "http://127.0.0.1:0", Admin = "http://127.0.0.1:0", Metrics = "http://127.0.0.1:0" },
-            McpServers = [new McpServerConfig { Name = "up", Kind = McpServerKind.Stdio, Command = "node", Args = [everything, "stdio"] }],
-            Profiles = [new ProfileConfig { Name = "load", Servers = ["up"], Tools = trusted }],
+            Listen = new ListenConfig
+            {
+                Gateway = "http://127.0.0.1:0",
+                Admin = "http://127.0.0.1:0",
+                Metrics = "http://127.0.0.1:0",
+            },
+            McpServers =
+            [
+                new McpServerConfig
+                {
+                    Name = "up",
+                    Kind = McpServerKind.Stdio,
+                    Command = "node",
+                    Args = [everything, "stdio"],
+                },
+            ],
+            Profiles =
+            [
+                new ProfileConfig
+                {
+                    Name = "load",
+                    Servers = ["up"],
+                    Tools = trusted,
+                },
+            ],
             Policies = compiled.Snapshot!,
             Storage = new StorageConfig
             {
@@ -68,7 +90,8 @@ public sealed class GatewayPostgresFaultTests : IAsyncLifetime
         try
         {
             using var http = new HttpClient { BaseAddress = gateway.GatewayUrl };
-            const int total = 3_000, workers = 8;
+            const int total = 3_000,
+                workers = 8;
             var next = -1;
             var crashAt = new TaskCompletionSource();
             var restartAt = new TaskCompletionSource();
@@ -81,7 +104,11 @@ public sealed class GatewayPostgresFaultTests : IAsyncLifetime
                     var marker = $"call-{i}";
                     using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/mcp/load")
                     {
-                        Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":""" + "\"" + marker + "\"}}}", Encoding.UTF8, "application/json"),
+                        Content = new StringContent(
+                            """{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":""" + "\"" + marker + "\"}}}",
+                            Encoding.UTF8,
+                            "application/json"
+                        ),
                     };
                     request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
                     request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
@@ -142,11 +169,18 @@ public sealed class GatewayPostgresFaultTests : IAsyncLifetime
         {
             do
             {
-                var page = await store.ListToolCallsAsync(new ToolCallQuery { Profile = "load", Limit = 1000, Cursor = cursor }, Ct);
+                var page = await store.ListToolCallsAsync(
+                    new ToolCallQuery
+                    {
+                        Profile = "load",
+                        Limit = 1000,
+                        Cursor = cursor,
+                    },
+                    Ct
+                );
                 rows.AddRange(page.Items);
                 cursor = page.NextCursor;
-            }
-            while (cursor is not null);
+            } while (cursor is not null);
         }
         catch (Npgsql.NpgsqlException)
         {

@@ -18,7 +18,8 @@ namespace Archestra.Gateway.Tests.Storage;
 /// </summary>
 public sealed class KillDuringStallTests(ITestOutputHelper output)
 {
-    private const int FlushMs = 100, DeadlineMs = 200;
+    private const int FlushMs = 100,
+        DeadlineMs = 200;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -30,7 +31,8 @@ public sealed class KillDuringStallTests(ITestOutputHelper output)
             "mcpServers": { "up": { "command": "node", "args": [{{JsonSerializer.Serialize(Repo.Everything)}}, "stdio"] } },
             "profiles": { "load": { "servers": ["up"], "tools": { "*": { "resultTreatment": "trusted" } } } }
             """,
-            $"\"auditFlushIntervalMs\": {FlushMs}, \"auditWriteDeadlineMs\": {DeadlineMs}");
+            $"\"auditFlushIntervalMs\": {FlushMs}, \"auditWriteDeadlineMs\": {DeadlineMs}"
+        );
         var gateway = process.Process;
         var data = process.DataDirectory;
 
@@ -47,7 +49,11 @@ public sealed class KillDuringStallTests(ITestOutputHelper output)
                 {
                     using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/mcp/load")
                     {
-                        Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":""" + "\"" + marker + "\"}}}", Encoding.UTF8, "application/json"),
+                        Content = new StringContent(
+                            """{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":""" + "\"" + marker + "\"}}}",
+                            Encoding.UTF8,
+                            "application/json"
+                        ),
                     };
                     request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
                     request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
@@ -81,7 +87,10 @@ public sealed class KillDuringStallTests(ITestOutputHelper output)
         var lockedAt = Stopwatch.GetTimestamp();
         var answeredBeforeLock = answered.Count;
         // Seconds of stall, ten times the window, so the old behaviour (the whole queue lost) cannot pass.
-        await WaitUntilAsync(() => Stopwatch.GetElapsedTime(lockedAt) >= TimeSpan.FromSeconds(3) && answered.Count - answeredBeforeLock >= 500, "3 s and 500 calls with the lock held");
+        await WaitUntilAsync(
+            () => Stopwatch.GetElapsedTime(lockedAt) >= TimeSpan.FromSeconds(3) && answered.Count - answeredBeforeLock >= 500,
+            "3 s and 500 calls with the lock held"
+        );
         var killedAt = Stopwatch.GetTimestamp();
         gateway.Signal("KILL");
         await gateway.WaitForExitAsync(TimeSpan.FromSeconds(30));
@@ -90,7 +99,15 @@ public sealed class KillDuringStallTests(ITestOutputHelper output)
         await holder.CloseAsync();
 
         // The restart: a new writer replays what the killed one spilled.
-        await using var store = await ArchestraStore.OpenAsync(new StorageOptions { SqlitePath = Path.Combine(data, "archestra.db"), SpillDirectory = Path.Combine(data, "audit-spill"), RetentionDays = 0 }, cancellationToken: Ct);
+        await using var store = await ArchestraStore.OpenAsync(
+            new StorageOptions
+            {
+                SqlitePath = Path.Combine(data, "archestra.db"),
+                SpillDirectory = Path.Combine(data, "audit-spill"),
+                RetentionDays = 0,
+            },
+            cancellationToken: Ct
+        );
         var writer = store.CreateAuditWriter();
         writer.Start();
         await writer.StopAsync(Ct);
@@ -100,11 +117,18 @@ public sealed class KillDuringStallTests(ITestOutputHelper output)
         string? cursor = null;
         do
         {
-            var page = await store.ListToolCallsAsync(new ToolCallQuery { Profile = "load", Limit = 1000, Cursor = cursor }, Ct);
+            var page = await store.ListToolCallsAsync(
+                new ToolCallQuery
+                {
+                    Profile = "load",
+                    Limit = 1000,
+                    Cursor = cursor,
+                },
+                Ct
+            );
             rows.AddRange(page.Items.Select(r => JsonDocument.Parse(r.Arguments!).RootElement.GetProperty("message").GetString()!));
             cursor = page.NextCursor;
-        }
-        while (cursor is not null);
+        } while (cursor is not null);
 
         var kept = rows.ToHashSet();
         var calls = answered.ToArray();
@@ -113,13 +137,18 @@ public sealed class KillDuringStallTests(ITestOutputHelper output)
         var locked = Stopwatch.GetElapsedTime(lockedAt, killedAt);
         var rate = (calls.Length - answeredBeforeLock) / locked.TotalSeconds;
         var oldestLost = lost.Length == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(lost.Min(c => c.At), killedAt);
-        output.WriteLine($"{calls.Length} calls answered ({calls.Length - answeredBeforeLock} in {locked.TotalSeconds:F1} s with the lock held, {rate:F0}/s), {rows.Count} rows kept ({replayed} replayed from the spill), {lost.Length} answered calls lost; the oldest lost call was answered {oldestLost.TotalMilliseconds:F0} ms before the kill; the window is {window.TotalMilliseconds} ms ≈ {rate * window.TotalSeconds:F0} calls at this rate");
+        output.WriteLine(
+            $"{calls.Length} calls answered ({calls.Length - answeredBeforeLock} in {locked.TotalSeconds:F1} s with the lock held, {rate:F0}/s), {rows.Count} rows kept ({replayed} replayed from the spill), {lost.Length} answered calls lost; the oldest lost call was answered {oldestLost.TotalMilliseconds:F0} ms before the kill; the window is {window.TotalMilliseconds} ms ≈ {rate * window.TotalSeconds:F0} calls at this rate"
+        );
 
         Assert.Equal(rows.Count, kept.Count);
         Assert.True(replayed > 0, "the killed gateway spilled what the locked database could not take");
         // The documented bound, plus one more window of slack for the scheduler of a loaded 2-core machine (the
         // record is enqueued after the answer is written; the writer loop may wait for a CPU).
-        Assert.True(oldestLost <= 2 * window, $"a call answered {oldestLost.TotalMilliseconds:F0} ms before kill -9 has no row (window {window.TotalMilliseconds} ms)");
+        Assert.True(
+            oldestLost <= 2 * window,
+            $"a call answered {oldestLost.TotalMilliseconds:F0} ms before kill -9 has no row (window {window.TotalMilliseconds} ms)"
+        );
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition, string what)

@@ -24,7 +24,8 @@ public sealed class ShutdownDrainTests
             "mcpServers": { "up": { "command": "node", "args": [{{JsonSerializer.Serialize(Repo.Everything)}}, "stdio"] } },
             "profiles": { "load": { "servers": ["up"], "tools": { "*": { "resultTreatment": "trusted" } } } }
             """,
-            "\"auditFlushIntervalMs\": 2000, \"auditBatchSize\": 100000");
+            "\"auditFlushIntervalMs\": 2000, \"auditBatchSize\": 100000"
+        );
         var gateway = process.Process;
         var data = process.DataDirectory;
 
@@ -43,7 +44,11 @@ public sealed class ShutdownDrainTests
                 {
                     using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/mcp/load")
                     {
-                        Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":""" + "\"" + marker + "\"}}}", Encoding.UTF8, "application/json"),
+                        Content = new StringContent(
+                            """{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":""" + "\"" + marker + "\"}}}",
+                            Encoding.UTF8,
+                            "application/json"
+                        ),
                     };
                     request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
                     request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
@@ -76,19 +81,32 @@ public sealed class ShutdownDrainTests
         await stop.CancelAsync();
         await Task.WhenAll(workers);
 
-        Assert.False(Directory.Exists(Path.Combine(data, "audit-spill")) && Directory.EnumerateFiles(Path.Combine(data, "audit-spill")).Any(f => new FileInfo(f).Length > 16),
-            "with the database up, the drain writes to the database, not the spill");
+        Assert.False(
+            Directory.Exists(Path.Combine(data, "audit-spill"))
+                && Directory.EnumerateFiles(Path.Combine(data, "audit-spill")).Any(f => new FileInfo(f).Length > 16),
+            "with the database up, the drain writes to the database, not the spill"
+        );
 
-        await using var store = await ArchestraStore.OpenAsync(new StorageOptions { SqlitePath = Path.Combine(data, "archestra.db"), SpillDirectory = Path.Combine(data, "audit-spill") }, cancellationToken: Ct);
+        await using var store = await ArchestraStore.OpenAsync(
+            new StorageOptions { SqlitePath = Path.Combine(data, "archestra.db"), SpillDirectory = Path.Combine(data, "audit-spill") },
+            cancellationToken: Ct
+        );
         var rows = new List<McpToolCallRecord>();
         string? cursor = null;
         do
         {
-            var page = await store.ListToolCallsAsync(new ToolCallQuery { Profile = "load", Limit = 1000, Cursor = cursor }, Ct);
+            var page = await store.ListToolCallsAsync(
+                new ToolCallQuery
+                {
+                    Profile = "load",
+                    Limit = 1000,
+                    Cursor = cursor,
+                },
+                Ct
+            );
             rows.AddRange(page.Items);
             cursor = page.NextCursor;
-        }
-        while (cursor is not null);
+        } while (cursor is not null);
 
         var markers = rows.Select(r => JsonDocument.Parse(r.Arguments!).RootElement.GetProperty("message").GetString()!).ToList();
         Assert.Equal(markers.Count, markers.Distinct().Count());

@@ -20,12 +20,14 @@ public sealed class BrowserFixture : IAsyncLifetime
     {
         Assert.True(File.Exists(Chromium), $"{Chromium} is missing: scripts/setup.sh installs Debian's chromium");
         _playwright = await Playwright.CreateAsync();
-        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-dev-shm-usage"],
-        });
+        Browser = await _playwright.Chromium.LaunchAsync(
+            new BrowserTypeLaunchOptions
+            {
+                ExecutablePath = Chromium,
+                Headless = true,
+                Args = ["--no-sandbox", "--disable-dev-shm-usage"],
+            }
+        );
     }
 
     public async ValueTask DisposeAsync()
@@ -53,18 +55,30 @@ public sealed class ConsoleBrowserTests(BrowserFixture browser) : IClassFixture<
     private static Task<GatewayHarness> StartAsync()
     {
         // A second server that only writes an attack to stderr: it never becomes ready, its log is what matters.
-        var noisy = GatewayHarness.Stdio("noisy", Repo.Node, "-e", $"console.error({System.Text.Json.JsonSerializer.Serialize(Attack)}); setInterval(() => {{}}, 1000)");
-        return GatewayHarness.StartAsync(new GatewayConfig
-        {
-            AdminKeys = AdminClient.FileKeys,
-            McpServers = [AdminClient.FileServer("everything"), noisy],
-            Profiles = [GatewayHarness.Profile("default", "everything")],
-        });
+        var noisy = GatewayHarness.Stdio(
+            "noisy",
+            Repo.Node,
+            "-e",
+            $"console.error({System.Text.Json.JsonSerializer.Serialize(Attack)}); setInterval(() => {{}}, 1000)"
+        );
+        return GatewayHarness.StartAsync(
+            new GatewayConfig
+            {
+                AdminKeys = AdminClient.FileKeys,
+                McpServers = [AdminClient.FileServer("everything"), noisy],
+                Profiles = [GatewayHarness.Profile("default", "everything")],
+            }
+        );
     }
 
     private async Task<IPage> SignInAsync(GatewayHarness gateway, string key)
     {
-        var page = await browser.Browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
+        var page = await browser.Browser.NewPageAsync(
+            new BrowserNewPageOptions
+            {
+                ViewportSize = new ViewportSize { Width = 1280, Height = 800 },
+            }
+        );
         page.SetDefaultTimeout(30_000);
         await page.GotoAsync(gateway.Server.AdminUrl.ToString());
         await page.GetByLabel("Admin key").FillAsync(key);
@@ -177,9 +191,11 @@ public sealed class ConsoleBrowserTests(BrowserFixture browser) : IClassFixture<
             {
                 Content = new StringContent(
                     "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"message\":"
-                    + System.Text.Json.JsonSerializer.Serialize(Attack) + "}}}",
+                        + System.Text.Json.JsonSerializer.Serialize(Attack)
+                        + "}}}",
                     Encoding.UTF8,
-                    "application/json"),
+                    "application/json"
+                ),
             };
             request.Headers.Accept.ParseAdd("application/json, text/event-stream");
             Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(request, Ct)).StatusCode);

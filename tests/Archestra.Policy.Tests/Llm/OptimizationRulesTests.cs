@@ -4,8 +4,7 @@ namespace Archestra.Policy.Tests.Llm;
 
 public class OptimizationRulesTests
 {
-    private static readonly OptimizationRules Rules = OptimizationRules.Create(
-    [
+    private static readonly OptimizationRules Rules = OptimizationRules.Create([
         new("off", null, new RuleConditions(), "never", Enabled: false),
         new("p-short", "p", new RuleConditions(MaxInputTokens: 1000, HasTools: false), "gpt-4o-mini"),
         new("global-claude", null, new RuleConditions(RequestedModel: "claude-*-4-5*", MaxInputChars: 20_000), "claude-haiku-4-5"),
@@ -13,21 +12,22 @@ public class OptimizationRulesTests
         new("global-exact", null, new RuleConditions(RequestedModel: "gpt-4o"), "gpt-4o-mini"),
     ]);
 
-    public static TheoryData<string, RequestFacts, string?, string?> Cases => new()
-    {
-        { "p", new RequestFacts("gpt-4o", InputChars: 4000, HasTools: false), "gpt-4o-mini", "p-short" },
-        { "p", new RequestFacts("gpt-4o", InputChars: 4001, HasTools: false), "gpt-4o-mini", "global-exact" },
-        { "p", new RequestFacts("gpt-4.1", InputChars: 4001, HasTools: false), null, null },
-        { "p", new RequestFacts("gpt-4.1", InputChars: 999_999, HasTools: false, InputTokens: 1000), "gpt-4o-mini", "p-short" },
-        { "p", new RequestFacts("gpt-4.1", InputChars: 10, HasTools: true), null, null },
-        { "p", new RequestFacts("claude-sonnet-4-5-20250929", InputChars: 20_000, HasTools: true), "claude-haiku-4-5", "global-claude" },
-        { "p", new RequestFacts("claude-sonnet-4-5", InputChars: 20_001, HasTools: true), null, null },
-        { "p", new RequestFacts("claude-4-5", InputChars: 1, HasTools: true), null, null },
-        { "q", new RequestFacts("gpt-4o", InputChars: 1, HasTools: true), "gpt-5-nano", "q-any-gpt" },
-        { "q", new RequestFacts("claude-opus-4-5", InputChars: 1, HasTools: true), "claude-haiku-4-5", "global-claude" },
-        { "r", new RequestFacts("gpt-4o", InputChars: 1, HasTools: false), "gpt-4o-mini", "global-exact" },
-        { "r", new RequestFacts("gpt-4o-2024-08-06", InputChars: 1, HasTools: false), null, null },
-    };
+    public static TheoryData<string, RequestFacts, string?, string?> Cases =>
+        new()
+        {
+            { "p", new RequestFacts("gpt-4o", InputChars: 4000, HasTools: false), "gpt-4o-mini", "p-short" },
+            { "p", new RequestFacts("gpt-4o", InputChars: 4001, HasTools: false), "gpt-4o-mini", "global-exact" },
+            { "p", new RequestFacts("gpt-4.1", InputChars: 4001, HasTools: false), null, null },
+            { "p", new RequestFacts("gpt-4.1", InputChars: 999_999, HasTools: false, InputTokens: 1000), "gpt-4o-mini", "p-short" },
+            { "p", new RequestFacts("gpt-4.1", InputChars: 10, HasTools: true), null, null },
+            { "p", new RequestFacts("claude-sonnet-4-5-20250929", InputChars: 20_000, HasTools: true), "claude-haiku-4-5", "global-claude" },
+            { "p", new RequestFacts("claude-sonnet-4-5", InputChars: 20_001, HasTools: true), null, null },
+            { "p", new RequestFacts("claude-4-5", InputChars: 1, HasTools: true), null, null },
+            { "q", new RequestFacts("gpt-4o", InputChars: 1, HasTools: true), "gpt-5-nano", "q-any-gpt" },
+            { "q", new RequestFacts("claude-opus-4-5", InputChars: 1, HasTools: true), "claude-haiku-4-5", "global-claude" },
+            { "r", new RequestFacts("gpt-4o", InputChars: 1, HasTools: false), "gpt-4o-mini", "global-exact" },
+            { "r", new RequestFacts("gpt-4o-2024-08-06", InputChars: 1, HasTools: false), null, null },
+        };
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -38,26 +38,30 @@ public class OptimizationRulesTests
         Assert.Equal(target, Rules.Choose(profile, facts));
     }
 
-    public static TheoryData<string, string, bool> Globs => new()
-    {
-        { "*", "", true },
-        { "*", "anything", true },
-        { "gpt-*", "gpt-", true },
-        { "gpt-*", "gpt", false },
-        { "*-mini", "gpt-4o-mini", true },
-        { "a*b*c", "abc", true },
-        { "a*b*c", "axxbyyc", true },
-        { "a*b*c", "acb", false },
-        { "a*a", "a", false },
-        { "a**a", "aa", true },
-        { "gpt-4o", "gpt-4o-mini", false },
-    };
+    public static TheoryData<string, string, bool> Globs =>
+        new()
+        {
+            { "*", "", true },
+            { "*", "anything", true },
+            { "gpt-*", "gpt-", true },
+            { "gpt-*", "gpt", false },
+            { "*-mini", "gpt-4o-mini", true },
+            { "a*b*c", "abc", true },
+            { "a*b*c", "axxbyyc", true },
+            { "a*b*c", "acb", false },
+            { "a*a", "a", false },
+            { "a**a", "aa", true },
+            { "gpt-4o", "gpt-4o-mini", false },
+        };
 
     [Theory]
     [MemberData(nameof(Globs))]
     public void Requested_model_globs_match_star_as_any_run(string pattern, string model, bool matches) =>
-        Assert.Equal(matches, OptimizationRules.Create([new("r", null, new RuleConditions(RequestedModel: pattern), "t")])
-            .Choose("p", new RequestFacts(model, 0, false)) is not null);
+        Assert.Equal(
+            matches,
+            OptimizationRules.Create([new("r", null, new RuleConditions(RequestedModel: pattern), "t")]).Choose("p", new RequestFacts(model, 0, false))
+                is not null
+        );
 
     [Theory]
     [InlineData(0, 0)]

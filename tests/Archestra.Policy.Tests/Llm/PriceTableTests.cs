@@ -4,45 +4,47 @@ namespace Archestra.Policy.Tests.Llm;
 
 public class PriceTableTests
 {
-    public static TheoryData<string, string?> Lookups => new()
-    {
-        { "gpt-4o", "gpt-4o" },
-        { "gpt-4o-2024-08-06", "gpt-4o" },
-        { "gpt-4o-mini", "gpt-4o-mini" },
-        { "gpt-4o-mini-2024-07-18", "gpt-4o-mini" },
-        { "gpt-5-2025-08-07", "gpt-5" },
-        { "claude-sonnet-4-5-20250929", "claude-sonnet-4-5" },
-        { "claude-haiku-4-5-20251001", "claude-haiku-4-5" },
-        { "claude-sonnet-4-20250514", "claude-sonnet-4-0" },
-        { "claude-opus-4-1-20250805", "claude-opus-4-1" },
-        { "claude-3-5-haiku-latest", "claude-3-5-haiku" },
-        { "claude-3-5-haiku-20241022", "claude-3-5-haiku" },
-        { "gpt-4o-mini-realtime", null },
-        { "gpt-4", null },
-        { "GPT-4O", null },
-        { "o3", null },
-        { "-2024-08-06", null },
-        { "gpt-4o-2024-8-06", null },
-        { "", null },
-    };
+    public static TheoryData<string, string?> Lookups =>
+        new()
+        {
+            { "gpt-4o", "gpt-4o" },
+            { "gpt-4o-2024-08-06", "gpt-4o" },
+            { "gpt-4o-mini", "gpt-4o-mini" },
+            { "gpt-4o-mini-2024-07-18", "gpt-4o-mini" },
+            { "gpt-5-2025-08-07", "gpt-5" },
+            { "claude-sonnet-4-5-20250929", "claude-sonnet-4-5" },
+            { "claude-haiku-4-5-20251001", "claude-haiku-4-5" },
+            { "claude-sonnet-4-20250514", "claude-sonnet-4-0" },
+            { "claude-opus-4-1-20250805", "claude-opus-4-1" },
+            { "claude-3-5-haiku-latest", "claude-3-5-haiku" },
+            { "claude-3-5-haiku-20241022", "claude-3-5-haiku" },
+            { "gpt-4o-mini-realtime", null },
+            { "gpt-4", null },
+            { "GPT-4O", null },
+            { "o3", null },
+            { "-2024-08-06", null },
+            { "gpt-4o-2024-8-06", null },
+            { "", null },
+        };
 
     [Theory]
     [MemberData(nameof(Lookups))]
     public void Models_are_found_by_id_alias_or_dated_snapshot_and_never_by_prefix(string model, string? priced) =>
         Assert.Equal(priced, DefaultPrices.Table.Find(model)?.Model);
 
-    public static TheoryData<string, Usage, decimal> Costs => new()
-    {
-        // OpenAI chat: prompt 1,000,000 of which 400,000 cached; completion 200,000 of which 150,000 reasoning.
-        // gpt-4o: 600k × 2.50 + 400k × 1.25 + 200k × 10 (reasoning already inside completion) = 1.5 + 0.5 + 2 = 4.00
-        { "gpt-4o", Usage.FromOpenAi(1_000_000, 200_000, 400_000, 150_000), 4.00m },
-        // gpt-5-nano: 1,234 uncached × 0.05 + 0 cached + 56 × 0.40 = 0.0000617 + 0.0000224
-        { "gpt-5-nano-2025-08-07", Usage.FromOpenAi(1_234, 56), 0.0000841m },
-        // Anthropic: input 1,000 (excludes cache) + 20,000 read × 0.30 + 3,000 written × 3.75 + 500 out × 15
-        { "claude-sonnet-4-5-20250929", Usage.FromAnthropic(1_000, 500, 20_000, 3_000), 0.003m + 0.006m + 0.01125m + 0.0075m },
-        { "claude-opus-4-6", Usage.FromAnthropic(0, 0), 0m },
-        { "claude-3-5-haiku", Usage.FromAnthropic(1_000_000, 1_000_000, 1_000_000, 1_000_000), 0.80m + 4m + 0.08m + 1m },
-    };
+    public static TheoryData<string, Usage, decimal> Costs =>
+        new()
+        {
+            // OpenAI chat: prompt 1,000,000 of which 400,000 cached; completion 200,000 of which 150,000 reasoning.
+            // gpt-4o: 600k × 2.50 + 400k × 1.25 + 200k × 10 (reasoning already inside completion) = 1.5 + 0.5 + 2 = 4.00
+            { "gpt-4o", Usage.FromOpenAi(1_000_000, 200_000, 400_000, 150_000), 4.00m },
+            // gpt-5-nano: 1,234 uncached × 0.05 + 0 cached + 56 × 0.40 = 0.0000617 + 0.0000224
+            { "gpt-5-nano-2025-08-07", Usage.FromOpenAi(1_234, 56), 0.0000841m },
+            // Anthropic: input 1,000 (excludes cache) + 20,000 read × 0.30 + 3,000 written × 3.75 + 500 out × 15
+            { "claude-sonnet-4-5-20250929", Usage.FromAnthropic(1_000, 500, 20_000, 3_000), 0.003m + 0.006m + 0.01125m + 0.0075m },
+            { "claude-opus-4-6", Usage.FromAnthropic(0, 0), 0m },
+            { "claude-3-5-haiku", Usage.FromAnthropic(1_000_000, 1_000_000, 1_000_000, 1_000_000), 0.80m + 4m + 0.08m + 1m },
+        };
 
     [Theory]
     [MemberData(nameof(Costs))]
@@ -50,8 +52,7 @@ public class PriceTableTests
         Assert.Equal(expected, DefaultPrices.Table.Cost(model, usage));
 
     [Fact]
-    public void An_unknown_model_has_no_cost_rather_than_zero() =>
-        Assert.Null(DefaultPrices.Table.Cost("my-own-model", Usage.FromOpenAi(100, 100)));
+    public void An_unknown_model_has_no_cost_rather_than_zero() => Assert.Null(DefaultPrices.Table.Cost("my-own-model", Usage.FromOpenAi(100, 100)));
 
     [Fact]
     public void A_model_without_a_cache_rate_bills_cached_and_written_tokens_as_input()

@@ -13,7 +13,8 @@ namespace Archestra.Policy.Tests.Llm;
 public class ToonTests
 {
     private static readonly Lazy<JsonDocument> Cases = new(() =>
-        JsonDocument.Parse(File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Llm", "toon-cases.json"))));
+        JsonDocument.Parse(File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Llm", "toon-cases.json")))
+    );
 
     public static TheoryData<string> CaseNames
     {
@@ -59,25 +60,24 @@ public class ToonTests
         Assert.True(Cases.Value.RootElement.GetProperty("cases").GetArrayLength() >= 40);
     }
 
-    public static TheoryData<string, string> LosslessNumbers => new()
-    {
-        // The reference goes through a double here; the spec allows (§2) and we choose the lossless form.
-        { "12345678901234567890", "12345678901234567890" },
-        { "-0.12345678901234567890123", "-0.12345678901234567890123" },
-        { "1e400", "1e+400" },
-        { "1.000e-400", "1e-400" },
-        { "0e-5", "0" },
-        { "123456789012345678901234", "1.23456789012345678901234e+23" },
-    };
+    public static TheoryData<string, string> LosslessNumbers =>
+        new()
+        {
+            // The reference goes through a double here; the spec allows (§2) and we choose the lossless form.
+            { "12345678901234567890", "12345678901234567890" },
+            { "-0.12345678901234567890123", "-0.12345678901234567890123" },
+            { "1e400", "1e+400" },
+            { "1.000e-400", "1e-400" },
+            { "0e-5", "0" },
+            { "123456789012345678901234", "1.23456789012345678901234e+23" },
+        };
 
     [Theory]
     [MemberData(nameof(LosslessNumbers))]
-    public void Numbers_keep_every_digit_of_the_json_literal(string json, string toon) =>
-        Assert.Equal(toon, Toon.Encode(Encoding.UTF8.GetBytes(json)));
+    public void Numbers_keep_every_digit_of_the_json_literal(string json, string toon) => Assert.Equal(toon, Toon.Encode(Encoding.UTF8.GetBytes(json)));
 
     [Fact]
-    public void Index_like_keys_keep_their_encounter_order() =>
-        Assert.Equal("b: 1\n\"2\": 2\n\"1\": 3", Toon.Encode("""{"b":1,"2":2,"1":3}"""u8));
+    public void Index_like_keys_keep_their_encounter_order() => Assert.Equal("b: 1\n\"2\": 2\n\"1\": 3", Toon.Encode("""{"b":1,"2":2,"1":3}"""u8));
 
     [Theory]
     [InlineData("")]

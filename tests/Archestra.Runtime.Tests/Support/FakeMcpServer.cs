@@ -79,7 +79,8 @@ internal sealed class FakeMcpServer : IAsyncDisposable
             rpcId,
             context.Request.Headers["Mcp-Session-Id"].FirstOrDefault(),
             context.Request.Headers["MCP-Protocol-Version"].FirstOrDefault(),
-            body);
+            body
+        );
         Requests.Enqueue(seen);
 
         if (Handler is { } handler && await handler(this, seen, context))
@@ -107,7 +108,12 @@ internal sealed class FakeMcpServer : IAsyncDisposable
                 context.Response.Headers["Mcp-Session-Id"] = session;
             }
 
-            await WriteJsonAsync(context, """{"jsonrpc":"2.0","id":""" + rpcId + ""","result":{"protocolVersion":"2025-11-25","capabilities":{"tools":{}},"serverInfo":{"name":"fake","version":"1.0.0"}}}""");
+            await WriteJsonAsync(
+                context,
+                """{"jsonrpc":"2.0","id":"""
+                    + rpcId
+                    + ""","result":{"protocolVersion":"2025-11-25","capabilities":{"tools":{}},"serverInfo":{"name":"fake","version":"1.0.0"}}}"""
+            );
             return;
         }
 

@@ -33,12 +33,17 @@ internal static class Messages
     }
 
     public static byte[] ToolCall(long id, string tool, string argumentsJson = "{}", bool progress = false) =>
-        Request(id, "tools/call", w =>
-        {
-            w.WriteString("name", tool);
-            w.WritePropertyName("arguments");
-            w.WriteRawValue(argumentsJson);
-        }, progress);
+        Request(
+            id,
+            "tools/call",
+            w =>
+            {
+                w.WriteString("name", tool);
+                w.WritePropertyName("arguments");
+                w.WriteRawValue(argumentsJson);
+            },
+            progress
+        );
 
     public static JsonElement Result(UpstreamCallResult call)
     {
@@ -49,8 +54,7 @@ internal static class Messages
         return result.Clone();
     }
 
-    public static string FirstText(UpstreamCallResult call) =>
-        Result(call).GetProperty("content")[0].GetProperty("text").GetString()!;
+    public static string FirstText(UpstreamCallResult call) => Result(call).GetProperty("content")[0].GetProperty("text").GetString()!;
 
     public static List<string> ToolNames(UpstreamCallResult call)
     {

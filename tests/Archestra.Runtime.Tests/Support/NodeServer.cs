@@ -70,9 +70,7 @@ internal sealed class NodeServer : IAsyncDisposable
             _process.Kill(entireProcessTree: true);
             await _process.WaitForExitAsync();
         }
-        catch (InvalidOperationException)
-        {
-        }
+        catch (InvalidOperationException) { }
 
         _process.Dispose();
     }

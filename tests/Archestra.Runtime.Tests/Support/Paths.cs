@@ -7,7 +7,8 @@ internal static class Paths
     /// <summary>The repository root: the directory that holds Archestra.sln.</summary>
     public static string Root => s_root.Value;
 
-    public static string ServerEverything => Path.Combine(Root, "tests", "node", "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js");
+    public static string ServerEverything =>
+        Path.Combine(Root, "tests", "node", "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js");
 
     public static string StdioTestServer => Path.Combine(Root, "tests", "Archestra.Runtime.Tests", "Fixtures", "stdio-test-server.mjs");
 

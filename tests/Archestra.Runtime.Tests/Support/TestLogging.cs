@@ -9,17 +9,14 @@ internal sealed class TestLoggerFactory : ILoggerFactory
 
     public ILogger CreateLogger(string categoryName) => new TestLogger(categoryName[(categoryName.LastIndexOf('.') + 1)..]);
 
-    public void AddProvider(ILoggerProvider provider)
-    {
-    }
+    public void AddProvider(ILoggerProvider provider) { }
 
-    public void Dispose()
-    {
-    }
+    public void Dispose() { }
 
     private sealed class TestLogger(string category) : ILogger
     {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
 
         public bool IsEnabled(LogLevel logLevel) => true;
 
@@ -27,7 +24,9 @@ internal sealed class TestLoggerFactory : ILoggerFactory
         {
             try
             {
-                TestContext.Current.TestOutputHelper?.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel} {category}: {formatter(state, exception)}{(exception is null ? "" : " " + exception)}");
+                TestContext.Current.TestOutputHelper?.WriteLine(
+                    $"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel} {category}: {formatter(state, exception)}{(exception is null ? "" : " " + exception)}"
+                );
             }
             catch (InvalidOperationException)
             {
@@ -49,7 +48,8 @@ internal sealed class CapturingLogger : ILogger
     /// <summary>The structured values, as a JSON or OpenTelemetry exporter turns them into text.</summary>
     public IReadOnlyCollection<string> Values => _values;
 
-    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull => null;
 
     public bool IsEnabled(LogLevel logLevel) => true;
 

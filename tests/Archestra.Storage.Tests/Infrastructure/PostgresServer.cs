@@ -51,8 +51,21 @@ public class PostgresServer : IAsyncDisposable
     }
 
     public Task StartAsync() =>
-        RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", DataDirectory, "-l", LogFile, "-w", "-t", "60", "-o",
-            $"-c listen_addresses=127.0.0.1 -p {Port} -k {_root} -c fsync=off -c full_page_writes=off -c max_connections=300", "start"]);
+        RunAsync(
+            Path.Combine(_bin, "pg_ctl"),
+            [
+                "-D",
+                DataDirectory,
+                "-l",
+                LogFile,
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                $"-c listen_addresses=127.0.0.1 -p {Port} -k {_root} -c fsync=off -c full_page_writes=off -c max_connections=300",
+                "start",
+            ]
+        );
 
     /// <summary><c>pg_ctl stop -m immediate</c>: the server dies without a checkpoint, like a crash.</summary>
     public Task StopImmediateAsync() => RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", DataDirectory, "-m", "immediate", "-w", "stop"]);
@@ -81,9 +94,7 @@ public class PostgresServer : IAsyncDisposable
             {
                 // Not a process, or it exited meanwhile.
             }
-            catch (UnauthorizedAccessException)
-            {
-            }
+            catch (UnauthorizedAccessException) { }
         }
 
         await RunAsync("kill", ["-" + signal, .. pids], asPostgres: false);
@@ -110,7 +121,8 @@ public class PostgresServer : IAsyncDisposable
     {
         const string root = "/usr/lib/postgresql";
         var candidates = Directory.Exists(root)
-            ? Directory.GetDirectories(root)
+            ? Directory
+                .GetDirectories(root)
                 .Select(d => (Dir: Path.Combine(d, "bin"), Version: int.TryParse(Path.GetFileName(d), out var v) ? v : 0))
                 .Where(c => File.Exists(Path.Combine(c.Dir, "pg_ctl")))
                 .OrderByDescending(c => c.Version)
@@ -118,7 +130,9 @@ public class PostgresServer : IAsyncDisposable
             : [];
         return candidates.Count > 0
             ? candidates[0].Dir
-            : throw new InvalidOperationException("PostgreSQL binaries not found under /usr/lib/postgresql/*/bin: run scripts/setup.sh (it installs the Debian postgresql package).");
+            : throw new InvalidOperationException(
+                "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin: run scripts/setup.sh (it installs the Debian postgresql package)."
+            );
     }
 
     internal static int FreePort()

@@ -4,7 +4,14 @@ internal static class Records
 {
     public static readonly DateTime Epoch = new(2025, 3, 1, 0, 0, 0, DateTimeKind.Utc);
 
-    public static McpToolCallRecord ToolCall(int seq, DateTime? time = null, string profile = "p1", string server = "s1", string tool = "t1", string outcome = "ok")
+    public static McpToolCallRecord ToolCall(
+        int seq,
+        DateTime? time = null,
+        string profile = "p1",
+        string server = "s1",
+        string tool = "t1",
+        string outcome = "ok"
+    )
     {
         var t = time ?? Epoch.AddMilliseconds(seq);
         return new McpToolCallRecord
@@ -26,7 +33,14 @@ internal static class Records
         };
     }
 
-    public static LlmInteractionRecord Llm(int seq, DateTime? time = null, string profile = "p1", string model = "gpt-4o", decimal? cost = 0.0012345678m, string status = "ok")
+    public static LlmInteractionRecord Llm(
+        int seq,
+        DateTime? time = null,
+        string profile = "p1",
+        string model = "gpt-4o",
+        decimal? cost = 0.0012345678m,
+        string status = "ok"
+    )
     {
         var t = time ?? Epoch.AddMilliseconds(seq);
         return new LlmInteractionRecord

@@ -25,7 +25,9 @@ internal sealed class AnthropicMessagesDialect : LlmDialect
         if (rest is "v1/messages" or "v1/messages/count_tokens")
         {
             methodOk = HttpMethods.IsPost(method);
-            return !methodOk ? LlmEndpoint.Unknown : rest == "v1/messages" ? LlmEndpoint.Generation : LlmEndpoint.Plain;
+            return !methodOk ? LlmEndpoint.Unknown
+                : rest == "v1/messages" ? LlmEndpoint.Generation
+                : LlmEndpoint.Plain;
         }
 
         if (rest == "v1/models" || (rest.StartsWith("v1/models/", StringComparison.Ordinal) && rest.IndexOf('/', 10) < 0))
@@ -41,8 +43,7 @@ internal sealed class AnthropicMessagesDialect : LlmDialect
     public override ReadOnlySpan<char> ClientKey(HttpRequest request) =>
         request.Headers.TryGetValue("x-api-key", out var apiKey) && apiKey.Count == 1 ? apiKey[0].AsSpan().Trim() : OpenAiDialect.BearerToken(request);
 
-    public override string UnauthorizedMessage(string profile) =>
-        $"invalid x-api-key for profile '{profile}': use one of its virtual keys as the API key.";
+    public override string UnauthorizedMessage(string profile) => $"invalid x-api-key for profile '{profile}': use one of its virtual keys as the API key.";
 
     public override void AddKey(HttpRequestMessage message, string key) => message.Headers.TryAddWithoutValidation("x-api-key", key);
 
@@ -110,7 +111,14 @@ internal sealed class AnthropicMessagesDialect : LlmDialect
 
     /// <summary>The schema as the only tool, forced with <c>tool_choice</c>; <c>max_tokens</c> is required.</summary>
     public override void WriteStructuredRequest(
-        Utf8JsonWriter writer, string system, string user, string tool, string toolDescription, Action<Utf8JsonWriter, int> schema, int count)
+        Utf8JsonWriter writer,
+        string system,
+        string user,
+        string tool,
+        string toolDescription,
+        Action<Utf8JsonWriter, int> schema,
+        int count
+    )
     {
         // Enough for a question with its options; an answer needs a few tokens.
         writer.WriteNumber("max_tokens"u8, 1024);

@@ -23,17 +23,20 @@ internal abstract class LlmDialect
     /// generate nothing (model lists, count_tokens) get the provider's first dialect, for its routes and error bodies.
     /// </summary>
     public static LlmDialect For(LlmProviderKind kind, string? rest) =>
-        kind == LlmProviderKind.Anthropic ? AnthropicMessages : rest == "responses" ? OpenAiResponses : OpenAiChat;
+        kind == LlmProviderKind.Anthropic ? AnthropicMessages
+        : rest == "responses" ? OpenAiResponses
+        : OpenAiChat;
 
     /// <summary>The dialect the proxy's own side calls (the dual-LLM quarantine) speak to a provider: chat completions or messages.</summary>
     public static LlmDialect ForSideCalls(LlmProviderKind kind) => kind == LlmProviderKind.Anthropic ? AnthropicMessages : OpenAiChat;
 
-    public static LlmDialect Of(LlmApi api) => api switch
-    {
-        LlmApi.Responses => OpenAiResponses,
-        LlmApi.Messages => AnthropicMessages,
-        _ => OpenAiChat,
-    };
+    public static LlmDialect Of(LlmApi api) =>
+        api switch
+        {
+            LlmApi.Responses => OpenAiResponses,
+            LlmApi.Messages => AnthropicMessages,
+            _ => OpenAiChat,
+        };
 
     public abstract LlmProviderKind Kind { get; }
 
@@ -123,17 +126,21 @@ internal abstract class LlmDialect
     public virtual string SideCallPath => throw new NotSupportedException($"{GetType().Name} makes no side calls");
 
     /// <summary>Adds what a side call needs besides its key (Anthropic: the API version, the client's own when it sent one).</summary>
-    public virtual void AddSideCallHeaders(HttpRequestMessage message, IHeaderDictionary? client)
-    {
-    }
+    public virtual void AddSideCallHeaders(HttpRequestMessage message, IHeaderDictionary? client) { }
 
     /// <summary>
     /// Writes, after <c>model</c>, a non-streamed request whose reply must follow the JSON schema <paramref name="schema"/>
     /// writes (with <paramref name="count"/>): the system and user text, and the API's way to force the schema.
     /// </summary>
     public virtual void WriteStructuredRequest(
-        Utf8JsonWriter writer, string system, string user, string tool, string toolDescription, Action<Utf8JsonWriter, int> schema, int count) =>
-        throw new NotSupportedException($"{GetType().Name} makes no side calls");
+        Utf8JsonWriter writer,
+        string system,
+        string user,
+        string tool,
+        string toolDescription,
+        Action<Utf8JsonWriter, int> schema,
+        int count
+    ) => throw new NotSupportedException($"{GetType().Name} makes no side calls");
 
     /// <summary>The JSON text of a structured reply (see <see cref="WriteStructuredRequest"/>); null when it carries none.</summary>
     public virtual string? StructuredReply(JsonElement root, string tool) => throw new NotSupportedException($"{GetType().Name} makes no side calls");

@@ -116,8 +116,12 @@ internal sealed class OpenAiChatDialect : OpenAiDialect
         {
             foreach (var call in calls.EnumerateArray())
             {
-                if (call.ValueKind == JsonValueKind.Object && Str(call, "id"u8) == callId
-                    && call.TryGetProperty("function"u8, out var function) && function.ValueKind == JsonValueKind.Object)
+                if (
+                    call.ValueKind == JsonValueKind.Object
+                    && Str(call, "id"u8) == callId
+                    && call.TryGetProperty("function"u8, out var function)
+                    && function.ValueKind == JsonValueKind.Object
+                )
                 {
                     return Str(function, "arguments"u8);
                 }
@@ -131,7 +135,14 @@ internal sealed class OpenAiChatDialect : OpenAiDialect
 
     /// <summary><c>response_format</c> with a strict <c>json_schema</c> (Structured Outputs).</summary>
     public override void WriteStructuredRequest(
-        Utf8JsonWriter writer, string system, string user, string tool, string toolDescription, Action<Utf8JsonWriter, int> schema, int count)
+        Utf8JsonWriter writer,
+        string system,
+        string user,
+        string tool,
+        string toolDescription,
+        Action<Utf8JsonWriter, int> schema,
+        int count
+    )
     {
         writer.WriteStartArray("messages"u8);
         WriteMessage(writer, "system", system);
@@ -151,9 +162,13 @@ internal sealed class OpenAiChatDialect : OpenAiDialect
 
     /// <summary><c>choices[0].message.content</c>.</summary>
     public override string? StructuredReply(JsonElement root, string tool) =>
-        root.TryGetProperty("choices"u8, out var choices) && choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0
-        && choices[0].TryGetProperty("message"u8, out var message) && message.ValueKind == JsonValueKind.Object
-        && message.TryGetProperty("content"u8, out var content) && content.ValueKind == JsonValueKind.String
+        root.TryGetProperty("choices"u8, out var choices)
+        && choices.ValueKind == JsonValueKind.Array
+        && choices.GetArrayLength() > 0
+        && choices[0].TryGetProperty("message"u8, out var message)
+        && message.ValueKind == JsonValueKind.Object
+        && message.TryGetProperty("content"u8, out var content)
+        && content.ValueKind == JsonValueKind.String
             ? content.GetString()
             : null;
 }

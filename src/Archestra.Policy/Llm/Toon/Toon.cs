@@ -220,8 +220,12 @@ public static class Toon
             }
 
             var (key, value) = (properties[0].Key, properties[0].Value);
-            if (value.Kind == ToonKind.Array && value.Items!.Count > 0 && value.Items.TrueForAll(i => i.Kind == ToonKind.Object)
-                && TabularFields(value.Items) is { } fields)
+            if (
+                value.Kind == ToonKind.Array
+                && value.Items!.Count > 0
+                && value.Items.TrueForAll(i => i.Kind == ToonKind.Object)
+                && TabularFields(value.Items) is { } fields
+            )
             {
                 Header(Item(depth), key, value.Items.Count, fields, keyed: false);
                 Rows(value.Items, fields, depth + 2);
@@ -374,14 +378,15 @@ public static class Toon
             line.Append('}');
         }
 
-        private string Primitive(ToonNode value) => value.Kind switch
-        {
-            ToonKind.Null => "null",
-            ToonKind.True => "true",
-            ToonKind.False => "false",
-            ToonKind.Number => value.Text!,
-            _ => NeedsQuotes(value.Text!, _delimiter) ? Quoted(value.Text!) : value.Text!,
-        };
+        private string Primitive(ToonNode value) =>
+            value.Kind switch
+            {
+                ToonKind.Null => "null",
+                ToonKind.True => "true",
+                ToonKind.False => "false",
+                ToonKind.Number => value.Text!,
+                _ => NeedsQuotes(value.Text!, _delimiter) ? Quoted(value.Text!) : value.Text!,
+            };
     }
 
     private static bool AllPrimitive(List<ToonNode> items) => items.TrueForAll(i => i.IsPrimitive);
@@ -575,13 +580,27 @@ public static class Toon
         {
             switch (c)
             {
-                case '\\': sb.Append("\\\\"); break;
-                case '"': sb.Append("\\\""); break;
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                case < ' ': sb.Append("\\u00").Append(((int)c).ToString("x2", System.Globalization.CultureInfo.InvariantCulture)); break;
-                default: sb.Append(c); break;
+                case '\\':
+                    sb.Append("\\\\");
+                    break;
+                case '"':
+                    sb.Append("\\\"");
+                    break;
+                case '\n':
+                    sb.Append("\\n");
+                    break;
+                case '\r':
+                    sb.Append("\\r");
+                    break;
+                case '\t':
+                    sb.Append("\\t");
+                    break;
+                case < ' ':
+                    sb.Append("\\u00").Append(((int)c).ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
+                    break;
+                default:
+                    sb.Append(c);
+                    break;
             }
         }
 

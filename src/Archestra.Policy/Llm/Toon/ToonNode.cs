@@ -141,7 +141,10 @@ internal sealed class ToonNode
             case JsonTokenType.False:
                 return False;
             case JsonTokenType.Number:
-                return new ToonNode(ToonKind.Number, ToonNumber.Canonical(reader.HasValueSequence ? System.Buffers.BuffersExtensions.ToArray(reader.ValueSequence) : reader.ValueSpan));
+                return new ToonNode(
+                    ToonKind.Number,
+                    ToonNumber.Canonical(reader.HasValueSequence ? System.Buffers.BuffersExtensions.ToArray(reader.ValueSequence) : reader.ValueSpan)
+                );
             case JsonTokenType.String:
                 return new ToonNode(ToonKind.String, reader.GetString());
             case JsonTokenType.StartArray:
@@ -173,11 +176,12 @@ internal sealed class ToonNode
         }
     }
 
-    public override string ToString() => Kind switch
-    {
-        ToonKind.String or ToonKind.Number => Text!,
-        _ => Kind.ToString(),
-    };
+    public override string ToString() =>
+        Kind switch
+        {
+            ToonKind.String or ToonKind.Number => Text!,
+            _ => Kind.ToString(),
+        };
 }
 
 /// <summary>

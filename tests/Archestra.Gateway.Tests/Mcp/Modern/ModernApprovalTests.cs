@@ -19,12 +19,22 @@ public sealed class ModernApprovalTests : IClassFixture<PolicyFixture>
         _fixture = fixture;
     }
 
-    private const string Elicitation = "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{\"elicitation\":{}}}";
+    private const string Elicitation =
+        "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{\"elicitation\":{}}}";
 
     private static Task<(int Status, JsonElement Message)> CallAsync(Uri url, string arguments, string retry = "", string meta = Elicitation) =>
-        ModernRaw.SendAsync(Http, ModernRaw.Post(url, ModernRaw.Body(1, "tools/call", $"\"name\":\"mail__get-sum\",\"arguments\":{arguments}{retry}", meta), "tools/call", "mail__get-sum"));
+        ModernRaw.SendAsync(
+            Http,
+            ModernRaw.Post(
+                url,
+                ModernRaw.Body(1, "tools/call", $"\"name\":\"mail__get-sum\",\"arguments\":{arguments}{retry}", meta),
+                "tools/call",
+                "mail__get-sum"
+            )
+        );
 
-    private static string Retry(string state, string action) => $",\"requestState\":\"{state}\",\"inputResponses\":{{\"approval\":{{\"action\":\"{action}\"}}}}";
+    private static string Retry(string state, string action) =>
+        $",\"requestState\":\"{state}\",\"inputResponses\":{{\"approval\":{{\"action\":\"{action}\"}}}}";
 
     [Theory]
     [InlineData("accept", false, "12346")]
@@ -34,7 +44,8 @@ public sealed class ModernApprovalTests : IClassFixture<PolicyFixture>
         await using var process = ExternalProcess.Start(
             Repo.Node,
             [Repo.Asset("ts-client-approval.mjs"), _fixture.Gateway.McpUrl("agent").ToString(), "mail__get-sum", "{\"a\":12345,\"b\":1}", action],
-            new Dictionary<string, string> { ["ARCHESTRA_NODE_MODULES"] = Repo.NodeModules });
+            new Dictionary<string, string> { ["ARCHESTRA_NODE_MODULES"] = Repo.NodeModules }
+        );
         var exit = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
         Assert.True(exit == 0, process.Output);
         var result = JsonDocument.Parse(process.Output.Split('\n').Last(l => l.StartsWith('{'))).RootElement;
@@ -83,7 +94,11 @@ public sealed class ModernApprovalTests : IClassFixture<PolicyFixture>
         var (_, message) = await CallAsync(_fixture.Gateway.McpUrl("agent"), "{\"a\":12345,\"b\":1}", meta: ModernRaw.Envelope);
         var result = message.GetProperty("result");
         Assert.True(result.GetProperty("isError").GetBoolean());
-        Assert.Contains("did not declare the elicitation capability", result.GetProperty("content")[0].GetProperty("text").GetString(), StringComparison.Ordinal);
+        Assert.Contains(
+            "did not declare the elicitation capability",
+            result.GetProperty("content")[0].GetProperty("text").GetString(),
+            StringComparison.Ordinal
+        );
     }
 
     [Fact]

@@ -29,7 +29,8 @@ public sealed class ModernClientTests : IClassFixture<EverythingFixture>
         await using var process = ExternalProcess.Start(
             Repo.Node,
             [Repo.Asset("ts-client-modern.mjs"), _fixture.Gateway.McpUrl("mixed").ToString(), mode],
-            new Dictionary<string, string> { ["ARCHESTRA_NODE_MODULES"] = Repo.NodeModules });
+            new Dictionary<string, string> { ["ARCHESTRA_NODE_MODULES"] = Repo.NodeModules }
+        );
         var exit = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
         Assert.True(exit == 0, process.Output);
 
@@ -61,11 +62,9 @@ public sealed class ModernClientTests : IClassFixture<EverythingFixture>
     [Fact]
     public async Task The_csharp_sdk_client_at_2026_07_28_lists_and_calls_through_the_gateway()
     {
-        var transport = new HttpClientTransport(new HttpClientTransportOptions
-        {
-            Endpoint = _fixture.Gateway.McpUrl("mixed"),
-            TransportMode = HttpTransportMode.StreamableHttp,
-        });
+        var transport = new HttpClientTransport(
+            new HttpClientTransportOptions { Endpoint = _fixture.Gateway.McpUrl("mixed"), TransportMode = HttpTransportMode.StreamableHttp }
+        );
         await using var client = await McpClient.CreateAsync(transport, new McpClientOptions { ProtocolVersion = "2026-07-28" }, cancellationToken: Ct);
         Assert.Equal("2026-07-28", client.NegotiatedProtocolVersion);
         Assert.Null(client.SessionId);
@@ -84,7 +83,9 @@ public sealed class ModernClientTests : IClassFixture<EverythingFixture>
     public async Task Results_carry_result_type_and_lists_and_reads_carry_cache_hints()
     {
         var url = _fixture.Gateway.McpUrl("mixed");
-        var discover = (await ModernRaw.SendAsync(Http, ModernRaw.Post(url, ModernRaw.Body(1, "server/discover"), "server/discover"))).Message.GetProperty("result");
+        var discover = (await ModernRaw.SendAsync(Http, ModernRaw.Post(url, ModernRaw.Body(1, "server/discover"), "server/discover"))).Message.GetProperty(
+            "result"
+        );
         Assert.Equal("complete", discover.GetProperty("resultType").GetString());
         Assert.Equal("archestra", discover.GetProperty("_meta").GetProperty("io.modelcontextprotocol/serverInfo").GetProperty("name").GetString());
         Assert.True(discover.GetProperty("capabilities").TryGetProperty("tools", out _));
@@ -98,18 +99,28 @@ public sealed class ModernClientTests : IClassFixture<EverythingFixture>
         }
 
         var uri = "demo://resource/static/document/architecture.md";
-        var read = (await ModernRaw.SendAsync(Http, ModernRaw.Post(url, ModernRaw.Body(3, "resources/read", $"\"uri\":\"{uri}\""), "resources/read", uri))).Message;
+        var read = (
+            await ModernRaw.SendAsync(Http, ModernRaw.Post(url, ModernRaw.Body(3, "resources/read", $"\"uri\":\"{uri}\""), "resources/read", uri))
+        ).Message;
         Assert.Equal(uri, read.GetProperty("result").GetProperty("contents")[0].GetProperty("uri").GetString());
         Assert.Equal("complete", read.GetProperty("result").GetProperty("resultType").GetString());
         AssertCacheHints(read.GetProperty("result"));
 
-        var call = (await ModernRaw.SendAsync(Http, ModernRaw.Post(url, ModernRaw.Body(4, "tools/call", "\"name\":\"local__echo\",\"arguments\":{\"message\":\"m\"}"), "tools/call", "local__echo"))).Message;
+        var call = (
+            await ModernRaw.SendAsync(
+                Http,
+                ModernRaw.Post(url, ModernRaw.Body(4, "tools/call", "\"name\":\"local__echo\",\"arguments\":{\"message\":\"m\"}"), "tools/call", "local__echo")
+            )
+        ).Message;
         Assert.Equal("complete", call.GetProperty("result").GetProperty("resultType").GetString());
         Assert.False(call.GetProperty("result").TryGetProperty("ttlMs", out _));
 
         // SEP-2164: a resource no server lists is -32602 with the uri in data, never the legacy -32002.
         var missing = "test://nowhere";
-        var (status, notFound) = await ModernRaw.SendAsync(Http, ModernRaw.Post(url, ModernRaw.Body(5, "resources/read", $"\"uri\":\"{missing}\""), "resources/read", missing));
+        var (status, notFound) = await ModernRaw.SendAsync(
+            Http,
+            ModernRaw.Post(url, ModernRaw.Body(5, "resources/read", $"\"uri\":\"{missing}\""), "resources/read", missing)
+        );
         Assert.Equal(200, status);
         Assert.Equal(-32602, RawMcp.ErrorCode(notFound));
         Assert.Equal(missing, notFound.GetProperty("error").GetProperty("data").GetProperty("uri").GetString());

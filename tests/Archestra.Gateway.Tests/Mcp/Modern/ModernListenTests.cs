@@ -34,9 +34,7 @@ public sealed class ModernListenTests
                 }
             }
         }
-        catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
-        {
-        }
+        catch (OperationCanceledException) when (!Ct.IsCancellationRequested) { }
 
         return null;
     }
@@ -47,11 +45,13 @@ public sealed class ModernListenTests
     [Fact]
     public async Task Each_stream_is_acknowledged_and_gets_only_the_list_changes_it_asked_for()
     {
-        await using var gateway = await GatewayHarness.StartAsync(new GatewayConfig
-        {
-            McpServers = [GatewayHarness.Stdio("fixture", "dotnet", Repo.FixtureDll, "--stdio")],
-            Profiles = [GatewayHarness.Profile("f", "fixture")],
-        });
+        await using var gateway = await GatewayHarness.StartAsync(
+            new GatewayConfig
+            {
+                McpServers = [GatewayHarness.Stdio("fixture", "dotnet", Repo.FixtureDll, "--stdio")],
+                Profiles = [GatewayHarness.Profile("f", "fixture")],
+            }
+        );
         var url = gateway.McpUrl("f");
         var (toolsResponse, tools) = await ListenAsync(url, "tools-1", "{\"toolsListChanged\":true,\"resourceSubscriptions\":[\"test://watched-resource\"]}");
         var (promptsResponse, prompts) = await ListenAsync(url, 7, "{\"promptsListChanged\":true}");

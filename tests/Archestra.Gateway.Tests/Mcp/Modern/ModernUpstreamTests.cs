@@ -19,21 +19,27 @@ public sealed class ModernUpstreamFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var port = Repo.FreePort();
-        _modern = ExternalProcess.Start(Repo.Node, [Repo.Asset("modern-server.mjs")], new Dictionary<string, string>
-        {
-            ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["ARCHESTRA_NODE_MODULES"] = Repo.NodeModules,
-        });
+        _modern = ExternalProcess.Start(
+            Repo.Node,
+            [Repo.Asset("modern-server.mjs")],
+            new Dictionary<string, string>
+            {
+                ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["ARCHESTRA_NODE_MODULES"] = Repo.NodeModules,
+            }
+        );
         await _modern.WaitForPortAsync(port, TimeSpan.FromSeconds(30));
-        Gateway = await GatewayHarness.StartAsync(new GatewayConfig
-        {
-            McpServers =
-            [
-                GatewayHarness.Stdio("local", Repo.Node, Repo.Everything, "stdio"),
-                GatewayHarness.Http("modern", $"http://127.0.0.1:{port}/mcp"),
-            ],
-            Profiles = [GatewayHarness.Profile("both", "local", "modern")],
-        });
+        Gateway = await GatewayHarness.StartAsync(
+            new GatewayConfig
+            {
+                McpServers =
+                [
+                    GatewayHarness.Stdio("local", Repo.Node, Repo.Everything, "stdio"),
+                    GatewayHarness.Http("modern", $"http://127.0.0.1:{port}/mcp"),
+                ],
+                Profiles = [GatewayHarness.Profile("both", "local", "modern")],
+            }
+        );
     }
 
     public async ValueTask DisposeAsync()
@@ -67,7 +73,9 @@ public sealed class ModernUpstreamTests : IClassFixture<ModernUpstreamFixture>
     public async Task Both_client_eras_use_a_modern_only_server_and_a_2025_stdio_server_in_one_profile()
     {
         // A 2025 client (sessions): both servers' tools, with the usual names.
-        var transport = new HttpClientTransport(new HttpClientTransportOptions { Endpoint = _fixture.Gateway.McpUrl("both"), TransportMode = HttpTransportMode.StreamableHttp });
+        var transport = new HttpClientTransport(
+            new HttpClientTransportOptions { Endpoint = _fixture.Gateway.McpUrl("both"), TransportMode = HttpTransportMode.StreamableHttp }
+        );
         await using (var legacy = await McpClient.CreateAsync(transport, LegacyClient.Options(), cancellationToken: Ct))
         {
             Assert.Equal("2025-11-25", legacy.NegotiatedProtocolVersion);
@@ -75,15 +83,22 @@ public sealed class ModernUpstreamTests : IClassFixture<ModernUpstreamFixture>
             var tools = (await legacy.ListToolsAsync(cancellationToken: Ct)).Select(t => t.Name).ToList();
             Assert.Contains("modern__shout", tools);
             Assert.Contains("local__echo", tools);
-            Assert.Equal("LOUD", Text(await legacy.CallToolAsync("modern__shout", new Dictionary<string, object?> { ["text"] = "loud" }, cancellationToken: Ct)));
-            Assert.Equal("Echo: quiet", Text(await legacy.CallToolAsync("local__echo", new Dictionary<string, object?> { ["message"] = "quiet" }, cancellationToken: Ct)));
+            Assert.Equal(
+                "LOUD",
+                Text(await legacy.CallToolAsync("modern__shout", new Dictionary<string, object?> { ["text"] = "loud" }, cancellationToken: Ct))
+            );
+            Assert.Equal(
+                "Echo: quiet",
+                Text(await legacy.CallToolAsync("local__echo", new Dictionary<string, object?> { ["message"] = "quiet" }, cancellationToken: Ct))
+            );
         }
 
         // A 2026-07-28 client (the v2 TypeScript SDK, pinned) in the same profile.
         await using var process = ExternalProcess.Start(
             Repo.Node,
             [Repo.Asset("ts-client-modern.mjs"), _fixture.Gateway.McpUrl("both").ToString(), "pin", "modern__shout"],
-            new Dictionary<string, string> { ["ARCHESTRA_NODE_MODULES"] = Repo.NodeModules });
+            new Dictionary<string, string> { ["ARCHESTRA_NODE_MODULES"] = Repo.NodeModules }
+        );
         var exit = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
         Assert.True(exit == 0, process.Output);
         var modern = JsonDocument.Parse(process.Output.Split('\n').Last(l => l.StartsWith('{'))).RootElement;
@@ -95,8 +110,12 @@ public sealed class ModernUpstreamTests : IClassFixture<ModernUpstreamFixture>
         // prefers 2025 with a server that takes both), then only modern POSTs with their routing headers and never a
         // session, and one tools/list for all the listing above (its ttlMs is 60 s).
         await using var check = await McpClient.CreateAsync(
-            new HttpClientTransport(new HttpClientTransportOptions { Endpoint = _fixture.Gateway.McpUrl("both"), TransportMode = HttpTransportMode.StreamableHttp }),
-            LegacyClient.Options(), cancellationToken: Ct);
+            new HttpClientTransport(
+                new HttpClientTransportOptions { Endpoint = _fixture.Gateway.McpUrl("both"), TransportMode = HttpTransportMode.StreamableHttp }
+            ),
+            LegacyClient.Options(),
+            cancellationToken: Ct
+        );
         var stats = JsonDocument.Parse(Text(await check.CallToolAsync("modern__stats", cancellationToken: Ct))).RootElement;
         var methods = stats.GetProperty("methods");
         Assert.True(methods.GetProperty("server/discover").GetInt32() >= 1);

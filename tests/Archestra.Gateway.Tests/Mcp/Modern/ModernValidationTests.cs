@@ -19,8 +19,12 @@ public sealed class ModernValidationTests : IClassFixture<EverythingFixture>
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private Task<(int Status, System.Text.Json.JsonElement Message)> SendAsync(string body, string? method, string? name = null, string? version = ModernRaw.Revision) =>
-        ModernRaw.SendAsync(Http, ModernRaw.Post(_url, body, method, name, version));
+    private Task<(int Status, System.Text.Json.JsonElement Message)> SendAsync(
+        string body,
+        string? method,
+        string? name = null,
+        string? version = ModernRaw.Revision
+    ) => ModernRaw.SendAsync(Http, ModernRaw.Post(_url, body, method, name, version));
 
     private static void AssertError((int Status, System.Text.Json.JsonElement Message) answer, int status, int code, object id)
     {
