@@ -95,6 +95,13 @@ if want build; then
   fi
 fi
 
+if want style; then
+  echo "== style (scripts/style-check.sh)"
+  run_step 10m "$repo/scripts/style-check.sh"
+  counts '^STYLE:'
+  verdict style 10m "$p" "$f" "$s" "$reported"
+fi
+
 for project in tests/*.Tests; do
   name=$(basename "$project")
   short=${name#Archestra.}; short=${short%.Tests}
