@@ -89,14 +89,17 @@ try
     var (rows, distinct) = await store.CountAuditAsync(AuditKind.McpToolCall);
 
     Console.WriteLine(
-        $"records:            {records:N0} (channel capacity {capacity:N0}, batch {options.BatchSize:N0}, flush {options.FlushInterval.TotalMilliseconds} ms, write deadline {options.WriteDeadline.TotalMilliseconds} ms)"
+        $"records:            {records:N0} (channel capacity {capacity:N0}, batch {options.BatchSize:N0}, flush "
+            + $"{options.FlushInterval.TotalMilliseconds} ms, write deadline {options.WriteDeadline.TotalMilliseconds} ms)"
     );
     Console.WriteLine(
-        $"enqueue:            {records / enqueueSeconds:N0} records/s ({enqueueSeconds * 1e9 / records:F1} ns each), {allocated} bytes allocated in total on the enqueuing thread ({(double)allocated / records:F3} B/record)"
+        $"enqueue:            {records / enqueueSeconds:N0} records/s ({enqueueSeconds * 1e9 / records:F1} ns each), {allocated} bytes "
+            + $"allocated in total on the enqueuing thread ({(double)allocated / records:F3} B/record)"
     );
     Console.WriteLine($"overflowed to spill: {overflowed:N0}");
     Console.WriteLine(
-        $"written (queue):    {(records - overflowed) / writtenSeconds:N0} records/s sustained ({writtenSeconds:F2} s from first enqueue to last queued record committed)"
+        $"written (queue):    {(records - overflowed) / writtenSeconds:N0} records/s sustained ({writtenSeconds:F2} s from first enqueue "
+            + "to last queued record committed)"
     );
     Console.WriteLine($"written (all):      {records / total:N0} records/s including spill replay and drain ({total:F2} s)");
     Console.WriteLine($"rows in table:      {rows:N0} ({distinct:N0} distinct ids, {warm.Length:N0} of them warm-up)");

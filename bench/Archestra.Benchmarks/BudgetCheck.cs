@@ -124,7 +124,8 @@ internal static class BudgetCheck
     private static bool Verify(HotPath hot, TextWriter output)
     {
         var expectedRequest =
-            """{"jsonrpc":"2.0","id":1048576,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"},"_meta":{"progressToken":1048576}}}""";
+            """{"jsonrpc":"2.0","id":1048576,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"},"_meta":"""
+            + """{"progressToken":1048576}}}""";
         var expectedResponse = """{"jsonrpc":"2.0","id":"req-17","result":{"content":[{"type":"text","text":"ok"}],"isError":false}}""";
         var request = Encoding.UTF8.GetString(hot.Written(hot.ForwardRequest(hot.SmallRequest)));
         var response = Encoding.UTF8.GetString(hot.Written(hot.ForwardResponse()));

@@ -22,7 +22,8 @@ internal sealed class HotPath
     public HotPath()
     {
         SmallRequest = Encoding.UTF8.GetBytes(
-            """{"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"name":"up__echo","arguments":{"message":"hello"},"_meta":{"progressToken":"tok-17"}}}"""
+            """{"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"name":"up__echo","arguments":{"message":"hello"},"_meta":"""
+                + """{"progressToken":"tok-17"}}}"""
         );
         LargeRequest = BuildLargeRequest("The quick brown fox jumps over the lazy dog. \\\"quoted\\\" \\u00e9 ");
         LargePlainRequest = BuildLargeRequest("The quick brown fox jumps over the lazy dog. ");
@@ -78,7 +79,10 @@ internal sealed class HotPath
 
     public GatewayProfile Profile { get; }
 
-    /// <summary>The same call from an MCP 2026-07-28 client: the <c>_meta</c> envelope in the body, the routing headers in <see cref="ModernContext"/>.</summary>
+    /// <summary>
+    /// The same call from an MCP 2026-07-28 client: the <c>_meta</c> envelope in the body, the routing headers in <see
+    /// cref="ModernContext"/>.
+    /// </summary>
     public byte[] ModernRequest { get; }
 
     public Microsoft.AspNetCore.Http.DefaultHttpContext ModernContext { get; }
@@ -180,7 +184,9 @@ internal sealed class HotPath
         }
 
         return Encoding.UTF8.GetBytes(
-            $$$$"""{"jsonrpc":"2.0","id":"call-9f2c","method":"tools/call","params":{"_meta":{"progressToken":42},"name":"up__echo","arguments":{"path":"/tmp/notes.txt","content":"{{{{text}}}}","overwrite":true,"tags":["a","b","c"]}}}"""
+            """{"jsonrpc":"2.0","id":"call-9f2c","method":"tools/call","params":{"_meta":"""
+                + """{"progressToken":42},"name":"up__echo","arguments":"""
+                + $$$$"""{"path":"/tmp/notes.txt","content":"{{{{text}}}}","overwrite":true,"tags":["a","b","c"]}}}"""
         );
     }
 }

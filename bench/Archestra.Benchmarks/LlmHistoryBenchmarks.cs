@@ -33,7 +33,8 @@ public class LlmHistoryBenchmarks
             if (toolResults && i % 4 == 3)
             {
                 messages.Append(
-                    $$$"""{"role":"assistant","content":null,"tool_calls":[{"id":"call_{{{i}}}","type":"function","function":{"name":"web__fetch","arguments":"{\"url\":\"https://example.com\"}"}}]},"""
+                    $$$"""{"role":"assistant","content":null,"tool_calls":[{"id":"call_{{{i}}}","type":"function","function":"""
+                        + """{"name":"web__fetch","arguments":"{\"url\":\"https://example.com\"}"}}]},"""
                 );
                 messages.Append($$"""{"role":"tool","tool_call_id":"call_{{i}}","content":{{JsonSerializer.Serialize(text)}}}""");
             }

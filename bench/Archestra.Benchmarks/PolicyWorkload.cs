@@ -97,25 +97,31 @@ public sealed class PolicyWorkload
     /// <summary>A 1 KB file write; the content is plain prose (no escapes).</summary>
     public byte[] FileWrite { get; } =
         Document(
-            $$$"""{"path":"/home/dev/project/src/services/billing/invoice-renderer.ts","content":"{{{Prose(760)}}}","options":{"recursive":true,"mode":"0644","overwrite":false,"encoding":"utf-8"}}"""
+            $$$"""{"path":"/home/dev/project/src/services/billing/invoice-renderer.ts","content":"{{{Prose(760)}}}","options":"""
+                + """{"recursive":true,"mode":"0644","overwrite":false,"encoding":"utf-8"}}"""
         );
 
     /// <summary>The same write with source-code content: newlines, quotes and tabs escaped, as an editor sends it.</summary>
     public byte[] FileWriteEscaped { get; } =
         Document(
-            $$$"""{"path":"/home/dev/project/src/services/billing/invoice-renderer.ts","content":"{{{Code(700)}}}","options":{"recursive":true,"mode":"0644","overwrite":false,"encoding":"utf-8"}}"""
+            $$$"""{"path":"/home/dev/project/src/services/billing/invoice-renderer.ts","content":"{{{Code(700)}}}","options":"""
+                + """{"recursive":true,"mode":"0644","overwrite":false,"encoding":"utf-8"}}"""
         );
 
     /// <summary>A 1 KB email.</summary>
     public byte[] Email { get; } =
         Document(
-            $$$"""{"to":["alice@corp.example","bob@corp.example","carol@partner.example"],"cc":["finance@corp.example","audit@corp.example"],"subject":"Q3 invoice reconciliation - action needed","body":"{{{Prose(700)}}}","attachments":[{"name":"q3.xlsx","size":48213},{"name":"notes.pdf","size":9120}]}"""
+            """{"to":["alice@corp.example","bob@corp.example","carol@partner.example"],"cc":"""
+                + """["finance@corp.example","audit@corp.example"]"""
+                + $$$""","subject":"Q3 invoice reconciliation - action needed","body":"{{{Prose(700)}}}","attachments":["""
+                + """{"name":"q3.xlsx","size":48213},{"name":"notes.pdf","size":9120}]}"""
         );
 
     /// <summary>A 1 KB MCP CallToolResult.</summary>
     public byte[] ToolResult { get; } =
         Document(
-            $$$"""{"content":[{"type":"text","text":"{{{Prose(820)}}}"},{"type":"text","text":"end of file"}],"structuredContent":{"sender":"build-bot@corp.example","count":2},"isError":false}"""
+            $$$"""{"content":[{"type":"text","text":"{{{Prose(820)}}}"},{"type":"text","text":"end of file"}],"structuredContent":"""
+                + """{"sender":"build-bot@corp.example","count":2},"isError":false}"""
         );
 
     private static PolicyDefinition Policy(Random random, string id, string tool, string action, string[] keys)
@@ -137,7 +143,8 @@ public sealed class PolicyWorkload
     private static string Prose(int length)
     {
         const string words =
-            "the quarterly numbers were reconciled against the ledger and the remaining differences are listed below for review by the finance team before the close ";
+            "the quarterly numbers were reconciled against the ledger and the remaining differences are listed below for review by the "
+            + "finance team before the close ";
         var text = new StringBuilder();
         while (text.Length < length)
         {

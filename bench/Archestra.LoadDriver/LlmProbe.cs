@@ -107,7 +107,8 @@ internal static class LlmProbe
         Console.WriteLine(
             string.Create(
                 CultureInfo.InvariantCulture,
-                $"RESULT requests={total.Count} errors={errors} ttft_p50_us={Us(ttft, 50):F0} ttft_p90_us={Us(ttft, 90):F0} ttft_p99_us={Us(ttft, 99):F0} total_p50_us={Us(total, 50):F0} total_p90_us={Us(total, 90):F0} total_p99_us={Us(total, 99):F0}"
+                $"RESULT requests={total.Count} errors={errors} ttft_p50_us={Us(ttft, 50):F0} ttft_p90_us={Us(ttft, 90):F0} "
+                    + $"ttft_p99_us={Us(ttft, 99):F0} total_p50_us={Us(total, 50):F0} total_p90_us={Us(total, 90):F0} total_p99_us={Us(total, 99):F0}"
             )
         );
         if (firstError is not null)

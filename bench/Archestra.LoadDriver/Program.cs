@@ -86,7 +86,8 @@ public static class Program
         double Us(double percentile) => all.Count == 0 ? 0 : all[Math.Min(all.Count - 1, (int)(percentile / 100 * all.Count))] * 1e6 / Stopwatch.Frequency;
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"RESULT rps={all.Count / elapsed:F1} p50_us={Us(50):F0} p90_us={Us(90):F0} p99_us={Us(99):F0} p999_us={Us(99.9):F0} max_us={Us(100):F0} requests={all.Count} socket_errors=0 non2xx={errors}"
+            $"RESULT rps={all.Count / elapsed:F1} p50_us={Us(50):F0} p90_us={Us(90):F0} p99_us={Us(99):F0} p999_us={Us(99.9):F0} "
+                + $"max_us={Us(100):F0} requests={all.Count} socket_errors=0 non2xx={errors}"
         );
     }
 

@@ -12,10 +12,15 @@ namespace Archestra.LoadUpstream;
 internal static class ChatCompletions
 {
     private static ReadOnlySpan<byte> Completion =>
-        """{"id":"chatcmpl-load","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the load upstream","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},"service_tier":"default","system_fingerprint":"fp_load"}"""u8;
+        """{"id":"chatcmpl-load","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0"""u8
+        + ""","message":{"role":"assistant","content":"Hello from the load upstream","refusal":null,"annotations":[]},"logprobs":null"""u8
+        + ""","finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17,"prompt_tokens_details":"""u8
+        + """{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0"""u8
+        + ""","accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},"service_tier":"default","system_fingerprint":"fp_load"}"""u8;
 
     private const string ChunkHead =
-        """data: {"id":"chatcmpl-load","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_load","choices":[""";
+        """data: {"id":"chatcmpl-load","object":"chat.completion.chunk","created":1700000000"""
+        + ""","model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_load","choices":[""";
 
     private static readonly byte[][] Events =
     [
@@ -27,7 +32,9 @@ internal static class ChatCompletions
     ];
 
     private static readonly byte[] UsageEvent = Chunk(
-        """],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}"""
+        """],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17,"prompt_tokens_details":"""
+            + """{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":"""
+            + """{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}"""
     );
 
     private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();

@@ -384,7 +384,8 @@ internal static class GatewayHost
         {
             await Console
                 .Out.WriteLineAsync(
-                    $"archestra {GatewayInfo.Version}: gateway {server.GatewayUrl} (MCP at /v1/mcp/{{profile}}), admin {server.AdminUrl}, metrics {server.MetricsUrl}metrics"
+                    $"archestra {GatewayInfo.Version}: gateway {server.GatewayUrl} (MCP at /v1/mcp/{{profile}}), admin {server.AdminUrl}, "
+                        + $"metrics {server.MetricsUrl}metrics"
                 )
                 .ConfigureAwait(false);
             await server.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);

@@ -506,7 +506,8 @@ public static class PolicyCompiler
                     new PolicyError(
                         subject,
                         $"{field}.value",
-                        $"regex \"{condition.Value}\" uses a construct the non-backtracking engine cannot run (backreferences, lookarounds, atomic groups, conditionals); rewrite it without them"
+                        $"regex \"{condition.Value}\" uses a construct the non-backtracking engine cannot run (backreferences, "
+                            + "lookarounds, atomic groups, conditionals); rewrite it without them"
                     )
                 );
                 ok = false;

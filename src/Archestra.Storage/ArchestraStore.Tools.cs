@@ -25,7 +25,8 @@ public abstract partial class ArchestraStore
             command.CommandText = """
                 INSERT INTO discovered_tools (server, name, description, input_schema, first_seen, last_seen)
                 VALUES (@server, @name, @description, @schema, @seen, @seen)
-                ON CONFLICT (server, name) DO UPDATE SET description = excluded.description, input_schema = excluded.input_schema, last_seen = excluded.last_seen
+                ON CONFLICT (server, name) DO UPDATE
+                SET description = excluded.description, input_schema = excluded.input_schema, last_seen = excluded.last_seen
                 """;
             Bind(command, [("server", server), ("name", name), ("description", description), ("schema", new StoreJson(schema)), ("seen", seen)]);
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);

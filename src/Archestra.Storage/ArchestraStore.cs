@@ -159,7 +159,8 @@ public abstract partial class ArchestraStore : IAsyncDisposable
     private const string ToolCallColumns =
         "id, time, profile, session_id, server, tool, decision, policy_id, outcome, duration_us, request_bytes, response_bytes, error, arguments";
     private const string LlmColumns =
-        "id, time, profile, provider, requested_model, used_model, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, duration_us, ttft_us, status, blocked_tools, error";
+        "id, time, profile, provider, requested_model, used_model, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, "
+        + "cost, duration_us, ttft_us, status, blocked_tools, error";
 
     public async Task<AuditPage<McpToolCallRecord>> ListToolCallsAsync(ToolCallQuery query, CancellationToken cancellationToken = default)
     {

@@ -66,7 +66,9 @@ public class ModernEnvelopeTests
     public void The_envelope_parse_finds_the_modern_meta_fields_of_any_type()
     {
         var json = Encoding.UTF8.GetBytes(
-            """{"jsonrpc":"2.0","id":1,"method":"x","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"a":[1]},"io.modelcontextprotocol/logLevel":"info"}}}"""
+            """{"jsonrpc":"2.0","id":1,"method":"x","params":{"_meta":"""
+                + """{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"a":"""
+                + """[1]},"io.modelcontextprotocol/logLevel":"info"}}}"""
         );
         Assert.Equal(JsonRpcParseError.None, JsonRpcEnvelope.TryParse(json, out var env));
         Assert.Equal("\"2026-07-28\"", Encoding.UTF8.GetString(env.MetaProtocolVersion.Of(json)));

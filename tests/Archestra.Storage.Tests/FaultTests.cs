@@ -254,7 +254,8 @@ public sealed class FaultTests(ITestOutputHelper output) : IAsyncLifetime
         var missing = reported - rows;
         var bound = (rate * (flushMs + deadlineMs) / 1000) + batch;
         output.WriteLine(
-            $"kill -9 after {reported} reported enqueues at {rate}/s: {missing} missing (bound {bound}: one {flushMs} ms flush interval + one {deadlineMs} ms write deadline + one batch)"
+            $"kill -9 after {reported} reported enqueues at {rate}/s: {missing} missing (bound {bound}: one {flushMs} ms flush interval + "
+                + $"one {deadlineMs} ms write deadline + one batch)"
         );
         Assert.NotEmpty(page.Items);
         Assert.InRange(missing, 0, bound);

@@ -167,7 +167,8 @@ public sealed class StallTests(ITestOutputHelper output) : IAsyncLifetime
                 "every record enqueued during the stall is in the spill file"
             );
             output.WriteLine(
-                $"during the stall: spilled {writer.Metrics.Spilled}, written {writer.Metrics.Written}, queue {writer.Metrics.QueueDepth}, write errors {writer.Metrics.WriteErrors}"
+                $"during the stall: spilled {writer.Metrics.Spilled}, written {writer.Metrics.Written}, queue {writer.Metrics.QueueDepth}, "
+                    + $"write errors {writer.Metrics.WriteErrors}"
             );
             Assert.Equal(before, writer.Metrics.Written);
 

@@ -47,7 +47,8 @@ internal sealed partial class AdminHandlers
                 "POST",
                 "/api/llm/providers",
                 tag,
-                "Create an LLM provider: name, kind (openai or anthropic), baseUrl, apiKeys [{name, key}] (write-only, fallback order), timeoutSeconds, connectTimeoutSeconds, retries, maxRetryAfterSeconds, circuitBreaker",
+                "Create an LLM provider: name, kind (openai or anthropic), baseUrl, apiKeys [{name, key}] (write-only, fallback order), "
+                    + "timeoutSeconds, connectTimeoutSeconds, retries, maxRetryAfterSeconds, circuitBreaker",
                 (h, c) => WriteProviderAsync(h, c, null),
                 Body: true
             )
@@ -172,7 +173,8 @@ internal sealed partial class AdminHandlers
             errors.Add(
                 new FieldError(
                     "$.apiKeys",
-                    "API keys are stored encrypted and the gateway has no ARCHESTRA_SECRET_KEY: set it to 32 random bytes, base64 or hex (`openssl rand -base64 32`), restart the gateway, and send the keys again"
+                    "API keys are stored encrypted and the gateway has no ARCHESTRA_SECRET_KEY: set it to 32 random bytes, base64 or hex "
+                        + "(`openssl rand -base64 32`), restart the gateway, and send the keys again"
                 )
             );
         }

@@ -32,7 +32,8 @@ internal sealed partial class AdminHandlers
         w.WriteString("version"u8, GatewayInfo.Version);
         w.WriteString(
             "description"u8,
-            "Authenticate with Authorization: Bearer <admin key>. Errors are application/problem+json (RFC 9457); validation errors list {path, message} in errors."
+            "Authenticate with Authorization: Bearer <admin key>. Errors are application/problem+json (RFC 9457); validation errors list "
+                + "{path, message} in errors."
         );
         w.WriteEndObject();
         w.WriteStartArray("security"u8);

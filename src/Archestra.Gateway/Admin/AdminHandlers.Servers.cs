@@ -211,7 +211,8 @@ internal sealed partial class AdminHandlers
                     errors.Add(
                         new FieldError(
                             ConfigReader.Child("$." + map, property.Name),
-                            "inline values are refused through the admin API (they would be stored and answered in plain text): set the value in the gateway's environment and write env:NAME"
+                            "inline values are refused through the admin API (they would be stored and answered in plain text): set the "
+                                + "value in the gateway's environment and write env:NAME"
                         )
                     );
                 }

@@ -69,7 +69,8 @@ internal static class AdminResources
                 catch (Exception e) when (e is InvalidOperationException or System.Security.Cryptography.CryptographicException)
                 {
                     error =
-                        $"the key '{name}' cannot be unsealed ({e.Message}): start the gateway with the ARCHESTRA_SECRET_KEY that stored it, or send the keys again";
+                        $"the key '{name}' cannot be unsealed ({e.Message}): start the gateway with the ARCHESTRA_SECRET_KEY that stored "
+                        + "it, or send the keys again";
                 }
             }
 

@@ -446,7 +446,8 @@ internal sealed partial class ConfigReader
         {
             Error(
                 path,
-                $"provider '{provider.Name}' is of kind {(provider.Kind == LlmProviderKind.OpenAi ? "openai" : "anthropic")}; this endpoint needs kind {(expected == LlmProviderKind.OpenAi ? "openai" : "anthropic")}"
+                $"provider '{provider.Name}' is of kind {(provider.Kind == LlmProviderKind.OpenAi ? "openai" : "anthropic")}; "
+                    + $"this endpoint needs kind {(expected == LlmProviderKind.OpenAi ? "openai" : "anthropic")}"
             );
             return null;
         }

@@ -48,7 +48,8 @@ internal sealed partial class ConfigReader
             {
                 Error(
                     toolPath,
-                    "expected a namespaced tool name {server}__{tool} (e.g. files__read_file), {server}__* for every tool of a server, or * for every tool of the profile"
+                    "expected a namespaced tool name {server}__{tool} (e.g. files__read_file), {server}__* for every tool of a server, or "
+                        + "* for every tool of the profile"
                         + (agentTools ? "; an agent's own tool may have any name without *" : "")
                 );
                 continue;

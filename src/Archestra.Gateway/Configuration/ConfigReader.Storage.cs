@@ -32,7 +32,8 @@ internal sealed partial class ConfigReader
         // Never echo the value: it holds a password.
         Error(
             path,
-            $"expected a postgres://user:password@host:port/database URL{(text.EnvName is null ? "" : $" in {text.EnvName}")}; leave database out to use the embedded SQLite file"
+            $"expected a postgres://user:password@host:port/database URL{(text.EnvName is null ? "" : $" in {text.EnvName}")}"
+                + "; leave database out to use the embedded SQLite file"
         );
         return null;
     }

@@ -481,7 +481,8 @@ internal sealed partial class ConfigReader
                         {
                             Error(
                                 itemPath,
-                                $"expected a number of seconds greater than 0 and at most {MaxTimeoutSeconds.ToString(CultureInfo.InvariantCulture)}, got {seconds.ToString(CultureInfo.InvariantCulture)}"
+                                "expected a number of seconds greater than 0 and at most "
+                                    + $"{MaxTimeoutSeconds.ToString(CultureInfo.InvariantCulture)}, got {seconds.ToString(CultureInfo.InvariantCulture)}"
                             );
                         }
                     }

@@ -74,7 +74,10 @@ public sealed record LlmResilienceConfig
     /// <summary>10 s: the time to open a TCP (and TLS) connection; a reachable provider needs well under a second.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Further attempts after a connect failure, 429 or 5xx, while nothing was sent to the client: 2, as the OpenAI and Anthropic SDKs retry.</summary>
+    /// <summary>
+    /// Further attempts after a connect failure, 429 or 5xx, while nothing was sent to the client: 2, as the OpenAI and Anthropic SDKs
+    /// retry.
+    /// </summary>
     public int Retries { get; init; } = 2;
 
     /// <summary>The first backoff; it doubles with jitter up to 8 s (the SDKs' own: 0.5 s doubling to 8 s).</summary>

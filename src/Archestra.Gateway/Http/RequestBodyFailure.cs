@@ -32,8 +32,9 @@ internal static class RequestBodyFailure
                 ? "The request body arrived too slowly (limits.minRequestBodyBytesPerSecond); send it at once."
                 : string.Create(
                     CultureInfo.InvariantCulture,
-                    $"The request body arrived slower than the minimum of {rate.BytesPerSecond:0} bytes/s after a grace period of {rate.GracePeriod.TotalSeconds:0.#} s (limits.minRequestBodyBytesPerSecond, limits.requestBodyGracePeriodSeconds); send the body at once."
-                );
+                    $"The request body arrived slower than the minimum of {rate.BytesPerSecond:0} bytes/s after a grace period of "
+                        + $"{rate.GracePeriod.TotalSeconds:0.#} s"
+                ) + " (limits.minRequestBodyBytesPerSecond, limits.requestBodyGracePeriodSeconds); send the body at once.";
         }
         else if (status == StatusCodes.Status413PayloadTooLarge)
         {

@@ -147,7 +147,8 @@ internal sealed partial class LlmProxy
             else if (!response.IsSuccessStatusCode)
             {
                 error =
-                    $"the {role} call to '{upstream.Name}' failed with HTTP {((int)response.StatusCode).ToString(CultureInfo.InvariantCulture)}: {AuditText.Truncate(reply, 512)}";
+                    $"the {role} call to '{upstream.Name}' failed with HTTP "
+                    + $"{((int)response.StatusCode).ToString(CultureInfo.InvariantCulture)}: {AuditText.Truncate(reply, 512)}";
             }
             else
             {

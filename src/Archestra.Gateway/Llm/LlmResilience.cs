@@ -43,7 +43,8 @@ internal sealed class LlmUpstreamKey
                             provider,
                             name,
                             "open",
-                            $" for {args.BreakDuration.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s after repeated failures (last: {LlmResilience.Describe(args.Outcome)})"
+                            $" for {args.BreakDuration.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s after repeated failures "
+                                + $"(last: {LlmResilience.Describe(args.Outcome)})"
                         );
                         return default;
                     },

@@ -180,7 +180,8 @@ internal sealed partial class LlmToolGuard
         var index = call.Index.ToString(System.Globalization.CultureInfo.InvariantCulture);
         output.Write(
             Encoding.UTF8.GetBytes(
-                $"event: content_block_start\ndata: {{\"type\":\"content_block_start\",\"index\":{index},\"content_block\":{{\"type\":\"text\",\"text\":\"\"}}}}\n\n"
+                "event: content_block_start\ndata: "
+                    + $"{{\"type\":\"content_block_start\",\"index\":{index},\"content_block\":{{\"type\":\"text\",\"text\":\"\"}}}}\n\n"
             )
         );
         output.Write("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":"u8);

@@ -75,7 +75,10 @@ internal sealed partial class LlmToolGuard
         return new OutputItem(isCall, name, callId, arguments);
     }
 
-    /// <summary>The <c>output</c> array the reader is on: each function call for which <paramref name="refusal"/> gives a text becomes a message item.</summary>
+    /// <summary>
+    /// The <c>output</c> array the reader is on: each function call for which <paramref name="refusal"/> gives a text becomes a message
+    /// item.
+    /// </summary>
     private static void ResponsesOutput(ref Utf8JsonReader reader, List<Edit> edits, Func<OutputItem, string?> refusal)
     {
         while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)

@@ -58,7 +58,8 @@ internal sealed partial class LlmToolGuard
 
         var why =
             decision.Verdict == InvocationVerdict.RequireApproval
-                ? $"policy {decision.PolicyId} requires a person's approval ({decision.Reason}), and nobody can approve a call on the LLM proxy, so it was not made"
+                ? $"policy {decision.PolicyId} requires a person's approval ({decision.Reason}), and nobody can approve a call on the LLM "
+                    + "proxy, so it was not made"
             : decision.Source == DecisionSource.Policy ? $"blocked by policy {decision.PolicyId}: {decision.Reason}"
             : $"blocked by the default setting of {(tool.Length > 0 ? tool : "unnamed tools")}: {decision.Reason}";
         _refused.Add($"{tool} ({(decision.Source == DecisionSource.Policy ? "policy " + decision.PolicyId : "default")})");

@@ -117,7 +117,8 @@ internal sealed partial class McpEndpoint
                     {
                         Decision = "approval_required",
                     },
-                    $"{needed}; this client did not declare the elicitation capability, so nobody can be asked. Ask an operator to run the call, or use a client "
+                    $"{needed}; this client did not declare the elicitation capability, so nobody can be asked. Ask an operator to run the "
+                        + "call, or use a client "
                         + "that supports elicitation.",
                     length,
                     AuditArguments(env.Arguments.Of(span))

@@ -183,7 +183,8 @@ internal sealed partial class McpEndpoint
                     context,
                     StatusCodes.Status400BadRequest,
                     ErrorCodes.InvalidRequest,
-                    "Invalid Request: expected one JSON-RPC 2.0 message with \"jsonrpc\":\"2.0\" and a string \"method\" (or a response with \"id\" and \"result\" or \"error\")."
+                    "Invalid Request: expected one JSON-RPC 2.0 message with \"jsonrpc\":\"2.0\" and a string \"method\" (or a response "
+                        + "with \"id\" and \"result\" or \"error\")."
                 );
             case JsonRpcParseError.Ambiguous:
                 return WriteHttpErrorAsync(

@@ -237,7 +237,10 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         }
     }
 
-    /// <summary>Makes <paramref name="profiles"/> the routed ones and moves every session onto its profile's new instance; sessions whose profile is gone end.</summary>
+    /// <summary>
+    /// Makes <paramref name="profiles"/> the routed ones and moves every session onto its profile's new instance; sessions whose profile is
+    /// gone end.
+    /// </summary>
     private void SwapProfiles(FrozenDictionary<string, GatewayProfile> profiles)
     {
         Volatile.Write(ref _profiles, profiles);

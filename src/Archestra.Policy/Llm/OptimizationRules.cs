@@ -9,7 +9,10 @@ namespace Archestra.Policy.Llm;
 /// </summary>
 public sealed record RuleConditions(long? MaxInputTokens = null, long? MaxInputChars = null, bool? HasTools = null, string? RequestedModel = null);
 
-/// <summary>An optimization rule: requests of <paramref name="Profile"/> (null: every profile) that meet the conditions go to <paramref name="TargetModel"/>.</summary>
+/// <summary>
+/// An optimization rule: requests of <paramref name="Profile"/> (null: every profile) that meet the conditions go to <paramref
+/// name="TargetModel"/>.
+/// </summary>
 public sealed record OptimizationRuleDefinition(string Id, string? Profile, RuleConditions Conditions, string TargetModel, bool Enabled = true);
 
 /// <summary>

@@ -75,7 +75,8 @@ public sealed class LegacySseUpstream : McpUpstream
             if (!UpstreamHttp.IsMediaType(response, "text/event-stream"))
             {
                 return Down(
-                    $"MCP server '{Name}' at {_options.Url} answered the GET with '{response.Content.Headers.ContentType?.MediaType ?? "no content type"}' instead of an event stream"
+                    $"MCP server '{Name}' at {_options.Url} answered the GET with "
+                        + $"'{response.Content.Headers.ContentType?.MediaType ?? "no content type"}' instead of an event stream"
                 );
             }
 

@@ -358,7 +358,8 @@ public sealed class StreamableHttpUpstream : McpUpstream
             {
                 return UpstreamCallResult.Failure(
                     UpstreamError.Protocol,
-                    $"MCP server '{Name}' at {_options.Url} answered a request with HTTP {(int)response.StatusCode} and content type '{response.Content.Headers.ContentType?.MediaType ?? "none"}' instead of JSON or an event stream"
+                    $"MCP server '{Name}' at {_options.Url} answered a request with HTTP {(int)response.StatusCode} and content type "
+                        + $"'{response.Content.Headers.ContentType?.MediaType ?? "none"}' instead of JSON or an event stream"
                 );
             }
 
@@ -368,7 +369,8 @@ public sealed class StreamableHttpUpstream : McpUpstream
                 return UpstreamCallResult.Failure(
                     UpstreamError.Protocol,
                     error == JsonRpcParseError.Ambiguous
-                        ? $"MCP server '{Name}' at {_options.Url} answered with JSON the gateway refuses to relay: {StrictJson.Describe(body, StrictJson.Check(body))}"
+                        ? $"MCP server '{Name}' at {_options.Url} answered with JSON the gateway refuses to relay: "
+                            + $"{StrictJson.Describe(body, StrictJson.Check(body))}"
                         : $"MCP server '{Name}' at {_options.Url} answered with a body that is not a JSON-RPC message"
                 );
             }

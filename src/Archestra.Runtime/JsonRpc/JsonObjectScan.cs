@@ -5,7 +5,10 @@ namespace Archestra.Runtime.JsonRpc;
 /// <summary>Reads one top-level property of a JSON object without building a document.</summary>
 public static class JsonObjectScan
 {
-    /// <summary>The range of the value of top-level property <paramref name="name"/> (strings include their quotes); empty when absent or not an object.</summary>
+    /// <summary>
+    /// The range of the value of top-level property <paramref name="name"/> (strings include their quotes); empty when absent or not an
+    /// object.
+    /// </summary>
     public static Slice FindValue(ReadOnlySpan<byte> json, ReadOnlySpan<byte> name)
     {
         if (json.IsEmpty)
@@ -47,7 +50,10 @@ public static class JsonObjectScan
         return ReadString(json, FindValue(json, name));
     }
 
-    /// <summary>The unescaped string at <paramref name="slice"/> (a range from an envelope or <see cref="FindValue"/>), or null when it is not a string.</summary>
+    /// <summary>
+    /// The unescaped string at <paramref name="slice"/> (a range from an envelope or <see cref="FindValue"/>), or null when it is not a
+    /// string.
+    /// </summary>
     public static string? ReadString(ReadOnlySpan<byte> json, Slice slice)
     {
         if (slice.IsEmpty || json[slice.Start] != (byte)'"')

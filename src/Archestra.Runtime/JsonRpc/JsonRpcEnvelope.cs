@@ -38,7 +38,10 @@ public enum JsonRpcParseError : byte
     /// <summary>A JSON array: batches were removed from MCP in 2025-06-18 and the gateway does not take them (-32600).</summary>
     Batch,
 
-    /// <summary>Well-formed JSON the gateway cannot decide on unambiguously: a repeated key, invalid UTF-8, or nesting too deep (<see cref="StrictJson"/>; -32700).</summary>
+    /// <summary>
+    /// Well-formed JSON the gateway cannot decide on unambiguously: a repeated key, invalid UTF-8, or nesting too deep (<see
+    /// cref="StrictJson"/>; -32700).
+    /// </summary>
     Ambiguous,
 }
 

@@ -76,7 +76,10 @@ public static class ModernEnvelope
         return close < 0 ? null : Insert(message, close, ",\"params\":{" + meta + "}", "");
     }
 
-    /// <summary>The <c>Mcp-Method</c> and <c>Mcp-Name</c> values of a request (Mcp-Name Base64-encoded when not header-safe); null when not a request.</summary>
+    /// <summary>
+    /// The <c>Mcp-Method</c> and <c>Mcp-Name</c> values of a request (Mcp-Name Base64-encoded when not header-safe); null when not a
+    /// request.
+    /// </summary>
     public static (string Method, string? Name)? RoutingHeaders(ReadOnlySpan<byte> message)
     {
         if (

@@ -47,13 +47,19 @@ public sealed partial class AuditWriter : IAsyncDisposable
     private volatile bool _stopping;
     private volatile bool _abandonDatabase;
 
-    /// <summary>False from a failed or overdue write until a replayed batch (or, with an empty spill, a probe) succeeds; while false, batches go to the spill.</summary>
+    /// <summary>
+    /// False from a failed or overdue write until a replayed batch (or, with an empty spill, a probe) succeeds; while false, batches go to
+    /// the spill.
+    /// </summary>
     private volatile bool _healthy = true;
 
     /// <summary>Records the loop took from the channel and has not yet committed or spilled (read by the queue-depth metric).</summary>
     private long _held;
 
-    /// <summary><see cref="AuditSpill.Spilled"/> as of the last recovery that found the spill empty; a different value means there is something to replay.</summary>
+    /// <summary>
+    /// <see cref="AuditSpill.Spilled"/> as of the last recovery that found the spill empty; a different value means there is something to
+    /// replay.
+    /// </summary>
     private long _replayedThrough;
 
     internal AuditWriter(ArchestraStore store, AuditMetrics metrics)
@@ -83,7 +89,10 @@ public sealed partial class AuditWriter : IAsyncDisposable
     /// <summary>The spill directory (full path).</summary>
     public string SpillDirectory => _spill.DirectoryPath;
 
-    /// <summary>Starts the writer (and retention, when <see cref="StorageOptions.RetentionDays"/> &gt; 0). Leftover spill files from an earlier run are replayed first.</summary>
+    /// <summary>
+    /// Starts the writer (and retention, when <see cref="StorageOptions.RetentionDays"/> &gt; 0). Leftover spill files from an earlier run
+    /// are replayed first.
+    /// </summary>
     public void Start()
     {
         if (Interlocked.Exchange(ref _started, 1) != 0)
@@ -419,7 +428,10 @@ public sealed partial class AuditWriter : IAsyncDisposable
         return held;
     }
 
-    /// <summary>Sleeps until a record arrives (when <paramref name="forRecords"/>), a write finishes, the database is abandoned, or <paramref name="wake"/>.</summary>
+    /// <summary>
+    /// Sleeps until a record arrives (when <paramref name="forRecords"/>), a write finishes, the database is abandoned, or <paramref
+    /// name="wake"/>.
+    /// </summary>
     private async Task WaitAsync(ChannelReader<AuditRecord> reader, bool forRecords, List<PendingWrite> writes, long wake)
     {
         var delay = wake == long.MaxValue ? Timeout.InfiniteTimeSpan : Stopwatch.GetElapsedTime(0, Math.Max(wake - Stopwatch.GetTimestamp(), 0));

@@ -15,7 +15,8 @@ internal sealed class PostgresAuditSink(NpgsqlDataSource dataSource, int maxArgu
     private const string McpColumns =
         "id, time, profile, session_id, server, tool, decision, policy_id, outcome, duration_us, request_bytes, response_bytes, error, arguments";
     private const string LlmColumns =
-        "id, time, profile, provider, requested_model, used_model, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, duration_us, ttft_us, status, blocked_tools, error";
+        "id, time, profile, provider, requested_model, used_model, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, "
+        + "cost, duration_us, ttft_us, status, blocked_tools, error";
 
     // Temp tables without indexes; ON COMMIT DELETE ROWS empties them with each batch's commit.
     private const string CreateStaging = """

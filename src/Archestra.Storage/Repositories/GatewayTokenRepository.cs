@@ -22,7 +22,8 @@ public sealed class GatewayTokenRepository : Repository<GatewayTokenRow>
         (
             await Store
                 .QueryAsync(
-                    "SELECT id, name, token_hash, profile_id, managed_by, created_at, last_used_at FROM gateway_tokens WHERE token_hash = @hash AND revoked_at IS NULL",
+                    "SELECT id, name, token_hash, profile_id, managed_by, created_at, last_used_at FROM gateway_tokens WHERE token_hash = "
+                        + "@hash AND revoked_at IS NULL",
                     Read,
                     cancellationToken,
                     ("hash", tokenHash)

@@ -29,7 +29,8 @@ public sealed class PolicyRepository : Repository<PolicyRow>
     public override async Task<IReadOnlyList<PolicyRow>> ListAsync(CancellationToken cancellationToken = default) =>
         await Store
             .QueryAsync(
-                "SELECT id, kind, tool, profiles, conditions, action, reason, created_at, updated_at FROM policies WHERE managed_by = 'api' ORDER BY created_at, id",
+                "SELECT id, kind, tool, profiles, conditions, action, reason, created_at, updated_at FROM policies WHERE managed_by = "
+                    + "'api' ORDER BY created_at, id",
                 static r => new PolicyRow(
                     r.Guid(0),
                     r.String(1),

@@ -117,7 +117,8 @@ public sealed class AdminApiPostgresTests(PostgresFixture postgres) : IAsyncLife
                 http,
                 "/api/policies/tool-invocation",
                 """
-                {"tool": "ev__echo", "action": "block_always", "reason": "no", "conditions": [{"key": "message", "operator": "equal", "value": "x"}], "profiles": ["team"]}
+                {"tool": "ev__echo", "action": "block_always", "reason": "no", "conditions": [{"key": "message", "operator": "equal",
+                  "value": "x"}], "profiles": ["team"]}
                 """
             );
             var policyId = policy.GetProperty("id").GetString()!;

@@ -78,7 +78,8 @@ public sealed class AdminSecretTests
         await gateway.Server.Store.TransactAsync(
             tx =>
                 tx.ExecuteAsync(
-                    "INSERT INTO mcp_servers (id, name, transport, runtime, config, managed_by, created_at, updated_at) VALUES (@id, @name, 'http', 'remote', @config, 'api', @now, @now)",
+                    "INSERT INTO mcp_servers (id, name, transport, runtime, config, managed_by, created_at, updated_at) VALUES (@id, "
+                        + "@name, 'http', 'remote', @config, 'api', @now, @now)",
                     Ct,
                     ("id", Guid.CreateVersion7()),
                     ("name", "old"),

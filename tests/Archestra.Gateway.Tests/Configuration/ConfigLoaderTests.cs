@@ -35,16 +35,20 @@ public class ConfigLoaderTests
           // comments and trailing commas are allowed
           "$schema": "https://example.com/archestra.schema.json",
           "listen": {"gateway": "http://127.0.0.1:9100", "admin": "http://[::1]:9101/", "metrics": "http://0.0.0.0:9150"},
-          "limits": {"maxRequestBodyBytes": 1048576, "sessionIdleTimeoutSeconds": 600, "maxSessions": "env:SESSIONS", "maxAdminRequestBodyBytes": 65536, "minRequestBodyBytesPerSecond": 50, "requestBodyGracePeriodSeconds": 10},
-          "security": {"allowedOrigins": ["https://app.example.com", "http://localhost:3000", "*"], "allowedHosts": ["gateway.internal", "gw.example.com:8443"]},
+          "limits": {"maxRequestBodyBytes": 1048576, "sessionIdleTimeoutSeconds": 600, "maxSessions": "env:SESSIONS",
+            "maxAdminRequestBodyBytes": 65536, "minRequestBodyBytesPerSecond": 50, "requestBodyGracePeriodSeconds": 10},
+          "security": {"allowedOrigins": ["https://app.example.com", "http://localhost:3000", "*"], "allowedHosts": ["gateway.internal",
+            "gw.example.com:8443"]},
           "mcpServers": {
-             "files": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"], "env": {"K": "env:MY_K"}, "cwd": "/tmp", "timeoutSeconds": 30},
+             "files": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"], "env": {"K": "env:MY_K"},
+               "cwd": "/tmp", "timeoutSeconds": 30},
              "remote": {"url": "https://mcp.example.com/mcp", "headers": {"Authorization": "env:REMOTE_AUTH"}, "transport": "sse", "timeoutSeconds": 0.5},
              "pasted-vscode": {"type": "http", "url": "http://localhost:8080/mcp"},
              "pasted_stdio": {"type": "stdio", "command": "uvx", "args": ["mcp-server-time"]},
           },
           "profiles": {
-            "default": {"servers": ["files", "remote"], "tokens": ["env:TOKEN_VAR", "sha256:00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff"], "toolPrefix": "always"},
+            "default": {"servers": ["files", "remote"], "tokens": ["env:TOKEN_VAR",
+              "sha256:00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff"], "toolPrefix": "always"},
             "open": {"servers": ["pasted-vscode"]},
           },
         }
@@ -134,12 +138,14 @@ public class ConfigLoaderTests
             // unknown and duplicate keys at every level
             {
                 """{"servers": {}}""",
-                "$.servers: unknown key; expected one of: $schema, listen, limits, security, mcpServers, profiles, policies, database, storage, adminKeys, llmProviders"
+                "$.servers: unknown key; expected one of: $schema, listen, limits, security, mcpServers, profiles, policies, database, "
+                    + "storage, adminKeys, llmProviders"
             },
             { """{"listen": {"gateway": "http://127.0.0.1:1", "gatewya": "x"}}""", "$.listen.gatewya: unknown key; expected one of: gateway, admin, metrics" },
             {
                 """{"limits": {"maxBody": 1}}""",
-                "$.limits.maxBody: unknown key; expected one of: maxRequestBodyBytes, sessionIdleTimeoutSeconds, maxSessions, approvalTimeoutSeconds, maxAdminRequestBodyBytes, minRequestBodyBytesPerSecond, requestBodyGracePeriodSeconds"
+                "$.limits.maxBody: unknown key; expected one of: maxRequestBodyBytes, sessionIdleTimeoutSeconds, maxSessions, "
+                    + "approvalTimeoutSeconds, maxAdminRequestBodyBytes, minRequestBodyBytesPerSecond, requestBodyGracePeriodSeconds"
             },
             { """{"security": {"cors": 1}}""", "$.security.cors: unknown key; expected one of: allowedOrigins, allowedHosts, sessionKey" },
             {
@@ -197,15 +203,18 @@ public class ConfigLoaderTests
             },
             {
                 """{"listen": {"gateway": "https://127.0.0.1:9000"}}""",
-                "$.listen.gateway: expected an absolute http:// URL with an explicit port and no path, such as http://127.0.0.1:9000, got 'https://127.0.0.1:9000'"
+                "$.listen.gateway: expected an absolute http:// URL with an explicit port and no path, such as http://127.0.0.1:9000, got "
+                    + "'https://127.0.0.1:9000'"
             },
             {
                 """{"listen": {"gateway": "http://127.0.0.1:9000/mcp"}}""",
-                "$.listen.gateway: expected an absolute http:// URL with an explicit port and no path, such as http://127.0.0.1:9000, got 'http://127.0.0.1:9000/mcp'"
+                "$.listen.gateway: expected an absolute http:// URL with an explicit port and no path, such as http://127.0.0.1:9000, got "
+                    + "'http://127.0.0.1:9000/mcp'"
             },
             {
                 """{"listen": {"gateway": "http://127.0.0.1:70000"}}""",
-                "$.listen.gateway: expected an absolute http:// URL with an explicit port and no path, such as http://127.0.0.1:9000, got 'http://127.0.0.1:70000'"
+                "$.listen.gateway: expected an absolute http:// URL with an explicit port and no path, such as http://127.0.0.1:9000, got "
+                    + "'http://127.0.0.1:70000'"
             },
             {
                 """{"listen": {"metrics": "env:PORTLESS"}}""",
@@ -218,11 +227,13 @@ public class ConfigLoaderTests
             // security
             {
                 """{"security": {"allowedOrigins": ["https://app.example.com/"]}}""",
-                "$.security.allowedOrigins[0]: expected an origin such as https://app.example.com (scheme://host[:port], no path or trailing '/') or *, got 'https://app.example.com/'"
+                "$.security.allowedOrigins[0]: expected an origin such as https://app.example.com (scheme://host[:port], no path or "
+                    + "trailing '/') or *, got 'https://app.example.com/'"
             },
             {
                 """{"security": {"allowedOrigins": ["app.example.com"]}}""",
-                "$.security.allowedOrigins[0]: expected an origin such as https://app.example.com (scheme://host[:port], no path or trailing '/') or *, got 'app.example.com'"
+                "$.security.allowedOrigins[0]: expected an origin such as https://app.example.com (scheme://host[:port], no path or "
+                    + "trailing '/') or *, got 'app.example.com'"
             },
             {
                 """{"security": {"allowedHosts": ["http://gateway.internal"]}}""",
@@ -244,7 +255,8 @@ public class ConfigLoaderTests
                 "$.policies.trustedData[0].when: unknown key; expected one of: id, tool, profiles, conditions, action, reason"
             },
             {
-                """{"policies": {"toolInvocation": [{"id": "x", "tool": "a__b", "action": "block_always", "conditions": [{"key": "k", "operator": "equal", "value": {}}]}]}}""",
+                """{"policies": {"toolInvocation": [{"id": "x", "tool": "a__b", "action": "block_always", "conditions": [{"key": "k","""
+                    + """ "operator": "equal", "value": {}}]}]}}""",
                 "$.policies.toolInvocation[0].conditions[0].value: expected a string, number, boolean or null, got an object"
             },
             {
@@ -253,7 +265,8 @@ public class ConfigLoaderTests
             },
             {
                 """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tools": {"read": {}}}}}""",
-                "$.profiles.p.tools.read: expected a namespaced tool name {server}__{tool} (e.g. files__read_file), {server}__* for every tool of a server, or * for every tool of the profile"
+                "$.profiles.p.tools.read: expected a namespaced tool name {server}__{tool} (e.g. files__read_file), {server}__* for every "
+                    + "tool of a server, or * for every tool of the profile"
             },
             {
                 """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tools": {"b__read": {}}}}}""",
@@ -264,32 +277,42 @@ public class ConfigLoaderTests
                 "$.profiles.p.tools.a__read.resultTreatment: expected one of trusted, untrusted, sanitize_with_dual_llm, got 'safe'"
             },
             {
-                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tools": {"a__read": {"allowUsageWhenUntrustedDataIsPresent": "yes"}}}}}""",
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tools": {"a__read": """
+                    + """{"allowUsageWhenUntrustedDataIsPresent": "yes"}}}}}""",
                 "$.profiles.p.tools.a__read.allowUsageWhenUntrustedDataIsPresent: expected true or false, got a string"
             },
             // policy meanings, from the policy compiler, placed at the policy's JSON path
             {
-                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"toolInvocation": [{"id": "typo", "tool": "a__t", "action": "block_always", "conditions": [{"key": "k", "operator": "matches", "value": "v"}]}]}}""",
-                "$.policies.toolInvocation[0].conditions[0].operator: unknown operator \"matches\"; expected one of equal, notEqual, contains, notContains, startsWith, endsWith, regex (policy \"typo\")"
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"toolInvocation": ["""
+                    + """{"id": "typo", "tool": "a__t", "action": "block_always", "conditions": [{"key": "k", "operator": "matches", "value": "v"}]}]}}""",
+                "$.policies.toolInvocation[0].conditions[0].operator: unknown operator \"matches\"; expected one of equal, notEqual, "
+                    + "contains, notContains, startsWith, endsWith, regex (policy \"typo\")"
             },
             {
-                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"toolInvocation": [{"id": "look", "tool": "a__t", "action": "block_always", "conditions": [{"key": "k", "operator": "regex", "value": "(?<=x)y"}]}]}}""",
-                "$.policies.toolInvocation[0].conditions[0].value: regex \"(?<=x)y\" uses a construct the non-backtracking engine cannot run (backreferences, lookarounds, atomic groups, conditionals); rewrite it without them (policy \"look\")"
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"toolInvocation": ["""
+                    + """{"id": "look", "tool": "a__t", "action": "block_always", "conditions": [{"key": "k", "operator": "regex", "value": "(?<=x)y"}]}]}}""",
+                "$.policies.toolInvocation[0].conditions[0].value: regex \"(?<=x)y\" uses a construct the non-backtracking engine cannot "
+                    + "run (backreferences, lookarounds, atomic groups, conditionals); rewrite it without them (policy \"look\")"
             },
             {
-                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"toolInvocation": [{"id": "brk", "tool": "a__t", "action": "block_always", "conditions": [{"key": "to[x", "operator": "equal", "value": "v"}]}]}}""",
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"toolInvocation": ["""
+                    + """{"id": "brk", "tool": "a__t", "action": "block_always", "conditions": [{"key": "to[x", "operator": "equal", "value": "v"}]}]}}""",
                 "$.policies.toolInvocation[0].conditions[0].key: invalid key path \"to[x\": unbalanced '[' at position 2 (policy \"brk\")"
             },
             {
-                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"trustedData": [{"id": "srv", "tool": "b__t", "action": "mark_as_trusted"}]}}""",
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"trustedData": ["""
+                    + """{"id": "srv", "tool": "b__t", "action": "mark_as_trusted"}]}}""",
                 "$.policies.trustedData[0].tool: unknown server \"b\": no profile exposes it (policy \"srv\")"
             },
             {
-                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"trustedData": [{"id": "act", "tool": "a__t", "action": "block_when_context_is_untrusted"}]}}""",
-                "$.policies.trustedData[0].action: unknown action \"block_when_context_is_untrusted\"; expected one of mark_as_trusted, mark_as_untrusted, block_always, sanitize_with_dual_llm (policy \"act\")"
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"trustedData": ["""
+                    + """{"id": "act", "tool": "a__t", "action": "block_when_context_is_untrusted"}]}}""",
+                "$.policies.trustedData[0].action: unknown action \"block_when_context_is_untrusted\"; expected one of mark_as_trusted, "
+                    + "mark_as_untrusted, block_always, sanitize_with_dual_llm (policy \"act\")"
             },
             {
-                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"toolInvocation": [{"id": "prof", "tool": "a__t", "action": "block_always", "profiles": ["q"]}]}}""",
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"]}}, "policies": {"toolInvocation": ["""
+                    + """{"id": "prof", "tool": "a__t", "action": "block_always", "profiles": ["q"]}]}}""",
                 "$.policies.toolInvocation[0].profiles[0]: unknown profile \"q\" (policy \"prof\")"
             },
             { """{"limits": {"approvalTimeoutSeconds": 0}}""", "$.limits.approvalTimeoutSeconds: expected an integer between 1 and 86400, got 0" },
@@ -420,7 +443,8 @@ public class ConfigLoaderTests
                 "$.profiles.p.tokens[0]: expected sha256: followed by 64 hex digits (the SHA-256 of the token)"
             },
             {
-                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tokens": ["sha256:zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"]}}}""",
+                """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "tokens": """
+                    + """["sha256:zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"]}}}""",
                 "$.profiles.p.tokens[0]: expected sha256: followed by 64 hex digits (the SHA-256 of the token)"
             },
             {

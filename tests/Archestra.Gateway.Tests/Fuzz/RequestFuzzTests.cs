@@ -38,9 +38,11 @@ public sealed class RequestFuzzTests
 
     private static readonly string[] McpSeeds =
     [
-        """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"fuzz","version":"1"}}}""",
+        """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":"""
+            + """{"name":"fuzz","version":"1"}}}""",
         """{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}}""",
-        """{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"raw__run","arguments":{"cmd":"ls","opts":{"all":true,"depth":[1,2,3]}},"_meta":{"progressToken":"t-3"}}}""",
+        """{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"raw__run","arguments":{"cmd":"ls","opts":{"all":true,"depth":"""
+            + """[1,2,3]}},"_meta":{"progressToken":"t-3"}}}""",
         """{"jsonrpc":"2.0","id":"s-4","method":"ping"}""",
         """{"jsonrpc":"2.0","method":"notifications/initialized"}""",
         """{"jsonrpc":"2.0","id":5,"result":{"action":"accept","content":{}}}""",
@@ -52,7 +54,10 @@ public sealed class RequestFuzzTests
     [
         (
             "/v1/openai/p/chat/completions",
-            """{"model":"gpt-4o-mini","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"raw__run","arguments":"{\"cmd\":\"ls\"}"}}]},{"role":"tool","tool_call_id":"c1","content":"ok"}],"tools":[{"type":"function","function":{"name":"raw__run","parameters":{"type":"object"}}}],"stream":false}"""
+            """{"model":"gpt-4o-mini","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"},"""
+                + """{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":"""
+                + """{"name":"raw__run","arguments":"{\"cmd\":\"ls\"}"}}]},{"role":"tool","tool_call_id":"c1","content":"ok"}],"tools":["""
+                + """{"type":"function","function":{"name":"raw__run","parameters":{"type":"object"}}}],"stream":false}"""
         ),
         (
             "/v1/openai/p/chat/completions",
@@ -60,11 +65,16 @@ public sealed class RequestFuzzTests
         ),
         (
             "/v1/openai/p/responses",
-            """{"model":"gpt-4o-mini","input":[{"role":"user","content":"hi"},{"type":"function_call","call_id":"c1","name":"raw__run","arguments":"{}"},{"type":"function_call_output","call_id":"c1","output":"ok"}],"tools":[{"type":"function","name":"raw__run","parameters":{"type":"object"}}]}"""
+            """{"model":"gpt-4o-mini","input":[{"role":"user","content":"hi"},"""
+                + """{"type":"function_call","call_id":"c1","name":"raw__run","arguments":"{}"},"""
+                + """{"type":"function_call_output","call_id":"c1","output":"ok"}],"tools":["""
+                + """{"type":"function","name":"raw__run","parameters":{"type":"object"}}]}"""
         ),
         (
             "/v1/anthropic/p/v1/messages",
-            """{"model":"claude-haiku-4-5","max_tokens":50,"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"raw__run","input":{"cmd":"ls"}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"}]}],"tools":[{"name":"raw__run","input_schema":{"type":"object"}}]}"""
+            """{"model":"claude-haiku-4-5","max_tokens":50,"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":["""
+                + """{"type":"tool_use","id":"t1","name":"raw__run","input":{"cmd":"ls"}}]},{"role":"user","content":["""
+                + """{"type":"tool_result","tool_use_id":"t1","content":"ok"}]}],"tools":[{"name":"raw__run","input_schema":{"type":"object"}}]}"""
         ),
         ("/v1/anthropic/p/v1/messages/count_tokens", """{"model":"claude-haiku-4-5","messages":[{"role":"user","content":"hi"}]}"""),
     ];
@@ -179,7 +189,8 @@ public sealed class RequestFuzzTests
                         if (status >= 500 || (status is >= 200 and < 300 && status != 202 && answer.Length == 0))
                         {
                             failures.Enqueue(
-                                $"{what} -> {status} with {answer.Length} bytes: {Encoding.UTF8.GetString(answer[..Math.Min(answer.Length, 300)])}\n  request ({body.Length} bytes): {Preview(body)}"
+                                $"{what} -> {status} with {answer.Length} bytes: "
+                                    + $"{Encoding.UTF8.GetString(answer[..Math.Min(answer.Length, 300)])}\n  request ({body.Length} bytes): {Preview(body)}"
                             );
                         }
                     }
@@ -212,8 +223,8 @@ public sealed class RequestFuzzTests
 
         await Task.WhenAll([.. Enumerable.Range(0, 4).Select(c => Task.Run(() => ClientAsync(c), Ct)), WatchMemoryAsync()]);
 
-        var summary =
-            $"seed {seed}: {sent} requests, statuses {string.Join(", ", statuses.OrderBy(p => p.Key).Select(p => $"{p.Key}x{p.Value}"))}, max RSS {maxRss / (1024 * 1024)} MB";
+        var counted = string.Join(", ", statuses.OrderBy(p => p.Key).Select(p => $"{p.Key}x{p.Value}"));
+        var summary = $"seed {seed}: {sent} requests, statuses {counted}, max RSS {maxRss / (1024 * 1024)} MB";
         TestContext.Current.TestOutputHelper?.WriteLine(summary);
         Assert.True(failures.IsEmpty, summary + "\n" + string.Join("\n", failures));
         Assert.False(gateway.HasExited, summary + "\n" + gateway.Output);
@@ -298,19 +309,27 @@ public sealed class RequestFuzzTests
             app.MapPost("/v1/chat/completions", static (HttpContext c) =>
                 Json(
                     c,
-                    """{"id":"chatcmpl-f","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"ok","tool_calls":[{"id":"call_0","type":"function","function":{"name":"raw__run","arguments":"{\"cmd\":\"ls\"}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"""
+                    """{"id":"chatcmpl-f","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":["""
+                        + """{"index":0,"message":{"role":"assistant","content":"ok","tool_calls":["""
+                        + """{"id":"call_0","type":"function","function":"""
+                        + """{"name":"raw__run","arguments":"{\"cmd\":\"ls\"}"}}]},"finish_reason":"tool_calls"}],"usage":"""
+                        + """{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"""
                 )
             );
             app.MapPost("/v1/responses", static (HttpContext c) =>
                 Json(
                     c,
-                    """{"id":"resp_f","object":"response","created_at":1700000000,"status":"completed","model":"gpt-4o-mini","output":[{"type":"function_call","id":"fc_0","call_id":"call_0","name":"raw__run","arguments":"{\"cmd\":\"ls\"}","status":"completed"}],"usage":{"input_tokens":3,"output_tokens":2,"total_tokens":5}}"""
+                    """{"id":"resp_f","object":"response","created_at":1700000000,"status":"completed","model":"gpt-4o-mini","output":"""
+                        + """[{"type":"function_call","id":"fc_0","call_id":"call_0","name":"raw__run","arguments":"{\"cmd\":\"ls\"}","status":"completed"}]"""
+                        + ""","usage":{"input_tokens":3,"output_tokens":2,"total_tokens":5}}"""
                 )
             );
             app.MapPost("/v1/messages", static (HttpContext c) =>
                 Json(
                     c,
-                    """{"id":"msg_f","type":"message","role":"assistant","model":"claude-haiku-4-5","content":[{"type":"text","text":"ok"},{"type":"tool_use","id":"toolu_0","name":"raw__run","input":{"cmd":"ls"}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":2}}"""
+                    """{"id":"msg_f","type":"message","role":"assistant","model":"claude-haiku-4-5","content":["""
+                        + """{"type":"text","text":"ok"},{"type":"tool_use","id":"toolu_0","name":"raw__run","input":"""
+                        + """{"cmd":"ls"}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":2}}"""
                 )
             );
             app.MapPost("/v1/messages/count_tokens", static (HttpContext c) => Json(c, """{"input_tokens":3}"""));

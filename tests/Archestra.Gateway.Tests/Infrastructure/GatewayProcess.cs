@@ -43,7 +43,8 @@ internal sealed class GatewayProcess : IAsyncDisposable
             config,
             $$"""
             {
-              "listen": { "gateway": "http://127.0.0.1:{{gatewayPort}}", "admin": "http://127.0.0.1:{{adminPort}}", "metrics": "http://127.0.0.1:{{Repo.FreePort()}}" },
+              "listen": { "gateway": "http://127.0.0.1:{{gatewayPort}}", "admin": "http://127.0.0.1:{{adminPort}}",
+                "metrics": "http://127.0.0.1:{{Repo.FreePort()}}" },
               {{members}},
               "storage": { "dataDirectory": {{data}}{{(storage.Length > 0 ? ", " + storage : "")}} }
             }

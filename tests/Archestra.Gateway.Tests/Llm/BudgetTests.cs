@@ -29,7 +29,8 @@ public sealed class BudgetTests(LlmProxyFixture fixture) : IClassFixture<LlmProx
         using var admin = fixture.Admin();
         var created = await admin.PostAsync(
             "/api/llm/limits",
-            $$"""{"profile": "{{profile}}", "kind": "{{kind}}", "period": "{{period}}", "value": {{value.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}"""
+            $$"""{"profile": "{{profile}}", "kind": "{{kind}}", "period": "{{period}}","""
+                + $$""" "value": {{value.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}"""
         );
         Assert.Equal(HttpStatusCode.Created, created.Status);
     }

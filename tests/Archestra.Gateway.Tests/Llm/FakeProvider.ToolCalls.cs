@@ -40,7 +40,11 @@ internal sealed partial class FakeProvider
 
             context.Response.ContentType = "application/json";
             await context.Response.WriteAsync(
-                $$$"""{"id":"chatcmpl-2","object":"chat.completion","created":1700000000,"model":"{{{UsedModel(model)}}}","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"{{{OpenAiToolCallId}}}","type":"function","function":{"name":"{{{name}}}","arguments":"{\"city\":\"Paris\"}"}}],"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"tool_calls"}],"usage":{{{OpenAiUsage}}},"service_tier":"default","system_fingerprint":"fp_1"}"""
+                $$$"""{"id":"chatcmpl-2","object":"chat.completion","created":1700000000,"model":"{{{UsedModel(model)}}}","choices":["""
+                    + """{"index":0,"message":{"role":"assistant","content":null,"tool_calls":["""
+                    + $$$"""{"id":"{{{OpenAiToolCallId}}}","type":"function","function":"""
+                    + $$$"""{"name":"{{{name}}}","arguments":"{\"city\":\"Paris\"}"}}],"refusal":null,"annotations":[]},"logprobs":null"""
+                    + $$$""","finish_reason":"tool_calls"}],"usage":{{{OpenAiUsage}}},"service_tier":"default","system_fingerprint":"fp_1"}"""
             );
             return true;
         }
@@ -53,7 +57,10 @@ internal sealed partial class FakeProvider
 
         context.Response.ContentType = "application/json";
         await context.Response.WriteAsync(
-            $$$"""{"id":"msg_2","type":"message","role":"assistant","model":"{{{AnthropicModel}}}","content":[{"type":"tool_use","id":"{{{AnthropicToolUseId}}}","name":"{{{name}}}","input":{{{ToolArguments}}}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":9}}"""
+            $$$"""{"id":"msg_2","type":"message","role":"assistant","model":"{{{AnthropicModel}}}","content":["""
+                + $$$"""{"type":"tool_use","id":"{{{AnthropicToolUseId}}}","name":"{{{name}}}","input":{{{ToolArguments}}}}]"""
+                + ""","stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":3"""
+                + ""","cache_read_input_tokens":7,"output_tokens":9}}"""
         );
         return true;
     }
@@ -131,11 +138,13 @@ internal sealed partial class FakeProvider
         return string.Concat(
             Event(
                 "message_start",
-                """{"type":"message_start","message":{"id":"msg_2","type":"message","role":"assistant","model":"MODEL","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":1}}}""".Replace(
-                    "MODEL",
-                    AnthropicModel,
-                    StringComparison.Ordinal
-                )
+                """{"type":"message_start","message":{"id":"msg_2","type":"message","role":"assistant","model":"MODEL","content":"""
+                    + """[],"stop_reason":null,"stop_sequence":null,"usage":"""
+                    + """{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":1}}}""".Replace(
+                        "MODEL",
+                        AnthropicModel,
+                        StringComparison.Ordinal
+                    )
             ),
             Event(
                 "content_block_start",

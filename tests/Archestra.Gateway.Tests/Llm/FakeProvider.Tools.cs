@@ -143,7 +143,10 @@ internal sealed partial class FakeProvider
             ",",
             tools.Select((tool, i) => $$$"""{"id":"call_{{{i}}}","type":"function","function":{"name":{{{Quote(tool)}}},"arguments":{{{Quote(arguments)}}}}}""")
         );
-        return $$$"""{"id":"chatcmpl-2","object":"chat.completion","created":1700000000,"model":"{{{UsedModel(model)}}}","choices":[{"index":0,"message":{"role":"assistant","content":{{{Quote(ToolPreamble)}}},"tool_calls":[{{{calls}}}],"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"tool_calls"}],"usage":{{{OpenAiUsage}}},"service_tier":"default","system_fingerprint":"fp_1"}""";
+        return $$$"""{"id":"chatcmpl-2","object":"chat.completion","created":1700000000,"model":"{{{UsedModel(model)}}}","choices":["""
+            + $$$"""{"index":0,"message":{"role":"assistant","content":{{{Quote(ToolPreamble)}}},"tool_calls":"""
+            + $$$"""[{{{calls}}}],"refusal":null,"annotations":"""
+            + $$$"""[]},"logprobs":null,"finish_reason":"tool_calls"}],"usage":{{{OpenAiUsage}}},"service_tier":"default","system_fingerprint":"fp_1"}""";
     }
 
     private static List<string> ChatToolStream(string model, string[] tools, string arguments, bool includeUsage)
@@ -200,7 +203,9 @@ internal sealed partial class FakeProvider
             ",",
             tools.Select((tool, i) => $$$"""{"type":"tool_use","id":"toolu_{{{i}}}","name":{{{Quote(tool)}}},"input":{{{arguments}}}}""")
         );
-        return $$$"""{"id":"msg_2","type":"message","role":"assistant","model":"{{{AnthropicModel}}}","content":[{"type":"text","text":{{{Quote(ToolPreamble)}}}},{{{blocks}}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":9}}""";
+        return $$$"""{"id":"msg_2","type":"message","role":"assistant","model":"{{{AnthropicModel}}}","content":["""
+            + $$$"""{"type":"text","text":{{{Quote(ToolPreamble)}}}},{{{blocks}}}],"stop_reason":"tool_use","stop_sequence":null,"usage":"""
+            + """{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":9}}""";
     }
 
     private static List<string> AnthropicToolStream(string[] tools, string arguments)
@@ -210,11 +215,13 @@ internal sealed partial class FakeProvider
         {
             Event(
                 "message_start",
-                """{"type":"message_start","message":{"id":"msg_2","type":"message","role":"assistant","model":"MODEL","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1}}}""".Replace(
-                    "MODEL",
-                    AnthropicModel,
-                    StringComparison.Ordinal
-                )
+                """{"type":"message_start","message":{"id":"msg_2","type":"message","role":"assistant","model":"MODEL","content":"""
+                    + """[],"stop_reason":null,"stop_sequence":null,"usage":"""
+                    + """{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1}}}""".Replace(
+                        "MODEL",
+                        AnthropicModel,
+                        StringComparison.Ordinal
+                    )
             ),
             Event("content_block_start", """{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"""),
             Event("content_block_delta", $$$"""{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":{{{Quote(ToolPreamble)}}}}}"""),
@@ -227,21 +234,24 @@ internal sealed partial class FakeProvider
             events.Add(
                 Event(
                     "content_block_start",
-                    $$$"""{"type":"content_block_start","index":{{{index}}},"content_block":{"type":"tool_use","id":"toolu_{{{i}}}","name":{{{Quote(tools[i])}}},"input":{"""
+                    $$$"""{"type":"content_block_start","index":{{{index}}},"content_block":"""
+                        + $$$"""{"type":"tool_use","id":"toolu_{{{i}}}","name":{{{Quote(tools[i])}}},"input":{"""
                         + "}}}"
                 )
             );
             events.Add(
                 Event(
                     "content_block_delta",
-                    $$$"""{"type":"content_block_delta","index":{{{index}}},"delta":{"type":"input_json_delta","partial_json":{{{Quote(arguments[..half])}}}}}"""
+                    $$$"""{"type":"content_block_delta","index":{{{index}}},"delta":"""
+                        + $$$"""{"type":"input_json_delta","partial_json":{{{Quote(arguments[..half])}}}}}"""
                 )
             );
             events.Add(Event("ping", """{"type": "ping"}"""));
             events.Add(
                 Event(
                     "content_block_delta",
-                    $$$"""{"type":"content_block_delta","index":{{{index}}},"delta":{"type":"input_json_delta","partial_json":{{{Quote(arguments[half..])}}}}}"""
+                    $$$"""{"type":"content_block_delta","index":{{{index}}},"delta":"""
+                        + $$$"""{"type":"input_json_delta","partial_json":{{{Quote(arguments[half..])}}}}}"""
                 )
             );
             events.Add(Event("content_block_stop", $$$"""{"type":"content_block_stop","index":{{{index}}}}"""));
@@ -251,7 +261,8 @@ internal sealed partial class FakeProvider
         events.Add(
             Event(
                 "message_delta",
-                """{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":9}}"""
+                """{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":"""
+                    + """{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":9}}"""
             )
         );
         events.Add(Event("message_stop", """{"type":"message_stop"}"""));
@@ -263,9 +274,11 @@ internal sealed partial class FakeProvider
         var sequence = 0;
         string Event(string type, string fields) => $"event: {type}\ndata: {{\"type\":\"{type}\",{fields},\"sequence_number\":{sequence++}}}\n\n";
         var created =
-            $$$"""{"id":"resp_1","object":"response","created_at":1700000000,"status":"in_progress","model":"{{{UsedModel(model)}}}","output":[],"usage":null}""";
+            """{"id":"resp_1","object":"response","created_at":1700000000"""
+            + $$$""","status":"in_progress","model":"{{{UsedModel(model)}}}","output":[],"usage":null}""";
         var message =
-            $$$"""{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":{{{Quote(ToolPreamble)}}},"annotations":[]}]}""";
+            """{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":["""
+            + $$$"""{"type":"output_text","text":{{{Quote(ToolPreamble)}}},"annotations":[]}]}""";
         var part = $$$"""{"type":"output_text","text":{{{Quote(ToolPreamble)}}},"annotations":[]}""";
         var events = new List<string>
         {
@@ -330,9 +343,12 @@ internal sealed partial class FakeProvider
         var sequence = 0;
         string Event(string type, string fields) => $"event: {type}\ndata: {{\"type\":\"{type}\",{fields},\"sequence_number\":{sequence++}}}\n\n";
         var created =
-            $$$"""{"id":"resp_f","object":"response","created_at":1700000000,"status":"in_progress","error":null,"model":"{{{UsedModel(model)}}}","output":[],"usage":null}""";
+            """{"id":"resp_f","object":"response","created_at":1700000000,"status":"in_progress","error":null"""
+            + $$$""","model":"{{{UsedModel(model)}}}","output":[],"usage":null}""";
         var failed =
-            $$$"""{"id":"resp_f","object":"response","created_at":1700000000,"status":"failed","error":{"code":"server_error","message":"The model failed to generate a response."},"incomplete_details":null,"model":"{{{UsedModel(model)}}}","output":[],"usage":null}""";
+            """{"id":"resp_f","object":"response","created_at":1700000000,"status":"failed","error":"""
+            + """{"code":"server_error","message":"The model failed to generate a response."},"incomplete_details":null"""
+            + $$$""","model":"{{{UsedModel(model)}}}","output":[],"usage":null}""";
         return
         [
             Event("response.created", $"\"response\":{created}"),
@@ -359,10 +375,15 @@ internal sealed partial class FakeProvider
             ",",
             tools.Select(
                 (tool, i) =>
-                    $$$"""{"type":"function_call","id":"fc_{{{i}}}","call_id":"call_{{{i}}}","name":{{{Quote(tool)}}},"arguments":{{{Quote(arguments)}}},"status":"completed"}"""
+                    $$$"""{"type":"function_call","id":"fc_{{{i}}}","call_id":"call_{{{i}}}","name":{{{Quote(tool)}}}"""
+                    + $$$""","arguments":{{{Quote(arguments)}}},"status":"completed"}"""
             )
         );
-        return $$$"""{"id":"resp_1","object":"response","created_at":1700000000,"status":"completed","model":"{{{UsedModel(model)}}}","output":[{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":{{{Quote(ToolPreamble)}}},"annotations":[]}]},{{{items}}}],"usage":{"input_tokens":12,"input_tokens_details":{"cached_tokens":0},"output_tokens":5,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":17}}""";
+        return """{"id":"resp_1","object":"response","created_at":1700000000"""
+            + $$$""","status":"completed","model":"{{{UsedModel(model)}}}","output":["""
+            + """{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":["""
+            + $$$"""{"type":"output_text","text":{{{Quote(ToolPreamble)}}},"annotations":[]}]},{{{items}}}],"usage":{"input_tokens":12"""
+            + ""","input_tokens_details":{"cached_tokens":0},"output_tokens":5,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":17}}""";
     }
 }
 

@@ -96,7 +96,9 @@ internal sealed partial class FakeProvider : IAsyncDisposable
     // ---- OpenAI ----
 
     public const string OpenAiUsage =
-        """{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17,"prompt_tokens_details":{"cached_tokens":4,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":2,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}""";
+        """{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17,"prompt_tokens_details":"""
+        + """{"cached_tokens":4,"audio_tokens":0},"completion_tokens_details":"""
+        + """{"reasoning_tokens":2,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}""";
 
     public static string UsedModel(string model) => model + "-2024-08-06";
 
@@ -167,7 +169,10 @@ internal sealed partial class FakeProvider : IAsyncDisposable
             context.Response.ContentType = "application/json";
             var payload = Script(role, body);
             await context.Response.WriteAsync(
-                $$$"""{"id":"chatcmpl-d","object":"chat.completion","created":1700000000,"model":"{{{UsedModel(model)}}}","choices":[{"index":0,"message":{"role":"assistant","content":{{{JsonSerializer.Serialize(payload)}}},"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{{{OpenAiUsage}}}}"""
+                $$$"""{"id":"chatcmpl-d","object":"chat.completion","created":1700000000,"model":"{{{UsedModel(model)}}}","choices":["""
+                    + """{"index":0,"message":"""
+                    + $$$"""{"role":"assistant","content":{{{JsonSerializer.Serialize(payload)}}},"refusal":null,"annotations":"""
+                    + $$$"""[]},"logprobs":null,"finish_reason":"stop"}],"usage":{{{OpenAiUsage}}}}"""
             );
             return;
         }
@@ -182,7 +187,9 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         {
             context.Response.ContentType = "application/json";
             var answer =
-                $$$"""{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"{{{UsedModel(model)}}}","choices":[{"index":0,"message":{"role":"assistant","content":"{{{OpenAiText}}}","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{{{OpenAiUsage}}},"service_tier":"default","system_fingerprint":"fp_1"}""";
+                $$$"""{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"{{{UsedModel(model)}}}","choices":["""
+                + $$$"""{"index":0,"message":{"role":"assistant","content":"{{{OpenAiText}}}","refusal":null,"annotations":"""
+                + $$$"""[]},"logprobs":null,"finish_reason":"stop"}],"usage":{{{OpenAiUsage}}},"service_tier":"default","system_fingerprint":"fp_1"}""";
             if (model != "json-pieces")
             {
                 await context.Response.WriteAsync(answer);
@@ -229,9 +236,12 @@ internal sealed partial class FakeProvider : IAsyncDisposable
     /// events whose data spans several <c>data:</c> lines, joined with LF (one of them the usage chunk).
     /// </summary>
     public const string FramingStream =
-        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}],\"usage\":null}\r\n\r\n"
-        + "data:{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"usage\":null,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":null}]}\n\n"
-        + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\ndata: \"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\r\n\r\n"
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"choices\":[{\"index\":0,"
+        + "\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}],\"usage\":null}\r\n\r\n"
+        + "data:{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"usage\":null,\"choices\":[{\"index\":0,"
+        + "\"delta\":{\"content\":\"lo\"},\"finish_reason\":null}]}\n\n"
+        + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\ndata: "
+        + "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\r\n\r\n"
         + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"choices\":[],\ndata: \"usage\":"
         + OpenAiUsage
         + "}\n\n"
@@ -244,8 +254,10 @@ internal sealed partial class FakeProvider : IAsyncDisposable
     /// event with an <c>error</c> member raises <c>APIError</c> "An error occurred during streaming").
     /// </summary>
     public const string ChatErrorStream =
-        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"chat-error-midstream\",\"system_fingerprint\":null,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}]}\n\n"
-        + "data: {\"error\":{\"message\":\"The server had an error while processing your request.\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n";
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"chat-error-midstream\",\"system_fingerprint\":null,"
+        + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}]}\n\n"
+        + "data: {\"error\":{\"message\":\"The server had an error while processing your "
+        + "request.\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n";
 
     // ---- Anthropic ----
 
@@ -267,11 +279,13 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         {
             Event(
                 "message_start",
-                """{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"MODEL","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":1}}}""".Replace(
-                    "MODEL",
-                    AnthropicModel,
-                    StringComparison.Ordinal
-                )
+                """{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"MODEL","content":"""
+                    + """[],"stop_reason":null,"stop_sequence":null,"usage":"""
+                    + """{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":1}}}""".Replace(
+                        "MODEL",
+                        AnthropicModel,
+                        StringComparison.Ordinal
+                    )
             ),
             Event("content_block_start", """{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"""),
             Event("ping", """{"type": "ping"}"""),
@@ -288,11 +302,12 @@ internal sealed partial class FakeProvider : IAsyncDisposable
             Event("content_block_stop", """{"type":"content_block_stop","index":0}"""),
             Event(
                 "message_delta",
-                """{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"input_tokens":INPUT,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":9}}""".Replace(
-                    "INPUT",
-                    deltaInput.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    StringComparison.Ordinal
-                )
+                """{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":"""
+                    + """{"input_tokens":INPUT,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":9}}""".Replace(
+                        "INPUT",
+                        deltaInput.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        StringComparison.Ordinal
+                    )
             ),
             Event("message_stop", """{"type":"message_stop"}"""),
         ]);
@@ -322,12 +337,15 @@ internal sealed partial class FakeProvider : IAsyncDisposable
             // The forced tool's input when the payload is a JSON object, as Claude answers a forced tool_choice; else text.
             var payload = Script(role, body);
             var isObject = payload.TrimStart().StartsWith('{') && IsJson(payload);
+            var forced = isObject ? root.GetProperty("tool_choice").GetProperty("name").GetString() : null;
             var block = isObject
-                ? $$$"""{"type":"tool_use","id":"toolu_d","name":"{{{root.GetProperty("tool_choice").GetProperty("name").GetString()}}}","input":{{{payload}}}}"""
+                ? $$$"""{"type":"tool_use","id":"toolu_d","name":"{{{forced}}}","input":{{{payload}}}}"""
                 : $$$"""{"type":"text","text":{{{JsonSerializer.Serialize(payload)}}}}""";
             context.Response.ContentType = "application/json";
             await context.Response.WriteAsync(
-                $$$"""{"id":"msg_d","type":"message","role":"assistant","model":"{{{model}}}","content":[{{{block}}}],"stop_reason":"{{{(isObject ? "tool_use" : "end_turn")}}}","stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":9}}"""
+                $$$"""{"id":"msg_d","type":"message","role":"assistant","model":"{{{model}}}","content":"""
+                    + $$$"""[{{{block}}}],"stop_reason":"{{{(isObject ? "tool_use" : "end_turn")}}}","stop_sequence":null,"usage":"""
+                    + """{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":9}}"""
             );
             return;
         }
@@ -342,7 +360,9 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         {
             context.Response.ContentType = "application/json";
             await context.Response.WriteAsync(
-                $$$"""{"id":"msg_1","type":"message","role":"assistant","model":"{{{AnthropicModel}}}","content":[{"type":"text","text":"{{{AnthropicText}}}"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":9}}"""
+                $$$"""{"id":"msg_1","type":"message","role":"assistant","model":"{{{AnthropicModel}}}","content":["""
+                    + $$$"""{"type":"text","text":"{{{AnthropicText}}}"}],"stop_reason":"end_turn","stop_sequence":null,"usage":"""
+                    + """{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":9}}"""
             );
             return;
         }

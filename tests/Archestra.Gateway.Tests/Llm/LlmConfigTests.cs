@@ -23,7 +23,8 @@ public sealed class LlmConfigTests
             {
               "llmProviders": { "openai": { "kind": "openai", "apiKey": "env:OPENAI_KEY" } },
               "profiles": {
-                "agents": { "llm": { "openai": "openai" }, "tools": { "read_docs": { "resultTreatment": "trusted" }, "*": { "allowUsageWhenUntrustedDataIsPresent": true } } }
+                "agents": { "llm": { "openai": "openai" }, "tools": { "read_docs": { "resultTreatment": "trusted" },
+                  "*": { "allowUsageWhenUntrustedDataIsPresent": true } } }
               },
               "policies": {
                 "toolInvocation": [ { "id": "no-delete", "tool": "delete_repo", "action": "block_always", "reason": "never" } ]
@@ -191,7 +192,8 @@ public sealed class LlmConfigTests
             },
             {
                 """{"llmProviders": {"o": {"kind": "openai", "key": "env:OPENAI_KEY"}}}""",
-                "$.llmProviders.o.key: unknown key; expected one of: kind, baseUrl, apiKey, apiKeys, timeoutSeconds, connectTimeoutSeconds, retries, maxRetryAfterSeconds, circuitBreaker"
+                "$.llmProviders.o.key: unknown key; expected one of: kind, baseUrl, apiKey, apiKeys, timeoutSeconds, "
+                    + "connectTimeoutSeconds, retries, maxRetryAfterSeconds, circuitBreaker"
             },
             {
                 """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY", "apiKeys": ["env:TEAM_KEY"]}}}""",
@@ -239,8 +241,10 @@ public sealed class LlmConfigTests
                 "$.profiles.p.llm.openai: provider 'o' has no apiKey; give it one (env:NAME) or set passThrough: true"
             },
             {
-                """{"llmProviders": {"o": {"kind": "openai"}}, "profiles": {"p": {"llm": {"openai": "o", "passThrough": true, "virtualKeys": ["env:TEAM_KEY"]}}}}""",
-                "$.profiles.p.llm.virtualKeys: virtualKeys and passThrough: true exclude each other: with pass-through the client's own provider key is forwarded"
+                """{"llmProviders": {"o": {"kind": "openai"}}, "profiles": {"p": {"llm": {"openai": "o", "passThrough": true,"""
+                    + """ "virtualKeys": ["env:TEAM_KEY"]}}}}""",
+                "$.profiles.p.llm.virtualKeys: virtualKeys and passThrough: true exclude each other: with pass-through the client's own "
+                    + "provider key is forwarded"
             },
             {
                 """{"profiles": {"p": {"llm": {"virtualKeys": ["plain-key"]}}}}""",
@@ -259,27 +263,34 @@ public sealed class LlmConfigTests
                 "$.profiles.p.llm.toon: expected a boolean, got a string"
             },
             {
-                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "q", "model": "m"}}}}}""",
+                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o","""
+                    + """ "dualLlm": {"provider": "q", "model": "m"}}}}}""",
                 "$.profiles.p.llm.dualLlm.provider: unknown provider 'q'; expected one of: o"
             },
             {
-                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}, "local": {"kind": "openai"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "local", "model": "m"}}}}}""",
+                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}, "local": {"kind": "openai"}}, "profiles": """
+                    + """{"p": {"llm": {"openai": "o", "dualLlm": {"provider": "local", "model": "m"}}}}}""",
                 "$.profiles.p.llm.dualLlm.provider: provider 'local' has no apiKey; the quarantined model is called with the provider's own key (env:NAME)"
             },
             {
-                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "o"}}}}}""",
-                "$.profiles.p.llm.dualLlm: expected provider (an entry in $.llmProviders) and model: the quarantined model that reads sanitize_with_dual_llm results"
+                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o","""
+                    + """ "dualLlm": {"provider": "o"}}}}}""",
+                "$.profiles.p.llm.dualLlm: expected provider (an entry in $.llmProviders) and model: the quarantined model that reads "
+                    + "sanitize_with_dual_llm results"
             },
             {
-                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "o", "model": "m", "maxRounds": 9}}}}}""",
+                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o","""
+                    + """ "dualLlm": {"provider": "o", "model": "m", "maxRounds": 9}}}}}""",
                 "$.profiles.p.llm.dualLlm.maxRounds: expected an integer between 1 and 5, got 9"
             },
             {
-                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "o", "model": ""}}}}}""",
+                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o","""
+                    + """ "dualLlm": {"provider": "o", "model": ""}}}}}""",
                 "$.profiles.p.llm.dualLlm.model: expected a model name (1 to 256 characters), got ''"
             },
             {
-                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "dualLlm": {"provider": "o", "model": "m", "rounds": 2}}}}}""",
+                """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o","""
+                    + """ "dualLlm": {"provider": "o", "model": "m", "rounds": 2}}}}}""",
                 "$.profiles.p.llm.dualLlm.rounds: unknown key; expected one of: provider, model, mainModel, maxRounds"
             },
             {

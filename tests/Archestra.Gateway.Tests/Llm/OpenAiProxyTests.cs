@@ -171,9 +171,12 @@ public sealed class OpenAiProxyTests(LlmProxyFixture fixture) : IClassFixture<Ll
         // the space after "data:"), the usage chunk is withheld even when its data spans two lines; an event whose data
         // spans lines is otherwise relayed as it came.
         var expected =
-            "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}]}\r\n\r\n"
-            + "data:{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":null}]}\n\n"
-            + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\ndata: \"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\r\n\r\n"
+            "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"choices\":[{\"index\":0,"
+            + "\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}]}\r\n\r\n"
+            + "data:{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\"choices\":[{\"index\":0,"
+            + "\"delta\":{\"content\":\"lo\"},\"finish_reason\":null}]}\n\n"
+            + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"framing\",\ndata: "
+            + "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\r\n\r\n"
             + "data: [DONE]\r\n\r\n";
         Assert.Equal(expected, await response.Content.ReadAsStringAsync(Ct));
 

@@ -200,7 +200,8 @@ public sealed class RequestRewriteTests(RewriteFixture fixture) : IClassFixture<
         Assert.DoesNotContain("evil@x", main, StringComparison.Ordinal);
         var result = JsonDocument.Parse(main).RootElement.GetProperty("messages")[2].GetProperty("content")[0].GetProperty("content").GetString()!;
         Assert.EndsWith(
-            "(dual LLM). The raw result of mail__read was not shown to you because it may contain untrusted instructions. A quarantined model read it and chose these answers to your own questions.]\nQ: On which day is the launch?\nA: Saturday",
+            "(dual LLM). The raw result of mail__read was not shown to you because it may contain untrusted instructions. A quarantined "
+                + "model read it and chose these answers to your own questions.]\nQ: On which day is the launch?\nA: Saturday",
             result,
             StringComparison.Ordinal
         );
@@ -221,7 +222,11 @@ public sealed class RequestRewriteTests(RewriteFixture fixture) : IClassFixture<
         var secret = JsonSerializer.Serialize("The SECRET launch code is 1234");
         var kept = JsonSerializer.Serialize("""{"rows":[{"id":1,"name":"a"}]}""");
         var body =
-            $$$"""{"model":"gpt-4o-withheld",  "messages":[{"role":"user","content":"go"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"web__fetch","arguments":"{}"}},{"id":"c2","type":"function","function":{"name":"web__fetch","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":{{{secret}}}},{"role":"tool","tool_call_id":"c2","content":{{{kept}}}}]}""";
+            """{"model":"gpt-4o-withheld",  "messages":[{"role":"user","content":"go"},"""
+            + """{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":"""
+            + """{"name":"web__fetch","arguments":"{}"}},{"id":"c2","type":"function","function":"""
+            + $$$"""{"name":"web__fetch","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":{{{secret}}}},"""
+            + $$$"""{"role":"tool","tool_call_id":"c2","content":{{{kept}}}}]}""";
         using var http = new HttpClient();
 
         using var response = await http.PostAsync(
@@ -243,7 +248,9 @@ public sealed class RequestRewriteTests(RewriteFixture fixture) : IClassFixture<
     public async Task Without_a_dual_llm_config_a_result_to_sanitize_goes_upstream_unchanged()
     {
         var body =
-            $$$"""{"model":"gpt-4o-nodual","messages":[{"role":"user","content":"go"},{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"mail__read","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":{{{JsonSerializer.Serialize(Injection)}}}}]}""";
+            """{"model":"gpt-4o-nodual","messages":[{"role":"user","content":"go"},{"role":"assistant","tool_calls":["""
+            + """{"id":"c1","type":"function","function":{"name":"mail__read","arguments":"{}"}}]},"""
+            + $$$"""{"role":"tool","tool_call_id":"c1","content":{{{JsonSerializer.Serialize(Injection)}}}}]}""";
         using var http = new HttpClient();
 
         using var response = await http.PostAsync(

@@ -104,7 +104,8 @@ public sealed class RuleTests(LlmProxyFixture fixture) : IClassFixture<LlmProxyF
         );
         using var tools = await PostAsync(
             "/v1/messages",
-            """{"model":"claude-rule-tools","max_tokens":10,"messages":[{"role":"user","content":"tools-marker"}],"tools":[{"name":"t","input_schema":{"type":"object"}}]}""",
+            """{"model":"claude-rule-tools","max_tokens":10,"messages":[{"role":"user","content":"tools-marker"}],"tools":["""
+                + """{"name":"t","input_schema":{"type":"object"}}]}""",
             anthropic: true
         );
 

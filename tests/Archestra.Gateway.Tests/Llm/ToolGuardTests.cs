@@ -351,7 +351,8 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
         var options = openAi && stream ? ""","stream_options":{"include_usage":true}""" : "";
         var list = provider == "responses" ? "input" : "messages";
         var body =
-            $$$"""{"model":"{{{model}}}","max_tokens":50,"stream":{{{(stream ? "true" : "false")}}}{{{options}}},"tools":{{{tools}}},"{{{list}}}":[{"role":"user","content":{{{JsonSerializer.Serialize(Send)}}}}]}""";
+            $$$"""{"model":"{{{model}}}","max_tokens":50,"stream":{{{(stream ? "true" : "false")}}}{{{options}}},"tools":{{{tools}}}"""
+            + $$$""","{{{list}}}":[{"role":"user","content":{{{JsonSerializer.Serialize(Send)}}}}]}""";
 
         async Task<string> PostAsync(Uri url, string key)
         {
@@ -419,7 +420,9 @@ public sealed class ToolGuardTests(ToolGuardFixture fixture) : IClassFixture<Too
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(fixture.OpenAiBase() + "/responses"));
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ToolGuardFixture.VirtualKey);
         var body =
-            $$$"""{"model":"{{{ModelName("web__search,mail__send")}}}","stream":true,"tools":[{"type":"function","name":"mail__send","parameters":{"type":"object"}}],"input":[{"role":"user","content":{{{JsonSerializer.Serialize(Wire)}}}}]}""";
+            $$$"""{"model":"{{{ModelName("web__search,mail__send")}}}","stream":true,"tools":["""
+            + """{"type":"function","name":"mail__send","parameters":{"type":"object"}}],"input":["""
+            + $$$"""{"role":"user","content":{{{JsonSerializer.Serialize(Wire)}}}}]}""";
         request.Content = new StringContent(body, Encoding.UTF8, "application/json");
         using var response = await http.SendAsync(request, Ct);
         var sse = await response.Content.ReadAsStringAsync(Ct);

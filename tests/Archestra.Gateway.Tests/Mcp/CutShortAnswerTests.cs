@@ -32,7 +32,9 @@ public sealed class CutShortAnswerTests
         return root.GetProperty("method").GetString() switch
         {
             "initialize" => RawHttpAnswer.Json(
-                $$$$"""{"jsonrpc":"2.0","id":{{{{id.GetRawText()}}}},"result":{"protocolVersion":{{{{root.GetProperty("params").GetProperty("protocolVersion").GetRawText()}}}},"capabilities":{"tools":{}},"serverInfo":{"name":"cut","version":"1"}}}"""
+                $$$$"""{"jsonrpc":"2.0","id":{{{{id.GetRawText()}}}},"result":"""
+                    + $$$$"""{"protocolVersion":{{{{root.GetProperty("params").GetProperty("protocolVersion").GetRawText()}}}}"""
+                    + ""","capabilities":{"tools":{}},"serverInfo":{"name":"cut","version":"1"}}}"""
             ),
             "tools/list" => RawHttpAnswer.Json(
                 $$$"""{"jsonrpc":"2.0","id":{{{id.GetRawText()}}},"result":{"tools":[{"name":"t","inputSchema":{"type":"object"}}]}}"""

@@ -35,10 +35,12 @@ public sealed class WireTests : IClassFixture<EverythingFixture>
                 Enumerable
                     .Range(1, 3)
                     .Select(i =>
-                        $"event: message\ndata: {{\"method\":\"notifications/progress\",\"params\":{{\"progress\":{i},\"total\":3,\"progressToken\":\"tok-ü\"}},\"jsonrpc\":\"2.0\"}}\n\n"
+                        "event: message\ndata: {\"method\":\"notifications/progress\","
+                        + $"\"params\":{{\"progress\":{i},\"total\":3,\"progressToken\":\"tok-ü\"}},\"jsonrpc\":\"2.0\"}}\n\n"
                     )
             )
-            + "event: message\ndata: {\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"Long running operation completed. Duration: 0.3 seconds, Steps: 3.\"}]},\"jsonrpc\":\"2.0\",\"id\":\"c-5\"}\n\n";
+            + "event: message\ndata: {\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"Long running operation completed. Duration: "
+            + "0.3 seconds, Steps: 3.\"}]},\"jsonrpc\":\"2.0\",\"id\":\"c-5\"}\n\n";
         Assert.Equal(expected, text);
     }
 

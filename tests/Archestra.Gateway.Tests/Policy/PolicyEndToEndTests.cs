@@ -251,7 +251,8 @@ public sealed class PolicyEndToEndTests : IClassFixture<PolicyFixture>
         // The client declared elicitation, but this POST accepts only JSON and the session has no GET stream.
         var url = _fixture.Gateway.McpUrl("agent");
         var init =
-            """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"elicitation":{}},"clientInfo":{"name":"raw","version":"1"}}}""";
+            """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"elicitation":"""
+            + """{}},"clientInfo":{"name":"raw","version":"1"}}}""";
         using var initResponse = await Http.SendAsync(Infrastructure.RawMcp.Post(url, init), Ct);
         var session = initResponse.Headers.GetValues("Mcp-Session-Id").Single();
         using var call = await Http.SendAsync(

@@ -138,7 +138,10 @@ public sealed class KillDuringStallTests(ITestOutputHelper output)
         var rate = (calls.Length - answeredBeforeLock) / locked.TotalSeconds;
         var oldestLost = lost.Length == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(lost.Min(c => c.At), killedAt);
         output.WriteLine(
-            $"{calls.Length} calls answered ({calls.Length - answeredBeforeLock} in {locked.TotalSeconds:F1} s with the lock held, {rate:F0}/s), {rows.Count} rows kept ({replayed} replayed from the spill), {lost.Length} answered calls lost; the oldest lost call was answered {oldestLost.TotalMilliseconds:F0} ms before the kill; the window is {window.TotalMilliseconds} ms ≈ {rate * window.TotalSeconds:F0} calls at this rate"
+            $"{calls.Length} calls answered ({calls.Length - answeredBeforeLock} in {locked.TotalSeconds:F1} s with the lock held, "
+                + $"{rate:F0}/s), {rows.Count} rows kept ({replayed} replayed from the spill), {lost.Length} answered calls lost; the "
+                + $"oldest lost call was answered {oldestLost.TotalMilliseconds:F0} ms before the kill; the window is "
+                + $"{window.TotalMilliseconds} ms ≈ {rate * window.TotalSeconds:F0} calls at this rate"
         );
 
         Assert.Equal(rows.Count, kept.Count);

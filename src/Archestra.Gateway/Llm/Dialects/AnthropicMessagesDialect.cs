@@ -79,7 +79,10 @@ internal sealed class AnthropicMessagesDialect : LlmDialect
             ? input.GetRawText()
             : null;
 
-    /// <summary>The <paramref name="type"/> block of a message's <c>content</c> whose <paramref name="idKey"/> is <paramref name="id"/>; default when none.</summary>
+    /// <summary>
+    /// The <paramref name="type"/> block of a message's <c>content</c> whose <paramref name="idKey"/> is <paramref name="id"/>; default
+    /// when none.
+    /// </summary>
     private static JsonElement Block(JsonElement item, string type, ReadOnlySpan<byte> idKey, string id)
     {
         if (item.TryGetProperty("content"u8, out var blocks) && blocks.ValueKind == JsonValueKind.Array)

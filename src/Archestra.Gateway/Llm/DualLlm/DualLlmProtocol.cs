@@ -317,7 +317,8 @@ internal static class DualLlmProtocol
         text.Append("[Sanitized summary by Archestra (dual LLM). The raw result of ")
             .Append(tool)
             .Append(
-                " was not shown to you because it may contain untrusted instructions. A quarantined model read it and chose these answers to your own questions.]"
+                " was not shown to you because it may contain untrusted instructions. A quarantined model read it and chose these answers "
+                    + "to your own questions.]"
             );
         if (rounds.Count == 0)
         {

@@ -12,7 +12,10 @@ internal static class ModernRaw
         "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/clientInfo\":{\"name\":\"raw\",\"version\":\"1\"},"
         + "\"io.modelcontextprotocol/clientCapabilities\":{}}";
 
-    /// <summary>A request body: <paramref name="paramsInner"/> is the params' members without the braces (the envelope is added unless <paramref name="meta"/> is given).</summary>
+    /// <summary>
+    /// A request body: <paramref name="paramsInner"/> is the params' members without the braces (the envelope is added unless <paramref
+    /// name="meta"/> is given).
+    /// </summary>
     public static string Body(object id, string method, string paramsInner = "", string? meta = Envelope)
     {
         var members = string.Join(",", new[] { meta, paramsInner }.Where(s => !string.IsNullOrEmpty(s)));
