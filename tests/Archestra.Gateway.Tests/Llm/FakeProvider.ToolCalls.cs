@@ -138,13 +138,11 @@ internal sealed partial class FakeProvider
         return string.Concat(
             Event(
                 "message_start",
-                """{"type":"message_start","message":{"id":"msg_2","type":"message","role":"assistant","model":"MODEL","content":"""
+                (
+                    """{"type":"message_start","message":{"id":"msg_2","type":"message","role":"assistant","model":"MODEL","content":"""
                     + """[],"stop_reason":null,"stop_sequence":null,"usage":"""
-                    + """{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":1}}}""".Replace(
-                        "MODEL",
-                        AnthropicModel,
-                        StringComparison.Ordinal
-                    )
+                    + """{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":1}}}"""
+                ).Replace("MODEL", AnthropicModel, StringComparison.Ordinal)
             ),
             Event(
                 "content_block_start",

@@ -215,13 +215,11 @@ internal sealed partial class FakeProvider
         {
             Event(
                 "message_start",
-                """{"type":"message_start","message":{"id":"msg_2","type":"message","role":"assistant","model":"MODEL","content":"""
+                (
+                    """{"type":"message_start","message":{"id":"msg_2","type":"message","role":"assistant","model":"MODEL","content":"""
                     + """[],"stop_reason":null,"stop_sequence":null,"usage":"""
-                    + """{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1}}}""".Replace(
-                        "MODEL",
-                        AnthropicModel,
-                        StringComparison.Ordinal
-                    )
+                    + """{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1}}}"""
+                ).Replace("MODEL", AnthropicModel, StringComparison.Ordinal)
             ),
             Event("content_block_start", """{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"""),
             Event("content_block_delta", $$$"""{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":{{{Quote(ToolPreamble)}}}}}"""),

@@ -279,13 +279,11 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         {
             Event(
                 "message_start",
-                """{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"MODEL","content":"""
+                (
+                    """{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"MODEL","content":"""
                     + """[],"stop_reason":null,"stop_sequence":null,"usage":"""
-                    + """{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":1}}}""".Replace(
-                        "MODEL",
-                        AnthropicModel,
-                        StringComparison.Ordinal
-                    )
+                    + """{"input_tokens":20,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":1}}}"""
+                ).Replace("MODEL", AnthropicModel, StringComparison.Ordinal)
             ),
             Event("content_block_start", """{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"""),
             Event("ping", """{"type": "ping"}"""),
@@ -302,12 +300,10 @@ internal sealed partial class FakeProvider : IAsyncDisposable
             Event("content_block_stop", """{"type":"content_block_stop","index":0}"""),
             Event(
                 "message_delta",
-                """{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":"""
-                    + """{"input_tokens":INPUT,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":9}}""".Replace(
-                        "INPUT",
-                        deltaInput.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                        StringComparison.Ordinal
-                    )
+                (
+                    """{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":"""
+                    + """{"input_tokens":INPUT,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":9}}"""
+                ).Replace("INPUT", deltaInput.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
             ),
             Event("message_stop", """{"type":"message_stop"}"""),
         ]);
