@@ -111,6 +111,23 @@ internal sealed record ProviderRequest(
 /// <param name="State">ready, starting, down or stopped.</param>
 internal sealed record ServerBody(string Name, string ManagedBy, string State, JsonElement Config, DateTime? CreatedAt = null, DateTime? UpdatedAt = null);
 
+/// <summary>
+/// The body of a server's create and replace: the file's <c>mcpServers</c> entry with its name. <c>env</c> and
+/// <c>headers</c> values are env:NAME references; <c>timeoutSeconds</c> is a number or an env:NAME reference.
+/// </summary>
+internal sealed record ServerRequest(
+    string? Name = null,
+    string? Type = null,
+    string? Command = null,
+    IReadOnlyList<string>? Args = null,
+    IReadOnlyDictionary<string, string>? Env = null,
+    string? Cwd = null,
+    string? Url = null,
+    IReadOnlyDictionary<string, string>? Headers = null,
+    string? Transport = null,
+    JsonElement? TimeoutSeconds = null
+);
+
 internal sealed record PolicyConditionBody(string Key, string Operator, string Value);
 
 internal sealed record PolicyBody(
@@ -249,6 +266,69 @@ internal sealed record UsageItemBody(
 
 internal sealed record UsageBody(DateTime From, DateTime To, IReadOnlyList<UsageItemBody> Items);
 
+/// <summary>A tool's settings in a profile, as the file's <c>tools</c> object holds them.</summary>
+internal sealed record ToolSettingsBody(bool AllowUsageWhenUntrustedDataIsPresent, string ResultTreatment);
+
+/// <summary>The body of <c>PUT /api/tools/{profile}/{tool}</c>: the settings to store (defaults for what is left out).</summary>
+internal sealed record ToolSettingsRequest(bool? AllowUsageWhenUntrustedDataIsPresent = null, string? ResultTreatment = null);
+
+/// <summary>One entry of a profile's <c>tools</c> object.</summary>
+internal sealed record ToolSettingBody(string Id, string Profile, string Tool, ToolSettingsBody Settings, string ManagedBy);
+
+/// <summary>
+/// A discovered tool as a profile exposes it: its effective settings and the <c>tools</c> key they came from, whether
+/// its server answers now, and when the gateway first and last saw it listed.
+/// </summary>
+internal sealed record ToolBody
+{
+    public required string Id { get; init; }
+
+    public required string Profile { get; init; }
+
+    public required string Server { get; init; }
+
+    public required string Tool { get; init; }
+
+    public required string Name { get; init; }
+
+    public string? Description { get; init; }
+
+    public required ToolSettingsBody Settings { get; init; }
+
+    public string? SettingsFrom { get; init; }
+
+    public required string ManagedBy { get; init; }
+
+    public required bool Online { get; init; }
+
+    public DateTime? FirstSeen { get; init; }
+
+    public DateTime? LastSeen { get; init; }
+}
+
+/// <summary>
+/// The body of a profile's create and replace: the file's profile object without tokens (they have their own route),
+/// with a name and a description. <c>llm</c> is the file's LLM section of a profile.
+/// </summary>
+internal sealed record ProfileRequest(
+    string? Name = null,
+    string? Description = null,
+    IReadOnlyList<string>? Servers = null,
+    string? ToolPrefix = null,
+    IReadOnlyDictionary<string, ToolSettingsRequest>? Tools = null,
+    JsonElement? Llm = null
+);
+
+/// <summary>The body of a policy's create and replace: the file's policy object (the id is the server's).</summary>
+internal sealed record PolicyRequest(
+    string? Tool = null,
+    string? Action = null,
+    IReadOnlyList<PolicyConditionBody>? Conditions = null,
+    string? Reason = null,
+    IReadOnlyList<string>? Profiles = null,
+    string? Id = null
+);
+
 /// <summary>The source-generated serialisers of the admin API's bodies.</summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
@@ -284,6 +364,13 @@ internal sealed record UsageBody(DateTime From, DateTime To, IReadOnlyList<Usage
 [JsonSerializable(typeof(ItemsBody<ServerBody>))]
 [JsonSerializable(typeof(PolicyBody))]
 [JsonSerializable(typeof(ItemsBody<PolicyBody>))]
+[JsonSerializable(typeof(PolicyRequest))]
+[JsonSerializable(typeof(ServerRequest))]
+[JsonSerializable(typeof(ProfileRequest))]
+[JsonSerializable(typeof(ToolBody))]
+[JsonSerializable(typeof(ItemsBody<ToolBody>))]
+[JsonSerializable(typeof(ToolSettingBody))]
+[JsonSerializable(typeof(ToolSettingsRequest))]
 internal sealed partial class AdminJson : JsonSerializerContext;
 
 internal static class AdminBodies

@@ -33,6 +33,7 @@ internal sealed partial class AdminHandlers
                     Body: true
                 )
                 {
+                    Request = AdminJson.Default.PolicyRequest,
                     Response = AdminJson.Default.PolicyBody,
                 }
             );
@@ -52,6 +53,7 @@ internal sealed partial class AdminHandlers
                     Body: true
                 )
                 {
+                    Request = AdminJson.Default.PolicyRequest,
                     Response = AdminJson.Default.PolicyBody,
                 }
             );

@@ -22,6 +22,7 @@ internal sealed partial class AdminHandlers
         routes.Add(
             new("POST", "/api/profiles", "profiles", "Create a profile: name, servers, toolPrefix, tools, description", CreateProfileAsync, Body: true)
             {
+                Request = AdminJson.Default.ProfileRequest,
                 Response = AdminJson.Default.ProfileBody,
             }
         );
@@ -31,6 +32,7 @@ internal sealed partial class AdminHandlers
         routes.Add(
             new("PUT", "/api/profiles/{name}", "profiles", "Replace an API-managed profile", UpdateProfileAsync, Body: true)
             {
+                Request = AdminJson.Default.ProfileRequest,
                 Response = AdminJson.Default.ProfileBody,
             }
         );
@@ -67,13 +69,25 @@ internal sealed partial class AdminHandlers
                 (h, c) => ListToolsAsync(h),
                 Query: ["profile", "server"]
             )
+            {
+                Response = AdminJson.Default.ItemsBodyToolBody,
+            }
         );
         routes.Add(
             new("GET", "/api/tools/{profile}/{tool}", "tools", "A tool setting of a profile; tool is {server}__{tool}, {server}__* or *", (h, c) =>
                 GetToolAsync(h)
             )
+            {
+                Response = AdminJson.Default.ToolSettingBody,
+            }
         );
-        routes.Add(new("PUT", "/api/tools/{profile}/{tool}", "tools", "Set a tool's defaults in an API-managed profile", PutToolAsync, Body: true));
+        routes.Add(
+            new("PUT", "/api/tools/{profile}/{tool}", "tools", "Set a tool's defaults in an API-managed profile", PutToolAsync, Body: true)
+            {
+                Request = AdminJson.Default.ToolSettingsRequest,
+                Response = AdminJson.Default.ToolSettingBody,
+            }
+        );
         routes.Add(new("DELETE", "/api/tools/{profile}/{tool}", "tools", "Remove a tool setting from an API-managed profile", DeleteToolAsync));
     }
 
@@ -177,7 +191,7 @@ internal sealed partial class AdminHandlers
         string? description,
         string settingsJson,
         CancellationToken ct,
-        Func<ProfileRow, ApiState, AdminResult>? success = null
+        Func<ProfileRow, GatewayConfig, AdminResult>? success = null
     )
     {
         var now = DateTime.UtcNow;
@@ -191,8 +205,8 @@ internal sealed partial class AdminHandlers
             candidate,
             tx => current is null ? Store.Profiles.InsertAsync(tx, row, ct) : Store.Profiles.UpdateAsync(tx, row, ct),
             w => w.WriteRawValue(settingsJson),
-            _ =>
-                success is not null ? success(row, candidate)
+            config =>
+                success is not null ? success(row, config)
                 : current is null ? AdminResult.Created(ApiProfileBody(row, candidate), AdminJson.Default.ProfileBody)
                 : AdminResult.Ok(ApiProfileBody(row, candidate), AdminJson.Default.ProfileBody),
             ct
@@ -239,7 +253,7 @@ internal sealed partial class AdminHandlers
                 foreach (var (key, settings) in profile.Tools.OrderBy(p => p.Key, StringComparer.Ordinal))
                 {
                     w.WritePropertyName(key);
-                    WriteSettings(w, settings);
+                    JsonSerializer.Serialize(w, SettingsBody(settings), AdminJson.Default.ToolSettingsBody);
                 }
 
                 w.WriteEndObject();
@@ -271,12 +285,9 @@ internal sealed partial class AdminHandlers
         };
     }
 
-    private static void WriteSettings(Utf8JsonWriter w, ToolSettings settings)
-    {
-        w.WriteStartObject();
-        w.WriteBoolean("allowUsageWhenUntrustedDataIsPresent"u8, settings.AllowUsageWhenUntrustedDataIsPresent);
-        w.WriteString(
-            "resultTreatment"u8,
+    private static ToolSettingsBody SettingsBody(ToolSettings settings) =>
+        new(
+            settings.AllowUsageWhenUntrustedDataIsPresent,
             settings.ResultTreatment switch
             {
                 ResultTreatment.Trusted => "trusted",
@@ -284,8 +295,6 @@ internal sealed partial class AdminHandlers
                 _ => "untrusted",
             }
         );
-        w.WriteEndObject();
-    }
 
     // ---- tokens -----------------------------------------------------------------------------------------------
 
@@ -497,44 +506,28 @@ internal sealed partial class AdminHandlers
             }
         }
 
-        return AdminResult.Ok(w =>
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("items"u8);
-            foreach (var item in items)
+        var bodies = items
+            .Select(item =>
             {
-                w.WriteStartObject();
-                w.WriteString("id"u8, $"{item.Profile}/{McpProtocol.Qualify(item.Server, item.Tool)}");
-                w.WriteString("profile"u8, item.Profile);
-                w.WriteString("server"u8, item.Server);
-                w.WriteString("tool"u8, item.Tool);
-                w.WriteString("name"u8, item.Exposed);
-                if (item.Description is not null)
+                seen.TryGetValue((item.Server, item.Tool), out var history);
+                return new ToolBody
                 {
-                    w.WriteString("description"u8, item.Description);
-                }
-
-                w.WritePropertyName("settings"u8);
-                WriteSettings(w, item.Settings);
-                if (item.Key is not null)
-                {
-                    w.WriteString("settingsFrom"u8, item.Key);
-                }
-
-                w.WriteString("managedBy"u8, item.FileManaged ? "file" : "api");
-                w.WriteBoolean("online"u8, item.Online);
-                if (seen.TryGetValue((item.Server, item.Tool), out var history))
-                {
-                    w.WriteString("firstSeen"u8, history.FirstSeen);
-                    w.WriteString("lastSeen"u8, history.LastSeen);
-                }
-
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        });
+                    Id = $"{item.Profile}/{McpProtocol.Qualify(item.Server, item.Tool)}",
+                    Profile = item.Profile,
+                    Server = item.Server,
+                    Tool = item.Tool,
+                    Name = item.Exposed,
+                    Description = item.Description,
+                    Settings = SettingsBody(item.Settings),
+                    SettingsFrom = item.Key,
+                    ManagedBy = item.FileManaged ? "file" : "api",
+                    Online = item.Online,
+                    FirstSeen = history?.FirstSeen,
+                    LastSeen = history?.LastSeen,
+                };
+            })
+            .ToList();
+        return AdminResult.Ok(new ItemsBody<ToolBody>(bodies), AdminJson.Default.ItemsBodyToolBody);
     }
 
     /// <summary>The most specific setting that applies (exact, {server}__*, *), and the key it came from; defaults when none.</summary>
@@ -568,18 +561,12 @@ internal sealed partial class AdminHandlers
             return Task.FromResult(AdminResult.NotFound("tool setting", $"{profileName}/{tool}"));
         }
 
+        var managedBy = File.Profiles.Any(p => p.Name == profileName) ? "file" : "api";
         return Task.FromResult(
-            AdminResult.Ok(w =>
-            {
-                w.WriteStartObject();
-                w.WriteString("id"u8, $"{profileName}/{tool}");
-                w.WriteString("profile"u8, profileName);
-                w.WriteString("tool"u8, tool);
-                w.WritePropertyName("settings"u8);
-                WriteSettings(w, settings);
-                w.WriteString("managedBy"u8, File.Profiles.Any(p => p.Name == profileName) ? "file" : "api");
-                w.WriteEndObject();
-            })
+            AdminResult.Ok(
+                new ToolSettingBody($"{profileName}/{tool}", profileName, tool, SettingsBody(settings), managedBy),
+                AdminJson.Default.ToolSettingBody
+            )
         );
     }
 
@@ -666,21 +653,19 @@ internal sealed partial class AdminHandlers
             }
 
             var prefix = ConfigReader.Child("$.tools", tool);
-            var settingsJson = body?.RootElement.GetRawText();
-            var result = await SaveProfileAsync(caller, state, current, profileName, current.Description, Utf8(buffer.WrittenSpan), ct, (row, candidate) =>
+            var result = await SaveProfileAsync(caller, state, current, profileName, current.Description, Utf8(buffer.WrittenSpan), ct, (row, config) =>
                     delete
                         ? AdminResult.NoContent
-                        : AdminResult.Ok(w =>
-                        {
-                            w.WriteStartObject();
-                            w.WriteString("id"u8, $"{profileName}/{tool}");
-                            w.WriteString("profile"u8, profileName);
-                            w.WriteString("tool"u8, tool);
-                            w.WritePropertyName("settings"u8);
-                            w.WriteRawValue(settingsJson!);
-                            w.WriteString("managedBy"u8, "api");
-                            w.WriteEndObject();
-                        })
+                        : AdminResult.Ok(
+                            new ToolSettingBody(
+                                $"{profileName}/{tool}",
+                                profileName,
+                                tool,
+                                SettingsBody(config.Profiles.First(p => p.Name == profileName).Tools[tool]),
+                                "api"
+                            ),
+                            AdminJson.Default.ToolSettingBody
+                        )
                 )
                 .ConfigureAwait(false);
 

@@ -26,6 +26,7 @@ internal sealed partial class AdminHandlers
                 Body: true
             )
             {
+                Request = AdminJson.Default.ServerRequest,
                 Response = AdminJson.Default.ServerBody,
             }
         );
@@ -35,6 +36,7 @@ internal sealed partial class AdminHandlers
         routes.Add(
             new("PUT", "/api/mcp-servers/{name}", "mcp-servers", "Replace an API-managed MCP server (it restarts)", UpdateServerAsync, Body: true)
             {
+                Request = AdminJson.Default.ServerRequest,
                 Response = AdminJson.Default.ServerBody,
             }
         );
