@@ -32,6 +32,11 @@ internal sealed partial class GatewayServer : IAsyncDisposable
     private LlmProxy? _llm;
     private volatile bool _ready;
 
+    // Admin changes, file reloads and other replicas' changes each recompute the whole configuration: one at a time.
+    private readonly SemaphoreSlim _applying = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _following = Task.CompletedTask;
+
     private GatewayServer(WebApplication gatewayApp, WebApplication adminApp, WebApplication metricsApp, McpGateway gateway)
     {
         _gatewayApp = gatewayApp;
@@ -81,12 +86,20 @@ internal sealed partial class GatewayServer : IAsyncDisposable
             Volatile.Write(ref _fileConfig, fileConfig);
         }
 
-        var effective = await Effective(FileConfig, cancellationToken).ConfigureAwait(false);
-        await _gateway.ApplyAsync(effective, cancellationToken).ConfigureAwait(false);
-        if (_llm is { } llm)
+        await _applying.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            llm.Apply(effective);
-            await llm.ReloadCostsAsync(cancellationToken).ConfigureAwait(false);
+            var effective = await Effective(FileConfig, cancellationToken).ConfigureAwait(false);
+            await _gateway.ApplyAsync(effective, cancellationToken).ConfigureAwait(false);
+            if (_llm is { } llm)
+            {
+                llm.Apply(effective);
+                await llm.ReloadCostsAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _applying.Release();
         }
     }
 
@@ -163,9 +176,47 @@ internal sealed partial class GatewayServer : IAsyncDisposable
             server._reloader = new ConfigReloader(path, getEnv, file => server.ApplyAsync(file, CancellationToken.None), logger, TimeSpan.FromSeconds(2));
         }
 
+        // After the API's resources are applied: a change committed before LISTEN takes effect is re-read then.
+        server._following = server._store.ListenAsync(change => server.OnStoreChangeAsync(change, logger), server._stopping.Token);
         server._ready = true;
         return server;
     }
+
+    /// <summary>
+    /// Another replica's admin change: prices, limits and rules reload the LLM costs; admin keys are read per request;
+    /// everything else (and a fresh start of listening, before which anything may have changed) recomputes the
+    /// configuration.
+    /// </summary>
+    private async Task OnStoreChangeAsync(StoreChange change, ILogger logger)
+    {
+        try
+        {
+            switch (change.Kind)
+            {
+                case "admin-key":
+                    break;
+                case "llm-price" or "llm-limit" or "llm-optimization-rule":
+                    await ReloadLlmCostsAsync(_stopping.Token).ConfigureAwait(false);
+                    break;
+                default:
+                    await ApplyAsync(null, _stopping.Token).ConfigureAwait(false);
+                    break;
+            }
+
+            LogReplicaChange(logger, change.Kind ?? "everything (listening started)");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !_stopping.IsCancellationRequested)
+        {
+            // The listener goes on; the next change (or reconnect) applies the whole state again.
+            LogReplicaChangeFailed(logger, change.Kind ?? "everything", ex.Message);
+        }
+    }
+
+    [LoggerMessage(1202, LogLevel.Debug, "Applied another replica's admin change: {Kind}")]
+    private static partial void LogReplicaChange(ILogger logger, string kind);
+
+    [LoggerMessage(1203, LogLevel.Error, "Could not apply another replica's admin change ({Kind}): {Detail}")]
+    private static partial void LogReplicaChangeFailed(ILogger logger, string kind, LogText detail);
 
     /// <summary>Stores a server's tool list (name, description, input schema, first and last seen) off the request path.</summary>
     private async Task RecordToolsAsync(string server, ListSnapshot list, ILogger logger)
@@ -330,6 +381,8 @@ internal sealed partial class GatewayServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _ready = false;
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _following.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (_reloader is not null)
         {
             await _reloader.DisposeAsync().ConfigureAwait(false);

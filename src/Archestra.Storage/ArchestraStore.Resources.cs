@@ -141,6 +141,7 @@ public abstract partial class ArchestraStore
         if (change is not null)
         {
             await AdminChangeRepository.InsertAsync(tx, change, cancellationToken).ConfigureAwait(false);
+            await NotifyAsync(tx, change.ResourceKind, cancellationToken).ConfigureAwait(false);
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);

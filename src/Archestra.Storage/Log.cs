@@ -37,4 +37,10 @@ internal static partial class Log
 
     [LoggerMessage(4011, LogLevel.Warning, "Replaying audit spill {File} failed; it is kept for the next attempt: {Detail}")]
     public static partial void SpillReplayFailed(ILogger logger, string file, LogText detail);
+
+    [LoggerMessage(4012, LogLevel.Information, "Listening for other replicas' admin changes (PostgreSQL channel {Channel})")]
+    public static partial void ChangesListening(ILogger logger, string channel);
+
+    [LoggerMessage(4013, LogLevel.Warning, "Lost the connection that hears other replicas' admin changes; reconnecting in {DelayMs} ms: {Detail}")]
+    public static partial void ChangesLost(ILogger logger, long delayMs, LogText detail);
 }

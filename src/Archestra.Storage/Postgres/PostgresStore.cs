@@ -6,7 +6,7 @@ using NpgsqlTypes;
 namespace Archestra.Storage.Postgres;
 
 /// <summary>PostgreSQL through Npgsql's slim (trimming- and AOT-safe) data source.</summary>
-internal sealed class PostgresStore : ArchestraStore
+internal sealed partial class PostgresStore : ArchestraStore
 {
     private readonly NpgsqlDataSource _dataSource;
 
