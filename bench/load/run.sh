@@ -8,6 +8,7 @@
 #   ARCHESTRA_BIN=out/aot/archestra bench/load/run.sh  # uses a NativeAOT gateway
 #   ROUNDS=3 DURATION=10s bench/load/run.sh
 #   GATEWAY_ENV="DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0" bench/load/run.sh   # runtime knobs for the gateway
+#   BASELINE_BIN=/path/to/older/archestra bench/load/run.sh   # also an older gateway build, in the same rounds
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,6 +20,7 @@ SAT_THREADS=${SAT_THREADS:-2}
 SAT_CONNECTIONS=${SAT_CONNECTIONS:-64}
 PORT_BASE=${PORT_BASE:-19300}
 P_UP=$PORT_BASE P_GW=$((PORT_BASE + 1)) P_ADMIN=$((PORT_BASE + 2)) P_METRICS=$((PORT_BASE + 3)) P_FLOOR=$((PORT_BASE + 4))
+P_BASE=$((PORT_BASE + 5)) P_BASE_ADMIN=$((PORT_BASE + 6)) P_BASE_METRICS=$((PORT_BASE + 7))
 WORK=$(mktemp -d /tmp/archestra-load.XXXXXX)
 PIDS=()
 
@@ -70,12 +72,30 @@ GW_PID=$!
 PIDS+=("$GW_PID")
 wait_for "http://127.0.0.1:$P_GW/readyz" 200 "gateway (log: $WORK/gateway.log)"
 
+# An older build of the gateway, with the same configuration on its own ports: "before/after" in one run.
+TARGETS=(direct floor gateway)
+if [[ -n "${BASELINE_BIN:-}" ]]; then
+  echo "baseline: $BASELINE_BIN"
+  mkdir -p "$WORK/baseline"
+  sed -e "s/:$P_GW\"/:$P_BASE\"/" -e "s/:$P_ADMIN\"/:$P_BASE_ADMIN\"/" -e "s/:$P_METRICS\"/:$P_BASE_METRICS\"/" \
+    "$WORK/archestra.json" >"$WORK/baseline/archestra.json"
+  (cd "$WORK/baseline" && exec env ${GATEWAY_ENV:-} "$BASELINE_BIN" serve --config "$WORK/baseline/archestra.json") >"$WORK/baseline.log" 2>&1 &
+  BASE_PID=$!
+  PIDS+=("$BASE_PID")
+  wait_for "http://127.0.0.1:$P_BASE/readyz" 200 "baseline gateway (log: $WORK/baseline.log)"
+  TARGETS+=(baseline)
+fi
+
 DIRECT=http://127.0.0.1:$P_UP/mcp
 FLOOR=http://127.0.0.1:$P_FLOOR/mcp
 GATEWAY=http://127.0.0.1:$P_GW/v1/mcp/bench
+BASELINE=http://127.0.0.1:$P_BASE/v1/mcp/bench
+declare -A URL=([direct]=$DIRECT [floor]=$FLOOR [gateway]=$GATEWAY [baseline]=$BASELINE)
+declare -A PID_OF=([direct]=$UP_PID [floor]=$FLOOR_PID [gateway]=$GW_PID [baseline]=${BASE_PID:-})
 
 BODY=$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$HERE/tools-call.lua")
-for url in "$DIRECT" "$FLOOR" "$GATEWAY"; do
+for target in "${TARGETS[@]}"; do
+  url=${URL[$target]}
   answer=$(curl -s -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d "$BODY" "$url")
   if [[ $answer != *'"text":"ok"'* ]]; then
     echo "unexpected answer from $url: $answer" >&2
@@ -103,23 +123,28 @@ run() {
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== warm-up ($WARMUP each, not reported)"
-wrk -t"$SAT_THREADS" -c"$SAT_CONNECTIONS" -d"$WARMUP" -s "$HERE/tools-call.lua" "$DIRECT" >/dev/null
-wrk -t"$SAT_THREADS" -c"$SAT_CONNECTIONS" -d"$WARMUP" -s "$HERE/tools-call.lua" "$FLOOR" >/dev/null
-wrk -t"$SAT_THREADS" -c"$SAT_CONNECTIONS" -d"$WARMUP" -s "$HERE/tools-call.lua" "$GATEWAY" >/dev/null
+for target in "${TARGETS[@]}"; do
+  wrk -t"$SAT_THREADS" -c"$SAT_CONNECTIONS" -d"$WARMUP" -s "$HERE/tools-call.lua" "${URL[$target]}" >/dev/null
+done
 
-echo "== $ROUNDS rounds, $DURATION per run, direct, floor and gateway interleaved"
+echo "== $ROUNDS rounds, $DURATION per run, ${TARGETS[*]} interleaved"
 : >"$WORK/results.txt"
 for round in $(seq 1 "$ROUNDS"); do
-  run c1.direct "$DIRECT" 1 1 "$UP_PID" | tee -a "$WORK/results.txt"
-  run c1.floor "$FLOOR" 1 1 "$FLOOR_PID" | tee -a "$WORK/results.txt"
-  run c1.gateway "$GATEWAY" 1 1 "$GW_PID" | tee -a "$WORK/results.txt"
-  run sat.direct "$DIRECT" "$SAT_THREADS" "$SAT_CONNECTIONS" "$UP_PID" | tee -a "$WORK/results.txt"
-  run sat.floor "$FLOOR" "$SAT_THREADS" "$SAT_CONNECTIONS" "$FLOOR_PID" | tee -a "$WORK/results.txt"
-  run sat.gateway "$GATEWAY" "$SAT_THREADS" "$SAT_CONNECTIONS" "$GW_PID" | tee -a "$WORK/results.txt"
+  for target in "${TARGETS[@]}"; do
+    run "c1.$target" "${URL[$target]}" 1 1 "${PID_OF[$target]}" | tee -a "$WORK/results.txt"
+  done
+  for target in "${TARGETS[@]}"; do
+    run "sat.$target" "${URL[$target]}" "$SAT_THREADS" "$SAT_CONNECTIONS" "${PID_OF[$target]}" | tee -a "$WORK/results.txt"
+  done
   echo "-- round $round done"
 done
 
 echo
 echo "== summary (median over $ROUNDS rounds; raw wrk output in $WORK/wrk.txt)"
 awk -f "$HERE/rounds.awk" -f "$HERE/summarize.awk" "$WORK/results.txt"
+if [[ -n "${BASELINE_BIN:-}" ]]; then
+  echo
+  echo "== this gateway against the baseline build (per-round differences and ratios, median)"
+  awk -f "$HERE/rounds.awk" -f "$HERE/baseline.awk" "$WORK/results.txt"
+fi
 echo "gateway RSS after the run: $(awk '/VmRSS/ {print $2, $3}' "/proc/$GW_PID/status"); load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
