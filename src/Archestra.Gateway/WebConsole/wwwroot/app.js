@@ -1,54 +1,9 @@
 // The Archestra console: every action goes through the admin API with the key in sessionStorage. Values from the
 // server (names, descriptions, log lines, arguments) are attacker-controlled: they are only ever set as text.
-const KEY = "archestra.adminKey";
-const main = document.getElementById("main");
-const state = { key: sessionStorage.getItem(KEY), writable: false, name: "" };
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (k === "class") el.className = v;
-    else el.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
-
-function show(...nodes) {
-  main.replaceChildren(...nodes);
-  main.focus();
-}
-
-class ApiError extends Error {
-  constructor(status, problem) {
-    super(problem?.detail || `the admin API answered ${status}`);
-    this.status = status;
-    this.problem = problem;
-  }
-}
-
-async function api(method, path, body) {
-  const headers = { Authorization: `Bearer ${state.key}` };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (response.status === 401) {
-    signOut("The admin key was refused (401). Sign in again.");
-    throw new ApiError(401, null);
-  }
-  const text = await response.text();
-  const data = text ? JSON.parse(text) : null;
-  if (!response.ok) throw new ApiError(response.status, data);
-  return data;
-}
-
-function errorBox(error) {
-  return h("p", { class: "error", role: "alert" }, error instanceof ApiError ? `${error.message} (HTTP ${error.status})` : String(error));
-}
+import { KEY, main, state, onUnauthorized, h, show, ApiError, api, errorBox, stateCell, formErrors } from "./core.js";
+import { renderProfiles } from "./profiles.js";
+import { renderPolicies } from "./policies.js";
+import { renderUsage } from "./usage.js";
 
 // ---- sign-in -------------------------------------------------------------------------------------------------------
 
@@ -105,10 +60,6 @@ async function detectScope() {
 }
 
 // ---- pages ---------------------------------------------------------------------------------------------------------
-
-function stateCell(s) {
-  return h("span", { class: `state-${s || "unknown"}` }, s || "unknown");
-}
 
 async function renderOverview() {
   const [status, calls] = await Promise.all([
@@ -192,13 +143,7 @@ function serverForm() {
     args: h("textarea", { id: "f-args", name: "args", rows: 3, placeholder: "one argument per line" }),
     url: h("input", { id: "f-url", name: "url", autocomplete: "off", placeholder: "https://mcp.example.com/mcp" }),
   };
-  const errors = {};
-  const field = (key, label) => {
-    errors[key] = h("span", { class: "field-error", id: `e-${key}`, role: "alert" });
-    fields[key].setAttribute("aria-describedby", `e-${key}`);
-    return h("label", { for: fields[key].id }, label, fields[key], errors[key]);
-  };
-  const general = h("div", { role: "alert" });
+  const { field, general, clear, place } = formErrors(fields);
   const stdioPart = h("div", { class: "stack" }, field("command", "Command"), field("args", "Arguments"));
   const remotePart = h("div", { class: "stack", hidden: true }, field("url", "URL"));
   fields.kind.addEventListener("change", () => {
@@ -207,8 +152,7 @@ function serverForm() {
   });
   const form = h("form", { class: "stack", "aria-label": "add an MCP server", onsubmit: async (e) => {
     e.preventDefault();
-    for (const span of Object.values(errors)) span.textContent = "";
-    general.replaceChildren();
+    clear();
     const body = { name: fields.name.value.trim() };
     if (fields.kind.value === "stdio") {
       body.command = fields.command.value.trim();
@@ -220,13 +164,7 @@ function serverForm() {
       await api("POST", "/api/mcp-servers", body);
       route();
     } catch (error) {
-      const unplaced = [];
-      for (const problem of error.problem?.errors || []) {
-        const key = /^\$\.([A-Za-z]+)/.exec(problem.path)?.[1];
-        if (key && errors[key]) errors[key].textContent = problem.message;
-        else unplaced.push(`${problem.path}: ${problem.message}`);
-      }
-      if (!error.problem?.errors || unplaced.length) general.replaceChildren(errorBox(unplaced.length ? unplaced.join("; ") : error));
+      place(error);
     }
   } },
   h("h2", {}, "Add an MCP server"), field("name", "Name"), h("label", { for: "f-kind" }, "Runs as", fields.kind), stdioPart, remotePart, general,
@@ -282,7 +220,14 @@ async function renderAudit(cursor) {
     page.nextCursor ? h("p", {}, h("button", { type: "button", class: "secondary", onclick: () => renderAudit(page.nextCursor).catch((e) => main.append(errorBox(e))) }, "Older calls")) : null);
 }
 
-const pages = { overview: renderOverview, servers: renderServers, audit: () => renderAudit(null) };
+const pages = {
+  overview: renderOverview,
+  servers: renderServers,
+  profiles: renderProfiles,
+  policies: renderPolicies,
+  audit: () => renderAudit(null),
+  usage: renderUsage,
+};
 
 async function route() {
   following?.abort();
@@ -303,6 +248,7 @@ async function route() {
   }
 }
 
+onUnauthorized(signOut);
 document.getElementById("signout").addEventListener("click", () => signOut("Signed out."));
 window.addEventListener("hashchange", route);
 if (state.key) {
