@@ -198,4 +198,33 @@ public sealed class ConsolePagesTests(BrowserFixture browser, LlmProxyFixture ll
         await Assertions.Expect(page.Locator("tr[data-limit]")).ToContainTextAsync("tokens per month");
         Assert.True(await page.Locator("svg.chart rect.bar-fill").CountAsync() >= 30);
     }
+
+    [Fact]
+    public async Task Prices_limits_and_admin_keys_are_added_in_the_console_and_a_new_admin_key_is_shown_once()
+    {
+        await using var gateway = await StartAsync();
+        var page = await SignInAsync(gateway.Server.AdminUrl);
+        await page.GetByRole(AriaRole.Link, new() { Name = "LLM proxy" }).ClickAsync();
+        var prices = page.GetByRole(AriaRole.Region, new() { Name = "Prices (USD per million tokens)" });
+        await prices.GetByLabel("Model").FillAsync("gpt-console");
+        await prices.GetByLabel("Input", new() { Exact = true }).FillAsync("not a number");
+        await prices.GetByLabel("Output").FillAsync("2");
+        await prices.GetByRole(AriaRole.Button, new() { Name = "Add price" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#e-prices-inputPerMillion")).Not.ToBeEmptyAsync();
+        await prices.GetByLabel("Input", new() { Exact = true }).FillAsync("0.5");
+        await prices.GetByRole(AriaRole.Button, new() { Name = "Add price" }).ClickAsync();
+        await Assertions.Expect(page.Locator("tr[data-item='gpt-console']")).ToContainTextAsync("0.5");
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Admin keys" }).ClickAsync();
+        await page.GetByLabel("Name").FillAsync("automation");
+        await page.GetByLabel("Scope").SelectOptionAsync("read-only");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add admin key" }).ClickAsync();
+        var key = await page.GetByTestId("new-admin-key").TextContentAsync();
+        Assert.StartsWith("arc_admin_", key, StringComparison.Ordinal);
+        await Assertions.Expect(page.Locator("tr[data-item='automation']")).ToContainTextAsync("read-only");
+
+        using var admin = new AdminClient(gateway.Server.AdminUrl, key!);
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/api/llm/prices/gpt-console")).Status);
+        Assert.Equal(HttpStatusCode.Forbidden, (await admin.PostAsync("/api/admin-keys", """{"name": "x", "scope": "read-only"}""")).Status);
+    }
 }

@@ -4,6 +4,7 @@ import { KEY, main, state, onUnauthorized, h, show, ApiError, api, errorBox, sta
 import { renderProfiles } from "./profiles.js";
 import { renderPolicies } from "./policies.js";
 import { renderUsage } from "./usage.js";
+import { renderLlm, renderKeys } from "./settings.js";
 
 // ---- sign-in -------------------------------------------------------------------------------------------------------
 
@@ -227,6 +228,8 @@ const pages = {
   policies: renderPolicies,
   audit: () => renderAudit(null),
   usage: renderUsage,
+  llm: renderLlm,
+  keys: renderKeys,
 };
 
 async function route() {

@@ -67,12 +67,12 @@ export const enc = encodeURIComponent;
  * A form's fields with an error line under each: field(key, label) gives the labelled input, place(error) puts the
  * API's {path, message} errors under the field the path names ($.key or $.key[...]) and the rest in the general box.
  */
-export function formErrors(fields) {
+export function formErrors(fields, prefix = "") {
   const errors = {};
   const general = h("div", { role: "alert" });
   const field = (key, label) => {
-    errors[key] = h("span", { class: "field-error", id: `e-${key}`, role: "alert" });
-    fields[key].setAttribute("aria-describedby", `e-${key}`);
+    errors[key] = h("span", { class: "field-error", id: `e-${prefix}${key}`, role: "alert" });
+    fields[key].setAttribute("aria-describedby", `e-${prefix}${key}`);
     // The error sits outside the label, so it describes the field without becoming part of its name.
     return h("div", { class: "field" }, h("label", { for: fields[key].id }, label, fields[key]), errors[key]);
   };
