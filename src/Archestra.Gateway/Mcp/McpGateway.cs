@@ -38,6 +38,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         _entries = entries.ToFrozenDictionary(StringComparer.Ordinal);
         _profiles = BuildProfiles(config, _entries);
         var key = config.Security.SessionKey ?? System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+        InputRounds = new InputRounds(config.Limits.MaxSessions);
         Sessions = new SessionStore(config.Limits.SessionIdleTimeout, config.Limits.MaxSessions, new SessionIds(key), FindProfile, OnSessionEnded)
         {
             Recovered = _ => metrics.SessionOpened(),
@@ -465,6 +466,9 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
             }
         }
     }
+
+    /// <summary>Modern clients' calls to 2025 servers held while the server waits for the client's input.</summary>
+    public InputRounds InputRounds { get; }
 
     /// <summary>The subscriptions/listen streams of MCP 2026-07-28 clients; list changes reach them with the sessions.</summary>
     public ListenStreams Listeners { get; } = new();

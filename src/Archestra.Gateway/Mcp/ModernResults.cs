@@ -65,4 +65,16 @@ internal static class ModernResults
     }
 
     public static ReadOnlySpan<byte> InvalidParamsCode => "-32602"u8;
+
+    /// <summary>Whether a modern server's result asks for input (<c>resultType: "input_required"</c>, basic/patterns/mrtr).</summary>
+    public static bool IsInputRequired(Runtime.Upstreams.UpstreamMessage response)
+    {
+        if (response.Kind != JsonRpcKind.Response)
+        {
+            return false;
+        }
+
+        var result = response.Envelope.Result.Of(response.Span);
+        return JsonObjectScan.FindValue(result, "resultType"u8).Of(result).SequenceEqual("\"input_required\""u8);
+    }
 }
