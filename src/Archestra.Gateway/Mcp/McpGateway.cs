@@ -257,6 +257,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
 
     private async Task StopOneAsync(UpstreamEntry entry)
     {
+        entry.Listening?.Cancel();
         try
         {
             await entry.Upstream.DisposeAsync().ConfigureAwait(false);
@@ -382,6 +383,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
 
             // Warm the tool list so calls can be validated and labelled before the first tools/list.
             _ = entry.GetListAsync(ListKind.Tools, OnListFailed);
+            Listen(entry, upstream);
         }
         else if (state == UpstreamState.Down)
         {
@@ -418,10 +420,12 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
             return;
         }
 
+        // A modern server's notifications carry its own subscription id in _meta: clients get the plain notification.
+        var plain = upstream.Era == McpEra.Modern;
         if (message.MethodIs(McpMethods.ToolsListChanged))
         {
             entry.Invalidate(ListKind.Tools);
-            Broadcast(entry, message.Buffer);
+            Broadcast(entry, plain ? JsonRpcWriter.Notification(McpMethods.ToolsListChanged) : message.Buffer);
 
             // Re-warm at once: calls are validated and labelled against this list, and servers often
             // announce a change right after initialize (server-everything registers tools then), which
@@ -431,13 +435,13 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         else if (message.MethodIs(McpMethods.PromptsListChanged))
         {
             entry.Invalidate(ListKind.Prompts);
-            Broadcast(entry, message.Buffer);
+            Broadcast(entry, plain ? JsonRpcWriter.Notification(McpMethods.PromptsListChanged) : message.Buffer);
         }
         else if (message.MethodIs(McpMethods.ResourcesListChanged))
         {
             entry.Invalidate(ListKind.Resources);
             entry.Invalidate(ListKind.ResourceTemplates);
-            Broadcast(entry, message.Buffer);
+            Broadcast(entry, plain ? JsonRpcWriter.Notification(McpMethods.ResourcesListChanged) : message.Buffer);
         }
         else if (message.MethodIs(McpMethods.ResourcesUpdated))
         {
@@ -469,6 +473,87 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
 
     /// <summary>Modern clients' calls to 2025 servers held while the server waits for the client's input.</summary>
     public InputRounds InputRounds { get; }
+
+    /// <summary>
+    /// A modern server has no GET stream: the gateway learns of its list changes through its own <c>subscriptions/listen</c>
+    /// (2026-07-28 basic/patterns/subscriptions), asking for the lists the server announces. What that stream carries reaches
+    /// <see cref="OnUnsolicited"/> like a 2025 server's notifications. A stream that ends is opened again (1 s doubling to
+    /// 30 s), dropping the cached lists, since changes may have gone unheard; a reconnect replaces it.
+    /// </summary>
+    private void Listen(UpstreamEntry entry, McpUpstream upstream)
+    {
+        var filter = entry.Capabilities.ListChanged;
+        var previous = entry.Listening;
+        entry.Listening = null;
+        previous?.Cancel();
+        if (upstream.Era != McpEra.Modern || filter == ListenFilter.None)
+        {
+            return;
+        }
+
+        var stop = new CancellationTokenSource();
+        entry.Listening = stop;
+        _ = ListenLoopAsync(entry, upstream, filter, stop.Token);
+    }
+
+    private async Task ListenLoopAsync(UpstreamEntry entry, McpUpstream upstream, ListenFilter filter, CancellationToken stop)
+    {
+        var notifications =
+            "{"
+            + string.Join(
+                ",",
+                new[]
+                {
+                    (ListenFilter.Tools, "toolsListChanged"),
+                    (ListenFilter.Prompts, "promptsListChanged"),
+                    (ListenFilter.Resources, "resourcesListChanged"),
+                }
+                    .Where(k => (filter & k.Item1) != 0)
+                    .Select(k => $"\"{k.Item2}\":true")
+            )
+            + "}";
+        var delay = TimeSpan.FromSeconds(1);
+        for (var attempt = 0; !stop.IsCancellationRequested && upstream.State == UpstreamState.Ready; attempt++)
+        {
+            if (attempt > 0)
+            {
+                // Changes may have happened while nobody listened.
+                entry.Invalidate(ListKind.Tools);
+                entry.Invalidate(ListKind.Prompts);
+                entry.Invalidate(ListKind.Resources);
+                entry.Invalidate(ListKind.ResourceTemplates);
+            }
+
+            var id = upstream.NextId();
+            var request = Encoding.UTF8.GetBytes(
+                $"{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"subscriptions/listen\",\"params\":{{\"notifications\":{notifications}}}}}"
+            );
+            var result = await upstream.HoldOpenAsync(request, id, stop).ConfigureAwait(false);
+            if (stop.IsCancellationRequested)
+            {
+                return;
+            }
+
+            if (result.Response is { Kind: JsonRpcKind.ErrorResponse } refused && ModernResults.ErrorCodeIs(refused, ErrorCodes.MethodNotFound))
+            {
+                // A server that announces list changes but has no subscriptions/listen: its lists refresh by TTL only.
+                Log.ListenEnded(_logger, entry.Name, "the server has no subscriptions/listen; its lists refresh by their ttlMs");
+                return;
+            }
+
+            Log.ListenEnded(_logger, entry.Name, result.Detail ?? (result.Response is { Kind: JsonRpcKind.ErrorResponse } ? "refused" : "the server ended it"));
+            try
+            {
+                await Task.Delay(delay, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
+        }
+    }
 
     /// <summary>The subscriptions/listen streams of MCP 2026-07-28 clients; list changes reach them with the sessions.</summary>
     public ListenStreams Listeners { get; } = new();

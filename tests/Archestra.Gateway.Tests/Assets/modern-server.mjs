@@ -13,6 +13,9 @@ const load = (p) => import(pathToFileURL(require.resolve(p)).href);
 const { McpServer, createMcpHandler, fromJsonSchema, inputRequired, inputResponse } = await load("@modelcontextprotocol/server");
 
 const stats = { methods: {}, sessionHeaders: 0, withoutHeaders: 0, rejected: 0 };
+// `grow` adds the tool `late` and tells subscriptions/listen streams that the tool list changed.
+let grown = false;
+let handler;
 const ttlMs = Number(process.env.TTL_MS ?? "60000");
 
 const factory = () => {
@@ -63,12 +66,26 @@ const factory = () => {
       return { content: [{ type: "text", text: `planned ${topic} for ${name}: ${text} in ${root}` }] };
     });
   server.registerTool(
+    "grow",
+    { description: "Adds the tool late", inputSchema: fromJsonSchema({ type: "object", properties: {} }) },
+    async () => {
+      grown = true;
+      handler.notify.toolsChanged();
+      return { content: [{ type: "text", text: "grown" }] };
+    });
+  if (grown) {
+    server.registerTool(
+      "late",
+      { description: "Exists after grow", inputSchema: fromJsonSchema({ type: "object", properties: {} }) },
+      async () => ({ content: [{ type: "text", text: "late" }] }));
+  }
+  server.registerTool(
     "stats",
     { description: "What reached this server", inputSchema: fromJsonSchema({ type: "object", properties: {} }) },
     async () => ({ content: [{ type: "text", text: JSON.stringify(stats) }] }));
   return server;
 };
-const handler = createMcpHandler(factory, { legacy: "reject" });
+handler = createMcpHandler(factory, { legacy: "reject" });
 
 http.createServer(async (req, res) => {
   const chunks = [];
