@@ -8,6 +8,7 @@
 #   ARCHESTRA_BIN=out/aot/archestra bench/load/run.sh  # uses a NativeAOT gateway
 #   ROUNDS=3 DURATION=10s bench/load/run.sh
 #   GATEWAY_ENV="DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0" bench/load/run.sh   # runtime knobs for the gateway
+#   MODERN=1 bench/load/run.sh             # also the MCP 2026-07-28 stateless tools/call through the gateway, same rounds
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -62,7 +63,7 @@ PIDS+=("$FLOOR_PID")
 cat >"$WORK/archestra.json" <<EOF
 {"listen":{"gateway":"http://127.0.0.1:$P_GW","admin":"http://127.0.0.1:$P_ADMIN","metrics":"http://127.0.0.1:$P_METRICS"},
  "mcpServers":{"up":{"url":"http://127.0.0.1:$P_UP/mcp"}},
- "profiles":{"bench":{"servers":["up"],"tools":{"*":{"resultTreatment":"trusted"}}}}}
+ "profiles":{"bench":{"servers":["up"],"tools":{"*":{"resultTreatment":"trusted","allowUsageWhenUntrustedDataIsPresent":true}}}}}
 EOF
 # shellcheck disable=SC2086 # GATEWAY_ENV is a list of NAME=VALUE words.
 env ${GATEWAY_ENV:-} "$ARCHESTRA_BIN" serve --config "$WORK/archestra.json" >"$WORK/gateway.log" 2>&1 &
@@ -82,16 +83,25 @@ for url in "$DIRECT" "$FLOOR" "$GATEWAY"; do
     exit 1
   fi
 done
+if [[ ${MODERN:-0} == 1 ]]; then
+  MODERN_BODY=$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$HERE/tools-call-modern.lua")
+  answer=$(curl -s -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2026-07-28' \
+    -H 'Mcp-Method: tools/call' -H 'Mcp-Name: echo' -d "$MODERN_BODY" "$GATEWAY")
+  if [[ $answer != *'"resultType":"complete"'*'"text":"ok"'* ]]; then
+    echo "unexpected 2026-07-28 answer from $GATEWAY: $answer" >&2
+    exit 1
+  fi
+fi
 echo "all targets answer tools/call correctly"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TICK=$(getconf CLK_TCK)
 
-# run NAME URL THREADS CONNECTIONS PROXY_PID: prints "NAME rps=... p50_us=... up_cpu_us=... proxy_cpu_us=..."
+# run NAME URL THREADS CONNECTIONS PROXY_PID [SCRIPT]: prints "NAME rps=... p50_us=... up_cpu_us=... proxy_cpu_us=..."
 run() {
   local up0 gw0 up1 gw1 out
   up0=$(cpu_ticks "$UP_PID"); gw0=$(cpu_ticks "$5")
-  out=$(wrk -t"$3" -c"$4" -d"$DURATION" --latency -s "$HERE/tools-call.lua" "$2")
+  out=$(wrk -t"$3" -c"$4" -d"$DURATION" --latency -s "$HERE/${6:-tools-call.lua}" "$2")
   up1=$(cpu_ticks "$UP_PID"); gw1=$(cpu_ticks "$5")
   echo "$out" >>"$WORK/wrk.txt"
   local result requests
@@ -106,6 +116,9 @@ echo "== warm-up ($WARMUP each, not reported)"
 wrk -t"$SAT_THREADS" -c"$SAT_CONNECTIONS" -d"$WARMUP" -s "$HERE/tools-call.lua" "$DIRECT" >/dev/null
 wrk -t"$SAT_THREADS" -c"$SAT_CONNECTIONS" -d"$WARMUP" -s "$HERE/tools-call.lua" "$FLOOR" >/dev/null
 wrk -t"$SAT_THREADS" -c"$SAT_CONNECTIONS" -d"$WARMUP" -s "$HERE/tools-call.lua" "$GATEWAY" >/dev/null
+if [[ ${MODERN:-0} == 1 ]]; then
+  wrk -t"$SAT_THREADS" -c"$SAT_CONNECTIONS" -d"$WARMUP" -s "$HERE/tools-call-modern.lua" "$GATEWAY" >/dev/null
+fi
 
 echo "== $ROUNDS rounds, $DURATION per run, direct, floor and gateway interleaved"
 : >"$WORK/results.txt"
@@ -116,10 +129,18 @@ for round in $(seq 1 "$ROUNDS"); do
   run sat.direct "$DIRECT" "$SAT_THREADS" "$SAT_CONNECTIONS" "$UP_PID" | tee -a "$WORK/results.txt"
   run sat.floor "$FLOOR" "$SAT_THREADS" "$SAT_CONNECTIONS" "$FLOOR_PID" | tee -a "$WORK/results.txt"
   run sat.gateway "$GATEWAY" "$SAT_THREADS" "$SAT_CONNECTIONS" "$GW_PID" | tee -a "$WORK/results.txt"
+  if [[ ${MODERN:-0} == 1 ]]; then
+    run c1.modern "$GATEWAY" 1 1 "$GW_PID" tools-call-modern.lua | tee -a "$WORK/results.txt"
+    run sat.modern "$GATEWAY" "$SAT_THREADS" "$SAT_CONNECTIONS" "$GW_PID" tools-call-modern.lua | tee -a "$WORK/results.txt"
+  fi
   echo "-- round $round done"
 done
 
 echo
 echo "== summary (median over $ROUNDS rounds; raw wrk output in $WORK/wrk.txt)"
 awk -f "$HERE/rounds.awk" -f "$HERE/summarize.awk" "$WORK/results.txt"
+if [[ ${MODERN:-0} == 1 ]]; then
+  echo
+  awk -f "$HERE/rounds.awk" -f "$HERE/summarize-modern.awk" "$WORK/results.txt"
+fi
 echo "gateway RSS after the run: $(awk '/VmRSS/ {print $2, $3}' "/proc/$GW_PID/status"); load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Text;
+using System.Text.Json;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Core;
 using Archestra.Gateway.Metrics;
@@ -451,13 +452,20 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
                 return;
             }
 
+            var update = plain
+                ? Encoding.UTF8.GetBytes(
+                    $"{{\"jsonrpc\":\"2.0\",\"method\":\"notifications/resources/updated\",\"params\":{{\"uri\":\"{JsonEncodedText.Encode(uri)}\"}}}}"
+                )
+                : message.Buffer;
             foreach (var session in Sessions.All)
             {
                 if (session.Subscriptions.TryGetValue(uri, out var owner) && owner == entry)
                 {
-                    session.Post(message.Buffer);
+                    session.Post(update);
                 }
             }
+
+            Listeners.PublishUpdated(entry, uri);
         }
         else if (message.MethodIs(McpMethods.Message))
         {
@@ -486,7 +494,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         var previous = entry.Listening;
         entry.Listening = null;
         previous?.Cancel();
-        if (upstream.Era != McpEra.Modern || filter == ListenFilter.None)
+        if (upstream.Era != McpEra.Modern || (filter == ListenFilter.None && entry.WatchedResources.IsEmpty))
         {
             return;
         }
@@ -498,20 +506,29 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
 
     private async Task ListenLoopAsync(UpstreamEntry entry, McpUpstream upstream, ListenFilter filter, CancellationToken stop)
     {
-        var notifications =
-            "{"
-            + string.Join(
-                ",",
-                new[]
-                {
-                    (ListenFilter.Tools, "toolsListChanged"),
-                    (ListenFilter.Prompts, "promptsListChanged"),
-                    (ListenFilter.Resources, "resourcesListChanged"),
-                }
-                    .Where(k => (filter & k.Item1) != 0)
-                    .Select(k => $"\"{k.Item2}\":true")
-            )
-            + "}";
+        var members = new List<string>(4);
+        foreach (
+            var (kind, name) in new[]
+            {
+                (ListenFilter.Tools, "toolsListChanged"),
+                (ListenFilter.Prompts, "promptsListChanged"),
+                (ListenFilter.Resources, "resourcesListChanged"),
+            }
+        )
+        {
+            if ((filter & kind) != 0)
+            {
+                members.Add($"\"{name}\":true");
+            }
+        }
+
+        if (!entry.WatchedResources.IsEmpty)
+        {
+            var uris = entry.WatchedResources.Keys.Select(u => "\"" + JsonEncodedText.Encode(u).ToString() + "\"");
+            members.Add("\"resourceSubscriptions\":[" + string.Join(",", uris) + "]");
+        }
+
+        var notifications = "{" + string.Join(",", members) + "}";
         var delay = TimeSpan.FromSeconds(1);
         for (var attempt = 0; !stop.IsCancellationRequested && upstream.State == UpstreamState.Ready; attempt++)
         {
@@ -604,14 +621,13 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         {
             if (!AnySubscriber(pair.Key, pair.Value, except: session))
             {
-                var id = pair.Value.Upstream.NextId();
-                var request = JsonRpcWriter.Request(id, "resources/unsubscribe", "uri", pair.Key);
-                _ = pair.Value.Upstream.CallAsync(request, id, idempotent: true, observer: null, CancellationToken.None).AsTask();
+                _ = SubscribeUpstreamAsync(pair.Value, pair.Key, subscribe: false);
             }
         }
     }
 
-    public bool AnySubscriber(string uri, UpstreamEntry entry, McpSession except)
+    /// <summary>Whether a session or listen stream, other than those named, still wants updates of <paramref name="uri"/> from <paramref name="entry"/>.</summary>
+    public bool AnySubscriber(string uri, UpstreamEntry entry, McpSession? except, Listener? exceptListener = null)
     {
         foreach (var session in Sessions.All)
         {
@@ -621,7 +637,28 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
             }
         }
 
-        return false;
+        return Listeners.AnySubscribed(uri, entry, exceptListener);
+    }
+
+    /// <summary>Asks the server that owns <paramref name="uri"/> for its updates (2025 resources/subscribe); false when it refused or failed.</summary>
+    public async Task<bool> SubscribeUpstreamAsync(UpstreamEntry entry, string uri, bool subscribe)
+    {
+        if (entry.Upstream.Era == McpEra.Modern)
+        {
+            // A modern server has no resources/subscribe: the URI joins (or leaves) the gateway's own listen on it.
+            var changed = subscribe ? entry.WatchedResources.TryAdd(uri, 0) : entry.WatchedResources.TryRemove(uri, out _);
+            if (changed)
+            {
+                Listen(entry, entry.Upstream);
+            }
+
+            return true;
+        }
+
+        var id = entry.Upstream.NextId();
+        var request = JsonRpcWriter.Request(id, subscribe ? "resources/subscribe" : "resources/unsubscribe", "uri", uri);
+        var result = await entry.Upstream.CallAsync(request, id, idempotent: true, observer: null, CancellationToken.None).ConfigureAwait(false);
+        return result.Response is { Kind: JsonRpcKind.Response };
     }
 
     public async ValueTask DisposeAsync()

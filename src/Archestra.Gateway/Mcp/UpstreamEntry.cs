@@ -209,6 +209,9 @@ internal sealed class UpstreamEntry
 
     public bool IsReady => Upstream.State == UpstreamState.Ready;
 
+    /// <summary>The resource URIs the gateway's listen on a modern server subscribes to: those its clients asked for.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, byte> WatchedResources { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Ends the gateway's <c>subscriptions/listen</c> on a modern server; replaced on every (re)connect.</summary>
     public CancellationTokenSource? Listening { get; set; }
 

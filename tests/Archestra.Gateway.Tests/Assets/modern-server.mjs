@@ -21,7 +21,15 @@ const ttlMs = Number(process.env.TTL_MS ?? "60000");
 const factory = () => {
   const server = new McpServer(
     { name: "modern-only", version: "1.0.0" },
-    { cacheHints: { "tools/list": { ttlMs, cacheScope: "public" } } });
+    { cacheHints: { "tools/list": { ttlMs, cacheScope: "public" } }, capabilities: { resources: { subscribe: true, listChanged: true } } });
+  server.registerResource("pad", "note://pad", { mimeType: "text/plain" }, async (uri) => ({ contents: [{ uri: uri.href, text: "pad" }] }));
+  server.registerTool(
+    "touch",
+    { description: "Tells subscribers that note://pad changed", inputSchema: fromJsonSchema({ type: "object", properties: {} }) },
+    async () => {
+      handler.notify.resourceUpdated("note://pad");
+      return { content: [{ type: "text", text: "touched" }] };
+    });
   server.registerTool(
     "shout",
     { description: "Upper-cases text", inputSchema: fromJsonSchema({ type: "object", properties: { text: { type: "string" } }, required: ["text"] }) },

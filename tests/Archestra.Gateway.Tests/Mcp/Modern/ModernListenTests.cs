@@ -61,7 +61,10 @@ public sealed class ModernListenTests
             var ack = (await NextAsync(tools, TimeSpan.FromSeconds(10)))!.Value;
             Assert.Equal("notifications/subscriptions/acknowledged", ack.GetProperty("method").GetString());
             Assert.Equal("\"tools-1\"", SubscriptionId(ack));
-            Assert.Equal("{\"toolsListChanged\":true}", ack.GetProperty("params").GetProperty("notifications").GetRawText());
+            Assert.Equal(
+                "{\"toolsListChanged\":true,\"resourceSubscriptions\":[\"test://watched-resource\"]}",
+                ack.GetProperty("params").GetProperty("notifications").GetRawText()
+            );
             Assert.Equal("7", SubscriptionId((await NextAsync(prompts, TimeSpan.FromSeconds(10)))!.Value));
 
             var call = ModernRaw.Body(1, "tools/call", "\"name\":\"test_dynamic_tool\",\"arguments\":{\"kind\":\"tool\"}");
