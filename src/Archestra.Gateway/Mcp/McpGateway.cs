@@ -626,7 +626,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         }
     }
 
-    /// <summary>Whether a session or listen stream, other than those named, still wants updates of <paramref name="uri"/> from <paramref name="entry"/>.</summary>
+    /// <summary>Whether a session or listen stream, other than those named, still wants updates of a URI from <paramref name="entry"/>.</summary>
     public bool AnySubscriber(string uri, UpstreamEntry entry, McpSession? except, Listener? exceptListener = null)
     {
         foreach (var session in Sessions.All)
