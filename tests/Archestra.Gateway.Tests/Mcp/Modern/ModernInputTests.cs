@@ -219,4 +219,45 @@ public sealed class ModernInputTests : IClassFixture<ModernUpstreamFixture>
         var done = await ElicitingCallAsync(first.McpUrl("p"), 4, "{}", Retry(key1, state), Unprefixed);
         Assert.Equal("complete", done.Message.GetProperty("result").GetProperty("resultType").GetString());
     }
+
+    [Fact]
+    public async Task A_held_call_nobody_retries_is_cancelled_when_its_state_expires_and_recorded_as_cancelled()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(
+            new GatewayConfig
+            {
+                McpServers = [GatewayHarness.Stdio("local", Repo.Node, Repo.Everything, "stdio")],
+                Profiles = [GatewayHarness.Profile("p", "local")],
+                Limits = new LimitsConfig { ApprovalTimeout = TimeSpan.FromSeconds(1) },
+            }
+        );
+        var url = gateway.McpUrl("p");
+        var marker = Guid.NewGuid().ToString("N");
+        var arguments = $"{{\"marker\":\"{marker}\"}}";
+        await WaitForToolAsync(url, Unprefixed);
+        var (_, asked) = await ElicitingCallAsync(url, 1, arguments, tool: Unprefixed);
+        var result = asked.GetProperty("result");
+        var state = result.GetProperty("requestState").GetString()!;
+        var key = result.GetProperty("inputRequests").EnumerateObject().Single().Name;
+
+        // Nobody retries: the call is cancelled and leaves one row, like a 2025 call whose client went away.
+        var store = gateway.Server.Store;
+        for (var attempt = 0; ; attempt++)
+        {
+            var page = await store.ListToolCallsAsync(new Archestra.Storage.ToolCallQuery { Profile = "p", Limit = 1000 }, Ct);
+            if (page.Items.FirstOrDefault(r => r.Arguments?.Contains(marker, StringComparison.Ordinal) == true) is { } row)
+            {
+                Assert.Equal(("local", "trigger-elicitation-request", "allow", "cancelled"), (row.Server, row.Tool, row.Decision, row.Outcome));
+                Assert.Contains("limits.approvalTimeoutSeconds", row.Error, StringComparison.Ordinal);
+                break;
+            }
+
+            Assert.True(attempt < 200, "the audit row never arrived");
+            await Task.Delay(50, Ct);
+        }
+
+        // A late retry is refused, never forwarded as a new call.
+        var late = await ElicitingCallAsync(url, 2, arguments, Retry(key, state), Unprefixed);
+        Assert.Equal(-32602, RawMcp.ErrorCode(late.Message));
+    }
 }
