@@ -1,6 +1,7 @@
 // A modern-only MCP server over stdio, built with the v2 TypeScript SDK (@modelcontextprotocol/server 2.4.0):
 // serveStdio(factory, { legacy: "reject" }) answers initialize with the unsupported-protocol-version error and serves only
-// 2026-07-28 requests. `whisper` lower-cases text; `confirm` asks its client (multi-round-trip) who confirms.
+// 2026-07-28 requests. `whisper` lower-cases text; `confirm` asks its client (multi-round-trip) who confirms; `grow` adds a
+// tool and announces it to subscriptions/listen streams.
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 
@@ -28,6 +29,17 @@ serveStdio(() => {
         });
       }
       return { content: [{ type: "text", text: answer.action === "accept" ? `confirmed by ${answer.content.name}` : answer.action }] };
+    });
+  server.registerTool(
+    "grow",
+    { description: "Adds the tool late and says the tool list changed", inputSchema: fromJsonSchema({ type: "object", properties: {} }) },
+    async () => {
+      server.registerTool(
+        "late",
+        { description: "Exists after grow", inputSchema: fromJsonSchema({ type: "object", properties: {} }) },
+        async () => ({ content: [{ type: "text", text: "late" }] }));
+      server.sendToolListChanged();
+      return { content: [{ type: "text", text: "grown" }] };
     });
   return server;
 }, { legacy: "reject" });

@@ -62,5 +62,22 @@ public sealed class ModernStdioTests
         var run = JsonDocument.Parse(process.Output.Split('\n').Last(l => l.StartsWith('{'))).RootElement;
         Assert.Equal("Who confirms?", run.GetProperty("asked")[0].GetProperty("message").GetString());
         Assert.Equal("confirmed by Ada Lovelace", run.GetProperty("text").GetString());
+
+        // Its list changes reach a modern listen stream through the gateway's own subscriptions/listen over stdio.
+        var (listenResponse, listen) = await ModernListenTests.ListenAsync(url, "s", "{\"toolsListChanged\":true}");
+        using (listenResponse)
+        {
+            Assert.NotNull(await ModernListenTests.NextAsync(listen, TimeSpan.FromSeconds(10)));
+            var (_, grown) = await ModernRaw.SendAsync(
+                Http,
+                ModernRaw.Post(url, ModernRaw.Body(2, "tools/call", "\"name\":\"grow\",\"arguments\":{}"), "tools/call", "grow")
+            );
+            Assert.Equal("grown", grown.GetProperty("result").GetProperty("content")[0].GetProperty("text").GetString());
+            var changed = (await ModernListenTests.NextAsync(listen, TimeSpan.FromSeconds(10)))!.Value;
+            Assert.Equal("notifications/tools/list_changed", changed.GetProperty("method").GetString());
+        }
+
+        var (_, listed) = await ModernRaw.SendAsync(Http, ModernRaw.Post(url, ModernRaw.Body(3, "tools/list"), "tools/list"));
+        Assert.Contains("late", listed.GetProperty("result").GetProperty("tools").EnumerateArray().Select(t => t.GetProperty("name").GetString()));
     }
 }
