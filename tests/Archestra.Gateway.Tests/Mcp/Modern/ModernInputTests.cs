@@ -260,4 +260,25 @@ public sealed class ModernInputTests : IClassFixture<ModernUpstreamFixture>
         var late = await ElicitingCallAsync(url, 2, arguments, Retry(key, state), Unprefixed);
         Assert.Equal(-32602, RawMcp.ErrorCode(late.Message));
     }
+
+    [Fact]
+    public async Task A_modern_client_that_did_not_declare_elicitation_is_never_asked_and_the_server_hears_why()
+    {
+        var url = _fixture.Gateway.McpUrl("both");
+        await WaitForToolAsync(url, "local__trigger-elicitation-request");
+        var (status, message) = await ModernRaw.SendAsync(
+            Http,
+            ModernRaw.Post(
+                url,
+                ModernRaw.Body(1, "tools/call", "\"name\":\"local__trigger-elicitation-request\",\"arguments\":{}"),
+                "tools/call",
+                "local__trigger-elicitation-request"
+            )
+        );
+        Assert.Equal(200, status);
+        var result = message.GetProperty("result");
+        Assert.Equal("complete", result.GetProperty("resultType").GetString());
+        Assert.False(result.TryGetProperty("requestState", out _));
+        Assert.Contains("did not declare this capability", result.GetProperty("content")[0].GetProperty("text").GetString(), StringComparison.Ordinal);
+    }
 }
