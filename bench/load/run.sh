@@ -9,6 +9,7 @@
 #   ROUNDS=3 DURATION=10s bench/load/run.sh
 #   GATEWAY_ENV="DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0" bench/load/run.sh   # runtime knobs for the gateway
 #   BASELINE_BIN=/path/to/older/archestra bench/load/run.sh   # also an older gateway build, in the same rounds
+#   MODERN=1 bench/load/run.sh             # also the MCP 2026-07-28 stateless tools/call through the gateway, same rounds
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -64,7 +65,7 @@ PIDS+=("$FLOOR_PID")
 cat >"$WORK/archestra.json" <<EOF
 {"listen":{"gateway":"http://127.0.0.1:$P_GW","admin":"http://127.0.0.1:$P_ADMIN","metrics":"http://127.0.0.1:$P_METRICS"},
  "mcpServers":{"up":{"url":"http://127.0.0.1:$P_UP/mcp"}},
- "profiles":{"bench":{"servers":["up"],"tools":{"*":{"resultTreatment":"trusted"}}}}}
+ "profiles":{"bench":{"servers":["up"],"tools":{"*":{"resultTreatment":"trusted","allowUsageWhenUntrustedDataIsPresent":true}}}}}
 EOF
 # shellcheck disable=SC2086 # GATEWAY_ENV is a list of NAME=VALUE words.
 env ${GATEWAY_ENV:-} "$ARCHESTRA_BIN" serve --config "$WORK/archestra.json" >"$WORK/gateway.log" 2>&1 &
@@ -92,6 +93,10 @@ GATEWAY=http://127.0.0.1:$P_GW/v1/mcp/bench
 BASELINE=http://127.0.0.1:$P_BASE/v1/mcp/bench
 declare -A URL=([direct]=$DIRECT [floor]=$FLOOR [gateway]=$GATEWAY [baseline]=$BASELINE)
 declare -A PID_OF=([direct]=$UP_PID [floor]=$FLOOR_PID [gateway]=$GW_PID [baseline]=${BASE_PID:-})
+# The MCP 2026-07-28 stateless tools/call through the same gateway: its own workload script.
+URL[modern]=$GATEWAY PID_OF[modern]=$GW_PID
+declare -A SCRIPT_OF=([modern]=tools-call-modern.lua)
+if [[ ${MODERN:-0} == 1 ]]; then TARGETS+=(modern); fi
 
 BODY=$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$HERE/tools-call.lua")
 for target in "${TARGETS[@]}"; do
@@ -102,16 +107,25 @@ for target in "${TARGETS[@]}"; do
     exit 1
   fi
 done
+if [[ ${MODERN:-0} == 1 ]]; then
+  MODERN_BODY=$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$HERE/tools-call-modern.lua")
+  answer=$(curl -s -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2026-07-28' \
+    -H 'Mcp-Method: tools/call' -H 'Mcp-Name: echo' -d "$MODERN_BODY" "$GATEWAY")
+  if [[ $answer != *'"resultType":"complete"'*'"text":"ok"'* ]]; then
+    echo "unexpected 2026-07-28 answer from $GATEWAY: $answer" >&2
+    exit 1
+  fi
+fi
 echo "all targets answer tools/call correctly"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TICK=$(getconf CLK_TCK)
 
-# run NAME URL THREADS CONNECTIONS PROXY_PID: prints "NAME rps=... p50_us=... up_cpu_us=... proxy_cpu_us=..."
+# run NAME URL THREADS CONNECTIONS PROXY_PID [SCRIPT]: prints "NAME rps=... p50_us=... up_cpu_us=... proxy_cpu_us=..."
 run() {
   local up0 gw0 up1 gw1 out
   up0=$(cpu_ticks "$UP_PID"); gw0=$(cpu_ticks "$5")
-  out=$(wrk -t"$3" -c"$4" -d"$DURATION" --latency -s "$HERE/tools-call.lua" "$2")
+  out=$(wrk -t"$3" -c"$4" -d"$DURATION" --latency -s "$HERE/${6:-tools-call.lua}" "$2")
   up1=$(cpu_ticks "$UP_PID"); gw1=$(cpu_ticks "$5")
   echo "$out" >>"$WORK/wrk.txt"
   local result requests
@@ -124,17 +138,17 @@ run() {
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== warm-up ($WARMUP each, not reported)"
 for target in "${TARGETS[@]}"; do
-  wrk -t"$SAT_THREADS" -c"$SAT_CONNECTIONS" -d"$WARMUP" -s "$HERE/tools-call.lua" "${URL[$target]}" >/dev/null
+  wrk -t"$SAT_THREADS" -c"$SAT_CONNECTIONS" -d"$WARMUP" -s "$HERE/${SCRIPT_OF[$target]:-tools-call.lua}" "${URL[$target]}" >/dev/null
 done
 
 echo "== $ROUNDS rounds, $DURATION per run, ${TARGETS[*]} interleaved"
 : >"$WORK/results.txt"
 for round in $(seq 1 "$ROUNDS"); do
   for target in "${TARGETS[@]}"; do
-    run "c1.$target" "${URL[$target]}" 1 1 "${PID_OF[$target]}" | tee -a "$WORK/results.txt"
+    run "c1.$target" "${URL[$target]}" 1 1 "${PID_OF[$target]}" "${SCRIPT_OF[$target]:-}" | tee -a "$WORK/results.txt"
   done
   for target in "${TARGETS[@]}"; do
-    run "sat.$target" "${URL[$target]}" "$SAT_THREADS" "$SAT_CONNECTIONS" "${PID_OF[$target]}" | tee -a "$WORK/results.txt"
+    run "sat.$target" "${URL[$target]}" "$SAT_THREADS" "$SAT_CONNECTIONS" "${PID_OF[$target]}" "${SCRIPT_OF[$target]:-}" | tee -a "$WORK/results.txt"
   done
   echo "-- round $round done"
 done
@@ -146,5 +160,9 @@ if [[ -n "${BASELINE_BIN:-}" ]]; then
   echo
   echo "== this gateway against the baseline build (per-round differences and ratios, median)"
   awk -f "$HERE/rounds.awk" -f "$HERE/baseline.awk" "$WORK/results.txt"
+fi
+if [[ ${MODERN:-0} == 1 ]]; then
+  echo
+  awk -f "$HERE/rounds.awk" -f "$HERE/summarize-modern.awk" "$WORK/results.txt"
 fi
 echo "gateway RSS after the run: $(awk '/VmRSS/ {print $2, $3}' "/proc/$GW_PID/status"); load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -16,8 +16,8 @@ internal enum ListenFilter : byte
     Resources = 4,
 }
 
-/// <summary>One open <c>subscriptions/listen</c> stream: its profile, filter, id and the notifications waiting for it.</summary>
-internal sealed class Listener(GatewayProfile profile, byte[] rawId, ListenFilter filter)
+/// <summary>One open <c>subscriptions/listen</c> stream: its profile, filter, id, resources and the notifications waiting for it.</summary>
+internal sealed class Listener(GatewayProfile profile, byte[] rawId, ListenFilter filter, IReadOnlyDictionary<string, UpstreamEntry> resources)
 {
     // List changes coalesce: a stream that cannot keep up loses repeats, never the fact that something changed.
     public Channel<byte[]> Pending { get; } =
@@ -29,6 +29,9 @@ internal sealed class Listener(GatewayProfile profile, byte[] rawId, ListenFilte
     public byte[] RawId { get; } = rawId;
 
     public ListenFilter Filter { get; } = filter;
+
+    /// <summary>The resource URIs whose updates this stream gets (its honoured <c>resourceSubscriptions</c>), with the server that owns each.</summary>
+    public IReadOnlyDictionary<string, UpstreamEntry> Resources { get; } = resources;
 }
 
 /// <summary>
@@ -45,9 +48,9 @@ internal sealed class ListenStreams
 
     public void Stop() => _stopping.Cancel();
 
-    public Listener Open(GatewayProfile profile, byte[] rawId, ListenFilter filter)
+    public Listener Open(GatewayProfile profile, byte[] rawId, ListenFilter filter, IReadOnlyDictionary<string, UpstreamEntry> resources)
     {
-        var listener = new Listener(profile, rawId, filter);
+        var listener = new Listener(profile, rawId, filter, resources);
         _open[listener] = 0;
         return listener;
     }
@@ -79,6 +82,34 @@ internal sealed class ListenStreams
                 listener.Pending.Writer.TryWrite(Tagged(method, listener.RawId));
             }
         }
+    }
+
+    /// <summary>A resource's update reaches the streams subscribed to it through the server that owns it, with the uri.</summary>
+    public void PublishUpdated(UpstreamEntry entry, string uri)
+    {
+        byte[]? extra = null;
+        foreach (var listener in _open.Keys)
+        {
+            if (listener.Resources.TryGetValue(uri, out var owner) && owner == entry)
+            {
+                extra ??= System.Text.Encoding.UTF8.GetBytes(",\"uri\":\"" + System.Text.Json.JsonEncodedText.Encode(uri).ToString() + "\"");
+                listener.Pending.Writer.TryWrite(Tagged(McpMethods.ResourcesUpdated, listener.RawId, extra));
+            }
+        }
+    }
+
+    /// <summary>Whether an open stream other than <paramref name="except"/> is subscribed to <paramref name="uri"/> through <paramref name="entry"/>.</summary>
+    public bool AnySubscribed(string uri, UpstreamEntry entry, Listener? except)
+    {
+        foreach (var listener in _open.Keys)
+        {
+            if (listener != except && listener.Resources.TryGetValue(uri, out var owner) && owner == entry)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary><c>{"jsonrpc":"2.0","method":M,"params":{"_meta":{"io.modelcontextprotocol/subscriptionId":ID}}}</c>.</summary>

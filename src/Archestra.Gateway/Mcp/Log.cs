@@ -42,4 +42,7 @@ internal static partial class Log
 
     [LoggerMessage(2013, LogLevel.Information, "Approval of {Tool} in session {Session}: {Answer}")]
     public static partial void ApprovalAnswered(ILogger logger, LogText tool, LogText session, LogText answer);
+
+    [LoggerMessage(2014, LogLevel.Information, "The gateway's subscriptions/listen on MCP server '{Server}' ended ({Detail}); opening it again")]
+    public static partial void ListenEnded(ILogger logger, string server, LogText detail);
 }

@@ -41,17 +41,7 @@ internal sealed partial class McpEndpoint
             if (!_gateway.Sessions.Ids.OpenApproval(state, digest, DateTimeOffset.UtcNow))
             {
                 _gateway.Metrics.RecordToolCall(call.Profile, call.Server, call.Tool, "invalid", 0);
-                await WriteMessageAsync(
-                        context,
-                        JsonRpcWriter.Error(
-                            rawId,
-                            ErrorCodes.InvalidParams,
-                            "Invalid params: requestState was not issued by this gateway for this call: it was altered, has expired, was issued for another "
-                                + "tool or other arguments, or comes from a gateway with another security.sessionKey. Call the tool again without it."
-                        ),
-                        null,
-                        accepts.PreferSse
-                    )
+                await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, InvalidRequestState), null, accepts.PreferSse)
                     .ConfigureAwait(false);
                 return;
             }
@@ -106,7 +96,7 @@ internal sealed partial class McpEndpoint
             // A valid state without the answer: ask again (mrtr, "Error Handling").
         }
 
-        if (!DeclaresElicitation(span, env))
+        if (!ClientCapabilities.OfModern(span, env).Elicitation)
         {
             await RefuseAsync(
                     context,
@@ -129,7 +119,7 @@ internal sealed partial class McpEndpoint
 
         var sealedState = _gateway.Sessions.Ids.SealApproval(digest, DateTimeOffset.UtcNow + _gateway.Config.Limits.ApprovalTimeout);
         var message = ApprovalMessage(call.Qualified, decision, env.Arguments.Of(span));
-        await WriteMessageAsync(context, InputRequired(rawId, message, sealedState), null, accepts.PreferSse).ConfigureAwait(false);
+        await WriteMessageAsync(context, InputRequired(rawId, [ApprovalInput(message)], sealedState), null, accepts.PreferSse).ConfigureAwait(false);
     }
 
     /// <summary>SHA-256 of profile, tool and the argument bytes as received: the retry must carry the very same call.</summary>
@@ -153,33 +143,17 @@ internal sealed partial class McpEndpoint
         return (state, JsonObjectScan.GetString(approval, "action"u8));
     }
 
-    private static bool DeclaresElicitation(ReadOnlySpan<byte> body, in JsonRpcEnvelope env)
+    /// <summary>The approval's input request: <c>{"method":"elicitation/create","params":…}</c> in form mode.</summary>
+    private static AskedInput ApprovalInput(string message)
     {
-        var caps = env.MetaClientCapabilities.Of(body);
-        return !JsonObjectScan.FindValue(caps, "elicitation"u8).IsEmpty;
-    }
-
-    private static byte[] InputRequired(ReadOnlySpan<byte> rawId, string message, string state)
-    {
-        var buffer = new ArrayBufferWriter<byte>(512 + message.Length);
+        var buffer = new ArrayBufferWriter<byte>(256 + message.Length);
         using (var w = new Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
-            w.WriteString("jsonrpc"u8, "2.0"u8);
-            w.WritePropertyName("id"u8);
-            w.WriteRawValue(rawId, skipInputValidation: true);
-            w.WriteStartObject("result"u8);
-            w.WriteString("resultType"u8, "input_required"u8);
-            w.WriteStartObject("inputRequests"u8);
-            w.WriteStartObject(ApprovalKey);
             WriteApprovalRequest(w, message, form: true);
-            w.WriteEndObject();
-            w.WriteEndObject();
-            w.WriteString("requestState"u8, state);
-            w.WriteEndObject();
             w.WriteEndObject();
         }
 
-        return buffer.WrittenSpan.ToArray();
+        return new AskedInput(ApprovalKey, [], buffer.WrittenSpan.ToArray());
     }
 }

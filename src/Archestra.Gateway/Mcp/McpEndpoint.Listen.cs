@@ -17,19 +17,23 @@ internal sealed partial class McpEndpoint
     private async Task ListenAsync(HttpContext context, GatewayProfile profile, byte[] body, JsonRpcEnvelope env)
     {
         var rawId = env.Id.Of(body).ToArray();
-        var notifications = JsonObjectScan.FindValue(env.Params.Of(body), "notifications"u8).Of(env.Params.Of(body));
+        var notifications = JsonObjectScan.FindValue(env.Params.Of(body), "notifications"u8).Of(env.Params.Of(body)).ToArray();
         var filter =
             (JsonObjectScan.IsTrue(notifications, "toolsListChanged"u8) ? ListenFilter.Tools : ListenFilter.None)
             | (JsonObjectScan.IsTrue(notifications, "promptsListChanged"u8) ? ListenFilter.Prompts : ListenFilter.None)
             | (JsonObjectScan.IsTrue(notifications, "resourcesListChanged"u8) ? ListenFilter.Resources : ListenFilter.None);
         _gateway.Metrics.RecordRequest(profile.Name, "subscriptions/listen", "ok");
+        var resources = await SubscribeResourcesAsync(profile, notifications).ConfigureAwait(false);
 
-        var listener = _gateway.Listeners.Open(profile, rawId, filter);
+        var listener = _gateway.Listeners.Open(profile, rawId, filter, resources);
         var response = context.Response;
         try
         {
             StartEventStream(response, null);
-            JsonRpcWriter.WriteSseEvent(response.BodyWriter, ListenStreams.Tagged("notifications/subscriptions/acknowledged"u8, rawId, Acknowledged(filter)));
+            JsonRpcWriter.WriteSseEvent(
+                response.BodyWriter,
+                ListenStreams.Tagged("notifications/subscriptions/acknowledged"u8, rawId, Acknowledged(filter, resources.Keys))
+            );
             await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
 
             using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _gateway.Listeners.Stopping);
@@ -64,6 +68,13 @@ internal sealed partial class McpEndpoint
         finally
         {
             _gateway.Listeners.Close(listener);
+            foreach (var (uri, server) in resources)
+            {
+                if (!_gateway.AnySubscriber(uri, server, except: null))
+                {
+                    _ = _gateway.SubscribeUpstreamAsync(server, uri, subscribe: false);
+                }
+            }
         }
 
         if (!context.RequestAborted.IsCancellationRequested)
@@ -84,9 +95,60 @@ internal sealed partial class McpEndpoint
         }
     }
 
-    private static byte[] Acknowledged(ListenFilter filter)
+    /// <summary>At most this many resource subscriptions per listen stream; the rest are left out of the acknowledgment.</summary>
+    private const int MaxResourceSubscriptions = 64;
+
+    /// <summary>
+    /// The honoured <c>resourceSubscriptions</c>: each URI a server of the profile owns and offers subscriptions for, subscribed
+    /// on that server (2025 <c>resources/subscribe</c>, sent once however many clients want the same URI). The rest are left out.
+    /// </summary>
+    private async Task<Dictionary<string, UpstreamEntry>> SubscribeResourcesAsync(GatewayProfile profile, byte[] notifications)
     {
-        var members = new List<string>(3);
+        var honoured = new Dictionary<string, UpstreamEntry>(StringComparer.Ordinal);
+        var list = JsonObjectScan.FindValue(notifications, "resourceSubscriptions"u8);
+        if (list.IsEmpty)
+        {
+            return honoured;
+        }
+
+        var uris = new List<string>();
+        var reader = new System.Text.Json.Utf8JsonReader(list.Of(notifications));
+        try
+        {
+            while (reader.Read() && uris.Count < MaxResourceSubscriptions)
+            {
+                if (reader.TokenType == System.Text.Json.JsonTokenType.String && reader.GetString() is { Length: > 0 and <= 4096 } uri)
+                {
+                    uris.Add(uri);
+                }
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // Not an array of strings: nothing is subscribed.
+        }
+
+        foreach (var uri in uris)
+        {
+            if (
+                !honoured.ContainsKey(uri)
+                && await RouteUriAsync(profile, uri).ConfigureAwait(false) is { IsReady: true, Capabilities.ResourcesSubscribe: true } server
+                && (
+                    _gateway.AnySubscriber(uri, server, except: null)
+                    || await _gateway.SubscribeUpstreamAsync(server, uri, subscribe: true).ConfigureAwait(false)
+                )
+            )
+            {
+                honoured[uri] = server;
+            }
+        }
+
+        return honoured;
+    }
+
+    private static byte[] Acknowledged(ListenFilter filter, IEnumerable<string> resources)
+    {
+        var members = new List<string>(4);
         if ((filter & ListenFilter.Tools) != 0)
         {
             members.Add("\"toolsListChanged\":true");
@@ -100,6 +162,12 @@ internal sealed partial class McpEndpoint
         if ((filter & ListenFilter.Resources) != 0)
         {
             members.Add("\"resourcesListChanged\":true");
+        }
+
+        var uris = string.Join(",", resources.Select(uri => "\"" + System.Text.Json.JsonEncodedText.Encode(uri).ToString() + "\""));
+        if (uris.Length > 0)
+        {
+            members.Add("\"resourceSubscriptions\":[" + uris + "]");
         }
 
         return System.Text.Encoding.UTF8.GetBytes(",\"notifications\":{" + string.Join(",", members) + "}");

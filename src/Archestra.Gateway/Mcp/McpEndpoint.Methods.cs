@@ -387,6 +387,15 @@ internal sealed partial class McpEndpoint
             }
         }
 
+        if (method != "resources/read" && server.Upstream.Era == McpEra.Modern)
+        {
+            // A modern server has no resources/(un)subscribe: the gateway's own listen on it carries the URI.
+            await _gateway.SubscribeUpstreamAsync(server, uri, isSubscribe || _gateway.AnySubscriber(uri, server, except: null)).ConfigureAwait(false);
+            await WriteMessageAsync(context, JsonRpcWriter.EmptyResult(rawId), session, accepts.PreferSse).ConfigureAwait(false);
+            _gateway.Metrics.RecordRequest(profile.Name, method, "ok");
+            return;
+        }
+
         var outcome = await ForwardAsync(context, session, server, body, length, env, default, accepts, idempotent: method == "resources/read")
             .ConfigureAwait(false);
         _gateway.Metrics.RecordRequest(profile.Name, method, outcome);

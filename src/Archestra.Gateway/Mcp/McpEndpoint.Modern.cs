@@ -202,7 +202,7 @@ internal sealed partial class McpEndpoint
             w.WriteEndArray();
             w.WriteStartObject("capabilities"u8);
 
-            // List changes reach modern clients through subscriptions/listen; resource subscriptions are not offered.
+            // List changes and resource updates reach modern clients through subscriptions/listen.
             w.WriteStartObject("tools"u8);
             w.WriteBoolean("listChanged"u8, true);
             w.WriteEndObject();
@@ -217,6 +217,12 @@ internal sealed partial class McpEndpoint
             {
                 w.WriteStartObject("resources"u8);
                 w.WriteBoolean("listChanged"u8, true);
+                if (caps.Subscribe)
+                {
+                    // Resource updates reach subscriptions/listen streams that name the URI in resourceSubscriptions.
+                    w.WriteBoolean("subscribe"u8, true);
+                }
+
                 w.WriteEndObject();
             }
 

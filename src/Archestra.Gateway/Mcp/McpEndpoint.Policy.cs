@@ -215,33 +215,9 @@ internal sealed partial class McpEndpoint
         byte[] arguments
     )
     {
-        var id = session.NextServerRequestId();
-        var answer = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-        session.PendingServerRequests[id] = new PendingServerRequest(null, null, Environment.TickCount64, answer);
-        try
-        {
-            relay.SendServerRequest(ElicitationRequest(id, ApprovalMessage(call.Qualified, decision, arguments)));
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, session.Lifetime.Token);
-            byte[] reply;
-            try
-            {
-                reply = await answer.Task.WaitAsync(_gateway.Config.Limits.ApprovalTimeout, linked.Token).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                return $"no answer within {_gateway.Config.Limits.ApprovalTimeout.TotalSeconds:0} seconds (limits.approvalTimeoutSeconds)";
-            }
-            catch (OperationCanceledException)
-            {
-                return "the request was cancelled before the user answered";
-            }
-
-            return ReadApproval(reply);
-        }
-        finally
-        {
-            session.PendingServerRequests.TryRemove(id, out _);
-        }
+        var message = ApprovalMessage(call.Qualified, decision, arguments);
+        var (reply, failure) = await AskClientAsync(context, session, relay, id => ElicitationRequest(id, message)).ConfigureAwait(false);
+        return failure ?? ReadApproval(reply);
     }
 
     internal static string ApprovalMessage(string tool, in InvocationDecision decision, ReadOnlySpan<byte> arguments)

@@ -22,12 +22,14 @@ internal sealed partial class McpEndpoint
 
     // Cached: a method group converted at each call site allocated a delegate per tools/call.
     private readonly Action<UpstreamEntry, UpstreamMessage, string> _rejectServerRequest;
+    private readonly Action<InputRoundCall> _roundAbandoned;
 
     public McpEndpoint(McpGateway gateway, RequestGuard guard)
     {
         _gateway = gateway;
         _guard = guard;
         _rejectServerRequest = gateway.RejectServerRequest;
+        _roundAbandoned = OnRoundAbandoned;
     }
 
     public Task HandleAsync(HttpContext context)
@@ -412,6 +414,19 @@ internal sealed partial class McpEndpoint
             qualified = McpProtocol.Qualify(server.Name, Encoding.UTF8.GetString(toolName));
         }
 
+        // A modern client's requestState on a call to a 2025 server can only be the gateway's: a held call's continuation, or an
+        // approval (checked with the policy below). Anything else is refused, never forwarded as if the call were new.
+        string? requestState = null;
+        if (accepts.Modern && server.Upstream.Era == McpEra.Legacy && JsonObjectScan.GetString(env.Params.Of(span), "requestState"u8) is { } presented)
+        {
+            if (SessionIds.LooksLikeContinuation(presented))
+            {
+                return ContinueAsync(context, profile, server, body, length, env, accepts, (toolLabel, qualified), presented);
+            }
+
+            requestState = presented;
+        }
+
         var policies = _gateway.Policies.ForProfile(profile.Name);
         // A modern request has no session whose trust could be tracked: it is judged as if untrusted data could be in its
         // context, so it never escapes a rule that would stop a tainted 2025 session (README, "MCP 2026-07-28").
@@ -420,6 +435,12 @@ internal sealed partial class McpEndpoint
         var removeFromName = new Slice(nameSlice.Start, offset);
         return decision.Verdict switch
         {
+            InvocationVerdict.Allow when requestState is not null => WriteMessageAsync(
+                context,
+                JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, InvalidRequestState),
+                null,
+                accepts.PreferSse
+            ),
             InvocationVerdict.Allow => ForwardAsync(context, session, server, body, length, env, removeFromName, accepts, idempotent: false, call),
             InvocationVerdict.RequireApproval => ApproveThenForwardAsync(context, session, server, body, length, env, removeFromName, accepts, call, decision),
             _ => RefuseAsync(context, session, span, env, accepts, call with { Decision = "block" }, RefusalText(decision, qualified, session, accepts.Modern)),
@@ -443,52 +464,88 @@ internal sealed partial class McpEndpoint
         AcceptedTypes accepts,
         bool idempotent,
         ToolCallLabels? tool = null,
-        CallRelay? relay = null
+        CallRelay? relay = null,
+        InputRoundCall? resume = null
     )
     {
-        var started = Stopwatch.GetTimestamp();
+        var started = resume?.Started ?? Stopwatch.GetTimestamp();
         var inspectToolResult = tool is not null;
         var span = body.AsSpan(0, length);
         var upstream = server.Upstream;
-        var upstreamId = upstream.NextId();
-        Span<byte> idDigits = stackalloc byte[20];
-        var idLength = JsonRpcRewriter.FormatId(upstreamId, idDigits);
-        var idBytes = idDigits[..idLength];
-
-        var edits0 = new JsonRpcRewriter.Edit(env.Id, idBytes);
-        var edits1 = removeFromName.IsEmpty ? default : new JsonRpcRewriter.Edit(removeFromName, default);
-        var edits2 = env.ProgressToken.IsEmpty ? default : new JsonRpcRewriter.Edit(env.ProgressToken, idBytes);
-        var max = JsonRpcRewriter.MaxLength(length, edits0, edits1, edits2);
-        var forward = BytePool.Rent(max);
-        var forwardLength = JsonRpcRewriter.Rewrite(span, forward, edits0, edits1, edits2);
-
         var clientId = env.Id.Of(span).ToArray();
         var progressToken = env.ProgressToken.IsEmpty ? null : env.ProgressToken.Of(span).ToArray();
         relay ??= new CallRelay(context, session, server, progressToken, accepts, _rejectServerRequest);
 
-        CancellationTokenSource? cancel = null;
-        string? inFlightKey = null;
-        var token = context.RequestAborted;
-        if (session is not null)
-        {
-            cancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, session.Lifetime.Token);
-            inFlightKey = Encoding.UTF8.GetString(clientId);
-            session.InFlight[inFlightKey] = cancel;
-            token = cancel.Token;
-        }
-
         UpstreamCallResult result;
-        try
+        if (resume is not null || (accepts.Modern && tool is not null && upstream.Era == McpEra.Legacy))
         {
-            result = await upstream.CallAsync(forward.AsMemory(0, forwardLength), upstreamId, idempotent, relay, token).ConfigureAwait(false);
-        }
-        finally
-        {
-            BytePool.Return(forward);
-            if (inFlightKey is not null)
+            // A modern client's call to a 2025 server: held across rounds when the server asks the client for input.
+            var round = resume;
+            if (round is null)
             {
-                session!.InFlight.TryRemove(inFlightKey, out _);
-                cancel!.Dispose();
+                round = new InputRoundCall(
+                    _gateway.InputRounds.NextNumber(),
+                    server,
+                    tool!.Value,
+                    started,
+                    ClientCapabilities.OfModern(span, env),
+                    _rejectServerRequest
+                );
+                var (forward, forwardLength, upstreamId) = Rewrite(span, env, removeFromName, upstream);
+                round.Start(forward, forwardLength, upstreamId);
+            }
+
+            if (await NextRoundAsync(context, round, body, length, env, relay, clientId).ConfigureAwait(false) is not { } finished)
+            {
+                return "input_required";
+            }
+
+            result = finished;
+        }
+        else
+        {
+            var (forward, forwardLength, upstreamId) = Rewrite(span, env, removeFromName, upstream);
+            CancellationTokenSource? cancel = null;
+            string? inFlightKey = null;
+            var token = context.RequestAborted;
+            if (session is not null)
+            {
+                cancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, session.Lifetime.Token);
+                inFlightKey = Encoding.UTF8.GetString(clientId);
+                session.InFlight[inFlightKey] = cancel;
+                token = cancel.Token;
+            }
+
+            try
+            {
+                var request = forward.AsMemory(0, forwardLength);
+                if (upstream.Era == McpEra.Modern && session is not null)
+                {
+                    // The session's capabilities go in the envelope: a modern server asks only for the input this client can give.
+                    if (
+                        ModernEnvelope.Apply(request.Span, upstream.Options.ClientName, upstream.Options.ClientVersion, session.Capabilities.Json) is
+                        { } enveloped
+                    )
+                    {
+                        request = enveloped;
+                    }
+                }
+
+                result = await upstream.CallAsync(request, upstreamId, idempotent, relay, token).ConfigureAwait(false);
+                if (upstream.Era == McpEra.Modern && !accepts.Modern && result.Response is { } first && ModernResults.IsInputRequired(first))
+                {
+                    result = await AnswerInputRoundsAsync(context, session, server, relay, body, length, env, removeFromName, accepts, result, token)
+                        .ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                BytePool.Return(forward);
+                if (inFlightKey is not null)
+                {
+                    session!.InFlight.TryRemove(inFlightKey, out _);
+                    cancel!.Dispose();
+                }
             }
         }
 
@@ -567,6 +624,24 @@ internal sealed partial class McpEndpoint
 
             return outcome;
         }
+    }
+
+    /// <summary>The request as the upstream gets it: a fresh upstream id (also the progress token) and the name prefix removed.</summary>
+    private static (byte[] Forward, int Length, long UpstreamId) Rewrite(
+        ReadOnlySpan<byte> span,
+        in JsonRpcEnvelope env,
+        Slice removeFromName,
+        McpUpstream upstream
+    )
+    {
+        var upstreamId = upstream.NextId();
+        Span<byte> idDigits = stackalloc byte[20];
+        var idBytes = idDigits[..JsonRpcRewriter.FormatId(upstreamId, idDigits)];
+        var edits0 = new JsonRpcRewriter.Edit(env.Id, idBytes);
+        var edits1 = removeFromName.IsEmpty ? default : new JsonRpcRewriter.Edit(removeFromName, default);
+        var edits2 = env.ProgressToken.IsEmpty ? default : new JsonRpcRewriter.Edit(env.ProgressToken, idBytes);
+        var forward = BytePool.Rent(JsonRpcRewriter.MaxLength(span.Length, edits0, edits1, edits2));
+        return (forward, JsonRpcRewriter.Rewrite(span, forward, edits0, edits1, edits2), upstreamId);
     }
 
     private static string UnknownName(string kind, string name, GatewayProfile profile)

@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Text;
+using System.Text.Json;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Core;
 using Archestra.Gateway.Metrics;
@@ -38,6 +39,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         _entries = entries.ToFrozenDictionary(StringComparer.Ordinal);
         _profiles = BuildProfiles(config, _entries);
         var key = config.Security.SessionKey ?? System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+        InputRounds = new InputRounds(config.Limits.MaxSessions);
         Sessions = new SessionStore(config.Limits.SessionIdleTimeout, config.Limits.MaxSessions, new SessionIds(key), FindProfile, OnSessionEnded)
         {
             Recovered = _ => metrics.SessionOpened(),
@@ -259,6 +261,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
 
     private async Task StopOneAsync(UpstreamEntry entry)
     {
+        entry.Listening?.Cancel();
         try
         {
             await entry.Upstream.DisposeAsync().ConfigureAwait(false);
@@ -384,6 +387,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
 
             // Warm the tool list so calls can be validated and labelled before the first tools/list.
             _ = entry.GetListAsync(ListKind.Tools, OnListFailed);
+            Listen(entry, upstream);
         }
         else if (state == UpstreamState.Down)
         {
@@ -420,10 +424,12 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
             return;
         }
 
+        // A modern server's notifications carry its own subscription id in _meta: clients get the plain notification.
+        var plain = upstream.Era == McpEra.Modern;
         if (message.MethodIs(McpMethods.ToolsListChanged))
         {
             entry.Invalidate(ListKind.Tools);
-            Broadcast(entry, message.Buffer);
+            Broadcast(entry, plain ? JsonRpcWriter.Notification(McpMethods.ToolsListChanged) : message.Buffer);
 
             // Re-warm at once: calls are validated and labelled against this list, and servers often
             // announce a change right after initialize (server-everything registers tools then), which
@@ -433,13 +439,13 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         else if (message.MethodIs(McpMethods.PromptsListChanged))
         {
             entry.Invalidate(ListKind.Prompts);
-            Broadcast(entry, message.Buffer);
+            Broadcast(entry, plain ? JsonRpcWriter.Notification(McpMethods.PromptsListChanged) : message.Buffer);
         }
         else if (message.MethodIs(McpMethods.ResourcesListChanged))
         {
             entry.Invalidate(ListKind.Resources);
             entry.Invalidate(ListKind.ResourceTemplates);
-            Broadcast(entry, message.Buffer);
+            Broadcast(entry, plain ? JsonRpcWriter.Notification(McpMethods.ResourcesListChanged) : message.Buffer);
         }
         else if (message.MethodIs(McpMethods.ResourcesUpdated))
         {
@@ -449,13 +455,20 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
                 return;
             }
 
+            var update = plain
+                ? Encoding.UTF8.GetBytes(
+                    $"{{\"jsonrpc\":\"2.0\",\"method\":\"notifications/resources/updated\",\"params\":{{\"uri\":\"{JsonEncodedText.Encode(uri)}\"}}}}"
+                )
+                : message.Buffer;
             foreach (var session in Sessions.All)
             {
                 if (session.Subscriptions.TryGetValue(uri, out var owner) && owner == entry)
                 {
-                    session.Post(message.Buffer);
+                    session.Post(update);
                 }
             }
+
+            Listeners.PublishUpdated(entry, uri);
         }
         else if (message.MethodIs(McpMethods.Message))
         {
@@ -466,6 +479,99 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
                     session.Post(message.Buffer);
                 }
             }
+        }
+    }
+
+    /// <summary>Modern clients' calls to 2025 servers held while the server waits for the client's input.</summary>
+    public InputRounds InputRounds { get; }
+
+    /// <summary>
+    /// A modern server has no GET stream: the gateway learns of its list changes through its own <c>subscriptions/listen</c>
+    /// (2026-07-28 basic/patterns/subscriptions), asking for the lists the server announces. What that stream carries reaches
+    /// <see cref="OnUnsolicited"/> like a 2025 server's notifications. A stream that ends is opened again (1 s doubling to
+    /// 30 s), dropping the cached lists, since changes may have gone unheard; a reconnect replaces it.
+    /// </summary>
+    private void Listen(UpstreamEntry entry, McpUpstream upstream)
+    {
+        var filter = entry.Capabilities.ListChanged;
+        var previous = entry.Listening;
+        entry.Listening = null;
+        previous?.Cancel();
+        if (upstream.Era != McpEra.Modern || (filter == ListenFilter.None && entry.WatchedResources.IsEmpty))
+        {
+            return;
+        }
+
+        var stop = new CancellationTokenSource();
+        entry.Listening = stop;
+        _ = ListenLoopAsync(entry, upstream, filter, stop.Token);
+    }
+
+    private async Task ListenLoopAsync(UpstreamEntry entry, McpUpstream upstream, ListenFilter filter, CancellationToken stop)
+    {
+        var members = new List<string>(4);
+        foreach (
+            var (kind, name) in new[]
+            {
+                (ListenFilter.Tools, "toolsListChanged"),
+                (ListenFilter.Prompts, "promptsListChanged"),
+                (ListenFilter.Resources, "resourcesListChanged"),
+            }
+        )
+        {
+            if ((filter & kind) != 0)
+            {
+                members.Add($"\"{name}\":true");
+            }
+        }
+
+        if (!entry.WatchedResources.IsEmpty)
+        {
+            var uris = entry.WatchedResources.Keys.Select(u => "\"" + JsonEncodedText.Encode(u).ToString() + "\"");
+            members.Add("\"resourceSubscriptions\":[" + string.Join(",", uris) + "]");
+        }
+
+        var notifications = "{" + string.Join(",", members) + "}";
+        var delay = TimeSpan.FromSeconds(1);
+        for (var attempt = 0; !stop.IsCancellationRequested && upstream.State == UpstreamState.Ready; attempt++)
+        {
+            if (attempt > 0)
+            {
+                // Changes may have happened while nobody listened.
+                entry.Invalidate(ListKind.Tools);
+                entry.Invalidate(ListKind.Prompts);
+                entry.Invalidate(ListKind.Resources);
+                entry.Invalidate(ListKind.ResourceTemplates);
+            }
+
+            var id = upstream.NextId();
+            var request = Encoding.UTF8.GetBytes(
+                $"{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"subscriptions/listen\",\"params\":{{\"notifications\":{notifications}}}}}"
+            );
+            var result = await upstream.HoldOpenAsync(request, id, stop).ConfigureAwait(false);
+            if (stop.IsCancellationRequested)
+            {
+                return;
+            }
+
+            if (result.Response is { Kind: JsonRpcKind.ErrorResponse } refused && ModernResults.ErrorCodeIs(refused, ErrorCodes.MethodNotFound))
+            {
+                // A server that announces list changes but has no subscriptions/listen: its lists refresh by TTL only.
+                Log.ListenEnded(_logger, entry.Name, "the server has no subscriptions/listen; its lists refresh by their ttlMs");
+                return;
+            }
+
+            Log.ListenEnded(_logger, entry.Name, result.Detail ?? (result.Response is { Kind: JsonRpcKind.ErrorResponse } ? "refused" : "the server ended it"));
+            try
+            {
+                await Task.Delay(delay, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
         }
     }
 
@@ -518,14 +624,13 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         {
             if (!AnySubscriber(pair.Key, pair.Value, except: session))
             {
-                var id = pair.Value.Upstream.NextId();
-                var request = JsonRpcWriter.Request(id, "resources/unsubscribe", "uri", pair.Key);
-                _ = pair.Value.Upstream.CallAsync(request, id, idempotent: true, observer: null, CancellationToken.None).AsTask();
+                _ = SubscribeUpstreamAsync(pair.Value, pair.Key, subscribe: false);
             }
         }
     }
 
-    public bool AnySubscriber(string uri, UpstreamEntry entry, McpSession except)
+    /// <summary>Whether a session or listen stream, other than those named, still wants updates of a URI from <paramref name="entry"/>.</summary>
+    public bool AnySubscriber(string uri, UpstreamEntry entry, McpSession? except, Listener? exceptListener = null)
     {
         foreach (var session in Sessions.All)
         {
@@ -535,7 +640,28 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
             }
         }
 
-        return false;
+        return Listeners.AnySubscribed(uri, entry, exceptListener);
+    }
+
+    /// <summary>Asks the server that owns <paramref name="uri"/> for its updates (2025 resources/subscribe); false when it refused or failed.</summary>
+    public async Task<bool> SubscribeUpstreamAsync(UpstreamEntry entry, string uri, bool subscribe)
+    {
+        if (entry.Upstream.Era == McpEra.Modern)
+        {
+            // A modern server has no resources/subscribe: the URI joins (or leaves) the gateway's own listen on it.
+            var changed = subscribe ? entry.WatchedResources.TryAdd(uri, 0) : entry.WatchedResources.TryRemove(uri, out _);
+            if (changed)
+            {
+                Listen(entry, entry.Upstream);
+            }
+
+            return true;
+        }
+
+        var id = entry.Upstream.NextId();
+        var request = JsonRpcWriter.Request(id, subscribe ? "resources/subscribe" : "resources/unsubscribe", "uri", uri);
+        var result = await entry.Upstream.CallAsync(request, id, idempotent: true, observer: null, CancellationToken.None).ConfigureAwait(false);
+        return result.Response is { Kind: JsonRpcKind.Response };
     }
 
     public async ValueTask DisposeAsync()

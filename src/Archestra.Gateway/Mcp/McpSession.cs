@@ -146,7 +146,35 @@ internal sealed class McpSession
 }
 
 /// <summary>What the client declared in initialize that the gateway must respect.</summary>
-internal readonly record struct ClientCapabilities(bool Sampling, bool Elicitation, bool Roots);
+internal readonly record struct ClientCapabilities(bool Sampling, bool Elicitation, bool Roots)
+{
+    // The eight combinations, indexed by the bits sampling 1, elicitation 2, roots 4.
+    private static readonly string[] Declarations =
+    [
+        "{}",
+        "{\"sampling\":{}}",
+        "{\"elicitation\":{}}",
+        "{\"sampling\":{},\"elicitation\":{}}",
+        "{\"roots\":{}}",
+        "{\"sampling\":{},\"roots\":{}}",
+        "{\"elicitation\":{},\"roots\":{}}",
+        "{\"sampling\":{},\"elicitation\":{},\"roots\":{}}",
+    ];
+
+    /// <summary>The capabilities as a client declares them (<c>clientCapabilities</c> of a modern request's <c>_meta</c>).</summary>
+    public string Json => Declarations[(Sampling ? 1 : 0) | (Elicitation ? 2 : 0) | (Roots ? 4 : 0)];
+
+    /// <summary>What a modern request's <c>_meta</c> declares.</summary>
+    public static ClientCapabilities OfModern(ReadOnlySpan<byte> body, in Archestra.Runtime.JsonRpc.JsonRpcEnvelope env)
+    {
+        var caps = env.MetaClientCapabilities.Of(body);
+        return new ClientCapabilities(
+            !Archestra.Runtime.JsonRpc.JsonObjectScan.FindValue(caps, "sampling"u8).IsEmpty,
+            !Archestra.Runtime.JsonRpc.JsonObjectScan.FindValue(caps, "elicitation"u8).IsEmpty,
+            !Archestra.Runtime.JsonRpc.JsonObjectScan.FindValue(caps, "roots"u8).IsEmpty
+        );
+    }
+}
 
 /// <summary>
 /// A server-to-client request waiting for the client's answer: relayed from <see cref="Server"/>, or sent by

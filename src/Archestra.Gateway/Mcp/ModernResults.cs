@@ -65,4 +65,24 @@ internal static class ModernResults
     }
 
     public static ReadOnlySpan<byte> InvalidParamsCode => "-32602"u8;
+
+    /// <summary>Whether an error response carries <paramref name="code"/>.</summary>
+    public static bool ErrorCodeIs(Runtime.Upstreams.UpstreamMessage response, int code)
+    {
+        var error = response.Envelope.Error.Of(response.Span);
+        var value = JsonObjectScan.FindValue(error, "code"u8).Of(error);
+        return System.Buffers.Text.Utf8Parser.TryParse(value, out int parsed, out var consumed) && consumed == value.Length && parsed == code;
+    }
+
+    /// <summary>Whether a modern server's result asks for input (<c>resultType: "input_required"</c>, basic/patterns/mrtr).</summary>
+    public static bool IsInputRequired(Runtime.Upstreams.UpstreamMessage response)
+    {
+        if (response.Kind != JsonRpcKind.Response)
+        {
+            return false;
+        }
+
+        var result = response.Envelope.Result.Of(response.Span);
+        return JsonObjectScan.FindValue(result, "resultType"u8).Of(result).SequenceEqual("\"input_required\""u8);
+    }
 }

@@ -94,38 +94,92 @@ internal sealed class SessionIds
         payload[0] = ApprovalFormat;
         BinaryPrimitives.WriteInt64BigEndian(payload[1..], expires.ToUnixTimeSeconds());
         call[..32].CopyTo(payload[9..]);
-        Span<byte> mac = stackalloc byte[32];
-        HMACSHA256.HashData(_key, payload, mac);
-        return Base64Url.EncodeToString(payload) + "." + Base64Url.EncodeToString(mac[..MacBytes]);
+        return Seal(payload);
     }
 
     /// <summary>True when <paramref name="state"/> was sealed by this key for exactly <paramref name="call"/> and has not expired.</summary>
     public bool OpenApproval(string state, ReadOnlySpan<byte> call, DateTimeOffset now)
     {
+        Span<byte> payload = stackalloc byte[ContinuationBytes + 2];
+        return Open(state, ApprovalFormat, payload, call, now) == 41;
+    }
+
+    // A call waiting in one gateway process for a modern client's input: its own format byte, so it cannot pass for an approval.
+    private const byte ContinuationFormat = 0xA2;
+    private const int ContinuationBytes = 1 + 8 + 32 + 16;
+
+    /// <summary>
+    /// The <c>requestState</c> of a call held by one gateway process while a modern client answers its upstream's input
+    /// requests: the call's digest, an expiry and the <paramref name="handle"/> the process keeps the call under, MACed with
+    /// the session key like an approval.
+    /// </summary>
+    public string SealContinuation(ReadOnlySpan<byte> call, ReadOnlySpan<byte> handle, DateTimeOffset expires)
+    {
+        Span<byte> payload = stackalloc byte[ContinuationBytes];
+        payload[0] = ContinuationFormat;
+        BinaryPrimitives.WriteInt64BigEndian(payload[1..], expires.ToUnixTimeSeconds());
+        call[..32].CopyTo(payload[9..]);
+        handle[..16].CopyTo(payload[41..]);
+        return Seal(payload);
+    }
+
+    /// <summary>The handle of a continuation state sealed by this key for exactly <paramref name="call"/>; null for anything else.</summary>
+    public byte[]? OpenContinuation(string state, ReadOnlySpan<byte> call, DateTimeOffset now)
+    {
+        Span<byte> payload = stackalloc byte[ContinuationBytes + 2];
+        return Open(state, ContinuationFormat, payload, call, now) == ContinuationBytes ? payload[41..ContinuationBytes].ToArray() : null;
+    }
+
+    /// <summary>Whether <paramref name="state"/> is shaped like a continuation (its MAC unchecked): to tell a client which state it sent.</summary>
+    public static bool LooksLikeContinuation(string state)
+    {
+        var dot = state.IndexOf('.');
+        Span<byte> payload = stackalloc byte[ContinuationBytes + 2];
+        return dot > 0
+            && state.Length <= 256
+            && Base64Url.DecodeFromChars(state.AsSpan(0, dot), payload, out _, out var length) == System.Buffers.OperationStatus.Done
+            && length == ContinuationBytes
+            && payload[0] == ContinuationFormat;
+    }
+
+    private string Seal(ReadOnlySpan<byte> payload)
+    {
+        Span<byte> mac = stackalloc byte[32];
+        HMACSHA256.HashData(_key, payload, mac);
+        return Base64Url.EncodeToString(payload) + "." + Base64Url.EncodeToString(mac[..MacBytes]);
+    }
+
+    /// <summary>
+    /// The payload length of a state of <paramref name="format"/> that this key sealed for <paramref name="call"/> and that has not
+    /// expired, decoded into <paramref name="payload"/>; 0 for anything else (never throws for bad input).
+    /// </summary>
+    private int Open(string state, byte format, Span<byte> payload, ReadOnlySpan<byte> call, DateTimeOffset now)
+    {
         var dot = state.IndexOf('.');
         if (dot <= 0 || state.Length > 256)
         {
-            return false;
+            return 0;
         }
 
-        Span<byte> payload = stackalloc byte[64];
         Span<byte> mac = stackalloc byte[MacBytes + 2];
         if (
             Base64Url.DecodeFromChars(state.AsSpan(0, dot), payload, out _, out var payloadLength) != System.Buffers.OperationStatus.Done
             || Base64Url.DecodeFromChars(state.AsSpan(dot + 1), mac, out _, out var macLength) != System.Buffers.OperationStatus.Done
             || macLength != MacBytes
-            || payloadLength != 41
+            || payloadLength < 41
         )
         {
-            return false;
+            return 0;
         }
 
-        payload = payload[..payloadLength];
+        var sealedPayload = payload[..payloadLength];
         Span<byte> expected = stackalloc byte[32];
-        HMACSHA256.HashData(_key, payload, expected);
-        return CryptographicOperations.FixedTimeEquals(expected[..MacBytes], mac[..MacBytes])
-            && payload[0] == ApprovalFormat
-            && BinaryPrimitives.ReadInt64BigEndian(payload[1..]) >= now.ToUnixTimeSeconds()
-            && CryptographicOperations.FixedTimeEquals(payload[9..], call[..32]);
+        HMACSHA256.HashData(_key, sealedPayload, expected);
+        var valid =
+            CryptographicOperations.FixedTimeEquals(expected[..MacBytes], mac[..MacBytes])
+            && sealedPayload[0] == format
+            && BinaryPrimitives.ReadInt64BigEndian(sealedPayload[1..]) >= now.ToUnixTimeSeconds()
+            && CryptographicOperations.FixedTimeEquals(sealedPayload[9..41], call[..32]);
+        return valid ? payloadLength : 0;
     }
 }

@@ -8,7 +8,16 @@ using Archestra.Runtime.Upstreams;
 namespace Archestra.Gateway.Mcp;
 
 /// <summary>What an upstream declared in its initialize answer.</summary>
-internal readonly record struct UpstreamCapabilities(bool Tools, bool Prompts, bool Resources, bool ResourcesSubscribe, bool Logging, bool Completions)
+/// <param name="ListChanged">The lists whose changes the server announces (<c>listChanged: true</c>), as a listen filter.</param>
+internal readonly record struct UpstreamCapabilities(
+    bool Tools,
+    bool Prompts,
+    bool Resources,
+    bool ResourcesSubscribe,
+    bool Logging,
+    bool Completions,
+    ListenFilter ListChanged = ListenFilter.None
+)
 {
     public static UpstreamCapabilities Parse(byte[]? initializeResult)
     {
@@ -36,7 +45,10 @@ internal readonly record struct UpstreamCapabilities(bool Tools, bool Prompts, b
                 caps.TryGetProperty("resources"u8, out _),
                 subscribe,
                 caps.TryGetProperty("logging"u8, out _),
-                caps.TryGetProperty("completions"u8, out _)
+                caps.TryGetProperty("completions"u8, out _),
+                (Announces(caps, "tools"u8) ? ListenFilter.Tools : ListenFilter.None)
+                    | (Announces(caps, "prompts"u8) ? ListenFilter.Prompts : ListenFilter.None)
+                    | (Announces(caps, "resources"u8) ? ListenFilter.Resources : ListenFilter.None)
             );
         }
         catch (JsonException)
@@ -44,6 +56,12 @@ internal readonly record struct UpstreamCapabilities(bool Tools, bool Prompts, b
             return default;
         }
     }
+
+    private static bool Announces(JsonElement caps, ReadOnlySpan<byte> kind) =>
+        caps.TryGetProperty(kind, out var value)
+        && value.ValueKind == JsonValueKind.Object
+        && value.TryGetProperty("listChanged"u8, out var changed)
+        && changed.ValueKind == JsonValueKind.True;
 }
 
 /// <summary>One item of an upstream list (a tool, prompt, resource or template) kept as its raw JSON.</summary>
@@ -190,6 +208,12 @@ internal sealed class UpstreamEntry
     public UpstreamCapabilities Capabilities { get; private set; }
 
     public bool IsReady => Upstream.State == UpstreamState.Ready;
+
+    /// <summary>The resource URIs the gateway's listen on a modern server subscribes to: those its clients asked for.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, byte> WatchedResources { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Ends the gateway's <c>subscriptions/listen</c> on a modern server; replaced on every (re)connect.</summary>
+    public CancellationTokenSource? Listening { get; set; }
 
     /// <summary>Set when the upstream (re)connects; drops every cached list.</summary>
     public void OnConnected()

@@ -13,10 +13,10 @@ namespace Archestra.Runtime.Protocol;
 public static class ModernEnvelope
 {
     /// <summary>
-    /// The gateway declares no client capabilities to modern servers: it cannot yet answer their input requests on a
-    /// legacy client's behalf, so a server that needs one says so (-32021) instead of waiting for an answer.
+    /// The client capabilities declared when the caller names none (the gateway's own requests, a stateless 2025 client's):
+    /// nobody could answer an input request, so a server that needs one says so (-32021) instead of asking.
     /// </summary>
-    private const string Capabilities = "{}";
+    private const string NoCapabilities = "{}";
 
     /// <summary>A server/discover probe with the envelope (2026-07-28 transports/stdio and streamable-http, "Backward Compatibility").</summary>
     public static byte[] Discover(long id, string clientName, string clientVersion)
@@ -42,14 +42,14 @@ public static class ModernEnvelope
     /// The request with the envelope added, or null when nothing is needed: it already names its revision (a modern
     /// client's own request), or it is not a request.
     /// </summary>
-    public static byte[]? Apply(ReadOnlySpan<byte> message, string clientName, string clientVersion)
+    public static byte[]? Apply(ReadOnlySpan<byte> message, string clientName, string clientVersion, string capabilities = NoCapabilities)
     {
         if (JsonRpcEnvelope.TryParseLenient(message, out var env) != JsonRpcParseError.None || !env.IsRequest || !env.MetaProtocolVersion.IsEmpty)
         {
             return null;
         }
 
-        var members = Members(clientName, clientVersion);
+        var members = Members(clientName, clientVersion, capabilities);
         if (!env.Meta.IsEmpty && message[env.Meta.Start] == (byte)'{')
         {
             return Insert(message, env.Meta.Start + 1, members, IsEmptyObject(env.Meta.Of(message)) ? "" : ",");
@@ -115,13 +115,13 @@ public static class ModernEnvelope
         return plain ? value : McpHeaders.Base64Prefix + Convert.ToBase64String(Encoding.UTF8.GetBytes(value)) + McpHeaders.Base64Suffix;
     }
 
-    private static string Members(string clientName, string clientVersion)
+    private static string Members(string clientName, string clientVersion, string capabilities)
     {
-        var meta = Meta(clientName, clientVersion);
+        var meta = Meta(clientName, clientVersion, capabilities);
         return meta[1..^1];
     }
 
-    private static string Meta(string clientName, string clientVersion)
+    private static string Meta(string clientName, string clientVersion, string capabilities = NoCapabilities)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var w = new Utf8JsonWriter(buffer))
@@ -133,7 +133,7 @@ public static class ModernEnvelope
             w.WriteString("version"u8, clientVersion);
             w.WriteEndObject();
             w.WritePropertyName(McpMeta.ClientCapabilities);
-            w.WriteRawValue(Capabilities, skipInputValidation: true);
+            w.WriteRawValue(capabilities, skipInputValidation: true);
             w.WriteEndObject();
         }
 

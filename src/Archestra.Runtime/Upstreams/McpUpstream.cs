@@ -130,15 +130,41 @@ public abstract class McpUpstream : IAsyncDisposable
     {
         if (_state != UpstreamState.Ready)
         {
-            return UpstreamCallResult.Failure(UpstreamError.Unavailable, $"MCP server '{Name}' is not available: {_stateDetail ?? "starting"}");
+            return NotReady();
         }
 
-        if (Era == McpEra.Modern && ModernEnvelope.Apply(request.Span, Options.ClientName, Options.ClientVersion) is { } enveloped)
+        return await ExchangeAsync(Enveloped(request), id, idempotent, observer, cancelUpstream: true, cancellationToken).ConfigureAwait(false);
+    }
+
+    private UpstreamCallResult NotReady() =>
+        UpstreamCallResult.Failure(UpstreamError.Unavailable, $"MCP server '{Name}' is not available: {_stateDetail ?? "starting"}");
+
+    /// <summary>A request to a modern server carries the envelope: added when the request has none.</summary>
+    private ReadOnlyMemory<byte> Enveloped(ReadOnlyMemory<byte> request) =>
+        Era == McpEra.Modern && ModernEnvelope.Apply(request.Span, Options.ClientName, Options.ClientVersion) is { } enveloped ? enveloped : request;
+
+    /// <summary>
+    /// Sends a request that stays open until the server answers it or <paramref name="cancellationToken"/> ends it, with no
+    /// time limit: a modern server's <c>subscriptions/listen</c> (2026-07-28 basic/patterns/subscriptions), whose stream
+    /// carries change notifications to the listener as unsolicited messages. Ending it is closing it: no notifications/cancelled.
+    /// </summary>
+    public async ValueTask<UpstreamCallResult> HoldOpenAsync(ReadOnlyMemory<byte> request, long id, CancellationToken cancellationToken)
+    {
+        if (_state != UpstreamState.Ready)
         {
-            request = enveloped;
+            return NotReady();
         }
 
-        return await ExchangeAsync(request, id, idempotent, observer, cancelUpstream: true, cancellationToken).ConfigureAwait(false);
+        return await ExchangeAsync(
+                Enveloped(request),
+                id,
+                idempotent: false,
+                observer: null,
+                cancelUpstream: false,
+                cancellationToken,
+                Timeout.InfiniteTimeSpan
+            )
+            .ConfigureAwait(false);
     }
 
     /// <summary>

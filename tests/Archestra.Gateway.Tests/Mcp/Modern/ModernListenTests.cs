@@ -11,7 +11,7 @@ public sealed class ModernListenTests
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static async Task<(HttpResponseMessage Response, StreamReader Reader)> ListenAsync(Uri url, object id, string filter)
+    internal static async Task<(HttpResponseMessage Response, StreamReader Reader)> ListenAsync(Uri url, object id, string filter)
     {
         var request = ModernRaw.Post(url, ModernRaw.Body(id, "subscriptions/listen", $"\"notifications\":{filter}"), "subscriptions/listen");
         var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Ct);
@@ -20,7 +20,7 @@ public sealed class ModernListenTests
     }
 
     /// <summary>The next SSE data line as JSON, or null when none arrives within <paramref name="wait"/>.</summary>
-    private static async Task<JsonElement?> NextAsync(StreamReader reader, TimeSpan wait)
+    internal static async Task<JsonElement?> NextAsync(StreamReader reader, TimeSpan wait)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         timeout.CancelAfter(wait);
@@ -61,7 +61,10 @@ public sealed class ModernListenTests
             var ack = (await NextAsync(tools, TimeSpan.FromSeconds(10)))!.Value;
             Assert.Equal("notifications/subscriptions/acknowledged", ack.GetProperty("method").GetString());
             Assert.Equal("\"tools-1\"", SubscriptionId(ack));
-            Assert.Equal("{\"toolsListChanged\":true}", ack.GetProperty("params").GetProperty("notifications").GetRawText());
+            Assert.Equal(
+                "{\"toolsListChanged\":true,\"resourceSubscriptions\":[\"test://watched-resource\"]}",
+                ack.GetProperty("params").GetProperty("notifications").GetRawText()
+            );
             Assert.Equal("7", SubscriptionId((await NextAsync(prompts, TimeSpan.FromSeconds(10)))!.Value));
 
             var call = ModernRaw.Body(1, "tools/call", "\"name\":\"test_dynamic_tool\",\"arguments\":{\"kind\":\"tool\"}");
