@@ -49,6 +49,12 @@ internal sealed partial class LlmExchange : IDisposable
 
     public LlmRequestBody Body { get; private set; }
 
+    /// <summary>The model the client asked for: the body's <c>model</c>, or the one the path names (Gemini).</summary>
+    public string? RequestedModel => Body.Model ?? Dialect.ModelInPath(Rest);
+
+    /// <summary>The path after the SDK's base URL, as the client sent it.</summary>
+    private string Rest => Context.Request.RouteValues["rest"] as string ?? "";
+
     public LlmJsonScanner Scanner { get; } = new();
 
     /// <summary>The audit status: <c>ok</c>, the upstream's HTTP status, or what ended the exchange.</summary>
@@ -114,7 +120,7 @@ internal sealed partial class LlmExchange : IDisposable
                     Profile.Name,
                     Upstream.Name,
                     Dialect,
-                    Body.Model ?? "",
+                    RequestedModel ?? "",
                     RoutedModel,
                     Scanner,
                     Forwarded,
@@ -272,7 +278,7 @@ internal sealed partial class LlmExchange : IDisposable
 
             if (decision.Verdict == ResultVerdict.Block)
             {
-                edits.ReplaceWithString(result.ContentStart, result.ContentEnd, decision.RefusalText(ToolLabel(result)));
+                edits.Replace(result.ContentStart, result.ContentEnd, Dialect.ResultReplacement(decision.RefusalText(ToolLabel(result)), withheld: true));
                 withheld++;
             }
             else if (decision.Verdict == ResultVerdict.SanitizeWithDualLlm && config.DualLlm is { } dual)
@@ -281,7 +287,7 @@ internal sealed partial class LlmExchange : IDisposable
                     Profile,
                     dual,
                     Upstream,
-                    dual.MainModel ?? Body.Model ?? "",
+                    dual.MainModel ?? RequestedModel ?? "",
                     Dialect,
                     body,
                     result with
@@ -292,7 +298,7 @@ internal sealed partial class LlmExchange : IDisposable
                 );
                 (sanitizing ??= []).Add((i, _proxy.SanitizeAsync(job, Aborted)));
             }
-            else if (config.Toon && LlmToonResults.Convert(body.Span, result.ContentStart, result.ContentEnd, result.ContentIsString, edits) > 0)
+            else if (config.Toon && LlmToonResults.Convert(Dialect, body.Span, result, edits) > 0)
             {
                 toon++;
             }
@@ -315,7 +321,7 @@ internal sealed partial class LlmExchange : IDisposable
             {
                 var (result, decision) = results[index];
                 var (text, ok) = summary.Result;
-                edits.ReplaceWithString(result.ContentStart, result.ContentEnd, text);
+                edits.Replace(result.ContentStart, result.ContentEnd, Dialect.ResultReplacement(text, withheld: !ok));
 
                 // The raw result never reaches the main model either way, so it no longer taints the conversation.
                 results[index] = new LlmEvaluatedResult(
@@ -373,7 +379,8 @@ internal sealed partial class LlmExchange : IDisposable
     /// </summary>
     private void ApplyRules()
     {
-        if (Body.Model is not { } requested || Body.ModelAt < 0)
+        var inPath = Body.ModelAt < 0;
+        if (RequestedModel is not { } requested || (inPath && Dialect.ModelInPath(Rest) is null))
         {
             return;
         }
@@ -381,7 +388,12 @@ internal sealed partial class LlmExchange : IDisposable
         var facts = new RequestFacts(requested, _length, Body.HasTools);
         if (_proxy.CurrentCosts().Rules.Choose(Profile.Name, facts) is { } target && target != requested)
         {
-            Body = Body.WithModel(target);
+            // The body's model token is replaced upstream; a model named in the path is replaced there (BuildRequest).
+            if (!inPath)
+            {
+                Body = Body.WithModel(target);
+            }
+
             RoutedModel = target;
         }
     }
