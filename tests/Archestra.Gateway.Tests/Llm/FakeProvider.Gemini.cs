@@ -12,8 +12,8 @@ namespace Archestra.Gateway.Tests.Llm;
 /// usage), <c>:countTokens</c> (<c>{"totalTokens"}</c>), <c>GET models</c>, and errors as
 /// <c>{"error":{"code","message","status"}}</c>. Models as for the other APIs: <c>fail-NNN</c>, <c>cut</c>,
 /// <c>call-TOOL[+TOOL][--UNIQUE]</c> (the SDK puts the model in the URL unescaped, so no ':' or '#': a text part,
-/// then one <c>functionCall</c> part per tool with the first user text as <c>args</c>); a request with <c>generationConfig.responseJsonSchema</c> plays a dual-LLM role (its schema's
-/// <c>question</c> or <c>answer</c> property names it).
+/// then one <c>functionCall</c> part per tool with the first user text as <c>args</c>); a request with
+/// <c>generationConfig.responseJsonSchema</c> plays a dual-LLM role (its schema's <c>question</c> or <c>answer</c> property names it).
 /// </summary>
 internal sealed partial class FakeProvider
 {
@@ -21,7 +21,8 @@ internal sealed partial class FakeProvider
 
     /// <summary>The fake's Gemini usage: 30 prompt tokens (10 of them cached), 8 candidate tokens, 5 thought tokens.</summary>
     public const string GeminiUsage =
-        """{"promptTokenCount":30,"candidatesTokenCount":8,"totalTokenCount":43,"cachedContentTokenCount":10,"thoughtsTokenCount":5,"promptTokensDetails":[{"modality":"TEXT","tokenCount":30}]}""";
+        """{"promptTokenCount":30,"candidatesTokenCount":8,"totalTokenCount":43,"cachedContentTokenCount":10,"thoughtsTokenCount":5"""
+        + ""","promptTokensDetails":[{"modality":"TEXT","tokenCount":30}]}""";
 
     /// <summary>The Gemini SDK's base URL for this fake (requests go to <c>{base}/v1beta/models/...</c>).</summary>
     public Uri GeminiBaseUrl => new(BaseUrl, "/gemini");

@@ -182,7 +182,7 @@ internal sealed class GeminiDialect : LlmDialect
         return default;
     }
 
-    /// <summary>A result's new content: <c>response</c> must stay an object, so the text goes in its documented <c>output</c> (or <c>error</c>) field.</summary>
+    /// <summary>A result's new content: <c>response</c> must stay an object, so the text goes in its <c>output</c> or <c>error</c> field.</summary>
     public override byte[] ResultReplacement(string text, bool withheld) =>
         [.. withheld ? "{\"error\":"u8 : "{\"output\":"u8, .. LlmBodyEdits.Quote(text), (byte)'}'];
 
