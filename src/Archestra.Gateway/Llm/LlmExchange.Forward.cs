@@ -209,6 +209,11 @@ internal sealed partial class LlmExchange
 
     private HttpRequestMessage BuildRequest(string? key)
     {
+        if (Translator is not null)
+        {
+            return BuildTranslatedRequest(key);
+        }
+
         var request = Context.Request;
         var rest = RoutedModel is { } routed && Body.ModelAt < 0 ? Dialect.WithModelInPath(Rest, routed) : Rest;
         var url = string.Concat(Upstream.BaseUrl, "/", rest, ForwardedQuery());

@@ -41,7 +41,8 @@ internal sealed partial class LlmExchange : IDisposable
 
     public LlmProfile Profile { get; }
 
-    public LlmUpstream Upstream { get; }
+    /// <summary>The provider the request goes to: the profile's for the API, or the one a <c>provider/model</c> names.</summary>
+    public LlmUpstream Upstream { get; private set; }
 
     public LlmEndpoint Endpoint { get; }
 
@@ -119,7 +120,7 @@ internal sealed partial class LlmExchange : IDisposable
                 new LlmProxy.Interaction(
                     Profile.Name,
                     Upstream.Name,
-                    Dialect,
+                    UpstreamDialect,
                     RequestedModel ?? "",
                     RoutedModel,
                     Scanner,
@@ -198,7 +199,7 @@ internal sealed partial class LlmExchange : IDisposable
         }
 
         ApplyRules();
-        return true;
+        return await RouteAsync().ConfigureAwait(false);
     }
 
     /// <summary>Refuses the request (429 in the provider's format, naming the limit) when a limit of the profile is used up.</summary>
@@ -283,19 +284,8 @@ internal sealed partial class LlmExchange : IDisposable
             }
             else if (decision.Verdict == ResultVerdict.SanitizeWithDualLlm && config.DualLlm is { } dual)
             {
-                var job = new LlmProxy.SanitizeJob(
-                    Profile,
-                    dual,
-                    Upstream,
-                    dual.MainModel ?? RequestedModel ?? "",
-                    Dialect,
-                    body,
-                    result with
-                    {
-                        Tool = ToolLabel(result),
-                    },
-                    Context.Request
-                );
+                var (main, mainModel) = dual.MainModel is { } named ? (Upstream, named) : MainModel();
+                var job = new LlmProxy.SanitizeJob(Profile, dual, main, mainModel, Dialect, body, result with { Tool = ToolLabel(result) }, Context.Request);
                 (sanitizing ??= []).Add((i, _proxy.SanitizeAsync(job, Aborted)));
             }
             else if (config.Toon && LlmToonResults.Convert(Dialect, body.Span, result, edits) > 0)

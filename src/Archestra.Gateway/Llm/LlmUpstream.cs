@@ -109,6 +109,13 @@ internal sealed class LlmProfile
             _ => Gemini,
         };
 
+    /// <summary>The profile's provider named <paramref name="name"/> (the unified endpoint's <c>provider/model</c>); null when none is.</summary>
+    public LlmUpstream? Provider(ReadOnlySpan<char> name) =>
+        OpenAi is { } o && name.SequenceEqual(o.Name) ? o
+        : Anthropic is { } a && name.SequenceEqual(a.Name) ? a
+        : Gemini is { } g && name.SequenceEqual(g.Name) ? g
+        : null;
+
     /// <summary>Checks a virtual key in constant time (<see cref="SecretHash.MatchesAny"/>).</summary>
     public bool AcceptsKey(ReadOnlySpan<char> key) => SecretHash.MatchesAny(key, _keyHashes);
 }

@@ -59,7 +59,8 @@ internal sealed partial class FakeProvider
         if (
             root.TryGetProperty("generationConfig", out var config)
             && config.TryGetProperty("responseJsonSchema", out var schema)
-            && schema.GetProperty("properties") is var properties
+            && schema.TryGetProperty("properties", out var properties)
+            && (properties.TryGetProperty("question", out _) || properties.TryGetProperty("answer", out _))
         )
         {
             parts = [JsonSerializer.Serialize(new { text = Script(properties.TryGetProperty("question", out _) ? "question" : "answer", body) })];
