@@ -58,6 +58,7 @@ internal sealed partial class LlmToolGuard
 
                 var start = (int)reader.TokenStartIndex;
                 var isCall = false;
+                var partial = false;
                 var name = "";
                 int argsStart = 0,
                     argsEnd = 0;
@@ -79,6 +80,11 @@ internal sealed partial class LlmToolGuard
                         {
                             (argsStart, argsEnd) = JsonMember.Range(ref reader);
                         }
+                        else if (reader.ValueTextEquals("partialArgs"u8) || reader.ValueTextEquals("willContinue"u8))
+                        {
+                            partial = true;
+                            JsonMember.SkipValue(ref reader);
+                        }
                         else
                         {
                             JsonMember.SkipValue(ref reader);
@@ -86,13 +92,20 @@ internal sealed partial class LlmToolGuard
                     }
                 }
 
-                // A call without args is a call without arguments: evaluated as {}.
-                if (isCall && Decide(name, argsEnd > argsStart ? json[argsStart..argsEnd] : "{}"u8) is { } text)
+                // A call without args is a call without arguments: evaluated as {}. Arguments streamed in pieces
+                // (partialArgs) are never whole in one chunk, so the call cannot be checked: refused.
+                if (isCall && (partial ? RefusePartial(name) : Decide(name, argsEnd > argsStart ? json[argsStart..argsEnd] : "{}"u8)) is { } text)
                 {
                     edits.Add(new Edit(start, (int)reader.BytesConsumed, [.. "{\"text\":"u8, .. JsonString(text), (byte)'}']));
                 }
             }
         }
+    }
+
+    private string RefusePartial(string tool)
+    {
+        _refused.Add($"{tool} (arguments in pieces)");
+        return $"[Archestra] The call to the tool {tool} was not made: its arguments came in pieces the proxy cannot check.";
     }
 
     /// <summary>One chunk of a Gemini stream: relayed as it came, or as <c>data:</c> with its refused calls replaced.</summary>

@@ -75,6 +75,15 @@ internal sealed partial class FakeProvider
                 .. tools.Select(t => $$$"""{"functionCall":{"name":"{{{t}}}","args":{{{args}}}}}"""),
             ];
         }
+        else if (model.StartsWith("partial-call", StringComparison.Ordinal))
+        {
+            // Vertex AI's streamed function-call arguments (streamFunctionCallArguments): pieces in partialArgs.
+            parts =
+            [
+                JsonSerializer.Serialize(new { text = ToolPreamble }),
+                """{"functionCall":{"name":"send_mail","partialArgs":[{"jsonPath":"$.to","stringValue":"ann@"}],"willContinue":true}}""",
+            ];
+        }
         else
         {
             parts = [JsonSerializer.Serialize(new { text = GeminiText })];

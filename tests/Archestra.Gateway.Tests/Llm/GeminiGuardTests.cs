@@ -80,6 +80,18 @@ public sealed class GeminiGuardTests(ToolGuardFixture fixture) : IClassFixture<T
     }
 
     [Fact]
+    public async Task A_function_call_whose_arguments_come_in_pieces_is_refused_because_it_cannot_be_checked()
+    {
+        var (status, body) = await PostAsync("agent", "partial-call--stream", "streamGenerateContent", History("go"));
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.DoesNotContain("partialArgs", body, StringComparison.Ordinal);
+        Assert.Contains("[Archestra] The call to the tool send_mail was not made: its arguments came in pieces", body, StringComparison.Ordinal);
+        var row = Assert.Single(await fixture.AuditAsync("partial-call--stream"));
+        Assert.Equal("blocked tool calls: send_mail (arguments in pieces)", row.Error);
+    }
+
+    [Fact]
     public async Task A_trusted_function_response_leaves_the_next_call_allowed_and_the_answer_unchanged()
     {
         var (status, body) = await PostAsync("agent", "call-send_mail--trusted", "generateContent", History("go", tool: "read_docs"));

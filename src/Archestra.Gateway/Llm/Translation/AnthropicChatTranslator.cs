@@ -33,51 +33,18 @@ internal sealed class AnthropicChatTranslator : ChatTranslator
         w.WriteStartObject();
         w.WriteString("model"u8, model);
         w.WriteNumber("max_tokens"u8, request.MaxTokens ?? DefaultMaxTokens);
-        var system = string.Join("\n\n", request.Messages.Where(m => m.Role == "system").Select(ChatRequest.Text));
+        var system = SystemText(request);
         if (system.Length > 0)
         {
             w.WriteString("system"u8, system);
         }
 
-        w.WriteStartArray("messages"u8);
-        string? open = null;
-        foreach (var message in request.Messages)
+        // Tool results answer in a user turn; consecutive ones share it.
+        if (WriteTurns(request, w, "messages"u8, "content"u8, "assistant", static (message, _, w) => WriteBlocks(message, w)) is { } error)
         {
-            if (message.Role == "system")
-            {
-                continue;
-            }
-
-            // Tool results answer in a user turn; consecutive ones share it.
-            var role = message.Role == "assistant" ? "assistant" : "user";
-            var joins = message.Role == "tool" && open == "tool";
-            if (!joins)
-            {
-                if (open is not null)
-                {
-                    w.WriteEndArray();
-                    w.WriteEndObject();
-                }
-
-                w.WriteStartObject();
-                w.WriteString("role"u8, role);
-                w.WriteStartArray("content"u8);
-            }
-
-            open = message.Role;
-            if (WriteBlocks(message, w) is { } error)
-            {
-                return error;
-            }
+            return error;
         }
 
-        if (open is not null)
-        {
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
         WriteOptions(request, w);
         w.WriteEndObject();
         return null;
@@ -95,7 +62,8 @@ internal sealed class AnthropicChatTranslator : ChatTranslator
             return null;
         }
 
-        foreach (var part in message.Parts)
+        // Anthropic refuses empty text blocks; an empty string says nothing to either API.
+        foreach (var part in message.Parts.Where(p => p.Text is not { Length: 0 }))
         {
             w.WriteStartObject();
             if (part.Text is { } text)
@@ -206,15 +174,6 @@ internal sealed class AnthropicChatTranslator : ChatTranslator
             }
 
             w.WriteEndObject();
-        }
-    }
-
-    private static void Raw(Utf8JsonWriter w, string name, string? number)
-    {
-        if (number is not null)
-        {
-            w.WritePropertyName(name);
-            w.WriteRawValue(number);
         }
     }
 

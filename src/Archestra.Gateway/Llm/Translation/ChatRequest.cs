@@ -358,21 +358,25 @@ internal sealed class ChatRequest
         return ResponseFormat is "text" or "json_object" or "json_schema" ? null : "response_format.type must be text, json_object or json_schema";
     }
 
-    /// <summary>The function a tool message answers: the earlier assistant call with its id.</summary>
+    /// <summary>
+    /// The function a tool message answers: the assistant call with its id, the last one when an id repeats, as the
+    /// history's results are judged (<see cref="LlmHistory"/>), so the provider is told the tool the policies judged.
+    /// </summary>
     public string? FunctionOf(string callId)
     {
+        string? name = null;
         foreach (var message in Messages)
         {
             foreach (var call in message.Calls)
             {
                 if (call.Id == callId)
                 {
-                    return call.Name;
+                    name = call.Name;
                 }
             }
         }
 
-        return null;
+        return name;
     }
 
     /// <summary>The text parts of a message, joined (system messages and tool results).</summary>

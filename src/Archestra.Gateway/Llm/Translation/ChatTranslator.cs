@@ -170,6 +170,74 @@ internal abstract class ChatTranslator
         return buffer.WrittenSpan.ToArray();
     }
 
+    /// <summary>The system (and developer) messages' text, joined; empty when there are none.</summary>
+    protected static string SystemText(ChatRequest request) => string.Join("\n\n", request.Messages.Where(m => m.Role == "system").Select(ChatRequest.Text));
+
+    /// <summary>
+    /// Writes the messages other than system ones as the provider's turns (<paramref name="list"/>, each with its role and
+    /// <paramref name="items"/>): user and tool messages take the user role, and tool messages in a row share one turn.
+    /// <paramref name="write"/> writes a message's items and may refuse it with a message.
+    /// </summary>
+    protected static string? WriteTurns(
+        ChatRequest request,
+        Utf8JsonWriter w,
+        ReadOnlySpan<byte> list,
+        ReadOnlySpan<byte> items,
+        string assistantRole,
+        Func<ChatMessage, string, Utf8JsonWriter, string?> write
+    )
+    {
+        w.WriteStartArray(list);
+        string? open = null;
+        var index = 0;
+        foreach (var message in request.Messages)
+        {
+            var at = $"messages[{index++}]";
+            if (message.Role == "system")
+            {
+                continue;
+            }
+
+            if (!(message.Role == "tool" && open == "tool"))
+            {
+                if (open is not null)
+                {
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                }
+
+                w.WriteStartObject();
+                w.WriteString("role"u8, message.Role == "assistant" ? assistantRole : "user");
+                w.WriteStartArray(items);
+            }
+
+            open = message.Role;
+            if (write(message, at, w) is { } error)
+            {
+                return error;
+            }
+        }
+
+        if (open is not null)
+        {
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        return null;
+    }
+
+    /// <summary>A number the client wrote, under the provider's name for it.</summary>
+    protected static void Raw(Utf8JsonWriter w, string name, string? number)
+    {
+        if (number is not null)
+        {
+            w.WritePropertyName(name);
+            w.WriteRawValue(number);
+        }
+    }
+
     /// <summary>A tool call's arguments as JSON text: the provider's object written as it came.</summary>
     protected static string Arguments(JsonElement args) => args.ValueKind == JsonValueKind.Object ? args.GetRawText() : "{}";
 

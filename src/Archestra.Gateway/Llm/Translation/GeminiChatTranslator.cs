@@ -31,7 +31,7 @@ internal sealed class GeminiChatTranslator : ChatTranslator
         }
 
         w.WriteStartObject();
-        var system = string.Join("\n\n", request.Messages.Where(m => m.Role == "system").Select(ChatRequest.Text));
+        var system = SystemText(request);
         if (system.Length > 0)
         {
             w.WriteStartObject("systemInstruction"u8);
@@ -43,45 +43,11 @@ internal sealed class GeminiChatTranslator : ChatTranslator
             w.WriteEndObject();
         }
 
-        w.WriteStartArray("contents"u8);
-        string? open = null;
-        var index = 0;
-        foreach (var message in request.Messages)
+        if (WriteTurns(request, w, "contents"u8, "parts"u8, "model", (message, at, w) => WriteParts(request, message, at, w)) is { } error)
         {
-            var at = $"messages[{index++}]";
-            if (message.Role == "system")
-            {
-                continue;
-            }
-
-            var joins = message.Role == "tool" && open == "tool";
-            if (!joins)
-            {
-                if (open is not null)
-                {
-                    w.WriteEndArray();
-                    w.WriteEndObject();
-                }
-
-                w.WriteStartObject();
-                w.WriteString("role"u8, message.Role == "assistant" ? "model" : "user");
-                w.WriteStartArray("parts"u8);
-            }
-
-            open = message.Role;
-            if (WriteParts(request, message, at, w) is { } error)
-            {
-                return error;
-            }
+            return error;
         }
 
-        if (open is not null)
-        {
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
         WriteTools(request, w);
         WriteGenerationConfig(request, w);
         w.WriteEndObject();
@@ -109,7 +75,7 @@ internal sealed class GeminiChatTranslator : ChatTranslator
         }
 
         var part = 0;
-        foreach (var p in message.Parts)
+        foreach (var p in message.Parts.Where(p => p.Text is not { Length: 0 }))
         {
             if (p.Text is { } text)
             {
@@ -237,15 +203,6 @@ internal sealed class GeminiChatTranslator : ChatTranslator
         }
 
         w.WriteEndObject();
-    }
-
-    private static void Raw(Utf8JsonWriter w, string name, string? number)
-    {
-        if (number is not null)
-        {
-            w.WritePropertyName(name);
-            w.WriteRawValue(number);
-        }
     }
 
     private static string Finish(string? reason, bool calls) =>
