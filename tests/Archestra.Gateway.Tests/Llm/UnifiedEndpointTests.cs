@@ -277,6 +277,7 @@ public sealed class UnifiedEndpointTests(LlmProxyFixture fixture) : IClassFixtur
         "messages[0].tool_calls[0].function.arguments must be a JSON object"
     )]
     [InlineData("""{"model":"anthropic/x","messages":[{"role":"user","content":42}]}""", "messages[0].content must be a string or an array")]
+    [InlineData("""{"model":"gemini/x","messages":[{"role":"user","content":"hi","name":"bob"}]}""", "messages[0].name cannot be translated")]
     [InlineData("""{"model":"anthropic/x","messages":[{"role":"user","content":"hi"}],"n":2}""", "n other than 1")]
     [InlineData(
         """{"model":"anthropic/x","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"custom","custom":{"name":"t"}}]}""",
@@ -290,6 +291,64 @@ public sealed class UnifiedEndpointTests(LlmProxyFixture fixture) : IClassFixtur
         Assert.Equal(HttpStatusCode.BadRequest, status);
         using var json = JsonDocument.Parse(answer);
         Assert.Contains(message, json.RootElement.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>Seeded random message shapes, half of them odd: every answer is a translation (200) or a 400 naming a field, never a 500.</summary>
+    [Theory]
+    [InlineData("anthropic", 1)]
+    [InlineData("gemini", 2)]
+    public async Task Odd_message_shapes_get_a_faithful_translation_or_a_400_never_a_500(string provider, int seed)
+    {
+        string[] roles = ["system", "developer", "user", "assistant", "tool", "function", "robot"];
+        string[] contents =
+        [
+            "\"plain text\"",
+            "null",
+            "42",
+            "[]",
+            "\"\"",
+            "{}",
+            """[{"type":"text","text":"a"},{"type":"text","text":"b"}]""",
+            """[{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]""",
+            """[{"type":"image_url","image_url":{"url":"https://a.example/i.png"}}]""",
+            """[{"type":"input_audio","input_audio":{"data":"AAAA","format":"wav"}}]""",
+            """[{"type":"text"}]""",
+            """["loose"]""",
+        ];
+        string[] extras =
+        [
+            "",
+            ""","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]""",
+            ""","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"not json"}}]""",
+            ""","tool_calls":[{"type":"function","function":{"name":"f"}}]""",
+            ",\"tool_call_id\":\"c1\"",
+            ""","tool_call_id":7""",
+            ",\"name\":\"bob\"",
+            ""","audio":{"id":"a1"}""",
+        ];
+        var random = new Random(seed);
+        for (var i = 0; i < 40; i++)
+        {
+            var messages = Enumerable
+                .Range(0, random.Next(1, 5))
+                .Select(_ =>
+                    $$$"""{"role":"{{{roles[random.Next(roles.Length)]}}}","content":{{{contents[random.Next(contents.Length)]}}}{{{extras[random.Next(extras.Length)]}}}}"""
+                );
+            var body = $$$"""{"model":"{{{provider}}}/fuzz-{{{seed}}}","messages":[{{{string.Join(",", messages)}}}]}""";
+
+            var (status, answer) = await PostAsync(body);
+
+            Assert.True(status is HttpStatusCode.OK or HttpStatusCode.BadRequest, $"{(int)status} for {body}: {answer}");
+            using var json = JsonDocument.Parse(answer);
+            if (status == HttpStatusCode.BadRequest)
+            {
+                Assert.False(string.IsNullOrEmpty(json.RootElement.GetProperty("error").GetProperty("message").GetString()), body);
+            }
+            else
+            {
+                Assert.Equal("chat.completion", json.RootElement.GetProperty("object").GetString());
+            }
+        }
     }
 }
 

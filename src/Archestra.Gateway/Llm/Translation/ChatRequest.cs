@@ -21,8 +21,7 @@ internal readonly record struct ChatTool(string Name, string? Description, strin
 /// </summary>
 internal sealed class ChatRequest
 {
-    // Members that change nothing another provider could honour differently: the stream's usage option is answered
-    // by the proxy itself; store/metadata/service_tier concern OpenAI's own storage and tiers.
+    // The members the translators carry (or refuse for a provider without an equivalent); any other is refused here.
     private static readonly string[] s_known =
     [
         "model",
@@ -180,17 +179,6 @@ internal sealed class ChatRequest
             return $"{at} must be an object with a role";
         }
 
-        foreach (var property in message.EnumerateObject())
-        {
-            if (
-                property.Name is not ("role" or "content" or "tool_calls" or "tool_call_id" or "name" or "refusal")
-                && property.Value.ValueKind != JsonValueKind.Null
-            )
-            {
-                return $"{at}.{property.Name} cannot be translated to another provider's API";
-            }
-        }
-
         if (role == "developer")
         {
             role = "system";
@@ -199,6 +187,14 @@ internal sealed class ChatRequest
         if (role is not ("system" or "user" or "assistant" or "tool"))
         {
             return $"{at}.role '{role}' cannot be translated to another provider's API";
+        }
+
+        foreach (var property in message.EnumerateObject())
+        {
+            if (property.Name is not ("role" or "content" or "tool_calls" or "tool_call_id") && property.Value.ValueKind != JsonValueKind.Null)
+            {
+                return $"{at}.{property.Name} cannot be translated to another provider's API";
+            }
         }
 
         var parts = new List<ChatPart>();
