@@ -332,7 +332,9 @@ public sealed class UnifiedEndpointTests(LlmProxyFixture fixture) : IClassFixtur
             var messages = Enumerable
                 .Range(0, random.Next(1, 5))
                 .Select(_ =>
-                    $$$"""{"role":"{{{roles[random.Next(roles.Length)]}}}","content":{{{contents[random.Next(contents.Length)]}}}{{{extras[random.Next(extras.Length)]}}}}"""
+                    $$$"""{"role":"{{{roles[random.Next(roles.Length)]}}}","content":{{{contents[random.Next(contents.Length)]}}}"""
+                    + extras[random.Next(extras.Length)]
+                    + "}"
                 );
             var body = $$$"""{"model":"{{{provider}}}/fuzz-{{{seed}}}","messages":[{{{string.Join(",", messages)}}}]}""";
 
