@@ -20,6 +20,11 @@ namespace Archestra.Benchmarks;
 /// the same client sends the same completion direct and through <c>/v1/openai/bench</c> (virtual key, usage and
 /// price read, one audit row in embedded SQLite), and <see cref="GC.GetTotalAllocatedBytes(bool)"/> around each
 /// run gives the difference: the gateway's share, including its audit writer thread. Least of three rounds.
+/// <para>
+/// Translated (<c>llm.chat-completion-translated</c>): the same chat completion with the model <c>claude/claude-haiku-4-5</c>
+/// goes through the unified endpoint to an Anthropic messages endpoint in this process, compared with the client sending
+/// the equivalent messages request direct.
+/// </para>
 /// </summary>
 internal static class LlmAllocations
 {
@@ -27,14 +32,34 @@ internal static class LlmAllocations
 
     private static ReadOnlySpan<byte> Body => """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}"""u8;
 
+    private static ReadOnlySpan<byte> TranslatedBody => """{"model":"claude/claude-haiku-4-5","messages":[{"role":"user","content":"Say hello"}]}"""u8;
+
+    private static ReadOnlySpan<byte> MessagesBody =>
+        """{"model":"claude-haiku-4-5","max_tokens":4096,"messages":[{"role":"user","content":[{"type":"text","text":"Say hello"}]}]}"""u8;
+
+    // Anthropic "Messages" response shape, the same text and token counts as the load upstream's completion.
+    private static readonly byte[] s_message = Encoding.UTF8.GetBytes(
+        """{"id":"msg_load","type":"message","role":"assistant","model":"claude-haiku-4-5-20251001","content":"""
+            + """[{"type":"text","text":"Hello from the load upstream"}],"stop_reason":"end_turn","stop_sequence":null,"usage":"""
+            + """{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":5}}"""
+    );
+
+    private static async Task MessagesAsync(Microsoft.AspNetCore.Http.HttpContext context)
+    {
+        await context.Request.Body.CopyToAsync(Stream.Null);
+        context.Response.ContentType = "application/json";
+        await context.Response.Body.WriteAsync(s_message);
+    }
+
     /// <summary>The gateway's bytes per completion.</summary>
-    public static async Task<long> MeasureAsync(int requests, TextWriter? output)
+    public static async Task<long> MeasureAsync(int requests, TextWriter? output, bool translated = false)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         await using var upstream = builder.Build();
         upstream.MapPost("/v1/chat/completions", Archestra.LoadUpstream.ChatCompletions.PostAsync);
+        upstream.MapPost("/v1/messages", MessagesAsync);
         await upstream.StartAsync();
         var upstreamBase = new Uri(upstream.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single());
 
@@ -55,6 +80,13 @@ internal static class LlmAllocations
                     BaseUrl = new Uri(upstreamBase, "/v1"),
                     ApiKey = "sk-bench",
                 },
+                new LlmProviderConfig
+                {
+                    Name = "claude",
+                    Kind = LlmProviderKind.Anthropic,
+                    BaseUrl = upstreamBase,
+                    ApiKey = "sk-ant-bench",
+                },
             ],
             Profiles =
             [
@@ -62,18 +94,24 @@ internal static class LlmAllocations
                 {
                     Name = "bench",
                     Servers = [],
-                    Llm = new ProfileLlmConfig { OpenAi = "up", VirtualKeyHashes = [SHA256.HashData(Encoding.UTF8.GetBytes(VirtualKey))] },
+                    Llm = new ProfileLlmConfig
+                    {
+                        OpenAi = "up",
+                        Anthropic = "claude",
+                        VirtualKeyHashes = [SHA256.HashData(Encoding.UTF8.GetBytes(VirtualKey))],
+                    },
                 },
             ],
             Storage = new StorageConfig { DataDirectory = Directory.CreateTempSubdirectory("archestra-bench-").FullName },
         };
         await using var server = await GatewayServer.StartAsync(config, CancellationToken.None, logging => logging.SetMinimumLevel(LogLevel.Error));
-        var direct = new Uri(upstreamBase, "/v1/chat/completions");
+        var direct = new Uri(upstreamBase, translated ? "/v1/messages" : "/v1/chat/completions");
         var gateway = new Uri(server.GatewayUrl, "/v1/openai/bench/chat/completions");
 
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = 1 });
-        var body = Body.ToArray();
-        await SendAsync(client, direct, body, requests / 4);
+        var directBody = (translated ? MessagesBody : Body).ToArray();
+        var body = (translated ? TranslatedBody : Body).ToArray();
+        await SendAsync(client, direct, directBody, requests / 4);
         await SendAsync(client, gateway, body, requests / 4);
 
         long least = long.MaxValue,
@@ -81,7 +119,7 @@ internal static class LlmAllocations
             throughLeast = long.MaxValue;
         for (var round = 0; round < 3; round++)
         {
-            var directBytes = await AllocatedAsync(client, direct, body, requests);
+            var directBytes = await AllocatedAsync(client, direct, directBody, requests);
             var throughBytes = await AllocatedAsync(client, gateway, body, requests);
             directLeast = Math.Min(directLeast, directBytes);
             throughLeast = Math.Min(throughLeast, throughBytes);

@@ -22,7 +22,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "--llm-allocations")
         {
             var requests = args.Length > 1 && int.TryParse(args[1], System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 5_000;
-            LlmAllocations.MeasureAsync(requests, Console.Out).GetAwaiter().GetResult();
+            LlmAllocations.MeasureAsync(requests, Console.Out, translated: args.Contains("--translated")).GetAwaiter().GetResult();
             return 0;
         }
 

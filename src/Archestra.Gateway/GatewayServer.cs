@@ -151,6 +151,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         string[] llmMethods = ["POST", "GET", "DELETE", "PUT", "PATCH"];
         gatewayApp.MapMethods("/v1/openai/{profile}/{**rest}", llmMethods, llm.HandleOpenAiAsync);
         gatewayApp.MapMethods("/v1/anthropic/{profile}/{**rest}", llmMethods, llm.HandleAnthropicAsync);
+        gatewayApp.MapMethods("/v1/gemini/{profile}/{**rest}", llmMethods, llm.HandleGeminiAsync);
 
         adminApp.Use((context, next) => AdminApi.GuardAsync(guard, context, next));
         adminApp.MapGet("/healthz", static () => Results.Text("ok\n"));

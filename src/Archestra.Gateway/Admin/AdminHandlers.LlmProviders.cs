@@ -15,7 +15,8 @@ internal sealed partial class AdminHandlers
     private static readonly string[] s_providerApiKeyKeys = AdminBodies.Keys(AdminJson.Default.ProviderKeyRequest);
 
     /// <summary>The providers' public APIs, as their SDKs default to (openai-dotnet, anthropic-sdk).</summary>
-    private static string DefaultBaseUrl(string kind) => kind == "anthropic" ? "https://api.anthropic.com" : "https://api.openai.com/v1";
+    private static string DefaultBaseUrl(string kind) =>
+        LlmProviderConfig.DefaultBaseUrl(LlmProviderKinds.Parse(kind) ?? LlmProviderKind.OpenAi).AbsoluteUri.TrimEnd('/');
 
     private sealed record ApiProviderKey(string Name, DateTime UpdatedAt);
 
@@ -47,7 +48,7 @@ internal sealed partial class AdminHandlers
                 "POST",
                 "/api/llm/providers",
                 tag,
-                "Create an LLM provider: name, kind (openai or anthropic), baseUrl, apiKeys [{name, key}] (write-only, fallback order), "
+                "Create an LLM provider: name, kind (openai, anthropic or gemini), baseUrl, apiKeys [{name, key}] (write-only, fallback order), "
                     + "timeoutSeconds, connectTimeoutSeconds, retries, maxRetryAfterSeconds, circuitBreaker",
                 (h, c) => WriteProviderAsync(h, c, null),
                 Body: true
@@ -138,9 +139,9 @@ internal sealed partial class AdminHandlers
         }
 
         var kind = AdminRequest.RequiredString(body, "kind", errors);
-        if (kind is not null and not "openai" and not "anthropic")
+        if (kind is not null && LlmProviderKinds.Parse(kind) is null)
         {
-            errors.Add(new FieldError("$.kind", $"expected one of openai, anthropic, got '{kind}'"));
+            errors.Add(new FieldError("$.kind", $"expected one of openai, anthropic, gemini, got '{kind}'"));
             kind = null;
         }
 

@@ -135,7 +135,7 @@ internal static class AdminResources
                 continue;
             }
 
-            var kind = api.Kind == "anthropic" ? LlmProviderKind.Anthropic : LlmProviderKind.OpenAi;
+            var kind = LlmProviderKinds.Parse(api.Kind) ?? LlmProviderKind.OpenAi;
             var reader = new ConfigReader("api", getEnv);
             using var settings = JsonDocument.Parse(api.SettingsJson);
             using var fields = AdminRequest.Without(settings.RootElement, "keyOrder");

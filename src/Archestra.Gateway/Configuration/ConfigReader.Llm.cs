@@ -20,7 +20,7 @@ internal sealed partial class ConfigReader
     ];
     private static readonly string[] s_llmSettingKeys = ["timeoutSeconds", "connectTimeoutSeconds", "retries", "maxRetryAfterSeconds", "circuitBreaker"];
     private static readonly string[] s_circuitBreakerKeys = ["failureRatio", "minimumThroughput", "samplingSeconds", "breakSeconds"];
-    private static readonly string[] s_profileLlmKeys = ["openai", "anthropic", "virtualKeys", "passThrough", "toolGuard", "dualLlm", "toon"];
+    private static readonly string[] s_profileLlmKeys = ["openai", "anthropic", "gemini", "virtualKeys", "passThrough", "toolGuard", "dualLlm", "toon"];
     private static readonly string[] s_dualLlmKeys = ["provider", "model", "mainModel", "maxRounds"];
 
     /// <summary>Providers read so far, for the profiles' references (read after <c>llmProviders</c>).</summary>
@@ -68,12 +68,7 @@ internal sealed partial class ConfigReader
             switch (property.Name)
             {
                 case "kind":
-                    kind = ReadChoice(property.Value, itemPath, "openai", "anthropic") switch
-                    {
-                        "openai" => LlmProviderKind.OpenAi,
-                        "anthropic" => LlmProviderKind.Anthropic,
-                        _ => null,
-                    };
+                    kind = LlmProviderKinds.Parse(ReadChoice(property.Value, itemPath, "openai", "anthropic", "gemini"));
                     break;
                 case "baseUrl":
                     if (TryReadString(property.Value, itemPath, out var urlText))
@@ -132,7 +127,7 @@ internal sealed partial class ConfigReader
 
         if (kind is null && _errors.Count == errorsBefore)
         {
-            Error(path, "expected kind: \"openai\" or \"anthropic\"");
+            Error(path, "expected kind: \"openai\", \"anthropic\" or \"gemini\"");
         }
 
         if (_errors.Count != errorsBefore || kind is not { } k)
@@ -278,6 +273,10 @@ internal sealed partial class ConfigReader
                     named = true;
                     config = config with { Anthropic = ReadProviderReference(property.Value, itemPath, LlmProviderKind.Anthropic) };
                     break;
+                case "gemini":
+                    named = true;
+                    config = config with { Gemini = ReadProviderReference(property.Value, itemPath, LlmProviderKind.Gemini) };
+                    break;
                 case "virtualKeys":
                     keysPath = itemPath;
                     ReadTokens(property.Value, itemPath, hashes);
@@ -304,12 +303,12 @@ internal sealed partial class ConfigReader
 
         if (!named)
         {
-            Error(path, "expected at least one of openai or anthropic: the name of an entry in $.llmProviders");
+            Error(path, "expected at least one of openai, anthropic or gemini: the name of an entry in $.llmProviders");
         }
 
         if (_errors.Count == errorsBefore && !config.PassThrough)
         {
-            foreach (var (key, provider) in new[] { ("openai", config.OpenAi), ("anthropic", config.Anthropic) })
+            foreach (var (key, provider) in new[] { ("openai", config.OpenAi), ("anthropic", config.Anthropic), ("gemini", config.Gemini) })
             {
                 if (provider is not null && _llmProviders.Find(p => p.Name == provider) is { ApiKey: null })
                 {
@@ -446,8 +445,7 @@ internal sealed partial class ConfigReader
         {
             Error(
                 path,
-                $"provider '{provider.Name}' is of kind {(provider.Kind == LlmProviderKind.OpenAi ? "openai" : "anthropic")}; "
-                    + $"this endpoint needs kind {(expected == LlmProviderKind.OpenAi ? "openai" : "anthropic")}"
+                $"provider '{provider.Name}' is of kind {LlmProviderKinds.Name(provider.Kind)}; this endpoint needs kind {LlmProviderKinds.Name(expected)}"
             );
             return null;
         }

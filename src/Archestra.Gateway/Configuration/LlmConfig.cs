@@ -8,6 +8,31 @@ public enum LlmProviderKind
 
     /// <summary>The Anthropic Messages API.</summary>
     Anthropic,
+
+    /// <summary>The Gemini API (Generative Language API: <c>models/{model}:generateContent</c>).</summary>
+    Gemini,
+}
+
+/// <summary>The names of the provider kinds in configuration and messages.</summary>
+public static class LlmProviderKinds
+{
+    public static string Name(LlmProviderKind kind) =>
+        kind switch
+        {
+            LlmProviderKind.Anthropic => "anthropic",
+            LlmProviderKind.Gemini => "gemini",
+            _ => "openai",
+        };
+
+    /// <summary>The kind named <paramref name="name"/> (<c>openai</c>, <c>anthropic</c>, <c>gemini</c>); null for any other name.</summary>
+    public static LlmProviderKind? Parse(string? name) =>
+        name switch
+        {
+            "openai" => LlmProviderKind.OpenAi,
+            "anthropic" => LlmProviderKind.Anthropic,
+            "gemini" => LlmProviderKind.Gemini,
+            _ => null,
+        };
 }
 
 /// <summary>One upstream LLM provider from <c>llmProviders</c>.</summary>
@@ -19,7 +44,8 @@ public sealed record LlmProviderConfig
 
     /// <summary>
     /// The provider's base URL as its own SDK takes it: OpenAI-style URLs end in <c>/v1</c>
-    /// (requests go to <c>{baseUrl}/chat/completions</c>), Anthropic's do not (<c>{baseUrl}/v1/messages</c>).
+    /// (requests go to <c>{baseUrl}/chat/completions</c>), Anthropic's and Gemini's do not (<c>{baseUrl}/v1/messages</c>,
+    /// <c>{baseUrl}/v1beta/models/{model}:generateContent</c>).
     /// </summary>
     public required Uri BaseUrl { get; init; }
 
@@ -45,8 +71,14 @@ public sealed record LlmProviderConfig
     /// </summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(600);
 
+    // The SDKs' defaults: openai-dotnet, anthropic-sdk, and @google/genai's Gemini API (not Vertex AI).
     public static Uri DefaultBaseUrl(LlmProviderKind kind) =>
-        kind == LlmProviderKind.OpenAi ? new Uri("https://api.openai.com/v1") : new Uri("https://api.anthropic.com");
+        kind switch
+        {
+            LlmProviderKind.Anthropic => new Uri("https://api.anthropic.com"),
+            LlmProviderKind.Gemini => new Uri("https://generativelanguage.googleapis.com"),
+            _ => new Uri("https://api.openai.com/v1"),
+        };
 
     // The keys are compared by content, so a reload that leaves a provider as it was keeps its connections and circuits.
     public bool Equals(LlmProviderConfig? other) =>
@@ -106,6 +138,9 @@ public sealed record ProfileLlmConfig
 
     /// <summary>The <c>llmProviders</c> entry behind <c>/v1/anthropic/{profile}</c>; null: not offered.</summary>
     public string? Anthropic { get; init; }
+
+    /// <summary>The <c>llmProviders</c> entry behind <c>/v1/gemini/{profile}</c>; null: not offered.</summary>
+    public string? Gemini { get; init; }
 
     /// <summary>SHA-256 hashes of the virtual keys SDKs send as their API key. Empty and not pass-through: open.</summary>
     public IReadOnlyList<byte[]> VirtualKeyHashes { get; init; } = [];

@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Globalization;
 using System.Net;
 using System.Runtime.ExceptionServices;
+using Microsoft.AspNetCore.Http.Extensions;
 using Polly;
 using Polly.CircuitBreaker;
 
@@ -208,8 +209,14 @@ internal sealed partial class LlmExchange
 
     private HttpRequestMessage BuildRequest(string? key)
     {
+        if (Translator is not null)
+        {
+            return BuildTranslatedRequest(key);
+        }
+
         var request = Context.Request;
-        var url = string.Concat(Upstream.BaseUrl, "/", request.RouteValues["rest"] as string, request.QueryString.Value);
+        var rest = RoutedModel is { } routed && Body.ModelAt < 0 ? Dialect.WithModelInPath(Rest, routed) : Rest;
+        var url = string.Concat(Upstream.BaseUrl, "/", rest, ForwardedQuery());
         var method =
             HttpMethods.IsPost(request.Method) ? HttpMethod.Post
             : HttpMethods.IsGet(request.Method) ? HttpMethod.Get
@@ -227,7 +234,11 @@ internal sealed partial class LlmExchange
                 || name.StartsWith(':')
                 || (
                     !Profile.PassThrough
-                    && (name.Equals("Authorization", StringComparison.OrdinalIgnoreCase) || name.Equals("x-api-key", StringComparison.OrdinalIgnoreCase))
+                    && (
+                        name.Equals("Authorization", StringComparison.OrdinalIgnoreCase)
+                        || name.Equals("x-api-key", StringComparison.OrdinalIgnoreCase)
+                        || Dialect.IsClientKeyHeader(name)
+                    )
                 )
             )
             {
@@ -250,5 +261,26 @@ internal sealed partial class LlmExchange
         }
 
         return message;
+    }
+
+    /// <summary>The client's query string; without its <c>key</c> parameter (a virtual key) unless the profile passes keys through.</summary>
+    private string? ForwardedQuery()
+    {
+        var query = Context.Request.Query;
+        if (!Dialect.KeyInQuery || Profile.PassThrough || !query.ContainsKey("key"))
+        {
+            return Context.Request.QueryString.Value;
+        }
+
+        var kept = new QueryBuilder();
+        foreach (var (name, values) in query)
+        {
+            if (!name.Equals("key", StringComparison.Ordinal))
+            {
+                kept.Add(name, (IEnumerable<string>)values!);
+            }
+        }
+
+        return kept.ToQueryString().Value;
     }
 }

@@ -41,9 +41,13 @@ internal sealed partial class LlmExchange
         var response = Context.Response;
         var ok = upstream.IsSuccessStatusCode;
         var sse = upstream.Content.Headers.ContentType?.MediaType is "text/event-stream";
-        response.StatusCode = (int)upstream.StatusCode;
-        CopyHeaders(upstream.Headers, response, sse);
-        CopyHeaders(upstream.Content.Headers, response, sse);
+        if (Translator is null)
+        {
+            response.StatusCode = (int)upstream.StatusCode;
+            CopyHeaders(upstream.Headers, response, sse);
+            CopyHeaders(upstream.Content.Headers, response, sse);
+        }
+
         if (!ok)
         {
             Status = ((int)upstream.StatusCode).ToString(CultureInfo.InvariantCulture);
@@ -51,6 +55,12 @@ internal sealed partial class LlmExchange
 
         try
         {
+            if (Translator is not null)
+            {
+                await RelayTranslatedAsync(upstream, sse, timeout.Token).ConfigureAwait(false);
+                return;
+            }
+
             var stream = await upstream.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
             if (ok && sse)
             {

@@ -41,13 +41,20 @@ internal sealed partial class LlmExchange : IDisposable
 
     public LlmProfile Profile { get; }
 
-    public LlmUpstream Upstream { get; }
+    /// <summary>The provider the request goes to: the profile's for the API, or the one a <c>provider/model</c> names.</summary>
+    public LlmUpstream Upstream { get; private set; }
 
     public LlmEndpoint Endpoint { get; }
 
     public long Start { get; }
 
     public LlmRequestBody Body { get; private set; }
+
+    /// <summary>The model the client asked for: the body's <c>model</c>, or the one the path names (Gemini).</summary>
+    public string? RequestedModel => Body.Model ?? Dialect.ModelInPath(Rest);
+
+    /// <summary>The path after the SDK's base URL, as the client sent it.</summary>
+    private string Rest => Context.Request.RouteValues["rest"] as string ?? "";
 
     public LlmJsonScanner Scanner { get; } = new();
 
@@ -113,8 +120,8 @@ internal sealed partial class LlmExchange : IDisposable
                 new LlmProxy.Interaction(
                     Profile.Name,
                     Upstream.Name,
-                    Dialect,
-                    Body.Model ?? "",
+                    UpstreamDialect,
+                    RequestedModel ?? "",
                     RoutedModel,
                     Scanner,
                     Forwarded,
@@ -192,7 +199,7 @@ internal sealed partial class LlmExchange : IDisposable
         }
 
         ApplyRules();
-        return true;
+        return await RouteAsync().ConfigureAwait(false);
     }
 
     /// <summary>Refuses the request (429 in the provider's format, naming the limit) when a limit of the profile is used up.</summary>
@@ -272,27 +279,16 @@ internal sealed partial class LlmExchange : IDisposable
 
             if (decision.Verdict == ResultVerdict.Block)
             {
-                edits.ReplaceWithString(result.ContentStart, result.ContentEnd, decision.RefusalText(ToolLabel(result)));
+                edits.Replace(result.ContentStart, result.ContentEnd, Dialect.ResultReplacement(decision.RefusalText(ToolLabel(result)), withheld: true));
                 withheld++;
             }
             else if (decision.Verdict == ResultVerdict.SanitizeWithDualLlm && config.DualLlm is { } dual)
             {
-                var job = new LlmProxy.SanitizeJob(
-                    Profile,
-                    dual,
-                    Upstream,
-                    dual.MainModel ?? Body.Model ?? "",
-                    Dialect,
-                    body,
-                    result with
-                    {
-                        Tool = ToolLabel(result),
-                    },
-                    Context.Request
-                );
+                var (main, mainModel) = dual.MainModel is { } named ? (Upstream, named) : MainModel();
+                var job = new LlmProxy.SanitizeJob(Profile, dual, main, mainModel, Dialect, body, result with { Tool = ToolLabel(result) }, Context.Request);
                 (sanitizing ??= []).Add((i, _proxy.SanitizeAsync(job, Aborted)));
             }
-            else if (config.Toon && LlmToonResults.Convert(body.Span, result.ContentStart, result.ContentEnd, result.ContentIsString, edits) > 0)
+            else if (config.Toon && LlmToonResults.Convert(Dialect, body.Span, result, edits) > 0)
             {
                 toon++;
             }
@@ -315,7 +311,7 @@ internal sealed partial class LlmExchange : IDisposable
             {
                 var (result, decision) = results[index];
                 var (text, ok) = summary.Result;
-                edits.ReplaceWithString(result.ContentStart, result.ContentEnd, text);
+                edits.Replace(result.ContentStart, result.ContentEnd, Dialect.ResultReplacement(text, withheld: !ok));
 
                 // The raw result never reaches the main model either way, so it no longer taints the conversation.
                 results[index] = new LlmEvaluatedResult(
@@ -373,7 +369,8 @@ internal sealed partial class LlmExchange : IDisposable
     /// </summary>
     private void ApplyRules()
     {
-        if (Body.Model is not { } requested || Body.ModelAt < 0)
+        var inPath = Body.ModelAt < 0;
+        if (RequestedModel is not { } requested || (inPath && Dialect.ModelInPath(Rest) is null))
         {
             return;
         }
@@ -381,7 +378,12 @@ internal sealed partial class LlmExchange : IDisposable
         var facts = new RequestFacts(requested, _length, Body.HasTools);
         if (_proxy.CurrentCosts().Rules.Choose(Profile.Name, facts) is { } target && target != requested)
         {
-            Body = Body.WithModel(target);
+            // The body's model token is replaced upstream; a model named in the path is replaced there (BuildRequest).
+            if (!inPath)
+            {
+                Body = Body.WithModel(target);
+            }
+
             RoutedModel = target;
         }
     }

@@ -16,6 +16,9 @@ internal enum LlmApi : byte
 
     /// <summary>Anthropic <c>POST /v1/messages</c>.</summary>
     Messages,
+
+    /// <summary>Gemini <c>POST /{version}/models/{model}:generateContent</c> (and <c>:streamGenerateContent</c>).</summary>
+    GenerateContent,
 }
 
 /// <summary>
@@ -140,6 +143,31 @@ internal static class LlmHistory
             return;
         }
 
+        // A Gemini functionResponse's response is an object: its documented "output" string is read as a string
+        // result is; any other object by its fields, as a JSON text's.
+        if (!result.ContentIsString && value[0] == (byte)'{')
+        {
+            if (OutputString(value) is ({ } start, var end))
+            {
+                WritePolicyDocument(
+                    body,
+                    result with
+                    {
+                        ContentStart = result.ContentStart + start,
+                        ContentEnd = result.ContentStart + end,
+                        ContentIsString = true,
+                    },
+                    into
+                );
+            }
+            else
+            {
+                Write(into, value);
+            }
+
+            return;
+        }
+
         if (!result.ContentIsString)
         {
             Write(into, "{\"content\":"u8);
@@ -176,6 +204,26 @@ internal static class LlmHistory
         Write(into, "{\"content\":[{\"type\":\"text\",\"text\":"u8);
         Write(into, value);
         Write(into, "}]}"u8);
+    }
+
+    /// <summary>Where the string token of a Gemini response object's <c>output</c> member lies in it; null when it has none.</summary>
+    internal static (int Start, int End)? OutputString(ReadOnlySpan<byte> response)
+    {
+        var reader = new Utf8JsonReader(response);
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isOutput = reader.ValueTextEquals("output"u8);
+            reader.Read();
+            if (isOutput && reader.TokenType == JsonTokenType.String)
+            {
+                return ((int)reader.TokenStartIndex, (int)reader.BytesConsumed);
+            }
+
+            reader.Skip();
+        }
+
+        return null;
     }
 
     /// <summary>The text is one JSON object or array (and nothing else but whitespace).</summary>
@@ -229,6 +277,16 @@ internal static class LlmHistory
                 return false;
             }
 
+            if (dialect.ResultsInParts)
+            {
+                if (!ReadParts(ref reader, dialect, $"{list}[{index}]", results, ref calls, out error))
+                {
+                    return false;
+                }
+
+                continue;
+            }
+
             if (!dialect.ResultsInContentBlocks)
             {
                 if (!Accept(ReadItem(ref reader, ref calls), dialect, $"{list}[{index}]", results, ref calls, out error))
@@ -258,6 +316,113 @@ internal static class LlmHistory
                     {
                         return false;
                     }
+                }
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// A Gemini content the reader is on: its <c>parts</c> hold <c>functionCall</c> (<c>{id?, name, args}</c>) and
+    /// <c>functionResponse</c> (<c>{id?, name, response}</c>) parts; a response names its function itself.
+    /// </summary>
+    private static bool ReadParts(
+        ref Utf8JsonReader reader,
+        LlmDialect dialect,
+        string at,
+        List<LlmToolResult> results,
+        ref Dictionary<string, string>? calls,
+        out string? error
+    )
+    {
+        error = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (!JsonMember.Enter(ref reader, "parts"u8, JsonTokenType.StartArray))
+            {
+                continue;
+            }
+
+            var index = -1;
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            {
+                index++;
+                if (reader.TokenType != JsonTokenType.StartObject)
+                {
+                    reader.Skip();
+                    continue;
+                }
+
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var isCall = reader.ValueTextEquals("functionCall"u8);
+                    if (!isCall && !reader.ValueTextEquals("functionResponse"u8))
+                    {
+                        JsonMember.SkipValue(ref reader);
+                        continue;
+                    }
+
+                    var partAt = $"{at}.parts[{index}]";
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.StartObject)
+                    {
+                        error = $"{partAt}.{(isCall ? "functionCall" : "functionResponse")} must be an object";
+                        return false;
+                    }
+
+                    string? id = null,
+                        name = null;
+                    Content content = default;
+                    var hasContent = false;
+                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                    {
+                        if (reader.ValueTextEquals("id"u8))
+                        {
+                            id = JsonMember.String(ref reader);
+                        }
+                        else if (reader.ValueTextEquals("name"u8))
+                        {
+                            name = JsonMember.String(ref reader);
+                        }
+                        else if (!isCall && reader.ValueTextEquals("response"u8))
+                        {
+                            reader.Read();
+                            hasContent = true;
+                            var start = (int)reader.TokenStartIndex;
+                            var isObject = reader.TokenType == JsonTokenType.StartObject;
+                            reader.Skip();
+                            content = isObject ? new Content(start, (int)reader.BytesConsumed, false, true) : default;
+                        }
+                        else
+                        {
+                            JsonMember.SkipValue(ref reader);
+                        }
+                    }
+
+                    if (isCall)
+                    {
+                        if (name is not null)
+                        {
+                            (calls ??= new Dictionary<string, string>(StringComparer.Ordinal))[GeminiDialect.CallId(id, name)] = name;
+                        }
+
+                        continue;
+                    }
+
+                    if (name is null)
+                    {
+                        error = $"{partAt} is {dialect.ResultNames.What} without a name string";
+                        return false;
+                    }
+
+                    if (hasContent && !content.Valid)
+                    {
+                        error = dialect.ResultContentError(partAt, false);
+                        return false;
+                    }
+
+                    results.Add(new LlmToolResult(name, GeminiDialect.CallId(id, name), content.Start, content.End, false));
                 }
             }
         }

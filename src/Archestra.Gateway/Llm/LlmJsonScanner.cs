@@ -37,6 +37,9 @@ internal sealed class LlmJsonScanner : IDisposable
         InputDetails,
         OutputDetails,
         Choices,
+
+        /// <summary>One item of <c>choices</c> or Gemini's <c>candidates</c>.</summary>
+        Choice,
     }
 
     private enum Name : byte
@@ -57,6 +60,9 @@ internal sealed class LlmJsonScanner : IDisposable
         OutputDetails,
         CachedTokens,
         ReasoningTokens,
+        CachedContent,
+        Thoughts,
+        FinishReason,
     }
 
     private readonly Frame[] _frames = new Frame[MaxDepth];
@@ -284,6 +290,12 @@ internal sealed class LlmJsonScanner : IDisposable
             case (Frame.OutputDetails, Name.ReasoningTokens):
                 Usage.Reasoning = value;
                 break;
+            case (Frame.Usage, Name.CachedContent):
+                Usage.CachedDetail = value;
+                break;
+            case (Frame.Usage, Name.Thoughts):
+                Usage.Thoughts = value;
+                break;
         }
     }
 
@@ -291,6 +303,12 @@ internal sealed class LlmJsonScanner : IDisposable
     {
         var frame = Current;
         CountChoice(frame);
+        if (frame == Frame.Choice && _name == Name.FinishReason && EventType != LlmEventType.Error)
+        {
+            EventType = LlmEventType.End;
+            return;
+        }
+
         if (frame is not (Frame.Root or Frame.Envelope))
         {
             return;
@@ -349,6 +367,7 @@ internal sealed class LlmJsonScanner : IDisposable
             (Frame.Root, Name.Envelope) => Frame.Envelope,
             (Frame.Usage, Name.InputDetails) => Frame.InputDetails,
             (Frame.Usage, Name.OutputDetails) => Frame.OutputDetails,
+            (Frame.Choices, _) => Frame.Choice,
             _ => Frame.Other,
         };
     }
@@ -360,21 +379,31 @@ internal sealed class LlmJsonScanner : IDisposable
             return Name.Other;
         }
 
+        // Gemini's candidates say in each chunk whether the answer ended (there is no [DONE]).
+        if (frame == Frame.Choice)
+        {
+            return reader.ValueTextEquals("finishReason"u8) ? Name.FinishReason : Name.Other;
+        }
+
         if (frame is Frame.Root or Frame.Envelope)
         {
-            return reader.ValueTextEquals("model"u8) ? Name.Model
-                : reader.ValueTextEquals("usage"u8) ? Name.Usage
+            return reader.ValueTextEquals("model"u8) || reader.ValueTextEquals("modelVersion"u8) ? Name.Model
+                : reader.ValueTextEquals("usage"u8) || reader.ValueTextEquals("usageMetadata"u8) ? Name.Usage
                 : reader.ValueTextEquals("type"u8) ? Name.Type
                 : frame == Frame.Root && (reader.ValueTextEquals("message"u8) || reader.ValueTextEquals("response"u8)) ? Name.Envelope
-                : frame == Frame.Root && reader.ValueTextEquals("choices"u8) ? Name.Choices
+                : frame == Frame.Root && (reader.ValueTextEquals("choices"u8) || reader.ValueTextEquals("candidates"u8)) ? Name.Choices
                 : frame == Frame.Root && reader.ValueTextEquals("error"u8) ? Name.Error
                 : Name.Other;
         }
 
         if (frame == Frame.Usage)
         {
-            return reader.ValueTextEquals("prompt_tokens"u8) || reader.ValueTextEquals("input_tokens"u8) ? Name.Input
-                : reader.ValueTextEquals("completion_tokens"u8) || reader.ValueTextEquals("output_tokens"u8) ? Name.Output
+            return reader.ValueTextEquals("prompt_tokens"u8) || reader.ValueTextEquals("input_tokens"u8) || reader.ValueTextEquals("promptTokenCount"u8)
+                    ? Name.Input
+                : reader.ValueTextEquals("completion_tokens"u8) || reader.ValueTextEquals("output_tokens"u8) || reader.ValueTextEquals("candidatesTokenCount"u8)
+                    ? Name.Output
+                : reader.ValueTextEquals("cachedContentTokenCount"u8) ? Name.CachedContent
+                : reader.ValueTextEquals("thoughtsTokenCount"u8) ? Name.Thoughts
                 : reader.ValueTextEquals("cache_read_input_tokens"u8) ? Name.CacheRead
                 : reader.ValueTextEquals("cache_creation_input_tokens"u8) ? Name.CacheCreation
                 : reader.ValueTextEquals("prompt_tokens_details"u8) || reader.ValueTextEquals("input_tokens_details"u8) ? Name.InputDetails

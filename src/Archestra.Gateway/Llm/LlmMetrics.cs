@@ -144,9 +144,9 @@ internal sealed class LlmMetrics : IPrometheusSource
         {
             var cells = Tokens.Get(key);
             cells[0].Add(usage.TotalInput);
-            cells[1].Add(usage.Output);
+            cells[1].Add(usage.AllOutput);
             cells[2].Add(usage.Cached);
-            cells[3].Add(usage.Reasoning);
+            cells[3].Add(usage.AllReasoning);
         }
 
         if (_requests.Enabled || _duration.Enabled || _ttft.Enabled || _tokens.Enabled)
@@ -171,7 +171,7 @@ internal sealed class LlmMetrics : IPrometheusSource
 
         if (usage.Seen)
         {
-            long[] values = [usage.TotalInput, usage.Output, usage.Cached, usage.Reasoning];
+            long[] values = [usage.TotalInput, usage.AllOutput, usage.Cached, usage.AllReasoning];
             for (var i = 0; i < values.Length; i++)
             {
                 var typed = tags;

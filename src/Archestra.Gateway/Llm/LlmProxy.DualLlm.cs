@@ -137,7 +137,7 @@ internal sealed partial class LlmProxy
         timeout.CancelAfter(upstream.Config.Timeout);
         try
         {
-            using var message = SideRequest(job, upstream, request);
+            using var message = SideRequest(job, upstream, model, request);
             using var response = await upstream.Invoker.SendAsync(message, timeout.Token).ConfigureAwait(false);
             var reply = await ReadSideReplyAsync(response.Content, timeout.Token).ConfigureAwait(false);
             if (reply is null)
@@ -203,10 +203,10 @@ internal sealed partial class LlmProxy
         return error;
     }
 
-    private static HttpRequestMessage SideRequest(SanitizeJob job, LlmUpstream upstream, byte[] body)
+    private static HttpRequestMessage SideRequest(SanitizeJob job, LlmUpstream upstream, string model, byte[] body)
     {
         var dialect = LlmDialect.ForSideCalls(upstream.Kind);
-        var message = new HttpRequestMessage(HttpMethod.Post, upstream.BaseUrl + dialect.SideCallPath) { Content = new ByteArrayContent(body) };
+        var message = new HttpRequestMessage(HttpMethod.Post, upstream.BaseUrl + dialect.SideCallPath(model)) { Content = new ByteArrayContent(body) };
         message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
 
         // The main model on a pass-through profile is paid with the client's own key, like the request itself.
@@ -216,6 +216,7 @@ internal sealed partial class LlmProxy
         {
             CopyHeader(client, message, "Authorization");
             CopyHeader(client, message, "x-api-key");
+            CopyHeader(client, message, "x-goog-api-key");
         }
         else if (upstream.Config.ApiKey is { } key)
         {

@@ -96,7 +96,8 @@ internal sealed partial class LlmProxy : IDisposable
 
                 var openAi = llm.OpenAi is { } o ? upstreams.GetValueOrDefault(o) : null;
                 var anthropic = llm.Anthropic is { } a ? upstreams.GetValueOrDefault(a) : null;
-                var built = new LlmProfile(profile.Name, llm, openAi, anthropic);
+                var gemini = llm.Gemini is { } g ? upstreams.GetValueOrDefault(g) : null;
+                var built = new LlmProfile(profile.Name, llm, openAi, anthropic, gemini);
                 if (built.Open)
                 {
                     Log.OpenLlmProfile(_logger, profile.Name);
@@ -184,6 +185,8 @@ internal sealed partial class LlmProxy : IDisposable
     public Task HandleOpenAiAsync(HttpContext context) => HandleAsync(context, LlmProviderKind.OpenAi);
 
     public Task HandleAnthropicAsync(HttpContext context) => HandleAsync(context, LlmProviderKind.Anthropic);
+
+    public Task HandleGeminiAsync(HttpContext context) => HandleAsync(context, LlmProviderKind.Gemini);
 
     private async Task HandleAsync(HttpContext context, LlmProviderKind kind)
     {
@@ -301,7 +304,7 @@ internal sealed partial class LlmProxy : IDisposable
             var forwarded = x.RoutedModel ?? model;
             cost = prices.Cost(x.Scanner.Model ?? forwarded, billed) ?? (x.Scanner.Model is null ? null : prices.Cost(forwarded, billed));
             Metrics.RecordCost(x.Profile, x.Provider, model, cost);
-            _budgets.Add(x.Profile, usage.TotalInput + usage.Output, cost);
+            _budgets.Add(x.Profile, usage.TotalInput + usage.AllOutput, cost);
         }
 
         _state.Audit?.Enqueue(
@@ -312,9 +315,9 @@ internal sealed partial class LlmProxy : IDisposable
                 RequestedModel = model,
                 UsedModel = x.Scanner.Model ?? x.RoutedModel,
                 InputTokens = usage.TotalInput,
-                OutputTokens = usage.Output,
+                OutputTokens = usage.AllOutput,
                 CachedInputTokens = usage.Cached,
-                ReasoningTokens = usage.Reasoning,
+                ReasoningTokens = usage.AllReasoning,
                 Cost = cost,
                 DurationMicroseconds = (long)elapsed.TotalMicroseconds,
                 TimeToFirstTokenMicroseconds = x.FirstToken is { } f ? (long)Stopwatch.GetElapsedTime(x.Start, f).TotalMicroseconds : null,

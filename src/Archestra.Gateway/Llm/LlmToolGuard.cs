@@ -17,7 +17,8 @@ namespace Archestra.Gateway.Llm;
 /// <para>
 /// Streams: every event that carries no tool call goes out at once; the events of a tool call are held until the call
 /// is complete and decided, then released as they came or replaced by text events. Each API's answers and streams are
-/// read in its own file: <c>LlmToolGuard.Chat.cs</c>, <c>LlmToolGuard.Responses.cs</c>, <c>LlmToolGuard.Messages.cs</c>.
+/// read in its own file: <c>LlmToolGuard.Chat.cs</c>, <c>LlmToolGuard.Responses.cs</c>, <c>LlmToolGuard.Messages.cs</c>,
+/// <c>LlmToolGuard.Gemini.cs</c>.
 /// </para>
 /// </summary>
 internal sealed partial class LlmToolGuard
@@ -88,6 +89,9 @@ internal sealed partial class LlmToolGuard
                     break;
                 case LlmApi.Responses:
                     ResponsesAnswer(json, edits);
+                    break;
+                case LlmApi.GenerateContent:
+                    GeminiAnswer(json, edits);
                     break;
                 default:
                     AnthropicAnswer(json, edits);
@@ -198,6 +202,9 @@ internal sealed partial class LlmToolGuard
                     break;
                 case LlmApi.Responses:
                     RelayResponses(evt, data, output);
+                    break;
+                case LlmApi.GenerateContent:
+                    RelayGemini(evt, data, output);
                     break;
                 default:
                     RelayAnthropic(evt, data, output);

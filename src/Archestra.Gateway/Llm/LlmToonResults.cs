@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Archestra.Gateway.Llm.Dialects;
 using Archestra.Policy.Llm;
 using Archestra.Runtime.Buffers;
 
@@ -12,6 +13,40 @@ namespace Archestra.Gateway.Llm;
 /// </summary>
 internal static class LlmToonResults
 {
+    /// <summary>
+    /// Adds to <paramref name="edits"/> a TOON replacement for <paramref name="result"/>'s content in the request's
+    /// dialect: a JSON string or text blocks (see the other overload), or a Gemini <c>response</c> object, which
+    /// becomes <c>{"output": TOON}</c> when that is shorter; a response whose <c>output</c> string holds JSON has
+    /// that string converted. Returns how many UTF-8 bytes were saved.
+    /// </summary>
+    public static int Convert(LlmDialect dialect, ReadOnlySpan<byte> body, in LlmToolResult result, LlmBodyEdits edits)
+    {
+        var value = body[result.ContentStart..result.ContentEnd];
+        if (!dialect.ResultsInParts)
+        {
+            return Convert(body, result.ContentStart, result.ContentEnd, result.ContentIsString, edits);
+        }
+
+        if (LlmHistory.OutputString(value) is ({ } start, var end))
+        {
+            return ConvertString(value[start..end], result.ContentStart + start, edits);
+        }
+
+        if (Toon.TryEncode(value) is not { } toon)
+        {
+            return 0;
+        }
+
+        var replacement = dialect.ResultReplacement(toon, withheld: false);
+        if (replacement.Length >= value.Length)
+        {
+            return 0;
+        }
+
+        edits.Replace(result.ContentStart, result.ContentEnd, replacement);
+        return value.Length - replacement.Length;
+    }
+
     /// <summary>
     /// Adds to <paramref name="edits"/> a TOON replacement for the content value at
     /// <paramref name="start"/>..<paramref name="end"/>: the string itself, or each text block of an array of

@@ -71,12 +71,13 @@ internal sealed class LlmProfile
 {
     private readonly byte[][] _keyHashes;
 
-    public LlmProfile(string name, ProfileLlmConfig config, LlmUpstream? openAi, LlmUpstream? anthropic)
+    public LlmProfile(string name, ProfileLlmConfig config, LlmUpstream? openAi, LlmUpstream? anthropic, LlmUpstream? gemini = null)
     {
         Name = name;
         Config = config;
         OpenAi = openAi;
         Anthropic = anthropic;
+        Gemini = gemini;
         PassThrough = config.PassThrough;
         ToolGuard = config.ToolGuard;
         _keyHashes = [.. config.VirtualKeyHashes];
@@ -90,6 +91,8 @@ internal sealed class LlmProfile
 
     public LlmUpstream? Anthropic { get; }
 
+    public LlmUpstream? Gemini { get; }
+
     public bool PassThrough { get; }
 
     /// <summary>Tool calls in answers are evaluated (<see cref="ProfileLlmConfig.ToolGuard"/>).</summary>
@@ -98,7 +101,20 @@ internal sealed class LlmProfile
     /// <summary>Neither virtual keys nor pass-through: anyone who reaches the port spends the provider key.</summary>
     public bool Open => _keyHashes.Length == 0 && !PassThrough;
 
-    public LlmUpstream? For(LlmProviderKind kind) => kind == LlmProviderKind.OpenAi ? OpenAi : Anthropic;
+    public LlmUpstream? For(LlmProviderKind kind) =>
+        kind switch
+        {
+            LlmProviderKind.OpenAi => OpenAi,
+            LlmProviderKind.Anthropic => Anthropic,
+            _ => Gemini,
+        };
+
+    /// <summary>The profile's provider named <paramref name="name"/> (the unified endpoint's <c>provider/model</c>); null when none is.</summary>
+    public LlmUpstream? Provider(ReadOnlySpan<char> name) =>
+        OpenAi is { } o && name.SequenceEqual(o.Name) ? o
+        : Anthropic is { } a && name.SequenceEqual(a.Name) ? a
+        : Gemini is { } g && name.SequenceEqual(g.Name) ? g
+        : null;
 
     /// <summary>Checks a virtual key in constant time (<see cref="SecretHash.MatchesAny"/>).</summary>
     public bool AcceptsKey(ReadOnlySpan<char> key) => SecretHash.MatchesAny(key, _keyHashes);

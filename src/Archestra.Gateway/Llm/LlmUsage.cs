@@ -22,6 +22,9 @@ internal struct LlmUsage
 
     public long Reasoning;
 
+    /// <summary>Gemini <c>thoughtsTokenCount</c>: billed as output, but not part of its <c>candidatesTokenCount</c>.</summary>
+    public long Thoughts;
+
     public bool Seen;
 
     /// <summary>
@@ -29,6 +32,12 @@ internal struct LlmUsage
     /// beside <c>input_tokens</c>, so they are added here and the record's sum means the same for both providers.
     /// </summary>
     public readonly long TotalInput => Input + CacheRead + CacheCreation;
+
+    /// <summary>Every output token with the OpenAI meaning (reasoning included): Gemini's thoughts are added here.</summary>
+    public readonly long AllOutput => Output + Thoughts;
+
+    /// <summary>The reasoning tokens among <see cref="AllOutput"/>.</summary>
+    public readonly long AllReasoning => Reasoning + Thoughts;
 
     /// <summary>Input tokens served from the provider's prompt cache.</summary>
     public readonly long Cached => CachedDetail + CacheRead;

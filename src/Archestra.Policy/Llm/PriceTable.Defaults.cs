@@ -43,6 +43,15 @@ public static class DefaultPrices
         new("claude-sonnet-4-0", 3m, 15m, CachedInputPerMillion: 0.30m, CacheWritePerMillion: 3.75m),
         new("claude-haiku-4-5", 1m, 5m, CachedInputPerMillion: 0.10m, CacheWritePerMillion: 1.25m),
         new("claude-3-5-haiku", 0.80m, 4m, CachedInputPerMillion: 0.08m, CacheWritePerMillion: 1m),
+        // Gemini: ai.google.dev/gemini-api/docs/pricing, Standard tier, text input, prompts up to 200K tokens (the
+        // long-context rates of 2.5 Pro are not modelled); output includes thinking tokens. Checked 2026-12-06 through
+        // the stored copies of discuss.ai.google.dev "Gemini 2.5 Pro context cache pricing" threads (which quote the
+        // page: $1.25 / $0.125 cached / $10.00), deploybase.ai "Gemini API Pricing" (2.5 Flash $0.30 / $2.50, context
+        // caching 90% off) and nicolalazzari.ai (Flash-Lite $0.10 / $0.40). The page itself was not in the stored copies;
+        // the Flash and Flash-Lite cached rates are 10% of input per that 90% figure, not read off the page.
+        new("gemini-2.5-pro", 1.25m, 10.00m, CachedInputPerMillion: 0.125m),
+        new("gemini-2.5-flash", 0.30m, 2.50m, CachedInputPerMillion: 0.03m),
+        new("gemini-2.5-flash-lite", 0.10m, 0.40m, CachedInputPerMillion: 0.01m),
     ];
 
     /// <summary>

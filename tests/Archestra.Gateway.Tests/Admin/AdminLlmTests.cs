@@ -120,7 +120,7 @@ public sealed class AdminLlmTests
         await using var gateway = await StartAsync(SecretKey);
         using var admin = new AdminClient(gateway.Server.AdminUrl, AdminClient.RootKey);
 
-        AssertInvalid(await admin.PostAsync("/api/llm/providers", """{"name": "x", "kind": "gemini"}"""), "$.kind", "openai, anthropic");
+        AssertInvalid(await admin.PostAsync("/api/llm/providers", """{"name": "x", "kind": "mistral"}"""), "$.kind", "openai, anthropic, gemini");
         AssertInvalid(await admin.PostAsync("/api/llm/providers", """{"name": "x", "kind": "openai", "baseUrl": "ftp://h"}"""), "$.baseUrl", "http(s)");
         AssertInvalid(
             await admin.PostAsync("/api/llm/providers", """{"name": "x", "kind": "openai", "apiKeys": [{"name": "a"}]}"""),

@@ -86,6 +86,7 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         app.MapPost("/v1/messages", fake.MessagesAsync);
         app.MapPost("/v1/messages/count_tokens", fake.CountTokensAsync);
         fake.MapToolScripts(app);
+        fake.MapGemini(app);
         await app.StartAsync();
         fake.BaseUrl = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single());
         return fake;
@@ -428,7 +429,9 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         var received = new Received(
             path,
             context.Request.Headers.Authorization.ToString() is { Length: > 0 } a ? a : null,
-            context.Request.Headers["x-api-key"].ToString() is { Length: > 0 } k ? k : null,
+            context.Request.Headers["x-api-key"].ToString() is { Length: > 0 } k ? k
+                : context.Request.Headers["x-goog-api-key"].ToString() is { Length: > 0 } g ? g
+                : null,
             body
         );
         context.Items[typeof(Received)] = received;

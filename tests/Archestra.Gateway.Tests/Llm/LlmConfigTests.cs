@@ -184,8 +184,8 @@ public sealed class LlmConfigTests
                 """{"llmProviders": {"o": {"kind": "openai", "apiKey": "sk-inline"}}}""",
                 "$.llmProviders.o.apiKey: secrets are never written inline: use env:NAME"
             },
-            { """{"llmProviders": {"o": {"kind": "gemini"}}}""", "$.llmProviders.o.kind: expected one of openai, anthropic, got 'gemini'" },
-            { """{"llmProviders": {"o": {"apiKey": "env:OPENAI_KEY"}}}""", "$.llmProviders.o: expected kind: \"openai\" or \"anthropic\"" },
+            { """{"llmProviders": {"o": {"kind": "mistral"}}}""", "$.llmProviders.o.kind: expected one of openai, anthropic, gemini, got 'mistral'" },
+            { """{"llmProviders": {"o": {"apiKey": "env:OPENAI_KEY"}}}""", "$.llmProviders.o: expected kind: \"openai\", \"anthropic\" or \"gemini\"" },
             {
                 """{"llmProviders": {"o": {"kind": "openai", "baseUrl": "ftp://x"}}}""",
                 "$.llmProviders.o.baseUrl: expected an absolute http:// or https:// URL without query, such as https://api.openai.com/v1, got 'ftp://x'"
@@ -252,11 +252,11 @@ public sealed class LlmConfigTests
             },
             {
                 """{"profiles": {"p": {"llm": {}}}}""",
-                "$.profiles.p.llm: expected at least one of openai or anthropic: the name of an entry in $.llmProviders"
+                "$.profiles.p.llm: expected at least one of openai, anthropic or gemini: the name of an entry in $.llmProviders"
             },
             {
-                """{"profiles": {"p": {"llm": {"gemini": "x"}}}}""",
-                "$.profiles.p.llm.gemini: unknown key; expected one of: openai, anthropic, virtualKeys, passThrough, toolGuard, dualLlm, toon"
+                """{"profiles": {"p": {"llm": {"mistral": "x"}}}}""",
+                "$.profiles.p.llm.mistral: unknown key; expected one of: openai, anthropic, gemini, virtualKeys, passThrough, toolGuard, dualLlm, toon"
             },
             {
                 """{"llmProviders": {"o": {"kind": "openai", "apiKey": "env:OPENAI_KEY"}}, "profiles": {"p": {"llm": {"openai": "o", "toon": "yes"}}}}""",

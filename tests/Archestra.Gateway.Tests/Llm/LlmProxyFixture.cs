@@ -16,6 +16,7 @@ public sealed class LlmProxyFixture : IAsyncLifetime
     public const string VirtualKey = "vk-team-0123456789";
     public const string OpenAiProviderKey = "sk-provider-openai";
     public const string AnthropicProviderKey = "sk-ant-provider";
+    public const string GeminiProviderKey = "AIza-provider-gemini";
 
     internal FakeProvider Fake { get; private set; } = null!;
 
@@ -24,6 +25,8 @@ public sealed class LlmProxyFixture : IAsyncLifetime
     public Uri OpenAiBase(string profile = "team") => new(Gateway.BaseUrl, $"/v1/openai/{profile}");
 
     public Uri AnthropicBase(string profile = "team") => new(Gateway.BaseUrl, $"/v1/anthropic/{profile}");
+
+    public Uri GeminiBase(string profile = "team") => new(Gateway.BaseUrl, $"/v1/gemini/{profile}");
 
     public async ValueTask InitializeAsync()
     {
@@ -49,17 +52,27 @@ public sealed class LlmProxyFixture : IAsyncLifetime
                 ApiKey = AnthropicProviderKey,
                 Resilience = once,
             },
+            new LlmProviderConfig
+            {
+                Name = "gemini",
+                Kind = LlmProviderKind.Gemini,
+                BaseUrl = Fake.GeminiBaseUrl,
+                ApiKey = GeminiProviderKey,
+                Resilience = once,
+            },
         };
         var team = new ProfileLlmConfig
         {
             OpenAi = "openai",
             Anthropic = "anthropic",
+            Gemini = "gemini",
             VirtualKeyHashes = [SHA256.HashData(Encoding.UTF8.GetBytes(VirtualKey))],
         };
         var byok = new ProfileLlmConfig
         {
             OpenAi = "openai",
             Anthropic = "anthropic",
+            Gemini = "gemini",
             PassThrough = true,
         };
         Gateway = await GatewayHarness.StartAsync(

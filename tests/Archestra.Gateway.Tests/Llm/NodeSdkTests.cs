@@ -26,7 +26,7 @@ public sealed class NodeSdkTests(LlmProxyFixture fixture) : IClassFixture<LlmPro
     private async Task<JsonElement> AnthropicAsync(string scenario, string model, string key = LlmProxyFixture.VirtualKey) =>
         await RunAsync("anthropic.mjs", scenario, fixture.AnthropicBase().ToString(), key, model);
 
-    private static async Task<JsonElement> RunAsync(string script, string scenario, string baseUrl, string key, string model)
+    internal static async Task<JsonElement> RunAsync(string script, string scenario, string baseUrl, string key, string model)
     {
         await using var process = ExternalProcess.Start(Repo.Node22, [Path.Combine(Repo.Root, "tests", "node", "llm", script), scenario, baseUrl, key, model]);
         var exit = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));

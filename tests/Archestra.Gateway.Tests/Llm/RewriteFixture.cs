@@ -29,6 +29,8 @@ public sealed class RewriteFixture : IAsyncLifetime
 
     public Uri AnthropicBase(string profile) => new(Gateway.BaseUrl, $"/v1/anthropic/{profile}");
 
+    public Uri GeminiBase(string profile) => new(Gateway.BaseUrl, $"/v1/gemini/{profile}");
+
     public async ValueTask InitializeAsync()
     {
         Fake = await FakeProvider.StartAsync();
@@ -48,8 +50,20 @@ public sealed class RewriteFixture : IAsyncLifetime
                 BaseUrl = Fake.BaseUrl,
                 ApiKey = LlmProxyFixture.AnthropicProviderKey,
             },
+            new LlmProviderConfig
+            {
+                Name = "gemini",
+                Kind = LlmProviderKind.Gemini,
+                BaseUrl = Fake.GeminiBaseUrl,
+                ApiKey = LlmProxyFixture.GeminiProviderKey,
+            },
         };
-        var llm = new ProfileLlmConfig { OpenAi = "openai", Anthropic = "anthropic" };
+        var llm = new ProfileLlmConfig
+        {
+            OpenAi = "openai",
+            Anthropic = "anthropic",
+            Gemini = "gemini",
+        };
         var profiles = new List<(string Name, ProfileLlmConfig Llm)>();
         foreach (var name in DualProfiles)
         {
@@ -72,6 +86,20 @@ public sealed class RewriteFixture : IAsyncLifetime
         profiles.Add(
             (
                 "dualo",
+                llm with
+                {
+                    DualLlm = new DualLlmConfig
+                    {
+                        Provider = "openai",
+                        Model = OpenAiQuarantineModel,
+                        MaxRounds = 1,
+                    },
+                }
+            )
+        );
+        profiles.Add(
+            (
+                "dualg",
                 llm with
                 {
                     DualLlm = new DualLlmConfig
@@ -127,7 +155,10 @@ public sealed class RewriteFixture : IAsyncLifetime
     internal List<string> MainBodies(string model) =>
         [
             .. Fake
-                .Requests.Where(r => !IsSideCall(r.Body) && JsonDocument.Parse(r.Body).RootElement.GetProperty("model").GetString() == model)
+                .Requests.Where(r =>
+                    !IsSideCall(r.Body)
+                    && (JsonDocument.Parse(r.Body).RootElement.TryGetProperty("model", out var m) ? m.GetString() : GeminiModel(r.Path)) == model
+                )
                 .Select(r => r.Body),
         ];
 
@@ -135,7 +166,12 @@ public sealed class RewriteFixture : IAsyncLifetime
         [.. Fake.Requests.Where(r => r.Body.Contains(role == "question" ? "\"ask_question\"" : "\"answer\"", StringComparison.Ordinal) && IsSideCall(r.Body))];
 
     private static bool IsSideCall(string body) =>
-        body.Contains("\"response_format\"", StringComparison.Ordinal) || body.Contains("\"tool_choice\"", StringComparison.Ordinal);
+        body.Contains("\"response_format\"", StringComparison.Ordinal)
+        || body.Contains("\"tool_choice\"", StringComparison.Ordinal)
+        || body.Contains("\"responseJsonSchema\"", StringComparison.Ordinal);
+
+    /// <summary>The model a Gemini request's path names (<c>/gemini/v1beta/models/MODEL:generateContent</c>).</summary>
+    private static string? GeminiModel(string path) => path.Contains("/models/", StringComparison.Ordinal) ? path.Split("/models/")[1].Split(':')[0] : null;
 
     /// <summary>The audit rows of one profile and model, once the writer has stored <paramref name="count"/> of them.</summary>
     internal async Task<IReadOnlyList<LlmInteractionRecord>> AuditAsync(string profile, string model, int count)

@@ -26,6 +26,8 @@ public sealed class ToolGuardFixture : IAsyncLifetime
 
     public Uri AnthropicBase(string profile = "guard") => new(Gateway.BaseUrl, $"/v1/anthropic/{profile}");
 
+    public Uri GeminiBase(string profile = "guard") => new(Gateway.BaseUrl, $"/v1/gemini/{profile}");
+
     public async ValueTask InitializeAsync()
     {
         Fake = await FakeProvider.StartAsync();
@@ -97,11 +99,19 @@ public sealed class ToolGuardFixture : IAsyncLifetime
                 BaseUrl = Fake.BaseUrl,
                 ApiKey = "sk-ant",
             },
+            new LlmProviderConfig
+            {
+                Name = "gemini",
+                Kind = LlmProviderKind.Gemini,
+                BaseUrl = Fake.GeminiBaseUrl,
+                ApiKey = "AIza-gemini",
+            },
         };
         var llm = new ProfileLlmConfig
         {
             OpenAi = "openai",
             Anthropic = "anthropic",
+            Gemini = "gemini",
             VirtualKeyHashes = [SHA256.HashData(Encoding.UTF8.GetBytes(VirtualKey))],
         };
         Gateway = await GatewayHarness.StartAsync(

@@ -106,7 +106,7 @@ internal sealed class AnthropicMessagesDialect : LlmDialect
     public override ReadOnlySpan<byte> StreamCutEvent =>
         "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"the upstream stream ended before message_stop\"}}\n\n"u8;
 
-    public override string SideCallPath => "/v1/messages";
+    public override string SideCallPath(string model) => "/v1/messages";
 
     // The version the client speaks when it speaks Anthropic's API; else the one the side calls were written for.
     public override void AddSideCallHeaders(HttpRequestMessage message, IHeaderDictionary? client) =>

@@ -18,23 +18,29 @@ internal abstract class LlmDialect
 
     public static LlmDialect AnthropicMessages { get; } = new AnthropicMessagesDialect();
 
+    public static LlmDialect Gemini { get; } = new GeminiDialect();
+
     /// <summary>
     /// The dialect of a request to <paramref name="kind"/>'s routes, by the path after the SDK's base URL; paths that
     /// generate nothing (model lists, count_tokens) get the provider's first dialect, for its routes and error bodies.
     /// </summary>
     public static LlmDialect For(LlmProviderKind kind, string? rest) =>
-        kind == LlmProviderKind.Anthropic ? AnthropicMessages
-        : rest == "responses" ? OpenAiResponses
-        : OpenAiChat;
+        kind switch
+        {
+            LlmProviderKind.Anthropic => AnthropicMessages,
+            LlmProviderKind.Gemini => Gemini,
+            _ => rest == "responses" ? OpenAiResponses : OpenAiChat,
+        };
 
-    /// <summary>The dialect the proxy's own side calls (the dual-LLM quarantine) speak to a provider: chat completions or messages.</summary>
-    public static LlmDialect ForSideCalls(LlmProviderKind kind) => kind == LlmProviderKind.Anthropic ? AnthropicMessages : OpenAiChat;
+    /// <summary>The dialect the proxy's own side calls (the dual-LLM quarantine) speak to a provider: chat completions, messages or generateContent.</summary>
+    public static LlmDialect ForSideCalls(LlmProviderKind kind) => For(kind, null);
 
     public static LlmDialect Of(LlmApi api) =>
         api switch
         {
             LlmApi.Responses => OpenAiResponses,
             LlmApi.Messages => AnthropicMessages,
+            LlmApi.GenerateContent => Gemini,
             _ => OpenAiChat,
         };
 
@@ -62,6 +68,18 @@ internal abstract class LlmDialect
     /// <summary>Adds the provider key to a request going upstream, in the header the provider reads.</summary>
     public abstract void AddKey(HttpRequestMessage message, string key);
 
+    /// <summary>A header of the client's that carries its key in this API besides <c>Authorization</c> and <c>x-api-key</c> (never forwarded).</summary>
+    public virtual bool IsClientKeyHeader(string name) => false;
+
+    /// <summary>The client may send its key as the <c>key</c> query parameter (Gemini), which is then taken out of the forwarded URL.</summary>
+    public virtual bool KeyInQuery => false;
+
+    /// <summary>The model a request names in its path (Gemini); null when the body names it.</summary>
+    public virtual string? ModelInPath(string rest) => null;
+
+    /// <summary>The path with the model it names replaced (see <see cref="ModelInPath"/>).</summary>
+    public virtual string WithModelInPath(string rest, string model) => rest;
+
     /// <summary>
     /// Writes an error the proxy answers itself as the provider's error body (its types from <see cref="LlmErrors.Map"/>),
     /// so SDKs raise their usual exception.
@@ -78,6 +96,12 @@ internal abstract class LlmDialect
 
     /// <summary>Tool calls and results are blocks in a message's <c>content</c>, not items of the list.</summary>
     public virtual bool ResultsInContentBlocks => false;
+
+    /// <summary>Tool calls and results are <c>functionCall</c> / <c>functionResponse</c> parts of a content's <c>parts</c> (Gemini).</summary>
+    public virtual bool ResultsInParts => false;
+
+    /// <summary>The JSON that replaces a result's content (withheld, sanitized, or TOON text): a JSON string in the APIs that take one.</summary>
+    public virtual byte[] ResultReplacement(string text, bool withheld) => LlmBodyEdits.Quote(text);
 
     /// <summary>How a message names a tool result, and the member with its call id, for error messages.</summary>
     public abstract (string What, string CallIdKey) ResultNames { get; }
@@ -122,8 +146,11 @@ internal abstract class LlmDialect
 
     // ---- The proxy's own structured side calls (the dual-LLM quarantine; see ForSideCalls) ----
 
-    /// <summary>The path of a generation request under the provider's base URL.</summary>
-    public virtual string SideCallPath => throw new NotSupportedException($"{GetType().Name} makes no side calls");
+    /// <summary>The path of a generation request for <paramref name="model"/> under the provider's base URL.</summary>
+    public virtual string SideCallPath(string model) => throw new NotSupportedException($"{GetType().Name} makes no side calls");
+
+    /// <summary>A side call's body names its model (<c>model</c>); false when the path does.</summary>
+    public virtual bool ModelInBody => true;
 
     /// <summary>Adds what a side call needs besides its key (Anthropic: the API version, the client's own when it sent one).</summary>
     public virtual void AddSideCallHeaders(HttpRequestMessage message, IHeaderDictionary? client) { }

@@ -131,7 +131,7 @@ internal sealed class OpenAiChatDialect : OpenAiDialect
         return null;
     }
 
-    public override string SideCallPath => "/chat/completions";
+    public override string SideCallPath(string model) => "/chat/completions";
 
     /// <summary><c>response_format</c> with a strict <c>json_schema</c> (Structured Outputs).</summary>
     public override void WriteStructuredRequest(

@@ -37,7 +37,12 @@ internal static class DualLlmContext
                     break;
                 }
 
-                if (Str(item, "role"u8) == "user" && Text(item.TryGetProperty("content"u8, out var c) ? c : default) is { Length: > 0 } text)
+                // Gemini's contents hold parts instead of content.
+                var content =
+                    item.TryGetProperty("content"u8, out var c) ? c
+                    : item.TryGetProperty("parts"u8, out var parts) ? parts
+                    : default;
+                if (Str(item, "role"u8) == "user" && Text(content) is { Length: > 0 } text)
                 {
                     user = text;
                 }
@@ -72,7 +77,12 @@ internal static class DualLlmContext
         var text = new StringBuilder();
         foreach (var part in content.EnumerateArray())
         {
-            if (part.ValueKind == JsonValueKind.Object && Str(part, "type"u8) is "text" or "input_text" && Str(part, "text"u8) is { } t)
+            // Gemini's text parts have no type.
+            if (
+                part.ValueKind == JsonValueKind.Object
+                && (Str(part, "type"u8) is "text" or "input_text" || !part.TryGetProperty("type"u8, out _))
+                && Str(part, "text"u8) is { } t
+            )
             {
                 text.Append(text.Length > 0 ? "\n" : "").Append(t);
             }

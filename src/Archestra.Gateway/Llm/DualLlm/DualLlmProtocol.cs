@@ -172,7 +172,11 @@ internal static class DualLlmProtocol
         using (var w = new Utf8JsonWriter(output, s_writerOptions))
         {
             w.WriteStartObject();
-            w.WriteString("model"u8, model);
+            if (dialect.ModelInBody)
+            {
+                w.WriteString("model"u8, model);
+            }
+
             dialect.WriteStructuredRequest(w, system, user, tool, toolDescription, schema, count);
             w.WriteEndObject();
         }

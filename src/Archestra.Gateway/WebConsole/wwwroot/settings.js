@@ -16,7 +16,7 @@ const RESOURCES = {
       ["Keys", (p) => p.apiKeys.map((k) => `${k.name}${k.hasKey ? "" : " (missing)"}`).join(", ") || "none"], ["Managed by", (p) => p.managedBy]],
     fields: [
       { name: "name", label: "Name", required: true },
-      { name: "kind", label: "Kind", options: ["openai", "anthropic"] },
+      { name: "kind", label: "Kind", options: ["openai", "anthropic", "gemini"] },
       { name: "baseUrl", label: "Base URL (empty: the provider's public API)", placeholder: "https://api.openai.com/v1" },
       { name: "keyName", label: "Key name", placeholder: "main" },
       { name: "key", label: "API key (write-only: never shown again)", type: "password" },
