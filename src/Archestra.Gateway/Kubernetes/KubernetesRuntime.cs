@@ -67,6 +67,11 @@ internal sealed class KubernetesRuntime : IPrometheusSource, IAsyncDisposable
             {
                 return;
             }
+            catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
+            {
+                // A bug must not stop the loop for good: it is logged and counted, and the next pass starts afresh.
+                Fail(new KubernetesFailure(KubernetesFailureKind.ServerError, $"a reconcile pass failed: {ex.GetType().Name}: {ex.Message}"));
+            }
         } while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
     }
 

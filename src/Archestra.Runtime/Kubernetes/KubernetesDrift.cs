@@ -13,13 +13,13 @@ namespace Archestra.Runtime.Kubernetes;
 public static class KubernetesDrift
 {
     public static bool InSync(V1Deployment desired, V1Deployment actual) =>
-        SameHash(desired.Metadata, actual.Metadata) && Covers(desired.Spec, actual.Spec) && Covers(desired.Metadata.Labels, actual.Metadata.Labels);
+        SameHash(desired.Metadata, actual.Metadata) && Covers(desired.Spec, actual.Spec) && HasLabels(desired.Metadata, actual.Metadata);
 
     public static bool InSync(V1Service desired, V1Service actual) =>
-        SameHash(desired.Metadata, actual.Metadata) && Covers(desired.Spec, actual.Spec) && Covers(desired.Metadata.Labels, actual.Metadata.Labels);
+        SameHash(desired.Metadata, actual.Metadata) && Covers(desired.Spec, actual.Spec) && HasLabels(desired.Metadata, actual.Metadata);
 
     public static bool InSync(V1NetworkPolicy desired, V1NetworkPolicy actual) =>
-        SameHash(desired.Metadata, actual.Metadata) && Covers(desired.Spec, actual.Spec) && Covers(desired.Metadata.Labels, actual.Metadata.Labels);
+        SameHash(desired.Metadata, actual.Metadata) && Covers(desired.Spec, actual.Spec) && HasLabels(desired.Metadata, actual.Metadata);
 
     /// <summary>A Secret's values compare as bytes: the gateway keeps no digest of them anywhere.</summary>
     public static bool InSync(V1Secret desired, V1Secret actual)
@@ -30,8 +30,11 @@ public static class KubernetesDrift
         var have = actual.Data ?? new Dictionary<string, byte[]>();
         return want.Count == have.Count
             && want.All(p => have.TryGetValue(p.Key, out var value) && value.AsSpan().SequenceEqual(p.Value))
-            && Covers(desired.Metadata.Labels, actual.Metadata.Labels);
+            && HasLabels(desired.Metadata, actual.Metadata);
     }
+
+    private static bool HasLabels(V1ObjectMeta desired, V1ObjectMeta actual) =>
+        desired.Labels.All(p => actual.Labels is { } labels && labels.TryGetValue(p.Key, out var value) && value == p.Value);
 
     private static bool SameHash(V1ObjectMeta desired, V1ObjectMeta actual) =>
         actual.Annotations is { } annotations
