@@ -435,7 +435,7 @@ internal sealed partial class FakeKubernetes : IAsyncDisposable
 
     private async Task PatchAsync(HttpContext context, string resource, string name)
     {
-        if (context.Request.ContentType is not ("application/merge-patch+json" or "application/strategic-merge-patch+json"))
+        if (context.Request.ContentType?.Split(';')[0].Trim() is not ("application/merge-patch+json" or "application/strategic-merge-patch+json"))
         {
             await StatusAsync(
                 context,
