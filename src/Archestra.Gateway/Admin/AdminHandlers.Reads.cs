@@ -69,7 +69,15 @@ internal sealed partial class AdminHandlers
                 Query: ["lines", "follow"]
             )
         );
-        routes.Add(new("POST", "/api/mcp-servers/{name}/restart", "mcp-servers", "Restart a server (its process or connection; on Kubernetes a rollout restart)", RestartAsync));
+        routes.Add(
+            new(
+                "POST",
+                "/api/mcp-servers/{name}/restart",
+                "mcp-servers",
+                "Restart a server (its process or connection; on Kubernetes a rollout restart)",
+                RestartAsync
+            )
+        );
     }
 
     private static T ReadAuditQuery<T>(HttpContext http, T query, List<FieldError> errors)

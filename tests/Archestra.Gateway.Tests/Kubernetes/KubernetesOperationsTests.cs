@@ -50,10 +50,17 @@ public sealed class KubernetesOperationsTests : IAsyncLifetime
 
     private static string Everything(string name, int port) =>
         $$"""
-            "{{name}}": { "command": "node", "args": [{{System.Text.Json.JsonSerializer.Serialize(Repo.Everything)}}, "stdio"], "runtime": "kubernetes", "port": {{port}} }
+            "{{name}}": { "command": "node", "args": [{{System.Text.Json.JsonSerializer.Serialize(
+                Repo.Everything
+            )}}, "stdio"], "runtime": "kubernetes", "port": {{port}} }
             """;
 
-    private static async Task<System.Text.Json.JsonElement> StatusUntilAsync(AdminClient admin, string server, Func<System.Text.Json.JsonElement, bool> done, string what)
+    private static async Task<System.Text.Json.JsonElement> StatusUntilAsync(
+        AdminClient admin,
+        string server,
+        Func<System.Text.Json.JsonElement, bool> done,
+        string what
+    )
     {
         System.Text.Json.JsonElement last = default;
         await KubernetesRuntimeTests.UntilAsync(
@@ -102,6 +109,10 @@ public sealed class KubernetesOperationsTests : IAsyncLifetime
         var passes = _gateway.Server.Kubernetes.Passes;
         await KubernetesRuntimeTests.UntilAsync(() => _gateway.Server.Kubernetes.Passes >= passes + 2, "two more passes");
         Assert.Equal(2, _cluster.Starts("mcp-everything"));
+
+        // Every call the runtime made is granted by the Role in deploy/kubernetes (RBAC's resource without the group).
+        var used = _cluster.Requests.Select(r => r.Split(' ')).Select(p => $"{p[1].Split('.')[0]}:{p[0]}").ToHashSet();
+        Assert.Subset(Deploy.KubernetesManifestTests.RoleGrants().ToHashSet(), used);
     }
 
     [Fact(Timeout = 180_000)]
@@ -142,8 +153,16 @@ public sealed class KubernetesOperationsTests : IAsyncLifetime
         Assert.Contains("image 'registry.example/does-not-exist:9' cannot be pulled", missing.GetProperty("lastFailure").GetString(), StringComparison.Ordinal);
         Assert.Contains("check the image name and tag", missing.GetProperty("lastFailure").GetString(), StringComparison.Ordinal);
 
-        var crashing = await StatusUntilAsync(admin, "crashing", s => s.TryGetProperty("lastFailure", out _) && s.GetProperty("restarts").GetInt32() >= 2, "a crash loop");
-        Assert.Matches("^crash loop: pod mcp-crashing-[0-9a-f]+ restarted [0-9]+ times; last exit code 3 \\(Error\\); see the server's logs$", crashing.GetProperty("lastFailure").GetString());
+        var crashing = await StatusUntilAsync(
+            admin,
+            "crashing",
+            s => s.TryGetProperty("lastFailure", out _) && s.GetProperty("restarts").GetInt32() >= 2,
+            "a crash loop"
+        );
+        Assert.Matches(
+            "^crash loop: pod mcp-crashing-[0-9a-f]+ restarted [0-9]+ times; last exit code 3 \\(Error\\); see the server's logs$",
+            crashing.GetProperty("lastFailure").GetString()
+        );
         Assert.Equal(0, crashing.GetProperty("readyReplicas").GetInt32());
 
         var logs = await admin.GetAsync("/api/mcp-servers/crashing/logs?lines=10");
