@@ -29,6 +29,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("Archestra.Mcp");
 
+        KubernetesAddress = server => ServiceDnsAddress(server, Config.Kubernetes?.Namespace ?? "default");
         var entries = new Dictionary<string, UpstreamEntry>(StringComparer.Ordinal);
         foreach (var server in config.McpServers)
         {
@@ -92,7 +93,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
     /// Where a server on the Kubernetes runtime is reached (its Service); set by the runtime before the first start.
     /// Until then, and without a runtime, the Service's cluster DNS name.
     /// </summary>
-    public Func<McpServerConfig, Uri> KubernetesAddress { get; set; } = static server => ServiceDnsAddress(server, "default");
+    public Func<McpServerConfig, Uri> KubernetesAddress { get; set; }
 
     internal static Uri ServiceDnsAddress(McpServerConfig server, string ns)
     {
