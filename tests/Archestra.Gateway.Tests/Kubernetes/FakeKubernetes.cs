@@ -399,7 +399,8 @@ internal sealed partial class FakeKubernetes : IAsyncDisposable
                     context,
                     409,
                     "Conflict",
-                    $"Operation cannot be fulfilled on {resource} \"{name}\": the object has been modified; please apply your changes to the latest version and try again"
+                    $"Operation cannot be fulfilled on {resource} \"{name}\": the object has been modified; "
+                        + "please apply your changes to the latest version and try again"
                 );
                 return;
             }

@@ -181,7 +181,10 @@ public sealed class KubernetesOperationsTests : IAsyncLifetime
         var port = Repo.FreePort();
         var created = await admin.PostAsync(
             "/api/mcp-servers",
-            $$"""{ "name": "second", "command": "node", "args": [{{System.Text.Json.JsonSerializer.Serialize(Repo.Everything)}}, "stdio"], "runtime": "kubernetes", "port": {{port}}, "replicas": 2 }"""
+            $$"""
+            { "name": "second", "command": "node", "args": [{{System.Text.Json.JsonSerializer.Serialize(Repo.Everything)}}, "stdio"],
+              "runtime": "kubernetes", "port": {{port}}, "replicas": 2 }
+            """
         );
         Assert.Equal(HttpStatusCode.Created, created.Status);
         Assert.Equal("kubernetes", created.Json.GetProperty("config").GetProperty("runtime").GetString());

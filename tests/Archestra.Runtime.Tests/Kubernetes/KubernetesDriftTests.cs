@@ -104,7 +104,8 @@ public sealed class KubernetesDriftTests
         {
             Response = new HttpResponseMessageWrapper(
                 new HttpResponseMessage(HttpStatusCode.Forbidden),
-                """{"kind":"Status","apiVersion":"v1","status":"Failure","message":"deployments.apps is forbidden: User \"x\" cannot create","reason":"Forbidden","code":403}"""
+                """{"kind":"Status","apiVersion":"v1","status":"Failure","message":"deployments.apps is forbidden: User \"x\" cannot create","""
+                    + """ "reason":"Forbidden","code":403}"""
             ),
         };
         var failure = KubernetesFailure.From(exception, "create", "deployments.apps", "mcp", "https://10.0.0.1")!;
