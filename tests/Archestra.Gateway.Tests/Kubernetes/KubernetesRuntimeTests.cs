@@ -250,5 +250,50 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
         await UntilAsync(() => _cluster.All("pods").Count == 0, "its pod to stop");
     }
 
+    [Fact(Timeout = 180_000)]
+    public async Task A_changed_env_value_updates_the_secret_and_rolls_the_pods_without_touching_the_deployment_spec()
+    {
+        var gateway = await StartGatewayAsync(Config(Repo.FreePort()));
+        await ReadyAsync(gateway);
+        var hash = (string?)_cluster.Get("deployments", "mcp-everything")!["metadata"]!["annotations"]!["archestra.io/spec-hash"];
+
+        var config = gateway.Server.Gateway.Config;
+        var server = config.McpServers[0] with { Env = new Dictionary<string, string> { ["GREETING"] = "a rotated secret" } };
+        await gateway.Server.Gateway.ApplyAsync(config with { McpServers = [server] }, TestContext.Current.CancellationToken);
+
+        await UntilAsync(() => _cluster.Starts("mcp-everything") >= 2, "the rollout for the new Secret");
+        var secret = _cluster.Get("secrets", "mcp-everything")!;
+        Assert.Equal(Convert.ToBase64String("a rotated secret"u8), (string?)secret["data"]!["GREETING"]);
+        Assert.Contains(_cluster.Requests, r => r == "update secrets mcp-everything");
+        Assert.Contains(_cluster.Requests, r => r == "patch deployments.apps mcp-everything");
+        Assert.Equal(hash, (string?)_cluster.Get("deployments", "mcp-everything")!["metadata"]!["annotations"]!["archestra.io/spec-hash"]);
+
+        await UntilAsync(() => Path(_cluster.Get("deployments", "mcp-everything")!, "status", "readyReplicas")?.GetValue<int>() == 1, "the new pod");
+        await ReadyAsync(gateway);
+        var seen = "";
+        for (var i = 0; i < 60 && !seen.Contains("a rotated secret", StringComparison.Ordinal); i++)
+        {
+            seen = await EnvAsync(gateway);
+            await Task.Delay(500, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Contains("a rotated secret", seen, StringComparison.Ordinal);
+    }
+
+    /// <summary>The server's environment as its get-env tool shows it; empty while the new pod is not reachable yet.</summary>
+    private static async Task<string> EnvAsync(GatewayHarness gateway)
+    {
+        try
+        {
+            await using var client = await ConnectAsync(gateway);
+            var env = await client.CallToolAsync("get-env", cancellationToken: TestContext.Current.CancellationToken);
+            return string.Join("\n", env.Content.OfType<TextContentBlock>().Select(t => t.Text));
+        }
+        catch (Exception ex) when (ex is HttpRequestException or ModelContextProtocol.McpException or IOException)
+        {
+            return "";
+        }
+    }
+
     internal static JsonNode? Path(JsonNode node, params string[] keys) => keys.Aggregate((JsonNode?)node, (n, k) => n?[k]);
 }
