@@ -30,6 +30,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
     private AuditWriter? _audit;
     private ConfigReloader? _reloader;
     private LlmProxy? _llm;
+    private Kubernetes.KubernetesRuntime? _kubernetes;
     private volatile bool _ready;
 
     // Admin changes, file reloads and other replicas' changes each recompute the whole configuration: one at a time.
@@ -52,6 +53,9 @@ internal sealed partial class GatewayServer : IAsyncDisposable
     public Uri MetricsUrl { get; private set; } = null!;
 
     internal McpGateway Gateway => _gateway;
+
+    /// <summary>The Kubernetes runtime when the configuration has a <c>kubernetes</c> section.</summary>
+    internal Kubernetes.KubernetesRuntime? Kubernetes => _kubernetes;
 
     internal ArchestraStore Store => _store!;
 
@@ -126,6 +130,12 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         metrics.AddSource(server._audit.Metrics);
         server._audit.Start();
         state.Audit = server._audit;
+        if (config.Kubernetes is { } kubernetes)
+        {
+            server._kubernetes = new Kubernetes.KubernetesRuntime(kubernetes, gateway, loggerFactory.CreateLogger("Archestra.Kubernetes"));
+            metrics.AddSource(server._kubernetes);
+        }
+
         var toolsLogger = loggerFactory.CreateLogger("Archestra.Tools");
         gateway.ToolsDiscovered += (name, list) => _ = server.RecordToolsAsync(name, list, toolsLogger);
 
@@ -166,6 +176,9 @@ internal sealed partial class GatewayServer : IAsyncDisposable
 
         // The initial admin key when there is none, and the API-managed servers, profiles and policies.
         await AdminApi.StartAsync(adminContext, Console.Out, cancellationToken).ConfigureAwait(false);
+
+        // After the database's servers joined the configuration: the first pass reconciles all of them.
+        server._kubernetes?.Start();
         await gatewayApp.StartAsync(cancellationToken).ConfigureAwait(false);
         await adminApp.StartAsync(cancellationToken).ConfigureAwait(false);
         await metricsApp.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -393,6 +406,11 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         await _gatewayApp.StopAsync(cts.Token).ConfigureAwait(false);
         await _adminApp.StopAsync(cts.Token).ConfigureAwait(false);
         await _metricsApp.StopAsync(cts.Token).ConfigureAwait(false);
+        if (_kubernetes is not null)
+        {
+            await _kubernetes.DisposeAsync().ConfigureAwait(false);
+        }
+
         await _gateway.DisposeAsync().ConfigureAwait(false);
         _llm?.Dispose();
 

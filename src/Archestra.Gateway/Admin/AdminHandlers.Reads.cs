@@ -64,12 +64,20 @@ internal sealed partial class AdminHandlers
                 "GET",
                 "/api/mcp-servers/{name}/logs",
                 "mcp-servers",
-                "A local server's recent stderr lines; follow=true streams new lines (SSE)",
+                "A local server's recent stderr lines, or a Kubernetes server's pod log; follow=true streams new lines (SSE)",
                 (h, c) => LogsAsync(h),
                 Query: ["lines", "follow"]
             )
         );
-        routes.Add(new("POST", "/api/mcp-servers/{name}/restart", "mcp-servers", "Restart a server (its process or connection)", RestartAsync));
+        routes.Add(
+            new(
+                "POST",
+                "/api/mcp-servers/{name}/restart",
+                "mcp-servers",
+                "Restart a server (its process or connection; on Kubernetes a rollout restart)",
+                RestartAsync
+            )
+        );
     }
 
     private static T ReadAuditQuery<T>(HttpContext http, T query, List<FieldError> errors)
@@ -283,6 +291,7 @@ internal sealed partial class AdminHandlers
                 }
             }
 
+            WriteKubernetesStatus(w, name);
             w.WriteEndObject();
         });
     }
@@ -306,6 +315,11 @@ internal sealed partial class AdminHandlers
         if (!Gateway.Entries.TryGetValue(name, out var entry))
         {
             return AdminResult.NotFound("MCP server", name);
+        }
+
+        if (OnKubernetes(name) is var (_, runtime))
+        {
+            return await KubernetesLogsAsync(http, name, runtime, lines, followText == "true").ConfigureAwait(false);
         }
 
         if (entry.Upstream is not StdioUpstream stdio)
@@ -398,6 +412,11 @@ internal sealed partial class AdminHandlers
 
         var change = new AdminChange(Guid.CreateVersion7(), DateTime.UtcNow, caller.Name, "update", "server", name, """{"operation":"restart"}""");
         await Store.AdminChanges.RecordAsync(change, ct).ConfigureAwait(false);
+        if (OnKubernetes(name) is var (_, runtime))
+        {
+            return await KubernetesRestartAsync(http, name, runtime).ConfigureAwait(false);
+        }
+
         if (!await Gateway.RestartServerAsync(name, ct).ConfigureAwait(false))
         {
             return AdminResult.NotFound("MCP server", name);

@@ -288,11 +288,16 @@ internal sealed partial class AdminHandlers
                 w.WriteString("cwd"u8, server.Cwd);
             }
         }
-        else
+        else if (server.Url is { } url)
         {
-            w.WriteString("url"u8, server.Url!.ToString());
+            w.WriteString("url"u8, url.ToString());
             w.WriteString("transport"u8, server.Kind == McpServerKind.Sse ? "sse" : "streamable-http");
             WriteRedacted(w, "headers", server.Headers);
+        }
+
+        if (server.Kubernetes is { } kubernetes)
+        {
+            WriteKubernetesSettings(w, kubernetes, server.Kind == McpServerKind.Stdio ? null : server);
         }
 
         w.WriteNumber("timeoutSeconds"u8, server.Timeout.TotalSeconds);

@@ -186,7 +186,7 @@ internal static class AdminResources
 
             declared.Add(api.Name);
             using var doc = JsonDocument.Parse(api.ConfigJson);
-            var reader = new ConfigReader("api", getEnv);
+            var reader = new ConfigReader("api", getEnv) { KubernetesConfigured = file.Kubernetes is not null };
             var server = reader.ReadServerResource(api.Name, doc.RootElement, "$.name");
             Collect(errors, "server", api.Name, reader);
             if (server is not null)

@@ -1,9 +1,8 @@
 using System.Collections.Frozen;
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using Archestra.Policy;
+using Archestra.Runtime.Kubernetes;
 
 namespace Archestra.Gateway.Configuration;
 
@@ -31,6 +30,7 @@ internal sealed partial class ConfigReader
         "storage",
         "adminKeys",
         "llmProviders",
+        "kubernetes",
     ];
     private static readonly string[] s_listenKeys = ["gateway", "admin", "metrics"];
     private static readonly string[] s_limitsKeys =
@@ -44,7 +44,27 @@ internal sealed partial class ConfigReader
         "requestBodyGracePeriodSeconds",
     ];
     private static readonly string[] s_securityKeys = ["allowedOrigins", "allowedHosts", "sessionKey"];
-    private static readonly string[] s_serverKeys = ["type", "command", "args", "env", "cwd", "url", "headers", "transport", "timeoutSeconds"];
+    private static readonly string[] s_serverKeys =
+    [
+        "type",
+        "command",
+        "args",
+        "env",
+        "cwd",
+        "url",
+        "headers",
+        "transport",
+        "timeoutSeconds",
+        "runtime",
+        // The kubernetes runtime's (ConfigReader.Kubernetes.cs); spelled out because static fields of partial files
+        // initialize in no defined order.
+        "image",
+        "port",
+        "path",
+        "resources",
+        "replicas",
+        "egress",
+    ];
     private static readonly string[] s_profileKeys = ["servers", "tokens", "toolPrefix", "tools", "llm"];
 
     private readonly string _source;
@@ -85,7 +105,8 @@ internal sealed partial class ConfigReader
             database = null,
             storage = null,
             adminKeys = null,
-            llmProviders = null;
+            llmProviders = null,
+            kubernetes = null;
         foreach (var property in KnownProperties(root, path, s_rootKeys))
         {
             switch (property.Name)
@@ -120,6 +141,9 @@ internal sealed partial class ConfigReader
                 case "llmProviders":
                     llmProviders = property.Value;
                     break;
+                case "kubernetes":
+                    kubernetes = property.Value;
+                    break;
                 case "$schema":
                     break; // editor hint only
             }
@@ -128,6 +152,8 @@ internal sealed partial class ConfigReader
         var listenConfig = listen is { } l ? ReadListen(l, Child(path, "listen")) : new ListenConfig();
         var limitsConfig = limits is { } m ? ReadLimits(m, Child(path, "limits")) : new LimitsConfig();
         var securityConfig = security is { } s ? ReadSecurity(s, Child(path, "security")) : new SecurityConfig();
+        // Before servers, which may run on it.
+        var kubernetesConfig = kubernetes is { } k ? ReadKubernetes(k, Child(path, "kubernetes")) : null;
         var serverConfigs = servers is { } v ? ReadServers(v, Child(path, "mcpServers")) : [];
         // Before profiles, which name providers.
         var providerConfigs = llmProviders is { } lp ? ReadLlmProviders(lp, Child(path, "llmProviders")) : [];
@@ -153,6 +179,7 @@ internal sealed partial class ConfigReader
             Storage = storageConfig,
             AdminKeys = adminKeyConfigs,
             LlmProviders = providerConfigs,
+            Kubernetes = kubernetesConfig,
         };
     }
 
@@ -369,6 +396,8 @@ internal sealed partial class ConfigReader
             command = null,
             cwd = null;
         string? argsPath = null,
+            runtime = null,
+            runtimePath = null,
             envPath = null,
             cwdPath = null,
             headersPath = null;
@@ -379,12 +408,20 @@ internal sealed partial class ConfigReader
         IReadOnlyDictionary<string, string> env = FrozenDictionary<string, string>.Empty;
         IReadOnlyDictionary<string, string> headers = FrozenDictionary<string, string>.Empty;
         var timeout = TimeSpan.FromSeconds(60);
+        var kubernetesKeys = new List<JsonProperty>();
 
         foreach (var property in KnownProperties(element, path, s_serverKeys))
         {
             var itemPath = Child(path, property.Name);
             switch (property.Name)
             {
+                case "runtime":
+                    runtimePath = itemPath;
+                    runtime = ReadChoice(property.Value, itemPath, "local", "kubernetes");
+                    break;
+                case "image" or "port" or "path" or "resources" or "replicas" or "egress":
+                    kubernetesKeys.Add(property);
+                    break;
                 case "type":
                     typePath = itemPath;
                     type = ReadChoice(property.Value, itemPath, "stdio", "http", "streamable-http", "sse");
@@ -491,7 +528,30 @@ internal sealed partial class ConfigReader
             }
         }
 
-        if (hasCommand == hasUrl)
+        KubernetesServerSettings? onKubernetes = null;
+        if (runtime == "kubernetes")
+        {
+            onKubernetes = ReadKubernetesServer(path, runtimePath!, kubernetesKeys, hasCommand, hasUrl);
+            CheckSecretKeys(envPath, env);
+            RejectFor(cwdPath, "cwd", "a local server (runtime local)");
+        }
+        else
+        {
+            RejectKubernetesKeys(path, kubernetesKeys);
+        }
+
+        if (onKubernetes is not null && !hasCommand && !hasUrl)
+        {
+            // An image that serves Streamable HTTP itself; args and env are its container's.
+            if (type is not null and not "http" and not "streamable-http")
+            {
+                Error(typePath!, $"an image on runtime 'kubernetes' is reached over Streamable HTTP; type '{type}' does not fit, remove it");
+            }
+
+            RejectFor(transportPath, "transport", "a remote server (url)");
+            RejectFor(headersPath, "headers", "a remote server (url)");
+        }
+        else if (hasCommand == hasUrl)
         {
             Error(
                 path,
@@ -501,8 +561,7 @@ internal sealed partial class ConfigReader
             );
             return null;
         }
-
-        if (hasCommand)
+        else if (hasCommand)
         {
             if (type is not null and not "stdio")
             {
@@ -549,6 +608,7 @@ internal sealed partial class ConfigReader
             Url = url,
             Headers = headers,
             Timeout = timeout,
+            Kubernetes = onKubernetes,
         };
     }
 
@@ -559,195 +619,4 @@ internal sealed partial class ConfigReader
             Error(path, $"{key} is only valid for {validFor}");
         }
     }
-
-    private List<ProfileConfig> ReadProfiles(JsonElement element, string path)
-    {
-        var profiles = new List<ProfileConfig>();
-        if (!ExpectObject(element, path))
-        {
-            return profiles;
-        }
-
-        foreach (var property in UniqueProperties(element, path, StringComparer.Ordinal))
-        {
-            var profilePath = Child(path, property.Name);
-            var nameOk = CheckName(property.Name, profilePath, "profile");
-            var profile = ReadProfile(property.Name, property.Value, profilePath);
-            if (nameOk && profile is not null)
-            {
-                profiles.Add(profile);
-            }
-        }
-
-        return profiles;
-    }
-
-    private ProfileConfig? ReadProfile(string name, JsonElement element, string path)
-    {
-        if (!ExpectObject(element, path))
-        {
-            return null;
-        }
-
-        var errorsBefore = _errors.Count;
-        var serverNames = new List<string>();
-        var hasServers = false;
-        var tokens = new List<byte[]>();
-        var toolPrefix = ToolPrefixMode.Multiplex;
-        JsonElement? tools = null;
-        string? toolsPath = null;
-        ProfileLlmConfig? llm = null;
-
-        foreach (var property in KnownProperties(element, path, s_profileKeys))
-        {
-            var itemPath = Child(path, property.Name);
-            switch (property.Name)
-            {
-                case "servers":
-                    hasServers = true;
-                    ReadProfileServers(property.Value, itemPath, serverNames);
-                    break;
-                case "tokens":
-                    ReadTokens(property.Value, itemPath, tokens);
-                    break;
-                case "toolPrefix":
-                    var mode = ReadChoice(property.Value, itemPath, "multiplex", "always");
-                    toolPrefix = mode == "always" ? ToolPrefixMode.Always : ToolPrefixMode.Multiplex;
-                    break;
-                case "tools":
-                    (tools, toolsPath) = (property.Value, itemPath);
-                    break;
-                case "llm":
-                    llm = ReadProfileLlm(property.Value, itemPath);
-                    break;
-            }
-        }
-
-        // Read after servers, whatever the key order, because tool names are checked against them.
-        var toolSettings = tools is { } t
-            ? ReadToolSettings(t, toolsPath!, serverNames, agentTools: llm is not null)
-            : new Dictionary<string, ToolSettings>(StringComparer.Ordinal);
-
-        // A profile that only proxies LLM calls needs no MCP servers.
-        if (!hasServers && llm is null)
-        {
-            Error(path, "expected servers: a non-empty array of server names from $.mcpServers (or an llm section)");
-        }
-
-        return _errors.Count == errorsBefore
-            ? new ProfileConfig
-            {
-                Name = name,
-                Servers = serverNames,
-                TokenHashes = tokens,
-                ToolPrefix = toolPrefix,
-                Tools = toolSettings.ToFrozenDictionary(StringComparer.Ordinal),
-                Llm = llm,
-            }
-            : null;
-    }
-
-    private void ReadProfileServers(JsonElement element, string path, List<string> names)
-    {
-        if (element.ValueKind != JsonValueKind.Array)
-        {
-            ExpectedKind(path, "a non-empty array of server names", element);
-            return;
-        }
-
-        if (element.GetArrayLength() == 0)
-        {
-            Error(path, "expected at least one server name; a profile without servers serves nothing");
-            return;
-        }
-
-        var index = 0;
-        foreach (var item in element.EnumerateArray())
-        {
-            var itemPath = Index(path, index++);
-            if (!TryReadString(item, itemPath, out var text))
-            {
-                continue;
-            }
-
-            if (names.Contains(text.Value))
-            {
-                Error(itemPath, $"server '{text.Value}' is listed twice");
-                continue;
-            }
-
-            // Checked against every declared name, so a server with its own errors does not also show up as unknown.
-            if (!_declaredServers.Contains(text.Value))
-            {
-                Error(
-                    itemPath,
-                    _declaredServers.Count == 0
-                        ? $"unknown server '{text.Value}'; no servers are configured in $.mcpServers"
-                        : $"unknown server '{text.Value}'; expected one of: {string.Join(", ", _declaredServers)}"
-                );
-                continue;
-            }
-
-            names.Add(text.Value);
-        }
-    }
-
-    private void ReadTokens(JsonElement element, string path, List<byte[]> hashes)
-    {
-        if (element.ValueKind != JsonValueKind.Array)
-        {
-            ExpectedKind(path, "an array of env:NAME or sha256:HEX token references", element);
-            return;
-        }
-
-        var index = 0;
-        foreach (var item in element.EnumerateArray())
-        {
-            ReadSecretReference(item, Index(path, index++), hashes);
-        }
-    }
-
-    /// <summary>One <c>env:NAME</c> (the variable holds the secret; only its SHA-256 is kept) or <c>sha256:HEX</c>.</summary>
-    private void ReadSecretReference(JsonElement item, string itemPath, List<byte[]> hashes)
-    {
-        if (item.ValueKind != JsonValueKind.String)
-        {
-            ExpectedKind(itemPath, "a string (env:NAME or sha256:HEX)", item);
-            return;
-        }
-
-        var raw = item.GetString()!;
-        if (raw.StartsWith(EnvPrefix, StringComparison.Ordinal))
-        {
-            if (TryResolveEnv(raw, itemPath, out var token))
-            {
-                if (token.Length == 0)
-                {
-                    Error(itemPath, $"environment variable {raw[EnvPrefix.Length..]} is empty; expected a non-empty token");
-                }
-                else
-                {
-                    hashes.Add(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
-                }
-            }
-        }
-        else if (raw.StartsWith(Sha256Prefix, StringComparison.Ordinal))
-        {
-            var hex = raw.AsSpan(Sha256Prefix.Length);
-            if (hex.Length == 64 && !hex.ContainsAnyExcept(s_hexDigits))
-            {
-                hashes.Add(Convert.FromHexString(hex));
-            }
-            else
-            {
-                Error(itemPath, "expected sha256: followed by 64 hex digits (the SHA-256 of the token)");
-            }
-        }
-        else
-        {
-            Error(itemPath, "secrets are never written inline: use env:NAME or sha256:HEX");
-        }
-    }
-
-    private static readonly System.Buffers.SearchValues<char> s_hexDigits = System.Buffers.SearchValues.Create("0123456789abcdefABCDEF");
 }

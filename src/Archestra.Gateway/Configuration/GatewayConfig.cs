@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using Archestra.Policy;
+using Archestra.Runtime.Kubernetes;
 
 namespace Archestra.Gateway.Configuration;
 
@@ -37,6 +38,9 @@ public sealed record GatewayConfig
 
     /// <summary>Upstream LLM providers by name, in file order (see docs/configuration.md, <c>llmProviders</c>).</summary>
     public IReadOnlyList<LlmProviderConfig> LlmProviders { get; init; } = [];
+
+    /// <summary>The cluster servers with <c>"runtime": "kubernetes"</c> run in; null: no such section.</summary>
+    public KubernetesOptions? Kubernetes { get; init; }
 }
 
 public sealed record StorageConfig
@@ -145,6 +149,12 @@ public sealed record McpServerConfig
 
     /// <summary>Per-call timeout; 60 s default matches the MCP TypeScript SDK's request timeout.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Set for <c>"runtime": "kubernetes"</c>: the gateway runs the server as a Deployment and speaks Streamable HTTP to
+    /// its Service. Such a server has a command (run under archestra bridge) or only an image (Kind StreamableHttp, no Url).
+    /// </summary>
+    public KubernetesServerSettings? Kubernetes { get; init; }
 }
 
 public enum ToolPrefixMode

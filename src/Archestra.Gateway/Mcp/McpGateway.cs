@@ -30,6 +30,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("Archestra.Mcp");
 
+        KubernetesAddress = server => ServiceDnsAddress(server, Config.Kubernetes?.Namespace ?? "default");
         var entries = new Dictionary<string, UpstreamEntry>(StringComparer.Ordinal);
         foreach (var server in config.McpServers)
         {
@@ -90,10 +91,33 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
 
     public FrozenDictionary<string, GatewayProfile> Profiles => Volatile.Read(ref _profiles);
 
+    /// <summary>
+    /// Where a server on the Kubernetes runtime is reached (its Service); set by the runtime before the first start.
+    /// Until then, and without a runtime, the Service's cluster DNS name.
+    /// </summary>
+    public Func<McpServerConfig, Uri> KubernetesAddress { get; set; }
+
+    internal static Uri ServiceDnsAddress(McpServerConfig server, string ns)
+    {
+        var settings = server.Kubernetes!;
+        var name = Runtime.Kubernetes.KubernetesNames.ObjectName(server.Name);
+        return new Uri($"http://{name}.{ns}.svc:{settings.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}{settings.Path}");
+    }
+
     private UpstreamEntry CreateEntry(McpServerConfig server)
     {
         var entry = new UpstreamEntry(server.Name) { Definition = server, ToolsLoaded = (e, list) => ToolsDiscovered?.Invoke(e.Name, list) };
-        entry.Upstream = UpstreamFactory.Create(ToOptions(server), this, _loggerFactory);
+        // The gateway speaks Streamable HTTP to a server on Kubernetes, whatever runs in its pod.
+        var options = server.Kubernetes is null
+            ? ToOptions(server)
+            : new HttpUpstreamOptions
+            {
+                Name = server.Name,
+                Url = KubernetesAddress(server),
+                Timeout = server.Timeout,
+            };
+
+        entry.Upstream = UpstreamFactory.Create(options, this, _loggerFactory);
         if (entry.Upstream is StdioUpstream stdio)
         {
             // Counts every restart attempt, including ones whose process never becomes ready.
@@ -282,7 +306,8 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
         && a.Timeout == b.Timeout
         && a.Args.SequenceEqual(b.Args)
         && SameMap(a.Env, b.Env)
-        && SameMap(a.Headers, b.Headers);
+        && SameMap(a.Headers, b.Headers)
+        && Runtime.Kubernetes.KubernetesServerSettings.Same(a.Kubernetes, b.Kubernetes);
 
     private static bool SameMap(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b)
     {
@@ -306,7 +331,7 @@ internal sealed class McpGateway : IUpstreamListener, IAsyncDisposable
 
     public ILogger Logger => _logger;
 
-    internal static UpstreamOptions ToOptions(McpServerConfig server) =>
+    private static UpstreamOptions ToOptions(McpServerConfig server) =>
         server.Kind switch
         {
             McpServerKind.Stdio => new StdioUpstreamOptions

@@ -138,8 +138,8 @@ public class ConfigLoaderTests
             // unknown and duplicate keys at every level
             {
                 """{"servers": {}}""",
-                "$.servers: unknown key; expected one of: $schema, listen, limits, security, mcpServers, profiles, policies, database, "
-                    + "storage, adminKeys, llmProviders"
+                "$.servers: unknown key; expected one of: $schema, listen, limits, security, mcpServers, profiles, policies, database, storage, "
+                    + "adminKeys, llmProviders, kubernetes"
             },
             { """{"listen": {"gateway": "http://127.0.0.1:1", "gatewya": "x"}}""", "$.listen.gatewya: unknown key; expected one of: gateway, admin, metrics" },
             {
@@ -150,7 +150,8 @@ public class ConfigLoaderTests
             { """{"security": {"cors": 1}}""", "$.security.cors: unknown key; expected one of: allowedOrigins, allowedHosts, sessionKey" },
             {
                 """{"mcpServers": {"a": {"command": "x", "envFile": ".env"}}}""",
-                "$.mcpServers.a.envFile: unknown key; expected one of: type, command, args, env, cwd, url, headers, transport, timeoutSeconds"
+                "$.mcpServers.a.envFile: unknown key; expected one of: type, command, args, env, cwd, url, headers, transport, timeoutSeconds, "
+                    + "runtime, image, port, path, resources, replicas, egress"
             },
             {
                 """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "token": []}}}""",
@@ -499,7 +500,8 @@ public class ConfigLoaderTests
                 "test.json: $.limits.maxSessions: expected an integer between 1 and 2147483647, got 0",
                 "test.json: $.mcpServers.a.args[0]: expected a string, got a number",
                 "test.json: $.mcpServers.b.url: expected an absolute http:// or https:// URL, got 'ftp://x'",
-                "test.json: $.mcpServers.c.extra: unknown key; expected one of: type, command, args, env, cwd, url, headers, transport, timeoutSeconds",
+                "test.json: $.mcpServers.c.extra: unknown key; expected one of: type, command, args, env, cwd, url, headers, transport, "
+                    + "timeoutSeconds, runtime, image, port, path, resources, replicas, egress",
                 "test.json: $.profiles.p.servers[1]: unknown server 'zzz'; expected one of: a, b, c",
                 "test.json: $.profiles.p.tokens[0]: secrets are never written inline: use env:NAME or sha256:HEX",
             ],

@@ -140,43 +140,54 @@ public sealed class KubernetesManifestTests
         Assert.Equal("Role", (string?)binding["roleRef"]!["kind"]);
         Assert.Equal("archestra", (string?)binding["subjects"]![0]!["name"]);
         Assert.DoesNotContain(Base, o => (string?)o["kind"] is "ClusterRole" or "ClusterRoleBinding");
-        var grants = Object("Role", "archestra")["rules"]!
-            .AsArray()
-            .SelectMany(r => r!["resources"]!.AsArray().SelectMany(res => r["verbs"]!.AsArray().Select(v => $"{res}:{v}")))
-            .Order(StringComparer.Ordinal)
-            .ToArray();
+        var grants = RoleGrants();
         Assert.DoesNotContain(grants, g => g.Contains('*', StringComparison.Ordinal));
+        // Exactly the runtime's calls (KubernetesReconciler, KubernetesLease, KubernetesStatusReader, the logs and
+        // restart endpoints); KubernetesOperationsTests checks each call the runtime makes against this Role.
         Assert.Equal(
             [
                 "deployments:create",
                 "deployments:delete",
-                "deployments:get",
                 "deployments:list",
                 "deployments:patch",
+                "deployments:update",
                 "leases:create",
                 "leases:get",
                 "leases:update",
                 "networkpolicies:create",
                 "networkpolicies:delete",
-                "networkpolicies:get",
                 "networkpolicies:list",
-                "networkpolicies:patch",
+                "networkpolicies:update",
                 "pods/log:get",
-                "pods:get",
                 "pods:list",
                 "secrets:create",
                 "secrets:delete",
-                "secrets:get",
                 "secrets:list",
-                "secrets:patch",
+                "secrets:update",
                 "services:create",
                 "services:delete",
-                "services:get",
                 "services:list",
-                "services:patch",
+                "services:update",
             ],
             grants
         );
+    }
+
+    /// <summary>The Role's grants as <c>resource:verb</c>, sorted.</summary>
+    internal static string[] RoleGrants() =>
+        Object("Role", "archestra")["rules"]!
+            .AsArray()
+            .SelectMany(r => r!["resources"]!.AsArray().SelectMany(res => r["verbs"]!.AsArray().Select(v => $"{res}:{v}")))
+            .Order(StringComparer.Ordinal)
+            .ToArray();
+
+    [Fact]
+    public void The_runtime_admits_ingress_from_the_gateway_pods_as_the_base_labels_them()
+    {
+        var podLabels = Object("Deployment", "archestra")["spec"]!["template"]!["metadata"]!["labels"]!.AsObject();
+        var defaults = new Runtime.Kubernetes.KubernetesOptions().GatewayLabels;
+        Assert.NotEmpty(defaults);
+        Assert.All(defaults, label => Assert.Equal(label.Value, (string?)podLabels[label.Key]));
     }
 
     [Fact]
@@ -198,6 +209,8 @@ public sealed class KubernetesManifestTests
         Assert.Equal("http://0.0.0.0:9001", loaded.Config.Listen.Admin);
         Assert.Equal("http://0.0.0.0:9050", loaded.Config.Listen.Metrics);
         Assert.Equal("/var/lib/archestra", loaded.Config.Storage.DataDirectory);
+        Assert.True(loaded.Config.Kubernetes!.InCluster);
+        Assert.Equal("archestra", loaded.Config.Kubernetes.Namespace);
         Assert.Equal(env["ARCHESTRA_DATABASE_URL"], loaded.Config.Storage.Database);
         Assert.NotNull(loaded.Config.Security.SessionKey);
         Assert.Single(loaded.Config.AdminKeys);

@@ -33,6 +33,9 @@ internal sealed class ExternalProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Completes when the process exits.</summary>
+    public Task Exited => _exited.Task;
+
     /// <summary>Sends a POSIX signal (e.g. "TERM", "HUP") with kill(1).</summary>
     public void Signal(string name)
     {
