@@ -266,6 +266,49 @@ internal sealed record UsageItemBody(
 
 internal sealed record UsageBody(DateTime From, DateTime To, IReadOnlyList<UsageItemBody> Items);
 
+/// <summary>A server on the Kubernetes runtime: its objects' name, the address the gateway calls, its pods.</summary>
+internal sealed record KubernetesStatusBody(
+    string ObjectName,
+    string Address,
+    int Replicas,
+    int ReadyReplicas,
+    int Restarts,
+    bool Deployed,
+    string? LastFailure = null,
+    string? RuntimeError = null,
+    string? Reconciler = null
+);
+
+/// <summary>
+/// A server's live state: ready, starting, down or stopped (with the reason), the protocol it speaks, calls in
+/// flight, its tools, and for a local process its restarts and pid, for a Kubernetes server its pods.
+/// </summary>
+internal sealed record ServerStatusBody
+{
+    public required string Name { get; init; }
+
+    public required string ManagedBy { get; init; }
+
+    public required string State { get; init; }
+
+    public string? Detail { get; init; }
+
+    public string? ProtocolVersion { get; init; }
+
+    public required int InFlight { get; init; }
+
+    public int? Tools { get; init; }
+
+    public long? Restarts { get; init; }
+
+    public int? Pid { get; init; }
+
+    public KubernetesStatusBody? Kubernetes { get; init; }
+}
+
+/// <summary>A server's last output lines: a local process's stderr, or a Kubernetes pod's log (then <see cref="Pod"/>).</summary>
+internal sealed record ServerLogBody(string Name, IReadOnlyList<string> Lines, string? Pod = null);
+
 /// <summary>A tool's settings in a profile, as the file's <c>tools</c> object holds them.</summary>
 internal sealed record ToolSettingsBody(bool AllowUsageWhenUntrustedDataIsPresent, string ResultTreatment);
 
@@ -365,6 +408,8 @@ internal sealed record PolicyRequest(
 [JsonSerializable(typeof(PolicyBody))]
 [JsonSerializable(typeof(ItemsBody<PolicyBody>))]
 [JsonSerializable(typeof(PolicyRequest))]
+[JsonSerializable(typeof(ServerStatusBody))]
+[JsonSerializable(typeof(ServerLogBody))]
 [JsonSerializable(typeof(ServerRequest))]
 [JsonSerializable(typeof(ProfileRequest))]
 [JsonSerializable(typeof(ToolBody))]

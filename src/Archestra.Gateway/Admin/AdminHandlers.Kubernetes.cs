@@ -22,25 +22,20 @@ internal sealed partial class AdminHandlers
             : null;
 
     /// <summary>The cluster's side of a server's status: its pods, its address, and what prevents it from running.</summary>
-    private void WriteKubernetesStatus(Utf8JsonWriter w, string name)
-    {
-        if (OnKubernetes(name) is not var (server, runtime) || runtime.View(server) is not { } view)
-        {
-            return;
-        }
-
-        w.WriteStartObject("kubernetes"u8);
-        w.WriteString("objectName"u8, KubernetesNames.ObjectName(name));
-        w.WriteString("address"u8, view.Address.ToString());
-        w.WriteNumber("replicas"u8, view.Status?.Replicas ?? server.Kubernetes!.Replicas);
-        w.WriteNumber("readyReplicas"u8, view.Status?.ReadyReplicas ?? 0);
-        w.WriteNumber("restarts"u8, view.Status?.Restarts ?? 0);
-        w.WriteBoolean("deployed"u8, view.Status?.DeploymentExists ?? false);
-        WriteOptional(w, "lastFailure", view.Status?.LastFailure);
-        WriteOptional(w, "runtimeError", view.RuntimeFailure?.Message);
-        WriteOptional(w, "reconciler", view.Reconciler);
-        w.WriteEndObject();
-    }
+    private KubernetesStatusBody? KubernetesStatus(string name) =>
+        OnKubernetes(name) is not var (server, runtime) || runtime.View(server) is not { } view
+            ? null
+            : new KubernetesStatusBody(
+                KubernetesNames.ObjectName(name),
+                view.Address.ToString(),
+                view.Status?.Replicas ?? server.Kubernetes!.Replicas,
+                view.Status?.ReadyReplicas ?? 0,
+                view.Status?.Restarts ?? 0,
+                view.Status?.DeploymentExists ?? false,
+                view.Status?.LastFailure,
+                view.RuntimeFailure?.Message,
+                view.Reconciler
+            );
 
     /// <summary>The server's pod log through the API (<c>pods/log</c>): the last lines, or a stream of new ones (SSE).</summary>
     private async Task<AdminResult> KubernetesLogsAsync(HttpContext http, string name, Kubernetes.KubernetesRuntime runtime, int lines, bool follow)
@@ -100,20 +95,10 @@ internal sealed partial class AdminHandlers
                 collected.Add(line);
             }
 
-            return AdminResult.Ok(w =>
-            {
-                w.WriteStartObject();
-                w.WriteString("name"u8, name);
-                w.WriteString("pod"u8, podName);
-                w.WriteStartArray("lines"u8);
-                foreach (var line in collected.Skip(Math.Max(0, collected.Count - lines)))
-                {
-                    w.WriteStringValue(line);
-                }
-
-                w.WriteEndArray();
-                w.WriteEndObject();
-            });
+            return AdminResult.Ok(
+                new ServerLogBody(name, collected.Skip(Math.Max(0, collected.Count - lines)).ToList(), podName),
+                AdminJson.Default.ServerLogBody
+            );
         }
 
         http.Response.ContentType = "text/event-stream";

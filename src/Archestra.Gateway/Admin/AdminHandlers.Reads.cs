@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using Archestra.Runtime.Diagnostics;
 using Archestra.Runtime.Stdio;
 using Archestra.Storage;
@@ -58,6 +57,9 @@ internal sealed partial class AdminHandlers
             new("GET", "/api/mcp-servers/{name}/status", "mcp-servers", "A server's state, protocol, calls in flight, tools, restarts", (h, c) =>
                 Task.FromResult(Status(h))
             )
+            {
+                Response = AdminJson.Default.ServerStatusBody,
+            }
         );
         routes.Add(
             new(
@@ -68,6 +70,9 @@ internal sealed partial class AdminHandlers
                 (h, c) => LogsAsync(h),
                 Query: ["lines", "follow"]
             )
+            {
+                Response = AdminJson.Default.ServerLogBody,
+            }
         );
         routes.Add(
             new(
@@ -77,6 +82,9 @@ internal sealed partial class AdminHandlers
                 "Restart a server (its process or connection; on Kubernetes a rollout restart)",
                 RestartAsync
             )
+            {
+                Response = AdminJson.Default.ServerStatusBody,
+            }
         );
     }
 
@@ -198,14 +206,6 @@ internal sealed partial class AdminHandlers
         return AdminResult.Ok(new PageBody<LlmInteractionBody>(items, page.NextCursor), AdminJson.Default.PageBodyLlmInteractionBody);
     }
 
-    private static void WriteOptional(Utf8JsonWriter w, string name, string? value)
-    {
-        if (value is not null)
-        {
-            w.WriteString(name, value);
-        }
-    }
-
     private async Task<AdminResult> AdminChangesAsync(HttpContext http)
     {
         var errors = new List<FieldError>();
@@ -266,34 +266,22 @@ internal sealed partial class AdminHandlers
             return AdminResult.NotFound("MCP server", name);
         }
 
-        var managedBy = File.McpServers.Any(s => s.Name == name) ? "file" : "api";
-        return AdminResult.Ok(w =>
+        var upstream = entry.Upstream;
+        var stdio = upstream as StdioUpstream;
+        var status = new ServerStatusBody
         {
-            var upstream = entry.Upstream;
-            w.WriteStartObject();
-            w.WriteString("name"u8, name);
-            w.WriteString("managedBy"u8, managedBy);
-            w.WriteString("state"u8, StateName(upstream.State));
-            WriteOptional(w, "detail", upstream.StateDetail);
-            WriteOptional(w, "protocolVersion", upstream.ProtocolVersion);
-            w.WriteNumber("inFlight"u8, upstream.InFlight);
-            if (entry.Cached(Mcp.ListKind.Tools) is { } tools)
-            {
-                w.WriteNumber("tools"u8, tools.Items.Length);
-            }
-
-            if (upstream is StdioUpstream stdio)
-            {
-                w.WriteNumber("restarts"u8, stdio.Restarts);
-                if (stdio.ProcessId is { } pid)
-                {
-                    w.WriteNumber("pid"u8, pid);
-                }
-            }
-
-            WriteKubernetesStatus(w, name);
-            w.WriteEndObject();
-        });
+            Name = name,
+            ManagedBy = File.McpServers.Any(s => s.Name == name) ? "file" : "api",
+            State = StateName(upstream.State),
+            Detail = upstream.StateDetail,
+            ProtocolVersion = upstream.ProtocolVersion,
+            InFlight = upstream.InFlight,
+            Tools = entry.Cached(Mcp.ListKind.Tools)?.Items.Length,
+            Restarts = stdio?.Restarts,
+            Pid = stdio?.ProcessId,
+            Kubernetes = KubernetesStatus(name),
+        };
+        return AdminResult.Ok(status, AdminJson.Default.ServerStatusBody);
     }
 
     private async Task<AdminResult> LogsAsync(HttpContext http)
@@ -331,19 +319,7 @@ internal sealed partial class AdminHandlers
         var first = Math.Max(0, tail.Length - lines);
         if (followText != "true")
         {
-            return AdminResult.Ok(w =>
-            {
-                w.WriteStartObject();
-                w.WriteString("name"u8, name);
-                w.WriteStartArray("lines"u8);
-                for (var i = first; i < tail.Length; i++)
-                {
-                    w.WriteStringValue(tail[i]);
-                }
-
-                w.WriteEndArray();
-                w.WriteEndObject();
-            });
+            return AdminResult.Ok(new ServerLogBody(name, tail[first..]), AdminJson.Default.ServerLogBody);
         }
 
         // Server-sent events, one line per event, until the client leaves. The server may restart (a new process,
