@@ -36,7 +36,10 @@ internal sealed record AdminRoute(
     bool Body = false
 )
 {
-    public bool Write => Method != "GET";
+    public bool Write => Method != "GET" && !ChangesNothing;
+
+    /// <summary>A POST that only computes an answer (a read-only key may call it).</summary>
+    public bool ChangesNothing { get; init; }
 
     /// <summary>The request body's record: the OpenAPI document's schema for it (null: any object).</summary>
     public JsonTypeInfo? Request { get; init; }

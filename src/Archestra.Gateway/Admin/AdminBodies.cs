@@ -362,6 +362,27 @@ internal sealed record ProfileRequest(
     JsonElement? Llm = null
 );
 
+/// <summary>
+/// A sample call (and optionally its result) for <c>POST /api/policies/evaluate</c>: what the live policies of
+/// <see cref="Profile"/> would decide, without calling anything.
+/// </summary>
+internal sealed record PolicyEvaluationRequest(
+    string? Profile = null,
+    string? Tool = null,
+    JsonElement? Arguments = null,
+    bool? ContextTrusted = null,
+    JsonElement? Result = null
+);
+
+/// <param name="Decision">allow, block or require_approval for a call; trusted, untrusted, block or sanitize_with_dual_llm for a result.</param>
+/// <param name="Source">
+/// policy (then <paramref name="PolicyId"/>), trusted_context (no policy needed: the context is trusted), settings (the
+/// tool's defaults) or built_in.
+/// </param>
+internal sealed record DecisionBody(string Decision, string Source, string? PolicyId, string Reason);
+
+internal sealed record PolicyEvaluationBody(DecisionBody Invocation, DecisionBody? Result);
+
 /// <summary>The body of a policy's create and replace: the file's policy object (the id is the server's).</summary>
 internal sealed record PolicyRequest(
     string? Tool = null,
@@ -408,6 +429,8 @@ internal sealed record PolicyRequest(
 [JsonSerializable(typeof(PolicyBody))]
 [JsonSerializable(typeof(ItemsBody<PolicyBody>))]
 [JsonSerializable(typeof(PolicyRequest))]
+[JsonSerializable(typeof(PolicyEvaluationRequest))]
+[JsonSerializable(typeof(PolicyEvaluationBody))]
 [JsonSerializable(typeof(ServerStatusBody))]
 [JsonSerializable(typeof(ServerLogBody))]
 [JsonSerializable(typeof(ServerRequest))]

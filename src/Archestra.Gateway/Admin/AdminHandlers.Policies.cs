@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
 using Archestra.Policy;
@@ -13,6 +14,21 @@ internal sealed partial class AdminHandlers
 {
     private void AddPolicyRoutes(List<AdminRoute> routes)
     {
+        routes.Add(
+            new(
+                "POST",
+                "/api/policies/evaluate",
+                "policies",
+                "What the live policies of a profile would decide for a sample call (and result), without calling anything",
+                EvaluateAsync,
+                Body: true
+            )
+            {
+                ChangesNothing = true,
+                Request = AdminJson.Default.PolicyEvaluationRequest,
+                Response = AdminJson.Default.PolicyEvaluationBody,
+            }
+        );
         foreach (var (segment, kind) in new[] { ("tool-invocation", AdminResources.ToolInvocation), ("trusted-data", AdminResources.TrustedData) })
         {
             var tag = "policies";
@@ -217,4 +233,108 @@ internal sealed partial class AdminHandlers
             row?.CreatedAt,
             row?.UpdatedAt
         );
+
+    private static readonly string[] s_evaluationKeys = AdminBodies.Keys(AdminJson.Default.PolicyEvaluationRequest);
+
+    private async Task<AdminResult> EvaluateAsync(HttpContext http, Caller caller)
+    {
+        var (document, problem) = await AdminRequest.ReadObjectAsync(http).ConfigureAwait(false);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        using var doc = document!;
+        var body = doc.RootElement;
+        var errors = new List<FieldError>();
+        foreach (var property in body.EnumerateObject().Where(p => !s_evaluationKeys.Contains(p.Name)))
+        {
+            errors.Add(new FieldError($"$.{property.Name}", $"unknown key; expected one of: {string.Join(", ", s_evaluationKeys)}"));
+        }
+
+        var profile = AdminRequest.RequiredString(body, "profile", errors);
+        var tool = AdminRequest.RequiredString(body, "tool", errors);
+        var arguments = Optional(body, "arguments", JsonValueKind.Object, "an object of the call's arguments", errors);
+        var result = Optional(body, "result", JsonValueKind.Object, "an object: the tool's result (e.g. an MCP CallToolResult)", errors);
+        var trusted = true;
+        if (body.TryGetProperty("contextTrusted", out var given))
+        {
+            if (given.ValueKind is JsonValueKind.True or JsonValueKind.False)
+            {
+                trusted = given.GetBoolean();
+            }
+            else
+            {
+                errors.Add(new FieldError("$.contextTrusted", "expected true or false"));
+            }
+        }
+
+        if (profile is not null && !Gateway.Profiles.ContainsKey(profile))
+        {
+            errors.Add(new FieldError("$.profile", $"unknown profile '{profile}'; profiles: {string.Join(", ", Gateway.Profiles.Keys)}"));
+        }
+
+        if (errors.Count > 0)
+        {
+            return AdminResult.Invalid(errors);
+        }
+
+        var policies = Gateway.Policies.ForProfile(profile!);
+        var invocation = policies.EvaluateInvocation(tool!, Encoding.UTF8.GetBytes(arguments ?? "{}"), trusted);
+        DecisionBody? resultBody = null;
+        if (result is not null)
+        {
+            var decision = policies.EvaluateResult(tool!, Encoding.UTF8.GetBytes(result));
+            resultBody = new DecisionBody(
+                decision.Verdict switch
+                {
+                    ResultVerdict.Trusted => "trusted",
+                    ResultVerdict.Block => "block",
+                    ResultVerdict.SanitizeWithDualLlm => "sanitize_with_dual_llm",
+                    _ => "untrusted",
+                },
+                SourceName(decision.Source),
+                decision.PolicyId,
+                decision.Reason
+            );
+        }
+
+        var invocationBody = new DecisionBody(
+            invocation.Verdict switch
+            {
+                InvocationVerdict.Block => "block",
+                InvocationVerdict.RequireApproval => "require_approval",
+                _ => "allow",
+            },
+            SourceName(invocation.Source),
+            invocation.PolicyId,
+            invocation.Reason
+        );
+        return AdminResult.Ok(new PolicyEvaluationBody(invocationBody, resultBody), AdminJson.Default.PolicyEvaluationBody);
+    }
+
+    private static string SourceName(DecisionSource source) =>
+        source switch
+        {
+            DecisionSource.Policy => "policy",
+            DecisionSource.BuiltIn => "built_in",
+            DecisionSource.TrustedContext => "trusted_context",
+            _ => "settings",
+        };
+
+    private static string? Optional(JsonElement body, string name, JsonValueKind kind, string expected, List<FieldError> errors)
+    {
+        if (!body.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != kind)
+        {
+            errors.Add(new FieldError($"$.{name}", $"expected {expected}"));
+            return null;
+        }
+
+        return value.GetRawText();
+    }
 }

@@ -153,6 +153,20 @@ public sealed class ConsolePagesTests(BrowserFixture browser, LlmProxyFixture ll
         await page.GetByRole(AriaRole.Button, new() { Name = "Create policy" }).ClickAsync();
         await Assertions.Expect(page.Locator("tr[data-policy]").Filter(new() { HasText = "everything__echo" })).ToContainTextAsync("message contains");
 
+        // What would happen, asked in the page: the policy's refusal for a secret, an allow otherwise; nothing is called.
+        await page.Locator("#w-profile").SelectOptionAsync("team");
+        await page.Locator("#w-tool").FillAsync("everything__echo");
+        await page.Locator("#w-arguments").FillAsync("""{"message": "a secret"}""");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Evaluate" }).ClickAsync();
+        await Assertions.Expect(page.GetByTestId("evaluation")).ToContainTextAsync("The call: block");
+        await Assertions.Expect(page.GetByTestId("evaluation")).ToContainTextAsync("no secrets through echo");
+        await page.Locator("#w-arguments").FillAsync("""{"message": "fine"}""");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Evaluate" }).ClickAsync();
+        await Assertions.Expect(page.GetByTestId("evaluation")).ToContainTextAsync("The call: allow");
+        await page.Locator("#w-arguments").FillAsync("{not json");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Evaluate" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#e-w-arguments")).ToContainTextAsync("not valid JSON");
+
         var allowed = await CallEchoAsync(gateway, "team", "echo", "nothing to hide", null);
         Assert.Contains("Echo: nothing to hide", allowed.Body, StringComparison.Ordinal);
         var refused = await CallEchoAsync(gateway, "team", "echo", "my secret", null);

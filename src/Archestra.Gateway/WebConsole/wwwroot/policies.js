@@ -1,6 +1,6 @@
 // Tool-invocation and trusted-data policies: both lists, and a form whose conditions are rows of key, operator and
 // value. The API compiles the policy against the live configuration; its errors appear next to the field they name.
-import { state, h, show, api, errorBox, enc, formErrors, editButton, table } from "./core.js";
+import { state, h, show, api, ApiError, errorBox, enc, formErrors, editButton, table } from "./core.js";
 
 const KINDS = {
   "tool-invocation": {
@@ -17,7 +17,7 @@ const KINDS = {
 const OPERATORS = ["equal", "notEqual", "contains", "notContains", "startsWith", "endsWith", "regex"];
 
 export async function renderPolicies() {
-  const lists = await Promise.all(Object.keys(KINDS).map((k) => api("GET", `/api/policies/${k}`)));
+  const [profiles, ...lists] = await Promise.all([api("GET", "/api/profiles"), ...Object.keys(KINDS).map((k) => api("GET", `/api/policies/${k}`))]);
   const message = h("div", { "aria-live": "polite" });
   const sections = Object.entries(KINDS).map(([kind, info], i) => {
     const rows = lists[i].items.map((p) =>
@@ -38,7 +38,46 @@ export async function renderPolicies() {
   show(h("h1", {}, "Policies"),
     h("p", { class: "muted" }, "Tool-invocation policies decide each tools/call; trusted-data policies decide what a result does to the session's trust."),
     sections, message,
+    whatWouldHappen(profiles.items),
     state.writable ? policyForm() : h("p", { class: "notice" }, "This key is read-only: creating and deleting policies is disabled."));
+}
+
+// Asks the live policies about a sample call (and result) through POST /api/policies/evaluate; nothing is called.
+function whatWouldHappen(profiles) {
+  const fields = {
+    profile: h("select", { id: "w-profile", name: "profile" }, profiles.map((p) => h("option", { value: p.name }, p.name))),
+    tool: h("input", { id: "w-tool", name: "tool", autocomplete: "off", placeholder: "files__write_file" }),
+    arguments: h("textarea", { id: "w-arguments", name: "arguments", rows: 3, placeholder: '{"path": "/etc/passwd"}' }),
+    result: h("textarea", { id: "w-result", name: "result", rows: 3, placeholder: 'optional: {"content": [{"type": "text", "text": "..."}]}' }),
+  };
+  const trusted = h("input", { type: "checkbox", id: "w-trusted", checked: true });
+  const { field, general, clear, place } = formErrors(fields, "w-");
+  const answer = h("div", { "aria-live": "polite", "data-testid": "evaluation" });
+  const parse = (text, key) => {
+    if (!text.trim()) return undefined;
+    try { return JSON.parse(text); } catch { throw new ApiError(422, { detail: "not JSON", errors: [{ path: `$.${key}`, message: "not valid JSON" }] }); }
+  };
+  const line = (label, d) => h("p", {}, h("strong", {}, `${label}: ${d.decision}`),
+    ` (${d.source === "policy" ? `policy ${d.policyId}` : d.source}) ${d.reason}`);
+  return h("form", { class: "stack", "aria-label": "what would happen", onsubmit: async (e) => {
+    e.preventDefault();
+    clear();
+    answer.replaceChildren();
+    try {
+      const body = { profile: fields.profile.value, tool: fields.tool.value.trim(), contextTrusted: trusted.checked,
+        arguments: parse(fields.arguments.value, "arguments"), result: parse(fields.result.value, "result") };
+      const d = await api("POST", "/api/policies/evaluate", body);
+      answer.replaceChildren(line("The call", d.invocation), d.result ? line("The result", d.result) : null);
+    } catch (error) {
+      place(error);
+    }
+  } },
+  h("h2", {}, "What would happen"),
+  h("p", { class: "muted" }, "Evaluates a sample call against the policies in force now. Nothing is sent to any server."),
+  field("profile", "Profile"), field("tool", "Tool to evaluate"), field("arguments", "Arguments (JSON object)"),
+  h("label", { for: "w-trusted", class: "check" }, trusted, "The session's context is still trusted"),
+  field("result", "Result (JSON, optional)"), general,
+  h("div", {}, h("button", { type: "submit" }, "Evaluate")), answer);
 }
 
 function conditionRow(index, list) {
