@@ -13,7 +13,8 @@ check() { # name status
   if (($2 == 0)); then passed=$((passed + 1)); echo "ok   $1"; else failed=$((failed + 1)); echo "FAIL $1"; fi
 }
 
-mapfile -t files < <(git ls-files -- 'src/*.cs' 'tests/*.cs' 'bench/*.cs')
+# Tracked and new (not ignored) files, so a local run sees a file before it is committed.
+mapfile -t files < <(git ls-files --cached --others --exclude-standard -- 'src/*.cs' 'tests/*.cs' 'bench/*.cs' | sort -u)
 
 dotnet tool restore >/dev/null
 dotnet csharpier check src tests bench

@@ -20,7 +20,10 @@ public sealed class PolicyEvaluationTests
         Assert.Equal(HttpStatusCode.Created, (await admin.PostAsync("/api/profiles", """{"name": "team", "servers": ["ev"]}""")).Status);
         var policy = await admin.PostAsync(
             "/api/policies/tool-invocation",
-            """{"tool": "ev__echo", "action": "block_always", "reason": "no secrets", "conditions": [{"key": "message", "operator": "contains", "value": "secret"}]}"""
+            """
+            {"tool": "ev__echo", "action": "block_always", "reason": "no secrets",
+             "conditions": [{"key": "message", "operator": "contains", "value": "secret"}]}
+            """
         );
         Assert.Equal(HttpStatusCode.Created, policy.Status);
         var id = policy.Json.GetProperty("id").GetString();
