@@ -13,6 +13,7 @@ const { z } = await load("zod");
 const server = new McpServer({ name: "flaky", version: "1.0.0" });
 const text = (t) => ({ content: [{ type: "text", text: t }] });
 let cancelled = 0;
+let hanging = 0;
 let added = 0;
 
 server.registerTool("echo", { description: "Echoes", inputSchema: { message: z.string() } },
@@ -20,7 +21,8 @@ server.registerTool("echo", { description: "Echoes", inputSchema: { message: z.s
 server.registerTool("crash", { description: "Exits with code 3 mid-call" },
   async () => { process.stderr.write("about to crash on purpose\n"); setTimeout(() => process.exit(3), 20); return await new Promise(() => {}); });
 server.registerTool("hang", { description: "Never answers; counts cancellations" },
-  async (extra) => await new Promise(() => { extra.signal.addEventListener("abort", () => { cancelled++; }); }));
+  async (extra) => await new Promise(() => { hanging++; extra.signal.addEventListener("abort", () => { cancelled++; hanging--; }); }));
+server.registerTool("hanging", { description: "How many hang calls are running now" }, async () => text(String(hanging)));
 server.registerTool("cancelled", { description: "How many hang calls were cancelled" }, async () => text(String(cancelled)));
 server.registerTool("env", { description: "Reports whether a variable is visible", inputSchema: { name: z.string() } },
   async ({ name }) => text(String(process.env[name] ?? "<unset>")));

@@ -30,9 +30,11 @@ public sealed class SessionTests : IClassFixture<FlakyFixture>
         return session;
     }
 
-    private async Task<int> CancelledCountAsync()
+    private Task<int> CancelledCountAsync() => CountAsync("cancelled");
+
+    private async Task<int> CountAsync(string tool)
     {
-        using var response = await Http.SendAsync(RawMcp.Post(Url, RawMcp.Call(1, "cancelled")), TestContext.Current.CancellationToken);
+        using var response = await Http.SendAsync(RawMcp.Post(Url, RawMcp.Call(1, tool)), TestContext.Current.CancellationToken);
         var message = await RawMcp.ReadMessageAsync(response);
         return int.Parse(
             message.GetProperty("result").GetProperty("content")[0].GetProperty("text").GetString()!,
@@ -44,21 +46,28 @@ public sealed class SessionTests : IClassFixture<FlakyFixture>
     private async Task WaitForCallInFlightAsync()
     {
         var status = new Uri(_fixture.Gateway.Server.AdminUrl, "/api/status");
-        for (var i = 0; i < 500; i++)
+        var inFlight = false;
+        for (var i = 0; i < 500 && !inFlight; i++)
         {
             using var doc = JsonDocument.Parse(await Http.GetStringAsync(status, TestContext.Current.CancellationToken));
-            foreach (var server in doc.RootElement.GetProperty("servers").EnumerateArray())
+            inFlight = doc
+                .RootElement.GetProperty("servers")
+                .EnumerateArray()
+                .Any(server => server.GetProperty("name").GetString() == "flaky" && server.GetProperty("inFlight").GetInt32() > 0);
+            if (!inFlight)
             {
-                if (server.GetProperty("name").GetString() == "flaky" && server.GetProperty("inFlight").GetInt32() > 0)
-                {
-                    return;
-                }
+                await Task.Delay(10, TestContext.Current.CancellationToken);
             }
-
-            await Task.Delay(10, TestContext.Current.CancellationToken);
         }
 
-        Assert.Fail("the call never reached the upstream");
+        Assert.True(inFlight, "the call never reached the upstream");
+
+        // The gateway counts the call before the server's handler runs; a cancel that arrives in between is dropped by
+        // the server's SDK (no handler to abort yet), so also wait until the server says the call is running.
+        for (var i = 0; i < 100 && await CountAsync("hanging") == 0; i++)
+        {
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
     }
 
     private async Task WaitUntilReadyAsync()
