@@ -145,6 +145,8 @@ internal sealed partial class FakeKubernetes
                 return;
             }
 
+            // Exited can fire before the redirected output is drained; WaitForExitAsync waits for both pipes' end.
+            await process.WaitForExitAsync(TimeSpan.FromSeconds(10));
             lock (pod.Log)
             {
                 pod.Log.Append(process.Output);

@@ -91,7 +91,7 @@ public sealed class ModernInputTests : IClassFixture<ModernUpstreamFixture>
         int questions
     )
     {
-        var run = await RunClientAsync(_fixture.Gateway.McpUrl("both"), "2025", "modern__plan", "{\"topic\":\"trip\"}", action);
+        var run = await RunClientAsync(_fixture.Gateway.McpUrl("modern-only"), "2025", "plan", "{\"topic\":\"trip\"}", action);
         Assert.False(run.TryGetProperty("error", out var error), error.ToString());
         Assert.Equal(expected, run.GetProperty("text").GetString());
         var asked = Asked(run);
