@@ -157,10 +157,11 @@ public abstract partial class ArchestraStore : IAsyncDisposable
     private static readonly string[] AuditTables = ["mcp_tool_calls", "llm_interactions"];
 
     private const string ToolCallColumns =
-        "id, time, profile, session_id, server, tool, decision, policy_id, outcome, duration_us, request_bytes, response_bytes, error, arguments";
+        "id, time, profile, session_id, server, tool, decision, policy_id, outcome, duration_us, request_bytes, response_bytes, error, arguments, "
+        + "agent_id, agent_session_id";
     private const string LlmColumns =
         "id, time, profile, provider, requested_model, used_model, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, "
-        + "cost, duration_us, ttft_us, status, blocked_tools, error";
+        + "cost, duration_us, ttft_us, status, blocked_tools, error, agent_id, agent_session_id";
 
     public async Task<AuditPage<McpToolCallRecord>> ListToolCallsAsync(ToolCallQuery query, CancellationToken cancellationToken = default)
     {
@@ -194,6 +195,8 @@ public abstract partial class ArchestraStore : IAsyncDisposable
                         ResponseBytes = reader.GetInt64(11),
                         Error = NullableString(reader, 12),
                         Arguments = NullableString(reader, 13),
+                        AgentId = NullableString(reader, 14),
+                        AgentSessionId = NullableString(reader, 15),
                     }
                 );
             }
@@ -241,6 +244,8 @@ public abstract partial class ArchestraStore : IAsyncDisposable
                         Status = reader.GetString(13),
                         BlockedTools = NullableString(reader, 14),
                         Error = NullableString(reader, 15),
+                        AgentId = NullableString(reader, 16),
+                        AgentSessionId = NullableString(reader, 17),
                     }
                 );
             }
@@ -415,6 +420,8 @@ public abstract partial class ArchestraStore : IAsyncDisposable
             AddParameter(command, "profile", query.Profile);
         }
 
+        Filter(command, where, "agent_id", query.AgentId);
+        Filter(command, where, "agent_session_id", query.AgentSessionId);
         if (query.From is { } from)
         {
             where.Append(" AND time >= @from");

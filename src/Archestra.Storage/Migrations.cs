@@ -333,6 +333,21 @@ internal static class Migrations
             {{LlmInteractionIndexes}}
             """
         ),
+        (
+            6,
+            "audit-agent-correlation",
+            """
+            -- The X-Archestra-Agent-Id and X-Archestra-Session-Id headers clients send: which agent, which conversation.
+            ALTER TABLE mcp_tool_calls ADD COLUMN agent_id {text};
+            ALTER TABLE mcp_tool_calls ADD COLUMN agent_session_id {text};
+            ALTER TABLE llm_interactions ADD COLUMN agent_id {text};
+            ALTER TABLE llm_interactions ADD COLUMN agent_session_id {text};
+            CREATE INDEX mcp_tool_calls_agent_session ON mcp_tool_calls (agent_session_id, time) WHERE agent_session_id IS NOT NULL;
+            CREATE INDEX llm_interactions_agent_session ON llm_interactions (agent_session_id, time) WHERE agent_session_id IS NOT NULL;
+            """,
+            null,
+            null
+        ),
     ];
 
     // After Steps: static fields are initialised in the order they are written.

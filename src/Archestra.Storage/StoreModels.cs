@@ -31,6 +31,12 @@ public abstract record AuditQuery
 
     public string? Profile { get; init; }
 
+    /// <summary>Rows whose <c>X-Archestra-Agent-Id</c> was this value.</summary>
+    public string? AgentId { get; init; }
+
+    /// <summary>Rows whose <c>X-Archestra-Session-Id</c> was this value.</summary>
+    public string? AgentSessionId { get; init; }
+
     /// <summary>Newest first by default.</summary>
     public bool Descending { get; init; } = true;
 

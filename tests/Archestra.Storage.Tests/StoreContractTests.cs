@@ -59,8 +59,11 @@ public abstract class StoreContractTests : IAsyncLifetime
         var store = await OpenAsync();
         await OpenAsync();
         var applied = await store.GetAppliedMigrationsAsync(TestContext.Current.CancellationToken);
-        Assert.Equal([1, 2, 3, 4, 5], applied.Select(m => m.Version));
-        Assert.Equal(["resources", "audit", "llm-limits-total", "discovered-tools-by-server-name", "llm-cost-nullable"], applied.Select(m => m.Name));
+        Assert.Equal([1, 2, 3, 4, 5, 6], applied.Select(m => m.Version));
+        Assert.Equal(
+            ["resources", "audit", "llm-limits-total", "discovered-tools-by-server-name", "llm-cost-nullable", "audit-agent-correlation"],
+            applied.Select(m => m.Name)
+        );
         Assert.All(applied, m => Assert.InRange(m.AppliedAt, DateTime.UtcNow.AddMinutes(-5), DateTime.UtcNow.AddMinutes(1)));
     }
 
@@ -70,7 +73,7 @@ public abstract class StoreContractTests : IAsyncLifetime
         var opens = Enumerable.Range(0, 2).Select(_ => OpenAsync()).ToArray();
         var stores = await Task.WhenAll(opens);
         var applied = await stores[0].GetAppliedMigrationsAsync(TestContext.Current.CancellationToken);
-        Assert.Equal([1, 2, 3, 4, 5], applied.Select(m => m.Version));
+        Assert.Equal([1, 2, 3, 4, 5, 6], applied.Select(m => m.Version));
     }
 
     [Fact]
@@ -362,6 +365,10 @@ public abstract class StoreContractTests : IAsyncLifetime
             r => r.Profile == "alpha" && r.Server == "fs" && r.Tool == "read" && r.Outcome == "ok" && r.Time >= Records.Epoch.AddMinutes(10)
         );
         await Check(new ToolCallQuery { Profile = "nobody" }, _ => false);
+        await Check(new ToolCallQuery { AgentId = "agent-1" }, r => r.AgentId == "agent-1");
+        await Check(new ToolCallQuery { AgentSessionId = "conversation-3", Profile = "alpha" }, r =>
+            r.AgentSessionId == "conversation-3" && r.Profile == "alpha"
+        );
     }
 
     [Fact]
@@ -408,6 +415,19 @@ public abstract class StoreContractTests : IAsyncLifetime
             claudeErrors.Items.Select(r => r.Id)
         );
         Assert.Empty((await store.ListLlmInteractionsAsync(new LlmInteractionQuery { Provider = "anthropic" }, TestContext.Current.CancellationToken)).Items);
+
+        var conversation = await store.ListLlmInteractionsAsync(
+            new LlmInteractionQuery
+            {
+                AgentId = "agent-0",
+                AgentSessionId = "conversation-2",
+                Limit = 1000,
+            },
+            TestContext.Current.CancellationToken
+        );
+        var expected = records.Where(r => r.AgentId == "agent-0" && r.AgentSessionId == "conversation-2").OrderByDescending(r => r.Time).Select(r => r.Id);
+        Assert.NotEmpty(expected);
+        Assert.Equal(expected, conversation.Items.Select(r => r.Id));
     }
 
     [Fact]
@@ -619,7 +639,7 @@ public sealed class SqliteStoreTests : StoreContractTests
         }
 
         var store = await OpenAsync();
-        Assert.Equal([1, 2, 3, 4, 5], (await store.GetAppliedMigrationsAsync(ct)).Select(m => m.Version));
+        Assert.Equal([1, 2, 3, 4, 5, 6], (await store.GetAppliedMigrationsAsync(ct)).Select(m => m.Version));
         var old = Assert.Single((await store.ListLlmInteractionsAsync(new LlmInteractionQuery { Limit = 10 }, ct)).Items);
         Assert.Equal(("gpt-4o", 10L, 2L, 0.0000012345m, 99L), (old.RequestedModel, old.InputTokens, old.OutputTokens, old.Cost, old.DurationMicroseconds));
 
@@ -641,7 +661,8 @@ public sealed class SqliteStoreTests : StoreContractTests
             }
         }
 
-        Assert.Equal(["llm_interactions_model", "llm_interactions_not_ok", "llm_interactions_profile"], names);
+        Assert.Equal(["llm_interactions_agent_session", "llm_interactions_model", "llm_interactions_not_ok", "llm_interactions_profile"], names);
+        Assert.Null(old.AgentId);
     }
 
     [Fact]

@@ -128,6 +128,45 @@ public sealed class SpillTests : IDisposable
     }
 
     [Fact]
+    public void A_tool_call_frame_written_before_agent_correlation_is_read_with_no_agent()
+    {
+        // Tag 1, the layout before schema 6: the same fields without the agent id and agent session id at the end.
+        var written = Records.ToolCall(7, outcome: "denied");
+        var current = new SpillBuffer();
+        SpillCodec.WriteFrame(current, written);
+        var payload = current.Written[SpillCodec.FrameOverhead..].ToArray();
+        Assert.Equal(4, payload[0]);
+        var agentBytes = 4 + Encoding.UTF8.GetByteCount(written.AgentId!) + 4 + Encoding.UTF8.GetByteCount(written.AgentSessionId!);
+        var old = payload[..^agentBytes];
+        old[0] = 1;
+
+        Assert.True(SpillCodec.TryReadPayload(old, out var record));
+        var call = Assert.IsType<McpToolCallRecord>(record);
+        Assert.Equivalent(
+            new
+            {
+                written.Id,
+                written.Tool,
+                written.PolicyId,
+                written.Arguments,
+            },
+            new
+            {
+                call.Id,
+                call.Tool,
+                call.PolicyId,
+                call.Arguments,
+            }
+        );
+        Assert.Null(call.AgentId);
+        Assert.Null(call.AgentSessionId);
+
+        // The new tag without its trailing fields is a cut frame, not a record with the fields missing.
+        var cut = payload[..^agentBytes];
+        Assert.False(SpillCodec.TryReadPayload(cut, out _));
+    }
+
+    [Fact]
     public void A_corrupt_frame_in_the_middle_is_skipped_and_reading_resumes_at_the_next_intact_frame()
     {
         var spill = new AuditSpill(_dir);

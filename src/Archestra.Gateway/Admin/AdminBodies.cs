@@ -208,6 +208,12 @@ internal sealed record ToolCallBody
     public string? Error { get; init; }
 
     public string? Arguments { get; init; }
+
+    /// <summary>The client's X-Archestra-Agent-Id header.</summary>
+    public string? AgentId { get; init; }
+
+    /// <summary>The client's X-Archestra-Session-Id header.</summary>
+    public string? AgentSessionId { get; init; }
 }
 
 internal sealed record LlmInteractionBody
@@ -245,6 +251,12 @@ internal sealed record LlmInteractionBody
     public string? BlockedTools { get; init; }
 
     public string? Error { get; init; }
+
+    /// <summary>The client's X-Archestra-Agent-Id header.</summary>
+    public string? AgentId { get; init; }
+
+    /// <summary>The client's X-Archestra-Session-Id header.</summary>
+    public string? AgentSessionId { get; init; }
 }
 
 /// <param name="Details">The change as sent (a server's inline env and header values as "(hidden)").</param>

@@ -8,7 +8,7 @@ namespace Archestra.Gateway.Admin;
 /// <summary>Audit lists, usage, the admin change log, and server operations (status, logs, restart).</summary>
 internal sealed partial class AdminHandlers
 {
-    private static readonly string[] s_auditQuery = ["cursor", "limit", "sort", "from", "to", "profile"];
+    private static readonly string[] s_auditQuery = ["cursor", "limit", "sort", "from", "to", "profile", "agentId", "agentSessionId"];
 
     /// <summary>How often a followed log is checked for new lines.</summary>
     private static readonly TimeSpan s_followInterval = TimeSpan.FromMilliseconds(200);
@@ -119,6 +119,8 @@ internal sealed partial class AdminHandlers
             From = AdminRequest.QueryTime(http, "from", errors),
             To = AdminRequest.QueryTime(http, "to", errors),
             Profile = AdminRequest.Query(http, "profile"),
+            AgentId = AdminRequest.Query(http, "agentId"),
+            AgentSessionId = AdminRequest.Query(http, "agentSessionId"),
         };
     }
 
@@ -158,6 +160,8 @@ internal sealed partial class AdminHandlers
                 ResponseBytes = r.ResponseBytes,
                 Error = r.Error,
                 Arguments = r.Arguments,
+                AgentId = r.AgentId,
+                AgentSessionId = r.AgentSessionId,
             })
             .ToList();
         return AdminResult.Ok(new PageBody<ToolCallBody>(items, page.NextCursor), AdminJson.Default.PageBodyToolCallBody);
@@ -201,6 +205,8 @@ internal sealed partial class AdminHandlers
                 Status = r.Status,
                 BlockedTools = r.BlockedTools,
                 Error = r.Error,
+                AgentId = r.AgentId,
+                AgentSessionId = r.AgentSessionId,
             })
             .ToList();
         return AdminResult.Ok(new PageBody<LlmInteractionBody>(items, page.NextCursor), AdminJson.Default.PageBodyLlmInteractionBody);

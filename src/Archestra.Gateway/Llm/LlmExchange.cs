@@ -20,6 +20,9 @@ internal sealed partial class LlmExchange : IDisposable
     private byte[]? _body;
     private int _length;
 
+    /// <summary>The correlation headers once checked; a refused value is not recorded.</summary>
+    private AgentCorrelation _agent;
+
     /// <summary>Starts the exchange of one request the proxy routed to <paramref name="upstream"/>.</summary>
     public LlmExchange(LlmProxy proxy, HttpContext context, LlmDialect dialect, LlmProfile profile, LlmUpstream upstream, LlmEndpoint endpoint, long start)
     {
@@ -89,7 +92,8 @@ internal sealed partial class LlmExchange : IDisposable
     public async Task RunAsync()
     {
         // 1. Read the body (POST): bounded by limits.maxRequestBodyBytes, parsed once for what the later stages need.
-        var go = !HttpMethods.IsPost(Context.Request.Method) || await ReadBodyAsync().ConfigureAwait(false);
+        var go = await CheckCorrelationAsync().ConfigureAwait(false);
+        go = go && (!HttpMethods.IsPost(Context.Request.Method) || await ReadBodyAsync().ConfigureAwait(false));
 
         // 2. Decide: budgets, the history's tool results (judged on the client's bytes, then rewritten), routing rules.
         go = go && (Endpoint != LlmEndpoint.Generation || await DecideAsync().ConfigureAwait(false));
@@ -129,10 +133,24 @@ internal sealed partial class LlmExchange : IDisposable
                     Error,
                     Start,
                     FirstToken,
-                    Guard
+                    Guard,
+                    _agent
                 )
             );
         }
+    }
+
+    /// <summary>Stage 1, first: malformed correlation headers are refused rather than stored cut or cleaned.</summary>
+    private async Task<bool> CheckCorrelationAsync()
+    {
+        if (AgentCorrelation.Check(Context.Request) is not { } problem)
+        {
+            _agent = AgentCorrelation.Of(Context.Request);
+            return true;
+        }
+
+        await FailAsync(LlmError.BadRequest, problem).ConfigureAwait(false);
+        return false;
     }
 
     /// <summary>Stage 1: false when the request ended here (too large, too slow, not JSON the API accepts, the client gone).</summary>

@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Diagnostics;
 using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Core;
+using Archestra.Gateway.Http;
 using Archestra.Gateway.Llm.Dialects;
 using Archestra.Gateway.Security;
 using Archestra.Storage;
@@ -277,7 +278,8 @@ internal sealed partial class LlmProxy : IDisposable
         string? Error,
         long Start,
         long? FirstToken,
-        LlmToolGuard? Guard = null
+        LlmToolGuard? Guard = null,
+        AgentCorrelation Agent = default
     );
 
     /// <summary>Stage 5 of an exchange (and the record of a dual-LLM side call): metrics, budgets, the audit row.</summary>
@@ -323,6 +325,8 @@ internal sealed partial class LlmProxy : IDisposable
                 TimeToFirstTokenMicroseconds = x.FirstToken is { } f ? (long)Stopwatch.GetElapsedTime(x.Start, f).TotalMicroseconds : null,
                 Status = x.Status,
                 Error = x.Error ?? x.Guard?.AuditText(),
+                AgentId = x.Agent.AgentId,
+                AgentSessionId = x.Agent.SessionId,
             }
         );
     }

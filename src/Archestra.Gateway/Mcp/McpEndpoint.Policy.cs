@@ -86,6 +86,8 @@ internal sealed partial class McpEndpoint
                 ResponseBytes = responseBytes,
                 Error = error,
                 Arguments = arguments,
+                AgentId = call.Agent.AgentId,
+                AgentSessionId = call.Agent.SessionId,
             }
         );
     }

@@ -102,6 +102,12 @@ internal sealed partial class McpEndpoint
             return;
         }
 
+        if (AgentCorrelation.Check(request) is { } badCorrelation)
+        {
+            await WriteHttpErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, badCorrelation).ConfigureAwait(false);
+            return;
+        }
+
         var accepts = AcceptedTypes.Of(request);
         if (!accepts.Json && !accepts.Sse)
         {
@@ -323,7 +329,8 @@ internal sealed partial class McpEndpoint
         string Qualified,
         ProfilePolicies Policies,
         string Decision = "allow",
-        string? PolicyId = null
+        string? PolicyId = null,
+        AgentCorrelation Agent = default
     );
 
     private Task CallToolAsync(
@@ -431,7 +438,15 @@ internal sealed partial class McpEndpoint
         // A modern request has no session whose trust could be tracked: it is judged as if untrusted data could be in its
         // context, so it never escapes a rule that would stop a tainted 2025 session (README, "MCP 2026-07-28").
         var decision = policies.EvaluateInvocation(qualified, env.Arguments.Of(span), session?.Trust.IsTrusted ?? !accepts.Modern);
-        var call = new ToolCallLabels(profile.Name, server.Name, toolLabel, qualified, policies, PolicyId: decision.PolicyId);
+        var call = new ToolCallLabels(
+            profile.Name,
+            server.Name,
+            toolLabel,
+            qualified,
+            policies,
+            PolicyId: decision.PolicyId,
+            Agent: AgentCorrelation.Of(context.Request)
+        );
         var removeFromName = new Slice(nameSlice.Start, offset);
         return decision.Verdict switch
         {

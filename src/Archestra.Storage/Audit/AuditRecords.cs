@@ -32,6 +32,12 @@ public abstract class AuditRecord
 
     public string Profile { get; init; } = "";
 
+    /// <summary>The client's <c>X-Archestra-Agent-Id</c> header: which agent made the request (null when not sent).</summary>
+    public string? AgentId { get; init; }
+
+    /// <summary>The client's <c>X-Archestra-Session-Id</c> header: the agent's conversation, across MCP sessions and LLM calls.</summary>
+    public string? AgentSessionId { get; init; }
+
     public abstract AuditKind Kind { get; }
 }
 

@@ -22,8 +22,14 @@ internal static class SpillCodec
         /// <summary>Cost as a plain decimal (0 when unknown). Written until schema 5; read only.</summary>
         LlmInteractionV1 = 2,
 
-        /// <summary>Cost as a nullable decimal: null when the model has no price.</summary>
+        /// <summary>Cost as a nullable decimal: null when the model has no price. Written until schema 6; read only.</summary>
         LlmInteractionV2 = 3,
+
+        /// <summary><see cref="McpToolCall"/>'s layout followed by the agent id and agent session id (schema 6).</summary>
+        McpToolCallV2 = 4,
+
+        /// <summary><see cref="LlmInteractionV2"/>'s layout followed by the agent id and agent session id (schema 6).</summary>
+        LlmInteractionV3 = 5,
     }
 
     public static ReadOnlySpan<byte> Header => "ARCSPL01"u8;
@@ -41,7 +47,7 @@ internal static class SpillCodec
         switch (record)
         {
             case McpToolCallRecord m:
-                WriteByte(output, (byte)SpillTag.McpToolCall);
+                WriteByte(output, (byte)SpillTag.McpToolCallV2);
                 WriteCommon(output, m);
                 WriteString(output, m.SessionId);
                 WriteString(output, m.Server);
@@ -54,9 +60,10 @@ internal static class SpillCodec
                 WriteInt64(output, m.ResponseBytes);
                 WriteString(output, m.Error);
                 WriteString(output, m.Arguments);
+                WriteAgent(output, m);
                 break;
             case LlmInteractionRecord l:
-                WriteByte(output, (byte)SpillTag.LlmInteractionV2);
+                WriteByte(output, (byte)SpillTag.LlmInteractionV3);
                 WriteCommon(output, l);
                 WriteString(output, l.Provider);
                 WriteString(output, l.RequestedModel);
@@ -71,6 +78,7 @@ internal static class SpillCodec
                 WriteString(output, l.Status);
                 WriteString(output, l.BlockedTools);
                 WriteString(output, l.Error);
+                WriteAgent(output, l);
                 break;
             default:
                 throw new ArgumentException("Unknown audit record type " + record.GetType().Name, nameof(record));
@@ -94,7 +102,7 @@ internal static class SpillCodec
             var profile = reader.String() ?? "";
             switch (kind)
             {
-                case SpillTag.McpToolCall:
+                case SpillTag.McpToolCall or SpillTag.McpToolCallV2:
                     record = new McpToolCallRecord
                     {
                         Id = id,
@@ -111,9 +119,11 @@ internal static class SpillCodec
                         ResponseBytes = reader.Int64(),
                         Error = reader.String(),
                         Arguments = reader.String(),
+                        AgentId = kind == SpillTag.McpToolCallV2 ? reader.String() : null,
+                        AgentSessionId = kind == SpillTag.McpToolCallV2 ? reader.String() : null,
                     };
                     break;
-                case SpillTag.LlmInteractionV1 or SpillTag.LlmInteractionV2:
+                case SpillTag.LlmInteractionV1 or SpillTag.LlmInteractionV2 or SpillTag.LlmInteractionV3:
                     var provider = reader.String() ?? "";
                     var requested = reader.String() ?? "";
                     var used = reader.String();
@@ -142,6 +152,8 @@ internal static class SpillCodec
                         Status = reader.String() ?? "",
                         BlockedTools = reader.String(),
                         Error = reader.String(),
+                        AgentId = kind == SpillTag.LlmInteractionV3 ? reader.String() : null,
+                        AgentSessionId = kind == SpillTag.LlmInteractionV3 ? reader.String() : null,
                     };
                     break;
                 default:
@@ -181,6 +193,12 @@ internal static class SpillCodec
         output.Advance(16);
         WriteInt64(output, AuditTime.ToUnixMicroseconds(record.Time));
         WriteString(output, record.Profile);
+    }
+
+    private static void WriteAgent(SpillBuffer output, AuditRecord record)
+    {
+        WriteString(output, record.AgentId);
+        WriteString(output, record.AgentSessionId);
     }
 
     private static void WriteByte(SpillBuffer output, byte value)

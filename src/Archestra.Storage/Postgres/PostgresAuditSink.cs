@@ -13,10 +13,11 @@ namespace Archestra.Storage.Postgres;
 internal sealed class PostgresAuditSink(NpgsqlDataSource dataSource, int maxArgumentBytes) : IAuditSink
 {
     private const string McpColumns =
-        "id, time, profile, session_id, server, tool, decision, policy_id, outcome, duration_us, request_bytes, response_bytes, error, arguments";
+        "id, time, profile, session_id, server, tool, decision, policy_id, outcome, duration_us, request_bytes, response_bytes, error, arguments, "
+        + "agent_id, agent_session_id";
     private const string LlmColumns =
         "id, time, profile, provider, requested_model, used_model, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, "
-        + "cost, duration_us, ttft_us, status, blocked_tools, error";
+        + "cost, duration_us, ttft_us, status, blocked_tools, error, agent_id, agent_session_id";
 
     // Temp tables without indexes; ON COMMIT DELETE ROWS empties them with each batch's commit.
     private const string CreateStaging = """
@@ -133,6 +134,8 @@ internal sealed class PostgresAuditSink(NpgsqlDataSource dataSource, int maxArgu
             importer.Write(r.ResponseBytes, NpgsqlDbType.Bigint);
             WriteText(importer, r.Error);
             WriteText(importer, AuditText.Truncate(r.Arguments, maxArgumentBytes));
+            WriteText(importer, r.AgentId);
+            WriteText(importer, r.AgentSessionId);
         }
 
         await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
@@ -183,6 +186,8 @@ internal sealed class PostgresAuditSink(NpgsqlDataSource dataSource, int maxArgu
             importer.Write(r.Status, NpgsqlDbType.Text);
             WriteText(importer, r.BlockedTools);
             WriteText(importer, r.Error);
+            WriteText(importer, r.AgentId);
+            WriteText(importer, r.AgentSessionId);
         }
 
         await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);

@@ -41,6 +41,8 @@ internal sealed class SqliteAuditSink(SqliteStore store, int maxArgumentBytes, T
                     p[11].Value = m.ResponseBytes;
                     p[12].Value = (object?)m.Error ?? DBNull.Value;
                     p[13].Value = (object?)AuditText.Truncate(m.Arguments, maxArgumentBytes) ?? DBNull.Value;
+                    p[14].Value = (object?)m.AgentId ?? DBNull.Value;
+                    p[15].Value = (object?)m.AgentSessionId ?? DBNull.Value;
                     _mcp.ExecuteNonQuery();
                 }
                 else if (record is LlmInteractionRecord l)
@@ -62,6 +64,8 @@ internal sealed class SqliteAuditSink(SqliteStore store, int maxArgumentBytes, T
                     p[13].Value = l.Status;
                     p[14].Value = (object?)l.BlockedTools ?? DBNull.Value;
                     p[15].Value = (object?)l.Error ?? DBNull.Value;
+                    p[16].Value = (object?)l.AgentId ?? DBNull.Value;
+                    p[17].Value = (object?)l.AgentSessionId ?? DBNull.Value;
                     _llm.ExecuteNonQuery();
                 }
             }
@@ -112,6 +116,8 @@ internal sealed class SqliteAuditSink(SqliteStore store, int maxArgumentBytes, T
                 "response_bytes",
                 "error",
                 "arguments",
+                "agent_id",
+                "agent_session_id",
             ]
         );
         _llm = Prepare(
@@ -134,6 +140,8 @@ internal sealed class SqliteAuditSink(SqliteStore store, int maxArgumentBytes, T
                 "status",
                 "blocked_tools",
                 "error",
+                "agent_id",
+                "agent_session_id",
             ]
         );
     }

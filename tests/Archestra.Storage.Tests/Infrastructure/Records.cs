@@ -30,6 +30,8 @@ internal static class Records
             ResponseBytes = 2 * seq,
             Error = outcome == "error" ? "boom " + seq : null,
             Arguments = "{\"n\":" + seq + "}",
+            AgentId = seq % 3 == 0 ? null : "agent-" + (seq % 2),
+            AgentSessionId = seq % 4 == 0 ? null : "conversation-" + (seq % 5),
         };
     }
 
@@ -61,6 +63,8 @@ internal static class Records
             Status = status,
             BlockedTools = seq % 4 == 0 ? "fs__write" : null,
             Error = status == "error" ? "upstream 500" : null,
+            AgentId = seq % 3 == 0 ? null : "agent-" + (seq % 2),
+            AgentSessionId = seq % 4 == 0 ? null : "conversation-" + (seq % 5),
         };
     }
 
