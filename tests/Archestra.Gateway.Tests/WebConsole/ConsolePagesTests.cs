@@ -59,7 +59,8 @@ public sealed class ConsolePagesTests(BrowserFixture browser, LlmProxyFixture ll
         string profile,
         string tool,
         string message,
-        string? token
+        string? token,
+        string? agentSession = null
     )
     {
         using var http = new HttpClient();
@@ -74,6 +75,12 @@ public sealed class ConsolePagesTests(BrowserFixture browser, LlmProxyFixture ll
             ),
         };
         request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+        if (agentSession is not null)
+        {
+            request.Headers.Add("X-Archestra-Agent-Id", "console-test");
+            request.Headers.Add("X-Archestra-Session-Id", agentSession);
+        }
+
         if (token is not null)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -124,7 +131,15 @@ public sealed class ConsolePagesTests(BrowserFixture browser, LlmProxyFixture ll
         await page.GetByLabel("result treatment of everything__echo").SelectOptionAsync("trusted");
         await Assertions.Expect(page.GetByLabel("result treatment of everything__echo")).ToHaveValueAsync("trusted");
         using var admin = new AdminClient(gateway.Server.AdminUrl, AdminClient.RootKey);
+        // The select changes at once; the console's PUT lands a moment later.
         var setting = await admin.GetAsync("/api/tools/team/everything__echo");
+        for (var i = 0; !setting.Json.GetProperty("settings").TryGetProperty("resultTreatment", out _); i++)
+        {
+            Assert.True(i < 100, "the console never stored the setting: " + setting);
+            await page.WaitForTimeoutAsync(50);
+            setting = await admin.GetAsync("/api/tools/team/everything__echo");
+        }
+
         Assert.Equal("trusted", setting.Json.GetProperty("settings").GetProperty("resultTreatment").GetString());
     }
 
@@ -169,7 +184,7 @@ public sealed class ConsolePagesTests(BrowserFixture browser, LlmProxyFixture ll
 
         var allowed = await CallEchoAsync(gateway, "team", "echo", "nothing to hide", null);
         Assert.Contains("Echo: nothing to hide", allowed.Body, StringComparison.Ordinal);
-        var refused = await CallEchoAsync(gateway, "team", "echo", "my secret", null);
+        var refused = await CallEchoAsync(gateway, "team", "echo", "my secret", null, agentSession: "conv-7");
         Assert.Contains("no secrets through echo", refused.Body, StringComparison.Ordinal);
         Assert.DoesNotContain("Echo: my secret", refused.Body, StringComparison.Ordinal);
 
@@ -184,6 +199,13 @@ public sealed class ConsolePagesTests(BrowserFixture browser, LlmProxyFixture ll
         }
 
         await Assertions.Expect(blocked.First).ToContainTextAsync("everything__echo");
+
+        // The conversation's filter: only the refused call carried X-Archestra-Session-Id conv-7.
+        await page.Locator("#q-agentSessionId").FillAsync("conv-7");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
+        await Assertions.Expect(page.Locator("tbody tr")).ToHaveCountAsync(1);
+        await Assertions.Expect(page.Locator("tbody tr")).ToContainTextAsync("console-test / conv-7");
+        await Assertions.Expect(page.Locator("tbody tr")).ToContainTextAsync("block");
     }
 
     [Fact]

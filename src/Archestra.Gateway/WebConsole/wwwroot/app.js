@@ -95,11 +95,12 @@ function auditTable(items) {
   if (items.length === 0) return h("p", { class: "muted" }, "No tool calls recorded yet.");
   const detail = h("pre", { class: "log", hidden: true, "aria-live": "polite" });
   return h("div", {},
-    h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Time"), h("th", {}, "Profile"), h("th", {}, "Tool"), h("th", {}, "Decision"), h("th", {}, "Outcome"), h("th", {}, "ms"))),
+    h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Time"), h("th", {}, "Profile"), h("th", {}, "Tool"), h("th", {}, "Agent"), h("th", {}, "Decision"), h("th", {}, "Outcome"), h("th", {}, "ms"))),
       h("tbody", {}, items.map((c) => h("tr", {},
         h("td", {}, new Date(c.time).toLocaleString()),
         h("td", {}, c.profile),
         h("td", {}, h("a", { href: "#", onclick: (e) => { e.preventDefault(); detail.hidden = false; detail.textContent = detailText(c); } }, `${c.server}__${c.tool}`)),
+        h("td", {}, [c.agentId, c.agentSessionId].filter(Boolean).join(" / ")),
         h("td", {}, c.decision), h("td", {}, c.outcome), h("td", {}, c.durationMs))))),
     detail);
 }
@@ -207,10 +208,11 @@ async function followLogs(name, target) {
 async function renderAudit(cursor) {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
   const query = new URLSearchParams({ limit: "50", sort: "desc" });
-  for (const k of ["profile", "server", "tool", "outcome"]) if (params.get(k)) query.set(k, params.get(k));
+  const keys = ["profile", "server", "tool", "outcome", "agentId", "agentSessionId"];
+  for (const k of keys) if (params.get(k)) query.set(k, params.get(k));
   if (cursor) query.set("cursor", cursor);
   const page = await api("GET", `/api/audit/mcp-tool-calls?${query}`);
-  const inputs = Object.fromEntries(["profile", "server", "tool", "outcome"].map((k) => [k, h("input", { id: `q-${k}`, name: k, value: params.get(k) || "" })]));
+  const inputs = Object.fromEntries(keys.map((k) => [k, h("input", { id: `q-${k}`, name: k, value: params.get(k) || "" })]));
   const filters = h("form", { class: "row", "aria-label": "filters", onsubmit: (e) => {
     e.preventDefault();
     const q = new URLSearchParams();
