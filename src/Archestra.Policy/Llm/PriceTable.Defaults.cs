@@ -32,6 +32,12 @@ public static class DefaultPrices
         new("gpt-4o", 2.50m, 10.00m, CachedInputPerMillion: 1.25m),
         // Same three sources as gpt-4o: $0.15 / $0.075 cached / $0.60.
         new("gpt-4o-mini", 0.15m, 0.60m, CachedInputPerMillion: 0.075m),
+        // Embeddings (input only; /v1/openai/{profile}/embeddings): $0.02, $0.13 and $0.10 per 1M tokens, standard tier,
+        // checked 2026-12-06 through the stored copies of openrouter.ai/openai/text-embedding-3-small ("OpenAI: $0.02/M"),
+        // zilliz.com/ai-models/text-embedding-3-small (all three) and burncloud.com's copy of OpenAI's model page (3-large).
+        new("text-embedding-3-small", 0.02m, 0m),
+        new("text-embedding-3-large", 0.13m, 0m),
+        new("text-embedding-ada-002", 0.10m, 0m),
         // Anthropic: platform.claude.com/docs/zh-CN/about-claude/pricing, "Model pricing" table
         // (base input / 5m cache writes / cache hits / output), Opus 4.5+ rows also on .../docs/en/about-claude/pricing.
         new("claude-opus-4-6", 5m, 25m, CachedInputPerMillion: 0.50m, CacheWritePerMillion: 6.25m),

@@ -73,6 +73,23 @@ const scenarios = {
     const c = await runner.finalChatCompletion();
     return { finish: c.choices[0].finish_reason, toolCalls: toolCalls(c.choices[0].message), usage: c.usage ?? null };
   },
+  // No encoding_format: the SDK asks for base64 and decodes it to numbers itself; 'embeddings-float' asks for floats.
+  async embeddings() {
+    const e = await client.embeddings.create({ model, input: ['the first text', 'the second'] });
+    return { vectors: e.data.map((d) => Array.from(d.embedding)), indexes: e.data.map((d) => d.index), model: e.model, usage: e.usage };
+  },
+  async 'embeddings-float'() {
+    const e = await client.embeddings.create({ model, input: 'one text to embed', encoding_format: 'float', dimensions: 3 });
+    return { vectors: e.data.map((d) => d.embedding), indexes: e.data.map((d) => d.index), model: e.model, usage: e.usage };
+  },
+  async 'embeddings-error'() {
+    try {
+      await client.embeddings.create({ model, input: 'hi' });
+      return { unexpected: 'no error' };
+    } catch (err) {
+      return describeError(err);
+    }
+  },
   async error() {
     try {
       await client.chat.completions.create({ model, messages });
