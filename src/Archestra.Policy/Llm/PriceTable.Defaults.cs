@@ -8,6 +8,9 @@ public static class DefaultPrices
     // never a guessed one. Left out for lack of a confirmable rate: o3 and o4-mini (sources disagree on the cached
     // rate), gpt-4.1-mini and gpt-4.1-nano (cached rate not confirmed).
     //
+    // OpenAI-compatible services (Groq, Mistral, DeepSeek, OpenRouter, Together, Cerebras; README "Provider presets")
+    // are not seeded: their per-model price lists change too often for a seeded row to stay right.
+    //
     // Anthropic: "5m cache writes" is the write rate used (the default 5-minute TTL); 1-hour writes cost more and
     // are not modelled. Sonnet 4 / 4.5 long-context (> 200K input) surcharges are not modelled either.
 
@@ -50,11 +53,13 @@ public static class DefaultPrices
         new("claude-haiku-4-5", 1m, 5m, CachedInputPerMillion: 0.10m, CacheWritePerMillion: 1.25m),
         new("claude-3-5-haiku", 0.80m, 4m, CachedInputPerMillion: 0.08m, CacheWritePerMillion: 1m),
         // Gemini: ai.google.dev/gemini-api/docs/pricing, Standard tier, text input, prompts up to 200K tokens (the
-        // long-context rates of 2.5 Pro are not modelled); output includes thinking tokens. Checked 2026-12-06 through
-        // the stored copies of discuss.ai.google.dev "Gemini 2.5 Pro context cache pricing" threads (which quote the
-        // page: $1.25 / $0.125 cached / $10.00), deploybase.ai "Gemini API Pricing" (2.5 Flash $0.30 / $2.50, context
-        // caching 90% off) and nicolalazzari.ai (Flash-Lite $0.10 / $0.40). The page itself was not in the stored copies;
-        // the Flash and Flash-Lite cached rates are 10% of input per that 90% figure, not read off the page.
+        // long-context rates of 2.5 Pro are not modelled); output includes thinking tokens. Re-checked 2026-12-06: the page
+        // itself is not in the stored copies; all nine rates agree between BerriAI/litellm model_prices_and_context_window.json
+        // (gemini/gemini-2.5-pro, -flash, -flash-lite: input, output and cache_read_input_token_cost, sourced from Google's
+        // pages) and the discuss.ai.google.dev threads quoting the page (2.5 Pro context caching $0.125 for prompts up to
+        // 200K); deploybase.ai "Gemini API Pricing" gives the same input/output and "90%" off for cached input. Caching
+        // storage per hour is not modelled. Older copies show 2.5 Pro cache reads at $0.31 and Flash at $0.075 (the rates
+        // before Google's implicit-caching discount): superseded.
         new("gemini-2.5-pro", 1.25m, 10.00m, CachedInputPerMillion: 0.125m),
         new("gemini-2.5-flash", 0.30m, 2.50m, CachedInputPerMillion: 0.03m),
         new("gemini-2.5-flash-lite", 0.10m, 0.40m, CachedInputPerMillion: 0.01m),
