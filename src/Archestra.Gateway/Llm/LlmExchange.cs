@@ -97,6 +97,7 @@ internal sealed partial class LlmExchange : IDisposable
 
         // 2. Decide: budgets, the history's tool results (judged on the client's bytes, then rewritten), routing rules.
         go = go && (Endpoint != LlmEndpoint.Generation || await DecideAsync().ConfigureAwait(false));
+        go = go && (Endpoint != LlmEndpoint.Embeddings || await DecideEmbeddingsAsync().ConfigureAwait(false));
         if (go)
         {
             // The provider's timeout bounds the sending and the relay of the answer together.
@@ -117,8 +118,8 @@ internal sealed partial class LlmExchange : IDisposable
             }
         }
 
-        // 5. Account: metrics, budgets and the audit row of every generation request, however it ended.
-        if (Endpoint == LlmEndpoint.Generation)
+        // 5. Account: metrics, budgets and the audit row of every generation (and embeddings) request, however it ended.
+        if (Endpoint is LlmEndpoint.Generation or LlmEndpoint.Embeddings)
         {
             _proxy.Record(
                 new LlmProxy.Interaction(

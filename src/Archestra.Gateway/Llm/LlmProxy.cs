@@ -19,6 +19,9 @@ internal enum LlmEndpoint
 
     /// <summary>Forwarded as it is: model lists, count_tokens.</summary>
     Plain,
+
+    /// <summary>OpenAI <c>POST /embeddings</c>: forwarded as it is, but audited, priced and budgeted like a generation (no stream, tools or rules).</summary>
+    Embeddings,
 }
 
 /// <summary>
@@ -245,7 +248,7 @@ internal sealed partial class LlmProxy : IDisposable
 
         if (!profile.PassThrough && !profile.Open && !profile.AcceptsKey(dialect.ClientKey(request)))
         {
-            if (endpoint == LlmEndpoint.Generation)
+            if (endpoint is LlmEndpoint.Generation or LlmEndpoint.Embeddings)
             {
                 Metrics.Record(profile.Name, upstream.Name, "_unknown", "unauthorized", Stopwatch.GetElapsedTime(start).TotalSeconds, null, default);
             }

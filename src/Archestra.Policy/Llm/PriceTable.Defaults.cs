@@ -8,6 +8,9 @@ public static class DefaultPrices
     // never a guessed one. Left out for lack of a confirmable rate: o3 and o4-mini (sources disagree on the cached
     // rate), gpt-4.1-mini and gpt-4.1-nano (cached rate not confirmed).
     //
+    // OpenAI-compatible services (Groq, Mistral, DeepSeek, OpenRouter, Together, Cerebras; README "Provider presets")
+    // are not seeded: their per-model price lists change too often for a seeded row to stay right.
+    //
     // Anthropic: "5m cache writes" is the write rate used (the default 5-minute TTL); 1-hour writes cost more and
     // are not modelled. Sonnet 4 / 4.5 long-context (> 200K input) surcharges are not modelled either.
 
@@ -32,6 +35,12 @@ public static class DefaultPrices
         new("gpt-4o", 2.50m, 10.00m, CachedInputPerMillion: 1.25m),
         // Same three sources as gpt-4o: $0.15 / $0.075 cached / $0.60.
         new("gpt-4o-mini", 0.15m, 0.60m, CachedInputPerMillion: 0.075m),
+        // Embeddings (input only; /v1/openai/{profile}/embeddings): $0.02, $0.13 and $0.10 per 1M tokens, standard tier,
+        // checked 2026-12-06 through the stored copies of openrouter.ai/openai/text-embedding-3-small ("OpenAI: $0.02/M"),
+        // zilliz.com/ai-models/text-embedding-3-small (all three) and burncloud.com's copy of OpenAI's model page (3-large).
+        new("text-embedding-3-small", 0.02m, 0m),
+        new("text-embedding-3-large", 0.13m, 0m),
+        new("text-embedding-ada-002", 0.10m, 0m),
         // Anthropic: platform.claude.com/docs/zh-CN/about-claude/pricing, "Model pricing" table
         // (base input / 5m cache writes / cache hits / output), Opus 4.5+ rows also on .../docs/en/about-claude/pricing.
         new("claude-opus-4-6", 5m, 25m, CachedInputPerMillion: 0.50m, CacheWritePerMillion: 6.25m),
@@ -44,11 +53,13 @@ public static class DefaultPrices
         new("claude-haiku-4-5", 1m, 5m, CachedInputPerMillion: 0.10m, CacheWritePerMillion: 1.25m),
         new("claude-3-5-haiku", 0.80m, 4m, CachedInputPerMillion: 0.08m, CacheWritePerMillion: 1m),
         // Gemini: ai.google.dev/gemini-api/docs/pricing, Standard tier, text input, prompts up to 200K tokens (the
-        // long-context rates of 2.5 Pro are not modelled); output includes thinking tokens. Checked 2026-12-06 through
-        // the stored copies of discuss.ai.google.dev "Gemini 2.5 Pro context cache pricing" threads (which quote the
-        // page: $1.25 / $0.125 cached / $10.00), deploybase.ai "Gemini API Pricing" (2.5 Flash $0.30 / $2.50, context
-        // caching 90% off) and nicolalazzari.ai (Flash-Lite $0.10 / $0.40). The page itself was not in the stored copies;
-        // the Flash and Flash-Lite cached rates are 10% of input per that 90% figure, not read off the page.
+        // long-context rates of 2.5 Pro are not modelled); output includes thinking tokens. Re-checked 2026-12-06: the page
+        // itself is not in the stored copies; all nine rates agree between BerriAI/litellm model_prices_and_context_window.json
+        // (gemini/gemini-2.5-pro, -flash, -flash-lite: input, output and cache_read_input_token_cost, sourced from Google's
+        // pages) and the discuss.ai.google.dev threads quoting the page (2.5 Pro context caching $0.125 for prompts up to
+        // 200K); deploybase.ai "Gemini API Pricing" gives the same input/output and "90%" off for cached input. Caching
+        // storage per hour is not modelled. Older copies show 2.5 Pro cache reads at $0.31 and Flash at $0.075 (the rates
+        // before Google's implicit-caching discount): superseded.
         new("gemini-2.5-pro", 1.25m, 10.00m, CachedInputPerMillion: 0.125m),
         new("gemini-2.5-flash", 0.30m, 2.50m, CachedInputPerMillion: 0.03m),
         new("gemini-2.5-flash-lite", 0.10m, 0.40m, CachedInputPerMillion: 0.01m),

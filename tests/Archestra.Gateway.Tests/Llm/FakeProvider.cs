@@ -87,6 +87,7 @@ internal sealed partial class FakeProvider : IAsyncDisposable
         app.MapPost("/v1/messages/count_tokens", fake.CountTokensAsync);
         fake.MapToolScripts(app);
         fake.MapGemini(app);
+        fake.MapEmbeddings(app);
         await app.StartAsync();
         fake.BaseUrl = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single());
         return fake;

@@ -8,8 +8,8 @@ namespace Archestra.Gateway.Tests.Llm;
 
 /// <summary>
 /// One fake provider and one gateway whose profiles reach it: <c>team</c> (virtual key), <c>byok</c> (pass-through),
-/// and <c>budget</c>, <c>shared</c>, <c>quota</c> and <c>rules</c> (virtual key; for tests that give them limits or optimization rules through the
-/// admin API, so no other test is affected).
+/// and <c>budget</c>, <c>shared</c>, <c>quota</c>, <c>rules</c> and <c>embeddings</c> (virtual key; for tests that give them limits or
+/// optimization rules through the admin API, so no other test is affected).
 /// </summary>
 public sealed class LlmProxyFixture : IAsyncLifetime
 {
@@ -115,6 +115,12 @@ public sealed class LlmProxyFixture : IAsyncLifetime
                     new ProfileConfig
                     {
                         Name = "rules",
+                        Servers = [],
+                        Llm = team,
+                    },
+                    new ProfileConfig
+                    {
+                        Name = "embeddings",
                         Servers = [],
                         Llm = team,
                     },

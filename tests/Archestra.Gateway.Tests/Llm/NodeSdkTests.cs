@@ -26,9 +26,18 @@ public sealed class NodeSdkTests(LlmProxyFixture fixture) : IClassFixture<LlmPro
     private async Task<JsonElement> AnthropicAsync(string scenario, string model, string key = LlmProxyFixture.VirtualKey) =>
         await RunAsync("anthropic.mjs", scenario, fixture.AnthropicBase().ToString(), key, model);
 
-    internal static async Task<JsonElement> RunAsync(string script, string scenario, string baseUrl, string key, string model)
+    internal static async Task<JsonElement> RunAsync(string script, string scenario, string baseUrl, string key, string model, string? secondModel = null)
     {
-        await using var process = ExternalProcess.Start(Repo.Node22, [Path.Combine(Repo.Root, "tests", "node", "llm", script), scenario, baseUrl, key, model]);
+        string[] args =
+        [
+            Path.Combine(Repo.Root, "tests", "node", "llm", script),
+            scenario,
+            baseUrl,
+            key,
+            model,
+            .. secondModel is null ? [] : new[] { secondModel },
+        ];
+        await using var process = ExternalProcess.Start(Repo.Node22, args);
         var exit = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
         Assert.True(exit == 0, process.Output);
         var line = process.Output.Split('\n').LastOrDefault(l => l.StartsWith('{'));

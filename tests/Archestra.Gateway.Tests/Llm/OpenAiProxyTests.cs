@@ -347,7 +347,7 @@ public sealed class OpenAiProxyTests(LlmProxyFixture fixture) : IClassFixture<Ll
     public async Task Unknown_profiles_and_paths_get_404_in_openai_format()
     {
         using var http = new HttpClient();
-        foreach (var path in new[] { "/v1/openai/nobody/chat/completions", "/v1/openai/team/embeddings" })
+        foreach (var path in new[] { "/v1/openai/nobody/chat/completions", "/v1/openai/team/audio/speech" })
         {
             using var response = await http.PostAsync(new Uri(fixture.Gateway.BaseUrl, path), new StringContent("{}", Encoding.UTF8, "application/json"), Ct);
             using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));

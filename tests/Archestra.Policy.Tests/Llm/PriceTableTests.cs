@@ -97,7 +97,11 @@ public class PriceTableTests
         foreach (var price in DefaultPrices.Prices)
         {
             Assert.Same(price, DefaultPrices.Table.Find(price.Model));
-            Assert.True(price.OutputPerMillion >= price.InputPerMillion);
+            // Embedding models bill input only: their output rate is 0.
+            Assert.True(
+                price.OutputPerMillion >= price.InputPerMillion
+                    || (price.Model.StartsWith("text-embedding-", StringComparison.Ordinal) && price.OutputPerMillion == 0)
+            );
             Assert.True(price.CachedInputPerMillion is null || price.CachedInputPerMillion < price.InputPerMillion);
         }
     }

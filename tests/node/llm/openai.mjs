@@ -1,10 +1,10 @@
 // The npm `openai` SDK as an application uses it, with only baseURL and the API key (the virtual key) changed.
-//   node openai.mjs SCENARIO BASE_URL API_KEY MODEL
+//   node openai.mjs SCENARIO BASE_URL API_KEY MODEL [SECOND_MODEL]
 // Prints one JSON line describing what the SDK returned or raised. Retries are off (maxRetries: 0) so a
 // 429 or 500 reaches the caller once.
 import OpenAI from 'openai';
 
-const [scenario, baseURL, apiKey, model] = process.argv.slice(2);
+const [scenario, baseURL, apiKey, model, secondModel] = process.argv.slice(2);
 const client = new OpenAI({ baseURL, apiKey, maxRetries: 0 });
 const messages = [{ role: 'user', content: 'What is the weather in Paris?' }];
 const tools = [{
@@ -72,6 +72,40 @@ const scenarios = {
     const runner = client.chat.completions.stream({ model, messages, tools, tool_choice: forceTool, stream_options: { include_usage: true } });
     const c = await runner.finalChatCompletion();
     return { finish: c.choices[0].finish_reason, toolCalls: toolCalls(c.choices[0].message), usage: c.usage ?? null };
+  },
+  // No encoding_format: the SDK asks for base64 and decodes it to numbers itself; 'embeddings-float' asks for floats.
+  async embeddings() {
+    const e = await client.embeddings.create({ model, input: ['the first text', 'the second'] });
+    return { vectors: e.data.map((d) => Array.from(d.embedding)), indexes: e.data.map((d) => d.index), model: e.model, usage: e.usage };
+  },
+  async 'embeddings-float'() {
+    const e = await client.embeddings.create({ model, input: 'one text to embed', encoding_format: 'float', dimensions: 3 });
+    return { vectors: e.data.map((d) => d.embedding), indexes: e.data.map((d) => d.index), model: e.model, usage: e.usage };
+  },
+  async 'embeddings-error'() {
+    try {
+      await client.embeddings.create({ model, input: 'hi' });
+      return { unexpected: 'no error' };
+    } catch (err) {
+      return describeError(err);
+    }
+  },
+  // A tool-call round trip as an application writes it: the assistant message the SDK returned goes back as it is,
+  // followed by the tool's result; SECOND_MODEL answers the second turn.
+  async 'round-trip'() {
+    const ask = [{ role: 'user', content: '{"city":"Paris"}' }];
+    const first = await client.chat.completions.create({ model, messages: ask, tools });
+    const message = first.choices[0].message;
+    const results = (message.tool_calls ?? []).map((c) => ({ role: 'tool', tool_call_id: c.id, content: '18 degrees' }));
+    const second = await client.chat.completions.create({ model: secondModel, messages: [...ask, message, ...results], tools });
+    return {
+      firstFinish: first.choices[0].finish_reason,
+      preamble: message.content,
+      toolCalls: toolCalls(message),
+      text: second.choices[0].message.content,
+      finish: second.choices[0].finish_reason,
+      usage: second.usage,
+    };
   },
   async error() {
     try {

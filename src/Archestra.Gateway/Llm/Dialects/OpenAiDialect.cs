@@ -15,7 +15,7 @@ internal abstract class OpenAiDialect : LlmDialect
 
     public override string ProviderName => "openai";
 
-    public override string ServedEndpoints => "POST /chat/completions, POST /responses, GET /models";
+    public override string ServedEndpoints => "POST /chat/completions, POST /responses, POST /embeddings, GET /models";
 
     public override LlmEndpoint Resolve(string rest, string method, out bool methodOk)
     {
@@ -24,6 +24,12 @@ internal abstract class OpenAiDialect : LlmDialect
         {
             methodOk = HttpMethods.IsPost(method);
             return methodOk ? LlmEndpoint.Generation : LlmEndpoint.Unknown;
+        }
+
+        if (rest == "embeddings")
+        {
+            methodOk = HttpMethods.IsPost(method);
+            return methodOk ? LlmEndpoint.Embeddings : LlmEndpoint.Unknown;
         }
 
         if (rest == "models" || (rest.StartsWith("models/", StringComparison.Ordinal) && rest.IndexOf('/', 7) < 0))
