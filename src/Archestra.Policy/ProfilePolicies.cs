@@ -108,6 +108,42 @@ public sealed class ProfilePolicies
             ? BuiltInInvocation
             : Invocation(_tools.GetValueOrDefault(tool) ?? Fallback(tool), argumentsJson, contextTrusted);
 
+    /// <summary>
+    /// Whether <see cref="EvaluateInvocation(string, ReadOnlySpan{byte}, bool)"/> blocks every call of <paramref name="tool"/> in
+    /// a context of this trust, whatever its arguments: an unconditional block rule decides before any rule that could allow
+    /// a call (or ask for approval), or, in an untrusted context, no such rule exists and the tool's default blocks. False
+    /// when some arguments might be allowed. What a dynamic tool list leaves out; calls are still decided one by one.
+    /// </summary>
+    public bool RefusesEveryCall(string tool, bool contextTrusted)
+    {
+        if (tool.StartsWith(BuiltInPrefix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var compiled = _tools.GetValueOrDefault(tool) ?? Fallback(tool);
+        if (compiled?.Invocation is { } program)
+        {
+            var mask = contextTrusted ? Precedence.TrustedInvocationMask : Precedence.AllMask;
+            foreach (var rule in program.Rules)
+            {
+                if ((mask & (1 << rule.Precedence)) == 0)
+                {
+                    continue;
+                }
+
+                var blocks = rule.Precedence is Precedence.BlockAlways or Precedence.BlockWhenUntrusted;
+                if (rule.ConditionCount == 0 || !blocks)
+                {
+                    // Matches every call and decides; or matches some calls, which it would not refuse.
+                    return blocks && rule.ConditionCount == 0;
+                }
+            }
+        }
+
+        return !contextTrusted && !(compiled?.Settings ?? Defaults).AllowUsageWhenUntrustedDataIsPresent;
+    }
+
     /// <summary>Decides how one tool result (the whole result JSON, e.g. an MCP CallToolResult) affects trust.</summary>
     public ResultDecision EvaluateResult(ReadOnlySpan<byte> toolUtf8, ReadOnlySpan<byte> resultJson) =>
         toolUtf8.StartsWith("archestra__"u8) ? BuiltInResult : Result(Find(toolUtf8), resultJson);

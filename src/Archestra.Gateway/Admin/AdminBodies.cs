@@ -162,6 +162,13 @@ internal sealed record ProfileBody
 
     public JsonElement? Tools { get; init; }
 
+    /// <summary>Per server: <c>{"allow": [...], "deny": [...]}</c>, the tools this profile exposes.</summary>
+    public JsonElement? ToolSelection { get; init; }
+
+    public string? BuiltinTools { get; init; }
+
+    public bool? DynamicTools { get; init; }
+
     public required int Tokens { get; init; }
 
     public DateTime? CreatedAt { get; init; }
@@ -352,6 +359,12 @@ internal sealed record ToolBody
 
     public string? SettingsFrom { get; init; }
 
+    /// <summary>Whether the profile exposes the tool (lists it and forwards calls to it), by its <c>toolSelection</c>.</summary>
+    public required bool Exposed { get; init; }
+
+    /// <summary>The <c>toolSelection</c> rule that decided <see cref="Exposed"/>; null when the server has no selection.</summary>
+    public string? ExposedBy { get; init; }
+
     public required string ManagedBy { get; init; }
 
     public required bool Online { get; init; }
@@ -371,8 +384,14 @@ internal sealed record ProfileRequest(
     IReadOnlyList<string>? Servers = null,
     string? ToolPrefix = null,
     IReadOnlyDictionary<string, ToolSettingsRequest>? Tools = null,
-    JsonElement? Llm = null
+    JsonElement? Llm = null,
+    IReadOnlyDictionary<string, ToolSelectionRequest>? ToolSelection = null,
+    string? BuiltinTools = null,
+    bool? DynamicTools = null
 );
+
+/// <summary>The tools of one server a profile exposes: <c>*</c> patterns over the server's own tool names; deny wins.</summary>
+internal sealed record ToolSelectionRequest(IReadOnlyList<string>? Allow = null, IReadOnlyList<string>? Deny = null);
 
 /// <summary>
 /// A sample call (and optionally its result) for <c>POST /api/policies/evaluate</c>: what the live policies of

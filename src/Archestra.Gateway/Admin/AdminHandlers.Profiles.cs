@@ -20,7 +20,14 @@ internal sealed partial class AdminHandlers
             }
         );
         routes.Add(
-            new("POST", "/api/profiles", "profiles", "Create a profile: name, servers, toolPrefix, tools, description", CreateProfileAsync, Body: true)
+            new(
+                "POST",
+                "/api/profiles",
+                "profiles",
+                "Create a profile: name, servers, toolPrefix, tools, toolSelection, builtinTools, dynamicTools, description",
+                CreateProfileAsync,
+                Body: true
+            )
             {
                 Request = AdminJson.Default.ProfileRequest,
                 Response = AdminJson.Default.ProfileBody,
@@ -258,8 +265,34 @@ internal sealed partial class AdminHandlers
 
                 w.WriteEndObject();
             }),
+            ToolSelection = profile.ToolSelection.Count == 0 ? null : SelectionJson(profile),
+            BuiltinTools = profile.BuiltinTools.ToString().ToLowerInvariant(),
+            DynamicTools = profile.DynamicTools,
             Tokens = profile.TokenHashes.Count,
         };
+
+    private static JsonElement SelectionJson(ProfileConfig profile) =>
+        Json(w =>
+        {
+            w.WriteStartObject();
+            foreach (var (server, selection) in profile.ToolSelection.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                w.WriteStartObject(server);
+                if (selection.Allow is { } allow)
+                {
+                    w.WriteStartArray("allow"u8);
+                    allow.ToList().ForEach(w.WriteStringValue);
+                    w.WriteEndArray();
+                }
+
+                w.WriteStartArray("deny"u8);
+                selection.Deny.ToList().ForEach(w.WriteStringValue);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+
+            w.WriteEndObject();
+        });
 
     /// <summary>An API profile: its stored settings as given (the file's profile object without tokens).</summary>
     private static ProfileBody ApiProfileBody(ProfileRow profile, ApiState state)
@@ -269,6 +302,9 @@ internal sealed partial class AdminHandlers
         IReadOnlyList<string>? servers = settings.Remove("servers", out var list) ? list.EnumerateArray().Select(static s => s.GetString()!).ToList() : null;
         var toolPrefix = settings.Remove("toolPrefix", out var prefix) ? prefix.GetString() : null;
         JsonElement? tools = settings.Remove("tools", out var t) ? t : null;
+        JsonElement? selection = settings.Remove("toolSelection", out var sel) ? sel : null;
+        var builtinTools = settings.Remove("builtinTools", out var b) && b.ValueKind == JsonValueKind.String ? b.GetString() : null;
+        bool? dynamicTools = settings.Remove("dynamicTools", out var d) && d.ValueKind is JsonValueKind.True or JsonValueKind.False ? d.GetBoolean() : null;
         return new ProfileBody
         {
             Name = profile.Name,
@@ -278,6 +314,9 @@ internal sealed partial class AdminHandlers
             Servers = servers,
             ToolPrefix = toolPrefix,
             Tools = tools,
+            ToolSelection = selection,
+            BuiltinTools = builtinTools,
+            DynamicTools = dynamicTools,
             Tokens = state.Tokens.Count(t => t.ProfileId == profile.Id),
             CreatedAt = profile.CreatedAt,
             UpdatedAt = profile.UpdatedAt,
@@ -427,7 +466,8 @@ internal sealed partial class AdminHandlers
                 ToolSettings Settings,
                 string? Key,
                 bool FileManaged,
-                bool Online
+                bool Online,
+                (bool Exposed, string? Reason) Selection
             )>();
         var fileProfiles = File.Profiles.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
 
@@ -475,7 +515,8 @@ internal sealed partial class AdminHandlers
                                 knownSettings,
                                 knownKey,
                                 fileProfiles.Contains(profile.Name),
-                                false
+                                false,
+                                Selected(live, entry, known.Name)
                             )
                         );
                     }
@@ -499,7 +540,8 @@ internal sealed partial class AdminHandlers
                             settings,
                             key,
                             fileProfiles.Contains(profile.Name),
-                            true
+                            true,
+                            Selected(live, entry, item.Key)
                         )
                     );
                 }
@@ -520,6 +562,8 @@ internal sealed partial class AdminHandlers
                     Description = item.Description,
                     Settings = SettingsBody(item.Settings),
                     SettingsFrom = item.Key,
+                    Exposed = item.Selection.Exposed,
+                    ExposedBy = item.Selection.Reason,
                     ManagedBy = item.FileManaged ? "file" : "api",
                     Online = item.Online,
                     FirstSeen = history?.FirstSeen,
@@ -529,6 +573,10 @@ internal sealed partial class AdminHandlers
             .ToList();
         return AdminResult.Ok(new ItemsBody<ToolBody>(bodies), AdminJson.Default.ItemsBodyToolBody);
     }
+
+    /// <summary>Whether the profile exposes a tool of a server, and the <c>toolSelection</c> rule that says so (null: no selection).</summary>
+    private static (bool Exposed, string? Reason) Selected(GatewayProfile profile, UpstreamEntry server, string tool) =>
+        profile.Selections[Array.IndexOf(profile.Servers, server)] is { } selection ? selection.Explain(tool) : (true, null);
 
     /// <summary>The most specific setting that applies (exact, {server}__*, *), and the key it came from; defaults when none.</summary>
     private static (ToolSettings Settings, string? Key) Effective(ProfileConfig profile, string server, string qualified)

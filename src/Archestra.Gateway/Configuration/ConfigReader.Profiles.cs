@@ -46,6 +46,10 @@ internal sealed partial class ConfigReader
         JsonElement? tools = null;
         string? toolsPath = null;
         ProfileLlmConfig? llm = null;
+        JsonElement? selection = null;
+        string? selectionPath = null;
+        var builtinTools = BuiltinToolsMode.On;
+        var dynamicTools = true;
 
         foreach (var property in KnownProperties(element, path, s_profileKeys))
         {
@@ -69,6 +73,15 @@ internal sealed partial class ConfigReader
                 case "llm":
                     llm = ReadProfileLlm(property.Value, itemPath);
                     break;
+                case "toolSelection":
+                    (selection, selectionPath) = (property.Value, itemPath);
+                    break;
+                case "builtinTools":
+                    builtinTools = ReadBuiltinTools(property.Value, itemPath);
+                    break;
+                case "dynamicTools":
+                    dynamicTools = ReadBoolean(property.Value, itemPath, true);
+                    break;
             }
         }
 
@@ -76,6 +89,7 @@ internal sealed partial class ConfigReader
         var toolSettings = tools is { } t
             ? ReadToolSettings(t, toolsPath!, serverNames, agentTools: llm is not null)
             : new Dictionary<string, ToolSettings>(StringComparer.Ordinal);
+        var toolSelection = selection is { } sel ? ReadToolSelection(sel, selectionPath!, serverNames) : FrozenDictionary<string, ToolSelectionConfig>.Empty;
 
         // A profile that only proxies LLM calls needs no MCP servers.
         if (!hasServers && llm is null)
@@ -92,6 +106,9 @@ internal sealed partial class ConfigReader
                 ToolPrefix = toolPrefix,
                 Tools = toolSettings.ToFrozenDictionary(StringComparer.Ordinal),
                 Llm = llm,
+                ToolSelection = toolSelection,
+                BuiltinTools = builtinTools,
+                DynamicTools = dynamicTools,
             }
             : null;
     }

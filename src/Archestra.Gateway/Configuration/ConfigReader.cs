@@ -65,7 +65,7 @@ internal sealed partial class ConfigReader
         "replicas",
         "egress",
     ];
-    private static readonly string[] s_profileKeys = ["servers", "tokens", "toolPrefix", "tools", "llm"];
+    private static readonly string[] s_profileKeys = ["servers", "tokens", "toolPrefix", "tools", "llm", "toolSelection", "builtinTools", "dynamicTools"];
 
     private readonly string _source;
     private readonly Func<string, string?> _getEnv;

@@ -179,4 +179,12 @@ public sealed record ProfileConfig
 
     /// <summary>The LLM proxy endpoints of this profile; null: none.</summary>
     public ProfileLlmConfig? Llm { get; init; }
+
+    /// <summary>Per server: the tools this profile exposes (absent server: all of them).</summary>
+    public IReadOnlyDictionary<string, ToolSelectionConfig> ToolSelection { get; init; } = FrozenDictionary<string, ToolSelectionConfig>.Empty;
+
+    public BuiltinToolsMode BuiltinTools { get; init; } = BuiltinToolsMode.On;
+
+    /// <summary>tools/list leaves out what the policies would refuse in the session's state (a courtesy; calls are still decided).</summary>
+    public bool DynamicTools { get; init; } = true;
 }

@@ -15,6 +15,47 @@ internal sealed class GatewayProfile : IBearerProfile
         Servers = [.. servers];
         Prefixed = config.ToolPrefix == ToolPrefixMode.Always || servers.Count > 1;
         _tokenHashes = [.. config.TokenHashes];
+        Config = config;
+        Selections = new ToolSelection?[Servers.Length];
+        _views = new ToolView?[Servers.Length];
+        for (var i = 0; i < Servers.Length; i++)
+        {
+            if (config.ToolSelection.TryGetValue(Servers[i].Name, out var selection))
+            {
+                Selections[i] = new ToolSelection(Servers[i].Name, selection);
+            }
+        }
+    }
+
+    /// <summary>The configuration this profile was built from (tool selection, built-in and dynamic tool settings).</summary>
+    public ProfileConfig Config { get; }
+
+    /// <summary>Per server (the same order as <see cref="Servers"/>): which of its tools are exposed; null: all of them.</summary>
+    public ToolSelection?[] Selections { get; }
+
+    private readonly ToolView?[] _views;
+
+    /// <summary>
+    /// Per item of <paramref name="snapshot"/> (server <paramref name="serverIndex"/>'s tool list): whether tools/list shows it
+    /// in a context of the given trust, under <paramref name="policies"/>.
+    /// </summary>
+    public bool[] VisibleTools(int serverIndex, ListSnapshot snapshot, Archestra.Policy.ProfilePolicies policies, bool trusted)
+    {
+        var view = Volatile.Read(ref _views[serverIndex]);
+        if (view is null || view.Snapshot != snapshot || view.Policies != policies)
+        {
+            view = new ToolView(snapshot, policies);
+            Volatile.Write(ref _views[serverIndex], view);
+        }
+
+        return view.Visible(this, serverIndex, trusted);
+    }
+
+    /// <summary>Whether this profile exposes <paramref name="server"/>'s tool <paramref name="tool"/> (its own name). Allocation-free.</summary>
+    public bool Exposes(UpstreamEntry server, ReadOnlySpan<byte> tool)
+    {
+        var index = Array.IndexOf(Servers, server);
+        return index >= 0 && (Selections[index] is not { } selection || selection.Exposes(tool));
     }
 
     public string Name { get; }

@@ -205,6 +205,8 @@ internal sealed partial class McpEndpoint
         var index = 0;
         var written = 0;
         var more = false;
+        var policies = kind == ListKind.Tools ? _gateway.Policies.ForProfile(profile.Name) : null;
+        var trusted = session?.Trust.IsTrusted ?? !accepts.Modern; // as the call would be judged (CallToolAsync)
         for (var i = 0; i < servers.Length && !more; i++)
         {
             if (snapshots[i] is not { } snapshot)
@@ -212,8 +214,15 @@ internal sealed partial class McpEndpoint
                 continue;
             }
 
-            foreach (var item in snapshot.Items)
+            var visible = policies is null ? null : profile.VisibleTools(i, snapshot, policies, trusted);
+            for (var j = 0; j < snapshot.Items.Length; j++)
             {
+                var item = snapshot.Items[j];
+                if (visible is not null && !visible[j])
+                {
+                    continue;
+                }
+
                 if (index++ < offset)
                 {
                     continue;

@@ -391,6 +391,18 @@ internal sealed partial class McpEndpoint
         }
 
         var toolName = name[offset..];
+        if (!profile.Exposes(server, toolName))
+        {
+            // Not exposed by the profile's toolSelection: as unknown as a tool the server does not have, and never forwarded.
+            _gateway.Metrics.RecordToolCall(profile.Name, server.Name, "_unknown", "unknown_tool", 0);
+            return WriteMessageAsync(
+                context,
+                JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, ToolSelection.NotExposed(Encoding.UTF8.GetString(name), profile.Name)),
+                session,
+                accepts.PreferSse
+            );
+        }
+
         string toolLabel,
             qualified;
         if (server.Cached(ListKind.Tools) is { } tools)

@@ -155,7 +155,7 @@ public class ConfigLoaderTests
             },
             {
                 """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "token": []}}}""",
-                "$.profiles.p.token: unknown key; expected one of: servers, tokens, toolPrefix, tools, llm"
+                "$.profiles.p.token: unknown key; expected one of: servers, tokens, toolPrefix, tools, llm, toolSelection, builtinTools, dynamicTools"
             },
             { """{"listen": {}, "listen": {}}""", "$.listen: duplicate key" },
             { """{"mcpServers": {"a": {"command": "x"}, "a": {"command": "y"}}}""", "$.mcpServers.a: duplicate key" },
