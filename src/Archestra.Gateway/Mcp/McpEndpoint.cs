@@ -317,22 +317,6 @@ internal sealed partial class McpEndpoint
 
     // ---- tools/call: the hot path ----
 
-    /// <param name="Tool">The metric label: the listed tool name, or a bounded placeholder.</param>
-    /// <param name="Qualified">The <c>{server}__{tool}</c> name policies are written for.</param>
-    /// <param name="Policies">The policy snapshot the call started with; its result is judged by the same one.</param>
-    /// <param name="Decision">What the invocation policy decided (allow, approved), for the audit record.</param>
-    /// <param name="PolicyId">The policy that decided, if one did.</param>
-    internal readonly record struct ToolCallLabels(
-        string Profile,
-        string Server,
-        string Tool,
-        string Qualified,
-        ProfilePolicies Policies,
-        string Decision = "allow",
-        string? PolicyId = null,
-        AgentCorrelation Agent = default
-    );
-
     private Task CallToolAsync(
         HttpContext context,
         GatewayProfile profile,
