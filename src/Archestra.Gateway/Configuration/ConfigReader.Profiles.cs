@@ -46,6 +46,7 @@ internal sealed partial class ConfigReader
         JsonElement? tools = null;
         string? toolsPath = null;
         ProfileLlmConfig? llm = null;
+        var captureContent = false;
 
         foreach (var property in KnownProperties(element, path, s_profileKeys))
         {
@@ -68,6 +69,9 @@ internal sealed partial class ConfigReader
                     break;
                 case "llm":
                     llm = ReadProfileLlm(property.Value, itemPath);
+                    break;
+                case "telemetry":
+                    captureContent = ReadProfileTelemetry(property.Value, itemPath);
                     break;
             }
         }
@@ -92,6 +96,7 @@ internal sealed partial class ConfigReader
                 ToolPrefix = toolPrefix,
                 Tools = toolSettings.ToFrozenDictionary(StringComparer.Ordinal),
                 Llm = llm,
+                CaptureContent = captureContent,
             }
             : null;
     }
