@@ -112,12 +112,14 @@ internal sealed class ArchestraPropagator : DistributedContextPropagator
 
     public override void Inject(Activity? activity, object? carrier, PropagatorSetterCallback? setter)
     {
-        while (activity is not null && !ReferenceEquals(activity.Source, ArchestraTelemetry.Source))
+        var ours = activity;
+        while (ours is not null && !ReferenceEquals(ours.Source, ArchestraTelemetry.Source))
         {
-            activity = activity.Parent;
+            ours = ours.Parent;
         }
 
-        s_w3c.Inject(activity, carrier, setter);
+        // Outside any Archestra span (a library's own activity) the usual W3C behaviour stays.
+        s_w3c.Inject(ours ?? activity, carrier, setter);
     }
 
     public override void ExtractTraceIdAndState(object? carrier, PropagatorGetterCallback? getter, out string? traceId, out string? traceState) =>
