@@ -17,6 +17,8 @@ pid=
 cleanup() {
   [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   [[ -n ${llm_pid:-} ]] && kill "$llm_pid" 2>/dev/null
+  [[ -n ${tpid:-} ]] && kill "$tpid" 2>/dev/null
+  [[ -n ${otlp_pid:-} ]] && kill "$otlp_pid" "$silent_pid" 2>/dev/null
   rm -rf "$work" "$log"
 }
 trap cleanup EXIT
@@ -148,6 +150,92 @@ check "bridge serves a stdio server's tool under its own name" test "$bready" = 
 kill -TERM "$bpid" 2>/dev/null; wait "$bpid"; bstatus=$?
 check "SIGTERM stops the bridge with status 0" test "$bstatus" = 0
 
-if ((failed > 0)); then echo "--- gateway stderr"; tail -30 "$work/stderr"; echo "--- stdout"; tail -10 "$work/stdout"; tail -20 "$work/bridge.stderr"; fi
+# OpenTelemetry (issue 14): the same binary exports OTLP http/protobuf to a receiver that decodes the protobuf.
+otlp=$(port); silent=$(port)
+python3 "$repo/scripts/otlp-receiver.py" "$otlp" "$work/otlp.jsonl" &
+otlp_pid=$!
+python3 "$repo/scripts/otlp-receiver.py" --silent "$silent" &
+silent_pid=$!
+traced() { # name, collector port, extra env...: a gateway on fresh ports exporting to the collector
+  local name=$1 collector=$2; shift 2
+  local g=$(port) a=$(port) m=$(port)
+  sed -e "s#127.0.0.1:$gw\"#127.0.0.1:$g\"#; s#127.0.0.1:$admin\"#127.0.0.1:$a\"#; s#127.0.0.1:$metrics\"#127.0.0.1:$m\"#" \
+    -e 's#"toolInvocation": \[#"toolInvocation": [ { "id": "no-secrets", "tool": "everything__echo", "action": "block_always", "reason": "r", "conditions": [{ "key": "message", "operator": "contains", "value": "secret" }] },#' \
+    "$work/archestra.json" >"$work/$name.json"
+  mkdir -p "$work/$name"
+  (cd "$work/$name" && env SMOKE_PROVIDER_KEY=sk-smoke SMOKE_VIRTUAL_KEY=vk-smoke-0123456789 OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$collector" \
+    "$@" exec "$bin" serve --config "$work/$name.json" >"$work/$name.stdout" 2>"$work/$name.stderr") &
+  tpid=$!
+  tgw=$g; tmetrics=$m
+  for _ in $(seq 300); do curl -fsS "http://127.0.0.1:$g/readyz" >/dev/null 2>&1 && return 0; sleep 0.02; done
+  return 1
+}
+stop_traced() { kill -TERM "$tpid" 2>/dev/null; wait "$tpid"; }
+tp_trace=4bf92f3577b34da6a3ce929d0e0e4736 tp_parent=00f067aa0ba902b7
+tp="00-$tp_trace-$tp_parent-01"
+check "a gateway with OTEL_EXPORTER_OTLP_ENDPOINT starts" traced otel "$otlp" OTEL_SERVICE_NAME=archestra-smoke \
+  OTEL_RESOURCE_ATTRIBUTES=deployment.environment=smoke OTEL_METRIC_EXPORT_INTERVAL=500 ARCHESTRA_LOG_FORMAT=json
+tmcp() { curl -sS --max-time 20 -X POST "http://127.0.0.1:$tgw/v1/mcp/default" -H 'Content-Type: application/json' \
+  -H 'Accept: application/json, text/event-stream' -H "traceparent: $tp" -H 'X-Archestra-Agent-Id: smoke-agent' -d "$1"; }
+tchat=$(curl -sS --max-time 20 -X POST "http://127.0.0.1:$tgw/v1/openai/default/chat/completions" -H "Authorization: Bearer vk-smoke-0123456789" \
+  -H 'Content-Type: application/json' -H "traceparent: $tp" -d '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}')
+tcall=$(tmcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"traced"}}}')
+tblocked=$(tmcp '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"message":"a secret"}}}')
+check "traced requests are answered as usual" bash -c 'grep -q "Echo: traced" <<<"$1" && grep -q "from AOT" <<<"$2" && grep -q "blocked by policy" <<<"$3"' _ "$tcall" "$tchat" "$tblocked"
+spans() { python3 - "$work/otlp.jsonl" "$tp_trace" "$1" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])] if __import__("os").path.exists(sys.argv[1]) else []
+spans = [l for l in lines if l.get("trace_id") == sys.argv[2]]
+metrics = {l["metric"] for l in lines if "metric" in l}
+def span(name, kind):
+    return next((s for s in spans if s["name"] == name and s["kind"] == kind), None)
+mcp, client, chat = span("tools/call echo", 2), span("tools/call echo", 3), span("chat gpt-4o-mini", 2)
+blocked = [s for s in spans if s["name"] == "tools/call echo" and s["kind"] == 2 and s["attributes"].get("archestra.outcome") == "blocked"]
+checks = {
+  "service": all(s["service"] == "archestra-smoke" and s["resource"].get("deployment.environment") == "smoke" for s in spans) and len(spans) > 0,
+  "mcp": mcp is not None and mcp["parent_span_id"] == "00f067aa0ba902b7" and mcp["attributes"].get("mcp.method.name") == "tools/call"
+         and mcp["attributes"].get("gen_ai.tool.name") == "echo" and mcp["attributes"].get("archestra.agent.id") == "smoke-agent"
+         and mcp["attributes"].get("gen_ai.operation.name") == "execute_tool",
+  "client": client is not None and mcp is not None and client["parent_span_id"] == mcp["span_id"] and client["attributes"].get("network.transport") == "pipe",
+  "blocked": len(blocked) == 1 and blocked[0]["attributes"].get("error.type") == "blocked"
+         and any(e["name"] == "archestra.policy.decision" and e["attributes"].get("archestra.policy.id") == "no-secrets" for e in blocked[0]["events"]),
+  "chat": chat is not None and chat["attributes"].get("gen_ai.provider.name") == "openai" and chat["attributes"].get("gen_ai.operation.name") == "chat"
+         and isinstance(chat["attributes"].get("gen_ai.usage.input_tokens"), int) and chat["attributes"].get("gen_ai.usage.input_tokens") > 0
+         and chat["attributes"].get("gen_ai.request.model") == "gpt-4o-mini" and "gen_ai.response.model" in chat["attributes"],
+  "metrics": {"gen_ai.client.token.usage", "gen_ai.client.operation.duration", "mcp.server.operation.duration"} <= metrics,
+}
+sys.exit(0 if checks[sys.argv[3]] else 1)
+PY
+}
+for _ in $(seq 150); do spans chat && spans client && spans blocked && spans metrics && break; sleep 0.1; done
+check "OTLP spans carry service.name and OTEL_RESOURCE_ATTRIBUTES" spans service
+check "the MCP call is a server span under the caller's traceparent with MCP and GenAI attributes" spans mcp
+check "the stdio upstream exchange is its child client span" spans client
+check "the blocked call's span names the policy in its decision event" spans blocked
+check "the streamed chat completion is one span in the same trace with the GenAI usage attributes" spans chat
+check "gen_ai.client.* and mcp.server.operation.duration arrive over OTLP metrics" spans metrics
+check "ARCHESTRA_LOG_FORMAT=json writes one JSON object a line" \
+  bash -c 'head -1 <(grep "^{" "$1") | python3 -c "import json,sys; d=json.loads(sys.stdin.read()); assert {\"timestamp\",\"level\",\"category\",\"message\"} <= d.keys()"' _ "$work/otel.stdout"
+stop_traced
+# A collector that accepts and never answers: requests are answered all the same, spans wait or are dropped.
+check "a gateway exporting to a collector that never answers starts" traced hang "$silent" OTEL_EXPORTER_OTLP_TIMEOUT=2000 OTEL_BSP_MAX_QUEUE_SIZE=8
+# Calls go on until the queue (8 spans, plus the batch being collected) overflows: at most 600 calls.
+hung=0 sent=0 dropped=0
+for i in $(seq 600); do
+  r=$(curl -sS --max-time 20 -X POST "http://127.0.0.1:$tgw/v1/mcp/default" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' -d "{\"jsonrpc\":\"2.0\",\"id\":$i,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"message\":\"hang$i\"}}}")
+  sent=$i
+  grep -q "Echo: hang$i" <<<"$r" && hung=$((hung + 1))
+  if ((i % 25 == 0)); then
+    dropped=$(curl -fsS "http://127.0.0.1:$tmetrics/metrics" | awk '/^archestra_telemetry_spans_dropped_total\{reason="queue_full"\}/ {print $2}')
+    ((${dropped:-0} > 0)) && break
+  fi
+done
+check "every request succeeds while the collector hangs ($hung of $sent)" test "$hung" = "$sent"
+check "spans the full queue could not take are counted (dropped: ${dropped:-none})" test "${dropped:-0}" -gt 0
+stop_traced
+kill "$otlp_pid" "$silent_pid" 2>/dev/null
+
+if ((failed > 0)); then echo "--- gateway stderr"; tail -30 "$work/stderr"; echo "--- stdout"; tail -10 "$work/stdout"; tail -20 "$work/bridge.stderr"; tail -20 "$work"/*.stderr; fi
 echo "SMOKE: $passed passed, $failed failed"
 ((failed == 0))

@@ -10,6 +10,8 @@
 #   GATEWAY_ENV="DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0" bench/load/run.sh   # runtime knobs for the gateway
 #   BASELINE_BIN=/path/to/older/archestra bench/load/run.sh   # also an older gateway build, in the same rounds
 #   MODERN=1 bench/load/run.sh             # also the MCP 2026-07-28 stateless tools/call through the gateway, same rounds
+#   BASELINE_BIN=... BASELINE_ENV="OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318" bench/load/run.sh
+#                                          # the baseline process gets its own environment (e.g. the same build exporting traces)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -80,7 +82,7 @@ if [[ -n "${BASELINE_BIN:-}" ]]; then
   mkdir -p "$WORK/baseline"
   sed -e "s/:$P_GW\"/:$P_BASE\"/" -e "s/:$P_ADMIN\"/:$P_BASE_ADMIN\"/" -e "s/:$P_METRICS\"/:$P_BASE_METRICS\"/" \
     "$WORK/archestra.json" >"$WORK/baseline/archestra.json"
-  (cd "$WORK/baseline" && exec env ${GATEWAY_ENV:-} "$BASELINE_BIN" serve --config "$WORK/baseline/archestra.json") >"$WORK/baseline.log" 2>&1 &
+  (cd "$WORK/baseline" && exec env ${GATEWAY_ENV:-} ${BASELINE_ENV:-} "$BASELINE_BIN" serve --config "$WORK/baseline/archestra.json") >"$WORK/baseline.log" 2>&1 &
   BASE_PID=$!
   PIDS+=("$BASE_PID")
   wait_for "http://127.0.0.1:$P_BASE/readyz" 200 "baseline gateway (log: $WORK/baseline.log)"

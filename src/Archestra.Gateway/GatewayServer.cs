@@ -31,6 +31,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
     private ConfigReloader? _reloader;
     private LlmProxy? _llm;
     private Kubernetes.KubernetesRuntime? _kubernetes;
+    private Telemetry.TelemetryHost? _telemetry;
     private volatile bool _ready;
 
     // Admin changes, file reloads and other replicas' changes each recompute the whole configuration: one at a time.
@@ -115,6 +116,14 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         Func<string, string?>? getEnv = null
     )
     {
+        getEnv ??= Environment.GetEnvironmentVariable;
+        var telemetryErrors = new List<string>();
+        var telemetry = Telemetry.TelemetrySettings.Resolve(config.Telemetry, getEnv, telemetryErrors);
+        if (telemetryErrors.Count > 0)
+        {
+            throw new Telemetry.TelemetryConfigException(telemetryErrors);
+        }
+
         var metrics = new GatewayMetrics();
         var gatewayApp = Build(config.Listen.Gateway, config.Limits, maxRequestBodyBytes: null, configureLogging);
         var loggerFactory = gatewayApp.Services.GetRequiredService<ILoggerFactory>();
@@ -124,7 +133,15 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         var metricsApp = Build(config.Listen.Metrics, config.Limits, config.Limits.MaxAdminRequestBodyBytes, configureLogging);
         var server = new GatewayServer(gatewayApp, adminApp, metricsApp, gateway);
         server._fileConfig = config;
-        getEnv ??= Environment.GetEnvironmentVariable;
+        if (telemetry is not null)
+        {
+            server._telemetry = Telemetry.TelemetryHost.Start(telemetry, getEnv: getEnv);
+            if (server._telemetry.Processor is { } exportQueue)
+            {
+                metrics.AddSource(exportQueue);
+            }
+        }
+
         server._store = await ArchestraStore.OpenAsync(StorageOptionsFor(config, getEnv), loggerFactory, cancellationToken).ConfigureAwait(false);
         server._audit = server._store.CreateAuditWriter();
         metrics.AddSource(server._audit.Metrics);
@@ -290,11 +307,19 @@ internal sealed partial class GatewayServer : IAsyncDisposable
             options.Limits.MinRequestBodyDataRate = new MinDataRate(limits.MinRequestBodyBytesPerSecond, limits.RequestBodyGracePeriod);
         });
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(static o =>
+        if (string.Equals(Environment.GetEnvironmentVariable("ARCHESTRA_LOG_FORMAT"), "json", StringComparison.OrdinalIgnoreCase))
         {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss.fff ";
-        });
+            builder.Logging.AddProvider(Telemetry.JsonLineLoggerProvider.Stdout);
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(static o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss.fff ";
+            });
+        }
+
         builder.Logging.SetMinimumLevel(ParseLevel(Environment.GetEnvironmentVariable("ARCHESTRA_LOG_LEVEL")));
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
@@ -425,6 +450,9 @@ internal sealed partial class GatewayServer : IAsyncDisposable
             await _store.DisposeAsync().ConfigureAwait(false);
         }
 
+        // Last: the spans of everything above are queued by now, and the queue is exported within the exporter's timeout.
+        _telemetry?.Dispose();
+
         await _gatewayApp.DisposeAsync().ConfigureAwait(false);
         await _adminApp.DisposeAsync().ConfigureAwait(false);
         await _metricsApp.DisposeAsync().ConfigureAwait(false);
@@ -439,6 +467,11 @@ internal static class GatewayHost
         try
         {
             server = await GatewayServer.StartAsync(config, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Telemetry.TelemetryConfigException ex)
+        {
+            await Console.Error.WriteLineAsync($"archestra: invalid telemetry settings: {ex.Message}").ConfigureAwait(false);
+            return 1;
         }
         catch (IOException ex)
         {

@@ -42,6 +42,10 @@ public sealed class ArchitectureTests
             { "Configuration", "Mcp" },
             { "Configuration", "Llm" },
             { "Configuration", "Admin" },
+            // Telemetry is shared core: the features report to it; their own spans live in Mcp/McpTelemetry and Llm/LlmTelemetry.
+            { "Telemetry", "Mcp" },
+            { "Telemetry", "Llm" },
+            { "Telemetry", "Admin" },
             // The web console is static files: it reaches the gateway only through the admin API, over HTTP.
             { "WebConsole", "Mcp" },
             { "WebConsole", "Llm" },

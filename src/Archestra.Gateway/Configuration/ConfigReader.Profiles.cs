@@ -50,6 +50,7 @@ internal sealed partial class ConfigReader
         string? selectionPath = null;
         var builtinTools = BuiltinToolsMode.On;
         var dynamicTools = true;
+        var captureContent = false;
 
         foreach (var property in KnownProperties(element, path, s_profileKeys))
         {
@@ -82,6 +83,9 @@ internal sealed partial class ConfigReader
                 case "dynamicTools":
                     dynamicTools = ReadBoolean(property.Value, itemPath, true);
                     break;
+                case "telemetry":
+                    captureContent = ReadProfileTelemetry(property.Value, itemPath);
+                    break;
             }
         }
 
@@ -109,6 +113,7 @@ internal sealed partial class ConfigReader
                 ToolSelection = toolSelection,
                 BuiltinTools = builtinTools,
                 DynamicTools = dynamicTools,
+                CaptureContent = captureContent,
             }
             : null;
     }

@@ -31,6 +31,7 @@ internal sealed partial class ConfigReader
         "adminKeys",
         "llmProviders",
         "kubernetes",
+        "telemetry",
     ];
     private static readonly string[] s_listenKeys = ["gateway", "admin", "metrics"];
     private static readonly string[] s_limitsKeys =
@@ -65,7 +66,18 @@ internal sealed partial class ConfigReader
         "replicas",
         "egress",
     ];
-    private static readonly string[] s_profileKeys = ["servers", "tokens", "toolPrefix", "tools", "llm", "toolSelection", "builtinTools", "dynamicTools"];
+    private static readonly string[] s_profileKeys =
+    [
+        "servers",
+        "tokens",
+        "toolPrefix",
+        "tools",
+        "llm",
+        "toolSelection",
+        "builtinTools",
+        "dynamicTools",
+        "telemetry",
+    ];
 
     private readonly string _source;
     private readonly Func<string, string?> _getEnv;
@@ -106,7 +118,8 @@ internal sealed partial class ConfigReader
             storage = null,
             adminKeys = null,
             llmProviders = null,
-            kubernetes = null;
+            kubernetes = null,
+            telemetry = null;
         foreach (var property in KnownProperties(root, path, s_rootKeys))
         {
             switch (property.Name)
@@ -144,6 +157,9 @@ internal sealed partial class ConfigReader
                 case "kubernetes":
                     kubernetes = property.Value;
                     break;
+                case "telemetry":
+                    telemetry = property.Value;
+                    break;
                 case "$schema":
                     break; // editor hint only
             }
@@ -180,6 +196,7 @@ internal sealed partial class ConfigReader
             AdminKeys = adminKeyConfigs,
             LlmProviders = providerConfigs,
             Kubernetes = kubernetesConfig,
+            Telemetry = telemetry is { } tm ? ReadTelemetry(tm, Child(path, "telemetry")) : new TelemetryConfig(),
         };
     }
 

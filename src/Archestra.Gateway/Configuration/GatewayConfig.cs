@@ -41,6 +41,9 @@ public sealed record GatewayConfig
 
     /// <summary>The cluster servers with <c>"runtime": "kubernetes"</c> run in; null: no such section.</summary>
     public KubernetesOptions? Kubernetes { get; init; }
+
+    /// <summary>The <c>telemetry</c> section: OTLP export of traces and metrics (the OTEL_* variables win over it).</summary>
+    public TelemetryConfig Telemetry { get; init; } = new();
 }
 
 public sealed record StorageConfig
@@ -187,4 +190,7 @@ public sealed record ProfileConfig
 
     /// <summary>tools/list leaves out what the policies would refuse in the session's state (a courtesy; calls are still decided).</summary>
     public bool DynamicTools { get; init; } = true;
+
+    /// <summary><c>telemetry.captureContent</c>: spans carry tool arguments and results, prompts and completions (off: never).</summary>
+    public bool CaptureContent { get; init; }
 }

@@ -154,6 +154,7 @@ internal sealed partial class LlmExchange
         _request?.Dispose();
         _request = BuildRequest(key.Value);
         Forwarded = true;
+        LlmTelemetry.StartAttempt(_attempts, key.Name);
         Outcome<HttpResponseMessage> outcome;
         try
         {
@@ -163,6 +164,8 @@ internal sealed partial class LlmExchange
         {
             outcome = Outcome.FromException<HttpResponseMessage>(ex);
         }
+
+        LlmTelemetry.EndAttempt(outcome);
 
         if (LlmResilience.IsFailure(outcome, cancellationToken) || outcome.Result?.StatusCode == HttpStatusCode.TooManyRequests)
         {
@@ -232,6 +235,7 @@ internal sealed partial class LlmExchange
             if (
                 s_requestHeadersNotForwarded.Contains(name)
                 || name.StartsWith(':')
+                || LlmTelemetry.Replaces(name)
                 || (
                     !Profile.PassThrough
                     && (

@@ -166,6 +166,7 @@ internal sealed partial class LlmExchange
                 if (ok)
                 {
                     Scanner.Feed(chunk, final: false);
+                    LlmTelemetry.Answer(chunk);
                 }
                 else if (errorLength < MaxErrorBytes)
                 {
@@ -223,6 +224,7 @@ internal sealed partial class LlmExchange
             }
 
             Scanner.Feed(buffer.AsSpan(0, length), final: true);
+            LlmTelemetry.Answer(buffer.AsSpan(0, length));
             if (LlmToolGuard.Unreadable(buffer.AsSpan(0, length)) is { } why)
             {
                 response.Headers.Clear();
@@ -328,6 +330,7 @@ internal sealed partial class LlmExchange
         var dataOffset = events.DataOffset;
         var multiLine = dataOffset < 0;
         Scanner.ScanDocument(data);
+        LlmTelemetry.Answer(data);
 
         switch (Scanner.EventType)
         {

@@ -200,6 +200,7 @@ internal sealed partial class LlmExchange : IDisposable
         }
 
         Body = parsed;
+        LlmTelemetry.RequestBody(_proxy.State.Config, Profile.Name, _body.AsSpan(0, _length));
         return true;
     }
 

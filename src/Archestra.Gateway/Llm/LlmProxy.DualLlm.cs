@@ -131,6 +131,7 @@ internal sealed partial class LlmProxy
     )
     {
         var start = Stopwatch.GetTimestamp();
+        using var span = LlmTelemetry.StartSideCall(role, upstream, model);
         using var scanner = new LlmJsonScanner();
         string? error;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(aborted);

@@ -260,7 +260,9 @@ internal sealed partial class LlmProxy : IDisposable
         var exchange = new LlmExchange(this, context, dialect, profile, upstream, endpoint, start);
         try
         {
-            await exchange.RunAsync().ConfigureAwait(false);
+            await (
+                endpoint == LlmEndpoint.Generation && LlmTelemetry.Enabled ? RunTracedAsync(exchange, profile.Name, upstream) : exchange.RunAsync()
+            ).ConfigureAwait(false);
         }
         finally
         {
@@ -288,6 +290,7 @@ internal sealed partial class LlmProxy : IDisposable
     /// <summary>Stage 5 of an exchange (and the record of a dual-LLM side call): metrics, budgets, the audit row.</summary>
     internal void Record(in Interaction x)
     {
+        LlmTelemetry.Recorded(x);
         var elapsed = Stopwatch.GetElapsedTime(x.Start);
         double? ttft = x.FirstToken is { } t ? Stopwatch.GetElapsedTime(x.Start, t).TotalSeconds : null;
         var usage = x.Scanner.Usage;

@@ -18,6 +18,7 @@ internal static class JsonRpcWriter
     /// <summary>An error response. <paramref name="rawId"/> is the request id as raw JSON (empty: null).</summary>
     public static byte[] Error(ReadOnlySpan<byte> rawId, int code, string message, string? server = null, string? stage = null)
     {
+        Telemetry.ArchestraTelemetry.ErrorCode(code, message);
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var w = new Utf8JsonWriter(buffer, Options))
         {

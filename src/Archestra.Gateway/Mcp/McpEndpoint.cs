@@ -163,7 +163,9 @@ internal sealed partial class McpEndpoint
 
         try
         {
-            await DispatchAsync(context, profile, body!, length, accepts).ConfigureAwait(false);
+            await (
+                McpTelemetry.Enabled ? DispatchTracedAsync(context, profile, body!, length, accepts) : DispatchAsync(context, profile, body!, length, accepts)
+            ).ConfigureAwait(false);
         }
         finally
         {
@@ -434,6 +436,7 @@ internal sealed partial class McpEndpoint
         // A modern request has no session whose trust could be tracked: it is judged as if untrusted data could be in its
         // context, so it never escapes a rule that would stop a tainted 2025 session (README, "MCP 2026-07-28").
         var decision = policies.EvaluateInvocation(qualified, env.Arguments.Of(span), session?.Trust.IsTrusted ?? !accepts.Modern);
+        McpTelemetry.Decision(decision, server.Name);
         var call = new ToolCallLabels(
             profile.Name,
             server.Name,
@@ -515,6 +518,7 @@ internal sealed partial class McpEndpoint
         }
         else
         {
+            McpTelemetry.StartUpstream(server);
             var (forward, forwardLength, upstreamId) = Rewrite(span, env, removeFromName, upstream);
             CancellationTokenSource? cancel = null;
             string? inFlightKey = null;
@@ -543,6 +547,7 @@ internal sealed partial class McpEndpoint
                 }
 
                 result = await upstream.CallAsync(request, upstreamId, idempotent, relay, token).ConfigureAwait(false);
+                McpTelemetry.EndUpstream(result);
                 if (upstream.Era == McpEra.Modern && !accepts.Modern && result.Response is { } first && ModernResults.IsInputRequired(first))
                 {
                     result = await AnswerInputRoundsAsync(context, session, server, relay, body, length, env, removeFromName, accepts, result, token)
@@ -652,7 +657,9 @@ internal sealed partial class McpEndpoint
         var edits1 = removeFromName.IsEmpty ? default : new JsonRpcRewriter.Edit(removeFromName, default);
         var edits2 = env.ProgressToken.IsEmpty ? default : new JsonRpcRewriter.Edit(env.ProgressToken, idBytes);
         var forward = BytePool.Rent(JsonRpcRewriter.MaxLength(span.Length, edits0, edits1, edits2));
-        return (forward, JsonRpcRewriter.Rewrite(span, forward, edits0, edits1, edits2), upstreamId);
+        var length = JsonRpcRewriter.Rewrite(span, forward, edits0, edits1, edits2);
+        McpTelemetry.InjectMeta(ref forward, ref length);
+        return (forward, length, upstreamId);
     }
 
     private static string UnknownName(string kind, string name, GatewayProfile profile)

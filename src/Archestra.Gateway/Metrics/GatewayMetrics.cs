@@ -111,6 +111,7 @@ public sealed class GatewayMetrics : IDisposable
     /// </summary>
     public void RecordToolCall(string profile, string server, string tool, string outcome, double seconds)
     {
+        Telemetry.ArchestraTelemetry.Outcome(outcome);
         ToolCalls.Get(new ToolCallKey(profile, server, tool, outcome)).Increment();
         ToolCallDurations.Get(new ToolKey(profile, server, tool)).Observe(seconds);
 
@@ -141,6 +142,7 @@ public sealed class GatewayMetrics : IDisposable
     /// <summary>One JSON-RPC message on the MCP endpoint; pass a fixed name such as "other" for methods the gateway does not know.</summary>
     public void RecordRequest(string profile, string method, string outcome)
     {
+        Telemetry.ArchestraTelemetry.Outcome(outcome);
         Requests.Get(new RequestKey(profile, method, outcome)).Increment();
         if (_requests.Enabled)
         {

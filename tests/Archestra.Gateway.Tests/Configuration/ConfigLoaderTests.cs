@@ -139,7 +139,7 @@ public class ConfigLoaderTests
             {
                 """{"servers": {}}""",
                 "$.servers: unknown key; expected one of: $schema, listen, limits, security, mcpServers, profiles, policies, database, storage, "
-                    + "adminKeys, llmProviders, kubernetes"
+                    + "adminKeys, llmProviders, kubernetes, telemetry"
             },
             { """{"listen": {"gateway": "http://127.0.0.1:1", "gatewya": "x"}}""", "$.listen.gatewya: unknown key; expected one of: gateway, admin, metrics" },
             {
@@ -155,7 +155,8 @@ public class ConfigLoaderTests
             },
             {
                 """{"mcpServers": {"a": {"command": "x"}}, "profiles": {"p": {"servers": ["a"], "token": []}}}""",
-                "$.profiles.p.token: unknown key; expected one of: servers, tokens, toolPrefix, tools, llm, toolSelection, builtinTools, dynamicTools"
+                "$.profiles.p.token: unknown key; expected one of: servers, tokens, toolPrefix, tools, llm, "
+                    + "toolSelection, builtinTools, dynamicTools, telemetry"
             },
             { """{"listen": {}, "listen": {}}""", "$.listen: duplicate key" },
             { """{"mcpServers": {"a": {"command": "x"}, "a": {"command": "y"}}}""", "$.mcpServers.a: duplicate key" },

@@ -51,6 +51,9 @@ internal sealed partial class FakeProvider : IAsyncDisposable
     {
         public long At { get; init; } = Stopwatch.GetTimestamp();
 
+        /// <summary>The W3C traceparent header the request carried, if any.</summary>
+        public string? TraceParent { get; init; }
+
         /// <summary>The provider key the request carried (Bearer or x-api-key).</summary>
         public string? Key => ApiKey ?? (Authorization is { } a && a.StartsWith("Bearer ", StringComparison.Ordinal) ? a[7..] : null);
     }
@@ -434,7 +437,10 @@ internal sealed partial class FakeProvider : IAsyncDisposable
                 : context.Request.Headers["x-goog-api-key"].ToString() is { Length: > 0 } g ? g
                 : null,
             body
-        );
+        )
+        {
+            TraceParent = context.Request.Headers["traceparent"].ToString() is { Length: > 0 } t ? t : null,
+        };
         context.Items[typeof(Received)] = received;
         Requests.Enqueue(received);
         return body;
