@@ -17,6 +17,7 @@ command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
 compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || need_apt+=(postgresql)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 [[ -x /usr/bin/chromium ]] || need_apt+=(chromium)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)  # scripts/otlp-receiver.py (aot-smoke)
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then sudo=sudo; else sudo=; fi
   echo "setup: apt-get install ${need_apt[*]}"
