@@ -59,6 +59,11 @@ internal static class McpHandler
             return ChatCompletions.PostAsync(context);
         }
 
+        if (request.Path.Equals("/v1/messages", StringComparison.Ordinal) && HttpMethods.IsPost(request.Method))
+        {
+            return Messages.PostAsync(context);
+        }
+
         if (!request.Path.Equals("/mcp", StringComparison.Ordinal))
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;

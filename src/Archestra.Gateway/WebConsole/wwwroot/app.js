@@ -5,6 +5,7 @@ import { renderProfiles } from "./profiles.js";
 import { renderPolicies } from "./policies.js";
 import { renderUsage } from "./usage.js";
 import { renderLlm, renderKeys } from "./settings.js";
+import { liveRates } from "./overview.js";
 
 // ---- sign-in -------------------------------------------------------------------------------------------------------
 
@@ -75,6 +76,8 @@ async function renderOverview() {
       h("div", { class: "card" }, h("div", { class: "n" }, status.sessions), h("div", { class: "muted" }, "MCP sessions")),
       h("div", { class: "card" }, h("div", { class: "n" }, status.profiles.length), h("div", { class: "muted" }, "profiles")),
       h("div", { class: "card" }, h("div", { class: "n" }, status.version), h("div", { class: "muted" }, "gateway version"))),
+    h("h2", {}, "Last minute"),
+    liveRates(status),
     h("h2", {}, "Servers"),
     status.servers.length === 0
       ? h("p", { class: "muted" }, "No MCP servers yet. Add one on the MCP servers page.")
