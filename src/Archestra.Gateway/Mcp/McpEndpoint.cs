@@ -371,6 +371,11 @@ internal sealed partial class McpEndpoint
             );
         }
 
+        if (BuiltinTools.IsBuiltin(name))
+        {
+            return CallBuiltinAsync(context, profile, session, body, length, env, accepts, Encoding.UTF8.GetString(name));
+        }
+
         var server = profile.Route(name, out var offset);
         if (server is null)
         {
@@ -600,6 +605,7 @@ internal sealed partial class McpEndpoint
             if (session is not null && session.ObserveResult(call.Qualified, verdict))
             {
                 Log.SessionTainted(_gateway.Logger, session.Id, call.Qualified, verdict.PolicyId ?? "default");
+                DynamicTools.OnTainted(session);
             }
         }
 
