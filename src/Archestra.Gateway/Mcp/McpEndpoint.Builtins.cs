@@ -213,27 +213,13 @@ internal sealed partial class McpEndpoint
 
         var query = queryElement.GetString()!;
         var words = BuiltinTools.Words(query);
-        var entries = new List<SearchEntry>();
-        for (var i = 0; i < profile.Servers.Length && words.Length > 0; i++)
+        var snapshots = new ListSnapshot?[profile.Servers.Length];
+        for (var i = 0; i < snapshots.Length && words.Length > 0; i++)
         {
-            if (await profile.Servers[i].GetListAsync(ListKind.Tools, _gateway.OnListFailed).ConfigureAwait(false) is not { } snapshot)
-            {
-                continue;
-            }
-
-            var view = profile.View(i, snapshot, policies);
-            var visible = view.Visible(profile, i, trusted);
-            var search = view.Search(profile, i);
-            for (var j = 0; j < search.Length; j++)
-            {
-                if (visible[j])
-                {
-                    entries.Add(search[j]);
-                }
-            }
+            snapshots[i] = await profile.Servers[i].GetListAsync(ListKind.Tools, _gateway.OnListFailed).ConfigureAwait(false);
         }
 
-        var (best, matched) = BuiltinTools.Rank(entries, words, limit);
+        var (best, matched) = BuiltinTools.Rank(Searchable(profile, snapshots, policies, trusted), words, limit);
         w.WriteStartObject();
         w.WriteString("query"u8, query);
         w.WriteNumber("matched"u8, matched);
@@ -251,5 +237,28 @@ internal sealed partial class McpEndpoint
         w.WriteEndArray();
         w.WriteEndObject();
         return null;
+    }
+
+    /// <summary>The tools a search looks at: those tools/list would show in this trust, streamed so no list of 5,000 is built.</summary>
+    private static IEnumerable<SearchEntry> Searchable(GatewayProfile profile, ListSnapshot?[] snapshots, ProfilePolicies policies, bool trusted)
+    {
+        for (var i = 0; i < snapshots.Length; i++)
+        {
+            if (snapshots[i] is not { } snapshot)
+            {
+                continue;
+            }
+
+            var view = profile.View(i, snapshot, policies);
+            var visible = view.Visible(profile, i, trusted);
+            var search = view.Search(profile, i);
+            for (var j = 0; j < search.Length; j++)
+            {
+                if (visible[j])
+                {
+                    yield return search[j];
+                }
+            }
+        }
     }
 }

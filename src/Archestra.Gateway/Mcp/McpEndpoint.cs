@@ -395,7 +395,7 @@ internal sealed partial class McpEndpoint
             _gateway.Metrics.RecordToolCall(profile.Name, server.Name, "_unknown", "unknown_tool", 0);
             return WriteMessageAsync(
                 context,
-                JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, ToolSelection.NotExposed(Encoding.UTF8.GetString(name), profile.Name)),
+                JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, Configuration.ToolSelection.NotExposed(Encoding.UTF8.GetString(name), profile.Name)),
                 session,
                 accepts.PreferSse
             );
