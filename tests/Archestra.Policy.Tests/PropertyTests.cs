@@ -7,7 +7,7 @@ namespace Archestra.Policy.Tests;
 /// Random policy sets and documents, decided by the compiled snapshot and by <see cref="ReferenceInterpreter"/>:
 /// every decision must agree. Set POLICY_SEED to replay a failure (the message prints the seed and case).
 /// </summary>
-public class PropertyTests
+public partial class PropertyTests
 {
     private const int Cases = 3_000;
     private const int DefaultSeed = 0x5eed_2025;

@@ -293,34 +293,20 @@ internal sealed partial class AdminHandlers
                     ResultVerdict.SanitizeWithDualLlm => "sanitize_with_dual_llm",
                     _ => "untrusted",
                 },
-                SourceName(decision.Source),
+                Core.DecisionNames.Source(decision.Source),
                 decision.PolicyId,
                 decision.Reason
             );
         }
 
         var invocationBody = new DecisionBody(
-            invocation.Verdict switch
-            {
-                InvocationVerdict.Block => "block",
-                InvocationVerdict.RequireApproval => "require_approval",
-                _ => "allow",
-            },
-            SourceName(invocation.Source),
+            Core.DecisionNames.Verdict(invocation.Verdict),
+            Core.DecisionNames.Source(invocation.Source),
             invocation.PolicyId,
             invocation.Reason
         );
         return AdminResult.Ok(new PolicyEvaluationBody(invocationBody, resultBody), AdminJson.Default.PolicyEvaluationBody);
     }
-
-    private static string SourceName(DecisionSource source) =>
-        source switch
-        {
-            DecisionSource.Policy => "policy",
-            DecisionSource.BuiltIn => "built_in",
-            DecisionSource.TrustedContext => "trusted_context",
-            _ => "settings",
-        };
 
     private static string? Optional(JsonElement body, string name, JsonValueKind kind, string expected, List<FieldError> errors)
     {

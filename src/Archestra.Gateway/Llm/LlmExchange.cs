@@ -262,7 +262,7 @@ internal sealed partial class LlmExchange : IDisposable
         Conversation = conversation;
         if (Profile.ToolGuard && Body.HasTools)
         {
-            Guard = new LlmToolGuard(Dialect, conversation);
+            Guard = new LlmToolGuard(Dialect, conversation) { Selection = Profile.ToolSelection };
         }
 
         return true;

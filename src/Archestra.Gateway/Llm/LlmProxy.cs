@@ -101,7 +101,7 @@ internal sealed partial class LlmProxy : IDisposable
                 var openAi = llm.OpenAi is { } o ? upstreams.GetValueOrDefault(o) : null;
                 var anthropic = llm.Anthropic is { } a ? upstreams.GetValueOrDefault(a) : null;
                 var gemini = llm.Gemini is { } g ? upstreams.GetValueOrDefault(g) : null;
-                var built = new LlmProfile(profile.Name, llm, openAi, anthropic, gemini);
+                var built = new LlmProfile(profile.Name, llm, openAi, anthropic, gemini) { ToolSelection = ProfileToolSelection.Of(profile) };
                 if (built.Open)
                 {
                     Log.OpenLlmProfile(_logger, profile.Name);

@@ -40,9 +40,18 @@ internal sealed partial class LlmToolGuard
     /// <summary>The refused calls, each as "tool (why)", for the audit row and the log.</summary>
     public IReadOnlyList<string> Refused => _refused;
 
+    /// <summary>The profile's tool selection: a call of a tool it does not expose is refused before any policy is read.</summary>
+    public ProfileToolSelection? Selection { get; init; }
+
     /// <summary>Decides one call; null when it may go ahead, else the text that replaces it.</summary>
     internal string? Decide(string tool, ReadOnlySpan<byte> arguments)
     {
+        if (Selection?.Hides(tool) is { } rule)
+        {
+            _refused.Add($"{tool} (not exposed)");
+            return $"[Archestra] The call to the tool {tool} was not made: profile '{Selection.Profile}' does not expose it ({rule}).";
+        }
+
         if (Unreadable(arguments) is { } unreadable)
         {
             // The policy would read one copy of a repeated key and the agent's SDK may run the other.

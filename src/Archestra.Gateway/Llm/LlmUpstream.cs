@@ -83,6 +83,9 @@ internal sealed class LlmProfile
         _keyHashes = [.. config.VirtualKeyHashes];
     }
 
+    /// <summary>The profile's tool selection, applied to the tool calls the guard decides; null: every tool is exposed.</summary>
+    public ProfileToolSelection? ToolSelection { get; init; }
+
     public string Name { get; }
 
     public ProfileLlmConfig Config { get; }

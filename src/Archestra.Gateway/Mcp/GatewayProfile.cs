@@ -39,7 +39,11 @@ internal sealed class GatewayProfile : IBearerProfile
     /// Per item of <paramref name="snapshot"/> (server <paramref name="serverIndex"/>'s tool list): whether tools/list shows it
     /// in a context of the given trust, under <paramref name="policies"/>.
     /// </summary>
-    public bool[] VisibleTools(int serverIndex, ListSnapshot snapshot, Archestra.Policy.ProfilePolicies policies, bool trusted)
+    public bool[] VisibleTools(int serverIndex, ListSnapshot snapshot, Archestra.Policy.ProfilePolicies policies, bool trusted) =>
+        View(serverIndex, snapshot, policies).Visible(this, serverIndex, trusted);
+
+    /// <summary>The cached view of server <paramref name="serverIndex"/>'s tool list under <paramref name="policies"/>.</summary>
+    public ToolView View(int serverIndex, ListSnapshot snapshot, Archestra.Policy.ProfilePolicies policies)
     {
         var view = Volatile.Read(ref _views[serverIndex]);
         if (view is null || view.Snapshot != snapshot || view.Policies != policies)
@@ -48,7 +52,7 @@ internal sealed class GatewayProfile : IBearerProfile
             Volatile.Write(ref _views[serverIndex], view);
         }
 
-        return view.Visible(this, serverIndex, trusted);
+        return view;
     }
 
     /// <summary>Whether this profile exposes <paramref name="server"/>'s tool <paramref name="tool"/> (its own name). Allocation-free.</summary>

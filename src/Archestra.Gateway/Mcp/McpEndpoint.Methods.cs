@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using Archestra.Gateway.Configuration;
 using Archestra.Runtime.JsonRpc;
 using Archestra.Runtime.Protocol;
 
@@ -202,12 +203,11 @@ internal sealed partial class McpEndpoint
         buffer.Write(",\"result\":{\""u8);
         Encoding.UTF8.GetBytes(property, buffer);
         buffer.Write("\":["u8);
-        var index = 0;
-        var written = 0;
-        var more = false;
+        var page = new ListPage(buffer, offset, ListPageSize);
         var policies = kind == ListKind.Tools ? _gateway.Policies.ForProfile(profile.Name) : null;
         var trusted = session?.Trust.IsTrusted ?? !accepts.Modern; // as the call would be judged (CallToolAsync)
-        for (var i = 0; i < servers.Length && !more; i++)
+        var builtins = policies is null ? BuiltinToolsMode.Off : profile.Config.BuiltinTools;
+        for (var i = 0; i < servers.Length && !page.Full && builtins != BuiltinToolsMode.Only; i++)
         {
             if (snapshots[i] is not { } snapshot)
             {
@@ -215,34 +215,25 @@ internal sealed partial class McpEndpoint
             }
 
             var visible = policies is null ? null : profile.VisibleTools(i, snapshot, policies, trusted);
-            for (var j = 0; j < snapshot.Items.Length; j++)
+            for (var j = 0; j < snapshot.Items.Length && !page.Full; j++)
             {
                 var item = snapshot.Items[j];
-                if (visible is not null && !visible[j])
+                if (visible is null || visible[j])
                 {
-                    continue;
+                    page.Add(prefix ? item.Prefixed(servers[i].NameUtf8) : item.Json);
                 }
-
-                if (index++ < offset)
-                {
-                    continue;
-                }
-
-                if (written == ListPageSize)
-                {
-                    more = true;
-                    break;
-                }
-
-                if (written++ > 0)
-                {
-                    buffer.Write(","u8);
-                }
-
-                buffer.Write(prefix ? item.Prefixed(servers[i].NameUtf8) : item.Json);
             }
         }
 
+        if (builtins != BuiltinToolsMode.Off)
+        {
+            foreach (var definition in BuiltinTools.Definitions)
+            {
+                page.Add(definition);
+            }
+        }
+
+        var (more, written) = (page.Full, page.Written);
         buffer.Write("]"u8);
         if (more)
         {

@@ -364,6 +364,11 @@ internal sealed partial class McpEndpoint
             );
         }
 
+        if (BuiltinTools.IsBuiltin(name))
+        {
+            return CallBuiltinAsync(context, profile, session, body, length, env, accepts, Encoding.UTF8.GetString(name));
+        }
+
         var server = profile.Route(name, out var offset);
         if (server is null)
         {
@@ -383,7 +388,7 @@ internal sealed partial class McpEndpoint
             _gateway.Metrics.RecordToolCall(profile.Name, server.Name, "_unknown", "unknown_tool", 0);
             return WriteMessageAsync(
                 context,
-                JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, ToolSelection.NotExposed(Encoding.UTF8.GetString(name), profile.Name)),
+                JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, Configuration.ToolSelection.NotExposed(Encoding.UTF8.GetString(name), profile.Name)),
                 session,
                 accepts.PreferSse
             );
@@ -604,6 +609,7 @@ internal sealed partial class McpEndpoint
             if (session is not null && session.ObserveResult(call.Qualified, verdict))
             {
                 Log.SessionTainted(_gateway.Logger, session.Id, call.Qualified, verdict.PolicyId ?? "default");
+                DynamicTools.OnTainted(session);
             }
         }
 

@@ -88,6 +88,9 @@ internal sealed class McpSession
     /// <summary>The tool whose result first made the context untrusted, for refusal messages.</summary>
     public string? TaintedBy { get; private set; }
 
+    /// <summary>The decision on that result (untrusted by a policy or by the tool's default), for <c>archestra__whoami</c>.</summary>
+    public ResultDecision? TaintDecision { get; private set; }
+
     /// <summary>Applies a result decision to the session's trust; true when this result is the one that tainted it.</summary>
     public bool ObserveResult(string tool, in ResultDecision decision)
     {
@@ -97,7 +100,12 @@ internal sealed class McpSession
         }
 
         // A race between two results only decides which tool is named; both taint.
-        TaintedBy ??= tool;
+        if (TaintedBy is null)
+        {
+            TaintDecision = decision;
+            TaintedBy = tool;
+        }
+
         Trust.MarkUntrusted();
         return true;
     }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using Archestra.Policy;
 
@@ -12,6 +13,7 @@ internal sealed class ToolView(ListSnapshot snapshot, ProfilePolicies policies)
 {
     private bool[]? _trusted;
     private bool[]? _untrusted;
+    private SearchEntry[]? _search;
 
     public ListSnapshot Snapshot { get; } = snapshot;
 
@@ -22,6 +24,27 @@ internal sealed class ToolView(ListSnapshot snapshot, ProfilePolicies policies)
     {
         ref var cached = ref trusted ? ref _trusted : ref _untrusted;
         return Volatile.Read(ref cached) ?? (cached = Compute(profile, serverIndex, trusted));
+    }
+
+    /// <summary>Per item: the name the profile shows and the lower-cased words <c>archestra__search_tools</c> matches, read once.</summary>
+    public SearchEntry[] Search(GatewayProfile profile, int serverIndex)
+    {
+        if (Volatile.Read(ref _search) is { } cached)
+        {
+            return cached;
+        }
+
+        var server = profile.Servers[serverIndex];
+        var items = Snapshot.Items;
+        var entries = new SearchEntry[items.Length];
+        for (var i = 0; i < items.Length; i++)
+        {
+            var (description, schema) = items[i].ReadToolInfo();
+            var name = profile.Prefixed ? items[i].Qualified(server.Name) : items[i].Key;
+            entries[i] = new SearchEntry(name, description, schema, name.ToLowerInvariant(), description?.ToLowerInvariant() ?? "");
+        }
+
+        return _search = entries;
     }
 
     private bool[] Compute(GatewayProfile profile, int serverIndex, bool trusted)
@@ -42,5 +65,40 @@ internal sealed class ToolView(ListSnapshot snapshot, ProfilePolicies policies)
         }
 
         return visible;
+    }
+}
+
+/// <summary>A tool as <c>archestra__search_tools</c> sees it: what it returns, and the lower-cased text it matches words in.</summary>
+internal sealed record SearchEntry(string Name, string? Description, string InputSchema, string NameLower, string DescriptionLower);
+
+/// <summary>One page of a merged list: skips the items before the cursor's offset and stops at the page size.</summary>
+internal struct ListPage(IBufferWriter<byte> buffer, int offset, int size)
+{
+    private int _index;
+
+    public int Written { get; private set; }
+
+    /// <summary>An item did not fit: the list continues on a next page.</summary>
+    public bool Full { get; private set; }
+
+    public void Add(ReadOnlySpan<byte> json)
+    {
+        if (Full || _index++ < offset)
+        {
+            return;
+        }
+
+        if (Written == size)
+        {
+            Full = true;
+            return;
+        }
+
+        if (Written++ > 0)
+        {
+            buffer.Write(","u8);
+        }
+
+        buffer.Write(json);
     }
 }

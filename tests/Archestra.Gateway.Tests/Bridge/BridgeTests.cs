@@ -49,7 +49,7 @@ public sealed class BridgeTests : IAsyncLifetime
         var tools = result.GetProperty("tools").EnumerateArray().Select(t => t.GetString()).ToList();
         Assert.Contains("echo", tools);
         Assert.Contains("trigger-sampling-request", tools);
-        Assert.DoesNotContain(tools, t => t!.Contains("__", StringComparison.Ordinal));
+        Assert.DoesNotContain(tools, t => t!.Contains("__", StringComparison.Ordinal) && !t.StartsWith("archestra__", StringComparison.Ordinal));
         Assert.Equal("Echo: from-ts", result.GetProperty("echo").GetString());
         Assert.Equal([1, 2, 3], result.GetProperty("progress").EnumerateArray().Select(p => p.GetInt32()).ToArray());
         Assert.Equal(1, result.GetProperty("samplingRequests").GetInt32());

@@ -1,6 +1,5 @@
 using System.Text;
 using Archestra.Gateway.Configuration;
-using Archestra.Gateway.Mcp;
 
 namespace Archestra.Gateway.Tests.Configuration;
 

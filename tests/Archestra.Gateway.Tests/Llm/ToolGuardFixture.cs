@@ -12,7 +12,8 @@ namespace Archestra.Gateway.Tests.Llm;
 /// <c>mail</c> to the policies. <c>web__*</c> results are untrusted (the default), <c>mail__*</c> results trusted;
 /// <c>web__search</c> may run in an untrusted context, <c>mail__send</c> may not. The LLM-only profile <c>agent</c>
 /// judges an agent's own tools (any name): <c>read_docs</c> results are trusted, everything else has the defaults,
-/// and the policy <c>no-delete</c> refuses <c>delete_repo</c> for repositories named <c>prod-*</c>.
+/// and the policy <c>no-delete</c> refuses <c>delete_repo</c> for repositories named <c>prod-*</c>. The profile <c>picked</c> is
+/// <c>guard</c> with a tool selection: of <c>mail</c> only <c>send</c> and <c>read_*</c> but not <c>read_secret*</c>.
 /// </summary>
 public sealed class ToolGuardFixture : IAsyncLifetime
 {
@@ -69,6 +70,7 @@ public sealed class ToolGuardFixture : IAsyncLifetime
             [
                 new ProfilePolicyInput("guard", ["web", "mail"], settings),
                 new ProfilePolicyInput("unguarded", ["web", "mail"], settings),
+                new ProfilePolicyInput("picked", ["web", "mail"], settings),
                 new ProfilePolicyInput(
                     "agent",
                     [],
@@ -132,6 +134,13 @@ public sealed class ToolGuardFixture : IAsyncLifetime
                         Name = "unguarded",
                         Servers = [],
                         Llm = llm with { ToolGuard = false },
+                    },
+                    new ProfileConfig
+                    {
+                        Name = "picked",
+                        Servers = [],
+                        Llm = llm,
+                        ToolSelection = new Dictionary<string, ToolSelectionConfig> { ["mail"] = new(["send", "read_*"], ["read_secret*"]) },
                     },
                     new ProfileConfig
                     {

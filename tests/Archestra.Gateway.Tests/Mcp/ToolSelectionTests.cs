@@ -67,6 +67,9 @@ public sealed class ToolSelectionTests : IClassFixture<ToolSelectionFixture>
 {
     private static readonly string[] Picked =
     [
+        "archestra__explain",
+        "archestra__search_tools",
+        "archestra__whoami",
         "files__create_issue",
         "files__get_issue",
         "files__get_repo",
@@ -107,7 +110,7 @@ public sealed class ToolSelectionTests : IClassFixture<ToolSelectionFixture>
 
         await using var all = await ConnectAsync("all", modern);
         var everything = (await all.ListToolsAsync(cancellationToken: Ct)).Select(t => t.Name).ToList();
-        Assert.Equal(14, everything.Count);
+        Assert.Equal(17, everything.Count); // and the three built-ins
         Assert.Contains("gh__delete_repo", everything);
     }
 

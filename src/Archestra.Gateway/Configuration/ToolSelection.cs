@@ -1,7 +1,7 @@
+using System.Collections.Frozen;
 using System.Text;
-using Archestra.Gateway.Configuration;
 
-namespace Archestra.Gateway.Mcp;
+namespace Archestra.Gateway.Configuration;
 
 /// <summary>
 /// One <c>*</c> pattern over a server's own tool name, compiled once per configuration into its literal pieces (UTF-8),
@@ -149,4 +149,41 @@ internal sealed class ToolSelection
 
         return (false, $"toolSelection.{Server}.allow: no pattern matches");
     }
+}
+
+/// <summary>
+/// A profile's selections compiled for names as a client or an agent writes them: <c>{server}__{tool}</c> when the profile
+/// prefixes names, the server's own name in a one-server profile that does not. Used where a tool is named by text, as in
+/// the LLM proxy's tool guard. Null from <see cref="Of"/> when the profile selects nothing.
+/// </summary>
+internal sealed class ProfileToolSelection
+{
+    private readonly FrozenDictionary<string, ToolSelection> _byServer;
+    private readonly ToolSelection? _unprefixed;
+
+    private ProfileToolSelection(ProfileConfig profile)
+    {
+        Profile = profile.Name;
+        _byServer = profile.ToolSelection.ToFrozenDictionary(static p => p.Key, static p => new ToolSelection(p.Key, p.Value), StringComparer.Ordinal);
+        var prefixed = profile.ToolPrefix == ToolPrefixMode.Always || profile.Servers.Count > 1;
+        _unprefixed = !prefixed && profile.Servers.Count == 1 ? _byServer.GetValueOrDefault(profile.Servers[0]) : null;
+    }
+
+    public string Profile { get; }
+
+    public static ProfileToolSelection? Of(ProfileConfig profile) => profile.ToolSelection.Count == 0 ? null : new ProfileToolSelection(profile);
+
+    /// <summary>The rule that hides <paramref name="tool"/>, or null when the profile exposes it (or it names no selected server).</summary>
+    public string? Hides(string tool)
+    {
+        if (_unprefixed is { } only)
+        {
+            return Hidden(only, tool);
+        }
+
+        var separator = tool.IndexOf("__", StringComparison.Ordinal);
+        return separator > 0 && _byServer.TryGetValue(tool[..separator], out var selection) ? Hidden(selection, tool[(separator + 2)..]) : null;
+    }
+
+    private static string? Hidden(ToolSelection selection, string tool) => selection.Explain(tool) is (false, var reason) ? reason : null;
 }
