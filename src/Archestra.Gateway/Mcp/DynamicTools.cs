@@ -1,3 +1,4 @@
+using Archestra.Policy;
 using Archestra.Runtime.Protocol;
 
 namespace Archestra.Gateway.Mcp;
@@ -12,12 +13,31 @@ internal static class DynamicTools
 {
     private static readonly byte[] s_listChanged = JsonRpcWriter.Notification(McpMethods.ToolsListChanged);
 
-    /// <summary>The session has just become untrusted: its list may now be shorter, so its client is asked to list again.</summary>
-    public static void OnTainted(McpSession session)
+    /// <summary>
+    /// The session has just become untrusted: when that shortens its list (some tool may run only in a trusted context), its
+    /// client is asked to list again. A profile whose tools may all run untrusted changes nothing and is told nothing.
+    /// </summary>
+    public static void OnTainted(McpSession session, ProfilePolicies policies)
     {
-        if (session.Profile.Config.DynamicTools)
+        var profile = session.Profile;
+        if (!profile.Config.DynamicTools)
         {
-            session.Post(s_listChanged);
+            return;
+        }
+
+        for (var i = 0; i < profile.Servers.Length; i++)
+        {
+            if (
+                profile.Servers[i].Cached(ListKind.Tools) is { } snapshot
+                && !profile
+                    .VisibleTools(i, snapshot, policies, trusted: true)
+                    .AsSpan()
+                    .SequenceEqual(profile.VisibleTools(i, snapshot, policies, trusted: false))
+            )
+            {
+                session.Post(s_listChanged);
+                return;
+            }
         }
     }
 }

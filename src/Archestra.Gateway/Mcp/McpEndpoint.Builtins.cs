@@ -51,7 +51,18 @@ internal sealed partial class McpEndpoint
         var policies = _gateway.Policies.ForProfile(profile.Name);
         var buffer = new ArrayBufferWriter<byte>(1024);
         string? error;
-        using (var document = JsonDocument.Parse(arguments))
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(arguments);
+        }
+        catch (JsonException)
+        {
+            // Valid JSON (the envelope was checked) nested deeper than JsonDocument reads: no built-in takes such arguments.
+            document = JsonDocument.Parse("null"u8.ToArray());
+        }
+
+        using (document)
         using (var w = new Utf8JsonWriter(buffer))
         {
             var args = document.RootElement;

@@ -609,7 +609,7 @@ internal sealed partial class McpEndpoint
             if (session is not null && session.ObserveResult(call.Qualified, verdict))
             {
                 Log.SessionTainted(_gateway.Logger, session.Id, call.Qualified, verdict.PolicyId ?? "default");
-                DynamicTools.OnTainted(session);
+                DynamicTools.OnTainted(session, call.Policies);
             }
         }
 

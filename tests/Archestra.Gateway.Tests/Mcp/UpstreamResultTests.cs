@@ -26,7 +26,8 @@ public sealed class UpstreamResultTests
                     GatewayHarness.Stdio("bad", Repo.Node, Repo.Asset("bad-result-server.mjs"), result, "calls"),
                     GatewayHarness.Stdio("badlist", Repo.Node, Repo.Asset("bad-result-server.mjs"), result, "lists"),
                 ],
-                Profiles = [GatewayHarness.Profile("p", "bad", "badlist")],
+                // Without the built-in tools, so the aggregated lists hold only the servers' items.
+                Profiles = [GatewayHarness.Profile("p", "bad", "badlist") with { BuiltinTools = BuiltinToolsMode.Off }],
             }
         );
 
