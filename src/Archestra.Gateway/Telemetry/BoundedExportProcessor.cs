@@ -12,7 +12,7 @@ namespace Archestra.Gateway.Telemetry;
 /// latency. The SDK's batch processor does the same but keeps its drop count to itself; this one is exposed as
 /// <c>archestra_telemetry_spans_dropped_total</c>.
 /// </summary>
-internal sealed class BoundedExportProcessor : BaseProcessor<Activity>, IPrometheusSource
+internal sealed class BoundedExportProcessor : BaseExportProcessor<Activity>, IPrometheusSource
 {
     /// <summary>Spans per export call: the OpenTelemetry SDK's OTEL_BSP_MAX_EXPORT_BATCH_SIZE default.</summary>
     internal const int MaxBatch = 512;
@@ -27,7 +27,9 @@ internal sealed class BoundedExportProcessor : BaseProcessor<Activity>, IPrometh
     private long _failed;
     private long _exported;
 
+    /// <remarks>A <see cref="BaseExportProcessor{T}"/>, so the exporter learns the provider's resource (service.name).</remarks>
     public BoundedExportProcessor(BaseExporter<Activity> exporter, int capacity)
+        : base(exporter)
     {
         _exporter = exporter;
         _queue = Channel.CreateBounded<Activity>(
@@ -50,10 +52,11 @@ internal sealed class BoundedExportProcessor : BaseProcessor<Activity>, IPrometh
 
     public long Exported => Interlocked.Read(ref _exported);
 
-    public override void OnEnd(Activity data)
+    /// <summary>Called for recorded spans only (the base class filters).</summary>
+    protected override void OnExport(Activity data)
     {
         // With FullMode = Wait, TryWrite never waits: it answers false when the queue is full.
-        if (data.Recorded && !_queue.Writer.TryWrite(data))
+        if (!_queue.Writer.TryWrite(data))
         {
             Interlocked.Increment(ref _dropped);
         }
@@ -148,16 +151,6 @@ internal sealed class BoundedExportProcessor : BaseProcessor<Activity>, IPrometh
         _queue.Writer.TryComplete();
         var joined = _thread.Join(timeoutMilliseconds < 0 ? Timeout.Infinite : timeoutMilliseconds);
         return _exporter.Shutdown(timeoutMilliseconds) && joined;
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            _exporter.Dispose();
-        }
-
-        base.Dispose(disposing);
     }
 
     public void WritePrometheus(StringBuilder builder)
