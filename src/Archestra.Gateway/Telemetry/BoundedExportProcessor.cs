@@ -156,7 +156,12 @@ internal sealed class BoundedExportProcessor : BaseExportProcessor<Activity>, IP
     public void WritePrometheus(StringBuilder builder)
     {
         const string dropped = "archestra_telemetry_spans_dropped_total";
-        PrometheusText.Family(builder, dropped, "Finished spans not exported over OTLP, by reason (queue_full: the export queue was full).", "counter");
+        PrometheusText.Family(
+            builder,
+            dropped,
+            "Finished spans not exported over OTLP, by reason (queue_full: the export queue was full; export_failed: the collector refused or did not answer).",
+            "counter"
+        );
         PrometheusText.Sample(builder, dropped, "{reason=\"queue_full\"}", Dropped);
         PrometheusText.Sample(builder, dropped, "{reason=\"export_failed\"}", Failed);
         const string exported = "archestra_telemetry_spans_exported_total";
