@@ -163,8 +163,8 @@ traced() { # name, collector port, extra env...: a gateway on fresh ports export
     -e 's#"toolInvocation": \[#"toolInvocation": [ { "id": "no-secrets", "tool": "everything__echo", "action": "block_always", "reason": "r", "conditions": [{ "key": "message", "operator": "contains", "value": "secret" }] },#' \
     "$work/archestra.json" >"$work/$name.json"
   mkdir -p "$work/$name"
-  (cd "$work/$name" && env SMOKE_PROVIDER_KEY=sk-smoke SMOKE_VIRTUAL_KEY=vk-smoke-0123456789 OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$collector" \
-    "$@" exec "$bin" serve --config "$work/$name.json" >"$work/$name.stdout" 2>"$work/$name.stderr") &
+  (cd "$work/$name" && exec env SMOKE_PROVIDER_KEY=sk-smoke SMOKE_VIRTUAL_KEY=vk-smoke-0123456789 OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$collector" \
+    "$@" "$bin" serve --config "$work/$name.json" >"$work/$name.stdout" 2>"$work/$name.stderr") &
   tpid=$!
   tgw=$g; tmetrics=$m
   for _ in $(seq 300); do curl -fsS "http://127.0.0.1:$g/readyz" >/dev/null 2>&1 && return 0; sleep 0.02; done
@@ -222,6 +222,7 @@ check "a gateway exporting to a collector that never answers starts" traced hang
 # Calls go on until the queue (8 spans, plus the batch being collected) overflows: at most 600 calls.
 hung=0 sent=0 dropped=0
 for i in $(seq 600); do
+  kill -0 "$tpid" 2>/dev/null || break
   r=$(curl -sS --max-time 20 -X POST "http://127.0.0.1:$tgw/v1/mcp/default" -H 'Content-Type: application/json' \
     -H 'Accept: application/json, text/event-stream' -d "{\"jsonrpc\":\"2.0\",\"id\":$i,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"message\":\"hang$i\"}}}")
   sent=$i
@@ -236,6 +237,6 @@ check "spans the full queue could not take are counted (dropped: ${dropped:-none
 stop_traced
 kill "$otlp_pid" "$silent_pid" 2>/dev/null
 
-if ((failed > 0)); then echo "--- gateway stderr"; tail -30 "$work/stderr"; echo "--- stdout"; tail -10 "$work/stdout"; tail -20 "$work/bridge.stderr"; tail -20 "$work"/*.stderr; fi
+if ((failed > 0)); then echo "--- gateway stderr"; tail -30 "$work/stderr"; echo "--- stdout"; tail -10 "$work/stdout"; tail -20 "$work/bridge.stderr"; tail -n 20 "$work"/*.stderr; fi
 echo "SMOKE: $passed passed, $failed failed"
 ((failed == 0))

@@ -12,7 +12,7 @@ namespace Archestra.Gateway.Telemetry;
 /// latency. The SDK's batch processor does the same but keeps its drop count to itself; this one is exposed as
 /// <c>archestra_telemetry_spans_dropped_total</c>.
 /// </summary>
-internal sealed class BoundedExportProcessor : BaseProcessor<Activity>, IPrometheusSource
+internal sealed class BoundedExportProcessor : BaseExportProcessor<Activity>, IPrometheusSource
 {
     /// <summary>Spans per export call: the OpenTelemetry SDK's OTEL_BSP_MAX_EXPORT_BATCH_SIZE default.</summary>
     internal const int MaxBatch = 512;
@@ -27,7 +27,9 @@ internal sealed class BoundedExportProcessor : BaseProcessor<Activity>, IPrometh
     private long _failed;
     private long _exported;
 
+    /// <remarks>A <see cref="BaseExportProcessor{T}"/>, so the exporter learns the provider's resource (service.name).</remarks>
     public BoundedExportProcessor(BaseExporter<Activity> exporter, int capacity)
+        : base(exporter)
     {
         _exporter = exporter;
         _queue = Channel.CreateBounded<Activity>(
@@ -50,10 +52,11 @@ internal sealed class BoundedExportProcessor : BaseProcessor<Activity>, IPrometh
 
     public long Exported => Interlocked.Read(ref _exported);
 
-    public override void OnEnd(Activity data)
+    /// <summary>Called for recorded spans only (the base class filters).</summary>
+    protected override void OnExport(Activity data)
     {
         // With FullMode = Wait, TryWrite never waits: it answers false when the queue is full.
-        if (data.Recorded && !_queue.Writer.TryWrite(data))
+        if (!_queue.Writer.TryWrite(data))
         {
             Interlocked.Increment(ref _dropped);
         }
@@ -150,20 +153,15 @@ internal sealed class BoundedExportProcessor : BaseProcessor<Activity>, IPrometh
         return _exporter.Shutdown(timeoutMilliseconds) && joined;
     }
 
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            _exporter.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
-
     public void WritePrometheus(StringBuilder builder)
     {
         const string dropped = "archestra_telemetry_spans_dropped_total";
-        PrometheusText.Family(builder, dropped, "Finished spans not exported over OTLP, by reason (queue_full: the export queue was full).", "counter");
+        PrometheusText.Family(
+            builder,
+            dropped,
+            "Finished spans not exported over OTLP, by reason (queue_full: the export queue was full; export_failed: the collector refused or did not answer).",
+            "counter"
+        );
         PrometheusText.Sample(builder, dropped, "{reason=\"queue_full\"}", Dropped);
         PrometheusText.Sample(builder, dropped, "{reason=\"export_failed\"}", Failed);
         const string exported = "archestra_telemetry_spans_exported_total";

@@ -266,10 +266,15 @@ internal sealed class TelemetryHost : IDisposable
         return list;
     }
 
-    /// <summary>Exports what is queued (bounded by the exporter's timeout) and stops listening.</summary>
+    /// <summary>How long stopping waits for queued spans and the last metrics to be exported; a hung collector costs no more.</summary>
+    private const int ShutdownMilliseconds = 5_000;
+
+    /// <summary>Exports what is queued (for at most <see cref="ShutdownMilliseconds"/> each) and stops listening.</summary>
     public void Dispose()
     {
+        _traces?.Shutdown(ShutdownMilliseconds);
         _traces?.Dispose();
+        _metrics?.Shutdown(ShutdownMilliseconds);
         _metrics?.Dispose();
     }
 }
