@@ -10,7 +10,7 @@ namespace Archestra.Gateway.Tests.Deploy;
 
 /// <summary>
 /// deploy/grafana/archestra-dashboard.json queries only metric families a running gateway exports (one with the
-/// Kubernetes runtime on, so every family is there), and every query is PromQL that promtool accepts.
+/// Kubernetes runtime and trace export on, so every family is there), and every query is PromQL that promtool accepts.
 /// </summary>
 public sealed partial class GrafanaDashboardTests : IAsyncLifetime
 {
@@ -52,6 +52,7 @@ public sealed partial class GrafanaDashboardTests : IAsyncLifetime
         var json = $$"""
             {
               "kubernetes": { "namespace": "mcp", "kubeconfig": {{System.Text.Json.JsonSerializer.Serialize(_cluster.WriteKubeconfig(_work))}} },
+              "telemetry": { "endpoint": "http://127.0.0.1:9", "metrics": false },
               "mcpServers": {
                 "local": { "command": {{System.Text.Json.JsonSerializer.Serialize(Repo.Node)}}, "args": [{{System.Text.Json.JsonSerializer.Serialize(
                 Repo.Everything
