@@ -247,10 +247,7 @@ internal sealed partial class AdminHandlers
         using var doc = document!;
         var body = doc.RootElement;
         var errors = new List<FieldError>();
-        foreach (var property in body.EnumerateObject().Where(p => !s_evaluationKeys.Contains(p.Name)))
-        {
-            errors.Add(new FieldError($"$.{property.Name}", $"unknown key; expected one of: {string.Join(", ", s_evaluationKeys)}"));
-        }
+        AdminRequest.UnknownKeys(body, "$", s_evaluationKeys, errors);
 
         var profile = AdminRequest.RequiredString(body, "profile", errors);
         var tool = AdminRequest.RequiredString(body, "tool", errors);
