@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Net;
 using Archestra.Gateway.Metrics;
+using Archestra.Gateway.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -232,13 +233,7 @@ public sealed class PrometheusExporterTests : IDisposable
         _metrics.RecordRequest("p", "we\"ird\\me\nthod", "ok");
         var text = new PrometheusExporter(_metrics).Render();
 
-        var promtool = FindOnPath("promtool");
-        if (promtool is null)
-        {
-            const string message = "promtool is not installed (Debian: apt-get install -y prometheus)";
-            Assert.True(string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI")), message + "; CI must install it");
-            Assert.Skip(message);
-        }
+        var promtool = Promtool.PathOrSkip();
 
         var start = new ProcessStartInfo(promtool, ["check", "metrics"])
         {
@@ -256,20 +251,6 @@ public sealed class PrometheusExporterTests : IDisposable
 
         Assert.True(process.ExitCode == 0, $"promtool check metrics failed ({process.ExitCode}):\n{printed}\n--- input ---\n{text}");
         Assert.Equal("", printed);
-    }
-
-    private static string? FindOnPath(string name)
-    {
-        foreach (var directory in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
-        {
-            var candidate = Path.Combine(directory, name);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
     }
 
     [Fact]
