@@ -37,6 +37,26 @@ fi
 check "--version prints the version" bash -c "'$bin' --version | grep -qE '^archestra [0-9]+\.[0-9]+\.[0-9]+'"
 check "--help lists serve" bash -c "'$bin' --help | grep -q 'serve'"
 
+# deploy/Dockerfile cannot be built here (no Docker engine): its files are linted, and its final stage is laid out from
+# this publish and run as the image would run it.
+lint() { python3 "$repo/scripts/dockerfile-lint.py" "$1" >"$work/lint" || { cat "$work/lint"; return 1; }; }
+check "deploy/Dockerfile passes scripts/dockerfile-lint.py" lint "$repo/deploy/Dockerfile"
+check "deploy/Dockerfile.runtimes passes scripts/dockerfile-lint.py" lint "$repo/deploy/Dockerfile.runtimes"
+every_rule_fails() {
+  local rules broken
+  rules=$(python3 "$repo/scripts/dockerfile-lint.py" "$repo/deploy/Dockerfile" | wc -l)
+  broken=$(python3 "$repo/scripts/dockerfile-lint.py" "$repo/tests/deploy/every-rule-broken.Dockerfile" | grep -c '^  FAIL')
+  [[ $rules -gt 0 && $broken == "$rules" ]]
+}
+check "every lint rule refuses tests/deploy/every-rule-broken.Dockerfile" every_rule_fails
+while read -r verdict name; do
+  case $verdict in
+    ok) passed=$((passed + 1)); echo "  ok   image: $name" ;;
+    FAIL) failed=$((failed + 1)); echo "  FAIL image: $name" ;;
+    *) echo "    $verdict $name" ;;
+  esac
+done < <(bash "$repo/scripts/image-dry-run.sh" "$out" 2>&1)
+
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 gw=$(port); admin=$(port); metrics=$(port); llm=$(port)
 node "$repo/tests/node/llm/fake-openai.mjs" "$llm" &

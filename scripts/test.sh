@@ -18,7 +18,8 @@
 #
 # ARCHESTRA_TEST_ONLY="Policy conformance-fixture ..." runs only the named steps (for checking this script, not for
 # CI): build, Gateway, Policy, Runtime, Storage (the xunit projects), conformance-fixture, conformance-gateway,
-# conformance-bridge, conformance-fixture-next, conformance-gateway-next, aot, quickstart, budgets. Unset (the
+# conformance-bridge, conformance-everything-direct, conformance-everything-bridge, conformance-fixture-next,
+# conformance-gateway-next, aot, quickstart, budgets. Unset (the
 # default), everything runs.
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -127,14 +128,14 @@ for project in tests/*.Tests; do
   awk '/^  Failed / { n = 5 } n > 0 { print "    " $0; n-- }' "$out" >>"$failed_tests"
 done
 
-conformance() { # label script
+conformance() { # label script [NAME=VALUE...]
   local label=$1 script=$2
   want "conformance-$label" || return 0
   echo "== conformance ($label)"
   if ((!built)); then
     problem "conformance-$label" "not run: the build failed"; record "conformance-$label" 0 1 0; return
   fi
-  run_step 20m env SKIP_BUILD=1 "$script"
+  run_step 20m env SKIP_BUILD=1 "${@:3}" "$script"
   local step_status=$status extras_failed=0
   if [[ $label == fixture ]]; then
     # fixture-direct.sh also runs fixture-extras.mjs (over HTTP and stdio) and prints their own line, each run
@@ -152,6 +153,9 @@ conformance() { # label script
 conformance fixture tests/conformance/fixture-direct.sh
 conformance gateway tests/conformance/gateway.sh
 conformance bridge tests/conformance/bridge.sh
+# server-everything, which nobody here wrote: its own HTTP mode, then its stdio mode behind archestra bridge.
+conformance everything-direct tests/conformance/everything.sh EVERYTHING_VIA=direct
+conformance everything-bridge tests/conformance/everything.sh EVERYTHING_VIA=bridge
 # MCP 2026-07-28: the requirements of conformance 0.2.0-alpha.12, directly and through the gateway.
 conformance fixture-next tests/conformance/fixture-next.sh
 conformance gateway-next tests/conformance/gateway-next.sh

@@ -31,7 +31,8 @@ internal sealed record BridgeOptions
 /// One stdio MCP server served as Streamable HTTP: the gateway's own endpoint over a one-server profile with no
 /// prefix, no policies and no audit. Every client session shares the one process (ids rewritten, answers routed
 /// back, server requests sent to the session whose call is running), exactly as the gateway does for its stdio
-/// servers; tool, prompt and resource names pass through unchanged.
+/// servers; tool, prompt and resource names pass through unchanged. A client sees what the server's own HTTP mode would
+/// show: no built-in tools, and a call to a tool the server did not list reaches the server, which answers it.
 /// </summary>
 internal sealed class BridgeServer : IAsyncDisposable
 {
@@ -61,7 +62,7 @@ internal sealed class BridgeServer : IAsyncDisposable
         const string json = """
             {
               "mcpServers": { "server": { "command": "bridged" } },
-              "profiles": { "bridge": { "servers": ["server"],
+              "profiles": { "bridge": { "servers": ["server"], "builtinTools": "off", "dynamicTools": false,
                 "tools": { "*": { "resultTreatment": "trusted", "allowUsageWhenUntrustedDataIsPresent": true } } } }
             }
             """;
@@ -74,6 +75,7 @@ internal sealed class BridgeServer : IAsyncDisposable
         var server = loaded.Config.McpServers[0] with { Command = options.Command, Args = options.Args, Env = options.Env, Timeout = options.Timeout };
         return loaded.Config with
         {
+            Profiles = [loaded.Config.Profiles[0] with { ForwardUnlistedTools = true }],
             Listen = new ListenConfig { Gateway = options.Listen },
             Security = new SecurityConfig { SessionKey = options.SessionKey },
             McpServers = [server],

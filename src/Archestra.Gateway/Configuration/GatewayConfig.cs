@@ -193,4 +193,10 @@ public sealed record ProfileConfig
 
     /// <summary><c>telemetry.captureContent</c>: spans carry tool arguments and results, prompts and completions (off: never).</summary>
     public bool CaptureContent { get; init; }
+
+    /// <summary>
+    /// Set only by <c>archestra bridge</c>, never read from a file: a tools/call naming a tool the server did not list goes to
+    /// the server, which answers it as it would without the bridge. The gateway in front of a bridge decides on names.
+    /// </summary>
+    public bool ForwardUnlistedTools { get; init; }
 }

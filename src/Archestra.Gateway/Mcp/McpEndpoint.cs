@@ -396,30 +396,29 @@ internal sealed partial class McpEndpoint
 
         string toolLabel,
             qualified;
-        if (server.Cached(ListKind.Tools) is { } tools)
+        var tools = server.Cached(ListKind.Tools);
+        if (tools?.Find(toolName) is { } known)
         {
-            var known = tools.Find(toolName);
-            if (known is null)
-            {
-                _gateway.Metrics.RecordToolCall(profile.Name, server.Name, "_unknown", "unknown_tool", 0);
-                return WriteMessageAsync(
-                    context,
-                    JsonRpcWriter.Error(
-                        rawId,
-                        ErrorCodes.InvalidParams,
-                        $"Unknown tool '{Encoding.UTF8.GetString(name)}': MCP server '{server.Name}' has no tool '{Encoding.UTF8.GetString(toolName)}'."
-                    ),
-                    session,
-                    accepts.PreferSse
-                );
-            }
-
             toolLabel = known.Key;
             qualified = known.Qualified(server.Name);
         }
+        else if (tools is not null && !profile.Config.ForwardUnlistedTools)
+        {
+            _gateway.Metrics.RecordToolCall(profile.Name, server.Name, "_unknown", "unknown_tool", 0);
+            return WriteMessageAsync(
+                context,
+                JsonRpcWriter.Error(
+                    rawId,
+                    ErrorCodes.InvalidParams,
+                    $"Unknown tool '{Encoding.UTF8.GetString(name)}': MCP server '{server.Name}' has no tool '{Encoding.UTF8.GetString(toolName)}'."
+                ),
+                session,
+                accepts.PreferSse
+            );
+        }
         else
         {
-            // Not listed yet (upstream just connected): forward and let the server decide; keep metric labels bounded.
+            // Not listed yet (upstream just connected), or a bridge: forward and let the server decide; keep metric labels bounded.
             toolLabel = "_unlisted";
             qualified = McpProtocol.Qualify(server.Name, Encoding.UTF8.GetString(toolName));
         }

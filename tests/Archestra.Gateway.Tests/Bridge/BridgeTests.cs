@@ -49,7 +49,7 @@ public sealed class BridgeTests : IAsyncLifetime
         var tools = result.GetProperty("tools").EnumerateArray().Select(t => t.GetString()).ToList();
         Assert.Contains("echo", tools);
         Assert.Contains("trigger-sampling-request", tools);
-        Assert.DoesNotContain(tools, t => t!.Contains("__", StringComparison.Ordinal) && !t.StartsWith("archestra__", StringComparison.Ordinal));
+        Assert.DoesNotContain(tools, t => t!.Contains("__", StringComparison.Ordinal));
         Assert.Equal("Echo: from-ts", result.GetProperty("echo").GetString());
         Assert.Equal([1, 2, 3], result.GetProperty("progress").EnumerateArray().Select(p => p.GetInt32()).ToArray());
         Assert.Equal(1, result.GetProperty("samplingRequests").GetInt32());
@@ -82,6 +82,26 @@ public sealed class BridgeTests : IAsyncLifetime
         }
 
         Assert.Single(_bridge.Output.Split('\n'), l => l.Contains("started as process", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_client_sees_what_the_servers_own_http_mode_shows_no_built_ins_and_unlisted_tools_answered_by_the_server()
+    {
+        await using var client = await McpClient.CreateAsync(
+            new HttpClientTransport(new HttpClientTransportOptions { Endpoint = Url, TransportMode = HttpTransportMode.StreamableHttp }),
+            cancellationToken: Ct
+        );
+        var tools = (await client.ListToolsAsync(cancellationToken: Ct)).Select(t => t.Name).ToList();
+        Assert.Contains("echo", tools);
+        Assert.DoesNotContain(tools, t => t.StartsWith("archestra__", StringComparison.Ordinal));
+
+        // The gateway would refuse a name its list lacks (-32602 from the gateway); the bridge leaves that to the server,
+        // and server-everything answers it as a tool error of its own.
+        var result = await client.CallToolAsync("no-such-tool", new Dictionary<string, object?>(), cancellationToken: Ct);
+        Assert.True(result.IsError);
+        var text = Assert.IsType<TextContentBlock>(Assert.Single(result.Content)).Text;
+        Assert.Contains("no-such-tool", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("MCP server 'server'", text, StringComparison.Ordinal);
     }
 
     [Fact]
