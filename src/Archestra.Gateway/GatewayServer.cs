@@ -149,6 +149,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         metrics.AddSource(server._audit.Metrics);
         server._audit.Start();
         state.Audit = server._audit;
+        state.SpentStates = new StoredSpentStates(server._store);
         if (config.Kubernetes is { } kubernetes)
         {
             server._kubernetes = new Kubernetes.KubernetesRuntime(kubernetes, gateway, loggerFactory.CreateLogger("Archestra.Kubernetes"));

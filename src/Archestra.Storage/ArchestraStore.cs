@@ -35,6 +35,7 @@ public abstract partial class ArchestraStore : IAsyncDisposable
         Limits = new LimitRepository(this);
         OptimizationRules = new OptimizationRuleRepository(this);
         AdminChanges = new AdminChangeRepository(this);
+        SpentStates = new SpentStateRepository(this);
     }
 
     public StorageOptions Options { get; }
@@ -66,6 +67,8 @@ public abstract partial class ArchestraStore : IAsyncDisposable
     public OptimizationRuleRepository OptimizationRules { get; }
 
     public AdminChangeRepository AdminChanges { get; }
+
+    public SpentStateRepository SpentStates { get; }
 
     private protected ILogger Logger { get; }
 

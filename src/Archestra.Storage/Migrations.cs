@@ -348,6 +348,21 @@ internal static class Migrations
             null,
             null
         ),
+        (
+            7,
+            "spent-request-states",
+            """
+            -- The nonces of answered approval requestStates (MCP 2026-07-28): each is answered once, on any replica of this
+            -- database. A row outlives its state's expiry by a margin for clock skew, then is deleted.
+            CREATE TABLE spent_request_states (
+                nonce      {bytes} NOT NULL PRIMARY KEY,
+                expires_at {time} NOT NULL
+            );
+            CREATE INDEX spent_request_states_expiry ON spent_request_states (expires_at);
+            """,
+            null,
+            null
+        ),
     ];
 
     // After Steps: static fields are initialised in the order they are written.

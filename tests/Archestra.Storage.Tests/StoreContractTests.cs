@@ -59,12 +59,41 @@ public abstract class StoreContractTests : IAsyncLifetime
         var store = await OpenAsync();
         await OpenAsync();
         var applied = await store.GetAppliedMigrationsAsync(TestContext.Current.CancellationToken);
-        Assert.Equal([1, 2, 3, 4, 5, 6], applied.Select(m => m.Version));
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7], applied.Select(m => m.Version));
         Assert.Equal(
-            ["resources", "audit", "llm-limits-total", "discovered-tools-by-server-name", "llm-cost-nullable", "audit-agent-correlation"],
+            [
+                "resources",
+                "audit",
+                "llm-limits-total",
+                "discovered-tools-by-server-name",
+                "llm-cost-nullable",
+                "audit-agent-correlation",
+                "spent-request-states",
+            ],
             applied.Select(m => m.Name)
         );
         Assert.All(applied, m => Assert.InRange(m.AppliedAt, DateTime.UtcNow.AddMinutes(-5), DateTime.UtcNow.AddMinutes(1)));
+    }
+
+    [Fact]
+    public async Task A_spent_request_state_is_spent_once_across_stores_of_one_database_and_old_ones_are_deleted()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var one = await OpenAsync();
+        var other = await OpenAsync();
+        var now = DateTime.UtcNow;
+        var nonce = RandomNumberGenerator.GetBytes(16);
+        Assert.True(await one.SpentStates.TrySpendAsync(nonce, now.AddMinutes(2), now, ct));
+        Assert.False(await one.SpentStates.TrySpendAsync(nonce, now.AddMinutes(2), now, ct));
+        Assert.False(await other.SpentStates.TrySpendAsync(nonce, now.AddMinutes(2), now, ct));
+        Assert.True(await other.SpentStates.TrySpendAsync(RandomNumberGenerator.GetBytes(16), now.AddMinutes(2), now, ct));
+
+        // Kept past its expiry for the clock-skew margin, deleted after it (by the next spend).
+        var later = now.AddMinutes(2) + SpentStateRepository.ClockSkewMargin - TimeSpan.FromSeconds(1);
+        Assert.False(await one.SpentStates.TrySpendAsync(nonce, now.AddMinutes(2), later, ct));
+        var afterMargin = now.AddMinutes(2) + SpentStateRepository.ClockSkewMargin + TimeSpan.FromSeconds(1);
+        Assert.True(await one.SpentStates.TrySpendAsync(RandomNumberGenerator.GetBytes(16), afterMargin.AddMinutes(2), afterMargin, ct));
+        Assert.True(await one.SpentStates.TrySpendAsync(nonce, afterMargin.AddMinutes(2), afterMargin, ct));
     }
 
     [Fact]
@@ -73,7 +102,7 @@ public abstract class StoreContractTests : IAsyncLifetime
         var opens = Enumerable.Range(0, 2).Select(_ => OpenAsync()).ToArray();
         var stores = await Task.WhenAll(opens);
         var applied = await stores[0].GetAppliedMigrationsAsync(TestContext.Current.CancellationToken);
-        Assert.Equal([1, 2, 3, 4, 5, 6], applied.Select(m => m.Version));
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7], applied.Select(m => m.Version));
     }
 
     [Fact]
@@ -639,7 +668,7 @@ public sealed class SqliteStoreTests : StoreContractTests
         }
 
         var store = await OpenAsync();
-        Assert.Equal([1, 2, 3, 4, 5, 6], (await store.GetAppliedMigrationsAsync(ct)).Select(m => m.Version));
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7], (await store.GetAppliedMigrationsAsync(ct)).Select(m => m.Version));
         var old = Assert.Single((await store.ListLlmInteractionsAsync(new LlmInteractionQuery { Limit = 10 }, ct)).Items);
         Assert.Equal(("gpt-4o", 10L, 2L, 0.0000012345m, 99L), (old.RequestedModel, old.InputTokens, old.OutputTokens, old.Cost, old.DurationMicroseconds));
 

@@ -36,6 +36,9 @@ internal sealed class GatewayState
 
     public GatewayMetrics Metrics { get; }
 
+    /// <summary>Answered approval states; the database's once the gateway has storage.</summary>
+    public SpentStates SpentStates { get; set; } = new LocalSpentStates();
+
     public void ApplyPolicies(PolicySnapshot snapshot) => Volatile.Write(ref _policies, snapshot);
 
     /// <summary>

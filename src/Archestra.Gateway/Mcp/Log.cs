@@ -45,4 +45,7 @@ internal static partial class Log
 
     [LoggerMessage(2014, LogLevel.Information, "The gateway's subscriptions/listen on MCP server '{Server}' ended ({Detail}); opening it again")]
     public static partial void ListenEnded(ILogger logger, string server, LogText detail);
+
+    [LoggerMessage(2015, LogLevel.Error, "An approval answer was refused: recording its requestState as answered failed ({Kind}: {Detail})")]
+    public static partial void ApprovalLedgerFailed(ILogger logger, string kind, LogText detail);
 }

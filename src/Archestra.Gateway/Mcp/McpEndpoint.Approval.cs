@@ -13,7 +13,8 @@ namespace Archestra.Gateway.Mcp;
 /// <c>inputResponses.approval</c> with the <c>requestState</c> echoed. The state is the call's digest (profile, tool,
 /// argument bytes) and an expiry, MACed with the session key: the gateway keeps nothing between the two requests, any
 /// replica sharing <c>security.sessionKey</c> can continue the call, and a state that was altered, has expired, or is
-/// presented with another tool or other arguments is refused. Audit, metrics and refusals are those of a 2025 approval.
+/// presented with another tool or other arguments is refused. An answered state is spent (its nonce recorded in the
+/// database), so a replay is refused too. Audit, metrics and refusals are those of a 2025 approval.
 /// </summary>
 internal sealed partial class McpEndpoint
 {
@@ -38,11 +39,18 @@ internal sealed partial class McpEndpoint
         var (state, action) = ReadRetry(env.Params.Of(span));
         if (state is not null)
         {
-            if (!_gateway.Sessions.Ids.OpenApproval(state, digest, DateTimeOffset.UtcNow))
+            if (!_gateway.Sessions.Ids.OpenApproval(state, digest, DateTimeOffset.UtcNow, out var nonce, out var expires))
             {
                 _gateway.Metrics.RecordToolCall(call.Profile, call.Server, call.Tool, "invalid", 0);
                 await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, InvalidRequestState), null, accepts.PreferSse)
                     .ConfigureAwait(false);
+                return;
+            }
+
+            if (action is not null && await SpendAsync(nonce, expires, context.RequestAborted).ConfigureAwait(false) is { } spent)
+            {
+                _gateway.Metrics.RecordToolCall(call.Profile, call.Server, call.Tool, "invalid", 0);
+                await WriteMessageAsync(context, JsonRpcWriter.Error(rawId, spent.Code, spent.Message), null, accepts.PreferSse).ConfigureAwait(false);
                 return;
             }
 
@@ -87,7 +95,7 @@ internal sealed partial class McpEndpoint
                         },
                         $"{needed}; {answer}",
                         length,
-                        AuditArguments(env.Arguments.Of(span))
+                        AuditArguments(env.Arguments.Of(body.AsSpan(0, length)))
                     )
                     .ConfigureAwait(false);
                 return;
@@ -96,7 +104,7 @@ internal sealed partial class McpEndpoint
             // A valid state without the answer: ask again (mrtr, "Error Handling").
         }
 
-        if (!ClientCapabilities.OfModern(span, env).Elicitation)
+        if (!ClientCapabilities.OfModern(body.AsSpan(0, length), env).Elicitation)
         {
             await RefuseAsync(
                     context,
@@ -111,15 +119,41 @@ internal sealed partial class McpEndpoint
                         + "call, or use a client "
                         + "that supports elicitation.",
                     length,
-                    AuditArguments(env.Arguments.Of(span))
+                    AuditArguments(env.Arguments.Of(body.AsSpan(0, length)))
                 )
                 .ConfigureAwait(false);
             return;
         }
 
         var sealedState = _gateway.Sessions.Ids.SealApproval(digest, DateTimeOffset.UtcNow + _gateway.Config.Limits.ApprovalTimeout);
-        var message = ApprovalMessage(call.Qualified, decision, env.Arguments.Of(span));
+        var message = ApprovalMessage(call.Qualified, decision, env.Arguments.Of(body.AsSpan(0, length)));
         await WriteMessageAsync(context, InputRequired(rawId, [ApprovalInput(message)], sealedState), null, accepts.PreferSse).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Marks an approval state answered; null the first time, else the refusal: a replayed state (answered before, here or on
+    /// a replica of the same database) or a ledger that cannot be read. Either way nothing is forwarded.
+    /// </summary>
+    private async Task<(int Code, string Message)?> SpendAsync(byte[] nonce, DateTimeOffset expires, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _gateway.State.SpentStates.TrySpendAsync(nonce, expires, cancellationToken).ConfigureAwait(false)
+                ? null
+                : (
+                    ErrorCodes.InvalidParams,
+                    "Invalid params: this requestState has already been answered; each approval lets one call through. Call the tool again "
+                        + "without requestState to be asked again."
+                );
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Log.ApprovalLedgerFailed(_gateway.Logger, e.GetType().Name, e.Message);
+            return (
+                ErrorCodes.InternalError,
+                "The approval could not be recorded as answered (the gateway's storage failed), so the call was not made. Try again."
+            );
+        }
     }
 
     /// <summary>SHA-256 of profile, tool and the argument bytes as received: the retry must carry the very same call.</summary>

@@ -83,25 +83,40 @@ internal sealed class SessionIds
 
     // Approval states share the key but not the format byte, so neither kind of token can pass for the other.
     private const byte ApprovalFormat = 0xA1;
+    private const int ApprovalBytes = 1 + 8 + 32 + 16;
 
     /// <summary>
     /// A tamper-proof MCP 2026-07-28 <c>requestState</c> for one approval: <paramref name="call"/> (a digest of profile, tool
-    /// and arguments) and an expiry, MACed with the session key, so any replica with the key can verify it.
+    /// and arguments), an expiry and a random nonce, MACed with the session key, so any replica with the key can verify it;
+    /// the nonce is what makes it answerable once (<see cref="Core.SpentStates"/>).
     /// </summary>
     public string SealApproval(ReadOnlySpan<byte> call, DateTimeOffset expires)
     {
-        Span<byte> payload = stackalloc byte[1 + 8 + 32];
+        Span<byte> payload = stackalloc byte[ApprovalBytes];
         payload[0] = ApprovalFormat;
         BinaryPrimitives.WriteInt64BigEndian(payload[1..], expires.ToUnixTimeSeconds());
         call[..32].CopyTo(payload[9..]);
+        RandomNumberGenerator.Fill(payload[41..]);
         return Seal(payload);
     }
 
-    /// <summary>True when <paramref name="state"/> was sealed by this key for exactly <paramref name="call"/> and has not expired.</summary>
-    public bool OpenApproval(string state, ReadOnlySpan<byte> call, DateTimeOffset now)
+    /// <summary>
+    /// The nonce and expiry of <paramref name="state"/> when this key sealed it for exactly <paramref name="call"/> and it has
+    /// not expired; false for anything else.
+    /// </summary>
+    public bool OpenApproval(string state, ReadOnlySpan<byte> call, DateTimeOffset now, out byte[] nonce, out DateTimeOffset expires)
     {
-        Span<byte> payload = stackalloc byte[ContinuationBytes + 2];
-        return Open(state, ApprovalFormat, payload, call, now) == 41;
+        Span<byte> payload = stackalloc byte[ApprovalBytes + 2];
+        if (Open(state, ApprovalFormat, payload, call, now) != ApprovalBytes)
+        {
+            nonce = [];
+            expires = default;
+            return false;
+        }
+
+        nonce = payload[41..ApprovalBytes].ToArray();
+        expires = DateTimeOffset.FromUnixTimeSeconds(BinaryPrimitives.ReadInt64BigEndian(payload[1..]));
+        return true;
     }
 
     // A call waiting in one gateway process for a modern client's input: its own format byte, so it cannot pass for an approval.
