@@ -3,6 +3,7 @@ using Archestra.Gateway.Configuration;
 using Archestra.Gateway.Tests.Infrastructure;
 using Archestra.Gateway.Tests.Policy;
 using Archestra.Storage.Tests.Infrastructure;
+using static Archestra.Gateway.Tests.Mcp.Modern.ModernApprovalTests;
 
 namespace Archestra.Gateway.Tests.Mcp.Modern;
 
@@ -12,25 +13,6 @@ namespace Archestra.Gateway.Tests.Mcp.Modern;
 /// </summary>
 public sealed class ModernApprovalReplayTests(PolicyFixture fixture, PostgresFixture postgres) : IClassFixture<PolicyFixture>, IClassFixture<PostgresFixture>
 {
-    private static readonly HttpClient Http = new();
-
-    private const string Elicitation =
-        "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{\"elicitation\":{}}}";
-
-    private static Task<(int Status, JsonElement Message)> CallAsync(Uri url, string arguments, string retry = "") =>
-        ModernRaw.SendAsync(
-            Http,
-            ModernRaw.Post(
-                url,
-                ModernRaw.Body(1, "tools/call", $"\"name\":\"mail__get-sum\",\"arguments\":{arguments}{retry}", Elicitation),
-                "tools/call",
-                "mail__get-sum"
-            )
-        );
-
-    private static string Retry(string state, string action) =>
-        $",\"requestState\":\"{state}\",\"inputResponses\":{{\"approval\":{{\"action\":\"{action}\"}}}}";
-
     private static async Task<string> AskAsync(Uri url, string arguments)
     {
         var result = (await CallAsync(url, arguments)).Message.GetProperty("result");

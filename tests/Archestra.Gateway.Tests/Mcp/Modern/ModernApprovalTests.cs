@@ -22,7 +22,8 @@ public sealed class ModernApprovalTests : IClassFixture<PolicyFixture>
     private const string Elicitation =
         "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{\"elicitation\":{}}}";
 
-    private static Task<(int Status, JsonElement Message)> CallAsync(Uri url, string arguments, string retry = "", string meta = Elicitation) =>
+    /// <summary>A modern tools/call of <c>mail__get-sum</c> (approval required for big sums), with a retry's members when given.</summary>
+    internal static Task<(int Status, JsonElement Message)> CallAsync(Uri url, string arguments, string retry = "", string meta = Elicitation) =>
         ModernRaw.SendAsync(
             Http,
             ModernRaw.Post(
@@ -33,7 +34,7 @@ public sealed class ModernApprovalTests : IClassFixture<PolicyFixture>
             )
         );
 
-    private static string Retry(string state, string action) =>
+    internal static string Retry(string state, string action) =>
         $",\"requestState\":\"{state}\",\"inputResponses\":{{\"approval\":{{\"action\":\"{action}\"}}}}";
 
     [Theory]
