@@ -150,6 +150,7 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         server._audit.Start();
         state.Audit = server._audit;
         state.SpentStates = new StoredSpentStates(server._store);
+        state.SharedTaints = server._store.Dialect == StorageDialect.Postgres ? new SharedTaints(server._store) : null;
         if (config.Kubernetes is { } kubernetes)
         {
             server._kubernetes = new Kubernetes.KubernetesRuntime(kubernetes, gateway, loggerFactory.CreateLogger("Archestra.Kubernetes"));

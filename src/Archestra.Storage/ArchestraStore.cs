@@ -36,6 +36,7 @@ public abstract partial class ArchestraStore : IAsyncDisposable
         OptimizationRules = new OptimizationRuleRepository(this);
         AdminChanges = new AdminChangeRepository(this);
         SpentStates = new SpentStateRepository(this);
+        SessionTaints = new SessionTaintRepository(this);
     }
 
     public StorageOptions Options { get; }
@@ -69,6 +70,8 @@ public abstract partial class ArchestraStore : IAsyncDisposable
     public AdminChangeRepository AdminChanges { get; }
 
     public SpentStateRepository SpentStates { get; }
+
+    public SessionTaintRepository SessionTaints { get; }
 
     private protected ILogger Logger { get; }
 

@@ -363,6 +363,23 @@ internal static class Migrations
             null,
             null
         ),
+        (
+            8,
+            "session-taints",
+            """
+            -- MCP sessions that untrusted data entered, by the SHA-256 of the session id (the id is a bearer value), so every
+            -- replica of the database judges the session's next calls as untrusted. Kept while the session can be resumed.
+            CREATE TABLE session_taints (
+                session    {bytes} NOT NULL PRIMARY KEY,
+                tainted_by {text} NOT NULL,
+                time       {time} NOT NULL,
+                expires_at {time} NOT NULL
+            );
+            CREATE INDEX session_taints_expiry ON session_taints (expires_at);
+            """,
+            null,
+            null
+        ),
     ];
 
     // After Steps: static fields are initialised in the order they are written.

@@ -59,7 +59,7 @@ public abstract class StoreContractTests : IAsyncLifetime
         var store = await OpenAsync();
         await OpenAsync();
         var applied = await store.GetAppliedMigrationsAsync(TestContext.Current.CancellationToken);
-        Assert.Equal([1, 2, 3, 4, 5, 6, 7], applied.Select(m => m.Version));
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8], applied.Select(m => m.Version));
         Assert.Equal(
             [
                 "resources",
@@ -69,6 +69,7 @@ public abstract class StoreContractTests : IAsyncLifetime
                 "llm-cost-nullable",
                 "audit-agent-correlation",
                 "spent-request-states",
+                "session-taints",
             ],
             applied.Select(m => m.Name)
         );
@@ -97,12 +98,32 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_session_taint_is_seen_by_every_store_of_the_database_keeps_its_first_tool_and_expires()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var one = await OpenAsync();
+        var other = await OpenAsync();
+        var now = DateTime.UtcNow;
+        var session = RandomNumberGenerator.GetBytes(32);
+        Assert.Null(await other.SessionTaints.FindAsync(session, now, ct));
+        await one.SessionTaints.RecordAsync(session, "web__fetch", now, now.AddHours(1), ct);
+        await one.SessionTaints.RecordAsync(session, "web__other", now, now.AddHours(1), ct);
+        Assert.Equal("web__fetch", await other.SessionTaints.FindAsync(session, now, ct));
+        Assert.Null(await other.SessionTaints.FindAsync(RandomNumberGenerator.GetBytes(32), now, ct));
+
+        // Past its expiry it no longer counts, and the next record deletes it.
+        Assert.Null(await other.SessionTaints.FindAsync(session, now.AddHours(2), ct));
+        await other.SessionTaints.RecordAsync(session, "web__later", now.AddHours(2), now.AddHours(3), ct);
+        Assert.Equal("web__later", await one.SessionTaints.FindAsync(session, now.AddHours(2), ct));
+    }
+
+    [Fact]
     public async Task Two_migrators_starting_together_on_a_fresh_database_both_succeed_and_each_version_is_applied_once()
     {
         var opens = Enumerable.Range(0, 2).Select(_ => OpenAsync()).ToArray();
         var stores = await Task.WhenAll(opens);
         var applied = await stores[0].GetAppliedMigrationsAsync(TestContext.Current.CancellationToken);
-        Assert.Equal([1, 2, 3, 4, 5, 6, 7], applied.Select(m => m.Version));
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8], applied.Select(m => m.Version));
     }
 
     [Fact]
@@ -668,7 +689,7 @@ public sealed class SqliteStoreTests : StoreContractTests
         }
 
         var store = await OpenAsync();
-        Assert.Equal([1, 2, 3, 4, 5, 6, 7], (await store.GetAppliedMigrationsAsync(ct)).Select(m => m.Version));
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8], (await store.GetAppliedMigrationsAsync(ct)).Select(m => m.Version));
         var old = Assert.Single((await store.ListLlmInteractionsAsync(new LlmInteractionQuery { Limit = 10 }, ct)).Items);
         Assert.Equal(("gpt-4o", 10L, 2L, 0.0000012345m, 99L), (old.RequestedModel, old.InputTokens, old.OutputTokens, old.Cost, old.DurationMicroseconds));
 

@@ -39,6 +39,9 @@ internal sealed class GatewayState
     /// <summary>Answered approval states; the database's once the gateway has storage.</summary>
     public SpentStates SpentStates { get; set; } = new LocalSpentStates();
 
+    /// <summary>Session taints shared with other replicas; null unless the database is PostgreSQL (one process owns SQLite).</summary>
+    public SharedTaints? SharedTaints { get; set; }
+
     public void ApplyPolicies(PolicySnapshot snapshot) => Volatile.Write(ref _policies, snapshot);
 
     /// <summary>

@@ -48,4 +48,10 @@ internal static partial class Log
 
     [LoggerMessage(2015, LogLevel.Error, "An approval answer was refused: recording its requestState as answered failed ({Kind}: {Detail})")]
     public static partial void ApprovalLedgerFailed(ILogger logger, string kind, LogText detail);
+
+    [LoggerMessage(2016, LogLevel.Information, "Session {Session} is untrusted: another replica recorded a result of {Tool} that tainted it")]
+    public static partial void SessionTaintedElsewhere(ILogger logger, LogText session, LogText tool);
+
+    [LoggerMessage(2017, LogLevel.Error, "Session trust shared between replicas: the database {Operation} failed ({Kind}: {Detail}); judged as untrusted")]
+    public static partial void SharedTrustFailed(ILogger logger, string operation, string kind, LogText detail);
 }

@@ -437,31 +437,81 @@ internal sealed partial class McpEndpoint
         }
 
         var policies = _gateway.Policies.ForProfile(profile.Name);
+        var arguments = env.Arguments.Of(span);
         // A modern request has no session whose trust could be tracked: it is judged as if untrusted data could be in its
         // context, so it never escapes a rule that would stop a tainted 2025 session (README, "MCP 2026-07-28").
-        var decision = policies.EvaluateInvocation(qualified, env.Arguments.Of(span), session?.Trust.IsTrusted ?? !accepts.Modern);
-        McpTelemetry.Decision(decision, server.Name);
-        var call = new ToolCallLabels(
-            profile.Name,
-            server.Name,
-            toolLabel,
-            qualified,
-            policies,
-            PolicyId: decision.PolicyId,
-            Agent: AgentCorrelation.Of(context.Request)
-        );
+        var trusted = session?.Trust.IsTrusted ?? !accepts.Modern;
+        var decision = policies.EvaluateInvocation(qualified, arguments, trusted);
+        var call = new ToolCallLabels(profile.Name, server.Name, toolLabel, qualified, policies, Agent: AgentCorrelation.Of(context.Request));
         var removeFromName = new Slice(nameSlice.Start, offset);
+        if (trusted && session is not null && _gateway.State.SharedTaints is { } shared)
+        {
+            // Only a call the session's taint would decide otherwise asks whether another replica tainted the session.
+            var ifTainted = policies.EvaluateInvocation(qualified, arguments, contextTrusted: false);
+            if (ifTainted.Verdict != decision.Verdict)
+            {
+                return DecideWithSharedTrustAsync(
+                    context,
+                    session,
+                    server,
+                    body,
+                    length,
+                    env,
+                    removeFromName,
+                    accepts,
+                    call,
+                    requestState,
+                    decision,
+                    ifTainted,
+                    shared
+                );
+            }
+        }
+
+        return Decide(context, session, server, body, length, env, removeFromName, accepts, call, requestState, decision, refusal: null);
+    }
+
+    /// <summary>Carries out an invocation decision: forward, ask for approval, or refuse (with <paramref name="refusal"/> when given).</summary>
+    private Task Decide(
+        HttpContext context,
+        McpSession? session,
+        UpstreamEntry server,
+        byte[] body,
+        int length,
+        JsonRpcEnvelope env,
+        Slice removeFromName,
+        AcceptedTypes accepts,
+        ToolCallLabels call,
+        string? requestState,
+        InvocationDecision decision,
+        string? refusal
+    )
+    {
+        var span = body.AsSpan(0, length);
+        McpTelemetry.Decision(decision, server.Name);
+        call = call with { PolicyId = decision.PolicyId };
         return decision.Verdict switch
         {
             InvocationVerdict.Allow when requestState is not null => WriteMessageAsync(
                 context,
-                JsonRpcWriter.Error(rawId, ErrorCodes.InvalidParams, InvalidRequestState),
+                JsonRpcWriter.Error(env.Id.Of(span), ErrorCodes.InvalidParams, InvalidRequestState),
                 null,
                 accepts.PreferSse
             ),
             InvocationVerdict.Allow => ForwardAsync(context, session, server, body, length, env, removeFromName, accepts, idempotent: false, call),
             InvocationVerdict.RequireApproval => ApproveThenForwardAsync(context, session, server, body, length, env, removeFromName, accepts, call, decision),
-            _ => RefuseAsync(context, session, span, env, accepts, call with { Decision = "block" }, RefusalText(decision, qualified, session, accepts.Modern)),
+            _ => RefuseAsync(
+                context,
+                session,
+                span,
+                env,
+                accepts,
+                call with
+                {
+                    Decision = "block",
+                },
+                refusal ?? RefusalText(decision, call.Qualified, session, accepts.Modern)
+            ),
         };
     }
 
@@ -604,11 +654,21 @@ internal sealed partial class McpEndpoint
                 return Done("blocked", withheld.Length, text);
             }
 
-            // Before the client sees the result, so its next call is already judged in the untrusted context.
+            // Before the client sees the result, so its next call is already judged in the untrusted context, on every replica.
             if (session is not null && session.ObserveResult(call.Qualified, verdict))
             {
                 Log.SessionTainted(_gateway.Logger, session.Id, call.Qualified, verdict.PolicyId ?? "default");
                 DynamicTools.OnTainted(session, call.Policies);
+                if (!await ShareTaintAsync(session, call.Qualified, context.RequestAborted).ConfigureAwait(false))
+                {
+                    var text =
+                        $"The result of {call.Qualified} is withheld: it made this session untrusted, and the gateway could not record that in its "
+                        + "database for its other replicas, so the result cannot be shown safely. Try again.";
+                    var withheld = ToolErrorResult(clientId, text, accepts.Modern);
+                    await relay.FinishAsync(withheld).ConfigureAwait(false);
+                    tool = call with { Decision = "result_blocked", PolicyId = verdict.PolicyId };
+                    return Done("blocked", withheld.Length, text);
+                }
             }
         }
 

@@ -39,6 +39,7 @@ internal sealed class McpSession
 
     private GatewayProfile _profile;
     private long _nextServerRequestId;
+    private byte[]? _digest;
     private int _getStreams;
 
     public McpSession(string id, GatewayProfile profile, string protocolVersion, ClientCapabilities capabilities)
@@ -109,6 +110,25 @@ internal sealed class McpSession
         Trust.MarkUntrusted();
         return true;
     }
+
+    /// <summary>
+    /// Takes the taint another replica recorded for this session (<see cref="Core.SharedTaints"/>); true when it changed this
+    /// replica's view. The result that tainted it was judged there, so only the tool is known here.
+    /// </summary>
+    public bool ObserveTaintElsewhere(string tool)
+    {
+        if (!Trust.IsTrusted)
+        {
+            return false;
+        }
+
+        TaintedBy ??= tool;
+        Trust.MarkUntrusted();
+        return true;
+    }
+
+    /// <summary>SHA-256 of the id: how the session is named in shared storage, since the id itself is a bearer value.</summary>
+    public byte[] Digest => _digest ??= System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Id));
 
     public bool HasGetStream => Volatile.Read(ref _getStreams) > 0;
 

@@ -1,0 +1,79 @@
+using Archestra.Gateway.Core;
+using Archestra.Policy;
+using Archestra.Runtime.JsonRpc;
+
+namespace Archestra.Gateway.Mcp;
+
+/// <summary>
+/// Session trust across the replicas of one PostgreSQL (<see cref="SharedTaints"/>): a call that the session's taint would
+/// decide otherwise first reads whether another replica tainted the session, and a result that taints a session is
+/// recorded before the client sees it. When the record cannot be read or written the gateway errs towards untrusted.
+/// </summary>
+internal sealed partial class McpEndpoint
+{
+    private async Task DecideWithSharedTrustAsync(
+        HttpContext context,
+        McpSession session,
+        UpstreamEntry server,
+        byte[] body,
+        int length,
+        JsonRpcEnvelope env,
+        Slice removeFromName,
+        AcceptedTypes accepts,
+        ToolCallLabels call,
+        string? requestState,
+        InvocationDecision trusted,
+        InvocationDecision ifTainted,
+        SharedTaints shared
+    )
+    {
+        var decision = trusted;
+        string? refusal = null;
+        try
+        {
+            if (await shared.FindAsync(session.Digest, context.RequestAborted).ConfigureAwait(false) is { } taintedBy)
+            {
+                decision = ifTainted;
+                if (session.ObserveTaintElsewhere(taintedBy))
+                {
+                    Log.SessionTaintedElsewhere(_gateway.Logger, session.Id, taintedBy);
+                    DynamicTools.OnTainted(session, call.Policies);
+                }
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        {
+            Log.SharedTrustFailed(_gateway.Logger, "read", e.GetType().Name, e.Message);
+            decision = ifTainted;
+            refusal =
+                RefusalText(ifTainted, call.Qualified, null)
+                + " (whether untrusted data entered this session on another gateway replica could not be read from the database, so the call "
+                + "is judged as if it had)";
+        }
+
+        await Decide(context, session, server, body, length, env, removeFromName, accepts, call, requestState, decision, refusal).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Records for the other replicas that <paramref name="session"/> was just tainted by a result of <paramref name="tool"/>;
+    /// false when the database failed, and then the result must not reach the client.
+    /// </summary>
+    private async Task<bool> ShareTaintAsync(McpSession session, string tool, CancellationToken cancellationToken)
+    {
+        if (_gateway.State.SharedTaints is not { } shared)
+        {
+            return true;
+        }
+
+        try
+        {
+            await shared.RecordAsync(session.Digest, tool, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Log.SharedTrustFailed(_gateway.Logger, "write", e.GetType().Name, e.Message);
+            return false;
+        }
+    }
+}
