@@ -189,7 +189,7 @@ fi
 echo
 echo "== totals"
 if [[ -n ${ARCHESTRA_TEST_ONLY:-} ]]; then echo "  (ARCHESTRA_TEST_ONLY=$ARCHESTRA_TEST_ONLY: only these steps ran)"; fi
-awk '{ printf "  %-28s %4d passed %4d failed %4d skipped\n", $1, $2, $3, $4 }' "$results"
+awk '{ printf "  %-30s %4d passed %4d failed %4d skipped\n", $1, $2, $3, $4 }' "$results"
 if [[ -s $failed_tests ]]; then
   echo "  failed tests:"
   cat "$failed_tests"
