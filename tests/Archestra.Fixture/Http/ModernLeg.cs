@@ -19,6 +19,9 @@ internal sealed class ModernLeg(FixtureCatalog catalog, ILoggerFactory loggerFac
     private const string Revision = "2026-07-28";
     private static readonly string[] LegacyRevisions = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 
+    /// <summary>Methods 2026-07-28 removed (basic/lifecycle): answered -32601 here, before the SDK, which would still serve some.</summary>
+    private static readonly string[] RemovedMethods = ["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"];
+
     /// <summary>Modern when the header names a revision that is not a 2025 one, or the body carries the envelope without a 2025 header.</summary>
     public static bool Claims(HttpRequest request, JsonRpcMessage message)
     {
@@ -118,7 +121,10 @@ internal sealed class ModernLeg(FixtureCatalog catalog, ILoggerFactory loggerFac
 
     private readonly record struct Refused(int Code, string Message, string? Requested = null);
 
-    /// <summary>The ladder in the specified order: _meta fields (-32602), header against body (-32020), revision (-32022), routing headers (-32020).</summary>
+    /// <summary>
+    /// The ladder in the specified order: _meta fields (-32602), header against body (-32020), revision (-32022), Mcp-Method (-32020),
+    /// a removed method (-32601), Mcp-Name (-32020).
+    /// </summary>
     private static Refused? Refusal(HttpRequest http, JsonRpcRequest request)
     {
         var meta = (request.Params as JsonObject)?["_meta"] as JsonObject;
@@ -143,6 +149,11 @@ internal sealed class ModernLeg(FixtureCatalog catalog, ILoggerFactory loggerFac
         if (method != request.Method)
         {
             return new(-32020, $"Header mismatch: Mcp-Method '{method}' does not match method '{request.Method}'");
+        }
+
+        if (Array.IndexOf(RemovedMethods, request.Method) >= 0)
+        {
+            return new(-32601, $"Method not found: {request.Method} does not exist in MCP {Revision}");
         }
 
         var named =
@@ -207,7 +218,7 @@ internal sealed class ModernLeg(FixtureCatalog catalog, ILoggerFactory loggerFac
             writer.WriteEndObject();
         }
 
-        context.Response.StatusCode = StatusCodes.Status400BadRequest;
+        context.Response.StatusCode = refused.Code == -32601 ? StatusCodes.Status404NotFound : StatusCodes.Status400BadRequest;
         context.Response.ContentType = "application/json";
         await context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted).ConfigureAwait(false);
     }
