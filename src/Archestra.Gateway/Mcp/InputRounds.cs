@@ -32,6 +32,7 @@ internal sealed class InputRoundCall : IUpstreamCallObserver
     private ClientCapabilities _capabilities;
     private TaskCompletionSource? _inputNeeded;
     private int _nextKey;
+    private int _round;
     private bool _attached;
     private bool _ended;
 
@@ -90,12 +91,21 @@ internal sealed class InputRoundCall : IUpstreamCallObserver
         }
     }
 
-    /// <summary>Claims the call for one retry; false while another request is attached or after the call ended.</summary>
-    public bool TryAttach()
+    /// <summary>How many times the call has been answered with <c>input_required</c>; the latest state carries this round.</summary>
+    public int Round => Volatile.Read(ref _round);
+
+    /// <summary>Starts the next round of input: its state is the one the next retry must carry.</summary>
+    public int NextRound() => Interlocked.Increment(ref _round);
+
+    /// <summary>
+    /// Claims the call for one retry; false while another request is attached, after the call ended, or when
+    /// <paramref name="round"/> (the retry's state) is not the latest round.
+    /// </summary>
+    public bool TryAttach(int? round = null)
     {
         lock (_gate)
         {
-            if (_attached || _ended)
+            if (_attached || _ended || (round is { } r && r != _round))
             {
                 return false;
             }

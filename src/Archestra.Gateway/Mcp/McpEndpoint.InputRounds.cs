@@ -63,7 +63,12 @@ internal sealed partial class McpEndpoint
         }
 
         var timeout = _gateway.Config.Limits.ApprovalTimeout;
-        var state = _gateway.Sessions.Ids.SealContinuation(round.Digest, _gateway.InputRounds.Handle(round), DateTimeOffset.UtcNow + timeout);
+        var state = _gateway.Sessions.Ids.SealContinuation(
+            round.Digest,
+            _gateway.InputRounds.Handle(round),
+            round.NextRound(),
+            DateTimeOffset.UtcNow + timeout
+        );
         round.Hold(timeout, _roundAbandoned);
         await relay.FinishAsync(InputRequired(clientId, round.Unanswered(), state)).ConfigureAwait(false);
         return null;
@@ -88,16 +93,16 @@ internal sealed partial class McpEndpoint
     )
     {
         var span = body.AsSpan(0, length);
-        var handle = _gateway.Sessions.Ids.OpenContinuation(state, CallDigest(profile.Name, names.Qualified, env.Arguments.Of(span)), DateTimeOffset.UtcNow);
+        var opened = _gateway.Sessions.Ids.OpenContinuation(state, CallDigest(profile.Name, names.Qualified, env.Arguments.Of(span)), DateTimeOffset.UtcNow);
         InputRoundCall? round = null;
         string? refusal;
-        if (handle is null)
+        if (opened is not { } continuation)
         {
             refusal = InvalidRequestState;
         }
         else
         {
-            (round, var place) = _gateway.InputRounds.Find(handle);
+            (round, var place) = _gateway.InputRounds.Find(continuation.Handle);
             refusal = place switch
             {
                 HeldCallPlace.Elsewhere =>
@@ -107,7 +112,10 @@ internal sealed partial class McpEndpoint
                 HeldCallPlace.Ended =>
                     "Invalid params: the call this requestState continues has already ended (its result was delivered, or nobody retried within "
                         + "limits.approvalTimeoutSeconds and it was cancelled). Call the tool again without requestState.",
-                _ => round!.TryAttach() ? null : "Invalid params: another retry of this call is waiting for it; send one retry at a time.",
+                _ when continuation.Round != round!.Round =>
+                    "Invalid params: requestState is from an earlier round of this call: the server has asked again since. Retry with the "
+                        + "requestState of the latest input_required, answering its inputRequests.",
+                _ => round.TryAttach(continuation.Round) ? null : "Invalid params: another retry of this call is waiting for it; send one retry at a time.",
             };
         }
 

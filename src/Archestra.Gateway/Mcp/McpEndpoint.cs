@@ -626,7 +626,15 @@ internal sealed partial class McpEndpoint
         try
         {
             written = JsonRpcRewriter.Rewrite(response.Span, outBuffer, idEdit, modernEdit, dataEdit);
-            await relay.FinishAsync(outBuffer.AsMemory(0, written)).ConfigureAwait(false);
+            // 2026-07-28: a server's MissingRequiredClientCapabilityError is answered with HTTP 400 (basic/lifecycle), even
+            // when the server raised it while handling the request; every other relayed error stays 200.
+            var status =
+                accepts.Modern
+                && response.Kind == JsonRpcKind.ErrorResponse
+                && ModernResults.ErrorCodeIs(response, McpErrorCodes.MissingRequiredClientCapability)
+                    ? StatusCodes.Status400BadRequest
+                    : StatusCodes.Status200OK;
+            await relay.FinishAsync(outBuffer.AsMemory(0, written), status).ConfigureAwait(false);
         }
         finally
         {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Archestra.Fixture.Mcp;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using static ModelContextProtocol.Protocol.ElicitRequestParams;
@@ -8,7 +9,7 @@ namespace Archestra.Fixture.Tools;
 /// <summary>
 /// The diagnostic tools of the 2026-07-28 scenario server-stateless (SEP-2575): one that needs a capability the client must
 /// declare (-32021 otherwise), one that needs elicitation mid-call (input_required, never a request on the response
-/// stream), and one that logs (only at the request's <c>_meta</c> logLevel).
+/// stream), one that logs (only at the request's <c>_meta</c> logLevel), and two that change the tool and prompt lists.
 /// </summary>
 internal static class StatelessTools
 {
@@ -17,13 +18,17 @@ internal static class StatelessTools
     /// <summary>MissingRequiredClientCapabilityError (2026-07-28 basic/lifecycle).</summary>
     private const int MissingRequiredClientCapability = -32021;
 
-    private static readonly JsonElement s_requiresSampling = Mcp.Json.Parse("""{"sampling":{}}""");
+    private static readonly JsonElement s_requiresSampling = Json.Parse("""{"sampling":{}}""");
 
     public static readonly FixtureTool[] Tools =
     [
         new("test_missing_capability", "Needs the sampling capability; without it the call is refused with -32021", NoArguments, MissingCapability),
         new("test_streaming_elicitation", "Needs the user's name mid-call (input_required with elicitation/create)", NoArguments, StreamingElicitation),
         new("test_logging_tool", "Logs one message at info, then answers", NoArguments, LoggingAsync),
+        new("test_trigger_tool_change", "Toggles dynamic_extra_tool: the tool list changes", NoArguments, static call => ToggleAsync(call, DynamicKind.Tool)),
+        new("test_trigger_prompt_change", "Toggles dynamic_extra_prompt: the prompt list changes", NoArguments, static call =>
+            ToggleAsync(call, DynamicKind.Prompt)
+        ),
     ];
 
     private static ValueTask<CallToolResult> MissingCapability(ToolCall call)
@@ -57,6 +62,18 @@ internal static class StatelessTools
     {
         await call.LogAsync(LoggingLevel.Info, "test_logging_tool ran").ConfigureAwait(false);
         return new CallToolResult { Content = [new TextContentBlock { Text = "Logged one message at info (sent only if the request asked for it)." }] };
+    }
+
+    private static async ValueTask<CallToolResult> ToggleAsync(ToolCall call, DynamicKind kind)
+    {
+        var enabled = await call.Session.Catalog.ToggleAsync(kind, call.CancellationToken).ConfigureAwait(false);
+        return new CallToolResult
+        {
+            Content =
+            [
+                new TextContentBlock { Text = $"The {kind.ToString().ToLowerInvariant()} list changed (dynamic entry {(enabled ? "added" : "removed")})." },
+            ],
+        };
     }
 
     private static ValueTask<CallToolResult> Done(string text) => ValueTask.FromResult(new CallToolResult { Content = [new TextContentBlock { Text = text }] });

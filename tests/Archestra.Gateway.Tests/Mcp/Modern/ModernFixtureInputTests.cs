@@ -1,0 +1,101 @@
+using System.Text.Json;
+using Archestra.Gateway.Configuration;
+using Archestra.Gateway.Tests.Infrastructure;
+
+namespace Archestra.Gateway.Tests.Mcp.Modern;
+
+/// <summary>
+/// The C# conformance fixture (ModelContextProtocol 2.4.0) over stdio, used in its 2025 revision, called by raw 2026-07-28
+/// requests: its multi-round tool asks twice in one call (the SDK sends each question as a real request), and its
+/// diagnostic tool answers -32021 when the request's _meta lacks a capability.
+/// </summary>
+public sealed class ModernFixtureInputTests : IAsyncLifetime
+{
+    private const string Tool = "test_input_required_result_multi_round";
+
+    private const string Elicits =
+        "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{\"elicitation\":{}}}";
+
+    private static readonly HttpClient Http = new();
+    private GatewayHarness _gateway = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _gateway = await GatewayHarness.StartAsync(
+            new GatewayConfig
+            {
+                McpServers = [GatewayHarness.Stdio("fixture", "dotnet", Repo.FixtureDll, "--stdio")],
+                Profiles = [GatewayHarness.Profile("f", "fixture")],
+            }
+        );
+    }
+
+    public async ValueTask DisposeAsync() => await _gateway.DisposeAsync();
+
+    private Task<(int Status, JsonElement Message)> CallAsync(int id, string tool, string retry = "", string meta = Elicits) =>
+        ModernRaw.SendAsync(
+            Http,
+            ModernRaw.Post(_gateway.McpUrl("f"), ModernRaw.Body(id, "tools/call", $"\"name\":\"{tool}\",\"arguments\":{{}}{retry}", meta), "tools/call", tool)
+        );
+
+    private static string Retry(string state, string key, string field, string value) =>
+        $",\"requestState\":\"{state}\",\"inputResponses\":{{\"{key}\":{{\"action\":\"accept\",\"content\":{{\"{field}\":\"{value}\"}}}}}}";
+
+    private static (string Key, string Message, string State) Asked(JsonElement message)
+    {
+        var result = message.GetProperty("result");
+        Assert.True(result.GetProperty("resultType").GetString() == "input_required", message.ToString());
+        var request = Assert.Single(result.GetProperty("inputRequests").EnumerateObject());
+        Assert.Equal("elicitation/create", request.Value.GetProperty("method").GetString());
+        return (request.Name, request.Value.GetProperty("params").GetProperty("message").GetString()!, result.GetProperty("requestState").GetString()!);
+    }
+
+    [Fact]
+    public async Task Each_round_of_a_held_call_has_its_own_state_and_an_earlier_rounds_state_is_refused_without_reaching_the_server()
+    {
+        var (_, first) = await CallAsync(1, Tool);
+        var round1 = Asked(first);
+        Assert.Equal("Step 1: What is your name?", round1.Message);
+
+        var (_, second) = await CallAsync(2, Tool, Retry(round1.State, round1.Key, "name", "Ada"));
+        var round2 = Asked(second);
+        Assert.Equal("Step 2: What is your favorite color?", round2.Message);
+        Assert.NotEqual(round1.State, round2.State);
+
+        // Round 1's state, sealed for the same call and not expired, once the server has asked again: refused with the reason.
+        var (status, stale) = await CallAsync(3, Tool, Retry(round1.State, round2.Key, "color", "red"));
+        Assert.Equal(200, status);
+        Assert.Equal(-32602, RawMcp.ErrorCode(stale));
+        Assert.Contains("earlier round", RawMcp.ErrorMessage(stale), StringComparison.Ordinal);
+
+        // The latest state still finishes the call: the refused retry's answer never reached the server.
+        var (_, done) = await CallAsync(4, Tool, Retry(round2.State, round2.Key, "color", "blue"));
+        var result = done.GetProperty("result");
+        Assert.Equal("complete", result.GetProperty("resultType").GetString());
+        Assert.Equal("Ada's favorite color is blue", result.GetProperty("content")[0].GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task A_servers_missing_capability_error_reaches_a_modern_client_as_http_400_and_other_errors_stay_200()
+    {
+        const string noCapabilities =
+            "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{}}";
+        var (status, refused) = await CallAsync(1, "test_missing_capability", meta: noCapabilities);
+        Assert.Equal(400, status);
+        Assert.Equal(-32021, RawMcp.ErrorCode(refused));
+        Assert.Equal("{\"sampling\":{}}", refused.GetProperty("error").GetProperty("data").GetProperty("requiredCapabilities").GetRawText());
+
+        var (sampled, allowed) = await CallAsync(2, "test_missing_capability", meta: ModernRaw.Envelope.Replace("{}}", "{\"sampling\":{}}}"));
+        Assert.Equal(200, sampled);
+        Assert.Equal("The client declared sampling.", allowed.GetProperty("result").GetProperty("content")[0].GetProperty("text").GetString());
+
+        // Another error the server raises (slow's -32602 for a negative ms) is relayed with 200, as for every in-band error.
+        var (other, negative) = await ModernRaw.SendAsync(
+            Http,
+            ModernRaw.Post(_gateway.McpUrl("f"), ModernRaw.Body(3, "tools/call", "\"name\":\"slow\",\"arguments\":{\"ms\":-1}"), "tools/call", "slow")
+        );
+        Assert.Equal(-32602, RawMcp.ErrorCode(negative));
+        Assert.Contains("ms must not be negative", RawMcp.ErrorMessage(negative), StringComparison.Ordinal);
+        Assert.Equal(200, other);
+    }
+}
