@@ -25,6 +25,15 @@ internal sealed class InputRoundCall : IUpstreamCallObserver
     /// <summary>A server that asks for more than this in one call without being answered is refused the rest.</summary>
     private const int MaxAsked = 16;
 
+    /// <summary>
+    /// How long after a question the gateway waits for the next one before answering <c>input_required</c>. A person answers
+    /// these, so 50 ms is not felt; requests written back to back by one server arrive well within it.
+    /// </summary>
+    private static readonly TimeSpan SettleTime = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>At most this many settle periods (0.5 s), however fast a server keeps asking (it is refused past <see cref="MaxAsked"/>).</summary>
+    private const int MaxSettles = 10;
+
     private readonly Lock _gate = new();
     private readonly List<AskedInput> _asked = [];
     private readonly Action<UpstreamEntry, UpstreamMessage, string> _reject;
@@ -137,6 +146,7 @@ internal sealed class InputRoundCall : IUpstreamCallObserver
         using (aborted.UnsafeRegister(static s => ((InputRoundCall)s!).CancelQuietly(), this))
         {
             await Task.WhenAny(Completion, inputNeeded.Task).ConfigureAwait(false);
+            await SettleAsync().ConfigureAwait(false);
         }
 
         lock (_gate)
@@ -154,6 +164,32 @@ internal sealed class InputRoundCall : IUpstreamCallObserver
 
         Cancel.Dispose();
         return await Completion.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Waits while the server's questions keep coming: one that asks several things at once (the C# SDK, resolving an MRTR
+    /// batch for a 2025 client, sends every request concurrently) writes them back to back, and they should reach the client
+    /// in one <c>input_required</c> rather than one per round. Ends at the first <see cref="SettleTime"/> without a new one.
+    /// </summary>
+    private async Task SettleAsync()
+    {
+        for (var i = 0; i < MaxSettles && !Completion.IsCompleted; i++)
+        {
+            int before;
+            lock (_gate)
+            {
+                before = _asked.Count;
+            }
+
+            await Task.WhenAny(Completion, Task.Delay(SettleTime)).ConfigureAwait(false);
+            lock (_gate)
+            {
+                if (_asked.Count == before)
+                {
+                    return;
+                }
+            }
+        }
     }
 
     /// <summary>Leaves the call waiting for a retry until <paramref name="expiry"/>; then it is cancelled (<see cref="Abandon"/>).</summary>

@@ -6,8 +6,8 @@ namespace Archestra.Gateway.Tests.Mcp.Modern;
 
 /// <summary>
 /// The C# conformance fixture (ModelContextProtocol 2.4.0) over stdio, used in its 2025 revision, called by raw 2026-07-28
-/// requests: its multi-round tool asks twice in one call (the SDK sends each question as a real request), and its
-/// diagnostic tool answers -32021 when the request's _meta lacks a capability.
+/// requests: its multi-round tool asks twice in one call and its multiple-input tool three things at once (the SDK sends
+/// each question as a real request), and its diagnostic tool answers -32021 when the request's _meta lacks a capability.
 /// </summary>
 public sealed class ModernFixtureInputTests : IAsyncLifetime
 {
@@ -73,6 +73,31 @@ public sealed class ModernFixtureInputTests : IAsyncLifetime
         var result = done.GetProperty("result");
         Assert.Equal("complete", result.GetProperty("resultType").GetString());
         Assert.Equal("Ada's favorite color is blue", result.GetProperty("content")[0].GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task Questions_a_2025_server_asks_together_reach_the_modern_client_in_one_input_required_and_one_retry_answers_them_all()
+    {
+        const string tool = "test_input_required_result_multiple_inputs";
+        const string everything =
+            "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+            + "\"io.modelcontextprotocol/clientCapabilities\":{\"elicitation\":{},\"sampling\":{},\"roots\":{}}}";
+        var (_, first) = await CallAsync(1, tool, meta: everything);
+        var result = first.GetProperty("result");
+        Assert.True(result.GetProperty("resultType").GetString() == "input_required", first.ToString());
+        var asked = result.GetProperty("inputRequests").EnumerateObject().ToDictionary(r => r.Value.GetProperty("method").GetString()!, r => r.Name);
+        Assert.Equal(["elicitation/create", "roots/list", "sampling/createMessage"], asked.Keys.Order(StringComparer.Ordinal));
+
+        var answers =
+            $"\"{asked["elicitation/create"]}\":{{\"action\":\"accept\",\"content\":{{\"name\":\"Ada\"}}}},"
+            + $"\"{asked["sampling/createMessage"]}\":{{\"role\":\"assistant\",\"content\":{{\"type\":\"text\",\"text\":\"Hello\"}},\"model\":\"m\"}},"
+            + $"\"{asked["roots/list"]}\":{{\"roots\":[{{\"uri\":\"file:///srv\"}}]}}";
+        var retry = $",\"requestState\":\"{result.GetProperty("requestState").GetString()}\",\"inputResponses\":{{{answers}}}";
+        var (_, done) = await CallAsync(2, tool, retry, everything);
+        Assert.Equal(
+            "All three answers: name=Ada, greeting=Hello, roots=1",
+            done.GetProperty("result").GetProperty("content")[0].GetProperty("text").GetString()
+        );
     }
 
     [Fact]
