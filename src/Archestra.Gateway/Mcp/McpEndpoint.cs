@@ -416,6 +416,11 @@ internal sealed partial class McpEndpoint
 
             toolLabel = known.Key;
             qualified = known.Qualified(server.Name);
+            if (accepts.Modern && known.ParamHeaders.Length > 0 && ParamHeaders.Check(context.Request, span, env, known.ParamHeaders) is { } mismatch)
+            {
+                _gateway.Metrics.RecordToolCall(profile.Name, server.Name, toolLabel, "invalid", 0);
+                return WriteModernErrorAsync(context, mismatch.Status, ModernValidation.Error(rawId, mismatch));
+            }
         }
         else
         {

@@ -114,6 +114,9 @@ internal static class FixtureTools
     public static ListToolsResult List(FixtureCatalog catalog) =>
         new() { Tools = catalog.DynamicToolEnabled ? [.. s_protocolTools, s_protocolDynamicTool] : [.. s_protocolTools] };
 
+    /// <summary>A tool's input schema as listed (raw JSON), or null for a name the fixture does not offer.</summary>
+    public static string? InputSchemaOf(string name) => s_byName.TryGetValue(name, out var tool) ? tool.InputSchema : null;
+
     public static ValueTask<CallToolResult> CallAsync(ToolCall call)
     {
         var name = call.Request.Params?.Name;

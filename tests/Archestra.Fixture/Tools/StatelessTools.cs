@@ -9,7 +9,8 @@ namespace Archestra.Fixture.Tools;
 /// <summary>
 /// The diagnostic tools of the 2026-07-28 scenario server-stateless (SEP-2575): one that needs a capability the client must
 /// declare (-32021 otherwise), one that needs elicitation mid-call (input_required, never a request on the response
-/// stream), one that logs (only at the request's <c>_meta</c> logLevel), and two that change the tool and prompt lists.
+/// stream), one that logs (only at the request's <c>_meta</c> logLevel), two that change the tool and prompt lists, and
+/// (for http-custom-header-server-validation) one whose argument is mirrored into an <c>Mcp-Param-*</c> header.
 /// </summary>
 internal static class StatelessTools
 {
@@ -25,6 +26,12 @@ internal static class StatelessTools
         new("test_missing_capability", "Needs the sampling capability; without it the call is refused with -32021", NoArguments, MissingCapability),
         new("test_streaming_elicitation", "Needs the user's name mid-call (input_required with elicitation/create)", NoArguments, StreamingElicitation),
         new("test_logging_tool", "Logs one message at info, then answers", NoArguments, LoggingAsync),
+        new(
+            "test_param_header",
+            "Echoes region, which a 2026-07-28 client also sends as the Mcp-Param-Region header (SEP-2243)",
+            """{"type":"object","properties":{"region":{"type":"string","x-mcp-header":"Region","description":"Where to run"}},"required":["region"]}""",
+            static call => Done($"region={Json.GetString(call.Arguments, "region")}")
+        ),
         new("test_trigger_tool_change", "Toggles dynamic_extra_tool: the tool list changes", NoArguments, static call => ToggleAsync(call, DynamicKind.Tool)),
         new("test_trigger_prompt_change", "Toggles dynamic_extra_prompt: the prompt list changes", NoArguments, static call =>
             ToggleAsync(call, DynamicKind.Prompt)
