@@ -178,7 +178,10 @@ internal static class ModernValidation
         return buffer[..n].SequenceEqual(utf8);
     }
 
-    /// <summary>Decodes the <c>=?base64?…?=</c> form of <c>Mcp-Name</c> and <c>Mcp-Param-*</c> (transports, "Value Encoding"); other values are literal.</summary>
+    /// <summary>
+    /// Decodes the <c>=?base64?…?=</c> form of <c>Mcp-Name</c> and <c>Mcp-Param-*</c> (transports, "Value Encoding"); other values
+    /// are literal.
+    /// </summary>
     public static bool TryDecode(string header, out string value)
     {
         value = header;
