@@ -51,10 +51,12 @@ internal sealed class InputRoundCall : IUpstreamCallObserver
         McpEndpoint.ToolCallLabels labels,
         long started,
         ClientCapabilities capabilities,
-        Action<UpstreamEntry, UpstreamMessage, string> reject
+        Action<UpstreamEntry, UpstreamMessage, string> reject,
+        bool isTool = true
     )
     {
         _capabilities = capabilities;
+        IsTool = isTool;
         Number = number;
         Server = server;
         Labels = labels;
@@ -68,8 +70,14 @@ internal sealed class InputRoundCall : IUpstreamCallObserver
 
     public UpstreamEntry Server { get; }
 
-    /// <summary>What the invocation policy decided when the call started; its audit row and metrics carry these labels.</summary>
+    /// <summary>
+    /// What the invocation policy decided when a tool call started; its audit row and metrics carry these labels. For a
+    /// <c>prompts/get</c> only profile, server and the name its state is sealed for count.
+    /// </summary>
     public McpEndpoint.ToolCallLabels Labels { get; }
+
+    /// <summary>A tools/call (audited and counted as one); false for a prompts/get, which has neither.</summary>
+    public bool IsTool { get; }
 
     /// <summary>When the first request arrived (<see cref="System.Diagnostics.Stopwatch"/> ticks): the call's duration spans every round.</summary>
     public long Started { get; }

@@ -89,7 +89,8 @@ internal sealed partial class McpEndpoint
         JsonRpcEnvelope env,
         AcceptedTypes accepts,
         (string Tool, string Qualified) names,
-        string state
+        string state,
+        bool isTool = true
     )
     {
         var span = body.AsSpan(0, length);
@@ -121,7 +122,11 @@ internal sealed partial class McpEndpoint
 
         if (refusal is not null)
         {
-            _gateway.Metrics.RecordToolCall(profile.Name, server.Name, names.Tool, "invalid", 0);
+            if (isTool)
+            {
+                _gateway.Metrics.RecordToolCall(profile.Name, server.Name, names.Tool, "invalid", 0);
+            }
+
             return WriteMessageAsync(context, JsonRpcWriter.Error(env.Id.Of(span), ErrorCodes.InvalidParams, refusal), null, accepts.PreferSse);
         }
 
@@ -131,7 +136,8 @@ internal sealed partial class McpEndpoint
             _ = McpGateway.SendQuietlyAsync(round.Server, answer);
         }
 
-        return ForwardAsync(context, null, round.Server, body, length, env, default, accepts, idempotent: false, round.Labels, resume: round);
+        var tool = round.IsTool ? round.Labels : (ToolCallLabels?)null;
+        return ForwardAsync(context, null, round.Server, body, length, env, default, accepts, idempotent: false, tool, resume: round);
     }
 
     /// <summary>A held call nobody retried before its state expired: cancelled, and recorded as a 2025 call whose client left.</summary>
@@ -142,6 +148,11 @@ internal sealed partial class McpEndpoint
         var elapsed = Stopwatch.GetElapsedTime(round.Started);
         var why = $"no retry with the input responses within {_gateway.Config.Limits.ApprovalTimeout.TotalSeconds:0} s (limits.approvalTimeoutSeconds)";
         Log.CallFailed(_gateway.Logger, labels.Server, "Cancelled", why);
+        if (!round.IsTool)
+        {
+            return;
+        }
+
         _gateway.Metrics.RecordToolCall(labels.Profile, labels.Server, labels.Tool, "cancelled", elapsed.TotalSeconds);
         RecordCall(labels, null, "cancelled", elapsed, round.Audit.RequestBytes, 0, why, round.Audit.Arguments);
     }

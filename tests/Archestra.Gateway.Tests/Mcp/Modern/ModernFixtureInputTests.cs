@@ -6,8 +6,9 @@ namespace Archestra.Gateway.Tests.Mcp.Modern;
 
 /// <summary>
 /// The C# conformance fixture (ModelContextProtocol 2.4.0) over stdio, used in its 2025 revision, called by raw 2026-07-28
-/// requests: its multi-round tool asks twice in one call and its multiple-input tool three things at once (the SDK sends
-/// each question as a real request), and its diagnostic tool answers -32021 when the request's _meta lacks a capability.
+/// requests: its multi-round tool asks twice in one call, its multiple-input tool three things at once and its prompt once
+/// while rendering (the SDK sends each question as a real request), and its diagnostic tool answers -32021 when the
+/// request's _meta lacks a capability.
 /// </summary>
 public sealed class ModernFixtureInputTests : IAsyncLifetime
 {
@@ -73,6 +74,39 @@ public sealed class ModernFixtureInputTests : IAsyncLifetime
         var result = done.GetProperty("result");
         Assert.Equal("complete", result.GetProperty("resultType").GetString());
         Assert.Equal("Ada's favorite color is blue", result.GetProperty("content")[0].GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task A_2025_servers_request_during_prompts_get_becomes_input_required_and_the_retry_gets_the_prompt()
+    {
+        const string prompt = "test_input_required_result_prompt";
+        Task<(int, JsonElement)> GetAsync(int id, string retry = "") =>
+            ModernRaw.SendAsync(
+                Http,
+                ModernRaw.Post(_gateway.McpUrl("f"), ModernRaw.Body(id, "prompts/get", $"\"name\":\"{prompt}\"{retry}", Elicits), "prompts/get", prompt)
+            );
+
+        // A tool call's state, issued by this gateway for this profile with the same (no) arguments, finished first: over
+        // stdio a server's question can only be told apart while its call is the one in flight.
+        const string elicits = "test_input_required_result_elicitation";
+        var (_, toolFirst) = await CallAsync(1, elicits);
+        var toolState = Asked(toolFirst);
+        var (_, toolDone) = await CallAsync(2, elicits, Retry(toolState.State, toolState.Key, "name", "Ada"));
+        Assert.Equal("Hello, Ada!", toolDone.GetProperty("result").GetProperty("content")[0].GetProperty("text").GetString());
+
+        var (_, first) = await GetAsync(3);
+        var asked = Asked(first);
+        Assert.Equal("What context should the prompt use?", asked.Message);
+
+        // The tool call's state does not open the prompt's continuation.
+        var (_, crossed) = await GetAsync(4, Retry(toolState.State, asked.Key, "context", "stolen"));
+        Assert.Equal(-32602, RawMcp.ErrorCode(crossed));
+        Assert.Contains("was not issued by this gateway for this call", RawMcp.ErrorMessage(crossed), StringComparison.Ordinal);
+
+        var (_, done) = await GetAsync(5, Retry(asked.State, asked.Key, "context", "the 1969 landing"));
+        var result = done.GetProperty("result");
+        Assert.Equal("complete", result.GetProperty("resultType").GetString());
+        Assert.Equal("Use this context: the 1969 landing", result.GetProperty("messages")[0].GetProperty("content").GetProperty("text").GetString());
     }
 
     [Fact]
