@@ -52,7 +52,7 @@ internal sealed class InputRoundCall : IUpstreamCallObserver
         long started,
         ClientCapabilities capabilities,
         Action<UpstreamEntry, UpstreamMessage, string> reject,
-        bool isTool = true
+        bool isTool
     )
     {
         _capabilities = capabilities;

@@ -74,6 +74,31 @@ internal sealed partial class McpEndpoint
         return null;
     }
 
+    /// <summary>Sends a modern client's request to a 2025 server as a call that can be held across rounds of input.</summary>
+    private InputRoundCall StartRound(
+        UpstreamEntry server,
+        ToolCallLabels labels,
+        long started,
+        ReadOnlySpan<byte> span,
+        in JsonRpcEnvelope env,
+        Slice removeFromName,
+        bool isTool
+    )
+    {
+        var round = new InputRoundCall(
+            _gateway.InputRounds.NextNumber(),
+            server,
+            labels,
+            started,
+            ClientCapabilities.OfModern(span, env),
+            _rejectServerRequest,
+            isTool
+        );
+        var (forward, length, upstreamId) = Rewrite(span, env, removeFromName, server.Upstream);
+        round.Start(forward, length, upstreamId);
+        return round;
+    }
+
     /// <summary>
     /// A modern client's retry of a held call: its <c>requestState</c> must open for this very call (profile, tool, arguments)
     /// with this gateway's key, and name a call this process holds. Then its <c>inputResponses</c> go to the server as the

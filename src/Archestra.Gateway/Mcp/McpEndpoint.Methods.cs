@@ -372,17 +372,7 @@ internal sealed partial class McpEndpoint
         }
 
         var labels = new ToolCallLabels(profile.Name, server.Name, "_prompt", sealedFor, _gateway.Policies.ForProfile(profile.Name));
-        var round = new InputRoundCall(
-            _gateway.InputRounds.NextNumber(),
-            server,
-            labels,
-            Stopwatch.GetTimestamp(),
-            ClientCapabilities.OfModern(span, env),
-            _rejectServerRequest,
-            isTool: false
-        );
-        var (forward, forwardLength, upstreamId) = Rewrite(span, env, removeFromName, server.Upstream);
-        round.Start(forward, forwardLength, upstreamId);
+        var round = StartRound(server, labels, Stopwatch.GetTimestamp(), span, env, removeFromName, isTool: false);
         return await ForwardAsync(context, null, server, body, length, env, removeFromName, accepts, idempotent: false, resume: round).ConfigureAwait(false);
     }
 

@@ -504,20 +504,7 @@ internal sealed partial class McpEndpoint
         if (resume is not null || (accepts.Modern && tool is not null && upstream.Era == McpEra.Legacy))
         {
             // A modern client's call to a 2025 server: held across rounds when the server asks the client for input.
-            var round = resume;
-            if (round is null)
-            {
-                round = new InputRoundCall(
-                    _gateway.InputRounds.NextNumber(),
-                    server,
-                    tool!.Value,
-                    started,
-                    ClientCapabilities.OfModern(span, env),
-                    _rejectServerRequest
-                );
-                var (forward, forwardLength, upstreamId) = Rewrite(span, env, removeFromName, upstream);
-                round.Start(forward, forwardLength, upstreamId);
-            }
+            var round = resume ?? StartRound(server, tool!.Value, started, span, env, removeFromName, isTool: true);
 
             if (await NextRoundAsync(context, round, body, length, env, relay, clientId).ConfigureAwait(false) is not { } finished)
             {
