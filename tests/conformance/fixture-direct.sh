@@ -40,7 +40,7 @@ pid=$!
 
 url=
 for _ in $(seq 300); do
-  url=$(sed -n 's/^archestra-fixture listening on //p' "$work/stdout")
+  url=$(sed -n 's/^archestra-fixture listening on //p' "$work/stdout" 2>/dev/null || true)
   [[ -n $url ]] && break
   if ! kill -0 "$pid" 2>/dev/null; then
     echo "fixture-direct.sh: the fixture exited during start-up" >&2

@@ -11,6 +11,8 @@
 #   CONFORMANCE_LABEL, CONFORMANCE_BASELINE   the summary label and baseline (gateway-next.sh sets them)
 #   CONFORMANCE_MODERN=1              the profile lets the fixture's tools run in an untrusted context: the gateway judges
 #                                     every MCP 2026-07-28 request as untrusted (no session to track trust in)
+#   CONFORMANCE_FIXTURE=http          the fixture serves Streamable HTTP on a free port and the gateway connects to its URL
+#                                     (default stdio)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -46,16 +48,34 @@ read -r gateway_port admin_port metrics_port < <("$node" -e '
     servers.forEach((s) => s.close());
   });')
 
+fixture_url=
+fixture_pid=
+if [[ ${CONFORMANCE_FIXTURE:-stdio} == http ]]; then
+  dotnet "$fixture" --http http://127.0.0.1:0 >"$work/fixture.stdout" 2>"$work/fixture.stderr" &
+  fixture_pid=$!
+  trap 'kill -TERM "$fixture_pid" 2>/dev/null || true; cleanup' EXIT
+  for _ in $(seq 300); do
+    fixture_url=$(sed -n 's/^archestra-fixture listening on //p' "$work/fixture.stdout" 2>/dev/null || true)
+    [[ -n $fixture_url ]] && break
+    sleep 0.1
+  done
+  if [[ -z $fixture_url ]]; then
+    echo "gateway.sh: the HTTP fixture did not report its address within 30 s" >&2
+    cat "$work/fixture.stderr" >&2
+    exit 1
+  fi
+fi
+
 config=$work/archestra.json
 "$node" -e '
-  const [file, gw, admin, metrics, fixture] = process.argv.slice(1);
+  const [file, gw, admin, metrics, fixture, fixtureUrl] = process.argv.slice(1);
   const config = {
     listen: {
       gateway: `http://127.0.0.1:${gw}`,
       admin: `http://127.0.0.1:${admin}`,
       metrics: `http://127.0.0.1:${metrics}`,
     },
-    mcpServers: { fixture: { command: "dotnet", args: [fixture, "--stdio"] } },
+    mcpServers: { fixture: fixtureUrl ? { url: fixtureUrl } : { command: "dotnet", args: [fixture, "--stdio"] } },
     // The fixture is our own test server: its results are trusted, so the scenarios that call several
     // tools in one session are not refused by the secure defaults.
     profiles: { conformance: { servers: ["fixture"], tools: { "fixture__*": process.env.CONFORMANCE_MODERN === "1"
@@ -63,7 +83,7 @@ config=$work/archestra.json
       : { resultTreatment: "trusted" } } } },
   };
   require("node:fs").writeFileSync(file, JSON.stringify(config, null, 2));
-' "$config" "$gateway_port" "$admin_port" "$metrics_port" "$fixture"
+' "$config" "$gateway_port" "$admin_port" "$metrics_port" "$fixture" "$fixture_url"
 
 # From the scratch directory, so the embedded SQLite store (./data/) lands there, not in the repo.
 (cd "$work" && exec "${gateway[@]}" serve --config "$config" >"$work/stdout" 2>"$work/stderr") &

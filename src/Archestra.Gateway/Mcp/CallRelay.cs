@@ -177,8 +177,11 @@ internal sealed class CallRelay : IUpstreamCallObserver
         }
     }
 
-    /// <summary>Writes the final answer: as the last SSE event if streaming started, otherwise as JSON.</summary>
-    public async ValueTask FinishAsync(ReadOnlyMemory<byte> final)
+    /// <summary>
+    /// Writes the final answer: as the last SSE event if streaming started (the status is then already sent), otherwise as
+    /// the whole response with <paramref name="status"/>.
+    /// </summary>
+    public async ValueTask FinishAsync(ReadOnlyMemory<byte> final, int status = StatusCodes.Status200OK)
     {
         Task? pump;
         lock (_gate)
@@ -197,7 +200,7 @@ internal sealed class CallRelay : IUpstreamCallObserver
             return;
         }
 
-        await McpEndpoint.WriteMessageAsync(_context, final, _session, _accepts.PreferSse).ConfigureAwait(false);
+        await McpEndpoint.WriteMessageAsync(_context, final, _session, _accepts.PreferSse, status).ConfigureAwait(false);
     }
 }
 

@@ -25,6 +25,15 @@ internal sealed class InputRoundCall : IUpstreamCallObserver
     /// <summary>A server that asks for more than this in one call without being answered is refused the rest.</summary>
     private const int MaxAsked = 16;
 
+    /// <summary>
+    /// How long after a question the gateway waits for the next one before answering <c>input_required</c>. A person answers
+    /// these, so 50 ms is not felt; requests written back to back by one server arrive well within it.
+    /// </summary>
+    private static readonly TimeSpan SettleTime = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>At most this many settle periods (0.5 s), however fast a server keeps asking (it is refused past <see cref="MaxAsked"/>).</summary>
+    private const int MaxSettles = 10;
+
     private readonly Lock _gate = new();
     private readonly List<AskedInput> _asked = [];
     private readonly Action<UpstreamEntry, UpstreamMessage, string> _reject;
@@ -32,6 +41,7 @@ internal sealed class InputRoundCall : IUpstreamCallObserver
     private ClientCapabilities _capabilities;
     private TaskCompletionSource? _inputNeeded;
     private int _nextKey;
+    private int _round;
     private bool _attached;
     private bool _ended;
 
@@ -41,10 +51,12 @@ internal sealed class InputRoundCall : IUpstreamCallObserver
         McpEndpoint.ToolCallLabels labels,
         long started,
         ClientCapabilities capabilities,
-        Action<UpstreamEntry, UpstreamMessage, string> reject
+        Action<UpstreamEntry, UpstreamMessage, string> reject,
+        bool isTool
     )
     {
         _capabilities = capabilities;
+        IsTool = isTool;
         Number = number;
         Server = server;
         Labels = labels;
@@ -58,8 +70,14 @@ internal sealed class InputRoundCall : IUpstreamCallObserver
 
     public UpstreamEntry Server { get; }
 
-    /// <summary>What the invocation policy decided when the call started; its audit row and metrics carry these labels.</summary>
+    /// <summary>
+    /// What the invocation policy decided when a tool call started; its audit row and metrics carry these labels. For a
+    /// <c>prompts/get</c> only profile, server and the name its state is sealed for count.
+    /// </summary>
     public McpEndpoint.ToolCallLabels Labels { get; }
+
+    /// <summary>A tools/call (audited and counted as one); false for a prompts/get, which has neither.</summary>
+    public bool IsTool { get; }
 
     /// <summary>When the first request arrived (<see cref="System.Diagnostics.Stopwatch"/> ticks): the call's duration spans every round.</summary>
     public long Started { get; }
@@ -90,12 +108,21 @@ internal sealed class InputRoundCall : IUpstreamCallObserver
         }
     }
 
-    /// <summary>Claims the call for one retry; false while another request is attached or after the call ended.</summary>
-    public bool TryAttach()
+    /// <summary>How many times the call has been answered with <c>input_required</c>; the latest state carries this round.</summary>
+    public int Round => Volatile.Read(ref _round);
+
+    /// <summary>Starts the next round of input: its state is the one the next retry must carry.</summary>
+    public int NextRound() => Interlocked.Increment(ref _round);
+
+    /// <summary>
+    /// Claims the call for one retry; false while another request is attached, after the call ended, or when
+    /// <paramref name="round"/> (the retry's state) is not the latest round.
+    /// </summary>
+    public bool TryAttach(int? round = null)
     {
         lock (_gate)
         {
-            if (_attached || _ended)
+            if (_attached || _ended || (round is { } r && r != _round))
             {
                 return false;
             }
@@ -127,6 +154,7 @@ internal sealed class InputRoundCall : IUpstreamCallObserver
         using (aborted.UnsafeRegister(static s => ((InputRoundCall)s!).CancelQuietly(), this))
         {
             await Task.WhenAny(Completion, inputNeeded.Task).ConfigureAwait(false);
+            await SettleAsync().ConfigureAwait(false);
         }
 
         lock (_gate)
@@ -144,6 +172,32 @@ internal sealed class InputRoundCall : IUpstreamCallObserver
 
         Cancel.Dispose();
         return await Completion.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Waits while the server's questions keep coming: one that asks several things at once (the C# SDK, resolving an MRTR
+    /// batch for a 2025 client, sends every request concurrently) writes them back to back, and they should reach the client
+    /// in one <c>input_required</c> rather than one per round. Ends at the first <see cref="SettleTime"/> without a new one.
+    /// </summary>
+    private async Task SettleAsync()
+    {
+        for (var i = 0; i < MaxSettles && !Completion.IsCompleted; i++)
+        {
+            int before;
+            lock (_gate)
+            {
+                before = _asked.Count;
+            }
+
+            await Task.WhenAny(Completion, Task.Delay(SettleTime)).ConfigureAwait(false);
+            lock (_gate)
+            {
+                if (_asked.Count == before)
+                {
+                    return;
+                }
+            }
+        }
     }
 
     /// <summary>Leaves the call waiting for a retry until <paramref name="expiry"/>; then it is cancelled (<see cref="Abandon"/>).</summary>

@@ -94,17 +94,24 @@ internal sealed partial class McpEndpoint
     }
 
     /// <summary>Writes one complete JSON-RPC message as the whole response (JSON, or one SSE event when the client only takes SSE).</summary>
-    internal static Task WriteMessageAsync(HttpContext context, ReadOnlyMemory<byte> message, McpSession? session, bool preferSse)
+    internal static Task WriteMessageAsync(
+        HttpContext context,
+        ReadOnlyMemory<byte> message,
+        McpSession? session,
+        bool preferSse,
+        int status = StatusCodes.Status200OK
+    )
     {
         var response = context.Response;
         if (preferSse)
         {
             StartEventStream(response, session);
+            response.StatusCode = status;
             JsonRpcWriter.WriteSseEvent(response.BodyWriter, message.Span);
             return response.BodyWriter.FlushAsync(CancellationToken.None).AsTask();
         }
 
-        response.StatusCode = StatusCodes.Status200OK;
+        response.StatusCode = status;
         if (session is not null)
         {
             response.Headers[McpHeaders.SessionId] = session.Id;

@@ -63,10 +63,40 @@ internal sealed partial class McpEndpoint
         }
 
         var timeout = _gateway.Config.Limits.ApprovalTimeout;
-        var state = _gateway.Sessions.Ids.SealContinuation(round.Digest, _gateway.InputRounds.Handle(round), DateTimeOffset.UtcNow + timeout);
+        var state = _gateway.Sessions.Ids.SealContinuation(
+            round.Digest,
+            _gateway.InputRounds.Handle(round),
+            round.NextRound(),
+            DateTimeOffset.UtcNow + timeout
+        );
         round.Hold(timeout, _roundAbandoned);
         await relay.FinishAsync(InputRequired(clientId, round.Unanswered(), state)).ConfigureAwait(false);
         return null;
+    }
+
+    /// <summary>Sends a modern client's request to a 2025 server as a call that can be held across rounds of input.</summary>
+    private InputRoundCall StartRound(
+        UpstreamEntry server,
+        ToolCallLabels labels,
+        long started,
+        ReadOnlySpan<byte> span,
+        in JsonRpcEnvelope env,
+        Slice removeFromName,
+        bool isTool
+    )
+    {
+        var round = new InputRoundCall(
+            _gateway.InputRounds.NextNumber(),
+            server,
+            labels,
+            started,
+            ClientCapabilities.OfModern(span, env),
+            _rejectServerRequest,
+            isTool
+        );
+        var (forward, length, upstreamId) = Rewrite(span, env, removeFromName, server.Upstream);
+        round.Start(forward, length, upstreamId);
+        return round;
     }
 
     /// <summary>
@@ -84,20 +114,21 @@ internal sealed partial class McpEndpoint
         JsonRpcEnvelope env,
         AcceptedTypes accepts,
         (string Tool, string Qualified) names,
-        string state
+        string state,
+        bool isTool = true
     )
     {
         var span = body.AsSpan(0, length);
-        var handle = _gateway.Sessions.Ids.OpenContinuation(state, CallDigest(profile.Name, names.Qualified, env.Arguments.Of(span)), DateTimeOffset.UtcNow);
+        var opened = _gateway.Sessions.Ids.OpenContinuation(state, CallDigest(profile.Name, names.Qualified, env.Arguments.Of(span)), DateTimeOffset.UtcNow);
         InputRoundCall? round = null;
         string? refusal;
-        if (handle is null)
+        if (opened is not { } continuation)
         {
             refusal = InvalidRequestState;
         }
         else
         {
-            (round, var place) = _gateway.InputRounds.Find(handle);
+            (round, var place) = _gateway.InputRounds.Find(continuation.Handle);
             refusal = place switch
             {
                 HeldCallPlace.Elsewhere =>
@@ -107,13 +138,20 @@ internal sealed partial class McpEndpoint
                 HeldCallPlace.Ended =>
                     "Invalid params: the call this requestState continues has already ended (its result was delivered, or nobody retried within "
                         + "limits.approvalTimeoutSeconds and it was cancelled). Call the tool again without requestState.",
-                _ => round!.TryAttach() ? null : "Invalid params: another retry of this call is waiting for it; send one retry at a time.",
+                _ when continuation.Round != round!.Round =>
+                    "Invalid params: requestState is from an earlier round of this call: the server has asked again since. Retry with the "
+                        + "requestState of the latest input_required, answering its inputRequests.",
+                _ => round.TryAttach(continuation.Round) ? null : "Invalid params: another retry of this call is waiting for it; send one retry at a time.",
             };
         }
 
         if (refusal is not null)
         {
-            _gateway.Metrics.RecordToolCall(profile.Name, server.Name, names.Tool, "invalid", 0);
+            if (isTool)
+            {
+                _gateway.Metrics.RecordToolCall(profile.Name, server.Name, names.Tool, "invalid", 0);
+            }
+
             return WriteMessageAsync(context, JsonRpcWriter.Error(env.Id.Of(span), ErrorCodes.InvalidParams, refusal), null, accepts.PreferSse);
         }
 
@@ -123,7 +161,8 @@ internal sealed partial class McpEndpoint
             _ = McpGateway.SendQuietlyAsync(round.Server, answer);
         }
 
-        return ForwardAsync(context, null, round.Server, body, length, env, default, accepts, idempotent: false, round.Labels, resume: round);
+        var tool = round.IsTool ? round.Labels : (ToolCallLabels?)null;
+        return ForwardAsync(context, null, round.Server, body, length, env, default, accepts, idempotent: false, tool, resume: round);
     }
 
     /// <summary>A held call nobody retried before its state expired: cancelled, and recorded as a 2025 call whose client left.</summary>
@@ -134,6 +173,11 @@ internal sealed partial class McpEndpoint
         var elapsed = Stopwatch.GetElapsedTime(round.Started);
         var why = $"no retry with the input responses within {_gateway.Config.Limits.ApprovalTimeout.TotalSeconds:0} s (limits.approvalTimeoutSeconds)";
         Log.CallFailed(_gateway.Logger, labels.Server, "Cancelled", why);
+        if (!round.IsTool)
+        {
+            return;
+        }
+
         _gateway.Metrics.RecordToolCall(labels.Profile, labels.Server, labels.Tool, "cancelled", elapsed.TotalSeconds);
         RecordCall(labels, null, "cancelled", elapsed, round.Audit.RequestBytes, 0, why, round.Audit.Arguments);
     }

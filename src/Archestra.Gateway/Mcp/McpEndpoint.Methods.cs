@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Archestra.Gateway.Configuration;
@@ -322,9 +323,57 @@ internal sealed partial class McpEndpoint
             return;
         }
 
-        var outcome = await ForwardAsync(context, session, server, body, length, env, new Slice(nameSlice.Start, offset), accepts, idempotent: true)
-            .ConfigureAwait(false);
+        var removeFromName = new Slice(nameSlice.Start, offset);
+        string outcome;
+        if (accepts.Modern && server.Upstream.Era == McpEra.Legacy)
+        {
+            outcome = await GetHeldPromptAsync(context, profile, server, body, length, env, removeFromName, accepts).ConfigureAwait(false);
+        }
+        else
+        {
+            outcome = await ForwardAsync(context, session, server, body, length, env, removeFromName, accepts, idempotent: true).ConfigureAwait(false);
+        }
+
         _gateway.Metrics.RecordRequest(profile.Name, "prompts/get", outcome);
+    }
+
+    /// <summary>
+    /// A modern client's prompts/get to a 2025 server, held across rounds like a tool call when the server asks the client for
+    /// input while rendering (2026-07-28 basic/patterns/mrtr). Its state is sealed for the prompt's name, which cannot pass for a
+    /// tool's (the name is set apart by NUL bytes, which no name the gateway routes contains), and for its arguments.
+    /// </summary>
+    private async Task<string> GetHeldPromptAsync(
+        HttpContext context,
+        GatewayProfile profile,
+        UpstreamEntry server,
+        byte[] body,
+        int length,
+        JsonRpcEnvelope env,
+        Slice removeFromName,
+        AcceptedTypes accepts
+    )
+    {
+        var span = body.AsSpan(0, length);
+        var prompt = Encoding.UTF8.GetString(span.Slice(removeFromName.Start + removeFromName.Length, env.ParamsName.Length - 2 - removeFromName.Length));
+        var sealedFor = "\0prompt\0" + McpProtocol.Qualify(server.Name, prompt);
+        if (JsonObjectScan.GetString(env.Params.Of(span), "requestState"u8) is { } presented)
+        {
+            // Only the gateway issues states for a 2025 server: anything else is refused, never forwarded as if the request were new.
+            if (!SessionIds.LooksLikeContinuation(presented))
+            {
+                await WriteMessageAsync(context, JsonRpcWriter.Error(env.Id.Of(span), ErrorCodes.InvalidParams, InvalidRequestState), null, accepts.PreferSse)
+                    .ConfigureAwait(false);
+                return "invalid";
+            }
+
+            var continued = ContinueAsync(context, profile, server, body, length, env, accepts, ("_prompt", sealedFor), presented, isTool: false);
+            await continued.ConfigureAwait(false);
+            return continued is Task<string> forwarded ? forwarded.Result : "invalid";
+        }
+
+        var labels = new ToolCallLabels(profile.Name, server.Name, "_prompt", sealedFor, _gateway.Policies.ForProfile(profile.Name));
+        var round = StartRound(server, labels, Stopwatch.GetTimestamp(), span, env, removeFromName, isTool: false);
+        return await ForwardAsync(context, null, server, body, length, env, removeFromName, accepts, idempotent: false, resume: round).ConfigureAwait(false);
     }
 
     // ---- resources ----

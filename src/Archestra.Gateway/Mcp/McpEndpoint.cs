@@ -401,6 +401,11 @@ internal sealed partial class McpEndpoint
         {
             toolLabel = known.Key;
             qualified = known.Qualified(server.Name);
+            if (accepts.Modern && known.ParamHeaders.Length > 0 && ParamHeaders.Check(context.Request, span, env, known.ParamHeaders) is { } mismatch)
+            {
+                _gateway.Metrics.RecordToolCall(profile.Name, server.Name, toolLabel, "invalid", 0);
+                return WriteModernErrorAsync(context, mismatch.Status, ModernValidation.Error(rawId, mismatch));
+            }
         }
         else if (tools is not null && !profile.Config.ForwardUnlistedTools)
         {
@@ -548,20 +553,7 @@ internal sealed partial class McpEndpoint
         if (resume is not null || (accepts.Modern && tool is not null && upstream.Era == McpEra.Legacy))
         {
             // A modern client's call to a 2025 server: held across rounds when the server asks the client for input.
-            var round = resume;
-            if (round is null)
-            {
-                round = new InputRoundCall(
-                    _gateway.InputRounds.NextNumber(),
-                    server,
-                    tool!.Value,
-                    started,
-                    ClientCapabilities.OfModern(span, env),
-                    _rejectServerRequest
-                );
-                var (forward, forwardLength, upstreamId) = Rewrite(span, env, removeFromName, upstream);
-                round.Start(forward, forwardLength, upstreamId);
-            }
+            var round = resume ?? StartRound(server, tool!.Value, started, span, env, removeFromName, isTool: true);
 
             if (await NextRoundAsync(context, round, body, length, env, relay, clientId).ConfigureAwait(false) is not { } finished)
             {
@@ -685,7 +677,15 @@ internal sealed partial class McpEndpoint
         try
         {
             written = JsonRpcRewriter.Rewrite(response.Span, outBuffer, idEdit, modernEdit, dataEdit);
-            await relay.FinishAsync(outBuffer.AsMemory(0, written)).ConfigureAwait(false);
+            // 2026-07-28: a server's MissingRequiredClientCapabilityError is answered with HTTP 400 (basic/lifecycle), even
+            // when the server raised it while handling the request; every other relayed error stays 200.
+            var status =
+                accepts.Modern
+                && response.Kind == JsonRpcKind.ErrorResponse
+                && ModernResults.ErrorCodeIs(response, McpErrorCodes.MissingRequiredClientCapability)
+                    ? StatusCodes.Status400BadRequest
+                    : StatusCodes.Status200OK;
+            await relay.FinishAsync(outBuffer.AsMemory(0, written), status).ConfigureAwait(false);
         }
         finally
         {

@@ -97,7 +97,7 @@ internal static class ModernValidation
         }
 
         var bodyName = JsonObjectScan.ReadString(body, named);
-        if (!TryDecodeName(headerName, out var decoded))
+        if (!TryDecode(headerName, out var decoded))
         {
             return Mismatch($"{McpHeaders.Name} header value '{headerName}' is not valid {McpHeaders.Base64Prefix}…{McpHeaders.Base64Suffix} Base64");
         }
@@ -155,10 +155,10 @@ internal static class ModernValidation
                 + "and io.modelcontextprotocol/clientCapabilities (an object)."
         );
 
-    private static ModernFailure Mismatch(string what) => new(StatusCodes.Status400BadRequest, McpErrorCodes.HeaderMismatch, $"Header mismatch: {what}.");
+    public static ModernFailure Mismatch(string what) => new(StatusCodes.Status400BadRequest, McpErrorCodes.HeaderMismatch, $"Header mismatch: {what}.");
 
     /// <summary>One header value with optional whitespace removed (RFC 9110 §5.5); false when absent or repeated.</summary>
-    private static bool TryOne(StringValues values, out string value)
+    public static bool TryOne(StringValues values, out string value)
     {
         value = values.Count == 1 ? values[0]!.Trim() : "";
         return values.Count == 1;
@@ -178,8 +178,11 @@ internal static class ModernValidation
         return buffer[..n].SequenceEqual(utf8);
     }
 
-    /// <summary>Decodes the <c>=?base64?…?=</c> form of <c>Mcp-Name</c> (transports, "Value Encoding"); other values are literal.</summary>
-    private static bool TryDecodeName(string header, out string value)
+    /// <summary>
+    /// Decodes the <c>=?base64?…?=</c> form of <c>Mcp-Name</c> and <c>Mcp-Param-*</c> (transports, "Value Encoding"); other values
+    /// are literal.
+    /// </summary>
+    public static bool TryDecode(string header, out string value)
     {
         value = header;
         if (

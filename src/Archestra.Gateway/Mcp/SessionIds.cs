@@ -121,28 +121,32 @@ internal sealed class SessionIds
 
     // A call waiting in one gateway process for a modern client's input: its own format byte, so it cannot pass for an approval.
     private const byte ContinuationFormat = 0xA2;
-    private const int ContinuationBytes = 1 + 8 + 32 + 16;
+    private const int ContinuationBytes = 1 + 8 + 32 + 16 + 4;
 
     /// <summary>
     /// The <c>requestState</c> of a call held by one gateway process while a modern client answers its upstream's input
-    /// requests: the call's digest, an expiry and the <paramref name="handle"/> the process keeps the call under, MACed with
-    /// the session key like an approval.
+    /// requests: the call's digest, an expiry, the <paramref name="handle"/> the process keeps the call under and the
+    /// <paramref name="round"/> of input it answers (each round's state differs, and an earlier round's can be told apart),
+    /// MACed with the session key like an approval.
     /// </summary>
-    public string SealContinuation(ReadOnlySpan<byte> call, ReadOnlySpan<byte> handle, DateTimeOffset expires)
+    public string SealContinuation(ReadOnlySpan<byte> call, ReadOnlySpan<byte> handle, int round, DateTimeOffset expires)
     {
         Span<byte> payload = stackalloc byte[ContinuationBytes];
         payload[0] = ContinuationFormat;
         BinaryPrimitives.WriteInt64BigEndian(payload[1..], expires.ToUnixTimeSeconds());
         call[..32].CopyTo(payload[9..]);
         handle[..16].CopyTo(payload[41..]);
+        BinaryPrimitives.WriteInt32BigEndian(payload[57..], round);
         return Seal(payload);
     }
 
-    /// <summary>The handle of a continuation state sealed by this key for exactly <paramref name="call"/>; null for anything else.</summary>
-    public byte[]? OpenContinuation(string state, ReadOnlySpan<byte> call, DateTimeOffset now)
+    /// <summary>The handle and round of a continuation state sealed by this key for exactly <paramref name="call"/>; null for anything else.</summary>
+    public (byte[] Handle, int Round)? OpenContinuation(string state, ReadOnlySpan<byte> call, DateTimeOffset now)
     {
         Span<byte> payload = stackalloc byte[ContinuationBytes + 2];
-        return Open(state, ContinuationFormat, payload, call, now) == ContinuationBytes ? payload[41..ContinuationBytes].ToArray() : null;
+        return Open(state, ContinuationFormat, payload, call, now) == ContinuationBytes
+            ? (payload[41..57].ToArray(), BinaryPrimitives.ReadInt32BigEndian(payload[57..]))
+            : null;
     }
 
     /// <summary>Whether <paramref name="state"/> is shaped like a continuation (its MAC unchecked): to tell a client which state it sent.</summary>

@@ -69,6 +69,7 @@ internal sealed class ListItem
 {
     private byte[]? _prefixed;
     private string? _qualified;
+    private ParamHeader[]? _paramHeaders;
 
     public ListItem(string key, byte[] json)
     {
@@ -85,6 +86,9 @@ internal sealed class ListItem
 
     /// <summary>The namespaced name <c>{server}__{key}</c> that policies use, whatever the profile shows; computed once.</summary>
     public string Qualified(string serverName) => _qualified ??= McpProtocol.Qualify(serverName, Key);
+
+    /// <summary>The arguments a tool's schema mirrors into <c>Mcp-Param-*</c> headers (SEP-2243), read once; empty for most tools.</summary>
+    public ParamHeader[] ParamHeaders => _paramHeaders ??= Mcp.ParamHeaders.Scan(Json);
 
     /// <summary>A tool's description and input schema (raw JSON, <c>{}</c> when absent), read from its listing. Not for the hot path.</summary>
     public (string? Description, string InputSchema) ReadToolInfo()

@@ -18,6 +18,12 @@ public static class McpHeaders
     /// <summary>Legacy only: resumes an SSE stream; modern requests ignore it (streams are not resumable).</summary>
     public const string LastEventId = "Last-Event-ID";
 
+    /// <summary>
+    /// Modern: the prefix of the header a tool's schema names with <c>x-mcp-header</c> for one argument ("Custom Headers from
+    /// Tool Parameters").
+    /// </summary>
+    public const string ParamPrefix = "Mcp-Param-";
+
     /// <summary>The prefix and suffix of a Base64-encoded <c>Mcp-Name</c> or <c>Mcp-Param-*</c> value ("Value Encoding").</summary>
     public const string Base64Prefix = "=?base64?";
 

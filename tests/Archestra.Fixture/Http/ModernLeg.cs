@@ -1,7 +1,9 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Archestra.Fixture.Mcp;
+using Archestra.Fixture.Tools;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol.Protocol;
@@ -18,6 +20,9 @@ internal sealed class ModernLeg(FixtureCatalog catalog, ILoggerFactory loggerFac
 {
     private const string Revision = "2026-07-28";
     private static readonly string[] LegacyRevisions = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+
+    /// <summary>Methods 2026-07-28 removed (basic/lifecycle): answered -32601 here, before the SDK, which would still serve some.</summary>
+    private static readonly string[] RemovedMethods = ["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"];
 
     /// <summary>Modern when the header names a revision that is not a 2025 one, or the body carries the envelope without a 2025 header.</summary>
     public static bool Claims(HttpRequest request, JsonRpcMessage message)
@@ -118,7 +123,10 @@ internal sealed class ModernLeg(FixtureCatalog catalog, ILoggerFactory loggerFac
 
     private readonly record struct Refused(int Code, string Message, string? Requested = null);
 
-    /// <summary>The ladder in the specified order: _meta fields (-32602), header against body (-32020), revision (-32022), routing headers (-32020).</summary>
+    /// <summary>
+    /// The ladder in the specified order: _meta fields (-32602), header against body (-32020), revision (-32022), Mcp-Method (-32020),
+    /// a removed method (-32601), Mcp-Name (-32020), then a tool's Mcp-Param-* headers (-32020).
+    /// </summary>
     private static Refused? Refusal(HttpRequest http, JsonRpcRequest request)
     {
         var meta = (request.Params as JsonObject)?["_meta"] as JsonObject;
@@ -145,6 +153,11 @@ internal sealed class ModernLeg(FixtureCatalog catalog, ILoggerFactory loggerFac
             return new(-32020, $"Header mismatch: Mcp-Method '{method}' does not match method '{request.Method}'");
         }
 
+        if (Array.IndexOf(RemovedMethods, request.Method) >= 0)
+        {
+            return new(-32601, $"Method not found: {request.Method} does not exist in MCP {Revision}");
+        }
+
         var named =
             request.Method is "tools/call" or "prompts/get" ? "name"
             : request.Method == "resources/read" ? "uri"
@@ -155,7 +168,71 @@ internal sealed class ModernLeg(FixtureCatalog catalog, ILoggerFactory loggerFac
         }
 
         var name = Decode(http.Headers["Mcp-Name"].ToString().Trim());
-        return name == bodyName ? null : new(-32020, $"Header mismatch: Mcp-Name '{name}' does not match params.{named} '{bodyName}'");
+        if (name != bodyName)
+        {
+            return new(-32020, $"Header mismatch: Mcp-Name '{name}' does not match params.{named} '{bodyName}'");
+        }
+
+        return request.Method == "tools/call" ? ParamHeaderRefusal(http, bodyName, (request.Params as JsonObject)?["arguments"] as JsonObject) : null;
+    }
+
+    /// <summary>
+    /// SEP-2243: each argument the tool's schema marks with <c>x-mcp-header</c> must arrive as <c>Mcp-Param-{Name}</c> too, and
+    /// agree with the body (a null or absent argument needs no header; integers compare as numbers).
+    /// </summary>
+    private static Refused? ParamHeaderRefusal(HttpRequest http, string tool, JsonObject? arguments)
+    {
+        if (FixtureTools.InputSchemaOf(tool) is not { } schema || JsonNode.Parse(schema)?["properties"] is not JsonObject properties)
+        {
+            return null;
+        }
+
+        foreach (var (property, definition) in properties)
+        {
+            if (definition?["x-mcp-header"] is not JsonValue marked || !marked.TryGetValue(out string? suffix))
+            {
+                continue;
+            }
+
+            var text = arguments?[property] switch
+            {
+                JsonValue v when v.TryGetValue(out string? str) => str,
+                JsonValue v when v.GetValueKind() is JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => v.ToJsonString(),
+                _ => null,
+            };
+            if (text is null)
+            {
+                continue;
+            }
+
+            var header = "Mcp-Param-" + suffix;
+            var values = http.Headers[header];
+            if (values.Count != 1)
+            {
+                return new(-32020, $"Header mismatch: arguments.{property} is in the body but the {header} header is missing or repeated");
+            }
+
+            var decoded = Decode(values.ToString().Trim());
+            if (decoded is null)
+            {
+                return new(-32020, $"Header mismatch: {header} is not valid =?base64?…?= Base64");
+            }
+
+            var agree =
+                decoded == text
+                || (
+                    decimal.TryParse(decoded, NumberStyles.Float, CultureInfo.InvariantCulture, out var a)
+                    && decimal.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var b)
+                    && a == b
+                    && arguments![property]!.GetValueKind() == JsonValueKind.Number
+                );
+            if (!agree)
+            {
+                return new(-32020, $"Header mismatch: {header} '{decoded}' does not match arguments.{property} '{text}'");
+            }
+        }
+
+        return null;
     }
 
     private static string? Decode(string header)
@@ -207,7 +284,7 @@ internal sealed class ModernLeg(FixtureCatalog catalog, ILoggerFactory loggerFac
             writer.WriteEndObject();
         }
 
-        context.Response.StatusCode = StatusCodes.Status400BadRequest;
+        context.Response.StatusCode = refused.Code == -32601 ? StatusCodes.Status404NotFound : StatusCodes.Status400BadRequest;
         context.Response.ContentType = "application/json";
         await context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted).ConfigureAwait(false);
     }

@@ -15,6 +15,13 @@ internal static class FixtureServer
 {
     public const string Name = "archestra-fixture";
 
+    /// <summary>The <c>_meta</c> key that makes a request a 2026-07-28 one.</summary>
+    public const string ModernVersionKey = "io.modelcontextprotocol/protocolVersion";
+
+    public const string CapabilitiesKey = "io.modelcontextprotocol/clientCapabilities";
+
+    public const string LogLevelKey = "io.modelcontextprotocol/logLevel";
+
     public static McpServerOptions CreateOptions(FixtureSession session)
     {
         var catalog = session.Catalog;
@@ -35,7 +42,8 @@ internal static class FixtureServer
                 CallToolHandler = (request, cancellationToken) => FixtureTools.CallAsync(new ToolCall(request, session, cancellationToken)),
                 ListResourcesHandler = (_, _) => ValueTask.FromResult(FixtureResources.List(catalog)),
                 ListResourceTemplatesHandler = (_, _) => ValueTask.FromResult(FixtureResources.ListTemplates()),
-                ReadResourceHandler = (request, _) => ValueTask.FromResult(FixtureResources.Read(catalog, request.Params?.Uri)),
+                ReadResourceHandler = (request, _) =>
+                    ValueTask.FromResult(FixtureResources.Read(catalog, request.Params?.Uri, request.Params?.Meta?.ContainsKey(ModernVersionKey) == true)),
                 SubscribeToResourcesHandler = (request, _) =>
                 {
                     if (request.Params?.Uri is { } uri)

@@ -1,4 +1,5 @@
 using Archestra.Fixture.Mcp;
+using Archestra.Fixture.Tools;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 
@@ -57,6 +58,7 @@ internal static class FixturePrompts
             Title = "Prompt With Image",
             Description = "A prompt that includes image content",
         },
+        InputTools.Prompt,
     ];
 
     private static readonly Prompt s_dynamicPrompt = new()
@@ -72,6 +74,11 @@ internal static class FixturePrompts
 
     public static GetPromptResult Get(FixtureCatalog catalog, GetPromptRequestParams? request)
     {
+        if (request?.Name == InputTools.Prompt.Name)
+        {
+            return InputTools.GetPrompt(request);
+        }
+
         var arguments = request?.Arguments;
         PromptMessage[]? messages = request?.Name switch
         {

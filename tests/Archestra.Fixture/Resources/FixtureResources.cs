@@ -61,7 +61,7 @@ internal static class FixtureResources
 
     public static ListResourceTemplatesResult ListTemplates() => new() { ResourceTemplates = [.. s_templates] };
 
-    public static ReadResourceResult Read(FixtureCatalog catalog, string? uri)
+    public static ReadResourceResult Read(FixtureCatalog catalog, string? uri, bool modern)
     {
         ResourceContents? contents = uri switch
         {
@@ -100,9 +100,23 @@ internal static class FixtureResources
             _ => null,
         };
 
-        return contents is null
-            ? throw new McpProtocolException($"Resource not found: '{uri}'", McpErrorCode.ResourceNotFound)
-            : new ReadResourceResult { Contents = [contents] };
+        return contents is null ? throw NotFound(uri, modern) : new ReadResourceResult { Contents = [contents] };
+    }
+
+    /// <summary>
+    /// 2025 revisions name -32002; 2026-07-28 (SEP-2164) standardizes on -32602 with the URI in <c>data.uri</c>. The SDK
+    /// writes the exception's <see cref="Exception.Data"/> as the error's data.
+    /// </summary>
+    private static McpProtocolException NotFound(string? uri, bool modern)
+    {
+        if (!modern)
+        {
+            return new McpProtocolException($"Resource not found: '{uri}'", McpErrorCode.ResourceNotFound);
+        }
+
+        var error = new McpProtocolException($"Resource not found: '{uri}'", McpErrorCode.InvalidParams);
+        error.Data["uri"] = uri;
+        return error;
     }
 
     public static IEnumerable<string> CompleteTemplateId(string prefix) =>

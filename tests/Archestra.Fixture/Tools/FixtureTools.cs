@@ -8,10 +8,11 @@ using static ModelContextProtocol.Protocol.ElicitRequestParams;
 namespace Archestra.Fixture.Tools;
 
 /// <summary>
-/// The tools of the conformance server scenarios (texts and shapes as tools.ts,
-/// elicitation-defaults.ts, elicitation-enums.ts, json-schema-2020-12.ts and sse-polling.ts
-/// expect), plus a few the gateway tests drive: echo, slow, and switches for list changes
-/// and resource updates.
+/// The tools of the conformance server scenarios (texts and shapes as tools.ts, elicitation-defaults.ts,
+/// elicitation-enums.ts, json-schema-2020-12.ts (0.2's schema, with SEP-2106's $anchor, allOf/anyOf and if/then/else,
+/// a superset of 0.1.16's) and sse-polling.ts expect), the 2026-07-28 ones (<see cref="InputTools"/>,
+/// <see cref="StatelessTools"/>), plus a few the gateway tests drive: echo, slow, and switches for list changes and
+/// resource updates.
 /// </summary>
 internal static class FixtureTools
 {
@@ -60,8 +61,11 @@ internal static class FixtureTools
             "Tool with JSON Schema 2020-12 features for conformance testing (SEP-1613)",
             """
             {"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",
-             "$defs":{"address":{"type":"object","properties":{"street":{"type":"string"},"city":{"type":"string"}}}},
-             "properties":{"name":{"type":"string"},"address":{"$ref":"#/$defs/address"}},
+             "$defs":{"address":{"$anchor":"addressDef","type":"object","properties":{"street":{"type":"string"},"city":{"type":"string"}}}},
+             "properties":{"name":{"type":"string"},"address":{"$ref":"#/$defs/address"},
+                           "contactMethod":{"type":"string","enum":["phone","email"]},"phone":{"type":"string"},"email":{"type":"string"}},
+             "allOf":[{"anyOf":[{"required":["phone"]},{"required":["email"]}]}],
+             "if":{"properties":{"contactMethod":{"const":"phone"}},"required":["contactMethod"]},"then":{"required":["phone"]},"else":{"required":["email"]},
              "additionalProperties":false}
             """,
             static call =>
@@ -88,6 +92,8 @@ internal static class FixtureTools
             """{"type":"object","properties":{"ms":{"type":"integer","minimum":0,"description":"How long to sleep"}},"required":["ms"]}""",
             SlowAsync
         ),
+        .. InputTools.Tools,
+        .. StatelessTools.Tools,
     ];
 
     private static readonly FixtureTool s_dynamicTool = new(
@@ -107,6 +113,9 @@ internal static class FixtureTools
 
     public static ListToolsResult List(FixtureCatalog catalog) =>
         new() { Tools = catalog.DynamicToolEnabled ? [.. s_protocolTools, s_protocolDynamicTool] : [.. s_protocolTools] };
+
+    /// <summary>A tool's input schema as listed (raw JSON), or null for a name the fixture does not offer.</summary>
+    public static string? InputSchemaOf(string name) => s_byName.TryGetValue(name, out var tool) ? tool.InputSchema : null;
 
     public static ValueTask<CallToolResult> CallAsync(ToolCall call)
     {

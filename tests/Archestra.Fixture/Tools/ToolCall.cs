@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Archestra.Fixture.Mcp;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
@@ -13,9 +14,34 @@ internal readonly record struct ToolCall(RequestContext<CallToolRequestParams> R
 
     public IDictionary<string, JsonElement>? Arguments => Request.Params?.Arguments;
 
+    /// <summary>A 2026-07-28 request: its <c>_meta</c> names the revision (and carries what a 2025 session negotiated once).</summary>
+    public bool Modern => Request.Params?.Meta?.ContainsKey(FixtureServer.ModernVersionKey) == true;
+
+    /// <summary>The client's capabilities: the request's <c>_meta</c> for a 2026-07-28 request, else the session's initialize.</summary>
+    public (bool Sampling, bool Elicitation) Declared
+    {
+        get
+        {
+            if (Request.Params?.Meta?[FixtureServer.CapabilitiesKey] is JsonObject declared)
+            {
+                return (declared["sampling"] is JsonObject, declared["elicitation"] is JsonObject);
+            }
+
+            var session = Server.ClientCapabilities;
+            return (session?.Sampling is not null, session?.Elicitation is not null);
+        }
+    }
+
     public async ValueTask LogAsync(LoggingLevel level, string text)
     {
-        if (!Session.ShouldLog(level))
+        // A 2026-07-28 request has no logging/setLevel: it gets messages only at or above its _meta logLevel, none without one.
+        var allowed = Modern
+            ? Request.Params?.Meta?[FixtureServer.LogLevelKey] is JsonValue v
+                && v.TryGetValue(out string? name)
+                && Enum.TryParse<LoggingLevel>(name, ignoreCase: true, out var threshold)
+                && level >= threshold
+            : Session.ShouldLog(level);
+        if (!allowed)
         {
             return;
         }
