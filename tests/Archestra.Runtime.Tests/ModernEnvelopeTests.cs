@@ -81,4 +81,32 @@ public class ModernEnvelopeTests
         Assert.Equal("\"v\"", Encoding.UTF8.GetString(env2.Meta.Of(notObject)));
         Assert.True(env2.MetaProtocolVersion.IsEmpty);
     }
+
+    [Fact]
+    public void Param_headers_mirror_the_declared_arguments_of_a_tools_call_as_the_header_carries_them()
+    {
+        ParamHeader[] declared =
+        [
+            new("Region", "region"u8.ToArray(), Numeric: false),
+            new("Count", "count"u8.ToArray(), Numeric: true),
+            new("Dry", "dry"u8.ToArray(), Numeric: false),
+            new("Absent", "absent"u8.ToArray(), Numeric: false),
+            new("Nothing", "nothing"u8.ToArray(), Numeric: false),
+            new("Object", "object"u8.ToArray(), Numeric: false),
+        ];
+        ParamHeader[] Declared(string tool) => tool == "route" ? declared : [];
+        var call = Encoding.UTF8.GetBytes(
+            """{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"route","arguments":"""
+                + """{"region":"Z\u00fcrich","count":42,"dry":true,"nothing":null,"object":{"a":1}}}}"""
+        );
+        Assert.Equal(
+            [("Mcp-Param-Region", "=?base64?WsO8cmljaA==?="), ("Mcp-Param-Count", "42"), ("Mcp-Param-Dry", "true")],
+            ModernEnvelope.ParamHeaderValues(call, Declared)
+        );
+
+        // Another tool, another method, a notification: nothing to mirror.
+        Assert.Null(ModernEnvelope.ParamHeaderValues(Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(call).Replace("\"route\"", "\"other\"")), Declared));
+        Assert.Null(ModernEnvelope.ParamHeaderValues("""{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"route"}}"""u8, Declared));
+        Assert.Null(ModernEnvelope.ParamHeaderValues("""{"jsonrpc":"2.0","method":"tools/call","params":{"name":"route"}}"""u8, Declared));
+    }
 }

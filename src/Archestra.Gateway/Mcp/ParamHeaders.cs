@@ -6,9 +6,6 @@ using Archestra.Runtime.Protocol;
 
 namespace Archestra.Gateway.Mcp;
 
-/// <summary>One tool argument mirrored into <c>Mcp-Param-{Header}</c>: its top-level property and whether it is a number.</summary>
-internal sealed record ParamHeader(string Header, byte[] Property, bool Numeric);
-
 /// <summary>
 /// SEP-2243's custom headers (2026-07-28 transports, "Custom Headers from Tool Parameters"): a tool's <c>inputSchema</c> may mark
 /// a top-level property with <c>x-mcp-header</c>, and a modern client then sends that argument as <c>Mcp-Param-{Name}</c> too.

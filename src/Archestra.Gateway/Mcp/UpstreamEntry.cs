@@ -190,6 +190,7 @@ internal sealed class UpstreamEntry
     private readonly Task<ListSnapshot?>?[] _loading = new Task<ListSnapshot?>?[4];
     private readonly int[] _generation = new int[4];
     private readonly Lock _gate = new();
+    private McpUpstream _upstream = null!;
 
     public UpstreamEntry(string name)
     {
@@ -207,7 +208,15 @@ internal sealed class UpstreamEntry
 
     public byte[] NameUtf8 { get; }
 
-    public McpUpstream Upstream { get; set; } = null!;
+    public McpUpstream Upstream
+    {
+        get => _upstream;
+        set
+        {
+            _upstream = value;
+            value.ToolParamHeaders = DeclaredParamHeaders;
+        }
+    }
 
     public UpstreamCapabilities Capabilities { get; private set; }
 
@@ -238,6 +247,10 @@ internal sealed class UpstreamEntry
             _loading[(int)kind] = null;
         }
     }
+
+    /// <summary>The <c>Mcp-Param-*</c> declarations of one of this server's tools in its cached listing; none when not listed.</summary>
+    private ParamHeader[] DeclaredParamHeaders(string tool) =>
+        Cached(ListKind.Tools) is { } tools && tools.Index.TryGetValue(tool, out var item) ? item.ParamHeaders : [];
 
     /// <summary>The cached list if it is loaded (no I/O).</summary>
     public ListSnapshot? Cached(ListKind kind) => Volatile.Read(ref _lists[(int)kind]);

@@ -612,6 +612,14 @@ public sealed class StreamableHttpUpstream : McpUpstream
                 headers.TryAddWithoutValidation(McpHeaders.Name, mcpName);
             }
 
+            if (Era == McpEra.Modern && ToolParamHeaders is { } declared && ModernEnvelope.ParamHeaderValues(body.Span, declared) is { } parameters)
+            {
+                foreach (var (name, value) in parameters)
+                {
+                    headers.TryAddWithoutValidation(name, value);
+                }
+            }
+
             if (session?.ProtocolVersion is null)
             {
                 headers.TryAddWithoutValidation(ProtocolHeader, McpRevisions.LatestModern);

@@ -99,6 +99,46 @@ public static class ModernEnvelope
         return (method, name is null ? null : HeaderValue(name));
     }
 
+    /// <summary>
+    /// The <c>Mcp-Param-*</c> headers of a tools/call to a modern server: for each argument the tool's schema declares with
+    /// <c>x-mcp-header</c> (<paramref name="declared"/>, by tool name), its value as the header carries it (strings encoded like
+    /// <c>Mcp-Name</c>, numbers and booleans as written); an argument that is absent, null, an object or an array has none.
+    /// Null when the message is no such call or the tool declares nothing.
+    /// </summary>
+    public static List<(string Name, string Value)>? ParamHeaderValues(ReadOnlySpan<byte> message, Func<string, ParamHeader[]> declared)
+    {
+        if (
+            JsonRpcEnvelope.TryParseLenient(message, out var env) != JsonRpcParseError.None
+            || env.Kind != JsonRpcKind.Request
+            || !env.MethodIs(message, McpMethods.ToolsCall)
+            || JsonObjectScan.ReadString(message, env.ParamsName) is not { } tool
+            || declared(tool) is not { Length: > 0 } parameters
+        )
+        {
+            return null;
+        }
+
+        var arguments = env.Arguments.Of(message);
+        var headers = new List<(string, string)>(parameters.Length);
+        foreach (var parameter in parameters)
+        {
+            var slice = JsonObjectScan.FindValue(arguments, parameter.Property);
+            var value = slice.Of(arguments);
+            if (value.IsEmpty || value.SequenceEqual("null"u8) || value[0] is (byte)'{' or (byte)'[')
+            {
+                continue;
+            }
+
+            var text = value[0] == (byte)'"' ? JsonObjectScan.ReadString(arguments, slice) : Encoding.UTF8.GetString(value);
+            if (text is not null)
+            {
+                headers.Add((McpHeaders.ParamPrefix + parameter.Header, HeaderValue(text)));
+            }
+        }
+
+        return headers;
+    }
+
     /// <summary>A value as an HTTP header: itself when plain visible ASCII, else <c>=?base64?…?=</c> (transports, "Value Encoding").</summary>
     public static string HeaderValue(string value)
     {

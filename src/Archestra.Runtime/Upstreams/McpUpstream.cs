@@ -112,6 +112,12 @@ public abstract class McpUpstream : IAsyncDisposable
     /// <summary>Releases <see cref="StartAsync"/> after the first connection attempt, whatever its outcome.</summary>
     protected void FirstAttemptDone() => _firstAttempt.TrySetResult();
 
+    /// <summary>
+    /// The arguments a tool mirrors into <c>Mcp-Param-*</c> headers, by the server's own tool name, from its latest listing:
+    /// a modern server refuses a tools/call whose headers are missing (SEP-2243), so requests to it carry them.
+    /// </summary>
+    public Func<string, ParamHeader[]>? ToolParamHeaders { get; set; }
+
     /// <summary>Marks the upstream disposed; false when it already was.</summary>
     protected bool TryMarkDisposed() => Interlocked.Exchange(ref _disposed, 1) == 0;
 

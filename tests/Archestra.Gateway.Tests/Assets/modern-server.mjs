@@ -34,6 +34,15 @@ const factory = () => {
     "shout",
     { description: "Upper-cases text", inputSchema: fromJsonSchema({ type: "object", properties: { text: { type: "string" } }, required: ["text"] }) },
     async ({ text }) => ({ content: [{ type: "text", text: String(text).toUpperCase() }] }));
+  // SEP-2243: `region` is declared with x-mcp-header, so the SDK refuses a call whose Mcp-Param-Region header is missing
+  // or disagrees with the argument (400 / -32020).
+  server.registerTool(
+    "route",
+    {
+      description: "Says where the request was routed",
+      inputSchema: fromJsonSchema({ type: "object", properties: { region: { type: "string", "x-mcp-header": "Region" } }, required: ["region"] }),
+    },
+    async ({ region }) => ({ content: [{ type: "text", text: `routed to ${region}` }] }));
   server.registerTool(
     "plan",
     {

@@ -72,6 +72,23 @@ public sealed class ModernUpstreamTests : IClassFixture<ModernUpstreamFixture>
     private static string Text(CallToolResult result) => string.Join("\n", result.Content.OfType<TextContentBlock>().Select(t => t.Text));
 
     [Fact]
+    public async Task A_tool_argument_the_server_declares_as_a_header_travels_in_its_mcp_param_header_too()
+    {
+        // modern__route's `region` carries x-mcp-header "Region": the v2 SDK refuses the call (400 / -32020) unless the
+        // gateway's request has Mcp-Param-Region equal to the argument, Base64-encoded when it is not header-safe.
+        var transport = new HttpClientTransport(
+            new HttpClientTransportOptions { Endpoint = _fixture.Gateway.McpUrl("both"), TransportMode = HttpTransportMode.StreamableHttp }
+        );
+        await using var legacy = await McpClient.CreateAsync(transport, LegacyClient.Options(), cancellationToken: Ct);
+        foreach (var region in new[] { "eu-west-1", "Zürich  ", "a,b;c" })
+        {
+            var result = await legacy.CallToolAsync("modern__route", new Dictionary<string, object?> { ["region"] = region }, cancellationToken: Ct);
+            Assert.True(result.IsError != true, Text(result));
+            Assert.Equal($"routed to {region}", Text(result));
+        }
+    }
+
+    [Fact]
     public async Task Both_client_eras_use_a_modern_only_server_and_a_2025_stdio_server_in_one_profile()
     {
         // A 2025 client (sessions): both servers' tools, with the usual names.
