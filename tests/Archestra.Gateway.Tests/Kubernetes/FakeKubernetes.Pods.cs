@@ -129,6 +129,8 @@ internal sealed partial class FakeKubernetes
                 _starts[pod.Deployment] = _starts.GetValueOrDefault(pod.Deployment) + 1;
             }
 
+            // A pod stopped while this loop was between checks must not start a container nobody will stop.
+            ct.ThrowIfCancellationRequested();
             var process = ExternalProcess.Start(commandLine[0], commandLine[1..], env);
             pod.Process = process;
             SetPod(pod, template, new JsonObject { ["running"] = new JsonObject { ["startedAt"] = Now() } }, restarts, ready: false, lastExit: null);
@@ -142,6 +144,8 @@ internal sealed partial class FakeKubernetes
 
             if (ct.IsCancellationRequested)
             {
+                // The stopper may have read pod.Process before this container was set there: stop it here too.
+                await process.DisposeAsync();
                 return;
             }
 
