@@ -47,8 +47,9 @@ internal sealed partial class McpEndpoint
         }
 
         var arguments = env.Arguments.IsEmpty ? "{}"u8.ToArray() : env.Arguments.Of(body.AsSpan(0, length)).ToArray();
-        var trusted = session?.Trust.IsTrusted ?? !accepts.Modern;
         var policies = _gateway.Policies.ForProfile(profile.Name);
+        await RefreshSharedTrustAsync(session, policies, context.RequestAborted).ConfigureAwait(false);
+        var trusted = session?.Trust.IsTrusted ?? !accepts.Modern;
         var buffer = new ArrayBufferWriter<byte>(1024);
         string? error;
         JsonDocument document;
@@ -118,6 +119,16 @@ internal sealed partial class McpEndpoint
             w.WriteString("source"u8, DecisionNames.Source(decision.Source));
             w.WriteString("policyId"u8, decision.PolicyId);
             w.WriteString("reason"u8, decision.Reason);
+            w.WriteEndObject();
+        }
+        else if (session?.TaintedBy is { } elsewhere)
+        {
+            // Tainted on another replica: that replica judged the result, so only the tool is known here.
+            w.WriteStartObject("untrustedBy"u8);
+            w.WriteString("tool"u8, elsewhere);
+            w.WriteString("source"u8, "another_replica");
+            w.WriteNull("policyId"u8);
+            w.WriteString("reason"u8, "a result of this tool made the session untrusted on another gateway replica");
             w.WriteEndObject();
         }
         else

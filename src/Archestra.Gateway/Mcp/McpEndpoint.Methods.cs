@@ -206,6 +206,11 @@ internal sealed partial class McpEndpoint
         buffer.Write("\":["u8);
         var page = new ListPage(buffer, offset, ListPageSize);
         var policies = kind == ListKind.Tools ? _gateway.Policies.ForProfile(profile.Name) : null;
+        if (policies is not null && profile.Config.DynamicTools)
+        {
+            await RefreshSharedTrustAsync(session, policies, context.RequestAborted).ConfigureAwait(false);
+        }
+
         var trusted = session?.Trust.IsTrusted ?? !accepts.Modern; // as the call would be judged (CallToolAsync)
         var builtins = policies is null ? BuiltinToolsMode.Off : profile.Config.BuiltinTools;
         for (var i = 0; i < servers.Length && !page.Full && builtins != BuiltinToolsMode.Only; i++)

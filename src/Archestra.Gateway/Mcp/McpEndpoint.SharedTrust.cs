@@ -55,6 +55,32 @@ internal sealed partial class McpEndpoint
     }
 
     /// <summary>
+    /// Brings a trusted session's view up to date with a taint another replica recorded, for what only shows trust (a
+    /// dynamic tools list, <c>archestra__whoami</c>, <c>archestra__explain</c>). A read that fails changes nothing here:
+    /// calls are decided by <see cref="DecideWithSharedTrustAsync"/>, which errs towards untrusted.
+    /// </summary>
+    private async Task RefreshSharedTrustAsync(McpSession? session, ProfilePolicies policies, CancellationToken cancellationToken)
+    {
+        if (session is null || !session.Trust.IsTrusted || _gateway.State.SharedTaints is not { } shared)
+        {
+            return;
+        }
+
+        try
+        {
+            if (await shared.FindAsync(session.Digest, cancellationToken).ConfigureAwait(false) is { } taintedBy && session.ObserveTaintElsewhere(taintedBy))
+            {
+                Log.SessionTaintedElsewhere(_gateway.Logger, session.Id, taintedBy);
+                DynamicTools.OnTainted(session, policies);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Log.SharedTrustFailed(_gateway.Logger, "read", e.GetType().Name, e.Message);
+        }
+    }
+
+    /// <summary>
     /// Records for the other replicas that <paramref name="session"/> was just tainted by a result of <paramref name="tool"/>;
     /// false when the database failed, and then the result must not reach the client.
     /// </summary>
