@@ -19,6 +19,7 @@ public sealed class SharedTrustMeasurement(PolicyFixture fixture, PostgresFixtur
     private static readonly HttpClient Http = new();
 
     [Fact(Explicit = true)]
+    [Trait("Category", "Measurement")]
     public async Task Calls_in_a_trusted_session_with_and_without_the_shared_record()
     {
         var loaded = ConfigLoader.Load(fixture.ConfigPath, Environment.GetEnvironmentVariable);
