@@ -10,6 +10,7 @@ internal sealed class ExternalProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _disposed;
 
     private ExternalProcess(Process process)
     {
@@ -125,6 +126,12 @@ internal sealed class ExternalProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Once, even when two owners stop it at the same moment (the fake kubelet's pod loop and its stopper).
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         try
         {
             if (!_process.HasExited)

@@ -36,17 +36,24 @@ internal sealed partial class FakeKubernetes
     /// <summary>Replaces the Deployment's pod with one for its current template (a rollout, simplified to one pod).</summary>
     private void RunDeployment(string deployment)
     {
-        StopPods(deployment);
+        var previous = StopPods(deployment);
         var pod = new Pod($"{deployment}-{Guid.NewGuid().ToString("N")[..10]}", deployment);
         using (Enter())
         {
             _pods[pod.Name] = pod;
         }
 
-        pod.Run = Task.Run(() => RunPodAsync(pod));
+        // The new container serves the Service's port: it starts once the old one has let go of it, or a probe could reach
+        // the old one and call the new pod ready.
+        pod.Run = Task.Run(async () =>
+        {
+            await previous;
+            await RunPodAsync(pod);
+        });
     }
 
-    private void StopPods(string deployment)
+    /// <summary>Stops the Deployment's pods; the task ends when their containers are gone.</summary>
+    private Task StopPods(string deployment)
     {
         List<Pod> stopping;
         using (Enter())
@@ -62,7 +69,26 @@ internal sealed partial class FakeKubernetes
         foreach (var pod in stopping)
         {
             pod.Stop.Cancel();
-            _ = pod.Process?.DisposeAsync().AsTask();
+        }
+
+        return Task.WhenAll(stopping.Select(StopPodAsync));
+    }
+
+    private static async Task StopPodAsync(Pod pod)
+    {
+        if (pod.Process is { } process)
+        {
+            await process.DisposeAsync();
+        }
+
+        try
+        {
+            // The loop disposes a container it started after Process was read above.
+            await (pod.Run ?? Task.CompletedTask);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped.
         }
     }
 
@@ -78,19 +104,7 @@ internal sealed partial class FakeKubernetes
         foreach (var pod in all)
         {
             await pod.Stop.CancelAsync();
-            if (pod.Process is { } process)
-            {
-                await process.DisposeAsync();
-            }
-
-            try
-            {
-                await (pod.Run ?? Task.CompletedTask);
-            }
-            catch (OperationCanceledException)
-            {
-                // Stopped.
-            }
+            await StopPodAsync(pod);
         }
     }
 

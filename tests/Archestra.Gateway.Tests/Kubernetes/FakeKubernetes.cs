@@ -167,7 +167,7 @@ internal sealed partial class FakeKubernetes : IAsyncDisposable
 
         if (resource == "deployments")
         {
-            StopPods(name);
+            _ = StopPods(name);
         }
     }
 
@@ -513,7 +513,7 @@ internal sealed partial class FakeKubernetes : IAsyncDisposable
 
         if (resource == "deployments")
         {
-            StopPods(name);
+            _ = StopPods(name);
         }
 
         var status = new JsonObject
