@@ -49,7 +49,7 @@ public sealed class StallTests(ITestOutputHelper output) : IAsyncLifetime
         var options = Options(new StorageOptions { DatabaseUrl = await _server.CreateDatabaseAsync() }, "pg-lock-spill");
         await RunStallAsync(options, async () =>
         {
-            var url = PostgresUrlBuilder(options.DatabaseUrl!);
+            var url = PostgresServer.ConnectionString(options.DatabaseUrl!);
             var holder = new NpgsqlConnection(url);
             await holder.OpenAsync(Ct);
             await using var lockTable = new NpgsqlCommand("BEGIN; LOCK TABLE mcp_tool_calls IN ACCESS EXCLUSIVE MODE", holder);
@@ -210,12 +210,6 @@ public sealed class StallTests(ITestOutputHelper output) : IAsyncLifetime
         {
             Assert.Fail($"Not within {Bound.TotalSeconds} s: {what}.");
         }
-    }
-
-    private static string PostgresUrlBuilder(string url)
-    {
-        var uri = new Uri(url);
-        return $"Host={uri.Host};Port={uri.Port};Username=archestra;Database={uri.AbsolutePath.TrimStart('/')};Pooling=false";
     }
 
     private sealed class Resume(Func<Task> resume) : IAsyncDisposable

@@ -50,7 +50,7 @@ public sealed class ReplicaChangeTests(PostgresFixture postgres, ITestOutputHelp
         Assert.Contains("\"result\"", served.Body, StringComparison.Ordinal);
 
         // Cut every listening connection, then change at once: B hears nothing of it, and must re-read on reconnecting.
-        await using (var connection = new NpgsqlConnection(ConnectionString(database)))
+        await using (var connection = new NpgsqlConnection(PostgresServer.ConnectionString(database)))
         {
             await connection.OpenAsync(Ct);
             await using var cut = new NpgsqlCommand(
@@ -72,12 +72,6 @@ public sealed class ReplicaChangeTests(PostgresFixture postgres, ITestOutputHelp
 
         // And A, whose own change it was, refuses too.
         Assert.Contains("replica-policy-refusal", (await CallAsync(http, a)).Body, StringComparison.Ordinal);
-    }
-
-    private static string ConnectionString(string url)
-    {
-        var uri = new Uri(url);
-        return $"Host={uri.Host};Port={uri.Port};Username=archestra;Database={uri.AbsolutePath.TrimStart('/')};Pooling=false";
     }
 
     private static HttpClient Admin(GatewayProcess process)

@@ -39,6 +39,22 @@ public class PostgresServer : IAsyncDisposable
         await StartAsync();
     }
 
+    /// <summary>The Npgsql connection string of a database URL this server gave (no pooling: tests cut connections).</summary>
+    public static string ConnectionString(string url)
+    {
+        var uri = new Uri(url);
+        return $"Host={uri.Host};Port={uri.Port};Username=archestra;Database={uri.AbsolutePath.TrimStart('/')};Pooling=false";
+    }
+
+    /// <summary>Runs one statement in the database at <paramref name="url"/>, as someone at psql would.</summary>
+    public static async Task ExecuteAsync(string url, string sql, CancellationToken cancellationToken = default)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString(url));
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     /// <summary>A fresh, empty database; returns its URL.</summary>
     public async Task<string> CreateDatabaseAsync()
     {

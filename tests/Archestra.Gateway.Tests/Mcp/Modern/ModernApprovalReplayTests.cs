@@ -96,17 +96,7 @@ public sealed class ModernApprovalReplayTests(PolicyFixture fixture, PostgresFix
         const string arguments = "{\"a\":12345,\"b\":5}";
         var state = await AskAsync(gateway.McpUrl("agent"), arguments);
 
-        var uri = new Uri(database);
-        await using (
-            var connection = new Npgsql.NpgsqlConnection(
-                $"Host={uri.Host};Port={uri.Port};Username=archestra;Database={uri.AbsolutePath.TrimStart('/')};Pooling=false"
-            )
-        )
-        {
-            await connection.OpenAsync(TestContext.Current.CancellationToken);
-            await using var drop = new Npgsql.NpgsqlCommand("DROP TABLE spent_request_states", connection);
-            await drop.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
-        }
+        await PostgresServer.ExecuteAsync(database, "DROP TABLE spent_request_states", TestContext.Current.CancellationToken);
 
         var (_, message) = await CallAsync(gateway.McpUrl("agent"), arguments, Retry(state, "accept"));
         Assert.False(message.TryGetProperty("result", out _), "an approval that could not be recorded reached the server: " + message);
