@@ -31,14 +31,9 @@ internal sealed partial class McpEndpoint
         string? refusal = null;
         try
         {
-            if (await shared.FindAsync(session.Digest, context.RequestAborted).ConfigureAwait(false) is { } taintedBy)
+            if (await TaintedElsewhereAsync(session, shared, call.Policies, context.RequestAborted).ConfigureAwait(false))
             {
                 decision = ifTainted;
-                if (session.ObserveTaintElsewhere(taintedBy))
-                {
-                    Log.SessionTaintedElsewhere(_gateway.Logger, session.Id, taintedBy);
-                    DynamicTools.OnTainted(session, call.Policies);
-                }
             }
         }
         catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
@@ -68,16 +63,32 @@ internal sealed partial class McpEndpoint
 
         try
         {
-            if (await shared.FindAsync(session.Digest, cancellationToken).ConfigureAwait(false) is { } taintedBy && session.ObserveTaintElsewhere(taintedBy))
-            {
-                Log.SessionTaintedElsewhere(_gateway.Logger, session.Id, taintedBy);
-                DynamicTools.OnTainted(session, policies);
-            }
+            await TaintedElsewhereAsync(session, shared, policies, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             Log.SharedTrustFailed(_gateway.Logger, "read", e.GetType().Name, e.Message);
         }
+    }
+
+    /// <summary>
+    /// Whether a replica recorded a taint of <paramref name="session"/>; a new one is taken into the session here (its list
+    /// changes for dynamic tools). Throws when the database cannot tell.
+    /// </summary>
+    private async Task<bool> TaintedElsewhereAsync(McpSession session, SharedTaints shared, ProfilePolicies policies, CancellationToken cancellationToken)
+    {
+        if (await shared.FindAsync(session.Digest, cancellationToken).ConfigureAwait(false) is not { } taintedBy)
+        {
+            return false;
+        }
+
+        if (session.ObserveTaintElsewhere(taintedBy))
+        {
+            Log.SessionTaintedElsewhere(_gateway.Logger, session.Id, taintedBy);
+            DynamicTools.OnTainted(session, policies);
+        }
+
+        return true;
     }
 
     /// <summary>
