@@ -74,12 +74,7 @@ internal static class ParamHeaders
         var arguments = env.Arguments.Of(body);
         foreach (var param in declared)
         {
-            var slice = JsonObjectScan.FindValue(arguments, param.Property);
-            var value = slice.Of(arguments);
-            var text =
-                value.IsEmpty || value.SequenceEqual("null"u8) || value[0] is (byte)'{' or (byte)'[' ? null
-                : value[0] == (byte)'"' ? JsonObjectScan.ReadString(arguments, slice)
-                : Encoding.UTF8.GetString(value);
+            var (text, quoted) = ModernEnvelope.ParamArgument(arguments, param.Property);
             if (text is null)
             {
                 continue;
@@ -97,7 +92,7 @@ internal static class ParamHeaders
                 return ModernValidation.Mismatch($"{header} header value '{sent}' is not valid {McpHeaders.Base64Prefix}…{McpHeaders.Base64Suffix} Base64");
             }
 
-            if (decoded != text && !(param.Numeric && value[0] != (byte)'"' && SameNumber(decoded, text)))
+            if (decoded != text && !(param.Numeric && !quoted && SameNumber(decoded, text)))
             {
                 return ModernValidation.Mismatch($"{header} header value '{decoded}' does not match arguments.{property} '{text}'");
             }

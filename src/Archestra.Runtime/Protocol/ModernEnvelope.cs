@@ -122,21 +122,29 @@ public static class ModernEnvelope
         var headers = new List<(string, string)>(parameters.Length);
         foreach (var parameter in parameters)
         {
-            var slice = JsonObjectScan.FindValue(arguments, parameter.Property);
-            var value = slice.Of(arguments);
-            if (value.IsEmpty || value.SequenceEqual("null"u8) || value[0] is (byte)'{' or (byte)'[')
-            {
-                continue;
-            }
-
-            var text = value[0] == (byte)'"' ? JsonObjectScan.ReadString(arguments, slice) : Encoding.UTF8.GetString(value);
-            if (text is not null)
+            if (ParamArgument(arguments, parameter.Property).Text is { } text)
             {
                 headers.Add((McpHeaders.ParamPrefix + parameter.Header, HeaderValue(text)));
             }
         }
 
         return headers;
+    }
+
+    /// <summary>
+    /// The value of one top-level argument as an <c>Mcp-Param-*</c> header carries it: a string unescaped (<c>Quoted</c>), a
+    /// number or boolean as written; null for an argument that is absent, null, an object or an array (it has no header).
+    /// </summary>
+    public static (string? Text, bool Quoted) ParamArgument(ReadOnlySpan<byte> arguments, ReadOnlySpan<byte> property)
+    {
+        var slice = JsonObjectScan.FindValue(arguments, property);
+        var value = slice.Of(arguments);
+        if (value.IsEmpty || value.SequenceEqual("null"u8) || value[0] is (byte)'{' or (byte)'[')
+        {
+            return (null, false);
+        }
+
+        return value[0] == (byte)'"' ? (JsonObjectScan.ReadString(arguments, slice), true) : (Encoding.UTF8.GetString(value), false);
     }
 
     /// <summary>A value as an HTTP header: itself when plain visible ASCII, else <c>=?base64?…?=</c> (transports, "Value Encoding").</summary>
