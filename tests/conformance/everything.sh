@@ -28,11 +28,7 @@ case $via in
     PORT=$port "$node" "$everything" streamableHttp >"$work/stdout" 2>"$work/stderr" &
     pid=$!
     # server-everything has no readiness endpoint: any HTTP answer on /mcp means it listens.
-    for _ in $(seq 600); do
-      kill -0 "$pid" 2>/dev/null || { show_logs; exit 1; }
-      [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port/mcp" || true) != 000 ]] && break
-      sleep 0.1
-    done
+    wait_ready "http://127.0.0.1:$port/mcp" any
     baseline=$here/expected-failures-everything.yml
     ;;
   bridge)

@@ -19,20 +19,23 @@ show_logs() {
   tail -n 100 "$work/stderr" >&2 || true
 }
 
-# Waits up to 60 s for GET URL to answer 200; exits 1 with the logs if the process dies or never gets ready.
-wait_ready() { # url
+# Waits up to 60 s for GET URL to answer 200 (with "any": to answer at all, for a server without a readiness endpoint);
+# exits 1 with the logs if the process dies or never gets ready.
+wait_ready() { # url [any]
+  local code
   for _ in $(seq 600); do
     if ! kill -0 "$pid" 2>/dev/null; then
       echo "$(basename "$0"): the $what exited during start-up" >&2
       show_logs
       exit 1
     fi
-    if [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1" || true) == 200 ]]; then
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1" || true)
+    if [[ $code == 200 || (${2:-} == any && $code != 000) ]]; then
       return 0
     fi
     sleep 0.1
   done
-  echo "$(basename "$0"): GET $1 did not answer 200 within 60 s" >&2
+  echo "$(basename "$0"): GET $1 did not answer ${2:-200} within 60 s" >&2
   show_logs
   exit 1
 }
